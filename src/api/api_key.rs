@@ -1,0 +1,157 @@
+//! API keys (`/api-keys/{type}/{sub-type}`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::limits::{RateLimit, UsageLimits};
+use super::patch::Patch;
+
+/// An API key as listed or retrieved; `key` is always masked here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub organisation_id: Option<String>,
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub creation_mode: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub usage_limits: Option<UsageLimits>,
+    #[serde(default)]
+    pub rate_limits: Option<Vec<RateLimit>>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub last_updated_at: Option<String>,
+    #[serde(default = "api_key_object")]
+    pub object: String,
+}
+
+fn api_key_object() -> String {
+    "api-key".to_owned()
+}
+
+/// `POST /api-keys/{type}/{sub-type}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateApiKey {
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limits: Option<UsageLimits>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<Vec<RateLimit>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_emails: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_policy: Option<Value>,
+}
+
+/// `PUT /api-keys/{id}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateApiKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub description: Patch<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub usage_limits: Patch<UsageLimits>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub rate_limits: Patch<Vec<RateLimit>>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub expires_at: Patch<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_emails: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_policy: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_usage: Option<Value>,
+}
+
+/// The create response: the only time the key is shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedApiKey {
+    pub id: String,
+    pub key: String,
+    #[serde(default = "api_key_object")]
+    pub object: String,
+}
+
+/// Key type (`organisation`/`workspace`) and sub-type (`service`/`user`) from the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    OrganisationService,
+    WorkspaceService,
+    WorkspaceUser,
+}
+
+impl KeyKind {
+    pub fn from_path(kind: &str, sub: &str) -> Option<KeyKind> {
+        match (kind, sub) {
+            ("organisation", "service") => Some(KeyKind::OrganisationService),
+            ("workspace", "service") => Some(KeyKind::WorkspaceService),
+            ("workspace", "user") => Some(KeyKind::WorkspaceUser),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::OrganisationService => "organisation-service",
+            KeyKind::WorkspaceService => "workspace-service",
+            KeyKind::WorkspaceUser => "workspace-user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyKind> {
+        match s {
+            "organisation-service" => Some(KeyKind::OrganisationService),
+            "workspace-service" => Some(KeyKind::WorkspaceService),
+            "workspace-user" => Some(KeyKind::WorkspaceUser),
+            _ => None,
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            KeyKind::OrganisationService => "organisation/service",
+            KeyKind::WorkspaceService => "workspace/service",
+            KeyKind::WorkspaceUser => "workspace/user",
+        }
+    }
+
+    pub fn is_workspace(self) -> bool {
+        !matches!(self, KeyKind::OrganisationService)
+    }
+}

@@ -1,0 +1,101 @@
+//! Integrations (`/integrations`): provider credentials stored once.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::patch::Patch;
+
+/// An integration as the API returns it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Integration {
+    #[serde(default)]
+    pub id: String,
+    pub slug: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub ai_provider_id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    #[serde(default)]
+    pub organisation_id: Option<String>,
+    #[serde(default)]
+    pub masked_key: Option<String>,
+    /// Public settings; secret fields come back only as `masked_<field>`.
+    #[serde(default)]
+    pub configurations: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub pricing_adjustments: Option<Value>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub last_updated_at: Option<String>,
+    #[serde(default = "integration_object")]
+    pub object: String,
+}
+
+fn integration_object() -> String {
+    "integration".to_owned()
+}
+
+/// `POST /integrations`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateIntegration {
+    pub name: String,
+    pub ai_provider_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configurations: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing_adjustments: Option<Value>,
+    /// Arrives with AI providers; refused when set to true until then.
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_flex_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_default_provider: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_provider_slug: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_mappings: Option<Value>,
+}
+
+/// `PUT /integrations/{slug}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateIntegration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub description: Patch<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configurations: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub pricing_adjustments: Patch<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_mappings: Option<Value>,
+}
+
+/// The minimal create response of integrations and providers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Created {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub slug: String,
+}

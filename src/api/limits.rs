@@ -1,0 +1,251 @@
+//! Budgets (`usage_limits`) and rate limits, with the contract's validation rules.
+
+use serde::{Deserialize, Serialize};
+
+use super::lenient::opt_flex_f64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetType {
+    Cost,
+    Tokens,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodicReset {
+    Weekly,
+    Monthly,
+}
+
+/// A budget: cost in USD or tokens, optionally reset on a schedule, with an alert threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageLimits {
+    #[serde(rename = "type")]
+    pub kind: BudgetType,
+    #[serde(deserialize_with = "required_f64")]
+    pub credit_limit: f64,
+    #[serde(
+        default,
+        deserialize_with = "opt_flex_f64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub alert_threshold: Option<f64>,
+    #[serde(default)]
+    pub periodic_reset: Option<PeriodicReset>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periodic_reset_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_usage_reset_at: Option<String>,
+}
+
+fn required_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    opt_flex_f64(d)?.ok_or_else(|| serde::de::Error::custom("expected a number"))
+}
+
+impl UsageLimits {
+    /// Checks the contract's rules; the error names the offending field relative to `at`.
+    pub fn validate(&self, at: &str) -> Result<(), String> {
+        let unit = match self.kind {
+            BudgetType::Cost => "USD",
+            BudgetType::Tokens => "tokens",
+        };
+        let minimum = match self.kind {
+            BudgetType::Cost => 1.0,
+            BudgetType::Tokens => 100.0,
+        };
+        if !self.credit_limit.is_finite() || self.credit_limit < minimum {
+            return Err(format!(
+                "`{at}.credit_limit` must be at least {minimum} {unit} for a `{}` budget, got {}",
+                kind_name(self.kind),
+                self.credit_limit
+            ));
+        }
+        if let Some(alert) = self.alert_threshold {
+            if !alert.is_finite() || alert < 1.0 || alert >= self.credit_limit {
+                return Err(format!(
+                    "`{at}.alert_threshold` must be at least 1 and below `credit_limit` ({}), in {unit}; got {alert}",
+                    self.credit_limit
+                ));
+            }
+        }
+        if self.periodic_reset.is_some() && self.periodic_reset_days.is_some() {
+            return Err(format!(
+                "`{at}.periodic_reset` and `{at}.periodic_reset_days` cannot both be set: choose one"
+            ));
+        }
+        if let Some(days) = self.periodic_reset_days {
+            if !(1..=365).contains(&days) {
+                return Err(format!(
+                    "`{at}.periodic_reset_days` must be between 1 and 365, got {days}"
+                ));
+            }
+        }
+        if let Some(at_value) = &self.next_usage_reset_at {
+            if chrono::DateTime::parse_from_rfc3339(at_value).is_err() {
+                return Err(format!(
+                    "`{at}.next_usage_reset_at` must be an ISO-8601 timestamp, got `{at_value}`"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn kind_name(kind: BudgetType) -> &'static str {
+    match kind {
+        BudgetType::Cost => "cost",
+        BudgetType::Tokens => "tokens",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitType {
+    Requests,
+    Tokens,
+}
+
+/// Rate-limit windows. `rps` and `rpw` are only valid on API keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateUnit {
+    Rps,
+    Rpm,
+    Rph,
+    Rpd,
+    Rpw,
+}
+
+impl RateUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateUnit::Rps => "rps",
+            RateUnit::Rpm => "rpm",
+            RateUnit::Rph => "rph",
+            RateUnit::Rpd => "rpd",
+            RateUnit::Rpw => "rpw",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateLimit {
+    #[serde(rename = "type")]
+    pub kind: RateLimitType,
+    pub unit: RateUnit,
+    pub value: i64,
+}
+
+impl RateLimit {
+    pub fn validate(&self, at: &str, allow_key_units: bool) -> Result<(), String> {
+        if self.value < 0 {
+            return Err(format!(
+                "`{at}.value` must be 0 or more (0 disables), got {}",
+                self.value
+            ));
+        }
+        if !allow_key_units && matches!(self.unit, RateUnit::Rps | RateUnit::Rpw) {
+            return Err(format!(
+                "`{at}.unit` `{}` is only valid on API keys; use rpm, rph or rpd",
+                self.unit.as_str()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Validates an array of budgets that may hold at most `max` items.
+pub fn validate_usage_array(items: &[UsageLimits], field: &str, max: usize) -> Result<(), String> {
+    if items.len() > max {
+        return Err(format!(
+            "`{field}` holds at most {max} item(s), got {}",
+            items.len()
+        ));
+    }
+    for (i, item) in items.iter().enumerate() {
+        item.validate(&format!("{field}[{i}]"))?;
+    }
+    Ok(())
+}
+
+/// Validates an array of rate limits that may hold at most `max` items.
+pub fn validate_rate_array(
+    items: &[RateLimit],
+    field: &str,
+    max: usize,
+    allow_key_units: bool,
+) -> Result<(), String> {
+    if items.len() > max {
+        return Err(format!(
+            "`{field}` holds at most {max} item(s), got {}",
+            items.len()
+        ));
+    }
+    for (i, item) in items.iter().enumerate() {
+        item.validate(&format!("{field}[{i}]"), allow_key_units)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(kind: BudgetType, limit: f64) -> UsageLimits {
+        UsageLimits {
+            kind,
+            credit_limit: limit,
+            alert_threshold: None,
+            periodic_reset: None,
+            periodic_reset_days: None,
+            next_usage_reset_at: None,
+        }
+    }
+
+    #[test]
+    fn budget_minimums_depend_on_type() {
+        assert!(budget(BudgetType::Cost, 0.0).validate("b").is_err());
+        assert!(budget(BudgetType::Cost, 1.0).validate("b").is_ok());
+        let err = budget(BudgetType::Tokens, 99.0).validate("b").unwrap_err();
+        assert!(
+            err.contains("`b.credit_limit`") && err.contains("100"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn alert_must_be_below_limit() {
+        let mut b = budget(BudgetType::Cost, 100.0);
+        b.alert_threshold = Some(100.0);
+        assert!(b.validate("b").unwrap_err().contains("alert_threshold"));
+        b.alert_threshold = Some(80.0);
+        assert!(b.validate("b").is_ok());
+    }
+
+    #[test]
+    fn both_reset_kinds_are_refused() {
+        let mut b = budget(BudgetType::Cost, 100.0);
+        b.periodic_reset = Some(PeriodicReset::Weekly);
+        b.periodic_reset_days = Some(30);
+        assert!(b.validate("b").unwrap_err().contains("periodic_reset_days"));
+    }
+
+    #[test]
+    fn credit_limit_accepts_floats_and_strings() {
+        let b: UsageLimits =
+            serde_json::from_str(r#"{"type":"cost","credit_limit":"10.0"}"#).unwrap();
+        assert_eq!(b.credit_limit, 10.0);
+    }
+
+    #[test]
+    fn key_only_units_are_refused_elsewhere() {
+        let r = RateLimit {
+            kind: RateLimitType::Requests,
+            unit: RateUnit::Rps,
+            value: 1,
+        };
+        assert!(r.validate("r", false).is_err());
+        assert!(r.validate("r", true).is_ok());
+    }
+}

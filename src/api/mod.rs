@@ -1,0 +1,17 @@
+//! Wire types of the Portkey Admin API, shared by the server and the client.
+//!
+//! Request types are strict where the contract is (enums, ranges) and lenient where
+//! real clients are (unknown fields are ignored). Response types are lenient on read.
+
+pub mod api_key;
+pub mod error;
+pub mod integration;
+pub mod lenient;
+pub mod limits;
+pub mod list;
+pub mod patch;
+pub mod workspace;
+
+pub use error::ErrorCode;
+pub use list::ListEnvelope;
+pub use patch::Patch;

@@ -1,0 +1,86 @@
+use clap::Args;
+use serde::Serialize;
+
+use crate::commands::Ctx;
+use crate::crypto::mask;
+use crate::printer::{or_dash, Tabular};
+use crate::settings::Target;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {}
+
+#[derive(Debug, Serialize)]
+pub struct AuthStatus {
+    pub profile: Option<String>,
+    pub mode: &'static str,
+    pub base_url: Option<String>,
+    pub database: Option<String>,
+    pub credential_source: Option<String>,
+    pub key: Option<String>,
+    pub problem: Option<String>,
+}
+
+impl Tabular for AuthStatus {
+    fn headers() -> &'static [&'static str] {
+        &["PROFILE", "MODE", "SERVER", "CREDENTIAL", "KEY"]
+    }
+
+    fn row(&self) -> Vec<String> {
+        vec![
+            or_dash(self.profile.as_deref()),
+            self.mode.to_owned(),
+            or_dash(self.base_url.as_deref().or(self.database.as_deref())),
+            or_dash(self.credential_source.as_deref()),
+            or_dash(self.key.as_deref()),
+        ]
+    }
+
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let mut rows = vec![
+            ("profile", or_dash(self.profile.as_deref())),
+            ("mode", self.mode.to_owned()),
+        ];
+        match (&self.base_url, &self.database) {
+            (Some(url), _) => rows.push(("server", url.clone())),
+            (None, Some(db)) => rows.push(("database", db.clone())),
+            _ => {}
+        }
+        rows.push(("credential", or_dash(self.credential_source.as_deref())));
+        rows.push(("key", or_dash(self.key.as_deref())));
+        if let Some(p) = &self.problem {
+            rows.push(("problem", p.clone()));
+        }
+        rows
+    }
+}
+
+pub fn run(ctx: &Ctx, _args: StatusArgs) -> anyhow::Result<()> {
+    let settings = &ctx.settings;
+    let status = match &settings.target {
+        Target::Embedded { db_path } => AuthStatus {
+            profile: None,
+            mode: "embedded",
+            base_url: None,
+            database: Some(db_path.display().to_string()),
+            credential_source: Some("none needed (organisation owner)".to_owned()),
+            key: None,
+            problem: None,
+        },
+        Target::Remote { base_url, profile } => {
+            let (credential_source, key, problem) = match settings.api_key() {
+                Ok((k, source)) => (Some(source.describe().to_owned()), Some(mask(&k)), None),
+                Err(e) => (None, None, Some(e.to_string())),
+            };
+            AuthStatus {
+                profile: profile.clone(),
+                mode: "remote",
+                base_url: Some(base_url.clone()),
+                database: None,
+                credential_source,
+                key,
+                problem,
+            }
+        }
+    };
+    ctx.printer().one(&status)
+}

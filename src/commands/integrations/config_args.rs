@@ -1,0 +1,365 @@
+//! Provider configuration flags shared by `connect` and `update`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde_json::{json, Map, Value};
+
+use crate::exit::{fail, ErrorKind};
+use crate::settings::Settings;
+use crate::types::{AzureDeployment, KeyValue};
+
+/// The services `connect` knows how to configure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Service {
+    Openai,
+    Anthropic,
+    AzureOpenai,
+    Bedrock,
+    VertexAi,
+    Google,
+    MistralAi,
+    Groq,
+    Custom,
+}
+
+impl Service {
+    pub fn id(self) -> &'static str {
+        match self {
+            Service::Openai => "openai",
+            Service::Anthropic => "anthropic",
+            Service::AzureOpenai => "azure-openai",
+            Service::Bedrock => "bedrock",
+            Service::VertexAi => "vertex-ai",
+            Service::Google => "google",
+            Service::MistralAi => "mistral-ai",
+            Service::Groq => "groq",
+            Service::Custom => "custom",
+        }
+    }
+
+    pub fn all() -> &'static [Service] {
+        Service::value_variants()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AzureAuthMode {
+    Default,
+    Entra,
+    #[value(name = "entraFederated")]
+    EntraFederated,
+    Managed,
+    Workload,
+}
+
+impl AzureAuthMode {
+    pub fn id(self) -> &'static str {
+        match self {
+            AzureAuthMode::Default => "default",
+            AzureAuthMode::Entra => "entra",
+            AzureAuthMode::EntraFederated => "entraFederated",
+            AzureAuthMode::Managed => "managed",
+            AzureAuthMode::Workload => "workload",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AwsAuthType {
+    #[value(name = "accessKey")]
+    AccessKey,
+    #[value(name = "assumedRole")]
+    AssumedRole,
+    #[value(name = "apiKey")]
+    ApiKey,
+}
+
+impl AwsAuthType {
+    pub fn id(self) -> &'static str {
+        match self {
+            AwsAuthType::AccessKey => "accessKey",
+            AwsAuthType::AssumedRole => "assumedRole",
+            AwsAuthType::ApiKey => "apiKey",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VertexAuthType {
+    #[value(name = "serviceAccount")]
+    ServiceAccount,
+    Basic,
+}
+
+impl VertexAuthType {
+    pub fn id(self) -> &'static str {
+        match self {
+            VertexAuthType::ServiceAccount => "serviceAccount",
+            VertexAuthType::Basic => "basic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Provider configuration")]
+pub struct ConfigArgs {
+    /// OpenAI organization id
+    #[arg(long)]
+    pub openai_organization: Option<String>,
+    /// OpenAI project id
+    #[arg(long)]
+    pub openai_project: Option<String>,
+    /// Azure OpenAI resource name
+    #[arg(long)]
+    pub azure_resource_name: Option<String>,
+    /// Azure authentication mode
+    #[arg(long, value_enum)]
+    pub azure_auth_mode: Option<AzureAuthMode>,
+    /// Azure deployment: name=NAME,model=MODEL,api-version=VERSION[,alias=ALIAS][,default] (repeatable)
+    #[arg(long = "azure-deployment", value_name = "SPEC")]
+    pub azure_deployments: Vec<AzureDeployment>,
+    /// Entra tenant id (azure auth mode entra/entraFederated)
+    #[arg(long)]
+    pub azure_entra_tenant_id: Option<String>,
+    /// Entra client id (azure auth mode entra/entraFederated); the client secret is the key
+    #[arg(long)]
+    pub azure_entra_client_id: Option<String>,
+    /// Managed identity client id (azure auth mode managed)
+    #[arg(long)]
+    pub azure_managed_client_id: Option<String>,
+    /// Workload identity tenant id (azure auth mode workload)
+    #[arg(long)]
+    pub azure_workload_tenant_id: Option<String>,
+    /// Workload identity client id (azure auth mode workload)
+    #[arg(long)]
+    pub azure_workload_client_id: Option<String>,
+    /// Bedrock authentication type; with accessKey the secret access key is the key
+    #[arg(long, value_enum)]
+    pub aws_auth_type: Option<AwsAuthType>,
+    /// AWS region, e.g. us-east-1
+    #[arg(long)]
+    pub aws_region: Option<String>,
+    /// AWS access key id (auth type accessKey)
+    #[arg(long)]
+    pub aws_access_key_id: Option<String>,
+    /// IAM role ARN to assume (auth type assumedRole)
+    #[arg(long)]
+    pub aws_role_arn: Option<String>,
+    /// External id for the assumed role
+    #[arg(long)]
+    pub aws_external_id: Option<String>,
+    /// Vertex AI authentication type
+    #[arg(long, value_enum)]
+    pub vertex_auth_type: Option<VertexAuthType>,
+    /// Vertex AI region, e.g. us-central1
+    #[arg(long)]
+    pub vertex_region: Option<String>,
+    /// Google Cloud project id (auth type basic)
+    #[arg(long)]
+    pub vertex_project_id: Option<String>,
+    /// Service account JSON file (auth type serviceAccount)
+    #[arg(long, value_name = "PATH")]
+    pub vertex_service_account_file: Option<PathBuf>,
+    /// Base URL of a custom or self-hosted service (http or https)
+    #[arg(long, value_name = "URL")]
+    pub custom_host: Option<String>,
+    /// Header sent to the custom host, NAME=VALUE (repeatable)
+    #[arg(long = "header", value_name = "NAME=VALUE")]
+    pub headers: Vec<KeyValue>,
+    /// Any other configuration setting, KEY=VALUE (repeatable; not for secrets)
+    #[arg(long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<KeyValue>,
+    /// A secret configuration setting read from an environment variable, KEY=VAR (repeatable)
+    #[arg(long = "config-env", value_name = "KEY=VAR")]
+    pub config_env: Vec<KeyValue>,
+}
+
+/// Settings whose values are secrets and so may not come through `--config`.
+const SECRET_SETTINGS: &[&str] = &[
+    "azure_entra_client_secret",
+    "aws_secret_access_key",
+    "vertex_service_account_json",
+];
+
+impl ConfigArgs {
+    /// The configuration given by flags, as the API's `configurations` object.
+    pub fn collect(&self, settings: &Settings) -> anyhow::Result<Map<String, Value>> {
+        let mut out = Map::new();
+        let mut put = |k: &str, v: Option<&str>| {
+            if let Some(v) = v {
+                out.insert(k.to_owned(), Value::String(v.to_owned()));
+            }
+        };
+        put("openai_organization", self.openai_organization.as_deref());
+        put("openai_project", self.openai_project.as_deref());
+        put("azure_resource_name", self.azure_resource_name.as_deref());
+        put(
+            "azure_auth_mode",
+            self.azure_auth_mode.map(AzureAuthMode::id),
+        );
+        put(
+            "azure_entra_tenant_id",
+            self.azure_entra_tenant_id.as_deref(),
+        );
+        put(
+            "azure_entra_client_id",
+            self.azure_entra_client_id.as_deref(),
+        );
+        put(
+            "azure_managed_client_id",
+            self.azure_managed_client_id.as_deref(),
+        );
+        put(
+            "azure_workload_tenant_id",
+            self.azure_workload_tenant_id.as_deref(),
+        );
+        put(
+            "azure_workload_client_id",
+            self.azure_workload_client_id.as_deref(),
+        );
+        put("aws_auth_type", self.aws_auth_type.map(AwsAuthType::id));
+        put("aws_region", self.aws_region.as_deref());
+        put("aws_access_key_id", self.aws_access_key_id.as_deref());
+        put("aws_role_arn", self.aws_role_arn.as_deref());
+        put("aws_external_id", self.aws_external_id.as_deref());
+        put(
+            "vertex_auth_type",
+            self.vertex_auth_type.map(VertexAuthType::id),
+        );
+        put("vertex_region", self.vertex_region.as_deref());
+        put("vertex_project_id", self.vertex_project_id.as_deref());
+        put("custom_host", self.custom_host.as_deref());
+        if !self.azure_deployments.is_empty() {
+            out.insert(
+                "azure_deployment_config".into(),
+                deployments_json(&self.azure_deployments),
+            );
+        }
+        if !self.headers.is_empty() {
+            let headers: Map<String, Value> = self
+                .headers
+                .iter()
+                .map(|kv| (kv.key.clone(), Value::String(kv.value.clone())))
+                .collect();
+            out.insert("custom_headers".into(), Value::Object(headers));
+        }
+        if let Some(path) = &self.vertex_service_account_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                fail(
+                    ErrorKind::Usage,
+                    format!(
+                        "cannot read `--vertex-service-account-file` {}: {e}",
+                        path.display()
+                    ),
+                    None,
+                )
+            })?;
+            let json: Value = serde_json::from_str(&text).map_err(|e| {
+                fail(
+                    ErrorKind::Usage,
+                    format!(
+                        "`--vertex-service-account-file` {} is not JSON: {e}",
+                        path.display()
+                    ),
+                    None,
+                )
+            })?;
+            out.insert("vertex_service_account_json".into(), json);
+        }
+        for kv in &self.config {
+            if SECRET_SETTINGS.contains(&kv.key.as_str()) {
+                return Err(fail(
+                    ErrorKind::Usage,
+                    format!(
+                        "`{}` is a secret and cannot be passed with `--config`",
+                        kv.key
+                    ),
+                    Some(&format!(
+                        "use `--config-env {}=VAR` or `--key-env VAR`",
+                        kv.key
+                    )),
+                ));
+            }
+            out.insert(kv.key.clone(), parse_scalar(&kv.value));
+        }
+        for kv in &self.config_env {
+            let value = settings.env.named(&kv.value).ok_or_else(|| {
+                fail(
+                    ErrorKind::Usage,
+                    format!(
+                        "the environment variable `{}` given to `--config-env {}` is not set",
+                        kv.value, kv.key
+                    ),
+                    None,
+                )
+            })?;
+            out.insert(kv.key.clone(), Value::String(value.to_owned()));
+        }
+        Ok(out)
+    }
+}
+
+pub fn deployments_json(items: &[AzureDeployment]) -> Value {
+    let only_one = items.len() == 1;
+    Value::Array(
+        items
+            .iter()
+            .map(|d| {
+                let mut v = json!({
+                    "azure_deployment_name": d.name,
+                    "azure_model_slug": d.model,
+                    "azure_api_version": d.api_version,
+                    "is_default": d.is_default || only_one,
+                });
+                if let Some(alias) = &d.alias {
+                    v["alias"] = Value::String(alias.clone());
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+/// `true`/`false` and numbers become JSON values; everything else stays a string.
+fn parse_scalar(text: &str) -> Value {
+    match text {
+        "true" => Value::Bool(true),
+        "false" => Value::Bool(false),
+        _ => text
+            .parse::<serde_json::Number>()
+            .map(Value::Number)
+            .unwrap_or_else(|_| Value::String(text.to_owned())),
+    }
+}
+
+/// Which stored secret the provider key given to `connect`/`rotate-key` fills.
+pub fn secret_field(service: &str, config: &Map<String, Value>) -> Option<&'static str> {
+    let text = |k: &str| config.get(k).and_then(Value::as_str);
+    match service {
+        "bedrock" => match text("aws_auth_type") {
+            Some("accessKey") => Some("aws_secret_access_key"),
+            _ => None,
+        },
+        "azure-openai" => match text("azure_auth_mode") {
+            Some("entra") => Some("azure_entra_client_secret"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a service in this configuration needs a secret at all.
+pub fn needs_secret(service: &str, config: &Map<String, Value>) -> bool {
+    let text = |k: &str| config.get(k).and_then(Value::as_str);
+    match service {
+        "custom" => false,
+        "vertex-ai" => false,
+        "bedrock" => !matches!(text("aws_auth_type"), Some("assumedRole")),
+        "azure-openai" => matches!(
+            text("azure_auth_mode"),
+            None | Some("default") | Some("entra")
+        ),
+        _ => true,
+    }
+}

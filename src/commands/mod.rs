@@ -1,0 +1,103 @@
+//! The command tree: one module per command group, one file per verb.
+
+pub mod api_keys;
+pub mod auth;
+pub mod completion;
+pub mod integrations;
+pub mod serve;
+pub mod workspaces;
+
+use std::cell::OnceCell;
+
+use clap::Subcommand;
+
+use crate::client::{Client, Transport};
+use crate::printer::Printer;
+use crate::prompt::Prompter;
+use crate::server::{AppState, ServerConfig};
+use crate::settings::{Settings, Target};
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in to a catalog server, show or remove stored credentials
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+    /// Workspaces: teams and environments that use integrations
+    #[command(subcommand)]
+    Workspaces(workspaces::WorkspacesCommand),
+    /// Integrations: provider credentials stored once for the organisation
+    #[command(subcommand)]
+    Integrations(integrations::IntegrationsCommand),
+    /// API keys for the Admin API and the gateway
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(api_keys::ApiKeysCommand),
+    /// Serve the catalog's Admin API over HTTP for a team
+    Serve(serve::ServeArgs),
+    /// Print a shell completion script
+    Completion(completion::CompletionArgs),
+}
+
+/// What every command gets: resolved settings and, on demand, the API client.
+pub struct Ctx {
+    pub settings: Settings,
+    client: OnceCell<Client>,
+}
+
+impl Ctx {
+    pub fn new(settings: Settings) -> Ctx {
+        Ctx {
+            settings,
+            client: OnceCell::new(),
+        }
+    }
+
+    pub fn printer(&self) -> &Printer {
+        &self.settings.printer
+    }
+
+    pub fn prompter(&self) -> Prompter<'_> {
+        Prompter::new(&self.settings)
+    }
+
+    /// The client for the resolved target, built on first use.
+    pub fn client(&self) -> anyhow::Result<&Client> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let transport = match &self.settings.target {
+            Target::Embedded { db_path } => {
+                let state = AppState::open(&ServerConfig {
+                    db_path: db_path.clone(),
+                    master_key: self.settings.master_key.clone(),
+                })?;
+                Transport::embedded(state, db_path.display().to_string())
+            }
+            Target::Remote { base_url, .. } => {
+                let (key, _) = self.settings.api_key()?;
+                Transport::http(base_url, key)?
+            }
+        };
+        let client = Client::new(transport, self.settings.printer.clone())?;
+        Ok(self.client.get_or_init(|| client))
+    }
+
+    /// The workspace named by `--workspace`/`CATALOG_WORKSPACE`/the profile, resolved.
+    pub fn workspace(&self) -> anyhow::Result<Option<crate::api::workspace::Workspace>> {
+        match &self.settings.workspace {
+            Some(w) => self.client()?.resolve_workspace(w).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let ctx = Ctx::new(settings);
+    match command {
+        Command::Auth(cmd) => auth::run(&ctx, cmd),
+        Command::Workspaces(cmd) => workspaces::run(&ctx, cmd),
+        Command::Integrations(cmd) => integrations::run(&ctx, cmd),
+        Command::ApiKeys(cmd) => api_keys::run(&ctx, cmd),
+        Command::Serve(args) => serve::run(&ctx, args),
+        Command::Completion(args) => completion::run(&ctx, args),
+    }
+}

@@ -1,0 +1,47 @@
+use clap::Args;
+
+use crate::commands::Ctx;
+use crate::exit::{CliError, ErrorKind};
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Workspace id, slug or name
+    pub workspace: String,
+
+    /// Also delete what depends on it (workspace integrations, API keys)
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
+    let client = ctx.client()?;
+    let ws = client.resolve_workspace(&args.workspace)?;
+    let what = if args.force {
+        " and everything in it"
+    } else {
+        ""
+    };
+    ctx.prompter().confirm_destructive(&format!(
+        "Delete workspace `{}` ({}){what}?",
+        ws.name, ws.slug
+    ))?;
+    client
+        .delete_workspace(&ws, args.force)
+        .map_err(|e| match e.downcast::<CliError>() {
+            Ok(c) if c.kind == ErrorKind::Conflict => c
+                .with_hint(format!(
+                    "pass `--force` to delete them with it: `catalog workspaces delete {} --force`",
+                    ws.slug
+                ))
+                .into(),
+            Ok(c) => c.into(),
+            Err(e) => e,
+        })?;
+    ctx.printer()
+        .status(format!("deleted workspace `{}` ({})", ws.name, ws.slug));
+    if ctx.printer().is_json() {
+        ctx.printer()
+            .data(&serde_json::json!({"deleted": true, "id": ws.id, "slug": ws.slug}))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Every environment variable `catalog` reads, in one place. Only the settings step
+//! reads them; the table below also feeds `--help` and the man page.
+
+pub const CATALOG_PROFILE: &str = "CATALOG_PROFILE";
+pub const CATALOG_BASE_URL: &str = "CATALOG_BASE_URL";
+pub const CATALOG_API_KEY: &str = "CATALOG_API_KEY";
+pub const CATALOG_WORKSPACE: &str = "CATALOG_WORKSPACE";
+pub const CATALOG_OUTPUT: &str = "CATALOG_OUTPUT";
+pub const CATALOG_YES: &str = "CATALOG_YES";
+pub const CATALOG_NO_INPUT: &str = "CATALOG_NO_INPUT";
+pub const CATALOG_QUIET: &str = "CATALOG_QUIET";
+pub const CATALOG_VERBOSE: &str = "CATALOG_VERBOSE";
+pub const CATALOG_COLOR: &str = "CATALOG_COLOR";
+pub const CATALOG_HOME: &str = "CATALOG_HOME";
+pub const CATALOG_MASTER_KEY: &str = "CATALOG_MASTER_KEY";
+pub const CATALOG_BOOTSTRAP_ADMIN_KEY: &str = "CATALOG_BOOTSTRAP_ADMIN_KEY";
+pub const CATALOG_LISTEN: &str = "CATALOG_LISTEN";
+pub const CATALOG_DB: &str = "CATALOG_DB";
+pub const NO_COLOR: &str = "NO_COLOR";
+pub const CI: &str = "CI";
+
+/// Name and meaning of each variable, for help text, the man page and the README.
+pub const DOCUMENTED: &[(&str, &str)] = &[
+    (CATALOG_PROFILE, "profile to use (as --profile)"),
+    (
+        CATALOG_BASE_URL,
+        "Admin API base URL, e.g. http://127.0.0.1:8787/v1 (as --base-url)",
+    ),
+    (
+        CATALOG_API_KEY,
+        "API key; overrides any key stored for the profile",
+    ),
+    (
+        CATALOG_WORKSPACE,
+        "default workspace id, slug or name (as --workspace)",
+    ),
+    (CATALOG_OUTPUT, "table, json or yaml (as --output)"),
+    (CATALOG_YES, "assume yes for confirmations (as --yes)"),
+    (CATALOG_NO_INPUT, "never prompt (as --no-input)"),
+    (CATALOG_QUIET, "silence status messages (as --quiet)"),
+    (CATALOG_VERBOSE, "print requests and raw error bodies (as --verbose)"),
+    (CATALOG_COLOR, "auto, always or never (as --color)"),
+    (
+        CATALOG_HOME,
+        "directory for the config file and the embedded database (default: XDG dirs)",
+    ),
+    (
+        CATALOG_MASTER_KEY,
+        "base64 master key sealing provider secrets (servers; default: OS keyring or a 0600 key file)",
+    ),
+    (
+        CATALOG_BOOTSTRAP_ADMIN_KEY,
+        "admin API key to install on a server's first start instead of a generated one",
+    ),
+    (CATALOG_LISTEN, "address for `catalog serve` (as --listen)"),
+    (CATALOG_DB, "database file for `catalog serve` (as --db)"),
+    (NO_COLOR, "disable colour"),
+    (CI, "when set, never prompt"),
+];
+
+pub fn help_table() -> String {
+    DOCUMENTED
+        .iter()
+        .map(|(name, what)| format!("  {name:<29} {what}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

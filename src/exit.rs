@@ -1,0 +1,100 @@
+//! Exit codes and the typed errors that carry them. Mapped in one place.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 1: the operation failed.
+    Failed,
+    /// 2: usage error or invalid input.
+    Usage,
+    /// 3: authentication or permission.
+    Auth,
+    /// 4: not found.
+    NotFound,
+    /// 5: conflict (already exists, or has dependents).
+    Conflict,
+    /// 6: server unreachable or timed out.
+    Unavailable,
+    /// 130: cancelled by the user.
+    Cancelled,
+}
+
+impl ErrorKind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Failed => 1,
+            ErrorKind::Usage => 2,
+            ErrorKind::Auth => 3,
+            ErrorKind::NotFound => 4,
+            ErrorKind::Conflict => 5,
+            ErrorKind::Unavailable => 6,
+            ErrorKind::Cancelled => 130,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Failed => "failed",
+            ErrorKind::Usage => "usage",
+            ErrorKind::Auth => "auth",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    ok
+  1    failed
+  2    usage error or invalid input
+  3    authentication or permission
+  4    not found
+  5    conflict (already exists, or still in use)
+  6    server unreachable or timed out
+  130  cancelled";
+
+/// An error with a meaning for the user: an exit code and, where one helps, a hint.
+#[derive(Debug, Clone)]
+pub struct CliError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> CliError {
+        CliError {
+            kind,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> CliError {
+        CliError::new(ErrorKind::Usage, message)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> CliError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Builds a `CliError` inside an `anyhow::Error`.
+pub fn fail(kind: ErrorKind, message: impl Into<String>, hint: Option<&str>) -> anyhow::Error {
+    let mut e = CliError::new(kind, message);
+    e.hint = hint.map(str::to_owned);
+    e.into()
+}

@@ -1,0 +1,143 @@
+//! Prompts, only when a person is provably there (see `Settings::can_prompt`).
+
+use dialoguer::theme::ColorfulTheme;
+use dialoguer::{Confirm, Input, MultiSelect, Password, Select};
+
+use crate::exit::{fail, CliError, ErrorKind};
+use crate::settings::Settings;
+
+fn theme() -> ColorfulTheme {
+    ColorfulTheme::default()
+}
+
+/// The error for a value that is missing and cannot be asked for.
+pub fn missing(what: &str, flag: &str) -> anyhow::Error {
+    fail(
+        ErrorKind::Usage,
+        format!("missing {what}: pass `{flag}`"),
+        Some("prompts are off (no terminal, --no-input, CATALOG_NO_INPUT or CI)"),
+    )
+}
+
+fn interrupted(e: dialoguer::Error) -> anyhow::Error {
+    CliError::new(ErrorKind::Cancelled, format!("cancelled ({e})")).into()
+}
+
+pub struct Prompter<'a> {
+    settings: &'a Settings,
+}
+
+impl<'a> Prompter<'a> {
+    pub fn new(settings: &'a Settings) -> Prompter<'a> {
+        Prompter { settings }
+    }
+
+    pub fn can(&self) -> bool {
+        self.settings.can_prompt
+    }
+
+    fn ensure(&self, what: &str, flag: &str) -> anyhow::Result<()> {
+        if self.can() {
+            Ok(())
+        } else {
+            Err(missing(what, flag))
+        }
+    }
+
+    pub fn text(&self, what: &str, flag: &str, default: Option<&str>) -> anyhow::Result<String> {
+        self.ensure(what, flag)?;
+        let theme = theme();
+        let mut input = Input::<String>::with_theme(&theme).with_prompt(capitalize(what));
+        if let Some(d) = default {
+            input = input.default(d.to_owned());
+        }
+        input.interact_text().map_err(interrupted)
+    }
+
+    pub fn optional_text(&self, what: &str, flag: &str) -> anyhow::Result<Option<String>> {
+        self.ensure(what, flag)?;
+        let theme = theme();
+        let value: String = Input::with_theme(&theme)
+            .with_prompt(format!("{} (optional)", capitalize(what)))
+            .allow_empty(true)
+            .interact_text()
+            .map_err(interrupted)?;
+        Ok(Some(value).filter(|v| !v.trim().is_empty()))
+    }
+
+    pub fn secret(&self, what: &str, flag: &str) -> anyhow::Result<String> {
+        self.ensure(what, flag)?;
+        Password::with_theme(&theme())
+            .with_prompt(capitalize(what))
+            .interact()
+            .map_err(interrupted)
+    }
+
+    pub fn select(
+        &self,
+        what: &str,
+        flag: &str,
+        items: &[String],
+        default: usize,
+    ) -> anyhow::Result<usize> {
+        self.ensure(what, flag)?;
+        Select::with_theme(&theme())
+            .with_prompt(capitalize(what))
+            .items(items)
+            .default(default)
+            .interact()
+            .map_err(interrupted)
+    }
+
+    pub fn multi_select(
+        &self,
+        what: &str,
+        flag: &str,
+        items: &[String],
+        checked: &[bool],
+    ) -> anyhow::Result<Vec<usize>> {
+        self.ensure(what, flag)?;
+        MultiSelect::with_theme(&theme())
+            .with_prompt(capitalize(what))
+            .items(items)
+            .defaults(checked)
+            .interact()
+            .map_err(interrupted)
+    }
+
+    pub fn confirm(&self, question: &str, default: bool) -> anyhow::Result<bool> {
+        self.ensure("a confirmation", "--yes")?;
+        Confirm::with_theme(&theme())
+            .with_prompt(question)
+            .default(default)
+            .interact()
+            .map_err(interrupted)
+    }
+
+    /// For destructive verbs: `--yes`, or an explicit yes at a prompt.
+    pub fn confirm_destructive(&self, question: &str) -> anyhow::Result<()> {
+        if self.settings.yes {
+            return Ok(());
+        }
+        if !self.can() {
+            return Err(fail(
+                ErrorKind::Usage,
+                "refusing to delete without confirmation",
+                Some("pass `--yes` to confirm when there is no terminal"),
+            ));
+        }
+        if self.confirm(question, false)? {
+            Ok(())
+        } else {
+            Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was changed").into())
+        }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

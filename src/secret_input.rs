@@ -1,0 +1,93 @@
+//! Reading secrets without argv: an environment variable named by the user, stdin, a
+//! file, or a hidden prompt. A secret given as a plain argument is refused.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::exit::{fail, ErrorKind};
+use crate::prompt::Prompter;
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct KeyArgs {
+    /// Read the provider key from this environment variable
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["key_stdin", "key_file"])]
+    pub key_env: Option<String>,
+
+    /// Read the provider key from standard input
+    #[arg(long, conflicts_with = "key_file")]
+    pub key_stdin: bool,
+
+    /// Read the provider key from a file
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+
+    /// Refused: a secret in argv is visible in `ps` and shell history
+    #[arg(long, hide = true, value_name = "SECRET")]
+    pub key: Option<String>,
+}
+
+impl KeyArgs {
+    pub fn given(&self) -> bool {
+        self.key_env.is_some() || self.key_stdin || self.key_file.is_some() || self.key.is_some()
+    }
+
+    /// The key from the source the user chose, `None` if no source was given.
+    pub fn read(&self, settings: &Settings) -> anyhow::Result<Option<String>> {
+        if self.key.is_some() {
+            return Err(fail(
+                ErrorKind::Usage,
+                "a secret cannot be passed as a command-line value",
+                Some("use `--key-env VAR`, `--key-stdin` or `--key-file PATH`; argv is visible to other users and kept in shell history"),
+            ));
+        }
+        let value = if let Some(var) = &self.key_env {
+            Some(settings.env.named(var).map(str::to_owned).ok_or_else(|| {
+                fail(
+                    ErrorKind::Usage,
+                    format!(
+                        "the environment variable `{var}` given to `--key-env` is not set or empty"
+                    ),
+                    None,
+                )
+            })?)
+        } else if self.key_stdin {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            Some(text)
+        } else if let Some(path) = &self.key_file {
+            Some(std::fs::read_to_string(path).map_err(|e| {
+                fail(
+                    ErrorKind::Usage,
+                    format!("cannot read `--key-file` {}: {e}", path.display()),
+                    None,
+                )
+            })?)
+        } else {
+            None
+        };
+        match value.map(|v| v.trim().to_owned()) {
+            Some(v) if v.is_empty() => {
+                Err(fail(ErrorKind::Usage, "the provider key is empty", None))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The key from a flag, or from a hidden prompt when a person is there.
+    pub fn read_or_prompt(
+        &self,
+        settings: &Settings,
+        prompter: &Prompter<'_>,
+    ) -> anyhow::Result<String> {
+        match self.read(settings)? {
+            Some(k) => Ok(k),
+            None => prompter.secret(
+                "provider API key",
+                "--key-env VAR, --key-stdin or --key-file PATH",
+            ),
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Who is calling: the embedded owner, an organisation key, or a workspace key.
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::api::api_key::{ApiKey, KeyKind};
+use crate::crypto::hash_api_key;
+
+/// Marks an in-process request from the embedded CLI. It can only be set by code in this
+/// process, never by a network peer, and it acts as the organisation owner.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedOwner;
+
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Owner,
+    Organisation(ApiKey),
+    Workspace { key: ApiKey, workspace_id: String },
+}
+
+impl Principal {
+    /// The workspace this caller is pinned to, if any.
+    pub fn pinned_workspace(&self) -> Option<&str> {
+        match self {
+            Principal::Workspace { workspace_id, .. } => Some(workspace_id),
+            _ => None,
+        }
+    }
+
+    /// Refuses workspace keys on organisation resources.
+    pub fn require_organisation(&self, what: &str) -> ApiResult<()> {
+        match self {
+            Principal::Workspace { .. } => Err(ApiError::forbidden(format!(
+                "a workspace API key cannot access {what}; use an organisation admin key"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses workspace keys on any workspace but their own.
+    pub fn require_workspace(&self, workspace_id: &str) -> ApiResult<()> {
+        match self.pinned_workspace() {
+            Some(own) if own != workspace_id => Err(ApiError::forbidden(
+                "this API key is pinned to another workspace",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn presented_key(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get("x-portkey-api-key")
+        .and_then(|v| v.to_str().ok())
+    {
+        return Some(v.trim().to_owned());
+    }
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let principal = if request.extensions().get::<EmbeddedOwner>().is_some() {
+        Ok(Principal::Owner)
+    } else {
+        resolve(&state, request.headers())
+    };
+    match principal {
+        Ok(p) => {
+            request.extensions_mut().insert(p);
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
+    let key = presented_key(headers)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized("missing API key: send it in the `x-portkey-api-key` header")
+        })?;
+    let record = state
+        .store
+        .find_api_key_by_hash(&hash_api_key(&key))?
+        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+    if let Some(expires) = record
+        .expires_at
+        .as_deref()
+        .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+    {
+        if expires < chrono::Utc::now() {
+            return Err(ApiError::unauthorized("this API key has expired"));
+        }
+    }
+    let kind = record.kind.as_deref().and_then(KeyKind::parse);
+    match (kind, record.workspace_id.clone()) {
+        (Some(k), Some(workspace_id)) if k.is_workspace() => Ok(Principal::Workspace {
+            key: record,
+            workspace_id,
+        }),
+        (Some(KeyKind::OrganisationService), _) => Ok(Principal::Organisation(record)),
+        _ => Err(ApiError::unauthorized("this API key has an unknown type")),
+    }
+}

@@ -1,0 +1,82 @@
+//! Errors as the contract shapes them: `{success:false, data:{message, errorCode}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::api::error::{ErrorBody, ErrorCode};
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::AB01, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::AB08, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::AB03, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::AB05, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::AB07, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::AB04, message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ApiError::not_found(m),
+            StoreError::Conflict(m) => ApiError::conflict(m),
+            StoreError::Invalid(m) => ApiError::invalid(m),
+            StoreError::Internal(e) => ApiError::internal(format!("internal error: {e:#}")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(ErrorBody::new(self.code, self.message))).into_response()
+    }
+}
+
+/// Refuses contract fields that this server does not implement yet, naming them.
+pub fn refuse_unimplemented(fields: &[&str]) -> ApiResult<()> {
+    match fields {
+        [] => Ok(()),
+        [one] => Err(ApiError::invalid(format!(
+            "`{one}` is part of the Admin API but this server does not implement it yet; remove it from the request"
+        ))),
+        many => Err(ApiError::invalid(format!(
+            "{} are part of the Admin API but this server does not implement them yet; remove them from the request",
+            many.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}

@@ -1,0 +1,100 @@
+//! Request extractors that answer bad input with 400 AB01 naming the field.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::store::Page;
+
+/// A JSON body decoded with the path of the first bad field in the error message.
+/// An empty body decodes as `{}`.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        decode(text).map(Body)
+    }
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::invalid(format!("the request body is not valid JSON: {inner}"))
+        } else if path == "." {
+            ApiError::invalid(format!("invalid request body: {inner}"))
+        } else {
+            ApiError::invalid(format!("invalid value for `{path}`: {inner}"))
+        }
+    })
+}
+
+/// Query parameters, read leniently; numeric ones are checked by [`Query::page`].
+pub struct Query(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(map) =
+            axum::extract::Query::<HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::invalid(format!("invalid query string: {e}")))?;
+        Ok(Query(map))
+    }
+}
+
+impl Query {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn number(&self, names: &[&str]) -> Result<Option<u64>, ApiError> {
+        for name in names {
+            if let Some(v) = self.get(name) {
+                return v.parse().map(Some).map_err(|_| {
+                    ApiError::invalid(format!(
+                        "query parameter `{name}` must be a whole number, got `{v}`"
+                    ))
+                });
+            }
+        }
+        Ok(None)
+    }
+
+    /// Paging from `current_page`/`page_size`, or the SDK's `currentPage`/`pageSize`.
+    pub fn page(&self, default_size: u64) -> Result<Page, ApiError> {
+        let current_page = self.number(&["current_page", "currentPage"])?.unwrap_or(0);
+        let page_size = self
+            .number(&["page_size", "pageSize"])?
+            .unwrap_or(default_size);
+        if page_size == 0 || page_size > 1000 {
+            return Err(ApiError::invalid(format!(
+                "query parameter `page_size` must be between 1 and 1000, got {page_size}"
+            )));
+        }
+        Ok(Page {
+            current_page,
+            page_size,
+        })
+    }
+}

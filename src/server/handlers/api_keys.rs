@@ -1,0 +1,273 @@
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+
+use super::now;
+use crate::api::api_key::{ApiKey, CreateApiKey, CreatedApiKey, KeyKind, UpdateApiKey};
+use crate::api::limits::{validate_rate_array, RateLimit, UsageLimits};
+use crate::api::ListEnvelope;
+use crate::crypto::{hash_api_key, mask, new_api_key};
+use crate::server::auth::Principal;
+use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
+use crate::server::extract::{Body, Query};
+use crate::server::AppState;
+use crate::store::{ApiKeyQuery, ApiKeyRecord, Page, Store, StoreError};
+
+fn check_common(
+    scopes: Option<&[String]>,
+    usage: Option<&UsageLimits>,
+    rate: Option<&Vec<RateLimit>>,
+    expires_at: Option<&str>,
+) -> ApiResult<()> {
+    if let Some(scopes) = scopes {
+        if scopes.is_empty() {
+            return Err(ApiError::invalid(
+                "`scopes` needs at least one scope, e.g. `completions.write`",
+            ));
+        }
+        if let Some(bad) = scopes
+            .iter()
+            .find(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
+            return Err(ApiError::invalid(format!(
+                "`scopes` holds an invalid scope name `{bad}`"
+            )));
+        }
+    }
+    if let Some(u) = usage {
+        u.validate("usage_limits").map_err(ApiError::invalid)?;
+    }
+    if let Some(r) = rate {
+        validate_rate_array(r, "rate_limits", 1, true).map_err(ApiError::invalid)?;
+    }
+    if let Some(e) = expires_at {
+        chrono::DateTime::parse_from_rfc3339(e).map_err(|_| {
+            ApiError::invalid(format!(
+                "`expires_at` must be an ISO-8601 timestamp such as 2027-01-01T00:00:00Z, got `{e}`"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Checks that the caller may manage a key of this kind in this workspace.
+fn may_manage(principal: &Principal, workspace_id: Option<&str>) -> ApiResult<()> {
+    match workspace_id {
+        None => principal.require_organisation("organisation API keys"),
+        Some(ws) => principal.require_workspace(ws),
+    }
+}
+
+fn reachable(state: &AppState, principal: &Principal, id: &str) -> ApiResult<ApiKey> {
+    let key = state
+        .store
+        .get_api_key(id)?
+        .ok_or_else(|| ApiError::not_found(format!("API key `{id}` not found")))?;
+    may_manage(principal, key.workspace_id.as_deref())?;
+    Ok(key)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path((kind, sub)): Path<(String, String)>,
+    Body(body): Body<CreateApiKey>,
+) -> ApiResult<Json<CreatedApiKey>> {
+    let kind = KeyKind::from_path(&kind, &sub).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "`{kind}/{sub}` is not an API key type; use organisation/service, workspace/service or workspace/user"
+        ))
+    })?;
+    let mut unimplemented = Vec::new();
+    for (field, present) in [
+        ("defaults", body.defaults.is_some()),
+        ("alert_emails", body.alert_emails.is_some()),
+        ("rotation_policy", body.rotation_policy.is_some()),
+    ] {
+        if present {
+            unimplemented.push(field);
+        }
+    }
+    refuse_unimplemented(&unimplemented)?;
+    if body.name.trim().is_empty() {
+        return Err(ApiError::invalid("`name` must not be empty"));
+    }
+    check_common(
+        Some(&body.scopes),
+        body.usage_limits.as_ref(),
+        body.rate_limits.as_ref(),
+        body.expires_at.as_deref(),
+    )?;
+    let workspace = match (kind.is_workspace(), &body.workspace_id) {
+        (true, Some(ws)) => Some(super::workspaces::visible(&state, &principal, ws)?.id),
+        (true, None) => match principal.pinned_workspace() {
+            Some(own) => Some(own.to_owned()),
+            None => {
+                return Err(ApiError::invalid(
+                    "`workspace_id` is required for a workspace API key",
+                ))
+            }
+        },
+        (false, Some(_)) => {
+            return Err(ApiError::invalid(
+                "`workspace_id` does not apply to an organisation API key; create a workspace key instead",
+            ))
+        }
+        (false, None) => None,
+    };
+    if kind == KeyKind::WorkspaceUser && body.user_id.as_deref().unwrap_or("").is_empty() {
+        return Err(ApiError::invalid(
+            "`user_id` is required for a workspace user API key",
+        ));
+    }
+    may_manage(&principal, workspace.as_deref())?;
+    let secret = new_api_key();
+    let at = now();
+    let public = ApiKey {
+        id: uuid::Uuid::new_v4().to_string(),
+        key: Some(mask(&secret)),
+        name: body.name,
+        description: body.description,
+        kind: Some(kind.as_str().to_owned()),
+        organisation_id: Some(state.store.organisation_id().to_owned()),
+        workspace_id: workspace,
+        user_id: body.user_id,
+        status: Some("active".to_owned()),
+        creation_mode: Some("api".to_owned()),
+        scopes: body.scopes,
+        usage_limits: body.usage_limits,
+        rate_limits: body.rate_limits,
+        expires_at: body.expires_at,
+        created_at: Some(at.clone()),
+        last_updated_at: Some(at),
+        object: "api-key".to_owned(),
+    };
+    let id = public.id.clone();
+    state.store.create_api_key(&ApiKeyRecord {
+        public,
+        key_hash: hash_api_key(&secret),
+    })?;
+    Ok(Json(CreatedApiKey {
+        id,
+        key: secret,
+        object: "api-key".to_owned(),
+    }))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Query,
+) -> ApiResult<Json<ListEnvelope<ApiKey>>> {
+    let workspace = match (query.get("workspace_id"), principal.pinned_workspace()) {
+        (_, Some(own)) => Some(own.to_owned()),
+        (Some(ws), None) => Some(super::workspaces::visible(&state, &principal, ws)?.id),
+        (None, None) => None,
+    };
+    let (total, data) = state.store.list_api_keys(&ApiKeyQuery {
+        workspace_id: workspace,
+        page: query.page(100)?,
+    })?;
+    Ok(Json(ListEnvelope::new(total, data)))
+}
+
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApiKey>> {
+    reachable(&state, &principal, &id).map(Json)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Body(body): Body<UpdateApiKey>,
+) -> ApiResult<Json<Value>> {
+    let mut unimplemented = Vec::new();
+    for (field, present) in [
+        ("defaults", body.defaults.is_some()),
+        ("alert_emails", body.alert_emails.is_some()),
+        ("rotation_policy", body.rotation_policy.is_some()),
+        ("reset_usage", body.reset_usage.is_some()),
+    ] {
+        if present {
+            unimplemented.push(field);
+        }
+    }
+    refuse_unimplemented(&unimplemented)?;
+    if let Some(name) = &body.name {
+        if name.trim().is_empty() {
+            return Err(ApiError::invalid("`name` must not be empty"));
+        }
+    }
+    check_common(
+        body.scopes.as_deref(),
+        body.usage_limits.as_value(),
+        body.rate_limits.as_value(),
+        body.expires_at.as_value().map(String::as_str),
+    )?;
+    let current = reachable(&state, &principal, &id)?;
+    let updated = state.store.update_api_key(
+        &current.id,
+        Box::new(move |key| {
+            if let Some(name) = body.name {
+                key.name = name;
+            }
+            key.description = body.description.apply(key.description.take());
+            if let Some(scopes) = body.scopes {
+                key.scopes = scopes;
+            }
+            key.usage_limits = body.usage_limits.apply(key.usage_limits.take());
+            key.rate_limits = body.rate_limits.apply(key.rate_limits.take());
+            key.expires_at = body.expires_at.apply(key.expires_at.take());
+            key.last_updated_at = Some(now());
+            Ok(())
+        }),
+    )?;
+    Ok(Json(json!({"id": updated.id})))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = reachable(&state, &principal, &id)?;
+    // Over the network, keep the organisation reachable: the embedded owner needs no key.
+    if !matches!(principal, Principal::Owner)
+        && key.kind.as_deref() == Some(KeyKind::OrganisationService.as_str())
+        && organisation_keys(state.store.as_ref())? <= 1
+    {
+        return Err(StoreError::Conflict(
+            "this is the organisation's last admin API key; create another before deleting it"
+                .to_owned(),
+        )
+        .into());
+    }
+    state.store.delete_api_key(&key.id)?;
+    Ok(Json(json!({})))
+}
+
+fn organisation_keys(store: &dyn Store) -> ApiResult<usize> {
+    let mut count = 0;
+    let mut page = Page {
+        current_page: 0,
+        page_size: 1000,
+    };
+    loop {
+        let (_, keys) = store.list_api_keys(&ApiKeyQuery {
+            workspace_id: None,
+            page,
+        })?;
+        count += keys
+            .iter()
+            .filter(|k| k.kind.as_deref() == Some(KeyKind::OrganisationService.as_str()))
+            .count();
+        if (keys.len() as u64) < page.page_size {
+            return Ok(count);
+        }
+        page.current_page += 1;
+    }
+}

@@ -1,0 +1,215 @@
+//! The catalog server: the Portkey Admin API under `/v1`, over a [`Store`].
+//!
+//! The same router serves two ways: over HTTP (`catalog serve`) and in-process for the
+//! embedded CLI, which calls it with [`tower::ServiceExt::oneshot`] and no socket.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod handlers;
+pub mod provider_config;
+pub mod vault;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::api::api_key::KeyKind;
+use crate::api::ErrorCode;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use error::ApiError;
+use handlers::{api_keys, integrations, workspaces};
+use vault::Vault;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub vault: Arc<Vault>,
+}
+
+/// How a server is opened: the database file and, for servers, an explicit master key.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub db_path: PathBuf,
+    pub master_key: Option<String>,
+}
+
+impl AppState {
+    pub fn open(config: &ServerConfig) -> anyhow::Result<AppState> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db_path)?);
+        let vault = Arc::new(Vault::new(
+            store.clone(),
+            config.master_key.clone(),
+            &config.db_path,
+        ));
+        Ok(AppState { store, vault })
+    }
+}
+
+/// The Admin API routes, authenticated, with contract-shaped errors for unknown routes.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route(
+            "/admin/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route(
+            "/admin/workspaces/{id}",
+            get(workspaces::retrieve)
+                .put(workspaces::update)
+                .delete(workspaces::delete),
+        )
+        .route(
+            "/integrations",
+            get(integrations::list).post(integrations::create),
+        )
+        .route(
+            "/integrations/{slug}",
+            get(integrations::retrieve)
+                .put(integrations::update)
+                .delete(integrations::delete),
+        )
+        .route("/api-keys", get(api_keys::list))
+        .route("/api-keys/{kind}/{sub}", post(api_keys::create))
+        .route(
+            "/api-keys/{id}",
+            get(api_keys::retrieve)
+                .put(api_keys::update)
+                .delete(api_keys::delete),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    Router::new()
+        .nest("/v1", v1)
+        .fallback(|| async { ApiError::new(ErrorCode::AB08, "no such route in the Admin API") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::invalid("this method is not allowed on this route")
+        })
+        .with_state(state)
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "{} {method} {path} {} {:.1}ms",
+        handlers::now(),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// On first start over an empty database, creates the organisation admin key
+/// (or installs `bootstrap_key`) and returns it so that it can be shown once.
+pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Result<Option<String>> {
+    if state.store.count_api_keys()? > 0 {
+        return Ok(None);
+    }
+    let secret = match bootstrap_key {
+        Some(k) if k.trim().len() < 16 => {
+            anyhow::bail!("CATALOG_BOOTSTRAP_ADMIN_KEY must be at least 16 characters")
+        }
+        Some(k) => k.trim().to_owned(),
+        None => crate::crypto::new_api_key(),
+    };
+    let at = handlers::now();
+    let key = crate::api::api_key::ApiKey {
+        id: uuid::Uuid::new_v4().to_string(),
+        key: Some(crate::crypto::mask(&secret)),
+        name: "bootstrap admin".to_owned(),
+        description: Some("Created on the server's first start".to_owned()),
+        kind: Some(KeyKind::OrganisationService.as_str().to_owned()),
+        organisation_id: Some(state.store.organisation_id().to_owned()),
+        status: Some("active".to_owned()),
+        creation_mode: Some("auto".to_owned()),
+        scopes: vec![
+            "workspaces.create".into(),
+            "workspaces.read".into(),
+            "workspaces.update".into(),
+            "workspaces.delete".into(),
+            "workspaces.list".into(),
+            "organisation_integrations.create".into(),
+            "organisation_integrations.read".into(),
+            "organisation_integrations.update".into(),
+            "organisation_integrations.delete".into(),
+            "organisation_integrations.list".into(),
+            "organisation_service_api_keys.create".into(),
+            "organisation_service_api_keys.read".into(),
+            "organisation_service_api_keys.update".into(),
+            "organisation_service_api_keys.delete".into(),
+            "organisation_service_api_keys.list".into(),
+        ],
+        created_at: Some(at.clone()),
+        last_updated_at: Some(at),
+        object: "api-key".to_owned(),
+        ..Default::default()
+    };
+    state.store.create_api_key(&crate::store::ApiKeyRecord {
+        public: key,
+        key_hash: crate::crypto::hash_api_key(&secret),
+    })?;
+    Ok(Some(if bootstrap_key.is_some() {
+        String::new()
+    } else {
+        secret
+    }))
+}
+
+/// Serves the API on `listen` until SIGINT or SIGTERM, logging one line per request.
+pub async fn serve(
+    state: AppState,
+    listen: SocketAddr,
+    on_ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let app = router(state).layer(middleware::from_fn(log_request));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    on_ready(listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server stopped with an error")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+/// The default database location for a data directory.
+pub fn default_db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("catalog.db")
+}

@@ -1,0 +1,150 @@
+//! The catalog's persistence layer.
+//!
+//! Handlers talk to [`Store`] only; the SQLite implementation lives in [`sqlite`] and is
+//! the only code that knows SQL. Another backend (PostgreSQL) implements the same trait.
+//! Secrets reach the store already sealed: it never sees a plaintext credential.
+
+pub mod sqlite;
+
+use crate::api::api_key::ApiKey;
+use crate::api::integration::Integration;
+use crate::api::workspace::Workspace;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Paging and filters for workspace lists.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspaceQuery {
+    pub name: Option<String>,
+    pub exact_name: Option<String>,
+    pub status: Option<Vec<String>>,
+    /// Limit the list to these ids (a workspace key sees only its own workspace).
+    pub only_id: Option<String>,
+    pub page: Page,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub current_page: u64,
+    pub page_size: u64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            current_page: 0,
+            page_size: 100,
+        }
+    }
+}
+
+impl Page {
+    pub fn offset(&self) -> u64 {
+        self.current_page.saturating_mul(self.page_size)
+    }
+}
+
+/// Which integrations to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IntegrationScope {
+    Organisation,
+    Workspace,
+    #[default]
+    All,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationQuery {
+    pub scope: IntegrationScope,
+    /// Integrations usable in this workspace (its own, plus organisation-level ones).
+    pub workspace_id: Option<String>,
+    pub page: Page,
+}
+
+/// An integration with its sealed secrets (`key` and secret configuration fields).
+#[derive(Debug, Clone)]
+pub struct IntegrationRecord {
+    pub public: Integration,
+    pub sealed_secrets: Vec<u8>,
+}
+
+/// An API key with the hash of its secret.
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub public: ApiKey,
+    pub key_hash: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeyQuery {
+    pub workspace_id: Option<String>,
+    pub page: Page,
+}
+
+/// What still depends on a workspace; deleting it without force is refused while any remain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkspaceDependents {
+    pub integrations: Vec<String>,
+    pub api_keys: Vec<String>,
+}
+
+impl WorkspaceDependents {
+    pub fn is_empty(&self) -> bool {
+        self.integrations.is_empty() && self.api_keys.is_empty()
+    }
+}
+
+pub type Mutation<'a, T> = Box<dyn FnOnce(&mut T) -> StoreResult<()> + Send + 'a>;
+
+/// Everything the server persists. Updates take a mutation that runs inside the
+/// store's write transaction, so concurrent writers never lose each other's changes.
+pub trait Store: Send + Sync {
+    fn organisation_id(&self) -> &str;
+    fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    fn create_workspace(&self, workspace: &Workspace) -> StoreResult<()>;
+    fn list_workspaces(&self, query: &WorkspaceQuery) -> StoreResult<(u64, Vec<Workspace>)>;
+    fn get_workspace(&self, id_or_slug: &str) -> StoreResult<Option<Workspace>>;
+    fn update_workspace(
+        &self,
+        id_or_slug: &str,
+        mutate: Mutation<'_, Workspace>,
+    ) -> StoreResult<Workspace>;
+    fn workspace_dependents(&self, id: &str) -> StoreResult<WorkspaceDependents>;
+    /// Deletes a workspace; with `cascade`, its integrations and API keys go with it.
+    fn delete_workspace(&self, id: &str, cascade: bool) -> StoreResult<()>;
+
+    fn create_integration(&self, record: &IntegrationRecord) -> StoreResult<()>;
+    fn list_integrations(
+        &self,
+        query: &IntegrationQuery,
+    ) -> StoreResult<(u64, Vec<IntegrationRecord>)>;
+    fn get_integration(&self, slug_or_id: &str) -> StoreResult<Option<IntegrationRecord>>;
+    fn update_integration(
+        &self,
+        slug_or_id: &str,
+        mutate: Mutation<'_, IntegrationRecord>,
+    ) -> StoreResult<IntegrationRecord>;
+    fn delete_integration(&self, slug_or_id: &str) -> StoreResult<()>;
+
+    fn count_api_keys(&self) -> StoreResult<u64>;
+    fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()>;
+    fn list_api_keys(&self, query: &ApiKeyQuery) -> StoreResult<(u64, Vec<ApiKey>)>;
+    fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKey>>;
+    fn find_api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
+    fn update_api_key(&self, id: &str, mutate: Mutation<'_, ApiKey>) -> StoreResult<ApiKey>;
+    fn delete_api_key(&self, id: &str) -> StoreResult<()>;
+}

@@ -1,0 +1,102 @@
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{from_doc, internal, limit_offset, to_doc, unique_or_internal, SqliteStore};
+use crate::api::api_key::ApiKey;
+use crate::store::{ApiKeyQuery, ApiKeyRecord, Mutation, StoreError, StoreResult};
+
+pub fn count(conn: &Connection) -> StoreResult<u64> {
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM api_keys", [], |r| r.get(0))
+        .map_err(internal)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub fn create(store: &SqliteStore, record: &ApiKeyRecord) -> StoreResult<()> {
+    let public = &record.public;
+    store.write(|tx| {
+        tx.execute(
+            "INSERT INTO api_keys(id, key_hash, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                public.id,
+                record.key_hash,
+                public.workspace_id,
+                to_doc(public)?
+            ],
+        )
+        .map_err(|e| unique_or_internal(e, || "this API key already exists".to_owned()))?;
+        Ok(())
+    })
+}
+
+pub fn list(store: &SqliteStore, q: &ApiKeyQuery) -> StoreResult<(u64, Vec<ApiKey>)> {
+    let filter = "WHERE (?1 IS NULL OR workspace_id = ?1)";
+    let conn = store.conn();
+    let total: i64 = conn
+        .query_row(
+            &format!("SELECT COUNT(*) FROM api_keys {filter}"),
+            [&q.workspace_id],
+            |r| r.get(0),
+        )
+        .map_err(internal)?;
+    let (limit, offset) = limit_offset(&q.page);
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT doc FROM api_keys {filter} ORDER BY rowid LIMIT {limit} OFFSET {offset}"
+        ))
+        .map_err(internal)?;
+    let docs = stmt
+        .query_map([&q.workspace_id], |r| r.get::<_, String>(0))
+        .map_err(internal)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let items = docs
+        .iter()
+        .map(|d| from_doc(d))
+        .collect::<StoreResult<Vec<ApiKey>>>()?;
+    Ok((u64::try_from(total).unwrap_or(0), items))
+}
+
+pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<ApiKey>> {
+    one(conn, "SELECT doc FROM api_keys WHERE id = ?1", id)
+}
+
+pub fn find_by_hash(conn: &Connection, hash: &str) -> StoreResult<Option<ApiKey>> {
+    one(conn, "SELECT doc FROM api_keys WHERE key_hash = ?1", hash)
+}
+
+fn one(conn: &Connection, sql: &str, arg: &str) -> StoreResult<Option<ApiKey>> {
+    let doc: Option<String> = conn
+        .query_row(sql, [arg], |r| r.get(0))
+        .optional()
+        .map_err(internal)?;
+    doc.map(|d| from_doc(&d)).transpose()
+}
+
+pub fn update(store: &SqliteStore, id: &str, mutate: Mutation<'_, ApiKey>) -> StoreResult<ApiKey> {
+    store.write(|tx| {
+        let mut key = get(tx, id)?.ok_or_else(|| not_found(id))?;
+        mutate(&mut key)?;
+        tx.execute(
+            "UPDATE api_keys SET doc = ?2 WHERE id = ?1",
+            params![key.id, to_doc(&key)?],
+        )
+        .map_err(internal)?;
+        Ok(key)
+    })
+}
+
+pub fn delete(store: &SqliteStore, id: &str) -> StoreResult<()> {
+    store.write(|tx| {
+        let n = tx
+            .execute("DELETE FROM api_keys WHERE id = ?1", [id])
+            .map_err(internal)?;
+        if n == 0 {
+            return Err(not_found(id));
+        }
+        Ok(())
+    })
+}
+
+fn not_found(id: &str) -> StoreError {
+    StoreError::NotFound(format!("API key `{id}` not found"))
+}

@@ -1,0 +1,73 @@
+//! Schema migrations, tracked with `PRAGMA user_version`.
+
+use rusqlite::{Connection, OptionalExtension};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: workspaces, integrations, API keys.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE workspaces (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        doc TEXT NOT NULL
+     );
+     CREATE INDEX workspaces_name ON workspaces(name);
+     CREATE TABLE integrations (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        workspace_id TEXT REFERENCES workspaces(id) ON DELETE CASCADE,
+        doc TEXT NOT NULL,
+        secrets BLOB NOT NULL
+     );
+     CREATE INDEX integrations_workspace ON integrations(workspace_id);
+     CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        key_hash TEXT NOT NULL UNIQUE,
+        workspace_id TEXT REFERENCES workspaces(id) ON DELETE CASCADE,
+        doc TEXT NOT NULL
+     );
+     CREATE INDEX api_keys_workspace ON api_keys(workspace_id);",
+];
+
+pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the database was written by a newer catalog (schema {version}, this build knows {}); upgrade catalog",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The organisation this database belongs to, created on first open.
+pub fn organisation_id(conn: &mut Connection) -> anyhow::Result<String> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'organisation_id'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES ('organisation_id', ?1)",
+                [&id],
+            )?;
+            id
+        }
+    };
+    tx.commit()?;
+    Ok(id)
+}
