@@ -75,9 +75,11 @@ impl FromStr for AzureDeployment {
                 Some(("api-version", v)) => version = Some(v.to_owned()),
                 Some(("alias", v)) => alias = Some(v.to_owned()),
                 None if part == "default" => is_default = true,
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "unknown part `{part}`; expected name=,model=,api-version=[,alias=][,default]"
-                )),
+                ))
+                }
             }
         }
         let need = |v: Option<String>, what: &str| {

@@ -1,0 +1,287 @@
+//! Test harness: runs the real `catalog` binary against the embedded catalog (a temp
+//! CATALOG_HOME) or against a real `catalog serve` on a free loopback port.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_catalog");
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+/// The provider key used throughout; it must never appear in any output or file.
+pub const PROVIDER_KEY: &str = "sk-test-PROVIDERKEY-4f9a8b7c6d5e4f3a2b1c";
+pub const ROTATED_KEY: &str = "sk-test-ROTATEDKEY-0a1b2c3d4e5f6a7b8c9d";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Embedded,
+    Served,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A `catalog serve` child process whose stderr (the request log) is collected.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub db: PathBuf,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn start(home: &Path, db: &Path) -> Server {
+        Self::start_with(home, db, &[])
+    }
+
+    pub fn start_with(home: &Path, db: &Path, extra_env: &[(&str, &str)]) -> Server {
+        let mut cmd = base_command(home);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .env("CATALOG_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start catalog serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let url = rest.split_whitespace().next().unwrap_or("").to_owned();
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(url);
+                    }
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("catalog serve did not start:\n{}", log.lock().unwrap()));
+        Server {
+            child,
+            url,
+            db: db.to_path_buf(),
+            log,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Stops with SIGTERM (graceful) and waits.
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        self.log()
+    }
+
+    /// Kills with SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn base_command(home: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("xdg-config"))
+        .env("XDG_DATA_HOME", home.join("xdg-data"))
+        .env("XDG_RUNTIME_DIR", home.join("xdg-runtime"))
+        .env("CATALOG_HOME", home.join("catalog"))
+        .env("NO_COLOR", "1")
+        .env("CATALOG_NO_INPUT", "1")
+        .env("COLUMNS", "200")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// One test's world: a temp home, the mode, and every output seen (for secret checks).
+pub struct World {
+    pub home: TempDir,
+    pub mode: Mode,
+    pub server: Option<Server>,
+    pub seen: Mutex<String>,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl World {
+    pub fn new(mode: Mode) -> World {
+        let home = tempfile::tempdir().unwrap();
+        let server = match mode {
+            Mode::Embedded => None,
+            Mode::Served => Some(Server::start(
+                home.path(),
+                &home.path().join("server/catalog.db"),
+            )),
+        };
+        World {
+            home,
+            mode,
+            server,
+            seen: Mutex::new(String::new()),
+            extra_env: vec![
+                ("PROVIDER_KEY".into(), PROVIDER_KEY.into()),
+                ("ROTATED_KEY".into(), ROTATED_KEY.into()),
+            ],
+        }
+    }
+
+    /// The database file the catalog under test uses.
+    pub fn db(&self) -> PathBuf {
+        match &self.server {
+            Some(s) => s.db.clone(),
+            None => self.home.path().join("catalog/catalog.db"),
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = base_command(self.home.path());
+        if let Some(s) = &self.server {
+            cmd.env("CATALOG_BASE_URL", &s.url)
+                .env("CATALOG_API_KEY", ADMIN_KEY);
+        }
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd.args(args);
+        cmd
+    }
+
+    pub fn run_cmd(&self, mut cmd: Command) -> Output {
+        let out = cmd.output().expect("run catalog");
+        let output = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        let mut seen = self.seen.lock().unwrap();
+        seen.push_str(&output.stdout);
+        seen.push_str(&output.stderr);
+        output
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_cmd(self.command(args))
+    }
+
+    /// Runs and asserts success.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert_eq!(out.code, 0, "catalog {args:?} failed: {out:?}");
+        out
+    }
+
+    /// Runs with `-o json` and parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        self.ok(&all).json()
+    }
+
+    /// Runs, expecting a failure with this exit code and a message containing `needle`.
+    pub fn fails(&self, args: &[&str], code: i32, needle: &str) -> Output {
+        let out = self.run(args);
+        assert_eq!(out.code, code, "catalog {args:?}: wrong exit code: {out:?}");
+        assert!(
+            out.stderr.contains(needle),
+            "catalog {args:?}: stderr lacks {needle:?}: {out:?}"
+        );
+        out
+    }
+
+    /// Everything printed so far, plus the server's request log.
+    pub fn everything_seen(&self) -> String {
+        let mut all = self.seen.lock().unwrap().clone();
+        if let Some(s) = &self.server {
+            all.push_str(&s.log());
+        }
+        all
+    }
+}
+
+/// Runs `f` once against the embedded catalog and once against `catalog serve`.
+pub fn both(f: impl Fn(&World)) {
+    for mode in [Mode::Embedded, Mode::Served] {
+        let world = World::new(mode);
+        f(&world);
+    }
+}
+
+/// The bytes of a database file and its WAL, for secret checks.
+pub fn database_bytes(db: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(b) = std::fs::read(PathBuf::from(p)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
