@@ -1,0 +1,729 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[catalog] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'catalog'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'catalog'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand auth 'Log in to a catalog server, show or remove stored credentials'
+            cand workspaces 'Workspaces: teams and environments that use integrations'
+            cand integrations 'Integrations: provider credentials stored once for the organisation'
+            cand api-keys 'API keys for the Admin API and the gateway'
+            cand serve 'Serve the catalog''s Admin API over HTTP for a team'
+            cand completion 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;auth'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand login 'Check an API key against a server and store it for a profile'
+            cand status 'Show the profile, the server and which credential source is used'
+            cand logout 'Remove a profile and its stored key'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;auth;login'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --api-key-stdin 'Read the API key from standard input (otherwise a hidden prompt)'
+            cand --insecure-storage 'Store the key in a 0600 file instead of the OS keyring'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;auth;status'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;auth;logout'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;auth;help'= {
+            cand login 'Check an API key against a server and store it for a profile'
+            cand status 'Show the profile, the server and which credential source is used'
+            cand logout 'Remove a profile and its stored key'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;auth;help;login'= {
+        }
+        &'catalog;auth;help;status'= {
+        }
+        &'catalog;auth;help;logout'= {
+        }
+        &'catalog;auth;help;help'= {
+        }
+        &'catalog;workspaces'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List workspaces'
+            cand get 'Show one workspace'
+            cand create 'Create a workspace'
+            cand update 'Change a workspace''s name, description or metadata'
+            cand delete 'Delete a workspace (asks for confirmation, or pass --yes)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;workspaces;list'= {
+            cand --name 'Only workspaces whose name contains this text'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;workspaces;get'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;workspaces;create'= {
+            cand --description 'Description'
+            cand --metadata 'Default request metadata, KEY=VALUE (repeatable)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;workspaces;update'= {
+            cand --name 'New name'
+            cand --description 'New description'
+            cand --metadata 'Replace the default metadata with these KEY=VALUE pairs (repeatable)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --clear-description 'Remove the description'
+            cand --clear-metadata 'Remove the default metadata'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;workspaces;delete'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --force 'Also delete what depends on it (workspace integrations, API keys)'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;workspaces;help'= {
+            cand list 'List workspaces'
+            cand get 'Show one workspace'
+            cand create 'Create a workspace'
+            cand update 'Change a workspace''s name, description or metadata'
+            cand delete 'Delete a workspace (asks for confirmation, or pass --yes)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;workspaces;help;list'= {
+        }
+        &'catalog;workspaces;help;get'= {
+        }
+        &'catalog;workspaces;help;create'= {
+        }
+        &'catalog;workspaces;help;update'= {
+        }
+        &'catalog;workspaces;help;delete'= {
+        }
+        &'catalog;workspaces;help;help'= {
+        }
+        &'catalog;integrations'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List integrations'
+            cand get 'Show one integration (secrets masked)'
+            cand connect 'Connect a provider: service, credentials, configuration, name and scope'
+            cand update 'Change an integration''s name, description or configuration'
+            cand rotate-key 'Replace an integration''s provider key'
+            cand delete 'Delete an integration (asks for confirmation, or pass --yes)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;integrations;list'= {
+            cand --type 'Which integrations: organisation-level, workspace-level, or all'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;integrations;get'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;integrations;connect'= {
+            cand --service 'Provider service'
+            cand --name 'Display name (default: the slug)'
+            cand --description 'Description'
+            cand --key-env 'Read the provider key from this environment variable'
+            cand --key-file 'Read the provider key from a file'
+            cand --key 'Refused: a secret in argv is visible in `ps` and shell history'
+            cand --openai-organization 'OpenAI organization id'
+            cand --openai-project 'OpenAI project id'
+            cand --azure-resource-name 'Azure OpenAI resource name'
+            cand --azure-auth-mode 'Azure authentication mode'
+            cand --azure-deployment 'Azure deployment: name=NAME,model=MODEL,api-version=VERSION[,alias=ALIAS][,default] (repeatable)'
+            cand --azure-entra-tenant-id 'Entra tenant id (azure auth mode entra/entraFederated)'
+            cand --azure-entra-client-id 'Entra client id (azure auth mode entra/entraFederated); the client secret is the key'
+            cand --azure-managed-client-id 'Managed identity client id (azure auth mode managed)'
+            cand --azure-workload-tenant-id 'Workload identity tenant id (azure auth mode workload)'
+            cand --azure-workload-client-id 'Workload identity client id (azure auth mode workload)'
+            cand --aws-auth-type 'Bedrock authentication type; with accessKey the secret access key is the key'
+            cand --aws-region 'AWS region, e.g. us-east-1'
+            cand --aws-access-key-id 'AWS access key id (auth type accessKey)'
+            cand --aws-role-arn 'IAM role ARN to assume (auth type assumedRole)'
+            cand --aws-external-id 'External id for the assumed role'
+            cand --vertex-auth-type 'Vertex AI authentication type'
+            cand --vertex-region 'Vertex AI region, e.g. us-central1'
+            cand --vertex-project-id 'Google Cloud project id (auth type basic)'
+            cand --vertex-service-account-file 'Service account JSON file (auth type serviceAccount)'
+            cand --custom-host 'Base URL of a custom or self-hosted service (http or https)'
+            cand --header 'Header sent to the custom host, NAME=VALUE (repeatable)'
+            cand --config 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)'
+            cand --config-env 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --key-stdin 'Read the provider key from standard input'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;integrations;update'= {
+            cand --name 'New display name'
+            cand --description 'New description'
+            cand --openai-organization 'OpenAI organization id'
+            cand --openai-project 'OpenAI project id'
+            cand --azure-resource-name 'Azure OpenAI resource name'
+            cand --azure-auth-mode 'Azure authentication mode'
+            cand --azure-deployment 'Azure deployment: name=NAME,model=MODEL,api-version=VERSION[,alias=ALIAS][,default] (repeatable)'
+            cand --azure-entra-tenant-id 'Entra tenant id (azure auth mode entra/entraFederated)'
+            cand --azure-entra-client-id 'Entra client id (azure auth mode entra/entraFederated); the client secret is the key'
+            cand --azure-managed-client-id 'Managed identity client id (azure auth mode managed)'
+            cand --azure-workload-tenant-id 'Workload identity tenant id (azure auth mode workload)'
+            cand --azure-workload-client-id 'Workload identity client id (azure auth mode workload)'
+            cand --aws-auth-type 'Bedrock authentication type; with accessKey the secret access key is the key'
+            cand --aws-region 'AWS region, e.g. us-east-1'
+            cand --aws-access-key-id 'AWS access key id (auth type accessKey)'
+            cand --aws-role-arn 'IAM role ARN to assume (auth type assumedRole)'
+            cand --aws-external-id 'External id for the assumed role'
+            cand --vertex-auth-type 'Vertex AI authentication type'
+            cand --vertex-region 'Vertex AI region, e.g. us-central1'
+            cand --vertex-project-id 'Google Cloud project id (auth type basic)'
+            cand --vertex-service-account-file 'Service account JSON file (auth type serviceAccount)'
+            cand --custom-host 'Base URL of a custom or self-hosted service (http or https)'
+            cand --header 'Header sent to the custom host, NAME=VALUE (repeatable)'
+            cand --config 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)'
+            cand --config-env 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --clear-description 'Remove the description'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;integrations;rotate-key'= {
+            cand --key-env 'Read the provider key from this environment variable'
+            cand --key-file 'Read the provider key from a file'
+            cand --key 'Refused: a secret in argv is visible in `ps` and shell history'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --key-stdin 'Read the provider key from standard input'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;integrations;delete'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;integrations;help'= {
+            cand list 'List integrations'
+            cand get 'Show one integration (secrets masked)'
+            cand connect 'Connect a provider: service, credentials, configuration, name and scope'
+            cand update 'Change an integration''s name, description or configuration'
+            cand rotate-key 'Replace an integration''s provider key'
+            cand delete 'Delete an integration (asks for confirmation, or pass --yes)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;integrations;help;list'= {
+        }
+        &'catalog;integrations;help;get'= {
+        }
+        &'catalog;integrations;help;connect'= {
+        }
+        &'catalog;integrations;help;update'= {
+        }
+        &'catalog;integrations;help;rotate-key'= {
+        }
+        &'catalog;integrations;help;delete'= {
+        }
+        &'catalog;integrations;help;help'= {
+        }
+        &'catalog;api-keys'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List API keys (of one workspace with --workspace)'
+            cand create 'Create an API key; the key is shown once'
+            cand delete 'Delete an API key (asks for confirmation, or pass --yes)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;api-keys;list'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;api-keys;create'= {
+            cand --type 'Organisation (admin) key, or a key pinned to the workspace given by --workspace'
+            cand --sub-type 'Service key, or a user key (needs --user-id)'
+            cand --scope 'Scope granted to the key (repeatable), e.g. completions.write'
+            cand --user-id 'User the key belongs to (user keys)'
+            cand --description 'Description'
+            cand --expires 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)'
+            cand --key-file 'Write the new key to this file (0600) instead of standard output'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;api-keys;delete'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;api-keys;help'= {
+            cand list 'List API keys (of one workspace with --workspace)'
+            cand create 'Create an API key; the key is shown once'
+            cand delete 'Delete an API key (asks for confirmation, or pass --yes)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;api-keys;help;list'= {
+        }
+        &'catalog;api-keys;help;create'= {
+        }
+        &'catalog;api-keys;help;delete'= {
+        }
+        &'catalog;api-keys;help;help'= {
+        }
+        &'catalog;serve'= {
+            cand --listen 'Address to listen on (port 0 picks a free port)'
+            cand --db 'Database file (default: the embedded catalog''s database)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;completion'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;help'= {
+            cand auth 'Log in to a catalog server, show or remove stored credentials'
+            cand workspaces 'Workspaces: teams and environments that use integrations'
+            cand integrations 'Integrations: provider credentials stored once for the organisation'
+            cand api-keys 'API keys for the Admin API and the gateway'
+            cand serve 'Serve the catalog''s Admin API over HTTP for a team'
+            cand completion 'Print a shell completion script'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;help;auth'= {
+            cand login 'Check an API key against a server and store it for a profile'
+            cand status 'Show the profile, the server and which credential source is used'
+            cand logout 'Remove a profile and its stored key'
+        }
+        &'catalog;help;auth;login'= {
+        }
+        &'catalog;help;auth;status'= {
+        }
+        &'catalog;help;auth;logout'= {
+        }
+        &'catalog;help;workspaces'= {
+            cand list 'List workspaces'
+            cand get 'Show one workspace'
+            cand create 'Create a workspace'
+            cand update 'Change a workspace''s name, description or metadata'
+            cand delete 'Delete a workspace (asks for confirmation, or pass --yes)'
+        }
+        &'catalog;help;workspaces;list'= {
+        }
+        &'catalog;help;workspaces;get'= {
+        }
+        &'catalog;help;workspaces;create'= {
+        }
+        &'catalog;help;workspaces;update'= {
+        }
+        &'catalog;help;workspaces;delete'= {
+        }
+        &'catalog;help;integrations'= {
+            cand list 'List integrations'
+            cand get 'Show one integration (secrets masked)'
+            cand connect 'Connect a provider: service, credentials, configuration, name and scope'
+            cand update 'Change an integration''s name, description or configuration'
+            cand rotate-key 'Replace an integration''s provider key'
+            cand delete 'Delete an integration (asks for confirmation, or pass --yes)'
+        }
+        &'catalog;help;integrations;list'= {
+        }
+        &'catalog;help;integrations;get'= {
+        }
+        &'catalog;help;integrations;connect'= {
+        }
+        &'catalog;help;integrations;update'= {
+        }
+        &'catalog;help;integrations;rotate-key'= {
+        }
+        &'catalog;help;integrations;delete'= {
+        }
+        &'catalog;help;api-keys'= {
+            cand list 'List API keys (of one workspace with --workspace)'
+            cand create 'Create an API key; the key is shown once'
+            cand delete 'Delete an API key (asks for confirmation, or pass --yes)'
+        }
+        &'catalog;help;api-keys;list'= {
+        }
+        &'catalog;help;api-keys;create'= {
+        }
+        &'catalog;help;api-keys;delete'= {
+        }
+        &'catalog;help;serve'= {
+        }
+        &'catalog;help;completion'= {
+        }
+        &'catalog;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,563 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_catalog_global_optspecs
+    string join \n profile= base-url= workspace= o/output= y/yes no-input q/quiet v/verbose color= h/help V/version
+end
+
+function __fish_catalog_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_catalog_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_catalog_using_subcommand
+    set -l cmd (__fish_catalog_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c catalog -n "__fish_catalog_needs_command" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_needs_command" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_needs_command" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_needs_command" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_needs_command" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_needs_command" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_needs_command" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_needs_command" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c catalog -n "__fish_catalog_needs_command" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "login" -d 'Check an API key against a server and store it for a profile'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "status" -d 'Show the profile, the server and which credential source is used'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "logout" -d 'Remove a profile and its stored key'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l api-key-stdin -d 'Read the API key from standard input (otherwise a hidden prompt)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l insecure-storage -d 'Store the key in a 0600 file instead of the OS keyring'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "login" -d 'Check an API key against a server and store it for a profile'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the profile, the server and which credential source is used'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "logout" -d 'Remove a profile and its stored key'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "list" -d 'List workspaces'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "get" -d 'Show one workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "create" -d 'Create a workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "update" -d 'Change a workspace\'s name, description or metadata'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "delete" -d 'Delete a workspace (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -l name -d 'Only workspaces whose name contains this text' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l description -d 'Description' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l metadata -d 'Default request metadata, KEY=VALUE (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l name -d 'New name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l description -d 'New description' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l metadata -d 'Replace the default metadata with these KEY=VALUE pairs (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l clear-description -d 'Remove the description'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l clear-metadata -d 'Remove the default metadata'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -l force -d 'Also delete what depends on it (workspace integrations, API keys)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "list" -d 'List workspaces'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a workspace\'s name, description or metadata'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a workspace (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "list" -d 'List integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "get" -d 'Show one integration (secrets masked)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "update" -d 'Change an integration\'s name, description or configuration'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -l type -d 'Which integrations: organisation-level, workspace-level, or all' -r -f -a "organisation\t''
+workspace\t''
+all\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l service -d 'Provider service' -r -f -a "openai\t''
+anthropic\t''
+azure-openai\t''
+bedrock\t''
+vertex-ai\t''
+google\t''
+mistral-ai\t''
+groq\t''
+custom\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l name -d 'Display name (default: the slug)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l description -d 'Description' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l key-env -d 'Read the provider key from this environment variable' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l key-file -d 'Read the provider key from a file' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l key -d 'Refused: a secret in argv is visible in `ps` and shell history' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l openai-organization -d 'OpenAI organization id' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l openai-project -d 'OpenAI project id' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l azure-resource-name -d 'Azure OpenAI resource name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l azure-auth-mode -d 'Azure authentication mode' -r -f -a "default\t''
+entra\t''
+entraFederated\t''
+managed\t''
+workload\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l azure-deployment -d 'Azure deployment: name=NAME,model=MODEL,api-version=VERSION[,alias=ALIAS][,default] (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l azure-entra-tenant-id -d 'Entra tenant id (azure auth mode entra/entraFederated)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l azure-entra-client-id -d 'Entra client id (azure auth mode entra/entraFederated); the client secret is the key' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l azure-managed-client-id -d 'Managed identity client id (azure auth mode managed)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l azure-workload-tenant-id -d 'Workload identity tenant id (azure auth mode workload)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l azure-workload-client-id -d 'Workload identity client id (azure auth mode workload)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-auth-type -d 'Bedrock authentication type; with accessKey the secret access key is the key' -r -f -a "accessKey\t''
+assumedRole\t''
+apiKey\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-region -d 'AWS region, e.g. us-east-1' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-access-key-id -d 'AWS access key id (auth type accessKey)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-external-id -d 'External id for the assumed role' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
+basic\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-region -d 'Vertex AI region, e.g. us-central1' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header -d 'Header sent to the custom host, NAME=VALUE (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config -d 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config-env -d 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l key-stdin -d 'Read the provider key from standard input'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l description -d 'New description' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-organization -d 'OpenAI organization id' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-project -d 'OpenAI project id' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-resource-name -d 'Azure OpenAI resource name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-auth-mode -d 'Azure authentication mode' -r -f -a "default\t''
+entra\t''
+entraFederated\t''
+managed\t''
+workload\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-deployment -d 'Azure deployment: name=NAME,model=MODEL,api-version=VERSION[,alias=ALIAS][,default] (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-entra-tenant-id -d 'Entra tenant id (azure auth mode entra/entraFederated)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-entra-client-id -d 'Entra client id (azure auth mode entra/entraFederated); the client secret is the key' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-managed-client-id -d 'Managed identity client id (azure auth mode managed)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-workload-tenant-id -d 'Workload identity tenant id (azure auth mode workload)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-workload-client-id -d 'Workload identity client id (azure auth mode workload)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-auth-type -d 'Bedrock authentication type; with accessKey the secret access key is the key' -r -f -a "accessKey\t''
+assumedRole\t''
+apiKey\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-region -d 'AWS region, e.g. us-east-1' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-access-key-id -d 'AWS access key id (auth type accessKey)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-external-id -d 'External id for the assumed role' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
+basic\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-region -d 'Vertex AI region, e.g. us-central1' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header -d 'Header sent to the custom host, NAME=VALUE (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l config -d 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l config-env -d 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-description -d 'Remove the description'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -l key-env -d 'Read the provider key from this environment variable' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -l key-file -d 'Read the provider key from a file' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -l key -d 'Refused: a secret in argv is visible in `ps` and shell history' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -l key-stdin -d 'Read the provider key from standard input'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from rotate-key" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "list" -d 'List integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one integration (secrets masked)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an integration\'s name, description or configuration'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -f -a "create" -d 'Create an API key; the key is shown once'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -f -a "delete" -d 'Delete an API key (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l type -d 'Organisation (admin) key, or a key pinned to the workspace given by --workspace' -r -f -a "organisation\t''
+workspace\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l sub-type -d 'Service key, or a user key (needs --user-id)' -r -f -a "service\t''
+user\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l scope -d 'Scope granted to the key (repeatable), e.g. completions.write' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l user-id -d 'User the key belongs to (user keys)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l description -d 'Description' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l expires -d 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l key-file -d 'Write the new key to this file (0600) instead of standard output' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from help" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an API key; the key is shown once'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an API key (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l db -d 'Database file (default: the embedded catalog\'s database)' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "list" -d 'List workspaces'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "get" -d 'Show one workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "create" -d 'Create a workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "update" -d 'Change a workspace\'s name, description or metadata'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "delete" -d 'Delete a workspace (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "list" -d 'List integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "get" -d 'Show one integration (secrets masked)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "update" -d 'Change an integration\'s name, description or configuration'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "create" -d 'Create an API key; the key is shown once'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "delete" -d 'Delete an API key (asks for confirmation, or pass --yes)'
