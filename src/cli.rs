@@ -104,29 +104,115 @@ mod parse_tests {
     #[test]
     fn every_command_parses() {
         for args in [
-            &["auth", "login", "--profile", "p", "--base-url", "http://127.0.0.1:8787", "--api-key-stdin"][..],
+            &[
+                "auth",
+                "login",
+                "--profile",
+                "p",
+                "--base-url",
+                "http://127.0.0.1:8787",
+                "--api-key-stdin",
+            ][..],
             &["auth", "login", "--insecure-storage"],
             &["auth", "status"],
             &["auth", "logout", "--profile", "p"],
             &["workspaces", "list", "--name", "eng"],
             &["workspaces", "get", "eng"],
-            &["workspaces", "create", "eng", "--description", "d", "--metadata", "team=ml"],
-            &["workspaces", "update", "eng", "--name", "e2", "--clear-description"],
+            &[
+                "workspaces",
+                "create",
+                "eng",
+                "--description",
+                "d",
+                "--metadata",
+                "team=ml",
+            ],
+            &[
+                "workspaces",
+                "update",
+                "eng",
+                "--name",
+                "e2",
+                "--clear-description",
+            ],
             &["workspaces", "delete", "eng", "--force", "--yes"],
             &["integrations", "list", "--type", "organisation"],
             &["integrations", "get", "azure-prod"],
-            &["integrations", "connect", "azure-prod", "--service", "azure-openai", "--key-env", "K",
-              "--azure-resource-name", "r", "--azure-auth-mode", "entraFederated",
-              "--azure-deployment", "name=a,model=gpt-4o,api-version=2024-10-21"],
-            &["integrations", "connect", "bedrock", "--service", "bedrock", "--aws-auth-type", "assumedRole",
-              "--aws-region", "us-east-1", "--aws-role-arn", "arn:aws:iam::1:role/x"],
-            &["integrations", "connect", "local", "--service", "custom", "--custom-host", "http://127.0.0.1:11434/v1", "--header", "x-a=b"],
-            &["integrations", "update", "azure-prod", "--config", "openai_project=p", "--config-env", "aws_secret_access_key=S"],
-            &["integrations", "rotate-key", "azure-prod", "--key-file", "/tmp/k"],
+            &[
+                "integrations",
+                "connect",
+                "azure-prod",
+                "--service",
+                "azure-openai",
+                "--key-env",
+                "K",
+                "--azure-resource-name",
+                "r",
+                "--azure-auth-mode",
+                "entraFederated",
+                "--azure-deployment",
+                "name=a,model=gpt-4o,api-version=2024-10-21",
+            ],
+            &[
+                "integrations",
+                "connect",
+                "bedrock",
+                "--service",
+                "bedrock",
+                "--aws-auth-type",
+                "assumedRole",
+                "--aws-region",
+                "us-east-1",
+                "--aws-role-arn",
+                "arn:aws:iam::1:role/x",
+            ],
+            &[
+                "integrations",
+                "connect",
+                "local",
+                "--service",
+                "custom",
+                "--custom-host",
+                "http://127.0.0.1:11434/v1",
+                "--header",
+                "x-a=b",
+            ],
+            &[
+                "integrations",
+                "update",
+                "azure-prod",
+                "--config",
+                "openai_project=p",
+                "--config-env",
+                "aws_secret_access_key=S",
+            ],
+            &[
+                "integrations",
+                "rotate-key",
+                "azure-prod",
+                "--key-file",
+                "/tmp/k",
+            ],
             &["integrations", "delete", "azure-prod", "-y"],
             &["api-keys", "list", "--workspace", "eng"],
-            &["api-keys", "create", "ci", "--scope", "completions.write", "--workspace", "eng"],
-            &["api-keys", "create", "root", "--type", "organisation", "--scope", "workspaces.list"],
+            &[
+                "api-keys",
+                "create",
+                "ci",
+                "--scope",
+                "completions.write",
+                "--workspace",
+                "eng",
+            ],
+            &[
+                "api-keys",
+                "create",
+                "root",
+                "--type",
+                "organisation",
+                "--scope",
+                "workspaces.list",
+            ],
             &["api-keys", "delete", "6f1d2c3b-0000-0000-0000-000000000000"],
             &["serve", "--listen", "127.0.0.1:0", "--db", "/tmp/c.db"],
             &["completion", "zsh"],
@@ -137,7 +223,16 @@ mod parse_tests {
 
     #[test]
     fn globals_work_anywhere() {
-        let cli = parse(&["workspaces", "list", "-o", "yaml", "-q", "--no-input", "--profile", "p"]);
+        let cli = parse(&[
+            "workspaces",
+            "list",
+            "-o",
+            "yaml",
+            "-q",
+            "--no-input",
+            "--profile",
+            "p",
+        ]);
         assert_eq!(cli.global.output, Some(crate::printer::OutputFormat::Yaml));
         assert!(cli.global.quiet && cli.global.no_input);
         assert!(matches!(cli.command, Command::Workspaces(_)));
@@ -146,11 +241,31 @@ mod parse_tests {
     #[test]
     fn bad_values_fail_at_parse_time() {
         assert!(refuses(&["integrations", "get", "bad slug"]).contains("slug"));
-        assert!(refuses(&["integrations", "connect", "x", "--service", "watsonx"]).contains("--service"));
-        assert!(refuses(&["integrations", "connect", "x", "--azure-deployment", "name=a"]).contains("model="));
-        assert!(refuses(&["workspaces", "create", "x", "--metadata", "novalue"]).contains("KEY=VALUE"));
+        assert!(
+            refuses(&["integrations", "connect", "x", "--service", "watsonx"])
+                .contains("--service")
+        );
+        assert!(refuses(&[
+            "integrations",
+            "connect",
+            "x",
+            "--azure-deployment",
+            "name=a"
+        ])
+        .contains("model="));
+        assert!(
+            refuses(&["workspaces", "create", "x", "--metadata", "novalue"]).contains("KEY=VALUE")
+        );
         assert!(refuses(&["workspaces", "list", "-o", "xml"]).contains("xml"));
         assert!(refuses(&["serve", "--listen", "localhost"]).contains("--listen"));
-        assert!(refuses(&["integrations", "connect", "x", "--key-env", "A", "--key-stdin"]).contains("cannot be used"));
+        assert!(refuses(&[
+            "integrations",
+            "connect",
+            "x",
+            "--key-env",
+            "A",
+            "--key-stdin"
+        ])
+        .contains("cannot be used"));
     }
 }

@@ -41,7 +41,10 @@ fn completions_and_man_pages_match_the_command_tree() {
 #[test]
 fn man_page_documents_exit_codes_and_environment() {
     let assets = catalog::commands::completion::assets().unwrap();
-    let (_, page) = assets.iter().find(|(p, _)| p.ends_with("catalog.1")).unwrap();
+    let (_, page) = assets
+        .iter()
+        .find(|(p, _)| p.ends_with("catalog.1"))
+        .unwrap();
     let page = String::from_utf8_lossy(page);
     for needle in ["Exit codes", "130", "CATALOG_API_KEY", "CATALOG_HOME"] {
         assert!(page.contains(needle), "man page lacks {needle}");

@@ -13,14 +13,27 @@ fn data_survives_restarts_and_kill_9() {
     let w = World::new(Mode::Served);
     let db = w.db();
     w.ok(&["workspaces", "create", "before-restart"]);
-    w.ok(&["integrations", "connect", "openai-prod", "--service", "openai", "--key-env", "PROVIDER_KEY"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+    ]);
     let World { home, server, .. } = w;
     let log = server.unwrap().stop();
-    assert!(log.contains("stopped"), "graceful shutdown on SIGTERM: {log}");
+    assert!(
+        log.contains("stopped"),
+        "graceful shutdown on SIGTERM: {log}"
+    );
 
     // Restarted on the same file: nothing lost, no new bootstrap key.
     let server = Server::start(home.path(), &db);
-    assert!(!server.log().contains("created the organisation admin API key"));
+    assert!(!server
+        .log()
+        .contains("created the organisation admin API key"));
     let w = World {
         home,
         mode: Mode::Served,
@@ -30,7 +43,10 @@ fn data_survives_restarts_and_kill_9() {
     };
     let names = w.json(&["workspaces", "list"]);
     assert_eq!(names[0]["name"], "before-restart");
-    assert_eq!(w.json(&["integrations", "get", "openai-prod"])["ai_provider_id"], "openai");
+    assert_eq!(
+        w.json(&["integrations", "get", "openai-prod"])["ai_provider_id"],
+        "openai"
+    );
 
     // kill -9 immediately after each 2xx: every acknowledged write is there afterwards.
     for i in 0..5 {
@@ -47,10 +63,31 @@ fn data_survives_restarts_and_kill_9() {
         extra_env: vec![],
     };
     let all = w.json(&["workspaces", "list"]);
-    let names: Vec<&str> = all.as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["before-restart", "acked-0", "acked-1", "acked-2", "acked-3", "acked-4"]);
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "before-restart",
+            "acked-0",
+            "acked-1",
+            "acked-2",
+            "acked-3",
+            "acked-4"
+        ]
+    );
     // The integration's secret still opens with the master key (an update re-seals it).
-    w.ok(&["integrations", "update", "openai-prod", "--config", "openai_project=p1"]);
+    w.ok(&[
+        "integrations",
+        "update",
+        "openai-prod",
+        "--config",
+        "openai_project=p1",
+    ]);
 }
 
 #[test]
@@ -74,7 +111,8 @@ fn embedded_cli_and_server_write_the_same_file() {
         thread::spawn(move || {
             for i in 0..EACH {
                 let mut cmd = w.command(&["workspaces", "create", &format!("served-{i}")]);
-                cmd.env("CATALOG_BASE_URL", &url).env("CATALOG_API_KEY", ADMIN_KEY);
+                cmd.env("CATALOG_BASE_URL", &url)
+                    .env("CATALOG_API_KEY", ADMIN_KEY);
                 let out = w.run_cmd(cmd);
                 assert_eq!(out.code, 0, "{out:?}");
             }
@@ -83,7 +121,11 @@ fn embedded_cli_and_server_write_the_same_file() {
     embedded.join().unwrap();
     served.join().unwrap();
     let all = w.json(&["workspaces", "list"]);
-    assert_eq!(all.as_array().unwrap().len(), 1 + 2 * EACH, "no write was lost");
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        1 + 2 * EACH,
+        "no write was lost"
+    );
     let integrity = std::process::Command::new("sqlite3")
         .arg(w.db())
         .arg("PRAGMA integrity_check;")

@@ -30,7 +30,11 @@ fn exit_code(status: WaitStatus) -> i32 {
 fn connect_wizard_answers_every_prompt() {
     let w = World::new(Mode::Embedded);
     w.ok(&["workspaces", "create", "eng"]);
-    let mut p = spawn_command(terminal_command(&w, &["integrations", "connect", "team-openai"]), Some(20_000)).unwrap();
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "team-openai"]),
+        Some(20_000),
+    )
+    .unwrap();
     p.exp_string("Service").unwrap();
     p.send_line("").unwrap(); // openai is first
     p.exp_string("Name").unwrap();
@@ -45,7 +49,10 @@ fn connect_wizard_answers_every_prompt() {
     p.exp_string("Create this integration?").unwrap();
     p.send_line("y").unwrap();
     let rest = p.exp_eof().unwrap();
-    assert!(rest.contains("connected integration `team-openai`"), "{rest}");
+    assert!(
+        rest.contains("connected integration `team-openai`"),
+        "{rest}"
+    );
     assert!(!rest.contains(PROVIDER_KEY), "the key was echoed: {rest}");
     assert_eq!(exit_code(p.process().wait().unwrap()), 0);
 
@@ -58,7 +65,22 @@ fn connect_wizard_answers_every_prompt() {
 #[test]
 fn azure_wizard_asks_for_its_configuration() {
     let w = World::new(Mode::Embedded);
-    let mut p = spawn_command(terminal_command(&w, &["integrations", "connect", "azure-prod", "--service", "azure-openai", "--name", "Azure"]), Some(20_000)).unwrap();
+    let mut p = spawn_command(
+        terminal_command(
+            &w,
+            &[
+                "integrations",
+                "connect",
+                "azure-prod",
+                "--service",
+                "azure-openai",
+                "--name",
+                "Azure",
+            ],
+        ),
+        Some(20_000),
+    )
+    .unwrap();
     // With --service given, only what is missing is asked; no wizard summary.
     p.exp_string("Provider API key").unwrap();
     p.send_line(PROVIDER_KEY).unwrap();
@@ -67,7 +89,11 @@ fn azure_wizard_asks_for_its_configuration() {
     assert!(rest.contains("azure_resource_name"), "{rest}");
     assert_eq!(exit_code(p.process().wait().unwrap()), 2);
 
-    let mut p = spawn_command(terminal_command(&w, &["integrations", "connect", "azure-prod"]), Some(20_000)).unwrap();
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "azure-prod"]),
+        Some(20_000),
+    )
+    .unwrap();
     p.exp_string("Service").unwrap();
     p.send(&DOWN.repeat(2)).unwrap(); // azure-openai
     p.send_line("").unwrap();
@@ -95,13 +121,20 @@ fn azure_wizard_asks_for_its_configuration() {
     assert_eq!(exit_code(p.process().wait().unwrap()), 0);
     let got = w.json(&["integrations", "get", "azure-prod"]);
     assert_eq!(got["configurations"]["azure_resource_name"], "acme");
-    assert_eq!(got["configurations"]["azure_deployment_config"][0]["azure_api_version"], "2024-10-21");
+    assert_eq!(
+        got["configurations"]["azure_deployment_config"][0]["azure_api_version"],
+        "2024-10-21"
+    );
 }
 
 #[test]
 fn no_at_confirmation_writes_nothing() {
     let w = World::new(Mode::Embedded);
-    let mut p = spawn_command(terminal_command(&w, &["integrations", "connect", "declined"]), Some(20_000)).unwrap();
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "declined"]),
+        Some(20_000),
+    )
+    .unwrap();
     p.exp_string("Service").unwrap();
     p.send_line("").unwrap();
     p.exp_string("Name").unwrap();
@@ -115,14 +148,21 @@ fn no_at_confirmation_writes_nothing() {
     let rest = p.exp_eof().unwrap();
     assert!(rest.contains("nothing was created"), "{rest}");
     assert_eq!(exit_code(p.process().wait().unwrap()), 130);
-    assert_eq!(w.json(&["integrations", "list"]).as_array().unwrap().len(), 0);
+    assert_eq!(
+        w.json(&["integrations", "list"]).as_array().unwrap().len(),
+        0
+    );
 }
 
 #[test]
 fn without_a_terminal_missing_values_name_their_flags() {
     let w = World::new(Mode::Embedded);
     w.fails(&["integrations", "connect", "x"], 2, "--service");
-    w.fails(&["integrations", "connect", "x", "--service", "openai"], 2, "--key-env VAR");
+    w.fails(
+        &["integrations", "connect", "x", "--service", "openai"],
+        2,
+        "--key-env VAR",
+    );
     // CI set, even on a terminal-less run with CATALOG_NO_INPUT unset.
     let mut cmd = w.command(&["integrations", "connect", "x"]);
     cmd.env_remove("CATALOG_NO_INPUT").env("CI", "true");

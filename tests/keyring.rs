@@ -63,14 +63,27 @@ $C auth status -o json; echo "status2=$?"
 secret-tool lookup service catalog username team >/dev/null; echo "lookup2=$?"
 "#;
     let out = in_keyring_session(&w, &url, script);
-    for marker in ["login=0", "status=0", "create=0", "lookup=0", "logout=0", "lookup2=1"] {
+    for marker in [
+        "login=0",
+        "status=0",
+        "create=0",
+        "lookup=0",
+        "logout=0",
+        "lookup2=1",
+    ] {
         assert!(out.contains(marker), "missing {marker}:\n{out}");
     }
-    assert!(out.contains("\"credential_source\": \"OS keyring\""), "{out}");
+    assert!(
+        out.contains("\"credential_source\": \"OS keyring\""),
+        "{out}"
+    );
     assert!(out.contains("\"profile\": \"team\""), "{out}");
     assert!(!out.contains(ADMIN_KEY), "the key was printed:\n{out}");
     // The workspace was created through the stored credential.
-    assert_eq!(w.json(&["workspaces", "get", "from-keyring"])["name"], "from-keyring");
+    assert_eq!(
+        w.json(&["workspaces", "get", "from-keyring"])["name"],
+        "from-keyring"
+    );
     // After logout there is no profile, so the CLI is back on the embedded catalog.
     assert!(out.contains("\"mode\": \"embedded\""), "{out}");
     // The key never touched the config file.
@@ -83,7 +96,15 @@ fn without_a_keyring_login_names_the_alternatives() {
     let w = World::new(Mode::Served);
     let url = w.server.as_ref().unwrap().url.clone();
     let login = |extra: &[&str]| {
-        let mut args = vec!["auth", "login", "--profile", "p", "--base-url", &url, "--api-key-stdin"];
+        let mut args = vec![
+            "auth",
+            "login",
+            "--profile",
+            "p",
+            "--base-url",
+            &url,
+            "--api-key-stdin",
+        ];
         args.extend_from_slice(extra);
         let mut cmd = w.command(&args);
         cmd.env_remove("CATALOG_API_KEY")
@@ -96,18 +117,42 @@ fn without_a_keyring_login_names_the_alternatives() {
             .spawn()
             .unwrap();
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(ADMIN_KEY.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(ADMIN_KEY.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, stderr) = login(&[]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("CATALOG_API_KEY") && stderr.contains("--insecure-storage"), "{stderr}");
-    assert!(!w.home.path().join("catalog/config.yaml").exists(), "nothing half-written");
+    assert!(
+        stderr.contains("CATALOG_API_KEY") && stderr.contains("--insecure-storage"),
+        "{stderr}"
+    );
+    assert!(
+        !w.home.path().join("catalog/config.yaml").exists(),
+        "nothing half-written"
+    );
 
     // A wrong key is refused before anything is stored.
-    let mut cmd = w.command(&["auth", "login", "--profile", "p", "--base-url", &url, "--api-key-stdin", "--insecure-storage"]);
-    cmd.env_remove("CATALOG_API_KEY").env_remove("CATALOG_BASE_URL");
+    let mut cmd = w.command(&[
+        "auth",
+        "login",
+        "--profile",
+        "p",
+        "--base-url",
+        &url,
+        "--api-key-stdin",
+        "--insecure-storage",
+    ]);
+    cmd.env_remove("CATALOG_API_KEY")
+        .env_remove("CATALOG_BASE_URL");
     let out = run_with_stdin(cmd, "wrong-key-0000000000");
     assert_eq!(out.0, 3, "{}", out.1);
 
@@ -117,16 +162,26 @@ fn without_a_keyring_login_names_the_alternatives() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let mut cmd = w.command(&["auth", "status", "-o", "json"]);
-    cmd.env_remove("CATALOG_API_KEY").env_remove("CATALOG_BASE_URL");
+    cmd.env_remove("CATALOG_API_KEY")
+        .env_remove("CATALOG_BASE_URL");
     let status = w.run_cmd(cmd).json();
-    assert_eq!(status["credential_source"], "credentials file (insecure storage)");
+    assert_eq!(
+        status["credential_source"],
+        "credentials file (insecure storage)"
+    );
     // CATALOG_API_KEY overrides the stored key, and status says so.
     let mut cmd = w.command(&["auth", "status", "-o", "json"]);
     cmd.env_remove("CATALOG_BASE_URL");
-    assert_eq!(w.run_cmd(cmd).json()["credential_source"], "CATALOG_API_KEY environment variable");
+    assert_eq!(
+        w.run_cmd(cmd).json()["credential_source"],
+        "CATALOG_API_KEY environment variable"
+    );
 }
 
 fn run_with_stdin(mut cmd: Command, input: &str) -> (i32, String) {
@@ -137,7 +192,15 @@ fn run_with_stdin(mut cmd: Command, input: &str) -> (i32, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

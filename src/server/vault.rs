@@ -51,8 +51,8 @@ impl Vault {
                 MasterKey::decode(text).context("CATALOG_MASTER_KEY is invalid")?,
                 "env",
             ),
-            (None, Some("keyring")) => (self.from_keyring()?, "keyring"),
-            (None, Some("file")) => (self.from_file()?, "file"),
+            (None, Some("keyring")) => (self.read_keyring()?, "keyring"),
+            (None, Some("file")) => (self.read_key_file()?, "file"),
             (None, Some("env")) => bail!(
                 "this catalog's secrets are sealed with a master key given in CATALOG_MASTER_KEY; set it again"
             ),
@@ -78,14 +78,14 @@ impl Vault {
         self.store.organisation_id().to_owned()
     }
 
-    fn from_keyring(&self) -> anyhow::Result<MasterKey> {
+    fn read_keyring(&self) -> anyhow::Result<MasterKey> {
         let text = keyring_access::get(KEYRING_SERVICE, &self.account())
             .context("the master key is kept in the OS keyring, which cannot be read")?
             .context("the master key is missing from the OS keyring; set CATALOG_MASTER_KEY")?;
         MasterKey::decode(&text)
     }
 
-    fn from_file(&self) -> anyhow::Result<MasterKey> {
+    fn read_key_file(&self) -> anyhow::Result<MasterKey> {
         let text = std::fs::read_to_string(&self.key_file).with_context(|| {
             format!(
                 "cannot read the master key file {}",
