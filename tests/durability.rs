@@ -54,14 +54,7 @@ fn data_survives_restarts_and_kill_9() {
     }
     let World { home, server, .. } = w;
     server.unwrap().kill9();
-    let server = Server::start(home.path(), &db);
-    let w = World {
-        home,
-        mode: Mode::Served,
-        server: Some(server),
-        seen: Default::default(),
-        extra_env: vec![],
-    };
+    let w = World::served_on(home, &db);
     let all = w.json(&["workspaces", "list"]);
     let names: Vec<&str> = all
         .as_array()

@@ -186,6 +186,18 @@ impl World {
         }
     }
 
+    /// A served world on an existing home and database file (after a restart).
+    pub fn served_on(home: TempDir, db: &Path) -> World {
+        let server = Server::start(home.path(), db);
+        World {
+            home,
+            mode: Mode::Served,
+            server: Some(server),
+            seen: Mutex::new(String::new()),
+            extra_env: vec![("PROVIDER_KEY".into(), PROVIDER_KEY.into())],
+        }
+    }
+
     /// The database file the catalog under test uses.
     pub fn db(&self) -> PathBuf {
         match &self.server {

@@ -1,6 +1,6 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{from_doc, internal, limit_offset, to_doc, unique_or_internal, SqliteStore};
+use super::{docs, from_doc, internal, page_of, to_doc, unique_or_internal, SqliteStore};
 use crate::api::api_key::ApiKey;
 use crate::store::{ApiKeyQuery, ApiKeyRecord, Mutation, StoreError, StoreResult};
 
@@ -29,31 +29,15 @@ pub fn create(store: &SqliteStore, record: &ApiKeyRecord) -> StoreResult<()> {
 }
 
 pub fn list(store: &SqliteStore, q: &ApiKeyQuery) -> StoreResult<(u64, Vec<ApiKey>)> {
-    let filter = "WHERE (?1 IS NULL OR workspace_id = ?1)";
-    let conn = store.conn();
-    let total: i64 = conn
-        .query_row(
-            &format!("SELECT COUNT(*) FROM api_keys {filter}"),
-            [&q.workspace_id],
-            |r| r.get(0),
-        )
-        .map_err(internal)?;
-    let (limit, offset) = limit_offset(&q.page);
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT doc FROM api_keys {filter} ORDER BY rowid LIMIT {limit} OFFSET {offset}"
-        ))
-        .map_err(internal)?;
-    let docs = stmt
-        .query_map([&q.workspace_id], |r| r.get::<_, String>(0))
-        .map_err(internal)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    let items = docs
-        .iter()
-        .map(|d| from_doc(d))
-        .collect::<StoreResult<Vec<ApiKey>>>()?;
-    Ok((u64::try_from(total).unwrap_or(0), items))
+    docs(page_of(
+        &store.conn(),
+        "api_keys",
+        "doc",
+        "WHERE (?1 IS NULL OR workspace_id = ?1)",
+        &[&q.workspace_id],
+        &q.page,
+        |r| r.get(0),
+    )?)
 }
 
 pub fn get(conn: &Connection, id: &str) -> StoreResult<Option<ApiKey>> {

@@ -1,6 +1,6 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{from_doc, internal, limit_offset, to_doc, unique_or_internal, SqliteStore};
+use super::{from_doc, internal, page_of, to_doc, unique_or_internal, SqliteStore};
 use crate::store::{
     IntegrationQuery, IntegrationRecord, IntegrationScope, Mutation, StoreError, StoreResult,
 };
@@ -40,28 +40,15 @@ pub fn list(
         Some(_) => "(workspace_id IS NULL OR workspace_id = ?1)",
         None => "?1 IS NULL",
     };
-    let filter = format!("WHERE {scope} AND {workspace}");
-    let conn = store.conn();
-    let total: i64 = conn
-        .query_row(
-            &format!("SELECT COUNT(*) FROM integrations {filter}"),
-            [&q.workspace_id],
-            |r| r.get(0),
-        )
-        .map_err(internal)?;
-    let (limit, offset) = limit_offset(&q.page);
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT doc, secrets FROM integrations {filter} ORDER BY rowid LIMIT {limit} OFFSET {offset}"
-        ))
-        .map_err(internal)?;
-    let rows = stmt
-        .query_map([&q.workspace_id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })
-        .map_err(internal)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
+    let (total, rows) = page_of(
+        &store.conn(),
+        "integrations",
+        "doc, secrets",
+        &format!("WHERE {scope} AND {workspace}"),
+        &[&q.workspace_id],
+        &q.page,
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
+    )?;
     let items = rows
         .into_iter()
         .map(|(doc, sealed_secrets)| {
@@ -71,7 +58,7 @@ pub fn list(
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok((u64::try_from(total).unwrap_or(0), items))
+    Ok((total, items))
 }
 
 pub fn get(conn: &Connection, slug_or_id: &str) -> StoreResult<Option<IntegrationRecord>> {

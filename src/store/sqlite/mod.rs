@@ -131,12 +131,48 @@ pub(crate) fn from_doc<T: DeserializeOwned>(doc: &str) -> StoreResult<T> {
     serde_json::from_str(doc).map_err(internal)
 }
 
-/// Converts a page into SQL `LIMIT`/`OFFSET` values.
-pub(crate) fn limit_offset(page: &super::Page) -> (i64, i64) {
-    (
-        i64::try_from(page.page_size).unwrap_or(i64::MAX),
-        i64::try_from(page.offset()).unwrap_or(i64::MAX),
-    )
+/// Counts the rows of `table` that match `filter` (a `WHERE` clause or empty) and reads
+/// one page of `columns` from them, in insertion order.
+pub(crate) fn page_of<T>(
+    conn: &rusqlite::Connection,
+    table: &str,
+    columns: &str,
+    filter: &str,
+    params: &[&dyn rusqlite::ToSql],
+    page: &super::Page,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<(u64, Vec<T>)> {
+    let total: i64 = conn
+        .query_row(
+            &format!("SELECT COUNT(*) FROM {table} {filter}"),
+            params,
+            |r| r.get(0),
+        )
+        .map_err(internal)?;
+    let limit = i64::try_from(page.page_size).unwrap_or(i64::MAX);
+    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {columns} FROM {table} {filter} ORDER BY rowid LIMIT {limit} OFFSET {offset}"
+        ))
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map(params, row)
+        .map_err(internal)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    Ok((u64::try_from(total).unwrap_or(0), rows))
+}
+
+/// Decodes a page of JSON documents.
+pub(crate) fn docs<T: DeserializeOwned>(
+    (total, docs): (u64, Vec<String>),
+) -> StoreResult<(u64, Vec<T>)> {
+    let items = docs
+        .iter()
+        .map(|d| from_doc(d))
+        .collect::<StoreResult<Vec<T>>>()?;
+    Ok((total, items))
 }
 
 impl super::Store for SqliteStore {

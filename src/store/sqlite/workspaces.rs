@@ -1,6 +1,6 @@
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{from_doc, internal, limit_offset, to_doc, unique_or_internal, SqliteStore};
+use super::{docs, from_doc, internal, page_of, to_doc, unique_or_internal, SqliteStore};
 use crate::api::workspace::Workspace;
 use crate::store::{Mutation, StoreError, StoreResult, WorkspaceDependents, WorkspaceQuery};
 
@@ -53,30 +53,17 @@ pub fn list(store: &SqliteStore, q: &WorkspaceQuery) -> StoreResult<(u64, Vec<Wo
     } else {
         format!("WHERE {}", clauses.join(" AND "))
     };
-    let conn = store.conn();
-    let total: i64 = conn
-        .query_row(
-            &format!("SELECT COUNT(*) FROM workspaces {filter}"),
-            params_from_iter(args.iter()),
-            |r| r.get(0),
-        )
-        .map_err(internal)?;
-    let (limit, offset) = limit_offset(&q.page);
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT doc FROM workspaces {filter} ORDER BY rowid LIMIT {limit} OFFSET {offset}"
-        ))
-        .map_err(internal)?;
-    let docs = stmt
-        .query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(0))
-        .map_err(internal)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    let items = docs
-        .iter()
-        .map(|d| from_doc(d))
-        .collect::<StoreResult<Vec<Workspace>>>()?;
-    Ok((u64::try_from(total).unwrap_or(0), items))
+    let params: Vec<&dyn rusqlite::ToSql> =
+        args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+    docs(page_of(
+        &store.conn(),
+        "workspaces",
+        "doc",
+        &filter,
+        &params,
+        &q.page,
+        |r| r.get(0),
+    )?)
 }
 
 pub fn get(conn: &Connection, id_or_slug: &str) -> StoreResult<Option<Workspace>> {
