@@ -64,7 +64,7 @@ pub struct GlobalArgs {
     pub quiet: bool,
 
     /// Print requests and raw error bodies on stderr
-    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short = 'v', long, global = true, env = env::CATALOG_VERBOSE, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// When to use colour

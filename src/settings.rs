@@ -107,6 +107,8 @@ pub struct Settings {
     /// The profile chosen by flag, environment or the config file's current profile.
     pub profile_name: Option<String>,
     pub target: Target,
+    /// A profile named by `--profile`/`CATALOG_PROFILE` that is not in the config file.
+    pub unknown_profile: Option<String>,
     pub workspace: Option<String>,
     pub yes: bool,
     pub can_prompt: bool,
@@ -136,6 +138,10 @@ impl Settings {
                 db_path: paths.embedded_db(),
             },
         };
+        let unknown_profile = global
+            .profile
+            .clone()
+            .filter(|p| !config.profiles.contains_key(p));
         let workspace = global
             .workspace
             .clone()
@@ -164,11 +170,25 @@ impl Settings {
             config,
             profile_name,
             target,
+            unknown_profile,
             workspace,
             yes: global.yes,
             can_prompt,
             printer,
         })
+    }
+
+    /// Refuses to run against the embedded catalog when the user named a profile that
+    /// does not exist: a typo must not silently act on the wrong catalog.
+    pub fn check_profile(&self) -> anyhow::Result<()> {
+        match (&self.unknown_profile, &self.target) {
+            (Some(p), Target::Embedded { .. }) => Err(fail(
+                ErrorKind::Usage,
+                format!("profile `{p}` does not exist"),
+                Some(&format!("log in with `catalog auth login --profile {p} --base-url URL`, or drop --profile to use the embedded catalog")),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The API key for a remote target and where it came from.

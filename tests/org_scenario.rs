@@ -431,6 +431,14 @@ fn failures_have_exit_codes_and_name_the_problem() {
             w.json(&["integrations", "list"]).as_array().unwrap().len(),
             1
         );
+        // A misspelt profile never falls back to the embedded catalog.
+        if w.mode == Mode::Embedded {
+            w.fails(
+                &["--profile", "typo", "workspaces", "list"],
+                2,
+                "profile `typo` does not exist",
+            );
+        }
         // JSON errors are one object on stderr.
         let out = w.fails(&["workspaces", "get", "nope", "-o", "json"], 4, "\"code\"");
         let err: serde_json::Value = serde_json::from_str(out.stderr.trim()).unwrap();

@@ -88,8 +88,9 @@ impl Client {
     }
 }
 
-/// 404, and the 403 some endpoints send for a missing resource.
+/// 404, and the 403 AB03 some endpoints send for a missing resource.
 pub fn is_missing(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<CliError>()
-        .is_some_and(|c| matches!(c.kind, ErrorKind::NotFound))
+    e.downcast_ref::<CliError>().is_some_and(|c| {
+        c.kind == ErrorKind::NotFound || (c.kind == ErrorKind::Auth && c.message.contains("AB03"))
+    })
 }

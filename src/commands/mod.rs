@@ -64,6 +64,7 @@ impl Ctx {
         if let Some(c) = self.client.get() {
             return Ok(c);
         }
+        self.settings.check_profile()?;
         let transport = match &self.settings.target {
             Target::Embedded { db_path } => {
                 let state = AppState::open(&ServerConfig {

@@ -56,6 +56,7 @@ impl Tabular for AuthStatus {
 
 pub fn run(ctx: &Ctx, _args: StatusArgs) -> anyhow::Result<()> {
     let settings = &ctx.settings;
+    settings.check_profile()?;
     let status = match &settings.target {
         Target::Embedded { db_path } => AuthStatus {
             profile: None,
