@@ -3,67 +3,9 @@
 
 mod common;
 
-use common::{Mode, World, ADMIN_KEY};
+use common::{assert_error, Api, Mode, World, ADMIN_KEY};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
-
-struct Api {
-    http: Client,
-    base: String,
-}
-
-impl Api {
-    fn new(w: &World) -> Api {
-        Api {
-            http: Client::new(),
-            base: w.server.as_ref().unwrap().url.clone(),
-        }
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("x-portkey-api-key", ADMIN_KEY);
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_owned());
-        }
-        let res = req.send().unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::GET, path, None)
-    }
-
-    fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(&body.to_string()))
-    }
-
-    fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PUT, path, Some(&body.to_string()))
-    }
-
-    fn delete(&self, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.call(
-            reqwest::Method::DELETE,
-            path,
-            body.map(|b| b.to_string()).as_deref(),
-        )
-    }
-}
-
-fn assert_error(got: (u16, Value), status: u16, code: &str, needle: &str) {
-    assert_eq!(got.0, status, "{:?}", got.1);
-    assert_eq!(got.1["success"], false, "{:?}", got.1);
-    assert_eq!(got.1["data"]["errorCode"], code, "{:?}", got.1);
-    let message = got.1["data"]["message"].as_str().unwrap();
-    assert!(message.contains(needle), "{message:?} lacks {needle:?}");
-}
 
 #[test]
 fn envelopes_paging_and_auth() {

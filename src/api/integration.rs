@@ -32,6 +32,11 @@ pub struct Integration {
     pub configurations: Option<Map<String, Value>>,
     #[serde(default)]
     pub pricing_adjustments: Option<Value>,
+    /// Workspaces created later get this access automatically when enabled.
+    #[serde(default, alias = "global_workspace_access")]
+    pub global_workspace_access_settings: Option<super::provisioning::GlobalWorkspaceAccess>,
+    #[serde(default)]
+    pub workspace_count: Option<u64>,
     #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]

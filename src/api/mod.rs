@@ -10,6 +10,9 @@ pub mod lenient;
 pub mod limits;
 pub mod list;
 pub mod patch;
+pub mod provider;
+pub mod provisioning;
+pub mod usage;
 pub mod workspace;
 
 pub use error::ErrorCode;

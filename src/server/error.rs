@@ -54,7 +54,21 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => ApiError::not_found(m),
             StoreError::Conflict(m) => ApiError::conflict(m),
             StoreError::Invalid(m) => ApiError::invalid(m),
+            StoreError::Forbidden(m) => ApiError::forbidden(m),
             StoreError::Internal(e) => ApiError::internal(format!("internal error: {e:#}")),
+        }
+    }
+}
+
+impl From<ApiError> for StoreError {
+    /// Lets handler checks run inside a store transaction and come out unchanged.
+    fn from(e: ApiError) -> Self {
+        match e.code {
+            ErrorCode::AB01 => StoreError::Invalid(e.message),
+            ErrorCode::AB03 | ErrorCode::AB05 => StoreError::Forbidden(e.message),
+            ErrorCode::AB07 => StoreError::Conflict(e.message),
+            ErrorCode::AB02 | ErrorCode::AB08 => StoreError::NotFound(e.message),
+            _ => StoreError::Internal(anyhow::anyhow!(e.message)),
         }
     }
 }

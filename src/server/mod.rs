@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod provider_config;
+pub mod provisioning;
 pub mod vault;
 
 use std::io::Write;
@@ -28,7 +29,9 @@ use crate::api::ErrorCode;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use error::ApiError;
-use handlers::{api_keys, integrations, workspaces};
+use handlers::{
+    api_keys, integration_workspaces, integrations, organisation, providers, workspaces,
+};
 use vault::Vault;
 
 #[derive(Clone)]
@@ -78,6 +81,21 @@ pub fn router(state: AppState) -> Router {
             get(integrations::retrieve)
                 .put(integrations::update)
                 .delete(integrations::delete),
+        )
+        .route(
+            "/integrations/{slug}/workspaces",
+            get(integration_workspaces::list).put(integration_workspaces::update),
+        )
+        .route("/providers", get(providers::list).post(providers::create))
+        .route(
+            "/providers/{slug}",
+            get(providers::retrieve)
+                .put(providers::update)
+                .delete(providers::delete),
+        )
+        .route(
+            "/organisation/settings",
+            get(organisation::get).put(organisation::update),
         )
         .route("/api-keys", get(api_keys::list))
         .route("/api-keys/{kind}/{sub}", post(api_keys::create))

@@ -6,8 +6,13 @@
 
 pub mod sqlite;
 
+use serde::{Deserialize, Serialize};
+
 use crate::api::api_key::ApiKey;
 use crate::api::integration::Integration;
+use crate::api::limits::{RateLimit, UsageLimits};
+use crate::api::provider::Provider;
+use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +23,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -97,14 +104,76 @@ pub struct ApiKeyQuery {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkspaceDependents {
     pub integrations: Vec<String>,
+    pub providers: Vec<String>,
     pub api_keys: Vec<String>,
 }
 
 impl WorkspaceDependents {
     pub fn is_empty(&self) -> bool {
-        self.integrations.is_empty() && self.api_keys.is_empty()
+        self.integrations.is_empty() && self.providers.is_empty() && self.api_keys.is_empty()
     }
 }
+
+/// A workspace's access to an integration (ids are UUIDs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    pub integration_id: String,
+    pub workspace_id: String,
+    pub enabled: bool,
+    #[serde(default)]
+    pub usage_limits: Option<Vec<UsageLimits>>,
+    #[serde(default)]
+    pub rate_limits: Option<Vec<RateLimit>>,
+    #[serde(default)]
+    pub usage: Option<UsageState>,
+}
+
+/// An AI provider; `revoked` is set while its integration's access to the workspace is off.
+#[derive(Debug, Clone)]
+pub struct ProviderRecord {
+    pub public: Provider,
+    /// The integration's UUID (the public object carries its slug).
+    pub integration_uuid: String,
+    pub revoked: bool,
+}
+
+/// The operations available inside one write transaction, for changes that span
+/// integrations, workspace access and providers.
+pub trait StoreTx {
+    fn integration(&mut self, slug_or_id: &str) -> StoreResult<Option<IntegrationRecord>>;
+    fn all_integrations(&mut self) -> StoreResult<Vec<IntegrationRecord>>;
+    fn save_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()>;
+    fn delete_integration(&mut self, id: &str) -> StoreResult<()>;
+    fn workspace(&mut self, id_or_slug: &str) -> StoreResult<Option<Workspace>>;
+    fn insert_workspace(&mut self, workspace: &Workspace) -> StoreResult<()>;
+    fn access(
+        &mut self,
+        integration_id: &str,
+        workspace_id: &str,
+    ) -> StoreResult<Option<AccessRecord>>;
+    fn accesses(
+        &mut self,
+        integration_id: Option<&str>,
+        workspace_id: Option<&str>,
+    ) -> StoreResult<Vec<AccessRecord>>;
+    fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()>;
+    fn provider(
+        &mut self,
+        workspace_id: &str,
+        slug_or_id: &str,
+    ) -> StoreResult<Option<ProviderRecord>>;
+    fn providers(
+        &mut self,
+        workspace_id: Option<&str>,
+        integration_id: Option<&str>,
+    ) -> StoreResult<Vec<ProviderRecord>>;
+    /// Inserts a provider; a slug already used in the workspace is a conflict.
+    fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
+    fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
+    fn delete_provider(&mut self, id: &str) -> StoreResult<()>;
+}
+
+pub type TxFn<'a, T> = dyn FnMut(&mut dyn StoreTx) -> StoreResult<T> + 'a;
 
 pub type Mutation<'a, T> = Box<dyn FnOnce(&mut T) -> StoreResult<()> + Send + 'a>;
 
@@ -112,6 +181,8 @@ pub type Mutation<'a, T> = Box<dyn FnOnce(&mut T) -> StoreResult<()> + Send + 'a
 /// store's write transaction, so concurrent writers never lose each other's changes.
 pub trait Store: Send + Sync {
     fn organisation_id(&self) -> &str;
+    /// Runs `f` in one write transaction: all of its changes land, or none.
+    fn transaction(&self, f: &mut TxFn<'_, ()>) -> StoreResult<()>;
     fn meta(&self, key: &str) -> StoreResult<Option<String>>;
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
 

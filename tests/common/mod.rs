@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
 use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_catalog");
@@ -296,4 +297,63 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
+}
+
+/// A plain HTTP client for the served catalog, as an independent client sees it.
+pub struct Api {
+    pub http: reqwest::blocking::Client,
+    pub base: String,
+}
+
+impl Api {
+    pub fn new(w: &World) -> Api {
+        Api {
+            http: reqwest::blocking::Client::new(),
+            base: w.server.as_ref().unwrap().url.clone(),
+        }
+    }
+
+    pub fn call(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-portkey-api-key", ADMIN_KEY);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_owned());
+        }
+        let res = req.send().unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(&body.to_string()))
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PUT, path, Some(&body.to_string()))
+    }
+
+    pub fn delete(&self, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call(
+            reqwest::Method::DELETE,
+            path,
+            body.map(|b| b.to_string()).as_deref(),
+        )
+    }
+}
+
+pub fn assert_error(got: (u16, Value), status: u16, code: &str, needle: &str) {
+    assert_eq!(got.0, status, "{:?}", got.1);
+    assert_eq!(got.1["success"], false, "{:?}", got.1);
+    assert_eq!(got.1["data"]["errorCode"], code, "{:?}", got.1);
+    let message = got.1["data"]["message"].as_str().unwrap();
+    assert!(message.contains(needle), "{message:?} lacks {needle:?}");
 }

@@ -131,7 +131,11 @@ fn check_factor(at: &str, v: &Value) -> ApiResult<()> {
 }
 
 /// Loads an integration the caller may reach.
-fn reachable(state: &AppState, principal: &Principal, slug: &str) -> ApiResult<IntegrationRecord> {
+pub fn reachable(
+    state: &AppState,
+    principal: &Principal,
+    slug: &str,
+) -> ApiResult<IntegrationRecord> {
     let record = state
         .store
         .get_integration(slug)?
@@ -166,6 +170,13 @@ pub async fn create(
     refuse_unimplemented(&unimplemented)?;
     if body.name.trim().is_empty() {
         return Err(ApiError::invalid("`name` must not be empty"));
+    }
+    if principal.pinned_workspace().is_some()
+        && !super::organisation::allow_workspace_integrations(state.store.as_ref())?
+    {
+        return Err(ApiError::forbidden(
+            "this organisation does not let workspace admins create integrations (organisation setting `allow_workspace_integrations`)",
+        ));
     }
     let workspace = match (&body.workspace_id, principal.pinned_workspace()) {
         (Some(ws), _) => Some(workspace_id(&state, &principal, ws)?),
@@ -220,6 +231,8 @@ pub async fn create(
             masked_key: key.as_deref().map(mask),
             configurations: Some(public_config),
             pricing_adjustments: body.pricing_adjustments,
+            global_workspace_access_settings: None,
+            workspace_count: None,
             created_at: Some(at.clone()),
             last_updated_at: Some(at),
             object: "integration".to_owned(),
@@ -278,7 +291,18 @@ pub async fn retrieve(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Integration>> {
-    reachable(&state, &principal, &slug).map(|r| Json(r.public))
+    let mut integration = reachable(&state, &principal, &slug)?.public;
+    let mut count = 0;
+    state.store.transaction(&mut |tx| {
+        count = tx
+            .accesses(Some(&integration.id), None)?
+            .iter()
+            .filter(|a| a.enabled)
+            .count();
+        Ok(())
+    })?;
+    integration.workspace_count = Some(count as u64);
+    Ok(Json(integration))
 }
 
 pub async fn update(
@@ -360,13 +384,33 @@ pub async fn update(
     ))
 }
 
+/// Deletes an integration. While AI providers use it the answer is 409 naming them;
+/// `?force_delete=true` (an extension) deletes those providers with it.
 pub async fn delete(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
+    query: Query,
 ) -> ApiResult<Json<Value>> {
     let record = reachable(&state, &principal, &slug)?;
-    state.store.delete_integration(&record.public.id)?;
+    let force = query
+        .get("force_delete")
+        .and_then(|v| crate::api::lenient::flex_bool(&Value::String(v.to_owned())))
+        .unwrap_or(false);
+    let id = record.public.id.clone();
+    state.store.transaction(&mut |tx| {
+        let users = tx.providers(None, Some(&id))?;
+        if !users.is_empty() && !force {
+            let names: Vec<String> = users.iter().map(|p| format!("`{}`", p.public.slug)).collect();
+            return Err(ApiError::conflict(format!(
+                "integration `{slug}` is used by {} AI provider(s) ({}); delete them first or pass force_delete=true to delete them with it",
+                users.len(),
+                names.join(", ")
+            ))
+            .into());
+        }
+        tx.delete_integration(&id)
+    })?;
     Ok(Json(json!({})))
 }
 

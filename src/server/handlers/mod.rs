@@ -1,7 +1,10 @@
 //! HTTP handlers: decode, check permissions, call the store, shape the response.
 
 pub mod api_keys;
+pub mod integration_workspaces;
 pub mod integrations;
+pub mod organisation;
+pub mod providers;
 pub mod workspaces;
 
 /// The API's timestamp format: `2026-05-02T12:31:48.000Z`.

@@ -12,6 +12,7 @@ use crate::api::ListEnvelope;
 use crate::server::auth::Principal;
 use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
+use crate::server::provisioning;
 use crate::server::AppState;
 use crate::store::WorkspaceQuery;
 
@@ -91,7 +92,13 @@ pub async fn create(
         last_updated_at: Some(at),
         object: "workspace".to_owned(),
     };
-    state.store.create_workspace(&ws)?;
+    // The workspace and the access that global settings give it land together.
+    let now = chrono::Utc::now();
+    state.store.transaction(&mut |tx| {
+        tx.insert_workspace(&ws)?;
+        provisioning::provision_new_workspace(tx, &ws, now)?;
+        Ok(())
+    })?;
     Ok(Json(ws))
 }
 

@@ -8,6 +8,7 @@
 mod api_keys;
 mod integrations;
 mod schema;
+mod tx;
 mod workspaces;
 
 use std::path::{Path, PathBuf};
@@ -182,6 +183,10 @@ impl super::Store for SqliteStore {
 
     fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         self.meta_get(key)
+    }
+
+    fn transaction(&self, f: &mut super::TxFn<'_, ()>) -> StoreResult<()> {
+        self.write(|tx| f(&mut tx::SqliteTx(tx)))
     }
 
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {

@@ -28,6 +28,24 @@ const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL
      );
      CREATE INDEX api_keys_workspace ON api_keys(workspace_id);",
+    // 2: workspace provisioning and AI providers.
+    "CREATE TABLE integration_workspaces (
+        integration_id TEXT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (integration_id, workspace_id)
+     );
+     CREATE INDEX integration_workspaces_workspace ON integration_workspaces(workspace_id);
+     CREATE TABLE providers (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        integration_id TEXT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        doc TEXT NOT NULL,
+        UNIQUE (workspace_id, slug)
+     );
+     CREATE INDEX providers_integration ON providers(integration_id);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

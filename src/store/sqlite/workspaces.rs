@@ -5,7 +5,11 @@ use crate::api::workspace::Workspace;
 use crate::store::{Mutation, StoreError, StoreResult, WorkspaceDependents, WorkspaceQuery};
 
 pub fn create(store: &SqliteStore, ws: &Workspace) -> StoreResult<()> {
-    store.write(|tx| {
+    store.write(|tx| insert(tx, ws))
+}
+
+pub fn insert(tx: &Connection, ws: &Workspace) -> StoreResult<()> {
+    {
         tx.execute(
             "INSERT INTO workspaces(id, slug, name, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -22,7 +26,7 @@ pub fn create(store: &SqliteStore, ws: &Workspace) -> StoreResult<()> {
             })
         })?;
         Ok(())
-    })
+    }
 }
 
 pub fn list(store: &SqliteStore, q: &WorkspaceQuery) -> StoreResult<(u64, Vec<Workspace>)> {
@@ -115,6 +119,7 @@ pub fn dependents(conn: &Connection, id: &str) -> StoreResult<WorkspaceDependent
         integrations: column(
             "SELECT slug FROM integrations WHERE workspace_id = ?1 ORDER BY rowid",
         )?,
+        providers: column("SELECT slug FROM providers WHERE workspace_id = ?1 ORDER BY rowid")?,
         api_keys: column(
             "SELECT json_extract(doc, '$.name') FROM api_keys WHERE workspace_id = ?1 ORDER BY rowid",
         )?,
@@ -147,6 +152,13 @@ fn describe_dependents(deps: &WorkspaceDependents) -> String {
             "{} integration(s) ({})",
             deps.integrations.len(),
             quoted(&deps.integrations)
+        ));
+    }
+    if !deps.providers.is_empty() {
+        parts.push(format!(
+            "{} AI provider(s) ({})",
+            deps.providers.len(),
+            quoted(&deps.providers)
         ));
     }
     if !deps.api_keys.is_empty() {

@@ -1,0 +1,110 @@
+//! Workspace provisioning of an integration (`/integrations/{slug}/workspaces`).
+
+use serde::{Deserialize, Serialize};
+
+use super::lenient::opt_flex_bool;
+use super::limits::{RateLimit, UsageLimits};
+use super::patch::Patch;
+use super::usage::UsageState;
+
+/// One workspace's access to an integration, as returned. `id` is the workspace slug.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IntegrationWorkspace {
+    pub id: String,
+    #[serde(default)]
+    pub enabled: bool,
+    #[serde(default)]
+    pub usage_limits: Option<Vec<UsageLimits>>,
+    #[serde(default)]
+    pub rate_limits: Option<Vec<RateLimit>>,
+    /// Extension: the workspace's display name and id.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    /// Extension: usage against the budget, its window and next reset.
+    #[serde(default)]
+    pub usage: Option<UsageState>,
+}
+
+/// `global_workspace_access`: provision workspaces created later automatically.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GlobalWorkspaceAccess {
+    #[serde(deserialize_with = "required_bool")]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limits: Option<Vec<UsageLimits>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<Vec<RateLimit>>,
+}
+
+fn required_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    opt_flex_bool(d)?.ok_or_else(|| serde::de::Error::custom("expected a boolean"))
+}
+
+/// `GET /integrations/{slug}/workspaces`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WorkspaceAccessList {
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default, alias = "data")]
+    pub workspaces: Vec<IntegrationWorkspace>,
+    #[serde(default, alias = "global_workspace_access_settings")]
+    pub global_workspace_access: Option<GlobalWorkspaceAccess>,
+    #[serde(default = "list_object")]
+    pub object: String,
+}
+
+fn list_object() -> String {
+    "list".to_owned()
+}
+
+/// One item of the bulk PUT.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WorkspaceAccessUpdate {
+    pub id: String,
+    #[serde(deserialize_with = "required_bool")]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub usage_limits: Patch<Vec<UsageLimits>>,
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub rate_limits: Patch<Vec<RateLimit>>,
+    #[serde(
+        default,
+        deserialize_with = "opt_flex_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub reset_usage: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "opt_flex_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_default_provider: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_provider_slug: Option<String>,
+}
+
+/// `PUT /integrations/{slug}/workspaces`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BulkUpdateWorkspaces {
+    #[serde(default)]
+    pub workspaces: Vec<WorkspaceAccessUpdate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_workspace_access: Option<GlobalWorkspaceAccess>,
+    #[serde(
+        default,
+        deserialize_with = "opt_flex_bool",
+        alias = "override_existing_workspaces_access",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub override_existing_workspace_access: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "opt_flex_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub create_default_provider: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_provider_slug: Option<String>,
+}

@@ -1,0 +1,57 @@
+//! `/organisation/settings` (an extension of the contract): organisation-wide switches.
+//! `allow_workspace_integrations` (default true) says whether workspace admins (workspace
+//! API keys) may create integrations of their own.
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+
+use crate::server::auth::Principal;
+use crate::server::error::ApiResult;
+use crate::server::extract::Body;
+use crate::server::AppState;
+use crate::store::Store;
+
+const META_ALLOW: &str = "allow_workspace_integrations";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrganisationSettings {
+    pub allow_workspace_integrations: bool,
+    #[serde(default = "object")]
+    pub object: String,
+}
+
+fn object() -> String {
+    "organisation-settings".to_owned()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct UpdateSettings {
+    #[serde(default, deserialize_with = "crate::api::lenient::opt_flex_bool")]
+    pub allow_workspace_integrations: Option<bool>,
+}
+
+pub fn allow_workspace_integrations(store: &dyn Store) -> ApiResult<bool> {
+    Ok(store.meta(META_ALLOW)?.as_deref() != Some("false"))
+}
+
+pub async fn get(State(state): State<AppState>) -> ApiResult<Json<OrganisationSettings>> {
+    Ok(Json(OrganisationSettings {
+        allow_workspace_integrations: allow_workspace_integrations(state.store.as_ref())?,
+        object: object(),
+    }))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Body(body): Body<UpdateSettings>,
+) -> ApiResult<Json<OrganisationSettings>> {
+    principal.require_organisation("organisation settings")?;
+    if let Some(allow) = body.allow_workspace_integrations {
+        state
+            .store
+            .set_meta(META_ALLOW, if allow { "true" } else { "false" })?;
+    }
+    get(State(state)).await
+}

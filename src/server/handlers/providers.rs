@@ -1,0 +1,292 @@
+//! `/providers`: AI providers, workspace-scoped. Admin keys name the workspace with
+//! `workspace_id` (query on GET/PUT/DELETE, body on POST); workspace keys use their own.
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::integrations::check_slug;
+use super::{now, short_suffix, slugify};
+use crate::api::integration::Created;
+use crate::api::limits::{validate_rate_array, RateLimit, UsageLimits};
+use crate::api::provider::{CreateProvider, Provider, UpdateProvider};
+use crate::api::usage::{carry_over, UsageState};
+use crate::api::workspace::Workspace;
+use crate::api::ListEnvelope;
+use crate::server::auth::Principal;
+use crate::server::error::{ApiError, ApiResult};
+use crate::server::extract::{Body, Query};
+use crate::server::provisioning::{check_fits, status};
+use crate::server::AppState;
+use crate::store::{IntegrationRecord, ProviderRecord, StoreTx};
+
+/// The workspace a provider request acts in.
+fn workspace(state: &AppState, principal: &Principal, given: Option<&str>) -> ApiResult<Workspace> {
+    match (given, principal.pinned_workspace()) {
+        (Some(id), _) => super::workspaces::visible(state, principal, id),
+        (None, Some(own)) => super::workspaces::visible(state, principal, own),
+        (None, None) => Err(ApiError::invalid(
+            "`workspace_id` is required with an organisation API key: name the provider's workspace",
+        )),
+    }
+}
+
+/// The provider as shown: live status and the budget's current window.
+pub fn view(record: &ProviderRecord, now: DateTime<Utc>) -> Provider {
+    let mut p = record.public.clone();
+    if let (Some(u), Some(limits)) = (p.usage.as_mut(), p.usage_limits.as_ref()) {
+        u.refresh(limits, now);
+    }
+    p.status = Some(status(record, now).to_owned());
+    p
+}
+
+fn check_limits(usage: Option<&UsageLimits>, rates: Option<&Vec<RateLimit>>) -> ApiResult<()> {
+    if let Some(u) = usage {
+        u.validate("usage_limits").map_err(ApiError::invalid)?;
+    }
+    if let Some(r) = rates {
+        validate_rate_array(r, "rate_limits", 1, false).map_err(ApiError::invalid)?;
+    }
+    Ok(())
+}
+
+fn check_expiry(expires_at: Option<&str>) -> ApiResult<()> {
+    if let Some(e) = expires_at {
+        chrono::DateTime::parse_from_rfc3339(e).map_err(|_| {
+            ApiError::invalid(format!(
+                "`expires_at` must be an ISO-8601 timestamp such as 2027-01-01T00:00:00Z, got `{e}`"
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The integration behind a provider, and a check that the workspace may use it with
+/// these limits: 403 when it is not provisioned there, 400 when the limits are looser.
+fn usable_integration(
+    tx: &mut dyn StoreTx,
+    reference: &str,
+    ws: &Workspace,
+    usage: Option<&UsageLimits>,
+    rates: Option<&[RateLimit]>,
+) -> ApiResult<IntegrationRecord> {
+    let integration = tx
+        .integration(reference)?
+        .ok_or_else(|| ApiError::not_found(format!("integration `{reference}` not found")))?;
+    let slug = integration.public.slug.clone();
+    match &integration.public.workspace_id {
+        Some(own) if own == &ws.id => Ok(integration),
+        Some(_) => Err(ApiError::not_found(format!(
+            "integration `{reference}` not found"
+        ))),
+        None => {
+            let access = tx
+                .access(&integration.public.id, &ws.id)?
+                .filter(|a| a.enabled)
+                .ok_or_else(|| {
+                    ApiError::forbidden(format!(
+                        "integration `{slug}` is not enabled for workspace `{}`; provision it first: `catalog workspaces provision {} --integration {slug}`",
+                        ws.slug, ws.slug
+                    ))
+                })?;
+            check_fits(usage, rates, &access, &slug, &ws.slug)?;
+            Ok(integration)
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Body(body): Body<CreateProvider>,
+) -> ApiResult<Json<Created>> {
+    if body.name.trim().is_empty() {
+        return Err(ApiError::invalid("`name` must not be empty"));
+    }
+    if let Some(s) = &body.slug {
+        check_slug("slug", s)?;
+    }
+    check_limits(body.usage_limits.as_ref(), body.rate_limits.as_ref())?;
+    check_expiry(body.expires_at.as_deref())?;
+    let ws = workspace(&state, &principal, body.workspace_id.as_deref())?;
+    let at = chrono::Utc::now();
+    let mut created = None;
+    state.store.transaction(&mut |tx| {
+        let integration = usable_integration(
+            tx,
+            &body.integration_id,
+            &ws,
+            body.usage_limits.as_ref(),
+            body.rate_limits.as_deref(),
+        )?;
+        let slug = body.slug.clone().unwrap_or_else(|| {
+            let base = slugify(&body.name, 200);
+            format!(
+                "{}-{}",
+                if base.is_empty() { "provider" } else { &base },
+                short_suffix()
+            )
+        });
+        let record = ProviderRecord {
+            public: Provider {
+                id: uuid::Uuid::new_v4().to_string(),
+                slug: slug.clone(),
+                name: body.name.clone(),
+                note: body.note.clone(),
+                integration_id: integration.public.slug.clone(),
+                workspace_id: Some(ws.id.clone()),
+                organisation_id: integration.public.organisation_id.clone(),
+                ai_provider_id: Some(integration.public.ai_provider_id.clone()),
+                usage_limits: body.usage_limits.clone(),
+                rate_limits: body.rate_limits.clone(),
+                expires_at: body.expires_at.clone(),
+                usage: body.usage_limits.as_ref().map(|_| UsageState::fresh(at)),
+                created_at: Some(now()),
+                last_updated_at: Some(now()),
+                object: "provider".to_owned(),
+                ..Default::default()
+            },
+            integration_uuid: integration.public.id.clone(),
+            revoked: false,
+        };
+        tx.insert_provider(&record)?;
+        created = Some(Created {
+            id: record.public.id.clone(),
+            slug,
+        });
+        Ok(())
+    })?;
+    created
+        .map(Json)
+        .ok_or_else(|| ApiError::internal("the provider was not created"))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Query,
+) -> ApiResult<Json<ListEnvelope<Provider>>> {
+    let ws = workspace(&state, &principal, query.get("workspace_id"))?;
+    let page = query.page(50)?;
+    let mut all = Vec::new();
+    state.store.transaction(&mut |tx| {
+        all = tx.providers(Some(&ws.id), None)?;
+        Ok(())
+    })?;
+    let now = chrono::Utc::now();
+    let total = all.len() as u64;
+    let data = all
+        .iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(usize::try_from(page.page_size).unwrap_or(usize::MAX))
+        .map(|p| view(p, now))
+        .collect();
+    Ok(Json(ListEnvelope::new(total, data)))
+}
+
+fn find(state: &AppState, ws: &Workspace, slug: &str) -> ApiResult<ProviderRecord> {
+    let mut found = None;
+    state.store.transaction(&mut |tx| {
+        found = tx.provider(&ws.id, slug)?;
+        Ok(())
+    })?;
+    found.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "AI provider `{slug}` not found in workspace `{}`",
+            ws.slug
+        ))
+    })
+}
+
+pub async fn retrieve(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(slug): Path<String>,
+    query: Query,
+) -> ApiResult<Json<Provider>> {
+    let ws = workspace(&state, &principal, query.get("workspace_id"))?;
+    Ok(Json(view(&find(&state, &ws, &slug)?, chrono::Utc::now())))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(slug): Path<String>,
+    query: Query,
+    Body(body): Body<UpdateProvider>,
+) -> ApiResult<Json<Value>> {
+    if let Some(name) = &body.name {
+        if name.trim().is_empty() {
+            return Err(ApiError::invalid("`name` must not be empty"));
+        }
+    }
+    let rates = body.rate_limits.clone().map(|r| r.into_vec());
+    check_limits(body.usage_limits.as_value(), rates.as_value())?;
+    check_expiry(body.expires_at.as_value().map(String::as_str))?;
+    let given = query.get("workspace_id").or(body.workspace_id.as_deref());
+    let ws = workspace(&state, &principal, given)?;
+    let at = chrono::Utc::now();
+    let mut out = None;
+    state.store.transaction(&mut |tx| {
+        let mut record = tx.provider(&ws.id, &slug)?.ok_or_else(|| {
+            ApiError::not_found(format!(
+                "AI provider `{slug}` not found in workspace `{}`",
+                ws.slug
+            ))
+        })?;
+        let p = &mut record.public;
+        let old_budget = p.usage_limits.clone();
+        let usage_limits = body.usage_limits.clone().apply(p.usage_limits.take());
+        let rate_limits = rates.clone().apply(p.rate_limits.take());
+        if !record.revoked {
+            usable_integration(
+                tx,
+                &record.integration_uuid,
+                &ws,
+                usage_limits.as_ref(),
+                rate_limits.as_deref(),
+            )?;
+        }
+        let p = &mut record.public;
+        p.usage = carry_over(
+            old_budget.as_ref(),
+            usage_limits.as_ref(),
+            p.usage.take(),
+            at,
+        );
+        p.usage_limits = usage_limits;
+        p.rate_limits = rate_limits;
+        if let Some(name) = &body.name {
+            p.name = name.clone();
+        }
+        p.note = body.note.clone().apply(p.note.take());
+        p.expires_at = body.expires_at.clone().apply(p.expires_at.take());
+        if body.reset_usage == Some(true) {
+            if let Some(u) = p.usage.as_mut() {
+                u.reset(at);
+            }
+            p.last_reset_at = Some(now());
+        }
+        p.last_updated_at = Some(now());
+        tx.save_provider(&record)?;
+        out = Some(json!({"id": record.public.id, "slug": record.public.slug}));
+        Ok(())
+    })?;
+    Ok(Json(out.unwrap_or_else(|| json!({}))))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(slug): Path<String>,
+    query: Query,
+) -> ApiResult<Json<Value>> {
+    let ws = workspace(&state, &principal, query.get("workspace_id"))?;
+    let record = find(&state, &ws, &slug)?;
+    state
+        .store
+        .transaction(&mut |tx| tx.delete_provider(&record.public.id))?;
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,228 @@
+//! [`StoreTx`] over one SQLite transaction.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{from_doc, internal, to_doc, unique_or_internal};
+use crate::api::workspace::Workspace;
+use crate::store::{
+    AccessRecord, IntegrationRecord, ProviderRecord, StoreError, StoreResult, StoreTx,
+};
+
+pub struct SqliteTx<'a, 'c>(pub &'a Transaction<'c>);
+
+fn rows<T>(
+    tx: &Transaction<'_>,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = tx.prepare_cached(sql).map_err(internal)?;
+    let out = stmt
+        .query_map(args, f)
+        .map_err(internal)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    Ok(out)
+}
+
+fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, bool)> {
+    Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+}
+
+fn to_provider(
+    (doc, integration_uuid, revoked): (String, String, bool),
+) -> StoreResult<ProviderRecord> {
+    Ok(ProviderRecord {
+        public: from_doc(&doc)?,
+        integration_uuid,
+        revoked,
+    })
+}
+
+impl StoreTx for SqliteTx<'_, '_> {
+    fn integration(&mut self, slug_or_id: &str) -> StoreResult<Option<IntegrationRecord>> {
+        super::integrations::get(self.0, slug_or_id)
+    }
+
+    fn all_integrations(&mut self) -> StoreResult<Vec<IntegrationRecord>> {
+        rows(
+            self.0,
+            "SELECT doc, secrets FROM integrations ORDER BY rowid",
+            &[],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )?
+        .into_iter()
+        .map(|(doc, sealed_secrets)| {
+            Ok(IntegrationRecord {
+                public: from_doc(&doc)?,
+                sealed_secrets,
+            })
+        })
+        .collect()
+    }
+
+    fn save_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()> {
+        self.0
+            .execute(
+                "UPDATE integrations SET doc = ?2, secrets = ?3 WHERE id = ?1",
+                params![
+                    record.public.id,
+                    to_doc(&record.public)?,
+                    record.sealed_secrets
+                ],
+            )
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    fn delete_integration(&mut self, id: &str) -> StoreResult<()> {
+        self.0
+            .execute("DELETE FROM integrations WHERE id = ?1", [id])
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    fn workspace(&mut self, id_or_slug: &str) -> StoreResult<Option<Workspace>> {
+        super::workspaces::get(self.0, id_or_slug)
+    }
+
+    fn insert_workspace(&mut self, workspace: &Workspace) -> StoreResult<()> {
+        super::workspaces::insert(self.0, workspace)
+    }
+
+    fn access(
+        &mut self,
+        integration_id: &str,
+        workspace_id: &str,
+    ) -> StoreResult<Option<AccessRecord>> {
+        let doc: Option<String> = self
+            .0
+            .query_row(
+                "SELECT doc FROM integration_workspaces WHERE integration_id = ?1 AND workspace_id = ?2",
+                [integration_id, workspace_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(internal)?;
+        doc.map(|d| from_doc(&d)).transpose()
+    }
+
+    fn accesses(
+        &mut self,
+        integration_id: Option<&str>,
+        workspace_id: Option<&str>,
+    ) -> StoreResult<Vec<AccessRecord>> {
+        rows(
+            self.0,
+            "SELECT doc FROM integration_workspaces
+             WHERE (?1 IS NULL OR integration_id = ?1) AND (?2 IS NULL OR workspace_id = ?2)
+             ORDER BY rowid",
+            &[&integration_id, &workspace_id],
+            |r| r.get::<_, String>(0),
+        )?
+        .iter()
+        .map(|d| from_doc(d))
+        .collect()
+    }
+
+    fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()> {
+        self.0
+            .execute(
+                "INSERT INTO integration_workspaces(integration_id, workspace_id, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(integration_id, workspace_id) DO UPDATE SET doc = excluded.doc",
+                params![access.integration_id, access.workspace_id, to_doc(access)?],
+            )
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    fn provider(
+        &mut self,
+        workspace_id: &str,
+        slug_or_id: &str,
+    ) -> StoreResult<Option<ProviderRecord>> {
+        self.0
+            .query_row(
+                "SELECT doc, integration_id, revoked FROM providers
+                 WHERE workspace_id = ?1 AND (slug = ?2 OR id = ?2)",
+                [workspace_id, slug_or_id],
+                provider_row,
+            )
+            .optional()
+            .map_err(internal)?
+            .map(to_provider)
+            .transpose()
+    }
+
+    fn providers(
+        &mut self,
+        workspace_id: Option<&str>,
+        integration_id: Option<&str>,
+    ) -> StoreResult<Vec<ProviderRecord>> {
+        rows(
+            self.0,
+            "SELECT doc, integration_id, revoked FROM providers
+             WHERE (?1 IS NULL OR workspace_id = ?1) AND (?2 IS NULL OR integration_id = ?2)
+             ORDER BY rowid",
+            &[&workspace_id, &integration_id],
+            provider_row,
+        )?
+        .into_iter()
+        .map(to_provider)
+        .collect()
+    }
+
+    fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
+        let p = &record.public;
+        self.0
+            .execute(
+                "INSERT INTO providers(id, slug, workspace_id, integration_id, revoked, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    p.id,
+                    p.slug,
+                    p.workspace_id,
+                    record.integration_uuid,
+                    i64::from(record.revoked),
+                    to_doc(p)?
+                ],
+            )
+            .map_err(|e| {
+                unique_or_internal(e, || {
+                    format!(
+                        "an AI provider with slug `{}` already exists in this workspace",
+                        p.slug
+                    )
+                })
+            })?;
+        Ok(())
+    }
+
+    fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
+        let n = self
+            .0
+            .execute(
+                "UPDATE providers SET revoked = ?2, doc = ?3 WHERE id = ?1",
+                params![
+                    record.public.id,
+                    i64::from(record.revoked),
+                    to_doc(&record.public)?
+                ],
+            )
+            .map_err(internal)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "AI provider `{}` not found",
+                record.public.slug
+            )));
+        }
+        Ok(())
+    }
+
+    fn delete_provider(&mut self, id: &str) -> StoreResult<()> {
+        self.0
+            .execute("DELETE FROM providers WHERE id = ?1", [id])
+            .map_err(internal)?;
+        Ok(())
+    }
+}
