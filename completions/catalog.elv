@@ -38,6 +38,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand auth 'Log in to a catalog server, show or remove stored credentials'
             cand workspaces 'Workspaces: teams and environments that use integrations'
             cand integrations 'Integrations: provider credentials stored once for the organisation'
+            cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
             cand completion 'Print a shell completion script'
@@ -162,6 +163,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand create 'Create a workspace'
             cand update 'Change a workspace''s name, description or metadata'
             cand delete 'Delete a workspace (asks for confirmation, or pass --yes)'
+            cand provision 'Give workspaces access to an integration, with budgets and rate limits'
+            cand revoke 'Take an integration away from workspaces (their providers are disabled)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;workspaces;list'= {
@@ -265,12 +268,65 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;workspaces;provision'= {
+            cand --integration 'The integration to provision'
+            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)'
+            cand --budget-type 'What the budget counts [default: cost]'
+            cand --reset 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)'
+            cand --alert 'Alert when usage reaches this amount (below the budget, same unit)'
+            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables'
+            cand --provider-slug 'Slug of the AI provider created in each newly provisioned workspace [default: the integration''s slug]'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --all 'Every existing workspace'
+            cand --new-workspaces 'Also provision workspaces created later, with the same limits'
+            cand --reset-usage 'Zero the usage of the budgets of these workspaces'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;workspaces;revoke'= {
+            cand --integration 'The integration'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;workspaces;help'= {
             cand list 'List workspaces'
             cand get 'Show one workspace'
             cand create 'Create a workspace'
             cand update 'Change a workspace''s name, description or metadata'
             cand delete 'Delete a workspace (asks for confirmation, or pass --yes)'
+            cand provision 'Give workspaces access to an integration, with budgets and rate limits'
+            cand revoke 'Take an integration away from workspaces (their providers are disabled)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;workspaces;help;list'= {
@@ -282,6 +338,10 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;workspaces;help;update'= {
         }
         &'catalog;workspaces;help;delete'= {
+        }
+        &'catalog;workspaces;help;provision'= {
+        }
+        &'catalog;workspaces;help;revoke'= {
         }
         &'catalog;workspaces;help;help'= {
         }
@@ -309,6 +369,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand update 'Change an integration''s name, description or configuration'
             cand rotate-key 'Replace an integration''s provider key'
             cand delete 'Delete an integration (asks for confirmation, or pass --yes)'
+            cand workspaces 'Show which workspaces may use an integration, their limits, usage and next reset'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;integrations;list'= {
@@ -474,6 +535,26 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
+            cand --force 'Also delete the AI providers that use it'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;integrations;workspaces'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'
@@ -493,6 +574,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand update 'Change an integration''s name, description or configuration'
             cand rotate-key 'Replace an integration''s provider key'
             cand delete 'Delete an integration (asks for confirmation, or pass --yes)'
+            cand workspaces 'Show which workspaces may use an integration, their limits, usage and next reset'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;integrations;help;list'= {
@@ -507,7 +589,173 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;integrations;help;delete'= {
         }
+        &'catalog;integrations;help;workspaces'= {
+        }
         &'catalog;integrations;help;help'= {
+        }
+        &'catalog;providers'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List a workspace''s AI providers with their integration, status, budget and rate limit'
+            cand get 'Show one AI provider'
+            cand create 'Create an AI provider on an integration provisioned to the workspace'
+            cand update 'Change an AI provider''s name, note, limits or expiry'
+            cand delete 'Delete an AI provider (asks for confirmation, or pass --yes)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;providers;list'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;providers;get'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;providers;create'= {
+            cand --integration 'The integration it draws on (must be provisioned to the workspace)'
+            cand --name 'Display name [default: the slug]'
+            cand --note 'A note for other admins'
+            cand --expires 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)'
+            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)'
+            cand --budget-type 'What the budget counts [default: cost]'
+            cand --reset 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)'
+            cand --alert 'Alert when usage reaches this amount (below the budget, same unit)'
+            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;providers;update'= {
+            cand --name 'New display name'
+            cand --note 'New note'
+            cand --expires 'New expiry, ISO-8601'
+            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)'
+            cand --budget-type 'What the budget counts [default: cost]'
+            cand --reset 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)'
+            cand --alert 'Alert when usage reaches this amount (below the budget, same unit)'
+            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --clear-note 'Remove the note'
+            cand --clear-expires 'Remove the expiry'
+            cand --clear-budget 'Remove the budget'
+            cand --clear-rate-limit 'Remove the rate limit'
+            cand --reset-usage 'Zero the budget''s usage and start a fresh window'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;providers;delete'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;providers;help'= {
+            cand list 'List a workspace''s AI providers with their integration, status, budget and rate limit'
+            cand get 'Show one AI provider'
+            cand create 'Create an AI provider on an integration provisioned to the workspace'
+            cand update 'Change an AI provider''s name, note, limits or expiry'
+            cand delete 'Delete an AI provider (asks for confirmation, or pass --yes)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;providers;help;list'= {
+        }
+        &'catalog;providers;help;get'= {
+        }
+        &'catalog;providers;help;create'= {
+        }
+        &'catalog;providers;help;update'= {
+        }
+        &'catalog;providers;help;delete'= {
+        }
+        &'catalog;providers;help;help'= {
         }
         &'catalog;api-keys'= {
             cand --profile 'Profile to use (a stored server and key)'
@@ -654,6 +902,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand auth 'Log in to a catalog server, show or remove stored credentials'
             cand workspaces 'Workspaces: teams and environments that use integrations'
             cand integrations 'Integrations: provider credentials stored once for the organisation'
+            cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
             cand completion 'Print a shell completion script'
@@ -676,6 +925,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand create 'Create a workspace'
             cand update 'Change a workspace''s name, description or metadata'
             cand delete 'Delete a workspace (asks for confirmation, or pass --yes)'
+            cand provision 'Give workspaces access to an integration, with budgets and rate limits'
+            cand revoke 'Take an integration away from workspaces (their providers are disabled)'
         }
         &'catalog;help;workspaces;list'= {
         }
@@ -687,6 +938,10 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;help;workspaces;delete'= {
         }
+        &'catalog;help;workspaces;provision'= {
+        }
+        &'catalog;help;workspaces;revoke'= {
+        }
         &'catalog;help;integrations'= {
             cand list 'List integrations'
             cand get 'Show one integration (secrets masked)'
@@ -694,6 +949,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand update 'Change an integration''s name, description or configuration'
             cand rotate-key 'Replace an integration''s provider key'
             cand delete 'Delete an integration (asks for confirmation, or pass --yes)'
+            cand workspaces 'Show which workspaces may use an integration, their limits, usage and next reset'
         }
         &'catalog;help;integrations;list'= {
         }
@@ -706,6 +962,25 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;integrations;rotate-key'= {
         }
         &'catalog;help;integrations;delete'= {
+        }
+        &'catalog;help;integrations;workspaces'= {
+        }
+        &'catalog;help;providers'= {
+            cand list 'List a workspace''s AI providers with their integration, status, budget and rate limit'
+            cand get 'Show one AI provider'
+            cand create 'Create an AI provider on an integration provisioned to the workspace'
+            cand update 'Change an AI provider''s name, note, limits or expiry'
+            cand delete 'Delete an AI provider (asks for confirmation, or pass --yes)'
+        }
+        &'catalog;help;providers;list'= {
+        }
+        &'catalog;help;providers;get'= {
+        }
+        &'catalog;help;providers;create'= {
+        }
+        &'catalog;help;providers;update'= {
+        }
+        &'catalog;help;providers;delete'= {
         }
         &'catalog;help;api-keys'= {
             cand list 'List API keys (of one workspace with --workspace)'

@@ -42,6 +42,7 @@ complete -c catalog -n "__fish_catalog_needs_command" -s V -l version -d 'Print 
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "completion" -d 'Print a shell completion script'
@@ -116,27 +117,29 @@ complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "logout" -d 'Remove a profile and its stored key'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l profile -d 'Profile to use (a stored server and key)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l color -d 'When to use colour' -r -f -a "auto\t''
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s q -l quiet -d 'Silence status messages on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s h -l help -d 'Print help'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "list" -d 'List workspaces'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "get" -d 'Show one workspace'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "create" -d 'Create a workspace'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "update" -d 'Change a workspace\'s name, description or metadata'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "delete" -d 'Delete a workspace (asks for confirmation, or pass --yes)'
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -f -a "list" -d 'List workspaces'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -f -a "get" -d 'Show one workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -f -a "create" -d 'Create a workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -f -a "update" -d 'Change a workspace\'s name, description or metadata'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -f -a "delete" -d 'Delete a workspace (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -f -a "provision" -d 'Give workspaces access to an integration, with budgets and rate limits'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -f -a "revoke" -d 'Take an integration away from workspaces (their providers are disabled)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -l name -d 'Only workspaces whose name contains this text' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -218,34 +221,81 @@ complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_s
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l integration -d 'The integration to provision' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+tokens\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l provider-slug -d 'Slug of the AI provider created in each newly provisioned workspace [default: the integration\'s slug]' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l all -d 'Every existing workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l new-workspaces -d 'Also provision workspaces created later, with the same limits'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l reset-usage -d 'Zero the usage of the budgets of these workspaces'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -l integration -d 'The integration' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "list" -d 'List workspaces'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a workspace\'s name, description or metadata'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a workspace (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "provision" -d 'Give workspaces access to an integration, with budgets and rate limits'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Take an integration away from workspaces (their providers are disabled)'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l profile -d 'Profile to use (a stored server and key)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l color -d 'When to use colour' -r -f -a "auto\t''
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s q -l quiet -d 'Silence status messages on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s h -l help -d 'Print help'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "list" -d 'List integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "get" -d 'Show one integration (secrets masked)'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "update" -d 'Change an integration\'s name, description or configuration'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "list" -d 'List integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "get" -d 'Show one integration (secrets masked)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "update" -d 'Change an integration\'s name, description or configuration'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "workspaces" -d 'Show which workspaces may use an integration, their limits, usage and next reset'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from list" -l type -d 'Which integrations: organisation-level, workspace-level, or all' -r -f -a "organisation\t''
 workspace\t''
 all\t''"
@@ -415,19 +465,164 @@ yaml\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -l force -d 'Also delete the AI providers that use it'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Silence status messages on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from workspaces" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "list" -d 'List integrations'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one integration (secrets masked)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an integration\'s name, description or configuration'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "workspaces" -d 'Show which workspaces may use an integration, their limits, usage and next reset'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -f -a "list" -d 'List a workspace\'s AI providers with their integration, status, budget and rate limit'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -f -a "get" -d 'Show one AI provider'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -f -a "create" -d 'Create an AI provider on an integration provisioned to the workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l integration -d 'The integration it draws on (must be provisioned to the workspace)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l name -d 'Display name [default: the slug]' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l note -d 'A note for other admins' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l expires -d 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+tokens\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l note -d 'New note' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l expires -d 'New expiry, ISO-8601' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+tokens\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l clear-note -d 'Remove the note'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l clear-expires -d 'Remove the expiry'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l clear-budget -d 'Remove the budget'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l clear-rate-limit -d 'Remove the rate limit'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l reset-usage -d 'Zero the budget\'s usage and start a fresh window'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "list" -d 'List a workspace\'s AI providers with their integration, status, budget and rate limit'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one AI provider'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an AI provider on an integration provisioned to the workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -537,13 +732,14 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations api-keys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
@@ -552,12 +748,20 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "create" -d 'Create a workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "update" -d 'Change a workspace\'s name, description or metadata'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "delete" -d 'Delete a workspace (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "provision" -d 'Give workspaces access to an integration, with budgets and rate limits'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "revoke" -d 'Take an integration away from workspaces (their providers are disabled)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "list" -d 'List integrations'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "get" -d 'Show one integration (secrets masked)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "update" -d 'Change an integration\'s name, description or configuration'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "workspaces" -d 'Show which workspaces may use an integration, their limits, usage and next reset'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "list" -d 'List a workspace\'s AI providers with their integration, status, budget and rate limit'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "get" -d 'Show one AI provider'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "create" -d 'Create an AI provider on an integration provisioned to the workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "create" -d 'Create an API key; the key is shown once'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "delete" -d 'Delete an API key (asks for confirmation, or pass --yes)'

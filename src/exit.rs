@@ -98,3 +98,12 @@ pub fn fail(kind: ErrorKind, message: impl Into<String>, hint: Option<&str>) -> 
     e.hint = hint.map(str::to_owned);
     e.into()
 }
+
+/// Adds `hint` to an error of kind `kind`; other errors pass through unchanged.
+pub fn hint_on(e: anyhow::Error, kind: ErrorKind, hint: impl Into<String>) -> anyhow::Error {
+    match e.downcast::<CliError>() {
+        Ok(c) if c.kind == kind => c.with_hint(hint).into(),
+        Ok(c) => c.into(),
+        Err(e) => e,
+    }
+}

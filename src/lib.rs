@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod env_vars;
 pub mod exit;
 pub mod keyring_access;
+pub mod limit_args;
 pub mod printer;
 pub mod prompt;
 pub mod secret_input;

@@ -123,3 +123,126 @@ mod tests {
         assert!("name=x,model=y".parse::<AzureDeployment>().is_err());
     }
 }
+
+/// A rate limit as people write it: `100/min`, `100rpm`, `5000tokens/hour`, `10 requests/s`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSpec(pub crate::api::limits::RateLimit);
+
+impl FromStr for RateSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use crate::api::limits::{RateLimit, RateLimitType, RateUnit};
+        let text = s.trim().to_ascii_lowercase().replace(' ', "");
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        let value: i64 = digits.parse().map_err(|_| {
+            format!(
+                "`{s}` does not start with a number; write e.g. 100/min, 100rpm or 5000tokens/hour"
+            )
+        })?;
+        let rest = &text[digits.len()..];
+        let (kind, window) = if let Some(w) = rest
+            .strip_prefix("tokens")
+            .or_else(|| rest.strip_prefix("tok"))
+        {
+            (RateLimitType::Tokens, w)
+        } else if let Some(w) = rest
+            .strip_prefix("requests")
+            .or_else(|| rest.strip_prefix("req"))
+        {
+            (RateLimitType::Requests, w)
+        } else {
+            (RateLimitType::Requests, rest)
+        };
+        let unit = match window.trim_start_matches('/') {
+            "rpm" | "m" | "min" | "minute" => RateUnit::Rpm,
+            "rph" | "h" | "hr" | "hour" => RateUnit::Rph,
+            "rpd" | "d" | "day" => RateUnit::Rpd,
+            other => {
+                return Err(format!(
+                    "`{other}` is not a rate-limit window; use per minute, hour or day (e.g. 100/min, 100rpm, 5000tokens/hour)"
+                ))
+            }
+        };
+        Ok(RateSpec(RateLimit { kind, unit, value }))
+    }
+}
+
+/// When a budget resets: `weekly`, `monthly`, `none`, or every N days as `30d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetSpec {
+    Weekly,
+    Monthly,
+    None,
+    Days(i64),
+}
+
+impl FromStr for ResetSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "weekly" => Ok(ResetSpec::Weekly),
+            "monthly" => Ok(ResetSpec::Monthly),
+            "none" | "never" => Ok(ResetSpec::None),
+            other => match other.strip_suffix('d').map(str::parse::<i64>) {
+                Some(Ok(n)) if (1..=365).contains(&n) => Ok(ResetSpec::Days(n)),
+                _ => Err(format!(
+                    "`{s}` is not a reset; use weekly, monthly, none or a number of days from 1d to 365d"
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ResetSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResetSpec::Weekly => f.write_str("weekly"),
+            ResetSpec::Monthly => f.write_str("monthly"),
+            ResetSpec::None => f.write_str("none"),
+            ResetSpec::Days(n) => write!(f, "{n}d"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+    use crate::api::limits::{RateLimitType, RateUnit};
+
+    #[test]
+    fn rates_parse_in_every_spelling() {
+        for (text, kind, unit, value) in [
+            ("100/min", RateLimitType::Requests, RateUnit::Rpm, 100),
+            ("100rpm", RateLimitType::Requests, RateUnit::Rpm, 100),
+            (
+                "5000tokens/hour",
+                RateLimitType::Tokens,
+                RateUnit::Rph,
+                5000,
+            ),
+            (
+                "10 requests/day",
+                RateLimitType::Requests,
+                RateUnit::Rpd,
+                10,
+            ),
+            ("0/min", RateLimitType::Requests, RateUnit::Rpm, 0),
+        ] {
+            let r = text.parse::<RateSpec>().unwrap().0;
+            assert_eq!((r.kind, r.unit, r.value), (kind, unit, value), "{text}");
+        }
+        let err = "100/fortnight".parse::<RateSpec>().unwrap_err();
+        assert!(err.contains("fortnight"), "{err}");
+        assert!("fast".parse::<RateSpec>().is_err());
+    }
+
+    #[test]
+    fn resets_parse() {
+        assert_eq!("30d".parse::<ResetSpec>().unwrap(), ResetSpec::Days(30));
+        assert_eq!("monthly".parse::<ResetSpec>().unwrap(), ResetSpec::Monthly);
+        assert!("400d".parse::<ResetSpec>().is_err());
+        assert!("yearly".parse::<ResetSpec>().is_err());
+    }
+}

@@ -92,7 +92,7 @@ fn provisioning_grants_limits_providers_and_global_access() {
     );
     assert_error(
         api.post("/providers", json!({"name": "x", "integration_id": "openai-prod", "workspace_id": slug(eng), "rate_limits": {"type": "requests", "unit": "rpd", "value": 1000000}})),
-        400, "AB01", "1000000 requests/d is looser than the 100 requests/m",
+        400, "AB01", "1000000 requests/day is looser than the 100 requests/min",
     );
     // Not provisioned to ops: 403.
     assert_error(

@@ -137,6 +137,24 @@ pub struct RateLimit {
     pub value: i64,
 }
 
+impl std::fmt::Display for RateLimit {
+    /// `100 requests/min`, `5000 tokens/hour`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            RateLimitType::Requests => "requests",
+            RateLimitType::Tokens => "tokens",
+        };
+        let per = match self.unit {
+            RateUnit::Rps => "s",
+            RateUnit::Rpm => "min",
+            RateUnit::Rph => "hour",
+            RateUnit::Rpd => "day",
+            RateUnit::Rpw => "week",
+        };
+        write!(f, "{} {kind}/{per}", self.value)
+    }
+}
+
 impl RateLimit {
     pub fn validate(&self, at: &str, allow_key_units: bool) -> Result<(), String> {
         if self.value < 0 {

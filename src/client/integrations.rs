@@ -40,7 +40,14 @@ impl Client {
         self.get_integration(slug)
     }
 
-    pub fn delete_integration(&self, slug: &str) -> anyhow::Result<()> {
-        self.delete(&format!("/integrations/{}", segment(slug)), None)
+    /// Deletes an integration; with `force`, the AI providers using it go too.
+    pub fn delete_integration(&self, slug: &str, force: bool) -> anyhow::Result<()> {
+        let path = format!("/integrations/{}", segment(slug));
+        let path = if force {
+            format!("{path}?force_delete=true")
+        } else {
+            path
+        };
+        self.delete(&path, None)
     }
 }

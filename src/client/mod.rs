@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod integrations;
+pub mod provisioning;
 mod transport;
 mod workspaces;
 

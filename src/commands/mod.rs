@@ -1,9 +1,12 @@
 //! The command tree: one module per command group, one file per verb.
 
+pub mod access_view;
 pub mod api_keys;
 pub mod auth;
 pub mod completion;
+pub mod dry_run;
 pub mod integrations;
+pub mod providers;
 pub mod serve;
 pub mod workspaces;
 
@@ -28,6 +31,9 @@ pub enum Command {
     /// Integrations: provider credentials stored once for the organisation
     #[command(subcommand)]
     Integrations(integrations::IntegrationsCommand),
+    /// AI providers: integrations made callable in a workspace as `@slug/model`
+    #[command(subcommand)]
+    Providers(providers::ProvidersCommand),
     /// API keys for the Admin API and the gateway
     #[command(subcommand, name = "api-keys")]
     ApiKeys(api_keys::ApiKeysCommand),
@@ -97,6 +103,7 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Auth(cmd) => auth::run(&ctx, cmd),
         Command::Workspaces(cmd) => workspaces::run(&ctx, cmd),
         Command::Integrations(cmd) => integrations::run(&ctx, cmd),
+        Command::Providers(cmd) => providers::run(&ctx, cmd),
         Command::ApiKeys(cmd) => api_keys::run(&ctx, cmd),
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Completion(args) => completion::run(&ctx, args),

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::error::{ApiError, ApiResult};
-use crate::api::limits::{RateLimit, RateLimitType, RateUnit, UsageLimits};
+use crate::api::limits::{RateLimit, RateUnit, UsageLimits};
 use crate::api::provider::Provider;
 use crate::api::provisioning::GlobalWorkspaceAccess;
 use crate::api::usage::{carry_over, timestamp, UsageState};
@@ -171,14 +171,6 @@ fn per_minute(r: &RateLimit) -> f64 {
     }
 }
 
-fn describe_rate(r: &RateLimit) -> String {
-    let kind = match r.kind {
-        RateLimitType::Requests => "requests",
-        RateLimitType::Tokens => "tokens",
-    };
-    format!("{} {kind}/{}", r.value, &r.unit.as_str()[2..])
-}
-
 /// A provider's limits must be at least as strict as its integration's access allows.
 pub fn check_fits(
     usage: Option<&UsageLimits>,
@@ -212,8 +204,7 @@ pub fn check_fits(
         if mine.kind == allowed.kind && per_minute(mine) > per_minute(allowed) {
             return Err(ApiError::invalid(format!(
                 "`rate_limits[0]` {} is looser than the {} integration `{integration}` allows workspace `{workspace}`",
-                describe_rate(mine),
-                describe_rate(allowed)
+                mine, allowed
             )));
         }
     }
@@ -251,7 +242,7 @@ pub fn status(p: &ProviderRecord, now: DateTime<Utc>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::limits::BudgetType;
+    use crate::api::limits::{BudgetType, RateLimitType};
 
     fn access(budget: f64, rpm: i64) -> AccessRecord {
         AccessRecord {
@@ -292,7 +283,7 @@ mod tests {
         };
         let err = check_fits(None, Some(&[hourly]), &a, "i", "w").unwrap_err();
         assert!(
-            err.message.contains("12000 requests/h") && err.message.contains("100 requests/m"),
+            err.message.contains("12000 requests/hour") && err.message.contains("100 requests/min"),
             "{}",
             err.message
         );

@@ -8,7 +8,7 @@ use super::config_args::{needs_secret, secret_field, ConfigArgs, Service};
 use crate::api::integration::CreateIntegration;
 use crate::commands::Ctx;
 use crate::crypto::mask;
-use crate::exit::{CliError, ErrorKind};
+use crate::exit::{hint_on, CliError, ErrorKind};
 use crate::prompt::{missing, Prompter};
 use crate::secret_input::KeyArgs;
 use crate::types::{AzureDeployment, Slug};
@@ -119,18 +119,16 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let created = client
-        .create_integration(&body)
-        .map_err(|e| match e.downcast::<CliError>() {
-            Ok(c) if c.kind == ErrorKind::Conflict => c
-                .with_hint(format!(
-                    "choose another slug, or change it with `catalog integrations update {}`",
-                    args.slug
-                ))
-                .into(),
-            Ok(c) => c.into(),
-            Err(e) => e,
-        })?;
+    let created = client.create_integration(&body).map_err(|e| {
+        hint_on(
+            e,
+            ErrorKind::Conflict,
+            format!(
+                "choose another slug, or change it with `catalog integrations update {}`",
+                args.slug
+            ),
+        )
+    })?;
     ctx.printer().status(format!(
         "connected integration `{}` ({})",
         created.slug, created.ai_provider_id

@@ -7,6 +7,7 @@ mod get;
 mod list;
 mod rotate_key;
 mod update;
+mod workspaces;
 
 use clap::Subcommand;
 
@@ -28,6 +29,8 @@ pub enum IntegrationsCommand {
     RotateKey(rotate_key::RotateKeyArgs),
     /// Delete an integration (asks for confirmation, or pass --yes)
     Delete(delete::DeleteArgs),
+    /// Show which workspaces may use an integration, their limits, usage and next reset
+    Workspaces(workspaces::WorkspacesArgs),
 }
 
 pub fn run(ctx: &Ctx, cmd: IntegrationsCommand) -> anyhow::Result<()> {
@@ -38,6 +41,7 @@ pub fn run(ctx: &Ctx, cmd: IntegrationsCommand) -> anyhow::Result<()> {
         IntegrationsCommand::Update(args) => update::run(ctx, *args),
         IntegrationsCommand::RotateKey(args) => rotate_key::run(ctx, args),
         IntegrationsCommand::Delete(args) => delete::run(ctx, args),
+        IntegrationsCommand::Workspaces(args) => workspaces::run(ctx, args),
     }
 }
 

@@ -1,7 +1,7 @@
 use clap::Args;
 
 use crate::commands::Ctx;
-use crate::exit::{CliError, ErrorKind};
+use crate::exit::{hint_on, ErrorKind};
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
@@ -25,18 +25,16 @@ pub fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
         "Delete workspace `{}` ({}){what}?",
         ws.name, ws.slug
     ))?;
-    client
-        .delete_workspace(&ws, args.force)
-        .map_err(|e| match e.downcast::<CliError>() {
-            Ok(c) if c.kind == ErrorKind::Conflict => c
-                .with_hint(format!(
-                    "pass `--force` to delete them with it: `catalog workspaces delete {} --force`",
-                    ws.slug
-                ))
-                .into(),
-            Ok(c) => c.into(),
-            Err(e) => e,
-        })?;
+    client.delete_workspace(&ws, args.force).map_err(|e| {
+        hint_on(
+            e,
+            ErrorKind::Conflict,
+            format!(
+                "pass `--force` to delete them with it: `catalog workspaces delete {} --force`",
+                ws.slug
+            ),
+        )
+    })?;
     ctx.printer()
         .status(format!("deleted workspace `{}` ({})", ws.name, ws.slug));
     if ctx.printer().is_json() {

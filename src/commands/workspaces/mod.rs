@@ -4,6 +4,8 @@ mod create;
 mod delete;
 mod get;
 mod list;
+pub mod provision;
+mod revoke;
 mod update;
 
 use clap::Subcommand;
@@ -24,6 +26,10 @@ pub enum WorkspacesCommand {
     Update(update::UpdateArgs),
     /// Delete a workspace (asks for confirmation, or pass --yes)
     Delete(delete::DeleteArgs),
+    /// Give workspaces access to an integration, with budgets and rate limits
+    Provision(Box<provision::ProvisionArgs>),
+    /// Take an integration away from workspaces (their providers are disabled)
+    Revoke(revoke::RevokeArgs),
 }
 
 pub fn run(ctx: &Ctx, cmd: WorkspacesCommand) -> anyhow::Result<()> {
@@ -33,6 +39,8 @@ pub fn run(ctx: &Ctx, cmd: WorkspacesCommand) -> anyhow::Result<()> {
         WorkspacesCommand::Create(args) => create::run(ctx, args),
         WorkspacesCommand::Update(args) => update::run(ctx, args),
         WorkspacesCommand::Delete(args) => delete::run(ctx, args),
+        WorkspacesCommand::Provision(args) => provision::run(ctx, *args),
+        WorkspacesCommand::Revoke(args) => revoke::run(ctx, args),
     }
 }
 

@@ -1,0 +1,63 @@
+use super::{segment, with_query, Client};
+use crate::api::integration::Created;
+use crate::api::provider::{CreateProvider, Provider, UpdateProvider};
+use crate::api::provisioning::{BulkUpdateWorkspaces, WorkspaceAccessList};
+
+/// `/providers/{slug}?workspace_id=...`
+pub fn provider_path(workspace_id: &str, slug: &str) -> String {
+    with_query(
+        &format!("/providers/{}", segment(slug)),
+        &[("workspace_id".to_owned(), workspace_id.to_owned())],
+    )
+}
+
+impl Client {
+    pub fn workspace_access(&self, integration: &str) -> anyhow::Result<WorkspaceAccessList> {
+        self.get(&access_path(integration))
+    }
+
+    pub fn put_workspace_access(
+        &self,
+        integration: &str,
+        body: &BulkUpdateWorkspaces,
+    ) -> anyhow::Result<()> {
+        self.put(&access_path(integration), body)
+    }
+
+    pub fn list_providers(&self, workspace_id: &str) -> anyhow::Result<Vec<Provider>> {
+        self.list_all("/providers", &[("workspace_id", workspace_id)])
+    }
+
+    pub fn get_provider(&self, workspace_id: &str, slug: &str) -> anyhow::Result<Provider> {
+        self.get(&provider_path(workspace_id, slug))
+    }
+
+    pub fn create_provider(&self, body: &CreateProvider) -> anyhow::Result<Provider> {
+        let created: Created = self.post("/providers", body)?;
+        let workspace = body.workspace_id.clone().unwrap_or_default();
+        let slug = if created.slug.is_empty() {
+            created.id
+        } else {
+            created.slug
+        };
+        self.get_provider(&workspace, &slug)
+    }
+
+    pub fn update_provider(
+        &self,
+        workspace_id: &str,
+        slug: &str,
+        body: &UpdateProvider,
+    ) -> anyhow::Result<Provider> {
+        self.put(&provider_path(workspace_id, slug), body)?;
+        self.get_provider(workspace_id, slug)
+    }
+
+    pub fn delete_provider(&self, workspace_id: &str, slug: &str) -> anyhow::Result<()> {
+        self.delete(&provider_path(workspace_id, slug), None)
+    }
+}
+
+pub fn access_path(integration: &str) -> String {
+    format!("/integrations/{}/workspaces", segment(integration))
+}

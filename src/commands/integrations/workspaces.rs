@@ -1,0 +1,16 @@
+use clap::Args;
+
+use crate::commands::{access_view, Ctx};
+use crate::types::Slug;
+
+#[derive(Debug, Args)]
+pub struct WorkspacesArgs {
+    /// Integration slug
+    pub slug: Slug,
+}
+
+/// Who has access, with what limits, usage so far and next reset.
+pub fn run(ctx: &Ctx, args: WorkspacesArgs) -> anyhow::Result<()> {
+    let access = ctx.client()?.workspace_access(&args.slug.0)?;
+    access_view::print(ctx.printer(), &access)
+}
