@@ -37,6 +37,9 @@ pub struct Integration {
     pub global_workspace_access_settings: Option<super::provisioning::GlobalWorkspaceAccess>,
     #[serde(default)]
     pub workspace_count: Option<u64>,
+    /// True (the default): every model of the service is enabled; false: an allow-list.
+    #[serde(default, deserialize_with = "super::lenient::opt_flex_bool")]
+    pub allow_all_models: Option<bool>,
     #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]

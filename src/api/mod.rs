@@ -9,6 +9,7 @@ pub mod integration;
 pub mod lenient;
 pub mod limits;
 pub mod list;
+pub mod models;
 pub mod patch;
 pub mod provider;
 pub mod provisioning;

@@ -30,7 +30,8 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use error::ApiError;
 use handlers::{
-    api_keys, integration_workspaces, integrations, organisation, providers, workspaces,
+    api_keys, integration_models, integration_workspaces, integrations, organisation, providers,
+    workspaces,
 };
 use vault::Vault;
 
@@ -85,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/integrations/{slug}/workspaces",
             get(integration_workspaces::list).put(integration_workspaces::update),
+        )
+        .route(
+            "/integrations/{slug}/models",
+            get(integration_models::list).put(integration_models::update),
         )
         .route("/providers", get(providers::list).post(providers::create))
         .route(

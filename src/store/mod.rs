@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::api_key::ApiKey;
 use crate::api::integration::Integration;
 use crate::api::limits::{RateLimit, UsageLimits};
+use crate::api::models::IntegrationModel;
 use crate::api::provider::Provider;
 use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
@@ -171,6 +172,9 @@ pub trait StoreTx {
     fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
     fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
     fn delete_provider(&mut self, id: &str) -> StoreResult<()>;
+    fn models(&mut self, integration_id: &str) -> StoreResult<Vec<IntegrationModel>>;
+    /// Inserts or replaces a model of an integration, by slug.
+    fn save_model(&mut self, integration_id: &str, model: &IntegrationModel) -> StoreResult<()>;
 }
 
 pub type TxFn<'a, T> = dyn FnMut(&mut dyn StoreTx) -> StoreResult<T> + 'a;

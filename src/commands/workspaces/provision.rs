@@ -7,7 +7,8 @@ use clap::Args;
 
 use crate::api::limits::{RateLimit, UsageLimits};
 use crate::api::provisioning::{
-    BulkUpdateWorkspaces, GlobalWorkspaceAccess, IntegrationWorkspace, WorkspaceAccessUpdate,
+    BulkUpdateWorkspaces, GlobalWorkspaceAccess, IntegrationWorkspace, WorkspaceAccessList,
+    WorkspaceAccessUpdate,
 };
 use crate::api::workspace::Workspace;
 use crate::api::Patch;
@@ -243,7 +244,7 @@ pub fn ask_limits(p: &Prompter<'_>, limits: &mut LimitArgs) -> anyhow::Result<()
     Ok(())
 }
 
-fn describe(usage: Option<&UsageLimits>, rate: Option<&Vec<RateLimit>>) -> String {
+pub fn describe(usage: Option<&UsageLimits>, rate: Option<&Vec<RateLimit>>) -> String {
     format!(
         "budget {} ({}), rate limit {}",
         describe_budget(usage, None).trim_start_matches("0 / "),
@@ -252,15 +253,21 @@ fn describe(usage: Option<&UsageLimits>, rate: Option<&Vec<RateLimit>>) -> Strin
     )
 }
 
-/// Computes the change, shows it, confirms when interactive, and applies it.
-pub fn apply(
-    ctx: &Ctx,
-    plan: &Plan,
-    current: &crate::api::provisioning::WorkspaceAccessList,
-    dry_run: bool,
-    confirm: bool,
-) -> anyhow::Result<()> {
-    let printer = ctx.printer();
+/// The change a plan makes against the current access: the request body, a line per
+/// workspace for people, and the report for scripts.
+pub struct Change<'a> {
+    pub body: BulkUpdateWorkspaces,
+    pub lines: Vec<String>,
+    pub report: ProvisionReport<'a>,
+}
+
+impl Change<'_> {
+    pub fn is_noop(&self) -> bool {
+        self.body.workspaces.is_empty() && self.body.global_workspace_access.is_none()
+    }
+}
+
+pub fn compute<'a>(plan: &'a Plan, current: &WorkspaceAccessList, dry_run: bool) -> Change<'a> {
     let by_slug: HashMap<&str, &IntegrationWorkspace> = current
         .workspaces
         .iter()
@@ -345,28 +352,44 @@ pub fn apply(
             describe(plan.usage.as_ref(), plan.rate.as_ref())
         ));
     }
-    if items.is_empty() && !global_changes {
+    Change {
+        body: BulkUpdateWorkspaces {
+            workspaces: items,
+            global_workspace_access: global.filter(|_| global_changes),
+            ..Default::default()
+        },
+        lines,
+        report,
+    }
+}
+
+/// Computes the change, shows it, confirms when interactive, and applies it.
+pub fn apply(
+    ctx: &Ctx,
+    plan: &Plan,
+    current: &WorkspaceAccessList,
+    dry_run: bool,
+    confirm: bool,
+) -> anyhow::Result<()> {
+    let printer = ctx.printer();
+    let mut change = compute(plan, current, dry_run);
+    if change.is_noop() {
         printer.status(format!(
             "nothing to change: `{}` is already provisioned as asked",
             plan.integration
         ));
-        report.access = Some(current);
-        return finish(ctx, current, &report);
+        change.report.access = Some(current);
+        return finish(ctx, current, &change.report);
     }
     printer.notice(format!("Provisioning `{}`:", plan.integration));
-    for l in &lines {
+    for l in &change.lines {
         printer.notice(l);
     }
-    let body = BulkUpdateWorkspaces {
-        workspaces: items,
-        global_workspace_access: global.filter(|_| global_changes),
-        ..Default::default()
-    };
     if dry_run {
         let request = PlannedRequest::new(
             "PUT",
             format!("/v1{}", access_path(&plan.integration)),
-            Some(serde_json::to_value(&body)?),
+            Some(serde_json::to_value(&change.body)?),
         );
         return dry_run::show(ctx, &[request]);
     }
@@ -374,18 +397,19 @@ pub fn apply(
         return Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was changed").into());
     }
     let client = ctx.client()?;
-    client.put_workspace_access(&plan.integration, &body)?;
+    client.put_workspace_access(&plan.integration, &change.body)?;
     let after = client.workspace_access(&plan.integration)?;
+    let r = &change.report;
     printer.status(format!(
         "provisioned `{}`: {} added, {} changed, {} unchanged, {} revoked",
         plan.integration,
-        report.added.len(),
-        report.changed.len(),
-        report.unchanged.len(),
-        report.revoked.len()
+        r.added.len(),
+        r.changed.len(),
+        r.unchanged.len(),
+        r.revoked.len()
     ));
-    report.access = Some(&after);
-    finish(ctx, &after, &report)
+    change.report.access = Some(&after);
+    finish(ctx, &after, &change.report)
 }
 
 /// Compares budgets without the server-computed next reset.

@@ -233,6 +233,7 @@ pub async fn create(
             pricing_adjustments: body.pricing_adjustments,
             global_workspace_access_settings: None,
             workspace_count: None,
+            allow_all_models: Some(true),
             created_at: Some(at.clone()),
             last_updated_at: Some(at),
             object: "integration".to_owned(),

@@ -46,6 +46,13 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (workspace_id, slug)
      );
      CREATE INDEX providers_integration ON providers(integration_id);",
+    // 3: model provisioning.
+    "CREATE TABLE integration_models (
+        integration_id TEXT NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
+        slug TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (integration_id, slug)
+     );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

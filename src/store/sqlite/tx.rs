@@ -3,6 +3,7 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{from_doc, internal, to_doc, unique_or_internal};
+use crate::api::models::IntegrationModel;
 use crate::api::workspace::Workspace;
 use crate::store::{
     AccessRecord, IntegrationRecord, ProviderRecord, StoreError, StoreResult, StoreTx,
@@ -216,6 +217,29 @@ impl StoreTx for SqliteTx<'_, '_> {
                 record.public.slug
             )));
         }
+        Ok(())
+    }
+
+    fn models(&mut self, integration_id: &str) -> StoreResult<Vec<IntegrationModel>> {
+        rows(
+            self.0,
+            "SELECT doc FROM integration_models WHERE integration_id = ?1 ORDER BY rowid",
+            &[&integration_id],
+            |r| r.get::<_, String>(0),
+        )?
+        .iter()
+        .map(|d| from_doc(d))
+        .collect()
+    }
+
+    fn save_model(&mut self, integration_id: &str, model: &IntegrationModel) -> StoreResult<()> {
+        self.0
+            .execute(
+                "INSERT INTO integration_models(integration_id, slug, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(integration_id, slug) DO UPDATE SET doc = excluded.doc",
+                params![integration_id, model.slug, to_doc(model)?],
+            )
+            .map_err(internal)?;
         Ok(())
     }
 
