@@ -1388,7 +1388,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__integrations__subcmd__connect)
-            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --provision --provision-all --new-workspaces --budget --budget-type --reset --alert --rate-limit --skip-provisioning --models --all-models --skip-models --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1507,6 +1507,34 @@ _catalog() {
                     return 0
                     ;;
                 --config-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --provision)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget-type)
+                    COMPREPLY=($(compgen -W "cost tokens" -- "${cur}"))
+                    return 0
+                    ;;
+                --reset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --models)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -373,6 +373,14 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header -d 'Header sent to the custom host, NAME=VALUE (repeatable)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config -d 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config-env -d 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l provision -d 'Step 2: provision these workspaces (id, slug or name; repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+tokens\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l models -d 'Step 3: enable only these models (comma-separated or repeated): an allow-list' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -383,6 +391,12 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 always\t''
 never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l key-stdin -d 'Read the provider key from standard input'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l provision-all -d 'Step 2: provision every existing workspace'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l new-workspaces -d 'Step 2: also provision workspaces created later'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l skip-provisioning -d 'Skip step 2 (workspace provisioning)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l all-models -d 'Step 3: enable every model of the service'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l skip-models -d 'Skip step 3 (model provisioning)'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l dry-run -d 'Show the requests that would be made and write nothing'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s q -l quiet -d 'Silence status messages on stderr'

@@ -10,6 +10,16 @@ use rexpect::session::spawn_command;
 
 const DOWN: &str = "\x1b[B";
 
+/// Waits for a prompt, gives the prompt time to switch the terminal to raw mode (which
+/// discards input typed earlier), then types `keys`. Enter is `\r`, as a terminal sends it.
+fn answer(p: &mut rexpect::session::PtySession, prompt: &str, keys: &str) {
+    p.exp_string(prompt)
+        .unwrap_or_else(|e| panic!("waiting for {prompt:?}: {e}"));
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send(keys).unwrap();
+    p.flush().unwrap();
+}
+
 /// The same environment as the harness, minus CATALOG_NO_INPUT, on a terminal.
 fn terminal_command(w: &World, args: &[&str]) -> Command {
     let mut cmd = w.command(args);
@@ -35,19 +45,15 @@ fn connect_wizard_answers_every_prompt() {
         Some(20_000),
     )
     .unwrap();
-    p.exp_string("Service").unwrap();
-    p.send_line("").unwrap(); // openai is first
-    p.exp_string("Name").unwrap();
-    p.send_line("Team OpenAI").unwrap();
-    p.exp_string("Provider API key").unwrap();
-    p.send_line(PROVIDER_KEY).unwrap();
-    p.exp_string("Scope").unwrap();
-    p.send(DOWN).unwrap(); // the workspace `eng`
-    p.send_line("").unwrap();
+    answer(&mut p, "Service", "\r"); // openai is first
+    answer(&mut p, "Name", "Team OpenAI\r");
+    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
+    answer(&mut p, "Scope", &[DOWN, "\r"].concat()); // the workspace `eng`
+                                                     // A workspace-level integration skips workspace provisioning; step 3 asks about models.
+    answer(&mut p, "Models", "\r"); // all models
     p.exp_string("About to create").unwrap();
     p.exp_string("workspace ws-eng-").unwrap();
-    p.exp_string("Create this integration?").unwrap();
-    p.send_line("y").unwrap();
+    answer(&mut p, "Apply all of this?", "y");
     let rest = p.exp_eof().unwrap();
     assert!(
         rest.contains("connected integration `team-openai`"),
@@ -82,8 +88,7 @@ fn azure_wizard_asks_for_its_configuration() {
     )
     .unwrap();
     // With --service given, only what is missing is asked; no wizard summary.
-    p.exp_string("Provider API key").unwrap();
-    p.send_line(PROVIDER_KEY).unwrap();
+    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
     let rest = p.exp_eof().unwrap();
     // Nothing to configure Azure with: the server names the missing field.
     assert!(rest.contains("azure_resource_name"), "{rest}");
@@ -94,29 +99,19 @@ fn azure_wizard_asks_for_its_configuration() {
         Some(20_000),
     )
     .unwrap();
-    p.exp_string("Service").unwrap();
-    p.send(&DOWN.repeat(2)).unwrap(); // azure-openai
-    p.send_line("").unwrap();
-    p.exp_string("Name").unwrap();
-    p.send_line("").unwrap(); // default: the slug
-    p.exp_string("Azure resource name").unwrap();
-    p.send_line("acme").unwrap();
-    p.exp_string("Azure authentication mode").unwrap();
-    p.send_line("").unwrap(); // default
-    p.exp_string("Deployment name").unwrap();
-    p.send_line("gpt4o").unwrap();
-    p.exp_string("Model of this deployment").unwrap();
-    p.send_line("gpt-4o").unwrap();
-    p.exp_string("API version").unwrap();
-    p.send_line("").unwrap();
-    p.exp_string("Add another deployment?").unwrap();
-    p.send_line("n").unwrap();
-    p.exp_string("Provider API key").unwrap();
-    p.send_line(PROVIDER_KEY).unwrap();
-    p.exp_string("Scope").unwrap();
-    p.send_line("").unwrap(); // organisation
-    p.exp_string("Create this integration?").unwrap();
-    p.send_line("y").unwrap();
+    answer(&mut p, "Service", &[&DOWN.repeat(2), "\r"].concat()); // azure-openai
+    answer(&mut p, "Name", "\r"); // default: the slug
+    answer(&mut p, "Azure resource name", "acme\r");
+    answer(&mut p, "Azure authentication mode", "\r"); // default
+    answer(&mut p, "Deployment name", "gpt4o\r");
+    answer(&mut p, "Model of this deployment", "gpt-4o\r");
+    answer(&mut p, "API version", "\r");
+    answer(&mut p, "Add another deployment?", "n");
+    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
+    answer(&mut p, "Scope", "\r"); // organisation
+    answer(&mut p, "Provision workspaces now?", "n");
+    answer(&mut p, "Models", "\r");
+    answer(&mut p, "Apply all of this?", "y");
     p.exp_eof().unwrap();
     assert_eq!(exit_code(p.process().wait().unwrap()), 0);
     let got = w.json(&["integrations", "get", "azure-prod"]);
@@ -127,6 +122,173 @@ fn azure_wizard_asks_for_its_configuration() {
     );
 }
 
+/// The whole wizard: credentials, workspace provisioning with limits, a model allow-list.
+#[test]
+fn connect_wizard_runs_all_three_steps() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&["workspaces", "create", "research"]);
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "openai-prod"]),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Service", "\r");
+    answer(&mut p, "Name", "\r");
+    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
+    answer(&mut p, "Scope", "\r"); // organisation
+    answer(&mut p, "Provision workspaces now?", "y");
+    answer(&mut p, "Workspaces", &[" ", "\r"].concat()); // tick eng
+    answer(&mut p, "Budget", "1000\r");
+    answer(&mut p, "Budget type", "\r"); // cost
+    answer(&mut p, "Reset", &[&DOWN.repeat(2), "\r"].concat()); // monthly
+    answer(&mut p, "Alert at", "800\r");
+    answer(&mut p, "Rate limit", "100/min\r");
+    answer(&mut p, "Also provision workspaces created later?", "y");
+    answer(&mut p, "Models", &[DOWN, "\r"].concat()); // only the models I list
+    answer(&mut p, "Models to enable", "gpt-4o, gpt-4o-mini\r");
+    p.exp_string("About to create").unwrap();
+    p.exp_string("+ add     ws-eng-").unwrap();
+    p.exp_string("workspaces created later").unwrap();
+    p.exp_string("only gpt-4o, gpt-4o-mini enabled").unwrap();
+    answer(&mut p, "Apply all of this?", "y");
+    let rest = p.exp_eof().unwrap();
+    assert!(
+        rest.contains("step 2: provisioned 1 workspace(s) and workspaces created later"),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("step 3: only gpt-4o, gpt-4o-mini enabled"),
+        "{rest}"
+    );
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+
+    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
+    assert_eq!(access["total"], 1);
+    assert_eq!(
+        access["workspaces"][0]["usage_limits"][0]["credit_limit"],
+        1000.0
+    );
+    assert_eq!(
+        access["workspaces"][0]["usage_limits"][0]["periodic_reset"],
+        "monthly"
+    );
+    assert_eq!(
+        access["workspaces"][0]["usage_limits"][0]["alert_threshold"],
+        800.0
+    );
+    assert_eq!(access["global_workspace_access"]["enabled"], true);
+    assert_eq!(
+        w.json(&["integrations", "get", "openai-prod"])["allow_all_models"],
+        false
+    );
+    // The models as an independent client reads them.
+    let server = common::Server::start(w.home.path(), &w.db());
+    let res: serde_json::Value = reqwest::blocking::Client::new()
+        .get(format!("{}/integrations/openai-prod/models", server.url))
+        .header("x-portkey-api-key", common::ADMIN_KEY)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let models: Vec<&str> = res["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["gpt-4o", "gpt-4o-mini"]);
+    assert_eq!(res["allow_all_models"], false);
+}
+
+#[test]
+fn provision_prompts_for_what_is_missing() {
+    let w = World::new(Mode::Embedded);
+    for n in ["eng", "research", "ops"] {
+        w.ok(&["workspaces", "create", n]);
+    }
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+    ]);
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "ops",
+        "--integration",
+        "openai-prod",
+    ]);
+    let mut p = spawn_command(
+        terminal_command(&w, &["workspaces", "provision", "--budget", "1000"]),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Integration", "\r");
+    // eng is unticked, research unticked, ops pre-ticked: tick eng, untick ops.
+    answer(
+        &mut p,
+        "Workspaces",
+        &[" ", &DOWN.repeat(2), " ", "\r"].concat(),
+    );
+    answer(&mut p, "Budget type", "\r");
+    answer(&mut p, "Reset", &[DOWN, "\r"].concat()); // weekly
+    answer(&mut p, "Alert at", "\r");
+    answer(&mut p, "Rate limit", "\r");
+    answer(&mut p, "Also provision workspaces created later?", "n");
+    p.exp_string("+ add     ws-eng-").unwrap();
+    p.exp_string("- revoke  ws-ops-").unwrap();
+    answer(&mut p, "Apply these changes?", "n");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 130);
+    // "No" wrote nothing.
+    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
+    assert_eq!(access["total"], 1);
+    assert_eq!(access["workspaces"][0]["enabled"], true);
+
+    // The same answers, confirmed.
+    let mut p = spawn_command(
+        terminal_command(
+            &w,
+            &[
+                "workspaces",
+                "provision",
+                "--budget",
+                "1000",
+                "--reset",
+                "weekly",
+                "--rate-limit",
+                "50/min",
+            ],
+        ),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Integration", "\r");
+    answer(&mut p, "Workspaces", &[" ", "\r"].concat());
+    answer(&mut p, "Budget type", "\r");
+    answer(&mut p, "Alert at", "\r");
+    answer(&mut p, "Also provision workspaces created later?", "n");
+    answer(&mut p, "Apply these changes?", "y");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
+    assert_eq!(access["total"], 2);
+    let eng = access["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "eng")
+        .unwrap()
+        .clone();
+    assert_eq!(eng["usage_limits"][0]["periodic_reset"], "weekly");
+    assert_eq!(eng["rate_limits"][0]["value"], 50);
+}
+
 #[test]
 fn no_at_confirmation_writes_nothing() {
     let w = World::new(Mode::Embedded);
@@ -135,16 +297,13 @@ fn no_at_confirmation_writes_nothing() {
         Some(20_000),
     )
     .unwrap();
-    p.exp_string("Service").unwrap();
-    p.send_line("").unwrap();
-    p.exp_string("Name").unwrap();
-    p.send_line("").unwrap();
-    p.exp_string("Provider API key").unwrap();
-    p.send_line(PROVIDER_KEY).unwrap();
-    p.exp_string("Scope").unwrap();
-    p.send_line("").unwrap();
-    p.exp_string("Create this integration?").unwrap();
-    p.send_line("n").unwrap();
+    answer(&mut p, "Service", "\r");
+    answer(&mut p, "Name", "\r");
+    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
+    answer(&mut p, "Scope", "\r");
+    answer(&mut p, "Provision workspaces now?", "n");
+    answer(&mut p, "Models", "\r");
+    answer(&mut p, "Apply all of this?", "n");
     let rest = p.exp_eof().unwrap();
     assert!(rest.contains("nothing was created"), "{rest}");
     assert_eq!(exit_code(p.process().wait().unwrap()), 130);

@@ -340,18 +340,38 @@ fn failures_have_exit_codes_and_name_the_problem() {
             "--key-env",
             "PROVIDER_KEY",
         ]);
+        // The same slug for another service is a conflict; the same command again converges.
         w.fails(
             &[
                 "integrations",
                 "connect",
                 "openai-prod",
                 "--service",
-                "openai",
+                "groq",
                 "--key-env",
                 "PROVIDER_KEY",
             ],
             5,
-            "already exists",
+            "already exists for `openai`",
+        );
+        let again = w.ok(&[
+            "integrations",
+            "connect",
+            "openai-prod",
+            "--service",
+            "openai",
+            "--key-env",
+            "PROVIDER_KEY",
+            "--name",
+            "renamed",
+        ]);
+        assert!(
+            again.stderr.contains("updated integration `openai-prod`"),
+            "{again:?}"
+        );
+        assert_eq!(
+            w.json(&["integrations", "get", "openai-prod"])["name"],
+            "renamed"
         );
         // Unknown workspace.
         w.fails(

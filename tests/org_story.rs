@@ -469,3 +469,120 @@ fn provisioning_validation_names_the_field() {
         assert_eq!(slugs, ["openai-prod", "openai-ml"]);
     });
 }
+
+#[test]
+fn connect_runs_all_steps_by_flags_and_converges() {
+    both(|w| {
+        w.ok(&["workspaces", "create", "eng"]);
+        w.ok(&["workspaces", "create", "ml"]);
+        let steps = [
+            "integrations",
+            "connect",
+            "claude",
+            "--service",
+            "anthropic",
+            "--key-env",
+            "PROVIDER_KEY",
+            "--provision",
+            "eng",
+            "--provision",
+            "ml",
+            "--budget",
+            "300",
+            "--reset",
+            "weekly",
+            "--rate-limit",
+            "20/min",
+            "--models",
+            "claude-sonnet-4-5,claude-haiku-4-5",
+        ];
+        // Dry run: the three requests, the key masked, nothing written.
+        let mut dry = steps.to_vec();
+        dry.extend(["--dry-run", "-o", "json"]);
+        let planned = w.ok(&dry).json();
+        let planned = planned.as_array().unwrap();
+        assert_eq!(planned.len(), 3, "{planned:?}");
+        assert_eq!(planned[0]["method"], "POST");
+        assert!(planned[0]["body"]["key"]
+            .as_str()
+            .unwrap()
+            .contains("*****"));
+        assert_eq!(planned[1]["path"], "/v1/integrations/claude/workspaces");
+        assert_eq!(planned[2]["body"]["allow_all_models"], false);
+        w.fails(&["integrations", "get", "claude"], 4, "not found");
+
+        // A provider slug already taken in `ml` by another integration makes step 2 fail
+        // after step 1 saved the integration; the message says so.
+        w.ok(&[
+            "integrations",
+            "connect",
+            "other",
+            "--service",
+            "groq",
+            "--key-env",
+            "PROVIDER_KEY",
+        ]);
+        w.ok(&[
+            "workspaces",
+            "provision",
+            "ml",
+            "--integration",
+            "other",
+            "--provider-slug",
+            "claude",
+        ]);
+        let failed = w.fails(
+            &steps,
+            5,
+            "step 2 (workspace provisioning) failed after integration `claude` was saved",
+        );
+        assert!(
+            failed.stderr.contains("run the same command again"),
+            "{failed:?}"
+        );
+        assert_eq!(
+            w.json(&["integrations", "workspaces", "claude"])["total"],
+            0,
+            "the PUT was all-or-nothing"
+        );
+
+        // Fix the cause, run the same command again: it converges.
+        w.ok(&[
+            "providers",
+            "delete",
+            "claude",
+            "--workspace",
+            "ml",
+            "--yes",
+        ]);
+        let done = w.ok(&steps);
+        assert!(
+            done.stderr.contains("step 1: updated integration `claude`"),
+            "{done:?}"
+        );
+        assert!(
+            done.stderr.contains("step 2: provisioned 2 workspace(s)"),
+            "{done:?}"
+        );
+        assert!(
+            done.stderr
+                .contains("step 3: only claude-sonnet-4-5, claude-haiku-4-5 enabled"),
+            "{done:?}"
+        );
+        let access = w.json(&["integrations", "workspaces", "claude"]);
+        assert_eq!(access["total"], 2);
+        assert_eq!(
+            access["workspaces"][0]["usage_limits"][0]["periodic_reset"],
+            "weekly"
+        );
+        // And once more: nothing left to do in step 2.
+        let again = w.ok(&steps);
+        assert!(
+            again
+                .stderr
+                .contains("step 2: workspaces already provisioned as asked"),
+            "{again:?}"
+        );
+        assert!(!w.everything_seen().contains(common::PROVIDER_KEY));
+    });
+}

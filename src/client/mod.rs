@@ -8,6 +8,8 @@ pub mod provisioning;
 mod transport;
 mod workspaces;
 
+pub use workspaces::is_missing;
+
 use std::time::Duration;
 
 use reqwest::Method;

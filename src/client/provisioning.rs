@@ -61,3 +61,20 @@ impl Client {
 pub fn access_path(integration: &str) -> String {
     format!("/integrations/{}/workspaces", segment(integration))
 }
+
+impl Client {
+    pub fn models(&self, integration: &str) -> anyhow::Result<crate::api::models::ModelAccessList> {
+        self.get(&format!("/integrations/{}/models", segment(integration)))
+    }
+
+    pub fn put_models(
+        &self,
+        integration: &str,
+        body: &crate::api::models::BulkUpdateModels,
+    ) -> anyhow::Result<()> {
+        self.put(
+            &format!("/integrations/{}/models", segment(integration)),
+            body,
+        )
+    }
+}

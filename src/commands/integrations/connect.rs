@@ -5,10 +5,15 @@ use clap::Args;
 use serde_json::{Map, Value};
 
 use super::config_args::{needs_secret, secret_field, ConfigArgs, Service};
-use crate::api::integration::CreateIntegration;
+use crate::api::integration::{CreateIntegration, UpdateIntegration};
+use crate::api::models::{BulkUpdateModels, ModelUpdate};
+use crate::client::provisioning::access_path;
+use crate::commands::dry_run::{self, PlannedRequest};
+use crate::commands::workspaces::provision::{ask_limits, compute, Plan};
 use crate::commands::Ctx;
 use crate::crypto::mask;
 use crate::exit::{hint_on, CliError, ErrorKind};
+use crate::limit_args::LimitArgs;
 use crate::prompt::{missing, Prompter};
 use crate::secret_input::KeyArgs;
 use crate::types::{AzureDeployment, Slug};
@@ -35,6 +40,55 @@ pub struct ConnectArgs {
 
     #[command(flatten)]
     pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub steps: StepArgs,
+}
+
+/// Steps 2 and 3 of the wizard, by flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Workspace and model provisioning")]
+pub struct StepArgs {
+    /// Step 2: provision these workspaces (id, slug or name; repeatable)
+    #[arg(long = "provision", value_name = "WORKSPACE")]
+    pub provision: Vec<String>,
+
+    /// Step 2: provision every existing workspace
+    #[arg(long, conflicts_with = "provision")]
+    pub provision_all: bool,
+
+    /// Step 2: also provision workspaces created later
+    #[arg(long)]
+    pub new_workspaces: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    /// Skip step 2 (workspace provisioning)
+    #[arg(long, conflicts_with_all = ["provision", "provision_all", "new_workspaces"])]
+    pub skip_provisioning: bool,
+
+    /// Step 3: enable only these models (comma-separated or repeated): an allow-list
+    #[arg(long, value_delimiter = ',', value_name = "MODEL")]
+    pub models: Vec<String>,
+
+    /// Step 3: enable every model of the service
+    #[arg(long, conflicts_with = "models")]
+    pub all_models: bool,
+
+    /// Skip step 3 (model provisioning)
+    #[arg(long, conflicts_with_all = ["models", "all_models"])]
+    pub skip_models: bool,
+
+    /// Show the requests that would be made and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Step 3's choice.
+enum ModelChoice {
+    All,
+    Only(Vec<String>),
 }
 
 pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
@@ -111,29 +165,272 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         configurations: (!config.is_empty()).then_some(config),
         ..Default::default()
     };
-    if wizard {
-        show_summary(ctx, &body, workspace.as_ref().map(|w| w.slug.as_str()));
-        if !settings.yes && !prompter.confirm("Create this integration?", true)? {
-            return Err(
-                CliError::new(ErrorKind::Cancelled, "cancelled; nothing was created").into(),
-            );
+    let steps = &args.steps;
+    args.steps.limits.check()?;
+
+    // Step 2: workspace provisioning (organisation integrations only).
+    let mut plan = None;
+    if workspace.is_none() && !steps.skip_provisioning {
+        let given = !steps.provision.is_empty() || steps.provision_all || steps.new_workspaces;
+        let wanted = given || (wizard && prompter.confirm("Provision workspaces now?", true)?);
+        if wanted {
+            plan = Some(provisioning_plan(
+                ctx,
+                &args.slug.0,
+                steps,
+                wizard && !given,
+            )?);
         }
     }
-    let created = client.create_integration(&body).map_err(|e| {
-        hint_on(
-            e,
-            ErrorKind::Conflict,
-            format!(
-                "choose another slug, or change it with `catalog integrations update {}`",
-                args.slug
+
+    // Step 3: model provisioning.
+    let models = if steps.skip_models {
+        None
+    } else if steps.all_models {
+        Some(ModelChoice::All)
+    } else if !steps.models.is_empty() {
+        Some(ModelChoice::Only(steps.models.clone()))
+    } else if wizard {
+        let options = ["all models".to_owned(), "only the models I list".to_owned()];
+        match prompter.select("models", "--models or --all-models", &options, 0)? {
+            0 => Some(ModelChoice::All),
+            _ => {
+                let text = prompter.text(
+                    "models to enable, comma-separated (e.g. gpt-4o,gpt-4o-mini)",
+                    "--models",
+                    None,
+                )?;
+                Some(ModelChoice::Only(split_models(&text)))
+            }
+        }
+    } else {
+        None
+    };
+
+    let existing = match client.get_integration(&args.slug.0) {
+        Ok(i) => Some(i),
+        Err(e) if crate::client::is_missing(&e) => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(found) = &existing {
+        if found.ai_provider_id != body.ai_provider_id {
+            return Err(CliError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "integration `{}` already exists for `{}`, not `{}`",
+                    found.slug, found.ai_provider_id, body.ai_provider_id
+                ),
+            )
+            .with_hint("choose another slug; slugs never change")
+            .into());
+        }
+    }
+    let current_access = match (&plan, &existing) {
+        (Some(_), Some(_)) => client.workspace_access(&args.slug.0)?,
+        _ => Default::default(),
+    };
+    let change = plan
+        .as_ref()
+        .map(|p| compute(p, &current_access, steps.dry_run));
+    let models_body = models.map(|m| match m {
+        ModelChoice::All => BulkUpdateModels {
+            models: Vec::new(),
+            allow_all_models: Some(true),
+        },
+        ModelChoice::Only(list) => BulkUpdateModels {
+            models: list
+                .into_iter()
+                .map(|slug| ModelUpdate {
+                    slug,
+                    enabled: true,
+                    ..Default::default()
+                })
+                .collect(),
+            allow_all_models: Some(false),
+        },
+    });
+
+    show_summary(
+        ctx,
+        &body,
+        workspace.as_ref().map(|w| w.slug.as_str()),
+        existing.is_some(),
+    );
+    if let Some(c) = &change {
+        ctx.printer().notice("Workspaces:");
+        for l in &c.lines {
+            ctx.printer().notice(l);
+        }
+    }
+    if let Some(m) = &models_body {
+        ctx.printer()
+            .notice(format!("Models: {}", describe_models(m)));
+    }
+    let create_path = "/v1/integrations".to_owned();
+    if steps.dry_run {
+        let mut requests = vec![match &existing {
+            None => PlannedRequest::new("POST", create_path, Some(serde_json::to_value(&body)?)),
+            Some(_) => PlannedRequest::new(
+                "PUT",
+                format!("{create_path}/{}", args.slug),
+                Some(serde_json::to_value(update_body(&body))?),
             ),
-        )
-    })?;
-    ctx.printer().status(format!(
-        "connected integration `{}` ({})",
-        created.slug, created.ai_provider_id
+        }];
+        if let Some(c) = change.as_ref().filter(|c| !c.is_noop()) {
+            requests.push(PlannedRequest::new(
+                "PUT",
+                format!("/v1{}", access_path(&args.slug.0)),
+                Some(serde_json::to_value(&c.body)?),
+            ));
+        }
+        if let Some(m) = &models_body {
+            requests.push(PlannedRequest::new(
+                "PUT",
+                format!("/v1/integrations/{}/models", args.slug),
+                Some(serde_json::to_value(m)?),
+            ));
+        }
+        return dry_run::show(ctx, &requests);
+    }
+    if wizard && !settings.yes && !prompter.confirm("Apply all of this?", true)? {
+        return Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was created").into());
+    }
+
+    // Apply, reporting what was done if a later step fails; re-running converges.
+    let printer = ctx.printer();
+    let created = match &existing {
+        None => client.create_integration(&body).map_err(|e| {
+            hint_on(
+                e,
+                ErrorKind::Conflict,
+                format!(
+                    "choose another slug, or change it with `catalog integrations update {}`",
+                    args.slug
+                ),
+            )
+        })?,
+        Some(_) => client.update_integration(&args.slug.0, &update_body(&body))?,
+    };
+    printer.status(format!(
+        "step 1: {} integration `{}` ({})",
+        if existing.is_some() {
+            "updated"
+        } else {
+            "connected"
+        },
+        created.slug,
+        created.ai_provider_id
     ));
-    ctx.printer().one(&created)
+    let midway = |step: &str, e: anyhow::Error| {
+        e.context(format!(
+            "step {step} failed after integration `{}` was saved; fix the cause and run the same command again to finish",
+            created.slug
+        ))
+    };
+    if let Some(c) = change.as_ref() {
+        if c.is_noop() {
+            printer.status("step 2: workspaces already provisioned as asked");
+        } else {
+            client
+                .put_workspace_access(&created.slug, &c.body)
+                .map_err(|e| midway("2 (workspace provisioning)", e))?;
+            printer.status(format!(
+                "step 2: provisioned {} workspace(s){}",
+                c.report.added.len() + c.report.changed.len(),
+                if c.body.global_workspace_access.is_some() {
+                    " and workspaces created later"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if let Some(m) = &models_body {
+        client
+            .put_models(&created.slug, m)
+            .map_err(|e| midway("3 (model provisioning)", e))?;
+        printer.status(format!("step 3: {}", describe_models(m)));
+    }
+    printer.one(&created)
+}
+
+fn split_models(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn describe_models(m: &BulkUpdateModels) -> String {
+    if m.allow_all_models == Some(true) {
+        "all models enabled".to_owned()
+    } else {
+        let names: Vec<&str> = m.models.iter().map(|x| x.slug.as_str()).collect();
+        format!("only {} enabled", names.join(", "))
+    }
+}
+
+/// Converging on an existing integration: the same fields as an update.
+fn update_body(body: &CreateIntegration) -> UpdateIntegration {
+    UpdateIntegration {
+        name: Some(body.name.clone()),
+        key: body.key.clone(),
+        description: body.description.clone().into(),
+        configurations: body.configurations.clone(),
+        ..Default::default()
+    }
+}
+
+/// Step 2 from flags, or from prompts when the wizard runs and flags gave nothing.
+fn provisioning_plan(ctx: &Ctx, slug: &str, steps: &StepArgs, ask: bool) -> anyhow::Result<Plan> {
+    let client = ctx.client()?;
+    let prompter = ctx.prompter();
+    let targets = if !steps.provision.is_empty() {
+        steps
+            .provision
+            .iter()
+            .map(|w| client.resolve_workspace(w))
+            .collect::<anyhow::Result<Vec<_>>>()?
+    } else if steps.provision_all {
+        client.list_workspaces(None)?
+    } else if ask {
+        let all = client.list_workspaces(None)?;
+        let items: Vec<String> = all
+            .iter()
+            .map(|w| format!("{} ({})", w.name, w.slug))
+            .collect();
+        let chosen = prompter.multi_select(
+            "workspaces (space to toggle)",
+            "--provision",
+            &items,
+            &vec![false; items.len()],
+        )?;
+        all.into_iter()
+            .enumerate()
+            .filter(|(i, _)| chosen.contains(i))
+            .map(|(_, w)| w)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut limits = steps.limits.clone();
+    let mut new_workspaces = steps.new_workspaces;
+    if ask {
+        ask_limits(&prompter, &mut limits)?;
+        limits.check()?;
+        new_workspaces = prompter.confirm("Also provision workspaces created later?", false)?;
+    }
+    Ok(Plan {
+        integration: slug.to_owned(),
+        targets,
+        revoke: Vec::new(),
+        usage: limits.usage_limits(),
+        rate: limits.rate_limits(),
+        new_workspaces,
+        reset_usage: false,
+        provider_slug: None,
+    })
 }
 
 fn secret_label(service: &str, config: &Map<String, Value>) -> &'static str {
@@ -373,9 +670,13 @@ fn ask_configuration(
 }
 
 /// The summary shown before anything is written; secrets appear masked.
-fn show_summary(ctx: &Ctx, body: &CreateIntegration, workspace: Option<&str>) {
+fn show_summary(ctx: &Ctx, body: &CreateIntegration, workspace: Option<&str>, exists: bool) {
     let printer = ctx.printer();
-    printer.notice("\nAbout to create:");
+    printer.notice(if exists {
+        "\nAbout to update the existing integration:"
+    } else {
+        "\nAbout to create:"
+    });
     printer.notice(format!(
         "  slug      {}",
         body.slug.as_deref().unwrap_or("-")
@@ -403,5 +704,4 @@ fn show_summary(ctx: &Ctx, body: &CreateIntegration, workspace: Option<&str>) {
         };
         printer.notice(format!("  {k} {shown}"));
     }
-    printer.notice("");
 }
