@@ -738,6 +738,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
+            cand --dry-run 'Show the request that would be made and write nothing'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'

@@ -625,6 +625,7 @@ yaml\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -l dry-run -d 'Show the request that would be made and write nothing'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Silence status messages on stderr'

@@ -1,6 +1,8 @@
 use clap::Args;
 
 use super::get::parse_provider_slug;
+use crate::client::provisioning::provider_path;
+use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
 use crate::types::Slug;
 
@@ -9,12 +11,20 @@ pub struct DeleteArgs {
     /// Provider slug
     #[arg(value_parser = parse_provider_slug)]
     pub slug: Slug,
+
+    /// Show the request that would be made and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
     let ws = super::workspace(ctx)?;
     let client = ctx.client()?;
     let provider = client.get_provider(&ws.id, &args.slug.0)?;
+    if args.dry_run {
+        let path = format!("/v1{}", provider_path(&ws.id, &provider.slug));
+        return dry_run::show(ctx, &[PlannedRequest::new("DELETE", path, None)]);
+    }
     ctx.prompter().confirm_destructive(&format!(
         "Delete AI provider `@{}` from `{}`? Calls to `@{}/...` will fail.",
         provider.slug, ws.slug, provider.slug
