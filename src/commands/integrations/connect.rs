@@ -9,7 +9,7 @@ use crate::api::integration::{CreateIntegration, UpdateIntegration};
 use crate::api::models::{BulkUpdateModels, ModelUpdate};
 use crate::client::provisioning::access_path;
 use crate::commands::dry_run::{self, PlannedRequest};
-use crate::commands::workspaces::provision::{ask_limits, compute, Plan};
+use crate::commands::workspaces::provision::{ask_limits, choose_workspaces, compute, Plan};
 use crate::commands::Ctx;
 use crate::crypto::mask;
 use crate::exit::{hint_on, CliError, ErrorKind};
@@ -395,22 +395,8 @@ fn provisioning_plan(ctx: &Ctx, slug: &str, steps: &StepArgs, ask: bool) -> anyh
     } else if steps.provision_all {
         client.list_workspaces(None)?
     } else if ask {
-        let all = client.list_workspaces(None)?;
-        let items: Vec<String> = all
-            .iter()
-            .map(|w| format!("{} ({})", w.name, w.slug))
-            .collect();
-        let chosen = prompter.multi_select(
-            "workspaces (space to toggle)",
-            "--provision",
-            &items,
-            &vec![false; items.len()],
-        )?;
-        all.into_iter()
-            .enumerate()
-            .filter(|(i, _)| chosen.contains(i))
-            .map(|(_, w)| w)
-            .collect()
+        // A new integration: nobody has access yet, so nothing is pre-ticked or revoked.
+        choose_workspaces(ctx, &prompter, &[])?.0
     } else {
         Vec::new()
     };

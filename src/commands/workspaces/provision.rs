@@ -144,7 +144,9 @@ fn choose_integration(ctx: &Ctx, prompter: &Prompter<'_>) -> anyhow::Result<Stri
     )
 }
 
-fn choose_workspaces(
+/// Multi-select of all workspaces, those with access pre-ticked; returns the ticked ones
+/// and those unticked that had access.
+pub fn choose_workspaces(
     ctx: &Ctx,
     prompter: &Prompter<'_>,
     current: &[IntegrationWorkspace],
