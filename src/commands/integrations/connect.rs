@@ -191,9 +191,14 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     } else if !steps.models.is_empty() {
         Some(ModelChoice::Only(steps.models.clone()))
     } else if wizard {
-        let options = ["all models".to_owned(), "only the models I list".to_owned()];
+        let options = [
+            "all models".to_owned(),
+            "only the models I list".to_owned(),
+            "skip (leave models as they are)".to_owned(),
+        ];
         match prompter.select("models", "--models or --all-models", &options, 0)? {
             0 => Some(ModelChoice::All),
+            2 => None,
             _ => {
                 let text = prompter.text(
                     "models to enable, comma-separated (e.g. gpt-4o,gpt-4o-mini)",
