@@ -190,7 +190,6 @@ pub trait Store: Send + Sync {
     fn meta(&self, key: &str) -> StoreResult<Option<String>>;
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
 
-    fn create_workspace(&self, workspace: &Workspace) -> StoreResult<()>;
     fn list_workspaces(&self, query: &WorkspaceQuery) -> StoreResult<(u64, Vec<Workspace>)>;
     fn get_workspace(&self, id_or_slug: &str) -> StoreResult<Option<Workspace>>;
     fn update_workspace(

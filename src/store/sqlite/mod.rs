@@ -193,10 +193,6 @@ impl super::Store for SqliteStore {
         self.meta_set(key, value)
     }
 
-    fn create_workspace(&self, workspace: &crate::api::workspace::Workspace) -> StoreResult<()> {
-        workspaces::create(self, workspace)
-    }
-
     fn list_workspaces(
         &self,
         query: &super::WorkspaceQuery,

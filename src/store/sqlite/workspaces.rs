@@ -4,10 +4,6 @@ use super::{docs, from_doc, internal, page_of, to_doc, unique_or_internal, Sqlit
 use crate::api::workspace::Workspace;
 use crate::store::{Mutation, StoreError, StoreResult, WorkspaceDependents, WorkspaceQuery};
 
-pub fn create(store: &SqliteStore, ws: &Workspace) -> StoreResult<()> {
-    store.write(|tx| insert(tx, ws))
-}
-
 pub fn insert(tx: &Connection, ws: &Workspace) -> StoreResult<()> {
     {
         tx.execute(
