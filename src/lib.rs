@@ -13,6 +13,7 @@ pub mod keyring_access;
 pub mod limit_args;
 pub mod printer;
 pub mod prompt;
+pub mod registry;
 pub mod secret_input;
 pub mod server;
 pub mod settings;
