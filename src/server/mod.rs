@@ -30,8 +30,8 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use error::ApiError;
 use handlers::{
-    api_keys, integration_models, integration_workspaces, integrations, organisation, providers,
-    workspaces,
+    api_keys, catalog_models, integration_models, integration_workspaces, integrations,
+    organisation, providers, workspaces,
 };
 use vault::Vault;
 
@@ -89,8 +89,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/integrations/{slug}/models",
-            get(integration_models::list).put(integration_models::update),
+            get(integration_models::list)
+                .put(integration_models::update)
+                .delete(integration_models::delete),
         )
+        .route("/models", get(catalog_models::list))
         .route("/providers", get(providers::list).post(providers::create))
         .route(
             "/providers/{slug}",

@@ -129,6 +129,13 @@ pub struct AccessRecord {
     pub usage: Option<UsageState>,
 }
 
+/// A model of an integration, with its sealed model-level headers if it has any.
+#[derive(Debug, Clone)]
+pub struct ModelRecord {
+    pub public: IntegrationModel,
+    pub sealed_headers: Option<Vec<u8>>,
+}
+
 /// An AI provider; `revoked` is set while its integration's access to the workspace is off.
 #[derive(Debug, Clone)]
 pub struct ProviderRecord {
@@ -172,9 +179,10 @@ pub trait StoreTx {
     fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
     fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
     fn delete_provider(&mut self, id: &str) -> StoreResult<()>;
-    fn models(&mut self, integration_id: &str) -> StoreResult<Vec<IntegrationModel>>;
+    fn models(&mut self, integration_id: &str) -> StoreResult<Vec<ModelRecord>>;
     /// Inserts or replaces a model of an integration, by slug.
-    fn save_model(&mut self, integration_id: &str, model: &IntegrationModel) -> StoreResult<()>;
+    fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()>;
+    fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()>;
 }
 
 pub type TxFn<'a, T> = dyn FnMut(&mut dyn StoreTx) -> StoreResult<T> + 'a;

@@ -1,6 +1,7 @@
 //! HTTP handlers: decode, check permissions, call the store, shape the response.
 
 pub mod api_keys;
+pub mod catalog_models;
 pub mod integration_models;
 pub mod integration_workspaces;
 pub mod integrations;

@@ -53,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL,
         PRIMARY KEY (integration_id, slug)
      );",
+    // 4: sealed model-level headers of custom models.
+    "ALTER TABLE integration_models ADD COLUMN secrets BLOB;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -3,10 +3,9 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{from_doc, internal, to_doc, unique_or_internal};
-use crate::api::models::IntegrationModel;
 use crate::api::workspace::Workspace;
 use crate::store::{
-    AccessRecord, IntegrationRecord, ProviderRecord, StoreError, StoreResult, StoreTx,
+    AccessRecord, IntegrationRecord, ModelRecord, ProviderRecord, StoreError, StoreResult, StoreTx,
 };
 
 pub struct SqliteTx<'a, 'c>(pub &'a Transaction<'c>);
@@ -220,24 +219,39 @@ impl StoreTx for SqliteTx<'_, '_> {
         Ok(())
     }
 
-    fn models(&mut self, integration_id: &str) -> StoreResult<Vec<IntegrationModel>> {
+    fn models(&mut self, integration_id: &str) -> StoreResult<Vec<ModelRecord>> {
         rows(
             self.0,
-            "SELECT doc FROM integration_models WHERE integration_id = ?1 ORDER BY rowid",
+            "SELECT doc, secrets FROM integration_models WHERE integration_id = ?1 ORDER BY rowid",
             &[&integration_id],
-            |r| r.get::<_, String>(0),
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)),
         )?
-        .iter()
-        .map(|d| from_doc(d))
+        .into_iter()
+        .map(|(doc, sealed_headers)| {
+            Ok(ModelRecord {
+                public: from_doc(&doc)?,
+                sealed_headers,
+            })
+        })
         .collect()
     }
 
-    fn save_model(&mut self, integration_id: &str, model: &IntegrationModel) -> StoreResult<()> {
+    fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()> {
         self.0
             .execute(
-                "INSERT INTO integration_models(integration_id, slug, doc) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(integration_id, slug) DO UPDATE SET doc = excluded.doc",
-                params![integration_id, model.slug, to_doc(model)?],
+                "INSERT INTO integration_models(integration_id, slug, doc, secrets) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(integration_id, slug) DO UPDATE SET doc = excluded.doc, secrets = excluded.secrets",
+                params![integration_id, model.public.slug, to_doc(&model.public)?, model.sealed_headers],
+            )
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()> {
+        self.0
+            .execute(
+                "DELETE FROM integration_models WHERE integration_id = ?1 AND slug = ?2",
+                [integration_id, slug],
             )
             .map_err(internal)?;
         Ok(())
