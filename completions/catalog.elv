@@ -38,6 +38,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand auth 'Log in to a catalog server, show or remove stored credentials'
             cand workspaces 'Workspaces: teams and environments that use integrations'
             cand integrations 'Integrations: provider credentials stored once for the organisation'
+            cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
@@ -190,6 +191,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;workspaces;get'= {
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
@@ -232,6 +234,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --metadata 'Replace the default metadata with these KEY=VALUE pairs (repeatable)'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
@@ -252,6 +255,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;workspaces;delete'= {
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
@@ -476,6 +480,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;integrations;update'= {
             cand --name 'New display name'
             cand --description 'New description'
+            cand --price-multiplier 'Multiply every price of this integration''s models (0.8 = a negotiated 20% discount)'
             cand --openai-organization 'OpenAI organization id'
             cand --openai-project 'OpenAI project id'
             cand --azure-resource-name 'Azure OpenAI resource name'
@@ -506,6 +511,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --output 'Output format'
             cand --color 'When to use colour'
             cand --clear-description 'Remove the description'
+            cand --clear-price-multiplier 'Remove the price multiplier'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'
@@ -605,6 +611,211 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;integrations;help;workspaces'= {
         }
         &'catalog;integrations;help;help'= {
+        }
+        &'catalog;models'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand allow 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
+            cand deny 'Disable models on an integration'
+            cand add 'Add a custom or fine-tuned model to an integration'
+            cand remove 'Remove a custom model (a built-in model is disabled instead)'
+            cand price 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s'
+            cand list 'The Model Garden: every model a workspace can call; or one integration''s models with --integration'
+            cand show 'One model''s details and ready-to-use code calling it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;models;allow'= {
+            cand --only 'Switch to an allow-list of exactly these models (comma-separated)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --all 'Enable every model of the service (turns the allow-list off)'
+            cand --custom 'Accept models the built-in registry does not know'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;models;deny'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;models;add'= {
+            cand --base 'The API-compatible model it is based on (its limits apply)'
+            cand --input-price 'Input price, USD per 1M tokens'
+            cand --output-price 'Output price, USD per 1M tokens'
+            cand --custom-host 'Where this model is served, if not the integration''s host'
+            cand --header 'Header sent with requests to this model, NAME=VALUE (repeatable; stored sealed)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --finetune 'A fine-tuned model (needs --base)'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;models;remove'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;models;price'= {
+            cand --input-price 'Input price, USD per 1M tokens'
+            cand --input 'Input price, USD per 1M tokens'
+            cand --output-price 'Output price, USD per 1M tokens'
+            cand --cache-read-price 'Cached input price, USD per 1M tokens'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --reset 'Drop the override and use the registry''s price again'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;models;list'= {
+            cand --provider 'Only this provider''s models (`@slug`)'
+            cand --service 'Only this service''s models (e.g. openai)'
+            cand --search 'Only models whose id contains this text'
+            cand --integration 'Instead: what is enabled on this integration, and why'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;models;show'= {
+            cand --snippet 'Print ready-to-use code calling the model'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;models;help'= {
+            cand allow 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
+            cand deny 'Disable models on an integration'
+            cand add 'Add a custom or fine-tuned model to an integration'
+            cand remove 'Remove a custom model (a built-in model is disabled instead)'
+            cand price 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s'
+            cand list 'The Model Garden: every model a workspace can call; or one integration''s models with --integration'
+            cand show 'One model''s details and ready-to-use code calling it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;models;help;allow'= {
+        }
+        &'catalog;models;help;deny'= {
+        }
+        &'catalog;models;help;add'= {
+        }
+        &'catalog;models;help;remove'= {
+        }
+        &'catalog;models;help;price'= {
+        }
+        &'catalog;models;help;list'= {
+        }
+        &'catalog;models;help;show'= {
+        }
+        &'catalog;models;help;help'= {
         }
         &'catalog;providers'= {
             cand --profile 'Profile to use (a stored server and key)'
@@ -916,6 +1127,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand auth 'Log in to a catalog server, show or remove stored credentials'
             cand workspaces 'Workspaces: teams and environments that use integrations'
             cand integrations 'Integrations: provider credentials stored once for the organisation'
+            cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
@@ -978,6 +1190,29 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;integrations;delete'= {
         }
         &'catalog;help;integrations;workspaces'= {
+        }
+        &'catalog;help;models'= {
+            cand allow 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
+            cand deny 'Disable models on an integration'
+            cand add 'Add a custom or fine-tuned model to an integration'
+            cand remove 'Remove a custom model (a built-in model is disabled instead)'
+            cand price 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s'
+            cand list 'The Model Garden: every model a workspace can call; or one integration''s models with --integration'
+            cand show 'One model''s details and ready-to-use code calling it'
+        }
+        &'catalog;help;models;allow'= {
+        }
+        &'catalog;help;models;deny'= {
+        }
+        &'catalog;help;models;add'= {
+        }
+        &'catalog;help;models;remove'= {
+        }
+        &'catalog;help;models;price'= {
+        }
+        &'catalog;help;models;list'= {
+        }
+        &'catalog;help;models;show'= {
         }
         &'catalog;help;providers'= {
             cand list 'List a workspace''s AI providers with their integration, status, budget and rate limit'

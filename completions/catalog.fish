@@ -42,6 +42,7 @@ complete -c catalog -n "__fish_catalog_needs_command" -s V -l version -d 'Print 
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
@@ -158,6 +159,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_s
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -192,6 +194,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_s
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l metadata -d 'Replace the default metadata with these KEY=VALUE pairs (repeatable)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -208,6 +211,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_s
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''
 yaml\t''"
@@ -405,6 +409,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l description -d 'New description' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l price-multiplier -d 'Multiply every price of this integration\'s models (0.8 = a negotiated 20% discount)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-organization -d 'OpenAI organization id' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-project -d 'OpenAI project id' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-resource-name -d 'Azure OpenAI resource name' -r
@@ -445,6 +450,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 always\t''
 never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-description -d 'Remove the description'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-price-multiplier -d 'Remove the price multiplier'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
@@ -509,6 +515,163 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "workspaces" -d 'Show which workspaces may use an integration, their limits, usage and next reset'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "allow" -d 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "deny" -d 'Disable models on an integration'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "add" -d 'Add a custom or fine-tuned model to an integration'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "remove" -d 'Remove a custom model (a built-in model is disabled instead)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "price" -d 'Override a model\'s price (USD per 1M tokens), or --reset to the registry\'s'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "list" -d 'The Model Garden: every model a workspace can call; or one integration\'s models with --integration'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "show" -d 'One model\'s details and ready-to-use code calling it'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l only -d 'Switch to an allow-list of exactly these models (comma-separated)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l all -d 'Enable every model of the service (turns the allow-list off)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l custom -d 'Accept models the built-in registry does not know'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from deny" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l base -d 'The API-compatible model it is based on (its limits apply)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l input-price -d 'Input price, USD per 1M tokens' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l output-price -d 'Output price, USD per 1M tokens' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l custom-host -d 'Where this model is served, if not the integration\'s host' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l header -d 'Header sent with requests to this model, NAME=VALUE (repeatable; stored sealed)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l finetune -d 'A fine-tuned model (needs --base)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l input-price -l input -d 'Input price, USD per 1M tokens' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l output-price -d 'Output price, USD per 1M tokens' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l cache-read-price -d 'Cached input price, USD per 1M tokens' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l reset -d 'Drop the override and use the registry\'s price again'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l provider -d 'Only this provider\'s models (`@slug`)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l service -d 'Only this service\'s models (e.g. openai)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l search -d 'Only models whose id contains this text' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l integration -d 'Instead: what is enabled on this integration, and why' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -l snippet -d 'Print ready-to-use code calling the model' -r -f -a "python\t'Portkey\'s Python SDK'
+node\t'Portkey\'s Node SDK'
+curl\t'curl'
+openai-python\t'OpenAI\'s Python SDK pointed at the gateway'"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "allow" -d 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "deny" -d 'Disable models on an integration'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a custom or fine-tuned model to an integration'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a custom model (a built-in model is disabled instead)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "price" -d 'Override a model\'s price (USD per 1M tokens), or --reset to the registry\'s'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "list" -d 'The Model Garden: every model a workspace can call; or one integration\'s models with --integration'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "show" -d 'One model\'s details and ready-to-use code calling it'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -747,14 +910,15 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations providers api-keys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
@@ -772,6 +936,13 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "workspaces" -d 'Show which workspaces may use an integration, their limits, usage and next reset'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "allow" -d 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "deny" -d 'Disable models on an integration'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "add" -d 'Add a custom or fine-tuned model to an integration'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "remove" -d 'Remove a custom model (a built-in model is disabled instead)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "price" -d 'Override a model\'s price (USD per 1M tokens), or --reset to the registry\'s'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "list" -d 'The Model Garden: every model a workspace can call; or one integration\'s models with --integration'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "show" -d 'One model\'s details and ready-to-use code calling it'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "list" -d 'List a workspace\'s AI providers with their integration, status, budget and rate limit'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "get" -d 'Show one AI provider'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "create" -d 'Create an AI provider on an integration provisioned to the workspace'

@@ -222,6 +222,31 @@ mod parse_tests {
     }
 
     #[test]
+    fn no_command_shadows_a_global_option() {
+        use clap::CommandFactory;
+        let root = Cli::command();
+        let globals: Vec<String> = root
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        fn walk(cmd: &clap::Command, path: &str, globals: &[String]) {
+            for sub in cmd.get_subcommands() {
+                let here = format!("{path} {}", sub.get_name());
+                for a in sub.get_arguments().filter(|a| !a.is_global_set()) {
+                    assert!(
+                        !globals.contains(&a.get_id().to_string()),
+                        "`{here}` has an argument `{}` that shadows a global option",
+                        a.get_id()
+                    );
+                }
+                walk(sub, &here, globals);
+            }
+        }
+        walk(&root, "catalog", &globals);
+    }
+
+    #[test]
     fn globals_work_anywhere() {
         let cli = parse(&[
             "workspaces",

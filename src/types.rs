@@ -246,3 +246,74 @@ mod limit_tests {
         assert!("yearly".parse::<ResetSpec>().is_err());
     }
 }
+
+/// `@provider/model`: split on the first `/` only (model ids may contain `/` and `@`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRef {
+    pub provider: String,
+    pub model: String,
+}
+
+impl FromStr for ModelRef {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = s.strip_prefix('@').ok_or_else(|| {
+            format!(
+                "`{s}` is not a model reference; write @provider/model, e.g. @openai-prod/gpt-4o"
+            )
+        })?;
+        match rest.split_once('/') {
+            Some((p, m)) if !p.is_empty() && !m.is_empty() => {
+                p.parse::<Slug>()?;
+                Ok(ModelRef {
+                    provider: p.to_owned(),
+                    model: m.to_owned(),
+                })
+            }
+            _ => Err(format!(
+                "`{s}` needs both parts: @provider/model, e.g. @openai-prod/gpt-4o"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "@{}/{}", self.provider, self.model)
+    }
+}
+
+/// `@slug` (or a bare slug): an integration, or a workspace provider resolved to its integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtSlug(pub String);
+
+impl FromStr for AtSlug {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.strip_prefix('@')
+            .unwrap_or(s)
+            .parse::<Slug>()
+            .map(|slug| AtSlug(slug.0))
+    }
+}
+
+#[cfg(test)]
+mod model_ref_tests {
+    use super::*;
+
+    #[test]
+    fn model_refs_split_on_the_first_slash() {
+        let r: ModelRef = "@workers-ai/@cf/meta/llama-3.2-3b-instruct"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (r.provider.as_str(), r.model.as_str()),
+            ("workers-ai", "@cf/meta/llama-3.2-3b-instruct")
+        );
+        assert!("openai/gpt-4o".parse::<ModelRef>().is_err());
+        assert!("@openai".parse::<ModelRef>().is_err());
+        assert_eq!("@openai-prod".parse::<AtSlug>().unwrap().0, "openai-prod");
+    }
+}

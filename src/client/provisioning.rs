@@ -78,3 +78,31 @@ impl Client {
         )
     }
 }
+
+impl Client {
+    /// `DELETE /integrations/{slug}/models?slugs=...`
+    pub fn delete_models(&self, integration: &str, slugs: &[String]) -> anyhow::Result<()> {
+        let path = with_query(
+            &format!("/integrations/{}/models", segment(integration)),
+            &[("slugs".to_owned(), slugs.join(","))],
+        );
+        self.delete(&path, None)
+    }
+
+    /// `GET /models?workspace_id=...`: the models a workspace can call.
+    pub fn catalog_models(
+        &self,
+        workspace_id: &str,
+        filters: &[(&str, &str)],
+    ) -> anyhow::Result<Vec<crate::api::models::CatalogModel>> {
+        let mut params = vec![("workspace_id".to_owned(), workspace_id.to_owned())];
+        params.extend(
+            filters
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let list: crate::api::ListEnvelope<crate::api::models::CatalogModel> =
+            self.get(&with_query("/models", &params))?;
+        Ok(list.data)
+    }
+}

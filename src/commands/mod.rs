@@ -6,6 +6,7 @@ pub mod auth;
 pub mod completion;
 pub mod dry_run;
 pub mod integrations;
+pub mod models;
 pub mod providers;
 pub mod serve;
 pub mod workspaces;
@@ -31,6 +32,9 @@ pub enum Command {
     /// Integrations: provider credentials stored once for the organisation
     #[command(subcommand)]
     Integrations(integrations::IntegrationsCommand),
+    /// Models: allow-lists, custom models and prices, and the Model Garden
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
     /// AI providers: integrations made callable in a workspace as `@slug/model`
     #[command(subcommand)]
     Providers(providers::ProvidersCommand),
@@ -103,9 +107,18 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Auth(cmd) => auth::run(&ctx, cmd),
         Command::Workspaces(cmd) => workspaces::run(&ctx, cmd),
         Command::Integrations(cmd) => integrations::run(&ctx, cmd),
+        Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Providers(cmd) => providers::run(&ctx, cmd),
         Command::ApiKeys(cmd) => api_keys::run(&ctx, cmd),
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Completion(args) => completion::run(&ctx, args),
+    }
+}
+
+/// The gateway base URL developers call: the configured server, else Portkey's hosted one.
+pub fn login_base_url(settings: &Settings) -> String {
+    match &settings.target {
+        Target::Remote { base_url, .. } => base_url.clone(),
+        Target::Embedded { .. } => auth::HOSTED_BASE_URL.to_owned(),
     }
 }

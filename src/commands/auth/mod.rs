@@ -1,6 +1,8 @@
 //! `catalog auth ...`
 
 mod login;
+
+pub use login::HOSTED_BASE_URL;
 mod logout;
 mod status;
 

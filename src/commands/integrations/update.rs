@@ -24,6 +24,14 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub clear_description: bool,
 
+    /// Multiply every price of this integration's models (0.8 = a negotiated 20% discount)
+    #[arg(long, value_name = "FACTOR", conflicts_with = "clear_price_multiplier")]
+    pub price_multiplier: Option<f64>,
+
+    /// Remove the price multiplier
+    #[arg(long)]
+    pub clear_price_multiplier: bool,
+
     /// Provider settings to change; settings not given stay as they are
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -39,9 +47,18 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             args.description.into()
         },
         configurations: (!configurations.is_empty()).then_some(configurations),
+        pricing_adjustments: match (args.price_multiplier, args.clear_price_multiplier) {
+            (_, true) => Patch::Null,
+            (Some(f), false) => Patch::Value(serde_json::json!({"multiplier": {"default": f}})),
+            (None, false) => Patch::Absent,
+        },
         ..Default::default()
     };
-    if body.name.is_none() && body.description.is_absent() && body.configurations.is_none() {
+    if body.name.is_none()
+        && body.description.is_absent()
+        && body.configurations.is_none()
+        && body.pricing_adjustments.is_absent()
+    {
         return Err(CliError::usage("nothing to update")
             .with_hint("pass --name, --description, --clear-description or provider settings; to replace the key use `catalog integrations rotate-key`")
             .into());

@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, cmd: ProvidersCommand) -> anyhow::Result<()> {
 }
 
 /// The workspace providers live in: `--workspace`, the profile's, or a prompt.
-fn workspace(ctx: &Ctx) -> anyhow::Result<Workspace> {
+pub fn workspace(ctx: &Ctx) -> anyhow::Result<Workspace> {
     if let Some(ws) = ctx.workspace()? {
         return Ok(ws);
     }

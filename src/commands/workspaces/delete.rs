@@ -6,7 +6,8 @@ use crate::exit::{hint_on, ErrorKind};
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Workspace id, slug or name
-    pub workspace: String,
+    #[arg(value_name = "WORKSPACE")]
+    pub target: String,
 
     /// Also delete what depends on it (workspace integrations, API keys)
     #[arg(long)]
@@ -15,7 +16,7 @@ pub struct DeleteArgs {
 
 pub fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
-    let ws = client.resolve_workspace(&args.workspace)?;
+    let ws = client.resolve_workspace(&args.target)?;
     let what = if args.force {
         " and everything in it"
     } else {

@@ -5,10 +5,11 @@ use crate::commands::Ctx;
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// Workspace id, slug or name
-    pub workspace: String,
+    #[arg(value_name = "WORKSPACE")]
+    pub target: String,
 }
 
 pub fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
-    let ws = ctx.client()?.resolve_workspace(&args.workspace)?;
+    let ws = ctx.client()?.resolve_workspace(&args.target)?;
     ctx.printer().one(&ws)
 }

@@ -10,7 +10,8 @@ use crate::types::KeyValue;
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Workspace id, slug or name
-    pub workspace: String,
+    #[arg(value_name = "WORKSPACE")]
+    pub target: String,
 
     /// New name
     #[arg(long)]
@@ -66,7 +67,7 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             .into());
     }
     let client = ctx.client()?;
-    let ws = client.resolve_workspace(&args.workspace)?;
+    let ws = client.resolve_workspace(&args.target)?;
     let updated = client.update_workspace(&ws.id, &body)?;
     ctx.printer().status(format!(
         "updated workspace `{}` ({})",
