@@ -496,6 +496,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--new-workspaces', '--new-workspaces', [CompletionResultType]::ParameterName, 'Step 2: also provision workspaces created later')
             [CompletionResult]::new('--skip-provisioning', '--skip-provisioning', [CompletionResultType]::ParameterName, 'Skip step 2 (workspace provisioning)')
             [CompletionResult]::new('--all-models', '--all-models', [CompletionResultType]::ParameterName, 'Step 3: enable every model of the service')
+            [CompletionResult]::new('--custom-models', '--custom-models', [CompletionResultType]::ParameterName, 'Step 3: accept model ids the built-in registry does not know')
             [CompletionResult]::new('--skip-models', '--skip-models', [CompletionResultType]::ParameterName, 'Skip step 3 (model provisioning)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show the requests that would be made and write nothing')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')

@@ -463,6 +463,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --new-workspaces 'Step 2: also provision workspaces created later'
             cand --skip-provisioning 'Skip step 2 (workspace provisioning)'
             cand --all-models 'Step 3: enable every model of the service'
+            cand --custom-models 'Step 3: accept model ids the built-in registry does not know'
             cand --skip-models 'Skip step 3 (model provisioning)'
             cand --dry-run 'Show the requests that would be made and write nothing'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'

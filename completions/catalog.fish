@@ -399,6 +399,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l new-workspaces -d 'Step 2: also provision workspaces created later'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l skip-provisioning -d 'Skip step 2 (workspace provisioning)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l all-models -d 'Step 3: enable every model of the service'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l custom-models -d 'Step 3: accept model ids the built-in registry does not know'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l skip-models -d 'Skip step 3 (model provisioning)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l dry-run -d 'Show the requests that would be made and write nothing'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'

@@ -105,6 +105,11 @@ impl<'a> Prompter<'a> {
             .map_err(interrupted)
     }
 
+    /// A line for the person at the prompt (stderr).
+    pub fn status_line(&self, text: &str) {
+        self.settings.printer.notice(text);
+    }
+
     pub fn confirm(&self, question: &str, default: bool) -> anyhow::Result<bool> {
         self.ensure("a confirmation", "--yes")?;
         Confirm::with_theme(&theme())

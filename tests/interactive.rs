@@ -145,7 +145,33 @@ fn connect_wizard_runs_all_three_steps() {
     answer(&mut p, "Alert at", "800\r");
     answer(&mut p, "Rate limit", "100/min\r");
     answer(&mut p, "Also provision workspaces created later?", "y");
-    answer(&mut p, "Models", &[DOWN, "\r"].concat()); // only the models I list
+    answer(&mut p, "Models", &[DOWN, "\r"].concat()); // choose from the registry
+    answer(&mut p, "Search models", "gpt-4o\r");
+    answer(&mut p, "Models to enable", " \r"); // gpt-4o, the exact match, comes first
+                                               // The registry offers its models; a typed list is the other way.
+    p.exp_string("About to create").unwrap();
+    p.exp_string("only gpt-4o enabled").unwrap();
+    answer(&mut p, "Apply all of this?", "n");
+    p.exp_eof().unwrap();
+
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "openai-prod"]),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Service", "\r");
+    answer(&mut p, "Name", "\r");
+    answer(&mut p, "Provider API key", &format!("{PROVIDER_KEY}\r"));
+    answer(&mut p, "Scope", "\r");
+    answer(&mut p, "Provision workspaces now?", "y");
+    answer(&mut p, "Workspaces", " \r");
+    answer(&mut p, "Budget", "1000\r");
+    answer(&mut p, "Budget type", "\r");
+    answer(&mut p, "Reset", &[&DOWN.repeat(2), "\r"].concat());
+    answer(&mut p, "Alert at", "800\r");
+    answer(&mut p, "Rate limit", "100/min\r");
+    answer(&mut p, "Also provision workspaces created later?", "y");
+    answer(&mut p, "Models", &[&DOWN.repeat(2), "\r"].concat()); // type a list
     answer(&mut p, "Models to enable", "gpt-4o, gpt-4o-mini\r");
     p.exp_string("About to create").unwrap();
     p.exp_string("+ add     ws-eng-").unwrap();

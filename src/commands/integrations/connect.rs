@@ -76,6 +76,10 @@ pub struct StepArgs {
     #[arg(long, conflicts_with = "models")]
     pub all_models: bool,
 
+    /// Step 3: accept model ids the built-in registry does not know
+    #[arg(long, requires = "models")]
+    pub custom_models: bool,
+
     /// Skip step 3 (model provisioning)
     #[arg(long, conflicts_with_all = ["models", "all_models"])]
     pub skip_models: bool,
@@ -189,16 +193,28 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     } else if steps.all_models {
         Some(ModelChoice::All)
     } else if !steps.models.is_empty() {
+        if !steps.custom_models {
+            crate::commands::models::check_known(service.id(), &steps.models)?;
+        }
         Some(ModelChoice::Only(steps.models.clone()))
     } else if wizard {
-        let options = [
-            "all models".to_owned(),
-            "only the models I list".to_owned(),
-            "skip (leave models as they are)".to_owned(),
-        ];
-        match prompter.select("models", "--models or --all-models", &options, 0)? {
-            0 => Some(ModelChoice::All),
-            2 => None,
+        let registry = crate::registry::Registry::builtin();
+        let known = registry.models(service.id());
+        let mut options = vec!["all models".to_owned()];
+        if !known.is_empty() {
+            options.push(format!(
+                "choose from the {} {} models",
+                known.len(),
+                service.id()
+            ));
+        }
+        options.push("type a list of model ids".to_owned());
+        options.push("skip (leave models as they are)".to_owned());
+        let chosen = prompter.select("models", "--models or --all-models", &options, 0)?;
+        match options[chosen].split_whitespace().next().unwrap_or("") {
+            "all" => Some(ModelChoice::All),
+            "skip" => None,
+            "choose" => Some(ModelChoice::Only(choose_models(&prompter, known)?)),
             _ => {
                 let text = prompter.text(
                     "models to enable, comma-separated (e.g. gpt-4o,gpt-4o-mini)",
@@ -357,6 +373,40 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         printer.status(format!("step 3: {}", describe_models(m)));
     }
     printer.one(&created)
+}
+
+/// A search, then a multi-select over the registry's models that match it (exact
+/// matches first, then prefixes, then the rest).
+fn choose_models(
+    prompter: &Prompter<'_>,
+    known: &[crate::registry::ModelSpec],
+) -> anyhow::Result<Vec<String>> {
+    loop {
+        let filter = prompter.text("search models (empty for all)", "--models", Some(""))?;
+        let needle = filter.trim().to_ascii_lowercase();
+        let mut matches: Vec<&str> = known
+            .iter()
+            .map(|m| m.slug.as_str())
+            .filter(|s| s.to_ascii_lowercase().contains(&needle))
+            .collect();
+        matches.sort_by_key(|s| (*s != needle, !s.starts_with(needle.as_str()), s.len(), *s));
+        if matches.is_empty() {
+            prompter.status_line(&format!("no model matches `{filter}`; try again"));
+            continue;
+        }
+        let items: Vec<String> = matches.iter().map(|s| (*s).to_owned()).collect();
+        let picked = prompter.multi_select(
+            "models to enable (space to toggle)",
+            "--models",
+            &items,
+            &vec![false; items.len()],
+        )?;
+        if picked.is_empty() {
+            prompter.status_line("no model was ticked; search again");
+            continue;
+        }
+        return Ok(picked.into_iter().map(|i| items[i].clone()).collect());
+    }
 }
 
 fn split_models(text: &str) -> Vec<String> {
