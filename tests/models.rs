@@ -118,10 +118,35 @@ fn allow_deny_only_all_and_the_garden() {
         assert!(garden(w, &[]).contains(&"@openai-prod/my-proxy-model".to_owned()));
 
         // The connect wizard's model step checks names the same way.
-        let out = w.fails(&["integrations", "connect", "claude", "--service", "anthropic", "--key-env", "PROVIDER_KEY", "--models", "claude-sonet-4-5"], 2, "not a known `anthropic` model");
+        let out = w.fails(
+            &[
+                "integrations",
+                "connect",
+                "claude",
+                "--service",
+                "anthropic",
+                "--key-env",
+                "PROVIDER_KEY",
+                "--models",
+                "claude-sonet-4-5",
+            ],
+            2,
+            "not a known `anthropic` model",
+        );
         assert!(out.stderr.contains("`claude-sonnet-4-5`"), "{out:?}");
         w.fails(&["integrations", "get", "claude"], 4, "not found");
-        w.ok(&["integrations", "connect", "claude", "--service", "anthropic", "--key-env", "PROVIDER_KEY", "--models", "claude-internal", "--custom-models"]);
+        w.ok(&[
+            "integrations",
+            "connect",
+            "claude",
+            "--service",
+            "anthropic",
+            "--key-env",
+            "PROVIDER_KEY",
+            "--models",
+            "claude-internal",
+            "--custom-models",
+        ]);
 
         // A provider slug resolves to its integration, and says so.
         w.ok(&[

@@ -22,11 +22,27 @@ use crate::exit::{CliError, ErrorKind};
 use crate::printer::Printer;
 pub use transport::Transport;
 
-/// A response: status and parsed JSON body (`Null` for an empty body).
+/// A response: status and raw body.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
-    pub body: Value,
+    pub bytes: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON: `Null` when empty, a string when it is not JSON.
+    pub fn json(&self) -> Value {
+        if self.bytes.iter().all(u8::is_ascii_whitespace) {
+            return Value::Null;
+        }
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.bytes).into_owned()))
+    }
+
+    /// The body decoded straight into `T` (no intermediate JSON tree).
+    pub fn decode<T: DeserializeOwned>(&self) -> anyhow::Result<T> {
+        serde_json::from_slice(&self.bytes).map_err(not_understood)
+    }
 }
 
 pub struct Client {
@@ -85,8 +101,9 @@ impl Client {
     }
 
     fn api_error(&self, reply: &Reply) -> CliError {
-        self.printer.debug(format!("response body: {}", reply.body));
-        let (message, code) = parse_error_body(&reply.body);
+        let body = reply.json();
+        self.printer.debug(format!("response body: {body}"));
+        let (message, code) = parse_error_body(&body);
         let message = message.unwrap_or_else(|| format!("the server answered {}", reply.status));
         let code = code.map(|c| format!(" ({c})")).unwrap_or_default();
         let (kind, hint) = match reply.status {
@@ -108,7 +125,7 @@ impl Client {
     }
 
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
-        decode(self.send(Method::GET, path, None)?.body)
+        self.send(Method::GET, path, None)?.decode()
     }
 
     pub fn post<B: Serialize, T: DeserializeOwned>(
@@ -118,7 +135,7 @@ impl Client {
     ) -> anyhow::Result<T> {
         let body = serde_json::to_value(body)?;
         decode(unwrap_envelope(
-            self.send(Method::POST, path, Some(&body))?.body,
+            self.send(Method::POST, path, Some(&body))?.json(),
         ))
     }
 
@@ -147,15 +164,11 @@ impl Client {
                 .collect();
             params.push(("current_page".into(), page.to_string()));
             params.push(("page_size".into(), PAGE.to_string()));
-            let body = self
+            let page: crate::api::ListEnvelope<T> = self
                 .send(Method::GET, &with_query(path, &params), None)?
-                .body;
-            let total = body.get("total").and_then(Value::as_u64);
-            let items: Vec<T> = decode(
-                body.get("data")
-                    .cloned()
-                    .unwrap_or_else(|| Value::Array(Vec::new())),
-            )?;
+                .decode()?;
+            let total = Some(page.total).filter(|t| *t > 0);
+            let items = page.data;
             let short = items.len() < PAGE;
             out.extend(items);
             if short || total.is_some_and(|t| out.len() as u64 >= t) {
@@ -177,14 +190,16 @@ fn unwrap_envelope(body: Value) -> Value {
 }
 
 fn decode<T: DeserializeOwned>(body: Value) -> anyhow::Result<T> {
-    serde_json::from_value(body.clone()).map_err(|e| {
-        CliError::new(
-            ErrorKind::Failed,
-            format!("the server's answer was not understood: {e}"),
-        )
-        .with_hint("rerun with `-v` to see the response body")
-        .into()
-    })
+    serde_json::from_value(body).map_err(not_understood)
+}
+
+fn not_understood(e: serde_json::Error) -> anyhow::Error {
+    CliError::new(
+        ErrorKind::Failed,
+        format!("the server's answer was not understood: {e}"),
+    )
+    .with_hint("rerun with `-v` to see the response body")
+    .into()
 }
 
 /// Appends URL-encoded query parameters to a path.

@@ -83,7 +83,7 @@ impl Transport {
                     .map_err(|e| unreachable(base_url, &e))?;
                 Ok(Reply {
                     status,
-                    body: parse_body(&bytes),
+                    bytes: bytes.to_vec(),
                 })
             }
             Transport::Embedded { router, .. } => {
@@ -111,19 +111,11 @@ impl Transport {
                     .to_bytes();
                 Ok(Reply {
                     status,
-                    body: parse_body(&bytes),
+                    bytes: bytes.to_vec(),
                 })
             }
         }
     }
-}
-
-fn parse_body(bytes: &[u8]) -> Value {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Value::Null;
-    }
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
 }
 
 fn unreachable(base_url: &str, e: &reqwest::Error) -> anyhow::Error {

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 pub use generate::generate;
 
@@ -54,16 +55,44 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The registry embedded in the binary, parsed on first use.
-    pub fn builtin() -> &'static Registry {
-        static REGISTRY: OnceLock<Registry> = OnceLock::new();
-        REGISTRY.get_or_init(|| {
-            serde_json::from_str(EMBEDDED).expect("the embedded model registry is valid JSON")
+    /// The registry embedded in the binary. Its index is read on first use and each
+    /// service's models only when that service is asked for.
+    pub fn builtin() -> &'static Builtin {
+        static BUILTIN: OnceLock<Builtin> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            let raw: RawRegistry<'static> =
+                serde_json::from_str(EMBEDDED).expect("the embedded model registry is valid JSON");
+            Builtin {
+                services: raw
+                    .services
+                    .into_iter()
+                    .map(|(k, v)| (k, (v, OnceLock::new())))
+                    .collect(),
+            }
         })
     }
+}
 
+#[derive(Deserialize)]
+struct RawRegistry<'a> {
+    #[serde(borrow)]
+    services: BTreeMap<&'a str, &'a RawValue>,
+}
+
+/// The embedded registry, parsed per service on demand.
+pub struct Builtin {
+    services: BTreeMap<&'static str, (&'static RawValue, OnceLock<Vec<ModelSpec>>)>,
+}
+
+impl Builtin {
+    /// A service's models, sorted by slug.
     pub fn models(&self, service: &str) -> &[ModelSpec] {
-        self.services.get(service).map_or(&[], Vec::as_slice)
+        match self.services.get(service) {
+            Some((raw, cell)) => cell.get_or_init(|| {
+                serde_json::from_str(raw.get()).expect("the embedded model registry is valid JSON")
+            }),
+            None => &[],
+        }
     }
 
     pub fn find(&self, service: &str, slug: &str) -> Option<&ModelSpec> {

@@ -12,7 +12,7 @@ use crate::api::models::{
     cents_per_token_to_usd_per_mtok, CatalogModel, EffectivePricing, IntegrationModel,
 };
 use crate::api::ListEnvelope;
-use crate::registry::{ModelKind, ModelSpec, Registry};
+use crate::registry::{Builtin, ModelKind, ModelSpec, Registry};
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::Query;
@@ -101,7 +101,7 @@ pub fn provider_models(
     provider: &str,
     integration: &IntegrationRecord,
     rows: &[IntegrationModel],
-    registry: &Registry,
+    registry: &Builtin,
 ) -> Vec<CatalogModel> {
     let service = integration.public.ai_provider_id.as_str();
     let by_slug: HashMap<&str, &IntegrationModel> =
