@@ -6,21 +6,11 @@ use std::path::PathBuf;
 fn regenerating_the_registry_reproduces_the_embedded_file() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let source = std::env::var_os("CATALOG_MODEL_PRICES").map_or_else(
-        || root.join("../shared/data/model-prices/model_prices_and_context_window.json"),
+        || root.join("data/source/model_prices_and_context_window.json"),
         PathBuf::from,
     );
-    let Ok(text) = std::fs::read_to_string(&source) else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the model price data is missing at {}",
-            source.display()
-        );
-        eprintln!(
-            "skipped: no model price data at {}; set CATALOG_MODEL_PRICES",
-            source.display()
-        );
-        return;
-    };
+    let text = std::fs::read_to_string(&source)
+        .unwrap_or_else(|e| panic!("cannot read the model price data {}: {e}", source.display()));
     let generated = catalog::registry::generate(&text).unwrap();
     let target = root.join("data/model_registry.json");
     if std::env::var_os("CATALOG_UPDATE_REGISTRY").is_some() {
