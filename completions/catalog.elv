@@ -41,6 +41,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand api-keys 'API keys for the Admin API and the gateway'
+            cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1084,6 +1085,28 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;api-keys;help;help'= {
         }
+        &'catalog;migrate-vkeys'= {
+            cand --rewrite-configs 'Instead of migrating keys, rewrite these gateway config files (JSON) from `virtual_key: "x"` to `provider: "@x"`, showing the diff first'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --all-workspaces 'Migrate the keys of every workspace (the default when --workspace is not given)'
+            cand --dry-run 'Show the plan and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;serve'= {
             cand --listen 'Address to listen on (port 0 picks a free port)'
             cand --db 'Database file (default: the embedded catalog''s database)'
@@ -1131,6 +1154,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand api-keys 'API keys for the Admin API and the gateway'
+            cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1242,6 +1266,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;api-keys;create'= {
         }
         &'catalog;help;api-keys;delete'= {
+        }
+        &'catalog;help;migrate-vkeys'= {
         }
         &'catalog;help;serve'= {
         }

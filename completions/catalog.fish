@@ -45,6 +45,7 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "integrations" -d 'I
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -879,6 +880,24 @@ complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_see
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an API key; the key is shown once'
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an API key (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l rewrite-configs -d 'Instead of migrating keys, rewrite these gateway config files (JSON) from `virtual_key: "x"` to `provider: "@x"`, showing the diff first' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l all-workspaces -d 'Migrate the keys of every workspace (the default when --workspace is not given)'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l dry-run -d 'Show the plan and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l db -d 'Database file (default: the embedded catalog\'s database)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l profile -d 'Profile to use (a stored server and key)' -r
@@ -911,15 +930,16 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'

@@ -53,6 +53,14 @@ impl MasterKey {
         hex(&h.finalize()[..8])
     }
 
+    /// A key derived for fingerprints, distinct from the sealing key.
+    pub fn fingerprint_key(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(b"catalog fingerprint key v1");
+        h.update(self.0);
+        h.finalize().into()
+    }
+
     /// Encrypts `plaintext`, binding it to `context` (e.g. the owning row's id).
     pub fn seal(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
         let cipher = XChaCha20Poly1305::new((&self.0).into());

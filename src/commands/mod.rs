@@ -6,6 +6,7 @@ pub mod auth;
 pub mod completion;
 pub mod dry_run;
 pub mod integrations;
+pub mod migrate_vkeys;
 pub mod models;
 pub mod providers;
 pub mod serve;
@@ -41,6 +42,9 @@ pub enum Command {
     /// API keys for the Admin API and the gateway
     #[command(subcommand, name = "api-keys")]
     ApiKeys(api_keys::ApiKeysCommand),
+    /// Migrate legacy virtual keys to integrations and AI providers with the same slugs
+    #[command(name = "migrate-vkeys")]
+    MigrateVkeys(migrate_vkeys::MigrateArgs),
     /// Serve the catalog's Admin API over HTTP for a team
     Serve(serve::ServeArgs),
     /// Print a shell completion script
@@ -110,6 +114,7 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Providers(cmd) => providers::run(&ctx, cmd),
         Command::ApiKeys(cmd) => api_keys::run(&ctx, cmd),
+        Command::MigrateVkeys(args) => migrate_vkeys::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Completion(args) => completion::run(&ctx, args),
     }

@@ -86,11 +86,12 @@ pub fn generate(source: &str) -> anyhow::Result<String> {
         let Some(slug) = slug_for(key, provider) else {
             continue;
         };
-        let capabilities = entry
+        let mut capabilities: Vec<String> = entry
             .iter()
             .filter(|(k, v)| k.starts_with("supports_") && v.as_bool() == Some(true))
             .map(|(k, _)| k.trim_start_matches("supports_").to_owned())
             .collect();
+        capabilities.sort();
         let spec = ModelSpec {
             slug: slug.clone(),
             kind,

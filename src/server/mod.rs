@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod legacy;
 pub mod provider_config;
 pub mod provisioning;
 pub mod vault;
@@ -31,7 +32,7 @@ use crate::store::Store;
 use error::ApiError;
 use handlers::{
     api_keys, catalog_models, integration_models, integration_workspaces, integrations,
-    organisation, providers, workspaces,
+    organisation, providers, virtual_keys, workspaces,
 };
 use vault::Vault;
 
@@ -104,6 +105,21 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/organisation/settings",
             get(organisation::get).put(organisation::update),
+        )
+        .route(
+            "/virtual-keys",
+            get(virtual_keys::list).post(virtual_keys::create),
+        )
+        .route(
+            "/virtual-keys/migration-plan",
+            get(virtual_keys::migration_plan),
+        )
+        .route("/virtual-keys/migrate", post(virtual_keys::migrate))
+        .route(
+            "/virtual-keys/{slug}",
+            get(virtual_keys::retrieve)
+                .put(virtual_keys::update)
+                .delete(virtual_keys::delete),
         )
         .route("/api-keys", get(api_keys::list))
         .route("/api-keys/{kind}/{sub}", post(api_keys::create))

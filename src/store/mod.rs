@@ -14,6 +14,7 @@ use crate::api::limits::{RateLimit, UsageLimits};
 use crate::api::models::IntegrationModel;
 use crate::api::provider::Provider;
 use crate::api::usage::UsageState;
+use crate::api::virtual_key::VirtualKey;
 use crate::api::workspace::Workspace;
 
 #[derive(Debug, thiserror::Error)]
@@ -106,13 +107,24 @@ pub struct ApiKeyQuery {
 pub struct WorkspaceDependents {
     pub integrations: Vec<String>,
     pub providers: Vec<String>,
+    pub virtual_keys: Vec<String>,
     pub api_keys: Vec<String>,
 }
 
 impl WorkspaceDependents {
     pub fn is_empty(&self) -> bool {
-        self.integrations.is_empty() && self.providers.is_empty() && self.api_keys.is_empty()
+        self.integrations.is_empty()
+            && self.providers.is_empty()
+            && self.virtual_keys.is_empty()
+            && self.api_keys.is_empty()
     }
+}
+
+/// A legacy virtual key with its sealed credential (`key` and secret settings).
+#[derive(Debug, Clone)]
+pub struct VirtualKeyRecord {
+    pub public: VirtualKey,
+    pub sealed_secrets: Vec<u8>,
 }
 
 /// A workspace's access to an integration (ids are UUIDs).
@@ -151,6 +163,7 @@ pub trait StoreTx {
     fn integration(&mut self, slug_or_id: &str) -> StoreResult<Option<IntegrationRecord>>;
     fn all_integrations(&mut self) -> StoreResult<Vec<IntegrationRecord>>;
     fn save_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()>;
+    fn insert_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()>;
     fn delete_integration(&mut self, id: &str) -> StoreResult<()>;
     fn workspace(&mut self, id_or_slug: &str) -> StoreResult<Option<Workspace>>;
     fn insert_workspace(&mut self, workspace: &Workspace) -> StoreResult<()>;
@@ -183,6 +196,18 @@ pub trait StoreTx {
     /// Inserts or replaces a model of an integration, by slug.
     fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()>;
     fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()>;
+    fn virtual_key(
+        &mut self,
+        workspace_id: &str,
+        slug_or_id: &str,
+    ) -> StoreResult<Option<VirtualKeyRecord>>;
+    fn virtual_keys(&mut self, workspace_id: Option<&str>) -> StoreResult<Vec<VirtualKeyRecord>>;
+    /// Inserts a virtual key; a slug used by a key or provider of the workspace is a conflict.
+    fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
+    fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
+    fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()>;
+    fn meta(&mut self, key: &str) -> StoreResult<Option<String>>;
+    fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
 }
 
 pub type TxFn<'a, T> = dyn FnMut(&mut dyn StoreTx) -> StoreResult<T> + 'a;

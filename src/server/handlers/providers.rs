@@ -22,7 +22,11 @@ use crate::server::AppState;
 use crate::store::{IntegrationRecord, ProviderRecord, StoreTx};
 
 /// The workspace a provider request acts in.
-fn workspace(state: &AppState, principal: &Principal, given: Option<&str>) -> ApiResult<Workspace> {
+pub fn workspace(
+    state: &AppState,
+    principal: &Principal,
+    given: Option<&str>,
+) -> ApiResult<Workspace> {
     match (given, principal.pinned_workspace()) {
         (Some(id), _) => super::workspaces::visible(state, principal, id),
         (None, Some(own)) => super::workspaces::visible(state, principal, own),
@@ -42,7 +46,7 @@ pub fn view(record: &ProviderRecord, now: DateTime<Utc>) -> Provider {
     p
 }
 
-fn check_limits(usage: Option<&UsageLimits>, rates: Option<&Vec<RateLimit>>) -> ApiResult<()> {
+pub fn check_limits(usage: Option<&UsageLimits>, rates: Option<&Vec<RateLimit>>) -> ApiResult<()> {
     if let Some(u) = usage {
         u.validate("usage_limits").map_err(ApiError::invalid)?;
     }
@@ -52,7 +56,7 @@ fn check_limits(usage: Option<&UsageLimits>, rates: Option<&Vec<RateLimit>>) -> 
     Ok(())
 }
 
-fn check_expiry(expires_at: Option<&str>) -> ApiResult<()> {
+pub fn check_expiry(expires_at: Option<&str>) -> ApiResult<()> {
     if let Some(e) = expires_at {
         chrono::DateTime::parse_from_rfc3339(e).map_err(|_| {
             ApiError::invalid(format!(
@@ -170,18 +174,27 @@ pub async fn list(
 ) -> ApiResult<Json<ListEnvelope<Provider>>> {
     let ws = workspace(&state, &principal, query.get("workspace_id"))?;
     let page = query.page(50)?;
+    let now = chrono::Utc::now();
     let mut all = Vec::new();
     state.store.transaction(&mut |tx| {
-        all = tx.providers(Some(&ws.id), None)?;
+        all = tx
+            .providers(Some(&ws.id), None)?
+            .iter()
+            .map(|p| view(p, now))
+            .collect();
+        // Virtual keys not migrated yet are readable as providers too.
+        all.extend(
+            tx.virtual_keys(Some(&ws.id))?
+                .iter()
+                .map(|v| super::virtual_keys::vk_as_provider(v, now)),
+        );
         Ok(())
     })?;
-    let now = chrono::Utc::now();
     let total = all.len() as u64;
     let data = all
-        .iter()
+        .into_iter()
         .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
         .take(usize::try_from(page.page_size).unwrap_or(usize::MAX))
-        .map(|p| view(p, now))
         .collect();
     Ok(Json(ListEnvelope::new(total, data)))
 }
@@ -207,7 +220,67 @@ pub async fn retrieve(
     query: Query,
 ) -> ApiResult<Json<Provider>> {
     let ws = workspace(&state, &principal, query.get("workspace_id"))?;
-    Ok(Json(view(&find(&state, &ws, &slug)?, chrono::Utc::now())))
+    let now = chrono::Utc::now();
+    match find(&state, &ws, &slug) {
+        Ok(p) => Ok(Json(view(&p, now))),
+        Err(e) => {
+            // A virtual key not migrated yet is readable as a provider with its slug.
+            let mut vk = None;
+            state.store.transaction(&mut |tx| {
+                vk = tx.virtual_key(&ws.id, &slug)?;
+                Ok(())
+            })?;
+            vk.map(|v| Json(super::virtual_keys::vk_as_provider(&v, now)))
+                .ok_or(e)
+        }
+    }
+}
+
+/// Applies a partial update to a provider inside a transaction; its limits must still
+/// fit inside its integration's access. Shared by `/providers` and `/virtual-keys`.
+pub fn apply_update(
+    tx: &mut dyn StoreTx,
+    record: &mut ProviderRecord,
+    ws: &Workspace,
+    body: &UpdateProvider,
+    at: DateTime<Utc>,
+) -> ApiResult<()> {
+    let rates = body.rate_limits.clone().map(|r| r.into_vec());
+    let p = &mut record.public;
+    let old_budget = p.usage_limits.clone();
+    let usage_limits = body.usage_limits.clone().apply(p.usage_limits.take());
+    let rate_limits = rates.apply(p.rate_limits.take());
+    if !record.revoked {
+        usable_integration(
+            tx,
+            &record.integration_uuid,
+            ws,
+            usage_limits.as_ref(),
+            rate_limits.as_deref(),
+        )?;
+    }
+    let p = &mut record.public;
+    p.usage = carry_over(
+        old_budget.as_ref(),
+        usage_limits.as_ref(),
+        p.usage.take(),
+        at,
+    );
+    p.usage_limits = usage_limits;
+    p.rate_limits = rate_limits;
+    if let Some(name) = &body.name {
+        p.name = name.clone();
+    }
+    p.note = body.note.clone().apply(p.note.take());
+    p.expires_at = body.expires_at.clone().apply(p.expires_at.take());
+    if body.reset_usage == Some(true) {
+        if let Some(u) = p.usage.as_mut() {
+            u.reset(at);
+        }
+        p.last_reset_at = Some(now());
+    }
+    p.last_updated_at = Some(now());
+    Ok(())
 }
 
 pub async fn update(
@@ -236,40 +309,7 @@ pub async fn update(
                 ws.slug
             ))
         })?;
-        let p = &mut record.public;
-        let old_budget = p.usage_limits.clone();
-        let usage_limits = body.usage_limits.clone().apply(p.usage_limits.take());
-        let rate_limits = rates.clone().apply(p.rate_limits.take());
-        if !record.revoked {
-            usable_integration(
-                tx,
-                &record.integration_uuid,
-                &ws,
-                usage_limits.as_ref(),
-                rate_limits.as_deref(),
-            )?;
-        }
-        let p = &mut record.public;
-        p.usage = carry_over(
-            old_budget.as_ref(),
-            usage_limits.as_ref(),
-            p.usage.take(),
-            at,
-        );
-        p.usage_limits = usage_limits;
-        p.rate_limits = rate_limits;
-        if let Some(name) = &body.name {
-            p.name = name.clone();
-        }
-        p.note = body.note.clone().apply(p.note.take());
-        p.expires_at = body.expires_at.clone().apply(p.expires_at.take());
-        if body.reset_usage == Some(true) {
-            if let Some(u) = p.usage.as_mut() {
-                u.reset(at);
-            }
-            p.last_reset_at = Some(now());
-        }
-        p.last_updated_at = Some(now());
+        apply_update(tx, &mut record, &ws, &body, at)?;
         tx.save_provider(&record)?;
         out = Some(json!({"id": record.public.id, "slug": record.public.slug}));
         Ok(())

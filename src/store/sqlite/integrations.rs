@@ -6,8 +6,12 @@ use crate::store::{
 };
 
 pub fn create(store: &SqliteStore, record: &IntegrationRecord) -> StoreResult<()> {
+    store.write(|tx| insert(tx, record))
+}
+
+pub fn insert(tx: &Connection, record: &IntegrationRecord) -> StoreResult<()> {
     let public = &record.public;
-    store.write(|tx| {
+    {
         tx.execute(
             "INSERT INTO integrations(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -24,7 +28,7 @@ pub fn create(store: &SqliteStore, record: &IntegrationRecord) -> StoreResult<()
             })
         })?;
         Ok(())
-    })
+    }
 }
 
 pub fn list(

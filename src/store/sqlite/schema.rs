@@ -55,6 +55,15 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 4: sealed model-level headers of custom models.
     "ALTER TABLE integration_models ADD COLUMN secrets BLOB;",
+    // 5: legacy virtual keys, until they are migrated to AI providers.
+    "CREATE TABLE virtual_keys (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        doc TEXT NOT NULL,
+        secrets BLOB NOT NULL,
+        UNIQUE (workspace_id, slug)
+     );",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ use super::{from_doc, internal, to_doc, unique_or_internal};
 use crate::api::workspace::Workspace;
 use crate::store::{
     AccessRecord, IntegrationRecord, ModelRecord, ProviderRecord, StoreError, StoreResult, StoreTx,
+    VirtualKeyRecord,
 };
 
 pub struct SqliteTx<'a, 'c>(pub &'a Transaction<'c>);
@@ -23,6 +24,35 @@ fn rows<T>(
         .collect::<Result<Vec<_>, _>>()
         .map_err(internal)?;
     Ok(out)
+}
+
+/// Providers and virtual keys share one slug namespace per workspace.
+fn slug_free(tx: &Transaction<'_>, table: &str, workspace_id: &str, slug: &str) -> StoreResult<()> {
+    let taken: Option<i64> = tx
+        .query_row(
+            &format!("SELECT 1 FROM {table} WHERE workspace_id = ?1 AND slug = ?2"),
+            [workspace_id, slug],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(internal)?;
+    match taken {
+        Some(_) => Err(StoreError::Conflict(format!(
+            "`{slug}` is already used by a provider or virtual key in this workspace"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn vk_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Vec<u8>)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+fn to_vk((doc, sealed_secrets): (String, Vec<u8>)) -> StoreResult<VirtualKeyRecord> {
+    Ok(VirtualKeyRecord {
+        public: from_doc(&doc)?,
+        sealed_secrets,
+    })
 }
 
 fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, bool)> {
@@ -73,6 +103,10 @@ impl StoreTx for SqliteTx<'_, '_> {
             )
             .map_err(internal)?;
         Ok(())
+    }
+
+    fn insert_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()> {
+        super::integrations::insert(self.0, record)
     }
 
     fn delete_integration(&mut self, id: &str) -> StoreResult<()> {
@@ -174,6 +208,12 @@ impl StoreTx for SqliteTx<'_, '_> {
 
     fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
         let p = &record.public;
+        slug_free(
+            self.0,
+            "virtual_keys",
+            p.workspace_id.as_deref().unwrap_or(""),
+            &p.slug,
+        )?;
         self.0
             .execute(
                 "INSERT INTO providers(id, slug, workspace_id, integration_id, revoked, doc)
@@ -243,6 +283,90 @@ impl StoreTx for SqliteTx<'_, '_> {
                  ON CONFLICT(integration_id, slug) DO UPDATE SET doc = excluded.doc, secrets = excluded.secrets",
                 params![integration_id, model.public.slug, to_doc(&model.public)?, model.sealed_headers],
             )
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    fn virtual_key(
+        &mut self,
+        workspace_id: &str,
+        slug_or_id: &str,
+    ) -> StoreResult<Option<VirtualKeyRecord>> {
+        self.0
+            .query_row(
+                "SELECT doc, secrets FROM virtual_keys WHERE workspace_id = ?1 AND (slug = ?2 OR id = ?2)",
+                [workspace_id, slug_or_id],
+                vk_row,
+            )
+            .optional()
+            .map_err(internal)?
+            .map(to_vk)
+            .transpose()
+    }
+
+    fn virtual_keys(&mut self, workspace_id: Option<&str>) -> StoreResult<Vec<VirtualKeyRecord>> {
+        rows(
+            self.0,
+            "SELECT doc, secrets FROM virtual_keys WHERE (?1 IS NULL OR workspace_id = ?1) ORDER BY rowid",
+            &[&workspace_id],
+            vk_row,
+        )?
+        .into_iter()
+        .map(to_vk)
+        .collect()
+    }
+
+    fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
+        let v = &record.public;
+        let ws = v.workspace_id.as_deref().unwrap_or("");
+        slug_free(self.0, "providers", ws, &v.slug)?;
+        self.0
+            .execute(
+                "INSERT INTO virtual_keys(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![v.id, v.slug, ws, to_doc(v)?, record.sealed_secrets],
+            )
+            .map_err(|e| {
+                unique_or_internal(e, || {
+                    format!("`{}` is already used by a provider or virtual key in this workspace", v.slug)
+                })
+            })?;
+        Ok(())
+    }
+
+    fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
+        self.0
+            .execute(
+                "UPDATE virtual_keys SET doc = ?2, secrets = ?3 WHERE id = ?1",
+                params![
+                    record.public.id,
+                    to_doc(&record.public)?,
+                    record.sealed_secrets
+                ],
+            )
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
+        self.0
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(internal)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        self.0
+            .execute(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()> {
+        self.0
+            .execute("DELETE FROM virtual_keys WHERE id = ?1", [id])
             .map_err(internal)?;
         Ok(())
     }

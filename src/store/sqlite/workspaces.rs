@@ -116,6 +116,7 @@ pub fn dependents(conn: &Connection, id: &str) -> StoreResult<WorkspaceDependent
             "SELECT slug FROM integrations WHERE workspace_id = ?1 ORDER BY rowid",
         )?,
         providers: column("SELECT slug FROM providers WHERE workspace_id = ?1 ORDER BY rowid")?,
+        virtual_keys: column("SELECT slug FROM virtual_keys WHERE workspace_id = ?1 ORDER BY rowid")?,
         api_keys: column(
             "SELECT json_extract(doc, '$.name') FROM api_keys WHERE workspace_id = ?1 ORDER BY rowid",
         )?,
@@ -155,6 +156,13 @@ fn describe_dependents(deps: &WorkspaceDependents) -> String {
             "{} AI provider(s) ({})",
             deps.providers.len(),
             quoted(&deps.providers)
+        ));
+    }
+    if !deps.virtual_keys.is_empty() {
+        parts.push(format!(
+            "{} virtual key(s) ({})",
+            deps.virtual_keys.len(),
+            quoted(&deps.virtual_keys)
         ));
     }
     if !deps.api_keys.is_empty() {
