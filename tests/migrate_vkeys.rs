@@ -75,16 +75,14 @@ fn seed(w: &World, api: &Api) -> BTreeMap<String, String> {
         json!({"name": "OpenAI ops", "slug": "openai-ops", "provider": "openai", "key": KEYS[5], "workspace_id": ws["ops"], "note": "ops only"}),
     );
     // Usage so far, as a legacy catalog would have recorded it.
-    let out = std::process::Command::new("sqlite3")
-        .arg(w.db())
-        .arg("UPDATE virtual_keys SET doc = json_set(doc, '$.usage.current_usage', 42.5) WHERE slug IN ('openai-shared', 'openai-shared-r');")
-        .output()
-        .expect("sqlite3 (installed by .ci/run) seeds usage");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let conn = rusqlite::Connection::open(w.db()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    conn.execute(
+        "UPDATE virtual_keys SET doc = json_set(doc, '$.usage.current_usage', 42.5) WHERE slug IN ('openai-shared', 'openai-shared-r')",
+        [],
+    )
+    .unwrap();
     ws
 }
 
