@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod env_vars;
 pub mod exit;
+pub mod files;
 pub mod keyring_access;
 pub mod limit_args;
 pub mod printer;
