@@ -19,6 +19,7 @@ pub mod secret_input;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod suggest;
 pub mod types;
 
 use std::io::Write;

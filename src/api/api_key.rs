@@ -117,6 +117,12 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
+    pub const ALL: [KeyKind; 3] = [
+        KeyKind::OrganisationService,
+        KeyKind::WorkspaceService,
+        KeyKind::WorkspaceUser,
+    ];
+
     pub fn from_path(kind: &str, sub: &str) -> Option<KeyKind> {
         match (kind, sub) {
             ("organisation", "service") => Some(KeyKind::OrganisationService),
