@@ -22,7 +22,9 @@ impl As<'_> {
         }
         let res = req.send().unwrap();
         let status = res.status().as_u16();
-        (status, res.json().unwrap_or(Value::Null))
+        let value = res.json().unwrap_or(Value::Null);
+        common::assert_wire_numbers(&value, path);
+        (status, value)
     }
     fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, None)

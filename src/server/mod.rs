@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod json;
 pub mod legacy;
 pub mod provider_config;
 pub mod provisioning;

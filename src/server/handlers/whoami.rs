@@ -2,8 +2,9 @@
 //! that a client logged in with a workspace key knows its workspace without listing
 //! workspaces (which workspace keys may not do).
 
+use crate::server::json::Json;
 use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Extension;
 use serde::{Deserialize, Serialize};
 
 use crate::server::auth::Principal;

@@ -1,6 +1,7 @@
+use crate::server::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Extension;
 use serde_json::{json, Value};
 
 use super::{now, short_suffix, slugify};
