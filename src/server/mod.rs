@@ -9,6 +9,7 @@ pub mod extract;
 pub mod handlers;
 pub mod json;
 pub mod legacy;
+pub mod listen;
 pub mod provider_config;
 pub mod provisioning;
 pub mod routes;
@@ -23,6 +24,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use axum::extract::Request;
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
@@ -67,9 +69,13 @@ pub fn router(state: AppState) -> Router {
     ));
     Router::new()
         .nest("/v1", v1)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(|| async { ApiError::new(ErrorCode::AB08, "no such route in the Admin API") })
         .method_not_allowed_fallback(|| async {
-            ApiError::invalid("this method is not allowed on this route")
+            ApiError::with_status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this method is not allowed on this route; the `Allow` header lists those that are",
+            )
         })
         .with_state(state)
 }
@@ -79,14 +85,18 @@ async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
-    let _ = writeln!(
-        std::io::stderr().lock(),
+    log_line(&format!(
         "{} {method} {path} {} {:.1}ms",
         handlers::now(),
         response.status().as_u16(),
         started.elapsed().as_secs_f64() * 1000.0
-    );
+    ));
     response
+}
+
+/// One line of the server's log on stderr.
+pub fn log_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// On first start over an empty database, creates the organisation admin key
@@ -158,19 +168,20 @@ fn grant_bootstrap_every_scope(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves the API on `listen` until SIGINT or SIGTERM, logging one line per request.
+/// The largest request body the server reads; larger ones are 413.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Serves the API on `listener` until SIGINT or SIGTERM, logging one line per request.
 pub async fn serve(
     state: AppState,
-    listen: SocketAddr,
+    listener: std::net::TcpListener,
+    timeouts: listen::Timeouts,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let app = router(state).layer(middleware::from_fn(log_request));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     on_ready(listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    listen::run(listener, app, timeouts, shutdown_signal())
         .await
         .context("the server stopped with an error")
 }

@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Extension;
 use serde_json::{json, Value};
 

@@ -1,5 +1,6 @@
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Extension;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

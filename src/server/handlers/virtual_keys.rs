@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Extension;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};

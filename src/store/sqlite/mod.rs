@@ -196,8 +196,18 @@ fn restrict_permissions(path: &Path) {
 #[cfg(not(unix))]
 fn restrict_permissions(_path: &Path) {}
 
+/// A database error as a store error: a foreign-key violation means that something the
+/// write refers to (a workspace, an integration) was deleted meanwhile.
 pub(crate) fn internal(e: impl Into<anyhow::Error>) -> StoreError {
-    StoreError::Internal(e.into())
+    let e = e.into();
+    if let Some(rusqlite::Error::SqliteFailure(f, _)) = e.downcast_ref::<rusqlite::Error>() {
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY {
+            return StoreError::NotFound(
+                "a workspace or integration this request refers to was deleted meanwhile".into(),
+            );
+        }
+    }
+    StoreError::Internal(e)
 }
 
 /// Maps a UNIQUE violation to a conflict with `message`, anything else to an internal error.
