@@ -64,13 +64,42 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::invalid(format!("the request body is not valid JSON: {inner}"))
+            ApiError::invalid(format!(
+                "the request body is not valid JSON (line {}, column {})",
+                inner.line(),
+                inner.column()
+            ))
         } else if path == "." {
             ApiError::invalid(format!("invalid request body: {inner}"))
+        } else if may_be_secret(&path) {
+            ApiError::invalid(format!(
+                "invalid value for `{path}`{} (the value is not repeated: it may be secret)",
+                expected(&inner.to_string())
+            ))
         } else {
             ApiError::invalid(format!("invalid value for `{path}`: {inner}"))
         }
     })
+}
+
+/// Fields whose values may be credentials: their values never appear in errors.
+fn may_be_secret(path: &str) -> bool {
+    let mut segments = path.split(['.', '[']);
+    segments.next() == Some("key")
+        || path
+            .split(['.', '['])
+            .any(|s| matches!(s, "configurations" | "custom_headers" | "secret_mappings"))
+}
+
+/// The "expected ..." part of a serde message, without the value it saw.
+fn expected(message: &str) -> String {
+    message
+        .split_once("expected ")
+        .map(|(_, what)| {
+            let what = what.split(" at line ").next().unwrap_or(what);
+            format!(": expected {what}")
+        })
+        .unwrap_or_default()
 }
 
 /// Query parameters, read leniently; numeric ones are checked by [`Query::page`].

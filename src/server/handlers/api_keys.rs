@@ -148,9 +148,6 @@ pub async fn create(
         }
     }
     refuse_unimplemented(&unimplemented)?;
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
     check_common(
         Some(&body.scopes),
         body.usage_limits.as_ref(),
@@ -265,11 +262,6 @@ pub async fn update(
         }
     }
     refuse_unimplemented(&unimplemented)?;
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid("`name` must not be empty"));
-        }
-    }
     check_common(
         body.scopes.as_deref(),
         body.usage_limits.as_value(),

@@ -170,16 +170,7 @@ pub async fn create(
         unimplemented.push("default_provider_slug");
     }
     refuse_unimplemented(&unimplemented)?;
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
-    if principal.pinned_workspace().is_some()
-        && !super::organisation::allow_workspace_integrations(state.store.as_ref())?
-    {
-        return Err(ApiError::forbidden(
-            "this organisation does not let workspace admins create integrations (organisation setting `allow_workspace_integrations`)",
-        ));
-    }
+    super::organisation::require_workspace_credentials_allowed(state.store.as_ref(), &principal)?;
     let workspace = match (&body.workspace_id, principal.pinned_workspace()) {
         (Some(ws), _) => Some(workspace_id(&state, &principal, ws)?),
         (None, Some(own)) => Some(own.to_owned()),
@@ -316,11 +307,6 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     if body.secret_mappings.is_some() {
         refuse_unimplemented(&["secret_mappings"])?;
-    }
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid("`name` must not be empty"));
-        }
     }
     if let Some(p) = body.pricing_adjustments.as_value() {
         check_pricing_adjustments(p)?;

@@ -36,6 +36,20 @@ pub fn allow_workspace_integrations(store: &dyn Store) -> ApiResult<bool> {
     Ok(store.meta(META_ALLOW)?.as_deref() != Some("false"))
 }
 
+/// Workspace keys may store credentials (a workspace integration, a legacy virtual key)
+/// only while the organisation allows it.
+pub fn require_workspace_credentials_allowed(
+    store: &dyn Store,
+    principal: &Principal,
+) -> ApiResult<()> {
+    if principal.pinned_workspace().is_some() && !allow_workspace_integrations(store)? {
+        return Err(crate::server::error::ApiError::forbidden(
+            "this organisation does not let workspace admins store provider credentials (organisation setting `allow_workspace_integrations`)",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn get(State(state): State<AppState>) -> ApiResult<Json<OrganisationSettings>> {
     Ok(Json(OrganisationSettings {
         allow_workspace_integrations: allow_workspace_integrations(state.store.as_ref())?,

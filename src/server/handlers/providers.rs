@@ -108,9 +108,6 @@ pub async fn create(
     Extension(principal): Extension<Principal>,
     Body(body): Body<CreateProvider>,
 ) -> ApiResult<Json<Created>> {
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
     if let Some(s) = &body.slug {
         check_slug("slug", s)?;
     }
@@ -252,7 +249,18 @@ pub fn apply_update(
     let old_budget = p.usage_limits.clone();
     let usage_limits = body.usage_limits.clone().apply(p.usage_limits.take());
     let rate_limits = rates.apply(p.rate_limits.take());
-    if !record.revoked {
+    if record.revoked {
+        // Revoked access keeps its limits; a provider must fit them for when it returns.
+        if let Some(access) = tx.access(&record.integration_uuid, &ws.id)? {
+            check_fits(
+                usage_limits.as_ref(),
+                rate_limits.as_deref(),
+                &access,
+                &record.public.integration_id,
+                &ws.slug,
+            )?;
+        }
+    } else {
         usable_integration(
             tx,
             &record.integration_uuid,
@@ -292,11 +300,6 @@ pub async fn update(
     query: Query,
     Body(body): Body<UpdateProvider>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid("`name` must not be empty"));
-        }
-    }
     let rates = body.rate_limits.clone().map(|r| r.into_vec());
     check_limits(body.usage_limits.as_value(), rates.as_value())?;
     check_expiry(body.expires_at.as_value().map(String::as_str))?;

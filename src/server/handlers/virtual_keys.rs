@@ -203,9 +203,7 @@ pub async fn create(
     if body.secret_mappings.is_some() {
         refuse_unimplemented(&["secret_mappings"])?;
     }
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
+    super::organisation::require_workspace_credentials_allowed(state.store.as_ref(), &principal)?;
     if !provider_config::known_services().contains(&body.provider.as_str()) {
         return Err(ApiError::invalid(format!(
             "unknown `provider` `{}`; this server knows: {}",

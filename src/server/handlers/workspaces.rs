@@ -18,20 +18,6 @@ use crate::server::provisioning;
 use crate::server::AppState;
 use crate::store::WorkspaceQuery;
 
-const NAME_MAX: usize = 255;
-
-fn check_name(name: &str) -> ApiResult<()> {
-    if name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
-    if name.chars().count() > NAME_MAX {
-        return Err(ApiError::invalid(format!(
-            "`name` is at most {NAME_MAX} characters"
-        )));
-    }
-    Ok(())
-}
-
 fn check_limits(usage: Option<&Vec<UsageLimits>>, rate: Option<&Vec<RateLimit>>) -> ApiResult<()> {
     if let Some(u) = usage {
         validate_usage_array(u, "usage_limits", 1).map_err(ApiError::invalid)?;
@@ -66,7 +52,6 @@ pub async fn create(
     Body(body): Body<CreateWorkspace>,
 ) -> ApiResult<Json<Workspace>> {
     principal.require_organisation("workspace management")?;
-    check_name(&body.name)?;
     if body.users.is_some() {
         refuse_unimplemented(&["users"])?;
     }
@@ -137,9 +122,6 @@ pub async fn update(
     Body(body): Body<UpdateWorkspace>,
 ) -> ApiResult<Json<Workspace>> {
     principal.require_organisation("workspace management")?;
-    if let Some(name) = &body.name {
-        check_name(name)?;
-    }
     check_defaults(body.defaults.as_ref())?;
     check_limits(body.usage_limits.as_value(), body.rate_limits.as_value())?;
     let updated = state.store.update_workspace(
