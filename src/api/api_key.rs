@@ -7,7 +7,7 @@ use super::limits::{RateLimit, UsageLimits};
 use super::patch::Patch;
 
 /// An API key as listed or retrieved; `key` is always masked here.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApiKey {
     pub id: String,
     #[serde(default)]
@@ -49,8 +49,9 @@ fn api_key_object() -> String {
 }
 
 /// `POST /api-keys/{type}/{sub-type}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateApiKey {
+    #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
     #[serde(default)]
@@ -59,6 +60,7 @@ pub struct CreateApiKey {
     pub workspace_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::opt_description",
         default,
@@ -80,14 +82,16 @@ pub struct CreateApiKey {
 }
 
 /// `PUT /api-keys/{id}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateApiKey {
+    #[schemars(schema_with = "super::schema::opt_name")]
     #[serde(
         deserialize_with = "super::text::opt_name",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub name: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::patch_description",
         default,
@@ -113,7 +117,7 @@ pub struct UpdateApiKey {
 }
 
 /// The create response: the only time the key is shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreatedApiKey {
     pub id: String,
     pub key: String,
@@ -173,4 +177,10 @@ impl KeyKind {
     pub fn is_workspace(self) -> bool {
         !matches!(self, KeyKind::OrganisationService)
     }
+}
+
+/// The update response: the key's id.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UpdatedApiKey {
+    pub id: String,
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::patch::Patch;
 
 /// An integration as the API returns it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Integration {
     #[serde(default)]
     pub id: String,
@@ -38,6 +38,7 @@ pub struct Integration {
     #[serde(default)]
     pub workspace_count: Option<u64>,
     /// True (the default): every model of the service is enabled; false: an allow-list.
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(default, deserialize_with = "super::lenient::opt_flex_bool")]
     pub allow_all_models: Option<bool>,
     #[serde(default)]
@@ -53,8 +54,9 @@ fn integration_object() -> String {
 }
 
 /// `POST /integrations`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateIntegration {
+    #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
     pub ai_provider_id: String,
@@ -62,6 +64,7 @@ pub struct CreateIntegration {
     pub slug: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::opt_description",
         default,
@@ -75,6 +78,7 @@ pub struct CreateIntegration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing_adjustments: Option<Value>,
     /// Arrives with AI providers; refused when set to true until then.
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "super::lenient::opt_flex_bool",
@@ -88,8 +92,9 @@ pub struct CreateIntegration {
 }
 
 /// `PUT /integrations/{slug}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateIntegration {
+    #[schemars(schema_with = "super::schema::opt_name")]
     #[serde(
         deserialize_with = "super::text::opt_name",
         default,
@@ -98,6 +103,7 @@ pub struct UpdateIntegration {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::patch_description",
         default,
@@ -113,7 +119,7 @@ pub struct UpdateIntegration {
 }
 
 /// The minimal create response of integrations and providers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Created {
     #[serde(default)]
     pub id: String,

@@ -3,10 +3,11 @@ use crate::server::json::Json;
 use axum::extract::State;
 use axum::Extension;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::{now, short_suffix, slugify};
 use crate::api::integration::{CreateIntegration, Created, Integration, UpdateIntegration};
+use crate::api::schema::Empty;
 use crate::api::ListEnvelope;
 use crate::crypto::mask;
 use crate::server::auth::Principal;
@@ -304,7 +305,7 @@ pub async fn update(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
     Body(body): Body<UpdateIntegration>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Created>> {
     if body.secret_mappings.is_some() {
         refuse_unimplemented(&["secret_mappings"])?;
     }
@@ -368,9 +369,10 @@ pub async fn update(
             Ok(())
         }),
     )?;
-    Ok(Json(
-        json!({"id": updated.public.id, "slug": updated.public.slug}),
-    ))
+    Ok(Json(Created {
+        id: updated.public.id,
+        slug: updated.public.slug,
+    }))
 }
 
 /// Deletes an integration. While AI providers use it the answer is 409 naming them;
@@ -380,7 +382,7 @@ pub async fn delete(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
     query: Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let record = reachable(&state, &principal, &slug)?;
     let force = query
         .get("force_delete")
@@ -400,12 +402,13 @@ pub async fn delete(
         }
         tx.delete_integration(&id)
     })?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn slugs_follow_the_contract_pattern() {

@@ -1,0 +1,103 @@
+//! JSON Schemas of the wire types for the OpenAPI document (`GET /v1/openapi.json`).
+//!
+//! Wire types derive `schemars::JsonSchema`; fields read by a custom serde function name
+//! one of the functions here with `#[schemars(schema_with = ...)]`, so that the document
+//! says what the server really accepts: loose booleans and numbers in requests, bounded
+//! names without control characters, `null` for "clear". Each function looks at the
+//! generator's contract: requests (deserialize) are described as the server reads them,
+//! responses (serialize) as it writes them.
+
+use schemars::{json_schema, Schema, SchemaGenerator};
+use serde::Serialize;
+
+use super::text::{DESCRIPTION_MAX, NAME_MAX};
+
+/// Characters a name or description may not hold: control characters (Unicode `Cc`) and
+/// bidirectional formatting characters.
+const FORBIDDEN: &str =
+    "\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069";
+
+/// Unicode white space (what `str::trim` removes) beyond the control characters.
+const SPACE: &str = "\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
+fn reading(generator: &SchemaGenerator) -> bool {
+    generator.contract().is_deserialize()
+}
+
+fn nullable(schema: Schema) -> Schema {
+    json_schema!({"anyOf": [schema, {"type": "null"}]})
+}
+
+/// A display name: 1 to 255 characters, not only white space, no control characters.
+pub fn name(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": "string"});
+    }
+    json_schema!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": NAME_MAX,
+        "pattern": format!("^[^{FORBIDDEN}]*[^{FORBIDDEN}{SPACE}][^{FORBIDDEN}]*$"),
+    })
+}
+
+/// An optional name; `null` is the same as leaving it out.
+pub fn opt_name(generator: &mut SchemaGenerator) -> Schema {
+    nullable(name(generator))
+}
+
+/// A description or note: at most 1,024 characters, no control characters; `null` clears.
+pub fn opt_description(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": ["string", "null"]});
+    }
+    nullable(json_schema!({
+        "type": "string",
+        "maxLength": DESCRIPTION_MAX,
+        "pattern": format!("^[^{FORBIDDEN}]*$"),
+    }))
+}
+
+/// A boolean that requests may also send as `1`/`0` or `"true"`/`"false"`/`"1"`/`"0"`.
+pub fn flex_bool(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": "boolean"});
+    }
+    json_schema!({
+        "anyOf": [
+            {"type": "boolean"},
+            {"type": "number"},
+            {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]},
+        ]
+    })
+}
+
+pub fn opt_flex_bool(generator: &mut SchemaGenerator) -> Schema {
+    nullable(flex_bool(generator))
+}
+
+/// A number that requests may also send as a decimal string (`"10.5"`).
+pub fn flex_number(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": "number"});
+    }
+    json_schema!({
+        "anyOf": [
+            {"type": "number"},
+            {"type": "string", "pattern": "^-?[0-9]{1,15}(\\.[0-9]{1,15})?$"},
+        ]
+    })
+}
+
+pub fn opt_flex_number(generator: &mut SchemaGenerator) -> Schema {
+    nullable(flex_number(generator))
+}
+
+/// An RFC 3339 timestamp, as the server writes them.
+pub fn timestamp(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "format": "date-time"})
+}
+
+/// The empty object `{}` that deletes and bulk updates answer with.
+#[derive(Debug, Clone, Copy, Default, Serialize, schemars::JsonSchema)]
+pub struct Empty {}
