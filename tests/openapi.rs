@@ -187,3 +187,26 @@ fn the_router_answers_exactly_the_documented_operations() {
         }
     }
 }
+
+/// Found by schemathesis: serde reads a struct from a JSON array, so `PUT` with
+/// `[null, null]` updated a workspace. A body must be an object.
+#[test]
+fn a_body_that_is_not_an_object_is_refused() {
+    let w = World::new(Mode::Served);
+    let api = common::Api::new(&w);
+    let (s, ws) = api.post("/admin/workspaces", serde_json::json!({"name": "eng"}));
+    assert_eq!(s, 200, "{ws}");
+    let id = ws["id"].as_str().unwrap();
+    for body in ["[null, null]", "[\"x\"]", "null", "3", "\"name\""] {
+        let got = api.call(
+            reqwest::Method::PUT,
+            &format!("/admin/workspaces/{id}"),
+            Some(body),
+        );
+        common::assert_error(got, 400, "AB01", "JSON object");
+        let got = api.call(reqwest::Method::PUT, "/organisation/settings", Some(body));
+        common::assert_error(got, 400, "AB01", "JSON object");
+    }
+    let (s, again) = api.get(&format!("/admin/workspaces/{id}"));
+    assert_eq!((s, &again["name"]), (200, &serde_json::json!("eng")));
+}

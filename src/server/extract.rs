@@ -12,7 +12,7 @@ use super::error::ApiError;
 use crate::store::Page;
 
 /// A JSON body decoded with the path of the first bad field in the error message.
-/// An empty body decodes as `{}`; one of whitespace only is refused.
+/// An empty body decodes as `{}`; one of whitespace only, or not an object, is refused.
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
@@ -39,6 +39,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             return Err(ApiError::invalid(
                 "the request body is blank; send a JSON object, or no body at all",
             ));
+        }
+        // serde reads a struct from an array too (`[null, null]` as its fields in order):
+        // every body of this API is an object, so nothing else is taken.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::invalid("the request body must be a JSON object"));
         }
         decode(&bytes).map(Body)
     }
