@@ -59,7 +59,9 @@ pub struct CreateIntegration {
     #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
+    #[schemars(schema_with = "super::schema::service")]
     pub ai_provider_id: String,
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,15 +80,17 @@ pub struct CreateIntegration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing_adjustments: Option<Value>,
     /// Arrives with AI providers; refused when set to true until then.
-    #[schemars(schema_with = "super::schema::opt_flex_bool")]
+    #[schemars(schema_with = "super::schema::unimplemented_switch")]
     #[serde(
         default,
         deserialize_with = "super::lenient::opt_flex_bool",
         skip_serializing_if = "Option::is_none"
     )]
     pub create_default_provider: Option<bool>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_provider_slug: Option<String>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_mappings: Option<Value>,
 }
@@ -114,6 +118,7 @@ pub struct UpdateIntegration {
     pub configurations: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub pricing_adjustments: Patch<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_mappings: Option<Value>,
 }

@@ -37,6 +37,7 @@ pub struct UsageLimits {
     pub periodic_reset: Option<PeriodicReset>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periodic_reset_days: Option<i64>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_usage_reset_at: Option<String>,
 }

@@ -46,9 +46,11 @@ pub fn usd_per_mtok_to_cents_per_token(usd: f64) -> f64 {
 /// Model-level settings of a custom or fine-tuned model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelConfigurations {
+    #[schemars(schema_with = "super::schema::opt_custom_host")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_host: Option<String>,
     /// Write-only; read back as `masked_custom_headers`.
+    #[schemars(schema_with = "super::schema::opt_string_map")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_headers: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +101,7 @@ fn list_object() -> String {
 /// One item of the bulk PUT.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelUpdate {
+    #[schemars(schema_with = "super::schema::model_slug")]
     pub slug: String,
     #[schemars(schema_with = "super::schema::flex_bool")]
     #[serde(deserialize_with = "required_bool")]
@@ -117,6 +120,7 @@ pub struct ModelUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub is_finetune: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_model_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_model_slug: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

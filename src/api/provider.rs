@@ -60,6 +60,7 @@ pub struct CreateProvider {
     pub integration_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     #[schemars(schema_with = "super::schema::opt_description")]
@@ -78,6 +79,7 @@ pub struct CreateProvider {
         skip_serializing_if = "Option::is_none"
     )]
     pub rate_limits: Option<Vec<RateLimit>>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
 }
@@ -103,6 +105,7 @@ pub struct UpdateProvider {
     pub usage_limits: Patch<UsageLimits>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub rate_limits: Patch<OneOrMany>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub expires_at: Patch<String>,
     #[schemars(schema_with = "super::schema::opt_flex_bool")]

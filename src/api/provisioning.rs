@@ -85,6 +85,7 @@ pub struct WorkspaceAccessUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub create_default_provider: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_provider_slug: Option<String>,
 }
@@ -111,6 +112,7 @@ pub struct BulkUpdateWorkspaces {
         skip_serializing_if = "Option::is_none"
     )]
     pub create_default_provider: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_provider_slug: Option<String>,
 }

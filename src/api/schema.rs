@@ -93,11 +93,75 @@ pub fn opt_flex_number(generator: &mut SchemaGenerator) -> Schema {
     nullable(flex_number(generator))
 }
 
-/// An RFC 3339 timestamp, as the server writes them.
-pub fn timestamp(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({"type": "string", "format": "date-time"})
-}
-
 /// The empty object `{}` that deletes and bulk updates answer with.
 #[derive(Debug, Clone, Copy, Default, Serialize, schemars::JsonSchema)]
 pub struct Empty {}
+
+/// A field of the Admin API that this server does not implement yet: it is refused
+/// unless left out or `null`.
+pub fn unimplemented(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "null",
+        "description": "Part of the Admin API that this server does not implement yet: leave it out.",
+    })
+}
+
+/// A switch of the Admin API that this server does not implement yet: only off is taken.
+pub fn unimplemented_switch(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "enum": [false, 0, "false", "0", "no", null],
+        "description": "Part of the Admin API that this server does not implement yet: only false.",
+    })
+}
+
+/// An optional slug: 1 to 255 letters, digits, `-` and `_`.
+pub fn opt_slug(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": ["string", "null"]});
+    }
+    nullable(json_schema!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,255}$"}))
+}
+
+/// A model slug: 1 to 255 printable ASCII characters without spaces.
+pub fn model_slug(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": "string"});
+    }
+    json_schema!({"type": "string", "pattern": "^[!-~]{1,255}$"})
+}
+
+pub fn opt_model_slug(generator: &mut SchemaGenerator) -> Schema {
+    nullable(model_slug(generator))
+}
+
+/// An optional RFC 3339 timestamp; `null` clears where the field may be cleared.
+pub fn opt_timestamp(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": ["string", "null"]});
+    }
+    nullable(json_schema!({"type": "string", "format": "date-time"}))
+}
+
+/// A custom model's host: an http(s) URL.
+pub fn opt_custom_host(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": ["string", "null"]});
+    }
+    nullable(json_schema!({
+        "type": "string",
+        "pattern": "^https?://[a-z0-9]+(\\.[a-z0-9]+)*(:[0-9]{1,4})?(/[A-Za-z0-9._~-]*)*$",
+    }))
+}
+
+/// Header names to string values.
+pub fn opt_string_map(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({"type": "object", "additionalProperties": {"type": "string"}}))
+}
+
+/// An AI service this server knows (`openai`, `anthropic`, ...).
+pub fn service(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": "string"});
+    }
+    json_schema!({"type": "string", "enum": crate::server::provider_config::known_services()})
+}

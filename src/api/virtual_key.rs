@@ -74,10 +74,12 @@ pub struct CreateVirtualKey {
     #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
+    #[schemars(schema_with = "super::schema::service")]
     pub provider: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Extension: the slug to use (default: from the name).
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     #[schemars(schema_with = "super::schema::opt_description")]
@@ -117,8 +119,10 @@ pub struct CreateVirtualKey {
     pub usage_limits: Option<UsageLimits>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<Vec<RateLimit>>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_mappings: Option<Value>,
 }
@@ -152,6 +156,7 @@ pub struct UpdateVirtualKey {
     pub usage_limits: Patch<UsageLimits>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub rate_limits: Patch<Vec<RateLimit>>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_mappings: Option<Value>,
 }

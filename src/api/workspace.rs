@@ -70,6 +70,7 @@ pub struct CreateWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<Vec<RateLimit>>,
     /// Contract field this server does not implement (workspace membership).
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Value>,
 }
@@ -79,10 +80,13 @@ pub struct CreateWorkspace {
 pub struct DefaultsInput {
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub metadata: Patch<BTreeMap<String, String>>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_guardrails: Option<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_guardrails: Option<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_api_key_config: Option<Value>,
 }

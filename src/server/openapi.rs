@@ -144,7 +144,7 @@ impl QueryParam {
     fn schema(&self) -> Value {
         match self.kind {
             ParamKind::String => json!({"type": "string"}),
-            ParamKind::Count => json!({"type": "integer", "minimum": 0, "maximum": u32::MAX}),
+            ParamKind::Count => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
             ParamKind::PageSize => json!({"type": "integer", "minimum": 1, "maximum": 1000}),
             ParamKind::Boolean => json!({"type": "boolean"}),
             ParamKind::OneOf(values) => json!({"type": "string", "enum": values}),
@@ -347,6 +347,18 @@ pub fn document() -> Value {
             .and_then(|op| op.pointer_mut("/requestBody/content/application~1json/schema"))
         {
             rewrite_refs(schema, &renames);
+            // A body is required when its type has required fields (no body reads as `{}`).
+            let required = schema
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .and_then(|name| schemas.get(name))
+                .and_then(|def| def.get("required"))
+                .and_then(Value::as_array)
+                .is_some_and(|r| !r.is_empty());
+            if let Some(op) = paths.get_mut(path).and_then(|p| p.get_mut(method)) {
+                op["requestBody"]["required"] = json!(required);
+            }
         }
     }
 
