@@ -210,3 +210,27 @@ fn a_body_that_is_not_an_object_is_refused() {
     let (s, again) = api.get(&format!("/admin/workspaces/{id}"));
     assert_eq!((s, &again["name"]), (200, &serde_json::json!("eng")));
 }
+
+/// Found by schemathesis: JSON Schema counts `30.0` as an integer, and the document says
+/// `periodic_reset_days` and rate-limit values are integers, but the server refused them.
+#[test]
+fn whole_numbers_written_as_floats_are_integers() {
+    let w = World::new(Mode::Served);
+    let api = common::Api::new(&w);
+    let (s, ws) = api.post(
+        "/admin/workspaces",
+        serde_json::json!({
+            "name": "eng",
+            "usage_limits": [{"type": "cost", "credit_limit": 100, "periodic_reset_days": 30.0}],
+            "rate_limits": [{"type": "requests", "unit": "rpm", "value": 100.0}],
+        }),
+    );
+    assert_eq!(s, 200, "{ws}");
+    assert_eq!(ws["usage_limits"][0]["periodic_reset_days"], 30);
+    assert_eq!(ws["rate_limits"][0]["value"], 100);
+    let got = api.post(
+        "/admin/workspaces",
+        serde_json::json!({"name": "x", "rate_limits": [{"type": "requests", "unit": "rpm", "value": 1.5}]}),
+    );
+    common::assert_error(got, 400, "AB01", "rate_limits[0].value");
+}

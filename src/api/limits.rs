@@ -35,7 +35,11 @@ pub struct UsageLimits {
     pub alert_threshold: Option<f64>,
     #[serde(default)]
     pub periodic_reset: Option<PeriodicReset>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_flex_i64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub periodic_reset_days: Option<i64>,
     #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,6 +141,7 @@ pub struct RateLimit {
     #[serde(rename = "type")]
     pub kind: RateLimitType,
     pub unit: RateUnit,
+    #[serde(deserialize_with = "super::lenient::flex_i64")]
     pub value: i64,
 }
 
