@@ -54,6 +54,7 @@ pub struct CreateApiKey {
     #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
+    #[schemars(schema_with = "super::schema::scopes")]
     #[serde(default)]
     pub scopes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +103,7 @@ pub struct UpdateApiKey {
         skip_serializing_if = "Patch::is_absent"
     )]
     pub description: Patch<String>,
+    #[schemars(schema_with = "super::schema::opt_scopes")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]

@@ -77,6 +77,7 @@ pub struct CreateIntegration {
     pub workspace_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configurations: Option<Map<String, Value>>,
+    #[schemars(schema_with = "super::schema::pricing_adjustments")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing_adjustments: Option<Value>,
     /// Arrives with AI providers; refused when set to true until then.
@@ -116,6 +117,7 @@ pub struct UpdateIntegration {
     pub description: Patch<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configurations: Option<Map<String, Value>>,
+    #[schemars(schema_with = "super::schema::pricing_adjustments")]
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub pricing_adjustments: Patch<Value>,
     #[schemars(schema_with = "super::schema::unimplemented")]

@@ -35,6 +35,7 @@ pub struct UsageLimits {
     pub alert_threshold: Option<f64>,
     #[serde(default)]
     pub periodic_reset: Option<PeriodicReset>,
+    #[schemars(range(min = 1, max = 365))]
     #[serde(
         default,
         deserialize_with = "super::lenient::opt_flex_i64",
@@ -141,6 +142,7 @@ pub struct RateLimit {
     #[serde(rename = "type")]
     pub kind: RateLimitType,
     pub unit: RateUnit,
+    #[schemars(range(min = 0))]
     #[serde(deserialize_with = "super::lenient::flex_i64")]
     pub value: i64,
 }

@@ -9,6 +9,7 @@ use super::lenient::opt_flex_bool;
 /// Per-token prices in USD cents, as the contract's `pricing_config` carries them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PricingConfig {
+    #[schemars(schema_with = "super::schema::pricing_type")]
     #[serde(rename = "type", default = "static_type")]
     pub kind: String,
     pub pay_as_you_go: PayAsYouGo,

@@ -9,6 +9,7 @@
 
 use schemars::{json_schema, Schema, SchemaGenerator};
 use serde::Serialize;
+use serde_json::json;
 
 use super::text::{DESCRIPTION_MAX, NAME_MAX};
 
@@ -164,4 +165,56 @@ pub fn service(generator: &mut SchemaGenerator) -> Schema {
         return json_schema!({"type": "string"});
     }
     json_schema!({"type": "string", "enum": crate::server::provider_config::known_services()})
+}
+
+/// API key scopes: at least one, each a scope this server knows.
+pub fn scopes(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": "array", "items": {"type": "string"}});
+    }
+    json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "enum": crate::server::scopes::all_scopes()},
+    })
+}
+
+pub fn opt_scopes(generator: &mut SchemaGenerator) -> Schema {
+    nullable(scopes(generator))
+}
+
+/// `pricing_adjustments`: `{multiplier: {...}}` with factors of 0 or more, or `null`.
+pub fn pricing_adjustments(generator: &mut SchemaGenerator) -> Schema {
+    if !reading(generator) {
+        return json_schema!({"type": ["object", "null"]});
+    }
+    let factor = json!({"type": ["number", "null"], "minimum": 0});
+    let mut multipliers = serde_json::Map::new();
+    for field in crate::server::handlers::integrations::MULTIPLIER_FIELDS {
+        multipliers.insert((*field).to_owned(), factor.clone());
+    }
+    multipliers.insert(
+        "image".to_owned(),
+        json!({"type": "object", "properties": {"default": factor}, "additionalProperties": false}),
+    );
+    multipliers.insert(
+        "additional_units".to_owned(),
+        json!({"type": "object", "additionalProperties": factor}),
+    );
+    json_schema!({
+        "type": ["object", "null"],
+        "properties": {
+            "multiplier": {
+                "type": "object",
+                "properties": multipliers,
+                "additionalProperties": false,
+            }
+        },
+        "additionalProperties": false,
+    })
+}
+
+/// The only pricing type: `static`.
+pub fn pricing_type(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "string", "enum": ["static"]})
 }

@@ -113,6 +113,8 @@ pub enum ParamKind {
     PageSize,
     Boolean,
     OneOf(&'static [&'static str]),
+    /// A string matching this regular expression.
+    Pattern(&'static str),
 }
 
 /// A query parameter a route reads.
@@ -148,6 +150,7 @@ impl QueryParam {
             ParamKind::PageSize => json!({"type": "integer", "minimum": 1, "maximum": 1000}),
             ParamKind::Boolean => json!({"type": "boolean"}),
             ParamKind::OneOf(values) => json!({"type": "string", "enum": values}),
+            ParamKind::Pattern(pattern) => json!({"type": "string", "pattern": pattern}),
         }
     }
 }

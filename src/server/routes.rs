@@ -79,8 +79,12 @@ const FORCE_DELETE: QueryParam = QueryParam::new(
     ParamKind::Boolean,
     "Also delete the AI providers that use it (an extension)",
 );
-const SLUGS: QueryParam =
-    QueryParam::new("slugs", ParamKind::String, "Comma-separated model slugs").required();
+const SLUGS: QueryParam = QueryParam::new(
+    "slugs",
+    ParamKind::Pattern("^[A-Za-z0-9_.:/@-]{1,255}(,[A-Za-z0-9_.:/@-]{1,255})*$"),
+    "Comma-separated model slugs",
+)
+.required();
 const PROVIDER: QueryParam =
     QueryParam::new("provider", ParamKind::String, "Only this provider's models");
 const AI_SERVICE: QueryParam = QueryParam::new(

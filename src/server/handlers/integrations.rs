@@ -58,7 +58,7 @@ fn vault_error(e: anyhow::Error) -> ApiError {
     ApiError::internal(format!("cannot use the master key: {e:#}"))
 }
 
-const MULTIPLIER_FIELDS: &[&str] = &[
+pub const MULTIPLIER_FIELDS: &[&str] = &[
     "default",
     "request_token",
     "response_token",
