@@ -189,7 +189,7 @@ fn the_router_answers_exactly_the_documented_operations() {
 }
 
 /// Found by schemathesis: serde reads a struct from a JSON array, so `PUT` with
-/// `[null, null]` updated a workspace. A body must be an object.
+/// `[null, null]` (or `{"defaults": [null, null]}`) updated a workspace. Objects only.
 #[test]
 fn a_body_that_is_not_an_object_is_refused() {
     let w = World::new(Mode::Served);
@@ -207,8 +207,25 @@ fn a_body_that_is_not_an_object_is_refused() {
         let got = api.call(reqwest::Method::PUT, "/organisation/settings", Some(body));
         common::assert_error(got, 400, "AB01", "JSON object");
     }
+    // Nor anywhere inside: serde would read `[null, null]` as the fields of `defaults`.
+    for (body, field) in [
+        (r#"{"defaults": [null, null]}"#, "`defaults`"),
+        (r#"{"usage_limits": [["cost", 100]]}"#, "`usage_limits[0]`"),
+        (
+            r#"{"rate_limits": [["requests", "rpm", 5]]}"#,
+            "`rate_limits[0]`",
+        ),
+    ] {
+        let got = api.call(
+            reqwest::Method::PUT,
+            &format!("/admin/workspaces/{id}"),
+            Some(body),
+        );
+        common::assert_error(got, 400, "AB01", field);
+    }
     let (s, again) = api.get(&format!("/admin/workspaces/{id}"));
     assert_eq!((s, &again["name"]), (200, &serde_json::json!("eng")));
+    assert_eq!(again["defaults"]["metadata"], Value::Null);
 }
 
 /// Found by schemathesis: JSON Schema counts `30.0` as an integer, and the document says

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -15,7 +16,7 @@ use crate::store::Page;
 /// An empty body decodes as `{}`; one of whitespace only, or not an object, is refused.
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<S: Send + Sync, T: DeserializeOwned + JsonSchema + 'static> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -44,6 +45,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         // every body of this API is an object, so nothing else is taken.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(ApiError::invalid("the request body must be a JSON object"));
+        }
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            super::openapi::arrays_for_objects::<T>(&value).map_err(|at| {
+                ApiError::invalid(format!("`{at}` must be a JSON object, not an array"))
+            })?;
         }
         decode(&bytes).map(Body)
     }

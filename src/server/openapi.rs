@@ -3,8 +3,10 @@
 //! `Body<T>` argument is its request body, its `Json<T>` return its response, so the
 //! document cannot drift from the code.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -414,5 +416,120 @@ mod tests {
         if let Ok(path) = std::env::var("CATALOG_OPENAPI_OUT") {
             std::fs::write(path, serde_json::to_string_pretty(&document()).unwrap()).unwrap();
         }
+    }
+}
+
+/// The request schema of `T` and the definitions it refers to, built once per type.
+fn request_schema<T: JsonSchema + 'static>() -> Arc<(Value, Map<String, Value>)> {
+    static CACHE: OnceLock<Mutex<HashMap<TypeId, Arc<(Value, Map<String, Value>)>>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| {
+            let mut generator = generator(false);
+            let root = generator.subschema_for::<T>().to_value();
+            Arc::new((root, generator.take_definitions(true)))
+        })
+        .clone()
+}
+
+/// Refuses an array where `T`'s schema has an object with fields: serde reads a struct
+/// from an array of its fields in order (`"defaults": [null, null]`), which no client
+/// means and the document does not allow. Returns the path of the first such value.
+pub fn arrays_for_objects<T: JsonSchema + 'static>(value: &Value) -> Result<(), String> {
+    let schema = request_schema::<T>();
+    let (root, definitions) = &*schema;
+    walk(value, root, definitions, String::new())
+}
+
+fn walk(
+    value: &Value,
+    schema: &Value,
+    defs: &Map<String, Value>,
+    at: String,
+) -> Result<(), String> {
+    let Some(schema) = schema.as_object() else {
+        return Ok(());
+    };
+    if let Some(name) = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+    {
+        if let Some(def) = defs.get(name) {
+            walk(value, def, defs, at.clone())?;
+        }
+    }
+    if let Some(branches) = schema.get("anyOf").and_then(Value::as_array) {
+        if !value.is_null() {
+            let mut first = None;
+            for branch in branches.iter().filter(|b| admits(b, value)) {
+                match walk(value, branch, defs, at.clone()) {
+                    Ok(()) => {
+                        first = None;
+                        break;
+                    }
+                    Err(e) => {
+                        first.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first {
+                return Err(e);
+            }
+        }
+    }
+    let properties = schema.get("properties").and_then(Value::as_object);
+    match value {
+        Value::Array(items) => {
+            if properties.is_some() {
+                return Err(if at.is_empty() { "the body".into() } else { at });
+            }
+            if let Some(item) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, item, defs, format!("{at}[{i}]"))?;
+                }
+            }
+        }
+        Value::Object(fields) => {
+            for (k, v) in fields {
+                let sub = properties
+                    .and_then(|p| p.get(k))
+                    .or_else(|| schema.get("additionalProperties"));
+                if let Some(sub) = sub {
+                    let path = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    };
+                    walk(v, sub, defs, path)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Whether a branch's `type` (if it has one) admits the value's JSON type.
+fn admits(schema: &Value, value: &Value) -> bool {
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let allowed = |t: &Value| {
+        t.as_str()
+            .is_some_and(|t| t == kind || (kind == "number" && t == "integer"))
+    };
+    match schema.get("type") {
+        None => true,
+        Some(Value::Array(types)) => types.iter().any(allowed),
+        Some(t) => allowed(t),
     }
 }
