@@ -251,3 +251,25 @@ fn whole_numbers_written_as_floats_are_integers() {
     );
     common::assert_error(got, 400, "AB01", "rate_limits[0].value");
 }
+
+/// Found while writing the document: `?force_delete=abc` was read as false and the integration was
+/// deleted; a value that is not a boolean is 400 and nothing is deleted.
+#[test]
+fn force_delete_must_be_a_boolean() {
+    let w = World::new(Mode::Served);
+    let api = common::Api::new(&w);
+    let (s, created) = api.post(
+        "/integrations",
+        serde_json::json!({"name": "oa", "slug": "oa", "ai_provider_id": "openai", "key": common::PROVIDER_KEY}),
+    );
+    assert_eq!(s, 200, "{created}");
+    common::assert_error(
+        api.delete("/integrations/oa?force_delete=abc", None),
+        400,
+        "AB01",
+        "force_delete",
+    );
+    assert_eq!(api.get("/integrations/oa").0, 200);
+    assert_eq!(api.delete("/integrations/oa?force_delete=no", None).0, 200);
+    assert_eq!(api.get("/integrations/oa").0, 404);
+}

@@ -384,10 +384,16 @@ pub async fn delete(
     query: Query,
 ) -> ApiResult<Json<Empty>> {
     let record = reachable(&state, &principal, &slug)?;
-    let force = query
-        .get("force_delete")
-        .and_then(|v| crate::api::lenient::flex_bool(&Value::String(v.to_owned())))
-        .unwrap_or(false);
+    let force = match query.get("force_delete") {
+        None => false,
+        Some(v) => {
+            crate::api::lenient::flex_bool(&Value::String(v.to_owned())).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "query parameter `force_delete` must be true or false, got `{v}`"
+                ))
+            })?
+        }
+    };
     let id = record.public.id.clone();
     state.store.transaction(&mut |tx| {
         let users = tx.providers(None, Some(&id))?;
