@@ -416,22 +416,11 @@ pub async fn serve() -> Response {
         .into_response()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn print_document() {
-        if let Ok(path) = std::env::var("CATALOG_OPENAPI_OUT") {
-            std::fs::write(path, serde_json::to_string_pretty(&document()).unwrap()).unwrap();
-        }
-    }
-}
-
 /// The request schema of `T` and the definitions it refers to, built once per type.
-fn request_schema<T: JsonSchema + 'static>() -> Arc<(Value, Map<String, Value>)> {
-    static CACHE: OnceLock<Mutex<HashMap<TypeId, Arc<(Value, Map<String, Value>)>>>> =
-        OnceLock::new();
+type RequestSchema = Arc<(Value, Map<String, Value>)>;
+
+fn request_schema<T: JsonSchema + 'static>() -> RequestSchema {
+    static CACHE: OnceLock<Mutex<HashMap<TypeId, RequestSchema>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     cache
@@ -540,5 +529,50 @@ fn admits(schema: &Value, value: &Value) -> bool {
         None => true,
         Some(Value::Array(types)) => types.iter().any(allowed),
         Some(t) => allowed(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::workspace::UpdateWorkspace;
+
+    #[test]
+    fn arrays_are_refused_where_objects_belong() {
+        let ok = json!({"defaults": {"metadata": {"a": "b"}}, "usage_limits": null,
+            "rate_limits": [{"type": "requests", "unit": "rpm", "value": 5}]});
+        assert_eq!(arrays_for_objects::<UpdateWorkspace>(&ok), Ok(()));
+        let bad = json!({"defaults": [null, null]});
+        assert_eq!(
+            arrays_for_objects::<UpdateWorkspace>(&bad),
+            Err("defaults".to_owned())
+        );
+        let bad = json!({"usage_limits": [{"type": "cost", "credit_limit": 1}, ["cost", 1]]});
+        assert_eq!(
+            arrays_for_objects::<UpdateWorkspace>(&bad),
+            Err("usage_limits[1]".to_owned())
+        );
+        assert_eq!(
+            arrays_for_objects::<UpdateWorkspace>(&json!([null])),
+            Err("the body".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_document_is_stable_and_names_every_operation_once() {
+        let doc = document();
+        assert_eq!(doc, document());
+        let mut ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .map(|op| op["operationId"].as_str().unwrap())
+            .collect();
+        let count = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "operation ids must be unique");
+        assert_eq!(count, routes::all().len() + 1);
     }
 }
