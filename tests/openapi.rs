@@ -273,3 +273,44 @@ fn force_delete_must_be_a_boolean() {
     assert_eq!(api.delete("/integrations/oa?force_delete=no", None).0, 200);
     assert_eq!(api.get("/integrations/oa").0, 404);
 }
+
+/// Routes come from the table only: no `.route(` or `.nest(` elsewhere in the server
+/// (besides `/v1` itself and the document's own route), so none can bypass the document.
+#[test]
+fn no_route_is_added_outside_the_table() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![dir];
+    let mut found = Vec::new();
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("server/routes.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                if [".route(", ".nest(", ".route_service(", ".nest_service("]
+                    .iter()
+                    .any(|m| line.contains(m))
+                {
+                    found.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|l| l.contains(".route(openapi::DOCUMENT_PATH")),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|l| l.contains(".nest(\"/v1\", v1)")),
+        "{found:#?}"
+    );
+}

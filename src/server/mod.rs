@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router {
         auth::authenticate,
     ));
     // The OpenAPI document is public: it describes the API, not the organisation's data.
-    let v1 = v1.route("/openapi.json", axum::routing::get(openapi::serve));
+    let v1 = v1.route(openapi::DOCUMENT_PATH, axum::routing::get(openapi::serve));
     Router::new()
         .nest("/v1", v1)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

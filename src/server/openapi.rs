@@ -166,8 +166,9 @@ impl QueryParam {
     }
 }
 
-/// The routes served without authentication (outside the scope table).
-pub const PUBLIC_PATHS: &[&str] = &["/openapi.json"];
+/// Where the document is served under `/v1`, without authentication (it describes the
+/// API, not the organisation's data), and so outside the scope table.
+pub const DOCUMENT_PATH: &str = "/openapi.json";
 
 const ERROR_STATUSES: &[(u16, &str)] = &[
     (
@@ -312,7 +313,7 @@ pub fn document() -> Value {
         item[route.method.to_ascii_lowercase()] = op;
     }
     paths.insert(
-        "/v1/openapi.json".into(),
+        format!("/v1{DOCUMENT_PATH}"),
         json!({"get": {
             "operationId": "get_openapi_json",
             "summary": "This document",
