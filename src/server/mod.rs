@@ -102,10 +102,6 @@ pub fn log_line(line: &str) {
 /// On first start over an empty database, creates the organisation admin key
 /// (or installs `bootstrap_key`) and returns it so that it can be shown once.
 pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Result<Option<String>> {
-    if state.store.count_api_keys()? > 0 {
-        grant_bootstrap_every_scope(state)?;
-        return Ok(None);
-    }
     let secret = match bootstrap_key {
         Some(k) if k.trim().len() < 16 => {
             anyhow::bail!("CATALOG_BOOTSTRAP_ADMIN_KEY must be at least 16 characters")
@@ -113,6 +109,12 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
         Some(k) => k.trim().to_owned(),
         None => crate::crypto::new_api_key(),
     };
+    let mut tx = state.store.begin()?;
+    if tx.count_api_keys()? > 0 {
+        grant_bootstrap_every_scope(&mut *tx)?;
+        tx.commit()?;
+        return Ok(None);
+    }
     let at = handlers::now();
     let key = crate::api::api_key::ApiKey {
         id: uuid::Uuid::new_v4().to_string(),
@@ -129,10 +131,11 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
         object: "api-key".to_owned(),
         ..Default::default()
     };
-    state.store.create_api_key(&crate::store::ApiKeyRecord {
+    tx.insert_api_key(&crate::store::ApiKeyRecord {
         public: key,
         key_hash: crate::crypto::hash_api_key(&secret),
     })?;
+    tx.commit()?;
     Ok(Some(if bootstrap_key.is_some() {
         String::new()
     } else {
@@ -141,9 +144,9 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
 }
 
 /// The bootstrap admin key holds every scope, including those added by newer versions.
-fn grant_bootstrap_every_scope(state: &AppState) -> anyhow::Result<()> {
+fn grant_bootstrap_every_scope(tx: &mut dyn crate::store::StoreTx) -> anyhow::Result<()> {
     let all = scopes::all_scopes();
-    let (_, keys) = state.store.list_api_keys(&crate::store::ApiKeyQuery {
+    let (_, keys) = tx.api_keys(&crate::store::ApiKeyQuery {
         workspace_id: None,
         types: vec![KeyKind::OrganisationService.as_str().to_owned()],
         page: crate::store::Page {
@@ -151,19 +154,12 @@ fn grant_bootstrap_every_scope(state: &AppState) -> anyhow::Result<()> {
             page_size: 1000,
         },
     })?;
-    for key in keys.iter().filter(|k| {
-        k.creation_mode.as_deref() == Some("auto")
-            && k.kind.as_deref() == Some(KeyKind::OrganisationService.as_str())
-            && k.scopes != all
-    }) {
-        let all = all.clone();
-        state.store.update_api_key(
-            &key.id,
-            Box::new(move |k| {
-                k.scopes = all;
-                Ok(())
-            }),
-        )?;
+    for mut key in keys
+        .into_iter()
+        .filter(|k| k.creation_mode.as_deref() == Some("auto") && k.scopes != all)
+    {
+        key.scopes = all.clone();
+        tx.save_api_key(&key)?;
     }
     Ok(())
 }
