@@ -172,7 +172,8 @@ fn a_write_that_refers_to_a_deleted_workspace_is_not_found() {
         },
         key_hash: "h".into(),
     };
-    match store.create_api_key(&record) {
+    let mut tx = store.begin().unwrap();
+    match tx.insert_api_key(&record) {
         Err(StoreError::NotFound(m)) => assert!(m.contains("deleted meanwhile"), "{m}"),
         other => panic!("expected not found, got {other:?}"),
     }

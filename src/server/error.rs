@@ -72,19 +72,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<ApiError> for StoreError {
-    /// Lets handler checks run inside a store transaction and come out unchanged.
-    fn from(e: ApiError) -> Self {
-        match e.code {
-            ErrorCode::AB01 => StoreError::Invalid(e.message),
-            ErrorCode::AB03 | ErrorCode::AB05 => StoreError::Forbidden(e.message),
-            ErrorCode::AB07 => StoreError::Conflict(e.message),
-            ErrorCode::AB02 | ErrorCode::AB08 => StoreError::NotFound(e.message),
-            _ => StoreError::Internal(anyhow::anyhow!(e.message)),
-        }
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status.unwrap_or_else(|| {

@@ -27,7 +27,7 @@ use anyhow::Context;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use crate::api::api_key::KeyKind;
@@ -97,6 +97,17 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// Runs a request's handling on tokio's blocking pool. Admin API handlers call the store,
+/// whose SQLite calls block; on the pool they wait there, and the async workers stay free
+/// to accept, read and answer every other connection.
+async fn off_the_async_workers(request: Request, next: Next) -> Response {
+    let runtime = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || runtime.block_on(next.run(request))).await {
+        Ok(response) => response,
+        Err(_) => ApiError::internal("the request's handler stopped unexpectedly").into_response(),
+    }
+}
+
 /// One line of the server's log on stderr.
 pub fn log_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -105,10 +116,6 @@ pub fn log_line(line: &str) {
 /// On first start over an empty database, creates the organisation admin key
 /// (or installs `bootstrap_key`) and returns it so that it can be shown once.
 pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Result<Option<String>> {
-    if state.store.count_api_keys()? > 0 {
-        grant_bootstrap_every_scope(state)?;
-        return Ok(None);
-    }
     let secret = match bootstrap_key {
         Some(k) if k.trim().len() < 16 => {
             anyhow::bail!("CATALOG_BOOTSTRAP_ADMIN_KEY must be at least 16 characters")
@@ -116,6 +123,12 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
         Some(k) => k.trim().to_owned(),
         None => crate::crypto::new_api_key(),
     };
+    let mut tx = state.store.begin()?;
+    if tx.count_api_keys()? > 0 {
+        grant_bootstrap_every_scope(&mut *tx)?;
+        tx.commit()?;
+        return Ok(None);
+    }
     let at = handlers::now();
     let key = crate::api::api_key::ApiKey {
         id: uuid::Uuid::new_v4().to_string(),
@@ -132,10 +145,11 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
         object: "api-key".to_owned(),
         ..Default::default()
     };
-    state.store.create_api_key(&crate::store::ApiKeyRecord {
+    tx.insert_api_key(&crate::store::ApiKeyRecord {
         public: key,
         key_hash: crate::crypto::hash_api_key(&secret),
     })?;
+    tx.commit()?;
     Ok(Some(if bootstrap_key.is_some() {
         String::new()
     } else {
@@ -144,9 +158,9 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
 }
 
 /// The bootstrap admin key holds every scope, including those added by newer versions.
-fn grant_bootstrap_every_scope(state: &AppState) -> anyhow::Result<()> {
+fn grant_bootstrap_every_scope(tx: &mut dyn crate::store::StoreTx) -> anyhow::Result<()> {
     let all = scopes::all_scopes();
-    let (_, keys) = state.store.list_api_keys(&crate::store::ApiKeyQuery {
+    let (_, keys) = tx.api_keys(&crate::store::ApiKeyQuery {
         workspace_id: None,
         types: vec![KeyKind::OrganisationService.as_str().to_owned()],
         page: crate::store::Page {
@@ -154,19 +168,12 @@ fn grant_bootstrap_every_scope(state: &AppState) -> anyhow::Result<()> {
             page_size: 1000,
         },
     })?;
-    for key in keys.iter().filter(|k| {
-        k.creation_mode.as_deref() == Some("auto")
-            && k.kind.as_deref() == Some(KeyKind::OrganisationService.as_str())
-            && k.scopes != all
-    }) {
-        let all = all.clone();
-        state.store.update_api_key(
-            &key.id,
-            Box::new(move |k| {
-                k.scopes = all;
-                Ok(())
-            }),
-        )?;
+    for mut key in keys
+        .into_iter()
+        .filter(|k| k.creation_mode.as_deref() == Some("auto") && k.scopes != all)
+    {
+        key.scopes = all.clone();
+        tx.save_api_key(&key)?;
     }
     Ok(())
 }
@@ -181,7 +188,9 @@ pub async fn serve(
     timeouts: listen::Timeouts,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let app = router(state).layer(middleware::from_fn(log_request));
+    let app = router(state)
+        .layer(middleware::from_fn(off_the_async_workers))
+        .layer(middleware::from_fn(log_request));
     let listener = tokio::net::TcpListener::from_std(listener)?;
     on_ready(listener.local_addr()?);
     listen::run(listener, app, timeouts, shutdown_signal())

@@ -40,7 +40,8 @@ fn check_defaults(defaults: Option<&DefaultsInput>) -> ApiResult<()> {
 pub fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult<Workspace> {
     let ws = state
         .store
-        .get_workspace(id)?
+        .read()?
+        .workspace(id)?
         .ok_or_else(|| ApiError::not_found(format!("workspace `{id}` not found")))?;
     principal.require_workspace(&ws.id)?;
     Ok(ws)
@@ -81,11 +82,10 @@ pub async fn create(
     };
     // The workspace and the access that global settings give it land together.
     let now = chrono::Utc::now();
-    state.store.transaction(&mut |tx| {
-        tx.insert_workspace(&ws)?;
-        provisioning::provision_new_workspace(tx, &ws, now)?;
-        Ok(())
-    })?;
+    let mut tx = state.store.begin()?;
+    tx.insert_workspace(&ws)?;
+    provisioning::provision_new_workspace(&mut *tx, &ws, now)?;
+    tx.commit()?;
     Ok(Json(ws))
 }
 
@@ -103,7 +103,7 @@ pub async fn list(
             .map(|s| s.split(',').map(|p| p.trim().to_owned()).collect()),
         page: query.page(100)?,
     };
-    let (total, data) = state.store.list_workspaces(&q)?;
+    let (total, data) = state.store.read()?.workspaces(&q)?;
     Ok(Json(ListEnvelope::new(total, data)))
 }
 
@@ -124,29 +124,29 @@ pub async fn update(
     principal.require_organisation("workspace management")?;
     check_defaults(body.defaults.as_ref())?;
     check_limits(body.usage_limits.as_value(), body.rate_limits.as_value())?;
-    let updated = state.store.update_workspace(
-        &id,
-        Box::new(move |ws| {
-            if let Some(name) = body.name {
-                ws.name = name;
-            }
-            ws.description = body.description.apply(ws.description.take());
-            if let Some(icon) = body.icon {
-                ws.icon = (!icon.is_empty()).then_some(icon);
-            }
-            if let Some(defaults) = body.defaults {
-                let current = ws.defaults.take().unwrap_or_default();
-                ws.defaults = Some(WorkspaceDefaults {
-                    metadata: defaults.metadata.apply(current.metadata),
-                });
-            }
-            ws.usage_limits = body.usage_limits.apply(ws.usage_limits.take());
-            ws.rate_limits = body.rate_limits.apply(ws.rate_limits.take());
-            ws.last_updated_at = Some(now());
-            Ok(())
-        }),
-    )?;
-    Ok(Json(updated))
+    let mut tx = state.store.begin()?;
+    let mut ws = tx
+        .workspace(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("workspace `{id}` not found")))?;
+    if let Some(name) = body.name {
+        ws.name = name;
+    }
+    ws.description = body.description.apply(ws.description.take());
+    if let Some(icon) = body.icon {
+        ws.icon = (!icon.is_empty()).then_some(icon);
+    }
+    if let Some(defaults) = body.defaults {
+        let current = ws.defaults.take().unwrap_or_default();
+        ws.defaults = Some(WorkspaceDefaults {
+            metadata: defaults.metadata.apply(current.metadata),
+        });
+    }
+    ws.usage_limits = body.usage_limits.apply(ws.usage_limits.take());
+    ws.rate_limits = body.rate_limits.apply(ws.rate_limits.take());
+    ws.last_updated_at = Some(now());
+    tx.save_workspace(&ws)?;
+    tx.commit()?;
+    Ok(Json(ws))
 }
 
 pub async fn delete(
@@ -165,8 +165,16 @@ pub async fn delete(
             )));
         }
     }
-    state
-        .store
-        .delete_workspace(&ws.id, body.force_delete.unwrap_or(false))?;
+    let mut tx = state.store.begin()?;
+    if !body.force_delete.unwrap_or(false) {
+        let deps = tx.workspace_dependents(&ws.id)?;
+        if !deps.is_empty() {
+            return Err(ApiError::conflict(
+                crate::domain::dependents::describe_dependents(&deps),
+            ));
+        }
+    }
+    tx.delete_workspace(&ws.id)?;
+    tx.commit()?;
     Ok((StatusCode::OK, Json(Empty {})))
 }
