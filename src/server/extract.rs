@@ -136,9 +136,20 @@ impl Query {
             .filter(|v| !v.is_empty())
     }
 
+    /// A parameter of a type other than text (a number, a boolean, one of a list): leaving
+    /// it out is fine, but one that is present needs a value (`?page_size=` is 400).
+    pub fn typed(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.0.get(name).map(String::as_str) {
+            Some("") => Err(ApiError::invalid(format!(
+                "query parameter `{name}` has no value; give one or leave it out"
+            ))),
+            other => Ok(other),
+        }
+    }
+
     fn number(&self, names: &[&str]) -> Result<Option<u64>, ApiError> {
         for name in names {
-            if let Some(v) = self.get(name) {
+            if let Some(v) = self.typed(name)? {
                 return v.parse().map(Some).map_err(|_| {
                     ApiError::invalid(format!(
                         "query parameter `{name}` must be a whole number, got `{v}`"

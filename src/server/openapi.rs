@@ -145,22 +145,17 @@ impl QueryParam {
         }
     }
 
-    /// An empty value (`?page_size=`) is the same as leaving the parameter out.
+    /// A parameter that is not text needs a value when present (`?page_size=` is 400).
     fn schema(&self) -> Value {
-        let or_empty = |typed: Value| json!({"anyOf": [typed, {"type": "string", "maxLength": 0}]});
         match self.kind {
             ParamKind::String => json!({"type": "string"}),
-            ParamKind::Count => {
-                or_empty(json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}))
-            }
-            ParamKind::PageSize => {
-                or_empty(json!({"type": "integer", "minimum": 1, "maximum": 1000}))
-            }
+            ParamKind::Count => json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+            ParamKind::PageSize => json!({"type": "integer", "minimum": 1, "maximum": 1000}),
             ParamKind::Boolean => json!({"anyOf": [
                 {"type": "boolean"},
-                {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no", ""]},
+                {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]},
             ]}),
-            ParamKind::OneOf(values) => or_empty(json!({"type": "string", "enum": values})),
+            ParamKind::OneOf(values) => json!({"type": "string", "enum": values}),
             ParamKind::Pattern(pattern) => json!({"type": "string", "pattern": pattern}),
         }
     }

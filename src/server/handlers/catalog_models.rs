@@ -202,7 +202,7 @@ pub async fn list(
     if let Some(service) = query.get("ai_service") {
         all.retain(|m| m.ai_service == service);
     }
-    match query.get("sort").unwrap_or("provider") {
+    match query.typed("sort")?.unwrap_or("provider") {
         "name" => all.sort_by(|a, b| a.slug.cmp(&b.slug).then(a.provider.cmp(&b.provider))),
         "ai_service" => all.sort_by(|a, b| a.ai_service.cmp(&b.ai_service).then(a.id.cmp(&b.id))),
         "provider" => all.sort_by(|a, b| a.id.cmp(&b.id)),
@@ -212,7 +212,7 @@ pub async fn list(
             )))
         }
     }
-    match query.get("order").unwrap_or("asc") {
+    match query.typed("order")?.unwrap_or("asc") {
         "asc" => {}
         "desc" => all.reverse(),
         other => {
@@ -223,7 +223,7 @@ pub async fn list(
     }
     let number = |name: &str| -> ApiResult<Option<usize>> {
         query
-            .get(name)
+            .typed(name)?
             .map(|v| {
                 v.parse().map_err(|_| {
                     ApiError::invalid(format!(

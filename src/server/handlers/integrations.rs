@@ -257,7 +257,7 @@ pub async fn list(
     Extension(principal): Extension<Principal>,
     query: Query,
 ) -> ApiResult<Json<ListEnvelope<Integration>>> {
-    let mut scope = match query.get("type") {
+    let mut scope = match query.typed("type")? {
         None | Some("all") => IntegrationScope::All,
         Some("organisation") => IntegrationScope::Organisation,
         Some("workspace") => IntegrationScope::Workspace,
@@ -386,7 +386,7 @@ pub async fn delete(
     query: Query,
 ) -> ApiResult<Json<Empty>> {
     let record = reachable(&state, &principal, &slug)?;
-    let force = match query.get("force_delete") {
+    let force = match query.typed("force_delete")? {
         None => false,
         Some(v) => {
             crate::api::lenient::flex_bool(&Value::String(v.to_owned())).ok_or_else(|| {
