@@ -124,9 +124,13 @@ mod tests {
     }
 }
 
-/// A rate limit as people write it: `100/min`, `100rpm`, `5000tokens/hour`, `10 requests/s`.
+/// A rate limit as people write it: `100/min`, `100rpm`, `5000tokens/hour`, `10 requests/s`;
+/// `0` or `none` is no rate limit (`None`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RateSpec(pub crate::api::limits::RateLimit);
+pub struct RateSpec(pub Option<crate::api::limits::RateLimit>);
+
+const RATE_FORMS: &str =
+    "write e.g. 100/min, 100rpm or 5000tokens/hour (0 or none removes the limit)";
 
 impl FromStr for RateSpec {
     type Err = String;
@@ -134,13 +138,26 @@ impl FromStr for RateSpec {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         use crate::api::limits::{RateLimit, RateLimitType, RateUnit};
         let text = s.trim().to_ascii_lowercase().replace(' ', "");
+        if text == "none" || text == "0" {
+            return Ok(RateSpec(None));
+        }
         let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-        let value: i64 = digits.parse().map_err(|_| {
-            format!(
-                "`{s}` does not start with a number; write e.g. 100/min, 100rpm or 5000tokens/hour"
-            )
-        })?;
+        if digits.is_empty() {
+            return Err(format!("`{s}` does not start with a number; {RATE_FORMS}"));
+        }
         let rest = &text[digits.len()..];
+        if rest.starts_with('.') || rest.starts_with(',') {
+            return Err(format!(
+                "`{s}` is not a whole number of requests or tokens; {RATE_FORMS}"
+            ));
+        }
+        let value: i64 = digits
+            .parse()
+            .ok()
+            .filter(|v| *v <= 1_000_000_000_000)
+            .ok_or_else(|| {
+                format!("`{s}` is too large: a rate is at most 1000000000000 per window")
+            })?;
         let (kind, window) = if let Some(w) = rest
             .strip_prefix("tokens")
             .or_else(|| rest.strip_prefix("tok"))
@@ -164,8 +181,49 @@ impl FromStr for RateSpec {
                 ))
             }
         };
-        Ok(RateSpec(RateLimit { kind, unit, value }))
+        if value == 0 {
+            return Ok(RateSpec(None));
+        }
+        Ok(RateSpec(Some(RateLimit { kind, unit, value })))
     }
+}
+
+/// A budget or alert amount: a finite positive number, at most 1e12 (USD or tokens).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Amount(pub f64);
+
+/// The largest budget or alert accepted: anything above is a typo.
+pub const MAX_AMOUNT: f64 = 1e12;
+
+impl FromStr for Amount {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let value = parse_number(s)?;
+        if value <= 0.0 {
+            return Err(format!("must be a positive number (e.g. 1000), got `{s}`"));
+        }
+        if value > MAX_AMOUNT {
+            return Err(format!(
+                "`{s}` is more than {MAX_AMOUNT:e}; check the amount"
+            ));
+        }
+        Ok(Amount(value))
+    }
+}
+
+/// A plain decimal number: `NaN`, infinities and numbers too large for a double are refused.
+pub fn parse_number(s: &str) -> Result<f64, String> {
+    let value: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number; write e.g. 1000 or 2.5"))?;
+    if !value.is_finite() {
+        return Err(format!(
+            "`{s}` is not a finite number; write e.g. 1000 or 2.5"
+        ));
+    }
+    Ok(value)
 }
 
 /// When a budget resets: `weekly`, `monthly`, `none`, or every N days as `30d`.
@@ -228,14 +286,34 @@ mod limit_tests {
                 RateUnit::Rpd,
                 10,
             ),
-            ("0/min", RateLimitType::Requests, RateUnit::Rpm, 0),
         ] {
-            let r = text.parse::<RateSpec>().unwrap().0;
+            let r = text.parse::<RateSpec>().unwrap().0.unwrap();
             assert_eq!((r.kind, r.unit, r.value), (kind, unit, value), "{text}");
         }
         let err = "100/fortnight".parse::<RateSpec>().unwrap_err();
         assert!(err.contains("fortnight"), "{err}");
         assert!("fast".parse::<RateSpec>().is_err());
+        for off in ["0", "none", "0/min"] {
+            assert_eq!(off.parse::<RateSpec>().unwrap().0, None, "{off}");
+        }
+        assert!("1.5/min"
+            .parse::<RateSpec>()
+            .unwrap_err()
+            .contains("whole number"));
+        assert!("99999999999999999999/min"
+            .parse::<RateSpec>()
+            .unwrap_err()
+            .contains("too large"));
+    }
+
+    #[test]
+    fn amounts_are_finite_positive_and_sane() {
+        assert_eq!("1200".parse::<Amount>().unwrap().0, 1200.0);
+        assert!("-5".parse::<Amount>().unwrap_err().contains("positive"));
+        for bad in ["NaN", "inf", "1e309", "abc"] {
+            assert!(bad.parse::<Amount>().is_err(), "{bad}");
+        }
+        assert!("2e12".parse::<Amount>().unwrap_err().contains("more than"));
     }
 
     #[test]

@@ -355,3 +355,71 @@ fn without_a_terminal_missing_values_name_their_flags() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--service"), "{out:?}");
 }
+
+#[test]
+fn provision_prompts_start_from_the_current_state_and_no_turns_later_workspaces_off() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+    ]);
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--new-workspaces",
+        "--budget",
+        "1000",
+        "--reset",
+        "monthly",
+        "--alert",
+        "800",
+    ]);
+    let mut p = spawn_command(
+        terminal_command(
+            &w,
+            &["workspaces", "provision", "--integration", "openai-prod"],
+        ),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Workspaces", "\r"); // eng stays ticked
+    answer(&mut p, "Budget (empty to keep the current one)", "1200\r");
+    answer(&mut p, "Budget type", "\r");
+    // The current reset is the default: Enter keeps monthly.
+    answer(&mut p, "Reset", "\r");
+    // A bad answer is refused at its prompt and asked again.
+    answer(&mut p, "Alert at (empty to keep the current one)", "5000\r");
+    p.exp_string("below the budget").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("900\r").unwrap();
+    p.flush().unwrap();
+    answer(&mut p, "Rate limit", "abc\r");
+    p.exp_string("does not start with a number").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    // Workspaces created later are provisioned now: "no" turns that off.
+    answer(&mut p, "Also provision workspaces created later?", "n");
+    p.exp_string("no longer provisioned").unwrap();
+    answer(&mut p, "Apply these changes?", "y");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
+    assert_eq!(
+        access["global_workspace_access"]["enabled"], false,
+        "{access}"
+    );
+    let budget = &access["workspaces"][0]["usage_limits"][0];
+    assert_eq!(budget["credit_limit"].as_f64(), Some(1200.0), "{access}");
+    assert_eq!(budget["periodic_reset"], "monthly", "{access}");
+    assert_eq!(budget["alert_threshold"].as_f64(), Some(900.0), "{access}");
+}

@@ -368,8 +368,17 @@ fn provisioning_validation_names_the_field() {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             w.fails(&refs, code, needle);
         };
-        run(&["--budget", "0"], 2, "credit_limit");
-        run(&["--budget", "100", "--alert", "100"], 2, "alert_threshold");
+        // Errors name the flags the user typed, not the API's fields.
+        run(
+            &["--budget", "0"],
+            2,
+            "'--budget <AMOUNT>': must be a positive number",
+        );
+        run(
+            &["--budget", "100", "--alert", "100"],
+            2,
+            "--alert 100 must be below the budget",
+        );
         run(
             &["--budget", "99", "--budget-type", "tokens"],
             2,

@@ -7,9 +7,13 @@ use serde_json::{Map, Value};
 use super::config_args::{needs_secret, secret_field, ConfigArgs, Service};
 use crate::api::integration::{CreateIntegration, UpdateIntegration};
 use crate::api::models::{BulkUpdateModels, ModelUpdate};
+use crate::api::provisioning::WorkspaceAccessList;
+use crate::api::workspace::Workspace;
 use crate::client::provisioning::access_path;
 use crate::commands::dry_run::{self, PlannedRequest};
-use crate::commands::workspaces::provision::{ask_limits, choose_workspaces, compute, Plan};
+use crate::commands::workspaces::provision::{
+    ask_limits, ask_new_workspaces, choose_workspaces, compute, current_budget, flag_pair, Plan,
+};
 use crate::commands::Ctx;
 use crate::crypto::mask;
 use crate::exit::{hint_on, CliError, ErrorKind};
@@ -58,14 +62,18 @@ pub struct StepArgs {
     pub provision_all: bool,
 
     /// Step 2: also provision workspaces created later
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_new_workspaces")]
     pub new_workspaces: bool,
+
+    /// Step 2: stop provisioning workspaces created later
+    #[arg(long)]
+    pub no_new_workspaces: bool,
 
     #[command(flatten)]
     pub limits: LimitArgs,
 
     /// Skip step 2 (workspace provisioning)
-    #[arg(long, conflicts_with_all = ["provision", "provision_all", "new_workspaces"])]
+    #[arg(long, conflicts_with_all = ["provision", "provision_all", "new_workspaces", "no_new_workspaces"])]
     pub skip_provisioning: bool,
 
     /// Step 3: enable only these models (comma-separated or repeated): an allow-list
@@ -98,18 +106,33 @@ enum ModelChoice {
 pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let prompter = ctx.prompter();
     let settings = &ctx.settings;
+    let client = ctx.client()?;
+    // What already exists decides before the first prompt: a slug of another service is
+    // refused, and a re-run starts from the current state.
+    let existing = match client.get_integration(&args.slug.0) {
+        Ok(i) => Some(i),
+        Err(e) if crate::client::is_missing(&e) => None,
+        Err(e) => return Err(e),
+    };
+    let existing_service = existing
+        .as_ref()
+        .map(|found| existing_service(found, args.service))
+        .transpose()?;
     let wizard = args.service.is_none() && prompter.can();
-    let service = match args.service {
-        Some(s) => s,
-        None => {
+    let service = match (args.service, existing_service) {
+        (Some(s), _) | (None, Some(s)) => s,
+        (None, None) => {
             let names: Vec<String> = Service::all().iter().map(|s| s.id().to_owned()).collect();
             Service::all()[prompter.select("service", "--service", &names, 0)?]
         }
     };
+    let default_name = existing
+        .as_ref()
+        .map_or(args.slug.0.clone(), |i| i.name.clone());
     let name = match args.name {
         Some(n) => n,
-        None if wizard => prompter.text("name", "--name", Some(&args.slug.0))?,
-        None => args.slug.0.clone(),
+        None if wizard => prompter.text("name", "--name", Some(&default_name))?,
+        None => default_name,
     };
     let mut config = args.config.collect(settings)?;
     if wizard {
@@ -118,11 +141,12 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let mut key = None;
     if needs_secret(service.id(), &config) {
         let secret = match args.key.read(settings)? {
-            Some(s) => s,
-            None if prompter.can() => prompter.secret(
+            Some(s) => Some(s),
+            None if existing.is_some() && keep_stored_key(ctx, existing.as_ref())? => None,
+            None if prompter.can() => Some(prompter.secret(
                 secret_label(service.id(), &config),
                 "--key-env VAR, --key-stdin or --key-file PATH",
-            )?,
+            )?),
             None => {
                 return Err(missing(
                     secret_label(service.id(), &config),
@@ -130,11 +154,12 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
                 ))
             }
         };
-        match secret_field(service.id(), &config) {
-            Some(field) => {
+        match (secret, secret_field(service.id(), &config)) {
+            (Some(secret), Some(field)) => {
                 config.insert(field.to_owned(), Value::String(secret));
             }
-            None => key = Some(secret),
+            (Some(secret), None) => key = Some(secret),
+            (None, _) => {}
         }
     } else if args.key.given() {
         return Err(CliError::usage(format!(
@@ -143,9 +168,14 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let client = ctx.client()?;
     let workspace = match ctx.workspace()? {
         Some(ws) => Some(ws),
+        None if existing.is_some() => {
+            match existing.as_ref().and_then(|i| i.workspace_id.clone()) {
+                Some(id) => Some(client.resolve_workspace(&id)?),
+                None => None,
+            }
+        }
         None if wizard => {
             let workspaces = client.list_workspaces(None)?;
             let mut choices = vec!["organisation (provision it to workspaces later)".to_owned()];
@@ -170,18 +200,25 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let steps = &args.steps;
-    args.steps.limits.check()?;
+    let current_access = match &existing {
+        Some(_) => client.workspace_access(&args.slug.0)?,
+        None => Default::default(),
+    };
 
     // Step 2: workspace provisioning (organisation integrations only).
     let mut plan = None;
     if workspace.is_none() && !steps.skip_provisioning {
-        let given = !steps.provision.is_empty() || steps.provision_all || steps.new_workspaces;
+        let given = !steps.provision.is_empty()
+            || steps.provision_all
+            || steps.new_workspaces
+            || steps.no_new_workspaces;
         let wanted = given || (wizard && prompter.confirm("Provision workspaces now?", true)?);
         if wanted {
             plan = Some(provisioning_plan(
                 ctx,
                 &args.slug.0,
                 steps,
+                &current_access,
                 wizard && !given,
             )?);
         }
@@ -228,31 +265,10 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         None
     };
 
-    let existing = match client.get_integration(&args.slug.0) {
-        Ok(i) => Some(i),
-        Err(e) if crate::client::is_missing(&e) => None,
-        Err(e) => return Err(e),
-    };
-    if let Some(found) = &existing {
-        if found.ai_provider_id != body.ai_provider_id {
-            return Err(CliError::new(
-                ErrorKind::Conflict,
-                format!(
-                    "integration `{}` already exists for `{}`, not `{}`",
-                    found.slug, found.ai_provider_id, body.ai_provider_id
-                ),
-            )
-            .with_hint("choose another slug; slugs never change")
-            .into());
-        }
-    }
-    let current_access = match (&plan, &existing) {
-        (Some(_), Some(_)) => client.workspace_access(&args.slug.0)?,
-        _ => Default::default(),
-    };
     let change = plan
         .as_ref()
-        .map(|p| compute(p, &current_access, steps.dry_run));
+        .map(|p| compute(p, &current_access, steps.dry_run))
+        .transpose()?;
     let models_body = models.map(|m| match m {
         ModelChoice::All => BulkUpdateModels {
             models: Vec::new(),
@@ -375,6 +391,52 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     printer.one(&created)
 }
 
+/// The service of an existing integration; a different `--service` is refused before
+/// anything is asked.
+fn existing_service(
+    found: &crate::api::integration::Integration,
+    asked: Option<Service>,
+) -> anyhow::Result<Service> {
+    let known = Service::all()
+        .iter()
+        .copied()
+        .find(|s| s.id() == found.ai_provider_id);
+    match (known, asked) {
+        (Some(k), Some(a)) if k == a => Ok(k),
+        (Some(k), None) => Ok(k),
+        _ => Err(CliError::new(
+            ErrorKind::Conflict,
+            format!(
+                "integration `{}` already exists for `{}`{}",
+                found.slug,
+                found.ai_provider_id,
+                asked.map_or(String::new(), |a| format!(", not `{}`", a.id()))
+            ),
+        )
+        .with_hint("choose another slug; slugs never change")
+        .into()),
+    }
+}
+
+/// A re-run on an existing integration keeps its stored key unless a new one is given:
+/// on a terminal it asks (yes by default), otherwise it keeps it and says so.
+fn keep_stored_key(
+    ctx: &Ctx,
+    existing: Option<&crate::api::integration::Integration>,
+) -> anyhow::Result<bool> {
+    let shown = existing
+        .and_then(|i| i.masked_key.clone())
+        .unwrap_or_else(|| "stored".to_owned());
+    let prompter = ctx.prompter();
+    if prompter.can() {
+        return prompter.confirm(&format!("Keep the stored key ({shown})?"), true);
+    }
+    ctx.printer().status(format!(
+        "keeping the stored key ({shown}); pass --key-env, --key-stdin or --key-file to replace it"
+    ));
+    Ok(true)
+}
+
 /// A search, then a multi-select over the registry's models that match it (exact
 /// matches first, then prefixes, then the rest).
 fn choose_models(
@@ -438,7 +500,13 @@ fn update_body(body: &CreateIntegration) -> UpdateIntegration {
 }
 
 /// Step 2 from flags, or from prompts when the wizard runs and flags gave nothing.
-fn provisioning_plan(ctx: &Ctx, slug: &str, steps: &StepArgs, ask: bool) -> anyhow::Result<Plan> {
+fn provisioning_plan(
+    ctx: &Ctx,
+    slug: &str,
+    steps: &StepArgs,
+    current: &WorkspaceAccessList,
+    ask: bool,
+) -> anyhow::Result<Plan> {
     let client = ctx.client()?;
     let prompter = ctx.prompter();
     let targets = if !steps.provision.is_empty() {
@@ -450,24 +518,40 @@ fn provisioning_plan(ctx: &Ctx, slug: &str, steps: &StepArgs, ask: bool) -> anyh
     } else if steps.provision_all {
         client.list_workspaces(None)?
     } else if ask {
-        // A new integration: nobody has access yet, so nothing is pre-ticked or revoked.
-        choose_workspaces(ctx, &prompter, &[])?.0
+        // Current access is pre-ticked; unticking it revokes.
+        let (targets, revoke) = choose_workspaces(ctx, &prompter, &current.workspaces)?;
+        return ask_plan(&prompter, slug, steps, current, targets, revoke);
     } else {
         Vec::new()
     };
-    let mut limits = steps.limits.clone();
-    let mut new_workspaces = steps.new_workspaces;
-    if ask {
-        ask_limits(&prompter, &mut limits)?;
-        limits.check()?;
-        new_workspaces = prompter.confirm("Also provision workspaces created later?", false)?;
-    }
     Ok(Plan {
         integration: slug.to_owned(),
         targets,
         revoke: Vec::new(),
-        usage: limits.usage_limits(),
-        rate: limits.rate_limits(),
+        limits: steps.limits.clone(),
+        new_workspaces: flag_pair(steps.new_workspaces, steps.no_new_workspaces),
+        reset_usage: false,
+        provider_slug: None,
+    })
+}
+
+/// Step 2's limits and later workspaces, asked after the workspaces were chosen.
+fn ask_plan(
+    prompter: &Prompter<'_>,
+    slug: &str,
+    steps: &StepArgs,
+    current: &WorkspaceAccessList,
+    targets: Vec<Workspace>,
+    revoke: Vec<Workspace>,
+) -> anyhow::Result<Plan> {
+    let mut limits = steps.limits.clone();
+    ask_limits(prompter, &mut limits, current_budget(current, &targets))?;
+    let new_workspaces = Some(ask_new_workspaces(prompter, current)?);
+    Ok(Plan {
+        integration: slug.to_owned(),
+        targets,
+        revoke,
+        limits,
         new_workspaces,
         reset_usage: false,
         provider_slug: None,

@@ -38,7 +38,7 @@ pub struct CreateArgs {
 }
 
 pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
-    args.limits.check()?;
+    let usage_limits = args.limits.merge_usage(None)?;
     let ws = super::workspace(ctx)?;
     let body = CreateProvider {
         name: args.name.unwrap_or_else(|| args.slug.0.clone()),
@@ -46,8 +46,8 @@ pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
         workspace_id: Some(ws.id.clone()),
         slug: Some(args.slug.0),
         note: args.note,
-        usage_limits: args.limits.usage_limits(),
-        rate_limits: args.limits.rate_limits(),
+        usage_limits,
+        rate_limits: args.limits.merge_rate(None),
         expires_at: args.expires,
     };
     if args.dry_run {

@@ -53,9 +53,8 @@ pub fn run(ctx: &Ctx, args: RevokeArgs) -> anyhow::Result<()> {
         integration: args.integration.0,
         targets: Vec::new(),
         revoke,
-        usage: None,
-        rate: None,
-        new_workspaces: false,
+        limits: Default::default(),
+        new_workspaces: None,
         reset_usage: false,
         provider_slug: None,
     };

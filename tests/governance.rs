@@ -1,0 +1,225 @@
+//! Nothing changes that the user did not ask to change: flags not given keep their
+//! current value, "no" turns things off, and re-runs that change nothing say so.
+
+mod common;
+
+use common::{Mode, World};
+use serde_json::Value;
+
+fn world_with_openai() -> World {
+    let w = World::new(Mode::Embedded);
+    for n in ["eng", "research"] {
+        w.ok(&["workspaces", "create", n]);
+    }
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--skip-models",
+    ]);
+    w
+}
+
+fn access(w: &World, slug: &str) -> Value {
+    w.json(&["integrations", "workspaces", slug])
+}
+
+fn budget_of<'a>(access: &'a Value, name: &str) -> &'a Value {
+    let entry = access["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("{name} has no access: {access}"));
+    &entry["usage_limits"][0]
+}
+
+#[test]
+fn a_new_budget_amount_keeps_reset_alert_and_rate() {
+    let w = world_with_openai();
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--budget",
+        "1000",
+        "--reset",
+        "monthly",
+        "--alert",
+        "800",
+        "--rate-limit",
+        "100/min",
+    ]);
+    let plan = w.ok(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--budget",
+        "1200",
+        "--dry-run",
+    ]);
+    assert!(
+        plan.stderr.contains("budget 1000 USD → 1200 USD")
+            && plan.stderr.contains("reset monthly,")
+            && plan.stderr.contains("alert 800,"),
+        "{plan:?}"
+    );
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--budget",
+        "1200",
+    ]);
+    let a = access(&w, "openai-prod");
+    let b = budget_of(&a, "eng");
+    assert_eq!(b["credit_limit"].as_f64(), Some(1200.0), "{a}");
+    assert_eq!(b["periodic_reset"], "monthly", "{a}");
+    assert_eq!(b["alert_threshold"].as_f64(), Some(800.0), "{a}");
+
+    // --all with a budget changes only the amount, everywhere.
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "--all",
+        "--integration",
+        "openai-prod",
+        "--budget",
+        "5000",
+    ]);
+    let a = access(&w, "openai-prod");
+    let b = budget_of(&a, "eng");
+    assert_eq!(b["credit_limit"].as_f64(), Some(5000.0), "{a}");
+    assert_eq!(b["periodic_reset"], "monthly", "{a}");
+    assert_eq!(b["alert_threshold"].as_f64(), Some(800.0), "{a}");
+    let eng = a["workspaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "eng")
+        .unwrap();
+    assert_eq!(eng["rate_limits"][0]["value"].as_i64(), Some(100), "{a}");
+
+    // An alert alone changes the alert; an alert above the budget names the flag.
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--alert",
+        "900",
+    ]);
+    let a = access(&w, "openai-prod");
+    assert_eq!(
+        budget_of(&a, "eng")["alert_threshold"].as_f64(),
+        Some(900.0)
+    );
+    assert_eq!(budget_of(&a, "eng")["credit_limit"].as_f64(), Some(5000.0));
+    w.fails(
+        &[
+            "workspaces",
+            "provision",
+            "eng",
+            "--integration",
+            "openai-prod",
+            "--alert",
+            "9000",
+        ],
+        2,
+        "--alert 9000 must be below the budget",
+    );
+}
+
+#[test]
+fn provider_updates_keep_the_budget_fields_not_given() {
+    let w = world_with_openai();
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+    ]);
+    w.ok(&[
+        "providers",
+        "create",
+        "eng-batch",
+        "--integration",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "200",
+        "--reset",
+        "weekly",
+        "--alert",
+        "150",
+    ]);
+    let p = w.json(&[
+        "providers",
+        "update",
+        "@eng-batch",
+        "--workspace",
+        "eng",
+        "--budget",
+        "300",
+    ]);
+    assert_eq!(
+        p["usage_limits"]["credit_limit"].as_f64(),
+        Some(300.0),
+        "{p}"
+    );
+    assert_eq!(p["usage_limits"]["periodic_reset"], "weekly", "{p}");
+    assert_eq!(
+        p["usage_limits"]["alert_threshold"].as_f64(),
+        Some(150.0),
+        "{p}"
+    );
+}
+
+#[test]
+fn workspaces_created_later_can_be_turned_off() {
+    let w = world_with_openai();
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "--integration",
+        "openai-prod",
+        "--new-workspaces",
+        "--budget",
+        "50",
+    ]);
+    let a = access(&w, "openai-prod");
+    assert_eq!(a["global_workspace_access"]["enabled"], true, "{a}");
+    let out = w.ok(&[
+        "workspaces",
+        "provision",
+        "--integration",
+        "openai-prod",
+        "--no-new-workspaces",
+    ]);
+    assert!(out.stderr.contains("no longer provisioned"), "{out:?}");
+    let a = access(&w, "openai-prod");
+    assert_eq!(a["global_workspace_access"]["enabled"], false, "{a}");
+    w.ok(&["workspaces", "create", "later"]);
+    let a = access(&w, "openai-prod");
+    assert!(
+        !a["workspaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["name"] == "later" && x["enabled"] == true),
+        "{a}"
+    );
+}
