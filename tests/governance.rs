@@ -223,3 +223,89 @@ fn workspaces_created_later_can_be_turned_off() {
         "{a}"
     );
 }
+
+fn deployments(w: &World) -> Vec<(String, bool)> {
+    let i = w.json(&["integrations", "get", "azure-prod"]);
+    i["configurations"]["azure_deployment_config"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{i}"))
+        .iter()
+        .map(|d| {
+            (
+                d["alias"]
+                    .as_str()
+                    .or(d["azure_model_slug"].as_str())
+                    .unwrap()
+                    .to_owned(),
+                d["is_default"] == true,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn azure_deployments_are_added_replaced_and_removed_one_by_one() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "azure-prod",
+        "--service",
+        "azure-openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--azure-resource-name",
+        "acme",
+        "--azure-auth-mode",
+        "default",
+        "--azure-deployment",
+        "name=gpt4o,model=gpt-4o,api-version=2024-10-21",
+        "--skip-models",
+    ]);
+    let dry = w.ok(&[
+        "integrations",
+        "update",
+        "azure-prod",
+        "--azure-deployment",
+        "name=mini,model=gpt-4o-mini,api-version=2024-10-21",
+        "--dry-run",
+    ]);
+    assert!(
+        dry.stdout.contains("gpt4o") && dry.stdout.contains("mini"),
+        "{dry:?}"
+    );
+    assert_eq!(deployments(&w), vec![("gpt-4o".to_owned(), true)]);
+    w.ok(&[
+        "integrations",
+        "update",
+        "azure-prod",
+        "--azure-deployment",
+        "name=mini,model=gpt-4o-mini,api-version=2024-10-21",
+    ]);
+    assert_eq!(
+        deployments(&w),
+        vec![
+            ("gpt-4o".to_owned(), true),
+            ("gpt-4o-mini".to_owned(), false)
+        ]
+    );
+    w.ok(&[
+        "integrations",
+        "update",
+        "azure-prod",
+        "--remove-azure-deployment",
+        "gpt-4o",
+    ]);
+    assert_eq!(deployments(&w), vec![("gpt-4o-mini".to_owned(), true)]);
+    w.fails(
+        &[
+            "integrations",
+            "update",
+            "azure-prod",
+            "--remove-azure-deployment",
+            "nope",
+        ],
+        4,
+        "gpt-4o-mini",
+    );
+}

@@ -312,13 +312,89 @@ pub fn deployments_json(items: &[AzureDeployment]) -> Value {
                     "azure_api_version": d.api_version,
                     "is_default": d.is_default || only_one,
                 });
-                if let Some(alias) = &d.alias {
-                    v["alias"] = Value::String(alias.clone());
+                // A deployment that is not the default is called by its alias: the
+                // model, unless one was given.
+                if let Some(alias) = d
+                    .alias
+                    .clone()
+                    .or_else(|| (!(d.is_default || only_one)).then(|| d.model.clone()))
+                {
+                    v["alias"] = Value::String(alias);
                 }
                 v
             })
             .collect(),
     )
+}
+
+/// The name callers use for a deployment: its alias, else its model.
+fn deployment_key(d: &AzureDeployment) -> &str {
+    d.alias.as_deref().unwrap_or(&d.model)
+}
+
+/// Reads stored `azure_deployment_config` entries back.
+fn deployments_from_json(value: Option<&Value>) -> Vec<AzureDeployment> {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|v| AzureDeployment {
+                    name: text(v, "azure_deployment_name"),
+                    model: text(v, "azure_model_slug"),
+                    api_version: text(v, "azure_api_version"),
+                    alias: v.get("alias").and_then(Value::as_str).map(str::to_owned),
+                    is_default: v.get("is_default").and_then(Value::as_bool) == Some(true),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The deployment list after adding or replacing `add` (by alias, else model) and
+/// removing `remove` (alias, model or deployment name) from `current`.
+pub fn merge_deployments(
+    current: Option<&Value>,
+    add: &[AzureDeployment],
+    remove: &[String],
+) -> Result<Value, crate::exit::CliError> {
+    let mut list = deployments_from_json(current);
+    for r in remove {
+        let at = list
+            .iter()
+            .position(|d| deployment_key(d) == r || d.name == *r)
+            .ok_or_else(|| {
+                let known: Vec<&str> = list.iter().map(deployment_key).collect();
+                crate::exit::CliError::new(
+                    ErrorKind::NotFound,
+                    format!("`--remove-azure-deployment {r}`: no deployment has that alias"),
+                )
+                .with_hint(format!("the deployments are: {}", known.join(", ")))
+            })?;
+        list.remove(at);
+    }
+    for d in add {
+        if d.is_default {
+            list.iter_mut().for_each(|x| x.is_default = false);
+        }
+        match list
+            .iter_mut()
+            .find(|x| deployment_key(x) == deployment_key(d))
+        {
+            Some(x) => *x = d.clone(),
+            None => list.push(d.clone()),
+        }
+    }
+    if list.is_empty() {
+        return Err(crate::exit::CliError::usage(
+            "an Azure integration needs at least one deployment; add one before removing the last",
+        ));
+    }
+    if !list.iter().any(|d| d.is_default) {
+        list[0].is_default = true;
+    }
+    Ok(deployments_json(&list))
 }
 
 /// `true`/`false` and numbers become JSON values; everything else stays a string.

@@ -1,8 +1,9 @@
 use clap::Args;
 
-use super::config_args::ConfigArgs;
+use super::config_args::{merge_deployments, ConfigArgs};
 use crate::api::integration::UpdateIntegration;
 use crate::api::Patch;
+use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
 use crate::exit::CliError;
 use crate::types::Slug;
@@ -32,13 +33,37 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub clear_price_multiplier: bool,
 
-    /// Provider settings to change; settings not given stay as they are
+    /// Remove the Azure deployment with this alias (or model, or deployment name); repeatable
+    #[arg(long, value_name = "ALIAS")]
+    pub remove_azure_deployment: Vec<String>,
+
+    /// Show the request that would be made and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Provider settings to change; settings not given stay as they are. `--azure-deployment`
+    /// adds a deployment or replaces the one with the same alias (or model)
     #[command(flatten)]
     pub config: ConfigArgs,
 }
 
 pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
-    let configurations = args.config.collect(&ctx.settings)?;
+    let mut configurations = args.config.collect(&ctx.settings)?;
+    if !args.config.azure_deployments.is_empty() || !args.remove_azure_deployment.is_empty() {
+        let current = ctx.client()?.get_integration(&args.slug.0)?;
+        let stored = current
+            .configurations
+            .as_ref()
+            .and_then(|c| c.get("azure_deployment_config"));
+        configurations.insert(
+            "azure_deployment_config".into(),
+            merge_deployments(
+                stored,
+                &args.config.azure_deployments,
+                &args.remove_azure_deployment,
+            )?,
+        );
+    }
     let body = UpdateIntegration {
         name: args.name,
         description: if args.clear_description {
@@ -62,6 +87,17 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         return Err(CliError::usage("nothing to update")
             .with_hint("pass --name, --description, --clear-description or provider settings; to replace the key use `catalog integrations rotate-key`")
             .into());
+    }
+    if args.dry_run {
+        let path = format!("/v1/integrations/{}", args.slug);
+        return dry_run::show(
+            ctx,
+            &[PlannedRequest::new(
+                "PUT",
+                path,
+                Some(serde_json::to_value(&body)?),
+            )],
+        );
     }
     let updated = ctx.client()?.update_integration(&args.slug.0, &body)?;
     ctx.printer()
