@@ -212,6 +212,23 @@ impl FromStr for Amount {
     }
 }
 
+/// The largest price accepted, in USD per 1M tokens: anything above is a typo.
+pub const MAX_PRICE: f64 = 1e6;
+
+/// A price in USD per 1M tokens: 0 or more, at most [`MAX_PRICE`].
+pub fn parse_price(s: &str) -> Result<f64, String> {
+    let value = parse_number(s)?;
+    if value < 0.0 {
+        return Err(format!("must be 0 or more (USD per 1M tokens), got `{s}`"));
+    }
+    if value > MAX_PRICE {
+        return Err(format!(
+            "`{s}` is more than {MAX_PRICE} USD per 1M tokens; prices are per 1M tokens, check the amount"
+        ));
+    }
+    Ok(value)
+}
+
 /// A plain decimal number: `NaN`, infinities and numbers too large for a double are refused.
 pub fn parse_number(s: &str) -> Result<f64, String> {
     let value: f64 = s

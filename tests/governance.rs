@@ -309,3 +309,136 @@ fn azure_deployments_are_added_replaced_and_removed_one_by_one() {
         "gpt-4o-mini",
     );
 }
+
+#[test]
+fn a_mistyped_model_is_not_priced_into_existence() {
+    let w = world_with_openai();
+    let out = w.fails(
+        &[
+            "models",
+            "price",
+            "@openai-prod/gpt-4oo",
+            "--input-price",
+            "2",
+        ],
+        2,
+        "`gpt-4oo` is not a known `openai` model",
+    );
+    assert!(out.stderr.contains("gpt-4o"), "{out:?}");
+    let models = w.json(&["models", "list", "--integration", "openai-prod"]);
+    assert!(
+        !models.to_string().contains("gpt-4oo"),
+        "a phantom model appeared: {models}"
+    );
+    // --custom insists; a model already on the integration needs no --custom.
+    w.ok(&[
+        "models",
+        "price",
+        "@openai-prod/my-model",
+        "--input-price",
+        "2",
+        "--custom",
+    ]);
+    w.ok(&[
+        "models",
+        "price",
+        "@openai-prod/my-model",
+        "--input-price",
+        "3",
+    ]);
+}
+
+#[test]
+fn a_built_in_model_cannot_be_added_as_custom_and_remove_keeps_prices() {
+    let w = world_with_openai();
+    w.fails(
+        &["models", "add", "@openai-prod", "gpt-4o"],
+        2,
+        "`gpt-4o` is a built-in `openai` model, not a custom one",
+    );
+    w.ok(&[
+        "models",
+        "price",
+        "@openai-prod/gpt-4o",
+        "--input-price",
+        "2",
+        "--output-price",
+        "8",
+    ]);
+    let out = w.ok(&["models", "remove", "@openai-prod", "gpt-4o", "--yes"]);
+    assert!(out.stderr.contains("its price override is kept"), "{out:?}");
+    let rows = w.json(&["models", "list", "--integration", "openai-prod"]);
+    let gpt4o = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["slug"] == "gpt-4o")
+        .unwrap();
+    assert_eq!(gpt4o["enabled"], false, "{gpt4o}");
+    assert_eq!(gpt4o["price_override"], true, "{gpt4o}");
+    assert_eq!(gpt4o["input_per_mtok"].as_f64(), Some(2.0), "{gpt4o}");
+    w.fails(
+        &["models", "remove", "@openai-prod", "gpt-4oo", "--yes"],
+        4,
+        "`gpt-4oo` is not a model of `openai-prod`",
+    );
+}
+
+#[test]
+fn model_changes_print_only_what_changed() {
+    let w = world_with_openai();
+    let out = w.ok(&["models", "deny", "@openai-prod", "gpt-4o-mini"]);
+    assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
+    assert!(out.stdout.starts_with("gpt-4o-mini\tno"), "{out:?}");
+    let out = w.ok(&[
+        "models",
+        "price",
+        "@openai-prod/gpt-4o",
+        "--input-price",
+        "2",
+    ]);
+    assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
+}
+
+#[test]
+fn prices_are_checked_naming_their_flag() {
+    let w = world_with_openai();
+    w.fails(
+        &["models", "price", "@openai-prod/gpt-4o", "--input-price=-1"],
+        2,
+        "--input-price",
+    );
+    w.fails(
+        &[
+            "models",
+            "price",
+            "@openai-prod/gpt-4o",
+            "--output-price",
+            "-1",
+        ],
+        2,
+        "must be 0 or more",
+    );
+    w.fails(
+        &[
+            "models",
+            "price",
+            "@openai-prod/gpt-4o",
+            "--input-price",
+            "2000000",
+        ],
+        2,
+        "more than 1000000",
+    );
+    w.fails(
+        &[
+            "models",
+            "price",
+            "@openai-prod/gpt-4o",
+            "--input-price",
+            "NaN",
+        ],
+        2,
+        "not a finite number",
+    );
+}

@@ -2,7 +2,7 @@ use clap::Args;
 
 use crate::api::models::{BulkUpdateModels, ModelUpdate};
 use crate::commands::Ctx;
-use crate::exit::CliError;
+use crate::exit::{fail, CliError, ErrorKind};
 use crate::types::AtSlug;
 
 #[derive(Debug, Args)]
@@ -115,7 +115,12 @@ pub fn allow(ctx: &Ctx, args: AllowArgs) -> anyhow::Result<()> {
                 integration.slug
             ),
         });
-    super::list::print_integration_models(ctx, &integration.slug)
+    let changed = if args.only.is_empty() {
+        args.models
+    } else {
+        args.only
+    };
+    super::list::print_changed(ctx, &integration.slug, &changed)
 }
 
 pub fn deny(ctx: &Ctx, args: DenyArgs) -> anyhow::Result<()> {
@@ -132,22 +137,54 @@ pub fn deny(ctx: &Ctx, args: DenyArgs) -> anyhow::Result<()> {
         args.models.join(", "),
         integration.slug
     ));
-    super::list::print_integration_models(ctx, &integration.slug)
+    super::list::print_changed(ctx, &integration.slug, &args.models)
 }
 
 pub fn remove(ctx: &Ctx, args: RemoveArgs) -> anyhow::Result<()> {
     let integration = super::resolve_integration(ctx, &args.integration.0)?;
+    let client = ctx.client()?;
+    let current = client.models(&integration.slug)?;
+    let registry = crate::registry::Registry::builtin();
+    // What happens to each model, said before asking: custom models go (with their
+    // settings); built-in ones are disabled and keep their price override.
+    let mut what = Vec::new();
+    for slug in &args.models {
+        let stored = current.models.iter().find(|m| &m.slug == slug);
+        let custom =
+            stored.is_some_and(|m| m.is_custom == Some(true) || m.is_finetune == Some(true));
+        let known = registry.find(&integration.ai_provider_id, slug).is_some();
+        what.push(match (stored, custom, known) {
+            (Some(m), true, _) => format!(
+                "remove custom model `{slug}`{}",
+                if m.pricing_config.is_some() {
+                    " and its price"
+                } else {
+                    ""
+                }
+            ),
+            (Some(m), false, _) if m.pricing_config.is_some() => {
+                format!("disable built-in `{slug}` (its price override is kept)")
+            }
+            (Some(_), false, _) | (None, _, true) => format!("disable built-in `{slug}`"),
+            (None, _, false) => {
+                return Err(fail(
+                    ErrorKind::NotFound,
+                    format!("`{slug}` is not a model of `{}`", integration.slug),
+                    Some(&format!(
+                        "list them with `catalog models list --integration {}`",
+                        integration.slug
+                    )),
+                ))
+            }
+        });
+    }
     ctx.prompter().confirm_destructive(&format!(
-        "Remove {} from `{}`?",
-        args.models.join(", "),
-        integration.slug
+        "On `{}`: {}?",
+        integration.slug,
+        what.join("; ")
     ))?;
-    ctx.client()?
-        .delete_models(&integration.slug, &args.models)?;
-    ctx.printer().status(format!(
-        "removed {} from `{}`",
-        args.models.join(", "),
-        integration.slug
-    ));
-    super::list::print_integration_models(ctx, &integration.slug)
+    client.delete_models(&integration.slug, &args.models)?;
+    ctx.printer()
+        .status(format!("on `{}`: {}", integration.slug, what.join("; ")));
+    super::list::print_changed(ctx, &integration.slug, &args.models)
 }

@@ -8,7 +8,7 @@ use crate::api::models::{
 use crate::api::Patch;
 use crate::commands::Ctx;
 use crate::exit::CliError;
-use crate::types::{AtSlug, KeyValue};
+use crate::types::{parse_price, AtSlug, KeyValue};
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -27,11 +27,11 @@ pub struct AddArgs {
     pub base: Option<String>,
 
     /// Input price, USD per 1M tokens
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = parse_price, allow_negative_numbers = true)]
     pub input_price: Option<f64>,
 
     /// Output price, USD per 1M tokens
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = parse_price, allow_negative_numbers = true)]
     pub output_price: Option<f64>,
 
     /// Where this model is served, if not the integration's host
@@ -75,6 +75,21 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         .into());
     }
     let integration = super::resolve_integration(ctx, &args.integration.0)?;
+    if crate::registry::Registry::builtin()
+        .find(&integration.ai_provider_id, &args.slug)
+        .is_some()
+    {
+        return Err(CliError::usage(format!(
+            "`{}` is a built-in `{}` model, not a custom one",
+            args.slug, integration.ai_provider_id
+        ))
+        .with_hint(format!(
+            "enable it with `catalog models allow @{i} {m}`; set its price with `catalog models price @{i}/{m} --input-price USD --output-price USD`",
+            i = integration.slug,
+            m = args.slug
+        ))
+        .into());
+    }
     if let Some(base) = &args.base {
         super::check_known(&integration.ai_provider_id, std::slice::from_ref(base))?;
     }
@@ -113,5 +128,5 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         args.slug,
         integration.slug
     ));
-    super::list::print_integration_models(ctx, &integration.slug)
+    super::list::print_changed(ctx, &integration.slug, &[args.slug])
 }

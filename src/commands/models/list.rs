@@ -105,6 +105,37 @@ impl Tabular for IntegrationModelRow {
 
 /// Prints what an integration enables and why (allow-all, allow-list, custom).
 pub fn print_integration_models(ctx: &Ctx, slug: &str) -> anyhow::Result<()> {
+    let (integration, allow_all, rows) = integration_rows(ctx, slug)?;
+    ctx.printer().status(if allow_all {
+        format!(
+            "`{slug}` allows every {} model, except those disabled",
+            integration.ai_provider_id
+        )
+    } else {
+        format!("`{slug}` allows only the models enabled below (an allow-list)")
+    });
+    ctx.printer().list(&rows)
+}
+
+/// After a change to some models: only their rows, not the integration's whole list.
+pub fn print_changed(ctx: &Ctx, slug: &str, models: &[String]) -> anyhow::Result<()> {
+    let (_, _, rows) = integration_rows(ctx, slug)?;
+    let rows: Vec<IntegrationModelRow> = rows
+        .into_iter()
+        .filter(|r| models.contains(&r.slug))
+        .collect();
+    ctx.printer().list(&rows)
+}
+
+/// An integration's models, whether it allows every model, and a row per model.
+fn integration_rows(
+    ctx: &Ctx,
+    slug: &str,
+) -> anyhow::Result<(
+    crate::api::integration::Integration,
+    bool,
+    Vec<IntegrationModelRow>,
+)> {
     let client = ctx.client()?;
     let integration = client.get_integration(slug)?;
     let list = client.models(slug)?;
@@ -170,15 +201,7 @@ pub fn print_integration_models(ctx: &Ctx, slug: &str) -> anyhow::Result<()> {
             rows.push(row_for(m, false));
         }
     }
-    ctx.printer().status(if allow_all {
-        format!(
-            "`{slug}` allows every {} model, except those disabled",
-            integration.ai_provider_id
-        )
-    } else {
-        format!("`{slug}` allows only the models enabled below (an allow-list)")
-    });
-    ctx.printer().list(&rows)
+    Ok((integration, allow_all, rows))
 }
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
