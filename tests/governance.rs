@@ -442,3 +442,72 @@ fn prices_are_checked_naming_their_flag() {
         "not a finite number",
     );
 }
+
+#[test]
+fn connect_prints_the_final_state_and_a_rerun_changes_nothing() {
+    common::both(|w| {
+        w.ok(&["workspaces", "create", "eng"]);
+        let args = [
+            "integrations",
+            "connect",
+            "openai-prod",
+            "--service",
+            "openai",
+            "--key-env",
+            "PROVIDER_KEY",
+            "--provision",
+            "eng",
+            "--budget",
+            "100",
+            "--models",
+            "gpt-4o,gpt-4o-mini",
+        ];
+        let first = w.json(&args);
+        assert_eq!(first["workspace_count"].as_u64(), Some(1), "{first}");
+        assert_eq!(first["allow_all_models"], false, "{first}");
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let mut again = args.to_vec();
+        again.extend(["-o", "json"]);
+        let out = w.ok(&again);
+        let second = out.json();
+        assert!(out.stderr.contains("step 1: unchanged"), "{out:?}");
+        assert!(out.stderr.contains("step 3: unchanged"), "{out:?}");
+        assert_eq!(
+            first["last_updated_at"], second["last_updated_at"],
+            "{out:?}"
+        );
+        // Another allow-list replaces the first one.
+        let mut narrower = args[..args.len() - 1].to_vec();
+        narrower.extend(["gpt-4o", "-o", "json"]);
+        let third = w.ok(&narrower);
+        assert!(
+            third.stderr.contains("step 3: only gpt-4o enabled"),
+            "{third:?}"
+        );
+        let models = w.json(&["models", "list", "--integration", "openai-prod"]);
+        let enabled: Vec<&str> = models
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["enabled"] == true)
+            .map(|m| m["slug"].as_str().unwrap())
+            .collect();
+        assert_eq!(enabled, vec!["gpt-4o"], "{models}");
+    });
+}
+
+#[test]
+fn connect_on_a_slug_of_another_service_fails_before_asking_anything() {
+    let w = world_with_openai();
+    w.fails(
+        &[
+            "integrations",
+            "connect",
+            "openai-prod",
+            "--service",
+            "anthropic",
+        ],
+        5,
+        "already exists for `openai`, not `anthropic`",
+    );
+}

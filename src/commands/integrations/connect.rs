@@ -6,11 +6,12 @@ use serde_json::{Map, Value};
 
 use super::config_args::{needs_secret, secret_field, ConfigArgs, Service};
 use crate::api::integration::{CreateIntegration, UpdateIntegration};
-use crate::api::models::{BulkUpdateModels, ModelUpdate};
+use crate::api::models::BulkUpdateModels;
 use crate::api::provisioning::WorkspaceAccessList;
 use crate::api::workspace::Workspace;
 use crate::client::provisioning::access_path;
 use crate::commands::dry_run::{self, PlannedRequest};
+use crate::commands::models::access::{changes_nothing, only_body};
 use crate::commands::workspaces::provision::{
     ask_limits, ask_new_workspaces, choose_workspaces, compute, current_budget, flag_pair, Plan,
 };
@@ -269,22 +270,16 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|p| compute(p, &current_access, steps.dry_run))
         .transpose()?;
+    let current_models = match &existing {
+        Some(_) => client.models(&args.slug.0)?,
+        None => Default::default(),
+    };
     let models_body = models.map(|m| match m {
         ModelChoice::All => BulkUpdateModels {
             models: Vec::new(),
             allow_all_models: Some(true),
         },
-        ModelChoice::Only(list) => BulkUpdateModels {
-            models: list
-                .into_iter()
-                .map(|slug| ModelUpdate {
-                    slug,
-                    enabled: true,
-                    ..Default::default()
-                })
-                .collect(),
-            allow_all_models: Some(false),
-        },
+        ModelChoice::Only(list) => only_body(&current_models, &list),
     });
 
     show_summary(
@@ -348,15 +343,14 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         })?,
         Some(_) => client.update_integration(&args.slug.0, &update_body(&body))?,
     };
+    let done = match &existing {
+        None => "connected",
+        Some(before) if before.last_updated_at == created.last_updated_at => "unchanged:",
+        Some(_) => "updated",
+    };
     printer.status(format!(
-        "step 1: {} integration `{}` ({})",
-        if existing.is_some() {
-            "updated"
-        } else {
-            "connected"
-        },
-        created.slug,
-        created.ai_provider_id
+        "step 1: {done} integration `{}` ({})",
+        created.slug, created.ai_provider_id
     ));
     let midway = |step: &str, e: anyhow::Error| {
         e.context(format!(
@@ -383,12 +377,17 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(m) = &models_body {
-        client
-            .put_models(&created.slug, m)
-            .map_err(|e| midway("3 (model provisioning)", e))?;
-        printer.status(format!("step 3: {}", describe_models(m)));
+        if changes_nothing(&current_models, m) {
+            printer.status(format!("step 3: unchanged: {}", describe_models(m)));
+        } else {
+            client
+                .put_models(&created.slug, m)
+                .map_err(|e| midway("3 (model provisioning)", e))?;
+            printer.status(format!("step 3: {}", describe_models(m)));
+        }
     }
-    printer.one(&created)
+    // The integration as the three steps left it.
+    printer.one(&client.get_integration(&created.slug)?)
 }
 
 /// The service of an existing integration; a different `--service` is refused before
@@ -483,7 +482,12 @@ fn describe_models(m: &BulkUpdateModels) -> String {
     if m.allow_all_models == Some(true) {
         "all models enabled".to_owned()
     } else {
-        let names: Vec<&str> = m.models.iter().map(|x| x.slug.as_str()).collect();
+        let names: Vec<&str> = m
+            .models
+            .iter()
+            .filter(|x| x.enabled)
+            .map(|x| x.slug.as_str())
+            .collect();
         format!("only {} enabled", names.join(", "))
     }
 }

@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::api::models::{BulkUpdateModels, ModelUpdate};
+use crate::api::models::{BulkUpdateModels, ModelAccessList, ModelUpdate};
 use crate::commands::Ctx;
 use crate::exit::{fail, CliError, ErrorKind};
 use crate::types::AtSlug;
@@ -57,6 +57,42 @@ fn updates(models: &[String], enabled: bool) -> Vec<ModelUpdate> {
         .collect()
 }
 
+/// An allow-list of exactly `only`: everything else enabled before is switched off.
+pub fn only_body(current: &ModelAccessList, only: &[String]) -> BulkUpdateModels {
+    let mut models = updates(only, true);
+    for m in current
+        .models
+        .iter()
+        .filter(|m| m.enabled == Some(true) && !only.contains(&m.slug))
+    {
+        models.push(ModelUpdate {
+            slug: m.slug.clone(),
+            enabled: false,
+            ..Default::default()
+        });
+    }
+    BulkUpdateModels {
+        models,
+        allow_all_models: Some(false),
+    }
+}
+
+/// Whether `body` would leave the integration's models as they are.
+pub fn changes_nothing(current: &ModelAccessList, body: &BulkUpdateModels) -> bool {
+    let allow_all_same = body
+        .allow_all_models
+        .is_none_or(|a| current.allow_all_models.unwrap_or(true) == a);
+    allow_all_same
+        && body.models.iter().all(|u| {
+            current
+                .models
+                .iter()
+                .any(|m| m.slug == u.slug && m.enabled == Some(u.enabled))
+                && u.pricing_config.is_absent()
+                && u.configurations.is_none()
+        })
+}
+
 pub fn allow(ctx: &Ctx, args: AllowArgs) -> anyhow::Result<()> {
     let integration = super::resolve_integration(ctx, &args.integration.0)?;
     let body = if args.all {
@@ -68,24 +104,7 @@ pub fn allow(ctx: &Ctx, args: AllowArgs) -> anyhow::Result<()> {
         if !args.custom {
             super::check_known(&integration.ai_provider_id, &args.only)?;
         }
-        // Exactly these: everything else enabled before is switched off.
-        let current = ctx.client()?.models(&integration.slug)?;
-        let mut models = updates(&args.only, true);
-        for m in current
-            .models
-            .iter()
-            .filter(|m| m.enabled == Some(true) && !args.only.contains(&m.slug))
-        {
-            models.push(ModelUpdate {
-                slug: m.slug.clone(),
-                enabled: false,
-                ..Default::default()
-            });
-        }
-        BulkUpdateModels {
-            models,
-            allow_all_models: Some(false),
-        }
+        only_body(&ctx.client()?.models(&integration.slug)?, &args.only)
     } else if args.models.is_empty() {
         return Err(CliError::usage("name the models to enable, or pass --all or --only").into());
     } else {
