@@ -212,6 +212,80 @@ impl FromStr for Amount {
     }
 }
 
+/// An `http://` or `https://` URL with a host (a base URL, a custom host).
+pub fn parse_http_url(s: &str) -> Result<String, String> {
+    let hint = "write it with its scheme, e.g. http://10.0.0.5:8000 or https://api.portkey.ai/v1";
+    let url =
+        reqwest::Url::parse(s.trim()).map_err(|e| format!("invalid URL `{s}` ({e}); {hint}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "invalid URL `{s}`: the scheme must be http or https, not `{}`; {hint}",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("invalid URL `{s}`: it has no host; {hint}"));
+    }
+    Ok(s.trim().to_owned())
+}
+
+/// An expiry: an ISO-8601 timestamp, or a date (`2027-01-01`, midnight UTC); never in
+/// the past. Returned as an RFC 3339 timestamp in UTC.
+pub fn parse_expiry(s: &str) -> Result<String, String> {
+    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+    let text = s.trim();
+    let at: DateTime<Utc> = match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| {
+                format!(
+                    "`{s}` is not a date or timestamp; write 2027-01-01 or 2027-01-01T00:00:00Z"
+                )
+            })?
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc(),
+    };
+    if at <= Utc::now() {
+        return Err(format!(
+            "`{s}` is in the past; an expiry must be in the future"
+        ));
+    }
+    Ok(at.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+/// A price multiplier: above 0, at most 100 (0.8 = a 20% discount).
+pub fn parse_multiplier(s: &str) -> Result<f64, String> {
+    let value = parse_number(s)?;
+    if value <= 0.0 || value > 100.0 {
+        return Err(format!(
+            "must be above 0 and at most 100 (0.8 = a 20% discount), got `{s}`"
+        ));
+    }
+    Ok(value)
+}
+
+/// The longest display name accepted.
+pub const MAX_NAME: usize = 255;
+
+/// A display name: not blank, no control characters (tabs, newlines, escapes), at most
+/// [`MAX_NAME`] characters.
+pub fn parse_name(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("a name cannot be empty".to_owned());
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "a name cannot contain control characters (found {:?})",
+            c
+        ));
+    }
+    if s.chars().count() > MAX_NAME {
+        return Err(format!("a name is at most {MAX_NAME} characters"));
+    }
+    Ok(s.to_owned())
+}
+
 /// The largest price accepted, in USD per 1M tokens: anything above is a typo.
 pub const MAX_PRICE: f64 = 1e6;
 
@@ -321,6 +395,36 @@ mod limit_tests {
             .parse::<RateSpec>()
             .unwrap_err()
             .contains("too large"));
+    }
+
+    #[test]
+    fn urls_need_an_http_scheme_and_a_host() {
+        assert!(parse_http_url("http://127.0.0.1:8787").is_ok());
+        for bad in ["notaurl", "ftp://x", "10.0.0.5:8000", "localhost:8787"] {
+            let err = parse_http_url(bad).unwrap_err();
+            assert!(err.starts_with("invalid URL"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn expiries_are_dates_or_timestamps_in_the_future() {
+        assert_eq!(parse_expiry("2999-01-01").unwrap(), "2999-01-01T00:00:00Z");
+        assert_eq!(
+            parse_expiry("2999-01-01T12:00:00+02:00").unwrap(),
+            "2999-01-01T10:00:00Z"
+        );
+        assert!(parse_expiry("2001-01-01")
+            .unwrap_err()
+            .contains("in the past"));
+        assert!(parse_expiry("tomorrow").unwrap_err().contains("2027-01-01"));
+    }
+
+    #[test]
+    fn names_refuse_control_characters() {
+        assert_eq!(parse_name("Équipe données").unwrap(), "Équipe données");
+        assert!(parse_name("a\tb").unwrap_err().contains("control"));
+        assert!(parse_name("a\u{1b}[31m").is_err());
+        assert!(parse_name("  ").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! detail; status codes and error bodies are mapped to exit codes here, once.
 
 mod api_keys;
+mod flags;
 mod integrations;
 pub mod provisioning;
 mod transport;
@@ -117,6 +118,12 @@ impl Client {
             409 => (ErrorKind::Conflict, None),
             _ => (ErrorKind::Failed, None),
         };
+        // The CLI built the request: name the flags the person typed, not API fields.
+        let message = if kind == ErrorKind::Usage {
+            flags::name_flags(&message)
+        } else {
+            message
+        };
         let err = CliError::new(kind, format!("{message}{code}"));
         match hint {
             Some(h) => err.with_hint(h),
@@ -204,6 +211,10 @@ fn not_understood(e: serde_json::Error) -> anyhow::Error {
 
 /// Appends URL-encoded query parameters to a path.
 pub fn with_query(path: &str, params: &[(String, String)]) -> String {
+    assert!(
+        !path.contains('?'),
+        "`{path}` already has a query: pass every parameter to with_query"
+    );
     if params.is_empty() {
         return path.to_owned();
     }

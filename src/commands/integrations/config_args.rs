@@ -162,7 +162,7 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "PATH")]
     pub vertex_service_account_file: Option<PathBuf>,
     /// Base URL of a custom or self-hosted service (http or https)
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = crate::types::parse_http_url)]
     pub custom_host: Option<String>,
     /// Header sent to the custom host, NAME=VALUE (repeatable)
     #[arg(long = "header", value_name = "NAME=VALUE")]

@@ -33,7 +33,7 @@ pub struct ConnectArgs {
     pub service: Option<Service>,
 
     /// Display name (default: the slug)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_name)]
     pub name: Option<String>,
 
     /// Description
@@ -132,7 +132,12 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         .map_or(args.slug.0.clone(), |i| i.name.clone());
     let name = match args.name {
         Some(n) => n,
-        None if wizard => prompter.text("name", "--name", Some(&default_name))?,
+        None if wizard => prompter.parsed(
+            "name",
+            "--name",
+            Some(&default_name),
+            crate::types::parse_name,
+        )?,
         None => default_name,
     };
     let mut config = args.config.collect(settings)?;

@@ -14,7 +14,7 @@ pub struct UpdateArgs {
     pub slug: Slug,
 
     /// New display name
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_name)]
     pub name: Option<String>,
 
     /// New description
@@ -26,7 +26,7 @@ pub struct UpdateArgs {
     pub clear_description: bool,
 
     /// Multiply every price of this integration's models (0.8 = a negotiated 20% discount)
-    #[arg(long, value_name = "FACTOR", conflicts_with = "clear_price_multiplier")]
+    #[arg(long, value_name = "FACTOR", value_parser = crate::types::parse_multiplier, allow_negative_numbers = true, conflicts_with = "clear_price_multiplier")]
     pub price_multiplier: Option<f64>,
 
     /// Remove the price multiplier

@@ -35,7 +35,7 @@ pub struct AddArgs {
     pub output_price: Option<f64>,
 
     /// Where this model is served, if not the integration's host
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = crate::types::parse_http_url)]
     pub custom_host: Option<String>,
 
     /// Header sent with requests to this model, NAME=VALUE (repeatable; stored sealed)

@@ -216,7 +216,24 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
     if let Some(s) = &args.service {
         filters.push(("ai_service", s.as_str()));
     }
-    let mut models = ctx.client()?.catalog_models(&ws.id, &filters)?;
+    let client = ctx.client()?;
+    let mut models = client.catalog_models(&ws.id, &filters)?;
+    if let (Some(p), true) = (&args.provider, models.is_empty()) {
+        // Nothing to call through it: say whether the provider exists at all.
+        if let Err(e) = client.get_provider(&ws.id, &p.0) {
+            if crate::client::is_missing(&e) {
+                return Err(crate::exit::fail(
+                    crate::exit::ErrorKind::NotFound,
+                    format!("no AI provider `@{}` in workspace `{}`", p.0, ws.slug),
+                    Some(&format!(
+                        "list them with `catalog providers list --workspace {}`",
+                        ws.slug
+                    )),
+                ));
+            }
+            return Err(e);
+        }
+    }
     if let Some(text) = &args.search {
         let needle = text.to_ascii_lowercase();
         models.retain(|m| m.id.to_ascii_lowercase().contains(&needle));

@@ -17,7 +17,7 @@ pub struct UpdateArgs {
     pub slug: Slug,
 
     /// New display name
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_name)]
     pub name: Option<String>,
 
     /// New note
@@ -28,8 +28,8 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub clear_note: bool,
 
-    /// New expiry, ISO-8601
-    #[arg(long, value_name = "TIMESTAMP", conflicts_with = "clear_expires")]
+    /// New expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future
+    #[arg(long, value_name = "DATE", value_parser = crate::types::parse_expiry, conflicts_with = "clear_expires")]
     pub expires: Option<String>,
 
     /// Remove the expiry

@@ -14,7 +14,7 @@ pub struct UpdateArgs {
     pub target: String,
 
     /// New name
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_name)]
     pub name: Option<String>,
 
     /// New description
