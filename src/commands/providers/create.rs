@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
         );
     }
     let client = ctx.client()?;
-    if !has_access(&client, &body.integration_id, &ws) {
+    if !has_access(client, &body.integration_id, &ws) {
         return Err(CliError::new(
             ErrorKind::Auth,
             format!(
