@@ -1595,7 +1595,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__integrations__subcmd__connect)
-            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --provision --provision-all --new-workspaces --budget --budget-type --reset --alert --rate-limit --skip-provisioning --models --all-models --custom-models --skip-models --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --provision --provision-all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --skip-provisioning --models --all-models --custom-models --skip-models --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2071,7 +2071,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__integrations__subcmd__update)
-            opts="-o -y -q -v -h -V --name --description --clear-description --price-multiplier --clear-price-multiplier --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --name --description --clear-description --price-multiplier --clear-price-multiplier --remove-azure-deployment --dry-run --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2086,6 +2086,10 @@ _catalog() {
                     return 0
                     ;;
                 --price-multiplier)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remove-azure-deployment)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2649,7 +2653,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__models__subcmd__price)
-            opts="-o -y -q -v -h -V --input --input-price --output-price --cache-read-price --reset --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --input --input-price --output-price --cache-read-price --custom --reset --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3261,7 +3265,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__workspaces__subcmd__create)
-            opts="-o -y -q -v -h -V --description --metadata --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --description --metadata --if-not-exists --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3551,7 +3555,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__workspaces__subcmd__provision)
-            opts="-o -y -q -v -h -V --integration --all --new-workspaces --budget --budget-type --reset --alert --rate-limit --reset-usage --provider-slug --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --integration --all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --reset-usage --provider-slug --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -184,6 +184,7 @@ yaml\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l if-not-exists -d 'When a workspace with this name exists, print it and succeed instead of failing'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Silence status messages on stderr'
@@ -227,12 +228,12 @@ complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_s
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l integration -d 'The integration to provision' -r
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget-type -d 'What the budget counts [default: cost, or the current type]' -r -f -a "cost\t''
 tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l provider-slug -d 'Slug of the AI provider created in each newly provisioned workspace [default: the integration\'s slug]' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -245,6 +246,7 @@ always\t''
 never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l all -d 'Every existing workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l new-workspaces -d 'Also provision workspaces created later, with the same limits'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l no-new-workspaces -d 'Stop provisioning workspaces created later (access already given stays)'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l reset-usage -d 'Zero the usage of the budgets of these workspaces'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l dry-run -d 'Show the request that would be made and write nothing'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
@@ -379,12 +381,12 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config -d 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config-env -d 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l provision -d 'Step 2: provision these workspaces (id, slug or name; repeatable)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget-type -d 'What the budget counts [default: cost, or the current type]' -r -f -a "cost\t''
 tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l models -d 'Step 3: enable only these models (comma-separated or repeated): an allow-list' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -398,6 +400,7 @@ never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l key-stdin -d 'Read the provider key from standard input'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l provision-all -d 'Step 2: provision every existing workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l new-workspaces -d 'Step 2: also provision workspaces created later'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l no-new-workspaces -d 'Step 2: stop provisioning workspaces created later'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l skip-provisioning -d 'Skip step 2 (workspace provisioning)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l all-models -d 'Step 3: enable every model of the service'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l custom-models -d 'Step 3: accept model ids the built-in registry does not know'
@@ -412,6 +415,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l description -d 'New description' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l price-multiplier -d 'Multiply every price of this integration\'s models (0.8 = a negotiated 20% discount)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l remove-azure-deployment -d 'Remove the Azure deployment with this alias (or model, or deployment name); repeatable' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-organization -d 'OpenAI organization id' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-project -d 'OpenAI project id' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-resource-name -d 'Azure OpenAI resource name' -r
@@ -453,6 +457,7 @@ always\t''
 never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-description -d 'Remove the description'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-price-multiplier -d 'Remove the price multiplier'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l dry-run -d 'Show the request that would be made and write nothing'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
@@ -621,6 +626,7 @@ yaml\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l custom -d 'Price a model the built-in registry does not know for the service'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l reset -d 'Drop the override and use the registry\'s price again'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
@@ -728,13 +734,13 @@ complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_se
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l integration -d 'The integration it draws on (must be provisioned to the workspace)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l name -d 'Display name [default: the slug]' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l note -d 'A note for other admins' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l expires -d 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l expires -d 'Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget-type -d 'What the budget counts [default: cost, or the current type]' -r -f -a "cost\t''
 tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -753,13 +759,13 @@ complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_se
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l note -d 'New note' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l expires -d 'New expiry, ISO-8601' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l expires -d 'New expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget-type -d 'What the budget counts [default: cost, or the current type]' -r -f -a "cost\t''
 tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -844,7 +850,7 @@ user\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l scope -d 'Scope granted to the key (repeatable), e.g. completions.write' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l user-id -d 'User the key belongs to (user keys)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l description -d 'Description' -r
-complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l expires -d 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l expires -d 'Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l key-file -d 'Write the new key to this file (0600) instead of standard output' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
