@@ -1595,7 +1595,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__integrations__subcmd__connect)
-            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --provision --provision-all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --skip-provisioning --models --all-models --custom-models --skip-models --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id-env --aws-access-key-id-file --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --header-env --header-file --key-header --config --config-env --provision --provision-all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --skip-provisioning --models --all-models --custom-models --skip-models --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1673,7 +1673,11 @@ _catalog() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --aws-access-key-id)
+                --aws-access-key-id-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aws-access-key-id-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1706,6 +1710,18 @@ _catalog() {
                     return 0
                     ;;
                 --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2071,7 +2087,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__integrations__subcmd__update)
-            opts="-o -y -q -v -h -V --name --description --clear-description --price-multiplier --clear-price-multiplier --remove-azure-deployment --dry-run --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --name --description --clear-description --price-multiplier --clear-price-multiplier --remove-azure-deployment --dry-run --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id-env --aws-access-key-id-file --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --header-env --header-file --key-header --config --config-env --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2141,7 +2157,11 @@ _catalog() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --aws-access-key-id)
+                --aws-access-key-id-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aws-access-key-id-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2174,6 +2194,18 @@ _catalog() {
                     return 0
                     ;;
                 --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

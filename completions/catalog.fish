@@ -368,7 +368,8 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 assumedRole\t''
 apiKey\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-region -d 'AWS region, e.g. us-east-1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-access-key-id -d 'AWS access key id (auth type accessKey)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-access-key-id-env -d 'AWS access key id (auth type accessKey), read from this environment variable' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-access-key-id-file -d 'AWS access key id (auth type accessKey), read from this file' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
@@ -377,7 +378,10 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header -d 'Header sent to the custom host, NAME=VALUE (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header-env -d 'Header whose value is read from an environment variable, NAME=VAR (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header-file -d 'Header whose value is read from a file, NAME=PATH (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l key-header -d 'Custom service: send the key (--key-env/--key-stdin/--key-file) in this header instead of `Authorization: Bearer`' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config -d 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config-env -d 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l provision -d 'Step 2: provision these workspaces (id, slug or name; repeatable)' -r
@@ -434,7 +438,8 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 assumedRole\t''
 apiKey\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-region -d 'AWS region, e.g. us-east-1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-access-key-id -d 'AWS access key id (auth type accessKey)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-access-key-id-env -d 'AWS access key id (auth type accessKey), read from this environment variable' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-access-key-id-file -d 'AWS access key id (auth type accessKey), read from this file' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
@@ -443,7 +448,10 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header -d 'Header sent to the custom host, NAME=VALUE (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header-env -d 'Header whose value is read from an environment variable, NAME=VAR (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header-file -d 'Header whose value is read from a file, NAME=PATH (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l key-header -d 'Custom service: send the key (--key-env/--key-stdin/--key-file) in this header instead of `Authorization: Bearer`' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l config -d 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l config-env -d 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r

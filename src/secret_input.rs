@@ -44,27 +44,13 @@ impl KeyArgs {
             ));
         }
         let value = if let Some(var) = &self.key_env {
-            Some(settings.env.named(var).map(str::to_owned).ok_or_else(|| {
-                fail(
-                    ErrorKind::Usage,
-                    format!(
-                        "the environment variable `{var}` given to `--key-env` is not set or empty"
-                    ),
-                    None,
-                )
-            })?)
+            Some(from_env(settings, var, "--key-env")?)
         } else if self.key_stdin {
             let mut text = String::new();
             std::io::stdin().read_to_string(&mut text)?;
             Some(text)
         } else if let Some(path) = &self.key_file {
-            Some(std::fs::read_to_string(path).map_err(|e| {
-                fail(
-                    ErrorKind::Usage,
-                    format!("cannot read `--key-file` {}: {e}", path.display()),
-                    None,
-                )
-            })?)
+            Some(from_file(path, "--key-file")?)
         } else {
             None
         };
@@ -90,4 +76,51 @@ impl KeyArgs {
             ),
         }
     }
+}
+
+/// A secret from the environment variable `var`, named by `flag`.
+pub fn from_env(settings: &Settings, var: &str, flag: &str) -> anyhow::Result<String> {
+    settings
+        .env
+        .named(var)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            fail(
+                ErrorKind::Usage,
+                format!("the environment variable `{var}` given to `{flag}` is not set or empty"),
+                None,
+            )
+        })
+}
+
+/// A secret from the file at `path` (trimmed), named by `flag`.
+pub fn from_file(path: &std::path::Path, flag: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        fail(
+            ErrorKind::Usage,
+            format!("cannot read `{flag}` {}: {e}", path.display()),
+            None,
+        )
+    })?;
+    let text = text.trim().to_owned();
+    if text.is_empty() {
+        return Err(fail(
+            ErrorKind::Usage,
+            format!("`{flag}` {} is empty", path.display()),
+            None,
+        ));
+    }
+    Ok(text)
+}
+
+/// Header names that carry credentials: their values never come from argv.
+pub fn is_credential_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization"
+        || n == "proxy-authorization"
+        || n == "cookie"
+        || ["key", "token", "secret", "password", "auth"]
+            .iter()
+            .any(|w| n.contains(w))
 }

@@ -90,8 +90,8 @@ fn azure_wizard_asks_for_its_configuration() {
     // With --service given, only what is missing is asked; no wizard summary.
     answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
     let rest = p.exp_eof().unwrap();
-    // Nothing to configure Azure with: the server names the missing field.
-    assert!(rest.contains("azure_resource_name"), "{rest}");
+    // Nothing to configure Azure with: the error names the missing flag.
+    assert!(rest.contains("--azure-resource-name"), "{rest}");
     assert_eq!(exit_code(p.process().wait().unwrap()), 2);
 
     let mut p = spawn_command(

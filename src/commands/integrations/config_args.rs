@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use crate::exit::{fail, ErrorKind};
+use crate::secret_input::{from_env, from_file, is_credential_header};
 use crate::settings::Settings;
 use crate::types::{AzureDeployment, KeyValue};
 
@@ -140,9 +141,12 @@ pub struct ConfigArgs {
     /// AWS region, e.g. us-east-1
     #[arg(long)]
     pub aws_region: Option<String>,
-    /// AWS access key id (auth type accessKey)
-    #[arg(long)]
-    pub aws_access_key_id: Option<String>,
+    /// AWS access key id (auth type accessKey), read from this environment variable
+    #[arg(long, value_name = "VAR", conflicts_with = "aws_access_key_id_file")]
+    pub aws_access_key_id_env: Option<String>,
+    /// AWS access key id (auth type accessKey), read from this file
+    #[arg(long, value_name = "PATH")]
+    pub aws_access_key_id_file: Option<PathBuf>,
     /// IAM role ARN to assume (auth type assumedRole)
     #[arg(long)]
     pub aws_role_arn: Option<String>,
@@ -164,9 +168,20 @@ pub struct ConfigArgs {
     /// Base URL of a custom or self-hosted service (http or https)
     #[arg(long, value_name = "URL", value_parser = crate::types::parse_http_url)]
     pub custom_host: Option<String>,
-    /// Header sent to the custom host, NAME=VALUE (repeatable)
+    /// Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names
+    /// like authorization, *key*, *token*, *secret* need --header-env or --header-file)
     #[arg(long = "header", value_name = "NAME=VALUE")]
     pub headers: Vec<KeyValue>,
+    /// Header whose value is read from an environment variable, NAME=VAR (repeatable)
+    #[arg(long = "header-env", value_name = "NAME=VAR")]
+    pub header_env: Vec<KeyValue>,
+    /// Header whose value is read from a file, NAME=PATH (repeatable)
+    #[arg(long = "header-file", value_name = "NAME=PATH")]
+    pub header_file: Vec<KeyValue>,
+    /// Custom service: send the key (--key-env/--key-stdin/--key-file) in this header
+    /// instead of `Authorization: Bearer`
+    #[arg(long, value_name = "NAME")]
+    pub key_header: Option<String>,
     /// Any other configuration setting, KEY=VALUE (repeatable; not for secrets)
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<KeyValue>,
@@ -175,12 +190,50 @@ pub struct ConfigArgs {
     pub config_env: Vec<KeyValue>,
 }
 
-/// Settings whose values are secrets and so may not come through `--config`.
-const SECRET_SETTINGS: &[&str] = &[
-    "azure_entra_client_secret",
-    "aws_secret_access_key",
-    "vertex_service_account_json",
-];
+impl ConfigArgs {
+    /// Headers from `--header` (credentials refused), `--header-env` and `--header-file`.
+    fn headers(&self, settings: &Settings) -> anyhow::Result<Map<String, Value>> {
+        let mut out = Map::new();
+        for kv in &self.headers {
+            if is_credential_header(&kv.key) {
+                return Err(fail(
+                    ErrorKind::Usage,
+                    format!(
+                        "the value of header `{}` is a credential and cannot be passed in argv",
+                        kv.key
+                    ),
+                    Some(&format!(
+                        "use `--header-env {k}=VAR` or `--header-file {k}=PATH`",
+                        k = kv.key
+                    )),
+                ));
+            }
+            out.insert(kv.key.clone(), Value::String(kv.value.clone()));
+        }
+        for kv in &self.header_env {
+            let value = from_env(settings, &kv.value, &format!("--header-env {}", kv.key))?;
+            out.insert(kv.key.clone(), Value::String(value));
+        }
+        for kv in &self.header_file {
+            let path = std::path::Path::new(&kv.value);
+            let value = from_file(path, &format!("--header-file {}", kv.key))?;
+            out.insert(kv.key.clone(), Value::String(value));
+        }
+        Ok(out)
+    }
+
+    /// The settings whose values came from the environment or files: shown masked.
+    pub fn secret_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.config_env.iter().map(|kv| kv.key.clone()).collect();
+        keys.extend(self.header_env.iter().map(|kv| kv.key.clone()));
+        keys.extend(self.header_file.iter().map(|kv| kv.key.clone()));
+        keys.extend(self.key_header.iter().cloned());
+        if self.aws_access_key_id_env.is_some() || self.aws_access_key_id_file.is_some() {
+            keys.push("aws_access_key_id".to_owned());
+        }
+        keys
+    }
+}
 
 impl ConfigArgs {
     /// The configuration given by flags, as the API's `configurations` object.
@@ -220,7 +273,14 @@ impl ConfigArgs {
         );
         put("aws_auth_type", self.aws_auth_type.map(AwsAuthType::id));
         put("aws_region", self.aws_region.as_deref());
-        put("aws_access_key_id", self.aws_access_key_id.as_deref());
+        if let Some(var) = &self.aws_access_key_id_env {
+            let id = from_env(settings, var, "--aws-access-key-id-env")?;
+            put("aws_access_key_id", Some(&id));
+        }
+        if let Some(path) = &self.aws_access_key_id_file {
+            let id = from_file(path, "--aws-access-key-id-file")?;
+            put("aws_access_key_id", Some(&id));
+        }
         put("aws_role_arn", self.aws_role_arn.as_deref());
         put("aws_external_id", self.aws_external_id.as_deref());
         put(
@@ -236,12 +296,8 @@ impl ConfigArgs {
                 deployments_json(&self.azure_deployments),
             );
         }
-        if !self.headers.is_empty() {
-            let headers: Map<String, Value> = self
-                .headers
-                .iter()
-                .map(|kv| (kv.key.clone(), Value::String(kv.value.clone())))
-                .collect();
+        let headers = self.headers(settings)?;
+        if !headers.is_empty() {
             out.insert("custom_headers".into(), Value::Object(headers));
         }
         if let Some(path) = &self.vertex_service_account_file {
@@ -268,7 +324,7 @@ impl ConfigArgs {
             out.insert("vertex_service_account_json".into(), json);
         }
         for kv in &self.config {
-            if SECRET_SETTINGS.contains(&kv.key.as_str()) {
+            if is_secret(&kv.key) {
                 return Err(fail(
                     ErrorKind::Usage,
                     format!(
@@ -395,6 +451,11 @@ pub fn merge_deployments(
         list[0].is_default = true;
     }
     Ok(deployments_json(&list))
+}
+
+/// Whether a configuration setting holds a secret, for any service (the server's registry).
+pub fn is_secret(field: &str) -> bool {
+    crate::server::provider_config::is_secret("", field)
 }
 
 /// `true`/`false` and numbers become JSON values; everything else stays a string.

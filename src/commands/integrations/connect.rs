@@ -4,7 +4,7 @@
 use clap::Args;
 use serde_json::{Map, Value};
 
-use super::config_args::{needs_secret, secret_field, ConfigArgs, Service};
+use super::config_args::{is_secret, needs_secret, secret_field, ConfigArgs, Service};
 use crate::api::integration::{CreateIntegration, UpdateIntegration};
 use crate::api::models::BulkUpdateModels;
 use crate::api::provisioning::WorkspaceAccessList;
@@ -167,11 +167,44 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             (Some(secret), None) => key = Some(secret),
             (None, _) => {}
         }
+    } else if service == Service::Custom {
+        // A self-hosted service may take a key: `Authorization: Bearer`, or --key-header.
+        let secret = match args.key.read(settings)? {
+            Some(s) => Some(s),
+            None if wizard && prompter.confirm("Does the service need an API key?", false)? => {
+                Some(prompter.secret("API key of the service", "--key-env VAR")?)
+            }
+            None => None,
+        };
+        match (secret, &args.config.key_header) {
+            (Some(secret), Some(header)) => {
+                let headers = config
+                    .entry("custom_headers")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Some(h) = headers.as_object_mut() {
+                    h.insert(header.clone(), Value::String(secret));
+                }
+            }
+            (Some(secret), None) => key = Some(secret),
+            (None, Some(_)) => {
+                return Err(missing(
+                    "the key to send in `--key-header`",
+                    "--key-env VAR`, `--key-stdin` or `--key-file PATH",
+                ))
+            }
+            (None, None) => {}
+        }
     } else if args.key.given() {
         return Err(CliError::usage(format!(
             "`{}` with this configuration takes no provider key",
             service.id()
         ))
+        .into());
+    }
+    if args.config.key_header.is_some() && service != Service::Custom {
+        return Err(CliError::usage(
+            "`--key-header` is for `--service custom`; other services send their key as the provider expects",
+        )
         .into());
     }
     let workspace = match ctx.workspace()? {
@@ -287,11 +320,13 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         ModelChoice::Only(list) => only_body(&current_models, &list),
     });
 
+    let secret_keys = args.config.secret_keys();
     show_summary(
         ctx,
         &body,
         workspace.as_ref().map(|w| w.slug.as_str()),
         existing.is_some(),
+        &secret_keys,
     );
     if let Some(c) = &change {
         ctx.printer().notice("Workspaces:");
@@ -312,7 +347,8 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
                 format!("{create_path}/{}", args.slug),
                 Some(serde_json::to_value(update_body(&body))?),
             ),
-        }];
+        }
+        .masking(&secret_keys)];
         if let Some(c) = change.as_ref().filter(|c| !c.is_noop()) {
             requests.push(PlannedRequest::new(
                 "PUT",
@@ -726,14 +762,13 @@ fn ask_configuration(
                 Some("us-east-1"),
             )?;
             match kind.as_str() {
-                "accessKey" => text_setting(
-                    p,
-                    config,
-                    "aws_access_key_id",
-                    "AWS access key id",
-                    "--aws-access-key-id",
-                    None,
-                )?,
+                "accessKey" if !config.contains_key("aws_access_key_id") => {
+                    let id = p.secret(
+                        "AWS access key id",
+                        "--aws-access-key-id-env VAR or --aws-access-key-id-file PATH",
+                    )?;
+                    config.insert("aws_access_key_id".into(), Value::String(id));
+                }
                 "assumedRole" => text_setting(
                     p,
                     config,
@@ -804,7 +839,13 @@ fn ask_configuration(
 }
 
 /// The summary shown before anything is written; secrets appear masked.
-fn show_summary(ctx: &Ctx, body: &CreateIntegration, workspace: Option<&str>, exists: bool) {
+fn show_summary(
+    ctx: &Ctx,
+    body: &CreateIntegration,
+    workspace: Option<&str>,
+    exists: bool,
+    secret_keys: &[String],
+) {
     let printer = ctx.printer();
     printer.notice(if exists {
         "\nAbout to update the existing integration:"
@@ -824,18 +865,49 @@ fn show_summary(ctx: &Ctx, body: &CreateIntegration, workspace: Option<&str>, ex
     if let Some(k) = &body.key {
         printer.notice(format!("  key       {}", mask(k)));
     }
-    let secret = secret_field(
-        &body.ai_provider_id,
-        body.configurations.as_ref().unwrap_or(&Map::new()),
-    );
     for (k, v) in body.configurations.iter().flatten() {
-        let shown = if Some(k.as_str()) == secret {
-            mask(v.as_str().unwrap_or(""))
-        } else if k == "vertex_service_account_json" || k == "custom_headers" {
+        let shown = if k == "custom_headers" {
+            let names: Vec<String> = v
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(h, hv)| format!("{h}: {}", mask(hv.as_str().unwrap_or(""))))
+                .collect();
+            names.join(", ")
+        } else if k == "vertex_service_account_json" {
             "(set)".to_owned()
+        } else if is_secret(k) || secret_keys.contains(k) {
+            mask(v.as_str().unwrap_or(""))
+        } else if k == "azure_deployment_config" {
+            describe_deployments(v)
         } else {
-            v.to_string()
+            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
         };
         printer.notice(format!("  {k} {shown}"));
     }
+}
+
+/// Azure deployments as people read them: `gpt4o → gpt-4o (2024-10-21, default)`.
+fn describe_deployments(v: &Value) -> String {
+    let text = |d: &Value, k: &str| d.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let mut extra = vec![text(d, "azure_api_version")];
+            if let Some(alias) = d.get("alias").and_then(Value::as_str) {
+                extra.push(format!("alias {alias}"));
+            }
+            if d.get("is_default").and_then(Value::as_bool) == Some(true) {
+                extra.push("default".to_owned());
+            }
+            format!(
+                "{} → {} ({})",
+                text(d, "azure_deployment_name"),
+                text(d, "azure_model_slug"),
+                extra.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

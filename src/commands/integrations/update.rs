@@ -92,11 +92,10 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         let path = format!("/v1/integrations/{}", args.slug);
         return dry_run::show(
             ctx,
-            &[PlannedRequest::new(
-                "PUT",
-                path,
-                Some(serde_json::to_value(&body)?),
-            )],
+            &[
+                PlannedRequest::new("PUT", path, Some(serde_json::to_value(&body)?))
+                    .masking(&args.config.secret_keys()),
+            ],
         );
     }
     let updated = ctx.client()?.update_integration(&args.slug.0, &body)?;
