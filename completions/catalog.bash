@@ -2367,7 +2367,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__models__subcmd__add)
-            opts="-o -y -q -v -h -V --finetune --base --input-price --output-price --custom-host --header --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --finetune --base --input-price --output-price --custom-host --header --header-env --header-file --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2390,6 +2390,14 @@ _catalog() {
                     return 0
                     ;;
                 --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

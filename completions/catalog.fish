@@ -590,7 +590,9 @@ complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l input-price -d 'Input price, USD per 1M tokens' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l output-price -d 'Output price, USD per 1M tokens' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l custom-host -d 'Where this model is served, if not the integration\'s host' -r
-complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l header -d 'Header sent with requests to this model, NAME=VALUE (repeatable; stored sealed)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l header-env -d 'Header whose value is read from an environment variable, NAME=VAR (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l header-file -d 'Header whose value is read from a file, NAME=PATH (repeatable)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r

@@ -9,6 +9,8 @@ use clap::Args;
 use crate::exit::{fail, ErrorKind};
 use crate::prompt::Prompter;
 use crate::settings::Settings;
+use crate::types::KeyValue;
+use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct KeyArgs {
@@ -123,4 +125,61 @@ pub fn is_credential_header(name: &str) -> bool {
         || ["key", "token", "secret", "password", "auth"]
             .iter()
             .any(|w| n.contains(w))
+}
+
+/// Headers sent to a provider: plain values in argv, credentials from the environment or
+/// a file only.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HeaderArgs {
+    /// Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names
+    /// like authorization, *key*, *token*, *secret* need --header-env or --header-file)
+    #[arg(long = "header", value_name = "NAME=VALUE")]
+    pub headers: Vec<KeyValue>,
+    /// Header whose value is read from an environment variable, NAME=VAR (repeatable)
+    #[arg(long = "header-env", value_name = "NAME=VAR")]
+    pub header_env: Vec<KeyValue>,
+    /// Header whose value is read from a file, NAME=PATH (repeatable)
+    #[arg(long = "header-file", value_name = "NAME=PATH")]
+    pub header_file: Vec<KeyValue>,
+}
+
+impl HeaderArgs {
+    /// The headers, by name; a credential-like name given a value in argv is refused.
+    pub fn collect(&self, settings: &Settings) -> anyhow::Result<Map<String, Value>> {
+        let mut out = Map::new();
+        for kv in &self.headers {
+            if is_credential_header(&kv.key) {
+                return Err(fail(
+                    ErrorKind::Usage,
+                    format!(
+                        "the value of header `{}` is a credential and cannot be passed in argv",
+                        kv.key
+                    ),
+                    Some(&format!(
+                        "use `--header-env {k}=VAR` or `--header-file {k}=PATH`",
+                        k = kv.key
+                    )),
+                ));
+            }
+            out.insert(kv.key.clone(), Value::String(kv.value.clone()));
+        }
+        for kv in &self.header_env {
+            let value = from_env(settings, &kv.value, &format!("--header-env {}", kv.key))?;
+            out.insert(kv.key.clone(), Value::String(value));
+        }
+        for kv in &self.header_file {
+            let path = std::path::Path::new(&kv.value);
+            let value = from_file(path, &format!("--header-file {}", kv.key))?;
+            out.insert(kv.key.clone(), Value::String(value));
+        }
+        Ok(out)
+    }
+
+    /// The names of headers whose values came from the environment or files.
+    pub fn secret_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.header_env
+            .iter()
+            .chain(&self.header_file)
+            .map(|kv| kv.key.clone())
+    }
 }

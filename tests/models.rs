@@ -184,7 +184,8 @@ fn custom_models_prices_and_multipliers() {
     both(|w| {
         setup(w);
         // A fine-tuned model with prices in USD per 1M tokens.
-        w.ok(&[
+        // The header's value is a credential: it comes from the environment.
+        let mut add = w.command(&[
             "models",
             "add",
             "@openai-prod",
@@ -198,9 +199,12 @@ fn custom_models_prices_and_multipliers() {
             "15",
             "--custom-host",
             "https://ft.internal/v1",
-            "--header",
-            "authorization=Bearer hdr-secret-0123456789",
+            "--header-env",
+            "authorization=FT_AUTH",
         ]);
+        add.env("FT_AUTH", "Bearer hdr-secret-0123456789");
+        let out = w.run_cmd(add);
+        assert_eq!(out.code, 0, "{out:?}");
         let ft = garden_model(w, "@openai-prod/ft:gpt-4o:acme");
         assert_eq!(ft["is_finetune"], true);
         assert_eq!(ft["pricing"]["input_per_mtok"], 3.75);

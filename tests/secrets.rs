@@ -225,3 +225,39 @@ fn config_env_values_are_masked_in_summaries_and_dry_runs() {
         "{out:?}"
     );
 }
+
+#[test]
+fn model_headers_follow_the_same_rule() {
+    let w = world();
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--skip-models",
+    ]);
+    w.fails(
+        &[
+            "models",
+            "add",
+            "@openai-prod",
+            "my-model",
+            "--header",
+            "X-Api-Key=abc",
+        ],
+        2,
+        "credential",
+    );
+    w.ok(&[
+        "models",
+        "add",
+        "@openai-prod",
+        "my-model",
+        "--header-env",
+        "X-Api-Key=HEADER_SECRET",
+    ]);
+    assert_never_shown(&w);
+}

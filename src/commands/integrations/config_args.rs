@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use crate::exit::{fail, ErrorKind};
-use crate::secret_input::{from_env, from_file, is_credential_header};
+use crate::secret_input::{from_env, from_file, HeaderArgs};
 use crate::settings::Settings;
 use crate::types::{AzureDeployment, KeyValue};
 
@@ -168,16 +168,8 @@ pub struct ConfigArgs {
     /// Base URL of a custom or self-hosted service (http or https)
     #[arg(long, value_name = "URL", value_parser = crate::types::parse_http_url)]
     pub custom_host: Option<String>,
-    /// Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names
-    /// like authorization, *key*, *token*, *secret* need --header-env or --header-file)
-    #[arg(long = "header", value_name = "NAME=VALUE")]
-    pub headers: Vec<KeyValue>,
-    /// Header whose value is read from an environment variable, NAME=VAR (repeatable)
-    #[arg(long = "header-env", value_name = "NAME=VAR")]
-    pub header_env: Vec<KeyValue>,
-    /// Header whose value is read from a file, NAME=PATH (repeatable)
-    #[arg(long = "header-file", value_name = "NAME=PATH")]
-    pub header_file: Vec<KeyValue>,
+    #[command(flatten)]
+    pub headers: HeaderArgs,
     /// Custom service: send the key (--key-env/--key-stdin/--key-file) in this header
     /// instead of `Authorization: Bearer`
     #[arg(long, value_name = "NAME")]
@@ -191,42 +183,10 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    /// Headers from `--header` (credentials refused), `--header-env` and `--header-file`.
-    fn headers(&self, settings: &Settings) -> anyhow::Result<Map<String, Value>> {
-        let mut out = Map::new();
-        for kv in &self.headers {
-            if is_credential_header(&kv.key) {
-                return Err(fail(
-                    ErrorKind::Usage,
-                    format!(
-                        "the value of header `{}` is a credential and cannot be passed in argv",
-                        kv.key
-                    ),
-                    Some(&format!(
-                        "use `--header-env {k}=VAR` or `--header-file {k}=PATH`",
-                        k = kv.key
-                    )),
-                ));
-            }
-            out.insert(kv.key.clone(), Value::String(kv.value.clone()));
-        }
-        for kv in &self.header_env {
-            let value = from_env(settings, &kv.value, &format!("--header-env {}", kv.key))?;
-            out.insert(kv.key.clone(), Value::String(value));
-        }
-        for kv in &self.header_file {
-            let path = std::path::Path::new(&kv.value);
-            let value = from_file(path, &format!("--header-file {}", kv.key))?;
-            out.insert(kv.key.clone(), Value::String(value));
-        }
-        Ok(out)
-    }
-
     /// The settings whose values came from the environment or files: shown masked.
     pub fn secret_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.config_env.iter().map(|kv| kv.key.clone()).collect();
-        keys.extend(self.header_env.iter().map(|kv| kv.key.clone()));
-        keys.extend(self.header_file.iter().map(|kv| kv.key.clone()));
+        keys.extend(self.headers.secret_names());
         keys.extend(self.key_header.iter().cloned());
         if self.aws_access_key_id_env.is_some() || self.aws_access_key_id_file.is_some() {
             keys.push("aws_access_key_id".to_owned());
@@ -296,7 +256,7 @@ impl ConfigArgs {
                 deployments_json(&self.azure_deployments),
             );
         }
-        let headers = self.headers(settings)?;
+        let headers = self.headers.collect(settings)?;
         if !headers.is_empty() {
             out.insert("custom_headers".into(), Value::Object(headers));
         }

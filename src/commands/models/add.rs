@@ -1,5 +1,4 @@
 use clap::Args;
-use serde_json::{Map, Value};
 
 use crate::api::models::{
     usd_per_mtok_to_cents_per_token, BulkUpdateModels, ModelConfigurations, ModelUpdate,
@@ -8,7 +7,8 @@ use crate::api::models::{
 use crate::api::Patch;
 use crate::commands::Ctx;
 use crate::exit::CliError;
-use crate::types::{parse_price, AtSlug, KeyValue};
+use crate::secret_input::HeaderArgs;
+use crate::types::{parse_price, AtSlug};
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -38,9 +38,9 @@ pub struct AddArgs {
     #[arg(long, value_name = "URL", value_parser = crate::types::parse_http_url)]
     pub custom_host: Option<String>,
 
-    /// Header sent with requests to this model, NAME=VALUE (repeatable; stored sealed)
-    #[arg(long = "header", value_name = "NAME=VALUE")]
-    pub headers: Vec<KeyValue>,
+    /// Headers sent with requests to this model (stored sealed)
+    #[command(flatten)]
+    pub headers: HeaderArgs,
 }
 
 /// A `pricing_config` from USD per 1M tokens.
@@ -93,11 +93,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
     if let Some(base) = &args.base {
         super::check_known(&integration.ai_provider_id, std::slice::from_ref(base))?;
     }
-    let headers: Map<String, Value> = args
-        .headers
-        .iter()
-        .map(|kv| (kv.key.clone(), Value::String(kv.value.clone())))
-        .collect();
+    let headers = args.headers.collect(&ctx.settings)?;
     let configurations =
         (args.custom_host.is_some() || !headers.is_empty()).then(|| ModelConfigurations {
             custom_host: args.custom_host.clone(),
