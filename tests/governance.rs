@@ -511,3 +511,26 @@ fn connect_on_a_slug_of_another_service_fails_before_asking_anything() {
         "already exists for `openai`, not `anthropic`",
     );
 }
+
+#[test]
+fn the_connect_summary_shows_the_alert() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    let out = w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--provision",
+        "eng",
+        "--budget",
+        "1000",
+        "--alert",
+        "800",
+        "--dry-run",
+    ]);
+    assert!(out.stderr.contains("alert 800"), "{out:?}");
+}

@@ -423,3 +423,74 @@ fn provision_prompts_start_from_the_current_state_and_no_turns_later_workspaces_
     assert_eq!(budget["periodic_reset"], "monthly", "{access}");
     assert_eq!(budget["alert_threshold"].as_f64(), Some(900.0), "{access}");
 }
+
+#[test]
+fn a_connect_rerun_keeps_the_key_checks_typed_models_and_defaults_to_no_on_revoke() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--provision",
+        "eng",
+        "--budget",
+        "1000",
+    ]);
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "openai-prod"]),
+        Some(20_000),
+    )
+    .unwrap();
+    // The service is the existing one's: no service prompt, and the key may stay.
+    answer(&mut p, "Name", "\r");
+    answer(&mut p, "Keep the stored key", "y");
+    answer(&mut p, "Provision workspaces now?", "y");
+    answer(&mut p, "Workspaces", " \r"); // untick eng: a revoke
+    answer(&mut p, "Budget (empty for none)", "\r");
+    answer(&mut p, "Rate limit", "\r");
+    answer(&mut p, "Also provision workspaces created later?", "\r");
+    answer(&mut p, "Models", &[&DOWN.repeat(2), "\r"].concat()); // type a list
+    answer(&mut p, "Models to enable", "gpt-4o-mnii\r");
+    p.exp_string("is not a known `openai` model").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("gpt-4o-mini\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("- revoke  ws-eng-").unwrap();
+    // Revoking is not the default: Enter cancels.
+    answer(&mut p, "Apply all of this?", "\r");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 130);
+    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
+    assert_eq!(access["workspaces"][0]["enabled"], true, "{access}");
+}
+
+#[test]
+fn the_custom_service_wizard_checks_the_base_url_at_its_prompt() {
+    let w = World::new(Mode::Embedded);
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "local-llm"]),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Service", &[&DOWN.repeat(8), "\r"].concat()); // custom
+    answer(&mut p, "Name", "\r");
+    answer(&mut p, "Base URL of the service", "10.0.0.5:8000\r");
+    p.exp_string("invalid URL").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("http://10.0.0.5:8000\r").unwrap();
+    p.flush().unwrap();
+    answer(&mut p, "Does the service need an API key?", "n");
+    answer(&mut p, "Scope", "\r");
+    answer(&mut p, "Provision workspaces now?", "n");
+    answer(&mut p, "Models", &[&DOWN.repeat(2), "\r"].concat()); // skip
+    answer(&mut p, "Apply all of this?", "y");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    let got = w.json(&["integrations", "get", "local-llm"]);
+    assert_eq!(got["configurations"]["custom_host"], "http://10.0.0.5:8000");
+}

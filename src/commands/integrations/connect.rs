@@ -292,12 +292,22 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             "skip" => None,
             "choose" => Some(ModelChoice::Only(choose_models(&prompter, known)?)),
             _ => {
-                let text = prompter.text(
+                let service = service.id();
+                let list = prompter.parsed(
                     "models to enable, comma-separated (e.g. gpt-4o,gpt-4o-mini)",
                     "--models",
                     None,
+                    |text| {
+                        let list = split_models(text);
+                        if list.is_empty() {
+                            return Err("name at least one model".to_owned());
+                        }
+                        crate::commands::models::check_known(service, &list)
+                            .map(|()| list)
+                            .map_err(|e| crate::exit::one_line(&e))
+                    },
                 )?;
-                Some(ModelChoice::Only(split_models(&text)))
+                Some(ModelChoice::Only(list))
             }
         }
     } else {
@@ -365,7 +375,10 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         }
         return dry_run::show(ctx, &requests);
     }
-    if wizard && !settings.yes && !prompter.confirm("Apply all of this?", true)? {
+    let revokes = change
+        .as_ref()
+        .is_some_and(|c| !c.report.revoked.is_empty());
+    if wizard && !settings.yes && !prompter.confirm("Apply all of this?", !revokes)? {
         return Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was created").into());
     }
 
@@ -484,7 +497,9 @@ fn choose_models(
     known: &[crate::registry::ModelSpec],
 ) -> anyhow::Result<Vec<String>> {
     loop {
-        let filter = prompter.text("search models (empty for all)", "--models", Some(""))?;
+        let filter = prompter
+            .optional_text("search models (empty for all)", "--models")?
+            .unwrap_or_default();
         let needle = filter.trim().to_ascii_lowercase();
         let mut matches: Vec<&str> = known
             .iter()
@@ -820,14 +835,15 @@ fn ask_configuration(
             }
         }
         Service::Custom => {
-            text_setting(
-                p,
-                config,
-                "custom_host",
-                "base URL of the service",
-                "--custom-host",
-                None,
-            )?;
+            if !config.contains_key("custom_host") {
+                let url = p.parsed(
+                    "base URL of the service (e.g. http://10.0.0.5:8000/v1)",
+                    "--custom-host",
+                    None,
+                    crate::types::parse_http_url,
+                )?;
+                config.insert("custom_host".into(), Value::String(url));
+            }
         }
         Service::Openai
         | Service::Anthropic

@@ -296,13 +296,9 @@ pub fn ask_limits(
     Ok(())
 }
 
+/// Every field of a budget and rate limit: amount, reset, alert, rate.
 pub fn describe(usage: Option<&UsageLimits>, rate: Option<&Vec<RateLimit>>) -> String {
-    format!(
-        "budget {} ({}), rate limit {}",
-        describe_budget(usage, None).trim_start_matches("0 / "),
-        describe_window(usage),
-        describe_rate(rate)
-    )
+    describe_change((usage, rate), (usage, rate))
 }
 
 /// The change a plan makes against the current access: the request body, a line per
@@ -536,7 +532,14 @@ pub fn apply(
         );
         return dry_run::show(ctx, &[request]);
     }
-    if confirm && !ctx.settings.yes && !ctx.prompter().confirm("Apply these changes?", true)? {
+    // Taking access away is not the default answer.
+    let revokes = !change.report.revoked.is_empty()
+        || change
+            .body
+            .global_workspace_access
+            .as_ref()
+            .is_some_and(|g| !g.enabled);
+    if confirm && !ctx.settings.yes && !ctx.prompter().confirm("Apply these changes?", !revokes)? {
         return Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was changed").into());
     }
     let client = ctx.client()?;
