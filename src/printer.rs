@@ -52,9 +52,23 @@ impl Printer {
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
 
+    /// Tables were not asked for by name and stdout is not a terminal: plain
+    /// tab-separated lines instead of box drawing.
+    fn piped(&self) -> bool {
+        !self.explicit && !std::io::stdout().is_terminal()
+    }
+
     /// A status line on stderr, silenced by `-q`.
     pub fn status(&self, text: impl AsRef<str>) {
         if !self.quiet {
+            self.stderr_line(text.as_ref());
+        }
+    }
+
+    /// A plan or summary shown before writing: silenced by `-q`, unless a question about
+    /// it follows (`asking`).
+    pub fn summary(&self, text: impl AsRef<str>, asking: bool) {
+        if asking || !self.quiet {
             self.stderr_line(text.as_ref());
         }
     }
@@ -108,7 +122,7 @@ impl Printer {
         if self.format != OutputFormat::Table {
             return self.data(items);
         }
-        if !self.explicit && !std::io::stdout().is_terminal() {
+        if self.piped() {
             let rows: Vec<String> = items.iter().map(|i| i.row().join("\t")).collect();
             if !rows.is_empty() {
                 self.stdout(&rows.join("\n"));
@@ -128,6 +142,15 @@ impl Printer {
     pub fn one<T: Serialize + Tabular>(&self, item: &T) -> anyhow::Result<()> {
         if self.format != OutputFormat::Table {
             return self.data(item);
+        }
+        if self.piped() {
+            let lines: Vec<String> = item
+                .details()
+                .into_iter()
+                .map(|(field, value)| format!("{field}\t{value}"))
+                .collect();
+            self.stdout(&lines.join("\n"));
+            return Ok(());
         }
         let mut table = new_table();
         for (field, value) in item.details() {

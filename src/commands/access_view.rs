@@ -72,7 +72,8 @@ pub fn print(printer: &Printer, access: &WorkspaceAccessList) -> anyhow::Result<
         return printer.data(access);
     }
     printer.list(&access.workspaces)?;
-    printer.raw(&describe_global(access.global_workspace_access.as_ref()));
+    // Prose, not rows: stderr.
+    printer.status(describe_global(access.global_workspace_access.as_ref()));
     Ok(())
 }
 

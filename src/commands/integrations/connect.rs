@@ -331,22 +331,22 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     });
 
     let secret_keys = args.config.secret_keys();
-    show_summary(
-        ctx,
+    let mut lines = summary_lines(
         &body,
         workspace.as_ref().map(|w| w.slug.as_str()),
         existing.is_some(),
         &secret_keys,
     );
     if let Some(c) = &change {
-        ctx.printer().notice("Workspaces:");
-        for l in &c.lines {
-            ctx.printer().notice(l);
-        }
+        lines.push("Workspaces:".to_owned());
+        lines.extend(c.lines.iter().cloned());
     }
     if let Some(m) = &models_body {
-        ctx.printer()
-            .notice(format!("Models: {}", describe_models(m)));
+        lines.push(format!("Models: {}", describe_models(m)));
+    }
+    let asking = wizard && !settings.yes && !steps.dry_run;
+    for l in &lines {
+        ctx.printer().summary(l, asking);
     }
     let create_path = "/v1/integrations".to_owned();
     if steps.dry_run {
@@ -855,31 +855,33 @@ fn ask_configuration(
 }
 
 /// The summary shown before anything is written; secrets appear masked.
-fn show_summary(
-    ctx: &Ctx,
+fn summary_lines(
     body: &CreateIntegration,
     workspace: Option<&str>,
     exists: bool,
     secret_keys: &[String],
-) {
-    let printer = ctx.printer();
-    printer.notice(if exists {
-        "\nAbout to update the existing integration:"
-    } else {
-        "\nAbout to create:"
-    });
-    printer.notice(format!(
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.push(
+        if exists {
+            "\nAbout to update the existing integration:"
+        } else {
+            "\nAbout to create:"
+        }
+        .to_owned(),
+    );
+    lines.push(format!(
         "  slug      {}",
         body.slug.as_deref().unwrap_or("-")
     ));
-    printer.notice(format!("  name      {}", body.name));
-    printer.notice(format!("  service   {}", body.ai_provider_id));
-    printer.notice(format!(
+    lines.push(format!("  name      {}", body.name));
+    lines.push(format!("  service   {}", body.ai_provider_id));
+    lines.push(format!(
         "  scope     {}",
         workspace.map_or("organisation".to_owned(), |w| format!("workspace {w}"))
     ));
     if let Some(k) = &body.key {
-        printer.notice(format!("  key       {}", mask(k)));
+        lines.push(format!("  key       {}", mask(k)));
     }
     for (k, v) in body.configurations.iter().flatten() {
         let shown = if k == "custom_headers" {
@@ -899,8 +901,9 @@ fn show_summary(
         } else {
             v.as_str().map_or_else(|| v.to_string(), str::to_owned)
         };
-        printer.notice(format!("  {k} {shown}"));
+        lines.push(format!("  {k} {shown}"));
     }
+    lines
 }
 
 /// Azure deployments as people read them: `gpt4o → gpt-4o (2024-10-21, default)`.

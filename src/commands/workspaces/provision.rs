@@ -520,9 +520,10 @@ pub fn apply(
         change.report.access = Some(current);
         return finish(ctx, current, &change.report);
     }
-    printer.notice(format!("Provisioning `{}`:", plan.integration));
+    let asking = confirm && !ctx.settings.yes && !dry_run;
+    printer.summary(format!("Provisioning `{}`:", plan.integration), asking);
     for l in &change.lines {
-        printer.notice(l);
+        printer.summary(l, asking);
     }
     if dry_run {
         let request = PlannedRequest::new(
