@@ -82,3 +82,95 @@ fn quiet_silences_the_summary() {
     ]);
     assert!(out.stderr.is_empty(), "{out:?}");
 }
+
+fn garden_world() -> World {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--provision",
+        "eng",
+        "--all-models",
+    ]);
+    w
+}
+
+#[test]
+fn the_model_garden_shows_models_only_and_hides_the_deprecated() {
+    let w = garden_world();
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["models", "list", "--workspace", "eng"];
+        all.extend_from_slice(args);
+        w.json(&all)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = ids(&[]);
+    assert!(all.contains(&"@openai-prod/gpt-4o".to_owned()));
+    for not_a_model in [
+        "@openai-prod/high/1024-x-1024/gpt-image-1",
+        "@openai-prod/container",
+    ] {
+        assert!(!all.contains(&not_a_model.to_owned()), "{not_a_model}");
+    }
+    // computer-use-preview was deprecated on 2026-07-23.
+    assert!(!all.contains(&"@openai-prod/computer-use-preview".to_owned()));
+    let with = ids(&["--include-deprecated"]);
+    assert!(with.contains(&"@openai-prod/computer-use-preview".to_owned()));
+    let table = w.ok(&[
+        "models",
+        "list",
+        "--workspace",
+        "eng",
+        "--include-deprecated",
+        "--search",
+        "computer-use-preview",
+    ]);
+    assert!(
+        table.stdout.contains("deprecated since 2026-07-23"),
+        "{table:?}"
+    );
+    assert_eq!(ids(&["--limit", "3"]).len(), 3);
+}
+
+#[test]
+fn integration_models_combine_with_search_and_marks_are_explained() {
+    let w = garden_world();
+    let rows = w.json(&[
+        "models",
+        "list",
+        "--integration",
+        "openai-prod",
+        "--search",
+        "gpt-4o-mini",
+    ]);
+    let slugs: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["slug"].as_str().unwrap())
+        .collect();
+    assert!(
+        !slugs.is_empty() && slugs.iter().all(|s| s.contains("gpt-4o-mini")),
+        "{slugs:?}"
+    );
+    w.ok(&[
+        "models",
+        "price",
+        "@openai-prod/gpt-4o",
+        "--input-price",
+        "2",
+    ]);
+    let out = w.ok(&["models", "list", "--workspace", "eng", "--search", "gpt-4o"]);
+    assert!(out.stdout.contains("2*"), "{out:?}");
+    assert!(out.stderr.contains("* a price override"), "{out:?}");
+}

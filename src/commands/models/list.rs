@@ -21,10 +21,28 @@ pub struct ListArgs {
     #[arg(long)]
     pub search: Option<String>,
 
-    /// Instead: what is enabled on this integration, and why
-    #[arg(long, conflicts_with_all = ["provider", "service", "search"])]
+    /// Also show models past their deprecation date (marked as such)
+    #[arg(long)]
+    pub include_deprecated: bool,
+
+    /// Show at most this many models
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Instead: what is enabled on this integration, and why (combines with --search)
+    #[arg(long, conflicts_with_all = ["provider", "service"])]
     pub integration: Option<Slug>,
 }
+
+/// Whether a deprecation date has passed (dates are `YYYY-MM-DD`).
+fn is_past(date: Option<&str>) -> bool {
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    date.is_some_and(|d| d <= today.as_str())
+}
+
+/// What the price marks mean, once, under a table that uses them.
+const LEGEND: &str =
+    "prices in USD per 1M tokens; * a price override on the integration; x the integration's price multiplier applied";
 
 fn usd(v: Option<f64>) -> String {
     v.map_or("-".to_owned(), |p| format!("{p}"))
@@ -59,7 +77,11 @@ impl Tabular for CatalogModel {
         } else if self.is_custom {
             "custom".to_owned()
         } else if let Some(d) = &self.deprecation_date {
-            format!("deprecated {d}")
+            if is_past(Some(d)) {
+                format!("deprecated since {d}")
+            } else {
+                format!("deprecated from {d}")
+            }
         } else {
             "available".to_owned()
         };
@@ -104,8 +126,22 @@ impl Tabular for IntegrationModelRow {
 }
 
 /// Prints what an integration enables and why (allow-all, allow-list, custom).
-pub fn print_integration_models(ctx: &Ctx, slug: &str) -> anyhow::Result<()> {
-    let (integration, allow_all, rows) = integration_rows(ctx, slug)?;
+pub fn print_integration_models(ctx: &Ctx, slug: &str, args: &ListArgs) -> anyhow::Result<()> {
+    let (integration, allow_all, mut rows) = integration_rows(ctx, slug)?;
+    let registry = Registry::builtin();
+    if !args.include_deprecated {
+        rows.retain(|r| {
+            let spec = registry.find(&integration.ai_provider_id, &r.slug);
+            !is_past(spec.and_then(|s| s.deprecation_date.as_deref()))
+        });
+    }
+    if let Some(text) = &args.search {
+        let needle = text.to_ascii_lowercase();
+        rows.retain(|r| r.slug.to_ascii_lowercase().contains(&needle));
+    }
+    if let Some(n) = args.limit {
+        rows.truncate(n);
+    }
     ctx.printer().status(if allow_all {
         format!(
             "`{slug}` allows every {} model, except those disabled",
@@ -114,7 +150,11 @@ pub fn print_integration_models(ctx: &Ctx, slug: &str) -> anyhow::Result<()> {
     } else {
         format!("`{slug}` allows only the models enabled below (an allow-list)")
     });
-    ctx.printer().list(&rows)
+    ctx.printer().list(&rows)?;
+    if rows.iter().any(|r| r.price_override) {
+        ctx.printer().status(LEGEND);
+    }
+    Ok(())
 }
 
 /// After a change to some models: only their rows, not the integration's whole list.
@@ -206,7 +246,7 @@ fn integration_rows(
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
     if let Some(slug) = &args.integration {
-        return print_integration_models(ctx, &slug.0);
+        return print_integration_models(ctx, &slug.0, &args);
     }
     let ws = super::super::providers::workspace(ctx)?;
     let mut filters = Vec::new();
@@ -238,5 +278,20 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
         let needle = text.to_ascii_lowercase();
         models.retain(|m| m.id.to_ascii_lowercase().contains(&needle));
     }
-    ctx.printer().list(&models)
+    if !args.include_deprecated {
+        models.retain(|m| !is_past(m.deprecation_date.as_deref()));
+    }
+    if let Some(n) = args.limit {
+        models.truncate(n);
+    }
+    ctx.printer().list(&models)?;
+    let marked = models.iter().any(|m| {
+        m.pricing
+            .as_ref()
+            .is_some_and(|p| p.source == "override" || p.multiplier.is_some())
+    });
+    if marked {
+        ctx.printer().status(LEGEND);
+    }
+    Ok(())
 }
