@@ -18,6 +18,7 @@ pub const CATALOG_LISTEN: &str = "CATALOG_LISTEN";
 pub const CATALOG_DB: &str = "CATALOG_DB";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const CI: &str = "CI";
+pub const COLUMNS: &str = "COLUMNS";
 
 /// Name and meaning of each variable, for help text, the man page and the README.
 pub const DOCUMENTED: &[(&str, &str)] = &[
@@ -56,6 +57,7 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (CATALOG_DB, "database file for `catalog serve` (as --db)"),
     (NO_COLOR, "disable colour"),
     (CI, "when set, never prompt"),
+    (COLUMNS, "width tables fit in (default: the terminal's, else 80)"),
 ];
 
 pub fn help_table() -> String {

@@ -162,6 +162,7 @@ impl Settings {
             quiet: global.quiet,
             verbose: global.verbose > 0,
             color,
+            columns: env.get(env::COLUMNS).and_then(|c| c.trim().parse().ok()),
         };
         Ok(Settings {
             master_key: env.get(env::CATALOG_MASTER_KEY).map(str::to_owned),

@@ -174,3 +174,88 @@ fn integration_models_combine_with_search_and_marks_are_explained() {
     assert!(out.stdout.contains("2*"), "{out:?}");
     assert!(out.stderr.contains("* a price override"), "{out:?}");
 }
+
+#[test]
+fn tables_fit_80_columns_without_breaking_identifiers() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&[
+        "workspaces",
+        "create",
+        "eng-platform-team",
+        "--description",
+        "The engineering platform team that runs shared infrastructure for everyone else",
+    ]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--provision",
+        "eng-platform-team",
+        "--budget",
+        "1000",
+        "--reset",
+        "monthly",
+        "--rate-limit",
+        "100/min",
+        "--all-models",
+    ]);
+    let slug = w.json(&["workspaces", "get", "eng-platform-team"])["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tables: [(&[&str], &[&str]); 4] = [
+        (
+            &["workspaces", "list"],
+            &[&slug, "The engineering platform"],
+        ),
+        (
+            &["integrations", "workspaces", "openai-prod"],
+            &[&slug, "requests/min"],
+        ),
+        (
+            &[
+                "models",
+                "list",
+                "--workspace",
+                "eng-platform-team",
+                "--search",
+                "gpt-4o-mini",
+            ],
+            &["@openai-prod/gpt-4o-mini"],
+        ),
+        (
+            &["providers", "list", "--workspace", "eng-platform-team"],
+            &["@openai-prod"],
+        ),
+    ];
+    for (args, whole) in tables {
+        let mut all = args.to_vec();
+        all.extend(["-o", "table"]);
+        let mut cmd = w.command(&all);
+        cmd.env("COLUMNS", "80");
+        let out = w.run_cmd(cmd);
+        assert_eq!(out.code, 0, "{out:?}");
+        for line in out.stdout.lines() {
+            assert!(line.chars().count() <= 80, "wider than 80:\n{}", out.stdout);
+        }
+        for text in whole {
+            assert!(
+                out.stdout.lines().any(|l| l.contains(text)),
+                "`{text}` is broken across lines:\n{}",
+                out.stdout
+            );
+        }
+    }
+    // Long free text is cut with an ellipsis in lists, shown whole in the detail view.
+    let mut cmd = w.command(&["workspaces", "list", "-o", "table"]);
+    cmd.env("COLUMNS", "80");
+    let out = w.run_cmd(cmd);
+    assert!(
+        out.stdout.contains('…') && !out.stdout.contains("everyone else"),
+        "{out:?}"
+    );
+}

@@ -65,6 +65,12 @@ impl Tabular for CatalogModel {
         ]
     }
 
+    /// At 80 columns: without the service (the provider names it) and token limits;
+    /// with very long model ids, without the status.
+    fn optional_columns() -> &'static [usize] {
+        &[1, 3, 2, 6]
+    }
+
     fn row(&self) -> Vec<String> {
         let p = self.pricing.clone().unwrap_or_default();
         let mark = match (p.source.as_str(), p.multiplier) {
