@@ -78,6 +78,6 @@ pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let tmp = path.with_extension("tmp");
-    crate::server::vault::write_private(&tmp, contents)?;
+    crate::files::write_private(&tmp, contents)?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }

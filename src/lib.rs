@@ -9,6 +9,7 @@ pub mod config;
 pub mod crypto;
 pub mod env_vars;
 pub mod exit;
+pub mod files;
 pub mod keyring_access;
 pub mod limit_args;
 pub mod printer;
@@ -18,6 +19,7 @@ pub mod secret_input;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod suggest;
 pub mod types;
 
 use std::io::Write;

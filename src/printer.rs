@@ -117,8 +117,12 @@ impl Printer {
     /// Serializable data in the chosen machine format.
     pub fn data<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
         let text = match self.format {
-            OutputFormat::Yaml => serde_yaml::to_string(value)?,
-            _ => serde_json::to_string_pretty(value)?,
+            OutputFormat::Yaml => {
+                let whole: serde_json::Value =
+                    serde_json::from_slice(&crate::api::json::to_vec(value)?)?;
+                serde_yaml::to_string(&whole)?
+            }
+            _ => crate::api::json::to_string_pretty(value)?,
         };
         self.stdout(&text);
         Ok(())

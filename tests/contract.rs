@@ -332,15 +332,17 @@ fn api_keys_are_shown_once_and_stored_hashed() {
             .status()
             .as_u16()
     };
-    assert_eq!(as_key("/admin/workspaces"), 200);
+    // It holds `models.list` only: the models it may call, nothing else.
+    assert_eq!(as_key("/models"), 200);
+    assert_eq!(as_key("/admin/workspaces"), 403);
     assert_eq!(
         as_key(&format!(
             "/admin/workspaces/{}",
             ws["slug"].as_str().unwrap()
         )),
-        200
+        403
     );
-    assert_eq!(as_key("/api-keys?workspace_id=x"), 200);
+    assert_eq!(as_key("/api-keys?workspace_id=x"), 403);
     let (_, all) = api.get("/api-keys");
     let admin_id = all["data"]
         .as_array()

@@ -336,7 +336,7 @@ fn provisioning_validation_and_conflicts() {
     assert_eq!(settings["allow_workspace_integrations"], true);
     let (_, key) = api.post(
         "/api-keys/workspace/service",
-        json!({"name": "wk", "scopes": ["providers.list"], "workspace_id": slug(&ws[0])}),
+        json!({"name": "wk", "scopes": ["providers.list", "workspace_integrations.create"], "workspace_id": slug(&ws[0])}),
     );
     let as_ws = |body: Value| {
         let res = api

@@ -32,7 +32,7 @@ pub struct ApiKey {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub usage_limits: Option<UsageLimits>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub rate_limits: Option<Vec<RateLimit>>,
     #[serde(default)]
     pub expires_at: Option<String>,
@@ -117,6 +117,12 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
+    pub const ALL: [KeyKind; 3] = [
+        KeyKind::OrganisationService,
+        KeyKind::WorkspaceService,
+        KeyKind::WorkspaceUser,
+    ];
+
     pub fn from_path(kind: &str, sub: &str) -> Option<KeyKind> {
         match (kind, sub) {
             ("organisation", "service") => Some(KeyKind::OrganisationService),

@@ -6,6 +6,7 @@
 pub mod api_key;
 pub mod error;
 pub mod integration;
+pub mod json;
 pub mod lenient;
 pub mod limits;
 pub mod list;

@@ -30,7 +30,7 @@ pub struct Provider {
     pub ai_provider_id: Option<String>,
     #[serde(default)]
     pub usage_limits: Option<UsageLimits>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub rate_limits: Option<Vec<RateLimit>>,
     #[serde(default)]
     pub expires_at: Option<String>,

@@ -13,9 +13,9 @@ pub struct IntegrationWorkspace {
     pub id: String,
     #[serde(default)]
     pub enabled: bool,
-    #[serde(default)]
+    #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub usage_limits: Option<Vec<UsageLimits>>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub rate_limits: Option<Vec<RateLimit>>,
     /// Extension: the workspace's display name and id.
     #[serde(default)]

@@ -51,7 +51,7 @@ pub struct VirtualKey {
     pub model_config: Option<Value>,
     #[serde(default)]
     pub usage_limits: Option<UsageLimits>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub rate_limits: Option<Vec<RateLimit>>,
     #[serde(default)]
     pub expires_at: Option<String>,
@@ -147,7 +147,7 @@ pub struct PlannedKey {
     pub expires_at: Option<String>,
     #[serde(default)]
     pub usage_limits: Option<UsageLimits>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub rate_limits: Option<Vec<RateLimit>>,
 }
 

@@ -26,9 +26,9 @@ pub struct Workspace {
     pub organisation_id: Option<String>,
     #[serde(default)]
     pub defaults: Option<WorkspaceDefaults>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub usage_limits: Option<Vec<UsageLimits>>,
-    #[serde(default)]
+    #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub rate_limits: Option<Vec<RateLimit>>,
     #[serde(default)]
     pub created_at: Option<String>,

@@ -105,14 +105,11 @@ impl Builtin {
 
     /// Up to `n` known slugs of `service` closest to `slug`, best first.
     pub fn suggest(&self, service: &str, slug: &str, n: usize) -> Vec<&str> {
-        let mut scored: Vec<(f64, &str)> = self
-            .models(service)
-            .iter()
-            .map(|m| (strsim::jaro_winkler(slug, &m.slug), m.slug.as_str()))
-            .filter(|(score, _)| *score > 0.7)
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-        scored.into_iter().take(n).map(|(_, s)| s).collect()
+        crate::suggest::closest(
+            slug,
+            self.models(service).iter().map(|m| m.slug.as_str()),
+            n,
+        )
     }
 }
 

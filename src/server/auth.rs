@@ -31,6 +31,36 @@ impl Principal {
         }
     }
 
+    /// The scopes this caller holds; `None` for the embedded owner, who holds them all.
+    pub fn scopes(&self) -> Option<&[String]> {
+        match self {
+            Principal::Owner => None,
+            Principal::Organisation(key) | Principal::Workspace { key, .. } => Some(&key.scopes),
+        }
+    }
+
+    /// The caller's own API key, if it used one.
+    pub fn key(&self) -> Option<&ApiKey> {
+        match self {
+            Principal::Owner => None,
+            Principal::Organisation(key) | Principal::Workspace { key, .. } => Some(key),
+        }
+    }
+
+    pub fn holds(&self, scope: &str) -> bool {
+        self.scopes()
+            .is_none_or(|all| all.iter().any(|s| s == scope))
+    }
+
+    /// Refuses a caller without `scope` with 403 AB03 naming it.
+    pub fn require_scope(&self, scope: &str) -> ApiResult<()> {
+        if self.holds(scope) {
+            Ok(())
+        } else {
+            Err(super::scopes::missing(&format!("`{scope}`")))
+        }
+    }
+
     /// Refuses workspace keys on organisation resources.
     pub fn require_organisation(&self, what: &str) -> ApiResult<()> {
         match self {

@@ -1,8 +1,8 @@
 //! Errors as the contract shapes them: `{success:false, data:{message, errorCode}}`.
 
+use super::json::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use crate::api::error::{ErrorBody, ErrorCode};
 use crate::store::StoreError;

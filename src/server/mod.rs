@@ -7,9 +7,12 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod json;
 pub mod legacy;
 pub mod provider_config;
 pub mod provisioning;
+pub mod routes;
+pub mod scopes;
 pub mod vault;
 
 use std::io::Write;
@@ -22,7 +25,6 @@ use anyhow::Context;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::Router;
 
 use crate::api::api_key::KeyKind;
@@ -30,10 +32,6 @@ use crate::api::ErrorCode;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use error::ApiError;
-use handlers::{
-    api_keys, catalog_models, integration_models, integration_workspaces, integrations,
-    organisation, providers, virtual_keys, workspaces,
-};
 use vault::Vault;
 
 #[derive(Clone)]
@@ -63,76 +61,10 @@ impl AppState {
 
 /// The Admin API routes, authenticated, with contract-shaped errors for unknown routes.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
-        .route(
-            "/admin/workspaces",
-            get(workspaces::list).post(workspaces::create),
-        )
-        .route(
-            "/admin/workspaces/{id}",
-            get(workspaces::retrieve)
-                .put(workspaces::update)
-                .delete(workspaces::delete),
-        )
-        .route(
-            "/integrations",
-            get(integrations::list).post(integrations::create),
-        )
-        .route(
-            "/integrations/{slug}",
-            get(integrations::retrieve)
-                .put(integrations::update)
-                .delete(integrations::delete),
-        )
-        .route(
-            "/integrations/{slug}/workspaces",
-            get(integration_workspaces::list).put(integration_workspaces::update),
-        )
-        .route(
-            "/integrations/{slug}/models",
-            get(integration_models::list)
-                .put(integration_models::update)
-                .delete(integration_models::delete),
-        )
-        .route("/models", get(catalog_models::list))
-        .route("/providers", get(providers::list).post(providers::create))
-        .route(
-            "/providers/{slug}",
-            get(providers::retrieve)
-                .put(providers::update)
-                .delete(providers::delete),
-        )
-        .route(
-            "/organisation/settings",
-            get(organisation::get).put(organisation::update),
-        )
-        .route(
-            "/virtual-keys",
-            get(virtual_keys::list).post(virtual_keys::create),
-        )
-        .route(
-            "/virtual-keys/migration-plan",
-            get(virtual_keys::migration_plan),
-        )
-        .route("/virtual-keys/migrate", post(virtual_keys::migrate))
-        .route(
-            "/virtual-keys/{slug}",
-            get(virtual_keys::retrieve)
-                .put(virtual_keys::update)
-                .delete(virtual_keys::delete),
-        )
-        .route("/api-keys", get(api_keys::list))
-        .route("/api-keys/{kind}/{sub}", post(api_keys::create))
-        .route(
-            "/api-keys/{id}",
-            get(api_keys::retrieve)
-                .put(api_keys::update)
-                .delete(api_keys::delete),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ));
+    let v1 = routes::v1().route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::authenticate,
+    ));
     Router::new()
         .nest("/v1", v1)
         .fallback(|| async { ApiError::new(ErrorCode::AB08, "no such route in the Admin API") })
@@ -161,6 +93,7 @@ async fn log_request(request: Request, next: Next) -> Response {
 /// (or installs `bootstrap_key`) and returns it so that it can be shown once.
 pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Result<Option<String>> {
     if state.store.count_api_keys()? > 0 {
+        grant_bootstrap_every_scope(state)?;
         return Ok(None);
     }
     let secret = match bootstrap_key {
@@ -180,23 +113,7 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
         organisation_id: Some(state.store.organisation_id().to_owned()),
         status: Some("active".to_owned()),
         creation_mode: Some("auto".to_owned()),
-        scopes: vec![
-            "workspaces.create".into(),
-            "workspaces.read".into(),
-            "workspaces.update".into(),
-            "workspaces.delete".into(),
-            "workspaces.list".into(),
-            "organisation_integrations.create".into(),
-            "organisation_integrations.read".into(),
-            "organisation_integrations.update".into(),
-            "organisation_integrations.delete".into(),
-            "organisation_integrations.list".into(),
-            "organisation_service_api_keys.create".into(),
-            "organisation_service_api_keys.read".into(),
-            "organisation_service_api_keys.update".into(),
-            "organisation_service_api_keys.delete".into(),
-            "organisation_service_api_keys.list".into(),
-        ],
+        scopes: scopes::all_scopes(),
         created_at: Some(at.clone()),
         last_updated_at: Some(at),
         object: "api-key".to_owned(),
@@ -211,6 +128,34 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
     } else {
         secret
     }))
+}
+
+/// The bootstrap admin key holds every scope, including those added by newer versions.
+fn grant_bootstrap_every_scope(state: &AppState) -> anyhow::Result<()> {
+    let all = scopes::all_scopes();
+    let (_, keys) = state.store.list_api_keys(&crate::store::ApiKeyQuery {
+        workspace_id: None,
+        types: vec![KeyKind::OrganisationService.as_str().to_owned()],
+        page: crate::store::Page {
+            current_page: 0,
+            page_size: 1000,
+        },
+    })?;
+    for key in keys.iter().filter(|k| {
+        k.creation_mode.as_deref() == Some("auto")
+            && k.kind.as_deref() == Some(KeyKind::OrganisationService.as_str())
+            && k.scopes != all
+    }) {
+        let all = all.clone();
+        state.store.update_api_key(
+            &key.id,
+            Box::new(move |k| {
+                k.scopes = all;
+                Ok(())
+            }),
+        )?;
+    }
+    Ok(())
 }
 
 /// Serves the API on `listen` until SIGINT or SIGTERM, logging one line per request.

@@ -4,6 +4,13 @@
 //! when it was first needed: the OS keyring, or a 0600 key file beside the database.
 //! The key itself is never written to the database; only a check value is, so that a
 //! wrong key is reported instead of producing garbage.
+//!
+//! The key is created exactly once per catalog. Resolution runs inside one write
+//! transaction of the store, so threads and processes that need the key at the same time
+//! take turns: the first creates it (the key file with create-new semantics, written and
+//! fsynced before the check value is committed) and every later one reads the key that the
+//! committed check value names. An existing key, in the keyring or in the file, is never
+//! replaced: one left behind by an interrupted first run is adopted.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -11,8 +18,9 @@ use std::sync::{Arc, OnceLock};
 use anyhow::{bail, Context};
 
 use crate::crypto::MasterKey;
+use crate::files::create_private;
 use crate::keyring_access;
-use crate::store::Store;
+use crate::store::{Store, StoreError, StoreTx};
 
 const KEYRING_SERVICE: &str = "catalog-master-key";
 const META_LOCATION: &str = "master_key_location";
@@ -30,7 +38,7 @@ impl Vault {
         Vault {
             store,
             explicit,
-            key_file: db_path.with_extension("key"),
+            key_file: key_file_path(db_path),
             key: OnceLock::new(),
         }
     }
@@ -45,7 +53,23 @@ impl Vault {
     }
 
     fn resolve(&self) -> anyhow::Result<MasterKey> {
-        let recorded = self.store.meta(META_LOCATION)?;
+        let mut resolved = None;
+        self.store
+            .transaction(&mut |tx| {
+                resolved = Some(self.resolve_in(tx).map_err(StoreError::Internal)?);
+                Ok(())
+            })
+            .map_err(|e| match e {
+                StoreError::Internal(e) => e,
+                other => anyhow::anyhow!("{other}"),
+            })?;
+        resolved.context("the master key was not resolved")
+    }
+
+    /// Reads, or on a catalog's first need creates, the key while holding the store's write
+    /// lock, and commits its check value in the same transaction.
+    fn resolve_in(&self, tx: &mut dyn StoreTx) -> anyhow::Result<MasterKey> {
+        let recorded = tx.meta(META_LOCATION)?;
         let (key, location) = match (&self.explicit, recorded.as_deref()) {
             (Some(text), _) => (
                 MasterKey::decode(text).context("CATALOG_MASTER_KEY is invalid")?,
@@ -59,15 +83,15 @@ impl Vault {
             (None, Some(other)) => bail!("unknown master key location `{other}` in the database"),
             (None, None) => self.create()?,
         };
-        match self.store.meta(META_CHECK)? {
+        match tx.meta(META_CHECK)? {
             Some(check) if check != key.check_value() => bail!(
                 "the master key from {location} is not the one this catalog's secrets were sealed with"
             ),
             Some(_) => {}
             None => {
-                self.store.set_meta(META_CHECK, &key.check_value())?;
+                tx.set_meta(META_CHECK, &key.check_value())?;
                 if recorded.is_none() {
-                    self.store.set_meta(META_LOCATION, location)?;
+                    tx.set_meta(META_LOCATION, location)?;
                 }
             }
         }
@@ -93,33 +117,40 @@ impl Vault {
             )
         })?;
         MasterKey::decode(&text)
+            .with_context(|| format!("the master key file {} is damaged", self.key_file.display()))
     }
 
-    /// A new master key: in the OS keyring when reachable, else in a 0600 file.
+    /// The catalog's first master key: in the OS keyring when reachable, else in a 0600
+    /// file. A key already there (left by a first run that stopped before committing) is
+    /// adopted, never replaced.
     fn create(&self) -> anyhow::Result<(MasterKey, &'static str)> {
-        let key = MasterKey::generate();
-        if keyring_access::set(KEYRING_SERVICE, &self.account(), &key.encode()).is_ok() {
-            return Ok((key, "keyring"));
+        let account = self.account();
+        if let Ok(existing) = keyring_access::get(KEYRING_SERVICE, &account) {
+            if let Some(text) = existing {
+                return Ok((MasterKey::decode(&text)?, "keyring"));
+            }
+            let key = MasterKey::generate();
+            if keyring_access::set(KEYRING_SERVICE, &account, &key.encode()).is_ok() {
+                return Ok((key, "keyring"));
+            }
         }
-        write_private(&self.key_file, &key.encode())?;
-        Ok((key, "file"))
+        let key = MasterKey::generate();
+        match create_private(&self.key_file, &key.encode()) {
+            Ok(()) => Ok((key, "file")),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Ok((self.read_key_file()?, "file"))
+            }
+            Err(e) => Err(e).with_context(|| {
+                format!(
+                    "cannot create the master key file {}",
+                    self.key_file.display()
+                )
+            }),
+        }
     }
 }
 
-/// Writes a file readable by its owner only (created 0600, never widened).
-pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
+/// Where the master key file of the catalog at `db_path` lives.
+pub fn key_file_path(db_path: &Path) -> PathBuf {
+    db_path.with_extension("key")
 }

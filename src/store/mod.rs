@@ -39,8 +39,6 @@ pub struct WorkspaceQuery {
     pub name: Option<String>,
     pub exact_name: Option<String>,
     pub status: Option<Vec<String>>,
-    /// Limit the list to these ids (a workspace key sees only its own workspace).
-    pub only_id: Option<String>,
     pub page: Page,
 }
 
@@ -99,6 +97,8 @@ pub struct ApiKeyRecord {
 #[derive(Debug, Clone, Default)]
 pub struct ApiKeyQuery {
     pub workspace_id: Option<String>,
+    /// Only keys of these types (`organisation-service`, ...); empty for every type.
+    pub types: Vec<String>,
     pub page: Page,
 }
 

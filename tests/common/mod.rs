@@ -227,6 +227,9 @@ impl World {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
+        if let Ok(value) = serde_json::from_str::<Value>(&output.stdout) {
+            assert_wire_numbers(&value, "stdout");
+        }
         let mut seen = self.seen.lock().unwrap();
         seen.push_str(&output.stdout);
         seen.push_str(&output.stderr);
@@ -326,7 +329,9 @@ impl Api {
         let res = req.send().unwrap();
         let status = res.status().as_u16();
         let text = res.text().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert_wire_numbers(&value, &format!("{path} ->"));
+        (status, value)
     }
 
     pub fn get(&self, path: &str) -> (u16, Value) {
@@ -356,4 +361,33 @@ pub fn assert_error(got: (u16, Value), status: u16, code: &str, needle: &str) {
     assert_eq!(got.1["data"]["errorCode"], code, "{:?}", got.1);
     let message = got.1["data"]["message"].as_str().unwrap();
     assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+}
+
+/// Every response and JSON output of the suite passes here: integral numbers are JSON
+/// integers (Terraform decodes `credit_limit` as one and fails on `1000.0`), and "no
+/// limits" is `null`, never `[]`.
+pub fn assert_wire_numbers(value: &Value, at: &str) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap();
+            assert!(f.fract() != 0.0, "{at} is written as a float: {n}");
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                assert_wire_numbers(item, &format!("{at}[{i}]"));
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k.ends_with("_limits") {
+                    assert!(
+                        v.as_array().is_none_or(|a| !a.is_empty()),
+                        "{at}.{k} is [] where no limits must be null"
+                    );
+                }
+                assert_wire_numbers(v, &format!("{at}.{k}"));
+            }
+        }
+        _ => {}
+    }
 }

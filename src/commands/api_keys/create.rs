@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use crate::api::api_key::{CreateApiKey, KeyKind};
 use crate::commands::Ctx;
 use crate::exit::CliError;
-use crate::server::vault::write_private;
+use crate::files::write_private;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum KeyType {

@@ -1,15 +1,18 @@
+use crate::server::json::Json;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
+use axum::Extension;
 use serde_json::{json, Value};
 
 use super::now;
 use crate::api::api_key::{ApiKey, CreateApiKey, CreatedApiKey, KeyKind, UpdateApiKey};
 use crate::api::limits::{validate_rate_array, RateLimit, UsageLimits};
+use crate::api::patch::Patch;
 use crate::api::ListEnvelope;
 use crate::crypto::{hash_api_key, mask, new_api_key};
 use crate::server::auth::Principal;
 use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
+use crate::server::scopes::{self, api_key_scope, Action};
 use crate::server::AppState;
 use crate::store::{ApiKeyQuery, ApiKeyRecord, Page, Store, StoreError};
 
@@ -41,11 +44,7 @@ fn check_common(
         validate_rate_array(r, "rate_limits", 1, true).map_err(ApiError::invalid)?;
     }
     if let Some(e) = expires_at {
-        chrono::DateTime::parse_from_rfc3339(e).map_err(|_| {
-            ApiError::invalid(format!(
-                "`expires_at` must be an ISO-8601 timestamp such as 2027-01-01T00:00:00Z, got `{e}`"
-            ))
-        })?;
+        parse_time(e)?;
     }
     Ok(())
 }
@@ -58,13 +57,72 @@ fn may_manage(principal: &Principal, workspace_id: Option<&str>) -> ApiResult<()
     }
 }
 
-fn reachable(state: &AppState, principal: &Principal, id: &str) -> ApiResult<ApiKey> {
+fn kind_of(key: &ApiKey) -> ApiResult<KeyKind> {
+    key.kind
+        .as_deref()
+        .and_then(KeyKind::parse)
+        .ok_or_else(|| ApiError::internal(format!("API key `{}` has no known type", key.id)))
+}
+
+/// Finds a key that the caller may `action`: its workspace and its type's scope.
+fn reachable(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    action: Action,
+) -> ApiResult<ApiKey> {
     let key = state
         .store
         .get_api_key(id)?
         .ok_or_else(|| ApiError::not_found(format!("API key `{id}` not found")))?;
     may_manage(principal, key.workspace_id.as_deref())?;
+    principal.require_scope(&api_key_scope(kind_of(&key)?, action))?;
     Ok(key)
+}
+
+/// Scopes must exist, and a caller can only grant the scopes it holds itself.
+fn check_grantable(principal: &Principal, scopes: &[String]) -> ApiResult<()> {
+    if let Some(bad) = scopes.iter().find(|s| !scopes::is_known(s)) {
+        let all = scopes::all_scopes();
+        let hint = crate::suggest::closest(bad, all.iter().map(String::as_str), 1)
+            .first()
+            .map(|c| format!("; did you mean `{c}`?"))
+            .unwrap_or_default();
+        return Err(ApiError::invalid(format!(
+            "`scopes` holds `{bad}`, which is not an API key scope{hint}"
+        )));
+    }
+    if let Some(missing) = scopes.iter().find(|s| !principal.holds(s)) {
+        return Err(ApiError::forbidden(format!(
+            "this API key cannot grant the scope `{missing}` because it does not hold it"
+        )));
+    }
+    Ok(())
+}
+
+/// A key never outlives the key that made or changed it.
+fn check_expiry(principal: &Principal, expires_at: Option<&str>) -> ApiResult<()> {
+    let Some(own) = principal.key().and_then(|k| k.expires_at.as_deref()) else {
+        return Ok(());
+    };
+    let later = match expires_at {
+        None => true,
+        Some(e) => parse_time(e)? > parse_time(own)?,
+    };
+    if later {
+        return Err(ApiError::forbidden(format!(
+            "this API key expires at {own}; a key it creates or updates must expire no later (set `expires_at`)"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_time(text: &str) -> ApiResult<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
+        ApiError::invalid(format!(
+            "`expires_at` must be an ISO-8601 timestamp such as 2027-01-01T00:00:00Z, got `{text}`"
+        ))
+    })
 }
 
 pub async fn create(
@@ -121,6 +179,9 @@ pub async fn create(
         ));
     }
     may_manage(&principal, workspace.as_deref())?;
+    principal.require_scope(&api_key_scope(kind, Action::Create))?;
+    check_grantable(&principal, &body.scopes)?;
+    check_expiry(&principal, body.expires_at.as_deref())?;
     let secret = new_api_key();
     let at = now();
     let public = ApiKey {
@@ -164,8 +225,14 @@ pub async fn list(
         (Some(ws), None) => Some(super::workspaces::visible(&state, &principal, ws)?.id),
         (None, None) => None,
     };
+    let types = KeyKind::ALL
+        .into_iter()
+        .filter(|k| principal.holds(&api_key_scope(*k, Action::List)))
+        .map(|k| k.as_str().to_owned())
+        .collect();
     let (total, data) = state.store.list_api_keys(&ApiKeyQuery {
         workspace_id: workspace,
+        types,
         page: query.page(100)?,
     })?;
     Ok(Json(ListEnvelope::new(total, data)))
@@ -176,7 +243,7 @@ pub async fn retrieve(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApiKey>> {
-    reachable(&state, &principal, &id).map(Json)
+    reachable(&state, &principal, &id, Action::Read).map(Json)
 }
 
 pub async fn update(
@@ -208,7 +275,13 @@ pub async fn update(
         body.rate_limits.as_value(),
         body.expires_at.as_value().map(String::as_str),
     )?;
-    let current = reachable(&state, &principal, &id)?;
+    let current = reachable(&state, &principal, &id, Action::Update)?;
+    if let Some(scopes) = &body.scopes {
+        check_grantable(&principal, scopes)?;
+    }
+    if !matches!(body.expires_at, Patch::Absent) {
+        check_expiry(&principal, body.expires_at.as_value().map(String::as_str))?;
+    }
     let updated = state.store.update_api_key(
         &current.id,
         Box::new(move |key| {
@@ -234,7 +307,7 @@ pub async fn delete(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let key = reachable(&state, &principal, &id)?;
+    let key = reachable(&state, &principal, &id, Action::Delete)?;
     // Over the network, keep the organisation reachable: the embedded owner needs no key.
     if !matches!(principal, Principal::Owner)
         && key.kind.as_deref() == Some(KeyKind::OrganisationService.as_str())
@@ -259,6 +332,7 @@ fn organisation_keys(store: &dyn Store) -> ApiResult<usize> {
     loop {
         let (_, keys) = store.list_api_keys(&ApiKeyQuery {
             workspace_id: None,
+            types: Vec::new(),
             page,
         })?;
         count += keys

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use crate::server::json::Json;
 use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Extension;
 use serde_json::Value;
 
 use super::integration_models::is_custom;

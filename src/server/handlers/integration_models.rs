@@ -2,8 +2,9 @@
 //! (the default) enables every model of the service; off, only the models enabled here.
 //! Custom and fine-tuned models carry their own host, headers (sealed) and prices.
 
+use crate::server::json::Json;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
+use axum::Extension;
 use serde_json::{json, Map, Value};
 
 use super::integrations::{check_slug, reachable};

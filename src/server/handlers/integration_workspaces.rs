@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 
+use crate::server::json::Json;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
+use axum::Extension;
 use serde_json::{json, Value};
 
 use super::integrations::{check_slug, reachable};

@@ -1,5 +1,6 @@
+use crate::server::json::Json;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
+use axum::Extension;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 

@@ -8,6 +8,7 @@ pub mod integrations;
 pub mod organisation;
 pub mod providers;
 pub mod virtual_keys;
+pub mod whoami;
 pub mod workspaces;
 
 /// The API's timestamp format: `2026-05-02T12:31:48.000Z`.

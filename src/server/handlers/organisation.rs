@@ -2,8 +2,9 @@
 //! `allow_workspace_integrations` (default true) says whether workspace admins (workspace
 //! API keys) may create integrations of their own.
 
+use crate::server::json::Json;
 use axum::extract::State;
-use axum::{Extension, Json};
+use axum::Extension;
 use serde::{Deserialize, Serialize};
 
 use crate::server::auth::Principal;

@@ -1,8 +1,9 @@
 //! `/providers`: AI providers, workspace-scoped. Admin keys name the workspace with
 //! `workspace_id` (query on GET/PUT/DELETE, body on POST); workspace keys use their own.
 
+use crate::server::json::Json;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
+use axum::Extension;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 

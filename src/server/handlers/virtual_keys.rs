@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::server::json::Json;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
+use axum::Extension;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 

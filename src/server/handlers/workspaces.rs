@@ -1,6 +1,7 @@
+use crate::server::json::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::Extension;
 use serde_json::{json, Value};
 
 use super::{now, short_suffix, slugify};
@@ -107,13 +108,13 @@ pub async fn list(
     Extension(principal): Extension<Principal>,
     query: Query,
 ) -> ApiResult<Json<ListEnvelope<Workspace>>> {
+    principal.require_organisation("the list of workspaces (`GET /whoami` names the key's own)")?;
     let q = WorkspaceQuery {
         name: query.get("name").map(str::to_owned),
         exact_name: query.get("exact_name").map(str::to_owned),
         status: query
             .get("status")
             .map(|s| s.split(',').map(|p| p.trim().to_owned()).collect()),
-        only_id: principal.pinned_workspace().map(str::to_owned),
         page: query.page(100)?,
     };
     let (total, data) = state.store.list_workspaces(&q)?;

@@ -29,12 +29,14 @@ pub fn create(store: &SqliteStore, record: &ApiKeyRecord) -> StoreResult<()> {
 }
 
 pub fn list(store: &SqliteStore, q: &ApiKeyQuery) -> StoreResult<(u64, Vec<ApiKey>)> {
+    let types = serde_json::to_string(&q.types).map_err(internal)?;
     docs(page_of(
         &store.conn(),
         "api_keys",
         "doc",
-        "WHERE (?1 IS NULL OR workspace_id = ?1)",
-        &[&q.workspace_id],
+        "WHERE (?1 IS NULL OR workspace_id = ?1)
+           AND (?2 = '[]' OR json_extract(doc, '$.type') IN (SELECT value FROM json_each(?2)))",
+        &[&q.workspace_id, &types],
         &q.page,
         |r| r.get(0),
     )?)

@@ -29,19 +29,42 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens the catalog database at `path`, creating it when no file is there, and brings
+    /// its schema up to date.
+    ///
+    /// A new database is prepared under a temporary name and linked into place only once it
+    /// is a complete catalog, so a file at `path` is always a catalog: a process racing to
+    /// create the same catalog opens the winner's. A file that exists but is empty or not a
+    /// catalog is refused, never initialised.
     pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the directory {}", dir.display()))?;
         }
-        let mut conn = Connection::open(path)
-            .with_context(|| format!("cannot open the catalog database {}", path.display()))?;
-        restrict_permissions(path);
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_new(path)?,
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot open the catalog database {}", path.display())
+                })
+            }
+            Ok(m) if m.is_dir() => anyhow::bail!(
+                "{} is a directory, not a catalog database; point `--db` at a file",
+                path.display()
+            ),
+            Ok(m) if m.len() == 0 => anyhow::bail!(
+                "{} is an empty file, not a catalog database; remove it to start a new catalog there, or point `--db` at the catalog's file",
+                path.display()
+            ),
+            Ok(_) => {}
+        }
+        let mut conn = connect(path)?;
+        if !is_catalog(&conn) {
+            anyhow::bail!(
+                "{} is not a catalog database; point `--db` at the catalog's file",
+                path.display()
+            );
+        }
         schema::migrate(&mut conn)
             .with_context(|| format!("cannot prepare the catalog database {}", path.display()))?;
         let organisation_id = schema::organisation_id(&mut conn)?;
@@ -93,6 +116,75 @@ impl SqliteStore {
             Ok(())
         })
     }
+}
+
+/// Opens a connection with the catalog's settings.
+fn connect(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open the catalog database {}", path.display()))?;
+    restrict_permissions(path);
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| not_a_catalog(path, e))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn not_a_catalog(path: &Path, e: rusqlite::Error) -> anyhow::Error {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => anyhow::anyhow!(
+            "{} is not a catalog database (not even SQLite); point `--db` at the catalog's file",
+            path.display()
+        ),
+        _ => anyhow::Error::new(e).context(format!(
+            "cannot open the catalog database {}",
+            path.display()
+        )),
+    }
+}
+
+/// Whether an opened database is a catalog: every catalog records its organisation.
+fn is_catalog(conn: &Connection) -> bool {
+    conn.query_row(
+        "SELECT 1 FROM meta WHERE key = 'organisation_id'",
+        [],
+        |_| Ok(()),
+    )
+    .is_ok()
+}
+
+/// Creates a complete new catalog at `path`, unless another process got there first.
+fn create_new(path: &Path) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "catalog.db".to_owned());
+    let staging = path.with_file_name(format!(".{name}.{}.new", uuid::Uuid::new_v4().simple()));
+    let prepared = (|| {
+        let mut conn = connect(&staging)?;
+        schema::migrate(&mut conn)?;
+        schema::organisation_id(&mut conn)?;
+        conn.close().map_err(|(_, e)| e)?;
+        std::fs::File::open(&staging)?.sync_all()?;
+        anyhow::Ok(())
+    })()
+    .with_context(|| format!("cannot create the catalog database {}", path.display()));
+    let linked = prepared.and_then(|()| match std::fs::hard_link(&staging, path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot create the catalog database {}", path.display()))
+        }
+    });
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = staging.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    linked?;
+    crate::files::sync_parent(path)?;
+    Ok(())
 }
 
 #[cfg(unix)]

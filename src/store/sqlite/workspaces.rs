@@ -44,10 +44,6 @@ pub fn list(store: &SqliteStore, q: &WorkspaceQuery) -> StoreResult<(u64, Vec<Wo
         }
         clauses.push(format!("status IN ({})", marks.join(", ")));
     }
-    if let Some(id) = &q.only_id {
-        args.push(id.clone());
-        clauses.push(format!("id = ?{}", args.len()));
-    }
     let filter = if clauses.is_empty() {
         String::new()
     } else {

@@ -1,0 +1,123 @@
+//! Every route of the server in one table: its method, path, the scopes it requires and
+//! what it does. The router, the scope checks and the OpenAPI document are built from it,
+//! so none of them can forget a route.
+
+use std::collections::BTreeMap;
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::Router;
+
+use super::handlers::{
+    api_keys, catalog_models, integration_models, integration_workspaces, integrations,
+    organisation, providers, virtual_keys, whoami, workspaces,
+};
+use super::scopes::{self, Action, Requirement};
+use super::AppState;
+
+/// One route of the server.
+pub struct Route {
+    pub method: &'static str,
+    /// The path under `/v1`, with `{name}` parameters.
+    pub path: &'static str,
+    pub requires: Requirement,
+    pub summary: &'static str,
+    /// Whether the route belongs to this server only (not in the Portkey Admin API).
+    pub extension: bool,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+macro_rules! route {
+    ($method:ident $path:literal, $requires:expr, $handler:path, $summary:literal $(, $ext:ident)?) => {
+        Route {
+            method: stringify!($method),
+            path: $path,
+            requires: $requires,
+            summary: $summary,
+            extension: route!(@ext $($ext)?),
+            handler: || on(MethodFilter::$method, $handler),
+        }
+    };
+    (@ext extension) => { true };
+    (@ext) => { false };
+}
+
+use Requirement::{AllOf, AnyOf, ApiKeys, Authenticated, Integrations, Scope};
+
+/// The routes, in the order the OpenAPI document lists them.
+pub fn all() -> Vec<Route> {
+    vec![
+        route!(GET "/admin/workspaces", Scope("workspaces.list"), workspaces::list, "List workspaces"),
+        route!(POST "/admin/workspaces", Scope("workspaces.create"), workspaces::create, "Create a workspace"),
+        route!(GET "/admin/workspaces/{id}", Scope("workspaces.read"), workspaces::retrieve, "Retrieve a workspace"),
+        route!(PUT "/admin/workspaces/{id}", Scope("workspaces.update"), workspaces::update, "Update a workspace"),
+        route!(DELETE "/admin/workspaces/{id}", Scope("workspaces.delete"), workspaces::delete, "Delete a workspace"),
+        route!(GET "/integrations", Integrations(Action::List), integrations::list, "List integrations"),
+        route!(POST "/integrations", Integrations(Action::Create), integrations::create, "Create an integration"),
+        route!(GET "/integrations/{slug}", Integrations(Action::Read), integrations::retrieve, "Retrieve an integration"),
+        route!(PUT "/integrations/{slug}", Integrations(Action::Update), integrations::update, "Update an integration"),
+        route!(DELETE "/integrations/{slug}", Integrations(Action::Delete), integrations::delete, "Delete an integration"),
+        route!(GET "/integrations/{slug}/workspaces", Integrations(Action::Read), integration_workspaces::list, "List an integration's workspace access"),
+        route!(PUT "/integrations/{slug}/workspaces", Integrations(Action::Update), integration_workspaces::update, "Provision an integration to workspaces"),
+        route!(GET "/integrations/{slug}/models", Integrations(Action::Read), integration_models::list, "List an integration's models"),
+        route!(PUT "/integrations/{slug}/models", Integrations(Action::Update), integration_models::update, "Provision an integration's models"),
+        route!(DELETE "/integrations/{slug}/models", Integrations(Action::Update), integration_models::delete, "Remove custom models or disable built-in ones"),
+        route!(GET "/models", AnyOf(&["completions.write", "models.list", "virtual_keys.list"]), catalog_models::list, "List the models a key may call"),
+        route!(GET "/providers", Scope("providers.list"), providers::list, "List AI providers"),
+        route!(POST "/providers", Scope("providers.create"), providers::create, "Create an AI provider"),
+        route!(GET "/providers/{slug}", Scope("providers.read"), providers::retrieve, "Retrieve an AI provider"),
+        route!(PUT "/providers/{slug}", Scope("providers.update"), providers::update, "Update an AI provider"),
+        route!(DELETE "/providers/{slug}", Scope("providers.delete"), providers::delete, "Delete an AI provider"),
+        route!(GET "/organisation/settings", Authenticated, organisation::get, "Read the organisation's settings", extension),
+        route!(PUT "/organisation/settings", Scope("organisation_settings.update"), organisation::update, "Update the organisation's settings", extension),
+        route!(GET "/virtual-keys", Scope("virtual_keys.list"), virtual_keys::list, "List virtual keys"),
+        route!(POST "/virtual-keys", Scope("virtual_keys.create"), virtual_keys::create, "Create a virtual key"),
+        route!(GET "/virtual-keys/migration-plan", Scope("virtual_keys.list"), virtual_keys::migration_plan, "Plan the migration of virtual keys to integrations", extension),
+        route!(POST "/virtual-keys/migrate", AllOf(&["virtual_keys.update", "organisation_integrations.create"]), virtual_keys::migrate, "Migrate one group of virtual keys", extension),
+        route!(GET "/virtual-keys/{slug}", Scope("virtual_keys.read"), virtual_keys::retrieve, "Retrieve a virtual key"),
+        route!(PUT "/virtual-keys/{slug}", Scope("virtual_keys.update"), virtual_keys::update, "Update a virtual key"),
+        route!(DELETE "/virtual-keys/{slug}", Scope("virtual_keys.delete"), virtual_keys::delete, "Delete a virtual key"),
+        route!(GET "/api-keys", ApiKeys(Action::List), api_keys::list, "List API keys"),
+        route!(POST "/api-keys/{type}/{sub_type}", ApiKeys(Action::Create), api_keys::create, "Create an API key"),
+        route!(GET "/api-keys/{id}", ApiKeys(Action::Read), api_keys::retrieve, "Retrieve an API key"),
+        route!(PUT "/api-keys/{id}", ApiKeys(Action::Update), api_keys::update, "Update an API key"),
+        route!(DELETE "/api-keys/{id}", ApiKeys(Action::Delete), api_keys::delete, "Delete an API key"),
+        route!(GET "/whoami", Authenticated, whoami::get, "Describe the calling API key", extension),
+    ]
+}
+
+/// The README's table of routes and the scopes they require.
+pub fn scope_table_markdown() -> String {
+    let mut out = String::from("| method | path | requires |\n|---|---|---|\n");
+    for r in all() {
+        let ext = if r.extension { " (extension)" } else { "" };
+        out.push_str(&format!(
+            "| {} | `/v1{}`{ext} | {} |\n",
+            r.method,
+            r.path,
+            r.requires.describe()
+        ));
+    }
+    out
+}
+
+/// The `/v1` router: each route behind its scope check.
+pub fn v1() -> Router<AppState> {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for r in all() {
+        let requires = r.requires;
+        let method_router =
+            (r.handler)().route_layer(middleware::from_fn(move |request: Request, next: Next| {
+                scopes::enforce(requires, request, next)
+            }));
+        let merged = match by_path.remove(r.path) {
+            Some(existing) => existing.merge(method_router),
+            None => method_router,
+        };
+        by_path.insert(r.path, merged);
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, mr)| router.route(path, mr))
+}
