@@ -82,6 +82,9 @@ _catalog() {
             catalog__subcmd__auth,status)
                 cmd="catalog__subcmd__auth__subcmd__status"
                 ;;
+            catalog__subcmd__auth,use)
+                cmd="catalog__subcmd__auth__subcmd__use"
+                ;;
             catalog__subcmd__auth__subcmd__help,help)
                 cmd="catalog__subcmd__auth__subcmd__help__subcmd__help"
                 ;;
@@ -93,6 +96,9 @@ _catalog() {
                 ;;
             catalog__subcmd__auth__subcmd__help,status)
                 cmd="catalog__subcmd__auth__subcmd__help__subcmd__status"
+                ;;
+            catalog__subcmd__auth__subcmd__help,use)
+                cmd="catalog__subcmd__auth__subcmd__help__subcmd__use"
                 ;;
             catalog__subcmd__help,api-keys)
                 cmd="catalog__subcmd__help__subcmd__api__subcmd__keys"
@@ -141,6 +147,9 @@ _catalog() {
                 ;;
             catalog__subcmd__help__subcmd__auth,status)
                 cmd="catalog__subcmd__help__subcmd__auth__subcmd__status"
+                ;;
+            catalog__subcmd__help__subcmd__auth,use)
+                cmd="catalog__subcmd__help__subcmd__auth__subcmd__use"
                 ;;
             catalog__subcmd__help__subcmd__integrations,connect)
                 cmd="catalog__subcmd__help__subcmd__integrations__subcmd__connect"
@@ -695,7 +704,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__auth)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version login status logout help"
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version login status logout use help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -733,7 +742,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__auth__subcmd__help)
-            opts="login status logout help"
+            opts="login status logout use help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -789,6 +798,20 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__auth__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__auth__subcmd__help__subcmd__use)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -889,6 +912,40 @@ _catalog() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__auth__subcmd__use)
+            opts="-o -y -q -v -h -V --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --base-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1025,7 +1082,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help__subcmd__auth)
-            opts="login status logout"
+            opts="login status logout use"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1067,6 +1124,20 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help__subcmd__auth__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__auth__subcmd__use)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

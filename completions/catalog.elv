@@ -67,6 +67,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand login 'Check an API key against a server and store it for a profile'
             cand status 'Show the profile, the server and which credential source is used'
             cand logout 'Remove a profile and its stored key'
+            cand use 'Make a profile current (or `embedded`: the embedded catalog)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;auth;login'= {
@@ -128,10 +129,29 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;auth;use'= {
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;auth;help'= {
             cand login 'Check an API key against a server and store it for a profile'
             cand status 'Show the profile, the server and which credential source is used'
             cand logout 'Remove a profile and its stored key'
+            cand use 'Make a profile current (or `embedded`: the embedded catalog)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;auth;help;login'= {
@@ -139,6 +159,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;auth;help;status'= {
         }
         &'catalog;auth;help;logout'= {
+        }
+        &'catalog;auth;help;use'= {
         }
         &'catalog;auth;help;help'= {
         }
@@ -1181,12 +1203,15 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand login 'Check an API key against a server and store it for a profile'
             cand status 'Show the profile, the server and which credential source is used'
             cand logout 'Remove a profile and its stored key'
+            cand use 'Make a profile current (or `embedded`: the embedded catalog)'
         }
         &'catalog;help;auth;login'= {
         }
         &'catalog;help;auth;status'= {
         }
         &'catalog;help;auth;logout'= {
+        }
+        &'catalog;help;auth;use'= {
         }
         &'catalog;help;workspaces'= {
             cand list 'List workspaces'

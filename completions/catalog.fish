@@ -49,25 +49,26 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d '
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l profile -d 'Profile to use (a stored server and key)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l color -d 'When to use colour' -r -f -a "auto\t''
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s q -l quiet -d 'Silence status messages on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s h -l help -d 'Print help'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "login" -d 'Check an API key against a server and store it for a profile'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "status" -d 'Show the profile, the server and which credential source is used'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "logout" -d 'Remove a profile and its stored key'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "login" -d 'Check an API key against a server and store it for a profile'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "status" -d 'Show the profile, the server and which credential source is used'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "logout" -d 'Remove a profile and its stored key'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "use" -d 'Make a profile current (or `embedded`: the embedded catalog)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -115,9 +116,24 @@ complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "logout" -d 'Remove a profile and its stored key'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make a profile current (or `embedded`: the embedded catalog)'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -961,6 +977,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_see
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "use" -d 'Make a profile current (or `embedded`: the embedded catalog)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "list" -d 'List workspaces'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "get" -d 'Show one workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "create" -d 'Create a workspace'

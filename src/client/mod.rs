@@ -7,8 +7,10 @@ mod flags;
 mod integrations;
 pub mod provisioning;
 mod transport;
+mod whoami;
 mod workspaces;
 
+pub use whoami::WhoAmI;
 pub use workspaces::is_missing;
 
 use std::time::Duration;

@@ -16,7 +16,9 @@ use std::cell::OnceCell;
 
 use clap::Subcommand;
 
+use crate::api::workspace::Workspace;
 use crate::client::{Client, Transport};
+use crate::config::KeyWorkspace;
 use crate::printer::Printer;
 use crate::prompt::Prompter;
 use crate::server::{AppState, ServerConfig};
@@ -55,6 +57,7 @@ pub enum Command {
 pub struct Ctx {
     pub settings: Settings,
     client: OnceCell<Client>,
+    key_workspace: OnceCell<Option<KeyWorkspace>>,
 }
 
 impl Ctx {
@@ -62,6 +65,7 @@ impl Ctx {
         Ctx {
             settings,
             client: OnceCell::new(),
+            key_workspace: OnceCell::new(),
         }
     }
 
@@ -96,12 +100,35 @@ impl Ctx {
         Ok(self.client.get_or_init(|| client))
     }
 
-    /// The workspace named by `--workspace`/`CATALOG_WORKSPACE`/the profile, resolved.
-    pub fn workspace(&self) -> anyhow::Result<Option<crate::api::workspace::Workspace>> {
-        match &self.settings.workspace {
-            Some(w) => self.client()?.resolve_workspace(w).map(Some),
-            None => Ok(None),
+    /// The workspace named by `--workspace`/`CATALOG_WORKSPACE`/the profile, resolved;
+    /// with a workspace API key, its own workspace by default. A workspace key's own
+    /// workspace is known without listing workspaces (which such keys may not do).
+    pub fn workspace(&self) -> anyhow::Result<Option<Workspace>> {
+        let given = self.settings.workspace.as_deref();
+        let own = match (&self.settings.key_workspace, given) {
+            (Some(k), _) => Some(k.clone()),
+            (None, None) => self.learnt_key_workspace()?,
+            (None, Some(_)) => None,
+        };
+        match (given, own) {
+            (Some(w), Some(k)) if w == k.id || w == k.slug => Ok(Some(own_workspace(k))),
+            (Some(w), _) => self.client()?.resolve_workspace(w).map(Some),
+            (None, Some(k)) => Ok(Some(own_workspace(k))),
+            (None, None) => Ok(None),
         }
+    }
+
+    /// The key's own workspace asked of the server (`/whoami`), once; none for the
+    /// embedded catalog, organisation keys and servers without the extension.
+    fn learnt_key_workspace(&self) -> anyhow::Result<Option<KeyWorkspace>> {
+        if let Some(k) = self.key_workspace.get() {
+            return Ok(k.clone());
+        }
+        let learnt = match self.settings.target {
+            Target::Embedded { .. } => None,
+            Target::Remote { .. } => self.client()?.whoami()?.and_then(|w| w.workspace()),
+        };
+        Ok(self.key_workspace.get_or_init(|| learnt).clone())
     }
 }
 
@@ -117,6 +144,16 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::MigrateVkeys(args) => migrate_vkeys::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Completion(args) => completion::run(&ctx, args),
+    }
+}
+
+/// A workspace known by id and slug only.
+fn own_workspace(k: KeyWorkspace) -> Workspace {
+    Workspace {
+        name: k.slug.clone(),
+        id: k.id,
+        slug: k.slug,
+        ..Default::default()
     }
 }
 

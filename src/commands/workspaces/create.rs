@@ -36,7 +36,18 @@ pub fn metadata_map(items: &[KeyValue]) -> BTreeMap<String, String> {
 
 pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
-    if let Some(ws) = client.workspaces_named(&args.name)?.into_iter().next() {
+    // A key that may not list workspaces cannot check: the server decides.
+    let existing = match client.workspaces_named(&args.name) {
+        Ok(found) => found.into_iter().next(),
+        Err(e)
+            if e.downcast_ref::<CliError>()
+                .is_some_and(|c| c.kind == ErrorKind::Auth) =>
+        {
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(ws) = existing {
         if args.if_not_exists {
             ctx.printer().status(format!(
                 "workspace `{}` already exists ({}); nothing was created",
