@@ -133,3 +133,35 @@ fn a_workspace_key_acts_in_its_own_workspace() {
         &log[before.len()..]
     );
 }
+
+#[test]
+fn a_workspace_key_in_the_environment_names_its_own_workspace() {
+    let w = World::new(Mode::Served);
+    w.ok(&["workspaces", "create", "eng"]);
+    let slug = w.json(&["workspaces", "get", "eng"])["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key_file = w.home.path().join("ws.key");
+    w.ok(&[
+        "api-keys",
+        "create",
+        "eng-admin",
+        "--workspace",
+        "eng",
+        "--scope",
+        "providers.list",
+        "--key-file",
+        key_file.to_str().unwrap(),
+    ]);
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    for args in [
+        vec!["providers", "list", "-o", "json"],
+        vec!["providers", "list", "--workspace", &slug, "-o", "json"],
+    ] {
+        let mut cmd = w.command(&args);
+        cmd.env("CATALOG_API_KEY", key.trim());
+        let out = w.run_cmd(cmd);
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+    }
+}

@@ -112,7 +112,15 @@ impl Ctx {
         };
         match (given, own) {
             (Some(w), Some(k)) if w == k.id || w == k.slug => Ok(Some(own_workspace(k))),
-            (Some(w), _) => self.client()?.resolve_workspace(w).map(Some),
+            (Some(w), _) => match self.client()?.resolve_workspace(w) {
+                Ok(ws) => Ok(Some(ws)),
+                // A workspace key that may not read workspaces names its own.
+                Err(e) if is_auth(&e) => match self.learnt_key_workspace()? {
+                    Some(k) if w == k.id || w == k.slug => Ok(Some(own_workspace(k))),
+                    _ => Err(e),
+                },
+                Err(e) => Err(e),
+            },
             (None, Some(k)) => Ok(Some(own_workspace(k))),
             (None, None) => Ok(None),
         }
@@ -145,6 +153,11 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Completion(args) => completion::run(&ctx, args),
     }
+}
+
+fn is_auth(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::exit::CliError>()
+        .is_some_and(|c| c.kind == crate::exit::ErrorKind::Auth)
 }
 
 /// A workspace known by id and slug only.
