@@ -43,6 +43,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('integrations', 'integrations', [CompletionResultType]::ParameterValue, 'Integrations: provider credentials stored once for the organisation')
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'Models: allow-lists, custom models and prices, and the Model Garden')
             [CompletionResult]::new('providers', 'providers', [CompletionResultType]::ParameterValue, 'AI providers: integrations made callable in a workspace as `@slug/model`')
+            [CompletionResult]::new('org', 'org', [CompletionResultType]::ParameterValue, 'Organisation-wide settings')
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API over HTTP for a team')
@@ -1103,6 +1104,60 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
         'catalog;providers;help;help' {
             break
         }
+        'catalog;org' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('settings', 'settings', [CompletionResultType]::ParameterValue, 'Show the organisation''s settings, or change them with flags')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'catalog;org;settings' {
+            [CompletionResult]::new('--allow-workspace-integrations', '--allow-workspace-integrations', [CompletionResultType]::ParameterName, 'Whether workspace admins (workspace API keys) may create their own integrations')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'catalog;org;help' {
+            [CompletionResult]::new('settings', 'settings', [CompletionResultType]::ParameterValue, 'Show the organisation''s settings, or change them with flags')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'catalog;org;help;settings' {
+            break
+        }
+        'catalog;org;help;help' {
+            break
+        }
         'catalog;api-keys' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
@@ -1284,6 +1339,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('integrations', 'integrations', [CompletionResultType]::ParameterValue, 'Integrations: provider credentials stored once for the organisation')
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'Models: allow-lists, custom models and prices, and the Model Garden')
             [CompletionResult]::new('providers', 'providers', [CompletionResultType]::ParameterValue, 'AI providers: integrations made callable in a workspace as `@slug/model`')
+            [CompletionResult]::new('org', 'org', [CompletionResultType]::ParameterValue, 'Organisation-wide settings')
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API over HTTP for a team')
@@ -1424,6 +1480,13 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;help;providers;delete' {
+            break
+        }
+        'catalog;help;org' {
+            [CompletionResult]::new('settings', 'settings', [CompletionResultType]::ParameterValue, 'Show the organisation''s settings, or change them with flags')
+            break
+        }
+        'catalog;help;org;settings' {
             break
         }
         'catalog;help;api-keys' {

@@ -37,6 +37,9 @@ _catalog() {
             catalog,models)
                 cmd="catalog__subcmd__models"
                 ;;
+            catalog,org)
+                cmd="catalog__subcmd__org"
+                ;;
             catalog,providers)
                 cmd="catalog__subcmd__providers"
                 ;;
@@ -121,6 +124,9 @@ _catalog() {
             catalog__subcmd__help,models)
                 cmd="catalog__subcmd__help__subcmd__models"
                 ;;
+            catalog__subcmd__help,org)
+                cmd="catalog__subcmd__help__subcmd__org"
+                ;;
             catalog__subcmd__help,providers)
                 cmd="catalog__subcmd__help__subcmd__providers"
                 ;;
@@ -192,6 +198,9 @@ _catalog() {
                 ;;
             catalog__subcmd__help__subcmd__models,show)
                 cmd="catalog__subcmd__help__subcmd__models__subcmd__show"
+                ;;
+            catalog__subcmd__help__subcmd__org,settings)
+                cmd="catalog__subcmd__help__subcmd__org__subcmd__settings"
                 ;;
             catalog__subcmd__help__subcmd__providers,create)
                 cmd="catalog__subcmd__help__subcmd__providers__subcmd__create"
@@ -325,6 +334,18 @@ _catalog() {
             catalog__subcmd__models__subcmd__help,show)
                 cmd="catalog__subcmd__models__subcmd__help__subcmd__show"
                 ;;
+            catalog__subcmd__org,help)
+                cmd="catalog__subcmd__org__subcmd__help"
+                ;;
+            catalog__subcmd__org,settings)
+                cmd="catalog__subcmd__org__subcmd__settings"
+                ;;
+            catalog__subcmd__org__subcmd__help,help)
+                cmd="catalog__subcmd__org__subcmd__help__subcmd__help"
+                ;;
+            catalog__subcmd__org__subcmd__help,settings)
+                cmd="catalog__subcmd__org__subcmd__help__subcmd__settings"
+                ;;
             catalog__subcmd__providers,create)
                 cmd="catalog__subcmd__providers__subcmd__create"
                 ;;
@@ -416,7 +437,7 @@ _catalog() {
 
     case "${cmd}" in
         catalog)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers api-keys migrate-vkeys serve completion help"
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1012,7 +1033,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help)
-            opts="auth workspaces integrations models providers api-keys migrate-vkeys serve completion help"
+            opts="auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1404,6 +1425,34 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help__subcmd__models__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__org)
+            opts="settings"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__org__subcmd__settings)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2868,6 +2917,128 @@ _catalog() {
             case "${prev}" in
                 --snippet)
                     COMPREPLY=($(compgen -W "python node curl openai-python" -- "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org)
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version settings help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org__subcmd__help)
+            opts="settings help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org__subcmd__help__subcmd__settings)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org__subcmd__settings)
+            opts="-o -y -q -v -h -V --allow-workspace-integrations --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --allow-workspace-integrations)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --profile)

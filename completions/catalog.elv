@@ -40,6 +40,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand integrations 'Integrations: provider credentials stored once for the organisation'
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
+            cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
@@ -1024,6 +1025,55 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;providers;help;help'= {
         }
+        &'catalog;org'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand settings 'Show the organisation''s settings, or change them with flags'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;org;settings'= {
+            cand --allow-workspace-integrations 'Whether workspace admins (workspace API keys) may create their own integrations'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;org;help'= {
+            cand settings 'Show the organisation''s settings, or change them with flags'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;org;help;settings'= {
+        }
+        &'catalog;org;help;help'= {
+        }
         &'catalog;api-keys'= {
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -1193,6 +1243,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand integrations 'Integrations: provider credentials stored once for the organisation'
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
+            cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
@@ -1298,6 +1349,11 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;providers;update'= {
         }
         &'catalog;help;providers;delete'= {
+        }
+        &'catalog;help;org'= {
+            cand settings 'Show the organisation''s settings, or change them with flags'
+        }
+        &'catalog;help;org;settings'= {
         }
         &'catalog;help;api-keys'= {
             cand list 'List API keys (of one workspace with --workspace)'

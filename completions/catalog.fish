@@ -44,6 +44,7 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "workspaces" -d 'Wor
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "org" -d 'Organisation-wide settings'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
@@ -837,6 +838,42 @@ complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_se
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l allow-workspace-integrations -d 'Whether workspace admins (workspace API keys) may create their own integrations' -r -f -a "true\t''
+false\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from help" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -964,16 +1001,17 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
@@ -1004,6 +1042,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "create" -d 'Create an AI provider on an integration provisioned to the workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from org" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "create" -d 'Create an API key; the key is shown once'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "delete" -d 'Delete an API key (asks for confirmation, or pass --yes)'

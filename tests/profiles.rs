@@ -165,3 +165,23 @@ fn a_workspace_key_in_the_environment_names_its_own_workspace() {
         assert_eq!(out.code, 0, "{args:?}: {out:?}");
     }
 }
+
+#[test]
+fn org_settings_are_shown_and_changed() {
+    let w = World::new(Mode::Embedded);
+    let shown = w.json(&["org", "settings"]);
+    assert_eq!(shown["allow_workspace_integrations"], true, "{shown}");
+    let changed = w.json(&["org", "settings", "--allow-workspace-integrations", "false"]);
+    assert_eq!(changed["allow_workspace_integrations"], false, "{changed}");
+    assert_eq!(
+        w.json(&["org", "settings"])["allow_workspace_integrations"],
+        false
+    );
+    let again = w.ok(&["org", "settings", "--allow-workspace-integrations", "false"]);
+    assert!(again.stderr.contains("unchanged"), "{again:?}");
+    w.fails(
+        &["org", "settings", "--allow-workspace-integrations", "maybe"],
+        2,
+        "--allow-workspace-integrations",
+    );
+}

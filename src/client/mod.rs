@@ -5,11 +5,13 @@
 mod api_keys;
 mod flags;
 mod integrations;
+mod organisation;
 pub mod provisioning;
 mod transport;
 mod whoami;
 mod workspaces;
 
+pub use organisation::OrgSettings;
 pub use whoami::WhoAmI;
 pub use workspaces::is_missing;
 

@@ -8,6 +8,7 @@ pub mod dry_run;
 pub mod integrations;
 pub mod migrate_vkeys;
 pub mod models;
+pub mod org;
 pub mod providers;
 pub mod serve;
 pub mod workspaces;
@@ -41,6 +42,9 @@ pub enum Command {
     /// AI providers: integrations made callable in a workspace as `@slug/model`
     #[command(subcommand)]
     Providers(providers::ProvidersCommand),
+    /// Organisation-wide settings
+    #[command(subcommand)]
+    Org(org::OrgCommand),
     /// API keys for the Admin API and the gateway
     #[command(subcommand, name = "api-keys")]
     ApiKeys(api_keys::ApiKeysCommand),
@@ -148,6 +152,7 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Integrations(cmd) => integrations::run(&ctx, cmd),
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Providers(cmd) => providers::run(&ctx, cmd),
+        Command::Org(cmd) => org::run(&ctx, cmd),
         Command::ApiKeys(cmd) => api_keys::run(&ctx, cmd),
         Command::MigrateVkeys(args) => migrate_vkeys::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),
