@@ -534,3 +534,43 @@ fn the_connect_summary_shows_the_alert() {
     ]);
     assert!(out.stderr.contains("alert 800"), "{out:?}");
 }
+
+#[test]
+fn a_workspace_integration_gets_its_ai_provider_in_that_workspace() {
+    common::both(|w| {
+        w.ok(&["workspaces", "create", "eng"]);
+        let args = [
+            "integrations",
+            "connect",
+            "eng-groq",
+            "--service",
+            "groq",
+            "--key-env",
+            "PROVIDER_KEY",
+            "--workspace",
+            "eng",
+            "--budget",
+            "50",
+            "--skip-models",
+        ];
+        let out = w.ok(&args);
+        assert!(
+            out.stderr.contains("created AI provider `@eng-groq`"),
+            "{out:?}"
+        );
+        let providers = w.json(&["providers", "list", "--workspace", "eng"]);
+        let p = providers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["slug"] == "eng-groq")
+            .unwrap_or_else(|| panic!("{providers}"));
+        assert_eq!(p["integration_id"], "eng-groq");
+        assert_eq!(p["usage_limits"]["credit_limit"].as_f64(), Some(50.0));
+        // Running it again creates nothing more.
+        let again = w.ok(&args);
+        assert!(!again.stderr.contains("created AI provider"), "{again:?}");
+        let providers = w.json(&["providers", "list", "--workspace", "eng"]);
+        assert_eq!(providers.as_array().unwrap().len(), 1, "{providers}");
+    });
+}

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::config_args::{is_secret, needs_secret, secret_field, ConfigArgs, Service};
 use crate::api::integration::{CreateIntegration, UpdateIntegration};
 use crate::api::models::BulkUpdateModels;
+use crate::api::provider::CreateProvider;
 use crate::api::provisioning::WorkspaceAccessList;
 use crate::api::workspace::Workspace;
 use crate::client::provisioning::access_path;
@@ -263,6 +264,15 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         }
     }
 
+    // Step 2 of a workspace integration: its AI provider `@slug` in that workspace, as
+    // provisioning creates one for organisation integrations.
+    let own_provider = match &workspace {
+        Some(ws) if !steps.skip_provisioning => {
+            own_provider(ctx, &args.slug.0, &body.name, ws, &steps.limits)?
+        }
+        _ => None,
+    };
+
     // Step 3: model provisioning.
     let models = if steps.skip_models {
         None
@@ -341,6 +351,13 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         lines.push("Workspaces:".to_owned());
         lines.extend(c.lines.iter().cloned());
     }
+    if let Some(p) = &own_provider {
+        lines.push(format!(
+            "AI provider: `@{}` in `{}`",
+            p.slug.as_deref().unwrap_or(""),
+            workspace.as_ref().map_or("", |w| w.slug.as_str())
+        ));
+    }
     if let Some(m) = &models_body {
         lines.push(format!("Models: {}", describe_models(m)));
     }
@@ -359,6 +376,13 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             ),
         }
         .masking(&secret_keys)];
+        if let Some(p) = &own_provider {
+            requests.push(PlannedRequest::new(
+                "POST",
+                "/v1/providers",
+                Some(serde_json::to_value(p)?),
+            ));
+        }
         if let Some(c) = change.as_ref().filter(|c| !c.is_noop()) {
             requests.push(PlannedRequest::new(
                 "PUT",
@@ -430,6 +454,17 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             ));
         }
     }
+    if let Some(p) = &own_provider {
+        let made = client
+            .create_provider(p)
+            .map_err(|e| midway("2 (the workspace's AI provider)", e))?;
+        printer.status(format!(
+            "step 2: created AI provider `@{}` in `{}`; call models as `@{}/MODEL`",
+            made.slug,
+            workspace.as_ref().map_or("", |w| w.slug.as_str()),
+            made.slug
+        ));
+    }
     if let Some(m) = &models_body {
         if changes_nothing(&current_models, m) {
             printer.status(format!("step 3: unchanged: {}", describe_models(m)));
@@ -442,6 +477,43 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     }
     // The integration as the three steps left it.
     printer.one(&client.get_integration(&created.slug)?)
+}
+
+/// The AI provider a workspace integration needs in its workspace, unless it is there
+/// already; a provider of that slug on another integration is refused before writing.
+fn own_provider(
+    ctx: &Ctx,
+    slug: &str,
+    name: &str,
+    ws: &Workspace,
+    limits: &crate::limit_args::LimitArgs,
+) -> anyhow::Result<Option<CreateProvider>> {
+    match ctx.client()?.get_provider(&ws.id, slug) {
+        Ok(p) if p.integration_id == slug => return Ok(None),
+        Ok(p) => {
+            return Err(CliError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "workspace `{}` already has an AI provider `@{slug}`, on integration `{}`",
+                    ws.slug, p.integration_id
+                ),
+            )
+            .with_hint("choose another slug for the integration")
+            .into())
+        }
+        Err(e) if crate::client::is_missing(&e) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(Some(CreateProvider {
+        name: name.to_owned(),
+        integration_id: slug.to_owned(),
+        workspace_id: Some(ws.id.clone()),
+        slug: Some(slug.to_owned()),
+        note: None,
+        usage_limits: limits.merge_usage(None)?,
+        rate_limits: limits.merge_rate(None),
+        expires_at: None,
+    }))
 }
 
 /// The service of an existing integration; a different `--service` is refused before
