@@ -176,7 +176,7 @@ impl<'a> Prompter<'a> {
         if !self.can() {
             return Err(fail(
                 ErrorKind::Usage,
-                "refusing to delete without confirmation",
+                "refusing to go ahead without confirmation",
                 Some("pass `--yes` to confirm when there is no terminal"),
             ));
         }
