@@ -2407,7 +2407,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__migrate__subcmd__vkeys)
-            opts="-o -y -q -v -h -V --all-workspaces --dry-run --rewrite-configs --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --all-workspaces --dry-run --rewrite-configs --no-backup --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1185,6 +1185,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --color 'When to use colour'
             cand --all-workspaces 'Migrate the keys of every workspace (the default when --workspace is not given)'
             cand --dry-run 'Show the plan and write nothing'
+            cand --no-backup 'With --rewrite-configs: do not keep the original of each file as FILE.bak'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'

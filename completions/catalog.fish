@@ -963,6 +963,7 @@ always\t''
 never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l all-workspaces -d 'Migrate the keys of every workspace (the default when --workspace is not given)'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l dry-run -d 'Show the plan and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l no-backup -d 'With --rewrite-configs: do not keep the original of each file as FILE.bak'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s q -l quiet -d 'Silence status messages on stderr'

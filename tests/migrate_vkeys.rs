@@ -380,3 +380,75 @@ fn legacy_api_validation() {
     assert_eq!(s, 200);
     common::assert_error(api.get("/virtual-keys/taken"), 404, "AB08", "taken");
 }
+
+#[test]
+fn configs_with_comments_change_only_their_references_and_keep_a_backup() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--provision",
+        "eng",
+        "--skip-models",
+    ]);
+    let file = w.home.path().join("config.json");
+    let original = "{\n  // Portkey's examples carry comments\n  \"strategy\": {\"mode\": \"fallback\", \"on_status_codes\": [429, 500]},\n  \"targets\": [\n    {\"virtual_key\": \"openai-prod\"}, /* the main one */\n    {\"virtual_key\": \"opanai-typo\"}\n  ]\n}\n";
+    std::fs::write(&file, original).unwrap();
+    let path = file.to_str().unwrap();
+    let dry = w.ok(&["migrate-vkeys", "--rewrite-configs", path, "--dry-run"]);
+    let changed: Vec<&str> = dry
+        .stdout
+        .lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .collect();
+    assert_eq!(
+        changed.len(),
+        4,
+        "only the two reference lines change: {dry:?}"
+    );
+    assert!(
+        dry.stderr.contains("`opanai-typo` names no provider"),
+        "{dry:?}"
+    );
+    assert!(
+        !dry.stderr.contains("`openai-prod` names no provider"),
+        "{dry:?}"
+    );
+    w.ok(&["migrate-vkeys", "--rewrite-configs", path, "--yes"]);
+    let rewritten = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        rewritten,
+        original
+            .replace(
+                "\"virtual_key\": \"openai-prod\"",
+                "\"provider\": \"@openai-prod\""
+            )
+            .replace(
+                "\"virtual_key\": \"opanai-typo\"",
+                "\"provider\": \"@opanai-typo\""
+            )
+    );
+    let backup = w.home.path().join("config.json.bak");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
+    // --no-backup keeps none.
+    let other = w.home.path().join("other.json");
+    std::fs::write(&other, "{\"virtual_key\": \"openai-prod\"}").unwrap();
+    w.ok(&[
+        "migrate-vkeys",
+        "--rewrite-configs",
+        other.to_str().unwrap(),
+        "--yes",
+        "--no-backup",
+    ]);
+    assert!(!w.home.path().join("other.json.bak").exists());
+}
