@@ -452,3 +452,67 @@ fn configs_with_comments_change_only_their_references_and_keep_a_backup() {
     ]);
     assert!(!w.home.path().join("other.json.bak").exists());
 }
+
+/// The integration each virtual key's group becomes, by key slug.
+fn names(plan_or_report: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for g in plan_or_report["groups"].as_array().into_iter().flatten() {
+        for k in g["keys"].as_array().unwrap() {
+            out.insert(
+                k["slug"].as_str().unwrap().to_owned(),
+                g["integration"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn the_plan_names_are_the_applied_names_whatever_the_scope() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let mut ws = BTreeMap::new();
+    for name in ["eng", "research"] {
+        let (_, body) = api.post("/admin/workspaces", json!({"name": name}));
+        ws.insert(name, body["slug"].as_str().unwrap().to_owned());
+    }
+    // `openai-team` is taken, so the first group becomes `openai-team-2`: the name the
+    // second group would take on its own.
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-team",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--skip-models",
+    ]);
+    for (slug, key, workspace) in [("team", KEYS[1], "eng"), ("team-2", KEYS[2], "research")] {
+        let (s, res) = api.post(
+            "/virtual-keys",
+            json!({"name": slug, "slug": slug, "provider": "openai", "key": key, "workspace_id": ws[workspace]}),
+        );
+        assert_eq!(s, 200, "{res}");
+    }
+    let planned = names(&w.json(&["migrate-vkeys", "--dry-run"])["plan"]);
+    assert_eq!(planned["team"], "openai-team-2", "{planned:?}");
+    assert_eq!(planned["team-2"], "openai-team-2-2", "{planned:?}");
+    // A one-workspace run first names its group as the full plan does.
+    let research = w.json(&["migrate-vkeys", "--workspace", "research", "--dry-run"]);
+    assert_eq!(
+        names(&research["plan"]),
+        BTreeMap::from([("team-2".to_owned(), "openai-team-2-2".to_owned())])
+    );
+    w.ok(&["migrate-vkeys", "--workspace", "research", "--yes"]);
+    w.ok(&["migrate-vkeys", "--yes"]);
+    for (key, integration) in &planned {
+        let workspace = if key == "team" {
+            &ws["eng"]
+        } else {
+            &ws["research"]
+        };
+        let (_, p) = api.get(&format!("/providers/{key}?workspace_id={workspace}"));
+        assert_eq!(&p["integration_id"], integration, "{key}: {p}");
+    }
+}

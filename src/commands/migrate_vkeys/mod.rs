@@ -189,6 +189,8 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> {
         let body = MigrateGroup {
             group: group.group.clone(),
             workspace_id: ws_id.map(str::to_owned),
+            // Exactly what the plan showed, or nothing.
+            integration: Some(group.integration.clone()),
         };
         match client.post::<_, MigratedGroup>("/virtual-keys/migrate", &body) {
             Ok(done) => {
