@@ -995,7 +995,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__completion)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-o -y -q -v -h -V --static --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

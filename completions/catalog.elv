@@ -1226,6 +1226,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
+            cand --static 'A static script (commands and flags only) instead of the dynamic one that also completes workspace and integration slugs by asking `catalog` at each TAB'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'

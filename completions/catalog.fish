@@ -996,6 +996,7 @@ yaml\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -l static -d 'A static script (commands and flags only) instead of the dynamic one that also completes workspace and integration slugs by asking `catalog` at each TAB'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quiet -d 'Silence status messages on stderr'

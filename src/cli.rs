@@ -44,7 +44,7 @@ pub struct GlobalArgs {
     pub base_url: Option<String>,
 
     /// Workspace (id, slug or name) for commands that act in one
-    #[arg(long, global = true, env = env::CATALOG_WORKSPACE, value_name = "WORKSPACE")]
+    #[arg(long, global = true, env = env::CATALOG_WORKSPACE, value_name = "WORKSPACE", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub workspace: Option<String>,
 
     /// Output format

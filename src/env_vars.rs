@@ -19,6 +19,7 @@ pub const CATALOG_DB: &str = "CATALOG_DB";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const CI: &str = "CI";
 pub const COLUMNS: &str = "COLUMNS";
+pub const CATALOG_COMPLETE: &str = "CATALOG_COMPLETE";
 
 /// Name and meaning of each variable, for help text, the man page and the README.
 pub const DOCUMENTED: &[(&str, &str)] = &[
@@ -58,6 +59,10 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (NO_COLOR, "disable colour"),
     (CI, "when set, never prompt"),
     (COLUMNS, "width tables fit in (default: the terminal's, else 80)"),
+    (
+        CATALOG_COMPLETE,
+        "set by the shell scripts of `catalog completion` to ask for completions",
+    ),
 ];
 
 pub fn help_table() -> String {

@@ -259,3 +259,41 @@ fn tables_fit_80_columns_without_breaking_identifiers() {
         "{out:?}"
     );
 }
+
+#[test]
+fn completion_scripts_complete_slugs_dynamically() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--skip-models",
+    ]);
+    let script = w.ok(&["completion", "bash"]);
+    assert!(script.stdout.contains("CATALOG_COMPLETE"), "{script:?}");
+    let complete = |line: &[&str]| {
+        let mut args = vec!["--", "catalog"];
+        args.extend_from_slice(line);
+        let mut cmd = w.command(&args);
+        cmd.env("CATALOG_COMPLETE", "fish");
+        let out = w.run_cmd(cmd);
+        assert_eq!(out.code, 0, "{out:?}");
+        out.stdout
+    };
+    let slug = w.json(&["workspaces", "get", "eng"])["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(complete(&["workspaces", "get", "ws-"]).contains(&format!("{slug}\teng")));
+    assert!(complete(&["providers", "list", "--workspace", ""]).contains(&slug));
+    assert!(complete(&["integrations", "get", "op"]).contains("openai-prod\topenai"));
+    assert!(complete(&["models", "allow", "@"]).contains("@openai-prod"));
+    // The static script is still there for packagers.
+    let fixed = w.ok(&["completion", "bash", "--static"]);
+    assert!(!fixed.stdout.contains("CATALOG_COMPLETE"), "{fixed:?}");
+}

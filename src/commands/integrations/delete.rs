@@ -8,6 +8,7 @@ use crate::types::Slug;
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Integration slug
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub slug: Slug,
 
     /// Also delete the AI providers that use it

@@ -11,6 +11,7 @@ use crate::types::Slug;
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Integration slug (slugs never change)
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub slug: Slug,
 
     /// New display name

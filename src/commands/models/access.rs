@@ -8,6 +8,7 @@ use crate::types::AtSlug;
 #[derive(Debug, Args)]
 pub struct AllowArgs {
     /// The integration (`@slug`), or a provider of --workspace
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::at_integrations))]
     pub integration: AtSlug,
 
     /// Models to enable
@@ -29,6 +30,7 @@ pub struct AllowArgs {
 #[derive(Debug, Args)]
 pub struct DenyArgs {
     /// The integration (`@slug`), or a provider of --workspace
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::at_integrations))]
     pub integration: AtSlug,
 
     /// Models to disable
@@ -39,6 +41,7 @@ pub struct DenyArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// The integration (`@slug`), or a provider of --workspace
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::at_integrations))]
     pub integration: AtSlug,
 
     /// Custom models to remove (built-in ones are disabled)

@@ -13,6 +13,7 @@ use crate::types::{parse_price, AtSlug};
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// The integration (`@slug`), or a provider of --workspace
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::at_integrations))]
     pub integration: AtSlug,
 
     /// The model's id, as callers will name it (e.g. ft:gpt-4o:acme)

@@ -16,7 +16,7 @@ pub struct CreateArgs {
     pub slug: Slug,
 
     /// The integration it draws on (must be provisioned to the workspace)
-    #[arg(long)]
+    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub integration: Slug,
 
     /// Display name [default: the slug]

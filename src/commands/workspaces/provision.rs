@@ -25,10 +25,11 @@ use crate::types::{Amount, RateSpec, ResetSpec, Slug};
 #[derive(Debug, Args)]
 pub struct ProvisionArgs {
     /// Workspaces (id, slug or name) to give access
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub workspaces: Vec<String>,
 
     /// The integration to provision
-    #[arg(long)]
+    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub integration: Option<Slug>,
 
     /// Every existing workspace

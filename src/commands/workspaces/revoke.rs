@@ -10,11 +10,11 @@ use crate::types::Slug;
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
     /// Workspaces (id, slug or name) to take access from
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub workspaces: Vec<String>,
 
     /// The integration
-    #[arg(long)]
+    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub integration: Slug,
 
     /// Show the request that would be made and write nothing

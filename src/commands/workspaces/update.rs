@@ -10,7 +10,7 @@ use crate::types::KeyValue;
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Workspace id, slug or name
-    #[arg(value_name = "WORKSPACE")]
+    #[arg(value_name = "WORKSPACE", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub target: String,
 
     /// New name
