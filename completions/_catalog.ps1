@@ -139,6 +139,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;auth;use' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')

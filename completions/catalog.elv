@@ -131,6 +131,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --version 'Print version'
         }
         &'catalog;auth;use'= {
+            cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
             cand -o 'Output format'

@@ -117,6 +117,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s o -l output -d 'Output format' -r -f -a "table\t''
