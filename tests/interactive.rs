@@ -494,3 +494,60 @@ fn the_custom_service_wizard_checks_the_base_url_at_its_prompt() {
     let got = w.json(&["integrations", "get", "local-llm"]);
     assert_eq!(got["configurations"]["custom_host"], "http://10.0.0.5:8000");
 }
+
+#[test]
+fn a_lower_budget_asks_for_an_alert_that_fits() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--provision",
+        "eng",
+        "--budget",
+        "1000",
+        "--alert",
+        "800",
+    ]);
+    let mut p = spawn_command(
+        terminal_command(
+            &w,
+            &[
+                "workspaces",
+                "provision",
+                "--integration",
+                "openai-prod",
+                "--budget",
+                "500",
+            ],
+        ),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Workspaces", "\r");
+    answer(&mut p, "Budget type", "\r");
+    answer(&mut p, "Reset", "\r");
+    answer(&mut p, "the current 800 is not below the new budget", "\r");
+    // Empty is not an answer here; neither is an alert above the budget.
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("600\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("below the budget").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("300\r").unwrap();
+    p.flush().unwrap();
+    answer(&mut p, "Rate limit", "\r");
+    answer(&mut p, "Also provision workspaces created later?", "\r");
+    answer(&mut p, "Apply these changes?", "y");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
+    let budget = &access["workspaces"][0]["usage_limits"][0];
+    assert_eq!(budget["credit_limit"].as_f64(), Some(500.0), "{access}");
+    assert_eq!(budget["alert_threshold"].as_f64(), Some(300.0), "{access}");
+}

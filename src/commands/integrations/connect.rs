@@ -121,6 +121,12 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         .map(|found| existing_service(found, args.service))
         .transpose()?;
     let wizard = args.service.is_none() && prompter.can();
+    if let (true, Some(found)) = (wizard, &existing) {
+        prompter.status_line(&format!(
+            "integration `{}` exists ({}): these questions update it; answers default to its current settings",
+            found.slug, found.ai_provider_id
+        ));
+    }
     let service = match (args.service, existing_service) {
         (Some(s), _) | (None, Some(s)) => s,
         (None, None) => {

@@ -272,18 +272,26 @@ pub fn ask_limits(
         }
         if limits.alert.is_none() {
             let budget = limits.budget.map_or(f64::MAX, |b| b.0);
-            let what = if current.and_then(|u| u.alert_threshold).is_some() {
-                "alert at (empty to keep the current one)"
-            } else {
-                "alert at (empty for none)"
-            };
-            limits.alert = p.parsed_optional(what, "--alert", |t| {
+            let below = |t: &str| {
                 let alert = t.parse::<Amount>()?;
                 if alert.0 >= budget {
                     return Err(format!("the alert must be below the budget ({budget})"));
                 }
                 Ok(alert)
-            })?;
+            };
+            limits.alert = match current.and_then(|u| u.alert_threshold) {
+                // The current alert would not fit under the new budget: a new one is needed.
+                Some(old) if old >= budget => Some(p.parsed(
+                    &format!("alert at (the current {old} is not below the new budget)"),
+                    "--alert",
+                    None,
+                    below,
+                )?),
+                Some(_) => {
+                    p.parsed_optional("alert at (empty to keep the current one)", "--alert", below)?
+                }
+                None => p.parsed_optional("alert at (empty for none)", "--alert", below)?,
+            };
         }
     }
     if limits.rate_limit.is_none() {
