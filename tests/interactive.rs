@@ -551,3 +551,45 @@ fn a_lower_budget_asks_for_an_alert_that_fits() {
     assert_eq!(budget["credit_limit"].as_f64(), Some(500.0), "{access}");
     assert_eq!(budget["alert_threshold"].as_f64(), Some(300.0), "{access}");
 }
+
+#[test]
+fn the_wizard_on_an_existing_integration_defaults_to_its_settings() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "azure-prod",
+        "--service",
+        "azure-openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--azure-resource-name",
+        "acme",
+        "--azure-auth-mode",
+        "default",
+        "--azure-deployment",
+        "name=gpt4o,model=gpt-4o,api-version=2024-10-21",
+        "--skip-models",
+    ]);
+    let before = w.json(&["integrations", "get", "azure-prod"]);
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "azure-prod"]),
+        Some(20_000),
+    )
+    .unwrap();
+    p.exp_string("these questions update it").unwrap();
+    answer(&mut p, "Name", "\r");
+    answer(&mut p, "Azure resource name", "\r"); // default: acme
+    answer(&mut p, "Azure authentication mode", "\r"); // default: the current one
+    answer(&mut p, "Keep the current deployments (gpt4o", "y");
+    answer(&mut p, "Keep the stored key", "y");
+    answer(&mut p, "Provision workspaces now?", "n");
+    answer(&mut p, "Models", &[&DOWN.repeat(3), "\r"].concat()); // skip
+    answer(&mut p, "Apply all of this?", "y");
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("step 1: unchanged"), "{rest}");
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    let after = w.json(&["integrations", "get", "azure-prod"]);
+    assert_eq!(after["configurations"], before["configurations"]);
+    assert_eq!(after["last_updated_at"], before["last_updated_at"]);
+}

@@ -149,7 +149,11 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     };
     let mut config = args.config.collect(settings)?;
     if wizard {
-        ask_configuration(&prompter, service, &mut config)?;
+        let current = existing
+            .as_ref()
+            .and_then(|i| i.configurations.clone())
+            .unwrap_or_default();
+        ask_configuration(&prompter, service, &mut config, &current)?;
     }
     let mut key = None;
     if needs_secret(service.id(), &config) {
@@ -704,36 +708,56 @@ fn secret_label(service: &str, config: &Map<String, Value>) -> &'static str {
     }
 }
 
-fn text_setting(
-    p: &Prompter<'_>,
-    config: &mut Map<String, Value>,
-    field: &str,
-    what: &str,
-    flag: &str,
-    default: Option<&str>,
-) -> anyhow::Result<()> {
-    if !config.contains_key(field) {
-        let v = p.text(what, flag, default)?;
-        config.insert(field.to_owned(), Value::String(v));
-    }
-    Ok(())
+/// The wizard's configuration prompts: what flags gave is not asked, and the existing
+/// integration's settings are the defaults.
+struct Asker<'a> {
+    p: &'a Prompter<'a>,
+    current: &'a Map<String, Value>,
 }
 
-fn choice_setting(
-    p: &Prompter<'_>,
-    config: &mut Map<String, Value>,
-    field: &str,
-    what: &str,
-    flag: &str,
-    options: &[&str],
-) -> anyhow::Result<String> {
-    if let Some(v) = config.get(field).and_then(Value::as_str) {
-        return Ok(v.to_owned());
+impl Asker<'_> {
+    fn text_setting(
+        &self,
+        config: &mut Map<String, Value>,
+        field: &str,
+        what: &str,
+        flag: &str,
+        default: Option<&str>,
+    ) -> anyhow::Result<()> {
+        if !config.contains_key(field) {
+            let current = self.current.get(field).and_then(Value::as_str);
+            let v = self.p.text(what, flag, current.or(default))?;
+            config.insert(field.to_owned(), Value::String(v));
+        }
+        Ok(())
     }
-    let items: Vec<String> = options.iter().map(|s| (*s).to_owned()).collect();
-    let chosen = options[p.select(what, flag, &items, 0)?].to_owned();
-    config.insert(field.to_owned(), Value::String(chosen.clone()));
-    Ok(chosen)
+
+    fn choice_setting(
+        &self,
+        config: &mut Map<String, Value>,
+        field: &str,
+        what: &str,
+        flag: &str,
+        options: &[&str],
+    ) -> anyhow::Result<String> {
+        if let Some(v) = config.get(field).and_then(Value::as_str) {
+            return Ok(v.to_owned());
+        }
+        let current = self.current.get(field).and_then(Value::as_str);
+        let default = options
+            .iter()
+            .position(|o| Some(*o) == current)
+            .unwrap_or(0);
+        let items: Vec<String> = options.iter().map(|s| (*s).to_owned()).collect();
+        let chosen = options[self.p.select(what, flag, &items, default)?].to_owned();
+        config.insert(field.to_owned(), Value::String(chosen.clone()));
+        Ok(chosen)
+    }
+
+    /// Whether a secret setting is stored already (read back as `masked_<field>`).
+    fn stored(&self, field: &str) -> bool {
+        self.current.contains_key(&format!("masked_{field}"))
+    }
 }
 
 /// Asks for the settings a service requires that flags did not give.
@@ -741,19 +765,19 @@ fn ask_configuration(
     p: &Prompter<'_>,
     service: Service,
     config: &mut Map<String, Value>,
+    current: &Map<String, Value>,
 ) -> anyhow::Result<()> {
+    let a = Asker { p, current };
     match service {
         Service::AzureOpenai => {
-            text_setting(
-                p,
+            a.text_setting(
                 config,
                 "azure_resource_name",
                 "Azure resource name",
                 "--azure-resource-name",
                 None,
             )?;
-            let mode = choice_setting(
-                p,
+            let mode = a.choice_setting(
                 config,
                 "azure_auth_mode",
                 "Azure authentication mode",
@@ -762,16 +786,14 @@ fn ask_configuration(
             )?;
             match mode.as_str() {
                 "entra" | "entraFederated" => {
-                    text_setting(
-                        p,
+                    a.text_setting(
                         config,
                         "azure_entra_tenant_id",
                         "Entra tenant id",
                         "--azure-entra-tenant-id",
                         None,
                     )?;
-                    text_setting(
-                        p,
+                    a.text_setting(
                         config,
                         "azure_entra_client_id",
                         "Entra client id",
@@ -780,16 +802,14 @@ fn ask_configuration(
                     )?;
                 }
                 "workload" => {
-                    text_setting(
-                        p,
+                    a.text_setting(
                         config,
                         "azure_workload_tenant_id",
                         "workload tenant id",
                         "--azure-workload-tenant-id",
                         None,
                     )?;
-                    text_setting(
-                        p,
+                    a.text_setting(
                         config,
                         "azure_workload_client_id",
                         "workload client id",
@@ -799,7 +819,16 @@ fn ask_configuration(
                 }
                 _ => {}
             }
-            if !config.contains_key("azure_deployment_config") {
+            let keep = !config.contains_key("azure_deployment_config")
+                && current.contains_key("azure_deployment_config")
+                && p.confirm(
+                    &format!(
+                        "Keep the current deployments ({})?",
+                        describe_deployments(&current["azure_deployment_config"])
+                    ),
+                    true,
+                )?;
+            if !keep && !config.contains_key("azure_deployment_config") {
                 let mut deployments = Vec::new();
                 loop {
                     let first = deployments.is_empty();
@@ -838,16 +867,14 @@ fn ask_configuration(
             }
         }
         Service::Bedrock => {
-            let kind = choice_setting(
-                p,
+            let kind = a.choice_setting(
                 config,
                 "aws_auth_type",
                 "AWS authentication",
                 "--aws-auth-type",
                 &["accessKey", "assumedRole", "apiKey"],
             )?;
-            text_setting(
-                p,
+            a.text_setting(
                 config,
                 "aws_region",
                 "AWS region",
@@ -855,15 +882,17 @@ fn ask_configuration(
                 Some("us-east-1"),
             )?;
             match kind.as_str() {
-                "accessKey" if !config.contains_key("aws_access_key_id") => {
+                "accessKey"
+                    if !config.contains_key("aws_access_key_id")
+                        && !a.stored("aws_access_key_id") =>
+                {
                     let id = p.secret(
                         "AWS access key id",
                         "--aws-access-key-id-env VAR or --aws-access-key-id-file PATH",
                     )?;
                     config.insert("aws_access_key_id".into(), Value::String(id));
                 }
-                "assumedRole" => text_setting(
-                    p,
+                "assumedRole" => a.text_setting(
                     config,
                     "aws_role_arn",
                     "IAM role ARN",
@@ -874,16 +903,14 @@ fn ask_configuration(
             }
         }
         Service::VertexAi => {
-            let kind = choice_setting(
-                p,
+            let kind = a.choice_setting(
                 config,
                 "vertex_auth_type",
                 "Vertex AI authentication",
                 "--vertex-auth-type",
                 &["serviceAccount", "basic"],
             )?;
-            text_setting(
-                p,
+            a.text_setting(
                 config,
                 "vertex_region",
                 "Vertex AI region",
@@ -891,15 +918,16 @@ fn ask_configuration(
                 Some("us-central1"),
             )?;
             if kind == "basic" {
-                text_setting(
-                    p,
+                a.text_setting(
                     config,
                     "vertex_project_id",
                     "Google Cloud project id",
                     "--vertex-project-id",
                     None,
                 )?;
-            } else if !config.contains_key("vertex_service_account_json") {
+            } else if !config.contains_key("vertex_service_account_json")
+                && !a.stored("vertex_service_account_json")
+            {
                 let path = p.text(
                     "service account JSON file",
                     "--vertex-service-account-file",
@@ -917,7 +945,7 @@ fn ask_configuration(
                 let url = p.parsed(
                     "base URL of the service (e.g. http://10.0.0.5:8000/v1)",
                     "--custom-host",
-                    None,
+                    current.get("custom_host").and_then(Value::as_str),
                     crate::types::parse_http_url,
                 )?;
                 config.insert("custom_host".into(), Value::String(url));
