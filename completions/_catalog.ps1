@@ -1296,6 +1296,9 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
         'catalog;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (port 0 picks a free port)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: the embedded catalog''s database)')
+            [CompletionResult]::new('--header-timeout', '--header-timeout', [CompletionResultType]::ParameterName, 'Time a client has to send a request''s headers before its connection is closed')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection with no request in flight and no traffic for this long')
+            [CompletionResult]::new('--shutdown-timeout', '--shutdown-timeout', [CompletionResultType]::ParameterName, 'On SIGINT/SIGTERM, how long in-flight requests may take to finish')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')

@@ -3471,7 +3471,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__serve)
-            opts="-o -y -q -v -h -V --listen --db --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --listen --db --header-timeout --idle-timeout --shutdown-timeout --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3482,6 +3482,18 @@ _catalog() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shutdown-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1202,6 +1202,9 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;serve'= {
             cand --listen 'Address to listen on (port 0 picks a free port)'
             cand --db 'Database file (default: the embedded catalog''s database)'
+            cand --header-timeout 'Time a client has to send a request''s headers before its connection is closed'
+            cand --idle-timeout 'Close a connection with no request in flight and no traffic for this long'
+            cand --shutdown-timeout 'On SIGINT/SIGTERM, how long in-flight requests may take to finish'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'

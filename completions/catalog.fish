@@ -973,6 +973,9 @@ complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s h -l h
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l db -d 'Database file (default: the embedded catalog\'s database)' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l header-timeout -d 'Time a client has to send a request\'s headers before its connection is closed' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l idle-timeout -d 'Close a connection with no request in flight and no traffic for this long' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l shutdown-timeout -d 'On SIGINT/SIGTERM, how long in-flight requests may take to finish' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r

@@ -16,6 +16,9 @@ pub const CATALOG_MASTER_KEY: &str = "CATALOG_MASTER_KEY";
 pub const CATALOG_BOOTSTRAP_ADMIN_KEY: &str = "CATALOG_BOOTSTRAP_ADMIN_KEY";
 pub const CATALOG_LISTEN: &str = "CATALOG_LISTEN";
 pub const CATALOG_DB: &str = "CATALOG_DB";
+pub const CATALOG_HEADER_TIMEOUT: &str = "CATALOG_HEADER_TIMEOUT";
+pub const CATALOG_IDLE_TIMEOUT: &str = "CATALOG_IDLE_TIMEOUT";
+pub const CATALOG_SHUTDOWN_TIMEOUT: &str = "CATALOG_SHUTDOWN_TIMEOUT";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const CI: &str = "CI";
 pub const COLUMNS: &str = "COLUMNS";
@@ -56,6 +59,18 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     ),
     (CATALOG_LISTEN, "address for `catalog serve` (as --listen)"),
     (CATALOG_DB, "database file for `catalog serve` (as --db)"),
+    (
+        CATALOG_HEADER_TIMEOUT,
+        "`catalog serve`: time a client has to send a request's headers (as --header-timeout)",
+    ),
+    (
+        CATALOG_IDLE_TIMEOUT,
+        "`catalog serve`: an idle connection is closed after this (as --idle-timeout)",
+    ),
+    (
+        CATALOG_SHUTDOWN_TIMEOUT,
+        "`catalog serve`: how long SIGTERM waits for in-flight requests (as --shutdown-timeout)",
+    ),
     (NO_COLOR, "disable colour"),
     (CI, "when set, never prompt"),
     (COLUMNS, "width tables fit in (default: the terminal's, else 80)"),

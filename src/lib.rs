@@ -7,6 +7,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod crypto;
+pub mod domain;
 pub mod env_vars;
 pub mod exit;
 pub mod files;

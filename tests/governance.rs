@@ -1,576 +1,195 @@
-//! Nothing changes that the user did not ask to change: flags not given keep their
-//! current value, "no" turns things off, and re-runs that change nothing say so.
+//! Governance holes: settings that must hold on every path, limits that must always fit,
+//! names that must display as what they are, and errors that never repeat a secret.
 
 mod common;
 
-use common::{Mode, World};
-use serde_json::Value;
+use common::{assert_error, Api, Mode, World};
+use reqwest::blocking::Client;
+use serde_json::{json, Value};
 
-fn world_with_openai() -> World {
-    let w = World::new(Mode::Embedded);
-    for n in ["eng", "research"] {
-        w.ok(&["workspaces", "create", n]);
+fn as_key(api: &Api, key: &str, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    let res = Client::new()
+        .request(method, format!("{}{path}", api.base))
+        .header("x-portkey-api-key", key)
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().unwrap_or(Value::Null))
+}
+
+fn workspace(api: &Api, name: &str) -> String {
+    let (s, ws) = api.post("/admin/workspaces", json!({ "name": name }));
+    assert_eq!(s, 200, "{ws}");
+    ws["slug"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn workspace_keys_store_no_credentials_when_the_organisation_says_so() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let ws = workspace(&api, "eng");
+    let (_, key) = api.post(
+        "/api-keys/workspace/service",
+        json!({"name": "wk", "workspace_id": ws, "scopes": ["virtual_keys.create", "virtual_keys.list", "workspace_integrations.create"]}),
+    );
+    let key = key["key"].as_str().unwrap().to_owned();
+    let vk = |name: &str| {
+        as_key(
+            &api,
+            &key,
+            reqwest::Method::POST,
+            "/virtual-keys",
+            json!({"name": name, "provider": "openai", "key": "sk-legacy-0123456789"}),
+        )
+    };
+    assert_eq!(vk("allowed").0, 200);
+    api.put(
+        "/organisation/settings",
+        json!({"allow_workspace_integrations": false}),
+    );
+    assert_error(vk("refused"), 403, "AB03", "allow_workspace_integrations");
+    assert_error(
+        as_key(
+            &api,
+            &key,
+            reqwest::Method::POST,
+            "/integrations",
+            json!({"name": "mine", "ai_provider_id": "groq", "key": "gsk-0123456789abcdef"}),
+        ),
+        403,
+        "AB03",
+        "allow_workspace_integrations",
+    );
+    let (_, list) = api.get(&format!("/virtual-keys?workspace_id={ws}"));
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+}
+
+#[test]
+fn providers_always_fit_their_access_even_while_it_is_revoked() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let ws = workspace(&api, "eng");
+    api.post(
+        "/integrations",
+        json!({"name": "openai-prod", "ai_provider_id": "openai", "key": "sk-fit-0123456789"}),
+    );
+    let grant = |rpm: u64| {
+        api.put(
+            "/integrations/openai-prod/workspaces",
+            json!({"workspaces": [{"id": ws, "enabled": true,
+                "rate_limits": [{"type": "requests", "unit": "rpm", "value": rpm}]}]}),
+        )
+    };
+    assert_eq!(grant(1000).0, 200);
+    let (s, p) = api.post(
+        "/providers",
+        json!({"name": "batch", "slug": "batch", "integration_id": "openai-prod", "workspace_id": ws,
+               "rate_limits": [{"type": "requests", "unit": "rpm", "value": 500}]}),
+    );
+    assert_eq!(s, 200, "{p}");
+    // Revoked: the provider is disabled, and still cannot be loosened past the access.
+    let (s, _) = api.put(
+        "/integrations/openai-prod/workspaces",
+        json!({"workspaces": [{"id": ws, "enabled": false}]}),
+    );
+    assert_eq!(s, 200);
+    assert_error(
+        api.put(
+            &format!("/providers/batch?workspace_id={ws}"),
+            json!({"rate_limits": [{"type": "requests", "unit": "rpm", "value": 100000}]}),
+        ),
+        400,
+        "AB01",
+        "looser",
+    );
+    // Re-granting (or tightening) below a provider's limits names the provider.
+    assert_error(grant(5), 409, "AB07", "`@batch`");
+    let (_, access) = api.get("/integrations/openai-prod/workspaces");
+    assert_eq!(access["workspaces"][0]["enabled"], false, "nothing changed");
+    let (s, _) = api.put(
+        &format!("/providers/batch?workspace_id={ws}"),
+        json!({"rate_limits": [{"type": "requests", "unit": "rpm", "value": 5}]}),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(grant(5).0, 200);
+    let (_, p) = api.get(&format!("/providers/batch?workspace_id={ws}"));
+    assert_eq!(p["rate_limits"][0]["value"], 5);
+}
+
+#[test]
+fn names_and_descriptions_are_bounded_and_printable() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let cases = [
+        (json!({"name": "x".repeat(256)}), "`name`", "at most 255"),
+        (json!({"name": "inv\u{202E}gpj.exe"}), "`name`", "U+202E"),
+        (json!({"name": "two\nlines"}), "`name`", "U+000A"),
+        (json!({"name": "nul\u{0}"}), "`name`", "U+0000"),
+        (
+            json!({"name": "ok", "description": "d".repeat(1_900_000)}),
+            "`description`",
+            "at most 1024",
+        ),
+        (json!({"name": "   "}), "`name`", "empty"),
+    ];
+    for (body, field, needle) in cases {
+        let (s, e) = api.post("/admin/workspaces", body);
+        assert_eq!(s, 400, "{e}");
+        let m = e["data"]["message"].as_str().unwrap();
+        assert!(m.contains(field) && m.contains(needle), "{m}");
     }
-    w.ok(&[
-        "integrations",
-        "connect",
-        "openai-prod",
-        "--service",
-        "openai",
-        "--key-env",
-        "PROVIDER_KEY",
-        "--skip-models",
-    ]);
-    w
-}
-
-fn access(w: &World, slug: &str) -> Value {
-    w.json(&["integrations", "workspaces", slug])
-}
-
-fn budget_of<'a>(access: &'a Value, name: &str) -> &'a Value {
-    let entry = access["workspaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == name)
-        .unwrap_or_else(|| panic!("{name} has no access: {access}"));
-    &entry["usage_limits"][0]
-}
-
-#[test]
-fn a_new_budget_amount_keeps_reset_alert_and_rate() {
-    let w = world_with_openai();
-    w.ok(&[
-        "workspaces",
-        "provision",
-        "eng",
-        "--integration",
-        "openai-prod",
-        "--budget",
-        "1000",
-        "--reset",
-        "monthly",
-        "--alert",
-        "800",
-        "--rate-limit",
-        "100/min",
-    ]);
-    let plan = w.ok(&[
-        "workspaces",
-        "provision",
-        "eng",
-        "--integration",
-        "openai-prod",
-        "--budget",
-        "1200",
-        "--dry-run",
-    ]);
-    assert!(
-        plan.stderr.contains("budget 1000 USD → 1200 USD")
-            && plan.stderr.contains("reset monthly,")
-            && plan.stderr.contains("alert 800,"),
-        "{plan:?}"
+    // Elsewhere too: integrations, providers, keys.
+    assert_error(
+        api.post(
+            "/integrations",
+            json!({"name": "a\u{2066}b", "ai_provider_id": "openai", "key": "sk-0123456789abcdef"}),
+        ),
+        400,
+        "AB01",
+        "`name`",
     );
-    w.ok(&[
-        "workspaces",
-        "provision",
-        "eng",
-        "--integration",
-        "openai-prod",
-        "--budget",
-        "1200",
-    ]);
-    let a = access(&w, "openai-prod");
-    let b = budget_of(&a, "eng");
-    assert_eq!(b["credit_limit"].as_f64(), Some(1200.0), "{a}");
-    assert_eq!(b["periodic_reset"], "monthly", "{a}");
-    assert_eq!(b["alert_threshold"].as_f64(), Some(800.0), "{a}");
-
-    // --all with a budget changes only the amount, everywhere.
-    w.ok(&[
-        "workspaces",
-        "provision",
-        "--all",
-        "--integration",
-        "openai-prod",
-        "--budget",
-        "5000",
-    ]);
-    let a = access(&w, "openai-prod");
-    let b = budget_of(&a, "eng");
-    assert_eq!(b["credit_limit"].as_f64(), Some(5000.0), "{a}");
-    assert_eq!(b["periodic_reset"], "monthly", "{a}");
-    assert_eq!(b["alert_threshold"].as_f64(), Some(800.0), "{a}");
-    let eng = a["workspaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["name"] == "eng")
-        .unwrap();
-    assert_eq!(eng["rate_limits"][0]["value"].as_i64(), Some(100), "{a}");
-
-    // An alert alone changes the alert; an alert above the budget names the flag.
-    w.ok(&[
-        "workspaces",
-        "provision",
-        "eng",
-        "--integration",
-        "openai-prod",
-        "--alert",
-        "900",
-    ]);
-    let a = access(&w, "openai-prod");
+    assert_error(
+        api.post(
+            "/api-keys/organisation/service",
+            json!({"name": "k", "description": "bad\u{202E}", "scopes": ["workspaces.read"]}),
+        ),
+        400,
+        "AB01",
+        "`description`",
+    );
+    assert_eq!(api.get("/admin/workspaces").1["total"], 0);
     assert_eq!(
-        budget_of(&a, "eng")["alert_threshold"].as_f64(),
-        Some(900.0)
-    );
-    assert_eq!(budget_of(&a, "eng")["credit_limit"].as_f64(), Some(5000.0));
-    w.fails(
-        &[
-            "workspaces",
-            "provision",
-            "eng",
-            "--integration",
-            "openai-prod",
-            "--alert",
-            "9000",
-        ],
-        2,
-        "--alert 9000 must be below the budget",
+        api.post("/admin/workspaces", json!({"name": "Équipe données 🚀"}))
+            .0,
+        200
     );
 }
 
 #[test]
-fn provider_updates_keep_the_budget_fields_not_given() {
-    let w = world_with_openai();
-    w.ok(&[
-        "workspaces",
-        "provision",
-        "eng",
-        "--integration",
-        "openai-prod",
-    ]);
-    w.ok(&[
-        "providers",
-        "create",
-        "eng-batch",
-        "--integration",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "200",
-        "--reset",
-        "weekly",
-        "--alert",
-        "150",
-    ]);
-    let p = w.json(&[
-        "providers",
-        "update",
-        "@eng-batch",
-        "--workspace",
-        "eng",
-        "--budget",
-        "300",
-    ]);
-    assert_eq!(
-        p["usage_limits"]["credit_limit"].as_f64(),
-        Some(300.0),
-        "{p}"
-    );
-    assert_eq!(p["usage_limits"]["periodic_reset"], "weekly", "{p}");
-    assert_eq!(
-        p["usage_limits"]["alert_threshold"].as_f64(),
-        Some(150.0),
-        "{p}"
-    );
-}
-
-#[test]
-fn workspaces_created_later_can_be_turned_off() {
-    let w = world_with_openai();
-    w.ok(&[
-        "workspaces",
-        "provision",
-        "--integration",
-        "openai-prod",
-        "--new-workspaces",
-        "--budget",
-        "50",
-    ]);
-    let a = access(&w, "openai-prod");
-    assert_eq!(a["global_workspace_access"]["enabled"], true, "{a}");
-    let out = w.ok(&[
-        "workspaces",
-        "provision",
-        "--integration",
-        "openai-prod",
-        "--no-new-workspaces",
-    ]);
-    assert!(out.stderr.contains("no longer provisioned"), "{out:?}");
-    let a = access(&w, "openai-prod");
-    assert_eq!(a["global_workspace_access"]["enabled"], false, "{a}");
-    w.ok(&["workspaces", "create", "later"]);
-    let a = access(&w, "openai-prod");
-    assert!(
-        !a["workspaces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["name"] == "later" && x["enabled"] == true),
-        "{a}"
-    );
-}
-
-fn deployments(w: &World) -> Vec<(String, bool)> {
-    let i = w.json(&["integrations", "get", "azure-prod"]);
-    i["configurations"]["azure_deployment_config"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{i}"))
-        .iter()
-        .map(|d| {
-            (
-                d["alias"]
-                    .as_str()
-                    .or(d["azure_model_slug"].as_str())
-                    .unwrap()
-                    .to_owned(),
-                d["is_default"] == true,
-            )
-        })
-        .collect()
-}
-
-#[test]
-fn azure_deployments_are_added_replaced_and_removed_one_by_one() {
-    let w = World::new(Mode::Embedded);
-    w.ok(&[
-        "integrations",
-        "connect",
-        "azure-prod",
-        "--service",
-        "azure-openai",
-        "--key-env",
-        "PROVIDER_KEY",
-        "--azure-resource-name",
-        "acme",
-        "--azure-auth-mode",
-        "default",
-        "--azure-deployment",
-        "name=gpt4o,model=gpt-4o,api-version=2024-10-21",
-        "--skip-models",
-    ]);
-    let dry = w.ok(&[
-        "integrations",
-        "update",
-        "azure-prod",
-        "--azure-deployment",
-        "name=mini,model=gpt-4o-mini,api-version=2024-10-21",
-        "--dry-run",
-    ]);
-    assert!(
-        dry.stdout.contains("gpt4o") && dry.stdout.contains("mini"),
-        "{dry:?}"
-    );
-    assert_eq!(deployments(&w), vec![("gpt-4o".to_owned(), true)]);
-    w.ok(&[
-        "integrations",
-        "update",
-        "azure-prod",
-        "--azure-deployment",
-        "name=mini,model=gpt-4o-mini,api-version=2024-10-21",
-    ]);
-    assert_eq!(
-        deployments(&w),
-        vec![
-            ("gpt-4o".to_owned(), true),
-            ("gpt-4o-mini".to_owned(), false)
-        ]
-    );
-    w.ok(&[
-        "integrations",
-        "update",
-        "azure-prod",
-        "--remove-azure-deployment",
-        "gpt-4o",
-    ]);
-    assert_eq!(deployments(&w), vec![("gpt-4o-mini".to_owned(), true)]);
-    w.fails(
-        &[
-            "integrations",
-            "update",
-            "azure-prod",
-            "--remove-azure-deployment",
-            "nope",
-        ],
-        4,
-        "gpt-4o-mini",
-    );
-}
-
-#[test]
-fn a_mistyped_model_is_not_priced_into_existence() {
-    let w = world_with_openai();
-    let out = w.fails(
-        &[
-            "models",
-            "price",
-            "@openai-prod/gpt-4oo",
-            "--input-price",
-            "2",
-        ],
-        2,
-        "`gpt-4oo` is not a known `openai` model",
-    );
-    assert!(out.stderr.contains("gpt-4o"), "{out:?}");
-    let models = w.json(&["models", "list", "--integration", "openai-prod"]);
-    assert!(
-        !models.to_string().contains("gpt-4oo"),
-        "a phantom model appeared: {models}"
-    );
-    // --custom insists; a model already on the integration needs no --custom.
-    w.ok(&[
-        "models",
-        "price",
-        "@openai-prod/my-model",
-        "--input-price",
-        "2",
-        "--custom",
-    ]);
-    w.ok(&[
-        "models",
-        "price",
-        "@openai-prod/my-model",
-        "--input-price",
-        "3",
-    ]);
-}
-
-#[test]
-fn a_built_in_model_cannot_be_added_as_custom_and_remove_keeps_prices() {
-    let w = world_with_openai();
-    w.fails(
-        &["models", "add", "@openai-prod", "gpt-4o"],
-        2,
-        "`gpt-4o` is a built-in `openai` model, not a custom one",
-    );
-    w.ok(&[
-        "models",
-        "price",
-        "@openai-prod/gpt-4o",
-        "--input-price",
-        "2",
-        "--output-price",
-        "8",
-    ]);
-    let out = w.ok(&["models", "remove", "@openai-prod", "gpt-4o", "--yes"]);
-    assert!(out.stderr.contains("its price override is kept"), "{out:?}");
-    let rows = w.json(&["models", "list", "--integration", "openai-prod"]);
-    let gpt4o = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["slug"] == "gpt-4o")
-        .unwrap();
-    assert_eq!(gpt4o["enabled"], false, "{gpt4o}");
-    assert_eq!(gpt4o["price_override"], true, "{gpt4o}");
-    assert_eq!(gpt4o["input_per_mtok"].as_f64(), Some(2.0), "{gpt4o}");
-    w.fails(
-        &["models", "remove", "@openai-prod", "gpt-4oo", "--yes"],
-        4,
-        "`gpt-4oo` is not a model of `openai-prod`",
-    );
-}
-
-#[test]
-fn model_changes_print_only_what_changed() {
-    let w = world_with_openai();
-    let out = w.ok(&["models", "deny", "@openai-prod", "gpt-4o-mini"]);
-    assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
-    assert!(out.stdout.starts_with("gpt-4o-mini\tno"), "{out:?}");
-    let out = w.ok(&[
-        "models",
-        "price",
-        "@openai-prod/gpt-4o",
-        "--input-price",
-        "2",
-    ]);
-    assert_eq!(out.stdout.lines().count(), 1, "{out:?}");
-}
-
-#[test]
-fn prices_are_checked_naming_their_flag() {
-    let w = world_with_openai();
-    w.fails(
-        &["models", "price", "@openai-prod/gpt-4o", "--input-price=-1"],
-        2,
-        "--input-price",
-    );
-    w.fails(
-        &[
-            "models",
-            "price",
-            "@openai-prod/gpt-4o",
-            "--output-price",
-            "-1",
-        ],
-        2,
-        "must be 0 or more",
-    );
-    w.fails(
-        &[
-            "models",
-            "price",
-            "@openai-prod/gpt-4o",
-            "--input-price",
-            "2000000",
-        ],
-        2,
-        "more than 1000000",
-    );
-    w.fails(
-        &[
-            "models",
-            "price",
-            "@openai-prod/gpt-4o",
-            "--input-price",
-            "NaN",
-        ],
-        2,
-        "not a finite number",
-    );
-}
-
-#[test]
-fn connect_prints_the_final_state_and_a_rerun_changes_nothing() {
-    common::both(|w| {
-        w.ok(&["workspaces", "create", "eng"]);
-        let args = [
-            "integrations",
-            "connect",
-            "openai-prod",
-            "--service",
-            "openai",
-            "--key-env",
-            "PROVIDER_KEY",
-            "--provision",
-            "eng",
-            "--budget",
-            "100",
-            "--models",
-            "gpt-4o,gpt-4o-mini",
-        ];
-        let first = w.json(&args);
-        assert_eq!(first["workspace_count"].as_u64(), Some(1), "{first}");
-        assert_eq!(first["allow_all_models"], false, "{first}");
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-        let mut again = args.to_vec();
-        again.extend(["-o", "json"]);
-        let out = w.ok(&again);
-        let second = out.json();
-        assert!(out.stderr.contains("step 1: unchanged"), "{out:?}");
-        assert!(out.stderr.contains("step 3: unchanged"), "{out:?}");
-        assert_eq!(
-            first["last_updated_at"], second["last_updated_at"],
-            "{out:?}"
-        );
-        // Another allow-list replaces the first one.
-        let mut narrower = args[..args.len() - 1].to_vec();
-        narrower.extend(["gpt-4o", "-o", "json"]);
-        let third = w.ok(&narrower);
-        assert!(
-            third.stderr.contains("step 3: only gpt-4o enabled"),
-            "{third:?}"
-        );
-        let models = w.json(&["models", "list", "--integration", "openai-prod"]);
-        let enabled: Vec<&str> = models
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["enabled"] == true)
-            .map(|m| m["slug"].as_str().unwrap())
-            .collect();
-        assert_eq!(enabled, vec!["gpt-4o"], "{models}");
-    });
-}
-
-#[test]
-fn connect_on_a_slug_of_another_service_fails_before_asking_anything() {
-    let w = world_with_openai();
-    w.fails(
-        &[
-            "integrations",
-            "connect",
-            "openai-prod",
-            "--service",
-            "anthropic",
-        ],
-        5,
-        "already exists for `openai`, not `anthropic`",
-    );
-}
-
-#[test]
-fn the_connect_summary_shows_the_alert() {
-    let w = World::new(Mode::Embedded);
-    w.ok(&["workspaces", "create", "eng"]);
-    let out = w.ok(&[
-        "integrations",
-        "connect",
-        "openai-prod",
-        "--service",
-        "openai",
-        "--key-env",
-        "PROVIDER_KEY",
-        "--provision",
-        "eng",
-        "--budget",
-        "1000",
-        "--alert",
-        "800",
-        "--dry-run",
-    ]);
-    assert!(out.stderr.contains("alert 800"), "{out:?}");
-}
-
-#[test]
-fn a_workspace_integration_gets_its_ai_provider_in_that_workspace() {
-    common::both(|w| {
-        w.ok(&["workspaces", "create", "eng"]);
-        let args = [
-            "integrations",
-            "connect",
-            "eng-groq",
-            "--service",
-            "groq",
-            "--key-env",
-            "PROVIDER_KEY",
-            "--workspace",
-            "eng",
-            "--budget",
-            "50",
-            "--skip-models",
-        ];
-        let out = w.ok(&args);
-        assert!(
-            out.stderr.contains("created AI provider `@eng-groq`"),
-            "{out:?}"
-        );
-        let providers = w.json(&["providers", "list", "--workspace", "eng"]);
-        let p = providers
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["slug"] == "eng-groq")
-            .unwrap_or_else(|| panic!("{providers}"));
-        assert_eq!(p["integration_id"], "eng-groq");
-        assert_eq!(p["usage_limits"]["credit_limit"].as_f64(), Some(50.0));
-        // Running it again creates nothing more.
-        let again = w.ok(&args);
-        assert!(!again.stderr.contains("created AI provider"), "{again:?}");
-        let providers = w.json(&["providers", "list", "--workspace", "eng"]);
-        assert_eq!(providers.as_array().unwrap().len(), 1, "{providers}");
-    });
+fn errors_never_repeat_a_value_that_may_be_secret() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let secret = "4815162342-secret";
+    let bodies = [
+        json!({"name": "a", "ai_provider_id": "openai", "key": 4815162342u64}),
+        json!({"name": "a", "ai_provider_id": "openai", "key": ["4815162342-secret"]}),
+        json!({"name": "b", "ai_provider_id": "bedrock", "configurations": {
+            "aws_auth_type": "accessKey", "aws_region": "us-east-1",
+            "aws_access_key_id": "AKIAEXAMPLE", "aws_secret_access_key": 4815162342u64}}),
+        json!({"name": "c", "ai_provider_id": "azure-openai", "key": "k-0123456789abc", "configurations": {
+            "azure_auth_mode": "4815162342-secret", "azure_resource_name": "r"}}),
+        json!({"name": "d", "ai_provider_id": "custom", "configurations": {
+            "custom_host": "4815162342-secret"}}),
+        json!({"name": "e", "ai_provider_id": "custom", "configurations": {
+            "custom_host": "https://llm.internal/v1", "custom_headers": {"x-api-key": 4815162342u64}}}),
+    ];
+    for body in bodies {
+        let (s, e) = api.post("/integrations", body.clone());
+        assert_eq!(s, 400, "{body} -> {e}");
+        let m = e["data"]["message"].as_str().unwrap();
+        assert!(!m.contains("4815162342"), "{m}");
+        assert!(!m.contains(secret));
+    }
+    assert!(!w.everything_seen().contains("4815162342"));
 }

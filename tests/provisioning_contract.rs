@@ -163,11 +163,21 @@ fn provisioning_grants_limits_providers_and_global_access() {
         .clone();
     assert_eq!(late_access["usage_limits"][0]["credit_limit"], 50.0);
     assert_eq!(providers(&api, &late)[0]["slug"], "openai-prod");
-    // Override existing with the SDK's spelling.
-    api.put(
-        "/integrations/openai-prod/workspaces",
-        json!({"workspaces": [], "override_existing_workspaces_access": true}),
+    // Override existing with the SDK's spelling: refused while a provider is looser than
+    // the limits it would apply, then applied once that provider is tightened.
+    let override_all = || {
+        api.put(
+            "/integrations/openai-prod/workspaces",
+            json!({"workspaces": [], "override_existing_workspaces_access": true}),
+        )
+    };
+    assert_error(override_all(), 409, "AB07", "`@eng-batch`");
+    let (s, _) = api.put(
+        &format!("/providers/eng-batch?workspace_id={}", slug(eng)),
+        json!({"usage_limits": {"type": "cost", "credit_limit": 50}, "rate_limits": [{"type": "requests", "unit": "rpm", "value": 5}]}),
     );
+    assert_eq!(s, 200);
+    assert_eq!(override_all().0, 200);
     let (_, access) = api.get("/integrations/openai-prod/workspaces");
     let enabled: Vec<&Value> = access["workspaces"]
         .as_array()

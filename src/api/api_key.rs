@@ -51,6 +51,7 @@ fn api_key_object() -> String {
 /// `POST /api-keys/{type}/{sub-type}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateApiKey {
+    #[serde(deserialize_with = "super::text::name")]
     pub name: String,
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -58,7 +59,11 @@ pub struct CreateApiKey {
     pub workspace_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_limits: Option<UsageLimits>,
@@ -77,9 +82,17 @@ pub struct CreateApiKey {
 /// `PUT /api-keys/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateApiKey {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    #[serde(
+        deserialize_with = "super::text::patch_description",
+        default,
+        skip_serializing_if = "Patch::is_absent"
+    )]
     pub description: Patch<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,

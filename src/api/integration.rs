@@ -55,13 +55,18 @@ fn integration_object() -> String {
 /// `POST /integrations`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateIntegration {
+    #[serde(deserialize_with = "super::text::name")]
     pub name: String,
     pub ai_provider_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
@@ -85,11 +90,19 @@ pub struct CreateIntegration {
 /// `PUT /integrations/{slug}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateIntegration {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    #[serde(
+        deserialize_with = "super::text::patch_description",
+        default,
+        skip_serializing_if = "Patch::is_absent"
+    )]
     pub description: Patch<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configurations: Option<Map<String, Value>>,

@@ -54,13 +54,18 @@ fn provider_object() -> String {
 /// `POST /providers`. `rate_limits` is an array (a single object is accepted too).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateProvider {
+    #[serde(deserialize_with = "super::text::name")]
     pub name: String,
     pub integration_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_limits: Option<UsageLimits>,
@@ -77,9 +82,17 @@ pub struct CreateProvider {
 /// `PUT /providers/{slug}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateProvider {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    #[serde(
+        deserialize_with = "super::text::patch_description",
+        default,
+        skip_serializing_if = "Patch::is_absent"
+    )]
     pub note: Patch<String>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub usage_limits: Patch<UsageLimits>,

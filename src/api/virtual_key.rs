@@ -70,6 +70,7 @@ fn vk_object() -> String {
 /// `POST /virtual-keys`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateVirtualKey {
+    #[serde(deserialize_with = "super::text::name")]
     pub name: String,
     pub provider: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,7 +78,11 @@ pub struct CreateVirtualKey {
     /// Extension: the slug to use (default: from the name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
@@ -118,11 +123,19 @@ pub struct CreateVirtualKey {
 /// `PUT /virtual-keys/{slug}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateVirtualKey {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    #[serde(
+        deserialize_with = "super::text::patch_description",
+        default,
+        skip_serializing_if = "Patch::is_absent"
+    )]
     pub note: Patch<String>,
     #[serde(
         default,

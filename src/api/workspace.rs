@@ -51,8 +51,13 @@ pub struct WorkspaceDefaults {
 /// `POST /admin/workspaces`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateWorkspace {
+    #[serde(deserialize_with = "super::text::name")]
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_description",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,
@@ -99,9 +104,17 @@ impl DefaultsInput {
 /// `PUT /admin/workspaces/{id}`: omitted fields stay, `null` clears.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UpdateWorkspace {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "super::text::opt_name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    #[serde(
+        deserialize_with = "super::text::patch_description",
+        default,
+        skip_serializing_if = "Patch::is_absent"
+    )]
     pub description: Patch<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,

@@ -2,11 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 
 use super::Ctx;
 use crate::env_vars as env;
+use crate::server::listen::Timeouts;
 use crate::server::{self, AppState, ServerConfig};
 
 #[derive(Debug, Args)]
@@ -18,9 +22,52 @@ pub struct ServeArgs {
     /// Database file (default: the embedded catalog's database)
     #[arg(long, env = env::CATALOG_DB, value_name = "PATH")]
     pub db: Option<PathBuf>,
+
+    /// Time a client has to send a request's headers before its connection is closed
+    #[arg(long, env = env::CATALOG_HEADER_TIMEOUT, value_name = "DURATION", default_value = "10s")]
+    pub header_timeout: Seconds,
+
+    /// Close a connection with no request in flight and no traffic for this long
+    #[arg(long, env = env::CATALOG_IDLE_TIMEOUT, value_name = "DURATION", default_value = "60s")]
+    pub idle_timeout: Seconds,
+
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish
+    #[arg(long, env = env::CATALOG_SHUTDOWN_TIMEOUT, value_name = "DURATION", default_value = "10s")]
+    pub shutdown_timeout: Seconds,
+}
+
+/// A duration such as `10s`, `500ms`, `2m` or a plain number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
+
+impl FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration; use e.g. 10s, 500ms or 2m"))?;
+        let d = match unit {
+            "" | "s" => Duration::from_secs(n),
+            "ms" => Duration::from_millis(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            _ => return Err(format!("`{text}` has an unknown unit; use ms, s or m")),
+        };
+        if d.is_zero() || d > Duration::from_secs(3600) {
+            return Err(format!("`{text}` must be more than 0 and at most 1 hour"));
+        }
+        Ok(Seconds(d))
+    }
 }
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
+    // The port first: on a busy port nothing is created and no admin key is printed.
+    let listener = std::net::TcpListener::bind(args.listen)
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    listener.set_nonblocking(true)?;
     let db_path = args.db.unwrap_or_else(|| ctx.settings.paths.embedded_db());
     let state = AppState::open(&ServerConfig {
         db_path: db_path.clone(),
@@ -36,11 +83,16 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         )),
         None => {}
     }
+    let timeouts = Timeouts {
+        header: args.header_timeout.0,
+        idle: args.idle_timeout.0,
+        drain: args.shutdown_timeout.0,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(server::serve(state, args.listen, |addr| {
+    runtime.block_on(server::serve(state, listener, timeouts, |addr| {
         printer.notice(format!(
             "catalog serve: listening on http://{addr}/v1 (database {})",
             db_path.display()
@@ -48,4 +100,20 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     }))?;
     printer.status("catalog serve: stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_nonsense() {
+        assert_eq!("10s".parse(), Ok(Seconds(Duration::from_secs(10))));
+        assert_eq!("250ms".parse(), Ok(Seconds(Duration::from_millis(250))));
+        assert_eq!("2m".parse(), Ok(Seconds(Duration::from_secs(120))));
+        assert_eq!("7".parse(), Ok(Seconds(Duration::from_secs(7))));
+        for bad in ["", "0", "-1s", "1h", "ten", "2d", "99999m"] {
+            assert!(bad.parse::<Seconds>().is_err(), "{bad}");
+        }
+    }
 }

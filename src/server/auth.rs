@@ -123,7 +123,8 @@ fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
         })?;
     let record = state
         .store
-        .find_api_key_by_hash(&hash_api_key(&key))?
+        .read()?
+        .api_key_by_hash(&hash_api_key(&key))?
         .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
     if let Some(expires) = record
         .expires_at

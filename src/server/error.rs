@@ -11,6 +11,8 @@ use crate::store::StoreError;
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// An HTTP status other than the code's own (413 for a body over the limit).
+    pub status: Option<StatusCode>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -20,6 +22,16 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            status: None,
+        }
+    }
+
+    /// A request error (AB01) with another HTTP status: 405, or 413 for a body over the
+    /// server's limit.
+    pub fn with_status(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: Some(status),
+            ..ApiError::invalid(message)
         }
     }
 
@@ -60,23 +72,11 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<ApiError> for StoreError {
-    /// Lets handler checks run inside a store transaction and come out unchanged.
-    fn from(e: ApiError) -> Self {
-        match e.code {
-            ErrorCode::AB01 => StoreError::Invalid(e.message),
-            ErrorCode::AB03 | ErrorCode::AB05 => StoreError::Forbidden(e.message),
-            ErrorCode::AB07 => StoreError::Conflict(e.message),
-            ErrorCode::AB02 | ErrorCode::AB08 => StoreError::NotFound(e.message),
-            _ => StoreError::Internal(anyhow::anyhow!(e.message)),
-        }
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        });
         (status, Json(ErrorBody::new(self.code, self.message))).into_response()
     }
 }

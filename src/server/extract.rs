@@ -5,28 +5,56 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::store::Page;
 
 /// A JSON body decoded with the path of the first bad field in the error message.
-/// An empty body decodes as `{}`.
+/// An empty body decodes as `{}`; one of whitespace only is refused.
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::with_status(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the request body is larger than the server accepts ({} bytes)",
+                        super::MAX_BODY_BYTES
+                    ),
+                )
+            } else {
+                ApiError::invalid(format!("cannot read the request body: {}", e.body_text()))
+            }
+        })?;
+        if bytes.is_empty() {
+            return decode(b"{}").map(Body);
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::invalid(
+                "the request body is blank; send a JSON object, or no body at all",
+            ));
+        }
+        decode(&bytes).map(Body)
+    }
+}
+
+/// Path parameters; one that is not valid UTF-8 (`%FF`) is a 400 AB01 JSON error.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
-            .map_err(|e| ApiError::invalid(format!("cannot read the request body: {e}")))?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        decode(text).map(Body)
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e| ApiError::invalid(format!("invalid path: {}", e.body_text())))
     }
 }
 
@@ -36,13 +64,42 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::invalid(format!("the request body is not valid JSON: {inner}"))
+            ApiError::invalid(format!(
+                "the request body is not valid JSON (line {}, column {})",
+                inner.line(),
+                inner.column()
+            ))
         } else if path == "." {
             ApiError::invalid(format!("invalid request body: {inner}"))
+        } else if may_be_secret(&path) {
+            ApiError::invalid(format!(
+                "invalid value for `{path}`{} (the value is not repeated: it may be secret)",
+                expected(&inner.to_string())
+            ))
         } else {
             ApiError::invalid(format!("invalid value for `{path}`: {inner}"))
         }
     })
+}
+
+/// Fields whose values may be credentials: their values never appear in errors.
+fn may_be_secret(path: &str) -> bool {
+    let mut segments = path.split(['.', '[']);
+    segments.next() == Some("key")
+        || path
+            .split(['.', '['])
+            .any(|s| matches!(s, "configurations" | "custom_headers" | "secret_mappings"))
+}
+
+/// The "expected ..." part of a serde message, without the value it saw.
+fn expected(message: &str) -> String {
+    message
+        .split_once("expected ")
+        .map(|(_, what)| {
+            let what = what.split(" at line ").next().unwrap_or(what);
+            format!(": expected {what}")
+        })
+        .unwrap_or_default()
 }
 
 /// Query parameters, read leniently; numeric ones are checked by [`Query::page`].

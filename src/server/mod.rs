@@ -9,6 +9,7 @@ pub mod extract;
 pub mod handlers;
 pub mod json;
 pub mod legacy;
+pub mod listen;
 pub mod provider_config;
 pub mod provisioning;
 pub mod routes;
@@ -23,6 +24,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use axum::extract::Request;
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
@@ -67,9 +69,13 @@ pub fn router(state: AppState) -> Router {
     ));
     Router::new()
         .nest("/v1", v1)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .fallback(|| async { ApiError::new(ErrorCode::AB08, "no such route in the Admin API") })
         .method_not_allowed_fallback(|| async {
-            ApiError::invalid("this method is not allowed on this route")
+            ApiError::with_status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this method is not allowed on this route; the `Allow` header lists those that are",
+            )
         })
         .with_state(state)
 }
@@ -79,23 +85,23 @@ async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
-    let _ = writeln!(
-        std::io::stderr().lock(),
+    log_line(&format!(
         "{} {method} {path} {} {:.1}ms",
         handlers::now(),
         response.status().as_u16(),
         started.elapsed().as_secs_f64() * 1000.0
-    );
+    ));
     response
+}
+
+/// One line of the server's log on stderr.
+pub fn log_line(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// On first start over an empty database, creates the organisation admin key
 /// (or installs `bootstrap_key`) and returns it so that it can be shown once.
 pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Result<Option<String>> {
-    if state.store.count_api_keys()? > 0 {
-        grant_bootstrap_every_scope(state)?;
-        return Ok(None);
-    }
     let secret = match bootstrap_key {
         Some(k) if k.trim().len() < 16 => {
             anyhow::bail!("CATALOG_BOOTSTRAP_ADMIN_KEY must be at least 16 characters")
@@ -103,6 +109,12 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
         Some(k) => k.trim().to_owned(),
         None => crate::crypto::new_api_key(),
     };
+    let mut tx = state.store.begin()?;
+    if tx.count_api_keys()? > 0 {
+        grant_bootstrap_every_scope(&mut *tx)?;
+        tx.commit()?;
+        return Ok(None);
+    }
     let at = handlers::now();
     let key = crate::api::api_key::ApiKey {
         id: uuid::Uuid::new_v4().to_string(),
@@ -119,10 +131,11 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
         object: "api-key".to_owned(),
         ..Default::default()
     };
-    state.store.create_api_key(&crate::store::ApiKeyRecord {
+    tx.insert_api_key(&crate::store::ApiKeyRecord {
         public: key,
         key_hash: crate::crypto::hash_api_key(&secret),
     })?;
+    tx.commit()?;
     Ok(Some(if bootstrap_key.is_some() {
         String::new()
     } else {
@@ -131,9 +144,9 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
 }
 
 /// The bootstrap admin key holds every scope, including those added by newer versions.
-fn grant_bootstrap_every_scope(state: &AppState) -> anyhow::Result<()> {
+fn grant_bootstrap_every_scope(tx: &mut dyn crate::store::StoreTx) -> anyhow::Result<()> {
     let all = scopes::all_scopes();
-    let (_, keys) = state.store.list_api_keys(&crate::store::ApiKeyQuery {
+    let (_, keys) = tx.api_keys(&crate::store::ApiKeyQuery {
         workspace_id: None,
         types: vec![KeyKind::OrganisationService.as_str().to_owned()],
         page: crate::store::Page {
@@ -141,36 +154,30 @@ fn grant_bootstrap_every_scope(state: &AppState) -> anyhow::Result<()> {
             page_size: 1000,
         },
     })?;
-    for key in keys.iter().filter(|k| {
-        k.creation_mode.as_deref() == Some("auto")
-            && k.kind.as_deref() == Some(KeyKind::OrganisationService.as_str())
-            && k.scopes != all
-    }) {
-        let all = all.clone();
-        state.store.update_api_key(
-            &key.id,
-            Box::new(move |k| {
-                k.scopes = all;
-                Ok(())
-            }),
-        )?;
+    for mut key in keys
+        .into_iter()
+        .filter(|k| k.creation_mode.as_deref() == Some("auto") && k.scopes != all)
+    {
+        key.scopes = all.clone();
+        tx.save_api_key(&key)?;
     }
     Ok(())
 }
 
-/// Serves the API on `listen` until SIGINT or SIGTERM, logging one line per request.
+/// The largest request body the server reads; larger ones are 413.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Serves the API on `listener` until SIGINT or SIGTERM, logging one line per request.
 pub async fn serve(
     state: AppState,
-    listen: SocketAddr,
+    listener: std::net::TcpListener,
+    timeouts: listen::Timeouts,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let app = router(state).layer(middleware::from_fn(log_request));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     on_ready(listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    listen::run(listener, app, timeouts, shutdown_signal())
         .await
         .context("the server stopped with an error")
 }

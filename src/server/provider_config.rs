@@ -192,10 +192,8 @@ pub fn validate(service: &str, config: &Map<String, Value>, has_key: bool) -> Re
                         require(f, "with `azure_auth_mode` `workload`")?;
                     }
                 }
-                other => {
-                    return Err(format!(
-                        "`configurations.azure_auth_mode` must be one of default, entra, entraFederated, managed, workload; got `{other}`"
-                    ))
+                _ => {
+                    return Err("`configurations.azure_auth_mode` must be one of default, entra, entraFederated, managed, workload".to_owned())
                 }
             }
         }
@@ -208,11 +206,10 @@ pub fn validate(service: &str, config: &Map<String, Value>, has_key: bool) -> Re
                 }
                 "assumedRole" => require("aws_role_arn", "with `aws_auth_type` `assumedRole`")?,
                 "apiKey" => need_key("with `aws_auth_type` `apiKey`")?,
-                other => {
-                    return Err(format!(
-                        "`configurations.aws_auth_type` must be one of accessKey, assumedRole, apiKey; got `{other}`"
-                    ))
-                }
+                _ => return Err(
+                    "`configurations.aws_auth_type` must be one of accessKey, assumedRole, apiKey"
+                        .to_owned(),
+                ),
             }
         }
         "vertex-ai" => {
@@ -229,10 +226,8 @@ pub fn validate(service: &str, config: &Map<String, Value>, has_key: bool) -> Re
                 "basic" | "workload" => {
                     require("vertex_project_id", "with `vertex_auth_type` `basic`")?
                 }
-                other => {
-                    return Err(format!(
-                        "`configurations.vertex_auth_type` must be one of serviceAccount, basic, workload; got `{other}`"
-                    ))
+                _ => {
+                    return Err("`configurations.vertex_auth_type` must be one of serviceAccount, basic, workload".to_owned())
                 }
             }
         }
@@ -263,7 +258,7 @@ fn check_kind(name: &str, kind: Kind, value: &Value) -> Result<(), String> {
             match reqwest::Url::parse(text) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
                 _ => Err(format!(
-                    "{field} must be an http(s) URL such as https://llm.internal/v1, got `{text}`"
+                    "{field} must be an http(s) URL such as https://llm.internal/v1"
                 )),
             }
         }

@@ -42,15 +42,33 @@ pub fn grant(
         existing.as_ref().and_then(|a| a.usage.clone()),
         now,
     );
-    tx.save_access(&AccessRecord {
+    let access = AccessRecord {
         integration_id: integ.id.clone(),
         workspace_id: workspace.id.clone(),
         enabled: true,
         usage_limits: grant.usage_limits,
         rate_limits: grant.rate_limits,
         usage,
-    })?;
-    for mut p in tx.providers(Some(&workspace.id), Some(&integ.id))? {
+    };
+    let providers = tx.providers(Some(&workspace.id), Some(&integ.id))?;
+    // Every provider built on this access must fit inside its new limits.
+    for p in &providers {
+        check_fits(
+            p.public.usage_limits.as_ref(),
+            p.public.rate_limits.as_deref(),
+            &access,
+            &integ.slug,
+            &workspace.slug,
+        )
+        .map_err(|e| {
+            ApiError::conflict(format!(
+                "AI provider `@{}` in workspace `{}` has limits looser than this access would allow ({}); tighten it first (`catalog providers update {} --workspace {}`) or delete it",
+                p.public.slug, workspace.slug, e.message, p.public.slug, workspace.slug
+            ))
+        })?;
+    }
+    tx.save_access(&access)?;
+    for mut p in providers {
         if p.revoked {
             p.revoked = false;
             tx.save_provider(&p)?;

@@ -53,17 +53,10 @@ impl Vault {
     }
 
     fn resolve(&self) -> anyhow::Result<MasterKey> {
-        let mut resolved = None;
-        self.store
-            .transaction(&mut |tx| {
-                resolved = Some(self.resolve_in(tx).map_err(StoreError::Internal)?);
-                Ok(())
-            })
-            .map_err(|e| match e {
-                StoreError::Internal(e) => e,
-                other => anyhow::anyhow!("{other}"),
-            })?;
-        resolved.context("the master key was not resolved")
+        let mut tx = self.store.begin().map_err(anyhow_of)?;
+        let key = self.resolve_in(&mut *tx)?;
+        tx.commit().map_err(anyhow_of)?;
+        Ok(key)
     }
 
     /// Reads, or on a catalog's first need creates, the key while holding the store's write
@@ -147,6 +140,13 @@ impl Vault {
                 )
             }),
         }
+    }
+}
+
+fn anyhow_of(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Internal(e) => e,
+        other => anyhow::anyhow!("{other}"),
     }
 }
 

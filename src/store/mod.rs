@@ -157,16 +157,21 @@ pub struct ProviderRecord {
     pub revoked: bool,
 }
 
-/// The operations available inside one write transaction, for changes that span
-/// integrations, workspace access and providers.
-pub trait StoreTx {
+/// Everything that can be read, in a read snapshot or inside a write transaction.
+pub trait StoreRead {
+    fn meta(&mut self, key: &str) -> StoreResult<Option<String>>;
+
+    fn workspaces(&mut self, query: &WorkspaceQuery) -> StoreResult<(u64, Vec<Workspace>)>;
+    fn workspace(&mut self, id_or_slug: &str) -> StoreResult<Option<Workspace>>;
+    fn workspace_dependents(&mut self, id: &str) -> StoreResult<WorkspaceDependents>;
+
+    fn integrations(
+        &mut self,
+        query: &IntegrationQuery,
+    ) -> StoreResult<(u64, Vec<IntegrationRecord>)>;
     fn integration(&mut self, slug_or_id: &str) -> StoreResult<Option<IntegrationRecord>>;
     fn all_integrations(&mut self) -> StoreResult<Vec<IntegrationRecord>>;
-    fn save_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()>;
-    fn insert_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()>;
-    fn delete_integration(&mut self, id: &str) -> StoreResult<()>;
-    fn workspace(&mut self, id_or_slug: &str) -> StoreResult<Option<Workspace>>;
-    fn insert_workspace(&mut self, workspace: &Workspace) -> StoreResult<()>;
+
     fn access(
         &mut self,
         integration_id: &str,
@@ -177,7 +182,7 @@ pub trait StoreTx {
         integration_id: Option<&str>,
         workspace_id: Option<&str>,
     ) -> StoreResult<Vec<AccessRecord>>;
-    fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()>;
+
     fn provider(
         &mut self,
         workspace_id: &str,
@@ -188,70 +193,71 @@ pub trait StoreTx {
         workspace_id: Option<&str>,
         integration_id: Option<&str>,
     ) -> StoreResult<Vec<ProviderRecord>>;
-    /// Inserts a provider; a slug already used in the workspace is a conflict.
-    fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
-    fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
-    fn delete_provider(&mut self, id: &str) -> StoreResult<()>;
+
     fn models(&mut self, integration_id: &str) -> StoreResult<Vec<ModelRecord>>;
-    /// Inserts or replaces a model of an integration, by slug.
-    fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()>;
-    fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()>;
+
     fn virtual_key(
         &mut self,
         workspace_id: &str,
         slug_or_id: &str,
     ) -> StoreResult<Option<VirtualKeyRecord>>;
     fn virtual_keys(&mut self, workspace_id: Option<&str>) -> StoreResult<Vec<VirtualKeyRecord>>;
-    /// Inserts a virtual key; a slug used by a key or provider of the workspace is a conflict.
+
+    fn count_api_keys(&mut self) -> StoreResult<u64>;
+    fn api_keys(&mut self, query: &ApiKeyQuery) -> StoreResult<(u64, Vec<ApiKey>)>;
+    fn api_key(&mut self, id: &str) -> StoreResult<Option<ApiKey>>;
+    fn api_key_by_hash(&mut self, hash: &str) -> StoreResult<Option<ApiKey>>;
+}
+
+/// One write transaction: everything in it lands on [`StoreTx::commit`], nothing if it
+/// is dropped first. Reads inside it see its own writes.
+pub trait StoreTx: StoreRead {
+    fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
+
+    /// Inserts a workspace; a slug already taken is a conflict.
+    fn insert_workspace(&mut self, workspace: &Workspace) -> StoreResult<()>;
+    fn save_workspace(&mut self, workspace: &Workspace) -> StoreResult<()>;
+    /// Deletes a workspace with everything that belongs to it.
+    fn delete_workspace(&mut self, id: &str) -> StoreResult<()>;
+
+    /// Inserts an integration; a slug already taken is a conflict.
+    fn insert_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()>;
+    fn save_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()>;
+    /// Deletes an integration with its access, models and providers.
+    fn delete_integration(&mut self, id: &str) -> StoreResult<()>;
+
+    fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()>;
+
+    /// Inserts a provider; a slug used by a provider or virtual key of the workspace is a
+    /// conflict.
+    fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
+    fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
+    fn delete_provider(&mut self, id: &str) -> StoreResult<()>;
+
+    /// Inserts or replaces a model of an integration, by slug.
+    fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()>;
+    fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()>;
+
+    /// Inserts a virtual key; a slug used by a key or provider of the workspace is a
+    /// conflict.
     fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
     fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
     fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()>;
-    fn meta(&mut self, key: &str) -> StoreResult<Option<String>>;
-    fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
+
+    fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()>;
+    fn save_api_key(&mut self, key: &ApiKey) -> StoreResult<()>;
+    fn delete_api_key(&mut self, id: &str) -> StoreResult<()>;
+
+    /// Makes every change of the transaction durable, or none of them.
+    fn commit(self: Box<Self>) -> StoreResult<()>;
 }
 
-pub type TxFn<'a, T> = dyn FnMut(&mut dyn StoreTx) -> StoreResult<T> + 'a;
-
-pub type Mutation<'a, T> = Box<dyn FnOnce(&mut T) -> StoreResult<()> + Send + 'a>;
-
-/// Everything the server persists. Updates take a mutation that runs inside the
-/// store's write transaction, so concurrent writers never lose each other's changes.
+/// The catalog's persistence: read snapshots that never wait for writers, and write
+/// transactions that are values (`begin`, typed operations, `commit`; drop rolls back).
 pub trait Store: Send + Sync {
     fn organisation_id(&self) -> &str;
-    /// Runs `f` in one write transaction: all of its changes land, or none.
-    fn transaction(&self, f: &mut TxFn<'_, ()>) -> StoreResult<()>;
-    fn meta(&self, key: &str) -> StoreResult<Option<String>>;
-    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
-
-    fn list_workspaces(&self, query: &WorkspaceQuery) -> StoreResult<(u64, Vec<Workspace>)>;
-    fn get_workspace(&self, id_or_slug: &str) -> StoreResult<Option<Workspace>>;
-    fn update_workspace(
-        &self,
-        id_or_slug: &str,
-        mutate: Mutation<'_, Workspace>,
-    ) -> StoreResult<Workspace>;
-    fn workspace_dependents(&self, id: &str) -> StoreResult<WorkspaceDependents>;
-    /// Deletes a workspace; with `cascade`, its integrations and API keys go with it.
-    fn delete_workspace(&self, id: &str, cascade: bool) -> StoreResult<()>;
-
-    fn create_integration(&self, record: &IntegrationRecord) -> StoreResult<()>;
-    fn list_integrations(
-        &self,
-        query: &IntegrationQuery,
-    ) -> StoreResult<(u64, Vec<IntegrationRecord>)>;
-    fn get_integration(&self, slug_or_id: &str) -> StoreResult<Option<IntegrationRecord>>;
-    fn update_integration(
-        &self,
-        slug_or_id: &str,
-        mutate: Mutation<'_, IntegrationRecord>,
-    ) -> StoreResult<IntegrationRecord>;
-    fn delete_integration(&self, slug_or_id: &str) -> StoreResult<()>;
-
-    fn count_api_keys(&self) -> StoreResult<u64>;
-    fn create_api_key(&self, record: &ApiKeyRecord) -> StoreResult<()>;
-    fn list_api_keys(&self, query: &ApiKeyQuery) -> StoreResult<(u64, Vec<ApiKey>)>;
-    fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKey>>;
-    fn find_api_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKey>>;
-    fn update_api_key(&self, id: &str, mutate: Mutation<'_, ApiKey>) -> StoreResult<ApiKey>;
-    fn delete_api_key(&self, id: &str) -> StoreResult<()>;
+    /// A consistent snapshot for reading.
+    fn read(&self) -> StoreResult<Box<dyn StoreRead + '_>>;
+    /// A write transaction; writers take turns, readers never wait for them.
+    fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>>;
 }

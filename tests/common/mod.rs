@@ -126,6 +126,29 @@ impl Server {
         self.log()
     }
 
+    /// Sends SIGTERM and returns how long the server took to exit, if it did within `limit`.
+    pub fn terminate_within(mut self, limit: Duration) -> Option<Duration> {
+        let started = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        while started.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The `host:port` the server listens on.
+    pub fn addr(&self) -> String {
+        self.url
+            .trim_start_matches("http://")
+            .trim_end_matches("/v1")
+            .to_owned()
+    }
+
     /// Kills with SIGKILL: no chance to flush anything.
     pub fn kill9(mut self) {
         let _ = self.child.kill();

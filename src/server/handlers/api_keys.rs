@@ -1,5 +1,6 @@
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Extension;
 use serde_json::{json, Value};
 
@@ -14,7 +15,7 @@ use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
 use crate::server::scopes::{self, api_key_scope, Action};
 use crate::server::AppState;
-use crate::store::{ApiKeyQuery, ApiKeyRecord, Page, Store, StoreError};
+use crate::store::{ApiKeyQuery, ApiKeyRecord, Page, StoreRead};
 
 fn check_common(
     scopes: Option<&[String]>,
@@ -73,7 +74,8 @@ fn reachable(
 ) -> ApiResult<ApiKey> {
     let key = state
         .store
-        .get_api_key(id)?
+        .read()?
+        .api_key(id)?
         .ok_or_else(|| ApiError::not_found(format!("API key `{id}` not found")))?;
     may_manage(principal, key.workspace_id.as_deref())?;
     principal.require_scope(&api_key_scope(kind_of(&key)?, action))?;
@@ -147,9 +149,6 @@ pub async fn create(
         }
     }
     refuse_unimplemented(&unimplemented)?;
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
     check_common(
         Some(&body.scopes),
         body.usage_limits.as_ref(),
@@ -204,10 +203,12 @@ pub async fn create(
         object: "api-key".to_owned(),
     };
     let id = public.id.clone();
-    state.store.create_api_key(&ApiKeyRecord {
+    let mut tx = state.store.begin()?;
+    tx.insert_api_key(&ApiKeyRecord {
         public,
         key_hash: hash_api_key(&secret),
     })?;
+    tx.commit()?;
     Ok(Json(CreatedApiKey {
         id,
         key: secret,
@@ -230,7 +231,7 @@ pub async fn list(
         .filter(|k| principal.holds(&api_key_scope(*k, Action::List)))
         .map(|k| k.as_str().to_owned())
         .collect();
-    let (total, data) = state.store.list_api_keys(&ApiKeyQuery {
+    let (total, data) = state.store.read()?.api_keys(&ApiKeyQuery {
         workspace_id: workspace,
         types,
         page: query.page(100)?,
@@ -264,11 +265,6 @@ pub async fn update(
         }
     }
     refuse_unimplemented(&unimplemented)?;
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid("`name` must not be empty"));
-        }
-    }
     check_common(
         body.scopes.as_deref(),
         body.usage_limits.as_value(),
@@ -282,24 +278,24 @@ pub async fn update(
     if !matches!(body.expires_at, Patch::Absent) {
         check_expiry(&principal, body.expires_at.as_value().map(String::as_str))?;
     }
-    let updated = state.store.update_api_key(
-        &current.id,
-        Box::new(move |key| {
-            if let Some(name) = body.name {
-                key.name = name;
-            }
-            key.description = body.description.apply(key.description.take());
-            if let Some(scopes) = body.scopes {
-                key.scopes = scopes;
-            }
-            key.usage_limits = body.usage_limits.apply(key.usage_limits.take());
-            key.rate_limits = body.rate_limits.apply(key.rate_limits.take());
-            key.expires_at = body.expires_at.apply(key.expires_at.take());
-            key.last_updated_at = Some(now());
-            Ok(())
-        }),
-    )?;
-    Ok(Json(json!({"id": updated.id})))
+    let mut tx = state.store.begin()?;
+    let mut key = tx
+        .api_key(&current.id)?
+        .ok_or_else(|| ApiError::not_found(format!("API key `{id}` not found")))?;
+    if let Some(name) = body.name {
+        key.name = name;
+    }
+    key.description = body.description.apply(key.description.take());
+    if let Some(scopes) = body.scopes {
+        key.scopes = scopes;
+    }
+    key.usage_limits = body.usage_limits.apply(key.usage_limits.take());
+    key.rate_limits = body.rate_limits.apply(key.rate_limits.take());
+    key.expires_at = body.expires_at.apply(key.expires_at.take());
+    key.last_updated_at = Some(now());
+    tx.save_api_key(&key)?;
+    tx.commit()?;
+    Ok(Json(json!({"id": key.id})))
 }
 
 pub async fn delete(
@@ -309,39 +305,28 @@ pub async fn delete(
 ) -> ApiResult<Json<Value>> {
     let key = reachable(&state, &principal, &id, Action::Delete)?;
     // Over the network, keep the organisation reachable: the embedded owner needs no key.
+    let mut tx = state.store.begin()?;
     if !matches!(principal, Principal::Owner)
         && key.kind.as_deref() == Some(KeyKind::OrganisationService.as_str())
-        && organisation_keys(state.store.as_ref())? <= 1
+        && organisation_keys(&mut *tx)? <= 1
     {
-        return Err(StoreError::Conflict(
-            "this is the organisation's last admin API key; create another before deleting it"
-                .to_owned(),
-        )
-        .into());
+        return Err(ApiError::conflict(
+            "this is the organisation's last admin API key; create another before deleting it",
+        ));
     }
-    state.store.delete_api_key(&key.id)?;
+    tx.delete_api_key(&key.id)?;
+    tx.commit()?;
     Ok(Json(json!({})))
 }
 
-fn organisation_keys(store: &dyn Store) -> ApiResult<usize> {
-    let mut count = 0;
-    let mut page = Page {
-        current_page: 0,
-        page_size: 1000,
-    };
-    loop {
-        let (_, keys) = store.list_api_keys(&ApiKeyQuery {
-            workspace_id: None,
-            types: Vec::new(),
-            page,
-        })?;
-        count += keys
-            .iter()
-            .filter(|k| k.kind.as_deref() == Some(KeyKind::OrganisationService.as_str()))
-            .count();
-        if (keys.len() as u64) < page.page_size {
-            return Ok(count);
-        }
-        page.current_page += 1;
-    }
+fn organisation_keys(db: &mut dyn StoreRead) -> ApiResult<u64> {
+    let (total, _) = db.api_keys(&ApiKeyQuery {
+        workspace_id: None,
+        types: vec![KeyKind::OrganisationService.as_str().to_owned()],
+        page: Page {
+            current_page: 0,
+            page_size: 1,
+        },
+    })?;
+    Ok(total)
 }

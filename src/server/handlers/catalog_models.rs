@@ -173,33 +173,32 @@ pub async fn list(
         .get("provider")
         .map(|p| p.trim_start_matches('@').to_owned());
     let mut all = Vec::new();
-    state.store.transaction(&mut |tx| {
-        all.clear();
-        let mut integrations: HashMap<String, (IntegrationRecord, Vec<IntegrationModel>)> =
-            HashMap::new();
-        for p in tx.providers(Some(&ws.id), None)? {
-            if status(&p, now) != "active" && status(&p, now) != "exhausted" {
-                continue;
-            }
-            if only_provider.as_deref().is_some_and(|o| o != p.public.slug) {
-                continue;
-            }
-            if !integrations.contains_key(&p.integration_uuid) {
-                let Some(integration) = tx.integration(&p.integration_uuid)? else {
-                    continue;
-                };
-                let rows = tx
-                    .models(&p.integration_uuid)?
-                    .into_iter()
-                    .map(|m| m.public)
-                    .collect();
-                integrations.insert(p.integration_uuid.clone(), (integration, rows));
-            }
-            let (integration, rows) = &integrations[&p.integration_uuid];
-            all.extend(provider_models(&p.public.slug, integration, rows, registry));
+    let mut store_tx = state.store.read()?;
+    let tx = &mut *store_tx;
+    all.clear();
+    let mut integrations: HashMap<String, (IntegrationRecord, Vec<IntegrationModel>)> =
+        HashMap::new();
+    for p in tx.providers(Some(&ws.id), None)? {
+        if status(&p, now) != "active" && status(&p, now) != "exhausted" {
+            continue;
         }
-        Ok(())
-    })?;
+        if only_provider.as_deref().is_some_and(|o| o != p.public.slug) {
+            continue;
+        }
+        if !integrations.contains_key(&p.integration_uuid) {
+            let Some(integration) = tx.integration(&p.integration_uuid)? else {
+                continue;
+            };
+            let rows = tx
+                .models(&p.integration_uuid)?
+                .into_iter()
+                .map(|m| m.public)
+                .collect();
+            integrations.insert(p.integration_uuid.clone(), (integration, rows));
+        }
+        let (integration, rows) = &integrations[&p.integration_uuid];
+        all.extend(provider_models(&p.public.slug, integration, rows, registry));
+    }
     if let Some(service) = query.get("ai_service") {
         all.retain(|m| m.ai_service == service);
     }

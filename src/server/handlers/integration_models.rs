@@ -2,8 +2,9 @@
 //! (the default) enables every model of the service; off, only the models enabled here.
 //! Custom and fine-tuned models carry their own host, headers (sealed) and prices.
 
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Extension;
 use serde_json::{json, Map, Value};
 
@@ -16,7 +17,7 @@ use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
 use crate::server::AppState;
-use crate::store::{ModelRecord, StoreError};
+use crate::store::ModelRecord;
 
 pub fn is_custom(m: &IntegrationModel) -> bool {
     m.is_custom == Some(true) || m.is_finetune == Some(true)
@@ -125,15 +126,13 @@ pub async fn list(
     Path(slug): Path<String>,
 ) -> ApiResult<Json<ModelAccessList>> {
     let integration = reachable(&state, &principal, &slug)?.public;
-    let mut models = Vec::new();
-    state.store.transaction(&mut |tx| {
-        models = tx
-            .models(&integration.id)?
-            .into_iter()
-            .map(|m| m.public)
-            .collect();
-        Ok(())
-    })?;
+    let models: Vec<_> = state
+        .store
+        .read()?
+        .models(&integration.id)?
+        .into_iter()
+        .map(|m| m.public)
+        .collect();
     Ok(Json(ModelAccessList {
         total: models.len() as u64,
         allow_all_models: Some(integration.allow_all_models.unwrap_or(true)),
@@ -167,70 +166,70 @@ pub async fn update(
     } else {
         None
     };
-    state.store.transaction(&mut |tx| {
-        let mut integration = tx
-            .integration(&id)?
-            .ok_or_else(|| ApiError::not_found(format!("integration `{slug}` not found")))?;
-        let existing = tx.models(&id)?;
-        for m in &body.models {
-            let mut record = existing
-                .iter()
-                .find(|r| r.public.slug == m.slug)
-                .cloned()
-                .unwrap_or_else(|| ModelRecord {
-                    public: IntegrationModel {
-                        slug: m.slug.clone(),
-                        name: Some(m.slug.clone()),
-                        is_custom: Some(false),
-                        is_finetune: Some(false),
-                        ..Default::default()
-                    },
-                    sealed_headers: None,
-                });
-            let p = &mut record.public;
-            p.enabled = Some(m.enabled);
-            if let Some(v) = m.is_custom {
-                p.is_custom = Some(v);
-            }
-            if let Some(v) = m.is_finetune {
-                p.is_finetune = Some(v);
-            }
-            if let Some(base) = &m.base_model_slug {
-                p.base_model_slug = Some(base.clone());
-            }
-            if let Some(c) = &m.configurations {
-                let mut public = ModelConfigurations {
-                    custom_host: c.custom_host.clone(),
+    let mut store_tx = state.store.begin()?;
+    let tx = &mut *store_tx;
+    let mut integration = tx
+        .integration(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("integration `{slug}` not found")))?;
+    let existing = tx.models(&id)?;
+    for m in &body.models {
+        let mut record = existing
+            .iter()
+            .find(|r| r.public.slug == m.slug)
+            .cloned()
+            .unwrap_or_else(|| ModelRecord {
+                public: IntegrationModel {
+                    slug: m.slug.clone(),
+                    name: Some(m.slug.clone()),
+                    is_custom: Some(false),
+                    is_finetune: Some(false),
                     ..Default::default()
-                };
-                record.sealed_headers = match (&c.custom_headers, &key) {
-                    (Some(h), Some(key)) => {
-                        public.masked_custom_headers = Some(
-                            h.iter()
-                                .map(|(k, v)| {
-                                    (k.clone(), Value::String(mask(v.as_str().unwrap_or(""))))
-                                })
-                                .collect(),
-                        );
-                        Some(seal_headers(key, &id, &m.slug, h).map_err(StoreError::from)?)
-                    }
-                    _ => None,
-                };
-                p.configurations = Some(public);
-            }
-            p.pricing_config = m.pricing_config.clone().apply(p.pricing_config.take());
-            tx.save_model(&id, &record)?;
+                },
+                sealed_headers: None,
+            });
+        let p = &mut record.public;
+        p.enabled = Some(m.enabled);
+        if let Some(v) = m.is_custom {
+            p.is_custom = Some(v);
         }
-        if let Some(all) = body
-            .allow_all_models
-            .filter(|all| integration.public.allow_all_models != Some(*all))
-        {
-            integration.public.allow_all_models = Some(all);
-            integration.public.last_updated_at = Some(super::now());
-            tx.save_integration(&integration)?;
+        if let Some(v) = m.is_finetune {
+            p.is_finetune = Some(v);
         }
-        Ok(())
-    })?;
+        if let Some(base) = &m.base_model_slug {
+            p.base_model_slug = Some(base.clone());
+        }
+        if let Some(c) = &m.configurations {
+            let mut public = ModelConfigurations {
+                custom_host: c.custom_host.clone(),
+                ..Default::default()
+            };
+            record.sealed_headers = match (&c.custom_headers, &key) {
+                (Some(h), Some(key)) => {
+                    public.masked_custom_headers = Some(
+                        h.iter()
+                            .map(|(k, v)| {
+                                (k.clone(), Value::String(mask(v.as_str().unwrap_or(""))))
+                            })
+                            .collect(),
+                    );
+                    Some(seal_headers(key, &id, &m.slug, h)?)
+                }
+                _ => None,
+            };
+            p.configurations = Some(public);
+        }
+        p.pricing_config = m.pricing_config.clone().apply(p.pricing_config.take());
+        tx.save_model(&id, &record)?;
+    }
+    if let Some(all) = body
+        .allow_all_models
+        .filter(|all| integration.public.allow_all_models != Some(*all))
+    {
+        integration.public.allow_all_models = Some(all);
+        integration.public.last_updated_at = Some(super::now());
+        tx.save_integration(&integration)?;
+    }
+    store_tx.commit()?;
     Ok(Json(json!({})))
 }
 
@@ -257,33 +256,33 @@ pub async fn delete(
         check_slug("slugs", &s.replace([':', '.', '/', '@'], "-"))?;
     }
     let id = reachable(&state, &principal, &slug)?.public.id;
-    state.store.transaction(&mut |tx| {
-        let existing = tx.models(&id)?;
-        for s in &slugs {
-            match existing.iter().find(|r| &r.public.slug == s) {
-                Some(r) if is_custom(&r.public) => tx.delete_model(&id, s)?,
-                Some(r) => {
-                    let mut r = r.clone();
-                    r.public.enabled = Some(false);
-                    tx.save_model(&id, &r)?;
-                }
-                None => tx.save_model(
-                    &id,
-                    &ModelRecord {
-                        public: IntegrationModel {
-                            slug: s.clone(),
-                            name: Some(s.clone()),
-                            enabled: Some(false),
-                            is_custom: Some(false),
-                            is_finetune: Some(false),
-                            ..Default::default()
-                        },
-                        sealed_headers: None,
-                    },
-                )?,
+    let mut store_tx = state.store.begin()?;
+    let tx = &mut *store_tx;
+    let existing = tx.models(&id)?;
+    for s in &slugs {
+        match existing.iter().find(|r| &r.public.slug == s) {
+            Some(r) if is_custom(&r.public) => tx.delete_model(&id, s)?,
+            Some(r) => {
+                let mut r = r.clone();
+                r.public.enabled = Some(false);
+                tx.save_model(&id, &r)?;
             }
+            None => tx.save_model(
+                &id,
+                &ModelRecord {
+                    public: IntegrationModel {
+                        slug: s.clone(),
+                        name: Some(s.clone()),
+                        enabled: Some(false),
+                        is_custom: Some(false),
+                        is_finetune: Some(false),
+                        ..Default::default()
+                    },
+                    sealed_headers: None,
+                },
+            )?,
         }
-        Ok(())
-    })?;
+    }
+    store_tx.commit()?;
     Ok(Json(json!({})))
 }

@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Extension;
 use serde_json::{json, Value};
 
@@ -24,28 +25,27 @@ pub async fn list(
     let integration = reachable(&state, &principal, &slug)?;
     let now = chrono::Utc::now();
     let mut items = Vec::new();
-    state.store.transaction(&mut |tx| {
-        items.clear();
-        for access in tx.accesses(Some(&integration.public.id), None)? {
-            let Some(ws) = tx.workspace(&access.workspace_id)? else {
-                continue;
-            };
-            let mut usage = access.usage.clone();
-            if let (Some(u), Some(limits)) = (usage.as_mut(), first(&access.usage_limits)) {
-                u.refresh(limits, now);
-            }
-            items.push(IntegrationWorkspace {
-                id: ws.slug,
-                enabled: access.enabled,
-                usage_limits: access.usage_limits,
-                rate_limits: access.rate_limits,
-                name: Some(ws.name),
-                workspace_id: Some(ws.id),
-                usage,
-            });
+    let mut store_tx = state.store.read()?;
+    let tx = &mut *store_tx;
+    items.clear();
+    for access in tx.accesses(Some(&integration.public.id), None)? {
+        let Some(ws) = tx.workspace(&access.workspace_id)? else {
+            continue;
+        };
+        let mut usage = access.usage.clone();
+        if let (Some(u), Some(limits)) = (usage.as_mut(), first(&access.usage_limits)) {
+            u.refresh(limits, now);
         }
-        Ok(())
-    })?;
+        items.push(IntegrationWorkspace {
+            id: ws.slug,
+            enabled: access.enabled,
+            usage_limits: access.usage_limits,
+            rate_limits: access.rate_limits,
+            name: Some(ws.name),
+            workspace_id: Some(ws.id),
+            usage,
+        });
+    }
     Ok(Json(WorkspaceAccessList {
         total: items.len() as u64,
         workspaces: items,
@@ -99,94 +99,99 @@ pub async fn update(
     validate(&body)?;
     let id = reachable(&state, &principal, &slug)?.public.id;
     let now = chrono::Utc::now();
-    state.store.transaction(&mut |tx| {
-        let mut integration = tx
-            .integration(&id)?
-            .ok_or_else(|| ApiError::not_found(format!("integration `{slug}` not found")))?;
-        for item in &body.workspaces {
-            let ws = tx
-                .workspace(&item.id)?
-                .ok_or_else(|| ApiError::not_found(format!("workspace `{}` not found", item.id)))?;
-            if let Some(own) = &integration.public.workspace_id {
-                if own != &ws.id {
-                    return Err(ApiError::invalid(format!(
-                        "integration `{slug}` belongs to another workspace and cannot be provisioned to `{}`",
-                        ws.slug
-                    ))
-                    .into());
-                }
+    let mut store_tx = state.store.begin()?;
+    let tx = &mut *store_tx;
+    let mut integration = tx
+        .integration(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("integration `{slug}` not found")))?;
+    for item in &body.workspaces {
+        let ws = tx
+            .workspace(&item.id)?
+            .ok_or_else(|| ApiError::not_found(format!("workspace `{}` not found", item.id)))?;
+        if let Some(own) = &integration.public.workspace_id {
+            if own != &ws.id {
+                return Err(ApiError::invalid(format!(
+                    "integration `{slug}` belongs to another workspace and cannot be provisioned to `{}`",
+                    ws.slug
+                ))
+                );
             }
-            if !item.enabled {
-                provisioning::revoke(tx, &id, &ws.id)?;
+        }
+        if !item.enabled {
+            provisioning::revoke(tx, &id, &ws.id)?;
+            continue;
+        }
+        let current = tx.access(&id, &ws.id)?.filter(|a| a.enabled);
+        let (usage_base, rate_base) = match current {
+            Some(a) => (a.usage_limits, a.rate_limits),
+            None => (None, None),
+        };
+        provisioning::grant(
+            tx,
+            &integration,
+            &ws,
+            Grant {
+                usage_limits: item.usage_limits.clone().apply(usage_base),
+                rate_limits: item.rate_limits.clone().apply(rate_base),
+                create_default_provider: item
+                    .create_default_provider
+                    .or(body.create_default_provider)
+                    .unwrap_or(true),
+                default_provider_slug: item
+                    .default_provider_slug
+                    .clone()
+                    .or_else(|| body.default_provider_slug.clone()),
+            },
+            now,
+        )?;
+        if item.reset_usage == Some(true) {
+            if let Some(mut access) = tx.access(&id, &ws.id)? {
+                access
+                    .usage
+                    .get_or_insert_with(|| crate::api::usage::UsageState::fresh(now))
+                    .reset(now);
+                tx.save_access(&access)?;
+            }
+        }
+    }
+    if let Some(global) = body
+        .global_workspace_access
+        .as_ref()
+        .filter(|g| integration.public.global_workspace_access_settings.as_ref() != Some(*g))
+    {
+        integration.public.global_workspace_access_settings = Some(global.clone());
+        integration.public.last_updated_at = Some(super::now());
+        tx.save_integration(&integration)?;
+    }
+    if body.override_existing_workspace_access == Some(true) {
+        let global = integration
+            .public
+            .global_workspace_access_settings
+            .clone()
+            .ok_or_else(|| {
+                ApiError::invalid("`override_existing_workspace_access` needs `global_workspace_access` settings to apply")
+            })?;
+        for access in tx.accesses(Some(&id), None)? {
+            if !access.enabled {
                 continue;
             }
-            let current = tx.access(&id, &ws.id)?.filter(|a| a.enabled);
-            let (usage_base, rate_base) = match current {
-                Some(a) => (a.usage_limits, a.rate_limits),
-                None => (None, None),
+            let Some(ws) = tx.workspace(&access.workspace_id)? else {
+                continue;
             };
             provisioning::grant(
                 tx,
                 &integration,
                 &ws,
                 Grant {
-                    usage_limits: item.usage_limits.clone().apply(usage_base),
-                    rate_limits: item.rate_limits.clone().apply(rate_base),
-                    create_default_provider: item
-                        .create_default_provider
-                        .or(body.create_default_provider)
-                        .unwrap_or(true),
-                    default_provider_slug: item
-                        .default_provider_slug
-                        .clone()
-                        .or_else(|| body.default_provider_slug.clone()),
+                    usage_limits: global.usage_limits.clone(),
+                    rate_limits: global.rate_limits.clone(),
+                    create_default_provider: false,
+                    default_provider_slug: None,
                 },
                 now,
             )?;
-            if item.reset_usage == Some(true) {
-                if let Some(mut access) = tx.access(&id, &ws.id)? {
-                    access.usage.get_or_insert_with(|| crate::api::usage::UsageState::fresh(now)).reset(now);
-                    tx.save_access(&access)?;
-                }
-            }
         }
-        if let Some(global) = body.global_workspace_access.as_ref().filter(|g| {
-            integration.public.global_workspace_access_settings.as_ref() != Some(*g)
-        }) {
-            integration.public.global_workspace_access_settings = Some(global.clone());
-            integration.public.last_updated_at = Some(super::now());
-            tx.save_integration(&integration)?;
-        }
-        if body.override_existing_workspace_access == Some(true) {
-            let global = integration
-                .public
-                .global_workspace_access_settings
-                .clone()
-                .ok_or_else(|| {
-                    ApiError::invalid("`override_existing_workspace_access` needs `global_workspace_access` settings to apply")
-                })?;
-            for access in tx.accesses(Some(&id), None)? {
-                if !access.enabled {
-                    continue;
-                }
-                let Some(ws) = tx.workspace(&access.workspace_id)? else {
-                    continue;
-                };
-                provisioning::grant(
-                    tx,
-                    &integration,
-                    &ws,
-                    Grant {
-                        usage_limits: global.usage_limits.clone(),
-                        rate_limits: global.rate_limits.clone(),
-                        create_default_provider: false,
-                        default_provider_slug: None,
-                    },
-                    now,
-                )?;
-            }
-        }
-        Ok(())
-    })?;
+    }
+    store_tx.commit()?;
     Ok(Json(json!({})))
 }

@@ -1,5 +1,6 @@
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Extension;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -139,7 +140,8 @@ pub fn reachable(
 ) -> ApiResult<IntegrationRecord> {
     let record = state
         .store
-        .get_integration(slug)?
+        .read()?
+        .integration(slug)?
         .ok_or_else(|| ApiError::not_found(format!("integration `{slug}` not found")))?;
     match &record.public.workspace_id {
         None => principal.require_organisation("organisation integrations")?,
@@ -169,16 +171,10 @@ pub async fn create(
         unimplemented.push("default_provider_slug");
     }
     refuse_unimplemented(&unimplemented)?;
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
-    if principal.pinned_workspace().is_some()
-        && !super::organisation::allow_workspace_integrations(state.store.as_ref())?
-    {
-        return Err(ApiError::forbidden(
-            "this organisation does not let workspace admins create integrations (organisation setting `allow_workspace_integrations`)",
-        ));
-    }
+    super::organisation::require_workspace_credentials_allowed(
+        &mut *state.store.read()?,
+        &principal,
+    )?;
     let workspace = match (&body.workspace_id, principal.pinned_workspace()) {
         (Some(ws), _) => Some(workspace_id(&state, &principal, ws)?),
         (None, Some(own)) => Some(own.to_owned()),
@@ -241,15 +237,17 @@ pub async fn create(
         },
         sealed_secrets: seal(&state, &id, &secrets)?,
     };
-    match state.store.create_integration(&record) {
+    let mut tx = state.store.begin()?;
+    match tx.insert_integration(&record) {
         Err(StoreError::Conflict(_)) if !explicit_slug => {
             // A slug derived from the name may be taken: keep the name, add a suffix.
             slug = format!("{slug}-{}", short_suffix());
             record.public.slug = slug.clone();
-            state.store.create_integration(&record)?;
+            tx.insert_integration(&record)?;
         }
         other => other?,
     }
+    tx.commit()?;
     Ok(Json(Created { id, slug }))
 }
 
@@ -277,7 +275,7 @@ pub async fn list(
         scope = IntegrationScope::Workspace;
         workspace = Some(own.to_owned());
     }
-    let (total, records) = state.store.list_integrations(&IntegrationQuery {
+    let (total, records) = state.store.read()?.integrations(&IntegrationQuery {
         scope,
         workspace_id: workspace,
         page: query.page(100)?,
@@ -294,15 +292,13 @@ pub async fn retrieve(
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Integration>> {
     let mut integration = reachable(&state, &principal, &slug)?.public;
-    let mut count = 0;
-    state.store.transaction(&mut |tx| {
-        count = tx
-            .accesses(Some(&integration.id), None)?
-            .iter()
-            .filter(|a| a.enabled)
-            .count();
-        Ok(())
-    })?;
+    let count = state
+        .store
+        .read()?
+        .accesses(Some(&integration.id), None)?
+        .iter()
+        .filter(|a| a.enabled)
+        .count();
     integration.workspace_count = Some(count as u64);
     Ok(Json(integration))
 }
@@ -315,11 +311,6 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     if body.secret_mappings.is_some() {
         refuse_unimplemented(&["secret_mappings"])?;
-    }
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid("`name` must not be empty"));
-        }
     }
     if let Some(p) = body.pricing_adjustments.as_value() {
         check_pricing_adjustments(p)?;
@@ -337,61 +328,59 @@ pub async fn update(
     } else {
         None
     };
-    let updated = state.store.update_integration(
-        &current.public.id,
-        Box::new(move |record| {
-            if record.sealed_secrets != current.sealed_secrets {
-                return Err(StoreError::Conflict(
-                    "the integration's credentials changed during this update; retry".into(),
-                ));
+    let mut tx = state.store.begin()?;
+    let mut record = tx
+        .integration(&current.public.id)?
+        .ok_or_else(|| ApiError::not_found(format!("integration `{slug}` not found")))?;
+    if record.sealed_secrets != current.sealed_secrets {
+        return Err(ApiError::conflict(
+            "the integration's credentials changed during this update; retry",
+        ));
+    }
+    // A PUT that changes nothing leaves the integration untouched.
+    let before = serde_json::to_value(&record.public).ok();
+    let mut secrets_changed = false;
+    let public = &mut record.public;
+    if let Some(name) = body.name {
+        public.name = name;
+    }
+    public.description = body.description.apply(public.description.take());
+    public.pricing_adjustments = body
+        .pricing_adjustments
+        .apply(public.pricing_adjustments.take());
+    if let (Some(mut secrets), Some(master)) = (opened, master) {
+        let old_plain = serde_json::to_vec(&secrets).ok();
+        let old_public = public.configurations.take().unwrap_or_default();
+        let mut full = provider_config::join(&old_public, &secrets.configurations);
+        for (k, v) in body.configurations.unwrap_or_default() {
+            if v.is_null() {
+                full.remove(&k);
+            } else {
+                full.insert(k, v);
             }
-            // A PUT that changes nothing leaves the integration untouched.
-            let before = serde_json::to_value(&record.public).ok();
-            let mut secrets_changed = false;
-            let public = &mut record.public;
-            if let Some(name) = body.name {
-                public.name = name;
-            }
-            public.description = body.description.apply(public.description.take());
-            public.pricing_adjustments = body
-                .pricing_adjustments
-                .apply(public.pricing_adjustments.take());
-            if let (Some(mut secrets), Some(master)) = (opened, master) {
-                let old_plain = serde_json::to_vec(&secrets).ok();
-                let old_public = public.configurations.take().unwrap_or_default();
-                let mut full = provider_config::join(&old_public, &secrets.configurations);
-                for (k, v) in body.configurations.unwrap_or_default() {
-                    if v.is_null() {
-                        full.remove(&k);
-                    } else {
-                        full.insert(k, v);
-                    }
-                }
-                if let Some(key) = body.key.filter(|k| !k.is_empty()) {
-                    secrets.key = Some(key);
-                }
-                provider_config::validate(&public.ai_provider_id, &full, secrets.key.is_some())
-                    .map_err(StoreError::Invalid)?;
-                let (public_config, secret_config) =
-                    provider_config::split(&public.ai_provider_id, full);
-                secrets.configurations = secret_config;
-                public.configurations = Some(public_config);
-                public.masked_key = secrets.key.as_deref().map(mask);
-                let plain =
-                    serde_json::to_vec(&secrets).map_err(|e| StoreError::Internal(e.into()))?;
-                if old_plain.as_ref() != Some(&plain) {
-                    secrets_changed = true;
-                    record.sealed_secrets = master.seal(&plain, &public.id);
-                }
-            }
-            if secrets_changed || serde_json::to_value(&record.public).ok() != before {
-                record.public.last_updated_at = Some(now());
-            }
-            Ok(())
-        }),
-    )?;
+        }
+        if let Some(key) = body.key.filter(|k| !k.is_empty()) {
+            secrets.key = Some(key);
+        }
+        provider_config::validate(&public.ai_provider_id, &full, secrets.key.is_some())
+            .map_err(ApiError::invalid)?;
+        let (public_config, secret_config) = provider_config::split(&public.ai_provider_id, full);
+        secrets.configurations = secret_config;
+        public.configurations = Some(public_config);
+        public.masked_key = secrets.key.as_deref().map(mask);
+        let plain = serde_json::to_vec(&secrets).map_err(|e| ApiError::internal(e.to_string()))?;
+        if old_plain.as_ref() != Some(&plain) {
+            secrets_changed = true;
+            record.sealed_secrets = master.seal(&plain, &public.id);
+        }
+    }
+    if secrets_changed || serde_json::to_value(&record.public).ok() != before {
+        record.public.last_updated_at = Some(now());
+        tx.save_integration(&record)?;
+        tx.commit()?;
+    }
     Ok(Json(
-        json!({"id": updated.public.id, "slug": updated.public.slug}),
+        json!({"id": record.public.id, "slug": record.public.slug}),
     ))
 }
 
@@ -409,19 +398,23 @@ pub async fn delete(
         .and_then(|v| crate::api::lenient::flex_bool(&Value::String(v.to_owned())))
         .unwrap_or(false);
     let id = record.public.id.clone();
-    state.store.transaction(&mut |tx| {
-        let users = tx.providers(None, Some(&id))?;
-        if !users.is_empty() && !force {
-            let names: Vec<String> = users.iter().map(|p| format!("`{}`", p.public.slug)).collect();
-            return Err(ApiError::conflict(format!(
-                "integration `{slug}` is used by {} AI provider(s) ({}); delete them first or pass force_delete=true to delete them with it",
-                users.len(),
-                names.join(", ")
-            ))
-            .into());
-        }
-        tx.delete_integration(&id)
-    })?;
+    let mut store_tx = state.store.begin()?;
+    let tx = &mut *store_tx;
+    let users = tx.providers(None, Some(&id))?;
+    if !users.is_empty() && !force {
+        let names: Vec<String> = users
+            .iter()
+            .map(|p| format!("`{}`", p.public.slug))
+            .collect();
+        return Err(ApiError::conflict(format!(
+            "integration `{slug}` is used by {} AI provider(s) ({}); delete them first or pass force_delete=true to delete them with it",
+            users.len(),
+            names.join(", ")
+        ))
+        );
+    }
+    tx.delete_integration(&id)?;
+    store_tx.commit()?;
     Ok(Json(json!({})))
 }
 

@@ -11,7 +11,7 @@ use crate::server::auth::Principal;
 use crate::server::error::ApiResult;
 use crate::server::extract::Body;
 use crate::server::AppState;
-use crate::store::Store;
+use crate::store::StoreRead;
 
 const META_ALLOW: &str = "allow_workspace_integrations";
 
@@ -32,13 +32,27 @@ pub struct UpdateSettings {
     pub allow_workspace_integrations: Option<bool>,
 }
 
-pub fn allow_workspace_integrations(store: &dyn Store) -> ApiResult<bool> {
-    Ok(store.meta(META_ALLOW)?.as_deref() != Some("false"))
+pub fn allow_workspace_integrations(db: &mut dyn StoreRead) -> ApiResult<bool> {
+    Ok(db.meta(META_ALLOW)?.as_deref() != Some("false"))
+}
+
+/// Workspace keys may store credentials (a workspace integration, a legacy virtual key)
+/// only while the organisation allows it.
+pub fn require_workspace_credentials_allowed(
+    db: &mut dyn StoreRead,
+    principal: &Principal,
+) -> ApiResult<()> {
+    if principal.pinned_workspace().is_some() && !allow_workspace_integrations(db)? {
+        return Err(crate::server::error::ApiError::forbidden(
+            "this organisation does not let workspace admins store provider credentials (organisation setting `allow_workspace_integrations`)",
+        ));
+    }
+    Ok(())
 }
 
 pub async fn get(State(state): State<AppState>) -> ApiResult<Json<OrganisationSettings>> {
     Ok(Json(OrganisationSettings {
-        allow_workspace_integrations: allow_workspace_integrations(state.store.as_ref())?,
+        allow_workspace_integrations: allow_workspace_integrations(&mut *state.store.read()?)?,
         object: object(),
     }))
 }
@@ -50,9 +64,9 @@ pub async fn update(
 ) -> ApiResult<Json<OrganisationSettings>> {
     principal.require_organisation("organisation settings")?;
     if let Some(allow) = body.allow_workspace_integrations {
-        state
-            .store
-            .set_meta(META_ALLOW, if allow { "true" } else { "false" })?;
+        let mut tx = state.store.begin()?;
+        tx.set_meta(META_ALLOW, if allow { "true" } else { "false" })?;
+        tx.commit()?;
     }
     get(State(state)).await
 }

@@ -1,8 +1,9 @@
 //! `/providers`: AI providers, workspace-scoped. Admin keys name the workspace with
 //! `workspace_id` (query on GET/PUT/DELETE, body on POST); workspace keys use their own.
 
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Extension;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -107,9 +108,6 @@ pub async fn create(
     Extension(principal): Extension<Principal>,
     Body(body): Body<CreateProvider>,
 ) -> ApiResult<Json<Created>> {
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
     if let Some(s) = &body.slug {
         check_slug("slug", s)?;
     }
@@ -117,55 +115,51 @@ pub async fn create(
     check_expiry(body.expires_at.as_deref())?;
     let ws = workspace(&state, &principal, body.workspace_id.as_deref())?;
     let at = chrono::Utc::now();
-    let mut created = None;
-    state.store.transaction(&mut |tx| {
-        let integration = usable_integration(
-            tx,
-            &body.integration_id,
-            &ws,
-            body.usage_limits.as_ref(),
-            body.rate_limits.as_deref(),
-        )?;
-        let slug = body.slug.clone().unwrap_or_else(|| {
-            let base = slugify(&body.name, 200);
-            format!(
-                "{}-{}",
-                if base.is_empty() { "provider" } else { &base },
-                short_suffix()
-            )
-        });
-        let record = ProviderRecord {
-            public: Provider {
-                id: uuid::Uuid::new_v4().to_string(),
-                slug: slug.clone(),
-                name: body.name.clone(),
-                note: body.note.clone(),
-                integration_id: integration.public.slug.clone(),
-                workspace_id: Some(ws.id.clone()),
-                organisation_id: integration.public.organisation_id.clone(),
-                ai_provider_id: Some(integration.public.ai_provider_id.clone()),
-                usage_limits: body.usage_limits.clone(),
-                rate_limits: body.rate_limits.clone(),
-                expires_at: body.expires_at.clone(),
-                usage: body.usage_limits.as_ref().map(|_| UsageState::fresh(at)),
-                created_at: Some(now()),
-                last_updated_at: Some(now()),
-                object: "provider".to_owned(),
-                ..Default::default()
-            },
-            integration_uuid: integration.public.id.clone(),
-            revoked: false,
-        };
-        tx.insert_provider(&record)?;
-        created = Some(Created {
-            id: record.public.id.clone(),
-            slug,
-        });
-        Ok(())
-    })?;
-    created
-        .map(Json)
-        .ok_or_else(|| ApiError::internal("the provider was not created"))
+    let mut store_tx = state.store.begin()?;
+    let tx = &mut *store_tx;
+    let integration = usable_integration(
+        tx,
+        &body.integration_id,
+        &ws,
+        body.usage_limits.as_ref(),
+        body.rate_limits.as_deref(),
+    )?;
+    let slug = body.slug.clone().unwrap_or_else(|| {
+        let base = slugify(&body.name, 200);
+        format!(
+            "{}-{}",
+            if base.is_empty() { "provider" } else { &base },
+            short_suffix()
+        )
+    });
+    let record = ProviderRecord {
+        public: Provider {
+            id: uuid::Uuid::new_v4().to_string(),
+            slug: slug.clone(),
+            name: body.name.clone(),
+            note: body.note.clone(),
+            integration_id: integration.public.slug.clone(),
+            workspace_id: Some(ws.id.clone()),
+            organisation_id: integration.public.organisation_id.clone(),
+            ai_provider_id: Some(integration.public.ai_provider_id.clone()),
+            usage_limits: body.usage_limits.clone(),
+            rate_limits: body.rate_limits.clone(),
+            expires_at: body.expires_at.clone(),
+            usage: body.usage_limits.as_ref().map(|_| UsageState::fresh(at)),
+            created_at: Some(now()),
+            last_updated_at: Some(now()),
+            object: "provider".to_owned(),
+            ..Default::default()
+        },
+        integration_uuid: integration.public.id.clone(),
+        revoked: false,
+    };
+    tx.insert_provider(&record)?;
+    store_tx.commit()?;
+    Ok(Json(Created {
+        id: record.public.id.clone(),
+        slug,
+    }))
 }
 
 pub async fn list(
@@ -176,21 +170,18 @@ pub async fn list(
     let ws = workspace(&state, &principal, query.get("workspace_id"))?;
     let page = query.page(50)?;
     let now = chrono::Utc::now();
-    let mut all = Vec::new();
-    state.store.transaction(&mut |tx| {
-        all = tx
-            .providers(Some(&ws.id), None)?
+    let mut tx = state.store.read()?;
+    let mut all: Vec<Provider> = tx
+        .providers(Some(&ws.id), None)?
+        .iter()
+        .map(|p| view(p, now))
+        .collect();
+    // Virtual keys not migrated yet are readable as providers too.
+    all.extend(
+        tx.virtual_keys(Some(&ws.id))?
             .iter()
-            .map(|p| view(p, now))
-            .collect();
-        // Virtual keys not migrated yet are readable as providers too.
-        all.extend(
-            tx.virtual_keys(Some(&ws.id))?
-                .iter()
-                .map(|v| super::virtual_keys::vk_as_provider(v, now)),
-        );
-        Ok(())
-    })?;
+            .map(|v| super::virtual_keys::vk_as_provider(v, now)),
+    );
     let total = all.len() as u64;
     let data = all
         .into_iter()
@@ -201,12 +192,7 @@ pub async fn list(
 }
 
 fn find(state: &AppState, ws: &Workspace, slug: &str) -> ApiResult<ProviderRecord> {
-    let mut found = None;
-    state.store.transaction(&mut |tx| {
-        found = tx.provider(&ws.id, slug)?;
-        Ok(())
-    })?;
-    found.ok_or_else(|| {
+    state.store.read()?.provider(&ws.id, slug)?.ok_or_else(|| {
         ApiError::not_found(format!(
             "AI provider `{slug}` not found in workspace `{}`",
             ws.slug
@@ -226,11 +212,7 @@ pub async fn retrieve(
         Ok(p) => Ok(Json(view(&p, now))),
         Err(e) => {
             // A virtual key not migrated yet is readable as a provider with its slug.
-            let mut vk = None;
-            state.store.transaction(&mut |tx| {
-                vk = tx.virtual_key(&ws.id, &slug)?;
-                Ok(())
-            })?;
+            let vk = state.store.read()?.virtual_key(&ws.id, &slug)?;
             vk.map(|v| Json(super::virtual_keys::vk_as_provider(&v, now)))
                 .ok_or(e)
         }
@@ -251,7 +233,18 @@ pub fn apply_update(
     let old_budget = p.usage_limits.clone();
     let usage_limits = body.usage_limits.clone().apply(p.usage_limits.take());
     let rate_limits = rates.apply(p.rate_limits.take());
-    if !record.revoked {
+    if record.revoked {
+        // Revoked access keeps its limits; a provider must fit them for when it returns.
+        if let Some(access) = tx.access(&record.integration_uuid, &ws.id)? {
+            check_fits(
+                usage_limits.as_ref(),
+                rate_limits.as_deref(),
+                &access,
+                &record.public.integration_id,
+                &ws.slug,
+            )?;
+        }
+    } else {
         usable_integration(
             tx,
             &record.integration_uuid,
@@ -291,31 +284,26 @@ pub async fn update(
     query: Query,
     Body(body): Body<UpdateProvider>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(name) = &body.name {
-        if name.trim().is_empty() {
-            return Err(ApiError::invalid("`name` must not be empty"));
-        }
-    }
     let rates = body.rate_limits.clone().map(|r| r.into_vec());
     check_limits(body.usage_limits.as_value(), rates.as_value())?;
     check_expiry(body.expires_at.as_value().map(String::as_str))?;
     let given = query.get("workspace_id").or(body.workspace_id.as_deref());
     let ws = workspace(&state, &principal, given)?;
     let at = chrono::Utc::now();
-    let mut out = None;
-    state.store.transaction(&mut |tx| {
-        let mut record = tx.provider(&ws.id, &slug)?.ok_or_else(|| {
-            ApiError::not_found(format!(
-                "AI provider `{slug}` not found in workspace `{}`",
-                ws.slug
-            ))
-        })?;
-        apply_update(tx, &mut record, &ws, &body, at)?;
-        tx.save_provider(&record)?;
-        out = Some(json!({"id": record.public.id, "slug": record.public.slug}));
-        Ok(())
+    let mut store_tx = state.store.begin()?;
+    let tx = &mut *store_tx;
+    let mut record = tx.provider(&ws.id, &slug)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "AI provider `{slug}` not found in workspace `{}`",
+            ws.slug
+        ))
     })?;
-    Ok(Json(out.unwrap_or_else(|| json!({}))))
+    apply_update(tx, &mut record, &ws, &body, at)?;
+    tx.save_provider(&record)?;
+    store_tx.commit()?;
+    Ok(Json(
+        json!({"id": record.public.id, "slug": record.public.slug}),
+    ))
 }
 
 pub async fn delete(
@@ -326,8 +314,8 @@ pub async fn delete(
 ) -> ApiResult<Json<Value>> {
     let ws = workspace(&state, &principal, query.get("workspace_id"))?;
     let record = find(&state, &ws, &slug)?;
-    state
-        .store
-        .transaction(&mut |tx| tx.delete_provider(&record.public.id))?;
+    let mut tx = state.store.begin()?;
+    tx.delete_provider(&record.public.id)?;
+    tx.commit()?;
     Ok(Json(json!({})))
 }

@@ -5,8 +5,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Extension;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -30,7 +31,7 @@ use crate::server::extract::{Body, Query};
 use crate::server::legacy::{fingerprint, integration_config, VkSecrets};
 use crate::server::provisioning::{self, Grant};
 use crate::server::{provider_config, AppState};
-use crate::store::{IntegrationRecord, ProviderRecord, StoreError, StoreTx, VirtualKeyRecord};
+use crate::store::{IntegrationRecord, ProviderRecord, StoreRead, VirtualKeyRecord};
 
 fn master(state: &AppState) -> ApiResult<MasterKey> {
     state
@@ -202,9 +203,10 @@ pub async fn create(
     if body.secret_mappings.is_some() {
         refuse_unimplemented(&["secret_mappings"])?;
     }
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
+    super::organisation::require_workspace_credentials_allowed(
+        &mut *state.store.read()?,
+        &principal,
+    )?;
     if !provider_config::known_services().contains(&body.provider.as_str()) {
         return Err(ApiError::invalid(format!(
             "unknown `provider` `{}`; this server knows: {}",
@@ -256,9 +258,9 @@ pub async fn create(
         },
         sealed_secrets: seal(&master, &id, &VkSecrets { key })?,
     };
-    state
-        .store
-        .transaction(&mut |tx| tx.insert_virtual_key(&record))?;
+    let mut tx = state.store.begin()?;
+    tx.insert_virtual_key(&record)?;
+    tx.commit()?;
     Ok(Json(json!({"success": true, "data": {"slug": slug}})))
 }
 
@@ -266,17 +268,14 @@ pub async fn create(
 fn all_keys(state: &AppState, ws: Option<&Workspace>) -> ApiResult<Vec<VirtualKey>> {
     let now = Utc::now();
     let mut out = Vec::new();
-    state.store.transaction(&mut |tx| {
-        out.clear();
-        let ws_id = ws.map(|w| w.id.as_str());
-        out.extend(tx.virtual_keys(ws_id)?.iter().map(|v| vk_view(v, now)));
-        out.extend(
-            tx.providers(ws_id, None)?
-                .iter()
-                .map(|p| provider_as_vk(&view(p, now))),
-        );
-        Ok(())
-    })?;
+    let mut db = state.store.read()?;
+    let ws_id = ws.map(|w| w.id.as_str());
+    out.extend(db.virtual_keys(ws_id)?.iter().map(|v| vk_view(v, now)));
+    out.extend(
+        db.providers(ws_id, None)?
+            .iter()
+            .map(|p| provider_as_vk(&view(p, now))),
+    );
     Ok(out)
 }
 
@@ -348,51 +347,66 @@ pub async fn update(
         None
     };
     let at = Utc::now();
-    state.store.transaction(&mut |tx| {
-        if let Some(mut record) = tx.virtual_key(&ws.id, &target.id)? {
-            let v = &mut record.public;
-            if let Some(name) = &body.name {
-                v.name = name.clone();
-            }
-            v.note = body.note.clone().apply(v.note.take());
-            if let Some(d) = &body.deployment_config {
-                let mut mc = v.model_config.take().unwrap_or_else(|| json!({}));
-                mc["deploymentConfig"] = json!(d);
-                v.model_config = Some(mc);
-            }
-            let old = v.usage_limits.clone();
-            v.usage_limits = body.usage_limits.clone().apply(v.usage_limits.take());
-            v.usage = carry_over(old.as_ref(), v.usage_limits.as_ref(), v.usage.take(), at);
-            v.rate_limits = body.rate_limits.clone().apply(v.rate_limits.take());
-            if let (Some(key), Some(master)) = (&body.key, &master) {
-                v.masked_api_key = Some(mask(key));
-                record.sealed_secrets = seal(master, &record.public.id, &VkSecrets { key: Some(key.clone()) })?;
-            }
-            let provider = record.public.provider.clone().unwrap_or_default();
-            let mc = record.public.model_config.clone().unwrap_or_else(|| json!({}));
-            check_legacy(&provider, record.public.masked_api_key.is_some(), &mc)?;
-            return tx.save_virtual_key(&record);
+    let mut store_tx = state.store.begin()?;
+    let tx = &mut *store_tx;
+    if let Some(mut record) = tx.virtual_key(&ws.id, &target.id)? {
+        let v = &mut record.public;
+        if let Some(name) = &body.name {
+            v.name = name.clone();
         }
-        let mut record = tx
-            .provider(&ws.id, &target.id)?
-            .ok_or_else(|| ApiError::not_found(format!("virtual key `{slug}` not found")))?;
-        if body.key.is_some() || body.deployment_config.is_some() {
-            return Err(ApiError::invalid(format!(
-                "virtual key `{slug}` is now an AI provider of integration `{}`; change its credential there (`catalog integrations rotate-key {}`)",
-                record.public.integration_id, record.public.integration_id
-            ))
-            .into());
+        v.note = body.note.clone().apply(v.note.take());
+        if let Some(d) = &body.deployment_config {
+            let mut mc = v.model_config.take().unwrap_or_else(|| json!({}));
+            mc["deploymentConfig"] = json!(d);
+            v.model_config = Some(mc);
         }
-        let update = UpdateProvider {
-            name: body.name.clone(),
-            note: body.note.clone(),
-            usage_limits: body.usage_limits.clone(),
-            rate_limits: body.rate_limits.clone().map(OneOrMany::Many),
-            ..Default::default()
-        };
-        apply_update(tx, &mut record, &ws, &update, at)?;
-        tx.save_provider(&record)
-    })?;
+        let old = v.usage_limits.clone();
+        v.usage_limits = body.usage_limits.clone().apply(v.usage_limits.take());
+        v.usage = carry_over(old.as_ref(), v.usage_limits.as_ref(), v.usage.take(), at);
+        v.rate_limits = body.rate_limits.clone().apply(v.rate_limits.take());
+        if let (Some(key), Some(master)) = (&body.key, &master) {
+            v.masked_api_key = Some(mask(key));
+            record.sealed_secrets = seal(
+                master,
+                &record.public.id,
+                &VkSecrets {
+                    key: Some(key.clone()),
+                },
+            )?;
+        }
+        let provider = record.public.provider.clone().unwrap_or_default();
+        let mc = record
+            .public
+            .model_config
+            .clone()
+            .unwrap_or_else(|| json!({}));
+        check_legacy(&provider, record.public.masked_api_key.is_some(), &mc)?;
+        tx.save_virtual_key(&record)?;
+        store_tx.commit()?;
+        return Ok(Json(
+            json!({"success": true, "data": {"slug": target.slug}}),
+        ));
+    }
+    let mut record = tx
+        .provider(&ws.id, &target.id)?
+        .ok_or_else(|| ApiError::not_found(format!("virtual key `{slug}` not found")))?;
+    if body.key.is_some() || body.deployment_config.is_some() {
+        return Err(ApiError::invalid(format!(
+            "virtual key `{slug}` is now an AI provider of integration `{}`; change its credential there (`catalog integrations rotate-key {}`)",
+            record.public.integration_id, record.public.integration_id
+        ))
+        );
+    }
+    let update = UpdateProvider {
+        name: body.name.clone(),
+        note: body.note.clone(),
+        usage_limits: body.usage_limits.clone(),
+        rate_limits: body.rate_limits.clone().map(OneOrMany::Many),
+        ..Default::default()
+    };
+    apply_update(tx, &mut record, &ws, &update, at)?;
+    tx.save_provider(&record)?;
+    store_tx.commit()?;
     Ok(Json(
         json!({"success": true, "data": {"slug": target.slug}}),
     ))
@@ -405,10 +419,11 @@ pub async fn delete(
     query: Query,
 ) -> ApiResult<Json<Value>> {
     let target = one(&state, &principal, &slug, &query)?;
-    state.store.transaction(&mut |tx| {
-        tx.delete_virtual_key(&target.id)?;
-        tx.delete_provider(&target.id)
-    })?;
+    let mut store_tx = state.store.begin()?;
+    let tx = &mut *store_tx;
+    tx.delete_virtual_key(&target.id)?;
+    tx.delete_provider(&target.id)?;
+    store_tx.commit()?;
     Ok(Json(json!({})))
 }
 
@@ -428,10 +443,10 @@ struct Examined {
 }
 
 fn examine(
-    tx: &mut dyn StoreTx,
+    tx: &mut dyn StoreRead,
     master: &MasterKey,
     ws: Option<&str>,
-) -> Result<Vec<Examined>, StoreError> {
+) -> ApiResult<Vec<Examined>> {
     let mut out = Vec::new();
     for record in tx.virtual_keys(ws)? {
         let Some(workspace) = tx.workspace(record.public.workspace_id.as_deref().unwrap_or(""))?
@@ -465,12 +480,12 @@ const FP_META: &str = "vk_fingerprint:";
 /// The integration a group becomes: one an earlier run created, or a new slug free both
 /// in the store and among the names this plan already gave (`taken`).
 fn group_integration(
-    tx: &mut dyn StoreTx,
+    tx: &mut dyn StoreRead,
     fp: &str,
     service: &str,
     first_key: &str,
     taken: &mut HashSet<String>,
-) -> Result<(String, Option<IntegrationRecord>), StoreError> {
+) -> ApiResult<(String, Option<IntegrationRecord>)> {
     if let Some(id) = tx.meta(&format!("{FP_META}{fp}"))? {
         if let Some(existing) = tx.integration(&id)? {
             taken.insert(existing.public.slug.clone());
@@ -493,10 +508,10 @@ fn group_integration(
 /// a later run never renames what an earlier one created, and the plan shown is the one
 /// applied.
 fn plan(
-    tx: &mut dyn StoreTx,
+    tx: &mut dyn StoreRead,
     master: &MasterKey,
     ws: Option<&str>,
-) -> Result<(MigrationPlan, Vec<Examined>), StoreError> {
+) -> ApiResult<(MigrationPlan, Vec<Examined>)> {
     let (plan, examined) = plan_all(tx, master)?;
     let Some(ws) = ws else {
         return Ok((plan, examined));
@@ -533,9 +548,9 @@ fn plan(
 }
 
 fn plan_all(
-    tx: &mut dyn StoreTx,
+    tx: &mut dyn StoreRead,
     master: &MasterKey,
-) -> Result<(MigrationPlan, Vec<Examined>), StoreError> {
+) -> ApiResult<(MigrationPlan, Vec<Examined>)> {
     let examined = examine(tx, master, None)?;
     let mut taken = HashSet::new();
     let mut groups: BTreeMap<String, PlannedGroup> = BTreeMap::new();
@@ -603,12 +618,10 @@ pub async fn migration_plan(
     principal.require_organisation("virtual key migration")?;
     let ws = scope_workspace(&state, &principal, query.get("workspace_id"))?;
     let master = master(&state)?;
-    let mut out = None;
-    state.store.transaction(&mut |tx| {
-        out = Some(plan(tx, &master, ws.as_ref().map(|w| w.id.as_str()))?.0);
-        Ok(())
-    })?;
-    out.map(Json).ok_or_else(|| ApiError::internal("no plan"))
+    let mut db = state.store.read()?;
+    Ok(Json(
+        plan(&mut *db, &master, ws.as_ref().map(|w| w.id.as_str()))?.0,
+    ))
 }
 
 /// Migrates one group in one transaction: the integration (created once, reused after),
@@ -623,138 +636,132 @@ pub async fn migrate(
     let ws = scope_workspace(&state, &principal, body.workspace_id.as_deref())?;
     let master = master(&state)?;
     let now = Utc::now();
-    let mut result = None;
-    state.store.transaction(&mut |tx| {
-        let (plan, examined) = plan(tx, &master, ws.as_ref().map(|w| w.id.as_str()))?;
-        let group = plan
-            .groups
-            .iter()
-            .find(|g| g.group == body.group)
-            .ok_or_else(|| {
-                ApiError::not_found(format!(
-                    "no virtual keys left in group `{}`; it may be migrated already",
-                    body.group
-                ))
-            })?;
-        if let Some(shown) = body.integration.as_deref() {
-            if shown != group.integration {
-                return Err(ApiError::conflict(format!(
-                    "the plan changed since it was shown: this group now becomes integration `{}`, not `{shown}`; plan again",
-                    group.integration
-                ))
-                .into());
-            }
+    let mut store_tx = state.store.begin()?;
+    let tx = &mut *store_tx;
+    let (plan, examined) = plan(tx, &master, ws.as_ref().map(|w| w.id.as_str()))?;
+    let group = plan
+        .groups
+        .iter()
+        .find(|g| g.group == body.group)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no virtual keys left in group `{}`; it may be migrated already",
+                body.group
+            ))
+        })?;
+    if let Some(shown) = body.integration.as_deref() {
+        if shown != group.integration {
+            return Err(ApiError::conflict(format!(
+                "the plan changed since it was shown: this group now becomes integration `{}`, not `{shown}`; plan again",
+                group.integration
+            )));
         }
-        let members: Vec<&Examined> = examined
-            .iter()
-            .filter(|e| matches!(&e.outcome, Ok(c) if c.fingerprint == body.group))
-            .collect();
-        let Credential { key, config, .. } =
-            members[0].outcome.clone().map_err(StoreError::Invalid)?;
-        let (integration, created) = match tx.integration(&group.integration)? {
-            Some(existing) if group.integration_exists => (existing, false),
-            _ => {
-                let id = uuid::Uuid::new_v4().to_string();
-                let (public_config, secret_config) =
-                    provider_config::split(&group.service, config.clone());
-                let secrets = json!({"key": key, "configurations": secret_config});
-                let plain =
-                    serde_json::to_vec(&secrets).map_err(|e| StoreError::Internal(e.into()))?;
-                let slugs: Vec<&str> = members
-                    .iter()
-                    .map(|m| m.record.public.slug.as_str())
-                    .collect();
-                let record = IntegrationRecord {
-                    public: Integration {
-                        id: id.clone(),
-                        slug: group.integration.clone(),
-                        name: format!("{} (from virtual keys {})", group.service, slugs.join(", ")),
-                        ai_provider_id: group.service.clone(),
-                        description: Some("Created by `catalog migrate-vkeys`".to_owned()),
-                        status: Some("active".to_owned()),
-                        kind: Some("organisation".to_owned()),
-                        organisation_id: Some(tx_org(&state)),
-                        masked_key: key.as_deref().map(mask),
-                        configurations: Some(public_config),
-                        allow_all_models: Some(true),
-                        created_at: Some(now_str()),
-                        last_updated_at: Some(now_str()),
-                        object: "integration".to_owned(),
-                        ..Default::default()
-                    },
-                    sealed_secrets: master.seal(&plain, &id),
-                };
-                tx.insert_integration(&record)?;
-                tx.set_meta(&format!("{FP_META}{}", body.group), &id)?;
-                (record, true)
-            }
-        };
-        let mut workspaces = Vec::new();
-        for m in &members {
-            if !workspaces
+    }
+    let members: Vec<&Examined> = examined
+        .iter()
+        .filter(|e| matches!(&e.outcome, Ok(c) if c.fingerprint == body.group))
+        .collect();
+    let Credential { key, config, .. } = members[0].outcome.clone().map_err(ApiError::invalid)?;
+    let (integration, created) = match tx.integration(&group.integration)? {
+        Some(existing) if group.integration_exists => (existing, false),
+        _ => {
+            let id = uuid::Uuid::new_v4().to_string();
+            let (public_config, secret_config) =
+                provider_config::split(&group.service, config.clone());
+            let secrets = json!({"key": key, "configurations": secret_config});
+            let plain =
+                serde_json::to_vec(&secrets).map_err(|e| ApiError::internal(e.to_string()))?;
+            let slugs: Vec<&str> = members
                 .iter()
-                .any(|w: &Workspace| w.id == m.workspace.id)
-            {
-                if !tx
-                    .access(&integration.public.id, &m.workspace.id)?
-                    .is_some_and(|a| a.enabled)
-                {
-                    provisioning::grant(
-                        tx,
-                        &integration,
-                        &m.workspace,
-                        Grant {
-                            usage_limits: None,
-                            rate_limits: None,
-                            create_default_provider: false,
-                            default_provider_slug: None,
-                        },
-                        now,
-                    )?;
-                }
-                workspaces.push(m.workspace.clone());
-            }
-        }
-        let mut providers = Vec::new();
-        for m in &members {
-            let v = &m.record.public;
-            tx.delete_virtual_key(&v.id)?;
-            tx.insert_provider(&ProviderRecord {
-                public: Provider {
-                    id: v.id.clone(),
-                    slug: v.slug.clone(),
-                    name: v.name.clone(),
-                    note: v.note.clone(),
-                    integration_id: integration.public.slug.clone(),
-                    workspace_id: v.workspace_id.clone(),
-                    organisation_id: integration.public.organisation_id.clone(),
-                    status: None,
-                    ai_provider_id: v.provider.clone(),
-                    usage_limits: v.usage_limits.clone(),
-                    rate_limits: v.rate_limits.clone(),
-                    expires_at: v.expires_at.clone(),
-                    last_reset_at: v.usage.as_ref().and_then(|u| u.last_reset_at.clone()),
-                    usage: v.usage.clone(),
-                    created_at: v.created_at.clone(),
+                .map(|m| m.record.public.slug.as_str())
+                .collect();
+            let record = IntegrationRecord {
+                public: Integration {
+                    id: id.clone(),
+                    slug: group.integration.clone(),
+                    name: format!("{} (from virtual keys {})", group.service, slugs.join(", ")),
+                    ai_provider_id: group.service.clone(),
+                    description: Some("Created by `catalog migrate-vkeys`".to_owned()),
+                    status: Some("active".to_owned()),
+                    kind: Some("organisation".to_owned()),
+                    organisation_id: Some(tx_org(&state)),
+                    masked_key: key.as_deref().map(mask),
+                    configurations: Some(public_config),
+                    allow_all_models: Some(true),
+                    created_at: Some(now_str()),
                     last_updated_at: Some(now_str()),
-                    object: "provider".to_owned(),
+                    object: "integration".to_owned(),
+                    ..Default::default()
                 },
-                integration_uuid: integration.public.id.clone(),
-                revoked: false,
-            })?;
-            providers.push(v.slug.clone());
+                sealed_secrets: master.seal(&plain, &id),
+            };
+            tx.insert_integration(&record)?;
+            tx.set_meta(&format!("{FP_META}{}", body.group), &id)?;
+            (record, true)
         }
-        result = Some(MigratedGroup {
-            integration: integration.public.slug.clone(),
-            integration_created: created,
-            providers,
-            workspaces: workspaces.into_iter().map(|w| w.slug).collect(),
-        });
-        Ok(())
-    })?;
-    result
-        .map(Json)
-        .ok_or_else(|| ApiError::internal("nothing was migrated"))
+    };
+    let mut workspaces = Vec::new();
+    for m in &members {
+        if !workspaces
+            .iter()
+            .any(|w: &Workspace| w.id == m.workspace.id)
+        {
+            if !tx
+                .access(&integration.public.id, &m.workspace.id)?
+                .is_some_and(|a| a.enabled)
+            {
+                provisioning::grant(
+                    tx,
+                    &integration,
+                    &m.workspace,
+                    Grant {
+                        usage_limits: None,
+                        rate_limits: None,
+                        create_default_provider: false,
+                        default_provider_slug: None,
+                    },
+                    now,
+                )?;
+            }
+            workspaces.push(m.workspace.clone());
+        }
+    }
+    let mut providers = Vec::new();
+    for m in &members {
+        let v = &m.record.public;
+        tx.delete_virtual_key(&v.id)?;
+        tx.insert_provider(&ProviderRecord {
+            public: Provider {
+                id: v.id.clone(),
+                slug: v.slug.clone(),
+                name: v.name.clone(),
+                note: v.note.clone(),
+                integration_id: integration.public.slug.clone(),
+                workspace_id: v.workspace_id.clone(),
+                organisation_id: integration.public.organisation_id.clone(),
+                status: None,
+                ai_provider_id: v.provider.clone(),
+                usage_limits: v.usage_limits.clone(),
+                rate_limits: v.rate_limits.clone(),
+                expires_at: v.expires_at.clone(),
+                last_reset_at: v.usage.as_ref().and_then(|u| u.last_reset_at.clone()),
+                usage: v.usage.clone(),
+                created_at: v.created_at.clone(),
+                last_updated_at: Some(now_str()),
+                object: "provider".to_owned(),
+            },
+            integration_uuid: integration.public.id.clone(),
+            revoked: false,
+        })?;
+        providers.push(v.slug.clone());
+    }
+    store_tx.commit()?;
+    Ok(Json(MigratedGroup {
+        integration: integration.public.slug.clone(),
+        integration_created: created,
+        providers,
+        workspaces: workspaces.into_iter().map(|w| w.slug).collect(),
+    }))
 }
 
 fn now_str() -> String {

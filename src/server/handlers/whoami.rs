@@ -32,7 +32,7 @@ pub async fn get(
     Extension(principal): Extension<Principal>,
 ) -> ApiResult<Json<WhoAmI>> {
     let workspace_slug = match principal.pinned_workspace() {
-        Some(id) => state.store.get_workspace(id)?.map(|w| w.slug),
+        Some(id) => state.store.read()?.workspace(id)?.map(|w| w.slug),
         None => None,
     };
     let organisation_id = state.store.organisation_id().to_owned();

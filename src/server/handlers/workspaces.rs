@@ -1,5 +1,6 @@
+use crate::server::extract::Path;
 use crate::server::json::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Extension;
 use serde_json::{json, Value};
@@ -16,20 +17,6 @@ use crate::server::extract::{Body, Query};
 use crate::server::provisioning;
 use crate::server::AppState;
 use crate::store::WorkspaceQuery;
-
-const NAME_MAX: usize = 255;
-
-fn check_name(name: &str) -> ApiResult<()> {
-    if name.trim().is_empty() {
-        return Err(ApiError::invalid("`name` must not be empty"));
-    }
-    if name.chars().count() > NAME_MAX {
-        return Err(ApiError::invalid(format!(
-            "`name` is at most {NAME_MAX} characters"
-        )));
-    }
-    Ok(())
-}
 
 fn check_limits(usage: Option<&Vec<UsageLimits>>, rate: Option<&Vec<RateLimit>>) -> ApiResult<()> {
     if let Some(u) = usage {
@@ -53,7 +40,8 @@ fn check_defaults(defaults: Option<&DefaultsInput>) -> ApiResult<()> {
 pub fn visible(state: &AppState, principal: &Principal, id: &str) -> ApiResult<Workspace> {
     let ws = state
         .store
-        .get_workspace(id)?
+        .read()?
+        .workspace(id)?
         .ok_or_else(|| ApiError::not_found(format!("workspace `{id}` not found")))?;
     principal.require_workspace(&ws.id)?;
     Ok(ws)
@@ -65,7 +53,6 @@ pub async fn create(
     Body(body): Body<CreateWorkspace>,
 ) -> ApiResult<Json<Workspace>> {
     principal.require_organisation("workspace management")?;
-    check_name(&body.name)?;
     if body.users.is_some() {
         refuse_unimplemented(&["users"])?;
     }
@@ -95,11 +82,10 @@ pub async fn create(
     };
     // The workspace and the access that global settings give it land together.
     let now = chrono::Utc::now();
-    state.store.transaction(&mut |tx| {
-        tx.insert_workspace(&ws)?;
-        provisioning::provision_new_workspace(tx, &ws, now)?;
-        Ok(())
-    })?;
+    let mut tx = state.store.begin()?;
+    tx.insert_workspace(&ws)?;
+    provisioning::provision_new_workspace(&mut *tx, &ws, now)?;
+    tx.commit()?;
     Ok(Json(ws))
 }
 
@@ -117,7 +103,7 @@ pub async fn list(
             .map(|s| s.split(',').map(|p| p.trim().to_owned()).collect()),
         page: query.page(100)?,
     };
-    let (total, data) = state.store.list_workspaces(&q)?;
+    let (total, data) = state.store.read()?.workspaces(&q)?;
     Ok(Json(ListEnvelope::new(total, data)))
 }
 
@@ -136,34 +122,31 @@ pub async fn update(
     Body(body): Body<UpdateWorkspace>,
 ) -> ApiResult<Json<Workspace>> {
     principal.require_organisation("workspace management")?;
-    if let Some(name) = &body.name {
-        check_name(name)?;
-    }
     check_defaults(body.defaults.as_ref())?;
     check_limits(body.usage_limits.as_value(), body.rate_limits.as_value())?;
-    let updated = state.store.update_workspace(
-        &id,
-        Box::new(move |ws| {
-            if let Some(name) = body.name {
-                ws.name = name;
-            }
-            ws.description = body.description.apply(ws.description.take());
-            if let Some(icon) = body.icon {
-                ws.icon = (!icon.is_empty()).then_some(icon);
-            }
-            if let Some(defaults) = body.defaults {
-                let current = ws.defaults.take().unwrap_or_default();
-                ws.defaults = Some(WorkspaceDefaults {
-                    metadata: defaults.metadata.apply(current.metadata),
-                });
-            }
-            ws.usage_limits = body.usage_limits.apply(ws.usage_limits.take());
-            ws.rate_limits = body.rate_limits.apply(ws.rate_limits.take());
-            ws.last_updated_at = Some(now());
-            Ok(())
-        }),
-    )?;
-    Ok(Json(updated))
+    let mut tx = state.store.begin()?;
+    let mut ws = tx
+        .workspace(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("workspace `{id}` not found")))?;
+    if let Some(name) = body.name {
+        ws.name = name;
+    }
+    ws.description = body.description.apply(ws.description.take());
+    if let Some(icon) = body.icon {
+        ws.icon = (!icon.is_empty()).then_some(icon);
+    }
+    if let Some(defaults) = body.defaults {
+        let current = ws.defaults.take().unwrap_or_default();
+        ws.defaults = Some(WorkspaceDefaults {
+            metadata: defaults.metadata.apply(current.metadata),
+        });
+    }
+    ws.usage_limits = body.usage_limits.apply(ws.usage_limits.take());
+    ws.rate_limits = body.rate_limits.apply(ws.rate_limits.take());
+    ws.last_updated_at = Some(now());
+    tx.save_workspace(&ws)?;
+    tx.commit()?;
+    Ok(Json(ws))
 }
 
 pub async fn delete(
@@ -182,8 +165,16 @@ pub async fn delete(
             )));
         }
     }
-    state
-        .store
-        .delete_workspace(&ws.id, body.force_delete.unwrap_or(false))?;
+    let mut tx = state.store.begin()?;
+    if !body.force_delete.unwrap_or(false) {
+        let deps = tx.workspace_dependents(&ws.id)?;
+        if !deps.is_empty() {
+            return Err(ApiError::conflict(
+                crate::domain::dependents::describe_dependents(&deps),
+            ));
+        }
+    }
+    tx.delete_workspace(&ws.id)?;
+    tx.commit()?;
     Ok((StatusCode::OK, Json(json!({}))))
 }

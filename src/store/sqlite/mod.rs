@@ -4,26 +4,34 @@
 //!
 //! Each row keeps the API object as a JSON document beside the columns used for lookups
 //! and constraints; sealed secrets live in a BLOB column of their own.
+//!
+//! One writer connection serialises this process's write transactions (SQLite's own lock
+//! serialises processes); reads run on a small pool of reader connections, each in its
+//! own snapshot, so that in WAL mode a read never waits for a writer.
 
-mod api_keys;
-mod integrations;
+mod read;
 mod schema;
-mod tx;
-mod workspaces;
+mod write;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::Connection;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{StoreError, StoreResult};
+use super::{StoreError, StoreRead, StoreResult, StoreTx};
+use read::Db;
+pub use write::SqliteTx;
+
+/// Idle reader connections kept open for reuse.
+const IDLE_READERS: usize = 8;
 
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
     path: PathBuf,
     organisation_id: String,
 }
@@ -69,7 +77,8 @@ impl SqliteStore {
             .with_context(|| format!("cannot prepare the catalog database {}", path.display()))?;
         let organisation_id = schema::organisation_id(&mut conn)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
             organisation_id,
         })
@@ -79,42 +88,45 @@ impl SqliteStore {
         &self.path
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `f` in an IMMEDIATE transaction (the write lock is taken up front, so two
-    /// processes never deadlock upgrading a read lock) and commits it.
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
-    ) -> StoreResult<T> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(internal)?;
-        let out = f(&tx)?;
-        tx.commit().map_err(internal)?;
-        Ok(out)
-    }
-
-    fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
-        self.conn()
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(internal)
-    }
-
-    fn meta_set(&self, key: &str, value: &str) -> StoreResult<()> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO meta(key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [key, value],
-            )
-            .map_err(internal)?;
-            Ok(())
+    fn reader(&self) -> StoreResult<Reader<'_>> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => connect(&self.path).map_err(StoreError::Internal)?,
+        };
+        // A deferred transaction: one consistent snapshot for every read through it.
+        conn.execute_batch("BEGIN DEFERRED").map_err(internal)?;
+        Ok(Reader {
+            conn: Some(conn),
+            store: self,
         })
+    }
+}
+
+/// A read snapshot on a pooled reader connection.
+struct Reader<'a> {
+    conn: Option<Connection>,
+    store: &'a SqliteStore,
+}
+
+impl Db for Reader<'_> {
+    fn db(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("a reader holds its connection until dropped")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if conn.execute_batch("ROLLBACK").is_ok() {
+                let mut idle = self.store.readers.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() < IDLE_READERS {
+                    idle.push(conn);
+                }
+            }
+        }
     }
 }
 
@@ -196,8 +208,18 @@ fn restrict_permissions(path: &Path) {
 #[cfg(not(unix))]
 fn restrict_permissions(_path: &Path) {}
 
+/// A database error as a store error: a foreign-key violation means that something the
+/// write refers to (a workspace, an integration) was deleted meanwhile.
 pub(crate) fn internal(e: impl Into<anyhow::Error>) -> StoreError {
-    StoreError::Internal(e.into())
+    let e = e.into();
+    if let Some(rusqlite::Error::SqliteFailure(f, _)) = e.downcast_ref::<rusqlite::Error>() {
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY {
+            return StoreError::NotFound(
+                "a workspace or integration this request refers to was deleted meanwhile".into(),
+            );
+        }
+    }
+    StoreError::Internal(e)
 }
 
 /// Maps a UNIQUE violation to a conflict with `message`, anything else to an internal error.
@@ -273,107 +295,12 @@ impl super::Store for SqliteStore {
         &self.organisation_id
     }
 
-    fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        self.meta_get(key)
+    fn read(&self) -> StoreResult<Box<dyn StoreRead + '_>> {
+        Ok(Box::new(self.reader()?))
     }
 
-    fn transaction(&self, f: &mut super::TxFn<'_, ()>) -> StoreResult<()> {
-        self.write(|tx| f(&mut tx::SqliteTx(tx)))
-    }
-
-    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        self.meta_set(key, value)
-    }
-
-    fn list_workspaces(
-        &self,
-        query: &super::WorkspaceQuery,
-    ) -> StoreResult<(u64, Vec<crate::api::workspace::Workspace>)> {
-        workspaces::list(self, query)
-    }
-
-    fn get_workspace(
-        &self,
-        id_or_slug: &str,
-    ) -> StoreResult<Option<crate::api::workspace::Workspace>> {
-        workspaces::get(&self.conn(), id_or_slug)
-    }
-
-    fn update_workspace(
-        &self,
-        id_or_slug: &str,
-        mutate: super::Mutation<'_, crate::api::workspace::Workspace>,
-    ) -> StoreResult<crate::api::workspace::Workspace> {
-        workspaces::update(self, id_or_slug, mutate)
-    }
-
-    fn workspace_dependents(&self, id: &str) -> StoreResult<super::WorkspaceDependents> {
-        workspaces::dependents(&self.conn(), id)
-    }
-
-    fn delete_workspace(&self, id: &str, cascade: bool) -> StoreResult<()> {
-        workspaces::delete(self, id, cascade)
-    }
-
-    fn create_integration(&self, record: &super::IntegrationRecord) -> StoreResult<()> {
-        integrations::create(self, record)
-    }
-
-    fn list_integrations(
-        &self,
-        query: &super::IntegrationQuery,
-    ) -> StoreResult<(u64, Vec<super::IntegrationRecord>)> {
-        integrations::list(self, query)
-    }
-
-    fn get_integration(&self, slug_or_id: &str) -> StoreResult<Option<super::IntegrationRecord>> {
-        integrations::get(&self.conn(), slug_or_id)
-    }
-
-    fn update_integration(
-        &self,
-        slug_or_id: &str,
-        mutate: super::Mutation<'_, super::IntegrationRecord>,
-    ) -> StoreResult<super::IntegrationRecord> {
-        integrations::update(self, slug_or_id, mutate)
-    }
-
-    fn delete_integration(&self, slug_or_id: &str) -> StoreResult<()> {
-        integrations::delete(self, slug_or_id)
-    }
-
-    fn count_api_keys(&self) -> StoreResult<u64> {
-        api_keys::count(&self.conn())
-    }
-
-    fn create_api_key(&self, record: &super::ApiKeyRecord) -> StoreResult<()> {
-        api_keys::create(self, record)
-    }
-
-    fn list_api_keys(
-        &self,
-        query: &super::ApiKeyQuery,
-    ) -> StoreResult<(u64, Vec<crate::api::api_key::ApiKey>)> {
-        api_keys::list(self, query)
-    }
-
-    fn get_api_key(&self, id: &str) -> StoreResult<Option<crate::api::api_key::ApiKey>> {
-        api_keys::get(&self.conn(), id)
-    }
-
-    fn find_api_key_by_hash(&self, hash: &str) -> StoreResult<Option<crate::api::api_key::ApiKey>> {
-        api_keys::find_by_hash(&self.conn(), hash)
-    }
-
-    fn update_api_key(
-        &self,
-        id: &str,
-        mutate: super::Mutation<'_, crate::api::api_key::ApiKey>,
-    ) -> StoreResult<crate::api::api_key::ApiKey> {
-        api_keys::update(self, id, mutate)
-    }
-
-    fn delete_api_key(&self, id: &str) -> StoreResult<()> {
-        api_keys::delete(self, id)
+    fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>> {
+        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(Box::new(SqliteTx::begin(conn)?))
     }
 }

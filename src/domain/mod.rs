@@ -1,0 +1,5 @@
+//! The catalog's rules, apart from any transport: what may depend on what, how names
+//! are shared, how limits fit. The Admin API (and next the gateway) call into it; it
+//! reads and writes through the store's transactions and knows nothing of HTTP.
+
+pub mod dependents;

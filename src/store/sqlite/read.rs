@@ -1,0 +1,360 @@
+//! Reads, shared by read snapshots and write transactions: both are a [`Db`].
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::{docs, from_doc, internal, page_of};
+use crate::api::api_key::ApiKey;
+use crate::api::workspace::Workspace;
+use crate::store::{
+    AccessRecord, ApiKeyQuery, IntegrationQuery, IntegrationRecord, IntegrationScope, ModelRecord,
+    ProviderRecord, StoreRead, StoreResult, VirtualKeyRecord, WorkspaceDependents, WorkspaceQuery,
+};
+
+/// A connection in a transaction (a read snapshot or a write transaction).
+pub(super) trait Db {
+    fn db(&self) -> &Connection;
+}
+
+pub(super) fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
+    let out = stmt
+        .query_map(args, f)
+        .map_err(internal)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    Ok(out)
+}
+
+fn one<T>(
+    conn: &Connection,
+    sql: &str,
+    args: &[&dyn rusqlite::ToSql],
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Option<T>> {
+    conn.prepare_cached(sql)
+        .map_err(internal)?
+        .query_row(args, f)
+        .optional()
+        .map_err(internal)
+}
+
+fn doc_of<T: serde::de::DeserializeOwned>(doc: Option<String>) -> StoreResult<Option<T>> {
+    doc.map(|d| from_doc(&d)).transpose()
+}
+
+fn integration_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Vec<u8>)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+fn to_integration((doc, sealed_secrets): (String, Vec<u8>)) -> StoreResult<IntegrationRecord> {
+    Ok(IntegrationRecord {
+        public: from_doc(&doc)?,
+        sealed_secrets,
+    })
+}
+
+fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, bool)> {
+    Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+}
+
+fn to_provider(
+    (doc, integration_uuid, revoked): (String, String, bool),
+) -> StoreResult<ProviderRecord> {
+    Ok(ProviderRecord {
+        public: from_doc(&doc)?,
+        integration_uuid,
+        revoked,
+    })
+}
+
+fn vk_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Vec<u8>)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+fn to_vk((doc, sealed_secrets): (String, Vec<u8>)) -> StoreResult<VirtualKeyRecord> {
+    Ok(VirtualKeyRecord {
+        public: from_doc(&doc)?,
+        sealed_secrets,
+    })
+}
+
+impl<T: Db> StoreRead for T {
+    fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
+        one(
+            self.db(),
+            "SELECT value FROM meta WHERE key = ?1",
+            &[&key],
+            |r| r.get(0),
+        )
+    }
+
+    fn workspaces(&mut self, q: &WorkspaceQuery) -> StoreResult<(u64, Vec<Workspace>)> {
+        let mut clauses = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        if let Some(name) = &q.name {
+            args.push(name.clone());
+            clauses.push(format!("instr(name, ?{}) > 0", args.len()));
+        }
+        if let Some(exact) = &q.exact_name {
+            args.push(exact.clone());
+            clauses.push(format!("name = ?{}", args.len()));
+        }
+        if let Some(statuses) = &q.status {
+            let mut marks = Vec::new();
+            for s in statuses {
+                args.push(s.clone());
+                marks.push(format!("?{}", args.len()));
+            }
+            clauses.push(format!("status IN ({})", marks.join(", ")));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let params: Vec<&dyn rusqlite::ToSql> =
+            args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+        docs(page_of(
+            self.db(),
+            "workspaces",
+            "doc",
+            &filter,
+            &params,
+            &q.page,
+            |r| r.get(0),
+        )?)
+    }
+
+    fn workspace(&mut self, id_or_slug: &str) -> StoreResult<Option<Workspace>> {
+        doc_of(one(
+            self.db(),
+            "SELECT doc FROM workspaces WHERE id = ?1 OR slug = ?1",
+            &[&id_or_slug],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn workspace_dependents(&mut self, id: &str) -> StoreResult<WorkspaceDependents> {
+        let conn = self.db();
+        let column = |sql: &str| -> StoreResult<Vec<String>> {
+            rows(conn, sql, &[&id], |r| r.get::<_, String>(0))
+        };
+        Ok(WorkspaceDependents {
+            integrations: column(
+                "SELECT slug FROM integrations WHERE workspace_id = ?1 ORDER BY rowid",
+            )?,
+            providers: column(
+                "SELECT slug FROM providers WHERE workspace_id = ?1 ORDER BY rowid",
+            )?,
+            virtual_keys: column(
+                "SELECT slug FROM virtual_keys WHERE workspace_id = ?1 ORDER BY rowid",
+            )?,
+            api_keys: column(
+                "SELECT json_extract(doc, '$.name') FROM api_keys WHERE workspace_id = ?1 ORDER BY rowid",
+            )?,
+        })
+    }
+
+    fn integrations(&mut self, q: &IntegrationQuery) -> StoreResult<(u64, Vec<IntegrationRecord>)> {
+        let scope = match q.scope {
+            IntegrationScope::Organisation => "workspace_id IS NULL",
+            IntegrationScope::Workspace => "workspace_id IS NOT NULL",
+            IntegrationScope::All => "1 = 1",
+        };
+        let workspace = match &q.workspace_id {
+            Some(_) => "(workspace_id IS NULL OR workspace_id = ?1)",
+            None => "?1 IS NULL",
+        };
+        let (total, found) = page_of(
+            self.db(),
+            "integrations",
+            "doc, secrets",
+            &format!("WHERE {scope} AND {workspace}"),
+            &[&q.workspace_id],
+            &q.page,
+            integration_row,
+        )?;
+        let items = found
+            .into_iter()
+            .map(to_integration)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((total, items))
+    }
+
+    fn integration(&mut self, slug_or_id: &str) -> StoreResult<Option<IntegrationRecord>> {
+        one(
+            self.db(),
+            "SELECT doc, secrets FROM integrations WHERE slug = ?1 OR id = ?1",
+            &[&slug_or_id],
+            integration_row,
+        )?
+        .map(to_integration)
+        .transpose()
+    }
+
+    fn all_integrations(&mut self) -> StoreResult<Vec<IntegrationRecord>> {
+        rows(
+            self.db(),
+            "SELECT doc, secrets FROM integrations ORDER BY rowid",
+            &[],
+            integration_row,
+        )?
+        .into_iter()
+        .map(to_integration)
+        .collect()
+    }
+
+    fn access(
+        &mut self,
+        integration_id: &str,
+        workspace_id: &str,
+    ) -> StoreResult<Option<AccessRecord>> {
+        doc_of(one(
+            self.db(),
+            "SELECT doc FROM integration_workspaces WHERE integration_id = ?1 AND workspace_id = ?2",
+            &[&integration_id, &workspace_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn accesses(
+        &mut self,
+        integration_id: Option<&str>,
+        workspace_id: Option<&str>,
+    ) -> StoreResult<Vec<AccessRecord>> {
+        rows(
+            self.db(),
+            "SELECT doc FROM integration_workspaces
+             WHERE (?1 IS NULL OR integration_id = ?1) AND (?2 IS NULL OR workspace_id = ?2)
+             ORDER BY rowid",
+            &[&integration_id, &workspace_id],
+            |r| r.get::<_, String>(0),
+        )?
+        .iter()
+        .map(|d| from_doc(d))
+        .collect()
+    }
+
+    fn provider(
+        &mut self,
+        workspace_id: &str,
+        slug_or_id: &str,
+    ) -> StoreResult<Option<ProviderRecord>> {
+        one(
+            self.db(),
+            "SELECT doc, integration_id, revoked FROM providers
+             WHERE workspace_id = ?1 AND (slug = ?2 OR id = ?2)",
+            &[&workspace_id, &slug_or_id],
+            provider_row,
+        )?
+        .map(to_provider)
+        .transpose()
+    }
+
+    fn providers(
+        &mut self,
+        workspace_id: Option<&str>,
+        integration_id: Option<&str>,
+    ) -> StoreResult<Vec<ProviderRecord>> {
+        rows(
+            self.db(),
+            "SELECT doc, integration_id, revoked FROM providers
+             WHERE (?1 IS NULL OR workspace_id = ?1) AND (?2 IS NULL OR integration_id = ?2)
+             ORDER BY rowid",
+            &[&workspace_id, &integration_id],
+            provider_row,
+        )?
+        .into_iter()
+        .map(to_provider)
+        .collect()
+    }
+
+    fn models(&mut self, integration_id: &str) -> StoreResult<Vec<ModelRecord>> {
+        rows(
+            self.db(),
+            "SELECT doc, secrets FROM integration_models WHERE integration_id = ?1 ORDER BY rowid",
+            &[&integration_id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)),
+        )?
+        .into_iter()
+        .map(|(doc, sealed_headers)| {
+            Ok(ModelRecord {
+                public: from_doc(&doc)?,
+                sealed_headers,
+            })
+        })
+        .collect()
+    }
+
+    fn virtual_key(
+        &mut self,
+        workspace_id: &str,
+        slug_or_id: &str,
+    ) -> StoreResult<Option<VirtualKeyRecord>> {
+        one(
+            self.db(),
+            "SELECT doc, secrets FROM virtual_keys WHERE workspace_id = ?1 AND (slug = ?2 OR id = ?2)",
+            &[&workspace_id, &slug_or_id],
+            vk_row,
+        )?
+        .map(to_vk)
+        .transpose()
+    }
+
+    fn virtual_keys(&mut self, workspace_id: Option<&str>) -> StoreResult<Vec<VirtualKeyRecord>> {
+        rows(
+            self.db(),
+            "SELECT doc, secrets FROM virtual_keys WHERE (?1 IS NULL OR workspace_id = ?1) ORDER BY rowid",
+            &[&workspace_id],
+            vk_row,
+        )?
+        .into_iter()
+        .map(to_vk)
+        .collect()
+    }
+
+    fn count_api_keys(&mut self) -> StoreResult<u64> {
+        let n: i64 = one(self.db(), "SELECT COUNT(*) FROM api_keys", &[], |r| {
+            r.get(0)
+        })?
+        .unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn api_keys(&mut self, q: &ApiKeyQuery) -> StoreResult<(u64, Vec<ApiKey>)> {
+        let types = serde_json::to_string(&q.types).map_err(internal)?;
+        docs(page_of(
+            self.db(),
+            "api_keys",
+            "doc",
+            "WHERE (?1 IS NULL OR workspace_id = ?1)
+               AND (?2 = '[]' OR json_extract(doc, '$.type') IN (SELECT value FROM json_each(?2)))",
+            &[&q.workspace_id, &types],
+            &q.page,
+            |r| r.get(0),
+        )?)
+    }
+
+    fn api_key(&mut self, id: &str) -> StoreResult<Option<ApiKey>> {
+        doc_of(one(
+            self.db(),
+            "SELECT doc FROM api_keys WHERE id = ?1",
+            &[&id],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn api_key_by_hash(&mut self, hash: &str) -> StoreResult<Option<ApiKey>> {
+        doc_of(one(
+            self.db(),
+            "SELECT doc FROM api_keys WHERE key_hash = ?1",
+            &[&hash],
+            |r| r.get(0),
+        )?)
+    }
+}

@@ -1,0 +1,310 @@
+//! Write transactions: `BEGIN IMMEDIATE` on the writer connection, `COMMIT` on
+//! [`StoreTx::commit`], `ROLLBACK` when dropped uncommitted.
+
+use std::sync::MutexGuard;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::read::Db;
+use super::{internal, to_doc, unique_or_internal};
+use crate::api::api_key::ApiKey;
+use crate::api::workspace::Workspace;
+use crate::store::{
+    AccessRecord, ApiKeyRecord, IntegrationRecord, ModelRecord, ProviderRecord, StoreError,
+    StoreResult, StoreTx, VirtualKeyRecord,
+};
+
+pub struct SqliteTx<'a> {
+    conn: MutexGuard<'a, Connection>,
+    open: bool,
+}
+
+impl<'a> SqliteTx<'a> {
+    pub(super) fn begin(conn: MutexGuard<'a, Connection>) -> StoreResult<SqliteTx<'a>> {
+        // IMMEDIATE takes the write lock up front, so two processes never deadlock
+        // upgrading a read lock; other writers wait (busy timeout), readers never do.
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;
+        Ok(SqliteTx { conn, open: true })
+    }
+
+    fn exec(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<usize> {
+        self.conn
+            .prepare_cached(sql)
+            .map_err(internal)?
+            .execute(args)
+            .map_err(internal)
+    }
+
+    fn exec_unique(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+        conflict: impl FnOnce() -> String,
+    ) -> StoreResult<usize> {
+        self.conn
+            .prepare_cached(sql)
+            .map_err(internal)?
+            .execute(args)
+            .map_err(|e| unique_or_internal(e, conflict))
+    }
+
+    /// Providers and virtual keys share one slug namespace per workspace.
+    fn slug_free(&self, table: &str, workspace_id: &str, slug: &str) -> StoreResult<()> {
+        let taken: Option<i64> = self
+            .conn
+            .query_row(
+                &format!("SELECT 1 FROM {table} WHERE workspace_id = ?1 AND slug = ?2"),
+                [workspace_id, slug],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(internal)?;
+        match taken {
+            Some(_) => Err(StoreError::Conflict(format!(
+                "`{slug}` is already used by a provider or virtual key in this workspace"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn expect_one(n: usize, missing: impl FnOnce() -> String) -> StoreResult<()> {
+    if n == 0 {
+        Err(StoreError::NotFound(missing()))
+    } else {
+        Ok(())
+    }
+}
+
+impl Drop for SqliteTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl Db for SqliteTx<'_> {
+    fn db(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl StoreTx for SqliteTx<'_> {
+    fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            &[&key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn insert_workspace(&mut self, ws: &Workspace) -> StoreResult<()> {
+        self.exec_unique(
+            "INSERT INTO workspaces(id, slug, name, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                ws.id,
+                ws.slug,
+                ws.name,
+                ws.status.as_deref().unwrap_or("active"),
+                to_doc(ws)?
+            ],
+            || format!("a workspace with slug `{}` already exists", ws.slug),
+        )?;
+        Ok(())
+    }
+
+    fn save_workspace(&mut self, ws: &Workspace) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE workspaces SET name = ?2, status = ?3, doc = ?4 WHERE id = ?1",
+            params![
+                ws.id,
+                ws.name,
+                ws.status.as_deref().unwrap_or("active"),
+                to_doc(ws)?
+            ],
+        )?;
+        expect_one(n, || format!("workspace `{}` not found", ws.slug))
+    }
+
+    fn delete_workspace(&mut self, id: &str) -> StoreResult<()> {
+        // Dependents go through ON DELETE CASCADE, in the same transaction.
+        let n = self.exec("DELETE FROM workspaces WHERE id = ?1", &[&id])?;
+        expect_one(n, || format!("workspace `{id}` not found"))
+    }
+
+    fn insert_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()> {
+        let public = &record.public;
+        self.exec_unique(
+            "INSERT INTO integrations(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                public.id,
+                public.slug,
+                public.workspace_id,
+                to_doc(public)?,
+                record.sealed_secrets
+            ],
+            || format!("an integration with slug `{}` already exists", public.slug),
+        )?;
+        Ok(())
+    }
+
+    fn save_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE integrations SET doc = ?2, secrets = ?3 WHERE id = ?1",
+            params![
+                record.public.id,
+                to_doc(&record.public)?,
+                record.sealed_secrets
+            ],
+        )?;
+        expect_one(n, || {
+            format!("integration `{}` not found", record.public.slug)
+        })
+    }
+
+    fn delete_integration(&mut self, id: &str) -> StoreResult<()> {
+        let n = self.exec("DELETE FROM integrations WHERE id = ?1", &[&id])?;
+        expect_one(n, || format!("integration `{id}` not found"))
+    }
+
+    fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO integration_workspaces(integration_id, workspace_id, doc) VALUES (?1, ?2, ?3)
+             ON CONFLICT(integration_id, workspace_id) DO UPDATE SET doc = excluded.doc",
+            params![access.integration_id, access.workspace_id, to_doc(access)?],
+        )?;
+        Ok(())
+    }
+
+    fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
+        let p = &record.public;
+        let ws = p.workspace_id.as_deref().unwrap_or("");
+        self.slug_free("virtual_keys", ws, &p.slug)?;
+        self.exec_unique(
+            "INSERT INTO providers(id, slug, workspace_id, integration_id, revoked, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                p.id,
+                p.slug,
+                p.workspace_id,
+                record.integration_uuid,
+                i64::from(record.revoked),
+                to_doc(p)?
+            ],
+            || {
+                format!(
+                    "an AI provider with slug `{}` already exists in this workspace",
+                    p.slug
+                )
+            },
+        )?;
+        Ok(())
+    }
+
+    fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE providers SET revoked = ?2, doc = ?3 WHERE id = ?1",
+            params![
+                record.public.id,
+                i64::from(record.revoked),
+                to_doc(&record.public)?
+            ],
+        )?;
+        expect_one(n, || {
+            format!("AI provider `{}` not found", record.public.slug)
+        })
+    }
+
+    fn delete_provider(&mut self, id: &str) -> StoreResult<()> {
+        self.exec("DELETE FROM providers WHERE id = ?1", &[&id])?;
+        Ok(())
+    }
+
+    fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO integration_models(integration_id, slug, doc, secrets) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(integration_id, slug) DO UPDATE SET doc = excluded.doc, secrets = excluded.secrets",
+            params![integration_id, model.public.slug, to_doc(&model.public)?, model.sealed_headers],
+        )?;
+        Ok(())
+    }
+
+    fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM integration_models WHERE integration_id = ?1 AND slug = ?2",
+            &[&integration_id, &slug],
+        )?;
+        Ok(())
+    }
+
+    fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
+        let v = &record.public;
+        let ws = v.workspace_id.as_deref().unwrap_or("");
+        self.slug_free("providers", ws, &v.slug)?;
+        self.exec_unique(
+            "INSERT INTO virtual_keys(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![v.id, v.slug, ws, to_doc(v)?, record.sealed_secrets],
+            || {
+                format!(
+                    "`{}` is already used by a provider or virtual key in this workspace",
+                    v.slug
+                )
+            },
+        )?;
+        Ok(())
+    }
+
+    fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE virtual_keys SET doc = ?2, secrets = ?3 WHERE id = ?1",
+            params![
+                record.public.id,
+                to_doc(&record.public)?,
+                record.sealed_secrets
+            ],
+        )?;
+        expect_one(n, || {
+            format!("virtual key `{}` not found", record.public.slug)
+        })
+    }
+
+    fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()> {
+        self.exec("DELETE FROM virtual_keys WHERE id = ?1", &[&id])?;
+        Ok(())
+    }
+
+    fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()> {
+        let public = &record.public;
+        self.exec_unique(
+            "INSERT INTO api_keys(id, key_hash, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                public.id,
+                record.key_hash,
+                public.workspace_id,
+                to_doc(public)?
+            ],
+            || "this API key already exists".to_owned(),
+        )?;
+        Ok(())
+    }
+
+    fn save_api_key(&mut self, key: &ApiKey) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE api_keys SET doc = ?2 WHERE id = ?1",
+            params![key.id, to_doc(key)?],
+        )?;
+        expect_one(n, || format!("API key `{}` not found", key.id))
+    }
+
+    fn delete_api_key(&mut self, id: &str) -> StoreResult<()> {
+        let n = self.exec("DELETE FROM api_keys WHERE id = ?1", &[&id])?;
+        expect_one(n, || format!("API key `{id}` not found"))
+    }
+
+    fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        self.conn.execute_batch("COMMIT").map_err(internal)?;
+        self.open = false;
+        Ok(())
+    }
+}
