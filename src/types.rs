@@ -265,25 +265,21 @@ pub fn parse_multiplier(s: &str) -> Result<f64, String> {
     Ok(value)
 }
 
-/// The longest display name accepted.
-pub const MAX_NAME: usize = 255;
-
-/// A display name: not blank, no control characters (tabs, newlines, escapes), at most
-/// [`MAX_NAME`] characters.
+/// A display name, checked as the server checks it (`api::text`): not blank, bounded, no
+/// control or bidirectional formatting characters.
 pub fn parse_name(s: &str) -> Result<String, String> {
-    if s.trim().is_empty() {
-        return Err("a name cannot be empty".to_owned());
+    match crate::api::text::name_problem(s) {
+        Some(problem) => Err(format!("a name {problem}")),
+        None => Ok(s.to_owned()),
     }
-    if let Some(c) = s.chars().find(|c| c.is_control()) {
-        return Err(format!(
-            "a name cannot contain control characters (found {:?})",
-            c
-        ));
+}
+
+/// A description or note, checked as the server checks it.
+pub fn parse_description(s: &str) -> Result<String, String> {
+    match crate::api::text::description_problem(s) {
+        Some(problem) => Err(format!("a description {problem}")),
+        None => Ok(s.to_owned()),
     }
-    if s.chars().count() > MAX_NAME {
-        return Err(format!("a name is at most {MAX_NAME} characters"));
-    }
-    Ok(s.to_owned())
 }
 
 /// The largest price accepted, in USD per 1M tokens: anything above is a typo.
@@ -423,6 +419,8 @@ mod limit_tests {
     fn names_refuse_control_characters() {
         assert_eq!(parse_name("Équipe données").unwrap(), "Équipe données");
         assert!(parse_name("a\tb").unwrap_err().contains("control"));
+        assert!(parse_name("abc\u{202E}gpj").is_err());
+        assert!(parse_description("line\nbreak").is_err());
         assert!(parse_name("a\u{1b}[31m").is_err());
         assert!(parse_name("  ").is_err());
     }

@@ -249,11 +249,15 @@ fn unicode_names_make_readable_slugs_and_control_characters_are_refused() {
             .starts_with("ws-equipe-donnees-"),
         "{ws}"
     );
-    w.fails(&["workspaces", "create", "a\tb"], 2, "control characters");
+    w.fails(
+        &["workspaces", "create", "a\tb"],
+        2,
+        "must not contain control",
+    );
     w.fails(
         &["workspaces", "create", "x\u{1b}[31mred"],
         2,
-        "control characters",
+        "must not contain control",
     );
     assert_eq!(w.json(&["workspaces", "list"]).as_array().unwrap().len(), 1);
 }

@@ -42,7 +42,7 @@ pub struct CreateArgs {
     pub user_id: Option<String>,
 
     /// Description
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_description)]
     pub description: Option<String>,
 
     /// Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future

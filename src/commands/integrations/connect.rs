@@ -38,7 +38,7 @@ pub struct ConnectArgs {
     pub name: Option<String>,
 
     /// Description
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_description)]
     pub description: Option<String>,
 
     #[command(flatten)]

@@ -19,7 +19,7 @@ pub struct UpdateArgs {
     pub name: Option<String>,
 
     /// New description
-    #[arg(long, conflicts_with = "clear_description")]
+    #[arg(long, value_parser = crate::types::parse_description, conflicts_with = "clear_description")]
     pub description: Option<String>,
 
     /// Remove the description

@@ -24,7 +24,7 @@ pub struct CreateArgs {
     pub name: Option<String>,
 
     /// A note for other admins
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_description)]
     pub note: Option<String>,
 
     /// Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future

@@ -21,7 +21,7 @@ pub struct UpdateArgs {
     pub name: Option<String>,
 
     /// New note
-    #[arg(long, conflicts_with = "clear_note")]
+    #[arg(long, value_parser = crate::types::parse_description, conflicts_with = "clear_note")]
     pub note: Option<String>,
 
     /// Remove the note

@@ -15,7 +15,7 @@ pub struct CreateArgs {
     pub name: String,
 
     /// Description
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_description)]
     pub description: Option<String>,
 
     /// Default request metadata, KEY=VALUE (repeatable)
