@@ -574,3 +574,32 @@ fn a_workspace_integration_gets_its_ai_provider_in_that_workspace() {
         assert_eq!(providers.as_array().unwrap().len(), 1, "{providers}");
     });
 }
+
+#[test]
+fn provisioning_flags_on_a_workspace_integration_are_refused_not_ignored() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&["workspaces", "create", "research"]);
+    w.fails(
+        &[
+            "integrations",
+            "connect",
+            "eng-groq",
+            "--service",
+            "groq",
+            "--key-env",
+            "PROVIDER_KEY",
+            "--workspace",
+            "eng",
+            "--provision",
+            "research",
+        ],
+        2,
+        "a workspace integration serves only its own workspace",
+    );
+    assert_eq!(
+        w.json(&["integrations", "list"]).as_array().unwrap().len(),
+        0,
+        "nothing was written"
+    );
+}

@@ -255,6 +255,18 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         None => Default::default(),
     };
 
+    if workspace.is_some()
+        && (!steps.provision.is_empty()
+            || steps.provision_all
+            || steps.new_workspaces
+            || steps.no_new_workspaces)
+    {
+        return Err(CliError::usage(
+            "--provision, --provision-all and --new-workspaces share an organisation integration; a workspace integration serves only its own workspace",
+        )
+        .with_hint("drop --workspace to connect it for the organisation, or drop the provisioning flags")
+        .into());
+    }
     // Step 2: workspace provisioning (organisation integrations only).
     let mut plan = None;
     if workspace.is_none() && !steps.skip_provisioning {
