@@ -603,3 +603,28 @@ fn provisioning_flags_on_a_workspace_integration_are_refused_not_ignored() {
         "nothing was written"
     );
 }
+
+#[test]
+fn limits_without_workspaces_to_provision_are_refused_not_ignored() {
+    let w = World::new(Mode::Embedded);
+    for extra in [
+        &["--budget", "100"][..],
+        &["--skip-provisioning", "--rate-limit", "5/min"],
+    ] {
+        let mut args = vec![
+            "integrations",
+            "connect",
+            "openai-prod",
+            "--service",
+            "openai",
+            "--key-env",
+            "PROVIDER_KEY",
+        ];
+        args.extend_from_slice(extra);
+        w.fails(&args, 2, "--provision WORKSPACE");
+    }
+    assert_eq!(
+        w.json(&["integrations", "list"]).as_array().unwrap().len(),
+        0
+    );
+}

@@ -285,6 +285,13 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             )?);
         }
     }
+    if plan.is_none() && workspace.is_none() && steps.limits.any() {
+        return Err(CliError::usage(
+            "--budget, --budget-type, --reset, --alert and --rate-limit are the limits of the workspaces provisioned in step 2, and none is",
+        )
+        .with_hint("add --provision WORKSPACE, --provision-all or --new-workspaces")
+        .into());
+    }
 
     // Step 2 of a workspace integration: its AI provider `@slug` in that workspace, as
     // provisioning creates one for organisation integrations.
