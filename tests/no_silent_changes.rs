@@ -628,3 +628,40 @@ fn limits_without_workspaces_to_provision_are_refused_not_ignored() {
         0
     );
 }
+
+#[test]
+fn a_provider_slug_for_a_workspace_that_has_access_is_refused_not_ignored() {
+    let w = world_with_openai();
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+    ]);
+    w.fails(
+        &[
+            "workspaces",
+            "provision",
+            "eng",
+            "--integration",
+            "openai-prod",
+            "--provider-slug",
+            "eng-openai",
+        ],
+        2,
+        "already has access",
+    );
+    // For a workspace provisioned now, it names the provider.
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "research",
+        "--integration",
+        "openai-prod",
+        "--provider-slug",
+        "research-openai",
+    ]);
+    let providers = w.json(&["providers", "list", "--workspace", "research"]);
+    assert_eq!(providers[0]["slug"], "research-openai", "{providers}");
+}

@@ -348,6 +348,17 @@ pub fn compute<'a>(
     let mut lines = Vec::new();
     for ws in &plan.targets {
         let existing = by_slug.get(ws.slug.as_str()).filter(|a| a.enabled);
+        if let (Some(slug), Some(_)) = (&plan.provider_slug, existing) {
+            return Err(CliError::usage(format!(
+                "--provider-slug {slug} names the AI provider created when a workspace is first provisioned; `{}` already has access",
+                ws.slug
+            ))
+            .with_hint(format!(
+                "create another provider with `catalog providers create {slug} --integration {} --workspace {}`",
+                plan.integration, ws.slug
+            ))
+            .into());
+        }
         let old_usage = existing.and_then(|a| a.usage_limits.as_ref()?.first().map(strip_reset));
         let old_rate = existing.and_then(|a| a.rate_limits.clone().filter(|r| !r.is_empty()));
         let usage = plan.limits.merge_usage(old_usage.as_ref())?;
