@@ -317,23 +317,27 @@ impl ConfigArgs {
 }
 
 pub fn deployments_json(items: &[AzureDeployment]) -> Value {
+    // One deployment is the default: the one marked, else the first.
+    let none_marked = !items.iter().any(|d| d.is_default);
     let only_one = items.len() == 1;
     Value::Array(
         items
             .iter()
-            .map(|d| {
+            .enumerate()
+            .map(|(i, d)| {
+                let is_default = d.is_default || only_one || (none_marked && i == 0);
                 let mut v = json!({
                     "azure_deployment_name": d.name,
                     "azure_model_slug": d.model,
                     "azure_api_version": d.api_version,
-                    "is_default": d.is_default || only_one,
+                    "is_default": is_default,
                 });
                 // A deployment that is not the default is called by its alias: the
                 // model, unless one was given.
                 if let Some(alias) = d
                     .alias
                     .clone()
-                    .or_else(|| (!(d.is_default || only_one)).then(|| d.model.clone()))
+                    .or_else(|| (!is_default).then(|| d.model.clone()))
                 {
                     v["alias"] = Value::String(alias);
                 }
@@ -458,5 +462,29 @@ pub fn needs_secret(service: &str, config: &Map<String, Value>) -> bool {
             None | Some("default") | Some("entra")
         ),
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_deployment_is_the_default_when_none_is_marked() {
+        let d = |spec: &str| spec.parse::<AzureDeployment>().unwrap();
+        let json = deployments_json(&[
+            d("name=a,model=gpt-4o,api-version=v"),
+            d("name=b,model=gpt-4o-mini,api-version=v"),
+        ]);
+        assert_eq!(json[0]["is_default"], true);
+        assert!(json[0].get("alias").is_none());
+        assert_eq!(json[1]["is_default"], false);
+        assert_eq!(json[1]["alias"], "gpt-4o-mini");
+        let json = deployments_json(&[
+            d("name=a,model=gpt-4o,api-version=v"),
+            d("name=b,model=gpt-4o-mini,api-version=v,default"),
+        ]);
+        assert_eq!(json[0]["is_default"], false);
+        assert_eq!(json[1]["is_default"], true);
     }
 }

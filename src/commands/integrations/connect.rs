@@ -986,6 +986,14 @@ fn summary_lines(
     exists: bool,
     secret_keys: &[String],
 ) -> Vec<String> {
+    let width = body
+        .configurations
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     let mut lines = Vec::new();
     lines.push(
         if exists {
@@ -996,17 +1004,19 @@ fn summary_lines(
         .to_owned(),
     );
     lines.push(format!(
-        "  slug      {}",
+        "  {:<width$} {}",
+        "slug",
         body.slug.as_deref().unwrap_or("-")
     ));
-    lines.push(format!("  name      {}", body.name));
-    lines.push(format!("  service   {}", body.ai_provider_id));
+    lines.push(format!("  {:<width$} {}", "name", body.name));
+    lines.push(format!("  {:<width$} {}", "service", body.ai_provider_id));
     lines.push(format!(
-        "  scope     {}",
+        "  {:<width$} {}",
+        "scope",
         workspace.map_or("organisation".to_owned(), |w| format!("workspace {w}"))
     ));
     if let Some(k) = &body.key {
-        lines.push(format!("  key       {}", mask(k)));
+        lines.push(format!("  {:<width$} {}", "key", mask(k)));
     }
     for (k, v) in body.configurations.iter().flatten() {
         let shown = if k == "custom_headers" {
@@ -1026,7 +1036,7 @@ fn summary_lines(
         } else {
             v.as_str().map_or_else(|| v.to_string(), str::to_owned)
         };
-        lines.push(format!("  {k} {shown}"));
+        lines.push(format!("  {k:<width$} {shown}"));
     }
     lines
 }
