@@ -74,12 +74,14 @@ fn seed(w: &World, api: &Api) -> BTreeMap<String, String> {
     vk(
         json!({"name": "OpenAI ops", "slug": "openai-ops", "provider": "openai", "key": KEYS[5], "workspace_id": ws["ops"], "note": "ops only"}),
     );
-    // Usage so far, as a legacy catalog would have recorded it.
+    // Usage so far, as the gateway would have counted it.
     let conn = rusqlite::Connection::open(w.db()).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .unwrap();
     conn.execute(
-        "UPDATE virtual_keys SET doc = json_set(doc, '$.usage.current_usage', 42.5) WHERE slug IN ('openai-shared', 'openai-shared-r')",
+        "INSERT INTO usage_counters(scope, limit_key, used)
+         SELECT 'virtual_key/' || id, 'budget', 42.5 FROM virtual_keys WHERE slug IN ('openai-shared', 'openai-shared-r')
+         ON CONFLICT(scope, limit_key) DO UPDATE SET used = excluded.used",
         [],
     )
     .unwrap();

@@ -26,7 +26,7 @@ use anyhow::Context;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 use crate::api::api_key::KeyKind;
@@ -92,6 +92,17 @@ async fn log_request(request: Request, next: Next) -> Response {
         started.elapsed().as_secs_f64() * 1000.0
     ));
     response
+}
+
+/// Runs a request's handling on tokio's blocking pool. Admin API handlers call the store,
+/// whose SQLite calls block; on the pool they wait there, and the async workers stay free
+/// to accept, read and answer every other connection.
+async fn off_the_async_workers(request: Request, next: Next) -> Response {
+    let runtime = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || runtime.block_on(next.run(request))).await {
+        Ok(response) => response,
+        Err(_) => ApiError::internal("the request's handler stopped unexpectedly").into_response(),
+    }
 }
 
 /// One line of the server's log on stderr.
@@ -174,7 +185,9 @@ pub async fn serve(
     timeouts: listen::Timeouts,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let app = router(state).layer(middleware::from_fn(log_request));
+    let app = router(state)
+        .layer(middleware::from_fn(off_the_async_workers))
+        .layer(middleware::from_fn(log_request));
     let listener = tokio::net::TcpListener::from_std(listener)?;
     on_ready(listener.local_addr()?);
     listen::run(listener, app, timeouts, shutdown_signal())

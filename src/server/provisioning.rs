@@ -11,7 +11,7 @@ use crate::api::provider::Provider;
 use crate::api::provisioning::GlobalWorkspaceAccess;
 use crate::api::usage::{carry_over, timestamp, UsageState};
 use crate::api::workspace::Workspace;
-use crate::store::{AccessRecord, IntegrationRecord, ProviderRecord, StoreTx};
+use crate::store::{AccessRecord, IntegrationRecord, ProviderRecord, StoreTx, UsageScope, BUDGET};
 
 pub const AUTO_NOTE: &str = "Created automatically on integration access grant";
 
@@ -50,6 +50,14 @@ pub fn grant(
         rate_limits: grant.rate_limits,
         usage,
     };
+    tx.set_usage(
+        &UsageScope::Access {
+            integration_id: integ.id.clone(),
+            workspace_id: workspace.id.clone(),
+        },
+        BUDGET,
+        access.usage.as_ref(),
+    )?;
     let providers = tx.providers(Some(&workspace.id), Some(&integ.id))?;
     // Every provider built on this access must fit inside its new limits.
     for p in &providers {

@@ -157,6 +157,35 @@ pub struct ProviderRecord {
     pub revoked: bool,
 }
 
+/// What a usage counter counts for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UsageScope {
+    /// A workspace's access to an integration.
+    Access {
+        integration_id: String,
+        workspace_id: String,
+    },
+    Provider(String),
+    VirtualKey(String),
+}
+
+impl UsageScope {
+    /// The counter's key: `access/<integration>/<workspace>`, `provider/<id>`, ...
+    pub fn key(&self) -> String {
+        match self {
+            UsageScope::Access {
+                integration_id,
+                workspace_id,
+            } => format!("access/{integration_id}/{workspace_id}"),
+            UsageScope::Provider(id) => format!("provider/{id}"),
+            UsageScope::VirtualKey(id) => format!("virtual_key/{id}"),
+        }
+    }
+}
+
+/// The budget counter of a scope (its usage in the current window).
+pub const BUDGET: &str = "budget";
+
 /// Everything that can be read, in a read snapshot or inside a write transaction.
 pub trait StoreRead {
     fn meta(&mut self, key: &str) -> StoreResult<Option<String>>;
@@ -207,6 +236,9 @@ pub trait StoreRead {
     fn api_keys(&mut self, query: &ApiKeyQuery) -> StoreResult<(u64, Vec<ApiKey>)>;
     fn api_key(&mut self, id: &str) -> StoreResult<Option<ApiKey>>;
     fn api_key_by_hash(&mut self, hash: &str) -> StoreResult<Option<ApiKey>>;
+
+    /// A counter's state; `None` when nothing has been counted.
+    fn usage(&mut self, scope: &UsageScope, limit: &str) -> StoreResult<Option<UsageState>>;
 }
 
 /// One write transaction: everything in it lands on [`StoreTx::commit`], nothing if it
@@ -243,6 +275,34 @@ pub trait StoreTx: StoreRead {
     fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
     fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
     fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()>;
+
+    /// Sets a counter's window and usage (a new window, a reset); `None` removes it.
+    /// Records' `usage` fields are views: saving a record never writes its counters.
+    fn set_usage(
+        &mut self,
+        scope: &UsageScope,
+        limit: &str,
+        state: Option<&UsageState>,
+    ) -> StoreResult<()>;
+    /// Adds `amount` to a counter's settled usage; returns the new usage.
+    fn charge(&mut self, scope: &UsageScope, limit: &str, amount: f64) -> StoreResult<f64>;
+    /// Holds `amount` against a counter if settled plus held usage stays within `ceiling`;
+    /// `false` (and nothing held) otherwise.
+    fn hold(
+        &mut self,
+        scope: &UsageScope,
+        limit: &str,
+        amount: f64,
+        ceiling: f64,
+    ) -> StoreResult<bool>;
+    /// Releases `held` and charges `actual` in its place.
+    fn settle(
+        &mut self,
+        scope: &UsageScope,
+        limit: &str,
+        held: f64,
+        actual: f64,
+    ) -> StoreResult<()>;
 
     fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()>;
     fn save_api_key(&mut self, key: &ApiKey) -> StoreResult<()>;

@@ -145,12 +145,16 @@ pub async fn update(
             now,
         )?;
         if item.reset_usage == Some(true) {
-            if let Some(mut access) = tx.access(&id, &ws.id)? {
-                access
+            if let Some(access) = tx.access(&id, &ws.id)? {
+                let mut usage = access
                     .usage
-                    .get_or_insert_with(|| crate::api::usage::UsageState::fresh(now))
-                    .reset(now);
-                tx.save_access(&access)?;
+                    .unwrap_or_else(|| crate::api::usage::UsageState::fresh(now));
+                usage.reset(now);
+                let scope = crate::store::UsageScope::Access {
+                    integration_id: id.clone(),
+                    workspace_id: ws.id.clone(),
+                };
+                tx.set_usage(&scope, crate::store::BUDGET, Some(&usage))?;
             }
         }
     }

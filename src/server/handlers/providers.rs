@@ -21,7 +21,7 @@ use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
 use crate::server::provisioning::{check_fits, status};
 use crate::server::AppState;
-use crate::store::{IntegrationRecord, ProviderRecord, StoreTx};
+use crate::store::{IntegrationRecord, ProviderRecord, StoreTx, UsageScope, BUDGET};
 
 /// The workspace a provider request acts in.
 pub fn workspace(
@@ -155,6 +155,11 @@ pub async fn create(
         revoked: false,
     };
     tx.insert_provider(&record)?;
+    tx.set_usage(
+        &UsageScope::Provider(record.public.id.clone()),
+        BUDGET,
+        record.public.usage.as_ref(),
+    )?;
     store_tx.commit()?;
     Ok(Json(Created {
         id: record.public.id.clone(),
@@ -274,6 +279,11 @@ pub fn apply_update(
         p.last_reset_at = Some(now());
     }
     p.last_updated_at = Some(now());
+    tx.set_usage(
+        &UsageScope::Provider(p.id.clone()),
+        BUDGET,
+        p.usage.as_ref(),
+    )?;
     Ok(())
 }
 

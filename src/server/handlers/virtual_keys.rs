@@ -31,7 +31,9 @@ use crate::server::extract::{Body, Query};
 use crate::server::legacy::{fingerprint, integration_config, VkSecrets};
 use crate::server::provisioning::{self, Grant};
 use crate::server::{provider_config, AppState};
-use crate::store::{IntegrationRecord, ProviderRecord, StoreRead, VirtualKeyRecord};
+use crate::store::{
+    IntegrationRecord, ProviderRecord, StoreRead, UsageScope, VirtualKeyRecord, BUDGET,
+};
 
 fn master(state: &AppState) -> ApiResult<MasterKey> {
     state
@@ -260,6 +262,11 @@ pub async fn create(
     };
     let mut tx = state.store.begin()?;
     tx.insert_virtual_key(&record)?;
+    tx.set_usage(
+        &UsageScope::VirtualKey(record.public.id.clone()),
+        BUDGET,
+        record.public.usage.as_ref(),
+    )?;
     tx.commit()?;
     Ok(Json(json!({"success": true, "data": {"slug": slug}})))
 }
@@ -382,6 +389,11 @@ pub async fn update(
             .unwrap_or_else(|| json!({}));
         check_legacy(&provider, record.public.masked_api_key.is_some(), &mc)?;
         tx.save_virtual_key(&record)?;
+        tx.set_usage(
+            &UsageScope::VirtualKey(record.public.id.clone()),
+            BUDGET,
+            record.public.usage.as_ref(),
+        )?;
         store_tx.commit()?;
         return Ok(Json(
             json!({"success": true, "data": {"slug": target.slug}}),
@@ -753,6 +765,12 @@ pub async fn migrate(
             integration_uuid: integration.public.id.clone(),
             revoked: false,
         })?;
+        // The key's usage so far moves to the provider that replaces it.
+        tx.set_usage(
+            &UsageScope::Provider(v.id.clone()),
+            BUDGET,
+            v.usage.as_ref(),
+        )?;
         providers.push(v.slug.clone());
     }
     store_tx.commit()?;

@@ -4,10 +4,12 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::{docs, from_doc, internal, page_of};
 use crate::api::api_key::ApiKey;
+use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::store::{
     AccessRecord, ApiKeyQuery, IntegrationQuery, IntegrationRecord, IntegrationScope, ModelRecord,
-    ProviderRecord, StoreRead, StoreResult, VirtualKeyRecord, WorkspaceDependents, WorkspaceQuery,
+    ProviderRecord, StoreRead, StoreResult, UsageScope, VirtualKeyRecord, WorkspaceDependents,
+    WorkspaceQuery,
 };
 
 /// A connection in a transaction (a read snapshot or a write transaction).
@@ -58,27 +60,71 @@ fn to_integration((doc, sealed_secrets): (String, Vec<u8>)) -> StoreResult<Integ
     })
 }
 
-fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, bool)> {
-    Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+/// The budget counter's columns, read beside a record (`c` joined on its scope).
+const USAGE_COLUMNS: &str = "c.used, c.window_started_at, c.last_reset_at, c.scope IS NOT NULL";
+const ACCESS_USAGE: &str = "LEFT JOIN usage_counters c ON c.scope = 'access/' || a.integration_id || '/' || a.workspace_id AND c.limit_key = 'budget'";
+const PROVIDER_USAGE: &str =
+    "LEFT JOIN usage_counters c ON c.scope = 'provider/' || p.id AND c.limit_key = 'budget'";
+const VK_USAGE: &str =
+    "LEFT JOIN usage_counters c ON c.scope = 'virtual_key/' || v.id AND c.limit_key = 'budget'";
+
+/// The counter columns starting at `at`, as a usage view.
+fn usage_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<UsageState>> {
+    if !r.get::<_, bool>(at + 3)? {
+        return Ok(None);
+    }
+    Ok(Some(UsageState {
+        current_usage: r.get(at)?,
+        window_started_at: r.get(at + 1)?,
+        next_usage_reset_at: None,
+        last_reset_at: r.get(at + 2)?,
+    }))
+}
+
+fn doc_and_usage(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Option<UsageState>)> {
+    Ok((r.get(0)?, usage_at(r, 1)?))
+}
+
+fn to_access((doc, usage): (String, Option<UsageState>)) -> StoreResult<AccessRecord> {
+    let mut access: AccessRecord = from_doc(&doc)?;
+    access.usage = usage;
+    Ok(access)
+}
+
+type ProviderRow = (String, String, bool, Option<UsageState>);
+
+fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProviderRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get::<_, i64>(2)? != 0,
+        usage_at(r, 3)?,
+    ))
 }
 
 fn to_provider(
-    (doc, integration_uuid, revoked): (String, String, bool),
+    (doc, integration_uuid, revoked, usage): ProviderRow,
 ) -> StoreResult<ProviderRecord> {
+    let mut public: crate::api::provider::Provider = from_doc(&doc)?;
+    public.usage = usage;
     Ok(ProviderRecord {
-        public: from_doc(&doc)?,
+        public,
         integration_uuid,
         revoked,
     })
 }
 
-fn vk_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Vec<u8>)> {
-    Ok((r.get(0)?, r.get(1)?))
+type VkRow = (String, Vec<u8>, Option<UsageState>);
+
+fn vk_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VkRow> {
+    Ok((r.get(0)?, r.get(1)?, usage_at(r, 2)?))
 }
 
-fn to_vk((doc, sealed_secrets): (String, Vec<u8>)) -> StoreResult<VirtualKeyRecord> {
+fn to_vk((doc, sealed_secrets, usage): VkRow) -> StoreResult<VirtualKeyRecord> {
+    let mut public: crate::api::virtual_key::VirtualKey = from_doc(&doc)?;
+    public.usage = usage;
     Ok(VirtualKeyRecord {
-        public: from_doc(&doc)?,
+        public,
         sealed_secrets,
     })
 }
@@ -214,12 +260,17 @@ impl<T: Db> StoreRead for T {
         integration_id: &str,
         workspace_id: &str,
     ) -> StoreResult<Option<AccessRecord>> {
-        doc_of(one(
+        one(
             self.db(),
-            "SELECT doc FROM integration_workspaces WHERE integration_id = ?1 AND workspace_id = ?2",
+            &format!(
+                "SELECT a.doc, {USAGE_COLUMNS} FROM integration_workspaces a {ACCESS_USAGE}
+                 WHERE a.integration_id = ?1 AND a.workspace_id = ?2"
+            ),
             &[&integration_id, &workspace_id],
-            |r| r.get(0),
-        )?)
+            doc_and_usage,
+        )?
+        .map(to_access)
+        .transpose()
     }
 
     fn accesses(
@@ -229,14 +280,16 @@ impl<T: Db> StoreRead for T {
     ) -> StoreResult<Vec<AccessRecord>> {
         rows(
             self.db(),
-            "SELECT doc FROM integration_workspaces
-             WHERE (?1 IS NULL OR integration_id = ?1) AND (?2 IS NULL OR workspace_id = ?2)
-             ORDER BY rowid",
+            &format!(
+                "SELECT a.doc, {USAGE_COLUMNS} FROM integration_workspaces a {ACCESS_USAGE}
+                 WHERE (?1 IS NULL OR a.integration_id = ?1) AND (?2 IS NULL OR a.workspace_id = ?2)
+                 ORDER BY a.rowid"
+            ),
             &[&integration_id, &workspace_id],
-            |r| r.get::<_, String>(0),
+            doc_and_usage,
         )?
-        .iter()
-        .map(|d| from_doc(d))
+        .into_iter()
+        .map(to_access)
         .collect()
     }
 
@@ -247,8 +300,10 @@ impl<T: Db> StoreRead for T {
     ) -> StoreResult<Option<ProviderRecord>> {
         one(
             self.db(),
-            "SELECT doc, integration_id, revoked FROM providers
-             WHERE workspace_id = ?1 AND (slug = ?2 OR id = ?2)",
+            &format!(
+                "SELECT p.doc, p.integration_id, p.revoked, {USAGE_COLUMNS} FROM providers p
+                 {PROVIDER_USAGE} WHERE p.workspace_id = ?1 AND (p.slug = ?2 OR p.id = ?2)"
+            ),
             &[&workspace_id, &slug_or_id],
             provider_row,
         )?
@@ -263,9 +318,12 @@ impl<T: Db> StoreRead for T {
     ) -> StoreResult<Vec<ProviderRecord>> {
         rows(
             self.db(),
-            "SELECT doc, integration_id, revoked FROM providers
-             WHERE (?1 IS NULL OR workspace_id = ?1) AND (?2 IS NULL OR integration_id = ?2)
-             ORDER BY rowid",
+            &format!(
+                "SELECT p.doc, p.integration_id, p.revoked, {USAGE_COLUMNS} FROM providers p
+                 {PROVIDER_USAGE}
+                 WHERE (?1 IS NULL OR p.workspace_id = ?1) AND (?2 IS NULL OR p.integration_id = ?2)
+                 ORDER BY p.rowid"
+            ),
             &[&workspace_id, &integration_id],
             provider_row,
         )?
@@ -298,7 +356,10 @@ impl<T: Db> StoreRead for T {
     ) -> StoreResult<Option<VirtualKeyRecord>> {
         one(
             self.db(),
-            "SELECT doc, secrets FROM virtual_keys WHERE workspace_id = ?1 AND (slug = ?2 OR id = ?2)",
+            &format!(
+                "SELECT v.doc, v.secrets, {USAGE_COLUMNS} FROM virtual_keys v {VK_USAGE}
+                 WHERE v.workspace_id = ?1 AND (v.slug = ?2 OR v.id = ?2)"
+            ),
             &[&workspace_id, &slug_or_id],
             vk_row,
         )?
@@ -309,7 +370,10 @@ impl<T: Db> StoreRead for T {
     fn virtual_keys(&mut self, workspace_id: Option<&str>) -> StoreResult<Vec<VirtualKeyRecord>> {
         rows(
             self.db(),
-            "SELECT doc, secrets FROM virtual_keys WHERE (?1 IS NULL OR workspace_id = ?1) ORDER BY rowid",
+            &format!(
+                "SELECT v.doc, v.secrets, {USAGE_COLUMNS} FROM virtual_keys v {VK_USAGE}
+                 WHERE (?1 IS NULL OR v.workspace_id = ?1) ORDER BY v.rowid"
+            ),
             &[&workspace_id],
             vk_row,
         )?
@@ -347,6 +411,17 @@ impl<T: Db> StoreRead for T {
             &[&id],
             |r| r.get(0),
         )?)
+    }
+
+    fn usage(&mut self, scope: &UsageScope, limit: &str) -> StoreResult<Option<UsageState>> {
+        one(
+            self.db(),
+            "SELECT used, window_started_at, last_reset_at, 1 FROM usage_counters
+             WHERE scope = ?1 AND limit_key = ?2",
+            &[&scope.key(), &limit],
+            |r| usage_at(r, 0),
+        )
+        .map(Option::flatten)
     }
 
     fn api_key_by_hash(&mut self, hash: &str) -> StoreResult<Option<ApiKey>> {

@@ -64,6 +64,45 @@ const MIGRATIONS: &[&str] = &[
         secrets BLOB NOT NULL,
         UNIQUE (workspace_id, slug)
      );",
+    // 6: usage counters as rows of their own, out of the JSON documents. One row per
+    // (scope, limit): the current window, settled usage and amounts held for requests in
+    // flight. Counters go with what they count.
+    "CREATE TABLE usage_counters (
+        scope TEXT NOT NULL,
+        limit_key TEXT NOT NULL,
+        used REAL NOT NULL DEFAULT 0,
+        held REAL NOT NULL DEFAULT 0,
+        window_started_at TEXT,
+        last_reset_at TEXT,
+        PRIMARY KEY (scope, limit_key)
+     );
+     INSERT INTO usage_counters(scope, limit_key, used, window_started_at, last_reset_at)
+        SELECT 'access/' || integration_id || '/' || workspace_id, 'budget',
+               COALESCE(json_extract(doc, '$.usage.current_usage'), 0),
+               json_extract(doc, '$.usage.window_started_at'), json_extract(doc, '$.usage.last_reset_at')
+        FROM integration_workspaces WHERE json_type(doc, '$.usage') = 'object';
+     INSERT INTO usage_counters(scope, limit_key, used, window_started_at, last_reset_at)
+        SELECT 'provider/' || id, 'budget',
+               COALESCE(json_extract(doc, '$.usage.current_usage'), 0),
+               json_extract(doc, '$.usage.window_started_at'), json_extract(doc, '$.usage.last_reset_at')
+        FROM providers WHERE json_type(doc, '$.usage') = 'object';
+     INSERT INTO usage_counters(scope, limit_key, used, window_started_at, last_reset_at)
+        SELECT 'virtual_key/' || id, 'budget',
+               COALESCE(json_extract(doc, '$.usage.current_usage'), 0),
+               json_extract(doc, '$.usage.window_started_at'), json_extract(doc, '$.usage.last_reset_at')
+        FROM virtual_keys WHERE json_type(doc, '$.usage') = 'object';
+     UPDATE integration_workspaces SET doc = json_remove(doc, '$.usage');
+     UPDATE providers SET doc = json_remove(doc, '$.usage');
+     UPDATE virtual_keys SET doc = json_remove(doc, '$.usage');
+     CREATE TRIGGER access_counters AFTER DELETE ON integration_workspaces BEGIN
+        DELETE FROM usage_counters WHERE scope = 'access/' || OLD.integration_id || '/' || OLD.workspace_id;
+     END;
+     CREATE TRIGGER provider_counters AFTER DELETE ON providers BEGIN
+        DELETE FROM usage_counters WHERE scope = 'provider/' || OLD.id;
+     END;
+     CREATE TRIGGER virtual_key_counters AFTER DELETE ON virtual_keys BEGIN
+        DELETE FROM usage_counters WHERE scope = 'virtual_key/' || OLD.id;
+     END;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -8,10 +8,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::read::Db;
 use super::{internal, to_doc, unique_or_internal};
 use crate::api::api_key::ApiKey;
+use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::store::{
     AccessRecord, ApiKeyRecord, IntegrationRecord, ModelRecord, ProviderRecord, StoreError,
-    StoreResult, StoreTx, VirtualKeyRecord,
+    StoreResult, StoreTx, UsageScope, VirtualKeyRecord,
 };
 
 pub struct SqliteTx<'a> {
@@ -66,6 +67,19 @@ impl<'a> SqliteTx<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// Documents never hold usage: it lives in counters, which only counter operations write.
+fn provider_doc(record: &ProviderRecord) -> StoreResult<String> {
+    let mut public = record.public.clone();
+    public.usage = None;
+    to_doc(&public)
+}
+
+fn vk_doc(record: &VirtualKeyRecord) -> StoreResult<String> {
+    let mut public = record.public.clone();
+    public.usage = None;
+    to_doc(&public)
 }
 
 fn expect_one(n: usize, missing: impl FnOnce() -> String) -> StoreResult<()> {
@@ -169,10 +183,14 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()> {
+        let doc = to_doc(&AccessRecord {
+            usage: None,
+            ..access.clone()
+        })?;
         self.exec(
             "INSERT INTO integration_workspaces(integration_id, workspace_id, doc) VALUES (?1, ?2, ?3)
              ON CONFLICT(integration_id, workspace_id) DO UPDATE SET doc = excluded.doc",
-            params![access.integration_id, access.workspace_id, to_doc(access)?],
+            params![access.integration_id, access.workspace_id, doc],
         )?;
         Ok(())
     }
@@ -190,7 +208,7 @@ impl StoreTx for SqliteTx<'_> {
                 p.workspace_id,
                 record.integration_uuid,
                 i64::from(record.revoked),
-                to_doc(p)?
+                provider_doc(record)?
             ],
             || {
                 format!(
@@ -208,7 +226,7 @@ impl StoreTx for SqliteTx<'_> {
             params![
                 record.public.id,
                 i64::from(record.revoked),
-                to_doc(&record.public)?
+                provider_doc(record)?
             ],
         )?;
         expect_one(n, || {
@@ -244,7 +262,7 @@ impl StoreTx for SqliteTx<'_> {
         self.slug_free("providers", ws, &v.slug)?;
         self.exec_unique(
             "INSERT INTO virtual_keys(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![v.id, v.slug, ws, to_doc(v)?, record.sealed_secrets],
+            params![v.id, v.slug, ws, vk_doc(record)?, record.sealed_secrets],
             || {
                 format!(
                     "`{}` is already used by a provider or virtual key in this workspace",
@@ -258,11 +276,7 @@ impl StoreTx for SqliteTx<'_> {
     fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
         let n = self.exec(
             "UPDATE virtual_keys SET doc = ?2, secrets = ?3 WHERE id = ?1",
-            params![
-                record.public.id,
-                to_doc(&record.public)?,
-                record.sealed_secrets
-            ],
+            params![record.public.id, vk_doc(record)?, record.sealed_secrets],
         )?;
         expect_one(n, || {
             format!("virtual key `{}` not found", record.public.slug)
@@ -272,6 +286,83 @@ impl StoreTx for SqliteTx<'_> {
     fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()> {
         self.exec("DELETE FROM virtual_keys WHERE id = ?1", &[&id])?;
         Ok(())
+    }
+
+    fn set_usage(
+        &mut self,
+        scope: &UsageScope,
+        limit: &str,
+        state: Option<&UsageState>,
+    ) -> StoreResult<()> {
+        match state {
+            None => {
+                self.exec(
+                    "DELETE FROM usage_counters WHERE scope = ?1 AND limit_key = ?2",
+                    &[&scope.key(), &limit],
+                )?;
+            }
+            Some(s) => {
+                self.exec(
+                    "INSERT INTO usage_counters(scope, limit_key, used, held, window_started_at, last_reset_at)
+                     VALUES (?1, ?2, ?3, 0, ?4, ?5)
+                     ON CONFLICT(scope, limit_key) DO UPDATE SET used = excluded.used,
+                        window_started_at = excluded.window_started_at,
+                        last_reset_at = excluded.last_reset_at",
+                    params![scope.key(), limit, s.current_usage, s.window_started_at, s.last_reset_at],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn charge(&mut self, scope: &UsageScope, limit: &str, amount: f64) -> StoreResult<f64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO usage_counters(scope, limit_key, used) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(scope, limit_key) DO UPDATE SET used = used + excluded.used
+                 RETURNING used",
+            )
+            .map_err(internal)?
+            .query_row(params![scope.key(), limit, amount], |r| r.get(0))
+            .map_err(internal)
+    }
+
+    fn hold(
+        &mut self,
+        scope: &UsageScope,
+        limit: &str,
+        amount: f64,
+        ceiling: f64,
+    ) -> StoreResult<bool> {
+        let key = scope.key();
+        self.exec(
+            "INSERT INTO usage_counters(scope, limit_key) VALUES (?1, ?2)
+             ON CONFLICT(scope, limit_key) DO NOTHING",
+            &[&key, &limit],
+        )?;
+        let n = self.exec(
+            "UPDATE usage_counters SET held = held + ?3
+             WHERE scope = ?1 AND limit_key = ?2 AND used + held + ?3 <= ?4",
+            params![key, limit, amount, ceiling],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn settle(
+        &mut self,
+        scope: &UsageScope,
+        limit: &str,
+        held: f64,
+        actual: f64,
+    ) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE usage_counters SET held = max(held - ?3, 0), used = used + ?4
+             WHERE scope = ?1 AND limit_key = ?2",
+            params![scope.key(), limit, held, actual],
+        )?;
+        expect_one(n, || {
+            format!("no usage counter `{}` `{limit}`", scope.key())
+        })
     }
 
     fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()> {
