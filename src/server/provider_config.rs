@@ -107,6 +107,23 @@ fn specific_fields(service: &str) -> Option<&'static [Field]> {
     }
 }
 
+/// Whether `field` of `service` holds a secret (sealed, read back masked). Header values
+/// are always treated as secrets.
+pub fn is_secret(service: &str, field: &str) -> bool {
+    let any_service = [OPENAI, ANTHROPIC, AZURE_OPENAI, BEDROCK, VERTEX, COMMON];
+    let kind = kind_of(service, field).or_else(|| {
+        any_service
+            .iter()
+            .flat_map(|f| f.iter())
+            .find(|(name, _)| *name == field)
+            .map(|(_, kind)| *kind)
+    });
+    matches!(
+        kind,
+        Some(Kind::Secret | Kind::SecretObject | Kind::Headers)
+    )
+}
+
 fn kind_of(service: &str, field: &str) -> Option<Kind> {
     specific_fields(service)?
         .iter()

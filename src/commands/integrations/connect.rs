@@ -4,12 +4,18 @@
 use clap::Args;
 use serde_json::{Map, Value};
 
-use super::config_args::{needs_secret, secret_field, ConfigArgs, Service};
+use super::config_args::{is_secret, needs_secret, secret_field, ConfigArgs, Service};
 use crate::api::integration::{CreateIntegration, UpdateIntegration};
-use crate::api::models::{BulkUpdateModels, ModelUpdate};
+use crate::api::models::BulkUpdateModels;
+use crate::api::provider::CreateProvider;
+use crate::api::provisioning::WorkspaceAccessList;
+use crate::api::workspace::Workspace;
 use crate::client::provisioning::access_path;
 use crate::commands::dry_run::{self, PlannedRequest};
-use crate::commands::workspaces::provision::{ask_limits, choose_workspaces, compute, Plan};
+use crate::commands::models::access::{changes_nothing, only_body};
+use crate::commands::workspaces::provision::{
+    ask_limits, ask_new_workspaces, choose_workspaces, compute, current_budget, flag_pair, Plan,
+};
 use crate::commands::Ctx;
 use crate::crypto::mask;
 use crate::exit::{hint_on, CliError, ErrorKind};
@@ -28,11 +34,11 @@ pub struct ConnectArgs {
     pub service: Option<Service>,
 
     /// Display name (default: the slug)
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_name)]
     pub name: Option<String>,
 
     /// Description
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_description)]
     pub description: Option<String>,
 
     #[command(flatten)]
@@ -58,14 +64,18 @@ pub struct StepArgs {
     pub provision_all: bool,
 
     /// Step 2: also provision workspaces created later
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_new_workspaces")]
     pub new_workspaces: bool,
+
+    /// Step 2: stop provisioning workspaces created later
+    #[arg(long)]
+    pub no_new_workspaces: bool,
 
     #[command(flatten)]
     pub limits: LimitArgs,
 
     /// Skip step 2 (workspace provisioning)
-    #[arg(long, conflicts_with_all = ["provision", "provision_all", "new_workspaces"])]
+    #[arg(long, conflicts_with_all = ["provision", "provision_all", "new_workspaces", "no_new_workspaces"])]
     pub skip_provisioning: bool,
 
     /// Step 3: enable only these models (comma-separated or repeated): an allow-list
@@ -98,31 +108,62 @@ enum ModelChoice {
 pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let prompter = ctx.prompter();
     let settings = &ctx.settings;
+    let client = ctx.client()?;
+    // What already exists decides before the first prompt: a slug of another service is
+    // refused, and a re-run starts from the current state.
+    let existing = match client.get_integration(&args.slug.0) {
+        Ok(i) => Some(i),
+        Err(e) if crate::client::is_missing(&e) => None,
+        Err(e) => return Err(e),
+    };
+    let existing_service = existing
+        .as_ref()
+        .map(|found| existing_service(found, args.service))
+        .transpose()?;
     let wizard = args.service.is_none() && prompter.can();
-    let service = match args.service {
-        Some(s) => s,
-        None => {
+    if let (true, Some(found)) = (wizard, &existing) {
+        prompter.status_line(&format!(
+            "integration `{}` exists ({}): these questions update it; answers default to its current settings",
+            found.slug, found.ai_provider_id
+        ));
+    }
+    let service = match (args.service, existing_service) {
+        (Some(s), _) | (None, Some(s)) => s,
+        (None, None) => {
             let names: Vec<String> = Service::all().iter().map(|s| s.id().to_owned()).collect();
             Service::all()[prompter.select("service", "--service", &names, 0)?]
         }
     };
+    let default_name = existing
+        .as_ref()
+        .map_or(args.slug.0.clone(), |i| i.name.clone());
     let name = match args.name {
         Some(n) => n,
-        None if wizard => prompter.text("name", "--name", Some(&args.slug.0))?,
-        None => args.slug.0.clone(),
+        None if wizard => prompter.parsed(
+            "name",
+            "--name",
+            Some(&default_name),
+            crate::types::parse_name,
+        )?,
+        None => default_name,
     };
     let mut config = args.config.collect(settings)?;
     if wizard {
-        ask_configuration(&prompter, service, &mut config)?;
+        let current = existing
+            .as_ref()
+            .and_then(|i| i.configurations.clone())
+            .unwrap_or_default();
+        ask_configuration(&prompter, service, &mut config, &current)?;
     }
     let mut key = None;
     if needs_secret(service.id(), &config) {
         let secret = match args.key.read(settings)? {
-            Some(s) => s,
-            None if prompter.can() => prompter.secret(
+            Some(s) => Some(s),
+            None if existing.is_some() && keep_stored_key(ctx, existing.as_ref())? => None,
+            None if prompter.can() => Some(prompter.secret(
                 secret_label(service.id(), &config),
                 "--key-env VAR, --key-stdin or --key-file PATH",
-            )?,
+            )?),
             None => {
                 return Err(missing(
                     secret_label(service.id(), &config),
@@ -130,11 +171,39 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
                 ))
             }
         };
-        match secret_field(service.id(), &config) {
-            Some(field) => {
+        match (secret, secret_field(service.id(), &config)) {
+            (Some(secret), Some(field)) => {
                 config.insert(field.to_owned(), Value::String(secret));
             }
-            None => key = Some(secret),
+            (Some(secret), None) => key = Some(secret),
+            (None, _) => {}
+        }
+    } else if service == Service::Custom {
+        // A self-hosted service may take a key: `Authorization: Bearer`, or --key-header.
+        let secret = match args.key.read(settings)? {
+            Some(s) => Some(s),
+            None if wizard && prompter.confirm("Does the service need an API key?", false)? => {
+                Some(prompter.secret("API key of the service", "--key-env VAR")?)
+            }
+            None => None,
+        };
+        match (secret, &args.config.key_header) {
+            (Some(secret), Some(header)) => {
+                let headers = config
+                    .entry("custom_headers")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Some(h) = headers.as_object_mut() {
+                    h.insert(header.clone(), Value::String(secret));
+                }
+            }
+            (Some(secret), None) => key = Some(secret),
+            (None, Some(_)) => {
+                return Err(missing(
+                    "the key to send in `--key-header`",
+                    "--key-env VAR`, `--key-stdin` or `--key-file PATH",
+                ))
+            }
+            (None, None) => {}
         }
     } else if args.key.given() {
         return Err(CliError::usage(format!(
@@ -143,9 +212,20 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let client = ctx.client()?;
+    if args.config.key_header.is_some() && service != Service::Custom {
+        return Err(CliError::usage(
+            "`--key-header` is for `--service custom`; other services send their key as the provider expects",
+        )
+        .into());
+    }
     let workspace = match ctx.workspace()? {
         Some(ws) => Some(ws),
+        None if existing.is_some() => {
+            match existing.as_ref().and_then(|i| i.workspace_id.clone()) {
+                Some(id) => Some(client.resolve_workspace(&id)?),
+                None => None,
+            }
+        }
         None if wizard => {
             let workspaces = client.list_workspaces(None)?;
             let mut choices = vec!["organisation (provision it to workspaces later)".to_owned()];
@@ -170,22 +250,57 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let steps = &args.steps;
-    args.steps.limits.check()?;
+    let current_access = match &existing {
+        Some(_) => client.workspace_access(&args.slug.0)?,
+        None => Default::default(),
+    };
 
+    if workspace.is_some()
+        && (!steps.provision.is_empty()
+            || steps.provision_all
+            || steps.new_workspaces
+            || steps.no_new_workspaces)
+    {
+        return Err(CliError::usage(
+            "--provision, --provision-all and --new-workspaces share an organisation integration; a workspace integration serves only its own workspace",
+        )
+        .with_hint("drop --workspace to connect it for the organisation, or drop the provisioning flags")
+        .into());
+    }
     // Step 2: workspace provisioning (organisation integrations only).
     let mut plan = None;
     if workspace.is_none() && !steps.skip_provisioning {
-        let given = !steps.provision.is_empty() || steps.provision_all || steps.new_workspaces;
+        let given = !steps.provision.is_empty()
+            || steps.provision_all
+            || steps.new_workspaces
+            || steps.no_new_workspaces;
         let wanted = given || (wizard && prompter.confirm("Provision workspaces now?", true)?);
         if wanted {
             plan = Some(provisioning_plan(
                 ctx,
                 &args.slug.0,
                 steps,
+                &current_access,
                 wizard && !given,
             )?);
         }
     }
+    if plan.is_none() && workspace.is_none() && steps.limits.any() {
+        return Err(CliError::usage(
+            "--budget, --budget-type, --reset, --alert and --rate-limit are the limits of the workspaces provisioned in step 2, and none is",
+        )
+        .with_hint("add --provision WORKSPACE, --provision-all or --new-workspaces")
+        .into());
+    }
+
+    // Step 2 of a workspace integration: its AI provider `@slug` in that workspace, as
+    // provisioning creates one for organisation integrations.
+    let own_provider = match &workspace {
+        Some(ws) if !steps.skip_provisioning => {
+            own_provider(ctx, &args.slug.0, &body.name, ws, &steps.limits)?
+        }
+        _ => None,
+    };
 
     // Step 3: model provisioning.
     let models = if steps.skip_models {
@@ -216,76 +331,68 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             "skip" => None,
             "choose" => Some(ModelChoice::Only(choose_models(&prompter, known)?)),
             _ => {
-                let text = prompter.text(
+                let service = service.id();
+                let list = prompter.parsed(
                     "models to enable, comma-separated (e.g. gpt-4o,gpt-4o-mini)",
                     "--models",
                     None,
+                    |text| {
+                        let list = split_models(text);
+                        if list.is_empty() {
+                            return Err("name at least one model".to_owned());
+                        }
+                        crate::commands::models::check_known(service, &list)
+                            .map(|()| list)
+                            .map_err(|e| crate::exit::one_line(&e))
+                    },
                 )?;
-                Some(ModelChoice::Only(split_models(&text)))
+                Some(ModelChoice::Only(list))
             }
         }
     } else {
         None
     };
 
-    let existing = match client.get_integration(&args.slug.0) {
-        Ok(i) => Some(i),
-        Err(e) if crate::client::is_missing(&e) => None,
-        Err(e) => return Err(e),
-    };
-    if let Some(found) = &existing {
-        if found.ai_provider_id != body.ai_provider_id {
-            return Err(CliError::new(
-                ErrorKind::Conflict,
-                format!(
-                    "integration `{}` already exists for `{}`, not `{}`",
-                    found.slug, found.ai_provider_id, body.ai_provider_id
-                ),
-            )
-            .with_hint("choose another slug; slugs never change")
-            .into());
-        }
-    }
-    let current_access = match (&plan, &existing) {
-        (Some(_), Some(_)) => client.workspace_access(&args.slug.0)?,
-        _ => Default::default(),
-    };
     let change = plan
         .as_ref()
-        .map(|p| compute(p, &current_access, steps.dry_run));
+        .map(|p| compute(p, &current_access, steps.dry_run))
+        .transpose()?;
+    let current_models = match &existing {
+        Some(_) => client.models(&args.slug.0)?,
+        None => Default::default(),
+    };
     let models_body = models.map(|m| match m {
         ModelChoice::All => BulkUpdateModels {
             models: Vec::new(),
             allow_all_models: Some(true),
         },
-        ModelChoice::Only(list) => BulkUpdateModels {
-            models: list
-                .into_iter()
-                .map(|slug| ModelUpdate {
-                    slug,
-                    enabled: true,
-                    ..Default::default()
-                })
-                .collect(),
-            allow_all_models: Some(false),
-        },
+        ModelChoice::Only(list) => only_body(&current_models, &list),
     });
 
-    show_summary(
-        ctx,
+    let secret_keys = args.config.secret_keys();
+    let mut lines = summary_lines(
         &body,
         workspace.as_ref().map(|w| w.slug.as_str()),
         existing.is_some(),
+        &secret_keys,
     );
     if let Some(c) = &change {
-        ctx.printer().notice("Workspaces:");
-        for l in &c.lines {
-            ctx.printer().notice(l);
-        }
+        lines.push("Workspaces:".to_owned());
+        lines.extend(c.lines.iter().cloned());
+    }
+    if let Some(p) = &own_provider {
+        lines.push(format!(
+            "AI provider: `@{}` in `{}`",
+            p.slug.as_deref().unwrap_or(""),
+            workspace.as_ref().map_or("", |w| w.slug.as_str())
+        ));
     }
     if let Some(m) = &models_body {
-        ctx.printer()
-            .notice(format!("Models: {}", describe_models(m)));
+        lines.push(format!("Models: {}", describe_models(m)));
+    }
+    let asking = wizard && !settings.yes && !steps.dry_run;
+    for l in &lines {
+        ctx.printer().summary(l, asking);
     }
     let create_path = "/v1/integrations".to_owned();
     if steps.dry_run {
@@ -296,7 +403,15 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
                 format!("{create_path}/{}", args.slug),
                 Some(serde_json::to_value(update_body(&body))?),
             ),
-        }];
+        }
+        .masking(&secret_keys)];
+        if let Some(p) = &own_provider {
+            requests.push(PlannedRequest::new(
+                "POST",
+                "/v1/providers",
+                Some(serde_json::to_value(p)?),
+            ));
+        }
         if let Some(c) = change.as_ref().filter(|c| !c.is_noop()) {
             requests.push(PlannedRequest::new(
                 "PUT",
@@ -313,7 +428,10 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         }
         return dry_run::show(ctx, &requests);
     }
-    if wizard && !settings.yes && !prompter.confirm("Apply all of this?", true)? {
+    let revokes = change
+        .as_ref()
+        .is_some_and(|c| !c.report.revoked.is_empty());
+    if wizard && !settings.yes && !prompter.confirm("Apply all of this?", !revokes)? {
         return Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was created").into());
     }
 
@@ -332,15 +450,14 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         })?,
         Some(_) => client.update_integration(&args.slug.0, &update_body(&body))?,
     };
+    let done = match &existing {
+        None => "connected",
+        Some(before) if before.last_updated_at == created.last_updated_at => "unchanged:",
+        Some(_) => "updated",
+    };
     printer.status(format!(
-        "step 1: {} integration `{}` ({})",
-        if existing.is_some() {
-            "updated"
-        } else {
-            "connected"
-        },
-        created.slug,
-        created.ai_provider_id
+        "step 1: {done} integration `{}` ({})",
+        created.slug, created.ai_provider_id
     ));
     let midway = |step: &str, e: anyhow::Error| {
         e.context(format!(
@@ -366,13 +483,112 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             ));
         }
     }
-    if let Some(m) = &models_body {
-        client
-            .put_models(&created.slug, m)
-            .map_err(|e| midway("3 (model provisioning)", e))?;
-        printer.status(format!("step 3: {}", describe_models(m)));
+    if let Some(p) = &own_provider {
+        let made = client
+            .create_provider(p)
+            .map_err(|e| midway("2 (the workspace's AI provider)", e))?;
+        printer.status(format!(
+            "step 2: created AI provider `@{}` in `{}`; call models as `@{}/MODEL`",
+            made.slug,
+            workspace.as_ref().map_or("", |w| w.slug.as_str()),
+            made.slug
+        ));
     }
-    printer.one(&created)
+    if let Some(m) = &models_body {
+        if changes_nothing(&current_models, m) {
+            printer.status(format!("step 3: unchanged: {}", describe_models(m)));
+        } else {
+            client
+                .put_models(&created.slug, m)
+                .map_err(|e| midway("3 (model provisioning)", e))?;
+            printer.status(format!("step 3: {}", describe_models(m)));
+        }
+    }
+    // The integration as the three steps left it.
+    printer.one(&client.get_integration(&created.slug)?)
+}
+
+/// The AI provider a workspace integration needs in its workspace, unless it is there
+/// already; a provider of that slug on another integration is refused before writing.
+fn own_provider(
+    ctx: &Ctx,
+    slug: &str,
+    name: &str,
+    ws: &Workspace,
+    limits: &crate::limit_args::LimitArgs,
+) -> anyhow::Result<Option<CreateProvider>> {
+    match ctx.client()?.get_provider(&ws.id, slug) {
+        Ok(p) if p.integration_id == slug => return Ok(None),
+        Ok(p) => {
+            return Err(CliError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "workspace `{}` already has an AI provider `@{slug}`, on integration `{}`",
+                    ws.slug, p.integration_id
+                ),
+            )
+            .with_hint("choose another slug for the integration")
+            .into())
+        }
+        Err(e) if crate::client::is_missing(&e) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(Some(CreateProvider {
+        name: name.to_owned(),
+        integration_id: slug.to_owned(),
+        workspace_id: Some(ws.id.clone()),
+        slug: Some(slug.to_owned()),
+        note: None,
+        usage_limits: limits.merge_usage(None)?,
+        rate_limits: limits.merge_rate(None),
+        expires_at: None,
+    }))
+}
+
+/// The service of an existing integration; a different `--service` is refused before
+/// anything is asked.
+fn existing_service(
+    found: &crate::api::integration::Integration,
+    asked: Option<Service>,
+) -> anyhow::Result<Service> {
+    let known = Service::all()
+        .iter()
+        .copied()
+        .find(|s| s.id() == found.ai_provider_id);
+    match (known, asked) {
+        (Some(k), Some(a)) if k == a => Ok(k),
+        (Some(k), None) => Ok(k),
+        _ => Err(CliError::new(
+            ErrorKind::Conflict,
+            format!(
+                "integration `{}` already exists for `{}`{}",
+                found.slug,
+                found.ai_provider_id,
+                asked.map_or(String::new(), |a| format!(", not `{}`", a.id()))
+            ),
+        )
+        .with_hint("choose another slug; slugs never change")
+        .into()),
+    }
+}
+
+/// A re-run on an existing integration keeps its stored key unless a new one is given:
+/// on a terminal it asks (yes by default), otherwise it keeps it and says so.
+fn keep_stored_key(
+    ctx: &Ctx,
+    existing: Option<&crate::api::integration::Integration>,
+) -> anyhow::Result<bool> {
+    let shown = existing
+        .and_then(|i| i.masked_key.clone())
+        .unwrap_or_else(|| "stored".to_owned());
+    let prompter = ctx.prompter();
+    if prompter.can() {
+        return prompter.confirm(&format!("Keep the stored key ({shown})?"), true);
+    }
+    ctx.printer().status(format!(
+        "keeping the stored key ({shown}); pass --key-env, --key-stdin or --key-file to replace it"
+    ));
+    Ok(true)
 }
 
 /// A search, then a multi-select over the registry's models that match it (exact
@@ -382,7 +598,9 @@ fn choose_models(
     known: &[crate::registry::ModelSpec],
 ) -> anyhow::Result<Vec<String>> {
     loop {
-        let filter = prompter.text("search models (empty for all)", "--models", Some(""))?;
+        let filter = prompter
+            .optional_text("search models (empty for all)", "--models")?
+            .unwrap_or_default();
         let needle = filter.trim().to_ascii_lowercase();
         let mut matches: Vec<&str> = known
             .iter()
@@ -421,7 +639,12 @@ fn describe_models(m: &BulkUpdateModels) -> String {
     if m.allow_all_models == Some(true) {
         "all models enabled".to_owned()
     } else {
-        let names: Vec<&str> = m.models.iter().map(|x| x.slug.as_str()).collect();
+        let names: Vec<&str> = m
+            .models
+            .iter()
+            .filter(|x| x.enabled)
+            .map(|x| x.slug.as_str())
+            .collect();
         format!("only {} enabled", names.join(", "))
     }
 }
@@ -438,7 +661,13 @@ fn update_body(body: &CreateIntegration) -> UpdateIntegration {
 }
 
 /// Step 2 from flags, or from prompts when the wizard runs and flags gave nothing.
-fn provisioning_plan(ctx: &Ctx, slug: &str, steps: &StepArgs, ask: bool) -> anyhow::Result<Plan> {
+fn provisioning_plan(
+    ctx: &Ctx,
+    slug: &str,
+    steps: &StepArgs,
+    current: &WorkspaceAccessList,
+    ask: bool,
+) -> anyhow::Result<Plan> {
     let client = ctx.client()?;
     let prompter = ctx.prompter();
     let targets = if !steps.provision.is_empty() {
@@ -450,24 +679,40 @@ fn provisioning_plan(ctx: &Ctx, slug: &str, steps: &StepArgs, ask: bool) -> anyh
     } else if steps.provision_all {
         client.list_workspaces(None)?
     } else if ask {
-        // A new integration: nobody has access yet, so nothing is pre-ticked or revoked.
-        choose_workspaces(ctx, &prompter, &[])?.0
+        // Current access is pre-ticked; unticking it revokes.
+        let (targets, revoke) = choose_workspaces(ctx, &prompter, &current.workspaces)?;
+        return ask_plan(&prompter, slug, steps, current, targets, revoke);
     } else {
         Vec::new()
     };
-    let mut limits = steps.limits.clone();
-    let mut new_workspaces = steps.new_workspaces;
-    if ask {
-        ask_limits(&prompter, &mut limits)?;
-        limits.check()?;
-        new_workspaces = prompter.confirm("Also provision workspaces created later?", false)?;
-    }
     Ok(Plan {
         integration: slug.to_owned(),
         targets,
         revoke: Vec::new(),
-        usage: limits.usage_limits(),
-        rate: limits.rate_limits(),
+        limits: steps.limits.clone(),
+        new_workspaces: flag_pair(steps.new_workspaces, steps.no_new_workspaces),
+        reset_usage: false,
+        provider_slug: None,
+    })
+}
+
+/// Step 2's limits and later workspaces, asked after the workspaces were chosen.
+fn ask_plan(
+    prompter: &Prompter<'_>,
+    slug: &str,
+    steps: &StepArgs,
+    current: &WorkspaceAccessList,
+    targets: Vec<Workspace>,
+    revoke: Vec<Workspace>,
+) -> anyhow::Result<Plan> {
+    let mut limits = steps.limits.clone();
+    ask_limits(prompter, &mut limits, current_budget(current, &targets))?;
+    let new_workspaces = Some(ask_new_workspaces(prompter, current)?);
+    Ok(Plan {
+        integration: slug.to_owned(),
+        targets,
+        revoke,
+        limits,
         new_workspaces,
         reset_usage: false,
         provider_slug: None,
@@ -482,36 +727,56 @@ fn secret_label(service: &str, config: &Map<String, Value>) -> &'static str {
     }
 }
 
-fn text_setting(
-    p: &Prompter<'_>,
-    config: &mut Map<String, Value>,
-    field: &str,
-    what: &str,
-    flag: &str,
-    default: Option<&str>,
-) -> anyhow::Result<()> {
-    if !config.contains_key(field) {
-        let v = p.text(what, flag, default)?;
-        config.insert(field.to_owned(), Value::String(v));
-    }
-    Ok(())
+/// The wizard's configuration prompts: what flags gave is not asked, and the existing
+/// integration's settings are the defaults.
+struct Asker<'a> {
+    p: &'a Prompter<'a>,
+    current: &'a Map<String, Value>,
 }
 
-fn choice_setting(
-    p: &Prompter<'_>,
-    config: &mut Map<String, Value>,
-    field: &str,
-    what: &str,
-    flag: &str,
-    options: &[&str],
-) -> anyhow::Result<String> {
-    if let Some(v) = config.get(field).and_then(Value::as_str) {
-        return Ok(v.to_owned());
+impl Asker<'_> {
+    fn text_setting(
+        &self,
+        config: &mut Map<String, Value>,
+        field: &str,
+        what: &str,
+        flag: &str,
+        default: Option<&str>,
+    ) -> anyhow::Result<()> {
+        if !config.contains_key(field) {
+            let current = self.current.get(field).and_then(Value::as_str);
+            let v = self.p.text(what, flag, current.or(default))?;
+            config.insert(field.to_owned(), Value::String(v));
+        }
+        Ok(())
     }
-    let items: Vec<String> = options.iter().map(|s| (*s).to_owned()).collect();
-    let chosen = options[p.select(what, flag, &items, 0)?].to_owned();
-    config.insert(field.to_owned(), Value::String(chosen.clone()));
-    Ok(chosen)
+
+    fn choice_setting(
+        &self,
+        config: &mut Map<String, Value>,
+        field: &str,
+        what: &str,
+        flag: &str,
+        options: &[&str],
+    ) -> anyhow::Result<String> {
+        if let Some(v) = config.get(field).and_then(Value::as_str) {
+            return Ok(v.to_owned());
+        }
+        let current = self.current.get(field).and_then(Value::as_str);
+        let default = options
+            .iter()
+            .position(|o| Some(*o) == current)
+            .unwrap_or(0);
+        let items: Vec<String> = options.iter().map(|s| (*s).to_owned()).collect();
+        let chosen = options[self.p.select(what, flag, &items, default)?].to_owned();
+        config.insert(field.to_owned(), Value::String(chosen.clone()));
+        Ok(chosen)
+    }
+
+    /// Whether a secret setting is stored already (read back as `masked_<field>`).
+    fn stored(&self, field: &str) -> bool {
+        self.current.contains_key(&format!("masked_{field}"))
+    }
 }
 
 /// Asks for the settings a service requires that flags did not give.
@@ -519,19 +784,19 @@ fn ask_configuration(
     p: &Prompter<'_>,
     service: Service,
     config: &mut Map<String, Value>,
+    current: &Map<String, Value>,
 ) -> anyhow::Result<()> {
+    let a = Asker { p, current };
     match service {
         Service::AzureOpenai => {
-            text_setting(
-                p,
+            a.text_setting(
                 config,
                 "azure_resource_name",
                 "Azure resource name",
                 "--azure-resource-name",
                 None,
             )?;
-            let mode = choice_setting(
-                p,
+            let mode = a.choice_setting(
                 config,
                 "azure_auth_mode",
                 "Azure authentication mode",
@@ -540,16 +805,14 @@ fn ask_configuration(
             )?;
             match mode.as_str() {
                 "entra" | "entraFederated" => {
-                    text_setting(
-                        p,
+                    a.text_setting(
                         config,
                         "azure_entra_tenant_id",
                         "Entra tenant id",
                         "--azure-entra-tenant-id",
                         None,
                     )?;
-                    text_setting(
-                        p,
+                    a.text_setting(
                         config,
                         "azure_entra_client_id",
                         "Entra client id",
@@ -558,16 +821,14 @@ fn ask_configuration(
                     )?;
                 }
                 "workload" => {
-                    text_setting(
-                        p,
+                    a.text_setting(
                         config,
                         "azure_workload_tenant_id",
                         "workload tenant id",
                         "--azure-workload-tenant-id",
                         None,
                     )?;
-                    text_setting(
-                        p,
+                    a.text_setting(
                         config,
                         "azure_workload_client_id",
                         "workload client id",
@@ -577,7 +838,16 @@ fn ask_configuration(
                 }
                 _ => {}
             }
-            if !config.contains_key("azure_deployment_config") {
+            let keep = !config.contains_key("azure_deployment_config")
+                && current.contains_key("azure_deployment_config")
+                && p.confirm(
+                    &format!(
+                        "Keep the current deployments ({})?",
+                        describe_deployments(&current["azure_deployment_config"])
+                    ),
+                    true,
+                )?;
+            if !keep && !config.contains_key("azure_deployment_config") {
                 let mut deployments = Vec::new();
                 loop {
                     let first = deployments.is_empty();
@@ -616,16 +886,14 @@ fn ask_configuration(
             }
         }
         Service::Bedrock => {
-            let kind = choice_setting(
-                p,
+            let kind = a.choice_setting(
                 config,
                 "aws_auth_type",
                 "AWS authentication",
                 "--aws-auth-type",
                 &["accessKey", "assumedRole", "apiKey"],
             )?;
-            text_setting(
-                p,
+            a.text_setting(
                 config,
                 "aws_region",
                 "AWS region",
@@ -633,16 +901,17 @@ fn ask_configuration(
                 Some("us-east-1"),
             )?;
             match kind.as_str() {
-                "accessKey" => text_setting(
-                    p,
-                    config,
-                    "aws_access_key_id",
-                    "AWS access key id",
-                    "--aws-access-key-id",
-                    None,
-                )?,
-                "assumedRole" => text_setting(
-                    p,
+                "accessKey"
+                    if !config.contains_key("aws_access_key_id")
+                        && !a.stored("aws_access_key_id") =>
+                {
+                    let id = p.secret(
+                        "AWS access key id",
+                        "--aws-access-key-id-env VAR or --aws-access-key-id-file PATH",
+                    )?;
+                    config.insert("aws_access_key_id".into(), Value::String(id));
+                }
+                "assumedRole" => a.text_setting(
                     config,
                     "aws_role_arn",
                     "IAM role ARN",
@@ -653,16 +922,14 @@ fn ask_configuration(
             }
         }
         Service::VertexAi => {
-            let kind = choice_setting(
-                p,
+            let kind = a.choice_setting(
                 config,
                 "vertex_auth_type",
                 "Vertex AI authentication",
                 "--vertex-auth-type",
                 &["serviceAccount", "basic"],
             )?;
-            text_setting(
-                p,
+            a.text_setting(
                 config,
                 "vertex_region",
                 "Vertex AI region",
@@ -670,15 +937,16 @@ fn ask_configuration(
                 Some("us-central1"),
             )?;
             if kind == "basic" {
-                text_setting(
-                    p,
+                a.text_setting(
                     config,
                     "vertex_project_id",
                     "Google Cloud project id",
                     "--vertex-project-id",
                     None,
                 )?;
-            } else if !config.contains_key("vertex_service_account_json") {
+            } else if !config.contains_key("vertex_service_account_json")
+                && !a.stored("vertex_service_account_json")
+            {
                 let path = p.text(
                     "service account JSON file",
                     "--vertex-service-account-file",
@@ -692,14 +960,15 @@ fn ask_configuration(
             }
         }
         Service::Custom => {
-            text_setting(
-                p,
-                config,
-                "custom_host",
-                "base URL of the service",
-                "--custom-host",
-                None,
-            )?;
+            if !config.contains_key("custom_host") {
+                let url = p.parsed(
+                    "base URL of the service (e.g. http://10.0.0.5:8000/v1)",
+                    "--custom-host",
+                    current.get("custom_host").and_then(Value::as_str),
+                    crate::types::parse_http_url,
+                )?;
+                config.insert("custom_host".into(), Value::String(url));
+            }
         }
         Service::Openai
         | Service::Anthropic
@@ -711,38 +980,88 @@ fn ask_configuration(
 }
 
 /// The summary shown before anything is written; secrets appear masked.
-fn show_summary(ctx: &Ctx, body: &CreateIntegration, workspace: Option<&str>, exists: bool) {
-    let printer = ctx.printer();
-    printer.notice(if exists {
-        "\nAbout to update the existing integration:"
-    } else {
-        "\nAbout to create:"
-    });
-    printer.notice(format!(
-        "  slug      {}",
+fn summary_lines(
+    body: &CreateIntegration,
+    workspace: Option<&str>,
+    exists: bool,
+    secret_keys: &[String],
+) -> Vec<String> {
+    let width = body
+        .configurations
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    let mut lines = Vec::new();
+    lines.push(
+        if exists {
+            "\nAbout to update the existing integration:"
+        } else {
+            "\nAbout to create:"
+        }
+        .to_owned(),
+    );
+    lines.push(format!(
+        "  {:<width$} {}",
+        "slug",
         body.slug.as_deref().unwrap_or("-")
     ));
-    printer.notice(format!("  name      {}", body.name));
-    printer.notice(format!("  service   {}", body.ai_provider_id));
-    printer.notice(format!(
-        "  scope     {}",
+    lines.push(format!("  {:<width$} {}", "name", body.name));
+    lines.push(format!("  {:<width$} {}", "service", body.ai_provider_id));
+    lines.push(format!(
+        "  {:<width$} {}",
+        "scope",
         workspace.map_or("organisation".to_owned(), |w| format!("workspace {w}"))
     ));
     if let Some(k) = &body.key {
-        printer.notice(format!("  key       {}", mask(k)));
+        lines.push(format!("  {:<width$} {}", "key", mask(k)));
     }
-    let secret = secret_field(
-        &body.ai_provider_id,
-        body.configurations.as_ref().unwrap_or(&Map::new()),
-    );
     for (k, v) in body.configurations.iter().flatten() {
-        let shown = if Some(k.as_str()) == secret {
-            mask(v.as_str().unwrap_or(""))
-        } else if k == "vertex_service_account_json" || k == "custom_headers" {
+        let shown = if k == "custom_headers" {
+            let names: Vec<String> = v
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(h, hv)| format!("{h}: {}", mask(hv.as_str().unwrap_or(""))))
+                .collect();
+            names.join(", ")
+        } else if k == "vertex_service_account_json" {
             "(set)".to_owned()
+        } else if is_secret(k) || secret_keys.contains(k) {
+            mask(v.as_str().unwrap_or(""))
+        } else if k == "azure_deployment_config" {
+            describe_deployments(v)
         } else {
-            v.to_string()
+            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
         };
-        printer.notice(format!("  {k} {shown}"));
+        lines.push(format!("  {k:<width$} {shown}"));
     }
+    lines
+}
+
+/// Azure deployments as people read them: `gpt4o → gpt-4o (2024-10-21, default)`.
+fn describe_deployments(v: &Value) -> String {
+    let text = |d: &Value, k: &str| d.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let mut extra = vec![text(d, "azure_api_version")];
+            if let Some(alias) = d.get("alias").and_then(Value::as_str) {
+                extra.push(format!("alias {alias}"));
+            }
+            if d.get("is_default").and_then(Value::as_bool) == Some(true) {
+                extra.push("default".to_owned());
+            }
+            format!(
+                "{} → {} ({})",
+                text(d, "azure_deployment_name"),
+                text(d, "azure_model_slug"),
+                extra.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -222,7 +222,10 @@ pub async fn update(
         p.pricing_config = m.pricing_config.clone().apply(p.pricing_config.take());
         tx.save_model(&id, &record)?;
     }
-    if let Some(all) = body.allow_all_models {
+    if let Some(all) = body
+        .allow_all_models
+        .filter(|all| integration.public.allow_all_models != Some(*all))
+    {
         integration.public.allow_all_models = Some(all);
         integration.public.last_updated_at = Some(super::now());
         tx.save_integration(&integration)?;

@@ -158,7 +158,11 @@ pub async fn update(
             }
         }
     }
-    if let Some(global) = &body.global_workspace_access {
+    if let Some(global) = body
+        .global_workspace_access
+        .as_ref()
+        .filter(|g| integration.public.global_workspace_access_settings.as_ref() != Some(*g))
+    {
         integration.public.global_workspace_access_settings = Some(global.clone());
         integration.public.last_updated_at = Some(super::now());
         tx.save_integration(&integration)?;
