@@ -31,7 +31,7 @@ fn workspace_keys_store_no_credentials_when_the_organisation_says_so() {
     let ws = workspace(&api, "eng");
     let (_, key) = api.post(
         "/api-keys/workspace/service",
-        json!({"name": "wk", "workspace_id": ws, "scopes": ["virtual_keys.create", "virtual_keys.list", "workspace_integrations.create"]}),
+        json!({"name": "wk", "workspace_id": ws, "scopes": ["virtual_keys.create", "virtual_keys.list", "virtual_keys.update", "workspace_integrations.create", "workspace_integrations.update"]}),
     );
     let key = key["key"].as_str().unwrap().to_owned();
     let vk = |name: &str| {
@@ -40,7 +40,7 @@ fn workspace_keys_store_no_credentials_when_the_organisation_says_so() {
             &key,
             reqwest::Method::POST,
             "/virtual-keys",
-            json!({"name": name, "provider": "openai", "key": "sk-legacy-0123456789"}),
+            json!({"name": name, "slug": name, "provider": "openai", "key": "sk-legacy-0123456789"}),
         )
     };
     assert_eq!(vk("allowed").0, 200);
@@ -63,6 +63,56 @@ fn workspace_keys_store_no_credentials_when_the_organisation_says_so() {
     );
     let (_, list) = api.get(&format!("/virtual-keys?workspace_id={ws}"));
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    // Nor by changing credentials already stored: a virtual key's key, a workspace
+    // integration's key or configuration, a custom model's headers.
+    let put = |path: &str, body: Value| as_key(&api, &key, reqwest::Method::PUT, path, body);
+    assert_error(
+        put(
+            "/virtual-keys/allowed",
+            json!({"key": "sk-new-credential-0123"}),
+        ),
+        403,
+        "AB03",
+        "allow_workspace_integrations",
+    );
+    api.put(
+        "/organisation/settings",
+        json!({"allow_workspace_integrations": true}),
+    );
+    let (_, own) = as_key(
+        &api,
+        &key,
+        reqwest::Method::POST,
+        "/integrations",
+        json!({"name": "own", "ai_provider_id": "openai", "key": "sk-own-0123456789"}),
+    );
+    let own = own["slug"].as_str().unwrap().to_owned();
+    api.put(
+        "/organisation/settings",
+        json!({"allow_workspace_integrations": false}),
+    );
+    for (path, body) in [
+        (
+            format!("/integrations/{own}"),
+            json!({"key": "sk-new-credential-0123"}),
+        ),
+        (
+            format!("/integrations/{own}"),
+            json!({"configurations": {"openai_organization": "org-x"}}),
+        ),
+        (
+            format!("/integrations/{own}/models"),
+            json!({"models": [{"slug": "my-model", "enabled": true, "custom": true,
+                "configurations": {"custom_host": "https://llm.internal/v1", "custom_headers": {"authorization": "Bearer x"}}}]}),
+        ),
+    ] {
+        assert_error(
+            put(&path, body),
+            403,
+            "AB03",
+            "allow_workspace_integrations",
+        );
+    }
 }
 
 #[test]

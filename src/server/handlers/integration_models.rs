@@ -148,7 +148,6 @@ pub async fn update(
     Path(slug): Path<String>,
     Body(body): Body<BulkUpdateModels>,
 ) -> ApiResult<Json<Empty>> {
-    principal.require_organisation("model provisioning")?;
     validate(&body)?;
     let id = reachable(&state, &principal, &slug)?.public.id;
     let needs_key = body.models.iter().any(|m| {
@@ -156,6 +155,12 @@ pub async fn update(
             .as_ref()
             .is_some_and(|c| c.custom_headers.is_some())
     });
+    if needs_key {
+        super::organisation::require_workspace_credentials_allowed(
+            &mut *state.store.read()?,
+            &principal,
+        )?;
+    }
     let key = if needs_key {
         Some(
             state
@@ -241,7 +246,6 @@ pub async fn delete(
     Path(slug): Path<String>,
     query: Query,
 ) -> ApiResult<Json<Empty>> {
-    principal.require_organisation("model provisioning")?;
     let slugs: Vec<String> = query
         .get("slugs")
         .unwrap_or("")

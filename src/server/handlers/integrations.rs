@@ -318,6 +318,12 @@ pub async fn update(
     }
     let current = reachable(&state, &principal, &slug)?;
     let touches_secrets = body.key.is_some() || body.configurations.is_some();
+    if touches_secrets {
+        super::organisation::require_workspace_credentials_allowed(
+            &mut *state.store.read()?,
+            &principal,
+        )?;
+    }
     // Opened outside the store's write transaction: the vault may consult the keyring.
     let opened = if touches_secrets {
         Some(open(&state, &current)?)

@@ -349,6 +349,12 @@ pub async fn update(
     let target = one(&state, &principal, &slug, &query)?;
     let ws_id = target.workspace_id.clone().unwrap_or_default();
     let ws = super::workspaces::visible(&state, &principal, &ws_id)?;
+    if body.key.is_some() {
+        super::organisation::require_workspace_credentials_allowed(
+            &mut *state.store.read()?,
+            &principal,
+        )?;
+    }
     let master = if body.key.is_some() {
         Some(master(&state)?)
     } else {
