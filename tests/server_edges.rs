@@ -56,6 +56,16 @@ fn stalled_and_idle_connections_are_closed() {
             "a stalled connection was left open"
         );
     }
+    // A request whose body stops arriving is cut as well.
+    let mut slow_body = TcpStream::connect(server.addr()).unwrap();
+    write!(
+        slow_body,
+        "POST /v1/admin/workspaces HTTP/1.1\r\nHost: x\r\nx-portkey-api-key: {ADMIN_KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"na"
+    )
+    .unwrap();
+    let answered = closed_within(&mut slow_body, Duration::from_secs(15))
+        .expect("a stalled body was left open");
+    assert!(!answered.starts_with("HTTP/1.1 2"), "{answered}");
     // A kept-alive connection that goes quiet after a request is closed too.
     let mut s = TcpStream::connect(server.addr()).unwrap();
     write!(
