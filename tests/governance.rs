@@ -165,6 +165,17 @@ fn providers_always_fit_their_access_even_while_it_is_revoked() {
     assert_eq!(grant(5).0, 200);
     let (_, p) = api.get(&format!("/providers/batch?workspace_id={ws}"));
     assert_eq!(p["rate_limits"][0]["value"], 5);
+    // Revoking and re-granting without limits keeps the limits the access had.
+    for enabled in [false, true] {
+        let (s, _) = api.put(
+            "/integrations/openai-prod/workspaces",
+            json!({"workspaces": [{"id": ws, "enabled": enabled}]}),
+        );
+        assert_eq!(s, 200);
+    }
+    let (_, access) = api.get("/integrations/openai-prod/workspaces");
+    assert_eq!(access["workspaces"][0]["enabled"], true);
+    assert_eq!(access["workspaces"][0]["rate_limits"][0]["value"], 5, "{access}");
 }
 
 #[test]
