@@ -185,3 +185,16 @@ fn org_settings_are_shown_and_changed() {
         "--allow-workspace-integrations",
     );
 }
+
+#[test]
+fn a_wrong_key_is_refused_at_login_and_nothing_is_stored() {
+    let w = World::new(Mode::Served);
+    let out = login(&w, "team", "not-a-key-0000000000000000");
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("not accepted"), "{out:?}");
+    let status = on_profiles(&w, &["auth", "status", "-o", "json"]).json();
+    assert!(
+        status["profiles"].as_array().unwrap().is_empty(),
+        "{status}"
+    );
+}
