@@ -164,6 +164,17 @@ fn a_workspace_key_in_the_environment_names_its_own_workspace() {
         let out = w.run_cmd(cmd);
         assert_eq!(out.code, 0, "{args:?}: {out:?}");
     }
+    // By name, or another workspace: it says whose key it is.
+    let mut cmd = w.command(&["providers", "list", "--workspace", "research"]);
+    cmd.env("CATALOG_API_KEY", key.trim());
+    let out = w.run_cmd(cmd);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "belongs to workspace `{slug}` and cannot reach `research`"
+        )),
+        "{out:?}"
+    );
 }
 
 #[test]
