@@ -7,7 +7,7 @@ use super::limits::{RateLimit, UsageLimits};
 use super::patch::Patch;
 
 /// An API key as listed or retrieved; `key` is always masked here.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApiKey {
     pub id: String,
     #[serde(default)]
@@ -49,16 +49,19 @@ fn api_key_object() -> String {
 }
 
 /// `POST /api-keys/{type}/{sub-type}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateApiKey {
+    #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
+    #[schemars(schema_with = "super::schema::scopes")]
     #[serde(default)]
     pub scopes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::opt_description",
         default,
@@ -69,51 +72,63 @@ pub struct CreateApiKey {
     pub usage_limits: Option<UsageLimits>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<Vec<RateLimit>>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_emails: Option<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_policy: Option<Value>,
 }
 
 /// `PUT /api-keys/{id}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateApiKey {
+    #[schemars(schema_with = "super::schema::opt_name")]
     #[serde(
         deserialize_with = "super::text::opt_name",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub name: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::patch_description",
         default,
         skip_serializing_if = "Patch::is_absent"
     )]
     pub description: Patch<String>,
+    #[schemars(schema_with = "super::schema::opt_scopes")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub usage_limits: Patch<UsageLimits>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub rate_limits: Patch<Vec<RateLimit>>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub expires_at: Patch<String>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_emails: Option<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_policy: Option<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reset_usage: Option<Value>,
 }
 
 /// The create response: the only time the key is shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreatedApiKey {
     pub id: String,
     pub key: String,
@@ -173,4 +188,10 @@ impl KeyKind {
     pub fn is_workspace(self) -> bool {
         !matches!(self, KeyKind::OrganisationService)
     }
+}
+
+/// The update response: the key's id.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UpdatedApiKey {
+    pub id: String,
 }

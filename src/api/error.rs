@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The contract's `AB` error codes and the HTTP status each travels with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ErrorCode {
     AB01,
     AB02,
@@ -31,14 +31,14 @@ impl ErrorCode {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorData {
     pub message: String,
     #[serde(rename = "errorCode")]
     pub error_code: ErrorCode,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ErrorBody {
     pub success: bool,
     pub data: ErrorData,

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::patch::Patch;
 
 /// An integration as the API returns it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Integration {
     #[serde(default)]
     pub id: String,
@@ -38,6 +38,7 @@ pub struct Integration {
     #[serde(default)]
     pub workspace_count: Option<u64>,
     /// True (the default): every model of the service is enabled; false: an allow-list.
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(default, deserialize_with = "super::lenient::opt_flex_bool")]
     pub allow_all_models: Option<bool>,
     #[serde(default)]
@@ -53,15 +54,19 @@ fn integration_object() -> String {
 }
 
 /// `POST /integrations`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateIntegration {
+    #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
+    #[schemars(schema_with = "super::schema::service")]
     pub ai_provider_id: String,
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::opt_description",
         default,
@@ -72,24 +77,29 @@ pub struct CreateIntegration {
     pub workspace_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configurations: Option<Map<String, Value>>,
+    #[schemars(schema_with = "super::schema::pricing_adjustments")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing_adjustments: Option<Value>,
     /// Arrives with AI providers; refused when set to true until then.
+    #[schemars(schema_with = "super::schema::unimplemented_switch")]
     #[serde(
         default,
         deserialize_with = "super::lenient::opt_flex_bool",
         skip_serializing_if = "Option::is_none"
     )]
     pub create_default_provider: Option<bool>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_provider_slug: Option<String>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_mappings: Option<Value>,
 }
 
 /// `PUT /integrations/{slug}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateIntegration {
+    #[schemars(schema_with = "super::schema::opt_name")]
     #[serde(
         deserialize_with = "super::text::opt_name",
         default,
@@ -98,6 +108,7 @@ pub struct UpdateIntegration {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::patch_description",
         default,
@@ -106,14 +117,16 @@ pub struct UpdateIntegration {
     pub description: Patch<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configurations: Option<Map<String, Value>>,
+    #[schemars(schema_with = "super::schema::pricing_adjustments")]
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub pricing_adjustments: Patch<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_mappings: Option<Value>,
 }
 
 /// The minimal create response of integrations and providers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Created {
     #[serde(default)]
     pub id: String,

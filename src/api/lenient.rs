@@ -49,6 +49,34 @@ pub fn opt_flex_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::E
     }
 }
 
+/// Reads a whole number that may arrive as a float with no fraction (`10.0`): JSON and
+/// JSON Schema count both as integers.
+pub fn whole_i64(value: &Value) -> Option<i64> {
+    let n = value.as_number()?;
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18)
+            .map(|f| f as i64)
+    })
+}
+
+/// serde helper for whole numbers that may arrive as `10.0`.
+pub fn flex_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = Value::deserialize(d)?;
+    whole_i64(&v)
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {v}")))
+}
+
+/// serde helper for optional whole numbers that may arrive as `10.0`.
+pub fn opt_flex_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => whole_i64(&v)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {v}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +98,14 @@ mod tests {
         assert_eq!(flex_f64(&json!("10.5")), Some(10.5));
         assert_eq!(flex_f64(&json!(10)), Some(10.0));
         assert_eq!(flex_f64(&json!([])), None);
+    }
+
+    #[test]
+    fn whole_numbers_arrive_as_floats() {
+        assert_eq!(whole_i64(&json!(10)), Some(10));
+        assert_eq!(whole_i64(&json!(-521.0)), Some(-521));
+        assert_eq!(whole_i64(&json!(10.5)), None);
+        assert_eq!(whole_i64(&json!(1e300)), None);
+        assert_eq!(whole_i64(&json!("10")), None);
     }
 }

@@ -4,14 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use super::lenient::opt_flex_f64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BudgetType {
     Cost,
     Tokens,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PeriodicReset {
     Weekly,
@@ -19,12 +19,14 @@ pub enum PeriodicReset {
 }
 
 /// A budget: cost in USD or tokens, optionally reset on a schedule, with an alert threshold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UsageLimits {
     #[serde(rename = "type")]
     pub kind: BudgetType,
+    #[schemars(schema_with = "super::schema::flex_number")]
     #[serde(deserialize_with = "required_f64")]
     pub credit_limit: f64,
+    #[schemars(schema_with = "super::schema::opt_flex_number")]
     #[serde(
         default,
         deserialize_with = "opt_flex_f64",
@@ -33,8 +35,14 @@ pub struct UsageLimits {
     pub alert_threshold: Option<f64>,
     #[serde(default)]
     pub periodic_reset: Option<PeriodicReset>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 365))]
+    #[serde(
+        default,
+        deserialize_with = "super::lenient::opt_flex_i64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub periodic_reset_days: Option<i64>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_usage_reset_at: Option<String>,
 }
@@ -99,7 +107,7 @@ fn kind_name(kind: BudgetType) -> &'static str {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RateLimitType {
     Requests,
@@ -107,7 +115,7 @@ pub enum RateLimitType {
 }
 
 /// Rate-limit windows. `rps` and `rpw` are only valid on API keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RateUnit {
     Rps,
@@ -129,11 +137,13 @@ impl RateUnit {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RateLimit {
     #[serde(rename = "type")]
     pub kind: RateLimitType,
     pub unit: RateUnit,
+    #[schemars(range(min = 0))]
+    #[serde(deserialize_with = "super::lenient::flex_i64")]
     pub value: i64,
 }
 

@@ -25,3 +25,23 @@ impl<T> ListEnvelope<T> {
         }
     }
 }
+
+/// `{object: "list", total, data: [T]}`, as the server writes it.
+impl<T: schemars::JsonSchema> schemars::JsonSchema for ListEnvelope<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("ListOf{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let item = generator.subschema_for::<T>();
+        schemars::json_schema!({
+            "type": "object",
+            "properties": {
+                "object": {"const": "list"},
+                "total": {"type": "integer", "minimum": 0},
+                "data": {"type": "array", "items": item},
+            },
+            "required": ["object", "total", "data"],
+        })
+    }
+}

@@ -14,6 +14,7 @@ pub mod models;
 pub mod patch;
 pub mod provider;
 pub mod provisioning;
+pub mod schema;
 pub mod text;
 pub mod usage;
 pub mod virtual_key;

@@ -7,8 +7,9 @@ use serde_json::{Map, Value};
 use super::lenient::opt_flex_bool;
 
 /// Per-token prices in USD cents, as the contract's `pricing_config` carries them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PricingConfig {
+    #[schemars(schema_with = "super::schema::pricing_type")]
     #[serde(rename = "type", default = "static_type")]
     pub kind: String,
     pub pay_as_you_go: PayAsYouGo,
@@ -18,7 +19,7 @@ fn static_type() -> String {
     "static".to_owned()
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PayAsYouGo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_token: Option<Price>,
@@ -28,7 +29,7 @@ pub struct PayAsYouGo {
     pub cache_read_input_token: Option<Price>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Price {
     /// USD cents per token.
     pub price: f64,
@@ -44,11 +45,13 @@ pub fn usd_per_mtok_to_cents_per_token(usd: f64) -> f64 {
 }
 
 /// Model-level settings of a custom or fine-tuned model.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelConfigurations {
+    #[schemars(schema_with = "super::schema::opt_custom_host")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_host: Option<String>,
     /// Write-only; read back as `masked_custom_headers`.
+    #[schemars(schema_with = "super::schema::opt_string_map")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_headers: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,15 +59,18 @@ pub struct ModelConfigurations {
 }
 
 /// One model of an integration, as returned.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IntegrationModel {
     pub slug: String,
     #[serde(default)]
     pub name: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(default, deserialize_with = "opt_flex_bool")]
     pub enabled: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(default, deserialize_with = "opt_flex_bool")]
     pub is_custom: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(default, deserialize_with = "opt_flex_bool")]
     pub is_finetune: Option<bool>,
     #[serde(default)]
@@ -76,10 +82,11 @@ pub struct IntegrationModel {
 }
 
 /// `GET /integrations/{slug}/models`. Every key is optional on read; `data` is accepted for `models`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelAccessList {
     #[serde(default)]
     pub total: u64,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(default, deserialize_with = "opt_flex_bool")]
     pub allow_all_models: Option<bool>,
     #[serde(default, alias = "data")]
@@ -93,23 +100,28 @@ fn list_object() -> String {
 }
 
 /// One item of the bulk PUT.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelUpdate {
+    #[schemars(schema_with = "super::schema::model_slug")]
     pub slug: String,
+    #[schemars(schema_with = "super::schema::flex_bool")]
     #[serde(deserialize_with = "required_bool")]
     pub enabled: bool,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "opt_flex_bool",
         skip_serializing_if = "Option::is_none"
     )]
     pub is_custom: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "opt_flex_bool",
         skip_serializing_if = "Option::is_none"
     )]
     pub is_finetune: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_model_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_model_slug: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,9 +136,10 @@ fn required_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Erro
 }
 
 /// `PUT /integrations/{slug}/models`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BulkUpdateModels {
     pub models: Vec<ModelUpdate>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "opt_flex_bool",
@@ -136,7 +149,7 @@ pub struct BulkUpdateModels {
 }
 
 /// One entry of `GET /v1/models`: the contract's fields, then documented extensions.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CatalogModel {
     /// `@provider/model`.
     pub id: String,
@@ -173,7 +186,7 @@ fn model_object() -> String {
     "model".to_owned()
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EffectivePricing {
     #[serde(default)]
     pub input_per_mtok: Option<f64>,

@@ -67,3 +67,18 @@ impl<T: Serialize> Serialize for Patch<T> {
         }
     }
 }
+
+/// A patch field is described as its value or `null` (clear); leaving it out keeps it.
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Patch<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Nullable_{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Option<T>>::json_schema(generator)
+    }
+}

@@ -7,7 +7,7 @@ use super::limits::{RateLimit, UsageLimits};
 use super::patch::Patch;
 use super::usage::UsageState;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Provider {
     #[serde(default)]
     pub id: String,
@@ -52,15 +52,18 @@ fn provider_object() -> String {
 }
 
 /// `POST /providers`. `rate_limits` is an array (a single object is accepted too).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateProvider {
+    #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
     pub integration_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::opt_description",
         default,
@@ -69,25 +72,29 @@ pub struct CreateProvider {
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_limits: Option<UsageLimits>,
+    #[schemars(with = "Option<OneOrMany>")]
     #[serde(
         default,
         deserialize_with = "one_or_many",
         skip_serializing_if = "Option::is_none"
     )]
     pub rate_limits: Option<Vec<RateLimit>>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
 }
 
 /// `PUT /providers/{slug}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateProvider {
+    #[schemars(schema_with = "super::schema::opt_name")]
     #[serde(
         deserialize_with = "super::text::opt_name",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub name: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::patch_description",
         default,
@@ -98,8 +105,10 @@ pub struct UpdateProvider {
     pub usage_limits: Patch<UsageLimits>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub rate_limits: Patch<OneOrMany>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub expires_at: Patch<String>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "opt_flex_bool",
@@ -111,7 +120,7 @@ pub struct UpdateProvider {
 }
 
 /// Rate limits as an array, or the single object SPEC shows for provider requests.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     Many(Vec<RateLimit>),

@@ -8,7 +8,7 @@ use super::patch::Patch;
 use super::usage::UsageState;
 
 /// One workspace's access to an integration, as returned. `id` is the workspace slug.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IntegrationWorkspace {
     pub id: String,
     #[serde(default)]
@@ -28,8 +28,9 @@ pub struct IntegrationWorkspace {
 }
 
 /// `global_workspace_access`: provision workspaces created later automatically.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GlobalWorkspaceAccess {
+    #[schemars(schema_with = "super::schema::flex_bool")]
     #[serde(deserialize_with = "required_bool")]
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,7 +44,7 @@ fn required_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Erro
 }
 
 /// `GET /integrations/{slug}/workspaces`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkspaceAccessList {
     #[serde(default)]
     pub total: u64,
@@ -60,38 +61,43 @@ fn list_object() -> String {
 }
 
 /// One item of the bulk PUT.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkspaceAccessUpdate {
     pub id: String,
+    #[schemars(schema_with = "super::schema::flex_bool")]
     #[serde(deserialize_with = "required_bool")]
     pub enabled: bool,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub usage_limits: Patch<Vec<UsageLimits>>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub rate_limits: Patch<Vec<RateLimit>>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "opt_flex_bool",
         skip_serializing_if = "Option::is_none"
     )]
     pub reset_usage: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "opt_flex_bool",
         skip_serializing_if = "Option::is_none"
     )]
     pub create_default_provider: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_provider_slug: Option<String>,
 }
 
 /// `PUT /integrations/{slug}/workspaces`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BulkUpdateWorkspaces {
     #[serde(default)]
     pub workspaces: Vec<WorkspaceAccessUpdate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global_workspace_access: Option<GlobalWorkspaceAccess>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "opt_flex_bool",
@@ -99,12 +105,14 @@ pub struct BulkUpdateWorkspaces {
         skip_serializing_if = "Option::is_none"
     )]
     pub override_existing_workspace_access: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "opt_flex_bool",
         skip_serializing_if = "Option::is_none"
     )]
     pub create_default_provider: Option<bool>,
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_provider_slug: Option<String>,
 }

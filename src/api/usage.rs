@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::limits::{PeriodicReset, UsageLimits};
 
 /// Usage against one budget, returned on reads.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UsageState {
     #[serde(default)]
     pub current_usage: f64,

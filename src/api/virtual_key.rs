@@ -9,7 +9,7 @@ use super::patch::Patch;
 use super::usage::UsageState;
 
 /// An Azure deployment in the legacy camelCase shape.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LegacyDeployment {
     #[serde(rename = "deploymentName")]
     pub deployment_name: String,
@@ -17,6 +17,7 @@ pub struct LegacyDeployment {
     pub api_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,
         deserialize_with = "opt_flex_bool",
@@ -26,7 +27,7 @@ pub struct LegacyDeployment {
 }
 
 /// A virtual key as the API returns it. Migrated keys (AI providers) carry `integration_id`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VirtualKey {
     #[serde(default)]
     pub id: String,
@@ -68,16 +69,20 @@ fn vk_object() -> String {
 }
 
 /// `POST /virtual-keys`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateVirtualKey {
+    #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
+    #[schemars(schema_with = "super::schema::service")]
     pub provider: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     /// Extension: the slug to use (default: from the name).
+    #[schemars(schema_with = "super::schema::opt_slug")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::opt_description",
         default,
@@ -114,15 +119,18 @@ pub struct CreateVirtualKey {
     pub usage_limits: Option<UsageLimits>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<Vec<RateLimit>>,
+    #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_mappings: Option<Value>,
 }
 
 /// `PUT /virtual-keys/{slug}`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateVirtualKey {
+    #[schemars(schema_with = "super::schema::opt_name")]
     #[serde(
         deserialize_with = "super::text::opt_name",
         default,
@@ -131,6 +139,7 @@ pub struct UpdateVirtualKey {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::patch_description",
         default,
@@ -147,12 +156,13 @@ pub struct UpdateVirtualKey {
     pub usage_limits: Patch<UsageLimits>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub rate_limits: Patch<Vec<RateLimit>>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_mappings: Option<Value>,
 }
 
 /// One key in a migration plan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannedKey {
     pub slug: String,
     pub workspace: String,
@@ -165,7 +175,7 @@ pub struct PlannedKey {
 }
 
 /// Keys that hold the same credential, and the integration they become (or reuse).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlannedGroup {
     /// A keyed hash of the credential: equal for equal credentials, not reversible.
     pub group: String,
@@ -177,7 +187,7 @@ pub struct PlannedGroup {
     pub keys: Vec<PlannedKey>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Unmigratable {
     pub slug: String,
     pub workspace: String,
@@ -185,7 +195,7 @@ pub struct Unmigratable {
 }
 
 /// `GET /virtual-keys/migration-plan` (an extension).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MigrationPlan {
     pub groups: Vec<PlannedGroup>,
     pub unmigratable: Vec<Unmigratable>,
@@ -194,7 +204,7 @@ pub struct MigrationPlan {
 }
 
 /// `POST /virtual-keys/migrate` (an extension): migrate one group, atomically.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MigrateGroup {
     pub group: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,10 +215,31 @@ pub struct MigrateGroup {
     pub integration: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MigratedGroup {
     pub integration: String,
     pub integration_created: bool,
     pub providers: Vec<String>,
     pub workspaces: Vec<String>,
+}
+
+/// The legacy create and update response: `{success: true, data: {slug}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LegacyAnswer {
+    pub success: bool,
+    pub data: LegacySlug,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LegacySlug {
+    pub slug: String,
+}
+
+impl LegacyAnswer {
+    pub fn new(slug: String) -> Self {
+        LegacyAnswer {
+            success: true,
+            data: LegacySlug { slug },
+        }
+    }
 }

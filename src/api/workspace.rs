@@ -9,7 +9,7 @@ use super::limits::{RateLimit, UsageLimits};
 use super::patch::Patch;
 
 /// A workspace as the API returns it. Every field but the ids is optional on read.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Workspace {
     pub id: String,
     #[serde(default)]
@@ -42,17 +42,19 @@ fn workspace_object() -> String {
     "workspace".to_owned()
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkspaceDefaults {
     #[serde(default)]
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `POST /admin/workspaces`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateWorkspace {
+    #[schemars(schema_with = "super::schema::name")]
     #[serde(deserialize_with = "super::text::name")]
     pub name: String,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::opt_description",
         default,
@@ -68,19 +70,23 @@ pub struct CreateWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<Vec<RateLimit>>,
     /// Contract field this server does not implement (workspace membership).
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Value>,
 }
 
 /// `defaults` in create and update bodies.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DefaultsInput {
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub metadata: Patch<BTreeMap<String, String>>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_guardrails: Option<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_guardrails: Option<Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_api_key_config: Option<Value>,
 }
@@ -102,14 +108,16 @@ impl DefaultsInput {
 }
 
 /// `PUT /admin/workspaces/{id}`: omitted fields stay, `null` clears.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateWorkspace {
+    #[schemars(schema_with = "super::schema::opt_name")]
     #[serde(
         deserialize_with = "super::text::opt_name",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub name: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_description")]
     #[serde(
         deserialize_with = "super::text::patch_description",
         default,
@@ -127,10 +135,11 @@ pub struct UpdateWorkspace {
 }
 
 /// `DELETE /admin/workspaces/{id}` body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeleteWorkspace {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(default, deserialize_with = "super::lenient::opt_flex_bool")]
     pub force_delete: Option<bool>,
 }

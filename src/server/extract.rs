@@ -6,16 +6,17 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::store::Page;
 
 /// A JSON body decoded with the path of the first bad field in the error message.
-/// An empty body decodes as `{}`; one of whitespace only is refused.
+/// An empty body decodes as `{}`; one of whitespace only, or not an object, is refused.
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<S: Send + Sync, T: DeserializeOwned + JsonSchema + 'static> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -39,6 +40,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             return Err(ApiError::invalid(
                 "the request body is blank; send a JSON object, or no body at all",
             ));
+        }
+        // serde reads a struct from an array too (`[null, null]` as its fields in order):
+        // every body of this API is an object, so nothing else is taken.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::invalid("the request body must be a JSON object"));
+        }
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            super::openapi::arrays_for_objects::<T>(&value).map_err(|at| {
+                ApiError::invalid(format!("`{at}` must be a JSON object, not an array"))
+            })?;
         }
         decode(&bytes).map(Body)
     }

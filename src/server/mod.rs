@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod json;
 pub mod legacy;
 pub mod listen;
+pub mod openapi;
 pub mod provider_config;
 pub mod provisioning;
 pub mod routes;
@@ -67,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         auth::authenticate,
     ));
+    // The OpenAPI document is public: it describes the API, not the organisation's data.
+    let v1 = v1.route("/openapi.json", axum::routing::get(openapi::serve));
     Router::new()
         .nest("/v1", v1)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))

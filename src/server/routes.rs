@@ -13,6 +13,7 @@ use super::handlers::{
     api_keys, catalog_models, integration_models, integration_workspaces, integrations,
     organisation, providers, virtual_keys, whoami, workspaces,
 };
+use super::openapi::{self, Described, ParamKind, QueryParam};
 use super::scopes::{self, Action, Requirement};
 use super::AppState;
 
@@ -25,60 +26,115 @@ pub struct Route {
     pub summary: &'static str,
     /// Whether the route belongs to this server only (not in the Portkey Admin API).
     pub extension: bool,
+    /// The query parameters the handler reads.
+    pub query: &'static [QueryParam],
+    /// The request body and response, from the handler's own types.
+    pub describe: fn() -> Described,
     handler: fn() -> MethodRouter<AppState>,
 }
 
 macro_rules! route {
-    ($method:ident $path:literal, $requires:expr, $handler:path, $summary:literal $(, $ext:ident)?) => {
+    ($method:ident $path:literal, $requires:expr, $handler:path, $summary:literal $(, $ext:ident)? $(; query $query:expr)?) => {
         Route {
             method: stringify!($method),
             path: $path,
             requires: $requires,
             summary: $summary,
             extension: route!(@ext $($ext)?),
+            query: route!(@query $($query)?),
+            describe: || openapi::describe($handler),
             handler: || on(MethodFilter::$method, $handler),
         }
     };
+    (@query $query:expr) => { $query };
+    (@query) => { &[] };
     (@ext extension) => { true };
     (@ext) => { false };
 }
 
 use Requirement::{AllOf, AnyOf, ApiKeys, Authenticated, Integrations, Scope};
 
+const CURRENT_PAGE: QueryParam =
+    QueryParam::new("current_page", ParamKind::Count, "Page number, from 0");
+const PAGE_SIZE: QueryParam = QueryParam::new(
+    "page_size",
+    ParamKind::PageSize,
+    "Items per page, 1 to 1000",
+);
+const WORKSPACE_ID: QueryParam = QueryParam::new(
+    "workspace_id",
+    ParamKind::String,
+    "The workspace (id or slug); a workspace key's own by default",
+);
+const NAME: QueryParam = QueryParam::new("name", ParamKind::String, "Name contains");
+const EXACT_NAME: QueryParam = QueryParam::new("exact_name", ParamKind::String, "Name equals");
+const STATUS: QueryParam = QueryParam::new("status", ParamKind::String, "Comma-separated statuses");
+const TYPE: QueryParam = QueryParam::new(
+    "type",
+    ParamKind::OneOf(&["organisation", "workspace", "all"]),
+    "Which integrations",
+);
+const FORCE_DELETE: QueryParam = QueryParam::new(
+    "force_delete",
+    ParamKind::Boolean,
+    "Also delete the AI providers that use it (an extension)",
+);
+const SLUGS: QueryParam = QueryParam::new(
+    "slugs",
+    ParamKind::Pattern("^[A-Za-z0-9_.:/@-]{1,255}(,[A-Za-z0-9_.:/@-]{1,255})*$"),
+    "Comma-separated model slugs",
+)
+.required();
+const PROVIDER: QueryParam =
+    QueryParam::new("provider", ParamKind::String, "Only this provider's models");
+const AI_SERVICE: QueryParam = QueryParam::new(
+    "ai_service",
+    ParamKind::String,
+    "Only this service's models",
+);
+const SORT: QueryParam = QueryParam::new(
+    "sort",
+    ParamKind::OneOf(&["name", "provider", "ai_service"]),
+    "Sort order",
+);
+const ORDER: QueryParam = QueryParam::new("order", ParamKind::OneOf(&["asc", "desc"]), "Direction");
+const OFFSET: QueryParam = QueryParam::new("offset", ParamKind::Count, "Models to skip");
+const LIMIT: QueryParam = QueryParam::new("limit", ParamKind::Count, "At most this many");
+
 /// The routes, in the order the OpenAPI document lists them.
 pub fn all() -> Vec<Route> {
     vec![
-        route!(GET "/admin/workspaces", Scope("workspaces.list"), workspaces::list, "List workspaces"),
+        route!(GET "/admin/workspaces", Scope("workspaces.list"), workspaces::list, "List workspaces"; query &[CURRENT_PAGE, PAGE_SIZE, NAME, EXACT_NAME, STATUS]),
         route!(POST "/admin/workspaces", Scope("workspaces.create"), workspaces::create, "Create a workspace"),
         route!(GET "/admin/workspaces/{id}", Scope("workspaces.read"), workspaces::retrieve, "Retrieve a workspace"),
         route!(PUT "/admin/workspaces/{id}", Scope("workspaces.update"), workspaces::update, "Update a workspace"),
         route!(DELETE "/admin/workspaces/{id}", Scope("workspaces.delete"), workspaces::delete, "Delete a workspace"),
-        route!(GET "/integrations", Integrations(Action::List), integrations::list, "List integrations"),
+        route!(GET "/integrations", Integrations(Action::List), integrations::list, "List integrations"; query &[TYPE, WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
         route!(POST "/integrations", Integrations(Action::Create), integrations::create, "Create an integration"),
         route!(GET "/integrations/{slug}", Integrations(Action::Read), integrations::retrieve, "Retrieve an integration"),
         route!(PUT "/integrations/{slug}", Integrations(Action::Update), integrations::update, "Update an integration"),
-        route!(DELETE "/integrations/{slug}", Integrations(Action::Delete), integrations::delete, "Delete an integration"),
+        route!(DELETE "/integrations/{slug}", Integrations(Action::Delete), integrations::delete, "Delete an integration"; query &[FORCE_DELETE]),
         route!(GET "/integrations/{slug}/workspaces", Integrations(Action::Read), integration_workspaces::list, "List an integration's workspace access"),
         route!(PUT "/integrations/{slug}/workspaces", Integrations(Action::Update), integration_workspaces::update, "Provision an integration to workspaces"),
         route!(GET "/integrations/{slug}/models", Integrations(Action::Read), integration_models::list, "List an integration's models"),
         route!(PUT "/integrations/{slug}/models", Integrations(Action::Update), integration_models::update, "Provision an integration's models"),
-        route!(DELETE "/integrations/{slug}/models", Integrations(Action::Update), integration_models::delete, "Remove custom models or disable built-in ones"),
-        route!(GET "/models", AnyOf(&["completions.write", "models.list", "virtual_keys.list"]), catalog_models::list, "List the models a key may call"),
-        route!(GET "/providers", Scope("providers.list"), providers::list, "List AI providers"),
+        route!(DELETE "/integrations/{slug}/models", Integrations(Action::Update), integration_models::delete, "Remove custom models or disable built-in ones"; query &[SLUGS]),
+        route!(GET "/models", AnyOf(&["completions.write", "models.list", "virtual_keys.list"]), catalog_models::list, "List the models a key may call"; query &[WORKSPACE_ID, PROVIDER, AI_SERVICE, SORT, ORDER, OFFSET, LIMIT]),
+        route!(GET "/providers", Scope("providers.list"), providers::list, "List AI providers"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
         route!(POST "/providers", Scope("providers.create"), providers::create, "Create an AI provider"),
-        route!(GET "/providers/{slug}", Scope("providers.read"), providers::retrieve, "Retrieve an AI provider"),
-        route!(PUT "/providers/{slug}", Scope("providers.update"), providers::update, "Update an AI provider"),
-        route!(DELETE "/providers/{slug}", Scope("providers.delete"), providers::delete, "Delete an AI provider"),
+        route!(GET "/providers/{slug}", Scope("providers.read"), providers::retrieve, "Retrieve an AI provider"; query &[WORKSPACE_ID]),
+        route!(PUT "/providers/{slug}", Scope("providers.update"), providers::update, "Update an AI provider"; query &[WORKSPACE_ID]),
+        route!(DELETE "/providers/{slug}", Scope("providers.delete"), providers::delete, "Delete an AI provider"; query &[WORKSPACE_ID]),
         route!(GET "/organisation/settings", Authenticated, organisation::get, "Read the organisation's settings", extension),
         route!(PUT "/organisation/settings", Scope("organisation_settings.update"), organisation::update, "Update the organisation's settings", extension),
-        route!(GET "/virtual-keys", Scope("virtual_keys.list"), virtual_keys::list, "List virtual keys"),
+        route!(GET "/virtual-keys", Scope("virtual_keys.list"), virtual_keys::list, "List virtual keys"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
         route!(POST "/virtual-keys", Scope("virtual_keys.create"), virtual_keys::create, "Create a virtual key"),
-        route!(GET "/virtual-keys/migration-plan", Scope("virtual_keys.list"), virtual_keys::migration_plan, "Plan the migration of virtual keys to integrations", extension),
+        route!(GET "/virtual-keys/migration-plan", Scope("virtual_keys.list"), virtual_keys::migration_plan, "Plan the migration of virtual keys to integrations", extension; query &[WORKSPACE_ID]),
         route!(POST "/virtual-keys/migrate", AllOf(&["virtual_keys.update", "organisation_integrations.create"]), virtual_keys::migrate, "Migrate one group of virtual keys", extension),
-        route!(GET "/virtual-keys/{slug}", Scope("virtual_keys.read"), virtual_keys::retrieve, "Retrieve a virtual key"),
-        route!(PUT "/virtual-keys/{slug}", Scope("virtual_keys.update"), virtual_keys::update, "Update a virtual key"),
-        route!(DELETE "/virtual-keys/{slug}", Scope("virtual_keys.delete"), virtual_keys::delete, "Delete a virtual key"),
-        route!(GET "/api-keys", ApiKeys(Action::List), api_keys::list, "List API keys"),
+        route!(GET "/virtual-keys/{slug}", Scope("virtual_keys.read"), virtual_keys::retrieve, "Retrieve a virtual key"; query &[WORKSPACE_ID]),
+        route!(PUT "/virtual-keys/{slug}", Scope("virtual_keys.update"), virtual_keys::update, "Update a virtual key"; query &[WORKSPACE_ID]),
+        route!(DELETE "/virtual-keys/{slug}", Scope("virtual_keys.delete"), virtual_keys::delete, "Delete a virtual key"; query &[WORKSPACE_ID]),
+        route!(GET "/api-keys", ApiKeys(Action::List), api_keys::list, "List API keys"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
         route!(POST "/api-keys/{type}/{sub_type}", ApiKeys(Action::Create), api_keys::create, "Create an API key"),
         route!(GET "/api-keys/{id}", ApiKeys(Action::Read), api_keys::retrieve, "Retrieve an API key"),
         route!(PUT "/api-keys/{id}", ApiKeys(Action::Update), api_keys::update, "Update an API key"),

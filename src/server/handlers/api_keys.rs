@@ -1,11 +1,13 @@
+use crate::api::schema::Empty;
 use crate::server::extract::Path;
 use crate::server::json::Json;
 use axum::extract::State;
 use axum::Extension;
-use serde_json::{json, Value};
 
 use super::now;
-use crate::api::api_key::{ApiKey, CreateApiKey, CreatedApiKey, KeyKind, UpdateApiKey};
+use crate::api::api_key::{
+    ApiKey, CreateApiKey, CreatedApiKey, KeyKind, UpdateApiKey, UpdatedApiKey,
+};
 use crate::api::limits::{validate_rate_array, RateLimit, UsageLimits};
 use crate::api::patch::Patch;
 use crate::api::ListEnvelope;
@@ -252,7 +254,7 @@ pub async fn update(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     Body(body): Body<UpdateApiKey>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UpdatedApiKey>> {
     let mut unimplemented = Vec::new();
     for (field, present) in [
         ("defaults", body.defaults.is_some()),
@@ -295,14 +297,14 @@ pub async fn update(
     key.last_updated_at = Some(now());
     tx.save_api_key(&key)?;
     tx.commit()?;
-    Ok(Json(json!({"id": key.id})))
+    Ok(Json(UpdatedApiKey { id: key.id }))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let key = reachable(&state, &principal, &id, Action::Delete)?;
     // Over the network, keep the organisation reachable: the embedded owner needs no key.
     let mut tx = state.store.begin()?;
@@ -316,7 +318,7 @@ pub async fn delete(
     }
     tx.delete_api_key(&key.id)?;
     tx.commit()?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 fn organisation_keys(db: &mut dyn StoreRead) -> ApiResult<u64> {

@@ -6,12 +6,13 @@ use crate::server::extract::Path;
 use crate::server::json::Json;
 use axum::extract::State;
 use axum::Extension;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::integrations::{check_slug, reachable};
 use crate::api::models::{
     BulkUpdateModels, IntegrationModel, ModelAccessList, ModelConfigurations, PricingConfig,
 };
+use crate::api::schema::Empty;
 use crate::crypto::{mask, MasterKey};
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiResult};
@@ -146,7 +147,7 @@ pub async fn update(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
     Body(body): Body<BulkUpdateModels>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     principal.require_organisation("model provisioning")?;
     validate(&body)?;
     let id = reachable(&state, &principal, &slug)?.public.id;
@@ -230,7 +231,7 @@ pub async fn update(
         tx.save_integration(&integration)?;
     }
     store_tx.commit()?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 /// `DELETE ?slugs=a,b`: custom models are removed; built-in models are disabled.
@@ -239,7 +240,7 @@ pub async fn delete(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
     query: Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     principal.require_organisation("model provisioning")?;
     let slugs: Vec<String> = query
         .get("slugs")
@@ -284,5 +285,5 @@ pub async fn delete(
         }
     }
     store_tx.commit()?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

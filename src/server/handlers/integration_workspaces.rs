@@ -2,11 +2,11 @@
 
 use std::collections::HashSet;
 
+use crate::api::schema::Empty;
 use crate::server::extract::Path;
 use crate::server::json::Json;
 use axum::extract::State;
 use axum::Extension;
-use serde_json::{json, Value};
 
 use super::integrations::{check_slug, reachable};
 use crate::api::limits::{validate_rate_array, validate_usage_array};
@@ -94,7 +94,7 @@ pub async fn update(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
     Body(body): Body<BulkUpdateWorkspaces>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     principal.require_organisation("workspace provisioning")?;
     validate(&body)?;
     let id = reachable(&state, &principal, &slug)?.public.id;
@@ -197,5 +197,5 @@ pub async fn update(
         }
     }
     store_tx.commit()?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

@@ -3,10 +3,11 @@ use crate::server::json::Json;
 use axum::extract::State;
 use axum::Extension;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::{now, short_suffix, slugify};
 use crate::api::integration::{CreateIntegration, Created, Integration, UpdateIntegration};
+use crate::api::schema::Empty;
 use crate::api::ListEnvelope;
 use crate::crypto::mask;
 use crate::server::auth::Principal;
@@ -57,7 +58,7 @@ fn vault_error(e: anyhow::Error) -> ApiError {
     ApiError::internal(format!("cannot use the master key: {e:#}"))
 }
 
-const MULTIPLIER_FIELDS: &[&str] = &[
+pub const MULTIPLIER_FIELDS: &[&str] = &[
     "default",
     "request_token",
     "response_token",
@@ -308,7 +309,7 @@ pub async fn update(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
     Body(body): Body<UpdateIntegration>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Created>> {
     if body.secret_mappings.is_some() {
         refuse_unimplemented(&["secret_mappings"])?;
     }
@@ -379,9 +380,10 @@ pub async fn update(
         tx.save_integration(&record)?;
         tx.commit()?;
     }
-    Ok(Json(
-        json!({"id": record.public.id, "slug": record.public.slug}),
-    ))
+    Ok(Json(Created {
+        id: record.public.id.clone(),
+        slug: record.public.slug.clone(),
+    }))
 }
 
 /// Deletes an integration. While AI providers use it the answer is 409 naming them;
@@ -391,12 +393,18 @@ pub async fn delete(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
     query: Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let record = reachable(&state, &principal, &slug)?;
-    let force = query
-        .get("force_delete")
-        .and_then(|v| crate::api::lenient::flex_bool(&Value::String(v.to_owned())))
-        .unwrap_or(false);
+    let force = match query.get("force_delete") {
+        None => false,
+        Some(v) => {
+            crate::api::lenient::flex_bool(&Value::String(v.to_owned())).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "query parameter `force_delete` must be true or false, got `{v}`"
+                ))
+            })?
+        }
+    };
     let id = record.public.id.clone();
     let mut store_tx = state.store.begin()?;
     let tx = &mut *store_tx;
@@ -415,12 +423,13 @@ pub async fn delete(
     }
     tx.delete_integration(&id)?;
     store_tx.commit()?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn slugs_follow_the_contract_pattern() {

@@ -15,7 +15,7 @@ use crate::store::StoreRead;
 
 const META_ALLOW: &str = "allow_workspace_integrations";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrganisationSettings {
     pub allow_workspace_integrations: bool,
     #[serde(default = "object")]
@@ -26,8 +26,9 @@ fn object() -> String {
     "organisation-settings".to_owned()
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct UpdateSettings {
+    #[schemars(schema_with = "crate::api::schema::opt_flex_bool")]
     #[serde(default, deserialize_with = "crate::api::lenient::opt_flex_bool")]
     pub allow_workspace_integrations: Option<bool>,
 }

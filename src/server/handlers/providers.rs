@@ -1,12 +1,12 @@
 //! `/providers`: AI providers, workspace-scoped. Admin keys name the workspace with
 //! `workspace_id` (query on GET/PUT/DELETE, body on POST); workspace keys use their own.
 
+use crate::api::schema::Empty;
 use crate::server::extract::Path;
 use crate::server::json::Json;
 use axum::extract::State;
 use axum::Extension;
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
 
 use super::integrations::check_slug;
 use super::{now, short_suffix, slugify};
@@ -293,7 +293,7 @@ pub async fn update(
     Path(slug): Path<String>,
     query: Query,
     Body(body): Body<UpdateProvider>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Created>> {
     let rates = body.rate_limits.clone().map(|r| r.into_vec());
     check_limits(body.usage_limits.as_value(), rates.as_value())?;
     check_expiry(body.expires_at.as_value().map(String::as_str))?;
@@ -311,9 +311,10 @@ pub async fn update(
     apply_update(tx, &mut record, &ws, &body, at)?;
     tx.save_provider(&record)?;
     store_tx.commit()?;
-    Ok(Json(
-        json!({"id": record.public.id, "slug": record.public.slug}),
-    ))
+    Ok(Json(Created {
+        id: record.public.id.clone(),
+        slug: record.public.slug.clone(),
+    }))
 }
 
 pub async fn delete(
@@ -321,11 +322,11 @@ pub async fn delete(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
     query: Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let ws = workspace(&state, &principal, query.get("workspace_id"))?;
     let record = find(&state, &ws, &slug)?;
     let mut tx = state.store.begin()?;
     tx.delete_provider(&record.public.id)?;
     tx.commit()?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }

@@ -17,10 +17,11 @@ use super::providers::{apply_update, check_expiry, check_limits, view};
 use super::{now, short_suffix, slugify};
 use crate::api::integration::Integration;
 use crate::api::provider::{OneOrMany, Provider, UpdateProvider};
+use crate::api::schema::Empty;
 use crate::api::usage::{carry_over, UsageState};
 use crate::api::virtual_key::{
-    CreateVirtualKey, MigrateGroup, MigratedGroup, MigrationPlan, PlannedGroup, PlannedKey,
-    Unmigratable, UpdateVirtualKey, VirtualKey,
+    CreateVirtualKey, LegacyAnswer, MigrateGroup, MigratedGroup, MigrationPlan, PlannedGroup,
+    PlannedKey, Unmigratable, UpdateVirtualKey, VirtualKey,
 };
 use crate::api::workspace::Workspace;
 use crate::api::ListEnvelope;
@@ -201,7 +202,7 @@ pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Body(body): Body<CreateVirtualKey>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LegacyAnswer>> {
     if body.secret_mappings.is_some() {
         refuse_unimplemented(&["secret_mappings"])?;
     }
@@ -268,7 +269,7 @@ pub async fn create(
         record.public.usage.as_ref(),
     )?;
     tx.commit()?;
-    Ok(Json(json!({"success": true, "data": {"slug": slug}})))
+    Ok(Json(LegacyAnswer::new(slug)))
 }
 
 /// Every virtual key in scope: unmigrated keys, then AI providers in the legacy shape.
@@ -340,7 +341,7 @@ pub async fn update(
     Path(slug): Path<String>,
     query: Query,
     Body(body): Body<UpdateVirtualKey>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LegacyAnswer>> {
     if body.secret_mappings.is_some() {
         refuse_unimplemented(&["secret_mappings"])?;
     }
@@ -395,9 +396,7 @@ pub async fn update(
             record.public.usage.as_ref(),
         )?;
         store_tx.commit()?;
-        return Ok(Json(
-            json!({"success": true, "data": {"slug": target.slug}}),
-        ));
+        return Ok(Json(LegacyAnswer::new(target.slug)));
     }
     let mut record = tx
         .provider(&ws.id, &target.id)?
@@ -419,9 +418,7 @@ pub async fn update(
     apply_update(tx, &mut record, &ws, &update, at)?;
     tx.save_provider(&record)?;
     store_tx.commit()?;
-    Ok(Json(
-        json!({"success": true, "data": {"slug": target.slug}}),
-    ))
+    Ok(Json(LegacyAnswer::new(target.slug)))
 }
 
 pub async fn delete(
@@ -429,14 +426,14 @@ pub async fn delete(
     Extension(principal): Extension<Principal>,
     Path(slug): Path<String>,
     query: Query,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Empty>> {
     let target = one(&state, &principal, &slug, &query)?;
     let mut store_tx = state.store.begin()?;
     let tx = &mut *store_tx;
     tx.delete_virtual_key(&target.id)?;
     tx.delete_provider(&target.id)?;
     store_tx.commit()?;
-    Ok(Json(json!({})))
+    Ok(Json(Empty {}))
 }
 
 /// A migratable key's fingerprint, key and integration configuration.

@@ -12,7 +12,7 @@ use crate::server::error::ApiResult;
 use crate::server::scopes;
 use crate::server::AppState;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WhoAmI {
     pub object: String,
     /// The key's id; `null` for the embedded owner.

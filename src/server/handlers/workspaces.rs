@@ -1,9 +1,9 @@
+use crate::api::schema::Empty;
 use crate::server::extract::Path;
 use crate::server::json::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Extension;
-use serde_json::{json, Value};
 
 use super::{now, short_suffix, slugify};
 use crate::api::limits::{validate_rate_array, validate_usage_array, RateLimit, UsageLimits};
@@ -154,7 +154,7 @@ pub async fn delete(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     Body(body): Body<DeleteWorkspace>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Empty>)> {
     principal.require_organisation("workspace management")?;
     let ws = visible(&state, &principal, &id)?;
     if let Some(name) = &body.name {
@@ -176,5 +176,5 @@ pub async fn delete(
     }
     tx.delete_workspace(&ws.id)?;
     tx.commit()?;
-    Ok((StatusCode::OK, Json(json!({}))))
+    Ok((StatusCode::OK, Json(Empty {})))
 }
