@@ -311,7 +311,14 @@ fn custom_models_prices_and_multipliers() {
         assert!(!rows.iter().any(|r| r["slug"] == "ft:gpt-4o:acme"));
         let gpt4 = rows.iter().find(|r| r["slug"] == "gpt-4").unwrap();
         assert_eq!(gpt4["enabled"], false);
-        assert_eq!(gpt4["why"], "disabled");
+        // Disabled, and marked as past its deprecation date.
+        assert!(
+            gpt4["why"]
+                .as_str()
+                .unwrap()
+                .starts_with("disabled; deprecated since"),
+            "{gpt4}"
+        );
         assert!(!garden(w, &["--include-deprecated"]).contains(&"@openai-prod/gpt-4".to_owned()));
         assert!(!w.everything_seen().contains("hdr-secret-0123456789"));
         assert!(!common::contains(

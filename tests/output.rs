@@ -140,6 +140,28 @@ fn the_model_garden_shows_models_only_and_hides_the_deprecated() {
         "{table:?}"
     );
     assert_eq!(ids(&["--limit", "3"]).len(), 3);
+    // The integration view hides and marks them the same way.
+    let rows = |extra: &[&str]| {
+        let mut args = vec![
+            "models",
+            "list",
+            "--integration",
+            "openai-prod",
+            "--search",
+            "computer-use-preview",
+        ];
+        args.extend_from_slice(extra);
+        w.json(&args)
+    };
+    assert!(rows(&[]).as_array().unwrap().is_empty());
+    let shown = rows(&["--include-deprecated"]);
+    assert!(
+        shown[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("deprecated since 2026-07-23"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -164,6 +164,17 @@ fn a_workspace_key_in_the_environment_names_its_own_workspace() {
         let out = w.run_cmd(cmd);
         assert_eq!(out.code, 0, "{args:?}: {out:?}");
     }
+    // By name, or another workspace: it says whose key it is.
+    let mut cmd = w.command(&["providers", "list", "--workspace", "research"]);
+    cmd.env("CATALOG_API_KEY", key.trim());
+    let out = w.run_cmd(cmd);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "belongs to workspace `{slug}` and cannot reach `research`"
+        )),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -183,5 +194,18 @@ fn org_settings_are_shown_and_changed() {
         &["org", "settings", "--allow-workspace-integrations", "maybe"],
         2,
         "--allow-workspace-integrations",
+    );
+}
+
+#[test]
+fn a_wrong_key_is_refused_at_login_and_nothing_is_stored() {
+    let w = World::new(Mode::Served);
+    let out = login(&w, "team", "not-a-key-0000000000000000");
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stderr.contains("not accepted"), "{out:?}");
+    let status = on_profiles(&w, &["auth", "status", "-o", "json"]).json();
+    assert!(
+        status["profiles"].as_array().unwrap().is_empty(),
+        "{status}"
     );
 }

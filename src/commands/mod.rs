@@ -121,7 +121,19 @@ impl Ctx {
                 // A workspace key that may not read workspaces names its own.
                 Err(e) if is_auth(&e) => match self.learnt_key_workspace()? {
                     Some(k) if w == k.id || w == k.slug => Ok(Some(own_workspace(k))),
-                    _ => Err(e),
+                    Some(k) => Err(crate::exit::CliError::new(
+                        crate::exit::ErrorKind::Auth,
+                        format!(
+                            "this API key belongs to workspace `{}` and cannot reach `{w}`",
+                            k.slug
+                        ),
+                    )
+                    .with_hint(format!(
+                        "name its own workspace by slug or id (`--workspace {}`), or drop --workspace",
+                        k.slug
+                    ))
+                    .into()),
+                    None => Err(e),
                 },
                 Err(e) => Err(e),
             },

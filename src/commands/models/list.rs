@@ -206,6 +206,13 @@ fn integration_rows(
         } else {
             "allow-list".to_owned()
         };
+        // Shown only with --include-deprecated: marked as such.
+        let why = match spec.and_then(|s| s.deprecation_date.as_deref()) {
+            Some(d) if is_past(Some(d)) && m.is_custom != Some(true) => {
+                format!("{why}; deprecated since {d}")
+            }
+            _ => why,
+        };
         IntegrationModelRow {
             slug: m.slug.clone(),
             enabled,
