@@ -175,7 +175,10 @@ fn providers_always_fit_their_access_even_while_it_is_revoked() {
     }
     let (_, access) = api.get("/integrations/openai-prod/workspaces");
     assert_eq!(access["workspaces"][0]["enabled"], true);
-    assert_eq!(access["workspaces"][0]["rate_limits"][0]["value"], 5, "{access}");
+    assert_eq!(
+        access["workspaces"][0]["rate_limits"][0]["value"], 5,
+        "{access}"
+    );
 }
 
 #[test]
@@ -253,4 +256,88 @@ fn errors_never_repeat_a_value_that_may_be_secret() {
         assert!(!m.contains(secret));
     }
     assert!(!w.everything_seen().contains("4815162342"));
+}
+
+#[test]
+fn bodies_headers_and_numbers_at_the_edges() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    // Data after the JSON value is refused, not ignored.
+    assert_error(
+        api.call(
+            reqwest::Method::POST,
+            "/admin/workspaces",
+            Some(r#"{"name": "tg"} GARBAGE"#),
+        ),
+        400,
+        "AB01",
+        "after its JSON value",
+    );
+    assert_error(
+        api.call(
+            reqwest::Method::POST,
+            "/admin/workspaces",
+            Some(r#"{"name": "x"} {}"#),
+        ),
+        400,
+        "AB01",
+        "after its JSON value",
+    );
+    // Invisible separators are not names.
+    for bad in ["a\u{2028}b", "a\u{FEFF}b", "a\u{200B}b"] {
+        assert_error(
+            api.post("/admin/workspaces", json!({ "name": bad })),
+            400,
+            "AB01",
+            "`name`",
+        );
+    }
+    // Budgets have a ceiling that every client decodes exactly.
+    assert_error(
+        api.post(
+            "/admin/workspaces",
+            json!({"name": "big", "usage_limits": [{"type": "cost", "credit_limit": 1e20}]}),
+        ),
+        400,
+        "AB01",
+        "at most",
+    );
+    // Header values that would inject headers of their own are refused, without echo.
+    let (s, e) = api.post(
+        "/integrations",
+        json!({"name": "c", "ai_provider_id": "custom", "configurations": {
+            "custom_host": "https://llm.internal/v1",
+            "custom_headers": {"x-api-key": "secret-value\r\nx-injected: 1"}}}),
+    );
+    assert_eq!(s, 400, "{e}");
+    let m = e["data"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("line breaks") && !m.contains("secret-value"),
+        "{m}"
+    );
+    assert_error(
+        api.post(
+            "/integrations",
+            json!({"name": "c", "ai_provider_id": "custom", "configurations": {
+                "custom_host": "https://llm.internal/v1", "custom_headers": {"bad name": "v"}}}),
+        ),
+        400,
+        "AB01",
+        "header name",
+    );
+    // No limits in global access is null too.
+    api.post(
+        "/integrations",
+        json!({"name": "g", "ai_provider_id": "openai", "key": "sk-global-0123456789"}),
+    );
+    let (s, _) = api.put(
+        "/integrations/g/workspaces",
+        json!({"workspaces": [], "global_workspace_access": {"enabled": true, "usage_limits": [], "rate_limits": []}}),
+    );
+    assert_eq!(s, 200);
+    let (_, access) = api.get("/integrations/g/workspaces");
+    assert!(
+        access["global_workspace_access"]["usage_limits"].is_null(),
+        "{access}"
+    );
 }

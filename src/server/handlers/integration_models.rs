@@ -61,17 +61,14 @@ fn check_configurations(at: &str, c: &ModelConfigurations) -> ApiResult<()> {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
             _ => {
                 return Err(ApiError::invalid(format!(
-                    "`{at}.custom_host` must be an http(s) URL such as https://llm.internal/v1, got `{host}`"
+                    "`{at}.custom_host` must be an http(s) URL such as https://llm.internal/v1"
                 )))
             }
         }
     }
     for (k, v) in c.custom_headers.iter().flatten() {
-        if !v.is_string() {
-            return Err(ApiError::invalid(format!(
-                "`{at}.custom_headers.{k}` must be a string"
-            )));
-        }
+        crate::server::provider_config::check_header(&format!("{at}.custom_headers"), k, v)
+            .map_err(ApiError::invalid)?;
     }
     Ok(())
 }

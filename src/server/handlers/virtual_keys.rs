@@ -694,7 +694,7 @@ pub async fn migrate(
                 public: Integration {
                     id: id.clone(),
                     slug: group.integration.clone(),
-                    name: format!("{} (from virtual keys {})", group.service, slugs.join(", ")),
+                    name: migrated_name(&group.service, &slugs),
                     ai_provider_id: group.service.clone(),
                     description: Some("Created by `catalog migrate-vkeys`".to_owned()),
                     status: Some("active".to_owned()),
@@ -783,6 +783,16 @@ pub async fn migrate(
         providers,
         workspaces: workspaces.into_iter().map(|w| w.slug).collect(),
     }))
+}
+
+/// The name of an integration made from virtual keys, within the length names may have.
+fn migrated_name(service: &str, slugs: &[&str]) -> String {
+    let full = format!("{service} (from virtual keys {})", slugs.join(", "));
+    if full.chars().count() <= crate::api::text::NAME_MAX {
+        return full;
+    }
+    let cut: String = full.chars().take(crate::api::text::NAME_MAX - 2).collect();
+    format!("{cut}…)")
 }
 
 fn now_str() -> String {
