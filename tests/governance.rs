@@ -325,6 +325,20 @@ fn bodies_headers_and_numbers_at_the_edges() {
         "AB01",
         "header name",
     );
+    // Model slugs are names too.
+    api.post(
+        "/integrations",
+        json!({"name": "m", "ai_provider_id": "openai", "key": "sk-models-0123456789"}),
+    );
+    assert_error(
+        api.put(
+            "/integrations/m/models",
+            json!({"models": [{"slug": "m\u{202E}1", "enabled": true, "is_custom": true}]}),
+        ),
+        400,
+        "AB01",
+        "`models[0].slug`",
+    );
     // No limits in global access is null too.
     api.post(
         "/integrations",

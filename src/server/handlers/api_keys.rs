@@ -265,7 +265,8 @@ pub async fn list(
     query: Query,
 ) -> ApiResult<Json<ListEnvelope<ApiKey>>> {
     let workspace = match (query.get("workspace_id"), principal.pinned_workspace()) {
-        (_, Some(own)) => Some(own.to_owned()),
+        (Some(ws), Some(_)) => Some(super::workspaces::visible(&state, &principal, ws)?.id),
+        (None, Some(own)) => Some(own.to_owned()),
         (Some(ws), None) => Some(super::workspaces::visible(&state, &principal, ws)?.id),
         (None, None) => None,
     };

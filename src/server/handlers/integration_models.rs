@@ -76,10 +76,8 @@ fn check_configurations(at: &str, c: &ModelConfigurations) -> ApiResult<()> {
 fn validate(body: &BulkUpdateModels) -> ApiResult<()> {
     for (i, m) in body.models.iter().enumerate() {
         let at = format!("models[{i}]");
-        if m.slug.trim().is_empty() || m.slug.len() > 255 {
-            return Err(ApiError::invalid(format!(
-                "`{at}.slug` must be 1 to 255 characters"
-            )));
+        if let Some(problem) = crate::api::text::name_problem(&m.slug) {
+            return Err(ApiError::invalid(format!("`{at}.slug` {problem}")));
         }
         if m.is_finetune == Some(true) && m.base_model_slug.as_deref().unwrap_or("").is_empty() {
             return Err(ApiError::invalid(format!(
