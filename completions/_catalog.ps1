@@ -43,6 +43,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('integrations', 'integrations', [CompletionResultType]::ParameterValue, 'Integrations: provider credentials stored once for the organisation')
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'Models: allow-lists, custom models and prices, and the Model Garden')
             [CompletionResult]::new('providers', 'providers', [CompletionResultType]::ParameterValue, 'AI providers: integrations made callable in a workspace as `@slug/model`')
+            [CompletionResult]::new('org', 'org', [CompletionResultType]::ParameterValue, 'Organisation-wide settings')
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API over HTTP for a team')
@@ -71,6 +72,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Check an API key against a server and store it for a profile')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the profile, the server and which credential source is used')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove a profile and its stored key')
+            [CompletionResult]::new('use', 'use', [CompletionResultType]::ParameterValue, 'Make a profile current (or `embedded`: the embedded catalog)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -136,10 +138,31 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'catalog;auth;use' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'catalog;auth;help' {
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Check an API key against a server and store it for a profile')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the profile, the server and which credential source is used')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove a profile and its stored key')
+            [CompletionResult]::new('use', 'use', [CompletionResultType]::ParameterValue, 'Make a profile current (or `embedded`: the embedded catalog)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -150,6 +173,9 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;auth;help;logout' {
+            break
+        }
+        'catalog;auth;help;use' {
             break
         }
         'catalog;auth;help;help' {
@@ -233,6 +259,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--if-not-exists', '--if-not-exists', [CompletionResultType]::ParameterName, 'When a workspace with this name exists, print it and succeed instead of failing')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
@@ -294,11 +321,11 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
         }
         'catalog;workspaces;provision' {
             [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'The integration to provision')
-            [CompletionResult]::new('--budget', '--budget', [CompletionResultType]::ParameterName, 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)')
-            [CompletionResult]::new('--budget-type', '--budget-type', [CompletionResultType]::ParameterName, 'What the budget counts [default: cost]')
+            [CompletionResult]::new('--budget', '--budget', [CompletionResultType]::ParameterName, 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value')
+            [CompletionResult]::new('--budget-type', '--budget-type', [CompletionResultType]::ParameterName, 'What the budget counts [default: cost, or the current type]')
             [CompletionResult]::new('--reset', '--reset', [CompletionResultType]::ParameterName, 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)')
             [CompletionResult]::new('--alert', '--alert', [CompletionResultType]::ParameterName, 'Alert when usage reaches this amount (below the budget, same unit)')
-            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it')
             [CompletionResult]::new('--provider-slug', '--provider-slug', [CompletionResultType]::ParameterName, 'Slug of the AI provider created in each newly provisioned workspace [default: the integration''s slug]')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
@@ -308,6 +335,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every existing workspace')
             [CompletionResult]::new('--new-workspaces', '--new-workspaces', [CompletionResultType]::ParameterName, 'Also provision workspaces created later, with the same limits')
+            [CompletionResult]::new('--no-new-workspaces', '--no-new-workspaces', [CompletionResultType]::ParameterName, 'Stop provisioning workspaces created later (access already given stays)')
             [CompletionResult]::new('--reset-usage', '--reset-usage', [CompletionResultType]::ParameterName, 'Zero the usage of the budgets of these workspaces')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show the request that would be made and write nothing')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
@@ -468,7 +496,8 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--azure-workload-client-id', '--azure-workload-client-id', [CompletionResultType]::ParameterName, 'Workload identity client id (azure auth mode workload)')
             [CompletionResult]::new('--aws-auth-type', '--aws-auth-type', [CompletionResultType]::ParameterName, 'Bedrock authentication type; with accessKey the secret access key is the key')
             [CompletionResult]::new('--aws-region', '--aws-region', [CompletionResultType]::ParameterName, 'AWS region, e.g. us-east-1')
-            [CompletionResult]::new('--aws-access-key-id', '--aws-access-key-id', [CompletionResultType]::ParameterName, 'AWS access key id (auth type accessKey)')
+            [CompletionResult]::new('--aws-access-key-id-env', '--aws-access-key-id-env', [CompletionResultType]::ParameterName, 'AWS access key id (auth type accessKey), read from this environment variable')
+            [CompletionResult]::new('--aws-access-key-id-file', '--aws-access-key-id-file', [CompletionResultType]::ParameterName, 'AWS access key id (auth type accessKey), read from this file')
             [CompletionResult]::new('--aws-role-arn', '--aws-role-arn', [CompletionResultType]::ParameterName, 'IAM role ARN to assume (auth type assumedRole)')
             [CompletionResult]::new('--aws-external-id', '--aws-external-id', [CompletionResultType]::ParameterName, 'External id for the assumed role')
             [CompletionResult]::new('--vertex-auth-type', '--vertex-auth-type', [CompletionResultType]::ParameterName, 'Vertex AI authentication type')
@@ -476,15 +505,18 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--vertex-project-id', '--vertex-project-id', [CompletionResultType]::ParameterName, 'Google Cloud project id (auth type basic)')
             [CompletionResult]::new('--vertex-service-account-file', '--vertex-service-account-file', [CompletionResultType]::ParameterName, 'Service account JSON file (auth type serviceAccount)')
             [CompletionResult]::new('--custom-host', '--custom-host', [CompletionResultType]::ParameterName, 'Base URL of a custom or self-hosted service (http or https)')
-            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Header sent to the custom host, NAME=VALUE (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)')
+            [CompletionResult]::new('--header-env', '--header-env', [CompletionResultType]::ParameterName, 'Header whose value is read from an environment variable, NAME=VAR (repeatable)')
+            [CompletionResult]::new('--header-file', '--header-file', [CompletionResultType]::ParameterName, 'Header whose value is read from a file, NAME=PATH (repeatable)')
+            [CompletionResult]::new('--key-header', '--key-header', [CompletionResultType]::ParameterName, 'Custom service: send the key (--key-env/--key-stdin/--key-file) in this header instead of `Authorization: Bearer`')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)')
             [CompletionResult]::new('--config-env', '--config-env', [CompletionResultType]::ParameterName, 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)')
             [CompletionResult]::new('--provision', '--provision', [CompletionResultType]::ParameterName, 'Step 2: provision these workspaces (id, slug or name; repeatable)')
-            [CompletionResult]::new('--budget', '--budget', [CompletionResultType]::ParameterName, 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)')
-            [CompletionResult]::new('--budget-type', '--budget-type', [CompletionResultType]::ParameterName, 'What the budget counts [default: cost]')
+            [CompletionResult]::new('--budget', '--budget', [CompletionResultType]::ParameterName, 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value')
+            [CompletionResult]::new('--budget-type', '--budget-type', [CompletionResultType]::ParameterName, 'What the budget counts [default: cost, or the current type]')
             [CompletionResult]::new('--reset', '--reset', [CompletionResultType]::ParameterName, 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)')
             [CompletionResult]::new('--alert', '--alert', [CompletionResultType]::ParameterName, 'Alert when usage reaches this amount (below the budget, same unit)')
-            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it')
             [CompletionResult]::new('--models', '--models', [CompletionResultType]::ParameterName, 'Step 3: enable only these models (comma-separated or repeated): an allow-list')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
@@ -495,6 +527,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--key-stdin', '--key-stdin', [CompletionResultType]::ParameterName, 'Read the provider key from standard input')
             [CompletionResult]::new('--provision-all', '--provision-all', [CompletionResultType]::ParameterName, 'Step 2: provision every existing workspace')
             [CompletionResult]::new('--new-workspaces', '--new-workspaces', [CompletionResultType]::ParameterName, 'Step 2: also provision workspaces created later')
+            [CompletionResult]::new('--no-new-workspaces', '--no-new-workspaces', [CompletionResultType]::ParameterName, 'Step 2: stop provisioning workspaces created later')
             [CompletionResult]::new('--skip-provisioning', '--skip-provisioning', [CompletionResultType]::ParameterName, 'Skip step 2 (workspace provisioning)')
             [CompletionResult]::new('--all-models', '--all-models', [CompletionResultType]::ParameterName, 'Step 3: enable every model of the service')
             [CompletionResult]::new('--custom-models', '--custom-models', [CompletionResultType]::ParameterName, 'Step 3: accept model ids the built-in registry does not know')
@@ -517,6 +550,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'New display name')
             [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'New description')
             [CompletionResult]::new('--price-multiplier', '--price-multiplier', [CompletionResultType]::ParameterName, 'Multiply every price of this integration''s models (0.8 = a negotiated 20% discount)')
+            [CompletionResult]::new('--remove-azure-deployment', '--remove-azure-deployment', [CompletionResultType]::ParameterName, 'Remove the Azure deployment with this alias (or model, or deployment name); repeatable')
             [CompletionResult]::new('--openai-organization', '--openai-organization', [CompletionResultType]::ParameterName, 'OpenAI organization id')
             [CompletionResult]::new('--openai-project', '--openai-project', [CompletionResultType]::ParameterName, 'OpenAI project id')
             [CompletionResult]::new('--azure-resource-name', '--azure-resource-name', [CompletionResultType]::ParameterName, 'Azure OpenAI resource name')
@@ -529,7 +563,8 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--azure-workload-client-id', '--azure-workload-client-id', [CompletionResultType]::ParameterName, 'Workload identity client id (azure auth mode workload)')
             [CompletionResult]::new('--aws-auth-type', '--aws-auth-type', [CompletionResultType]::ParameterName, 'Bedrock authentication type; with accessKey the secret access key is the key')
             [CompletionResult]::new('--aws-region', '--aws-region', [CompletionResultType]::ParameterName, 'AWS region, e.g. us-east-1')
-            [CompletionResult]::new('--aws-access-key-id', '--aws-access-key-id', [CompletionResultType]::ParameterName, 'AWS access key id (auth type accessKey)')
+            [CompletionResult]::new('--aws-access-key-id-env', '--aws-access-key-id-env', [CompletionResultType]::ParameterName, 'AWS access key id (auth type accessKey), read from this environment variable')
+            [CompletionResult]::new('--aws-access-key-id-file', '--aws-access-key-id-file', [CompletionResultType]::ParameterName, 'AWS access key id (auth type accessKey), read from this file')
             [CompletionResult]::new('--aws-role-arn', '--aws-role-arn', [CompletionResultType]::ParameterName, 'IAM role ARN to assume (auth type assumedRole)')
             [CompletionResult]::new('--aws-external-id', '--aws-external-id', [CompletionResultType]::ParameterName, 'External id for the assumed role')
             [CompletionResult]::new('--vertex-auth-type', '--vertex-auth-type', [CompletionResultType]::ParameterName, 'Vertex AI authentication type')
@@ -537,7 +572,10 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--vertex-project-id', '--vertex-project-id', [CompletionResultType]::ParameterName, 'Google Cloud project id (auth type basic)')
             [CompletionResult]::new('--vertex-service-account-file', '--vertex-service-account-file', [CompletionResultType]::ParameterName, 'Service account JSON file (auth type serviceAccount)')
             [CompletionResult]::new('--custom-host', '--custom-host', [CompletionResultType]::ParameterName, 'Base URL of a custom or self-hosted service (http or https)')
-            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Header sent to the custom host, NAME=VALUE (repeatable)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)')
+            [CompletionResult]::new('--header-env', '--header-env', [CompletionResultType]::ParameterName, 'Header whose value is read from an environment variable, NAME=VAR (repeatable)')
+            [CompletionResult]::new('--header-file', '--header-file', [CompletionResultType]::ParameterName, 'Header whose value is read from a file, NAME=PATH (repeatable)')
+            [CompletionResult]::new('--key-header', '--key-header', [CompletionResultType]::ParameterName, 'Custom service: send the key (--key-env/--key-stdin/--key-file) in this header instead of `Authorization: Bearer`')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)')
             [CompletionResult]::new('--config-env', '--config-env', [CompletionResultType]::ParameterName, 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
@@ -548,6 +586,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--clear-description', '--clear-description', [CompletionResultType]::ParameterName, 'Remove the description')
             [CompletionResult]::new('--clear-price-multiplier', '--clear-price-multiplier', [CompletionResultType]::ParameterName, 'Remove the price multiplier')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show the request that would be made and write nothing')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
@@ -737,7 +776,9 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--input-price', '--input-price', [CompletionResultType]::ParameterName, 'Input price, USD per 1M tokens')
             [CompletionResult]::new('--output-price', '--output-price', [CompletionResultType]::ParameterName, 'Output price, USD per 1M tokens')
             [CompletionResult]::new('--custom-host', '--custom-host', [CompletionResultType]::ParameterName, 'Where this model is served, if not the integration''s host')
-            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Header sent with requests to this model, NAME=VALUE (repeatable; stored sealed)')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)')
+            [CompletionResult]::new('--header-env', '--header-env', [CompletionResultType]::ParameterName, 'Header whose value is read from an environment variable, NAME=VAR (repeatable)')
+            [CompletionResult]::new('--header-file', '--header-file', [CompletionResultType]::ParameterName, 'Header whose value is read from a file, NAME=PATH (repeatable)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
@@ -789,6 +830,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--custom', '--custom', [CompletionResultType]::ParameterName, 'Price a model the built-in registry does not know for the service')
             [CompletionResult]::new('--reset', '--reset', [CompletionResultType]::ParameterName, 'Drop the override and use the registry''s price again')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
@@ -807,13 +849,15 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--provider', '--provider', [CompletionResultType]::ParameterName, 'Only this provider''s models (`@slug`)')
             [CompletionResult]::new('--service', '--service', [CompletionResultType]::ParameterName, 'Only this service''s models (e.g. openai)')
             [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only models whose id contains this text')
-            [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Instead: what is enabled on this integration, and why')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show at most this many models')
+            [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Instead: what is enabled on this integration, and why (combines with --search)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--include-deprecated', '--include-deprecated', [CompletionResultType]::ParameterName, 'Also show models past their deprecation date (marked as such)')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
@@ -953,12 +997,12 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'The integration it draws on (must be provisioned to the workspace)')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Display name [default: the slug]')
             [CompletionResult]::new('--note', '--note', [CompletionResultType]::ParameterName, 'A note for other admins')
-            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)')
-            [CompletionResult]::new('--budget', '--budget', [CompletionResultType]::ParameterName, 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)')
-            [CompletionResult]::new('--budget-type', '--budget-type', [CompletionResultType]::ParameterName, 'What the budget counts [default: cost]')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future')
+            [CompletionResult]::new('--budget', '--budget', [CompletionResultType]::ParameterName, 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value')
+            [CompletionResult]::new('--budget-type', '--budget-type', [CompletionResultType]::ParameterName, 'What the budget counts [default: cost, or the current type]')
             [CompletionResult]::new('--reset', '--reset', [CompletionResultType]::ParameterName, 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)')
             [CompletionResult]::new('--alert', '--alert', [CompletionResultType]::ParameterName, 'Alert when usage reaches this amount (below the budget, same unit)')
-            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
@@ -982,12 +1026,12 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
         'catalog;providers;update' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'New display name')
             [CompletionResult]::new('--note', '--note', [CompletionResultType]::ParameterName, 'New note')
-            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'New expiry, ISO-8601')
-            [CompletionResult]::new('--budget', '--budget', [CompletionResultType]::ParameterName, 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)')
-            [CompletionResult]::new('--budget-type', '--budget-type', [CompletionResultType]::ParameterName, 'What the budget counts [default: cost]')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'New expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future')
+            [CompletionResult]::new('--budget', '--budget', [CompletionResultType]::ParameterName, 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value')
+            [CompletionResult]::new('--budget-type', '--budget-type', [CompletionResultType]::ParameterName, 'What the budget counts [default: cost, or the current type]')
             [CompletionResult]::new('--reset', '--reset', [CompletionResultType]::ParameterName, 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)')
             [CompletionResult]::new('--alert', '--alert', [CompletionResultType]::ParameterName, 'Alert when usage reaches this amount (below the budget, same unit)')
-            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables')
+            [CompletionResult]::new('--rate-limit', '--rate-limit', [CompletionResultType]::ParameterName, 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
@@ -1061,6 +1105,60 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
         'catalog;providers;help;help' {
             break
         }
+        'catalog;org' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('settings', 'settings', [CompletionResultType]::ParameterValue, 'Show the organisation''s settings, or change them with flags')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'catalog;org;settings' {
+            [CompletionResult]::new('--allow-workspace-integrations', '--allow-workspace-integrations', [CompletionResultType]::ParameterName, 'Whether workspace admins (workspace API keys) may create their own integrations')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'catalog;org;help' {
+            [CompletionResult]::new('settings', 'settings', [CompletionResultType]::ParameterValue, 'Show the organisation''s settings, or change them with flags')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'catalog;org;help;settings' {
+            break
+        }
+        'catalog;org;help;help' {
+            break
+        }
         'catalog;api-keys' {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
@@ -1111,7 +1209,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'Scope granted to the key (repeatable), e.g. completions.write')
             [CompletionResult]::new('--user-id', '--user-id', [CompletionResultType]::ParameterName, 'User the key belongs to (user keys)')
             [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'Description')
-            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future')
             [CompletionResult]::new('--key-file', '--key-file', [CompletionResultType]::ParameterName, 'Write the new key to this file (0600) instead of standard output')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
@@ -1181,6 +1279,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
             [CompletionResult]::new('--all-workspaces', '--all-workspaces', [CompletionResultType]::ParameterName, 'Migrate the keys of every workspace (the default when --workspace is not given)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show the plan and write nothing')
+            [CompletionResult]::new('--no-backup', '--no-backup', [CompletionResultType]::ParameterName, 'With --rewrite-configs: do not keep the original of each file as FILE.bak')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
@@ -1226,6 +1325,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--static', '--static', [CompletionResultType]::ParameterName, 'A static script (commands and flags only) instead of the dynamic one that also completes workspace and integration slugs by asking `catalog` at each TAB')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
             [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
@@ -1245,6 +1345,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('integrations', 'integrations', [CompletionResultType]::ParameterValue, 'Integrations: provider credentials stored once for the organisation')
             [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'Models: allow-lists, custom models and prices, and the Model Garden')
             [CompletionResult]::new('providers', 'providers', [CompletionResultType]::ParameterValue, 'AI providers: integrations made callable in a workspace as `@slug/model`')
+            [CompletionResult]::new('org', 'org', [CompletionResultType]::ParameterValue, 'Organisation-wide settings')
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API over HTTP for a team')
@@ -1256,6 +1357,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Check an API key against a server and store it for a profile')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the profile, the server and which credential source is used')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove a profile and its stored key')
+            [CompletionResult]::new('use', 'use', [CompletionResultType]::ParameterValue, 'Make a profile current (or `embedded`: the embedded catalog)')
             break
         }
         'catalog;help;auth;login' {
@@ -1265,6 +1367,9 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;help;auth;logout' {
+            break
+        }
+        'catalog;help;auth;use' {
             break
         }
         'catalog;help;workspaces' {
@@ -1381,6 +1486,13 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;help;providers;delete' {
+            break
+        }
+        'catalog;help;org' {
+            [CompletionResult]::new('settings', 'settings', [CompletionResultType]::ParameterValue, 'Show the organisation''s settings, or change them with flags')
+            break
+        }
+        'catalog;help;org;settings' {
             break
         }
         'catalog;help;api-keys' {

@@ -37,6 +37,9 @@ _catalog() {
             catalog,models)
                 cmd="catalog__subcmd__models"
                 ;;
+            catalog,org)
+                cmd="catalog__subcmd__org"
+                ;;
             catalog,providers)
                 cmd="catalog__subcmd__providers"
                 ;;
@@ -82,6 +85,9 @@ _catalog() {
             catalog__subcmd__auth,status)
                 cmd="catalog__subcmd__auth__subcmd__status"
                 ;;
+            catalog__subcmd__auth,use)
+                cmd="catalog__subcmd__auth__subcmd__use"
+                ;;
             catalog__subcmd__auth__subcmd__help,help)
                 cmd="catalog__subcmd__auth__subcmd__help__subcmd__help"
                 ;;
@@ -93,6 +99,9 @@ _catalog() {
                 ;;
             catalog__subcmd__auth__subcmd__help,status)
                 cmd="catalog__subcmd__auth__subcmd__help__subcmd__status"
+                ;;
+            catalog__subcmd__auth__subcmd__help,use)
+                cmd="catalog__subcmd__auth__subcmd__help__subcmd__use"
                 ;;
             catalog__subcmd__help,api-keys)
                 cmd="catalog__subcmd__help__subcmd__api__subcmd__keys"
@@ -114,6 +123,9 @@ _catalog() {
                 ;;
             catalog__subcmd__help,models)
                 cmd="catalog__subcmd__help__subcmd__models"
+                ;;
+            catalog__subcmd__help,org)
+                cmd="catalog__subcmd__help__subcmd__org"
                 ;;
             catalog__subcmd__help,providers)
                 cmd="catalog__subcmd__help__subcmd__providers"
@@ -141,6 +153,9 @@ _catalog() {
                 ;;
             catalog__subcmd__help__subcmd__auth,status)
                 cmd="catalog__subcmd__help__subcmd__auth__subcmd__status"
+                ;;
+            catalog__subcmd__help__subcmd__auth,use)
+                cmd="catalog__subcmd__help__subcmd__auth__subcmd__use"
                 ;;
             catalog__subcmd__help__subcmd__integrations,connect)
                 cmd="catalog__subcmd__help__subcmd__integrations__subcmd__connect"
@@ -183,6 +198,9 @@ _catalog() {
                 ;;
             catalog__subcmd__help__subcmd__models,show)
                 cmd="catalog__subcmd__help__subcmd__models__subcmd__show"
+                ;;
+            catalog__subcmd__help__subcmd__org,settings)
+                cmd="catalog__subcmd__help__subcmd__org__subcmd__settings"
                 ;;
             catalog__subcmd__help__subcmd__providers,create)
                 cmd="catalog__subcmd__help__subcmd__providers__subcmd__create"
@@ -316,6 +334,18 @@ _catalog() {
             catalog__subcmd__models__subcmd__help,show)
                 cmd="catalog__subcmd__models__subcmd__help__subcmd__show"
                 ;;
+            catalog__subcmd__org,help)
+                cmd="catalog__subcmd__org__subcmd__help"
+                ;;
+            catalog__subcmd__org,settings)
+                cmd="catalog__subcmd__org__subcmd__settings"
+                ;;
+            catalog__subcmd__org__subcmd__help,help)
+                cmd="catalog__subcmd__org__subcmd__help__subcmd__help"
+                ;;
+            catalog__subcmd__org__subcmd__help,settings)
+                cmd="catalog__subcmd__org__subcmd__help__subcmd__settings"
+                ;;
             catalog__subcmd__providers,create)
                 cmd="catalog__subcmd__providers__subcmd__create"
                 ;;
@@ -407,7 +437,7 @@ _catalog() {
 
     case "${cmd}" in
         catalog)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers api-keys migrate-vkeys serve completion help"
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,7 +725,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__auth)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version login status logout help"
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version login status logout use help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -733,7 +763,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__auth__subcmd__help)
-            opts="login status logout help"
+            opts="login status logout use help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -789,6 +819,20 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__auth__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__auth__subcmd__help__subcmd__use)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -916,8 +960,46 @@ _catalog() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        catalog__subcmd__auth__subcmd__use)
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         catalog__subcmd__completion)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version bash elvish fish powershell zsh"
+            opts="-o -y -q -v -h -V --static --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -955,7 +1037,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help)
-            opts="auth workspaces integrations models providers api-keys migrate-vkeys serve completion help"
+            opts="auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1025,7 +1107,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help__subcmd__auth)
-            opts="login status logout"
+            opts="login status logout use"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1067,6 +1149,20 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help__subcmd__auth__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__auth__subcmd__use)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1346,6 +1442,34 @@ _catalog() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        catalog__subcmd__help__subcmd__org)
+            opts="settings"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__org__subcmd__settings)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         catalog__subcmd__help__subcmd__providers)
             opts="list get create update delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1595,7 +1719,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__integrations__subcmd__connect)
-            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --provision --provision-all --new-workspaces --budget --budget-type --reset --alert --rate-limit --skip-provisioning --models --all-models --custom-models --skip-models --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id-env --aws-access-key-id-file --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --header-env --header-file --key-header --config --config-env --provision --provision-all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --skip-provisioning --models --all-models --custom-models --skip-models --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1673,7 +1797,11 @@ _catalog() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --aws-access-key-id)
+                --aws-access-key-id-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aws-access-key-id-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1706,6 +1834,18 @@ _catalog() {
                     return 0
                     ;;
                 --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2071,7 +2211,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__integrations__subcmd__update)
-            opts="-o -y -q -v -h -V --name --description --clear-description --price-multiplier --clear-price-multiplier --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --config --config-env --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --name --description --clear-description --price-multiplier --clear-price-multiplier --remove-azure-deployment --dry-run --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id-env --aws-access-key-id-file --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --header-env --header-file --key-header --config --config-env --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2086,6 +2226,10 @@ _catalog() {
                     return 0
                     ;;
                 --price-multiplier)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --remove-azure-deployment)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2137,7 +2281,11 @@ _catalog() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --aws-access-key-id)
+                --aws-access-key-id-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aws-access-key-id-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2170,6 +2318,18 @@ _catalog() {
                     return 0
                     ;;
                 --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2251,7 +2411,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__migrate__subcmd__vkeys)
-            opts="-o -y -q -v -h -V --all-workspaces --dry-run --rewrite-configs --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --all-workspaces --dry-run --rewrite-configs --no-backup --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2331,7 +2491,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__models__subcmd__add)
-            opts="-o -y -q -v -h -V --finetune --base --input-price --output-price --custom-host --header --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --finetune --base --input-price --output-price --custom-host --header --header-env --header-file --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2354,6 +2514,14 @@ _catalog() {
                     return 0
                     ;;
                 --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2595,7 +2763,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__models__subcmd__list)
-            opts="-o -y -q -v -h -V --provider --service --search --integration --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --provider --service --search --include-deprecated --limit --integration --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2610,6 +2778,10 @@ _catalog() {
                     return 0
                     ;;
                 --search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2649,7 +2821,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__models__subcmd__price)
-            opts="-o -y -q -v -h -V --input --input-price --output-price --cache-read-price --reset --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --input --input-price --output-price --cache-read-price --custom --reset --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2749,6 +2921,128 @@ _catalog() {
             case "${prev}" in
                 --snippet)
                     COMPREPLY=($(compgen -W "python node curl openai-python" -- "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org)
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version settings help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org__subcmd__help)
+            opts="settings help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org__subcmd__help__subcmd__settings)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__org__subcmd__settings)
+            opts="-o -y -q -v -h -V --allow-workspace-integrations --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --allow-workspace-integrations)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --profile)
@@ -3273,7 +3567,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__workspaces__subcmd__create)
-            opts="-o -y -q -v -h -V --description --metadata --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --description --metadata --if-not-exists --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3563,7 +3857,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__workspaces__subcmd__provision)
-            opts="-o -y -q -v -h -V --integration --all --new-workspaces --budget --budget-type --reset --alert --rate-limit --reset-usage --provider-slug --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --integration --all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --reset-usage --provider-slug --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

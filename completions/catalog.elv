@@ -40,6 +40,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand integrations 'Integrations: provider credentials stored once for the organisation'
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
+            cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
@@ -67,6 +68,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand login 'Check an API key against a server and store it for a profile'
             cand status 'Show the profile, the server and which credential source is used'
             cand logout 'Remove a profile and its stored key'
+            cand use 'Make a profile current (or `embedded`: the embedded catalog)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;auth;login'= {
@@ -128,10 +130,30 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;auth;use'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;auth;help'= {
             cand login 'Check an API key against a server and store it for a profile'
             cand status 'Show the profile, the server and which credential source is used'
             cand logout 'Remove a profile and its stored key'
+            cand use 'Make a profile current (or `embedded`: the embedded catalog)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;auth;help;login'= {
@@ -139,6 +161,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;auth;help;status'= {
         }
         &'catalog;auth;help;logout'= {
+        }
+        &'catalog;auth;help;use'= {
         }
         &'catalog;auth;help;help'= {
         }
@@ -217,6 +241,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
+            cand --if-not-exists 'When a workspace with this name exists, print it and succeed instead of failing'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'
@@ -275,11 +300,11 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;workspaces;provision'= {
             cand --integration 'The integration to provision'
-            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)'
-            cand --budget-type 'What the budget counts [default: cost]'
+            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value'
+            cand --budget-type 'What the budget counts [default: cost, or the current type]'
             cand --reset 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)'
             cand --alert 'Alert when usage reaches this amount (below the budget, same unit)'
-            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables'
+            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it'
             cand --provider-slug 'Slug of the AI provider created in each newly provisioned workspace [default: the integration''s slug]'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -289,6 +314,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --color 'When to use colour'
             cand --all 'Every existing workspace'
             cand --new-workspaces 'Also provision workspaces created later, with the same limits'
+            cand --no-new-workspaces 'Stop provisioning workspaces created later (access already given stays)'
             cand --reset-usage 'Zero the usage of the budgets of these workspaces'
             cand --dry-run 'Show the request that would be made and write nothing'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
@@ -435,7 +461,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --azure-workload-client-id 'Workload identity client id (azure auth mode workload)'
             cand --aws-auth-type 'Bedrock authentication type; with accessKey the secret access key is the key'
             cand --aws-region 'AWS region, e.g. us-east-1'
-            cand --aws-access-key-id 'AWS access key id (auth type accessKey)'
+            cand --aws-access-key-id-env 'AWS access key id (auth type accessKey), read from this environment variable'
+            cand --aws-access-key-id-file 'AWS access key id (auth type accessKey), read from this file'
             cand --aws-role-arn 'IAM role ARN to assume (auth type assumedRole)'
             cand --aws-external-id 'External id for the assumed role'
             cand --vertex-auth-type 'Vertex AI authentication type'
@@ -443,15 +470,18 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --vertex-project-id 'Google Cloud project id (auth type basic)'
             cand --vertex-service-account-file 'Service account JSON file (auth type serviceAccount)'
             cand --custom-host 'Base URL of a custom or self-hosted service (http or https)'
-            cand --header 'Header sent to the custom host, NAME=VALUE (repeatable)'
+            cand --header 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)'
+            cand --header-env 'Header whose value is read from an environment variable, NAME=VAR (repeatable)'
+            cand --header-file 'Header whose value is read from a file, NAME=PATH (repeatable)'
+            cand --key-header 'Custom service: send the key (--key-env/--key-stdin/--key-file) in this header instead of `Authorization: Bearer`'
             cand --config 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)'
             cand --config-env 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)'
             cand --provision 'Step 2: provision these workspaces (id, slug or name; repeatable)'
-            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)'
-            cand --budget-type 'What the budget counts [default: cost]'
+            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value'
+            cand --budget-type 'What the budget counts [default: cost, or the current type]'
             cand --reset 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)'
             cand --alert 'Alert when usage reaches this amount (below the budget, same unit)'
-            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables'
+            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it'
             cand --models 'Step 3: enable only these models (comma-separated or repeated): an allow-list'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -462,6 +492,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --key-stdin 'Read the provider key from standard input'
             cand --provision-all 'Step 2: provision every existing workspace'
             cand --new-workspaces 'Step 2: also provision workspaces created later'
+            cand --no-new-workspaces 'Step 2: stop provisioning workspaces created later'
             cand --skip-provisioning 'Skip step 2 (workspace provisioning)'
             cand --all-models 'Step 3: enable every model of the service'
             cand --custom-models 'Step 3: accept model ids the built-in registry does not know'
@@ -483,6 +514,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --name 'New display name'
             cand --description 'New description'
             cand --price-multiplier 'Multiply every price of this integration''s models (0.8 = a negotiated 20% discount)'
+            cand --remove-azure-deployment 'Remove the Azure deployment with this alias (or model, or deployment name); repeatable'
             cand --openai-organization 'OpenAI organization id'
             cand --openai-project 'OpenAI project id'
             cand --azure-resource-name 'Azure OpenAI resource name'
@@ -495,7 +527,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --azure-workload-client-id 'Workload identity client id (azure auth mode workload)'
             cand --aws-auth-type 'Bedrock authentication type; with accessKey the secret access key is the key'
             cand --aws-region 'AWS region, e.g. us-east-1'
-            cand --aws-access-key-id 'AWS access key id (auth type accessKey)'
+            cand --aws-access-key-id-env 'AWS access key id (auth type accessKey), read from this environment variable'
+            cand --aws-access-key-id-file 'AWS access key id (auth type accessKey), read from this file'
             cand --aws-role-arn 'IAM role ARN to assume (auth type assumedRole)'
             cand --aws-external-id 'External id for the assumed role'
             cand --vertex-auth-type 'Vertex AI authentication type'
@@ -503,7 +536,10 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --vertex-project-id 'Google Cloud project id (auth type basic)'
             cand --vertex-service-account-file 'Service account JSON file (auth type serviceAccount)'
             cand --custom-host 'Base URL of a custom or self-hosted service (http or https)'
-            cand --header 'Header sent to the custom host, NAME=VALUE (repeatable)'
+            cand --header 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)'
+            cand --header-env 'Header whose value is read from an environment variable, NAME=VAR (repeatable)'
+            cand --header-file 'Header whose value is read from a file, NAME=PATH (repeatable)'
+            cand --key-header 'Custom service: send the key (--key-env/--key-stdin/--key-file) in this header instead of `Authorization: Bearer`'
             cand --config 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)'
             cand --config-env 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)'
             cand --profile 'Profile to use (a stored server and key)'
@@ -514,6 +550,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --color 'When to use colour'
             cand --clear-description 'Remove the description'
             cand --clear-price-multiplier 'Remove the price multiplier'
+            cand --dry-run 'Show the request that would be made and write nothing'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'
@@ -687,7 +724,9 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --input-price 'Input price, USD per 1M tokens'
             cand --output-price 'Output price, USD per 1M tokens'
             cand --custom-host 'Where this model is served, if not the integration''s host'
-            cand --header 'Header sent with requests to this model, NAME=VALUE (repeatable; stored sealed)'
+            cand --header 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)'
+            cand --header-env 'Header whose value is read from an environment variable, NAME=VAR (repeatable)'
+            cand --header-file 'Header whose value is read from a file, NAME=PATH (repeatable)'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
@@ -737,6 +776,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
+            cand --custom 'Price a model the built-in registry does not know for the service'
             cand --reset 'Drop the override and use the registry''s price again'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
@@ -754,13 +794,15 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --provider 'Only this provider''s models (`@slug`)'
             cand --service 'Only this service''s models (e.g. openai)'
             cand --search 'Only models whose id contains this text'
-            cand --integration 'Instead: what is enabled on this integration, and why'
+            cand --limit 'Show at most this many models'
+            cand --integration 'Instead: what is enabled on this integration, and why (combines with --search)'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
+            cand --include-deprecated 'Also show models past their deprecation date (marked as such)'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'
@@ -886,12 +928,12 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --integration 'The integration it draws on (must be provisioned to the workspace)'
             cand --name 'Display name [default: the slug]'
             cand --note 'A note for other admins'
-            cand --expires 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)'
-            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)'
-            cand --budget-type 'What the budget counts [default: cost]'
+            cand --expires 'Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future'
+            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value'
+            cand --budget-type 'What the budget counts [default: cost, or the current type]'
             cand --reset 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)'
             cand --alert 'Alert when usage reaches this amount (below the budget, same unit)'
-            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables'
+            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
@@ -914,12 +956,12 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;providers;update'= {
             cand --name 'New display name'
             cand --note 'New note'
-            cand --expires 'New expiry, ISO-8601'
-            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)'
-            cand --budget-type 'What the budget counts [default: cost]'
+            cand --expires 'New expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future'
+            cand --budget 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value'
+            cand --budget-type 'What the budget counts [default: cost, or the current type]'
             cand --reset 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)'
             cand --alert 'Alert when usage reaches this amount (below the budget, same unit)'
-            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables'
+            cand --rate-limit 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
@@ -984,6 +1026,55 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;providers;help;help'= {
         }
+        &'catalog;org'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand settings 'Show the organisation''s settings, or change them with flags'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;org;settings'= {
+            cand --allow-workspace-integrations 'Whether workspace admins (workspace API keys) may create their own integrations'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;org;help'= {
+            cand settings 'Show the organisation''s settings, or change them with flags'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;org;help;settings'= {
+        }
+        &'catalog;org;help;help'= {
+        }
         &'catalog;api-keys'= {
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -1032,7 +1123,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --scope 'Scope granted to the key (repeatable), e.g. completions.write'
             cand --user-id 'User the key belongs to (user keys)'
             cand --description 'Description'
-            cand --expires 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)'
+            cand --expires 'Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future'
             cand --key-file 'Write the new key to this file (0600) instead of standard output'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -1095,6 +1186,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --color 'When to use colour'
             cand --all-workspaces 'Migrate the keys of every workspace (the default when --workspace is not given)'
             cand --dry-run 'Show the plan and write nothing'
+            cand --no-backup 'With --rewrite-configs: do not keep the original of each file as FILE.bak'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'
@@ -1138,6 +1230,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -o 'Output format'
             cand --output 'Output format'
             cand --color 'When to use colour'
+            cand --static 'A static script (commands and flags only) instead of the dynamic one that also completes workspace and integration slugs by asking `catalog` at each TAB'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'
@@ -1156,6 +1249,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand integrations 'Integrations: provider credentials stored once for the organisation'
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
+            cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand serve 'Serve the catalog''s Admin API over HTTP for a team'
@@ -1166,12 +1260,15 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand login 'Check an API key against a server and store it for a profile'
             cand status 'Show the profile, the server and which credential source is used'
             cand logout 'Remove a profile and its stored key'
+            cand use 'Make a profile current (or `embedded`: the embedded catalog)'
         }
         &'catalog;help;auth;login'= {
         }
         &'catalog;help;auth;status'= {
         }
         &'catalog;help;auth;logout'= {
+        }
+        &'catalog;help;auth;use'= {
         }
         &'catalog;help;workspaces'= {
             cand list 'List workspaces'
@@ -1258,6 +1355,11 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;providers;update'= {
         }
         &'catalog;help;providers;delete'= {
+        }
+        &'catalog;help;org'= {
+            cand settings 'Show the organisation''s settings, or change them with flags'
+        }
+        &'catalog;help;org;settings'= {
         }
         &'catalog;help;api-keys'= {
             cand list 'List API keys (of one workspace with --workspace)'

@@ -44,30 +44,32 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "workspaces" -d 'Wor
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "org" -d 'Organisation-wide settings'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l profile -d 'Profile to use (a stored server and key)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l color -d 'When to use colour' -r -f -a "auto\t''
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s q -l quiet -d 'Silence status messages on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s h -l help -d 'Print help'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "login" -d 'Check an API key against a server and store it for a profile'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "status" -d 'Show the profile, the server and which credential source is used'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "logout" -d 'Remove a profile and its stored key'
-complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "login" -d 'Check an API key against a server and store it for a profile'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "status" -d 'Show the profile, the server and which credential source is used'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "logout" -d 'Remove a profile and its stored key'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "use" -d 'Make a profile current (or `embedded`: the embedded catalog)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from login" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -115,9 +117,25 @@ complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from logout" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from use" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "logout" -d 'Remove a profile and its stored key'
+complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "use" -d 'Make a profile current (or `embedded`: the embedded catalog)'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and not __fish_seen_subcommand_from list get create update delete provision revoke help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -184,6 +202,7 @@ yaml\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l if-not-exists -d 'When a workspace with this name exists, print it and succeed instead of failing'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Silence status messages on stderr'
@@ -227,12 +246,12 @@ complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_s
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l integration -d 'The integration to provision' -r
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l budget-type -d 'What the budget counts [default: cost, or the current type]' -r -f -a "cost\t''
 tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l provider-slug -d 'Slug of the AI provider created in each newly provisioned workspace [default: the integration\'s slug]' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -245,6 +264,7 @@ always\t''
 never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l all -d 'Every existing workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l new-workspaces -d 'Also provision workspaces created later, with the same limits'
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l no-new-workspaces -d 'Stop provisioning workspaces created later (access already given stays)'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l reset-usage -d 'Zero the usage of the budgets of these workspaces'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l dry-run -d 'Show the request that would be made and write nothing'
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
@@ -366,7 +386,8 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 assumedRole\t''
 apiKey\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-region -d 'AWS region, e.g. us-east-1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-access-key-id -d 'AWS access key id (auth type accessKey)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-access-key-id-env -d 'AWS access key id (auth type accessKey), read from this environment variable' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-access-key-id-file -d 'AWS access key id (auth type accessKey), read from this file' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
@@ -375,16 +396,19 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header -d 'Header sent to the custom host, NAME=VALUE (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header-env -d 'Header whose value is read from an environment variable, NAME=VAR (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header-file -d 'Header whose value is read from a file, NAME=PATH (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l key-header -d 'Custom service: send the key (--key-env/--key-stdin/--key-file) in this header instead of `Authorization: Bearer`' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config -d 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l config-env -d 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l provision -d 'Step 2: provision these workspaces (id, slug or name; repeatable)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l budget-type -d 'What the budget counts [default: cost, or the current type]' -r -f -a "cost\t''
 tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l models -d 'Step 3: enable only these models (comma-separated or repeated): an allow-list' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -398,6 +422,7 @@ never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l key-stdin -d 'Read the provider key from standard input'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l provision-all -d 'Step 2: provision every existing workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l new-workspaces -d 'Step 2: also provision workspaces created later'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l no-new-workspaces -d 'Step 2: stop provisioning workspaces created later'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l skip-provisioning -d 'Skip step 2 (workspace provisioning)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l all-models -d 'Step 3: enable every model of the service'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l custom-models -d 'Step 3: accept model ids the built-in registry does not know'
@@ -412,6 +437,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l description -d 'New description' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l price-multiplier -d 'Multiply every price of this integration\'s models (0.8 = a negotiated 20% discount)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l remove-azure-deployment -d 'Remove the Azure deployment with this alias (or model, or deployment name); repeatable' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-organization -d 'OpenAI organization id' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-project -d 'OpenAI project id' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-resource-name -d 'Azure OpenAI resource name' -r
@@ -430,7 +456,8 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 assumedRole\t''
 apiKey\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-region -d 'AWS region, e.g. us-east-1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-access-key-id -d 'AWS access key id (auth type accessKey)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-access-key-id-env -d 'AWS access key id (auth type accessKey), read from this environment variable' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-access-key-id-file -d 'AWS access key id (auth type accessKey), read from this file' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
@@ -439,7 +466,10 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header -d 'Header sent to the custom host, NAME=VALUE (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header-env -d 'Header whose value is read from an environment variable, NAME=VAR (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header-file -d 'Header whose value is read from a file, NAME=PATH (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l key-header -d 'Custom service: send the key (--key-env/--key-stdin/--key-file) in this header instead of `Authorization: Bearer`' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l config -d 'Any other configuration setting, KEY=VALUE (repeatable; not for secrets)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l config-env -d 'A secret configuration setting read from an environment variable, KEY=VAR (repeatable)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
@@ -453,6 +483,7 @@ always\t''
 never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-description -d 'Remove the description'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-price-multiplier -d 'Remove the price multiplier'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l dry-run -d 'Show the request that would be made and write nothing'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
@@ -577,7 +608,9 @@ complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l input-price -d 'Input price, USD per 1M tokens' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l output-price -d 'Output price, USD per 1M tokens' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l custom-host -d 'Where this model is served, if not the integration\'s host' -r
-complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l header -d 'Header sent with requests to this model, NAME=VALUE (repeatable; stored sealed)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l header-env -d 'Header whose value is read from an environment variable, NAME=VAR (repeatable)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l header-file -d 'Header whose value is read from a file, NAME=PATH (repeatable)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from add" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -621,6 +654,7 @@ yaml\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l custom -d 'Price a model the built-in registry does not know for the service'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l reset -d 'Drop the override and use the registry\'s price again'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
@@ -631,7 +665,8 @@ complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l provider -d 'Only this provider\'s models (`@slug`)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l service -d 'Only this service\'s models (e.g. openai)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l search -d 'Only models whose id contains this text' -r
-complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l integration -d 'Instead: what is enabled on this integration, and why' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l limit -d 'Show at most this many models' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l integration -d 'Instead: what is enabled on this integration, and why (combines with --search)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -641,6 +676,7 @@ yaml\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l include-deprecated -d 'Also show models past their deprecation date (marked as such)'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Silence status messages on stderr'
@@ -728,13 +764,13 @@ complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_se
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l integration -d 'The integration it draws on (must be provisioned to the workspace)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l name -d 'Display name [default: the slug]' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l note -d 'A note for other admins' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l expires -d 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l expires -d 'Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l budget-type -d 'What the budget counts [default: cost, or the current type]' -r -f -a "cost\t''
 tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -753,13 +789,13 @@ complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_se
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l note -d 'New note' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l expires -d 'New expiry, ISO-8601' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget-type -d 'What the budget counts [default: cost]' -r -f -a "cost\t''
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l expires -d 'New expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l budget-type -d 'What the budget counts [default: cost, or the current type]' -r -f -a "cost\t''
 tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -803,6 +839,42 @@ complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_se
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l allow-workspace-integrations -d 'Whether workspace admins (workspace API keys) may create their own integrations' -r -f -a "true\t''
+false\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from help" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
+complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -844,7 +916,7 @@ user\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l scope -d 'Scope granted to the key (repeatable), e.g. completions.write' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l user-id -d 'User the key belongs to (user keys)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l description -d 'Description' -r
-complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l expires -d 'Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l expires -d 'Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l key-file -d 'Write the new key to this file (0600) instead of standard output' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -892,6 +964,7 @@ always\t''
 never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l all-workspaces -d 'Migrate the keys of every workspace (the default when --workspace is not given)'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l dry-run -d 'Show the plan and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l no-backup -d 'With --rewrite-configs: do not keep the original of each file as FILE.bak'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s q -l quiet -d 'Silence status messages on stderr'
@@ -927,25 +1000,28 @@ yaml\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand completion" -l static -d 'A static script (commands and flags only) instead of the dynamic one that also completes workspace and integration slugs by asking `catalog` at each TAB'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quiet -d 'Silence status messages on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers api-keys migrate-vkeys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "use" -d 'Make a profile current (or `embedded`: the embedded catalog)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "list" -d 'List workspaces'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "get" -d 'Show one workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from workspaces" -f -a "create" -d 'Create a workspace'
@@ -972,6 +1048,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "create" -d 'Create an AI provider on an integration provisioned to the workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from org" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "create" -d 'Create an API key; the key is shown once'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "delete" -d 'Delete an API key (asks for confirmation, or pass --yes)'

@@ -40,11 +40,11 @@ pub struct GlobalArgs {
     pub profile: Option<String>,
 
     /// Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)
-    #[arg(long, global = true, env = env::CATALOG_BASE_URL, value_name = "URL")]
+    #[arg(long, global = true, env = env::CATALOG_BASE_URL, value_name = "URL", value_parser = crate::types::parse_http_url)]
     pub base_url: Option<String>,
 
     /// Workspace (id, slug or name) for commands that act in one
-    #[arg(long, global = true, env = env::CATALOG_WORKSPACE, value_name = "WORKSPACE")]
+    #[arg(long, global = true, env = env::CATALOG_WORKSPACE, value_name = "WORKSPACE", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub workspace: Option<String>,
 
     /// Output format

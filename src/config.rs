@@ -23,6 +23,16 @@ pub struct Profile {
     pub workspace: Option<String>,
     #[serde(default)]
     pub credential: CredentialStore,
+    /// The workspace a workspace API key belongs to, learnt at login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_workspace: Option<KeyWorkspace>,
+}
+
+/// A workspace key's own workspace: enough to act in it without listing workspaces.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyWorkspace {
+    pub id: String,
+    pub slug: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]

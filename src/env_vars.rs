@@ -21,6 +21,8 @@ pub const CATALOG_IDLE_TIMEOUT: &str = "CATALOG_IDLE_TIMEOUT";
 pub const CATALOG_SHUTDOWN_TIMEOUT: &str = "CATALOG_SHUTDOWN_TIMEOUT";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const CI: &str = "CI";
+pub const COLUMNS: &str = "COLUMNS";
+pub const CATALOG_COMPLETE: &str = "CATALOG_COMPLETE";
 
 /// Name and meaning of each variable, for help text, the man page and the README.
 pub const DOCUMENTED: &[(&str, &str)] = &[
@@ -71,6 +73,11 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     ),
     (NO_COLOR, "disable colour"),
     (CI, "when set, never prompt"),
+    (COLUMNS, "width tables fit in (default: the terminal's, else 80)"),
+    (
+        CATALOG_COMPLETE,
+        "set by the shell scripts of `catalog completion` to ask for completions",
+    ),
 ];
 
 pub fn help_table() -> String {

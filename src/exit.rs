@@ -99,6 +99,18 @@ pub fn fail(kind: ErrorKind, message: impl Into<String>, hint: Option<&str>) -> 
     e.into()
 }
 
+/// An error as one line for a prompt: its message, then its hint.
+pub fn one_line(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<CliError>() {
+        Some(CliError {
+            message,
+            hint: Some(hint),
+            ..
+        }) => format!("{message}; {hint}"),
+        _ => format!("{e:#}"),
+    }
+}
+
 /// Adds `hint` to an error of kind `kind`; other errors pass through unchanged.
 pub fn hint_on(e: anyhow::Error, kind: ErrorKind, hint: impl Into<String>) -> anyhow::Error {
     match e.downcast::<CliError>() {

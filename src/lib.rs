@@ -33,6 +33,7 @@ use crate::printer::OutputFormat;
 
 /// Parses the command line, runs the command, renders any error, returns the exit code.
 pub fn main() -> ExitCode {
+    commands::completion::answer_if_asked();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

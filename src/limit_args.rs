@@ -1,9 +1,14 @@
 //! The budget and rate-limit flags shared by provisioning and provider commands.
+//!
+//! Flags change what they name and nothing else: [`LimitArgs::merge_usage`] and
+//! [`LimitArgs::merge_rate`] apply them to the current budget and rate limit, so a
+//! `--budget 1200` keeps the reset and alert that were already there.
 
 use clap::{Args, ValueEnum};
 
 use crate::api::limits::{BudgetType, PeriodicReset, RateLimit, UsageLimits};
-use crate::types::{RateSpec, ResetSpec};
+use crate::exit::CliError;
+use crate::types::{Amount, RateSpec, ResetSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BudgetKind {
@@ -11,14 +16,23 @@ pub enum BudgetKind {
     Tokens,
 }
 
+impl From<BudgetKind> for BudgetType {
+    fn from(k: BudgetKind) -> BudgetType {
+        match k {
+            BudgetKind::Cost => BudgetType::Cost,
+            BudgetKind::Tokens => BudgetType::Tokens,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
-    /// Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100)
-    #[arg(long, value_name = "AMOUNT")]
-    pub budget: Option<f64>,
+    /// Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value
+    #[arg(long, value_name = "AMOUNT", allow_negative_numbers = true)]
+    pub budget: Option<Amount>,
 
-    /// What the budget counts [default: cost]
+    /// What the budget counts [default: cost, or the current type]
     #[arg(long, value_enum)]
     pub budget_type: Option<BudgetKind>,
 
@@ -27,60 +41,135 @@ pub struct LimitArgs {
     pub reset: Option<ResetSpec>,
 
     /// Alert when usage reaches this amount (below the budget, same unit)
-    #[arg(long, value_name = "AMOUNT")]
-    pub alert: Option<f64>,
+    #[arg(long, value_name = "AMOUNT", allow_negative_numbers = true)]
+    pub alert: Option<Amount>,
 
-    /// Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 disables
+    /// Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it
     #[arg(long, value_name = "RATE")]
     pub rate_limit: Option<RateSpec>,
 }
 
 impl LimitArgs {
-    pub fn budget_type(&self) -> BudgetType {
-        match self.budget_type {
-            Some(BudgetKind::Tokens) => BudgetType::Tokens,
-            _ => BudgetType::Cost,
-        }
-    }
-
-    /// The budget these flags describe, if any.
-    pub fn usage_limits(&self) -> Option<UsageLimits> {
-        let amount = self.budget?;
-        let (periodic_reset, periodic_reset_days) = match self.reset {
-            Some(ResetSpec::Weekly) => (Some(PeriodicReset::Weekly), None),
-            Some(ResetSpec::Monthly) => (Some(PeriodicReset::Monthly), None),
-            Some(ResetSpec::Days(n)) => (None, Some(n)),
-            Some(ResetSpec::None) | None => (None, None),
-        };
-        Some(UsageLimits {
-            kind: self.budget_type(),
-            credit_limit: amount,
-            alert_threshold: self.alert,
-            periodic_reset,
-            periodic_reset_days,
-            next_usage_reset_at: None,
-        })
-    }
-
-    pub fn rate_limits(&self) -> Option<Vec<RateLimit>> {
-        self.rate_limit.as_ref().map(|r| vec![r.0.clone()])
+    /// Whether any budget flag was given.
+    pub fn any_budget(&self) -> bool {
+        self.budget.is_some()
+            || self.budget_type.is_some()
+            || self.reset.is_some()
+            || self.alert.is_some()
     }
 
     /// Whether any limit flag was given.
     pub fn any(&self) -> bool {
-        self.budget.is_some() || self.rate_limit.is_some()
+        self.any_budget() || self.rate_limit.is_some()
     }
 
-    /// Flags that only make sense with `--budget`.
-    pub fn check(&self) -> Result<(), crate::exit::CliError> {
-        if self.budget.is_none()
-            && (self.budget_type.is_some() || self.reset.is_some() || self.alert.is_some())
-        {
-            return Err(crate::exit::CliError::usage(
-                "--budget-type, --reset and --alert describe a budget: pass --budget too",
-            ));
+    /// The budget once these flags are applied to `current`: a flag not given keeps the
+    /// current value; without a current budget, `--budget` is needed. The result is
+    /// checked here so that errors name the flags, not API fields.
+    pub fn merge_usage(
+        &self,
+        current: Option<&UsageLimits>,
+    ) -> Result<Option<UsageLimits>, CliError> {
+        let current = current.map(|u| UsageLimits {
+            next_usage_reset_at: None,
+            ..u.clone()
+        });
+        if !self.any_budget() {
+            return Ok(current);
+        }
+        let mut merged = match (current, self.budget) {
+            (Some(u), _) => u,
+            (None, Some(amount)) => UsageLimits {
+                kind: BudgetType::Cost,
+                credit_limit: amount.0,
+                alert_threshold: None,
+                periodic_reset: None,
+                periodic_reset_days: None,
+                next_usage_reset_at: None,
+            },
+            (None, None) => {
+                return Err(CliError::usage(
+                    "--budget-type, --reset and --alert change a budget, and there is none yet: pass --budget too",
+                ))
+            }
+        };
+        if let Some(kind) = self.budget_type {
+            let kind = BudgetType::from(kind);
+            if kind != merged.kind && self.budget.is_none() {
+                return Err(CliError::usage(
+                    "changing --budget-type changes the unit of the budget: pass --budget too",
+                ));
+            }
+            if kind != merged.kind && self.alert.is_none() {
+                merged.alert_threshold = None;
+            }
+            merged.kind = kind;
+        }
+        if let Some(amount) = self.budget {
+            merged.credit_limit = amount.0;
+        }
+        if let Some(reset) = self.reset {
+            (merged.periodic_reset, merged.periodic_reset_days) = match reset {
+                ResetSpec::Weekly => (Some(PeriodicReset::Weekly), None),
+                ResetSpec::Monthly => (Some(PeriodicReset::Monthly), None),
+                ResetSpec::Days(n) => (None, Some(n)),
+                ResetSpec::None => (None, None),
+            };
+        }
+        if let Some(alert) = self.alert {
+            merged.alert_threshold = Some(alert.0);
+        }
+        self.check_budget(&merged)?;
+        Ok(Some(merged))
+    }
+
+    fn check_budget(&self, b: &UsageLimits) -> Result<(), CliError> {
+        let (minimum, unit) = match b.kind {
+            BudgetType::Cost => (1.0, "USD"),
+            BudgetType::Tokens => (100.0, "tokens"),
+        };
+        if b.credit_limit < minimum {
+            return Err(CliError::usage(format!(
+                "--budget must be at least {minimum} {unit} for a `{}` budget, got {}",
+                kind_name(b.kind),
+                b.credit_limit
+            )));
+        }
+        if let Some(alert) = b.alert_threshold {
+            if alert >= b.credit_limit {
+                let source = if self.alert.is_some() {
+                    format!("--alert {alert}")
+                } else {
+                    format!("the current alert ({alert})")
+                };
+                return Err(CliError::usage(format!(
+                    "{source} must be below the budget ({} {unit})",
+                    b.credit_limit
+                ))
+                .with_hint("pass an --alert below the budget"));
+            }
+            if alert < 1.0 {
+                return Err(CliError::usage(format!(
+                    "--alert must be at least 1 {unit}, got {alert}"
+                )));
+            }
         }
         Ok(())
+    }
+
+    /// The rate limit once `--rate-limit` is applied to `current` (`0` removes it).
+    pub fn merge_rate(&self, current: Option<&Vec<RateLimit>>) -> Option<Vec<RateLimit>> {
+        match &self.rate_limit {
+            None => current.filter(|r| !r.is_empty()).cloned(),
+            Some(spec) => spec.0.clone().map(|r| vec![r]),
+        }
+    }
+}
+
+fn kind_name(kind: BudgetType) -> &'static str {
+    match kind {
+        BudgetType::Cost => "cost",
+        BudgetType::Tokens => "tokens",
     }
 }
 

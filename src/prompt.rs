@@ -54,6 +54,55 @@ impl<'a> Prompter<'a> {
         input.interact_text().map_err(interrupted)
     }
 
+    /// A typed answer, checked at the prompt: a bad answer says why and asks again.
+    pub fn parsed<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        flag: &str,
+        default: Option<&str>,
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> anyhow::Result<T> {
+        self.ensure(what, flag)?;
+        let theme = theme();
+        let mut input = Input::<String>::with_theme(&theme)
+            .with_prompt(capitalize(what))
+            .validate_with(|t: &String| parse(t.trim()).map(|_| ()).map_err(|e| e.to_string()));
+        if let Some(d) = default {
+            input = input.default(d.to_owned());
+        }
+        let text = input.interact_text().map_err(interrupted)?;
+        parse(text.trim()).map_err(|e| CliError::usage(e.to_string()).into())
+    }
+
+    /// As [`Prompter::parsed`], where an empty answer is `None`.
+    pub fn parsed_optional<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        flag: &str,
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> anyhow::Result<Option<T>> {
+        self.ensure(what, flag)?;
+        let theme = theme();
+        let text = Input::<String>::with_theme(&theme)
+            .with_prompt(capitalize(what))
+            .allow_empty(true)
+            .validate_with(|t: &String| {
+                if t.trim().is_empty() {
+                    Ok(())
+                } else {
+                    parse(t.trim()).map(|_| ()).map_err(|e| e.to_string())
+                }
+            })
+            .interact_text()
+            .map_err(interrupted)?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        parse(text.trim())
+            .map(Some)
+            .map_err(|e| CliError::usage(e.to_string()).into())
+    }
+
     pub fn optional_text(&self, what: &str, flag: &str) -> anyhow::Result<Option<String>> {
         self.ensure(what, flag)?;
         let theme = theme();
@@ -127,7 +176,7 @@ impl<'a> Prompter<'a> {
         if !self.can() {
             return Err(fail(
                 ErrorKind::Usage,
-                "refusing to delete without confirmation",
+                "refusing to go ahead without confirmation",
                 Some("pass `--yes` to confirm when there is no terminal"),
             ));
         }

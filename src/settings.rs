@@ -110,6 +110,8 @@ pub struct Settings {
     /// A profile named by `--profile`/`CATALOG_PROFILE` that is not in the config file.
     pub unknown_profile: Option<String>,
     pub workspace: Option<String>,
+    /// The workspace of the profile's workspace API key (commands default to it).
+    pub key_workspace: Option<crate::config::KeyWorkspace>,
     pub yes: bool,
     pub can_prompt: bool,
     pub printer: Printer,
@@ -146,6 +148,16 @@ impl Settings {
             .workspace
             .clone()
             .or_else(|| profile.and_then(|p| p.workspace.clone()));
+        // A workspace key's own workspace, learnt at login, while the profile's key is used.
+        let key_workspace = match (&target, env.get(env::CATALOG_API_KEY)) {
+            (
+                Target::Remote {
+                    profile: Some(_), ..
+                },
+                None,
+            ) => profile.and_then(|p| p.key_workspace.clone()),
+            _ => None,
+        };
         let no_input = global.no_input || env.get(env::CI).is_some();
         let can_prompt =
             !no_input && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -162,6 +174,7 @@ impl Settings {
             quiet: global.quiet,
             verbose: global.verbose > 0,
             color,
+            columns: env.get(env::COLUMNS).and_then(|c| c.trim().parse().ok()),
         };
         Ok(Settings {
             master_key: env.get(env::CATALOG_MASTER_KEY).map(str::to_owned),
@@ -172,6 +185,7 @@ impl Settings {
             target,
             unknown_profile,
             workspace,
+            key_workspace,
             yes: global.yes,
             can_prompt,
             printer,

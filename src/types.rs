@@ -124,9 +124,13 @@ mod tests {
     }
 }
 
-/// A rate limit as people write it: `100/min`, `100rpm`, `5000tokens/hour`, `10 requests/s`.
+/// A rate limit as people write it: `100/min`, `100rpm`, `5000tokens/hour`, `10 requests/s`;
+/// `0` or `none` is no rate limit (`None`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RateSpec(pub crate::api::limits::RateLimit);
+pub struct RateSpec(pub Option<crate::api::limits::RateLimit>);
+
+const RATE_FORMS: &str =
+    "write e.g. 100/min, 100rpm or 5000tokens/hour (0 or none removes the limit)";
 
 impl FromStr for RateSpec {
     type Err = String;
@@ -134,13 +138,26 @@ impl FromStr for RateSpec {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         use crate::api::limits::{RateLimit, RateLimitType, RateUnit};
         let text = s.trim().to_ascii_lowercase().replace(' ', "");
+        if text == "none" || text == "0" {
+            return Ok(RateSpec(None));
+        }
         let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
-        let value: i64 = digits.parse().map_err(|_| {
-            format!(
-                "`{s}` does not start with a number; write e.g. 100/min, 100rpm or 5000tokens/hour"
-            )
-        })?;
+        if digits.is_empty() {
+            return Err(format!("`{s}` does not start with a number; {RATE_FORMS}"));
+        }
         let rest = &text[digits.len()..];
+        if rest.starts_with('.') || rest.starts_with(',') {
+            return Err(format!(
+                "`{s}` is not a whole number of requests or tokens; {RATE_FORMS}"
+            ));
+        }
+        let value: i64 = digits
+            .parse()
+            .ok()
+            .filter(|v| *v <= 1_000_000_000_000)
+            .ok_or_else(|| {
+                format!("`{s}` is too large: a rate is at most 1000000000000 per window")
+            })?;
         let (kind, window) = if let Some(w) = rest
             .strip_prefix("tokens")
             .or_else(|| rest.strip_prefix("tok"))
@@ -164,8 +181,136 @@ impl FromStr for RateSpec {
                 ))
             }
         };
-        Ok(RateSpec(RateLimit { kind, unit, value }))
+        if value == 0 {
+            return Ok(RateSpec(None));
+        }
+        Ok(RateSpec(Some(RateLimit { kind, unit, value })))
     }
+}
+
+/// A budget or alert amount: a finite positive number, at most 1e12 (USD or tokens).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Amount(pub f64);
+
+/// The largest budget or alert accepted: anything above is a typo.
+pub const MAX_AMOUNT: f64 = 1e12;
+
+impl FromStr for Amount {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let value = parse_number(s)?;
+        if value <= 0.0 {
+            return Err(format!("must be a positive number (e.g. 1000), got `{s}`"));
+        }
+        if value > MAX_AMOUNT {
+            return Err(format!(
+                "`{s}` is more than {MAX_AMOUNT:e}; check the amount"
+            ));
+        }
+        Ok(Amount(value))
+    }
+}
+
+/// An `http://` or `https://` URL with a host (a base URL, a custom host).
+pub fn parse_http_url(s: &str) -> Result<String, String> {
+    let hint = "write it with its scheme, e.g. http://10.0.0.5:8000 or https://api.portkey.ai/v1";
+    let url =
+        reqwest::Url::parse(s.trim()).map_err(|e| format!("invalid URL `{s}` ({e}); {hint}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "invalid URL `{s}`: the scheme must be http or https, not `{}`; {hint}",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("invalid URL `{s}`: it has no host; {hint}"));
+    }
+    Ok(s.trim().to_owned())
+}
+
+/// An expiry: an ISO-8601 timestamp, or a date (`2027-01-01`, midnight UTC); never in
+/// the past. Returned as an RFC 3339 timestamp in UTC.
+pub fn parse_expiry(s: &str) -> Result<String, String> {
+    use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+    let text = s.trim();
+    let at: DateTime<Utc> = match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| {
+                format!(
+                    "`{s}` is not a date or timestamp; write 2027-01-01 or 2027-01-01T00:00:00Z"
+                )
+            })?
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc(),
+    };
+    if at <= Utc::now() {
+        return Err(format!(
+            "`{s}` is in the past; an expiry must be in the future"
+        ));
+    }
+    Ok(at.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+/// A price multiplier: above 0, at most 100 (0.8 = a 20% discount).
+pub fn parse_multiplier(s: &str) -> Result<f64, String> {
+    let value = parse_number(s)?;
+    if value <= 0.0 || value > 100.0 {
+        return Err(format!(
+            "must be above 0 and at most 100 (0.8 = a 20% discount), got `{s}`"
+        ));
+    }
+    Ok(value)
+}
+
+/// A display name, checked as the server checks it (`api::text`): not blank, bounded, no
+/// control or bidirectional formatting characters.
+pub fn parse_name(s: &str) -> Result<String, String> {
+    match crate::api::text::name_problem(s) {
+        Some(problem) => Err(format!("a name {problem}")),
+        None => Ok(s.to_owned()),
+    }
+}
+
+/// A description or note, checked as the server checks it.
+pub fn parse_description(s: &str) -> Result<String, String> {
+    match crate::api::text::description_problem(s) {
+        Some(problem) => Err(format!("a description {problem}")),
+        None => Ok(s.to_owned()),
+    }
+}
+
+/// The largest price accepted, in USD per 1M tokens: anything above is a typo.
+pub const MAX_PRICE: f64 = 1e6;
+
+/// A price in USD per 1M tokens: 0 or more, at most [`MAX_PRICE`].
+pub fn parse_price(s: &str) -> Result<f64, String> {
+    let value = parse_number(s)?;
+    if value < 0.0 {
+        return Err(format!("must be 0 or more (USD per 1M tokens), got `{s}`"));
+    }
+    if value > MAX_PRICE {
+        return Err(format!(
+            "`{s}` is more than {MAX_PRICE} USD per 1M tokens; prices are per 1M tokens, check the amount"
+        ));
+    }
+    Ok(value)
+}
+
+/// A plain decimal number: `NaN`, infinities and numbers too large for a double are refused.
+pub fn parse_number(s: &str) -> Result<f64, String> {
+    let value: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number; write e.g. 1000 or 2.5"))?;
+    if !value.is_finite() {
+        return Err(format!(
+            "`{s}` is not a finite number; write e.g. 1000 or 2.5"
+        ));
+    }
+    Ok(value)
 }
 
 /// When a budget resets: `weekly`, `monthly`, `none`, or every N days as `30d`.
@@ -228,14 +373,66 @@ mod limit_tests {
                 RateUnit::Rpd,
                 10,
             ),
-            ("0/min", RateLimitType::Requests, RateUnit::Rpm, 0),
         ] {
-            let r = text.parse::<RateSpec>().unwrap().0;
+            let r = text.parse::<RateSpec>().unwrap().0.unwrap();
             assert_eq!((r.kind, r.unit, r.value), (kind, unit, value), "{text}");
         }
         let err = "100/fortnight".parse::<RateSpec>().unwrap_err();
         assert!(err.contains("fortnight"), "{err}");
         assert!("fast".parse::<RateSpec>().is_err());
+        for off in ["0", "none", "0/min"] {
+            assert_eq!(off.parse::<RateSpec>().unwrap().0, None, "{off}");
+        }
+        assert!("1.5/min"
+            .parse::<RateSpec>()
+            .unwrap_err()
+            .contains("whole number"));
+        assert!("99999999999999999999/min"
+            .parse::<RateSpec>()
+            .unwrap_err()
+            .contains("too large"));
+    }
+
+    #[test]
+    fn urls_need_an_http_scheme_and_a_host() {
+        assert!(parse_http_url("http://127.0.0.1:8787").is_ok());
+        for bad in ["notaurl", "ftp://x", "10.0.0.5:8000", "localhost:8787"] {
+            let err = parse_http_url(bad).unwrap_err();
+            assert!(err.starts_with("invalid URL"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn expiries_are_dates_or_timestamps_in_the_future() {
+        assert_eq!(parse_expiry("2999-01-01").unwrap(), "2999-01-01T00:00:00Z");
+        assert_eq!(
+            parse_expiry("2999-01-01T12:00:00+02:00").unwrap(),
+            "2999-01-01T10:00:00Z"
+        );
+        assert!(parse_expiry("2001-01-01")
+            .unwrap_err()
+            .contains("in the past"));
+        assert!(parse_expiry("tomorrow").unwrap_err().contains("2027-01-01"));
+    }
+
+    #[test]
+    fn names_refuse_control_characters() {
+        assert_eq!(parse_name("Équipe données").unwrap(), "Équipe données");
+        assert!(parse_name("a\tb").unwrap_err().contains("control"));
+        assert!(parse_name("abc\u{202E}gpj").is_err());
+        assert!(parse_description("line\nbreak").is_err());
+        assert!(parse_name("a\u{1b}[31m").is_err());
+        assert!(parse_name("  ").is_err());
+    }
+
+    #[test]
+    fn amounts_are_finite_positive_and_sane() {
+        assert_eq!("1200".parse::<Amount>().unwrap().0, 1200.0);
+        assert!("-5".parse::<Amount>().unwrap_err().contains("positive"));
+        for bad in ["NaN", "inf", "1e309", "abc"] {
+            assert!(bad.parse::<Amount>().is_err(), "{bad}");
+        }
+        assert!("2e12".parse::<Amount>().unwrap_err().contains("more than"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ fn workspace_keys_store_no_credentials_when_the_organisation_says_so() {
     let ws = workspace(&api, "eng");
     let (_, key) = api.post(
         "/api-keys/workspace/service",
-        json!({"name": "wk", "workspace_id": ws, "scopes": ["virtual_keys.create", "virtual_keys.list", "workspace_integrations.create"]}),
+        json!({"name": "wk", "workspace_id": ws, "scopes": ["virtual_keys.create", "virtual_keys.list", "virtual_keys.update", "workspace_integrations.create", "workspace_integrations.update"]}),
     );
     let key = key["key"].as_str().unwrap().to_owned();
     let vk = |name: &str| {
@@ -40,7 +40,7 @@ fn workspace_keys_store_no_credentials_when_the_organisation_says_so() {
             &key,
             reqwest::Method::POST,
             "/virtual-keys",
-            json!({"name": name, "provider": "openai", "key": "sk-legacy-0123456789"}),
+            json!({"name": name, "slug": name, "provider": "openai", "key": "sk-legacy-0123456789"}),
         )
     };
     assert_eq!(vk("allowed").0, 200);
@@ -63,6 +63,56 @@ fn workspace_keys_store_no_credentials_when_the_organisation_says_so() {
     );
     let (_, list) = api.get(&format!("/virtual-keys?workspace_id={ws}"));
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    // Nor by changing credentials already stored: a virtual key's key, a workspace
+    // integration's key or configuration, a custom model's headers.
+    let put = |path: &str, body: Value| as_key(&api, &key, reqwest::Method::PUT, path, body);
+    assert_error(
+        put(
+            "/virtual-keys/allowed",
+            json!({"key": "sk-new-credential-0123"}),
+        ),
+        403,
+        "AB03",
+        "allow_workspace_integrations",
+    );
+    api.put(
+        "/organisation/settings",
+        json!({"allow_workspace_integrations": true}),
+    );
+    let (_, own) = as_key(
+        &api,
+        &key,
+        reqwest::Method::POST,
+        "/integrations",
+        json!({"name": "own", "ai_provider_id": "openai", "key": "sk-own-0123456789"}),
+    );
+    let own = own["slug"].as_str().unwrap().to_owned();
+    api.put(
+        "/organisation/settings",
+        json!({"allow_workspace_integrations": false}),
+    );
+    for (path, body) in [
+        (
+            format!("/integrations/{own}"),
+            json!({"key": "sk-new-credential-0123"}),
+        ),
+        (
+            format!("/integrations/{own}"),
+            json!({"configurations": {"openai_organization": "org-x"}}),
+        ),
+        (
+            format!("/integrations/{own}/models"),
+            json!({"models": [{"slug": "my-model", "enabled": true, "custom": true,
+                "configurations": {"custom_host": "https://llm.internal/v1", "custom_headers": {"authorization": "Bearer x"}}}]}),
+        ),
+    ] {
+        assert_error(
+            put(&path, body),
+            403,
+            "AB03",
+            "allow_workspace_integrations",
+        );
+    }
 }
 
 #[test]
@@ -115,6 +165,20 @@ fn providers_always_fit_their_access_even_while_it_is_revoked() {
     assert_eq!(grant(5).0, 200);
     let (_, p) = api.get(&format!("/providers/batch?workspace_id={ws}"));
     assert_eq!(p["rate_limits"][0]["value"], 5);
+    // Revoking and re-granting without limits keeps the limits the access had.
+    for enabled in [false, true] {
+        let (s, _) = api.put(
+            "/integrations/openai-prod/workspaces",
+            json!({"workspaces": [{"id": ws, "enabled": enabled}]}),
+        );
+        assert_eq!(s, 200);
+    }
+    let (_, access) = api.get("/integrations/openai-prod/workspaces");
+    assert_eq!(access["workspaces"][0]["enabled"], true);
+    assert_eq!(
+        access["workspaces"][0]["rate_limits"][0]["value"], 5,
+        "{access}"
+    );
 }
 
 #[test]
@@ -192,4 +256,102 @@ fn errors_never_repeat_a_value_that_may_be_secret() {
         assert!(!m.contains(secret));
     }
     assert!(!w.everything_seen().contains("4815162342"));
+}
+
+#[test]
+fn bodies_headers_and_numbers_at_the_edges() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    // Data after the JSON value is refused, not ignored.
+    assert_error(
+        api.call(
+            reqwest::Method::POST,
+            "/admin/workspaces",
+            Some(r#"{"name": "tg"} GARBAGE"#),
+        ),
+        400,
+        "AB01",
+        "after its JSON value",
+    );
+    assert_error(
+        api.call(
+            reqwest::Method::POST,
+            "/admin/workspaces",
+            Some(r#"{"name": "x"} {}"#),
+        ),
+        400,
+        "AB01",
+        "after its JSON value",
+    );
+    // Invisible separators are not names.
+    for bad in ["a\u{2028}b", "a\u{FEFF}b", "a\u{200B}b"] {
+        assert_error(
+            api.post("/admin/workspaces", json!({ "name": bad })),
+            400,
+            "AB01",
+            "`name`",
+        );
+    }
+    // Budgets have a ceiling that every client decodes exactly.
+    assert_error(
+        api.post(
+            "/admin/workspaces",
+            json!({"name": "big", "usage_limits": [{"type": "cost", "credit_limit": 1e20}]}),
+        ),
+        400,
+        "AB01",
+        "at most",
+    );
+    // Header values that would inject headers of their own are refused, without echo.
+    let (s, e) = api.post(
+        "/integrations",
+        json!({"name": "c", "ai_provider_id": "custom", "configurations": {
+            "custom_host": "https://llm.internal/v1",
+            "custom_headers": {"x-api-key": "secret-value\r\nx-injected: 1"}}}),
+    );
+    assert_eq!(s, 400, "{e}");
+    let m = e["data"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("line breaks") && !m.contains("secret-value"),
+        "{m}"
+    );
+    assert_error(
+        api.post(
+            "/integrations",
+            json!({"name": "c", "ai_provider_id": "custom", "configurations": {
+                "custom_host": "https://llm.internal/v1", "custom_headers": {"bad name": "v"}}}),
+        ),
+        400,
+        "AB01",
+        "header name",
+    );
+    // Model slugs are names too.
+    api.post(
+        "/integrations",
+        json!({"name": "m", "ai_provider_id": "openai", "key": "sk-models-0123456789"}),
+    );
+    assert_error(
+        api.put(
+            "/integrations/m/models",
+            json!({"models": [{"slug": "m\u{202E}1", "enabled": true, "is_custom": true}]}),
+        ),
+        400,
+        "AB01",
+        "`models[0].slug`",
+    );
+    // No limits in global access is null too.
+    api.post(
+        "/integrations",
+        json!({"name": "g", "ai_provider_id": "openai", "key": "sk-global-0123456789"}),
+    );
+    let (s, _) = api.put(
+        "/integrations/g/workspaces",
+        json!({"workspaces": [], "global_workspace_access": {"enabled": true, "usage_limits": [], "rate_limits": []}}),
+    );
+    assert_eq!(s, 200);
+    let (_, access) = api.get("/integrations/g/workspaces");
+    assert!(
+        access["global_workspace_access"]["usage_limits"].is_null(),
+        "{access}"
+    );
 }

@@ -90,8 +90,8 @@ fn azure_wizard_asks_for_its_configuration() {
     // With --service given, only what is missing is asked; no wizard summary.
     answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
     let rest = p.exp_eof().unwrap();
-    // Nothing to configure Azure with: the server names the missing field.
-    assert!(rest.contains("azure_resource_name"), "{rest}");
+    // Nothing to configure Azure with: the error names the missing flag.
+    assert!(rest.contains("--azure-resource-name"), "{rest}");
     assert_eq!(exit_code(p.process().wait().unwrap()), 2);
 
     let mut p = spawn_command(
@@ -354,4 +354,242 @@ fn without_a_terminal_missing_values_name_their_flags() {
     let out = w.run_cmd(cmd);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--service"), "{out:?}");
+}
+
+#[test]
+fn provision_prompts_start_from_the_current_state_and_no_turns_later_workspaces_off() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+    ]);
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--new-workspaces",
+        "--budget",
+        "1000",
+        "--reset",
+        "monthly",
+        "--alert",
+        "800",
+    ]);
+    let mut p = spawn_command(
+        terminal_command(
+            &w,
+            &["workspaces", "provision", "--integration", "openai-prod"],
+        ),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Workspaces", "\r"); // eng stays ticked
+    answer(&mut p, "Budget (empty to keep the current one)", "1200\r");
+    answer(&mut p, "Budget type", "\r");
+    // The current reset is the default: Enter keeps monthly.
+    answer(&mut p, "Reset", "\r");
+    // A bad answer is refused at its prompt and asked again.
+    answer(&mut p, "Alert at (empty to keep the current one)", "5000\r");
+    p.exp_string("below the budget").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("900\r").unwrap();
+    p.flush().unwrap();
+    answer(&mut p, "Rate limit", "abc\r");
+    p.exp_string("does not start with a number").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    // Workspaces created later are provisioned now: "no" turns that off.
+    answer(&mut p, "Also provision workspaces created later?", "n");
+    p.exp_string("no longer provisioned").unwrap();
+    answer(&mut p, "Apply these changes?", "y");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
+    assert_eq!(
+        access["global_workspace_access"]["enabled"], false,
+        "{access}"
+    );
+    let budget = &access["workspaces"][0]["usage_limits"][0];
+    assert_eq!(budget["credit_limit"].as_f64(), Some(1200.0), "{access}");
+    assert_eq!(budget["periodic_reset"], "monthly", "{access}");
+    assert_eq!(budget["alert_threshold"].as_f64(), Some(900.0), "{access}");
+}
+
+#[test]
+fn a_connect_rerun_keeps_the_key_checks_typed_models_and_defaults_to_no_on_revoke() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--provision",
+        "eng",
+        "--budget",
+        "1000",
+    ]);
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "openai-prod"]),
+        Some(20_000),
+    )
+    .unwrap();
+    // The service is the existing one's: no service prompt, and the key may stay.
+    answer(&mut p, "Name", "\r");
+    answer(&mut p, "Keep the stored key", "y");
+    answer(&mut p, "Provision workspaces now?", "y");
+    answer(&mut p, "Workspaces", " \r"); // untick eng: a revoke
+    answer(&mut p, "Budget (empty for none)", "\r");
+    answer(&mut p, "Rate limit", "\r");
+    answer(&mut p, "Also provision workspaces created later?", "\r");
+    answer(&mut p, "Models", &[&DOWN.repeat(2), "\r"].concat()); // type a list
+    answer(&mut p, "Models to enable", "gpt-4o-mnii\r");
+    p.exp_string("is not a known `openai` model").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("gpt-4o-mini\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("- revoke  ws-eng-").unwrap();
+    // Revoking is not the default: Enter cancels.
+    answer(&mut p, "Apply all of this?", "\r");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 130);
+    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
+    assert_eq!(access["workspaces"][0]["enabled"], true, "{access}");
+}
+
+#[test]
+fn the_custom_service_wizard_checks_the_base_url_at_its_prompt() {
+    let w = World::new(Mode::Embedded);
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "local-llm"]),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Service", &[&DOWN.repeat(8), "\r"].concat()); // custom
+    answer(&mut p, "Name", "\r");
+    answer(&mut p, "Base URL of the service", "10.0.0.5:8000\r");
+    p.exp_string("invalid URL").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("http://10.0.0.5:8000\r").unwrap();
+    p.flush().unwrap();
+    answer(&mut p, "Does the service need an API key?", "n");
+    answer(&mut p, "Scope", "\r");
+    answer(&mut p, "Provision workspaces now?", "n");
+    answer(&mut p, "Models", &[&DOWN.repeat(2), "\r"].concat()); // skip
+    answer(&mut p, "Apply all of this?", "y");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    let got = w.json(&["integrations", "get", "local-llm"]);
+    assert_eq!(got["configurations"]["custom_host"], "http://10.0.0.5:8000");
+}
+
+#[test]
+fn a_lower_budget_asks_for_an_alert_that_fits() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--provision",
+        "eng",
+        "--budget",
+        "1000",
+        "--alert",
+        "800",
+    ]);
+    let mut p = spawn_command(
+        terminal_command(
+            &w,
+            &[
+                "workspaces",
+                "provision",
+                "--integration",
+                "openai-prod",
+                "--budget",
+                "500",
+            ],
+        ),
+        Some(20_000),
+    )
+    .unwrap();
+    answer(&mut p, "Workspaces", "\r");
+    answer(&mut p, "Budget type", "\r");
+    answer(&mut p, "Reset", "\r");
+    answer(&mut p, "the current 800 is not below the new budget", "\r");
+    // Empty is not an answer here; neither is an alert above the budget.
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("600\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("below the budget").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(250));
+    p.send("300\r").unwrap();
+    p.flush().unwrap();
+    answer(&mut p, "Rate limit", "\r");
+    answer(&mut p, "Also provision workspaces created later?", "\r");
+    answer(&mut p, "Apply these changes?", "y");
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
+    let budget = &access["workspaces"][0]["usage_limits"][0];
+    assert_eq!(budget["credit_limit"].as_f64(), Some(500.0), "{access}");
+    assert_eq!(budget["alert_threshold"].as_f64(), Some(300.0), "{access}");
+}
+
+#[test]
+fn the_wizard_on_an_existing_integration_defaults_to_its_settings() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "azure-prod",
+        "--service",
+        "azure-openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--azure-resource-name",
+        "acme",
+        "--azure-auth-mode",
+        "default",
+        "--azure-deployment",
+        "name=gpt4o,model=gpt-4o,api-version=2024-10-21",
+        "--skip-models",
+    ]);
+    let before = w.json(&["integrations", "get", "azure-prod"]);
+    let mut p = spawn_command(
+        terminal_command(&w, &["integrations", "connect", "azure-prod"]),
+        Some(20_000),
+    )
+    .unwrap();
+    p.exp_string("these questions update it").unwrap();
+    answer(&mut p, "Name", "\r");
+    answer(&mut p, "Azure resource name", "\r"); // default: acme
+    answer(&mut p, "Azure authentication mode", "\r"); // default: the current one
+    answer(&mut p, "Keep the current deployments (gpt4o", "y");
+    answer(&mut p, "Keep the stored key", "y");
+    answer(&mut p, "Provision workspaces now?", "n");
+    answer(&mut p, "Models", &[&DOWN.repeat(3), "\r"].concat()); // skip
+    answer(&mut p, "Apply all of this?", "y");
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("step 1: unchanged"), "{rest}");
+    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    let after = w.json(&["integrations", "get", "azure-prod"]);
+    assert_eq!(after["configurations"], before["configurations"]);
+    assert_eq!(after["last_updated_at"], before["last_updated_at"]);
 }

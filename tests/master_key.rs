@@ -157,15 +157,13 @@ fn an_empty_or_foreign_database_file_is_refused_and_the_key_file_kept() {
     assert_eq!(std::fs::metadata(&db).unwrap().len(), 0, "left untouched");
     assert_eq!(std::fs::read(&key_file).unwrap(), b"the-existing-key-file");
 
-    std::fs::write(
-        &db,
-        b"this is a text file, not SQLite at all, with enough bytes",
-    )
-    .unwrap();
+    let garbage = b"this is a text file, not SQLite at all, with enough bytes".repeat(20);
+    std::fs::write(&db, &garbage).unwrap();
     let out = serve_output(home.path(), &db);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("is not a catalog database"), "{stderr}");
+    assert_eq!(std::fs::read(&db).unwrap(), garbage, "left untouched");
 
     // A SQLite database of something else.
     std::fs::remove_file(&db).unwrap();
@@ -174,6 +172,7 @@ fn an_empty_or_foreign_database_file_is_refused_and_the_key_file_kept() {
         .execute_batch("CREATE TABLE notes(body TEXT); INSERT INTO notes VALUES ('mine');")
         .unwrap();
     drop(other);
+    let before = std::fs::read(&db).unwrap();
     let out = serve_output(home.path(), &db);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -183,6 +182,12 @@ fn an_empty_or_foreign_database_file_is_refused_and_the_key_file_kept() {
         .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
         .unwrap();
     assert_eq!(tables, 1, "nothing was added to a foreign database");
+    drop(other);
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "not even switched to WAL"
+    );
 }
 
 #[test]
@@ -200,4 +205,20 @@ fn a_key_file_already_beside_a_new_catalog_is_adopted_not_replaced() {
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
     let server = Server::start(home.path(), &db);
     assert_eq!(every_secret_opens(&server), 2);
+}
+
+#[test]
+fn a_server_whose_key_file_is_wrong_refuses_to_start() {
+    let home = tempfile::tempdir().unwrap();
+    let db = home.path().join("server/catalog.db");
+    let server = Server::start(home.path(), &db);
+    concurrent_creates(&server, "k", 1);
+    server.stop();
+    let key_file = db.with_extension("key");
+    std::fs::write(&key_file, catalog::crypto::MasterKey::generate().encode()).unwrap();
+    let out = serve_output(home.path(), &db);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("master key"), "{stderr}");
+    assert!(!stderr.contains("listening"), "{stderr}");
 }

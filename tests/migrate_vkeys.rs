@@ -382,3 +382,139 @@ fn legacy_api_validation() {
     assert_eq!(s, 200);
     common::assert_error(api.get("/virtual-keys/taken"), 404, "AB08", "taken");
 }
+
+#[test]
+fn configs_with_comments_change_only_their_references_and_keep_a_backup() {
+    let w = World::new(Mode::Embedded);
+    w.ok(&["workspaces", "create", "eng"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--provision",
+        "eng",
+        "--skip-models",
+    ]);
+    let file = w.home.path().join("config.json");
+    let original = "{\n  // Portkey's examples carry comments\n  \"strategy\": {\"mode\": \"fallback\", \"on_status_codes\": [429, 500]},\n  \"targets\": [\n    {\"virtual_key\": \"openai-prod\"}, /* the main one */\n    {\"virtual_key\": \"opanai-typo\"}\n  ]\n}\n";
+    std::fs::write(&file, original).unwrap();
+    let path = file.to_str().unwrap();
+    let dry = w.ok(&["migrate-vkeys", "--rewrite-configs", path, "--dry-run"]);
+    let changed: Vec<&str> = dry
+        .stdout
+        .lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .collect();
+    assert_eq!(
+        changed.len(),
+        4,
+        "only the two reference lines change: {dry:?}"
+    );
+    assert!(
+        dry.stderr.contains("`opanai-typo` names no provider"),
+        "{dry:?}"
+    );
+    assert!(
+        !dry.stderr.contains("`openai-prod` names no provider"),
+        "{dry:?}"
+    );
+    w.ok(&["migrate-vkeys", "--rewrite-configs", path, "--yes"]);
+    let rewritten = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        rewritten,
+        original
+            .replace(
+                "\"virtual_key\": \"openai-prod\"",
+                "\"provider\": \"@openai-prod\""
+            )
+            .replace(
+                "\"virtual_key\": \"opanai-typo\"",
+                "\"provider\": \"@opanai-typo\""
+            )
+    );
+    let backup = w.home.path().join("config.json.bak");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), original);
+    // --no-backup keeps none.
+    let other = w.home.path().join("other.json");
+    std::fs::write(&other, "{\"virtual_key\": \"openai-prod\"}").unwrap();
+    w.ok(&[
+        "migrate-vkeys",
+        "--rewrite-configs",
+        other.to_str().unwrap(),
+        "--yes",
+        "--no-backup",
+    ]);
+    assert!(!w.home.path().join("other.json.bak").exists());
+}
+
+/// The integration each virtual key's group becomes, by key slug.
+fn names(plan_or_report: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for g in plan_or_report["groups"].as_array().into_iter().flatten() {
+        for k in g["keys"].as_array().unwrap() {
+            out.insert(
+                k["slug"].as_str().unwrap().to_owned(),
+                g["integration"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn the_plan_names_are_the_applied_names_whatever_the_scope() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let mut ws = BTreeMap::new();
+    for name in ["eng", "research"] {
+        let (_, body) = api.post("/admin/workspaces", json!({"name": name}));
+        ws.insert(name, body["slug"].as_str().unwrap().to_owned());
+    }
+    // `openai-team` is taken, so the first group becomes `openai-team-2`: the name the
+    // second group would take on its own.
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-team",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--skip-models",
+    ]);
+    for (slug, key, workspace) in [("team", KEYS[1], "eng"), ("team-2", KEYS[2], "research")] {
+        let (s, res) = api.post(
+            "/virtual-keys",
+            json!({"name": slug, "slug": slug, "provider": "openai", "key": key, "workspace_id": ws[workspace]}),
+        );
+        assert_eq!(s, 200, "{res}");
+    }
+    let planned = names(&w.json(&["migrate-vkeys", "--dry-run"])["plan"]);
+    assert_eq!(planned["team"], "openai-team-2", "{planned:?}");
+    assert_eq!(planned["team-2"], "openai-team-2-2", "{planned:?}");
+    // A one-workspace run first names its group as the full plan does.
+    let research = w.json(&["migrate-vkeys", "--workspace", "research", "--dry-run"]);
+    assert_eq!(
+        names(&research["plan"]),
+        BTreeMap::from([("team-2".to_owned(), "openai-team-2-2".to_owned())])
+    );
+    w.ok(&["migrate-vkeys", "--workspace", "research", "--yes"]);
+    w.ok(&["migrate-vkeys", "--yes"]);
+    for (key, integration) in &planned {
+        let workspace = if key == "team" {
+            &ws["eng"]
+        } else {
+            &ws["research"]
+        };
+        let (_, p) = api.get(&format!("/providers/{key}?workspace_id={workspace}"));
+        assert_eq!(&p["integration_id"], integration, "{key}: {p}");
+    }
+}

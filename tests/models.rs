@@ -51,7 +51,10 @@ fn allow_deny_only_all_and_the_garden() {
             "allow-all shows the registry: {}",
             all.len()
         );
-        assert!(all.contains(&"@openai-prod/gpt-4".to_owned()));
+        assert!(all.contains(&"@openai-prod/gpt-4.1".to_owned()));
+        // gpt-4 is past its deprecation date: hidden unless asked for.
+        assert!(!all.contains(&"@openai-prod/gpt-4".to_owned()));
+        assert!(garden(w, &["--include-deprecated"]).contains(&"@openai-prod/gpt-4".to_owned()));
 
         // --only switches to an allow-list: other models leave the garden.
         let rows = w.json(&[
@@ -83,10 +86,10 @@ fn allow_deny_only_all_and_the_garden() {
         w.ok(&["models", "allow", "@openai-prod", "--only", "gpt-4o-mini"]);
         assert_eq!(garden(w, &[]), ["@openai-prod/gpt-4o-mini"]);
         // --all turns the allow-list off; denied models stay off.
-        w.ok(&["models", "deny", "@openai-prod", "gpt-4"]);
+        w.ok(&["models", "deny", "@openai-prod", "gpt-4.1"]);
         w.ok(&["models", "allow", "@openai-prod", "--all"]);
         let all = garden(w, &[]);
-        assert!(all.len() > 50 && !all.contains(&"@openai-prod/gpt-4".to_owned()));
+        assert!(all.len() > 50 && !all.contains(&"@openai-prod/gpt-4.1".to_owned()));
         // Filters.
         assert!(garden(w, &["--search", "gpt-4o-mini"])
             .iter()
@@ -184,7 +187,8 @@ fn custom_models_prices_and_multipliers() {
     both(|w| {
         setup(w);
         // A fine-tuned model with prices in USD per 1M tokens.
-        w.ok(&[
+        // The header's value is a credential: it comes from the environment.
+        let mut add = w.command(&[
             "models",
             "add",
             "@openai-prod",
@@ -198,9 +202,12 @@ fn custom_models_prices_and_multipliers() {
             "15",
             "--custom-host",
             "https://ft.internal/v1",
-            "--header",
-            "authorization=Bearer hdr-secret-0123456789",
+            "--header-env",
+            "authorization=FT_AUTH",
         ]);
+        add.env("FT_AUTH", "Bearer hdr-secret-0123456789");
+        let out = w.run_cmd(add);
+        assert_eq!(out.code, 0, "{out:?}");
         let ft = garden_model(w, "@openai-prod/ft:gpt-4o:acme");
         assert_eq!(ft["is_finetune"], true);
         assert_eq!(ft["pricing"]["input_per_mtok"], 3.75);
@@ -293,13 +300,26 @@ fn custom_models_prices_and_multipliers() {
             "gpt-4",
             "--yes",
         ]);
-        let rows = w.json(&["models", "list", "--integration", "openai-prod"]);
+        let rows = w.json(&[
+            "models",
+            "list",
+            "--integration",
+            "openai-prod",
+            "--include-deprecated",
+        ]);
         let rows = rows.as_array().unwrap();
         assert!(!rows.iter().any(|r| r["slug"] == "ft:gpt-4o:acme"));
         let gpt4 = rows.iter().find(|r| r["slug"] == "gpt-4").unwrap();
         assert_eq!(gpt4["enabled"], false);
-        assert_eq!(gpt4["why"], "disabled");
-        assert!(!garden(w, &[]).contains(&"@openai-prod/gpt-4".to_owned()));
+        // Disabled, and marked as past its deprecation date.
+        assert!(
+            gpt4["why"]
+                .as_str()
+                .unwrap()
+                .starts_with("disabled; deprecated since"),
+            "{gpt4}"
+        );
+        assert!(!garden(w, &["--include-deprecated"]).contains(&"@openai-prod/gpt-4".to_owned()));
         assert!(!w.everything_seen().contains("hdr-secret-0123456789"));
         assert!(!common::contains(
             &common::database_bytes(&w.db()),

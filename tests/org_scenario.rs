@@ -433,7 +433,8 @@ fn failures_have_exit_codes_and_name_the_problem() {
                 "default",
             ],
             2,
-            "azure_deployment_config",
+            // The flag the user types, not the API field it fills.
+            "`--azure-deployment`",
         );
         w.fails(
             &[
@@ -446,7 +447,7 @@ fn failures_have_exit_codes_and_name_the_problem() {
                 "ftp://files",
             ],
             2,
-            "custom_host",
+            "'--custom-host <URL>': invalid URL",
         );
         // Nothing half-written.
         assert_eq!(

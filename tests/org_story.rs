@@ -106,9 +106,8 @@ fn org_story() {
         assert_eq!(again.json()["unchanged"].as_array().unwrap().len(), 1);
 
         // The table view: who has access, limits, usage, next reset in UTC and local time.
-        let table = w
-            .ok(&["integrations", "workspaces", "openai-prod", "-o", "table"])
-            .stdout;
+        let shown = w.ok(&["integrations", "workspaces", "openai-prod", "-o", "table"]);
+        let table = shown.stdout;
         assert!(
             table.contains("0 / 1000 USD")
                 && table.contains("monthly")
@@ -119,9 +118,13 @@ fn org_story() {
             table.contains("-01 00:00") && table.contains("(in "),
             "{table}"
         );
+        // Prose, not a row: on stderr.
         assert!(
-            table.contains("workspaces created later: not provisioned"),
-            "{table}"
+            shown
+                .stderr
+                .contains("workspaces created later: not provisioned"),
+            "{}",
+            shown.stderr
         );
 
         // A dry run shows the request and writes nothing.
@@ -229,7 +232,7 @@ fn org_story() {
                 "ops",
             ],
             3,
-            "not enabled for workspace",
+            "has no access to integration `openai-prod`",
         );
         let table = w
             .ok(&["providers", "list", "--workspace", "eng", "-o", "table"])
@@ -368,8 +371,17 @@ fn provisioning_validation_names_the_field() {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             w.fails(&refs, code, needle);
         };
-        run(&["--budget", "0"], 2, "credit_limit");
-        run(&["--budget", "100", "--alert", "100"], 2, "alert_threshold");
+        // Errors name the flags the user typed, not the API's fields.
+        run(
+            &["--budget", "0"],
+            2,
+            "'--budget <AMOUNT>': must be a positive number",
+        );
+        run(
+            &["--budget", "100", "--alert", "100"],
+            2,
+            "--alert 100 must be below the budget",
+        );
         run(
             &["--budget", "99", "--budget-type", "tokens"],
             2,
@@ -557,7 +569,9 @@ fn connect_runs_all_steps_by_flags_and_converges() {
         ]);
         let done = w.ok(&steps);
         assert!(
-            done.stderr.contains("step 1: updated integration `claude`"),
+            // The same settings and key again: step 1 changes nothing.
+            done.stderr
+                .contains("step 1: unchanged: integration `claude`"),
             "{done:?}"
         );
         assert!(

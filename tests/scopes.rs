@@ -301,3 +301,81 @@ fn the_readme_lists_every_route_with_its_scopes() {
         "README's scope table is stale: run CATALOG_UPDATE_README=1 cargo test --test scopes"
     );
 }
+
+#[test]
+fn no_key_can_strip_delete_or_expire_a_more_powerful_key_and_an_admin_always_remains() {
+    let (_w, api, ws) = setup();
+    let (_, all) = api.get("/api-keys");
+    let admin_id = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["creation_mode"] == "auto")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (keys_only, _) = key(
+        &api,
+        "/api-keys/organisation/service",
+        json!({"name": "keys-only", "scopes": ["organisation_service_api_keys.delete", "organisation_service_api_keys.update", "organisation_service_api_keys.list"]}),
+    );
+    assert_error(
+        keys_only.delete(&format!("/api-keys/{admin_id}")),
+        403,
+        "AB03",
+        "does not hold",
+    );
+    for body in [
+        json!({"scopes": ["organisation_service_api_keys.update"]}),
+        json!({"expires_at": "2021-01-01T00:00:00Z"}),
+        json!({"description": "harmless?"}),
+    ] {
+        let (s, e) = keys_only.put(&format!("/api-keys/{admin_id}"), body.clone());
+        assert_eq!(s, 403, "{body} -> {e}");
+    }
+    // The only full admin cannot narrow or expire itself either.
+    assert_error(
+        api.put(
+            &format!("/api-keys/{admin_id}"),
+            json!({"scopes": ["logs.list"]}),
+        ),
+        409,
+        "AB07",
+        "last admin",
+    );
+    assert_error(
+        api.put(
+            &format!("/api-keys/{admin_id}"),
+            json!({"expires_at": "2021-01-01T00:00:00Z"}),
+        ),
+        409,
+        "AB07",
+        "last admin",
+    );
+    assert_eq!(api.get("/whoami").0, 200);
+    // Inside a workspace: a key holding only the update scope cannot strip a stronger key.
+    let (strong, strong_id) = key(
+        &api,
+        "/api-keys/workspace/service",
+        json!({"name": "strong", "workspace_id": ws, "scopes": ["completions.write", "providers.list", "workspace_service_api_keys.update"]}),
+    );
+    let (weak, _) = key(
+        &api,
+        "/api-keys/workspace/service",
+        json!({"name": "weak", "workspace_id": ws, "scopes": ["workspace_service_api_keys.update"]}),
+    );
+    assert_error(
+        weak.put(
+            &format!("/api-keys/{strong_id}"),
+            json!({"scopes": ["workspace_service_api_keys.update"]}),
+        ),
+        403,
+        "AB03",
+        "does not hold",
+    );
+    assert_eq!(
+        strong.get("/whoami").1["scopes"].as_array().unwrap().len(),
+        3
+    );
+}

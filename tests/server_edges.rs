@@ -56,6 +56,16 @@ fn stalled_and_idle_connections_are_closed() {
             "a stalled connection was left open"
         );
     }
+    // A request whose body stops arriving is cut as well.
+    let mut slow_body = TcpStream::connect(server.addr()).unwrap();
+    write!(
+        slow_body,
+        "POST /v1/admin/workspaces HTTP/1.1\r\nHost: x\r\nx-portkey-api-key: {ADMIN_KEY}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"na"
+    )
+    .unwrap();
+    let answered = closed_within(&mut slow_body, Duration::from_secs(15))
+        .expect("a stalled body was left open");
+    assert!(!answered.starts_with("HTTP/1.1 2"), "{answered}");
     // A kept-alive connection that goes quiet after a request is closed too.
     let mut s = TcpStream::connect(server.addr()).unwrap();
     write!(
@@ -98,8 +108,17 @@ fn oversized_malformed_and_misrouted_requests_get_json_errors() {
     let w = World::new(Mode::Served);
     let api = Api::new(&w);
     let big = json!({"name": "x", "description": "d".repeat(3 * 1024 * 1024)});
+    // On its own client: the server closes a connection whose body it did not read, and
+    // a pooled client could otherwise reuse that connection for the next request.
+    let once = Api {
+        http: reqwest::blocking::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap(),
+        base: api.base.clone(),
+    };
     assert_error(
-        api.post("/admin/workspaces", big),
+        once.post("/admin/workspaces", big),
         413,
         "AB01",
         "larger than",

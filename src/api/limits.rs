@@ -62,6 +62,16 @@ impl UsageLimits {
             BudgetType::Cost => 1.0,
             BudgetType::Tokens => 100.0,
         };
+        let maximum = match self.kind {
+            BudgetType::Cost => 1e12,
+            BudgetType::Tokens => 1e15,
+        };
+        if self.credit_limit.is_finite() && self.credit_limit > maximum {
+            return Err(format!(
+                "`{at}.credit_limit` must be at most {maximum:e} {unit} for a `{}` budget",
+                kind_name(self.kind)
+            ));
+        }
         if !self.credit_limit.is_finite() || self.credit_limit < minimum {
             return Err(format!(
                 "`{at}.credit_limit` must be at least {minimum} {unit} for a `{}` budget, got {}",

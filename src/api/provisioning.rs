@@ -33,9 +33,17 @@ pub struct GlobalWorkspaceAccess {
     #[schemars(schema_with = "super::schema::flex_bool")]
     #[serde(deserialize_with = "required_bool")]
     pub enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::json::empty_as_null"
+    )]
     pub usage_limits: Option<Vec<UsageLimits>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::json::empty_as_null"
+    )]
     pub rate_limits: Option<Vec<RateLimit>>,
 }
 

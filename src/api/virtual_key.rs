@@ -209,6 +209,10 @@ pub struct MigrateGroup {
     pub group: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
+    /// The integration the plan shown named for this group; when the group would now
+    /// become another, the migration is refused (409) instead of doing what was not shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]

@@ -1,4 +1,4 @@
-use super::{segment, Client};
+use super::{segment, with_query, Client};
 use crate::api::integration::{CreateIntegration, Created, Integration, UpdateIntegration};
 
 impl Client {
@@ -44,7 +44,7 @@ impl Client {
     pub fn delete_integration(&self, slug: &str, force: bool) -> anyhow::Result<()> {
         let path = format!("/integrations/{}", segment(slug));
         let path = if force {
-            format!("{path}?force_delete=true")
+            with_query(&path, &[("force_delete".to_owned(), "true".to_owned())])
         } else {
             path
         };

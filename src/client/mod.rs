@@ -3,11 +3,16 @@
 //! detail; status codes and error bodies are mapped to exit codes here, once.
 
 mod api_keys;
+mod flags;
 mod integrations;
+mod organisation;
 pub mod provisioning;
 mod transport;
+mod whoami;
 mod workspaces;
 
+pub use organisation::OrgSettings;
+pub use whoami::WhoAmI;
 pub use workspaces::is_missing;
 
 use std::time::Duration;
@@ -117,6 +122,12 @@ impl Client {
             409 => (ErrorKind::Conflict, None),
             _ => (ErrorKind::Failed, None),
         };
+        // The CLI built the request: name the flags the person typed, not API fields.
+        let message = if kind == ErrorKind::Usage {
+            flags::name_flags(&message)
+        } else {
+            message
+        };
         let err = CliError::new(kind, format!("{message}{code}"));
         match hint {
             Some(h) => err.with_hint(h),
@@ -204,6 +215,10 @@ fn not_understood(e: serde_json::Error) -> anyhow::Error {
 
 /// Appends URL-encoded query parameters to a path.
 pub fn with_query(path: &str, params: &[(String, String)]) -> String {
+    assert!(
+        !path.contains('?'),
+        "`{path}` already has a query: pass every parameter to with_query"
+    );
     if params.is_empty() {
         return path.to_owned();
     }

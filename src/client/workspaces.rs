@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use super::{segment, with_query, Client};
+use super::{segment, Client};
 use crate::api::workspace::{CreateWorkspace, UpdateWorkspace, Workspace};
 use crate::exit::{fail, CliError, ErrorKind};
 
@@ -26,6 +26,25 @@ impl Client {
             .map(normalize)
     }
 
+    /// The workspaces named exactly `name` (the hosted API may have prefixed an icon).
+    pub fn workspaces_named(&self, name: &str) -> anyhow::Result<Vec<Workspace>> {
+        let mut found: Vec<Workspace> = self
+            .list_all::<Workspace>("/admin/workspaces", &[("exact_name", name)])?
+            .into_iter()
+            .map(normalize)
+            .filter(|w| w.name == name)
+            .collect();
+        if found.is_empty() {
+            // A server that ignores `exact_name` with an icon-prefixed name.
+            found = self
+                .list_workspaces(Some(name))?
+                .into_iter()
+                .filter(|w| w.name == name)
+                .collect();
+        }
+        Ok(found)
+    }
+
     /// Finds a workspace by id, slug or unique name.
     pub fn resolve_workspace(&self, reference: &str) -> anyhow::Result<Workspace> {
         match self.get_workspace(reference) {
@@ -33,24 +52,7 @@ impl Client {
             Err(e) if is_missing(&e) => {}
             Err(e) => return Err(e),
         }
-        let path = with_query(
-            "/admin/workspaces",
-            &[("exact_name".to_owned(), reference.to_owned())],
-        );
-        let mut found: Vec<Workspace> = self
-            .list_all::<Workspace>(&path, &[])?
-            .into_iter()
-            .map(normalize)
-            .filter(|w| w.name == reference)
-            .collect();
-        if found.is_empty() {
-            // The hosted API may have prefixed an icon; compare names without it.
-            found = self
-                .list_workspaces(Some(reference))?
-                .into_iter()
-                .filter(|w| w.name == reference)
-                .collect();
-        }
+        let mut found = self.workspaces_named(reference)?;
         match found.len() {
             1 => Ok(found.remove(0)),
             0 => Err(fail(

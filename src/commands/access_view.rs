@@ -22,6 +22,11 @@ impl Tabular for IntegrationWorkspace {
         ]
     }
 
+    /// At 80 columns: without the name, the UTC reset and the reset kind.
+    fn optional_columns() -> &'static [usize] {
+        &[1, 5, 4]
+    }
+
     fn row(&self) -> Vec<String> {
         let budget = self.usage_limits.as_ref().and_then(|u| u.first());
         let next = self
@@ -72,7 +77,8 @@ pub fn print(printer: &Printer, access: &WorkspaceAccessList) -> anyhow::Result<
         return printer.data(access);
     }
     printer.list(&access.workspaces)?;
-    printer.raw(&describe_global(access.global_workspace_access.as_ref()));
+    // Prose, not rows: stderr.
+    printer.status(describe_global(access.global_workspace_access.as_ref()));
     Ok(())
 }
 

@@ -22,40 +22,53 @@ impl PlannedRequest {
         PlannedRequest {
             method,
             path: path.into(),
-            body: body.map(masked),
+            body: body.map(|b| masked(b, &[])),
         }
+    }
+
+    /// Also masks these fields (values the user gave from the environment or files).
+    pub fn masking(mut self, fields: &[String]) -> PlannedRequest {
+        self.body = self.body.map(|b| masked(b, fields));
+        self
     }
 }
 
-/// Masks the values of secret fields anywhere in a request body.
-fn masked(value: Value) -> Value {
+/// Masks the values of secret fields anywhere in a request body: the key, the settings
+/// the registry marks secret, and `extra`.
+fn masked(value: Value, extra: &[String]) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
-                    let secret =
-                        k == "key" || k.contains("secret") || k == "vertex_service_account_json";
-                    let v = if secret {
+                    let secret = k == "key"
+                        || crate::commands::integrations::is_secret(&k)
+                        || extra.contains(&k);
+                    let v = if k == "custom_headers" {
+                        mask_headers(v)
+                    } else if v.is_object() && k != "vertex_service_account_json" {
+                        masked(v, extra)
+                    } else if secret {
                         Value::String(mask(v.as_str().unwrap_or("")))
-                    } else if k == "custom_headers" {
-                        match v {
-                            Value::Object(h) => Value::Object(
-                                h.into_iter()
-                                    .map(|(hk, hv)| {
-                                        (hk, Value::String(mask(hv.as_str().unwrap_or(""))))
-                                    })
-                                    .collect(),
-                            ),
-                            other => other,
-                        }
                     } else {
-                        masked(v)
+                        masked(v, extra)
                     };
                     (k, v)
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(masked).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| masked(v, extra)).collect()),
+        other => other,
+    }
+}
+
+/// Header values are masked: any of them may be a credential.
+fn mask_headers(v: Value) -> Value {
+    match v {
+        Value::Object(h) => Value::Object(
+            h.into_iter()
+                .map(|(hk, hv)| (hk, Value::String(mask(hv.as_str().unwrap_or("")))))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -87,11 +100,14 @@ mod tests {
     #[test]
     fn secrets_are_masked_at_any_depth() {
         let body = super::masked(
-            json!({"key": "sk-abcdefghijklmnop", "configurations": {"aws_secret_access_key": "abcdefghijklmnopqrst", "custom_headers": {"authorization": "Bearer abcdefghijklmn"}}, "name": "x"}),
+            json!({"key": "sk-abcdefghijklmnop", "configurations": {"aws_secret_access_key": "abcdefghijklmnopqrst", "custom_headers": {"authorization": "Bearer abcdefghijklmn"}}, "name": "x", "configurations2": {"openai_project": "proj-SECRETVALUE1234"}}),
+            &["openai_project".to_owned()],
         );
         let text = body.to_string();
         assert!(
-            !text.contains("abcdefghijklmnop") && !text.contains("Bearer abcdefghijklmn"),
+            !text.contains("abcdefghijklmnop")
+                && !text.contains("Bearer abcdefghijklmn")
+                && !text.contains("SECRETVALUE"),
             "{text}"
         );
         assert_eq!(body["name"], "x");

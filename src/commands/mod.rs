@@ -8,6 +8,7 @@ pub mod dry_run;
 pub mod integrations;
 pub mod migrate_vkeys;
 pub mod models;
+pub mod org;
 pub mod providers;
 pub mod serve;
 pub mod workspaces;
@@ -16,7 +17,9 @@ use std::cell::OnceCell;
 
 use clap::Subcommand;
 
+use crate::api::workspace::Workspace;
 use crate::client::{Client, Transport};
+use crate::config::KeyWorkspace;
 use crate::printer::Printer;
 use crate::prompt::Prompter;
 use crate::server::{AppState, ServerConfig};
@@ -39,6 +42,9 @@ pub enum Command {
     /// AI providers: integrations made callable in a workspace as `@slug/model`
     #[command(subcommand)]
     Providers(providers::ProvidersCommand),
+    /// Organisation-wide settings
+    #[command(subcommand)]
+    Org(org::OrgCommand),
     /// API keys for the Admin API and the gateway
     #[command(subcommand, name = "api-keys")]
     ApiKeys(api_keys::ApiKeysCommand),
@@ -55,6 +61,7 @@ pub enum Command {
 pub struct Ctx {
     pub settings: Settings,
     client: OnceCell<Client>,
+    key_workspace: OnceCell<Option<KeyWorkspace>>,
 }
 
 impl Ctx {
@@ -62,6 +69,7 @@ impl Ctx {
         Ctx {
             settings,
             client: OnceCell::new(),
+            key_workspace: OnceCell::new(),
         }
     }
 
@@ -96,12 +104,55 @@ impl Ctx {
         Ok(self.client.get_or_init(|| client))
     }
 
-    /// The workspace named by `--workspace`/`CATALOG_WORKSPACE`/the profile, resolved.
-    pub fn workspace(&self) -> anyhow::Result<Option<crate::api::workspace::Workspace>> {
-        match &self.settings.workspace {
-            Some(w) => self.client()?.resolve_workspace(w).map(Some),
-            None => Ok(None),
+    /// The workspace named by `--workspace`/`CATALOG_WORKSPACE`/the profile, resolved;
+    /// with a workspace API key, its own workspace by default. A workspace key's own
+    /// workspace is known without listing workspaces (which such keys may not do).
+    pub fn workspace(&self) -> anyhow::Result<Option<Workspace>> {
+        let given = self.settings.workspace.as_deref();
+        let own = match (&self.settings.key_workspace, given) {
+            (Some(k), _) => Some(k.clone()),
+            (None, None) => self.learnt_key_workspace()?,
+            (None, Some(_)) => None,
+        };
+        match (given, own) {
+            (Some(w), Some(k)) if w == k.id || w == k.slug => Ok(Some(own_workspace(k))),
+            (Some(w), _) => match self.client()?.resolve_workspace(w) {
+                Ok(ws) => Ok(Some(ws)),
+                // A workspace key that may not read workspaces names its own.
+                Err(e) if is_auth(&e) => match self.learnt_key_workspace()? {
+                    Some(k) if w == k.id || w == k.slug => Ok(Some(own_workspace(k))),
+                    Some(k) => Err(crate::exit::CliError::new(
+                        crate::exit::ErrorKind::Auth,
+                        format!(
+                            "this API key belongs to workspace `{}` and cannot reach `{w}`",
+                            k.slug
+                        ),
+                    )
+                    .with_hint(format!(
+                        "name its own workspace by slug or id (`--workspace {}`), or drop --workspace",
+                        k.slug
+                    ))
+                    .into()),
+                    None => Err(e),
+                },
+                Err(e) => Err(e),
+            },
+            (None, Some(k)) => Ok(Some(own_workspace(k))),
+            (None, None) => Ok(None),
         }
+    }
+
+    /// The key's own workspace asked of the server (`/whoami`), once; none for the
+    /// embedded catalog, organisation keys and servers without the extension.
+    fn learnt_key_workspace(&self) -> anyhow::Result<Option<KeyWorkspace>> {
+        if let Some(k) = self.key_workspace.get() {
+            return Ok(k.clone());
+        }
+        let learnt = match self.settings.target {
+            Target::Embedded { .. } => None,
+            Target::Remote { .. } => self.client()?.whoami()?.and_then(|w| w.workspace()),
+        };
+        Ok(self.key_workspace.get_or_init(|| learnt).clone())
     }
 }
 
@@ -113,10 +164,26 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Integrations(cmd) => integrations::run(&ctx, cmd),
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Providers(cmd) => providers::run(&ctx, cmd),
+        Command::Org(cmd) => org::run(&ctx, cmd),
         Command::ApiKeys(cmd) => api_keys::run(&ctx, cmd),
         Command::MigrateVkeys(args) => migrate_vkeys::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Completion(args) => completion::run(&ctx, args),
+    }
+}
+
+fn is_auth(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<crate::exit::CliError>()
+        .is_some_and(|c| c.kind == crate::exit::ErrorKind::Auth)
+}
+
+/// A workspace known by id and slug only.
+fn own_workspace(k: KeyWorkspace) -> Workspace {
+    Workspace {
+        name: k.slug.clone(),
+        id: k.id,
+        slug: k.slug,
+        ..Default::default()
     }
 }
 

@@ -73,6 +73,7 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         db_path: db_path.clone(),
         master_key: ctx.settings.master_key.clone(),
     })?;
+    state.vault.check_existing()?;
     let printer = ctx.printer();
     let bootstrap = ctx.settings.env.get(env::CATALOG_BOOTSTRAP_ADMIN_KEY);
     match server::bootstrap(&state, bootstrap)? {

@@ -62,6 +62,24 @@ fn slug_for(key: &str, provider: &str) -> Option<String> {
     (!slug.is_empty()).then(|| slug.to_owned())
 }
 
+/// Price keys that are not models: image prices per size and quality
+/// (`high/1024-x-1024/gpt-image-1`) and per-session tools (`container`).
+fn is_model(slug: &str, kind: ModelKind, entry: &Map<String, Value>) -> bool {
+    let size_or_quality = slug.split('/').any(|part| {
+        matches!(part, "low" | "medium" | "high" | "hd" | "standard")
+            || part
+                .split_once("-x-")
+                .is_some_and(|(w, h)| w.parse::<u32>().is_ok() && h.parse::<u32>().is_ok())
+    });
+    let has = |field: &str| entry.contains_key(field);
+    let tokens = has("max_input_tokens")
+        || has("max_output_tokens")
+        || has("max_tokens")
+        || has("input_cost_per_token")
+        || has("output_cost_per_token");
+    !size_or_quality && (kind != ModelKind::Chat || tokens)
+}
+
 /// The registry file for `source` (the JSON text of the cost map).
 pub fn generate(source: &str) -> anyhow::Result<String> {
     let map: Map<String, Value> =
@@ -86,6 +104,9 @@ pub fn generate(source: &str) -> anyhow::Result<String> {
         let Some(slug) = slug_for(key, provider) else {
             continue;
         };
+        if !is_model(&slug, kind, entry) {
+            continue;
+        }
         let mut capabilities: Vec<String> = entry
             .iter()
             .filter(|(k, v)| k.starts_with("supports_") && v.as_bool() == Some(true))
@@ -136,6 +157,8 @@ mod tests {
             "azure/gpt-4o": {"litellm_provider": "azure", "mode": "chat", "input_cost_per_token": 2.5e-06, "output_cost_per_token": 1e-05, "supports_vision": true},
             "bedrock/us-east-1/anthropic.claude": {"litellm_provider": "bedrock", "mode": "chat"},
             "whisper": {"litellm_provider": "openai", "mode": "audio_transcription"},
+            "openai/container": {"litellm_provider": "openai", "mode": "chat", "code_interpreter_cost_per_session": 0.03},
+            "high/1024-x-1024/gpt-image-1": {"litellm_provider": "openai", "mode": "image_generation"},
             "sample_spec": {"note": "not a model"}
         }"#;
         let text = generate(source).unwrap();

@@ -71,7 +71,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -90,7 +90,15 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             ApiError::invalid(format!("invalid value for `{path}`: {inner}"))
         }
-    })
+    })?;
+    de.end().map_err(|e| {
+        ApiError::invalid(format!(
+            "the request body has data after its JSON value (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    Ok(value)
 }
 
 /// Fields whose values may be credentials: their values never appear in errors.

@@ -1,7 +1,8 @@
 //! The HTTP listener of `catalog serve`: connection timeouts and a bounded drain.
 //!
 //! - A client must send a request's headers within the header timeout, or its connection
-//!   is closed (slow or stalled clients cannot hold sockets forever).
+//!   is closed (slow or stalled clients cannot hold sockets forever); a request body that
+//!   stops arriving for as long is cut too.
 //! - A connection with no request in flight and no bytes moving for the idle timeout is
 //!   closed.
 //! - On SIGINT/SIGTERM the listener stops accepting, in-flight requests get up to the
@@ -80,11 +81,13 @@ pub async fn run(
         });
         let app = app.clone();
         let tracker = activity.clone();
+        let body_timeout = timeouts.header;
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let app = app.clone();
             let guard = InFlight::enter(tracker.clone());
             async move {
-                let response = app.oneshot(request.map(Body::new)).await;
+                let request = request.map(|b| Body::new(Stalling::new(b, body_timeout)));
+                let response = app.oneshot(request).await;
                 drop(guard);
                 response
             }
@@ -217,5 +220,58 @@ impl AsyncWrite for Tracked {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+/// A request body that fails when no data arrives for `limit`.
+struct Stalling {
+    inner: Incoming,
+    limit: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Stalling {
+    fn new(inner: Incoming, limit: Duration) -> Stalling {
+        Stalling {
+            inner,
+            limit,
+            deadline: Box::pin(tokio::time::sleep(limit)),
+        }
+    }
+}
+
+impl hyper::body::Body for Stalling {
+    type Data = hyper::body::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                let limit = self.limit;
+                self.deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + limit);
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(format!(
+                    "the request body stalled for {}s",
+                    self.limit.as_secs_f64()
+                )
+                .into()))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -124,10 +124,18 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
         None => crate::crypto::new_api_key(),
     };
     let mut tx = state.store.begin()?;
+    let hash = crate::crypto::hash_api_key(&secret);
     if tx.count_api_keys()? > 0 {
         grant_bootstrap_every_scope(&mut *tx)?;
-        tx.commit()?;
-        return Ok(None);
+        // A catalog left without any admin key with every scope (all deleted, narrowed or
+        // expired) is recovered by starting the server with CATALOG_BOOTSTRAP_ADMIN_KEY.
+        let recover = bootstrap_key.is_some()
+            && tx.api_key_by_hash(&hash)?.is_none()
+            && !has_full_admin(&mut *tx)?;
+        if !recover {
+            tx.commit()?;
+            return Ok(None);
+        }
     }
     let at = handlers::now();
     let key = crate::api::api_key::ApiKey {
@@ -147,7 +155,7 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
     };
     tx.insert_api_key(&crate::store::ApiKeyRecord {
         public: key,
-        key_hash: crate::crypto::hash_api_key(&secret),
+        key_hash: hash,
     })?;
     tx.commit()?;
     Ok(Some(if bootstrap_key.is_some() {
@@ -155,6 +163,19 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
     } else {
         secret
     }))
+}
+
+fn has_full_admin(tx: &mut dyn crate::store::StoreTx) -> anyhow::Result<bool> {
+    let now = chrono::Utc::now();
+    let (_, keys) = tx.api_keys(&crate::store::ApiKeyQuery {
+        workspace_id: None,
+        types: vec![KeyKind::OrganisationService.as_str().to_owned()],
+        page: crate::store::Page {
+            current_page: 0,
+            page_size: 1000,
+        },
+    })?;
+    Ok(keys.iter().any(|k| scopes::is_full_admin(k, now)))
 }
 
 /// The bootstrap admin key holds every scope, including those added by newer versions.

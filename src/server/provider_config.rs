@@ -107,6 +107,23 @@ fn specific_fields(service: &str) -> Option<&'static [Field]> {
     }
 }
 
+/// Whether `field` of `service` holds a secret (sealed, read back masked). Header values
+/// are always treated as secrets.
+pub fn is_secret(service: &str, field: &str) -> bool {
+    let any_service = [OPENAI, ANTHROPIC, AZURE_OPENAI, BEDROCK, VERTEX, COMMON];
+    let kind = kind_of(service, field).or_else(|| {
+        any_service
+            .iter()
+            .flat_map(|f| f.iter())
+            .find(|(name, _)| *name == field)
+            .map(|(_, kind)| *kind)
+    });
+    matches!(
+        kind,
+        Some(Kind::Secret | Kind::SecretObject | Kind::Headers)
+    )
+}
+
 fn kind_of(service: &str, field: &str) -> Option<Kind> {
     specific_fields(service)?
         .iter()
@@ -250,13 +267,30 @@ fn check_kind(name: &str, kind: Kind, value: &Value) -> Result<(), String> {
                 .as_object()
                 .ok_or_else(|| format!("{field} must be an object of header names to values"))?;
             for (k, v) in map {
-                if !v.is_string() {
-                    return Err(format!("`configurations.{name}.{k}` must be a string"));
-                }
+                check_header(&format!("configurations.{name}"), k, v)?;
             }
             Ok(())
         }
         Kind::Deployments => Ok(()),
+    }
+}
+
+/// A header to send upstream: a valid header name, and a string value without line
+/// breaks or other control characters (which would inject headers of their own). The
+/// value is never repeated in the error: it may be a credential.
+pub fn check_header(at: &str, name: &str, value: &Value) -> Result<(), String> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!(
+            "`{at}` has a header name that is not a valid HTTP header name; use letters, digits and `-`"
+        ));
+    }
+    match value.as_str() {
+        None => Err(format!("`{at}.{name}` must be a string")),
+        Some(v) if v.chars().any(|c| c.is_control() && c != '\t') => Err(format!(
+            "`{at}.{name}` must not contain line breaks or other control characters"
+        )),
+        Some(_) => Ok(()),
     }
 }
 

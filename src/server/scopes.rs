@@ -181,6 +181,21 @@ impl Requirement {
     }
 }
 
+/// An organisation key that holds every scope and has not expired: the organisation
+/// always keeps one.
+pub fn is_full_admin(
+    key: &crate::api::api_key::ApiKey,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    key.kind.as_deref() == Some(KeyKind::OrganisationService.as_str())
+        && all_scopes().iter().all(|s| key.scopes.contains(s))
+        && key
+            .expires_at
+            .as_deref()
+            .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
+            .is_none_or(|e| e > now)
+}
+
 /// The scope that manages API keys of one type.
 pub fn api_key_scope(kind: KeyKind, action: Action) -> String {
     let resource = match kind {

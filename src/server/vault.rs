@@ -52,6 +52,20 @@ impl Vault {
         Ok(self.key.get_or_init(|| key))
     }
 
+    /// Checks, when the catalog already has a master key, that it can be read and is the
+    /// right one, so that a server refuses to start rather than fail every secret later.
+    pub fn check_existing(&self) -> anyhow::Result<()> {
+        let recorded = self
+            .store
+            .read()
+            .and_then(|mut db| db.meta(META_LOCATION))
+            .map_err(anyhow_of)?;
+        if recorded.is_some() || self.explicit.is_some() {
+            self.key()?;
+        }
+        Ok(())
+    }
+
     fn resolve(&self) -> anyhow::Result<MasterKey> {
         let mut tx = self.store.begin().map_err(anyhow_of)?;
         let key = self.resolve_in(&mut *tx)?;

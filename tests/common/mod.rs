@@ -165,6 +165,12 @@ impl Drop for Server {
 
 fn base_command(home: &Path) -> Command {
     let mut cmd = Command::new(BIN);
+    hermetic(&mut cmd, home);
+    cmd
+}
+
+/// The harness environment: a temp HOME/XDG/CATALOG_HOME, no prompts, no colour.
+fn hermetic(cmd: &mut Command, home: &Path) {
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)
@@ -176,7 +182,6 @@ fn base_command(home: &Path) -> Command {
         .env("CATALOG_NO_INPUT", "1")
         .env("COLUMNS", "200")
         .stdin(Stdio::null());
-    cmd
 }
 
 /// One test's world: a temp home, the mode, and every output seen (for secret checks).
@@ -240,6 +245,32 @@ impl World {
             cmd.env(k, v);
         }
         cmd.args(args);
+        cmd
+    }
+
+    /// A `sh -c SCRIPT` in `dir` with the harness environment, `catalog` first on PATH.
+    pub fn shell(&self, script: &str, dir: &Path) -> Command {
+        let mut cmd = Command::new("sh");
+        hermetic(&mut cmd, self.home.path());
+        let bin_dir = Path::new(BIN).parent().unwrap();
+        cmd.env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .current_dir(dir)
+        .arg("-c")
+        .arg(script);
+        if let Some(s) = &self.server {
+            cmd.env("CATALOG_BASE_URL", &s.url)
+                .env("CATALOG_API_KEY", ADMIN_KEY);
+        }
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
         cmd
     }
 

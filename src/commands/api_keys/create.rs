@@ -22,6 +22,7 @@ pub enum SubType {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Key name
+    #[arg(value_parser = crate::types::parse_name)]
     pub name: String,
 
     /// Organisation (admin) key, or a key pinned to the workspace given by --workspace
@@ -41,11 +42,11 @@ pub struct CreateArgs {
     pub user_id: Option<String>,
 
     /// Description
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_description)]
     pub description: Option<String>,
 
-    /// Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)
-    #[arg(long, value_name = "TIMESTAMP")]
+    /// Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future
+    #[arg(long, value_name = "DATE", value_parser = crate::types::parse_expiry)]
     pub expires: Option<String>,
 
     /// Write the new key to this file (0600) instead of standard output

@@ -26,6 +26,14 @@ pub struct LoginArgs {
 pub fn run(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
     let settings = &ctx.settings;
     let profile = profile_name(ctx);
+    if profile == super::EMBEDDED {
+        return Err(CliError::usage(format!(
+            "`{}` names the embedded catalog and cannot be a profile",
+            super::EMBEDDED
+        ))
+        .with_hint("choose another name with --profile")
+        .into());
+    }
     let existing = settings.config.profiles.get(&profile);
     let base_url = match (&settings.target, existing) {
         (crate::settings::Target::Remote { base_url, .. }, _) => base_url.clone(),
@@ -44,24 +52,31 @@ pub fn run(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
         return Err(CliError::usage("the API key is empty").into());
     }
 
-    // Check the key before storing anything.
+    // Check the key before storing anything, and learn whose it is.
     let client = Client::new(
         Transport::http(&base_url, key.clone())?,
         settings.printer.clone(),
     )?;
-    match client.send(reqwest::Method::GET, "/admin/workspaces?page_size=1", None) {
-        Ok(_) => {}
-        Err(e) => {
+    // A server that answers `/whoami` with an error of its own (not every server has the
+    // extension) gets the check below instead.
+    let who = client.whoami().unwrap_or(None);
+    if who.is_none() {
+        // A server without `/whoami` (such as the hosted API): a read checks the key.
+        let path = crate::client::with_query(
+            "/admin/workspaces",
+            &[("page_size".to_owned(), "1".to_owned())],
+        );
+        if let Err(e) = client.send(reqwest::Method::GET, &path, None) {
             let forbidden = e
                 .downcast_ref::<CliError>()
                 .is_some_and(|c| c.kind == ErrorKind::Auth && c.message.contains("AB03"));
             if !forbidden {
                 return Err(e.context(format!("the key was not accepted by {base_url}")));
             }
-            ctx.printer().warn("the key is valid but may not list workspaces (it is not an organisation admin key)");
+            ctx.printer().warn("the key is valid but may not list workspaces (it is not an organisation admin key); pass --workspace to name its workspace");
         }
     }
-
+    let key_workspace = who.as_ref().and_then(crate::client::WhoAmI::workspace);
     let credential = if args.insecure_storage {
         let mut file = CredentialsFile::load(&settings.paths.credentials_file)?;
         file.keys.insert(profile.clone(), key);
@@ -82,8 +97,12 @@ pub fn run(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
         profile.clone(),
         Profile {
             base_url: base_url.clone(),
-            workspace: settings.workspace.clone(),
+            workspace: settings
+                .workspace
+                .clone()
+                .or_else(|| key_workspace.as_ref().map(|k| k.slug.clone())),
             credential,
+            key_workspace: key_workspace.clone(),
         },
     );
     config.current_profile = Some(profile.clone());
@@ -93,7 +112,13 @@ pub fn run(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
         CredentialStore::File => settings.paths.credentials_file.display().to_string(),
     };
     ctx.printer().status(format!(
-        "logged in to {base_url} as profile `{profile}`; the key is stored in {place}"
+        "logged in to {base_url} as profile `{profile}`, now the current profile; the key is stored in {place}"
     ));
+    if let Some(k) = &key_workspace {
+        ctx.printer().status(format!(
+            "this is a workspace key of `{}`: commands act in that workspace unless --workspace says otherwise",
+            k.slug
+        ));
+    }
     Ok(())
 }

@@ -5,6 +5,7 @@ mod login;
 pub use login::HOSTED_BASE_URL;
 mod logout;
 mod status;
+mod use_profile;
 
 use clap::Subcommand;
 
@@ -18,13 +19,19 @@ pub enum AuthCommand {
     Status(status::StatusArgs),
     /// Remove a profile and its stored key
     Logout(logout::LogoutArgs),
+    /// Make a profile current (or `embedded`: the embedded catalog)
+    Use(use_profile::UseArgs),
 }
+
+/// The name `auth use` gives the embedded catalog.
+pub const EMBEDDED: &str = "embedded";
 
 pub fn run(ctx: &Ctx, cmd: AuthCommand) -> anyhow::Result<()> {
     match cmd {
         AuthCommand::Login(args) => login::run(ctx, args),
         AuthCommand::Status(args) => status::run(ctx, args),
         AuthCommand::Logout(args) => logout::run(ctx, args),
+        AuthCommand::Use(args) => use_profile::run(ctx, args),
     }
 }
 

@@ -18,6 +18,20 @@ pub struct AuthStatus {
     pub credential_source: Option<String>,
     pub key: Option<String>,
     pub problem: Option<String>,
+    /// The workspace commands act in by default.
+    pub workspace: Option<String>,
+    /// Whether that workspace is the one the (workspace) API key belongs to.
+    pub workspace_is_the_keys: bool,
+    /// Every logged-in profile, and which is current.
+    pub profiles: Vec<ProfileEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProfileEntry {
+    pub name: String,
+    pub base_url: String,
+    pub workspace: Option<String>,
+    pub current: bool,
 }
 
 impl Tabular for AuthStatus {
@@ -47,6 +61,32 @@ impl Tabular for AuthStatus {
         }
         rows.push(("credential", or_dash(self.credential_source.as_deref())));
         rows.push(("key", or_dash(self.key.as_deref())));
+        rows.push((
+            "workspace",
+            match (&self.workspace, self.workspace_is_the_keys) {
+                (Some(w), true) => format!("{w} (the key's own)"),
+                (Some(w), false) => w.clone(),
+                (None, _) => "-".to_owned(),
+            },
+        ));
+        let mut profiles: Vec<String> = self
+            .profiles
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}{} ({})",
+                    p.name,
+                    if p.current { "*" } else { "" },
+                    p.base_url
+                )
+            })
+            .collect();
+        profiles.push(format!(
+            "{}{}",
+            super::EMBEDDED,
+            if self.mode == "embedded" { "*" } else { "" }
+        ));
+        rows.push(("profiles", profiles.join(", ")));
         if let Some(p) = &self.problem {
             rows.push(("problem", p.clone()));
         }
@@ -57,7 +97,26 @@ impl Tabular for AuthStatus {
 pub fn run(ctx: &Ctx, _args: StatusArgs) -> anyhow::Result<()> {
     let settings = &ctx.settings;
     settings.check_profile()?;
-    let status = match &settings.target {
+    let profiles = settings
+        .config
+        .profiles
+        .iter()
+        .map(|(name, p)| ProfileEntry {
+            name: name.clone(),
+            base_url: p.base_url.clone(),
+            workspace: p.workspace.clone(),
+            current: matches!(&settings.target, Target::Remote { profile: Some(c), .. } if c == name),
+        })
+        .collect();
+    let workspace = settings
+        .workspace
+        .clone()
+        .or_else(|| settings.key_workspace.as_ref().map(|k| k.slug.clone()));
+    let workspace_is_the_keys = settings
+        .key_workspace
+        .as_ref()
+        .is_some_and(|k| workspace.as_deref() == Some(k.slug.as_str()));
+    let mut status = match &settings.target {
         Target::Embedded { db_path } => AuthStatus {
             profile: None,
             mode: "embedded",
@@ -66,6 +125,9 @@ pub fn run(ctx: &Ctx, _args: StatusArgs) -> anyhow::Result<()> {
             credential_source: Some("none needed (organisation owner)".to_owned()),
             key: None,
             problem: None,
+            workspace: None,
+            workspace_is_the_keys: false,
+            profiles: Vec::new(),
         },
         Target::Remote { base_url, profile } => {
             let (credential_source, key, problem) = match settings.api_key() {
@@ -80,8 +142,14 @@ pub fn run(ctx: &Ctx, _args: StatusArgs) -> anyhow::Result<()> {
                 credential_source,
                 key,
                 problem,
+                workspace: None,
+                workspace_is_the_keys: false,
+                profiles: Vec::new(),
             }
         }
     };
+    status.workspace = workspace;
+    status.workspace_is_the_keys = workspace_is_the_keys;
+    status.profiles = profiles;
     ctx.printer().one(&status)
 }

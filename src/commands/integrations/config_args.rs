@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use crate::exit::{fail, ErrorKind};
+use crate::secret_input::{from_env, from_file, HeaderArgs};
 use crate::settings::Settings;
 use crate::types::{AzureDeployment, KeyValue};
 
@@ -140,9 +141,12 @@ pub struct ConfigArgs {
     /// AWS region, e.g. us-east-1
     #[arg(long)]
     pub aws_region: Option<String>,
-    /// AWS access key id (auth type accessKey)
-    #[arg(long)]
-    pub aws_access_key_id: Option<String>,
+    /// AWS access key id (auth type accessKey), read from this environment variable
+    #[arg(long, value_name = "VAR", conflicts_with = "aws_access_key_id_file")]
+    pub aws_access_key_id_env: Option<String>,
+    /// AWS access key id (auth type accessKey), read from this file
+    #[arg(long, value_name = "PATH")]
+    pub aws_access_key_id_file: Option<PathBuf>,
     /// IAM role ARN to assume (auth type assumedRole)
     #[arg(long)]
     pub aws_role_arn: Option<String>,
@@ -162,11 +166,14 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "PATH")]
     pub vertex_service_account_file: Option<PathBuf>,
     /// Base URL of a custom or self-hosted service (http or https)
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = crate::types::parse_http_url)]
     pub custom_host: Option<String>,
-    /// Header sent to the custom host, NAME=VALUE (repeatable)
-    #[arg(long = "header", value_name = "NAME=VALUE")]
-    pub headers: Vec<KeyValue>,
+    #[command(flatten)]
+    pub headers: HeaderArgs,
+    /// Custom service: send the key (--key-env/--key-stdin/--key-file) in this header
+    /// instead of `Authorization: Bearer`
+    #[arg(long, value_name = "NAME")]
+    pub key_header: Option<String>,
     /// Any other configuration setting, KEY=VALUE (repeatable; not for secrets)
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<KeyValue>,
@@ -175,12 +182,18 @@ pub struct ConfigArgs {
     pub config_env: Vec<KeyValue>,
 }
 
-/// Settings whose values are secrets and so may not come through `--config`.
-const SECRET_SETTINGS: &[&str] = &[
-    "azure_entra_client_secret",
-    "aws_secret_access_key",
-    "vertex_service_account_json",
-];
+impl ConfigArgs {
+    /// The settings whose values came from the environment or files: shown masked.
+    pub fn secret_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.config_env.iter().map(|kv| kv.key.clone()).collect();
+        keys.extend(self.headers.secret_names());
+        keys.extend(self.key_header.iter().cloned());
+        if self.aws_access_key_id_env.is_some() || self.aws_access_key_id_file.is_some() {
+            keys.push("aws_access_key_id".to_owned());
+        }
+        keys
+    }
+}
 
 impl ConfigArgs {
     /// The configuration given by flags, as the API's `configurations` object.
@@ -220,7 +233,14 @@ impl ConfigArgs {
         );
         put("aws_auth_type", self.aws_auth_type.map(AwsAuthType::id));
         put("aws_region", self.aws_region.as_deref());
-        put("aws_access_key_id", self.aws_access_key_id.as_deref());
+        if let Some(var) = &self.aws_access_key_id_env {
+            let id = from_env(settings, var, "--aws-access-key-id-env")?;
+            put("aws_access_key_id", Some(&id));
+        }
+        if let Some(path) = &self.aws_access_key_id_file {
+            let id = from_file(path, "--aws-access-key-id-file")?;
+            put("aws_access_key_id", Some(&id));
+        }
         put("aws_role_arn", self.aws_role_arn.as_deref());
         put("aws_external_id", self.aws_external_id.as_deref());
         put(
@@ -236,12 +256,8 @@ impl ConfigArgs {
                 deployments_json(&self.azure_deployments),
             );
         }
-        if !self.headers.is_empty() {
-            let headers: Map<String, Value> = self
-                .headers
-                .iter()
-                .map(|kv| (kv.key.clone(), Value::String(kv.value.clone())))
-                .collect();
+        let headers = self.headers.collect(settings)?;
+        if !headers.is_empty() {
             out.insert("custom_headers".into(), Value::Object(headers));
         }
         if let Some(path) = &self.vertex_service_account_file {
@@ -268,7 +284,7 @@ impl ConfigArgs {
             out.insert("vertex_service_account_json".into(), json);
         }
         for kv in &self.config {
-            if SECRET_SETTINGS.contains(&kv.key.as_str()) {
+            if is_secret(&kv.key) {
                 return Err(fail(
                     ErrorKind::Usage,
                     format!(
@@ -301,24 +317,109 @@ impl ConfigArgs {
 }
 
 pub fn deployments_json(items: &[AzureDeployment]) -> Value {
+    // One deployment is the default: the one marked, else the first.
+    let none_marked = !items.iter().any(|d| d.is_default);
     let only_one = items.len() == 1;
     Value::Array(
         items
             .iter()
-            .map(|d| {
+            .enumerate()
+            .map(|(i, d)| {
+                let is_default = d.is_default || only_one || (none_marked && i == 0);
                 let mut v = json!({
                     "azure_deployment_name": d.name,
                     "azure_model_slug": d.model,
                     "azure_api_version": d.api_version,
-                    "is_default": d.is_default || only_one,
+                    "is_default": is_default,
                 });
-                if let Some(alias) = &d.alias {
-                    v["alias"] = Value::String(alias.clone());
+                // A deployment that is not the default is called by its alias: the
+                // model, unless one was given.
+                if let Some(alias) = d
+                    .alias
+                    .clone()
+                    .or_else(|| (!is_default).then(|| d.model.clone()))
+                {
+                    v["alias"] = Value::String(alias);
                 }
                 v
             })
             .collect(),
     )
+}
+
+/// The name callers use for a deployment: its alias, else its model.
+fn deployment_key(d: &AzureDeployment) -> &str {
+    d.alias.as_deref().unwrap_or(&d.model)
+}
+
+/// Reads stored `azure_deployment_config` entries back.
+fn deployments_from_json(value: Option<&Value>) -> Vec<AzureDeployment> {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|v| AzureDeployment {
+                    name: text(v, "azure_deployment_name"),
+                    model: text(v, "azure_model_slug"),
+                    api_version: text(v, "azure_api_version"),
+                    alias: v.get("alias").and_then(Value::as_str).map(str::to_owned),
+                    is_default: v.get("is_default").and_then(Value::as_bool) == Some(true),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The deployment list after adding or replacing `add` (by alias, else model) and
+/// removing `remove` (alias, model or deployment name) from `current`.
+pub fn merge_deployments(
+    current: Option<&Value>,
+    add: &[AzureDeployment],
+    remove: &[String],
+) -> Result<Value, crate::exit::CliError> {
+    let mut list = deployments_from_json(current);
+    for r in remove {
+        let at = list
+            .iter()
+            .position(|d| deployment_key(d) == r || d.name == *r)
+            .ok_or_else(|| {
+                let known: Vec<&str> = list.iter().map(deployment_key).collect();
+                crate::exit::CliError::new(
+                    ErrorKind::NotFound,
+                    format!("`--remove-azure-deployment {r}`: no deployment has that alias"),
+                )
+                .with_hint(format!("the deployments are: {}", known.join(", ")))
+            })?;
+        list.remove(at);
+    }
+    for d in add {
+        if d.is_default {
+            list.iter_mut().for_each(|x| x.is_default = false);
+        }
+        match list
+            .iter_mut()
+            .find(|x| deployment_key(x) == deployment_key(d))
+        {
+            Some(x) => *x = d.clone(),
+            None => list.push(d.clone()),
+        }
+    }
+    if list.is_empty() {
+        return Err(crate::exit::CliError::usage(
+            "an Azure integration needs at least one deployment; add one before removing the last",
+        ));
+    }
+    if !list.iter().any(|d| d.is_default) {
+        list[0].is_default = true;
+    }
+    Ok(deployments_json(&list))
+}
+
+/// Whether a configuration setting holds a secret, for any service (the server's registry).
+pub fn is_secret(field: &str) -> bool {
+    crate::server::provider_config::is_secret("", field)
 }
 
 /// `true`/`false` and numbers become JSON values; everything else stays a string.
@@ -361,5 +462,29 @@ pub fn needs_secret(service: &str, config: &Map<String, Value>) -> bool {
             None | Some("default") | Some("entra")
         ),
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_deployment_is_the_default_when_none_is_marked() {
+        let d = |spec: &str| spec.parse::<AzureDeployment>().unwrap();
+        let json = deployments_json(&[
+            d("name=a,model=gpt-4o,api-version=v"),
+            d("name=b,model=gpt-4o-mini,api-version=v"),
+        ]);
+        assert_eq!(json[0]["is_default"], true);
+        assert!(json[0].get("alias").is_none());
+        assert_eq!(json[1]["is_default"], false);
+        assert_eq!(json[1]["alias"], "gpt-4o-mini");
+        let json = deployments_json(&[
+            d("name=a,model=gpt-4o,api-version=v"),
+            d("name=b,model=gpt-4o-mini,api-version=v,default"),
+        ]);
+        assert_eq!(json[0]["is_default"], false);
+        assert_eq!(json[1]["is_default"], true);
     }
 }

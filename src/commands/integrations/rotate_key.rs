@@ -11,6 +11,7 @@ use crate::types::Slug;
 #[derive(Debug, Args)]
 pub struct RotateKeyArgs {
     /// Integration slug
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub slug: Slug,
 
     #[command(flatten)]

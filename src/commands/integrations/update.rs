@@ -1,8 +1,9 @@
 use clap::Args;
 
-use super::config_args::ConfigArgs;
+use super::config_args::{merge_deployments, ConfigArgs};
 use crate::api::integration::UpdateIntegration;
 use crate::api::Patch;
+use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
 use crate::exit::CliError;
 use crate::types::Slug;
@@ -10,14 +11,15 @@ use crate::types::Slug;
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Integration slug (slugs never change)
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub slug: Slug,
 
     /// New display name
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_name)]
     pub name: Option<String>,
 
     /// New description
-    #[arg(long, conflicts_with = "clear_description")]
+    #[arg(long, value_parser = crate::types::parse_description, conflicts_with = "clear_description")]
     pub description: Option<String>,
 
     /// Remove the description
@@ -25,20 +27,44 @@ pub struct UpdateArgs {
     pub clear_description: bool,
 
     /// Multiply every price of this integration's models (0.8 = a negotiated 20% discount)
-    #[arg(long, value_name = "FACTOR", conflicts_with = "clear_price_multiplier")]
+    #[arg(long, value_name = "FACTOR", value_parser = crate::types::parse_multiplier, allow_negative_numbers = true, conflicts_with = "clear_price_multiplier")]
     pub price_multiplier: Option<f64>,
 
     /// Remove the price multiplier
     #[arg(long)]
     pub clear_price_multiplier: bool,
 
-    /// Provider settings to change; settings not given stay as they are
+    /// Remove the Azure deployment with this alias (or model, or deployment name); repeatable
+    #[arg(long, value_name = "ALIAS")]
+    pub remove_azure_deployment: Vec<String>,
+
+    /// Show the request that would be made and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Provider settings to change; settings not given stay as they are. `--azure-deployment`
+    /// adds a deployment or replaces the one with the same alias (or model)
     #[command(flatten)]
     pub config: ConfigArgs,
 }
 
 pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
-    let configurations = args.config.collect(&ctx.settings)?;
+    let mut configurations = args.config.collect(&ctx.settings)?;
+    if !args.config.azure_deployments.is_empty() || !args.remove_azure_deployment.is_empty() {
+        let current = ctx.client()?.get_integration(&args.slug.0)?;
+        let stored = current
+            .configurations
+            .as_ref()
+            .and_then(|c| c.get("azure_deployment_config"));
+        configurations.insert(
+            "azure_deployment_config".into(),
+            merge_deployments(
+                stored,
+                &args.config.azure_deployments,
+                &args.remove_azure_deployment,
+            )?,
+        );
+    }
     let body = UpdateIntegration {
         name: args.name,
         description: if args.clear_description {
@@ -62,6 +88,16 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         return Err(CliError::usage("nothing to update")
             .with_hint("pass --name, --description, --clear-description or provider settings; to replace the key use `catalog integrations rotate-key`")
             .into());
+    }
+    if args.dry_run {
+        let path = format!("/v1/integrations/{}", args.slug);
+        return dry_run::show(
+            ctx,
+            &[
+                PlannedRequest::new("PUT", path, Some(serde_json::to_value(&body)?))
+                    .masking(&args.config.secret_keys()),
+            ],
+        );
     }
     let updated = ctx.client()?.update_integration(&args.slug.0, &body)?;
     ctx.printer()

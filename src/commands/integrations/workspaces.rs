@@ -6,6 +6,7 @@ use crate::types::Slug;
 #[derive(Debug, Args)]
 pub struct WorkspacesArgs {
     /// Integration slug
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub slug: Slug,
 }
 

@@ -29,6 +29,10 @@ pub struct MigrateArgs {
     /// `virtual_key: "x"` to `provider: "@x"`, showing the diff first
     #[arg(long = "rewrite-configs", value_name = "PATH", num_args = 1..)]
     pub rewrite_configs: Vec<PathBuf>,
+
+    /// With --rewrite-configs: do not keep the original of each file as FILE.bak
+    #[arg(long, requires = "rewrite_configs")]
+    pub no_backup: bool,
 }
 
 /// One row of the plan table: a key and what it becomes.
@@ -121,7 +125,7 @@ fn without_extension(ctx: &Ctx, workspace_id: Option<&str>) -> anyhow::Result<()
 
 pub fn run(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> {
     if !args.rewrite_configs.is_empty() {
-        return rewrite::run(ctx, &args.rewrite_configs, args.dry_run);
+        return rewrite::run(ctx, &args.rewrite_configs, args.dry_run, !args.no_backup);
     }
     if args.all_workspaces && ctx.settings.workspace.is_some() {
         return Err(
@@ -185,6 +189,8 @@ pub fn run(ctx: &Ctx, args: MigrateArgs) -> anyhow::Result<()> {
         let body = MigrateGroup {
             group: group.group.clone(),
             workspace_id: ws_id.map(str::to_owned),
+            // Exactly what the plan showed, or nothing.
+            integration: Some(group.integration.clone()),
         };
         match client.post::<_, MigratedGroup>("/virtual-keys/migrate", &body) {
             Ok(done) => {

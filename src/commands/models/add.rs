@@ -1,5 +1,4 @@
 use clap::Args;
-use serde_json::{Map, Value};
 
 use crate::api::models::{
     usd_per_mtok_to_cents_per_token, BulkUpdateModels, ModelConfigurations, ModelUpdate,
@@ -8,11 +7,13 @@ use crate::api::models::{
 use crate::api::Patch;
 use crate::commands::Ctx;
 use crate::exit::CliError;
-use crate::types::{AtSlug, KeyValue};
+use crate::secret_input::HeaderArgs;
+use crate::types::{parse_price, AtSlug};
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// The integration (`@slug`), or a provider of --workspace
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::at_integrations))]
     pub integration: AtSlug,
 
     /// The model's id, as callers will name it (e.g. ft:gpt-4o:acme)
@@ -27,20 +28,20 @@ pub struct AddArgs {
     pub base: Option<String>,
 
     /// Input price, USD per 1M tokens
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = parse_price, allow_negative_numbers = true)]
     pub input_price: Option<f64>,
 
     /// Output price, USD per 1M tokens
-    #[arg(long, value_name = "USD")]
+    #[arg(long, value_name = "USD", value_parser = parse_price, allow_negative_numbers = true)]
     pub output_price: Option<f64>,
 
     /// Where this model is served, if not the integration's host
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = crate::types::parse_http_url)]
     pub custom_host: Option<String>,
 
-    /// Header sent with requests to this model, NAME=VALUE (repeatable; stored sealed)
-    #[arg(long = "header", value_name = "NAME=VALUE")]
-    pub headers: Vec<KeyValue>,
+    /// Headers sent with requests to this model (stored sealed)
+    #[command(flatten)]
+    pub headers: HeaderArgs,
 }
 
 /// A `pricing_config` from USD per 1M tokens.
@@ -75,14 +76,25 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         .into());
     }
     let integration = super::resolve_integration(ctx, &args.integration.0)?;
+    if crate::registry::Registry::builtin()
+        .find(&integration.ai_provider_id, &args.slug)
+        .is_some()
+    {
+        return Err(CliError::usage(format!(
+            "`{}` is a built-in `{}` model, not a custom one",
+            args.slug, integration.ai_provider_id
+        ))
+        .with_hint(format!(
+            "enable it with `catalog models allow @{i} {m}`; set its price with `catalog models price @{i}/{m} --input-price USD --output-price USD`",
+            i = integration.slug,
+            m = args.slug
+        ))
+        .into());
+    }
     if let Some(base) = &args.base {
         super::check_known(&integration.ai_provider_id, std::slice::from_ref(base))?;
     }
-    let headers: Map<String, Value> = args
-        .headers
-        .iter()
-        .map(|kv| (kv.key.clone(), Value::String(kv.value.clone())))
-        .collect();
+    let headers = args.headers.collect(&ctx.settings)?;
     let configurations =
         (args.custom_host.is_some() || !headers.is_empty()).then(|| ModelConfigurations {
             custom_host: args.custom_host.clone(),
@@ -113,5 +125,5 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         args.slug,
         integration.slug
     ));
-    super::list::print_integration_models(ctx, &integration.slug)
+    super::list::print_changed(ctx, &integration.slug, &[args.slug])
 }

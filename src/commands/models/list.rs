@@ -21,10 +21,28 @@ pub struct ListArgs {
     #[arg(long)]
     pub search: Option<String>,
 
-    /// Instead: what is enabled on this integration, and why
-    #[arg(long, conflicts_with_all = ["provider", "service", "search"])]
+    /// Also show models past their deprecation date (marked as such)
+    #[arg(long)]
+    pub include_deprecated: bool,
+
+    /// Show at most this many models
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+
+    /// Instead: what is enabled on this integration, and why (combines with --search)
+    #[arg(long, conflicts_with_all = ["provider", "service"])]
     pub integration: Option<Slug>,
 }
+
+/// Whether a deprecation date has passed (dates are `YYYY-MM-DD`).
+fn is_past(date: Option<&str>) -> bool {
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    date.is_some_and(|d| d <= today.as_str())
+}
+
+/// What the price marks mean, once, under a table that uses them.
+const LEGEND: &str =
+    "prices in USD per 1M tokens; * a price override on the integration; x the integration's price multiplier applied";
 
 fn usd(v: Option<f64>) -> String {
     v.map_or("-".to_owned(), |p| format!("{p}"))
@@ -47,6 +65,12 @@ impl Tabular for CatalogModel {
         ]
     }
 
+    /// At 80 columns: without the service (the provider names it) and token limits;
+    /// with very long model ids, without the status.
+    fn optional_columns() -> &'static [usize] {
+        &[1, 3, 2, 6]
+    }
+
     fn row(&self) -> Vec<String> {
         let p = self.pricing.clone().unwrap_or_default();
         let mark = match (p.source.as_str(), p.multiplier) {
@@ -59,7 +83,11 @@ impl Tabular for CatalogModel {
         } else if self.is_custom {
             "custom".to_owned()
         } else if let Some(d) = &self.deprecation_date {
-            format!("deprecated {d}")
+            if is_past(Some(d)) {
+                format!("deprecated since {d}")
+            } else {
+                format!("deprecated from {d}")
+            }
         } else {
             "available".to_owned()
         };
@@ -104,7 +132,56 @@ impl Tabular for IntegrationModelRow {
 }
 
 /// Prints what an integration enables and why (allow-all, allow-list, custom).
-pub fn print_integration_models(ctx: &Ctx, slug: &str) -> anyhow::Result<()> {
+pub fn print_integration_models(ctx: &Ctx, slug: &str, args: &ListArgs) -> anyhow::Result<()> {
+    let (integration, allow_all, mut rows) = integration_rows(ctx, slug)?;
+    let registry = Registry::builtin();
+    if !args.include_deprecated {
+        rows.retain(|r| {
+            let spec = registry.find(&integration.ai_provider_id, &r.slug);
+            !is_past(spec.and_then(|s| s.deprecation_date.as_deref()))
+        });
+    }
+    if let Some(text) = &args.search {
+        let needle = text.to_ascii_lowercase();
+        rows.retain(|r| r.slug.to_ascii_lowercase().contains(&needle));
+    }
+    if let Some(n) = args.limit {
+        rows.truncate(n);
+    }
+    ctx.printer().status(if allow_all {
+        format!(
+            "`{slug}` allows every {} model, except those disabled",
+            integration.ai_provider_id
+        )
+    } else {
+        format!("`{slug}` allows only the models enabled below (an allow-list)")
+    });
+    ctx.printer().list(&rows)?;
+    if rows.iter().any(|r| r.price_override) {
+        ctx.printer().status(LEGEND);
+    }
+    Ok(())
+}
+
+/// After a change to some models: only their rows, not the integration's whole list.
+pub fn print_changed(ctx: &Ctx, slug: &str, models: &[String]) -> anyhow::Result<()> {
+    let (_, _, rows) = integration_rows(ctx, slug)?;
+    let rows: Vec<IntegrationModelRow> = rows
+        .into_iter()
+        .filter(|r| models.contains(&r.slug))
+        .collect();
+    ctx.printer().list(&rows)
+}
+
+/// An integration's models, whether it allows every model, and a row per model.
+fn integration_rows(
+    ctx: &Ctx,
+    slug: &str,
+) -> anyhow::Result<(
+    crate::api::integration::Integration,
+    bool,
+    Vec<IntegrationModelRow>,
+)> {
     let client = ctx.client()?;
     let integration = client.get_integration(slug)?;
     let list = client.models(slug)?;
@@ -128,6 +205,13 @@ pub fn print_integration_models(ctx: &Ctx, slug: &str) -> anyhow::Result<()> {
             "allow-all".to_owned()
         } else {
             "allow-list".to_owned()
+        };
+        // Shown only with --include-deprecated: marked as such.
+        let why = match spec.and_then(|s| s.deprecation_date.as_deref()) {
+            Some(d) if is_past(Some(d)) && m.is_custom != Some(true) => {
+                format!("{why}; deprecated since {d}")
+            }
+            _ => why,
         };
         IntegrationModelRow {
             slug: m.slug.clone(),
@@ -170,20 +254,12 @@ pub fn print_integration_models(ctx: &Ctx, slug: &str) -> anyhow::Result<()> {
             rows.push(row_for(m, false));
         }
     }
-    ctx.printer().status(if allow_all {
-        format!(
-            "`{slug}` allows every {} model, except those disabled",
-            integration.ai_provider_id
-        )
-    } else {
-        format!("`{slug}` allows only the models enabled below (an allow-list)")
-    });
-    ctx.printer().list(&rows)
+    Ok((integration, allow_all, rows))
 }
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
     if let Some(slug) = &args.integration {
-        return print_integration_models(ctx, &slug.0);
+        return print_integration_models(ctx, &slug.0, &args);
     }
     let ws = super::super::providers::workspace(ctx)?;
     let mut filters = Vec::new();
@@ -193,10 +269,42 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
     if let Some(s) = &args.service {
         filters.push(("ai_service", s.as_str()));
     }
-    let mut models = ctx.client()?.catalog_models(&ws.id, &filters)?;
+    let client = ctx.client()?;
+    let mut models = client.catalog_models(&ws.id, &filters)?;
+    if let (Some(p), true) = (&args.provider, models.is_empty()) {
+        // Nothing to call through it: say whether the provider exists at all.
+        if let Err(e) = client.get_provider(&ws.id, &p.0) {
+            if crate::client::is_missing(&e) {
+                return Err(crate::exit::fail(
+                    crate::exit::ErrorKind::NotFound,
+                    format!("no AI provider `@{}` in workspace `{}`", p.0, ws.slug),
+                    Some(&format!(
+                        "list them with `catalog providers list --workspace {}`",
+                        ws.slug
+                    )),
+                ));
+            }
+            return Err(e);
+        }
+    }
     if let Some(text) = &args.search {
         let needle = text.to_ascii_lowercase();
         models.retain(|m| m.id.to_ascii_lowercase().contains(&needle));
     }
-    ctx.printer().list(&models)
+    if !args.include_deprecated {
+        models.retain(|m| !is_past(m.deprecation_date.as_deref()));
+    }
+    if let Some(n) = args.limit {
+        models.truncate(n);
+    }
+    ctx.printer().list(&models)?;
+    let marked = models.iter().any(|m| {
+        m.pricing
+            .as_ref()
+            .is_some_and(|p| p.source == "override" || p.multiplier.is_some())
+    });
+    if marked {
+        ctx.printer().status(LEGEND);
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! Prices on the command line are USD per 1M tokens; the API's `pricing_config` is USD
 //! cents per token, converted here.
 
-mod access;
+pub mod access;
 mod add;
 mod list;
 mod price;

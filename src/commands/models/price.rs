@@ -5,7 +5,7 @@ use crate::api::models::{BulkUpdateModels, ModelUpdate};
 use crate::api::Patch;
 use crate::commands::Ctx;
 use crate::exit::CliError;
-use crate::types::ModelRef;
+use crate::types::{parse_price, ModelRef};
 
 #[derive(Debug, Args)]
 pub struct PriceArgs {
@@ -13,16 +13,20 @@ pub struct PriceArgs {
     pub model: ModelRef,
 
     /// Input price, USD per 1M tokens
-    #[arg(long = "input-price", visible_alias = "input", value_name = "USD")]
+    #[arg(long = "input-price", visible_alias = "input", value_name = "USD", value_parser = parse_price, allow_negative_numbers = true)]
     pub input_price: Option<f64>,
 
     /// Output price, USD per 1M tokens
-    #[arg(long = "output-price", value_name = "USD")]
+    #[arg(long = "output-price", value_name = "USD", value_parser = parse_price, allow_negative_numbers = true)]
     pub output_price: Option<f64>,
 
     /// Cached input price, USD per 1M tokens
-    #[arg(long = "cache-read-price", value_name = "USD")]
+    #[arg(long = "cache-read-price", value_name = "USD", value_parser = parse_price, allow_negative_numbers = true)]
     pub cache_read_price: Option<f64>,
+
+    /// Price a model the built-in registry does not know for the service
+    #[arg(long)]
+    pub custom: bool,
 
     /// Drop the override and use the registry's price again
     #[arg(long, conflicts_with_all = ["input_price", "output_price", "cache_read_price"])]
@@ -37,21 +41,19 @@ pub fn run(ctx: &Ctx, args: PriceArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    for (flag, v) in [
-        ("--input", args.input_price),
-        ("--output", args.output_price),
-        ("--cache-read", args.cache_read_price),
-    ] {
-        if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
-            return Err(
-                CliError::usage(format!("`{flag}` must be 0 or more (USD per 1M tokens)")).into(),
-            );
-        }
-    }
     let integration = super::resolve_integration(ctx, &args.model.provider)?;
     let client = ctx.client()?;
     // Keep the model's enabled state as it is.
     let current = client.models(&integration.slug)?;
+    // A typo must not create a phantom model: the model is on the integration already,
+    // or the registry knows it, or --custom insists.
+    let on_integration = current.models.iter().any(|m| m.slug == args.model.model);
+    if !on_integration && !args.custom {
+        super::check_known(
+            &integration.ai_provider_id,
+            std::slice::from_ref(&args.model.model),
+        )?;
+    }
     let enabled = current
         .models
         .iter()
@@ -79,5 +81,5 @@ pub fn run(ctx: &Ctx, args: PriceArgs) -> anyhow::Result<()> {
             args.model.model, integration.slug
         )
     });
-    super::list::print_integration_models(ctx, &integration.slug)
+    super::list::print_changed(ctx, &integration.slug, &[args.model.model])
 }

@@ -2,8 +2,10 @@ use clap::Args;
 
 use super::get::parse_provider_slug;
 use crate::api::provider::CreateProvider;
+use crate::api::workspace::Workspace;
 use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
+use crate::exit::{CliError, ErrorKind};
 use crate::limit_args::LimitArgs;
 use crate::types::Slug;
 
@@ -14,19 +16,19 @@ pub struct CreateArgs {
     pub slug: Slug,
 
     /// The integration it draws on (must be provisioned to the workspace)
-    #[arg(long)]
+    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub integration: Slug,
 
     /// Display name [default: the slug]
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_name)]
     pub name: Option<String>,
 
     /// A note for other admins
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_description)]
     pub note: Option<String>,
 
-    /// Expiry, ISO-8601 (e.g. 2027-01-01T00:00:00Z)
-    #[arg(long, value_name = "TIMESTAMP")]
+    /// Expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future
+    #[arg(long, value_name = "DATE", value_parser = crate::types::parse_expiry)]
     pub expires: Option<String>,
 
     #[command(flatten)]
@@ -38,7 +40,7 @@ pub struct CreateArgs {
 }
 
 pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
-    args.limits.check()?;
+    let usage_limits = args.limits.merge_usage(None)?;
     let ws = super::workspace(ctx)?;
     let body = CreateProvider {
         name: args.name.unwrap_or_else(|| args.slug.0.clone()),
@@ -46,8 +48,8 @@ pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
         workspace_id: Some(ws.id.clone()),
         slug: Some(args.slug.0),
         note: args.note,
-        usage_limits: args.limits.usage_limits(),
-        rate_limits: args.limits.rate_limits(),
+        usage_limits,
+        rate_limits: args.limits.merge_rate(None),
         expires_at: args.expires,
     };
     if args.dry_run {
@@ -60,10 +62,43 @@ pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
             )],
         );
     }
-    let created = ctx.client()?.create_provider(&body)?;
+    let client = ctx.client()?;
+    if !has_access(client, &body.integration_id, &ws) {
+        return Err(CliError::new(
+            ErrorKind::Auth,
+            format!(
+                "workspace `{}` has no access to integration `{}`",
+                ws.slug, body.integration_id
+            ),
+        )
+        .with_hint(format!(
+            "provision it first: `catalog workspaces provision {} --integration {}`",
+            ws.slug, body.integration_id
+        ))
+        .into());
+    }
+    let created = client.create_provider(&body)?;
     ctx.printer().status(format!(
         "created AI provider `@{}` in `{}`; call models as `@{}/MODEL`",
         created.slug, ws.slug, created.slug
     ));
     ctx.printer().one(&created)
+}
+
+/// Whether `ws` may build providers on `integration`: its own workspace integration, or
+/// an organisation integration provisioned to it. When the access cannot be read (a
+/// workspace key), the server decides.
+fn has_access(client: &crate::client::Client, integration: &str, ws: &Workspace) -> bool {
+    let Ok(i) = client.get_integration(integration) else {
+        return true;
+    };
+    if let Some(own) = &i.workspace_id {
+        return own == &ws.id || own == &ws.slug;
+    }
+    client.workspace_access(integration).map_or(true, |list| {
+        list.workspaces.iter().any(|a| {
+            a.enabled
+                && (a.id == ws.slug || a.id == ws.id || a.workspace_id.as_deref() == Some(&ws.id))
+        })
+    })
 }

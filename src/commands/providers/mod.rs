@@ -70,6 +70,11 @@ impl Tabular for Provider {
         ]
     }
 
+    /// At 80 columns: without the service, reset kind, integration and expiry.
+    fn optional_columns() -> &'static [usize] {
+        &[2, 5, 1, 7]
+    }
+
     fn row(&self) -> Vec<String> {
         vec![
             format!("@{}", self.slug),

@@ -17,19 +17,19 @@ pub struct UpdateArgs {
     pub slug: Slug,
 
     /// New display name
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_name)]
     pub name: Option<String>,
 
     /// New note
-    #[arg(long, conflicts_with = "clear_note")]
+    #[arg(long, value_parser = crate::types::parse_description, conflicts_with = "clear_note")]
     pub note: Option<String>,
 
     /// Remove the note
     #[arg(long)]
     pub clear_note: bool,
 
-    /// New expiry, ISO-8601
-    #[arg(long, value_name = "TIMESTAMP", conflicts_with = "clear_expires")]
+    /// New expiry: a date (2027-01-01, midnight UTC) or an ISO-8601 timestamp, in the future
+    #[arg(long, value_name = "DATE", value_parser = crate::types::parse_expiry, conflicts_with = "clear_expires")]
     pub expires: Option<String>,
 
     /// Remove the expiry
@@ -40,7 +40,7 @@ pub struct UpdateArgs {
     pub limits: LimitArgs,
 
     /// Remove the budget
-    #[arg(long, conflicts_with = "budget")]
+    #[arg(long, conflicts_with_all = ["budget", "budget_type", "reset", "alert"])]
     pub clear_budget: bool,
 
     /// Remove the rate limit
@@ -65,15 +65,35 @@ fn patch<T>(value: Option<T>, clear: bool) -> Patch<T> {
 }
 
 pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
-    args.limits.check()?;
+    let ws = super::workspace(ctx)?;
+    // Limit flags change the fields they name: the rest of the budget stays as it is.
+    let (usage, rate) = if args.limits.any() {
+        let current = ctx.client()?.get_provider(&ws.id, &args.slug.0)?;
+        let usage = args.limits.merge_usage(current.usage_limits.as_ref())?;
+        let rate = args.limits.merge_rate(current.rate_limits.as_ref());
+        (
+            Some(usage.map_or(Patch::Null, Patch::Value)),
+            Some(rate.map_or(Patch::Null, |r| Patch::Value(OneOrMany::Many(r)))),
+        )
+    } else {
+        (None, None)
+    };
     let body = UpdateProvider {
         name: args.name,
         note: patch(args.note, args.clear_note),
-        usage_limits: patch(args.limits.usage_limits(), args.clear_budget),
-        rate_limits: patch(
-            args.limits.rate_limits().map(OneOrMany::Many),
-            args.clear_rate_limit,
-        ),
+        usage_limits: if args.clear_budget {
+            Patch::Null
+        } else {
+            usage
+                .filter(|_| args.limits.any_budget())
+                .unwrap_or(Patch::Absent)
+        },
+        rate_limits: if args.clear_rate_limit {
+            Patch::Null
+        } else {
+            rate.filter(|_| args.limits.rate_limit.is_some())
+                .unwrap_or(Patch::Absent)
+        },
         expires_at: patch(args.expires, args.clear_expires),
         reset_usage: args.reset_usage.then_some(true),
         workspace_id: None,
@@ -86,7 +106,6 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             .with_hint("pass --name, --note, --budget, --rate-limit, --expires, a --clear-* flag or --reset-usage")
             .into());
     }
-    let ws = super::workspace(ctx)?;
     if args.dry_run {
         let path = format!("/v1{}", provider_path(&ws.id, &args.slug.0));
         return dry_run::show(

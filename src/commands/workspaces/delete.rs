@@ -6,7 +6,7 @@ use crate::exit::{hint_on, ErrorKind};
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Workspace id, slug or name
-    #[arg(value_name = "WORKSPACE")]
+    #[arg(value_name = "WORKSPACE", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub target: String,
 
     /// Also delete what depends on it (workspace integrations, API keys)

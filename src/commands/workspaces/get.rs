@@ -5,7 +5,7 @@ use crate::commands::Ctx;
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// Workspace id, slug or name
-    #[arg(value_name = "WORKSPACE")]
+    #[arg(value_name = "WORKSPACE", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub target: String,
 }
 

@@ -49,6 +49,11 @@ impl Tabular for Workspace {
         &["NAME", "SLUG", "ID", "DESCRIPTION", "CREATED"]
     }
 
+    /// At 80 columns: without the id and the creation time.
+    fn optional_columns() -> &'static [usize] {
+        &[2, 4]
+    }
+
     fn row(&self) -> Vec<String> {
         vec![
             self.name.clone(),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use clap::Args;
 
+use crate::api::limits::{BudgetType, PeriodicReset};
 use crate::api::limits::{RateLimit, UsageLimits};
 use crate::api::provisioning::{
     BulkUpdateWorkspaces, GlobalWorkspaceAccess, IntegrationWorkspace, WorkspaceAccessList,
@@ -19,15 +20,16 @@ use crate::commands::Ctx;
 use crate::exit::{CliError, ErrorKind};
 use crate::limit_args::{describe_budget, describe_rate, describe_window, BudgetKind, LimitArgs};
 use crate::prompt::{missing, Prompter};
-use crate::types::{RateSpec, ResetSpec, Slug};
+use crate::types::{Amount, RateSpec, ResetSpec, Slug};
 
 #[derive(Debug, Args)]
 pub struct ProvisionArgs {
     /// Workspaces (id, slug or name) to give access
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub workspaces: Vec<String>,
 
     /// The integration to provision
-    #[arg(long)]
+    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub integration: Option<Slug>,
 
     /// Every existing workspace
@@ -35,8 +37,12 @@ pub struct ProvisionArgs {
     pub all: bool,
 
     /// Also provision workspaces created later, with the same limits
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_new_workspaces")]
     pub new_workspaces: bool,
+
+    /// Stop provisioning workspaces created later (access already given stays)
+    #[arg(long)]
+    pub no_new_workspaces: bool,
 
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -60,15 +66,15 @@ pub struct Plan {
     pub targets: Vec<Workspace>,
     /// Workspaces unticked at the prompt that had access.
     pub revoke: Vec<Workspace>,
-    pub usage: Option<UsageLimits>,
-    pub rate: Option<Vec<RateLimit>>,
-    pub new_workspaces: bool,
+    /// The limit flags (and answers): applied to each workspace's current limits.
+    pub limits: LimitArgs,
+    /// Workspaces created later: on, off, or left as they are (`None`).
+    pub new_workspaces: Option<bool>,
     pub reset_usage: bool,
     pub provider_slug: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
-    args.limits.check()?;
     let client = ctx.client()?;
     let prompter = ctx.prompter();
     let interactive =
@@ -88,7 +94,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
         (client.list_workspaces(None)?, Vec::new())
     } else if prompter.can() {
         choose_workspaces(ctx, &prompter, &current.workspaces)?
-    } else if args.new_workspaces {
+    } else if args.new_workspaces || args.no_new_workspaces {
         (Vec::new(), Vec::new())
     } else {
         return Err(missing(
@@ -97,20 +103,18 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
         ));
     };
     let mut limits = args.limits.clone();
-    let mut new_workspaces = args.new_workspaces;
+    let mut new_workspaces = flag_pair(args.new_workspaces, args.no_new_workspaces);
     if interactive {
-        ask_limits(&prompter, &mut limits)?;
-        limits.check()?;
-        if !args.new_workspaces {
-            new_workspaces = prompter.confirm("Also provision workspaces created later?", false)?;
+        ask_limits(&prompter, &mut limits, current_budget(&current, &targets))?;
+        if new_workspaces.is_none() {
+            new_workspaces = Some(ask_new_workspaces(&prompter, &current)?);
         }
     }
     let plan = Plan {
         integration,
         targets,
         revoke,
-        usage: limits.usage_limits(),
-        rate: limits.rate_limits(),
+        limits,
         new_workspaces,
         reset_usage: args.reset_usage,
         provider_slug: args.provider_slug.map(|s| s.0),
@@ -182,27 +186,61 @@ pub fn choose_workspaces(
     Ok((targets, revoke))
 }
 
-/// Asks for the limits that flags did not give.
-pub fn ask_limits(p: &Prompter<'_>, limits: &mut LimitArgs) -> anyhow::Result<()> {
-    if limits.budget.is_none() {
-        let text = p.text("budget (empty for none)", "--budget", Some(""))?;
-        if !text.trim().is_empty() {
-            limits.budget = Some(
-                text.trim()
-                    .parse()
-                    .map_err(|_| CliError::usage(format!("`{text}` is not a number")))?,
-            );
-        }
+/// `--new-workspaces` / `--no-new-workspaces`: on, off, or unchanged.
+pub fn flag_pair(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
     }
+}
+
+/// "Also provision workspaces created later?", defaulting to the current setting.
+pub fn ask_new_workspaces(p: &Prompter<'_>, current: &WorkspaceAccessList) -> anyhow::Result<bool> {
+    let on = current
+        .global_workspace_access
+        .as_ref()
+        .is_some_and(|g| g.enabled);
+    p.confirm("Also provision workspaces created later?", on)
+}
+
+/// The budget the prompts start from: that of the first chosen workspace with access.
+pub fn current_budget<'a>(
+    current: &'a WorkspaceAccessList,
+    targets: &[Workspace],
+) -> Option<&'a UsageLimits> {
+    targets.iter().find_map(|ws| {
+        current
+            .workspaces
+            .iter()
+            .find(|a| a.enabled && (a.id == ws.slug || a.id == ws.id))
+            .and_then(|a| a.usage_limits.as_ref()?.first())
+    })
+}
+
+/// Asks for the limits that flags did not give; each answer is checked at its prompt.
+/// An empty answer leaves the current value; defaults follow `current`.
+pub fn ask_limits(
+    p: &Prompter<'_>,
+    limits: &mut LimitArgs,
+    current: Option<&UsageLimits>,
+) -> anyhow::Result<()> {
     if limits.budget.is_none() {
-        limits.budget_type = None;
-    } else {
+        let what = if current.is_some() {
+            "budget (empty to keep the current one)"
+        } else {
+            "budget (empty for none)"
+        };
+        limits.budget = p.parsed_optional(what, "--budget", |t| t.parse::<Amount>())?;
+    }
+    if limits.budget.is_some() {
         if limits.budget_type.is_none() {
+            let default = usize::from(current.is_some_and(|u| u.kind == BudgetType::Tokens));
             let i = p.select(
                 "budget type",
                 "--budget-type",
                 &["cost (USD)".to_owned(), "tokens".to_owned()],
-                0,
+                default,
             )?;
             limits.budget_type = Some(if i == 0 {
                 BudgetKind::Cost
@@ -212,47 +250,64 @@ pub fn ask_limits(p: &Prompter<'_>, limits: &mut LimitArgs) -> anyhow::Result<()
         }
         if limits.reset.is_none() {
             let options = ["none", "weekly", "monthly", "every N days"].map(str::to_owned);
-            limits.reset = Some(match p.select("reset", "--reset", &options, 0)? {
+            let default = match current.map(|u| (u.periodic_reset, u.periodic_reset_days)) {
+                Some((Some(PeriodicReset::Weekly), _)) => 1,
+                Some((Some(PeriodicReset::Monthly), _)) => 2,
+                Some((None, Some(_))) => 3,
+                _ => 0,
+            };
+            limits.reset = Some(match p.select("reset", "--reset", &options, default)? {
                 0 => ResetSpec::None,
                 1 => ResetSpec::Weekly,
                 2 => ResetSpec::Monthly,
-                _ => p
-                    .text("reset every (e.g. 30d)", "--reset", Some("30d"))?
-                    .parse()
-                    .map_err(CliError::usage)?,
+                _ => {
+                    let days = current
+                        .and_then(|u| u.periodic_reset_days)
+                        .map_or("30d".to_owned(), |d| format!("{d}d"));
+                    p.parsed("reset every (e.g. 30d)", "--reset", Some(&days), |t| {
+                        t.parse::<ResetSpec>()
+                    })?
+                }
             });
         }
         if limits.alert.is_none() {
-            let text = p.text("alert at (empty for none)", "--alert", Some(""))?;
-            if !text.trim().is_empty() {
-                limits.alert = Some(
-                    text.trim()
-                        .parse()
-                        .map_err(|_| CliError::usage(format!("`{text}` is not a number")))?,
-                );
-            }
+            let budget = limits.budget.map_or(f64::MAX, |b| b.0);
+            let below = |t: &str| {
+                let alert = t.parse::<Amount>()?;
+                if alert.0 >= budget {
+                    return Err(format!("the alert must be below the budget ({budget})"));
+                }
+                Ok(alert)
+            };
+            limits.alert = match current.and_then(|u| u.alert_threshold) {
+                // The current alert would not fit under the new budget: a new one is needed.
+                Some(old) if old >= budget => Some(p.parsed(
+                    &format!("alert at (the current {old} is not below the new budget)"),
+                    "--alert",
+                    None,
+                    below,
+                )?),
+                Some(_) => {
+                    p.parsed_optional("alert at (empty to keep the current one)", "--alert", below)?
+                }
+                None => p.parsed_optional("alert at (empty for none)", "--alert", below)?,
+            };
         }
     }
     if limits.rate_limit.is_none() {
-        let text = p.text(
-            "rate limit, e.g. 100/min (empty for none)",
-            "--rate-limit",
-            Some(""),
-        )?;
-        if !text.trim().is_empty() {
-            limits.rate_limit = Some(text.parse::<RateSpec>().map_err(CliError::usage)?);
-        }
+        let what = if current.is_some() {
+            "rate limit, e.g. 100/min (empty to keep the current one, 0 for none)"
+        } else {
+            "rate limit, e.g. 100/min (empty for none)"
+        };
+        limits.rate_limit = p.parsed_optional(what, "--rate-limit", |t| t.parse::<RateSpec>())?;
     }
     Ok(())
 }
 
+/// Every field of a budget and rate limit: amount, reset, alert, rate.
 pub fn describe(usage: Option<&UsageLimits>, rate: Option<&Vec<RateLimit>>) -> String {
-    format!(
-        "budget {} ({}), rate limit {}",
-        describe_budget(usage, None).trim_start_matches("0 / "),
-        describe_window(usage),
-        describe_rate(rate)
-    )
+    describe_change((usage, rate), (usage, rate))
 }
 
 /// The change a plan makes against the current access: the request body, a line per
@@ -269,7 +324,11 @@ impl Change<'_> {
     }
 }
 
-pub fn compute<'a>(plan: &'a Plan, current: &WorkspaceAccessList, dry_run: bool) -> Change<'a> {
+pub fn compute<'a>(
+    plan: &'a Plan,
+    current: &WorkspaceAccessList,
+    dry_run: bool,
+) -> anyhow::Result<Change<'a>> {
     let by_slug: HashMap<&str, &IntegrationWorkspace> = current
         .workspaces
         .iter()
@@ -289,35 +348,44 @@ pub fn compute<'a>(plan: &'a Plan, current: &WorkspaceAccessList, dry_run: bool)
     let mut lines = Vec::new();
     for ws in &plan.targets {
         let existing = by_slug.get(ws.slug.as_str()).filter(|a| a.enabled);
-        let usage = plan
-            .usage
-            .clone()
-            .or_else(|| existing.and_then(|a| a.usage_limits.as_ref()?.first().cloned()));
-        let rate = plan
-            .rate
-            .clone()
-            .or_else(|| existing.and_then(|a| a.rate_limits.clone()));
-        let same = existing.is_some_and(|a| {
-            a.usage_limits
-                .as_ref()
-                .and_then(|u| u.first())
-                .map(strip_reset)
-                == usage.as_ref().map(strip_reset)
-                && a.rate_limits.as_ref().and_then(|r| r.first())
-                    == rate.as_ref().and_then(|r| r.first())
-        });
-        let (bucket, mark) = match (existing, same && !plan.reset_usage) {
-            (None, _) => (&mut report.added, "+ add"),
-            (Some(_), false) => (&mut report.changed, "~ change"),
-            (Some(_), true) => (&mut report.unchanged, "= keep"),
+        if let (Some(slug), Some(_)) = (&plan.provider_slug, existing) {
+            return Err(CliError::usage(format!(
+                "--provider-slug {slug} names the AI provider created when a workspace is first provisioned; `{}` already has access",
+                ws.slug
+            ))
+            .with_hint(format!(
+                "create another provider with `catalog providers create {slug} --integration {} --workspace {}`",
+                plan.integration, ws.slug
+            ))
+            .into());
+        }
+        let old_usage = existing.and_then(|a| a.usage_limits.as_ref()?.first().map(strip_reset));
+        let old_rate = existing.and_then(|a| a.rate_limits.clone().filter(|r| !r.is_empty()));
+        let usage = plan.limits.merge_usage(old_usage.as_ref())?;
+        let rate = plan.limits.merge_rate(old_rate.as_ref());
+        let same = old_usage == usage && old_rate == rate;
+        let (bucket, mark, text) = match (existing, same && !plan.reset_usage) {
+            (None, _) => (
+                &mut report.added,
+                "+ add",
+                describe(usage.as_ref(), rate.as_ref()),
+            ),
+            (Some(_), false) => (
+                &mut report.changed,
+                "~ change",
+                describe_change(
+                    (old_usage.as_ref(), old_rate.as_ref()),
+                    (usage.as_ref(), rate.as_ref()),
+                ),
+            ),
+            (Some(_), true) => (
+                &mut report.unchanged,
+                "= keep",
+                describe(usage.as_ref(), rate.as_ref()),
+            ),
         };
         bucket.push(ws.slug.clone());
-        lines.push(format!(
-            "  {mark:<9} {} ({}): {}",
-            ws.slug,
-            ws.name,
-            describe(usage.as_ref(), rate.as_ref())
-        ));
+        lines.push(format!("  {mark:<9} {} ({}): {text}", ws.slug, ws.name));
         if mark != "= keep" {
             items.push(WorkspaceAccessUpdate {
                 id: ws.id.clone(),
@@ -339,30 +407,119 @@ pub fn compute<'a>(plan: &'a Plan, current: &WorkspaceAccessList, dry_run: bool)
             ..Default::default()
         });
     }
-    let global = plan.new_workspaces.then(|| GlobalWorkspaceAccess {
-        enabled: true,
-        usage_limits: plan.usage.clone().map(|u| vec![u]),
-        rate_limits: plan.rate.clone(),
-    });
-    let global_changes =
-        global.is_some() && global.as_ref() != current.global_workspace_access.as_ref();
-    if plan.new_workspaces {
-        report.new_workspaces = Some(true);
-        let mark = if global_changes { "+ add" } else { "= keep" };
-        lines.push(format!(
-            "  {mark:<9} workspaces created later: {}",
-            describe(plan.usage.as_ref(), plan.rate.as_ref())
-        ));
+    let global = global_change(plan, current.global_workspace_access.as_ref())?;
+    if let Some(g) = &global {
+        report.new_workspaces = plan.new_workspaces;
+        lines.push(g.line.clone());
     }
-    Change {
+    Ok(Change {
         body: BulkUpdateWorkspaces {
             workspaces: items,
-            global_workspace_access: global.filter(|_| global_changes),
+            global_workspace_access: global.and_then(|g| g.body),
             ..Default::default()
         },
         lines,
         report,
-    }
+    })
+}
+
+/// What happens to workspaces created later: the line shown, and the setting to send
+/// when it changes.
+struct GlobalChange {
+    line: String,
+    body: Option<GlobalWorkspaceAccess>,
+}
+
+fn global_change(
+    plan: &Plan,
+    current: Option<&GlobalWorkspaceAccess>,
+) -> anyhow::Result<Option<GlobalChange>> {
+    let on = current.filter(|g| g.enabled);
+    let old_usage = on.and_then(|g| g.usage_limits.as_ref()?.first().map(strip_reset));
+    let old_rate = on.and_then(|g| g.rate_limits.clone().filter(|r| !r.is_empty()));
+    let label = "workspaces created later";
+    Ok(match plan.new_workspaces {
+        None => None,
+        Some(false) if on.is_none() => Some(GlobalChange {
+            line: format!("  {:<9} {label}: not provisioned", "= keep"),
+            body: None,
+        }),
+        Some(false) => Some(GlobalChange {
+            line: format!("  {:<9} {label}: no longer provisioned", "- revoke"),
+            body: Some(GlobalWorkspaceAccess {
+                enabled: false,
+                usage_limits: None,
+                rate_limits: None,
+            }),
+        }),
+        Some(true) => {
+            let usage = plan.limits.merge_usage(old_usage.as_ref())?;
+            let rate = plan.limits.merge_rate(old_rate.as_ref());
+            let wanted = GlobalWorkspaceAccess {
+                enabled: true,
+                usage_limits: usage.clone().map(|u| vec![u]),
+                rate_limits: rate.clone(),
+            };
+            let (mark, text) = match on {
+                None => ("+ add", describe(usage.as_ref(), rate.as_ref())),
+                Some(_) if old_usage == usage && old_rate == rate => {
+                    ("= keep", describe(usage.as_ref(), rate.as_ref()))
+                }
+                Some(_) => (
+                    "~ change",
+                    describe_change(
+                        (old_usage.as_ref(), old_rate.as_ref()),
+                        (usage.as_ref(), rate.as_ref()),
+                    ),
+                ),
+            };
+            Some(GlobalChange {
+                line: format!("  {mark:<9} {label}: {text}"),
+                body: (mark != "= keep").then_some(wanted),
+            })
+        }
+    })
+}
+
+/// Each field of a limit change, as `old → new` where it changes.
+pub fn describe_change(
+    old: (Option<&UsageLimits>, Option<&Vec<RateLimit>>),
+    new: (Option<&UsageLimits>, Option<&Vec<RateLimit>>),
+) -> String {
+    let fields = |usage: Option<&UsageLimits>, rate: Option<&Vec<RateLimit>>| {
+        let amount = usage.map_or("none".to_owned(), |u| {
+            describe_budget(Some(u), None)
+                .trim_start_matches("0 / ")
+                .to_owned()
+        });
+        let alert = usage
+            .and_then(|u| u.alert_threshold)
+            .map_or("none".to_owned(), |a| a.to_string());
+        [
+            ("budget", amount),
+            ("reset", describe_window(usage)),
+            ("alert", alert),
+            ("rate limit", describe_rate(rate)),
+        ]
+    };
+    let before = fields(old.0, old.1);
+    let after = fields(new.0, new.1);
+    before
+        .iter()
+        .zip(after.iter())
+        .filter(|((name, _), _)| {
+            // Reset and alert only mean something beside a budget.
+            !matches!(*name, "reset" | "alert") || old.0.is_some() || new.0.is_some()
+        })
+        .map(|((name, a), (_, b))| {
+            if a == b {
+                format!("{name} {b}")
+            } else {
+                format!("{name} {a} → {b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Computes the change, shows it, confirms when interactive, and applies it.
@@ -374,7 +531,7 @@ pub fn apply(
     confirm: bool,
 ) -> anyhow::Result<()> {
     let printer = ctx.printer();
-    let mut change = compute(plan, current, dry_run);
+    let mut change = compute(plan, current, dry_run)?;
     if change.is_noop() {
         printer.status(format!(
             "nothing to change: `{}` is already provisioned as asked",
@@ -383,9 +540,10 @@ pub fn apply(
         change.report.access = Some(current);
         return finish(ctx, current, &change.report);
     }
-    printer.notice(format!("Provisioning `{}`:", plan.integration));
+    let asking = confirm && !ctx.settings.yes && !dry_run;
+    printer.summary(format!("Provisioning `{}`:", plan.integration), asking);
     for l in &change.lines {
-        printer.notice(l);
+        printer.summary(l, asking);
     }
     if dry_run {
         let request = PlannedRequest::new(
@@ -395,7 +553,14 @@ pub fn apply(
         );
         return dry_run::show(ctx, &[request]);
     }
-    if confirm && !ctx.settings.yes && !ctx.prompter().confirm("Apply these changes?", true)? {
+    // Taking access away is not the default answer.
+    let revokes = !change.report.revoked.is_empty()
+        || change
+            .body
+            .global_workspace_access
+            .as_ref()
+            .is_some_and(|g| !g.enabled);
+    if confirm && !ctx.settings.yes && !ctx.prompter().confirm("Apply these changes?", !revokes)? {
         return Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was changed").into());
     }
     let client = ctx.client()?;
@@ -415,7 +580,7 @@ pub fn apply(
 }
 
 /// Compares budgets without the server-computed next reset.
-fn strip_reset(u: &UsageLimits) -> UsageLimits {
+pub fn strip_reset(u: &UsageLimits) -> UsageLimits {
     UsageLimits {
         next_usage_reset_at: None,
         ..u.clone()

@@ -10,11 +10,11 @@ use crate::types::Slug;
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
     /// Workspaces (id, slug or name) to take access from
-    #[arg(required = true)]
+    #[arg(required = true, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub workspaces: Vec<String>,
 
     /// The integration
-    #[arg(long)]
+    #[arg(long, add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::integrations))]
     pub integration: Slug,
 
     /// Show the request that would be made and write nothing
@@ -53,9 +53,8 @@ pub fn run(ctx: &Ctx, args: RevokeArgs) -> anyhow::Result<()> {
         integration: args.integration.0,
         targets: Vec::new(),
         revoke,
-        usage: None,
-        rate: None,
-        new_workspaces: false,
+        limits: Default::default(),
+        new_workspaces: None,
         reset_usage: false,
         provider_slug: None,
     };

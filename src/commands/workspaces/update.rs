@@ -10,15 +10,15 @@ use crate::types::KeyValue;
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Workspace id, slug or name
-    #[arg(value_name = "WORKSPACE")]
+    #[arg(value_name = "WORKSPACE", add = clap_complete::engine::ArgValueCompleter::new(crate::commands::completion::workspaces))]
     pub target: String,
 
     /// New name
-    #[arg(long)]
+    #[arg(long, value_parser = crate::types::parse_name)]
     pub name: Option<String>,
 
     /// New description
-    #[arg(long, conflicts_with = "clear_description")]
+    #[arg(long, value_parser = crate::types::parse_description, conflicts_with = "clear_description")]
     pub description: Option<String>,
 
     /// Remove the description

@@ -9,7 +9,6 @@ use crate::api::api_key::{
     ApiKey, CreateApiKey, CreatedApiKey, KeyKind, UpdateApiKey, UpdatedApiKey,
 };
 use crate::api::limits::{validate_rate_array, RateLimit, UsageLimits};
-use crate::api::patch::Patch;
 use crate::api::ListEnvelope;
 use crate::crypto::{hash_api_key, mask, new_api_key};
 use crate::server::auth::Principal;
@@ -81,7 +80,49 @@ fn reachable(
         .ok_or_else(|| ApiError::not_found(format!("API key `{id}` not found")))?;
     may_manage(principal, key.workspace_id.as_deref())?;
     principal.require_scope(&api_key_scope(kind_of(&key)?, action))?;
+    if matches!(action, Action::Update | Action::Delete) {
+        // A key never changes or removes a key more powerful than itself.
+        if let Some(scope) = key.scopes.iter().find(|s| !principal.holds(s)) {
+            return Err(ApiError::forbidden(format!(
+                "this API key cannot change or delete a key that holds the scope `{scope}`, which it does not hold"
+            )));
+        }
+    }
     Ok(key)
+}
+
+/// Refuses a change over the network that would leave the organisation without a full
+/// admin key (`after` is the key as it would be, `None` once deleted).
+fn keep_an_admin(
+    db: &mut dyn StoreRead,
+    principal: &Principal,
+    before: &ApiKey,
+    after: Option<&ApiKey>,
+) -> ApiResult<()> {
+    let now = chrono::Utc::now();
+    if matches!(principal, Principal::Owner)
+        || !scopes::is_full_admin(before, now)
+        || after.is_some_and(|k| scopes::is_full_admin(k, now))
+    {
+        return Ok(());
+    }
+    let (_, keys) = db.api_keys(&ApiKeyQuery {
+        workspace_id: None,
+        types: vec![KeyKind::OrganisationService.as_str().to_owned()],
+        page: Page {
+            current_page: 0,
+            page_size: 1000,
+        },
+    })?;
+    if keys
+        .iter()
+        .any(|k| k.id != before.id && scopes::is_full_admin(k, now))
+    {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "this is the organisation's last admin API key with every scope; create another before deleting, narrowing or expiring it",
+    ))
 }
 
 /// Scopes must exist, and a caller can only grant the scopes it holds itself.
@@ -224,7 +265,8 @@ pub async fn list(
     query: Query,
 ) -> ApiResult<Json<ListEnvelope<ApiKey>>> {
     let workspace = match (query.get("workspace_id"), principal.pinned_workspace()) {
-        (_, Some(own)) => Some(own.to_owned()),
+        (Some(ws), Some(_)) => Some(super::workspaces::visible(&state, &principal, ws)?.id),
+        (None, Some(own)) => Some(own.to_owned()),
         (Some(ws), None) => Some(super::workspaces::visible(&state, &principal, ws)?.id),
         (None, None) => None,
     };
@@ -277,9 +319,9 @@ pub async fn update(
     if let Some(scopes) = &body.scopes {
         check_grantable(&principal, scopes)?;
     }
-    if !matches!(body.expires_at, Patch::Absent) {
-        check_expiry(&principal, body.expires_at.as_value().map(String::as_str))?;
-    }
+    // Whatever the update, the key must not end up outliving the caller.
+    let expires_after = body.expires_at.clone().apply(current.expires_at.clone());
+    check_expiry(&principal, expires_after.as_deref())?;
     let mut tx = state.store.begin()?;
     let mut key = tx
         .api_key(&current.id)?
@@ -295,6 +337,7 @@ pub async fn update(
     key.rate_limits = body.rate_limits.apply(key.rate_limits.take());
     key.expires_at = body.expires_at.apply(key.expires_at.take());
     key.last_updated_at = Some(now());
+    keep_an_admin(&mut *tx, &principal, &current, Some(&key))?;
     tx.save_api_key(&key)?;
     tx.commit()?;
     Ok(Json(UpdatedApiKey { id: key.id }))
@@ -308,27 +351,8 @@ pub async fn delete(
     let key = reachable(&state, &principal, &id, Action::Delete)?;
     // Over the network, keep the organisation reachable: the embedded owner needs no key.
     let mut tx = state.store.begin()?;
-    if !matches!(principal, Principal::Owner)
-        && key.kind.as_deref() == Some(KeyKind::OrganisationService.as_str())
-        && organisation_keys(&mut *tx)? <= 1
-    {
-        return Err(ApiError::conflict(
-            "this is the organisation's last admin API key; create another before deleting it",
-        ));
-    }
+    keep_an_admin(&mut *tx, &principal, &key, None)?;
     tx.delete_api_key(&key.id)?;
     tx.commit()?;
     Ok(Json(Empty {}))
-}
-
-fn organisation_keys(db: &mut dyn StoreRead) -> ApiResult<u64> {
-    let (total, _) = db.api_keys(&ApiKeyQuery {
-        workspace_id: None,
-        types: vec![KeyKind::OrganisationService.as_str().to_owned()],
-        page: Page {
-            current_page: 0,
-            page_size: 1,
-        },
-    })?;
-    Ok(total)
 }

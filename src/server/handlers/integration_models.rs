@@ -61,17 +61,14 @@ fn check_configurations(at: &str, c: &ModelConfigurations) -> ApiResult<()> {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {}
             _ => {
                 return Err(ApiError::invalid(format!(
-                    "`{at}.custom_host` must be an http(s) URL such as https://llm.internal/v1, got `{host}`"
+                    "`{at}.custom_host` must be an http(s) URL such as https://llm.internal/v1"
                 )))
             }
         }
     }
     for (k, v) in c.custom_headers.iter().flatten() {
-        if !v.is_string() {
-            return Err(ApiError::invalid(format!(
-                "`{at}.custom_headers.{k}` must be a string"
-            )));
-        }
+        crate::server::provider_config::check_header(&format!("{at}.custom_headers"), k, v)
+            .map_err(ApiError::invalid)?;
     }
     Ok(())
 }
@@ -79,10 +76,8 @@ fn check_configurations(at: &str, c: &ModelConfigurations) -> ApiResult<()> {
 fn validate(body: &BulkUpdateModels) -> ApiResult<()> {
     for (i, m) in body.models.iter().enumerate() {
         let at = format!("models[{i}]");
-        if m.slug.trim().is_empty() || m.slug.len() > 255 {
-            return Err(ApiError::invalid(format!(
-                "`{at}.slug` must be 1 to 255 characters"
-            )));
+        if let Some(problem) = crate::api::text::name_problem(&m.slug) {
+            return Err(ApiError::invalid(format!("`{at}.slug` {problem}")));
         }
         if m.is_finetune == Some(true) && m.base_model_slug.as_deref().unwrap_or("").is_empty() {
             return Err(ApiError::invalid(format!(
@@ -148,7 +143,6 @@ pub async fn update(
     Path(slug): Path<String>,
     Body(body): Body<BulkUpdateModels>,
 ) -> ApiResult<Json<Empty>> {
-    principal.require_organisation("model provisioning")?;
     validate(&body)?;
     let id = reachable(&state, &principal, &slug)?.public.id;
     let needs_key = body.models.iter().any(|m| {
@@ -156,6 +150,12 @@ pub async fn update(
             .as_ref()
             .is_some_and(|c| c.custom_headers.is_some())
     });
+    if needs_key {
+        super::organisation::require_workspace_credentials_allowed(
+            &mut *state.store.read()?,
+            &principal,
+        )?;
+    }
     let key = if needs_key {
         Some(
             state
@@ -222,7 +222,10 @@ pub async fn update(
         p.pricing_config = m.pricing_config.clone().apply(p.pricing_config.take());
         tx.save_model(&id, &record)?;
     }
-    if let Some(all) = body.allow_all_models {
+    if let Some(all) = body
+        .allow_all_models
+        .filter(|all| integration.public.allow_all_models != Some(*all))
+    {
         integration.public.allow_all_models = Some(all);
         integration.public.last_updated_at = Some(super::now());
         tx.save_integration(&integration)?;
@@ -238,7 +241,6 @@ pub async fn delete(
     Path(slug): Path<String>,
     query: Query,
 ) -> ApiResult<Json<Empty>> {
-    principal.require_organisation("model provisioning")?;
     let slugs: Vec<String> = query
         .get("slugs")
         .unwrap_or("")

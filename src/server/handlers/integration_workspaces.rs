@@ -121,7 +121,8 @@ pub async fn update(
             provisioning::revoke(tx, &id, &ws.id)?;
             continue;
         }
-        let current = tx.access(&id, &ws.id)?.filter(|a| a.enabled);
+        // Limits left out keep their stored values, also when revoked access is re-granted.
+        let current = tx.access(&id, &ws.id)?;
         let (usage_base, rate_base) = match current {
             Some(a) => (a.usage_limits, a.rate_limits),
             None => (None, None),
@@ -158,7 +159,11 @@ pub async fn update(
             }
         }
     }
-    if let Some(global) = &body.global_workspace_access {
+    if let Some(global) = body
+        .global_workspace_access
+        .as_ref()
+        .filter(|g| integration.public.global_workspace_access_settings.as_ref() != Some(*g))
+    {
         integration.public.global_workspace_access_settings = Some(global.clone());
         integration.public.last_updated_at = Some(super::now());
         tx.save_integration(&integration)?;

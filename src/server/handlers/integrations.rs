@@ -318,6 +318,12 @@ pub async fn update(
     }
     let current = reachable(&state, &principal, &slug)?;
     let touches_secrets = body.key.is_some() || body.configurations.is_some();
+    if touches_secrets {
+        super::organisation::require_workspace_credentials_allowed(
+            &mut *state.store.read()?,
+            &principal,
+        )?;
+    }
     // Opened outside the store's write transaction: the vault may consult the keyring.
     let opened = if touches_secrets {
         Some(open(&state, &current)?)
@@ -338,6 +344,9 @@ pub async fn update(
             "the integration's credentials changed during this update; retry",
         ));
     }
+    // A PUT that changes nothing leaves the integration untouched.
+    let before = serde_json::to_value(&record.public).ok();
+    let mut secrets_changed = false;
     let public = &mut record.public;
     if let Some(name) = body.name {
         public.name = name;
@@ -347,6 +356,7 @@ pub async fn update(
         .pricing_adjustments
         .apply(public.pricing_adjustments.take());
     if let (Some(mut secrets), Some(master)) = (opened, master) {
+        let old_plain = serde_json::to_vec(&secrets).ok();
         let old_public = public.configurations.take().unwrap_or_default();
         let mut full = provider_config::join(&old_public, &secrets.configurations);
         for (k, v) in body.configurations.unwrap_or_default() {
@@ -366,11 +376,16 @@ pub async fn update(
         public.configurations = Some(public_config);
         public.masked_key = secrets.key.as_deref().map(mask);
         let plain = serde_json::to_vec(&secrets).map_err(|e| ApiError::internal(e.to_string()))?;
-        record.sealed_secrets = master.seal(&plain, &public.id);
+        if old_plain.as_ref() != Some(&plain) {
+            secrets_changed = true;
+            record.sealed_secrets = master.seal(&plain, &public.id);
+        }
     }
-    record.public.last_updated_at = Some(now());
-    tx.save_integration(&record)?;
-    tx.commit()?;
+    if secrets_changed || serde_json::to_value(&record.public).ok() != before {
+        record.public.last_updated_at = Some(now());
+        tx.save_integration(&record)?;
+        tx.commit()?;
+    }
     Ok(Json(Created {
         id: record.public.id.clone(),
         slug: record.public.slug.clone(),

@@ -22,6 +22,8 @@ pub fn slugify(name: &str, max: usize) -> String {
     for c in name.chars() {
         if c.is_ascii_alphanumeric() {
             out.push(c.to_ascii_lowercase());
+        } else if let Some(ascii) = latin_ascii(c) {
+            out.push_str(ascii);
         } else if !out.ends_with('-') && !out.is_empty() {
             out.push('-');
         }
@@ -30,6 +32,39 @@ pub fn slugify(name: &str, max: usize) -> String {
         }
     }
     out.trim_end_matches('-').to_owned()
+}
+
+/// The ASCII letters a Latin letter with diacritics is read as (`É` → `e`, `ß` → `ss`).
+fn latin_ascii(c: char) -> Option<&'static str> {
+    const TABLE: &[(&str, &str)] = &[
+        ("àáâãäåāăąÀÁÂÃÄÅĀĂĄ", "a"),
+        ("æÆ", "ae"),
+        ("çćĉċčÇĆĈĊČ", "c"),
+        ("ďđðĎĐÐ", "d"),
+        ("èéêëēĕėęěÈÉÊËĒĔĖĘĚ", "e"),
+        ("ĝğġģĜĞĠĢ", "g"),
+        ("ĥħĤĦ", "h"),
+        ("ìíîïĩīĭįıÌÍÎÏĨĪĬĮİ", "i"),
+        ("ĵĴ", "j"),
+        ("ķĶ", "k"),
+        ("ĺļľŀłĹĻĽĿŁ", "l"),
+        ("ñńņňÑŃŅŇ", "n"),
+        ("òóôõöøōŏőÒÓÔÕÖØŌŎŐ", "o"),
+        ("œŒ", "oe"),
+        ("ŕŗřŔŖŘ", "r"),
+        ("śŝşšșŚŜŞŠȘ", "s"),
+        ("ß", "ss"),
+        ("ţťŧțŢŤŦȚ", "t"),
+        ("þÞ", "th"),
+        ("ùúûüũūŭůűųÙÚÛÜŨŪŬŮŰŲ", "u"),
+        ("ŵŴ", "w"),
+        ("ýÿŷÝŸŶ", "y"),
+        ("źżžŹŻŽ", "z"),
+    ];
+    TABLE
+        .iter()
+        .find(|(letters, _)| letters.contains(c))
+        .map(|(_, ascii)| *ascii)
 }
 
 /// Six random hex digits, for slugs that must not collide.
@@ -46,6 +81,8 @@ mod tests {
             "data-science-team"
         );
         assert_eq!(super::slugify("🚀", 40), "");
+        assert_eq!(super::slugify("Équipe données", 40), "equipe-donnees");
+        assert_eq!(super::slugify("Straße Œuvre", 40), "strasse-oeuvre");
         assert_eq!(super::short_suffix().len(), 6);
     }
 }

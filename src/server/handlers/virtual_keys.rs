@@ -3,7 +3,7 @@
 //! catalog's migration), and every unmigrated key is readable as a provider.
 //! Extensions: `GET /virtual-keys/migration-plan` and `POST /virtual-keys/migrate`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::server::extract::Path;
 use crate::server::json::Json;
@@ -349,6 +349,12 @@ pub async fn update(
     let target = one(&state, &principal, &slug, &query)?;
     let ws_id = target.workspace_id.clone().unwrap_or_default();
     let ws = super::workspaces::visible(&state, &principal, &ws_id)?;
+    if body.key.is_some() {
+        super::organisation::require_workspace_credentials_allowed(
+            &mut *state.store.read()?,
+            &principal,
+        )?;
+    }
     let master = if body.key.is_some() {
         Some(master(&state)?)
     } else {
@@ -486,34 +492,82 @@ fn examine(
 
 const FP_META: &str = "vk_fingerprint:";
 
-/// The integration a group becomes: one an earlier run created, or a new, free slug.
+/// The integration a group becomes: one an earlier run created, or a new slug free both
+/// in the store and among the names this plan already gave (`taken`).
 fn group_integration(
     tx: &mut dyn StoreRead,
     fp: &str,
     service: &str,
     first_key: &str,
+    taken: &mut HashSet<String>,
 ) -> ApiResult<(String, Option<IntegrationRecord>)> {
     if let Some(id) = tx.meta(&format!("{FP_META}{fp}"))? {
         if let Some(existing) = tx.integration(&id)? {
+            taken.insert(existing.public.slug.clone());
             return Ok((existing.public.slug.clone(), Some(existing)));
         }
     }
     let base = format!("{service}-{first_key}");
     let mut slug = base.clone();
     let mut n = 2;
-    while tx.integration(&slug)?.is_some() {
+    while taken.contains(&slug) || tx.integration(&slug)?.is_some() {
         slug = format!("{base}-{n}");
         n += 1;
     }
+    taken.insert(slug.clone());
     Ok((slug, None))
 }
 
+/// The migration plan. Names are decided over every workspace's keys, then the plan is
+/// narrowed to `ws`: a one-workspace run names each group exactly as a full run would, so
+/// a later run never renames what an earlier one created, and the plan shown is the one
+/// applied.
 fn plan(
     tx: &mut dyn StoreRead,
     master: &MasterKey,
     ws: Option<&str>,
 ) -> ApiResult<(MigrationPlan, Vec<Examined>)> {
-    let examined = examine(tx, master, ws)?;
+    let (plan, examined) = plan_all(tx, master)?;
+    let Some(ws) = ws else {
+        return Ok((plan, examined));
+    };
+    let in_ws = |e: &Examined| e.workspace.id == ws;
+    let slug_of_ws = examined
+        .iter()
+        .find(|e| in_ws(e))
+        .map(|e| e.workspace.slug.clone());
+    let keys_in_ws: HashSet<String> = examined
+        .iter()
+        .filter(|e| in_ws(e))
+        .map(|e| e.record.public.slug.clone())
+        .collect();
+    let groups = plan
+        .groups
+        .into_iter()
+        .filter_map(|mut g| {
+            g.keys.retain(|k| Some(&k.workspace) == slug_of_ws.as_ref());
+            g.workspaces.retain(|w| Some(w) == slug_of_ws.as_ref());
+            (!g.keys.is_empty()).then_some(g)
+        })
+        .collect();
+    let narrowed = MigrationPlan {
+        groups,
+        unmigratable: plan
+            .unmigratable
+            .into_iter()
+            .filter(|u| keys_in_ws.contains(&u.slug) && Some(&u.workspace) == slug_of_ws.as_ref())
+            .collect(),
+        already_migrated: tx.providers(Some(ws), None)?.len() as u64,
+    };
+    Ok((narrowed, examined.into_iter().filter(in_ws).collect()))
+}
+
+fn plan_all(
+    tx: &mut dyn StoreRead,
+    master: &MasterKey,
+) -> ApiResult<(MigrationPlan, Vec<Examined>)> {
+    let examined = examine(tx, master, None)?;
+    let mut taken = HashSet::new();
     let mut groups: BTreeMap<String, PlannedGroup> = BTreeMap::new();
     let mut order = Vec::new();
     let mut unmigratable = Vec::new();
@@ -530,7 +584,8 @@ fn plan(
             }) => {
                 if !groups.contains_key(fp) {
                     let service = v.provider.clone().unwrap_or_default();
-                    let (integration, existing) = group_integration(tx, fp, &service, &v.slug)?;
+                    let (integration, existing) =
+                        group_integration(tx, fp, &service, &v.slug, &mut taken)?;
                     order.push(fp.clone());
                     groups.insert(
                         fp.clone(),
@@ -558,7 +613,7 @@ fn plan(
             }
         }
     }
-    let already_migrated = tx.providers(ws, None)?.len() as u64;
+    let already_migrated = tx.providers(None, None)?.len() as u64;
     let plan = MigrationPlan {
         groups: order
             .into_iter()
@@ -609,6 +664,14 @@ pub async fn migrate(
                 body.group
             ))
         })?;
+    if let Some(shown) = body.integration.as_deref() {
+        if shown != group.integration {
+            return Err(ApiError::conflict(format!(
+                "the plan changed since it was shown: this group now becomes integration `{}`, not `{shown}`; plan again",
+                group.integration
+            )));
+        }
+    }
     let members: Vec<&Examined> = examined
         .iter()
         .filter(|e| matches!(&e.outcome, Ok(c) if c.fingerprint == body.group))
@@ -631,7 +694,7 @@ pub async fn migrate(
                 public: Integration {
                     id: id.clone(),
                     slug: group.integration.clone(),
-                    name: format!("{} (from virtual keys {})", group.service, slugs.join(", ")),
+                    name: migrated_name(&group.service, &slugs),
                     ai_provider_id: group.service.clone(),
                     description: Some("Created by `catalog migrate-vkeys`".to_owned()),
                     status: Some("active".to_owned()),
@@ -720,6 +783,16 @@ pub async fn migrate(
         providers,
         workspaces: workspaces.into_iter().map(|w| w.slug).collect(),
     }))
+}
+
+/// The name of an integration made from virtual keys, within the length names may have.
+fn migrated_name(service: &str, slugs: &[&str]) -> String {
+    let full = format!("{service} (from virtual keys {})", slugs.join(", "));
+    if full.chars().count() <= crate::api::text::NAME_MAX {
+        return full;
+    }
+    let cut: String = full.chars().take(crate::api::text::NAME_MAX - 2).collect();
+    format!("{cut}…)")
 }
 
 fn now_str() -> String {

@@ -66,13 +66,22 @@ impl SqliteStore {
             ),
             Ok(_) => {}
         }
-        let mut conn = connect(path)?;
-        if !is_catalog(&conn) {
-            anyhow::bail!(
+        // Looked at before anything is changed: a file that is not a catalog stays as it was.
+        let probe = Connection::open(path)
+            .with_context(|| format!("cannot open the catalog database {}", path.display()))?;
+        probe.busy_timeout(Duration::from_secs(10))?;
+        match probe.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Err(e) => return Err(not_a_catalog(path, e)),
+            Ok(_) if !is_catalog(&probe) => anyhow::bail!(
                 "{} is not a catalog database; point `--db` at the catalog's file",
                 path.display()
-            );
+            ),
+            Ok(_) => {}
         }
+        drop(probe);
+        let mut conn = connect(path)?;
         schema::migrate(&mut conn)
             .with_context(|| format!("cannot prepare the catalog database {}", path.display()))?;
         let organisation_id = schema::organisation_id(&mut conn)?;

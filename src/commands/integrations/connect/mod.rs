@@ -1,0 +1,733 @@
+//! `catalog integrations connect SLUG`: the first step of the connect wizard (service,
+//! credentials, provider configuration, name, scope), by prompts or entirely by flags.
+
+mod configure;
+mod summary;
+
+use clap::Args;
+use serde_json::{Map, Value};
+
+use configure::ask_configuration;
+use summary::summary_lines;
+
+use super::config_args::{needs_secret, secret_field, ConfigArgs, Service};
+use crate::api::integration::{CreateIntegration, UpdateIntegration};
+use crate::api::models::BulkUpdateModels;
+use crate::api::provider::CreateProvider;
+use crate::api::provisioning::WorkspaceAccessList;
+use crate::api::workspace::Workspace;
+use crate::client::provisioning::access_path;
+use crate::commands::dry_run::{self, PlannedRequest};
+use crate::commands::models::access::{changes_nothing, only_body};
+use crate::commands::workspaces::provision::{
+    ask_limits, ask_new_workspaces, choose_workspaces, compute, current_budget, flag_pair, Plan,
+};
+use crate::commands::Ctx;
+use crate::exit::{hint_on, CliError, ErrorKind};
+use crate::limit_args::LimitArgs;
+use crate::prompt::{missing, Prompter};
+use crate::secret_input::KeyArgs;
+use crate::types::Slug;
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Slug for the new integration (immutable; developers call `@SLUG/model`)
+    pub slug: Slug,
+
+    /// Provider service
+    #[arg(long, value_enum)]
+    pub service: Option<Service>,
+
+    /// Display name (default: the slug)
+    #[arg(long, value_parser = crate::types::parse_name)]
+    pub name: Option<String>,
+
+    /// Description
+    #[arg(long, value_parser = crate::types::parse_description)]
+    pub description: Option<String>,
+
+    #[command(flatten)]
+    pub key: KeyArgs,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub steps: StepArgs,
+}
+
+/// Steps 2 and 3 of the wizard, by flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Workspace and model provisioning")]
+pub struct StepArgs {
+    /// Step 2: provision these workspaces (id, slug or name; repeatable)
+    #[arg(long = "provision", value_name = "WORKSPACE")]
+    pub provision: Vec<String>,
+
+    /// Step 2: provision every existing workspace
+    #[arg(long, conflicts_with = "provision")]
+    pub provision_all: bool,
+
+    /// Step 2: also provision workspaces created later
+    #[arg(long, conflicts_with = "no_new_workspaces")]
+    pub new_workspaces: bool,
+
+    /// Step 2: stop provisioning workspaces created later
+    #[arg(long)]
+    pub no_new_workspaces: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    /// Skip step 2 (workspace provisioning)
+    #[arg(long, conflicts_with_all = ["provision", "provision_all", "new_workspaces", "no_new_workspaces"])]
+    pub skip_provisioning: bool,
+
+    /// Step 3: enable only these models (comma-separated or repeated): an allow-list
+    #[arg(long, value_delimiter = ',', value_name = "MODEL")]
+    pub models: Vec<String>,
+
+    /// Step 3: enable every model of the service
+    #[arg(long, conflicts_with = "models")]
+    pub all_models: bool,
+
+    /// Step 3: accept model ids the built-in registry does not know
+    #[arg(long, requires = "models")]
+    pub custom_models: bool,
+
+    /// Skip step 3 (model provisioning)
+    #[arg(long, conflicts_with_all = ["models", "all_models"])]
+    pub skip_models: bool,
+
+    /// Show the requests that would be made and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Step 3's choice.
+enum ModelChoice {
+    All,
+    Only(Vec<String>),
+}
+
+pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
+    let prompter = ctx.prompter();
+    let settings = &ctx.settings;
+    let client = ctx.client()?;
+    // What already exists decides before the first prompt: a slug of another service is
+    // refused, and a re-run starts from the current state.
+    let existing = match client.get_integration(&args.slug.0) {
+        Ok(i) => Some(i),
+        Err(e) if crate::client::is_missing(&e) => None,
+        Err(e) => return Err(e),
+    };
+    let existing_service = existing
+        .as_ref()
+        .map(|found| existing_service(found, args.service))
+        .transpose()?;
+    let wizard = args.service.is_none() && prompter.can();
+    if let (true, Some(found)) = (wizard, &existing) {
+        prompter.status_line(&format!(
+            "integration `{}` exists ({}): these questions update it; answers default to its current settings",
+            found.slug, found.ai_provider_id
+        ));
+    }
+    let service = match (args.service, existing_service) {
+        (Some(s), _) | (None, Some(s)) => s,
+        (None, None) => {
+            let names: Vec<String> = Service::all().iter().map(|s| s.id().to_owned()).collect();
+            Service::all()[prompter.select("service", "--service", &names, 0)?]
+        }
+    };
+    let default_name = existing
+        .as_ref()
+        .map_or(args.slug.0.clone(), |i| i.name.clone());
+    let name = match args.name {
+        Some(n) => n,
+        None if wizard => prompter.parsed(
+            "name",
+            "--name",
+            Some(&default_name),
+            crate::types::parse_name,
+        )?,
+        None => default_name,
+    };
+    let mut config = args.config.collect(settings)?;
+    if wizard {
+        let current = existing
+            .as_ref()
+            .and_then(|i| i.configurations.clone())
+            .unwrap_or_default();
+        ask_configuration(&prompter, service, &mut config, &current)?;
+    }
+    let mut key = None;
+    if needs_secret(service.id(), &config) {
+        let secret = match args.key.read(settings)? {
+            Some(s) => Some(s),
+            None if existing.is_some() && keep_stored_key(ctx, existing.as_ref())? => None,
+            None if prompter.can() => Some(prompter.secret(
+                secret_label(service.id(), &config),
+                "--key-env VAR, --key-stdin or --key-file PATH",
+            )?),
+            None => {
+                return Err(missing(
+                    secret_label(service.id(), &config),
+                    "--key-env VAR`, `--key-stdin` or `--key-file PATH",
+                ))
+            }
+        };
+        match (secret, secret_field(service.id(), &config)) {
+            (Some(secret), Some(field)) => {
+                config.insert(field.to_owned(), Value::String(secret));
+            }
+            (Some(secret), None) => key = Some(secret),
+            (None, _) => {}
+        }
+    } else if service == Service::Custom {
+        // A self-hosted service may take a key: `Authorization: Bearer`, or --key-header.
+        let secret = match args.key.read(settings)? {
+            Some(s) => Some(s),
+            None if wizard && prompter.confirm("Does the service need an API key?", false)? => {
+                Some(prompter.secret("API key of the service", "--key-env VAR")?)
+            }
+            None => None,
+        };
+        match (secret, &args.config.key_header) {
+            (Some(secret), Some(header)) => {
+                let headers = config
+                    .entry("custom_headers")
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Some(h) = headers.as_object_mut() {
+                    h.insert(header.clone(), Value::String(secret));
+                }
+            }
+            (Some(secret), None) => key = Some(secret),
+            (None, Some(_)) => {
+                return Err(missing(
+                    "the key to send in `--key-header`",
+                    "--key-env VAR`, `--key-stdin` or `--key-file PATH",
+                ))
+            }
+            (None, None) => {}
+        }
+    } else if args.key.given() {
+        return Err(CliError::usage(format!(
+            "`{}` with this configuration takes no provider key",
+            service.id()
+        ))
+        .into());
+    }
+    if args.config.key_header.is_some() && service != Service::Custom {
+        return Err(CliError::usage(
+            "`--key-header` is for `--service custom`; other services send their key as the provider expects",
+        )
+        .into());
+    }
+    let workspace = match ctx.workspace()? {
+        Some(ws) => Some(ws),
+        None if existing.is_some() => {
+            match existing.as_ref().and_then(|i| i.workspace_id.clone()) {
+                Some(id) => Some(client.resolve_workspace(&id)?),
+                None => None,
+            }
+        }
+        None if wizard => {
+            let workspaces = client.list_workspaces(None)?;
+            let mut choices = vec!["organisation (provision it to workspaces later)".to_owned()];
+            choices.extend(
+                workspaces
+                    .iter()
+                    .map(|w| format!("workspace {} ({})", w.name, w.slug)),
+            );
+            let i = prompter.select("scope", "--workspace", &choices, 0)?;
+            (i > 0).then(|| workspaces[i - 1].clone())
+        }
+        None => None,
+    };
+    let body = CreateIntegration {
+        name,
+        ai_provider_id: service.id().to_owned(),
+        slug: Some(args.slug.0.clone()),
+        key,
+        description: args.description,
+        workspace_id: workspace.as_ref().map(|w| w.id.clone()),
+        configurations: (!config.is_empty()).then_some(config),
+        ..Default::default()
+    };
+    let steps = &args.steps;
+    let current_access = match &existing {
+        Some(_) => client.workspace_access(&args.slug.0)?,
+        None => Default::default(),
+    };
+
+    if workspace.is_some()
+        && (!steps.provision.is_empty()
+            || steps.provision_all
+            || steps.new_workspaces
+            || steps.no_new_workspaces)
+    {
+        return Err(CliError::usage(
+            "--provision, --provision-all and --new-workspaces share an organisation integration; a workspace integration serves only its own workspace",
+        )
+        .with_hint("drop --workspace to connect it for the organisation, or drop the provisioning flags")
+        .into());
+    }
+    // Step 2: workspace provisioning (organisation integrations only).
+    let mut plan = None;
+    if workspace.is_none() && !steps.skip_provisioning {
+        let given = !steps.provision.is_empty()
+            || steps.provision_all
+            || steps.new_workspaces
+            || steps.no_new_workspaces;
+        let wanted = given || (wizard && prompter.confirm("Provision workspaces now?", true)?);
+        if wanted {
+            plan = Some(provisioning_plan(
+                ctx,
+                &args.slug.0,
+                steps,
+                &current_access,
+                wizard && !given,
+            )?);
+        }
+    }
+    if plan.is_none() && workspace.is_none() && steps.limits.any() {
+        return Err(CliError::usage(
+            "--budget, --budget-type, --reset, --alert and --rate-limit are the limits of the workspaces provisioned in step 2, and none is",
+        )
+        .with_hint("add --provision WORKSPACE, --provision-all or --new-workspaces")
+        .into());
+    }
+
+    // Step 2 of a workspace integration: its AI provider `@slug` in that workspace, as
+    // provisioning creates one for organisation integrations.
+    let own_provider = match &workspace {
+        Some(ws) if !steps.skip_provisioning => {
+            own_provider(ctx, &args.slug.0, &body.name, ws, &steps.limits)?
+        }
+        _ => None,
+    };
+
+    // Step 3: model provisioning.
+    let models = if steps.skip_models {
+        None
+    } else if steps.all_models {
+        Some(ModelChoice::All)
+    } else if !steps.models.is_empty() {
+        if !steps.custom_models {
+            crate::commands::models::check_known(service.id(), &steps.models)?;
+        }
+        Some(ModelChoice::Only(steps.models.clone()))
+    } else if wizard {
+        let registry = crate::registry::Registry::builtin();
+        let known = registry.models(service.id());
+        let mut options = vec!["all models".to_owned()];
+        if !known.is_empty() {
+            options.push(format!(
+                "choose from the {} {} models",
+                known.len(),
+                service.id()
+            ));
+        }
+        options.push("type a list of model ids".to_owned());
+        options.push("skip (leave models as they are)".to_owned());
+        let chosen = prompter.select("models", "--models or --all-models", &options, 0)?;
+        match options[chosen].split_whitespace().next().unwrap_or("") {
+            "all" => Some(ModelChoice::All),
+            "skip" => None,
+            "choose" => Some(ModelChoice::Only(choose_models(&prompter, known)?)),
+            _ => {
+                let service = service.id();
+                let list = prompter.parsed(
+                    "models to enable, comma-separated (e.g. gpt-4o,gpt-4o-mini)",
+                    "--models",
+                    None,
+                    |text| {
+                        let list = split_models(text);
+                        if list.is_empty() {
+                            return Err("name at least one model".to_owned());
+                        }
+                        crate::commands::models::check_known(service, &list)
+                            .map(|()| list)
+                            .map_err(|e| crate::exit::one_line(&e))
+                    },
+                )?;
+                Some(ModelChoice::Only(list))
+            }
+        }
+    } else {
+        None
+    };
+
+    let change = plan
+        .as_ref()
+        .map(|p| compute(p, &current_access, steps.dry_run))
+        .transpose()?;
+    let current_models = match &existing {
+        Some(_) => client.models(&args.slug.0)?,
+        None => Default::default(),
+    };
+    let models_body = models.map(|m| match m {
+        ModelChoice::All => BulkUpdateModels {
+            models: Vec::new(),
+            allow_all_models: Some(true),
+        },
+        ModelChoice::Only(list) => only_body(&current_models, &list),
+    });
+
+    let secret_keys = args.config.secret_keys();
+    let mut lines = summary_lines(
+        &body,
+        workspace.as_ref().map(|w| w.slug.as_str()),
+        existing.is_some(),
+        &secret_keys,
+    );
+    if let Some(c) = &change {
+        lines.push("Workspaces:".to_owned());
+        lines.extend(c.lines.iter().cloned());
+    }
+    if let Some(p) = &own_provider {
+        lines.push(format!(
+            "AI provider: `@{}` in `{}`",
+            p.slug.as_deref().unwrap_or(""),
+            workspace.as_ref().map_or("", |w| w.slug.as_str())
+        ));
+    }
+    if let Some(m) = &models_body {
+        lines.push(format!("Models: {}", describe_models(m)));
+    }
+    let asking = wizard && !settings.yes && !steps.dry_run;
+    for l in &lines {
+        ctx.printer().summary(l, asking);
+    }
+    let create_path = "/v1/integrations".to_owned();
+    if steps.dry_run {
+        let mut requests = vec![match &existing {
+            None => PlannedRequest::new("POST", create_path, Some(serde_json::to_value(&body)?)),
+            Some(_) => PlannedRequest::new(
+                "PUT",
+                format!("{create_path}/{}", args.slug),
+                Some(serde_json::to_value(update_body(&body))?),
+            ),
+        }
+        .masking(&secret_keys)];
+        if let Some(p) = &own_provider {
+            requests.push(PlannedRequest::new(
+                "POST",
+                "/v1/providers",
+                Some(serde_json::to_value(p)?),
+            ));
+        }
+        if let Some(c) = change.as_ref().filter(|c| !c.is_noop()) {
+            requests.push(PlannedRequest::new(
+                "PUT",
+                format!("/v1{}", access_path(&args.slug.0)),
+                Some(serde_json::to_value(&c.body)?),
+            ));
+        }
+        if let Some(m) = &models_body {
+            requests.push(PlannedRequest::new(
+                "PUT",
+                format!("/v1/integrations/{}/models", args.slug),
+                Some(serde_json::to_value(m)?),
+            ));
+        }
+        return dry_run::show(ctx, &requests);
+    }
+    let revokes = change
+        .as_ref()
+        .is_some_and(|c| !c.report.revoked.is_empty());
+    if wizard && !settings.yes && !prompter.confirm("Apply all of this?", !revokes)? {
+        return Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was created").into());
+    }
+
+    // Apply, reporting what was done if a later step fails; re-running converges.
+    let printer = ctx.printer();
+    let created = match &existing {
+        None => client.create_integration(&body).map_err(|e| {
+            hint_on(
+                e,
+                ErrorKind::Conflict,
+                format!(
+                    "choose another slug, or change it with `catalog integrations update {}`",
+                    args.slug
+                ),
+            )
+        })?,
+        Some(_) => client.update_integration(&args.slug.0, &update_body(&body))?,
+    };
+    let done = match &existing {
+        None => "connected",
+        Some(before) if before.last_updated_at == created.last_updated_at => "unchanged:",
+        Some(_) => "updated",
+    };
+    printer.status(format!(
+        "step 1: {done} integration `{}` ({})",
+        created.slug, created.ai_provider_id
+    ));
+    let midway = |step: &str, e: anyhow::Error| {
+        e.context(format!(
+            "step {step} failed after integration `{}` was saved; fix the cause and run the same command again to finish",
+            created.slug
+        ))
+    };
+    if let Some(c) = change.as_ref() {
+        if c.is_noop() {
+            printer.status("step 2: workspaces already provisioned as asked");
+        } else {
+            client
+                .put_workspace_access(&created.slug, &c.body)
+                .map_err(|e| midway("2 (workspace provisioning)", e))?;
+            printer.status(format!(
+                "step 2: provisioned {} workspace(s){}",
+                c.report.added.len() + c.report.changed.len(),
+                if c.body.global_workspace_access.is_some() {
+                    " and workspaces created later"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if let Some(p) = &own_provider {
+        let made = client
+            .create_provider(p)
+            .map_err(|e| midway("2 (the workspace's AI provider)", e))?;
+        printer.status(format!(
+            "step 2: created AI provider `@{}` in `{}`; call models as `@{}/MODEL`",
+            made.slug,
+            workspace.as_ref().map_or("", |w| w.slug.as_str()),
+            made.slug
+        ));
+    }
+    if let Some(m) = &models_body {
+        if changes_nothing(&current_models, m) {
+            printer.status(format!("step 3: unchanged: {}", describe_models(m)));
+        } else {
+            client
+                .put_models(&created.slug, m)
+                .map_err(|e| midway("3 (model provisioning)", e))?;
+            printer.status(format!("step 3: {}", describe_models(m)));
+        }
+    }
+    // The integration as the three steps left it.
+    printer.one(&client.get_integration(&created.slug)?)
+}
+
+/// The AI provider a workspace integration needs in its workspace, unless it is there
+/// already; a provider of that slug on another integration is refused before writing.
+fn own_provider(
+    ctx: &Ctx,
+    slug: &str,
+    name: &str,
+    ws: &Workspace,
+    limits: &crate::limit_args::LimitArgs,
+) -> anyhow::Result<Option<CreateProvider>> {
+    match ctx.client()?.get_provider(&ws.id, slug) {
+        Ok(p) if p.integration_id == slug => return Ok(None),
+        Ok(p) => {
+            return Err(CliError::new(
+                ErrorKind::Conflict,
+                format!(
+                    "workspace `{}` already has an AI provider `@{slug}`, on integration `{}`",
+                    ws.slug, p.integration_id
+                ),
+            )
+            .with_hint("choose another slug for the integration")
+            .into())
+        }
+        Err(e) if crate::client::is_missing(&e) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(Some(CreateProvider {
+        name: name.to_owned(),
+        integration_id: slug.to_owned(),
+        workspace_id: Some(ws.id.clone()),
+        slug: Some(slug.to_owned()),
+        note: None,
+        usage_limits: limits.merge_usage(None)?,
+        rate_limits: limits.merge_rate(None),
+        expires_at: None,
+    }))
+}
+
+/// The service of an existing integration; a different `--service` is refused before
+/// anything is asked.
+fn existing_service(
+    found: &crate::api::integration::Integration,
+    asked: Option<Service>,
+) -> anyhow::Result<Service> {
+    let known = Service::all()
+        .iter()
+        .copied()
+        .find(|s| s.id() == found.ai_provider_id);
+    match (known, asked) {
+        (Some(k), Some(a)) if k == a => Ok(k),
+        (Some(k), None) => Ok(k),
+        _ => Err(CliError::new(
+            ErrorKind::Conflict,
+            format!(
+                "integration `{}` already exists for `{}`{}",
+                found.slug,
+                found.ai_provider_id,
+                asked.map_or(String::new(), |a| format!(", not `{}`", a.id()))
+            ),
+        )
+        .with_hint("choose another slug; slugs never change")
+        .into()),
+    }
+}
+
+/// A re-run on an existing integration keeps its stored key unless a new one is given:
+/// on a terminal it asks (yes by default), otherwise it keeps it and says so.
+fn keep_stored_key(
+    ctx: &Ctx,
+    existing: Option<&crate::api::integration::Integration>,
+) -> anyhow::Result<bool> {
+    let shown = existing
+        .and_then(|i| i.masked_key.clone())
+        .unwrap_or_else(|| "stored".to_owned());
+    let prompter = ctx.prompter();
+    if prompter.can() {
+        return prompter.confirm(&format!("Keep the stored key ({shown})?"), true);
+    }
+    ctx.printer().status(format!(
+        "keeping the stored key ({shown}); pass --key-env, --key-stdin or --key-file to replace it"
+    ));
+    Ok(true)
+}
+
+/// A search, then a multi-select over the registry's models that match it (exact
+/// matches first, then prefixes, then the rest).
+fn choose_models(
+    prompter: &Prompter<'_>,
+    known: &[crate::registry::ModelSpec],
+) -> anyhow::Result<Vec<String>> {
+    loop {
+        let filter = prompter
+            .optional_text("search models (empty for all)", "--models")?
+            .unwrap_or_default();
+        let needle = filter.trim().to_ascii_lowercase();
+        let mut matches: Vec<&str> = known
+            .iter()
+            .map(|m| m.slug.as_str())
+            .filter(|s| s.to_ascii_lowercase().contains(&needle))
+            .collect();
+        matches.sort_by_key(|s| (*s != needle, !s.starts_with(needle.as_str()), s.len(), *s));
+        if matches.is_empty() {
+            prompter.status_line(&format!("no model matches `{filter}`; try again"));
+            continue;
+        }
+        let items: Vec<String> = matches.iter().map(|s| (*s).to_owned()).collect();
+        let picked = prompter.multi_select(
+            "models to enable (space to toggle)",
+            "--models",
+            &items,
+            &vec![false; items.len()],
+        )?;
+        if picked.is_empty() {
+            prompter.status_line("no model was ticked; search again");
+            continue;
+        }
+        return Ok(picked.into_iter().map(|i| items[i].clone()).collect());
+    }
+}
+
+fn split_models(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn describe_models(m: &BulkUpdateModels) -> String {
+    if m.allow_all_models == Some(true) {
+        "all models enabled".to_owned()
+    } else {
+        let names: Vec<&str> = m
+            .models
+            .iter()
+            .filter(|x| x.enabled)
+            .map(|x| x.slug.as_str())
+            .collect();
+        format!("only {} enabled", names.join(", "))
+    }
+}
+
+/// Converging on an existing integration: the same fields as an update.
+fn update_body(body: &CreateIntegration) -> UpdateIntegration {
+    UpdateIntegration {
+        name: Some(body.name.clone()),
+        key: body.key.clone(),
+        description: body.description.clone().into(),
+        configurations: body.configurations.clone(),
+        ..Default::default()
+    }
+}
+
+/// Step 2 from flags, or from prompts when the wizard runs and flags gave nothing.
+fn provisioning_plan(
+    ctx: &Ctx,
+    slug: &str,
+    steps: &StepArgs,
+    current: &WorkspaceAccessList,
+    ask: bool,
+) -> anyhow::Result<Plan> {
+    let client = ctx.client()?;
+    let prompter = ctx.prompter();
+    let targets = if !steps.provision.is_empty() {
+        steps
+            .provision
+            .iter()
+            .map(|w| client.resolve_workspace(w))
+            .collect::<anyhow::Result<Vec<_>>>()?
+    } else if steps.provision_all {
+        client.list_workspaces(None)?
+    } else if ask {
+        // Current access is pre-ticked; unticking it revokes.
+        let (targets, revoke) = choose_workspaces(ctx, &prompter, &current.workspaces)?;
+        return ask_plan(&prompter, slug, steps, current, targets, revoke);
+    } else {
+        Vec::new()
+    };
+    Ok(Plan {
+        integration: slug.to_owned(),
+        targets,
+        revoke: Vec::new(),
+        limits: steps.limits.clone(),
+        new_workspaces: flag_pair(steps.new_workspaces, steps.no_new_workspaces),
+        reset_usage: false,
+        provider_slug: None,
+    })
+}
+
+/// Step 2's limits and later workspaces, asked after the workspaces were chosen.
+fn ask_plan(
+    prompter: &Prompter<'_>,
+    slug: &str,
+    steps: &StepArgs,
+    current: &WorkspaceAccessList,
+    targets: Vec<Workspace>,
+    revoke: Vec<Workspace>,
+) -> anyhow::Result<Plan> {
+    let mut limits = steps.limits.clone();
+    ask_limits(prompter, &mut limits, current_budget(current, &targets))?;
+    let new_workspaces = Some(ask_new_workspaces(prompter, current)?);
+    Ok(Plan {
+        integration: slug.to_owned(),
+        targets,
+        revoke,
+        limits,
+        new_workspaces,
+        reset_usage: false,
+        provider_slug: None,
+    })
+}
+
+fn secret_label(service: &str, config: &Map<String, Value>) -> &'static str {
+    match secret_field(service, config) {
+        Some("aws_secret_access_key") => "AWS secret access key",
+        Some("azure_entra_client_secret") => "Entra client secret",
+        _ => "provider API key",
+    }
+}
