@@ -102,7 +102,7 @@ fn list_object() -> String {
 /// One item of the bulk PUT.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelUpdate {
-    #[schemars(schema_with = "super::schema::model_slug")]
+    #[schemars(schema_with = "super::schema::name")]
     pub slug: String,
     #[schemars(schema_with = "super::schema::flex_bool")]
     #[serde(deserialize_with = "required_bool")]

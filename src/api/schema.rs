@@ -15,8 +15,7 @@ use super::text::{DESCRIPTION_MAX, NAME_MAX};
 
 /// Characters a name or description may not hold: control characters (Unicode `Cc`) and
 /// bidirectional formatting characters.
-const FORBIDDEN: &str =
-    "\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069";
+const FORBIDDEN: &str = "\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069\\ufeff";
 
 /// Unicode white space (what `str::trim` removes) beyond the control characters.
 const SPACE: &str = "\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
@@ -123,16 +122,12 @@ pub fn opt_slug(generator: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,255}$"}))
 }
 
-/// A model slug: 1 to 255 printable ASCII characters without spaces.
-pub fn model_slug(generator: &mut SchemaGenerator) -> Schema {
-    if !reading(generator) {
-        return json_schema!({"type": "string"});
-    }
-    json_schema!({"type": "string", "pattern": "^[!-~]{1,255}$"})
-}
-
+/// A base model's slug: anything but blank.
 pub fn opt_model_slug(generator: &mut SchemaGenerator) -> Schema {
-    nullable(model_slug(generator))
+    if !reading(generator) {
+        return json_schema!({"type": ["string", "null"]});
+    }
+    nullable(json_schema!({"type": "string", "pattern": "\\S"}))
 }
 
 /// An optional RFC 3339 timestamp; `null` clears where the field may be cleared.
