@@ -266,8 +266,20 @@ fn workspace_key_is_refused_on_org_resources(w: &World) {
             .env("CATALOG_API_KEY", &key);
         w.run_cmd(cmd)
     };
-    let out = as_workspace(&["integrations", "list", "--type", "organisation"]);
+    let out = as_workspace(&[
+        "integrations",
+        "list",
+        "--type",
+        "organisation",
+        "-o",
+        "json",
+    ]);
     assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.json(),
+        serde_json::json!([]),
+        "no organisation integrations for a workspace key"
+    );
     let out = as_workspace(&["workspaces", "create", "rogue"]);
     assert_eq!(out.code, 3, "{out:?}");
     assert!(out.stderr.contains("workspaces.create"), "{out:?}");

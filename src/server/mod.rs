@@ -131,7 +131,7 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
         // expired) is recovered by starting the server with CATALOG_BOOTSTRAP_ADMIN_KEY.
         let recover = bootstrap_key.is_some()
             && tx.api_key_by_hash(&hash)?.is_none()
-            && !has_full_admin(&mut *tx)?;
+            && !scopes::full_admin_remains(&mut *tx, None)?;
         if !recover {
             tx.commit()?;
             return Ok(None);
@@ -165,30 +165,10 @@ pub fn bootstrap(state: &AppState, bootstrap_key: Option<&str>) -> anyhow::Resul
     }))
 }
 
-fn has_full_admin(tx: &mut dyn crate::store::StoreTx) -> anyhow::Result<bool> {
-    let now = chrono::Utc::now();
-    let (_, keys) = tx.api_keys(&crate::store::ApiKeyQuery {
-        workspace_id: None,
-        types: vec![KeyKind::OrganisationService.as_str().to_owned()],
-        page: crate::store::Page {
-            current_page: 0,
-            page_size: 1000,
-        },
-    })?;
-    Ok(keys.iter().any(|k| scopes::is_full_admin(k, now)))
-}
-
 /// The bootstrap admin key holds every scope, including those added by newer versions.
 fn grant_bootstrap_every_scope(tx: &mut dyn crate::store::StoreTx) -> anyhow::Result<()> {
     let all = scopes::all_scopes();
-    let (_, keys) = tx.api_keys(&crate::store::ApiKeyQuery {
-        workspace_id: None,
-        types: vec![KeyKind::OrganisationService.as_str().to_owned()],
-        page: crate::store::Page {
-            current_page: 0,
-            page_size: 1000,
-        },
-    })?;
+    let keys = scopes::organisation_keys(&mut *tx)?;
     for mut key in keys
         .into_iter()
         .filter(|k| k.creation_mode.as_deref() == Some("auto") && k.scopes != all)

@@ -196,6 +196,41 @@ pub fn is_full_admin(
             .is_none_or(|e| e > now)
 }
 
+/// Whether an organisation key with every scope remains besides the key `except`.
+pub fn full_admin_remains(
+    db: &mut dyn crate::store::StoreRead,
+    except: Option<&str>,
+) -> crate::store::StoreResult<bool> {
+    let now = chrono::Utc::now();
+    Ok(organisation_keys(db)?
+        .iter()
+        .any(|k| Some(k.id.as_str()) != except && is_full_admin(k, now)))
+}
+
+/// Every organisation key.
+pub fn organisation_keys(
+    db: &mut dyn crate::store::StoreRead,
+) -> crate::store::StoreResult<Vec<crate::api::api_key::ApiKey>> {
+    let mut all = Vec::new();
+    let mut page = crate::store::Page {
+        current_page: 0,
+        page_size: 1000,
+    };
+    loop {
+        let (_, keys) = db.api_keys(&crate::store::ApiKeyQuery {
+            workspace_id: None,
+            types: vec![KeyKind::OrganisationService.as_str().to_owned()],
+            page,
+        })?;
+        let last = (keys.len() as u64) < page.page_size;
+        all.extend(keys);
+        if last {
+            return Ok(all);
+        }
+        page.current_page += 1;
+    }
+}
+
 /// The scope that manages API keys of one type.
 pub fn api_key_scope(kind: KeyKind, action: Action) -> String {
     let resource = match kind {

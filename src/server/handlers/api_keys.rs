@@ -16,7 +16,7 @@ use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
 use crate::server::scopes::{self, api_key_scope, Action};
 use crate::server::AppState;
-use crate::store::{ApiKeyQuery, ApiKeyRecord, Page, StoreRead};
+use crate::store::{ApiKeyQuery, ApiKeyRecord, StoreRead};
 
 fn check_common(
     scopes: Option<&[String]>,
@@ -106,18 +106,7 @@ fn keep_an_admin(
     {
         return Ok(());
     }
-    let (_, keys) = db.api_keys(&ApiKeyQuery {
-        workspace_id: None,
-        types: vec![KeyKind::OrganisationService.as_str().to_owned()],
-        page: Page {
-            current_page: 0,
-            page_size: 1000,
-        },
-    })?;
-    if keys
-        .iter()
-        .any(|k| k.id != before.id && scopes::is_full_admin(k, now))
-    {
+    if scopes::full_admin_remains(db, Some(&before.id))? {
         return Ok(());
     }
     Err(ApiError::conflict(

@@ -272,7 +272,11 @@ pub async fn list(
         None => None,
     };
     if let Some(own) = principal.pinned_workspace() {
-        // A workspace key sees its own workspace's integrations only.
+        // A workspace key sees its own workspace's integrations only: none of the
+        // organisation's.
+        if scope == IntegrationScope::Organisation {
+            return Ok(Json(ListEnvelope::new(0, Vec::new())));
+        }
         scope = IntegrationScope::Workspace;
         workspace = Some(own.to_owned());
     }
