@@ -3,25 +3,7 @@
 
 mod common;
 
-use common::{Mode, World};
-
-fn world_with_openai() -> World {
-    let w = World::new(Mode::Embedded);
-    for n in ["eng", "research"] {
-        w.ok(&["workspaces", "create", n]);
-    }
-    w.ok(&[
-        "integrations",
-        "connect",
-        "openai-prod",
-        "--service",
-        "openai",
-        "--key-env",
-        "PROVIDER_KEY",
-        "--skip-models",
-    ]);
-    w
-}
+use common::{world_with_openai, Mode, World};
 
 #[test]
 fn creating_an_existing_workspace_is_a_conflict_unless_asked_to_reuse_it() {

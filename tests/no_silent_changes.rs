@@ -3,26 +3,8 @@
 
 mod common;
 
-use common::{Mode, World};
+use common::{world_with_openai, Mode, World};
 use serde_json::Value;
-
-fn world_with_openai() -> World {
-    let w = World::new(Mode::Embedded);
-    for n in ["eng", "research"] {
-        w.ok(&["workspaces", "create", n]);
-    }
-    w.ok(&[
-        "integrations",
-        "connect",
-        "openai-prod",
-        "--service",
-        "openai",
-        "--key-env",
-        "PROVIDER_KEY",
-        "--skip-models",
-    ]);
-    w
-}
 
 fn access(w: &World, slug: &str) -> Value {
     w.json(&["integrations", "workspaces", slug])

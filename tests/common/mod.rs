@@ -329,6 +329,26 @@ impl World {
     }
 }
 
+/// An embedded catalog with workspaces `eng` and `research` and the integration
+/// `openai-prod` (no models chosen, nothing provisioned).
+pub fn world_with_openai() -> World {
+    let w = World::new(Mode::Embedded);
+    for n in ["eng", "research"] {
+        w.ok(&["workspaces", "create", n]);
+    }
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--skip-models",
+    ]);
+    w
+}
+
 /// Runs `f` once against the embedded catalog and once against `catalog serve`.
 pub fn both(f: impl Fn(&World)) {
     for mode in [Mode::Embedded, Mode::Served] {
