@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod flags;
+mod gateway;
 mod integrations;
 mod organisation;
 pub mod provisioning;

@@ -9,6 +9,7 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod check;
 pub mod error;
 pub mod hosts;
 pub mod resolve;
@@ -301,7 +302,13 @@ async fn run(
     let s = state.clone();
     let target = blocking(move || {
         let mut read = s.store.read()?;
-        resolve::target(&s, &mut *read, &workspace, &named)
+        resolve::target(
+            &s,
+            &mut *read,
+            &workspace,
+            &named,
+            &mut resolve::Steps::default(),
+        )
     })
     .await?;
     if let Some(host) = &target.custom_host {
@@ -380,6 +387,13 @@ fn answer_headers(target: &Target, upstream: &reqwest::header::HeaderMap) -> Hea
     }
     if let Ok(v) = HeaderValue::from_str(&target.service) {
         h.insert("x-portkey-provider", v);
+    }
+    if let Some(v) = target
+        .integration
+        .as_deref()
+        .and_then(|i| HeaderValue::from_str(i).ok())
+    {
+        h.insert("x-catalog-integration", v);
     }
     h
 }
