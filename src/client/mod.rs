@@ -3,6 +3,7 @@
 //! detail; status codes and error bodies are mapped to exit codes here, once.
 
 mod api_keys;
+pub mod configs;
 mod flags;
 mod gateway;
 mod integrations;

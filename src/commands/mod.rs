@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod check;
 pub mod completion;
+pub mod configs;
 pub mod dry_run;
 pub mod integrations;
 pub mod migrate_vkeys;
@@ -43,6 +44,9 @@ pub enum Command {
     /// AI providers: integrations made callable in a workspace as `@slug/model`
     #[command(subcommand)]
     Providers(providers::ProvidersCommand),
+    /// Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`
+    #[command(subcommand)]
+    Configs(configs::ConfigsCommand),
     /// Organisation-wide settings
     #[command(subcommand)]
     Org(org::OrgCommand),
@@ -168,6 +172,7 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Integrations(cmd) => integrations::run(&ctx, cmd),
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Providers(cmd) => providers::run(&ctx, cmd),
+        Command::Configs(cmd) => configs::run(&ctx, cmd),
         Command::Org(cmd) => org::run(&ctx, cmd),
         Command::ApiKeys(cmd) => api_keys::run(&ctx, cmd),
         Command::MigrateVkeys(args) => migrate_vkeys::run(&ctx, args),

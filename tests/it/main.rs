@@ -7,6 +7,7 @@ mod assets;
 mod cli_edges;
 mod common;
 mod concurrency;
+mod configs;
 mod contract;
 mod durability;
 mod governance;
