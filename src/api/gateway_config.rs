@@ -492,7 +492,7 @@ fn check_node(value: &Value, at: &str) -> Result<(), ConfigError> {
         check_retry(r, &join(at, "retry"))?;
     }
     if let Some(t) = obj.get("request_timeout") {
-        if !t.as_u64().is_some_and(|n| n > 0) {
+        if t.as_u64().is_none_or(|n| n == 0) {
             return Err(err(
                 join(at, "request_timeout"),
                 format!("must be a whole number of milliseconds above 0, not {t}"),
@@ -742,7 +742,7 @@ fn check_cache(v: &Value, at: &str) -> Result<(), ConfigError> {
         }
     }
     if let Some(m) = obj.get("max_age") {
-        if !m.as_u64().is_some_and(|n| n > 0) {
+        if m.as_u64().is_none_or(|n| n == 0) {
             return Err(err(
                 join(at, "max_age"),
                 format!("must be a whole number of seconds above 0, not {m}"),
