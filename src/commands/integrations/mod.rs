@@ -9,8 +9,6 @@ mod rotate_key;
 mod update;
 mod workspaces;
 
-pub use config_args::is_secret;
-
 use clap::Subcommand;
 
 use super::Ctx;
