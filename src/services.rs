@@ -235,7 +235,11 @@ const KEY: Needs = Needs {
 
 /// A service whose only credential is `key`, sent as a bearer token to an
 /// OpenAI-compatible API at `base_url`.
-const fn openai_compatible(id: &'static str, name: &'static str, base_url: &'static str) -> Service {
+const fn openai_compatible(
+    id: &'static str,
+    name: &'static str,
+    base_url: &'static str,
+) -> Service {
     Service {
         id,
         name,
@@ -551,7 +555,11 @@ impl std::fmt::Display for UnknownService {
         if let Some(s) = self.suggestion() {
             write!(f, "; did you mean `{s}`?")?;
         }
-        write!(f, " known services: {}", ids().collect::<Vec<_>>().join(", "))
+        write!(
+            f,
+            " known services: {}",
+            ids().collect::<Vec<_>>().join(", ")
+        )
     }
 }
 
@@ -588,7 +596,9 @@ impl Service {
         }
         match &self.credentials {
             Credentials::ByMode { modes, .. }
-                if modes.iter().all(|m| m.needs.secret == modes[0].needs.secret) =>
+                if modes
+                    .iter()
+                    .all(|m| m.needs.secret == modes[0].needs.secret) =>
             {
                 modes[0].needs.secret
             }
@@ -753,7 +763,10 @@ mod tests {
         assert_eq!(bedrock.secret(&mode("apiKey")), Secret::Key);
         assert_eq!(bedrock.secret(&Map::new()), Secret::Key);
         assert_eq!(find("vertex-ai").unwrap().secret(&Map::new()), Secret::None);
-        assert_eq!(find("custom").unwrap().secret(&Map::new()), Secret::OptionalKey);
+        assert_eq!(
+            find("custom").unwrap().secret(&Map::new()),
+            Secret::OptionalKey
+        );
         assert_eq!(
             bedrock.required(&mode("assumedRole")),
             ["aws_auth_type", "aws_region", "aws_role_arn"]
@@ -781,7 +794,10 @@ mod tests {
         for service in [bedrock, vertex, None] {
             let shown = Value::Object(masked_config(service, &config)).to_string();
             assert!(!shown.contains("PRIVATE-KEY") && !shown.contains("HEADER-SECRET"));
-            assert!(shown.contains("eu-west-1") && shown.contains("x-api-key"), "{shown}");
+            assert!(
+                shown.contains("eu-west-1") && shown.contains("x-api-key"),
+                "{shown}"
+            );
         }
         let shown = Value::Object(masked_config(vertex, &config)).to_string();
         assert!(!shown.contains("abcdefghijklmnopqrst"), "{shown}");

@@ -175,10 +175,7 @@ impl ConfigArgs {
         put("openai_organization", self.openai_organization.as_deref());
         put("openai_project", self.openai_project.as_deref());
         put("azure_resource_name", self.azure_resource_name.as_deref());
-        put(
-            "azure_auth_mode",
-            self.azure_auth_mode.as_deref(),
-        );
+        put("azure_auth_mode", self.azure_auth_mode.as_deref());
         put(
             "azure_entra_tenant_id",
             self.azure_entra_tenant_id.as_deref(),
@@ -211,10 +208,7 @@ impl ConfigArgs {
         }
         put("aws_role_arn", self.aws_role_arn.as_deref());
         put("aws_external_id", self.aws_external_id.as_deref());
-        put(
-            "vertex_auth_type",
-            self.vertex_auth_type.as_deref(),
-        );
+        put("vertex_auth_type", self.vertex_auth_type.as_deref());
         put("vertex_region", self.vertex_region.as_deref());
         put("vertex_project_id", self.vertex_project_id.as_deref());
         put("custom_host", self.custom_host.as_deref());
@@ -433,8 +427,14 @@ mod tests {
     #[test]
     fn every_setting_has_a_flag_and_enum_flags_take_the_registry_values() {
         assert_eq!(flag_for("azure_resource_name"), "--azure-resource-name");
-        assert_eq!(flag_for("aws_secret_access_key"), "--config-env aws_secret_access_key=VAR");
-        assert_eq!(flag_for("azure_managed_client_id"), "--azure-managed-client-id");
+        assert_eq!(
+            flag_for("aws_secret_access_key"),
+            "--config-env aws_secret_access_key=VAR"
+        );
+        assert_eq!(
+            flag_for("azure_managed_client_id"),
+            "--azure-managed-client-id"
+        );
         let cmd = ConfigArgs::augment_args(clap::Command::new("config"));
         for service in services::ALL {
             for field in service.all_fields() {

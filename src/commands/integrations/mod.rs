@@ -9,6 +9,8 @@ mod rotate_key;
 mod update;
 mod workspaces;
 
+pub use config_args::ServiceParser;
+
 use clap::Subcommand;
 
 use super::Ctx;

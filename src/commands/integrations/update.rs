@@ -52,8 +52,7 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     // `--config` is checked against every service's secrets here; the integration (and
     // so its service) is read only when settings change.
     let mut configurations = args.config.collect(&ctx.settings, None)?;
-    let changes_settings =
-        !configurations.is_empty() || !args.remove_azure_deployment.is_empty();
+    let changes_settings = !configurations.is_empty() || !args.remove_azure_deployment.is_empty();
     let current = match changes_settings {
         true => Some(ctx.client()?.get_integration(&args.slug.0)?),
         false => None,
@@ -103,15 +102,13 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         let path = format!("/v1/integrations/{}", args.slug);
         return dry_run::show(
             ctx,
-            &[
-                PlannedRequest::integration(
-                    "PUT",
-                    path,
-                    serde_json::to_value(&body)?,
-                    service,
-                    &args.config.secret_keys(),
-                ),
-            ],
+            &[PlannedRequest::integration(
+                "PUT",
+                path,
+                serde_json::to_value(&body)?,
+                service,
+                &args.config.secret_keys(),
+            )],
         );
     }
     let updated = ctx.client()?.update_integration(&args.slug.0, &body)?;

@@ -137,7 +137,10 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         (Some(s), _) | (None, Some(s)) => s,
         (None, None) => {
             let all = crate::services::ALL;
-            let names: Vec<String> = all.iter().map(|s| format!("{} ({})", s.id, s.name)).collect();
+            let names: Vec<String> = all
+                .iter()
+                .map(|s| format!("{} ({})", s.id, s.name))
+                .collect();
             &all[prompter.select("service", "--service", &names, 0)?]
         }
     };
@@ -170,9 +173,9 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             let given = match args.key.read(settings)? {
                 Some(s) => Some(s),
                 None if existing.is_some() && keep_stored_key(ctx, existing.as_ref())? => None,
-                None if prompter.can() => Some(
-                    prompter.secret(label, "--key-env VAR, --key-stdin or --key-file PATH")?,
-                ),
+                None if prompter.can() => {
+                    Some(prompter.secret(label, "--key-env VAR, --key-stdin or --key-file PATH")?)
+                }
                 None => {
                     return Err(missing(
                         label,
