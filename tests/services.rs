@@ -332,25 +332,19 @@ fn every_kind_of_secret_setting_is_masked_everywhere() {
 fn enum_like_settings_take_the_registry_values() {
     let w = World::new(Mode::Embedded);
     // `workload` is a Vertex AI mode the server accepts; the flag accepts it too.
-    let plan = w
-        .ok(&[
-            "integrations",
-            "connect",
-            "vertex",
-            "--service",
-            "vertex-ai",
-            "--vertex-auth-type",
-            "workload",
-            "--vertex-region",
-            "us-central1",
-            "--vertex-project-id",
-            "p1",
-            "--skip-models",
-            "--dry-run",
-            "-o",
-            "json",
-        ])
-        .json();
+    let mut args = vec![
+        "integrations",
+        "connect",
+        "vertex",
+        "--service",
+        "vertex-ai",
+        "--skip-models",
+        "--dry-run",
+        "-o",
+        "json",
+    ];
+    args.extend(flags_for("vertex-ai"));
+    let plan = w.ok(&args).json();
     assert_eq!(
         plan[0]["body"]["configurations"]["vertex_auth_type"],
         "workload"

@@ -3,7 +3,7 @@
 //! detail; status codes and error bodies are mapped to exit codes here, once.
 
 mod api_keys;
-mod flags;
+pub mod flags;
 mod integrations;
 mod organisation;
 pub mod provisioning;

@@ -146,14 +146,12 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    /// The settings whose values came from the environment or files: shown masked.
+    /// The settings whose values came from the environment or files: shown masked even
+    /// where the service registry does not call them secret.
     pub fn secret_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.config_env.iter().map(|kv| kv.key.clone()).collect();
         keys.extend(self.headers.secret_names());
         keys.extend(self.key_header.iter().cloned());
-        if self.aws_access_key_id_env.is_some() || self.aws_access_key_id_file.is_some() {
-            keys.push("aws_access_key_id".to_owned());
-        }
         keys
     }
 }
@@ -397,16 +395,11 @@ pub fn secret_of(service: &str, config: &Map<String, Value>) -> Secret {
     services::find(service).map_or(Secret::Key, |s| s.secret(config))
 }
 
-/// The flag that gives the setting `field`: its own flag, else `--config`/`--config-env`.
+/// The flag that gives the setting `field`: the one the client names in errors, else the
+/// provider flag of that name, else `--config`/`--config-env`.
 pub fn flag_for(field: &str) -> String {
-    match field {
-        "azure_deployment_config" => return "--azure-deployment".to_owned(),
-        "vertex_service_account_json" => return "--vertex-service-account-file".to_owned(),
-        "aws_access_key_id" => {
-            return "--aws-access-key-id-env VAR or --aws-access-key-id-file PATH".to_owned()
-        }
-        "custom_headers" => return "--header".to_owned(),
-        _ => {}
+    if let Some(flag) = crate::client::flags::flag_of(field) {
+        return flag.to_owned();
     }
     let cmd = ConfigArgs::augment_args(clap::Command::new("config"));
     let long = cmd
