@@ -255,8 +255,6 @@ const fn openai_compatible(
 /// Every service, in the order the wizard offers them.
 pub static ALL: &[Service] = &[
     Service {
-        id: "openai",
-        name: "OpenAI",
         fields: &[
             Field::new("openai_organization", Kind::Text, "OpenAI organization id"),
             Field::new("openai_project", Kind::Text, "OpenAI project id"),
@@ -684,8 +682,8 @@ mod tests {
             for r in s.requires {
                 assert!(s.field(r).is_some(), "{}: requires unknown {r}", s.id);
             }
-            let (needs, values): (Vec<&Needs>, Vec<&str>) = match &s.credentials {
-                Credentials::Fixed(n) => (vec![n], vec![]),
+            let needs: Vec<&Needs> = match &s.credentials {
+                Credentials::Fixed(n) => vec![n],
                 Credentials::ByMode { field, modes } => {
                     let Some(Field {
                         kind: Kind::Enum(allowed),
@@ -696,10 +694,9 @@ mod tests {
                     };
                     let values: Vec<&str> = modes.iter().map(|m| m.value).collect();
                     assert_eq!(&values, allowed, "{}", s.id);
-                    (modes.iter().map(|m| &m.needs).collect(), values)
+                    modes.iter().map(|m| &m.needs).collect()
                 }
             };
-            let _ = values;
             for n in needs {
                 for f in n.fields {
                     assert!(s.field(f).is_some(), "{}: needs unknown {f}", s.id);
