@@ -2284,7 +2284,7 @@ _catalog() {
             fi
             case "${prev}" in
                 --service)
-                    COMPREPLY=($(compgen -W "openai anthropic azure-openai bedrock vertex-ai google mistral-ai groq custom" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "openai anthropic azure-openai bedrock vertex-ai google mistral-ai groq together-ai fireworks-ai deepseek x-ai openrouter deepinfra cerebras perplexity-ai cohere ai21 custom" -- "${cur}"))
                     return 0
                     ;;
                 --name)
@@ -2372,7 +2372,7 @@ _catalog() {
                     return 0
                     ;;
                 --vertex-auth-type)
-                    COMPREPLY=($(compgen -W "serviceAccount basic" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "serviceAccount basic workload" -- "${cur}"))
                     return 0
                     ;;
                 --vertex-region)
@@ -2856,7 +2856,7 @@ _catalog() {
                     return 0
                     ;;
                 --vertex-auth-type)
-                    COMPREPLY=($(compgen -W "serviceAccount basic" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "serviceAccount basic workload" -- "${cur}"))
                     return 0
                     ;;
                 --vertex-region)
@@ -3332,7 +3332,7 @@ _catalog() {
                     return 0
                     ;;
                 --service)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "openai anthropic azure-openai bedrock vertex-ai google mistral-ai groq together-ai fireworks-ai deepseek x-ai openrouter deepinfra cerebras perplexity-ai cohere ai21 custom" -- "${cur}"))
                     return 0
                     ;;
                 --search)

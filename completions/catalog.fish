@@ -363,6 +363,16 @@ vertex-ai\t''
 google\t''
 mistral-ai\t''
 groq\t''
+together-ai\t''
+fireworks-ai\t''
+deepseek\t''
+x-ai\t''
+openrouter\t''
+deepinfra\t''
+cerebras\t''
+perplexity-ai\t''
+cohere\t''
+ai21\t''
 custom\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l name -d 'Display name (default: the slug)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l description -d 'Description' -r
@@ -392,9 +402,10 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
-basic\t''"
+basic\t''
+workload\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-region -d 'Vertex AI region, e.g. us-central1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-project-id -d 'Google Cloud project id (auth type basic or workload)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
@@ -462,9 +473,10 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
-basic\t''"
+basic\t''
+workload\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-region -d 'Vertex AI region, e.g. us-central1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-project-id -d 'Google Cloud project id (auth type basic or workload)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
@@ -664,7 +676,25 @@ complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l provider -d 'Only this provider\'s models (`@slug`)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l service -d 'Only this service\'s models (e.g. openai)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l service -d 'Only this service\'s models (e.g. openai)' -r -f -a "openai\t''
+anthropic\t''
+azure-openai\t''
+bedrock\t''
+vertex-ai\t''
+google\t''
+mistral-ai\t''
+groq\t''
+together-ai\t''
+fireworks-ai\t''
+deepseek\t''
+x-ai\t''
+openrouter\t''
+deepinfra\t''
+cerebras\t''
+perplexity-ai\t''
+cohere\t''
+ai21\t''
+custom\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l search -d 'Only models whose id contains this text' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l limit -d 'Show at most this many models' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l integration -d 'Instead: what is enabled on this integration, and why (combines with --search)' -r

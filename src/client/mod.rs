@@ -4,7 +4,7 @@
 
 mod api_keys;
 pub mod configs;
-mod flags;
+pub mod flags;
 mod gateway;
 mod integrations;
 mod organisation;

@@ -29,4 +29,5 @@ mod registry;
 mod scopes;
 mod secrets;
 mod server_edges;
+mod services;
 mod store;

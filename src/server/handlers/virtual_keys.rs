@@ -210,12 +210,8 @@ pub async fn create(
         &mut *state.store.read()?,
         &principal,
     )?;
-    if !provider_config::known_services().contains(&body.provider.as_str()) {
-        return Err(ApiError::invalid(format!(
-            "unknown `provider` `{}`; this server knows: {}",
-            body.provider,
-            provider_config::known_services().join(", ")
-        )));
+    if let Err(e) = crate::services::lookup(&body.provider) {
+        return Err(ApiError::invalid(format!("`provider`: {e}")));
     }
     if let Some(s) = &body.slug {
         check_slug("slug", s)?;
