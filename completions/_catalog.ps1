@@ -47,7 +47,8 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('org', 'org', [CompletionResultType]::ParameterValue, 'Organisation-wide settings')
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API over HTTP for a team')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Explain whether a workspace can call a model, step by step (no call is made)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API and gateway over HTTP for a team')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -726,6 +727,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('price', 'price', [CompletionResultType]::ParameterValue, 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The Model Garden: every model a workspace can call; or one integration''s models with --integration')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'One model''s details and ready-to-use code calling it')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Call a model through the gateway as a workspace would, and show what answered')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -893,6 +895,29 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'catalog;models;test' {
+            [CompletionResult]::new('--prompt', '--prompt', [CompletionResultType]::ParameterName, 'What to send (default: a short greeting)')
+            [CompletionResult]::new('--max-tokens', '--max-tokens', [CompletionResultType]::ParameterName, 'Most tokens the reply may have')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('--stream', '--stream', [CompletionResultType]::ParameterName, 'Stream the reply as it is generated')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'catalog;models;help' {
             [CompletionResult]::new('allow', 'allow', [CompletionResultType]::ParameterValue, 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)')
             [CompletionResult]::new('deny', 'deny', [CompletionResultType]::ParameterValue, 'Disable models on an integration')
@@ -901,6 +926,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('price', 'price', [CompletionResultType]::ParameterValue, 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The Model Garden: every model a workspace can call; or one integration''s models with --integration')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'One model''s details and ready-to-use code calling it')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Call a model through the gateway as a workspace would, and show what answered')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -923,6 +949,9 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;models;help;show' {
+            break
+        }
+        'catalog;models;help;test' {
             break
         }
         'catalog;models;help;help' {
@@ -1481,12 +1510,34 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'catalog;check' {
+            [CompletionResult]::new('--api-key-id', '--api-key-id', [CompletionResultType]::ParameterName, 'Also check this API key: that it belongs to the workspace, is live and may call models')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'catalog;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (port 0 picks a free port)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: the embedded catalog''s database)')
             [CompletionResult]::new('--header-timeout', '--header-timeout', [CompletionResultType]::ParameterName, 'Time a client has to send a request''s headers before its connection is closed')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection with no request in flight and no traffic for this long')
             [CompletionResult]::new('--shutdown-timeout', '--shutdown-timeout', [CompletionResultType]::ParameterName, 'On SIGINT/SIGTERM, how long in-flight requests may take to finish')
+            [CompletionResult]::new('--trusted-custom-host', '--trusted-custom-host', [CompletionResultType]::ParameterName, 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
@@ -1537,7 +1588,8 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('org', 'org', [CompletionResultType]::ParameterValue, 'Organisation-wide settings')
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
-            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API over HTTP for a team')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Explain whether a workspace can call a model, step by step (no call is made)')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API and gateway over HTTP for a team')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -1631,6 +1683,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('price', 'price', [CompletionResultType]::ParameterValue, 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The Model Garden: every model a workspace can call; or one integration''s models with --integration')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'One model''s details and ready-to-use code calling it')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Call a model through the gateway as a workspace would, and show what answered')
             break
         }
         'catalog;help;models;allow' {
@@ -1652,6 +1705,9 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;help;models;show' {
+            break
+        }
+        'catalog;help;models;test' {
             break
         }
         'catalog;help;providers' {
@@ -1727,6 +1783,9 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;help;migrate-vkeys' {
+            break
+        }
+        'catalog;help;check' {
             break
         }
         'catalog;help;serve' {

@@ -22,6 +22,9 @@ _catalog() {
             catalog,auth)
                 cmd="catalog__subcmd__auth"
                 ;;
+            catalog,check)
+                cmd="catalog__subcmd__check"
+                ;;
             catalog,completion)
                 cmd="catalog__subcmd__completion"
                 ;;
@@ -154,6 +157,9 @@ _catalog() {
             catalog__subcmd__help,auth)
                 cmd="catalog__subcmd__help__subcmd__auth"
                 ;;
+            catalog__subcmd__help,check)
+                cmd="catalog__subcmd__help__subcmd__check"
+                ;;
             catalog__subcmd__help,completion)
                 cmd="catalog__subcmd__help__subcmd__completion"
                 ;;
@@ -264,6 +270,9 @@ _catalog() {
                 ;;
             catalog__subcmd__help__subcmd__models,show)
                 cmd="catalog__subcmd__help__subcmd__models__subcmd__show"
+                ;;
+            catalog__subcmd__help__subcmd__models,test)
+                cmd="catalog__subcmd__help__subcmd__models__subcmd__test"
                 ;;
             catalog__subcmd__help__subcmd__org,settings)
                 cmd="catalog__subcmd__help__subcmd__org__subcmd__settings"
@@ -376,6 +385,9 @@ _catalog() {
             catalog__subcmd__models,show)
                 cmd="catalog__subcmd__models__subcmd__show"
                 ;;
+            catalog__subcmd__models,test)
+                cmd="catalog__subcmd__models__subcmd__test"
+                ;;
             catalog__subcmd__models__subcmd__help,add)
                 cmd="catalog__subcmd__models__subcmd__help__subcmd__add"
                 ;;
@@ -399,6 +411,9 @@ _catalog() {
                 ;;
             catalog__subcmd__models__subcmd__help,show)
                 cmd="catalog__subcmd__models__subcmd__help__subcmd__show"
+                ;;
+            catalog__subcmd__models__subcmd__help,test)
+                cmd="catalog__subcmd__models__subcmd__help__subcmd__test"
                 ;;
             catalog__subcmd__org,help)
                 cmd="catalog__subcmd__org__subcmd__help"
@@ -503,7 +518,7 @@ _catalog() {
 
     case "${cmd}" in
         catalog)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help"
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1064,6 +1079,48 @@ _catalog() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        catalog__subcmd__check)
+            opts="-o -y -q -v -h -V --api-key-id --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --api-key-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         catalog__subcmd__completion)
             opts="-o -y -q -v -h -V --static --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1497,7 +1554,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help)
-            opts="auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help"
+            opts="auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1625,6 +1682,20 @@ _catalog() {
         catalog__subcmd__help__subcmd__auth__subcmd__use)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1889,7 +1960,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help__subcmd__models)
-            opts="allow deny add remove price list show"
+            opts="allow deny add remove price list show test"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1987,6 +2058,20 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help__subcmd__models__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__models__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3011,7 +3096,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__models)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version allow deny add remove price list show help"
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version allow deny add remove price list show test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3195,7 +3280,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__models__subcmd__help)
-            opts="allow deny add remove price list show help"
+            opts="allow deny add remove price list show test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3307,6 +3392,20 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__models__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__models__subcmd__help__subcmd__test)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3479,6 +3578,52 @@ _catalog() {
             case "${prev}" in
                 --snippet)
                     COMPREPLY=($(compgen -W "python node curl openai-python" -- "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__models__subcmd__test)
+            opts="-o -y -q -v -h -V --prompt --stream --max-tokens --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --prompt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --profile)
@@ -4029,7 +4174,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__serve)
-            opts="-o -y -q -v -h -V --listen --db --header-timeout --idle-timeout --shutdown-timeout --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --listen --db --header-timeout --idle-timeout --shutdown-timeout --trusted-custom-host --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4052,6 +4197,10 @@ _catalog() {
                     return 0
                     ;;
                 --shutdown-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-custom-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

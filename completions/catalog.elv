@@ -44,7 +44,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-            cand serve 'Serve the catalog''s Admin API over HTTP for a team'
+            cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
+            cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -677,6 +678,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand price 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s'
             cand list 'The Model Garden: every model a workspace can call; or one integration''s models with --integration'
             cand show 'One model''s details and ready-to-use code calling it'
+            cand test 'Call a model through the gateway as a workspace would, and show what answered'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;models;allow'= {
@@ -836,6 +838,28 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;models;test'= {
+            cand --prompt 'What to send (default: a short greeting)'
+            cand --max-tokens 'Most tokens the reply may have'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --stream 'Stream the reply as it is generated'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;models;help'= {
             cand allow 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
             cand deny 'Disable models on an integration'
@@ -844,6 +868,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand price 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s'
             cand list 'The Model Garden: every model a workspace can call; or one integration''s models with --integration'
             cand show 'One model''s details and ready-to-use code calling it'
+            cand test 'Call a model through the gateway as a workspace would, and show what answered'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;models;help;allow'= {
@@ -859,6 +884,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;models;help;list'= {
         }
         &'catalog;models;help;show'= {
+        }
+        &'catalog;models;help;test'= {
         }
         &'catalog;models;help;help'= {
         }
@@ -1372,12 +1399,33 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;check'= {
+            cand --api-key-id 'Also check this API key: that it belongs to the workspace, is live and may call models'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;serve'= {
             cand --listen 'Address to listen on (port 0 picks a free port)'
             cand --db 'Database file (default: the embedded catalog''s database)'
             cand --header-timeout 'Time a client has to send a request''s headers before its connection is closed'
             cand --idle-timeout 'Close a connection with no request in flight and no traffic for this long'
             cand --shutdown-timeout 'On SIGINT/SIGTERM, how long in-flight requests may take to finish'
+            cand --trusted-custom-host 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
@@ -1426,7 +1474,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-            cand serve 'Serve the catalog''s Admin API over HTTP for a team'
+            cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
+            cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1498,6 +1547,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand price 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s'
             cand list 'The Model Garden: every model a workspace can call; or one integration''s models with --integration'
             cand show 'One model''s details and ready-to-use code calling it'
+            cand test 'Call a model through the gateway as a workspace would, and show what answered'
         }
         &'catalog;help;models;allow'= {
         }
@@ -1512,6 +1562,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;models;list'= {
         }
         &'catalog;help;models;show'= {
+        }
+        &'catalog;help;models;test'= {
         }
         &'catalog;help;providers'= {
             cand list 'List a workspace''s AI providers with their integration, status, budget and rate limit'
@@ -1567,6 +1619,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;api-keys;delete'= {
         }
         &'catalog;help;migrate-vkeys'= {
+        }
+        &'catalog;help;check'= {
         }
         &'catalog;help;serve'= {
         }

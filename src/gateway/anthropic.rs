@@ -9,7 +9,7 @@ use super::usage::Usage;
 /// `max_tokens` when the caller sets none and the registry does not know the model.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 
-fn text_of(content: &Value) -> String {
+pub fn text_of(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts

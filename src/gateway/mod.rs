@@ -11,6 +11,7 @@ pub mod anthropic;
 pub mod azure;
 pub mod check;
 pub mod error;
+pub mod gemini;
 pub mod hosts;
 pub mod resolve;
 pub mod route;
@@ -338,8 +339,8 @@ async fn request_config(
                 Some(c) if c.workspace_id.as_deref().is_none_or(|w| w == ws) => {
                     if c.status != "active" {
                         return Err(GatewayError::invalid(format!(
-                            "saved config `{}` is {}; an admin can save a new one with `catalog configs create`",
-                            c.slug, c.status
+                            "saved config `{}` is {}; an admin can make it active again with `catalog configs update {} --status active`",
+                            c.slug, c.status, c.slug
                         )));
                     }
                     Ok(c.config)
@@ -383,6 +384,9 @@ async fn run(
         log.model = n.model.clone().unwrap_or_default();
     }
     let config = request_config(state, &request.headers, &workspace).await?;
+    if let Some(config) = &config {
+        refuse_unknown_slugs(state, &workspace, route::named_slugs(config)).await?;
+    }
     let header_timeout = request_timeout(&request.headers)?;
     let base = log.base.clone();
     let call = |leaf: route::Leaf| {
@@ -419,6 +423,33 @@ async fn run(
     Ok(router
         .run(&config, route::Inherited::default(), "config".to_owned())
         .await)
+}
+
+/// Portkey's check before routing: every provider a config names must exist.
+async fn refuse_unknown_slugs(
+    state: &AppState,
+    workspace: &str,
+    slugs: Vec<String>,
+) -> Result<(), GatewayError> {
+    let (s, ws) = (state.clone(), workspace.to_owned());
+    blocking(move || {
+        let mut read = s.store.read()?;
+        let mut unknown = Vec::new();
+        for slug in slugs {
+            if read.provider(&ws, &slug)?.is_none() && read.virtual_key(&ws, &slug)?.is_none() {
+                unknown.push(slug);
+            }
+        }
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(GatewayError::unknown_keys(
+                &unknown,
+                "The config names AI providers this workspace does not have; `GET /v1/models` lists the ones it has",
+            ))
+        }
+    })
+    .await
 }
 
 /// One attempt at one leaf: resolve its provider, check it, call it.
@@ -607,6 +638,13 @@ async fn call(
         (Protocol::Anthropic, false, Some(error)) => {
             (Bytes::from(anthropic::error(&error).to_string()), None)
         }
+        (Protocol::Gemini, true, Some(answer)) => {
+            let (body, usage) = gemini::response(&answer, &target.model, created);
+            (Bytes::from(body.to_string()), usage)
+        }
+        (Protocol::Gemini, false, Some(error)) => {
+            (Bytes::from(gemini::error(&error).to_string()), None)
+        }
         (_, true, Some(v)) => (bytes, v.get("usage").and_then(Usage::from_openai)),
         (_, true, None) => {
             return Err(GatewayError::upstream(
@@ -643,12 +681,14 @@ enum Translate {
         usage: Option<Usage>,
     },
     Anthropic(anthropic::StreamTranslator),
+    Gemini(gemini::StreamTranslator, bool),
 }
 
 impl Translate {
     fn event(&mut self, event: &sse::Event) -> Vec<u8> {
         match self {
             Translate::Anthropic(t) => t.event(event),
+            Translate::Gemini(t, _) => t.event(event),
             Translate::OpenAi {
                 caller_wants_usage,
                 finished,
@@ -681,6 +721,19 @@ impl Translate {
         match self {
             Translate::OpenAi { finished, .. } => *finished,
             Translate::Anthropic(t) => t.finished,
+            Translate::Gemini(_, finished) => *finished,
+        }
+    }
+
+    /// What to send when the upstream ends its stream: Gemini's streams end without a
+    /// marker, so its end is the normal end; other streams are cut (`None`).
+    fn end(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Translate::Gemini(t, finished) if !*finished => {
+                *finished = true;
+                Some(t.finish())
+            }
+            _ => None,
         }
     }
 
@@ -688,6 +741,7 @@ impl Translate {
         match self {
             Translate::OpenAi { usage, .. } => *usage,
             Translate::Anthropic(t) => Some(t.usage()),
+            Translate::Gemini(t, _) => t.usage(),
         }
     }
 }
@@ -728,6 +782,10 @@ fn stream_body(
             created,
             caller_wants_usage,
         )),
+        Protocol::Gemini => Translate::Gemini(
+            gemini::StreamTranslator::new(&target.model, created, caller_wants_usage),
+            false,
+        ),
         Protocol::OpenAi | Protocol::Azure => Translate::OpenAi {
             caller_wants_usage,
             finished: false,
@@ -768,7 +826,17 @@ fn stream_body(
                     return Some((Ok(bytes), s));
                 }
                 None if s.translate.finished() => return None,
+                None if s.splitter.has_partial() => {
+                    let bytes = s.cut("ended the stream before it was complete");
+                    return Some((Ok(bytes), s));
+                }
                 None => {
+                    if let Some(end) = s.translate.end() {
+                        s.done = true;
+                        s.log.0.usage = s.translate.usage();
+                        s.log.0.outcome = "ok";
+                        return Some((Ok(Bytes::from(end)), s));
+                    }
                     let bytes = s.cut("ended the stream before it was complete");
                     return Some((Ok(bytes), s));
                 }

@@ -144,6 +144,35 @@ fn leaf_named(
     })
 }
 
+/// Every provider slug a config names (`provider: "@x"`, `virtual_key`, a model
+/// `@x/...` in `override_params`), so unknown ones are refused before anything is called.
+pub fn named_slugs(config: &GatewayConfig) -> Vec<String> {
+    let mut slugs: Vec<String> = Vec::new();
+    for node in config.nodes() {
+        let from_provider = node
+            .provider
+            .as_deref()
+            .and_then(|p| p.strip_prefix('@'))
+            .map(|p| p.split('/').next().unwrap_or(p));
+        let from_model = node
+            .override_params
+            .get("model")
+            .and_then(Value::as_str)
+            .and_then(|m| m.strip_prefix('@'))
+            .and_then(|m| m.split_once('/'))
+            .map(|(slug, _)| slug);
+        for slug in [from_provider, node.virtual_key.as_deref(), from_model]
+            .into_iter()
+            .flatten()
+        {
+            if !slugs.iter().any(|s| s == slug) {
+                slugs.push(slug.to_owned());
+            }
+        }
+    }
+    slugs
+}
+
 /// A weighted choice among `weights`; `None` when every weight is 0.
 pub fn pick(weights: &[f64], roll: f64) -> Option<usize> {
     let total: f64 = weights.iter().filter(|w| **w > 0.0).sum();
@@ -319,6 +348,7 @@ mod tests {
         let parent = GatewayConfig::parse(&serde_json::json!({
             "override_params": {"temperature": 0.1, "max_tokens": 10},
             "request_timeout": 500,
+            "strategy": {"mode": "single"},
             "targets": [{"provider": "@a", "override_params": {"max_tokens": 20}}]
         }))
         .unwrap();

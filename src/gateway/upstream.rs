@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::error::GatewayError;
 use super::resolve::Target;
-use super::{anthropic, azure};
+use super::{anthropic, azure, gemini};
 use crate::services::{self, Service};
 
 /// What the caller asked for.
@@ -35,6 +35,8 @@ pub enum Protocol {
     Azure,
     /// Anthropic's messages API.
     Anthropic,
+    /// Google's Gemini API (`generateContent`).
+    Gemini,
 }
 
 fn protocol(service: &Service) -> Option<Protocol> {
@@ -42,9 +44,8 @@ fn protocol(service: &Service) -> Option<Protocol> {
         services::Protocol::OpenAiChat => Some(Protocol::OpenAi),
         services::Protocol::AzureOpenAi => Some(Protocol::Azure),
         services::Protocol::AnthropicMessages => Some(Protocol::Anthropic),
-        services::Protocol::BedrockConverse
-        | services::Protocol::Gemini
-        | services::Protocol::None => None,
+        services::Protocol::Gemini => Some(Protocol::Gemini),
+        services::Protocol::BedrockConverse | services::Protocol::None => None,
     }
 }
 
@@ -195,6 +196,30 @@ pub fn prepare(
             key_headers(service, required_key(target)?, &mut headers)?;
             body = anthropic::request(body, &target.model, target.max_output_tokens)?;
             format!("{}/messages", base.trim_end_matches('/'))
+        }
+        Protocol::Gemini => {
+            if endpoint == Endpoint::Embeddings {
+                return Err(GatewayError::not_implemented(format!(
+                    "the gateway cannot call Gemini embeddings yet (AI provider `@{}`)",
+                    target.slug
+                )));
+            }
+            let base = base
+                .ok_or_else(|| GatewayError::internal("the registry gives Gemini no base URL"))?;
+            key_headers(service, required_key(target)?, &mut headers)?;
+            body = gemini::request(&body)?;
+            let model = &target.model;
+            if stream {
+                format!(
+                    "{}/models/{model}:streamGenerateContent?alt=sse",
+                    base.trim_end_matches('/')
+                )
+            } else {
+                format!(
+                    "{}/models/{model}:generateContent",
+                    base.trim_end_matches('/')
+                )
+            }
         }
     };
     if stream && matches!(protocol, Protocol::OpenAi | Protocol::Azure) {
