@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::api::configs::UpdateConfig;
+use crate::api::configs::{Flag, UpdateConfig};
 use crate::client::configs::config_path;
 use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         name: args.name,
         config,
         status: None,
-        is_default: args.default.then_some(true),
+        is_default: args.default.then_some(Flag(true)),
     };
     if body.name.is_none() && body.config.is_none() && body.is_default.is_none() {
         return Err(CliError::usage("nothing to update")
