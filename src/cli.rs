@@ -225,6 +225,13 @@ mod parse_tests {
                 "--default",
             ],
             &["configs", "update", "pc-fallba-1a2b3c", "--file", "gw.json"],
+            &[
+                "configs",
+                "update",
+                "pc-fallba-1a2b3c",
+                "--status",
+                "archived",
+            ],
             &["configs", "get", "pc-fallba-1a2b3c"],
             &["configs", "versions", "pc-fallba-1a2b3c"],
             &["configs", "delete", "pc-fallba-1a2b3c", "--yes"],
