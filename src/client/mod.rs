@@ -5,6 +5,7 @@
 mod api_keys;
 pub mod configs;
 mod flags;
+mod gateway;
 mod integrations;
 mod organisation;
 pub mod provisioning;

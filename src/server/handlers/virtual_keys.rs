@@ -36,7 +36,7 @@ use crate::store::{
     IntegrationRecord, ProviderRecord, StoreRead, UsageScope, VirtualKeyRecord, BUDGET,
 };
 
-fn master(state: &AppState) -> ApiResult<MasterKey> {
+pub fn master(state: &AppState) -> ApiResult<MasterKey> {
     state
         .vault
         .key()
@@ -44,7 +44,7 @@ fn master(state: &AppState) -> ApiResult<MasterKey> {
         .map_err(|e| ApiError::internal(format!("cannot use the master key: {e:#}")))
 }
 
-fn open(key: &MasterKey, record: &VirtualKeyRecord) -> ApiResult<VkSecrets> {
+pub fn open(key: &MasterKey, record: &VirtualKeyRecord) -> ApiResult<VkSecrets> {
     let plain = key
         .open(&record.sealed_secrets, &record.public.id)
         .map_err(|e| {
@@ -59,7 +59,7 @@ fn seal(key: &MasterKey, id: &str, secrets: &VkSecrets) -> ApiResult<Vec<u8>> {
 }
 
 /// The status of an unmigrated key: `expired`, `exhausted` or `active`.
-fn vk_status(v: &VirtualKey, now: DateTime<Utc>) -> &'static str {
+pub fn vk_status(v: &VirtualKey, now: DateTime<Utc>) -> &'static str {
     let expired = v
         .expires_at
         .as_deref()
