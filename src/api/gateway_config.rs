@@ -447,22 +447,19 @@ fn check_node(value: &Value, at: &str) -> Result<(), ConfigError> {
     if let Some(s) = obj.get("strategy") {
         mode = Some(check_strategy(s, &join(at, "strategy"))?);
     }
+    // Targets without a strategy are read as `single`, as Portkey's gateway reads them.
     match (obj.get("targets"), mode) {
-        (Some(t), Some(mode)) => check_targets(t, &join(at, "targets"), mode, obj)?,
-        (Some(_), None) => {
-            return Err(err(
-                join(at, "targets"),
-                "needs a strategy",
-                "add `\"strategy\": {\"mode\": \"fallback\"}` (or `loadbalance`, `conditional`, `single`)",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(err(
-                join(at, "strategy"),
-                "needs `targets` to choose from",
-                "add `\"targets\": [{\"provider\": \"@openai-prod\"}, ...]`, or remove the strategy",
-            ))
-        }
+        (Some(t), mode) => check_targets(
+            t,
+            &join(at, "targets"),
+            mode.unwrap_or(StrategyMode::Single),
+            obj,
+        )?,
+        (None, Some(_)) => return Err(err(
+            join(at, "strategy"),
+            "needs `targets` to choose from",
+            "add `\"targets\": [{\"provider\": \"@openai-prod\"}, ...]`, or remove the strategy",
+        )),
         (None, None) => {}
     }
     if let Some(p) = obj.get("provider") {
@@ -879,10 +876,8 @@ mod tests {
             refused(json!({"strategy": {"mode": "fallback"}})).path,
             "strategy"
         );
-        assert_eq!(
-            refused(json!({"targets": [{"provider": "@a"}]})).path,
-            "targets"
-        );
+        // Targets without a strategy are `single`, as the gateway reads them.
+        GatewayConfig::parse(&json!({"targets": [{"provider": "@a"}]})).unwrap();
         assert_eq!(refused(json!([1])).path, "");
     }
 
