@@ -1229,6 +1229,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
         'catalog;configs;update' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'New display name')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The new config as a JSON file (`-` reads stdin); a changed config is a new version')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, '`archived` keeps the config but the gateway stops using it; `active` restores it')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')

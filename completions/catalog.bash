@@ -1470,7 +1470,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__configs__subcmd__update)
-            opts="-o -y -q -v -h -V --name --file --default --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --name --file --default --status --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1482,6 +1482,10 @@ _catalog() {
                     ;;
                 --file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status)
+                    COMPREPLY=($(compgen -W "active archived" -- "${cur}"))
                     return 0
                     ;;
                 --profile)

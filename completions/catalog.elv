@@ -1144,6 +1144,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;configs;update'= {
             cand --name 'New display name'
             cand --file 'The new config as a JSON file (`-` reads stdin); a changed config is a new version'
+            cand --status '`archived` keeps the config but the gateway stops using it; `active` restores it'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'

@@ -964,6 +964,8 @@ complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen
 complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
 complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l file -d 'The new config as a JSON file (`-` reads stdin); a changed config is a new version' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l status -d '`archived` keeps the config but the gateway stops using it; `active` restores it' -r -f -a "active\t''
+archived\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r

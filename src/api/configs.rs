@@ -104,25 +104,49 @@ pub struct CreateConfig {
     /// The gateway config: `{strategy, targets, provider, override_params, retry, ...}`.
     pub config: Map<String, Value>,
     /// `1` makes it the workspace's default config.
-    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         rename = "isDefault",
         alias = "is_default",
         default,
-        deserialize_with = "opt_flex_bool",
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "as_flag"
+        skip_serializing_if = "Option::is_none"
     )]
-    pub is_default: Option<bool>,
+    pub is_default: Option<Flag>,
     /// The workspace (id or slug); required with an organisation key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_id: Option<String>,
 }
 
-fn as_flag<S: serde::Serializer>(v: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(b) => s.serialize_u8(u8::from(*b)),
-        None => s.serialize_none(),
+/// A yes/no the contract sends as `1`/`0`; `true`/`false` and `"1"`/`"true"` are read
+/// too. Written as `1` or `0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flag(pub bool);
+
+impl Serialize for Flag {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(u8::from(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        super::lenient::flex_bool(&v)
+            .map(Flag)
+            .ok_or_else(|| serde::de::Error::custom(format!("expected 1 or 0, got {v}")))
+    }
+}
+
+impl schemars::JsonSchema for Flag {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Flag".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        super::schema::flex_bool(generator)
     }
 }
 
@@ -140,16 +164,13 @@ pub struct UpdateConfig {
     pub config: Option<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ConfigStatus>,
-    #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         rename = "isDefault",
         alias = "is_default",
         default,
-        deserialize_with = "opt_flex_bool",
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "as_flag"
+        skip_serializing_if = "Option::is_none"
     )]
-    pub is_default: Option<bool>,
+    pub is_default: Option<Flag>,
 }
 
 /// The answer to `POST /configs`.
@@ -203,7 +224,7 @@ mod tests {
         assert_eq!(c.format, "json");
         let body: CreateConfig =
             serde_json::from_value(json!({"name": "a", "config": {}, "isDefault": 1})).unwrap();
-        assert_eq!(body.is_default, Some(true));
+        assert_eq!(body.is_default, Some(Flag(true)));
         assert_eq!(serde_json::to_value(&body).unwrap()["isDefault"], 1);
     }
 }

@@ -215,9 +215,13 @@ pub const CREDENTIAL_KEYS: &[&str] = &[
 
 impl GatewayConfig {
     /// Checks a config and reads it into the model.
+    /// Whole numbers written as floats (`3.0`) are read as integers, as the gateway's
+    /// JavaScript reads them.
     pub fn parse(value: &Value) -> Result<GatewayConfig, ConfigError> {
         check_node(value, "")?;
-        serde_json::from_value(value.clone()).map_err(|e| ConfigError {
+        let mut value = value.clone();
+        integers(&mut value);
+        serde_json::from_value(value).map_err(|e| ConfigError {
             path: String::new(),
             problem: format!("cannot be read: {e}"),
             fix: "check it against the config reference".to_owned(),
@@ -231,6 +235,29 @@ impl GatewayConfig {
             out.extend(t.nodes());
         }
         out
+    }
+}
+
+/// A whole number of 0 or more, also when written as a float (`3.0`).
+fn whole(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9_007_199_254_740_992.0)
+            .map(|f| f as u64)
+    })
+}
+
+/// Rewrites whole floats as integers, everywhere in a value.
+fn integers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(i) = whole(v) {
+                *v = Value::from(i);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integers),
+        Value::Object(map) => map.values_mut().for_each(integers),
+        _ => {}
     }
 }
 
@@ -373,7 +400,7 @@ fn status_codes(v: &Value, at: &str) -> Result<Vec<u16>, ConfigError> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            s.as_u64()
+            whole(s)
                 .filter(|n| (100..=599).contains(n))
                 .and_then(|n| u16::try_from(n).ok())
                 .ok_or_else(|| {
@@ -420,22 +447,19 @@ fn check_node(value: &Value, at: &str) -> Result<(), ConfigError> {
     if let Some(s) = obj.get("strategy") {
         mode = Some(check_strategy(s, &join(at, "strategy"))?);
     }
+    // Targets without a strategy are read as `single`, as Portkey's gateway reads them.
     match (obj.get("targets"), mode) {
-        (Some(t), Some(mode)) => check_targets(t, &join(at, "targets"), mode, obj)?,
-        (Some(_), None) => {
-            return Err(err(
-                join(at, "targets"),
-                "needs a strategy",
-                "add `\"strategy\": {\"mode\": \"fallback\"}` (or `loadbalance`, `conditional`, `single`)",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(err(
-                join(at, "strategy"),
-                "needs `targets` to choose from",
-                "add `\"targets\": [{\"provider\": \"@openai-prod\"}, ...]`, or remove the strategy",
-            ))
-        }
+        (Some(t), mode) => check_targets(
+            t,
+            &join(at, "targets"),
+            mode.unwrap_or(StrategyMode::Single),
+            obj,
+        )?,
+        (None, Some(_)) => return Err(err(
+            join(at, "strategy"),
+            "needs `targets` to choose from",
+            "add `\"targets\": [{\"provider\": \"@openai-prod\"}, ...]`, or remove the strategy",
+        )),
         (None, None) => {}
     }
     if let Some(p) = obj.get("provider") {
@@ -492,7 +516,7 @@ fn check_node(value: &Value, at: &str) -> Result<(), ConfigError> {
         check_retry(r, &join(at, "retry"))?;
     }
     if let Some(t) = obj.get("request_timeout") {
-        if t.as_u64().is_none_or(|n| n == 0) {
+        if whole(t).is_none_or(|n| n == 0) {
             return Err(err(
                 join(at, "request_timeout"),
                 format!("must be a whole number of milliseconds above 0, not {t}"),
@@ -706,7 +730,7 @@ fn check_retry(v: &Value, at: &str) -> Result<(), ConfigError> {
             "is missing",
             format!("give the number of retries, 0 to {MAX_RETRY_ATTEMPTS}"),
         )),
-        Some(a) if a.as_u64().is_some_and(|n| n <= MAX_RETRY_ATTEMPTS) => Ok(()),
+        Some(a) if whole(a).is_some_and(|n| n <= MAX_RETRY_ATTEMPTS) => Ok(()),
         Some(a) => Err(err(
             join(at, "attempts"),
             format!("must be a whole number from 0 to {MAX_RETRY_ATTEMPTS}, not {a}"),
@@ -742,7 +766,7 @@ fn check_cache(v: &Value, at: &str) -> Result<(), ConfigError> {
         }
     }
     if let Some(m) = obj.get("max_age") {
-        if m.as_u64().is_none_or(|n| n == 0) {
+        if whole(m).is_none_or(|n| n == 0) {
             return Err(err(
                 join(at, "max_age"),
                 format!("must be a whole number of seconds above 0, not {m}"),
@@ -808,6 +832,14 @@ mod tests {
         assert_eq!(e.path, "retry.attempts");
         assert!(refused(json!({"retry": {"attempts": 1.5}})).path == "retry.attempts");
         GatewayConfig::parse(&json!({"retry": {"attempts": 5, "on_status_codes": [429]}})).unwrap();
+        // Whole floats are integers, as in the gateway's JavaScript.
+        let c =
+            GatewayConfig::parse(&json!({"retry": {"attempts": 3.0}, "request_timeout": 1000.0}))
+                .unwrap();
+        assert_eq!(
+            (c.retry.unwrap().attempts, c.request_timeout),
+            (3, Some(1000))
+        );
 
         let e = refused(
             json!({"strategy": {"mode": "fallback", "on_status_codes": [429, 99]}, "targets": [{"provider": "@a"}]}),
@@ -844,10 +876,8 @@ mod tests {
             refused(json!({"strategy": {"mode": "fallback"}})).path,
             "strategy"
         );
-        assert_eq!(
-            refused(json!({"targets": [{"provider": "@a"}]})).path,
-            "targets"
-        );
+        // Targets without a strategy are `single`, as the gateway reads them.
+        GatewayConfig::parse(&json!({"targets": [{"provider": "@a"}]})).unwrap();
         assert_eq!(refused(json!([1])).path, "");
     }
 

@@ -62,6 +62,15 @@ impl Page {
     pub fn offset(&self) -> u64 {
         self.current_page.saturating_mul(self.page_size)
     }
+
+    /// This page of `items`, for lists assembled in memory.
+    pub fn slice<T>(&self, items: Vec<T>) -> Vec<T> {
+        items
+            .into_iter()
+            .skip(usize::try_from(self.offset()).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.page_size).unwrap_or(usize::MAX))
+            .collect()
+    }
 }
 
 /// Which integrations to list.

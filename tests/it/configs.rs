@@ -80,8 +80,12 @@ fn configs_are_saved_versioned_and_deleted_through_the_cli() {
         let updated = out.json();
         assert_ne!(updated["version_id"], first_version.as_str());
         assert_eq!(parsed(&updated["config"])["retry"]["attempts"], 3);
-        let renamed = w.json(&["configs", "update", &slug, "--name", "Simple"]);
+        let renamed = w.json(&[
+            "configs", "update", &slug, "--name", "Simple", "--status", "archived",
+        ]);
         assert_eq!(renamed["name"], "Simple");
+        assert_eq!(renamed["status"], "archived");
+        w.fails(&["configs", "update", &slug], 2, "nothing to update");
         assert_eq!(renamed["version_id"], updated["version_id"]);
         let versions = w.json(&["configs", "versions", &slug]);
         let versions = versions.as_array().unwrap();

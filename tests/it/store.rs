@@ -448,7 +448,8 @@ fn sqlite_upgrade_moves_usage_out_of_documents_into_counters() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP TRIGGER access_counters; DROP TRIGGER provider_counters; DROP TRIGGER virtual_key_counters;
-         DROP TABLE usage_counters; DROP TABLE config_versions; DROP TABLE configs;
+         DROP TABLE usage_counters;
+         DROP TABLE config_versions; DROP TABLE configs;
          UPDATE integration_workspaces SET doc = json_set(doc, '$.usage', json('{\"current_usage\": 12.5, \"window_started_at\": \"2026-11-01T00:00:00.000Z\"}'));
          UPDATE providers SET doc = json_set(doc, '$.usage', json('{\"current_usage\": 3.25, \"last_reset_at\": \"2026-11-02T00:00:00.000Z\"}'));
          PRAGMA user_version = 5;",
@@ -457,6 +458,11 @@ fn sqlite_upgrade_moves_usage_out_of_documents_into_counters() {
     drop(conn);
     let store = SqliteStore::open(&path).unwrap();
     let mut db = store.read().unwrap();
+    assert_eq!(
+        db.configs(&ConfigQuery::default()).unwrap().0,
+        0,
+        "the upgrade adds the configs tables"
+    );
     let access = db.access("id-openai-prod", "id-eng").unwrap().unwrap();
     let usage = access.usage.unwrap();
     assert_eq!(usage.current_usage, 12.5);

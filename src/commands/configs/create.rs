@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::api::configs::CreateConfig;
+use crate::api::configs::{CreateConfig, Flag};
 use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
 
@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
     let body = CreateConfig {
         name: args.name,
         config,
-        is_default: args.default.then_some(true),
+        is_default: args.default.then_some(Flag(true)),
         workspace_id: Some(ws.id.clone()),
     };
     if args.dry_run {

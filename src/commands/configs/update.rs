@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::api::configs::UpdateConfig;
+use crate::api::configs::{ConfigStatus, Flag, UpdateConfig};
 use crate::client::configs::config_path;
 use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
@@ -24,6 +24,10 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub default: bool,
 
+    /// `archived` keeps the config but the gateway stops using it; `active` restores it
+    #[arg(long, value_parser = ["active", "archived"])]
+    pub status: Option<String>,
+
     /// Show the request that would be made and write nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -34,12 +38,19 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     let body = UpdateConfig {
         name: args.name,
         config,
-        status: None,
-        is_default: args.default.then_some(true),
+        status: args.status.as_deref().map(|s| match s {
+            "archived" => ConfigStatus::Archived,
+            _ => ConfigStatus::Active,
+        }),
+        is_default: args.default.then_some(Flag(true)),
     };
-    if body.name.is_none() && body.config.is_none() && body.is_default.is_none() {
+    if body.name.is_none()
+        && body.config.is_none()
+        && body.is_default.is_none()
+        && body.status.is_none()
+    {
         return Err(CliError::usage("nothing to update")
-            .with_hint("pass --name, --file or --default")
+            .with_hint("pass --name, --file, --default or --status")
             .into());
     }
     if args.dry_run {

@@ -141,7 +141,7 @@ pub async fn create(
         workspace_id: Some(ws.id.clone()),
         organisation_id: Some(state.store.organisation_id().to_owned()),
         status: "active".to_owned(),
-        is_default: u8::from(body.is_default == Some(true)),
+        is_default: u8::from(body.is_default.is_some_and(|f| f.0)),
         version_id: first.id.clone(),
         config: first.config.clone(),
         format: "json".to_owned(),
@@ -219,7 +219,7 @@ pub async fn update(
         config.status = status.as_str().to_owned();
     }
     if let Some(flag) = body.is_default {
-        config.is_default = u8::from(flag);
+        config.is_default = u8::from(flag.0);
     }
     if let Some(value) = value {
         let current: Option<Value> = serde_json::from_str(&config.config).ok();
@@ -269,12 +269,7 @@ pub async fn versions(
     let config = visible(&principal, ws.as_ref(), &slug, found)?;
     let all = db.config_versions(&config.id)?;
     let total = all.len() as u64;
-    let data = all
-        .into_iter()
-        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-        .take(usize::try_from(page.page_size).unwrap_or(usize::MAX))
-        .collect();
-    Ok(Json(ListEnvelope::new(total, data)))
+    Ok(Json(ListEnvelope::new(total, page.slice(all))))
 }
 
 #[cfg(test)]
