@@ -29,3 +29,5 @@ mod scopes;
 mod secrets;
 mod server_edges;
 mod store;
+mod upstream;
+mod upstream_selftest;
