@@ -54,7 +54,11 @@ fn post_raw(url: &str, headers: &[(&str, &str)], body: String) -> Res {
     let mut buf = Vec::new();
     let body = match res.read_to_end(&mut buf) {
         Ok(_) => Ok(buf),
-        Err(e) => Err(format!("{e} after {} bytes: {}", buf.len(), String::from_utf8_lossy(&buf))),
+        Err(e) => Err(format!(
+            "{e} after {} bytes: {}",
+            buf.len(),
+            String::from_utf8_lossy(&buf)
+        )),
     };
     Res {
         status,
@@ -146,7 +150,10 @@ fn upstream_openai_stream_with_and_without_usage() {
     body["stream_options"] = json!({"include_usage": true});
     let res = post(&url, &[BEARER], &body);
     assert_eq!(res.status, 200);
-    assert!(res.header("content-type").unwrap().starts_with("text/event-stream"));
+    assert!(res
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/event-stream"));
     let events = sse_events(&res.text());
     assert_eq!(events.last().unwrap().1, "[DONE]");
     let chunks: Vec<Value> = events[..events.len() - 1]
@@ -195,7 +202,8 @@ fn upstream_openai_tool_calls_and_max_tokens() {
     let up = Upstream::start_blocking();
     let url = format!("{}/chat/completions", up.base_url("/v1"));
     let mut body = chat_body(false);
-    body["tools"] = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]);
+    body["tools"] =
+        json!([{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]);
     up.set(|k| {
         k.tool_call = Some(ToolCall {
             name: None,
@@ -214,11 +222,15 @@ fn upstream_openai_tool_calls_and_max_tokens() {
     let mut args = String::new();
     for (_, d) in &events[..events.len() - 1] {
         let c: Value = serde_json::from_str(d).unwrap();
-        if let Some(a) = c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str() {
+        if let Some(a) = c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+        {
             args.push_str(a);
         }
     }
-    assert_eq!(serde_json::from_str::<Value>(&args).unwrap(), json!({"city": "Paris"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({"city": "Paris"})
+    );
 
     up.set(|k| k.tool_call = None);
     let mut body = chat_body(false);
@@ -241,7 +253,11 @@ fn upstream_openai_errors_auth_and_queue() {
     }
 
     up.credentials(|c| c.openai = Some("sk-right".into()));
-    let res = post(&url, &[("authorization", "Bearer sk-wrong")], &chat_body(false));
+    let res = post(
+        &url,
+        &[("authorization", "Bearer sk-wrong")],
+        &chat_body(false),
+    );
     assert_eq!(res.status, 401);
     assert_eq!(res.json()["error"]["code"], "invalid_api_key");
     assert!(!res.text().contains("sk-wrong"), "the key is masked");
@@ -264,7 +280,8 @@ fn upstream_openai_errors_auth_and_queue() {
 
     // A custom body, only for embeddings: chat passes by it.
     let mut e = ErrorReply::new(400);
-    e.body = Some(json!({"error": {"message": "custom", "type": "x", "param": null, "code": null}}));
+    e.body =
+        Some(json!({"error": {"message": "custom", "type": "x", "param": null, "code": null}}));
     e.path_prefix = Some("/v1/embeddings".into());
     up.fail_next_with(e);
     assert_eq!(post(&url, &ok, &chat_body(false)).status, 200);
@@ -331,7 +348,11 @@ fn upstream_knobs_latency_ttfb_delay_cut_and_model_tokens() {
     up.set(|k| k.latency = Duration::from_millis(150));
     let res = post(&url, &[BEARER], &chat_body(false));
     assert_eq!(res.status, 200);
-    assert!(res.elapsed >= Duration::from_millis(150), "{:?}", res.elapsed);
+    assert!(
+        res.elapsed >= Duration::from_millis(150),
+        "{:?}",
+        res.elapsed
+    );
 
     up.set(|k| {
         k.latency = Duration::ZERO;
@@ -340,8 +361,16 @@ fn upstream_knobs_latency_ttfb_delay_cut_and_model_tokens() {
         k.chunks = 4;
     });
     let res = post(&url, &[BEARER], &chat_body(true));
-    assert!(res.elapsed >= Duration::from_millis(190), "{:?}", res.elapsed);
-    assert_eq!(sse_events(&res.text()).len(), 7, "role + 4 + finish + [DONE]");
+    assert!(
+        res.elapsed >= Duration::from_millis(190),
+        "{:?}",
+        res.elapsed
+    );
+    assert_eq!(
+        sse_events(&res.text()).len(),
+        7,
+        "role + 4 + finish + [DONE]"
+    );
 
     up.set(|k| {
         k.ttfb = Duration::ZERO;
@@ -358,8 +387,13 @@ fn upstream_knobs_latency_ttfb_delay_cut_and_model_tokens() {
 
     // Cut after every content chunk: no finish chunk, no [DONE].
     up.set(|k| k.cut_after = Some(9));
-    let err = post(&url, &[BEARER], &chat_body(true)).body.expect_err("cut");
-    assert!(err.contains("dog.") && !err.contains("finish_reason\":\"stop") && !err.contains("[DONE]"), "{err}");
+    let err = post(&url, &[BEARER], &chat_body(true))
+        .body
+        .expect_err("cut");
+    assert!(
+        err.contains("dog.") && !err.contains("finish_reason\":\"stop") && !err.contains("[DONE]"),
+        "{err}"
+    );
 
     up.set(|k| k.cut_after = None);
     up.set(|k| k.error_after = Some(1));
@@ -390,14 +424,20 @@ fn upstream_knobs_latency_ttfb_delay_cut_and_model_tokens() {
     .json();
     assert_eq!(j["data"][0]["embedding"].as_array().unwrap().len(), 3);
     let j = post(&url, &[BEARER], &chat_body(false)).json();
-    assert_eq!(j["usage"]["completion_tokens"], 9, "chat keeps the defaults");
+    assert_eq!(
+        j["usage"]["completion_tokens"], 9,
+        "chat keeps the defaults"
+    );
 }
 
 #[test]
 fn upstream_anthropic_messages() {
     let up = Upstream::start_blocking();
     let url = format!("{}/messages", up.base_url("/v1"));
-    let headers = [("x-api-key", "sk-ant-1"), ("anthropic-version", "2023-06-01")];
+    let headers = [
+        ("x-api-key", "sk-ant-1"),
+        ("anthropic-version", "2023-06-01"),
+    ];
     let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 100, "system": "Be brief.",
         "messages": [{"role": "user", "content": "Hello"}]});
 
@@ -422,7 +462,10 @@ fn upstream_anthropic_messages() {
     assert_eq!(j["role"], "assistant");
     assert_eq!(j["model"], "claude-sonnet-4-5");
     assert_eq!(j["content"][0]["type"], "text");
-    assert_eq!(j["content"][0]["text"], "The quick brown fox jumps over the lazy dog.");
+    assert_eq!(
+        j["content"][0]["text"],
+        "The quick brown fox jumps over the lazy dog."
+    );
     assert_eq!(j["stop_reason"], "end_turn");
     assert!(j["stop_sequence"].is_null());
     assert_eq!(j["usage"]["output_tokens"], 9);
@@ -439,10 +482,17 @@ fn upstream_anthropic_messages() {
     assert_eq!(names, expected);
     for (name, data) in &events {
         let d: Value = serde_json::from_str(data).unwrap();
-        assert_eq!(d["type"], name.as_deref().unwrap(), "the data's type names the event");
+        assert_eq!(
+            d["type"],
+            name.as_deref().unwrap(),
+            "the data's type names the event"
+        );
     }
     let start: Value = serde_json::from_str(&events[0].1).unwrap();
-    assert_eq!(start["message"]["usage"]["input_tokens"], j["usage"]["input_tokens"]);
+    assert_eq!(
+        start["message"]["usage"]["input_tokens"],
+        j["usage"]["input_tokens"]
+    );
     let delta: Value = serde_json::from_str(&events[13].1).unwrap();
     assert_eq!(delta["delta"]["stop_reason"], "end_turn");
     assert_eq!(delta["usage"]["output_tokens"], 9);
@@ -488,7 +538,10 @@ fn upstream_anthropic_messages() {
             d["delta"]["partial_json"].as_str().unwrap().to_owned()
         })
         .collect();
-    assert_eq!(serde_json::from_str::<Value>(&json_text).unwrap(), json!({"q": "rust"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&json_text).unwrap(),
+        json!({"q": "rust"})
+    );
 
     up.fail_next(529, None);
     let res = post(&url, &headers, &body);
@@ -499,7 +552,8 @@ fn upstream_anthropic_messages() {
 #[test]
 fn upstream_azure_deployments() {
     let up = Upstream::start_blocking();
-    let chat = |d: &str, q: &str| format!("{}/openai/deployments/{d}/chat/completions{q}", up.url());
+    let chat =
+        |d: &str, q: &str| format!("{}/openai/deployments/{d}/chat/completions{q}", up.url());
     let key = [("api-key", "azure-key-1")];
     let body = json!({"messages": [{"role": "user", "content": "Hi"}]});
     let q = "?api-version=2024-10-21";
@@ -529,7 +583,11 @@ fn upstream_azure_deployments() {
     streaming["stream"] = json!(true);
     let events = sse_events(&post(&chat("prod-4o", q), &key, &streaming).text());
     let first: Value = serde_json::from_str(&events[0].1).unwrap();
-    assert_eq!(first["choices"], json!([]), "Azure opens with prompt filter results");
+    assert_eq!(
+        first["choices"],
+        json!([]),
+        "Azure opens with prompt filter results"
+    );
     assert!(first["prompt_filter_results"].is_array());
     assert_eq!(events.last().unwrap().1, "[DONE]");
 
@@ -572,19 +630,31 @@ fn upstream_bedrock_converse_and_eventstream() {
 
     let res = post(&url, &[], &body);
     assert_eq!(res.status, 403);
-    assert!(res.header("x-amzn-errortype").unwrap().starts_with("MissingAuthenticationToken"));
+    assert!(res
+        .header("x-amzn-errortype")
+        .unwrap()
+        .starts_with("MissingAuthenticationToken"));
     let res = post(&url, &[("authorization", "Bearer x")], &body);
     assert_eq!(res.status, 403);
     let res = post(&url, &good[..1], &body);
     assert_eq!(res.status, 403, "x-amz-date is required");
     let wrong = sigv4_headers("AKIDEXAMPLE", "us-east-1");
-    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let wrong: Vec<(&str, &str)> = wrong
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     assert_eq!(post(&url, &wrong, &body).status, 403);
     let wrong = sigv4_headers("AKIDOTHER", "eu-west-1");
-    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let wrong: Vec<(&str, &str)> = wrong
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let res = post(&url, &wrong, &body);
     assert_eq!(res.status, 403);
-    assert!(res.header("x-amzn-errortype").unwrap().starts_with("UnrecognizedClient"));
+    assert!(res
+        .header("x-amzn-errortype")
+        .unwrap()
+        .starts_with("UnrecognizedClient"));
 
     let res = post(&url, &good, &body);
     assert_eq!(res.status, 200, "{}", res.text());
@@ -602,7 +672,10 @@ fn upstream_bedrock_converse_and_eventstream() {
     );
     let r = up.last_request();
     assert_eq!(r.service, Service::Bedrock);
-    assert_eq!(r.model.as_deref(), Some("anthropic.claude-3-haiku-20240307-v1:0"));
+    assert_eq!(
+        r.model.as_deref(),
+        Some("anthropic.claude-3-haiku-20240307-v1:0")
+    );
     let sig = r.sigv4().unwrap();
     assert_eq!(sig.access_key_id, "AKIDEXAMPLE");
     assert_eq!(sig.region, "eu-west-1");
@@ -611,7 +684,10 @@ fn upstream_bedrock_converse_and_eventstream() {
 
     let url = format!("{}/model/{model}/converse-stream", up.url());
     let res = post(&url, &good, &body);
-    assert_eq!(res.header("content-type"), Some("application/vnd.amazon.eventstream"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/vnd.amazon.eventstream")
+    );
     let bytes = res.body.clone().unwrap();
     let (messages, used) = eventstream::decode(&bytes).unwrap();
     assert_eq!(used, bytes.len());
@@ -655,13 +731,17 @@ fn upstream_bedrock_converse_and_eventstream() {
         k.cut_after = Some(3);
     });
     let err = post(&url, &good, &body).body.unwrap_err();
-    assert!(err.contains("after"), "{err}");
+    assert!(err.contains("contentBlockDelta"), "{err}");
+    assert!(!err.contains("messageStop"), "{err}");
 
     up.set(|k| k.cut_after = None);
     up.fail_next(429, Some(1));
     let res = post(&url, &good, &body);
     assert_eq!(res.status, 429);
-    assert!(res.header("x-amzn-errortype").unwrap().starts_with("ThrottlingException"));
+    assert!(res
+        .header("x-amzn-errortype")
+        .unwrap()
+        .starts_with("ThrottlingException"));
 }
 
 #[test]
@@ -682,7 +762,10 @@ fn upstream_gemini_generate_content() {
     assert_eq!(res.status, 200);
     let j = res.json();
     assert_eq!(j["candidates"][0]["content"]["role"], "model");
-    assert_eq!(j["candidates"][0]["content"]["parts"][0]["text"], "The quick brown fox jumps");
+    assert_eq!(
+        j["candidates"][0]["content"]["parts"][0]["text"],
+        "The quick brown fox jumps"
+    );
     assert_eq!(j["candidates"][0]["finishReason"], "MAX_TOKENS");
     assert_eq!(j["usageMetadata"]["candidatesTokenCount"], 5);
     assert_eq!(
@@ -696,14 +779,22 @@ fn upstream_gemini_generate_content() {
     up.credentials(|c| c.google = Some("g-key".into()));
     let res = post(&format!("{base}:generateContent?key=nope"), &[], &body);
     assert_eq!(res.status, 400);
-    let res = post(&format!("{base}:streamGenerateContent?alt=sse&key=g-key"), &[], &body);
+    let res = post(
+        &format!("{base}:streamGenerateContent?alt=sse&key=g-key"),
+        &[],
+        &body,
+    );
     assert_eq!(res.status, 200);
     let events = sse_events(&res.text());
     assert_eq!(events.len(), 6);
     let mut text = String::new();
     for (_, d) in &events {
         let c: Value = serde_json::from_str(d).unwrap();
-        text.push_str(c["candidates"][0]["content"]["parts"][0]["text"].as_str().unwrap());
+        text.push_str(
+            c["candidates"][0]["content"]["parts"][0]["text"]
+                .as_str()
+                .unwrap(),
+        );
     }
     assert_eq!(text, "The quick brown fox jumps");
     let last: Value = serde_json::from_str(&events[5].1).unwrap();

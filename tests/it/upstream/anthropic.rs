@@ -19,8 +19,14 @@ pub(crate) fn error_for_status(status: u16) -> Reply {
             "permission_error",
             "Your API key does not have permission to use the specified resource.",
         ),
-        404 => ("not_found_error", "The requested resource could not be found."),
-        413 => ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+        404 => (
+            "not_found_error",
+            "The requested resource could not be found.",
+        ),
+        413 => (
+            "request_too_large",
+            "Request exceeds the maximum allowed number of bytes.",
+        ),
         429 => (
             "rate_limit_error",
             "This request would exceed your organization's rate limit. Please try again later.",
@@ -33,7 +39,11 @@ pub(crate) fn error_for_status(status: u16) -> Reply {
 
 pub(crate) fn authenticate(ctx: &Ctx) -> Option<Reply> {
     let Some(key) = ctx.header("x-api-key").filter(|k| !k.trim().is_empty()) else {
-        return Some(error(401, "authentication_error", "x-api-key header is required"));
+        return Some(error(
+            401,
+            "authentication_error",
+            "x-api-key header is required",
+        ));
     };
     if ctx
         .credentials
@@ -58,7 +68,11 @@ pub(crate) fn authenticate(ctx: &Ctx) -> Option<Reply> {
 
 pub(crate) fn messages(ctx: &Ctx) -> Reply {
     let Some(body) = ctx.json.as_ref().filter(|j| j.is_object()) else {
-        return error(400, "invalid_request_error", "The request body is not valid JSON.");
+        return error(
+            400,
+            "invalid_request_error",
+            "The request body is not valid JSON.",
+        );
     };
     let Some(model) = body.get("model").and_then(Value::as_str) else {
         return error(400, "invalid_request_error", "model: Field required");
@@ -131,7 +145,10 @@ pub(crate) fn messages(ctx: &Ctx) -> Reply {
     }
     plan.push(
         Part::Head,
-        event("message_start", json!({"type": "message_start", "message": message})),
+        event(
+            "message_start",
+            json!({"type": "message_start", "message": message}),
+        ),
     );
     let block = match &gen.tool {
         Some((call_id, name, _, _)) => {

@@ -1,6 +1,6 @@
 //! Bedrock Converse: `POST /model/{modelId}/converse` and `/converse-stream`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{eventstream, Ctx, Gen, Part, Plan, Reply};
 
@@ -68,7 +68,10 @@ pub(crate) fn error_for_status(status: u16) -> Reply {
             "AccessDeniedException",
             "You don't have access to the model with the specified model ID.",
         ),
-        404 => ("ResourceNotFoundException", "Could not resolve the foundation model."),
+        404 => (
+            "ResourceNotFoundException",
+            "Could not resolve the foundation model.",
+        ),
         408 => ("ModelTimeoutException", "Model timed out."),
         424 => ("ModelErrorException", "The model returned an error."),
         429 => (
@@ -118,7 +121,10 @@ pub(crate) fn authenticate(ctx: &Ctx) -> Option<Reply> {
         return Some(error(
             403,
             "InvalidSignatureException",
-            &format!("Credential should be scoped to correct service: 'bedrock', not '{}'.", sig.service),
+            &format!(
+                "Credential should be scoped to correct service: 'bedrock', not '{}'.",
+                sig.service
+            ),
         ));
     }
     for needed in ["host", "x-amz-date"] {
@@ -135,7 +141,10 @@ pub(crate) fn authenticate(ctx: &Ctx) -> Option<Reply> {
             return Some(error(
                 403,
                 "InvalidSignatureException",
-                &format!("Credential should be scoped to a valid region, not '{}'.", sig.region),
+                &format!(
+                    "Credential should be scoped to a valid region, not '{}'.",
+                    sig.region
+                ),
             ));
         }
     }
@@ -153,7 +162,11 @@ pub(crate) fn authenticate(ctx: &Ctx) -> Option<Reply> {
 
 pub(crate) fn converse(ctx: &Ctx, _model: &str, stream: bool) -> Reply {
     let Some(body) = ctx.json.as_ref().filter(|j| j.is_object()) else {
-        return error(400, "ValidationException", "Malformed input request, please reformat your input and try again.");
+        return error(
+            400,
+            "ValidationException",
+            "Malformed input request, please reformat your input and try again.",
+        );
     };
     let Some(messages) = body
         .get("messages")
@@ -207,11 +220,15 @@ pub(crate) fn converse(ctx: &Ctx, _model: &str, stream: bool) -> Reply {
         return Reply::json(200, out).with_header("x-amzn-requestid", &request_id);
     }
     let mut plan = Plan::new("application/vnd.amazon.eventstream");
-    plan.headers.push(("x-amzn-requestid".to_owned(), request_id));
+    plan.headers
+        .push(("x-amzn-requestid".to_owned(), request_id));
     // The real service pads payloads with a `p` field; parsers must ignore it.
     plan.push(
         Part::Head,
-        eventstream::event("messageStart", &json!({"p": "abcdefgh", "role": "assistant"})),
+        eventstream::event(
+            "messageStart",
+            &json!({"p": "abcdefgh", "role": "assistant"}),
+        ),
     );
     if let Some((id, name, _, _)) = &gen.tool {
         plan.push(
@@ -239,7 +256,10 @@ pub(crate) fn converse(ctx: &Ctx, _model: &str, stream: bool) -> Reply {
     }
     plan.push(
         Part::Tail,
-        eventstream::event("contentBlockStop", &json!({"contentBlockIndex": 0, "p": "ab"})),
+        eventstream::event(
+            "contentBlockStop",
+            &json!({"contentBlockIndex": 0, "p": "ab"}),
+        ),
     );
     plan.push(
         Part::Tail,
@@ -263,4 +283,3 @@ pub(crate) fn converse(ctx: &Ctx, _model: &str, stream: bool) -> Reply {
     }
     Reply::Stream(plan)
 }
-

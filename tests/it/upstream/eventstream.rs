@@ -108,7 +108,9 @@ pub fn decode(buf: &[u8]) -> Result<(Vec<Message>, usize), String> {
             return Err(format!("prelude CRC mismatch at byte {at}"));
         }
         if total < 16 || headers_len > total - 16 {
-            return Err(format!("bad lengths at byte {at}: total {total}, headers {headers_len}"));
+            return Err(format!(
+                "bad lengths at byte {at}: total {total}, headers {headers_len}"
+            ));
         }
         if b.len() < total {
             break;

@@ -78,7 +78,12 @@ pub(crate) fn generate(ctx: &Ctx, model: &str, stream: bool) -> Reply {
         .as_array()
         .map(|a| {
             a.iter()
-                .flat_map(|t| t["functionDeclarations"].as_array().cloned().unwrap_or_default())
+                .flat_map(|t| {
+                    t["functionDeclarations"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
                 .filter_map(|f| f["name"].as_str().map(str::to_owned))
                 .collect()
         })
@@ -98,7 +103,8 @@ pub(crate) fn generate(ctx: &Ctx, model: &str, stream: bool) -> Reply {
         if let Some(f) = finish {
             candidate["finishReason"] = json!(f);
         }
-        let mut r = json!({"candidates": [candidate], "modelVersion": model, "responseId": response_id});
+        let mut r =
+            json!({"candidates": [candidate], "modelVersion": model, "responseId": response_id});
         if let Some(u) = usage.filter(|_| !ctx.knobs.omit_usage) {
             r["usageMetadata"] = u;
         }
@@ -112,13 +118,18 @@ pub(crate) fn generate(ctx: &Ctx, model: &str, stream: bool) -> Reply {
         return Reply::json(200, response(parts, Some(finish), Some(usage)));
     }
     let sse = ctx.query_param("alt").as_deref() == Some("sse");
-    let running = json!({"promptTokenCount": gen.prompt_tokens, "totalTokenCount": gen.prompt_tokens});
+    let running =
+        json!({"promptTokenCount": gen.prompt_tokens, "totalTokenCount": gen.prompt_tokens});
     let mut chunks: Vec<(Part, Value)> = Vec::new();
     match &gen.tool {
         // Gemini sends a function call whole, in one chunk.
         Some((_, name, args, _)) => chunks.push((
             Part::Content,
-            response(json!([{"functionCall": {"name": name, "args": args}}]), None, Some(running.clone())),
+            response(
+                json!([{"functionCall": {"name": name, "args": args}}]),
+                None,
+                Some(running.clone()),
+            ),
         )),
         None => {
             for p in &gen.pieces {
@@ -129,7 +140,10 @@ pub(crate) fn generate(ctx: &Ctx, model: &str, stream: bool) -> Reply {
             }
         }
     }
-    chunks.push((Part::Tail, response(json!([{"text": ""}]), Some(finish), Some(usage))));
+    chunks.push((
+        Part::Tail,
+        response(json!([{"text": ""}]), Some(finish), Some(usage)),
+    ));
     let error_event = json!({"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}});
     let mut plan;
     if sse {

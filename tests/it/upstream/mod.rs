@@ -724,11 +724,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             .map(|(_, k)| k.clone())
             .unwrap_or_else(|| b.default.clone());
         let queued = if endpoint.is_some() {
-            let at = b.errors.iter().position(|e| {
-                e.path_prefix
-                    .as_deref()
-                    .is_none_or(|p| path.starts_with(p))
-            });
+            let at = b
+                .errors
+                .iter()
+                .position(|e| e.path_prefix.as_deref().is_none_or(|p| path.starts_with(p)));
             at.and_then(|i| b.errors.remove(i))
         } else {
             None
@@ -963,8 +962,12 @@ fn stream(plan: Plan, knobs: &Knobs) -> Response {
         let mut sent = 0usize;
         for (part, bytes) in pieces {
             if part != Part::Head && cut.is_some_and(|k| sent >= k) {
+                // Let the connection flush what was sent before it is torn down.
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 let _ = tx
-                    .send(Err(std::io::Error::other("stream cut by the fake upstream")))
+                    .send(Err(std::io::Error::other(
+                        "stream cut by the fake upstream",
+                    )))
                     .await;
                 return;
             }
@@ -1024,7 +1027,12 @@ pub(crate) struct Gen {
 }
 
 impl Gen {
-    pub(crate) fn new(ctx: &Ctx, input: &[&Value], max_tokens: Option<u64>, tools: &[String]) -> Gen {
+    pub(crate) fn new(
+        ctx: &Ctx,
+        input: &[&Value],
+        max_tokens: Option<u64>,
+        tools: &[String],
+    ) -> Gen {
         let k = &ctx.knobs;
         let mut n = k.chunks;
         let mut truncated = false;
@@ -1042,7 +1050,12 @@ impl Gen {
                 .or_else(|| tools.first().cloned())
                 .unwrap_or_else(|| "tool".to_owned());
             let args = t.arguments.to_string();
-            (ctx.id("call_"), name, t.arguments.clone(), split_even(&args, n))
+            (
+                ctx.id("call_"),
+                name,
+                t.arguments.clone(),
+                split_even(&args, n),
+            )
         });
         let words: Vec<&str> = k.text.split_whitespace().collect();
         let pieces: Vec<String> = if tool.is_some() || words.is_empty() {
@@ -1134,7 +1147,12 @@ pub(crate) fn embedding_for(text: &str, dims: usize) -> Vec<f32> {
             ((h >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect();
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+    let norm = v
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
     for x in &mut v {
         *x /= norm;
     }

@@ -172,7 +172,9 @@ pub(crate) fn chat(ctx: &Ctx, azure_model: Option<&str>) -> Reply {
                 "tool_calls": [{"id": call_id, "type": "function",
                     "function": {"name": name, "arguments": args.to_string()}}],
             }),
-            None => json!({"role": "assistant", "content": gen.text, "refusal": null, "annotations": []}),
+            None => {
+                json!({"role": "assistant", "content": gen.text, "refusal": null, "annotations": []})
+            }
         };
         let mut choice =
             json!({"index": 0, "message": message, "logprobs": null, "finish_reason": finish});
@@ -303,10 +305,9 @@ pub(crate) fn embeddings(ctx: &Ctx, azure_model: Option<&str>) -> Reply {
     };
     let inputs: Vec<String> = match body.get("input") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => a
-            .iter()
-            .map(|s| s.as_str().unwrap().to_owned())
-            .collect(),
+        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => {
+            a.iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+        }
         Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_number) => {
             vec![Value::Array(a.clone()).to_string()]
         }
