@@ -31,3 +31,5 @@ mod secrets;
 mod server_edges;
 mod services;
 mod store;
+mod upstream;
+mod upstream_selftest;
