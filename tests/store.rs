@@ -109,24 +109,33 @@ fn conflicts_are_reported_and_leave_the_transaction_usable() {
         ));
         tx.insert_provider(&provider("team", "eng", "openai-prod"))
             .unwrap();
-        // Providers and virtual keys share one slug namespace per workspace.
+        // A slug taken within one table is a conflict (the namespace providers and virtual
+        // keys share is the domain's rule: `domain::slugs`).
         let vk = VirtualKeyRecord {
             public: VirtualKey {
                 id: "vk-1".into(),
-                slug: "team".into(),
+                slug: "legacy".into(),
                 workspace_id: Some("id-eng".into()),
                 ..Default::default()
             },
             sealed_secrets: vec![],
         };
+        tx.insert_virtual_key(&vk).unwrap();
+        let again = VirtualKeyRecord {
+            public: VirtualKey {
+                id: "vk-2".into(),
+                ..vk.public.clone()
+            },
+            sealed_secrets: vec![],
+        };
         assert!(matches!(
-            tx.insert_virtual_key(&vk),
+            tx.insert_virtual_key(&again),
             Err(StoreError::Conflict(_))
         ));
         tx.commit().unwrap();
         let mut db = store.read().unwrap();
         assert_eq!(db.providers(None, None).unwrap().len(), 1);
-        assert!(db.virtual_keys(None).unwrap().is_empty());
+        assert_eq!(db.virtual_keys(None).unwrap().len(), 1);
         // Saving something that is not there is not found.
         drop(db);
         let mut tx = store.begin().unwrap();

@@ -3,3 +3,14 @@
 //! reads and writes through the store's transactions and knows nothing of HTTP.
 
 pub mod dependents;
+pub mod error;
+pub mod legacy;
+pub mod limits;
+pub mod providers;
+pub mod provisioning;
+pub mod slugs;
+pub mod status;
+pub mod virtual_keys;
+pub mod vk_migration;
+
+pub use error::{DomainError, DomainResult};

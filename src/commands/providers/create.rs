@@ -97,7 +97,7 @@ fn has_access(client: &crate::client::Client, integration: &str, ws: &Workspace)
     }
     client.workspace_access(integration).map_or(true, |list| {
         list.workspaces.iter().any(|a| {
-            a.enabled
+            a.access.enabled
                 && (a.id == ws.slug || a.id == ws.id || a.workspace_id.as_deref() == Some(&ws.id))
         })
     })

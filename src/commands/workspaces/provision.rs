@@ -161,7 +161,7 @@ pub fn choose_workspaces(
         .map(|w| {
             current
                 .iter()
-                .any(|c| c.enabled && (c.id == w.slug || c.id == w.id))
+                .any(|c| c.access.enabled && (c.id == w.slug || c.id == w.id))
         })
         .collect();
     let items: Vec<String> = all
@@ -213,8 +213,8 @@ pub fn current_budget<'a>(
         current
             .workspaces
             .iter()
-            .find(|a| a.enabled && (a.id == ws.slug || a.id == ws.id))
-            .and_then(|a| a.usage_limits.as_ref()?.first())
+            .find(|a| a.access.enabled && (a.id == ws.slug || a.id == ws.id))
+            .and_then(|a| a.access.usage_limits.as_ref()?.first())
     })
 }
 
@@ -347,7 +347,10 @@ pub fn compute<'a>(
     let mut items = Vec::new();
     let mut lines = Vec::new();
     for ws in &plan.targets {
-        let existing = by_slug.get(ws.slug.as_str()).filter(|a| a.enabled);
+        let existing = by_slug
+            .get(ws.slug.as_str())
+            .map(|a| &a.access)
+            .filter(|a| a.enabled);
         if let (Some(slug), Some(_)) = (&plan.provider_slug, existing) {
             return Err(CliError::usage(format!(
                 "--provider-slug {slug} names the AI provider created when a workspace is first provisioned; `{}` already has access",

@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, args: RevokeArgs) -> anyhow::Result<()> {
         if current
             .workspaces
             .iter()
-            .any(|a| a.enabled && (a.id == ws.slug || a.id == ws.id))
+            .any(|a| a.access.enabled && (a.id == ws.slug || a.id == ws.id))
         {
             revoke.push(ws);
         } else {
