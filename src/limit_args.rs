@@ -81,7 +81,7 @@ impl LimitArgs {
             (Some(u), _) => u,
             (None, Some(amount)) => UsageLimits {
                 kind: BudgetType::Cost,
-                credit_limit: amount.0,
+                credit_limit: amount.get(),
                 alert_threshold: None,
                 periodic_reset: None,
                 periodic_reset_days: None,
@@ -106,7 +106,7 @@ impl LimitArgs {
             merged.kind = kind;
         }
         if let Some(amount) = self.budget {
-            merged.credit_limit = amount.0;
+            merged.credit_limit = amount.get();
         }
         if let Some(reset) = self.reset {
             (merged.periodic_reset, merged.periodic_reset_days) = match reset {
@@ -117,7 +117,7 @@ impl LimitArgs {
             };
         }
         if let Some(alert) = self.alert {
-            merged.alert_threshold = Some(alert.0);
+            merged.alert_threshold = Some(alert.get());
         }
         self.check_budget(&merged)?;
         Ok(Some(merged))

@@ -6,6 +6,7 @@ use std::thread;
 
 use catalog::api::integration::Integration;
 use catalog::api::provider::Provider;
+use catalog::api::provisioning::WorkspaceAccess;
 use catalog::api::usage::UsageState;
 use catalog::api::virtual_key::VirtualKey;
 use catalog::api::workspace::Workspace;
@@ -193,7 +194,10 @@ fn deleting_a_workspace_takes_what_belongs_to_it_and_its_counters() {
         tx.save_access(&AccessRecord {
             integration_id: "id-openai-prod".into(),
             workspace_id: "id-eng".into(),
-            enabled: true,
+            access: WorkspaceAccess {
+                enabled: true,
+                ..Default::default()
+            },
             ..Default::default()
         })
         .unwrap();
@@ -332,7 +336,10 @@ fn sqlite_upgrade_moves_usage_out_of_documents_into_counters() {
         tx.save_access(&AccessRecord {
             integration_id: "id-openai-prod".into(),
             workspace_id: "id-eng".into(),
-            enabled: true,
+            access: WorkspaceAccess {
+                enabled: true,
+                ..Default::default()
+            },
             ..Default::default()
         })
         .unwrap();

@@ -133,8 +133,9 @@ mod tests {
             status(false, Some("2999-01-01T00:00:00Z"), None),
             Status::Active
         );
-        used.current_usage = 9.5;
-        assert_eq!(status(false, None, Some(&used)), Status::Active);
+        let mut under = used.clone();
+        under.current_usage = 9.5;
+        assert_eq!(status(false, None, Some(&under)), Status::Active);
         assert!(Status::Exhausted.usable() && !Status::Expired.usable());
     }
 }

@@ -51,7 +51,7 @@ pub struct UpdateArgs {
 pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     let mut configurations = args.config.collect(&ctx.settings)?;
     if !args.config.azure_deployments.is_empty() || !args.remove_azure_deployment.is_empty() {
-        let current = ctx.client()?.get_integration(&args.slug.0)?;
+        let current = ctx.client()?.get_integration(args.slug.as_str())?;
         let stored = current
             .configurations
             .as_ref()
@@ -99,7 +99,9 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             ],
         );
     }
-    let updated = ctx.client()?.update_integration(&args.slug.0, &body)?;
+    let updated = ctx
+        .client()?
+        .update_integration(args.slug.as_str(), &body)?;
     ctx.printer()
         .status(format!("updated integration `{}`", updated.slug));
     ctx.printer().one(&updated)

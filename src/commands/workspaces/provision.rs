@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
     let interactive =
         prompter.can() && (args.integration.is_none() || (args.workspaces.is_empty() && !args.all));
     let integration = match &args.integration {
-        Some(s) => s.0.clone(),
+        Some(s) => s.to_string(),
         None => choose_integration(ctx, &prompter)?,
     };
     let current = client.workspace_access(&integration)?;
@@ -117,7 +117,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
         limits,
         new_workspaces,
         reset_usage: args.reset_usage,
-        provider_slug: args.provider_slug.map(|s| s.0),
+        provider_slug: args.provider_slug.map(Slug::into_string),
     };
     apply(ctx, &plan, &current, args.dry_run, interactive)
 }
@@ -271,10 +271,10 @@ pub fn ask_limits(
             });
         }
         if limits.alert.is_none() {
-            let budget = limits.budget.map_or(f64::MAX, |b| b.0);
+            let budget = limits.budget.map_or(f64::MAX, |b| b.get());
             let below = |t: &str| {
                 let alert = t.parse::<Amount>()?;
-                if alert.0 >= budget {
+                if alert.get() >= budget {
                     return Err(format!("the alert must be below the budget ({budget})"));
                 }
                 Ok(alert)

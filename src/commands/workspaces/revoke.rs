@@ -24,7 +24,7 @@ pub struct RevokeArgs {
 
 pub fn run(ctx: &Ctx, args: RevokeArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
-    let current = client.workspace_access(&args.integration.0)?;
+    let current = client.workspace_access(args.integration.as_str())?;
     let mut revoke = Vec::new();
     for w in &args.workspaces {
         let ws = client.resolve_workspace(w)?;
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, args: RevokeArgs) -> anyhow::Result<()> {
         ))?;
     }
     let plan = Plan {
-        integration: args.integration.0,
+        integration: args.integration.into_string(),
         targets: Vec::new(),
         revoke,
         limits: Default::default(),
