@@ -11,6 +11,7 @@ pub mod domain;
 pub mod env_vars;
 pub mod exit;
 pub mod files;
+pub mod gateway;
 pub mod keyring_access;
 pub mod limit_args;
 pub mod printer;

@@ -92,6 +92,7 @@ impl Ctx {
                 let state = AppState::open(&ServerConfig {
                     db_path: db_path.clone(),
                     master_key: self.settings.master_key.clone(),
+                    trusted_custom_hosts: self.settings.trusted_custom_hosts.clone(),
                 })?;
                 Transport::embedded(state, db_path.display().to_string())
             }

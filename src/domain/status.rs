@@ -61,6 +61,18 @@ impl Status {
         }
     }
 
+    /// An unmigrated key's status, from its fields as given (never `disabled`: a key has
+    /// no access to revoke).
+    pub fn of_virtual_key(v: &VirtualKey, now: DateTime<Utc>) -> Status {
+        Status::derive(
+            false,
+            v.expires_at.as_deref(),
+            v.usage_limits.as_ref(),
+            v.usage.as_ref(),
+            now,
+        )
+    }
+
     /// A provider's status, from its record as stored.
     pub fn of_provider(p: &ProviderRecord, now: DateTime<Utc>) -> Status {
         let public = &p.public;
@@ -90,14 +102,7 @@ pub fn virtual_key_view(record: &VirtualKeyRecord, now: DateTime<Utc>) -> Virtua
     if let (Some(u), Some(l)) = (v.usage.as_mut(), v.usage_limits.as_ref()) {
         u.refresh(l, now);
     }
-    let status = Status::derive(
-        false,
-        v.expires_at.as_deref(),
-        v.usage_limits.as_ref(),
-        v.usage.as_ref(),
-        now,
-    );
-    v.status = Some(status.as_str().to_owned());
+    v.status = Some(Status::of_virtual_key(&v, now).as_str().to_owned());
     v
 }
 

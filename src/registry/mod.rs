@@ -3,7 +3,7 @@
 //!
 //! `data/model_registry.json` is derived from LiteLLM's model cost map (MIT; see
 //! `data/README.md`) by [`generate`], reproducibly: `CATALOG_UPDATE_REGISTRY=1 cargo test
-//! --test registry` rewrites it, and the same test fails when it no longer matches.
+//! --test it registry` rewrites it, and the same test fails when it no longer matches.
 
 mod generate;
 

@@ -26,7 +26,7 @@ use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
 use crate::server::AppState;
 
-fn master(state: &AppState) -> ApiResult<MasterKey> {
+pub fn master(state: &AppState) -> ApiResult<MasterKey> {
     state
         .vault
         .key()

@@ -1,13 +1,11 @@
 //! The master key is created once per catalog, whoever races to need it first, and an
 //! existing key or database is never replaced.
 
-mod common;
-
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use common::{Api, Mode, Server, World, ADMIN_KEY};
+use crate::common::{Api, Mode, Server, World, ADMIN_KEY};
 use serde_json::{json, Value};
 
 fn bedrock(name: &str, secret: &str) -> Value {
@@ -127,7 +125,7 @@ fn embedded_cli_and_server_racing_on_a_fresh_database_share_one_master_key() {
 }
 
 fn serve_output(home: &Path, db: &Path) -> std::process::Output {
-    std::process::Command::new(common::BIN)
+    std::process::Command::new(crate::common::BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)

@@ -2,15 +2,13 @@
 //! workspace admin logged in with a workspace key acting in its own workspace without
 //! `--workspace` and without listing workspaces.
 
-mod common;
-
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{Mode, World, ADMIN_KEY};
+use crate::common::{Mode, World, ADMIN_KEY};
 
 /// `catalog auth login` with the key on stdin, without CATALOG_API_KEY, into a 0600 file.
-fn login(w: &World, profile: &str, key: &str) -> common::Output {
+fn login(w: &World, profile: &str, key: &str) -> crate::common::Output {
     let url = w.server.as_ref().unwrap().url.clone();
     let mut cmd = w.command(&[
         "auth",
@@ -35,7 +33,7 @@ fn login(w: &World, profile: &str, key: &str) -> common::Output {
         .write_all(key.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    common::Output {
+    crate::common::Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -43,7 +41,7 @@ fn login(w: &World, profile: &str, key: &str) -> common::Output {
 }
 
 /// A command run on the stored profiles only (no CATALOG_API_KEY / CATALOG_BASE_URL).
-fn on_profiles(w: &World, args: &[&str]) -> common::Output {
+fn on_profiles(w: &World, args: &[&str]) -> crate::common::Output {
     let mut cmd = w.command(args);
     cmd.env_remove("CATALOG_API_KEY")
         .env_remove("CATALOG_BASE_URL");

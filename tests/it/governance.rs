@@ -1,9 +1,7 @@
 //! Governance holes: settings that must hold on every path, limits that must always fit,
 //! names that must display as what they are, and errors that never repeat a secret.
 
-mod common;
-
-use common::{assert_error, Api, Mode, World};
+use crate::common::{assert_error, Api, Mode, World};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 

@@ -1,8 +1,6 @@
 //! Model provisioning and the Model Garden through the CLI, on both transports.
 
-mod common;
-
-use common::{both, World};
+use crate::common::{both, World};
 use serde_json::Value;
 
 fn garden(w: &World, extra: &[&str]) -> Vec<String> {
@@ -321,8 +319,8 @@ fn custom_models_prices_and_multipliers() {
         );
         assert!(!garden(w, &["--include-deprecated"]).contains(&"@openai-prod/gpt-4".to_owned()));
         assert!(!w.everything_seen().contains("hdr-secret-0123456789"));
-        assert!(!common::contains(
-            &common::database_bytes(&w.db()),
+        assert!(!crate::common::contains(
+            &crate::common::database_bytes(&w.db()),
             "hdr-secret-0123456789"
         ));
     });
@@ -330,7 +328,7 @@ fn custom_models_prices_and_multipliers() {
 
 #[test]
 fn snippets_are_valid_code_naming_the_exact_model() {
-    let w = World::new(common::Mode::Embedded);
+    let w = World::new(crate::common::Mode::Embedded);
     setup(&w);
     let model = "@openai-prod/gpt-4o";
     let python3 = std::process::Command::new("python3")

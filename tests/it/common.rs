@@ -1,6 +1,5 @@
 //! Test harness: runs the real `catalog` binary against the embedded catalog (a temp
 //! CATALOG_HOME) or against a real `catalog serve` on a free loopback port.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

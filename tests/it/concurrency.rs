@@ -1,13 +1,11 @@
 //! Reads never wait for writers, and requests blocked on the database never stall the
 //! rest of the server.
 
-mod common;
-
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Api, Mode, World};
+use crate::common::{Api, Mode, World};
 use serde_json::json;
 
 #[test]

@@ -3,9 +3,7 @@
 //! rates, global access for workspaces created later, stricter and looser providers,
 //! revoke and re-grant, usage resets, dry runs and idempotent re-runs.
 
-mod common;
-
-use common::{both, World};
+use crate::common::{both, World};
 use serde_json::Value;
 
 fn access_of<'a>(access: &'a Value, ws_slug: &str) -> &'a Value {
@@ -597,6 +595,6 @@ fn connect_runs_all_steps_by_flags_and_converges() {
                 .contains("step 2: workspaces already provisioned as asked"),
             "{again:?}"
         );
-        assert!(!w.everything_seen().contains(common::PROVIDER_KEY));
+        assert!(!w.everything_seen().contains(crate::common::PROVIDER_KEY));
     });
 }

@@ -1,13 +1,11 @@
 //! The edges of `catalog serve`: stalled and idle clients, shutdown, oversized and
 //! malformed requests, a busy port.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{assert_error, Api, Mode, Server, World, ADMIN_KEY};
+use crate::common::{assert_error, Api, Mode, Server, World, ADMIN_KEY};
 use serde_json::{json, Value};
 
 /// Reads until the server closes the connection; `None` if it is still open after `limit`.
@@ -160,7 +158,7 @@ fn a_busy_port_creates_nothing_and_prints_no_key() {
     let port = taken.local_addr().unwrap().port();
     let home = tempfile::tempdir().unwrap();
     let db = home.path().join("fresh/catalog.db");
-    let out = std::process::Command::new(common::BIN)
+    let out = std::process::Command::new(crate::common::BIN)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home.path())

@@ -1,8 +1,6 @@
 //! Workspace provisioning and AI providers over HTTP, as the contract describes them.
 
-mod common;
-
-use common::{assert_error, Api, Mode, World};
+use crate::common::{assert_error, Api, Mode, World};
 use serde_json::{json, Value};
 
 fn setup(api: &Api) -> Vec<Value> {

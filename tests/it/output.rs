@@ -1,9 +1,7 @@
 //! Output as the README promises: plain lines when piped, prose on stderr, `-q` quiet,
 //! tables readable at 80 columns, model commands printing only what changed.
 
-mod common;
-
-use common::{Mode, World};
+use crate::common::{Mode, World};
 
 #[test]
 fn piped_objects_are_key_tab_value_lines_and_prose_goes_to_stderr() {

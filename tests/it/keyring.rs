@@ -1,11 +1,9 @@
 //! `auth login` / `status` / `logout` against a real Secret Service (gnome-keyring in a
 //! private D-Bus session), and the error when no keyring is reachable.
 
-mod common;
-
 use std::process::Command;
 
-use common::{Mode, World, ADMIN_KEY};
+use crate::common::{Mode, World, ADMIN_KEY};
 
 fn have(tool: &str) -> bool {
     Command::new("sh")
@@ -29,7 +27,7 @@ fn in_keyring_session(w: &World, url: &str, script: &str) -> String {
         "eval \"$(printf pw | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)\"\n\
          export GNOME_KEYRING_CONTROL\n\
          C={bin}\nURL={url}\nADMIN={ADMIN_KEY}\n",
-        bin = common::BIN
+        bin = crate::common::BIN
     );
     cmd.args(["--", "sh", "-c", &format!("{prelude}{script}")]);
     let out = cmd.output().expect("run dbus-run-session");

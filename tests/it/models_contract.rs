@@ -1,8 +1,6 @@
 //! Model provisioning and `GET /v1/models` over HTTP.
 
-mod common;
-
-use common::{assert_error, contains, database_bytes, Api, Mode, World};
+use crate::common::{assert_error, contains, database_bytes, Api, Mode, World};
 use serde_json::{json, Value};
 
 fn ids(api: &Api, ws: &str) -> Vec<String> {

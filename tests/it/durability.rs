@@ -1,12 +1,10 @@
 //! Durability: restarts, `kill -9` right after a 2xx, and two processes writing the
 //! same database file (the embedded CLI and a running `catalog serve`).
 
-mod common;
-
 use std::sync::Arc;
 use std::thread;
 
-use common::{Mode, Server, World, ADMIN_KEY};
+use crate::common::{Mode, Server, World, ADMIN_KEY};
 
 #[test]
 fn data_survives_restarts_and_kill_9() {
@@ -39,7 +37,7 @@ fn data_survives_restarts_and_kill_9() {
         mode: Mode::Served,
         server: Some(server),
         seen: Default::default(),
-        extra_env: vec![("PROVIDER_KEY".into(), common::PROVIDER_KEY.into())],
+        extra_env: vec![("PROVIDER_KEY".into(), crate::common::PROVIDER_KEY.into())],
     };
     let names = w.json(&["workspaces", "list"]);
     assert_eq!(names[0]["name"], "before-restart");

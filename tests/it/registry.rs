@@ -19,6 +19,6 @@ fn regenerating_the_registry_reproduces_the_embedded_file() {
     let embedded = std::fs::read_to_string(&target).unwrap_or_default();
     assert!(
         embedded == generated,
-        "data/model_registry.json is stale: run `CATALOG_UPDATE_REGISTRY=1 cargo test --test registry`"
+        "data/model_registry.json is stale: run `CATALOG_UPDATE_REGISTRY=1 cargo test --test it registry`"
     );
 }

@@ -1,8 +1,6 @@
 //! The foundation scenario, run on the embedded catalog and against `catalog serve`.
 
-mod common;
-
-use common::{
+use crate::common::{
     both, contains, database_bytes, Mode, Server, World, ADMIN_KEY, PROVIDER_KEY, ROTATED_KEY,
 };
 

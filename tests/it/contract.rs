@@ -1,9 +1,7 @@
 //! The HTTP contract of `catalog serve`, checked with a plain HTTP client as an
 //! independent Admin API client would see it.
 
-mod common;
-
-use common::{assert_error, Api, Mode, World, ADMIN_KEY};
+use crate::common::{assert_error, Api, Mode, World, ADMIN_KEY};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
@@ -298,7 +296,7 @@ fn api_keys_are_shown_once_and_stored_hashed() {
     assert_ne!(got["key"].as_str().unwrap(), key);
     assert_eq!(got["scopes"], json!(["completions.write", "models.list"]));
     assert!(
-        !common::contains(&common::database_bytes(&w.db()), &key),
+        !crate::common::contains(&crate::common::database_bytes(&w.db()), &key),
         "the key is stored only as a hash"
     );
 

@@ -1,8 +1,6 @@
 //! API-key scopes are enforced on every route, and no key can grant more than it holds.
 
-mod common;
-
-use common::{assert_error, Api, Mode, World};
+use crate::common::{assert_error, Api, Mode, World};
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
@@ -23,7 +21,7 @@ impl As<'_> {
         let res = req.send().unwrap();
         let status = res.status().as_u16();
         let value = res.json().unwrap_or(Value::Null);
-        common::assert_wire_numbers(&value, path);
+        crate::common::assert_wire_numbers(&value, path);
         (status, value)
     }
     fn get(&self, path: &str) -> (u16, Value) {
@@ -298,7 +296,7 @@ fn the_readme_lists_every_route_with_its_scopes() {
     assert_eq!(
         &readme[a..b],
         table,
-        "README's scope table is stale: run CATALOG_UPDATE_README=1 cargo test --test scopes"
+        "README's scope table is stale: run CATALOG_UPDATE_README=1 cargo test --test it scopes"
     );
 }
 

@@ -1,5 +1,5 @@
 //! `completions/` and `man/` are generated from the clap tree. This test fails when they
-//! drift; `CATALOG_UPDATE_ASSETS=1 cargo test --test assets` regenerates them.
+//! drift; `CATALOG_UPDATE_ASSETS=1 cargo test --test it assets` regenerates them.
 
 use std::path::Path;
 
@@ -34,7 +34,7 @@ fn completions_and_man_pages_match_the_command_tree() {
     }
     assert!(
         stale.is_empty(),
-        "generated files are stale: {stale:?}\nrun `CATALOG_UPDATE_ASSETS=1 cargo test --test assets`"
+        "generated files are stale: {stale:?}\nrun `CATALOG_UPDATE_ASSETS=1 cargo test --test it assets`"
     );
 }
 

@@ -2,9 +2,7 @@
 //! through "Migrating legacy virtual keys"), in order, on a fresh embedded catalog, with
 //! the secrets it exports taken from the environment and files.
 
-mod common;
-
-use common::{Mode, World, PROVIDER_KEY};
+use crate::common::{Mode, World, PROVIDER_KEY};
 
 /// The tour's shell lines: continuation lines joined, comments and blank lines dropped.
 fn tour_lines(readme: &str) -> Vec<String> {

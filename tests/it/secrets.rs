@@ -1,9 +1,7 @@
 //! Secrets never in argv, never echoed: custom services' keys, credential headers, the
 //! AWS access key id and `--config-env` values.
 
-mod common;
-
-use common::{Mode, World, PROVIDER_KEY};
+use crate::common::{Mode, World, PROVIDER_KEY};
 
 const HEADER_SECRET: &str = "hdr-SECRET-77aa88bb99cc00dd";
 const AWS_ID: &str = "AKIASECRETACCESSKEYID";

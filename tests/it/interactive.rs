@@ -1,10 +1,8 @@
 //! The interactive `integrations connect`, driven through a real pseudo-terminal.
 
-mod common;
-
 use std::process::Command;
 
-use common::{contains, database_bytes, Mode, World, PROVIDER_KEY};
+use crate::common::{contains, database_bytes, Mode, World, PROVIDER_KEY};
 use rexpect::process::wait::WaitStatus;
 use rexpect::session::spawn_command;
 
@@ -209,10 +207,10 @@ fn connect_wizard_runs_all_three_steps() {
         false
     );
     // The models as an independent client reads them.
-    let server = common::Server::start(w.home.path(), &w.db());
+    let server = crate::common::Server::start(w.home.path(), &w.db());
     let res: serde_json::Value = reqwest::blocking::Client::new()
         .get(format!("{}/integrations/openai-prod/models", server.url))
-        .header("x-portkey-api-key", common::ADMIN_KEY)
+        .header("x-portkey-api-key", crate::common::ADMIN_KEY)
         .send()
         .unwrap()
         .json()

@@ -1,9 +1,7 @@
 //! Names, numbers and errors: bad input is refused naming the flag and the accepted
 //! form, with the documented exit code; conflicts and missing things say so.
 
-mod common;
-
-use common::{world_with_openai, Mode, World};
+use crate::common::{world_with_openai, Mode, World};
 
 #[test]
 fn creating_an_existing_workspace_is_a_conflict_unless_asked_to_reuse_it() {

@@ -1,12 +1,10 @@
 //! `GET /v1/openapi.json`: an OpenAPI 3.1 document of every route, served without a key.
 //! A route the router answers but the document lacks (or the reverse) fails here.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::{Mode, World};
 use catalog::server::routes;
-use common::{Mode, World};
 use serde_json::Value;
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];
@@ -146,7 +144,7 @@ fn the_router_answers_exactly_the_documented_operations() {
         for method in METHODS {
             let res = http
                 .request(method.parse().unwrap(), format!("{base}{concrete}"))
-                .header("x-portkey-api-key", common::ADMIN_KEY)
+                .header("x-portkey-api-key", crate::common::ADMIN_KEY)
                 .send()
                 .unwrap();
             let status = res.status().as_u16();
@@ -193,7 +191,7 @@ fn the_router_answers_exactly_the_documented_operations() {
 #[test]
 fn a_body_that_is_not_an_object_is_refused() {
     let w = World::new(Mode::Served);
-    let api = common::Api::new(&w);
+    let api = crate::common::Api::new(&w);
     let (s, ws) = api.post("/admin/workspaces", serde_json::json!({"name": "eng"}));
     assert_eq!(s, 200, "{ws}");
     let id = ws["id"].as_str().unwrap();
@@ -203,9 +201,9 @@ fn a_body_that_is_not_an_object_is_refused() {
             &format!("/admin/workspaces/{id}"),
             Some(body),
         );
-        common::assert_error(got, 400, "AB01", "JSON object");
+        crate::common::assert_error(got, 400, "AB01", "JSON object");
         let got = api.call(reqwest::Method::PUT, "/organisation/settings", Some(body));
-        common::assert_error(got, 400, "AB01", "JSON object");
+        crate::common::assert_error(got, 400, "AB01", "JSON object");
     }
     // Nor anywhere inside: serde would read `[null, null]` as the fields of `defaults`.
     for (body, field) in [
@@ -221,7 +219,7 @@ fn a_body_that_is_not_an_object_is_refused() {
             &format!("/admin/workspaces/{id}"),
             Some(body),
         );
-        common::assert_error(got, 400, "AB01", field);
+        crate::common::assert_error(got, 400, "AB01", field);
     }
     let (s, again) = api.get(&format!("/admin/workspaces/{id}"));
     assert_eq!((s, &again["name"]), (200, &serde_json::json!("eng")));
@@ -233,7 +231,7 @@ fn a_body_that_is_not_an_object_is_refused() {
 #[test]
 fn whole_numbers_written_as_floats_are_integers() {
     let w = World::new(Mode::Served);
-    let api = common::Api::new(&w);
+    let api = crate::common::Api::new(&w);
     let (s, ws) = api.post(
         "/admin/workspaces",
         serde_json::json!({
@@ -249,7 +247,7 @@ fn whole_numbers_written_as_floats_are_integers() {
         "/admin/workspaces",
         serde_json::json!({"name": "x", "rate_limits": [{"type": "requests", "unit": "rpm", "value": 1.5}]}),
     );
-    common::assert_error(got, 400, "AB01", "rate_limits[0].value");
+    crate::common::assert_error(got, 400, "AB01", "rate_limits[0].value");
 }
 
 /// Found while writing the document: `?force_delete=abc` was read as false and the integration was
@@ -257,19 +255,19 @@ fn whole_numbers_written_as_floats_are_integers() {
 #[test]
 fn force_delete_must_be_a_boolean() {
     let w = World::new(Mode::Served);
-    let api = common::Api::new(&w);
+    let api = crate::common::Api::new(&w);
     let (s, created) = api.post(
         "/integrations",
-        serde_json::json!({"name": "oa", "slug": "oa", "ai_provider_id": "openai", "key": common::PROVIDER_KEY}),
+        serde_json::json!({"name": "oa", "slug": "oa", "ai_provider_id": "openai", "key": crate::common::PROVIDER_KEY}),
     );
     assert_eq!(s, 200, "{created}");
-    common::assert_error(
+    crate::common::assert_error(
         api.delete("/integrations/oa?force_delete=abc", None),
         400,
         "AB01",
         "force_delete",
     );
-    common::assert_error(
+    crate::common::assert_error(
         api.delete("/integrations/oa?force_delete=", None),
         400,
         "AB01",
@@ -327,14 +325,14 @@ fn no_route_is_added_outside_the_table() {
 #[test]
 fn a_typed_query_parameter_needs_a_value() {
     let w = World::new(Mode::Served);
-    let api = common::Api::new(&w);
+    let api = crate::common::Api::new(&w);
     for path in [
         "/admin/workspaces?current_page=",
         "/admin/workspaces?page_size=",
         "/integrations?type=",
         "/api-keys?pageSize=",
     ] {
-        common::assert_error(api.get(path), 400, "AB01", "has no value");
+        crate::common::assert_error(api.get(path), 400, "AB01", "has no value");
     }
     assert_eq!(api.get("/admin/workspaces?name=&page_size=5").0, 200);
 }

@@ -1,10 +1,8 @@
 //! `catalog migrate-vkeys` on a seeded legacy organisation, on both transports.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{both, contains, database_bytes, Api, Mode, Server, World};
+use crate::common::{both, contains, database_bytes, Api, Mode, Server, World};
 use serde_json::{json, Value};
 
 const KEY_SHARED: &str = "sk-legacy-SHARED-1111111111111111";
@@ -340,7 +338,7 @@ fn legacy_api_validation() {
     let (_, ws) = api.post("/admin/workspaces", json!({"name": "eng"}));
     let ws = ws["slug"].as_str().unwrap();
     let bad = |body: Value, needle: &str| {
-        common::assert_error(api.post("/virtual-keys", body), 400, "AB01", needle)
+        crate::common::assert_error(api.post("/virtual-keys", body), 400, "AB01", needle)
     };
     bad(
         json!({"name": "x", "provider": "nope", "key": "k", "workspace_id": ws}),
@@ -364,7 +362,7 @@ fn legacy_api_validation() {
     );
     // Slugs are one namespace with providers.
     api.post("/virtual-keys", json!({"name": "x", "slug": "taken", "provider": "openai", "key": "k-0123456789abc", "workspace_id": ws}));
-    common::assert_error(
+    crate::common::assert_error(
         api.post("/virtual-keys", json!({"name": "y", "slug": "taken", "provider": "groq", "key": "k-0123456789abc", "workspace_id": ws})),
         409, "AB07", "taken",
     );
@@ -380,7 +378,7 @@ fn legacy_api_validation() {
     assert!(got["masked_api_key"].as_str().unwrap().contains("*****"));
     let (s, _) = api.delete("/virtual-keys/taken", None);
     assert_eq!(s, 200);
-    common::assert_error(api.get("/virtual-keys/taken"), 404, "AB08", "taken");
+    crate::common::assert_error(api.get("/virtual-keys/taken"), 404, "AB08", "taken");
 }
 
 #[test]

@@ -1,9 +1,7 @@
 //! Nothing changes that the user did not ask to change: flags not given keep their
 //! current value, "no" turns things off, and re-runs that change nothing say so.
 
-mod common;
-
-use common::{world_with_openai, Mode, World};
+use crate::common::{world_with_openai, Mode, World};
 use serde_json::Value;
 
 fn access(w: &World, slug: &str) -> Value {
@@ -427,7 +425,7 @@ fn prices_are_checked_naming_their_flag() {
 
 #[test]
 fn connect_prints_the_final_state_and_a_rerun_changes_nothing() {
-    common::both(|w| {
+    crate::common::both(|w| {
         w.ok(&["workspaces", "create", "eng"]);
         let args = [
             "integrations",
@@ -519,7 +517,7 @@ fn the_connect_summary_shows_the_alert() {
 
 #[test]
 fn a_workspace_integration_gets_its_ai_provider_in_that_workspace() {
-    common::both(|w| {
+    crate::common::both(|w| {
         w.ok(&["workspaces", "create", "eng"]);
         let args = [
             "integrations",
