@@ -14,3 +14,6 @@ pub mod virtual_keys;
 pub mod vk_migration;
 
 pub use error::{DomainError, DomainResult};
+
+#[cfg(test)]
+mod tests;

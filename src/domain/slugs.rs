@@ -137,6 +137,18 @@ pub fn short_suffix() -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn slugs_follow_the_contract_pattern() {
+        use super::check_slug;
+        assert!(check_slug("slug", "openai-prod_2").is_ok());
+        let err = check_slug("slug", "bad slug").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`slug` `bad slug` must be 1 to 255 characters of letters, digits, `-` and `_`"
+        );
+        assert!(check_slug("slug", &"a".repeat(256)).is_err());
+    }
+
+    #[test]
     fn slugify_keeps_names_readable() {
         assert_eq!(
             super::slugify("Data Science 🚀 Team", 40),
