@@ -79,14 +79,7 @@ impl LimitArgs {
         }
         let mut merged = match (current, self.budget) {
             (Some(u), _) => u,
-            (None, Some(amount)) => UsageLimits {
-                kind: BudgetType::Cost,
-                credit_limit: amount.get(),
-                alert_threshold: None,
-                periodic_reset: None,
-                periodic_reset_days: None,
-                next_usage_reset_at: None,
-            },
+            (None, Some(amount)) => UsageLimits::cost(amount.get()),
             (None, None) => {
                 return Err(CliError::usage(
                     "--budget-type, --reset and --alert change a budget, and there is none yet: pass --budget too",

@@ -248,6 +248,18 @@ impl std::fmt::Display for BudgetAmount {
 }
 
 impl UsageLimits {
+    /// A cost budget of `credit_limit` USD, with no alert and no reset.
+    pub fn cost(credit_limit: f64) -> UsageLimits {
+        UsageLimits {
+            kind: BudgetType::Cost,
+            credit_limit,
+            alert_threshold: None,
+            periodic_reset: None,
+            periodic_reset_days: None,
+            next_usage_reset_at: None,
+        }
+    }
+
     /// The budget's ceiling, when it is one the rules accept (`None` for a stored value
     /// that is not finite or below zero, which no request can set).
     pub fn ceiling(&self) -> Option<BudgetAmount> {
@@ -349,11 +361,7 @@ mod tests {
     fn budget(kind: BudgetType, limit: f64) -> UsageLimits {
         UsageLimits {
             kind,
-            credit_limit: limit,
-            alert_threshold: None,
-            periodic_reset: None,
-            periodic_reset_days: None,
-            next_usage_reset_at: None,
+            ..UsageLimits::cost(limit)
         }
     }
 

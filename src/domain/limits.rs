@@ -54,14 +54,7 @@ mod tests {
 
     fn access(budget: f64, rpm: i64) -> WorkspaceAccess {
         WorkspaceAccess {
-            usage_limits: Some(vec![UsageLimits {
-                kind: BudgetType::Cost,
-                credit_limit: budget,
-                alert_threshold: None,
-                periodic_reset: None,
-                periodic_reset_days: None,
-                next_usage_reset_at: None,
-            }]),
+            usage_limits: Some(vec![UsageLimits::cost(budget)]),
             rate_limits: Some(vec![RateLimit {
                 kind: RateLimitType::Requests,
                 unit: RateUnit::Rpm,

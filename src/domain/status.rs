@@ -109,24 +109,12 @@ pub fn virtual_key_view(record: &VirtualKeyRecord, now: DateTime<Utc>) -> Virtua
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::limits::BudgetType;
-
-    fn budget(limit: f64) -> UsageLimits {
-        UsageLimits {
-            kind: BudgetType::Cost,
-            credit_limit: limit,
-            alert_threshold: None,
-            periodic_reset: None,
-            periodic_reset_days: None,
-            next_usage_reset_at: None,
-        }
-    }
 
     #[test]
     fn revoked_beats_expired_beats_exhausted() {
         let now = Utc::now();
         let past = "2001-01-01T00:00:00Z";
-        let limit = budget(10.0);
+        let limit = UsageLimits::cost(10.0);
         let mut used = UsageState::fresh(now);
         used.current_usage = 10.0;
         let status =

@@ -7,7 +7,7 @@ use super::provisioning::{grant, revoke, Grant};
 use super::slugs::{ensure_free_in_workspace, Claimant};
 use super::status::Status;
 use crate::api::integration::Integration;
-use crate::api::limits::{BudgetType, RateLimit, RateLimitType, RateUnit, UsageLimits};
+use crate::api::limits::{RateLimit, RateLimitType, RateUnit, UsageLimits};
 use crate::api::virtual_key::VirtualKey;
 use crate::api::workspace::Workspace;
 use crate::store::sqlite::SqliteStore;
@@ -133,14 +133,7 @@ fn access_cannot_shrink_below_a_providers_limits() {
         unit: RateUnit::Rpm,
         value: 500,
     }]);
-    p.public.usage_limits = Some(UsageLimits {
-        kind: BudgetType::Cost,
-        credit_limit: 50.0,
-        alert_threshold: None,
-        periodic_reset: None,
-        periodic_reset_days: None,
-        next_usage_reset_at: None,
-    });
+    p.public.usage_limits = Some(UsageLimits::cost(50.0));
     tx.save_provider(&p).unwrap();
     let tighter = Grant {
         rate_limits: Some(vec![RateLimit {
