@@ -40,6 +40,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand integrations 'Integrations: provider credentials stored once for the organisation'
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
+            cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
@@ -467,7 +468,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --aws-external-id 'External id for the assumed role'
             cand --vertex-auth-type 'Vertex AI authentication type'
             cand --vertex-region 'Vertex AI region, e.g. us-central1'
-            cand --vertex-project-id 'Google Cloud project id (auth type basic)'
+            cand --vertex-project-id 'Google Cloud project id (auth type basic or workload)'
             cand --vertex-service-account-file 'Service account JSON file (auth type serviceAccount)'
             cand --custom-host 'Base URL of a custom or self-hosted service (http or https)'
             cand --header 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)'
@@ -533,7 +534,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --aws-external-id 'External id for the assumed role'
             cand --vertex-auth-type 'Vertex AI authentication type'
             cand --vertex-region 'Vertex AI region, e.g. us-central1'
-            cand --vertex-project-id 'Google Cloud project id (auth type basic)'
+            cand --vertex-project-id 'Google Cloud project id (auth type basic or workload)'
             cand --vertex-service-account-file 'Service account JSON file (auth type serviceAccount)'
             cand --custom-host 'Base URL of a custom or self-hosted service (http or https)'
             cand --header 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)'
@@ -1026,6 +1027,178 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;providers;help;help'= {
         }
+        &'catalog;configs'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List saved gateway configs (one workspace''s with --workspace)'
+            cand get 'Show one config with its current body'
+            cand create 'Save a gateway config from a JSON file (`-` reads stdin)'
+            cand update 'Rename a config, or replace its body (a new version)'
+            cand delete 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+            cand versions 'List a config''s versions, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;configs;list'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;get'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;create'= {
+            cand --name 'Display name'
+            cand --file 'The config as a JSON file; `-` reads stdin'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --default 'Make it the workspace''s default config'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;update'= {
+            cand --name 'New display name'
+            cand --file 'The new config as a JSON file (`-` reads stdin); a changed config is a new version'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --default 'Make it the workspace''s default config'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;delete'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;versions'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;help'= {
+            cand list 'List saved gateway configs (one workspace''s with --workspace)'
+            cand get 'Show one config with its current body'
+            cand create 'Save a gateway config from a JSON file (`-` reads stdin)'
+            cand update 'Rename a config, or replace its body (a new version)'
+            cand delete 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+            cand versions 'List a config''s versions, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;configs;help;list'= {
+        }
+        &'catalog;configs;help;get'= {
+        }
+        &'catalog;configs;help;create'= {
+        }
+        &'catalog;configs;help;update'= {
+        }
+        &'catalog;configs;help;delete'= {
+        }
+        &'catalog;configs;help;versions'= {
+        }
+        &'catalog;configs;help;help'= {
+        }
         &'catalog;org'= {
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -1249,6 +1422,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand integrations 'Integrations: provider credentials stored once for the organisation'
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
+            cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
@@ -1355,6 +1529,26 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;providers;update'= {
         }
         &'catalog;help;providers;delete'= {
+        }
+        &'catalog;help;configs'= {
+            cand list 'List saved gateway configs (one workspace''s with --workspace)'
+            cand get 'Show one config with its current body'
+            cand create 'Save a gateway config from a JSON file (`-` reads stdin)'
+            cand update 'Rename a config, or replace its body (a new version)'
+            cand delete 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+            cand versions 'List a config''s versions, newest first'
+        }
+        &'catalog;help;configs;list'= {
+        }
+        &'catalog;help;configs;get'= {
+        }
+        &'catalog;help;configs;create'= {
+        }
+        &'catalog;help;configs;update'= {
+        }
+        &'catalog;help;configs;delete'= {
+        }
+        &'catalog;help;configs;versions'= {
         }
         &'catalog;help;org'= {
             cand settings 'Show the organisation''s settings, or change them with flags'

@@ -44,6 +44,7 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "workspaces" -d 'Wor
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "org" -d 'Organisation-wide settings'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
@@ -362,6 +363,16 @@ vertex-ai\t''
 google\t''
 mistral-ai\t''
 groq\t''
+together-ai\t''
+fireworks-ai\t''
+deepseek\t''
+x-ai\t''
+openrouter\t''
+deepinfra\t''
+cerebras\t''
+perplexity-ai\t''
+cohere\t''
+ai21\t''
 custom\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l name -d 'Display name (default: the slug)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l description -d 'Description' -r
@@ -391,9 +402,10 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
-basic\t''"
+basic\t''
+workload\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-region -d 'Vertex AI region, e.g. us-central1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-project-id -d 'Google Cloud project id (auth type basic or workload)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
@@ -461,9 +473,10 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
-basic\t''"
+basic\t''
+workload\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-region -d 'Vertex AI region, e.g. us-central1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-project-id -d 'Google Cloud project id (auth type basic or workload)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
@@ -663,7 +676,25 @@ complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l provider -d 'Only this provider\'s models (`@slug`)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l service -d 'Only this service\'s models (e.g. openai)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l service -d 'Only this service\'s models (e.g. openai)' -r -f -a "openai\t''
+anthropic\t''
+azure-openai\t''
+bedrock\t''
+vertex-ai\t''
+google\t''
+mistral-ai\t''
+groq\t''
+together-ai\t''
+fireworks-ai\t''
+deepseek\t''
+x-ai\t''
+openrouter\t''
+deepinfra\t''
+cerebras\t''
+perplexity-ai\t''
+cohere\t''
+ai21\t''
+custom\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l search -d 'Only models whose id contains this text' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l limit -d 'Show at most this many models' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l integration -d 'Instead: what is enabled on this integration, and why (combines with --search)' -r
@@ -839,6 +870,134 @@ complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_se
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "list" -d 'List saved gateway configs (one workspace\'s with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "get" -d 'Show one config with its current body'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "create" -d 'Save a gateway config from a JSON file (`-` reads stdin)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "update" -d 'Rename a config, or replace its body (a new version)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "delete" -d 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "versions" -d 'List a config\'s versions, newest first'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l name -d 'Display name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l file -d 'The config as a JSON file; `-` reads stdin' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l default -d 'Make it the workspace\'s default config'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l file -d 'The new config as a JSON file (`-` reads stdin); a changed config is a new version' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l default -d 'Make it the workspace\'s default config'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "list" -d 'List saved gateway configs (one workspace\'s with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one config with its current body'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "create" -d 'Save a gateway config from a JSON file (`-` reads stdin)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "update" -d 'Rename a config, or replace its body (a new version)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "versions" -d 'List a config\'s versions, newest first'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -1007,17 +1166,18 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "org" -d 'Organisation-wide settings'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
@@ -1048,6 +1208,12 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "create" -d 'Create an AI provider on an integration provisioned to the workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "list" -d 'List saved gateway configs (one workspace\'s with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "get" -d 'Show one config with its current body'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "create" -d 'Save a gateway config from a JSON file (`-` reads stdin)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "update" -d 'Rename a config, or replace its body (a new version)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "delete" -d 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "versions" -d 'List a config\'s versions, newest first'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from org" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "create" -d 'Create an API key; the key is shown once'

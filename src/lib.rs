@@ -19,6 +19,7 @@ pub mod prompt;
 pub mod registry;
 pub mod secret_input;
 pub mod server;
+pub mod services;
 pub mod settings;
 pub mod store;
 pub mod suggest;

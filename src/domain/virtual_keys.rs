@@ -142,12 +142,8 @@ fn given_key(key: Option<&String>) -> Option<String> {
 /// Checks a create request on its own: a known service, a well-formed slug, limits and
 /// expiry, and settings that could become an integration.
 pub fn check_create(body: &CreateVirtualKey) -> DomainResult<()> {
-    if !provider_config::known_services().contains(&body.provider.as_str()) {
-        return Err(DomainError::invalid(format!(
-            "unknown `provider` `{}`; this server knows: {}",
-            body.provider,
-            provider_config::known_services().join(", ")
-        )));
+    if let Err(e) = crate::services::lookup(&body.provider) {
+        return Err(DomainError::invalid(format!("`provider`: {e}")));
     }
     if let Some(s) = &body.slug {
         check_slug("slug", s)?;

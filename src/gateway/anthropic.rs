@@ -6,8 +6,6 @@ use super::error::GatewayError;
 use super::sse::{self, Event};
 use super::usage::Usage;
 
-pub const VERSION: &str = "2023-06-01";
-
 /// `max_tokens` when the caller sets none and the registry does not know the model.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 

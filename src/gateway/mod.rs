@@ -9,9 +9,11 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod check;
 pub mod error;
 pub mod hosts;
 pub mod resolve;
+pub mod route;
 pub mod sse;
 pub mod upstream;
 pub mod usage;
@@ -27,6 +29,7 @@ use axum::{Extension, Router};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
+use crate::api::gateway_config::GatewayConfig;
 use crate::server::auth::{self, IdentifyError, KeyRefusal, Principal};
 use crate::server::AppState;
 use error::GatewayError;
@@ -134,14 +137,20 @@ impl Request {
     }
 }
 
-/// One line per inference request: never a body, never a credential.
-struct LogLine {
+/// What every log line of a request shares.
+#[derive(Clone)]
+struct LogBase {
     trace_id: String,
     workspace: String,
+    started: Instant,
+}
+
+/// One line per inference request: never a body, never a credential.
+struct LogLine {
+    base: LogBase,
     provider: String,
     model: String,
     status: u16,
-    started: Instant,
     upstream: Option<Duration>,
     usage: Option<Usage>,
     outcome: &'static str,
@@ -157,13 +166,13 @@ impl LogLine {
         crate::server::log_line(&format!(
             "{} gateway trace={} workspace={} provider={} model={} status={} upstream={} total={} tokens={} {}",
             crate::server::handlers::now(),
-            self.trace_id,
-            or_dash(&self.workspace),
+            self.base.trace_id,
+            or_dash(&self.base.workspace),
             or_dash(&self.provider),
             or_dash(&self.model),
             self.status,
             self.upstream.map_or_else(|| "-".to_owned(), ms),
-            ms(self.started.elapsed()),
+            ms(self.base.started.elapsed()),
             tokens,
             self.outcome,
         ));
@@ -235,22 +244,34 @@ async fn caller_workspace(state: &AppState, request: &Request) -> Result<String,
 
 async fn handle(state: AppState, request: Request, endpoint: Endpoint) -> Response {
     let mut log = LogLine {
-        trace_id: request.trace_id.clone(),
-        workspace: String::new(),
+        base: LogBase {
+            trace_id: request.trace_id.clone(),
+            workspace: String::new(),
+            started: request.started,
+        },
         provider: String::new(),
         model: String::new(),
         status: 0,
-        started: request.started,
         upstream: None,
         usage: None,
         outcome: "",
     };
-    let trace = request.trace_id.clone();
-    let mut response = match run(&state, &request, endpoint, &mut log).await {
-        Ok(Answer::Whole(response, usage)) => {
-            log.usage = usage;
+    let (outcome, route) = match run(&state, &request, endpoint, &mut log).await {
+        Ok(routed) => (routed.outcome, Some((routed.retries, routed.path))),
+        Err(e) => (Err(e), None),
+    };
+    let mut response = match outcome {
+        Ok(Answer::Whole(response, meta)) => {
+            log.provider = meta.provider;
+            log.model = meta.model;
+            log.upstream = meta.upstream;
+            log.usage = meta.usage;
             log.status = response.status().as_u16();
-            log.outcome = "ok";
+            log.outcome = if response.status().is_success() {
+                "ok"
+            } else {
+                "upstream_error"
+            };
             log.write();
             response
         }
@@ -262,17 +283,82 @@ async fn handle(state: AppState, request: Request, endpoint: Endpoint) -> Respon
             e.into_response()
         }
     };
-    if let Ok(v) = HeaderValue::from_str(&trace) {
-        response.headers_mut().insert("x-portkey-trace-id", v);
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request.trace_id) {
+        headers.insert("x-portkey-trace-id", v);
+    }
+    if let Some((retries, path)) = route.filter(|(_, path)| !path.is_empty()) {
+        headers.insert("x-portkey-retry-attempt-count", HeaderValue::from(retries));
+        if let Ok(v) = HeaderValue::from_str(&path) {
+            headers.insert("x-portkey-last-used-option-index", v);
+        }
     }
     response
 }
 
-enum Answer {
-    /// A complete answer, with the usage it reports.
-    Whole(Response, Option<Usage>),
+/// What a complete answer says for the log line.
+pub struct Meta {
+    provider: String,
+    model: String,
+    upstream: Option<Duration>,
+    usage: Option<Usage>,
+}
+
+pub enum Answer {
+    /// A complete answer.
+    Whole(Response, Meta),
     /// A stream; its log line is written when it ends.
     Stream(Response),
+}
+
+/// The config a request names in `x-portkey-config`: JSON, or a saved config's slug or id
+/// visible to the workspace.
+async fn request_config(
+    state: &AppState,
+    headers: &HeaderMap,
+    workspace: &str,
+) -> Result<Option<GatewayConfig>, GatewayError> {
+    let Some(raw) = headers.get("x-portkey-config") else {
+        return Ok(None);
+    };
+    let raw = raw
+        .to_str()
+        .map_err(|_| {
+            GatewayError::invalid("`x-portkey-config` must be text: JSON or a saved config's slug")
+        })?
+        .trim()
+        .to_owned();
+    let text = if raw.starts_with('{') {
+        raw
+    } else {
+        let (s, ws, slug) = (state.clone(), workspace.to_owned(), raw.clone());
+        blocking(move || {
+            let config = s.store.read()?.config(&slug)?;
+            match config {
+                Some(c) if c.workspace_id.as_deref().is_none_or(|w| w == ws) => {
+                    if c.status != "active" {
+                        return Err(GatewayError::invalid(format!(
+                            "saved config `{}` is {}; an admin can save a new one with `catalog configs create`",
+                            c.slug, c.status
+                        )));
+                    }
+                    Ok(c.config)
+                }
+                _ => Err(GatewayError::invalid(format!(
+                    "`x-portkey-config` names no saved config of this workspace: `{slug}`; `catalog configs list` shows them"
+                ))),
+            }
+        })
+        .await?
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        GatewayError::invalid(format!(
+            "Invalid config passed: `x-portkey-config` is not JSON ({e})"
+        ))
+    })?;
+    GatewayConfig::parse(&value)
+        .map(Some)
+        .map_err(|e| GatewayError::invalid(format!("Invalid config passed: {e}")))
 }
 
 async fn run(
@@ -280,36 +366,93 @@ async fn run(
     request: &Request,
     endpoint: Endpoint,
     log: &mut LogLine,
-) -> Result<Answer, GatewayError> {
+) -> Result<route::Routed, GatewayError> {
     let workspace = caller_workspace(state, request).await?;
-    log.workspace = workspace.clone();
+    log.base.workspace = workspace.clone();
     let body: Map<String, Value> = serde_json::from_slice(&request.body).map_err(|e| {
         GatewayError::invalid(format!("the request body must be a JSON object: {e}"))
     })?;
+    let body_model = body.get("model").and_then(Value::as_str).map(str::to_owned);
     let named = resolve::named(
         &request.headers,
-        body.get("model").and_then(Value::as_str),
+        body_model.as_deref(),
         request.query_model.as_deref(),
-    )?
-    .ok_or_else(|| {
-        GatewayError::invalid(
-            "name the model to call as `model: \"@PROVIDER/MODEL\"` (or send the header `x-portkey-provider: @PROVIDER`); `GET /v1/models` lists what this key can call",
-        )
-    })?;
-    log.provider = named.slug.clone();
-    log.model = named.model.clone().unwrap_or_default();
+    )?;
+    if let Some(n) = &named {
+        log.provider = n.slug.clone();
+        log.model = n.model.clone().unwrap_or_default();
+    }
+    let config = request_config(state, &request.headers, &workspace).await?;
+    let header_timeout = request_timeout(&request.headers)?;
+    let base = log.base.clone();
+    let call = |leaf: route::Leaf| {
+        let (body, base, workspace) = (body.clone(), base.clone(), workspace.clone());
+        async move {
+            let timeout = header_timeout.or(leaf.params.request_timeout.map(Duration::from_millis));
+            attempt(state, endpoint, workspace, body, leaf, timeout, base).await
+        }
+    };
+    let Some(config) = config else {
+        let named = named.ok_or_else(|| {
+            GatewayError::invalid(
+                "name the model to call as `model: \"@PROVIDER/MODEL\"` (or send the header `x-portkey-provider: @PROVIDER`); `GET /v1/models` lists what this key can call",
+            )
+        })?;
+        let leaf = route::Leaf {
+            named,
+            params: route::Inherited::default(),
+            path: String::new(),
+        };
+        let outcome = call(leaf).await;
+        // No config: no route headers either.
+        return Ok(route::Routed {
+            outcome,
+            retries: 0,
+            path: String::new(),
+        });
+    };
+    let router = route::Router {
+        request: named.as_ref(),
+        body_model: body_model.as_deref(),
+        call,
+    };
+    Ok(router
+        .run(&config, route::Inherited::default(), "config".to_owned())
+        .await)
+}
+
+/// One attempt at one leaf: resolve its provider, check it, call it.
+async fn attempt(
+    state: &AppState,
+    endpoint: Endpoint,
+    workspace: String,
+    mut body: Map<String, Value>,
+    leaf: route::Leaf,
+    timeout: Option<Duration>,
+    base: LogBase,
+) -> Result<Answer, GatewayError> {
     let s = state.clone();
-    let target = blocking(move || {
+    let named = leaf.named.clone();
+    let mut target = blocking(move || {
         let mut read = s.store.read()?;
-        resolve::target(&s, &mut *read, &workspace, &named)
+        resolve::target(
+            &s,
+            &mut *read,
+            &workspace,
+            &named,
+            &mut resolve::Steps::default(),
+        )
     })
     .await?;
+    if let Some(host) = &leaf.params.custom_host {
+        target.custom_host = Some(host.clone());
+    }
     if let Some(host) = &target.custom_host {
         hosts::check(host, &state.gateway.trusted, &target.slug).await?;
     }
-    let timeout = request_timeout(&request.headers)?;
+    body.extend(leaf.params.override_params);
     let prepared = upstream::prepare(&target, endpoint, body)?;
-    call(state, &target, prepared, timeout, log).await
+    call(state, &target, prepared, timeout, base).await
 }
 
 /// `x-portkey-request-timeout` in milliseconds.
@@ -381,6 +524,13 @@ fn answer_headers(target: &Target, upstream: &reqwest::header::HeaderMap) -> Hea
     if let Ok(v) = HeaderValue::from_str(&target.service) {
         h.insert("x-portkey-provider", v);
     }
+    if let Some(v) = target
+        .integration
+        .as_deref()
+        .and_then(|i| HeaderValue::from_str(i).ok())
+    {
+        h.insert("x-catalog-integration", v);
+    }
     h
 }
 
@@ -389,7 +539,7 @@ async fn call(
     target: &Target,
     prepared: Prepared,
     timeout: Option<Duration>,
-    log: &mut LogLine,
+    base: LogBase,
 ) -> Result<Answer, GatewayError> {
     let sent = Instant::now();
     let send = state
@@ -411,9 +561,15 @@ async fn call(
     let headers = answer_headers(target, upstream.headers());
     let created = chrono::Utc::now().timestamp();
     if status.is_success() && prepared.stream {
-        log.upstream = Some(sent.elapsed());
-        log.status = status.as_u16();
-        let log = StreamLog(std::mem::replace(log, placeholder()));
+        let log = StreamLog(LogLine {
+            base,
+            provider: target.slug.clone(),
+            model: target.model.clone(),
+            status: status.as_u16(),
+            upstream: Some(sent.elapsed()),
+            usage: None,
+            outcome: "",
+        });
         let body = stream_body(
             upstream,
             prepared.protocol,
@@ -441,7 +597,7 @@ async fn call(
         None => read.await,
     }
     .map_err(|e| unreachable(target, &e))?;
-    log.upstream = Some(sent.elapsed());
+    let upstream_time = sent.elapsed();
     let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
     let (body, usage) = match (prepared.protocol, status.is_success(), parsed) {
         (Protocol::Anthropic, true, Some(message)) => {
@@ -469,21 +625,13 @@ async fn call(
     response
         .headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));
-    Ok(Answer::Whole(response, usage))
-}
-
-fn placeholder() -> LogLine {
-    LogLine {
-        trace_id: String::new(),
-        workspace: String::new(),
-        provider: String::new(),
-        model: String::new(),
-        status: 0,
-        started: Instant::now(),
-        upstream: None,
-        usage: None,
-        outcome: "",
-    }
+    let meta = Meta {
+        provider: target.slug.clone(),
+        model: target.model.clone(),
+        upstream: Some(upstream_time),
+        usage,
+    };
+    Ok(Answer::Whole(response, meta))
 }
 
 /// How one stream's events become the caller's bytes.

@@ -16,6 +16,47 @@ use crate::server::handlers::{catalog_models, integration_models, integrations, 
 use crate::server::AppState;
 use crate::store::{ProviderRecord, StoreRead, VirtualKeyRecord};
 
+/// One step of a resolution, as `catalog check` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Step {
+    pub step: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// The steps a resolution passed, and the one it is at (which failed, if it stops).
+#[derive(Debug, Default)]
+pub struct Steps {
+    pub passed: Vec<Step>,
+    current: &'static str,
+}
+
+impl Steps {
+    /// Starts step `name`.
+    pub fn at(&mut self, name: &'static str) {
+        self.current = name;
+    }
+
+    /// The current step passed.
+    pub fn pass(&mut self, detail: impl Into<String>) {
+        self.passed.push(Step {
+            step: self.current.to_owned(),
+            ok: true,
+            detail: detail.into(),
+        });
+    }
+
+    /// Every step, the failed one last.
+    pub fn failed(mut self, error: &GatewayError) -> Vec<Step> {
+        self.passed.push(Step {
+            step: self.current.to_owned(),
+            ok: false,
+            detail: error.message.clone(),
+        });
+        self.passed
+    }
+}
+
 /// The provider a request names and the model it asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {
@@ -138,7 +179,9 @@ pub fn target(
     read: &mut dyn StoreRead,
     workspace_id: &str,
     named: &Named,
+    steps: &mut Steps,
 ) -> Result<Target, GatewayError> {
+    steps.at("provider");
     let model = named.model.clone().ok_or_else(|| {
         GatewayError::invalid(format!(
             "the request names AI provider `@{}` but no model: send `model`",
@@ -146,10 +189,19 @@ pub fn target(
         ))
     })?;
     if let Some(provider) = read.provider(workspace_id, &named.slug)? {
-        return provider_target(state, read, provider, model);
+        steps.pass(format!(
+            "AI provider `@{}` of integration `{}`",
+            provider.public.slug, provider.public.integration_id
+        ));
+        return provider_target(state, read, provider, model, steps);
     }
     if let Some(vk) = read.virtual_key(workspace_id, &named.slug)? {
-        return virtual_key_target(state, vk, model);
+        steps.pass(format!(
+            "virtual key `{}` ({})",
+            vk.public.slug,
+            vk.public.provider.as_deref().unwrap_or("?")
+        ));
+        return virtual_key_target(state, vk, model, steps);
     }
     let workspace = read
         .workspace(workspace_id)?
@@ -165,7 +217,9 @@ fn provider_target(
     read: &mut dyn StoreRead,
     provider: ProviderRecord,
     model: String,
+    steps: &mut Steps,
 ) -> Result<Target, GatewayError> {
+    steps.at("provider state");
     let p = &provider.public;
     let workspace_id = p.workspace_id.clone().unwrap_or_default();
     let workspace = read
@@ -204,8 +258,9 @@ fn provider_target(
             )
             .code("04"))
         }
-        Status::Active => {}
+        state => steps.pass(format!("`@{}` is {state}", p.slug)),
     }
+    steps.at("integration");
     let integration = read.integration(&provider.integration_uuid)?.ok_or_else(|| {
         GatewayError::governance(
             "integration_not_found_error",
@@ -215,8 +270,13 @@ fn provider_target(
             ),
         )
     })?;
+    steps.pass(format!(
+        "integration `{}` ({}), enabled for the workspace",
+        integration.public.slug, integration.public.ai_provider_id
+    ));
     let rows = read.models(&integration.public.id)?;
     let service = integration.public.ai_provider_id.clone();
+    steps.at("credentials");
     let secrets = opened(
         "integration's credentials",
         integrations::open(state, &integration).map_err(|e| e.message),
@@ -227,6 +287,12 @@ fn provider_target(
         .clone()
         .unwrap_or_default();
     config.extend(secrets.configurations);
+    steps.pass(if secrets.key.is_some() {
+        "the integration's key opens"
+    } else {
+        "the integration stores no key"
+    });
+    steps.at("model allowed");
     let allow_all = integration.public.allow_all_models.unwrap_or(true);
     let registry = Registry::builtin();
     // Azure: a deployment alias stands for the deployment's model.
@@ -245,6 +311,14 @@ fn provider_target(
             ),
         ));
     }
+    steps.pass(match row {
+        Some(r) if integration_models::is_custom(&r.public) => format!(
+            "`{model}` is a custom model of `{}`",
+            integration.public.slug
+        ),
+        Some(_) => format!("`{model}` is enabled on `{}`", integration.public.slug),
+        None => format!("`{}` allows every model", integration.public.slug),
+    });
     let spec = row
         .filter(|r| integration_models::is_custom(&r.public))
         .and_then(|r| r.public.base_model_slug.as_deref())
@@ -301,7 +375,9 @@ fn virtual_key_target(
     state: &AppState,
     vk: VirtualKeyRecord,
     model: String,
+    steps: &mut Steps,
 ) -> Result<Target, GatewayError> {
+    steps.at("provider state");
     let v = &vk.public;
     match Status::of_virtual_key(v, Utc::now()) {
         Status::Expired => {
@@ -326,8 +402,9 @@ fn virtual_key_target(
             )
             .code("04"))
         }
-        Status::Active | Status::Disabled => {}
+        state => steps.pass(format!("virtual key `{}` is {state}", v.slug)),
     }
+    steps.at("credentials");
     let service = v.provider.clone().unwrap_or_default();
     let master = opened(
         "master key",
@@ -337,6 +414,7 @@ fn virtual_key_target(
         "virtual key's credential",
         crate::domain::virtual_keys::open(&master, &vk).map_err(|e| e.to_string()),
     )?;
+    steps.pass("the virtual key's credential opens");
     let config = legacy::integration_config(&service, v.model_config.as_ref());
     let spec = Registry::builtin().find(&service, &model);
     Ok(Target {

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::error::GatewayError;
 use super::resolve::Target;
 use super::{anthropic, azure};
+use crate::services::{self, Service};
 
 /// What the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,8 @@ impl Endpoint {
     }
 }
 
-/// The wire protocol of an upstream.
+/// The wire protocol the gateway speaks to an upstream (those of the service registry
+/// it can speak today).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     /// OpenAI's chat completions and embeddings, as OpenAI and compatible services speak it.
@@ -35,26 +37,14 @@ pub enum Protocol {
     Anthropic,
 }
 
-/// The protocol and default base URL (up to and including its version path) of a service
-/// the gateway can call.
-fn service(service: &str) -> Option<(Protocol, Option<&'static str>)> {
-    let openai = |base| Some((Protocol::OpenAi, Some(base)));
-    match service {
-        "openai" => openai("https://api.openai.com/v1"),
-        "groq" => openai("https://api.groq.com/openai/v1"),
-        "mistral-ai" => openai("https://api.mistral.ai/v1"),
-        "together-ai" => openai("https://api.together.xyz/v1"),
-        "fireworks-ai" => openai("https://api.fireworks.ai/inference/v1"),
-        "deepseek" => openai("https://api.deepseek.com/v1"),
-        "x-ai" => openai("https://api.x.ai/v1"),
-        "openrouter" => openai("https://openrouter.ai/api/v1"),
-        "deepinfra" => openai("https://api.deepinfra.com/v1/openai"),
-        "cerebras" => openai("https://api.cerebras.ai/v1"),
-        "perplexity-ai" => openai("https://api.perplexity.ai"),
-        "custom" => Some((Protocol::OpenAi, None)),
-        "azure-openai" => Some((Protocol::Azure, None)),
-        "anthropic" => Some((Protocol::Anthropic, Some("https://api.anthropic.com/v1"))),
-        _ => None,
+fn protocol(service: &Service) -> Option<Protocol> {
+    match service.protocol {
+        services::Protocol::OpenAiChat => Some(Protocol::OpenAi),
+        services::Protocol::AzureOpenAi => Some(Protocol::Azure),
+        services::Protocol::AnthropicMessages => Some(Protocol::Anthropic),
+        services::Protocol::BedrockConverse
+        | services::Protocol::Gemini
+        | services::Protocol::None => None,
     }
 }
 
@@ -82,6 +72,15 @@ fn secret_header(
     Ok((HeaderName::from_static(name), v))
 }
 
+/// The registry's headers carrying the service's key.
+fn key_headers(service: &Service, key: &str, headers: &mut HeaderMap) -> Result<(), GatewayError> {
+    for (name, value) in service.auth.key_headers(key).unwrap_or_default() {
+        let (n, v) = secret_header(name, &value)?;
+        headers.insert(n, v);
+    }
+    Ok(())
+}
+
 fn required_key(target: &Target) -> Result<&str, GatewayError> {
     target.key.as_deref().ok_or_else(|| {
         GatewayError::governance(
@@ -101,12 +100,14 @@ pub fn prepare(
     endpoint: Endpoint,
     mut body: Map<String, Value>,
 ) -> Result<Prepared, GatewayError> {
-    let (protocol, default_base) = service(&target.service).ok_or_else(|| {
+    let cannot = || {
         GatewayError::not_implemented(format!(
             "the gateway cannot call service `{}` yet (AI provider `@{}`); services it calls: OpenAI and OpenAI-compatible services, Azure OpenAI and Anthropic",
             target.service, target.slug
         ))
-    })?;
+    };
+    let service = services::find(&target.service).ok_or_else(cannot)?;
+    let protocol = protocol(service).ok_or_else(cannot)?;
     let stream = body.get("stream").and_then(Value::as_bool) == Some(true);
     let caller_wants_usage = body
         .get("stream_options")
@@ -114,7 +115,10 @@ pub fn prepare(
         .and_then(Value::as_bool)
         == Some(true);
     let mut headers = HeaderMap::new();
-    let base = target.custom_host.as_deref().or(default_base);
+    let base = target
+        .custom_host
+        .clone()
+        .or_else(|| service.upstream(&target.config));
     let url = match protocol {
         Protocol::OpenAi => {
             let base = base.ok_or_else(|| {
@@ -160,27 +164,16 @@ pub fn prepare(
                     target.model, target.slug
                 ))
             })?;
-            let base = match base {
-                Some(b) => b.trim_end_matches('/').to_owned(),
-                None => {
-                    let resource = target
-                        .config
-                        .get("azure_resource_name")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| {
-                            GatewayError::governance(
-                                "configuration_error",
-                                format!(
-                                    "AI provider `@{}` has no `azure_resource_name`",
-                                    target.slug
-                                ),
-                            )
-                        })?;
-                    format!("https://{resource}.openai.azure.com/openai")
-                }
-            };
-            let (n, v) = secret_header("api-key", required_key(target)?)?;
-            headers.insert(n, v);
+            let base = base.ok_or_else(|| {
+                GatewayError::governance(
+                    "configuration_error",
+                    format!(
+                        "AI provider `@{}` has no `azure_resource_name`",
+                        target.slug
+                    ),
+                )
+            })?;
+            key_headers(service, required_key(target)?, &mut headers)?;
             body.remove("model");
             format!(
                 "{base}/deployments/{}/{}?api-version={}",
@@ -196,13 +189,10 @@ pub fn prepare(
                     target.slug
                 )));
             }
-            let base = base.unwrap_or("https://api.anthropic.com/v1");
-            let (n, v) = secret_header("x-api-key", required_key(target)?)?;
-            headers.insert(n, v);
-            headers.insert(
-                "anthropic-version",
-                HeaderValue::from_static(anthropic::VERSION),
-            );
+            let base = base.ok_or_else(|| {
+                GatewayError::internal("the registry gives Anthropic no base URL")
+            })?;
+            key_headers(service, required_key(target)?, &mut headers)?;
             body = anthropic::request(body, &target.model, target.max_output_tokens)?;
             format!("{}/messages", base.trim_end_matches('/'))
         }

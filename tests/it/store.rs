@@ -4,6 +4,7 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use catalog::api::configs::{Config, ConfigVersion};
 use catalog::api::integration::Integration;
 use catalog::api::provider::Provider;
 use catalog::api::provisioning::WorkspaceAccess;
@@ -12,8 +13,8 @@ use catalog::api::virtual_key::VirtualKey;
 use catalog::api::workspace::Workspace;
 use catalog::store::sqlite::SqliteStore;
 use catalog::store::{
-    AccessRecord, IntegrationRecord, Page, ProviderRecord, Store, StoreError, UsageScope,
-    VirtualKeyRecord, WorkspaceQuery, BUDGET,
+    AccessRecord, ConfigQuery, IntegrationRecord, Page, ProviderRecord, Store, StoreError,
+    UsageScope, VirtualKeyRecord, WorkspaceQuery, BUDGET,
 };
 
 /// A fresh, empty store of each backend, with what keeps it alive.
@@ -56,6 +57,118 @@ fn provider(slug: &str, ws: &str, integ: &str) -> ProviderRecord {
         },
         integration_uuid: format!("id-{integ}"),
         revoked: false,
+    }
+}
+
+fn config(slug: &str, ws: &str) -> (Config, ConfigVersion) {
+    let version = ConfigVersion {
+        id: format!("v1-{slug}"),
+        config_id: format!("id-{slug}"),
+        version: 1,
+        config: r#"{"provider":"@a"}"#.to_owned(),
+        ..Default::default()
+    };
+    let config = Config {
+        id: format!("id-{slug}"),
+        slug: slug.to_owned(),
+        name: slug.to_owned(),
+        workspace_id: Some(format!("id-{ws}")),
+        version_id: version.id.clone(),
+        config: version.config.clone(),
+        ..Default::default()
+    };
+    (config, version)
+}
+
+#[test]
+fn configs_keep_their_versions_newest_first_and_go_with_their_workspace() {
+    for (store, _dir) in backends() {
+        let mut tx = store.begin().unwrap();
+        tx.insert_workspace(&workspace("eng")).unwrap();
+        tx.insert_workspace(&workspace("research")).unwrap();
+        let (a, a1) = config("pc-a-000001", "eng");
+        tx.insert_config(&a, &a1).unwrap();
+        let (b, b1) = config("pc-b-000002", "research");
+        tx.insert_config(&b, &b1).unwrap();
+        // Slugs are unique across workspaces; the transaction stays usable.
+        let (mut dup, dup1) = config("pc-a-000001", "research");
+        dup.id = "other".into();
+        assert!(matches!(
+            tx.insert_config(
+                &dup,
+                &ConfigVersion {
+                    id: "v-other".into(),
+                    config_id: "other".into(),
+                    ..dup1
+                }
+            ),
+            Err(StoreError::Conflict(_))
+        ));
+        let v2 = ConfigVersion {
+            id: "v2-a".into(),
+            config_id: a.id.clone(),
+            version: 2,
+            config: r#"{"provider":"@b"}"#.into(),
+            ..Default::default()
+        };
+        tx.insert_config_version(&v2).unwrap();
+        tx.save_config(&Config {
+            version_id: v2.id.clone(),
+            config: v2.config.clone(),
+            ..a.clone()
+        })
+        .unwrap();
+        tx.commit().unwrap();
+
+        let mut db = store.read().unwrap();
+        let got = db.config("pc-a-000001").unwrap().unwrap();
+        assert_eq!(
+            (got.version_id.as_str(), got.config.as_str()),
+            ("v2-a", r#"{"provider":"@b"}"#)
+        );
+        assert_eq!(
+            db.config("id-pc-a-000001").unwrap().unwrap().slug,
+            "pc-a-000001",
+            "by id too"
+        );
+        let versions: Vec<String> = db
+            .config_versions(&a.id)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.id)
+            .collect();
+        assert_eq!(versions, ["v2-a", "v1-pc-a-000001"]);
+        let eng = ConfigQuery {
+            workspace_id: Some("id-eng".into()),
+            page: Page::default(),
+        };
+        assert_eq!(db.configs(&eng).unwrap().0, 1);
+        assert_eq!(db.configs(&ConfigQuery::default()).unwrap().0, 2);
+        assert_eq!(
+            db.workspace_dependents("id-eng").unwrap().configs,
+            vec!["pc-a-000001"]
+        );
+        drop(db);
+
+        let mut tx = store.begin().unwrap();
+        tx.delete_workspace("id-eng").unwrap();
+        tx.delete_config(&b.id).unwrap();
+        assert!(matches!(
+            tx.delete_config(&b.id),
+            Err(StoreError::NotFound(_))
+        ));
+        tx.commit().unwrap();
+        let mut db = store.read().unwrap();
+        assert!(
+            db.config("pc-a-000001").unwrap().is_none(),
+            "configs go with their workspace"
+        );
+        assert!(
+            db.config_versions(&a.id).unwrap().is_empty(),
+            "and their versions"
+        );
+        assert!(db.config_versions(&b.id).unwrap().is_empty());
+        assert_eq!(db.configs(&ConfigQuery::default()).unwrap().0, 0);
     }
 }
 
