@@ -9,10 +9,10 @@ use serde_json::{Map, Value};
 
 use super::error::GatewayError;
 use crate::api::models::EffectivePricing;
+use crate::domain::legacy;
+use crate::domain::status::Status;
 use crate::registry::Registry;
 use crate::server::handlers::{catalog_models, integration_models, integrations, virtual_keys};
-use crate::server::legacy;
-use crate::server::provisioning::status;
 use crate::server::AppState;
 use crate::store::{ProviderRecord, StoreRead, VirtualKeyRecord};
 
@@ -225,8 +225,8 @@ fn provider_target(
     let workspace = read
         .workspace(&workspace_id)?
         .map_or_else(|| workspace_id.clone(), |w| w.slug);
-    match status(&provider, Utc::now()) {
-        "disabled" => {
+    match Status::of_provider(&provider, Utc::now()) {
+        Status::Disabled => {
             return Err(GatewayError::governance(
                 "provider_disabled_error",
                 format!(
@@ -235,7 +235,7 @@ fn provider_target(
                 ),
             ))
         }
-        "expired" => {
+        Status::Expired => {
             return Err(GatewayError::new(
                 StatusCode::UNAUTHORIZED,
                 "virtual_key_expired_error",
@@ -248,7 +248,7 @@ fn provider_target(
             )
             .code("01"))
         }
-        "exhausted" => {
+        Status::Exhausted => {
             return Err(GatewayError::governance(
                 "virtual_key_exhaust_error",
                 format!(
@@ -379,8 +379,8 @@ fn virtual_key_target(
 ) -> Result<Target, GatewayError> {
     steps.at("provider state");
     let v = &vk.public;
-    match virtual_keys::vk_status(v, Utc::now()) {
-        "expired" => {
+    match Status::of_virtual_key(v, Utc::now()) {
+        Status::Expired => {
             return Err(GatewayError::new(
                 StatusCode::UNAUTHORIZED,
                 "virtual_key_expired_error",
@@ -392,7 +392,7 @@ fn virtual_key_target(
             )
             .code("01"))
         }
-        "exhausted" => {
+        Status::Exhausted => {
             return Err(GatewayError::governance(
                 "virtual_key_exhaust_error",
                 format!(
@@ -412,7 +412,7 @@ fn virtual_key_target(
     )?;
     let secrets = opened(
         "virtual key's credential",
-        virtual_keys::open(&master, &vk).map_err(|e| e.message),
+        crate::domain::virtual_keys::open(&master, &vk).map_err(|e| e.to_string()),
     )?;
     steps.pass("the virtual key's credential opens");
     let config = legacy::integration_config(&service, v.model_config.as_ref());

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::api::api_key::ApiKey;
 use crate::api::configs::{Config, ConfigVersion};
 use crate::api::integration::Integration;
-use crate::api::limits::{RateLimit, UsageLimits};
 use crate::api::models::IntegrationModel;
 use crate::api::provider::Provider;
+use crate::api::provisioning::WorkspaceAccess;
 use crate::api::usage::UsageState;
 use crate::api::virtual_key::VirtualKey;
 use crate::api::workspace::Workspace;
@@ -24,10 +24,6 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Forbidden(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -148,16 +144,14 @@ pub struct VirtualKeyRecord {
     pub sealed_secrets: Vec<u8>,
 }
 
-/// A workspace's access to an integration (ids are UUIDs).
+/// A workspace's access to an integration (ids are UUIDs), with the terms the wire
+/// shows ([`WorkspaceAccess`]) and its budget's usage.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccessRecord {
     pub integration_id: String,
     pub workspace_id: String,
-    pub enabled: bool,
-    #[serde(default)]
-    pub usage_limits: Option<Vec<UsageLimits>>,
-    #[serde(default)]
-    pub rate_limits: Option<Vec<RateLimit>>,
+    #[serde(flatten)]
+    pub access: WorkspaceAccess,
     #[serde(default)]
     pub usage: Option<UsageState>,
 }
@@ -288,8 +282,8 @@ pub trait StoreTx: StoreRead {
 
     fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()>;
 
-    /// Inserts a provider; a slug used by a provider or virtual key of the workspace is a
-    /// conflict.
+    /// Inserts a provider; a slug used by another provider of the workspace is a conflict.
+    /// (Providers and virtual keys share a namespace: `domain::slugs` checks it.)
     fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
     fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
     fn delete_provider(&mut self, id: &str) -> StoreResult<()>;
@@ -298,8 +292,7 @@ pub trait StoreTx: StoreRead {
     fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()>;
     fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()>;
 
-    /// Inserts a virtual key; a slug used by a key or provider of the workspace is a
-    /// conflict.
+    /// Inserts a virtual key; a slug used by another key of the workspace is a conflict.
     fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
     fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
     fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()>;

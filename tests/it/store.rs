@@ -7,6 +7,7 @@ use std::thread;
 use catalog::api::configs::{Config, ConfigVersion};
 use catalog::api::integration::Integration;
 use catalog::api::provider::Provider;
+use catalog::api::provisioning::WorkspaceAccess;
 use catalog::api::usage::UsageState;
 use catalog::api::virtual_key::VirtualKey;
 use catalog::api::workspace::Workspace;
@@ -222,24 +223,33 @@ fn conflicts_are_reported_and_leave_the_transaction_usable() {
         ));
         tx.insert_provider(&provider("team", "eng", "openai-prod"))
             .unwrap();
-        // Providers and virtual keys share one slug namespace per workspace.
+        // A slug taken within one table is a conflict (the namespace providers and virtual
+        // keys share is the domain's rule: `domain::slugs`).
         let vk = VirtualKeyRecord {
             public: VirtualKey {
                 id: "vk-1".into(),
-                slug: "team".into(),
+                slug: "legacy".into(),
                 workspace_id: Some("id-eng".into()),
                 ..Default::default()
             },
             sealed_secrets: vec![],
         };
+        tx.insert_virtual_key(&vk).unwrap();
+        let again = VirtualKeyRecord {
+            public: VirtualKey {
+                id: "vk-2".into(),
+                ..vk.public.clone()
+            },
+            sealed_secrets: vec![],
+        };
         assert!(matches!(
-            tx.insert_virtual_key(&vk),
+            tx.insert_virtual_key(&again),
             Err(StoreError::Conflict(_))
         ));
         tx.commit().unwrap();
         let mut db = store.read().unwrap();
         assert_eq!(db.providers(None, None).unwrap().len(), 1);
-        assert!(db.virtual_keys(None).unwrap().is_empty());
+        assert_eq!(db.virtual_keys(None).unwrap().len(), 1);
         // Saving something that is not there is not found.
         drop(db);
         let mut tx = store.begin().unwrap();
@@ -297,7 +307,10 @@ fn deleting_a_workspace_takes_what_belongs_to_it_and_its_counters() {
         tx.save_access(&AccessRecord {
             integration_id: "id-openai-prod".into(),
             workspace_id: "id-eng".into(),
-            enabled: true,
+            access: WorkspaceAccess {
+                enabled: true,
+                ..Default::default()
+            },
             ..Default::default()
         })
         .unwrap();
@@ -436,7 +449,10 @@ fn sqlite_upgrade_moves_usage_out_of_documents_into_counters() {
         tx.save_access(&AccessRecord {
             integration_id: "id-openai-prod".into(),
             workspace_id: "id-eng".into(),
-            enabled: true,
+            access: WorkspaceAccess {
+                enabled: true,
+                ..Default::default()
+            },
             ..Default::default()
         })
         .unwrap();

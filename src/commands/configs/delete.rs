@@ -17,7 +17,7 @@ pub struct DeleteArgs {
 
 pub fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
-    let config = client.get_config(&args.slug.0)?;
+    let config = client.get_config(args.slug.as_str())?;
     if args.dry_run {
         let path = format!("/v1{}", config_path(&config.slug));
         return dry_run::show(ctx, &[PlannedRequest::new("DELETE", path, None)]);

@@ -10,6 +10,6 @@ pub struct GetArgs {
 }
 
 pub fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
-    let config = ctx.client()?.get_config(&args.slug.0)?;
+    let config = ctx.client()?.get_config(args.slug.as_str())?;
     ctx.printer().one(&config)
 }

@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             .into());
     }
     if args.dry_run {
-        let path = format!("/v1{}", config_path(&args.slug.0));
+        let path = format!("/v1{}", config_path(args.slug.as_str()));
         return dry_run::show(
             ctx,
             &[PlannedRequest::new(
@@ -65,8 +65,8 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         );
     }
     let client = ctx.client()?;
-    let before = client.get_config(&args.slug.0)?;
-    let updated = client.update_config(&args.slug.0, &body)?;
+    let before = client.get_config(args.slug.as_str())?;
+    let updated = client.update_config(args.slug.as_str(), &body)?;
     let versioned = if updated.version_id != before.version_id {
         " (a new version)"
     } else {

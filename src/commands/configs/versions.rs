@@ -10,6 +10,6 @@ pub struct VersionsArgs {
 }
 
 pub fn run(ctx: &Ctx, args: VersionsArgs) -> anyhow::Result<()> {
-    let versions = ctx.client()?.config_versions(&args.slug.0)?;
+    let versions = ctx.client()?.config_versions(args.slug.as_str())?;
     ctx.printer().list(&versions)
 }

@@ -21,7 +21,7 @@ pub struct RotateKeyArgs {
 
 pub fn run(ctx: &Ctx, args: RotateKeyArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
-    let current = client.get_integration(&args.slug.0)?;
+    let current = client.get_integration(args.slug.as_str())?;
     let config = current.configurations.clone().unwrap_or_default();
     // The stored secret to replace: `key`, or the setting that holds it.
     let field = match secret_of(&current.ai_provider_id, &config) {

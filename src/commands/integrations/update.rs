@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     let mut configurations = args.config.collect(&ctx.settings, None)?;
     let changes_settings = !configurations.is_empty() || !args.remove_azure_deployment.is_empty();
     let current = match changes_settings {
-        true => Some(ctx.client()?.get_integration(&args.slug.0)?),
+        true => Some(ctx.client()?.get_integration(args.slug.as_str())?),
         false => None,
     };
     let service = current
@@ -111,7 +111,9 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             )],
         );
     }
-    let updated = ctx.client()?.update_integration(&args.slug.0, &body)?;
+    let updated = ctx
+        .client()?
+        .update_integration(args.slug.as_str(), &body)?;
     ctx.printer()
         .status(format!("updated integration `{}`", updated.slug));
     ctx.printer().one(&updated)

@@ -13,11 +13,11 @@ use crate::api::models::{
     cents_per_token_to_usd_per_mtok, CatalogModel, EffectivePricing, IntegrationModel,
 };
 use crate::api::ListEnvelope;
+use crate::domain::status::Status;
 use crate::registry::{Builtin, ModelKind, ModelSpec, Registry};
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::Query;
-use crate::server::provisioning::status;
 use crate::server::AppState;
 use crate::store::IntegrationRecord;
 
@@ -185,7 +185,7 @@ pub async fn list(
     let mut integrations: HashMap<String, (IntegrationRecord, Vec<IntegrationModel>)> =
         HashMap::new();
     for p in tx.providers(Some(&ws.id), None)? {
-        if status(&p, now) != "active" && status(&p, now) != "exhausted" {
+        if !Status::of_provider(&p, now).usable() {
             continue;
         }
         if only_provider.as_deref().is_some_and(|o| o != p.public.slug) {

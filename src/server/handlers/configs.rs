@@ -11,12 +11,13 @@ use axum::extract::State;
 use axum::Extension;
 use serde_json::{Map, Value};
 
-use super::{now, short_suffix, slugify};
+use super::now;
 use crate::api::configs::{Config, ConfigCreated, ConfigVersion, CreateConfig, UpdateConfig};
 use crate::api::gateway_config::{credential_fields, GatewayConfig};
 use crate::api::schema::Empty;
 use crate::api::workspace::Workspace;
 use crate::api::ListEnvelope;
+use crate::domain::slugs::{short_suffix, slugify};
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{Body, Path, Query};

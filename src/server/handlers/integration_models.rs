@@ -8,12 +8,13 @@ use axum::extract::State;
 use axum::Extension;
 use serde_json::{Map, Value};
 
-use super::integrations::{check_slug, reachable};
+use super::integrations::reachable;
 use crate::api::models::{
     BulkUpdateModels, IntegrationModel, ModelAccessList, ModelConfigurations, PricingConfig,
 };
 use crate::api::schema::Empty;
 use crate::crypto::{mask, MasterKey};
+use crate::domain::slugs::check_slug;
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{Body, Query};

@@ -3,7 +3,7 @@
 
 use std::sync::MutexGuard;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::read::Db;
 use super::{internal, to_doc, unique_or_internal};
@@ -48,25 +48,6 @@ impl<'a> SqliteTx<'a> {
             .map_err(internal)?
             .execute(args)
             .map_err(|e| unique_or_internal(e, conflict))
-    }
-
-    /// Providers and virtual keys share one slug namespace per workspace.
-    fn slug_free(&self, table: &str, workspace_id: &str, slug: &str) -> StoreResult<()> {
-        let taken: Option<i64> = self
-            .conn
-            .query_row(
-                &format!("SELECT 1 FROM {table} WHERE workspace_id = ?1 AND slug = ?2"),
-                [workspace_id, slug],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(internal)?;
-        match taken {
-            Some(_) => Err(StoreError::Conflict(format!(
-                "`{slug}` is already used by a provider or virtual key in this workspace"
-            ))),
-            None => Ok(()),
-        }
     }
 }
 
@@ -198,8 +179,6 @@ impl StoreTx for SqliteTx<'_> {
 
     fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
         let p = &record.public;
-        let ws = p.workspace_id.as_deref().unwrap_or("");
-        self.slug_free("virtual_keys", ws, &p.slug)?;
         self.exec_unique(
             "INSERT INTO providers(id, slug, workspace_id, integration_id, revoked, doc)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -260,13 +239,12 @@ impl StoreTx for SqliteTx<'_> {
     fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
         let v = &record.public;
         let ws = v.workspace_id.as_deref().unwrap_or("");
-        self.slug_free("providers", ws, &v.slug)?;
         self.exec_unique(
             "INSERT INTO virtual_keys(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![v.id, v.slug, ws, vk_doc(record)?, record.sealed_secrets],
             || {
                 format!(
-                    "`{}` is already used by a provider or virtual key in this workspace",
+                    "a virtual key with slug `{}` already exists in this workspace",
                     v.slug
                 )
             },

@@ -117,7 +117,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
     // What already exists decides before the first prompt: a slug of another service is
     // refused, and a re-run starts from the current state.
-    let existing = match client.get_integration(&args.slug.0) {
+    let existing = match client.get_integration(args.slug.as_str()) {
         Ok(i) => Some(i),
         Err(e) if crate::client::is_missing(&e) => None,
         Err(e) => return Err(e),
@@ -146,7 +146,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     };
     let default_name = existing
         .as_ref()
-        .map_or(args.slug.0.clone(), |i| i.name.clone());
+        .map_or(args.slug.to_string(), |i| i.name.clone());
     let name = match args.name {
         Some(n) => n,
         None if wizard => prompter.parsed(
@@ -260,7 +260,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let body = CreateIntegration {
         name,
         ai_provider_id: service.id.to_owned(),
-        slug: Some(args.slug.0.clone()),
+        slug: Some(args.slug.to_string()),
         key,
         description: args.description,
         workspace_id: workspace.as_ref().map(|w| w.id.clone()),
@@ -269,7 +269,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     };
     let steps = &args.steps;
     let current_access = match &existing {
-        Some(_) => client.workspace_access(&args.slug.0)?,
+        Some(_) => client.workspace_access(args.slug.as_str())?,
         None => Default::default(),
     };
 
@@ -296,7 +296,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         if wanted {
             plan = Some(provisioning_plan(
                 ctx,
-                &args.slug.0,
+                args.slug.as_str(),
                 steps,
                 &current_access,
                 wizard && !given,
@@ -315,7 +315,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     // provisioning creates one for organisation integrations.
     let own_provider = match &workspace {
         Some(ws) if !steps.skip_provisioning => {
-            own_provider(ctx, &args.slug.0, &body.name, ws, &steps.limits)?
+            own_provider(ctx, args.slug.as_str(), &body.name, ws, &steps.limits)?
         }
         _ => None,
     };
@@ -376,7 +376,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         .map(|p| compute(p, &current_access, steps.dry_run))
         .transpose()?;
     let current_models = match &existing {
-        Some(_) => client.models(&args.slug.0)?,
+        Some(_) => client.models(args.slug.as_str())?,
         None => Default::default(),
     };
     let models_body = models.map(|m| match m {
@@ -441,7 +441,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         if let Some(c) = change.as_ref().filter(|c| !c.is_noop()) {
             requests.push(PlannedRequest::new(
                 "PUT",
-                format!("/v1{}", access_path(&args.slug.0)),
+                format!("/v1{}", access_path(args.slug.as_str())),
                 Some(serde_json::to_value(&c.body)?),
             ));
         }
@@ -474,7 +474,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
                 ),
             )
         })?,
-        Some(_) => client.update_integration(&args.slug.0, &update_body(&body))?,
+        Some(_) => client.update_integration(args.slug.as_str(), &update_body(&body))?,
     };
     let done = match &existing {
         None => "connected",
