@@ -78,15 +78,16 @@ pub fn is_gateway_path(path: &str) -> bool {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/chat/completions", post(chat_completions))
-        .route("/embeddings", post(embeddings))
+        .route("/chat/completions", post(endpoint::<true>))
+        .route("/embeddings", post(endpoint::<false>))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 /// The in-process caller (the embedded CLI) names the workspace it calls for.
 pub const WORKSPACE_HEADER: &str = "x-catalog-workspace";
 
-async fn chat_completions(
+/// One inference route; `CHAT` picks chat completions, else embeddings.
+async fn endpoint<const CHAT: bool>(
     State(state): State<AppState>,
     owner: Option<Extension<auth::EmbeddedOwner>>,
     Query(query): Query<Vec<(String, String)>>,
@@ -94,18 +95,12 @@ async fn chat_completions(
     body: Bytes,
 ) -> Response {
     let request = Request::new(owner.is_some(), &query, headers, body);
-    handle(state, request, Endpoint::ChatCompletions).await
-}
-
-async fn embeddings(
-    State(state): State<AppState>,
-    owner: Option<Extension<auth::EmbeddedOwner>>,
-    Query(query): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = Request::new(owner.is_some(), &query, headers, body);
-    handle(state, request, Endpoint::Embeddings).await
+    let endpoint = if CHAT {
+        Endpoint::ChatCompletions
+    } else {
+        Endpoint::Embeddings
+    };
+    handle(state, request, endpoint).await
 }
 
 struct Request {
