@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, args: RotateKeyArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let secret = args.key.read_or_prompt(&ctx.settings, &ctx.prompter())?;
+    let secret = args.key.read_or_prompt(&ctx.settings, ctx.prompter())?;
     let mut body = UpdateIntegration::default();
     match secret_field(&current.ai_provider_id, &config) {
         Some(field) => {

@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
         prompter.can() && (args.integration.is_none() || (args.workspaces.is_empty() && !args.all));
     let integration = match &args.integration {
         Some(s) => s.0.clone(),
-        None => choose_integration(ctx, &prompter)?,
+        None => choose_integration(ctx, prompter)?,
     };
     let current = client.workspace_access(&integration)?;
     let (targets, revoke) = if !args.workspaces.is_empty() {
@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
     } else if args.all {
         (client.list_workspaces(None)?, Vec::new())
     } else if prompter.can() {
-        choose_workspaces(ctx, &prompter, &current.workspaces)?
+        choose_workspaces(ctx, prompter, &current.workspaces)?
     } else if args.new_workspaces || args.no_new_workspaces {
         (Vec::new(), Vec::new())
     } else {
@@ -105,9 +105,9 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
     let mut limits = args.limits.clone();
     let mut new_workspaces = flag_pair(args.new_workspaces, args.no_new_workspaces);
     if interactive {
-        ask_limits(&prompter, &mut limits, current_budget(&current, &targets))?;
+        ask_limits(prompter, &mut limits, current_budget(&current, &targets))?;
         if new_workspaces.is_none() {
-            new_workspaces = Some(ask_new_workspaces(&prompter, &current)?);
+            new_workspaces = Some(ask_new_workspaces(prompter, &current)?);
         }
     }
     let plan = Plan {
@@ -122,7 +122,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
     apply(ctx, &plan, &current, args.dry_run, interactive)
 }
 
-fn choose_integration(ctx: &Ctx, prompter: &Prompter<'_>) -> anyhow::Result<String> {
+fn choose_integration(ctx: &Ctx, prompter: &dyn Prompter) -> anyhow::Result<String> {
     if !prompter.can() {
         return Err(missing("the integration", "--integration SLUG"));
     }
@@ -152,7 +152,7 @@ fn choose_integration(ctx: &Ctx, prompter: &Prompter<'_>) -> anyhow::Result<Stri
 /// and those unticked that had access.
 pub fn choose_workspaces(
     ctx: &Ctx,
-    prompter: &Prompter<'_>,
+    prompter: &dyn Prompter,
     current: &[IntegrationWorkspace],
 ) -> anyhow::Result<(Vec<Workspace>, Vec<Workspace>)> {
     let all = ctx.client()?.list_workspaces(None)?;
@@ -196,7 +196,7 @@ pub fn flag_pair(on: bool, off: bool) -> Option<bool> {
 }
 
 /// "Also provision workspaces created later?", defaulting to the current setting.
-pub fn ask_new_workspaces(p: &Prompter<'_>, current: &WorkspaceAccessList) -> anyhow::Result<bool> {
+pub fn ask_new_workspaces(p: &dyn Prompter, current: &WorkspaceAccessList) -> anyhow::Result<bool> {
     let on = current
         .global_workspace_access
         .as_ref()
@@ -221,7 +221,7 @@ pub fn current_budget<'a>(
 /// Asks for the limits that flags did not give; each answer is checked at its prompt.
 /// An empty answer leaves the current value; defaults follow `current`.
 pub fn ask_limits(
-    p: &Prompter<'_>,
+    p: &dyn Prompter,
     limits: &mut LimitArgs,
     current: Option<&UsageLimits>,
 ) -> anyhow::Result<()> {

@@ -12,7 +12,7 @@ use crate::types::AzureDeployment;
 /// The wizard's configuration prompts: what flags gave is not asked, and the existing
 /// integration's settings are the defaults.
 struct Asker<'a> {
-    p: &'a Prompter<'a>,
+    p: &'a dyn Prompter,
     current: &'a Map<String, Value>,
 }
 
@@ -63,7 +63,7 @@ impl Asker<'_> {
 
 /// Asks for the settings a service requires that flags did not give.
 pub fn ask_configuration(
-    p: &Prompter<'_>,
+    p: &dyn Prompter,
     service: Service,
     config: &mut Map<String, Value>,
     current: &Map<String, Value>,

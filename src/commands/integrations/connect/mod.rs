@@ -158,7 +158,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             .as_ref()
             .and_then(|i| i.configurations.clone())
             .unwrap_or_default();
-        ask_configuration(&prompter, service, &mut config, &current)?;
+        ask_configuration(prompter, service, &mut config, &current)?;
     }
     let mut key = None;
     if needs_secret(service.id(), &config) {
@@ -334,7 +334,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         match options[chosen].split_whitespace().next().unwrap_or("") {
             "all" => Some(ModelChoice::All),
             "skip" => None,
-            "choose" => Some(ModelChoice::Only(choose_models(&prompter, known)?)),
+            "choose" => Some(ModelChoice::Only(choose_models(prompter, known)?)),
             _ => {
                 let service = service.id();
                 let list = prompter.parsed(
@@ -599,7 +599,7 @@ fn keep_stored_key(
 /// A search, then a multi-select over the registry's models that match it (exact
 /// matches first, then prefixes, then the rest).
 fn choose_models(
-    prompter: &Prompter<'_>,
+    prompter: &dyn Prompter,
     known: &[crate::registry::ModelSpec],
 ) -> anyhow::Result<Vec<String>> {
     loop {
@@ -685,8 +685,8 @@ fn provisioning_plan(
         client.list_workspaces(None)?
     } else if ask {
         // Current access is pre-ticked; unticking it revokes.
-        let (targets, revoke) = choose_workspaces(ctx, &prompter, &current.workspaces)?;
-        return ask_plan(&prompter, slug, steps, current, targets, revoke);
+        let (targets, revoke) = choose_workspaces(ctx, prompter, &current.workspaces)?;
+        return ask_plan(prompter, slug, steps, current, targets, revoke);
     } else {
         Vec::new()
     };
@@ -703,7 +703,7 @@ fn provisioning_plan(
 
 /// Step 2's limits and later workspaces, asked after the workspaces were chosen.
 fn ask_plan(
-    prompter: &Prompter<'_>,
+    prompter: &dyn Prompter,
     slug: &str,
     steps: &StepArgs,
     current: &WorkspaceAccessList,
