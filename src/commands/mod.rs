@@ -11,6 +11,8 @@ pub mod models;
 pub mod org;
 pub mod providers;
 pub mod serve;
+#[cfg(test)]
+pub mod testing;
 pub mod workspaces;
 
 use std::cell::OnceCell;

@@ -599,3 +599,227 @@ fn finish(
         printer.data(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::testing::Harness;
+    use crate::exit::kind_of;
+    use crate::prompt::ScriptedPrompter;
+
+    /// A catalog with workspaces eng, research and ops, and `openai-prod` provisioned to ops.
+    fn catalog() -> Harness {
+        let h = Harness::new();
+        for n in ["eng", "research", "ops"] {
+            h.ok(&["workspaces", "create", n]);
+        }
+        h.ok(&[
+            "integrations",
+            "connect",
+            "openai-prod",
+            "--service",
+            "openai",
+            "--key-env",
+            "PROVIDER_KEY",
+            "--provision",
+            "ops",
+        ]);
+        h
+    }
+
+    fn enabled(h: &Harness) -> Vec<String> {
+        let access = h.read(|c| c.workspace_access("openai-prod"));
+        let mut names: Vec<String> = access
+            .workspaces
+            .iter()
+            .filter(|a| a.enabled)
+            .map(|a| a.name.clone().unwrap_or_default())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn selection_limits_and_confirmation() {
+        let h = catalog();
+        // ops is pre-ticked: tick eng, untick ops.
+        let answers = || {
+            ScriptedPrompter::new()
+                .enter("Integration")
+                .tick("Workspaces", &["eng ("])
+                .enter("Budget type")
+                .choose("Reset", "weekly")
+                .enter("Alert at")
+                .text("Rate limit", "50/min")
+                .confirm("Also provision workspaces created later?", false)
+        };
+        let p = answers().enter("Apply these changes?"); // a revoke: no by default
+        let e = h
+            .run(&p, &["workspaces", "provision", "--budget", "1000"])
+            .unwrap_err();
+        assert_eq!(kind_of(&e).exit_code(), 130);
+        let log = p.log().join("\n");
+        assert!(log.contains("*ops ("), "ops is pre-ticked: {log}");
+        assert!(log.contains("`Apply these changes?` [y/N]"), "{log}");
+        assert_eq!(enabled(&h), ["ops"], "no wrote nothing");
+
+        let p = answers().confirm("Apply these changes?", true);
+        h.run(&p, &["workspaces", "provision", "--budget", "1000"])
+            .unwrap();
+        assert_eq!(enabled(&h), ["eng"]);
+        let access = h.read(|c| c.workspace_access("openai-prod"));
+        let eng = access.workspaces.iter().find(|a| a.enabled).unwrap();
+        let budget = &eng.usage_limits.as_ref().unwrap()[0];
+        assert_eq!(budget.credit_limit, 1000.0);
+        assert_eq!(budget.periodic_reset, Some(PeriodicReset::Weekly));
+        assert_eq!(eng.rate_limits.as_ref().unwrap()[0].value, 50);
+    }
+
+    #[test]
+    fn answers_default_to_the_current_limits_and_bad_ones_are_asked_again() {
+        let h = catalog();
+        h.ok(&[
+            "workspaces",
+            "provision",
+            "ops",
+            "--integration",
+            "openai-prod",
+            "--new-workspaces",
+            "--budget",
+            "1000",
+            "--reset",
+            "monthly",
+            "--alert",
+            "800",
+        ]);
+        let p = ScriptedPrompter::new()
+            .enter("Workspaces") // ops stays ticked
+            .text("Budget (empty to keep the current one)", "1200")
+            .enter("Budget type")
+            .enter("Reset") // the current one: monthly
+            .refused(
+                "Alert at (empty to keep the current one)",
+                "5000",
+                "below the budget",
+            )
+            .text("Alert at", "900")
+            .refused("Rate limit", "abc", "does not start with a number")
+            .enter("Rate limit")
+            // Later workspaces are provisioned now: no turns that off.
+            .confirm("Also provision workspaces created later?", false)
+            .confirm("Apply these changes?", true);
+        h.run(
+            &p,
+            &["workspaces", "provision", "--integration", "openai-prod"],
+        )
+        .unwrap();
+        let log = p.log().join("\n");
+        assert!(log.contains("*monthly"), "{log}");
+        assert!(
+            log.contains("`Also provision workspaces created later?` [Y/n]"),
+            "{log}"
+        );
+        let access = h.read(|c| c.workspace_access("openai-prod"));
+        assert!(!access.global_workspace_access.unwrap().enabled);
+        let budget = &access.workspaces[0].usage_limits.as_ref().unwrap()[0];
+        assert_eq!(budget.credit_limit, 1200.0);
+        assert_eq!(budget.periodic_reset, Some(PeriodicReset::Monthly));
+        assert_eq!(budget.alert_threshold, Some(900.0));
+    }
+
+    #[test]
+    fn a_lower_budget_asks_for_an_alert_that_fits() {
+        let h = catalog();
+        h.ok(&[
+            "workspaces",
+            "provision",
+            "ops",
+            "--integration",
+            "openai-prod",
+            "--budget",
+            "1000",
+            "--alert",
+            "800",
+        ]);
+        let p = ScriptedPrompter::new()
+            .enter("Workspaces")
+            .enter("Budget type")
+            .enter("Reset")
+            // Empty is not an answer here; neither is an alert above the budget.
+            .refused(
+                "Alert at (the current 800 is not below",
+                "",
+                "an answer is needed",
+            )
+            .refused("Alert at", "600", "below the budget (500)")
+            .text("Alert at", "300")
+            .enter("Rate limit")
+            .enter("Also provision workspaces created later?")
+            .confirm("Apply these changes?", true);
+        h.run(
+            &p,
+            &[
+                "workspaces",
+                "provision",
+                "--integration",
+                "openai-prod",
+                "--budget",
+                "500",
+            ],
+        )
+        .unwrap();
+        let access = h.read(|c| c.workspace_access("openai-prod"));
+        let budget = &access.workspaces[0].usage_limits.as_ref().unwrap()[0];
+        assert_eq!(budget.credit_limit, 500.0);
+        assert_eq!(budget.alert_threshold, Some(300.0));
+    }
+
+    #[test]
+    fn ctrl_c_at_the_selection_cancels() {
+        let h = catalog();
+        let p = ScriptedPrompter::new()
+            .enter("Integration")
+            .interrupt("Workspaces");
+        let e = h.run(&p, &["workspaces", "provision"]).unwrap_err();
+        assert_eq!(kind_of(&e).exit_code(), 130);
+        assert_eq!(enabled(&h), ["ops"]);
+    }
+
+    #[test]
+    fn without_a_terminal_missing_values_name_their_flags() {
+        let h = catalog();
+        let nobody = ScriptedPrompter::not_a_terminal;
+        let e = h
+            .run(&nobody(), &["workspaces", "provision", "eng"])
+            .unwrap_err();
+        assert!(e.to_string().contains("--integration SLUG"), "{e}");
+        let e = h
+            .run(
+                &nobody(),
+                &["workspaces", "provision", "--integration", "openai-prod"],
+            )
+            .unwrap_err();
+        assert_eq!(kind_of(&e).exit_code(), 2);
+        assert!(e.to_string().contains("`WORKSPACE...` or `--all`"), "{e}");
+        // Flags alone apply without asking.
+        h.ok(&[
+            "workspaces",
+            "provision",
+            "eng",
+            "--integration",
+            "openai-prod",
+        ]);
+        assert_eq!(enabled(&h), ["eng", "ops"]);
+    }
+
+    #[test]
+    fn limits_asked_without_a_budget_skip_its_details() {
+        let p = ScriptedPrompter::new()
+            .enter("Budget (empty for none)")
+            .text("Rate limit", "100/min");
+        let mut limits = LimitArgs::default();
+        ask_limits(&p, &mut limits, None).unwrap();
+        assert!(limits.budget.is_none());
+        assert!(limits.rate_limit.is_some());
+    }
+}
