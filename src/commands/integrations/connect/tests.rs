@@ -343,3 +343,42 @@ fn with_service_given_only_what_is_missing_is_asked() {
         "openai-prod"
     );
 }
+
+#[test]
+fn on_an_existing_integration_every_answer_defaults_to_its_settings() {
+    let h = Harness::new();
+    h.ok(&[
+        "integrations",
+        "connect",
+        "azure-prod",
+        "--service",
+        "azure-openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--azure-resource-name",
+        "acme",
+        "--azure-auth-mode",
+        "default",
+        "--azure-deployment",
+        "name=gpt4o,model=gpt-4o,api-version=2024-10-21",
+        "--skip-models",
+    ]);
+    let before = h.read(|c| c.get_integration("azure-prod"));
+    let p = ScriptedPrompter::new()
+        .enter("Name")
+        .enter("Azure resource name")
+        .enter("Azure authentication mode")
+        .enter("Keep the current deployments (gpt4o → gpt-4o")
+        .enter("Keep the stored key")
+        .confirm("Provision workspaces now?", false)
+        .choose("Models", "skip")
+        .confirm("Apply all of this?", true);
+    h.run(&p, &["integrations", "connect", "azure-prod"])
+        .unwrap();
+    let log = p.log().join("\n");
+    assert!(log.contains("[default Some(\"acme\")]"), "{log}");
+    assert!(log.contains("[*default, entra"), "{log}");
+    let after = h.read(|c| c.get_integration("azure-prod"));
+    assert_eq!(after.configurations, before.configurations);
+    assert_eq!(after.last_updated_at, before.last_updated_at);
+}
