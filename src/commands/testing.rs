@@ -15,11 +15,17 @@ pub struct Harness {
     home: tempfile::TempDir,
 }
 
-impl Harness {
-    pub fn new() -> Harness {
+impl Default for Harness {
+    fn default() -> Self {
         Harness {
             home: tempfile::tempdir().unwrap(),
         }
+    }
+}
+
+impl Harness {
+    pub fn new() -> Harness {
+        Harness::default()
     }
 
     /// A context for `catalog ARGS` (quiet) whose questions go to `prompter`, and the
@@ -54,6 +60,21 @@ impl Harness {
         if let Err(e) = self.run(&ScriptedPrompter::not_a_terminal(), args) {
             panic!("catalog {}: {e:#}", args.join(" "));
         }
+    }
+
+    /// Connects `openai-prod` for the organisation by flags, with `extra` flags.
+    pub fn connect_openai(&self, extra: &[&str]) {
+        let mut args = vec![
+            "integrations",
+            "connect",
+            "openai-prod",
+            "--service",
+            "openai",
+            "--key-env",
+            "PROVIDER_KEY",
+        ];
+        args.extend(extra);
+        self.ok(&args);
     }
 
     /// Reads what the commands left, through a client of the catalog.

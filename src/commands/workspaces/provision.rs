@@ -613,18 +613,21 @@ mod tests {
         for n in ["eng", "research", "ops"] {
             h.ok(&["workspaces", "create", n]);
         }
-        h.ok(&[
-            "integrations",
-            "connect",
-            "openai-prod",
-            "--service",
-            "openai",
-            "--key-env",
-            "PROVIDER_KEY",
-            "--provision",
-            "ops",
-        ]);
+        h.connect_openai(&["--provision", "ops"]);
         h
+    }
+
+    /// Provisions ops with these limits, by flags.
+    fn provision_ops(h: &Harness, limits: &[&str]) {
+        let mut args = vec![
+            "workspaces",
+            "provision",
+            "ops",
+            "--integration",
+            "openai-prod",
+        ];
+        args.extend(limits);
+        h.ok(&args);
     }
 
     fn enabled(h: &Harness) -> Vec<String> {
@@ -678,20 +681,18 @@ mod tests {
     #[test]
     fn answers_default_to_the_current_limits_and_bad_ones_are_asked_again() {
         let h = catalog();
-        h.ok(&[
-            "workspaces",
-            "provision",
-            "ops",
-            "--integration",
-            "openai-prod",
-            "--new-workspaces",
-            "--budget",
-            "1000",
-            "--reset",
-            "monthly",
-            "--alert",
-            "800",
-        ]);
+        provision_ops(
+            &h,
+            &[
+                "--new-workspaces",
+                "--budget",
+                "1000",
+                "--reset",
+                "monthly",
+                "--alert",
+                "800",
+            ],
+        );
         let p = ScriptedPrompter::new()
             .enter("Workspaces") // ops stays ticked
             .text("Budget (empty to keep the current one)", "1200")
@@ -730,17 +731,7 @@ mod tests {
     #[test]
     fn a_lower_budget_asks_for_an_alert_that_fits() {
         let h = catalog();
-        h.ok(&[
-            "workspaces",
-            "provision",
-            "ops",
-            "--integration",
-            "openai-prod",
-            "--budget",
-            "1000",
-            "--alert",
-            "800",
-        ]);
+        provision_ops(&h, &["--budget", "1000", "--alert", "800"]);
         let p = ScriptedPrompter::new()
             .enter("Workspaces")
             .enter("Budget type")

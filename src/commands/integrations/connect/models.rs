@@ -158,6 +158,12 @@ mod tests {
         super::super::tests::connect_args(&argv).steps
     }
 
+    fn only(models: &[&str]) -> Option<ModelChoice> {
+        Some(ModelChoice::Only(
+            models.iter().map(|m| (*m).to_owned()).collect(),
+        ))
+    }
+
     fn ask(p: &ScriptedPrompter, flags: &[&str]) -> anyhow::Result<Option<ModelChoice>> {
         ask_models(p, Service::Openai, &steps(flags), true)
     }
@@ -172,13 +178,7 @@ mod tests {
             .text("Search models", "GPT-4O")
             .tick("Models to enable", &["gpt-4o", "gpt-4o-mini"]);
         let got = ask(&p, &[]).unwrap();
-        assert_eq!(
-            got,
-            Some(ModelChoice::Only(vec![
-                "gpt-4o".to_owned(),
-                "gpt-4o-mini".to_owned()
-            ]))
-        );
+        assert_eq!(got, only(&["gpt-4o", "gpt-4o-mini"]));
         assert_eq!(
             p.status_lines(),
             [
@@ -204,13 +204,7 @@ mod tests {
             )
             .text("Models to enable", "gpt-4o, gpt-4o-mini");
         let got = ask(&p, &[]).unwrap();
-        assert_eq!(
-            got,
-            Some(ModelChoice::Only(vec![
-                "gpt-4o".to_owned(),
-                "gpt-4o-mini".to_owned()
-            ]))
-        );
+        assert_eq!(got, only(&["gpt-4o", "gpt-4o-mini"]));
     }
 
     #[test]
@@ -221,10 +215,7 @@ mod tests {
         assert_eq!(ask(&p, &[]).unwrap(), None);
         // Flags answer without a prompt.
         let p = ScriptedPrompter::new();
-        assert_eq!(
-            ask(&p, &["--models", "gpt-4o"]).unwrap(),
-            Some(ModelChoice::Only(vec!["gpt-4o".to_owned()]))
-        );
+        assert_eq!(ask(&p, &["--models", "gpt-4o"]).unwrap(), only(&["gpt-4o"]));
         assert_eq!(ask(&p, &["--skip-models"]).unwrap(), None);
         assert_eq!(
             kind_of(&ask(&p, &["--models", "nope"]).unwrap_err()).exit_code(),

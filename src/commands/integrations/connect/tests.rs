@@ -37,6 +37,13 @@ fn plan_and_render(h: &Harness, p: &ScriptedPrompter, args: &[&str]) -> Vec<Stri
     lines
 }
 
+/// The last answers of an organisation integration that provisions nothing now.
+fn no_steps_then_apply(p: ScriptedPrompter) -> ScriptedPrompter {
+    p.confirm("Provision workspaces now?", false)
+        .choose("Models", "skip")
+        .confirm("Apply all of this?", true)
+}
+
 fn exit_code(result: anyhow::Result<()>) -> u8 {
     kind_of(&result.unwrap_err()).exit_code()
 }
@@ -190,10 +197,8 @@ fn azure_asks_for_its_configuration() {
         .enter("Alias for this deployment") // the model
         .enter("Add another deployment?") // no
         .secret("Entra client secret", "entra-secret-1")
-        .enter("Scope")
-        .confirm("Provision workspaces now?", false)
-        .choose("Models", "skip")
-        .confirm("Apply all of this?", true);
+        .enter("Scope");
+    let p = no_steps_then_apply(p);
     h.run(&p, &["integrations", "connect", "azure-prod"])
         .unwrap();
     let got = h.read(|c| c.get_integration("azure-prod"));
@@ -220,10 +225,8 @@ fn the_custom_service_asks_again_for_a_bad_base_url() {
         .refused("Base URL of the service", "10.0.0.5:8000", "invalid URL")
         .text("Base URL of the service", "http://10.0.0.5:8000")
         .confirm("Does the service need an API key?", false)
-        .enter("Scope")
-        .confirm("Provision workspaces now?", false)
-        .choose("Models", "skip")
-        .confirm("Apply all of this?", true);
+        .enter("Scope");
+    let p = no_steps_then_apply(p);
     h.run(&p, &["integrations", "connect", "local-llm"])
         .unwrap();
     let got = h.read(|c| c.get_integration("local-llm"));
@@ -237,21 +240,7 @@ fn the_custom_service_asks_again_for_a_bad_base_url() {
 fn a_rerun_starts_from_the_current_state_and_defaults_to_no_on_revoke() {
     let h = Harness::new();
     h.ok(&["workspaces", "create", "eng"]);
-    h.ok(&[
-        "integrations",
-        "connect",
-        "openai-prod",
-        "--service",
-        "openai",
-        "--key-env",
-        "PROVIDER_KEY",
-        "--provision",
-        "eng",
-        "--budget",
-        "1000",
-        "--name",
-        "Prod",
-    ]);
+    h.connect_openai(&["--provision", "eng", "--budget", "1000", "--name", "Prod"]);
     let p = ScriptedPrompter::new()
         // The service is the existing one's: no service prompt, and the key may stay.
         .enter("Name")
@@ -369,10 +358,8 @@ fn on_an_existing_integration_every_answer_defaults_to_its_settings() {
         .enter("Azure resource name")
         .enter("Azure authentication mode")
         .enter("Keep the current deployments (gpt4o → gpt-4o")
-        .enter("Keep the stored key")
-        .confirm("Provision workspaces now?", false)
-        .choose("Models", "skip")
-        .confirm("Apply all of this?", true);
+        .enter("Keep the stored key");
+    let p = no_steps_then_apply(p);
     h.run(&p, &["integrations", "connect", "azure-prod"])
         .unwrap();
     let log = p.log().join("\n");
