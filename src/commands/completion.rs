@@ -138,7 +138,7 @@ fn script(shell: Shell) -> Vec<u8> {
 }
 
 /// Every generated asset (relative path, contents): completion scripts and man pages.
-/// `CATALOG_UPDATE_ASSETS=1 cargo test --test assets` writes them; the test fails on drift.
+/// `CATALOG_UPDATE_ASSETS=1 cargo test --test it assets` writes them; the test fails on drift.
 pub fn assets() -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut out = Vec::new();
     for (shell, file) in [

@@ -33,6 +33,13 @@ pub fn describe_dependents(deps: &WorkspaceDependents) -> String {
             quoted(&deps.api_keys)
         ));
     }
+    if !deps.configs.is_empty() {
+        parts.push(format!(
+            "{} config(s) ({})",
+            deps.configs.len(),
+            quoted(&deps.configs)
+        ));
+    }
     format!(
         "the workspace still has {}; delete them first or set force_delete to delete them with it",
         parts.join(" and ")

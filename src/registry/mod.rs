@@ -3,7 +3,7 @@
 //!
 //! `data/model_registry.json` is derived from LiteLLM's model cost map (MIT; see
 //! `data/README.md`) by [`generate`], reproducibly: `CATALOG_UPDATE_REGISTRY=1 cargo test
-//! --test registry` rewrites it, and the same test fails when it no longer matches.
+//! --test it registry` rewrites it, and the same test fails when it no longer matches.
 
 mod generate;
 
@@ -133,6 +133,12 @@ mod tests {
             "fireworks-ai",
         ] {
             assert!(r.models(service).len() >= 5, "{service} has too few models");
+        }
+        for id in r.services.keys() {
+            assert!(
+                crate::services::find(id).is_some(),
+                "`{id}` is not in the service registry"
+            );
         }
         let gpt4o = r.find("openai", "gpt-4o").expect("gpt-4o");
         assert_eq!(gpt4o.kind, ModelKind::Chat);

@@ -9,6 +9,7 @@ pub mod sqlite;
 use serde::{Deserialize, Serialize};
 
 use crate::api::api_key::ApiKey;
+use crate::api::configs::{Config, ConfigVersion};
 use crate::api::integration::Integration;
 use crate::api::limits::{RateLimit, UsageLimits};
 use crate::api::models::IntegrationModel;
@@ -61,6 +62,15 @@ impl Page {
     pub fn offset(&self) -> u64 {
         self.current_page.saturating_mul(self.page_size)
     }
+
+    /// This page of `items`, for lists assembled in memory.
+    pub fn slice<T>(&self, items: Vec<T>) -> Vec<T> {
+        items
+            .into_iter()
+            .skip(usize::try_from(self.offset()).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.page_size).unwrap_or(usize::MAX))
+            .collect()
+    }
 }
 
 /// Which integrations to list.
@@ -109,6 +119,8 @@ pub struct WorkspaceDependents {
     pub providers: Vec<String>,
     pub virtual_keys: Vec<String>,
     pub api_keys: Vec<String>,
+    /// Saved gateway configs, by slug.
+    pub configs: Vec<String>,
 }
 
 impl WorkspaceDependents {
@@ -117,7 +129,16 @@ impl WorkspaceDependents {
             && self.providers.is_empty()
             && self.virtual_keys.is_empty()
             && self.api_keys.is_empty()
+            && self.configs.is_empty()
     }
+}
+
+/// Which saved gateway configs to list.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigQuery {
+    /// One workspace's configs; every workspace's when `None`.
+    pub workspace_id: Option<String>,
+    pub page: Page,
 }
 
 /// A legacy virtual key with its sealed credential (`key` and secret settings).
@@ -237,6 +258,13 @@ pub trait StoreRead {
     fn api_key(&mut self, id: &str) -> StoreResult<Option<ApiKey>>;
     fn api_key_by_hash(&mut self, hash: &str) -> StoreResult<Option<ApiKey>>;
 
+    /// Saved gateway configs, in creation order.
+    fn configs(&mut self, query: &ConfigQuery) -> StoreResult<(u64, Vec<Config>)>;
+    /// A saved gateway config by slug or id, in any workspace.
+    fn config(&mut self, slug_or_id: &str) -> StoreResult<Option<Config>>;
+    /// A config's versions, newest first.
+    fn config_versions(&mut self, config_id: &str) -> StoreResult<Vec<ConfigVersion>>;
+
     /// A counter's state; `None` when nothing has been counted.
     fn usage(&mut self, scope: &UsageScope, limit: &str) -> StoreResult<Option<UsageState>>;
 }
@@ -307,6 +335,14 @@ pub trait StoreTx: StoreRead {
     fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()>;
     fn save_api_key(&mut self, key: &ApiKey) -> StoreResult<()>;
     fn delete_api_key(&mut self, id: &str) -> StoreResult<()>;
+
+    /// Inserts a config with its first version; a slug already taken is a conflict.
+    fn insert_config(&mut self, config: &Config, first: &ConfigVersion) -> StoreResult<()>;
+    /// Saves a config's name, status, default flag and current version.
+    fn save_config(&mut self, config: &Config) -> StoreResult<()>;
+    fn insert_config_version(&mut self, version: &ConfigVersion) -> StoreResult<()>;
+    /// Deletes a config with its versions.
+    fn delete_config(&mut self, id: &str) -> StoreResult<()>;
 
     /// Makes every change of the transaction durable, or none of them.
     fn commit(self: Box<Self>) -> StoreResult<()>;

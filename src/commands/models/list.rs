@@ -14,8 +14,8 @@ pub struct ListArgs {
     pub provider: Option<AtSlug>,
 
     /// Only this service's models (e.g. openai)
-    #[arg(long)]
-    pub service: Option<String>,
+    #[arg(long, value_parser = crate::commands::integrations::ServiceParser)]
+    pub service: Option<&'static crate::services::Service>,
 
     /// Only models whose id contains this text
     #[arg(long)]
@@ -267,7 +267,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
         filters.push(("provider", p.0.as_str()));
     }
     if let Some(s) = &args.service {
-        filters.push(("ai_service", s.as_str()));
+        filters.push(("ai_service", s.id));
     }
     let client = ctx.client()?;
     let mut models = client.catalog_models(&ws.id, &filters)?;

@@ -116,6 +116,17 @@ fn seal_headers(
     Ok(key.seal(&plain, &headers_context(integration_id, slug)))
 }
 
+/// A model's custom headers, opened (in memory only) for a call upstream.
+pub fn open_headers(
+    key: &MasterKey,
+    integration_id: &str,
+    slug: &str,
+    sealed: &[u8],
+) -> anyhow::Result<Map<String, Value>> {
+    let plain = key.open(sealed, &headers_context(integration_id, slug))?;
+    Ok(serde_json::from_slice(&plain)?)
+}
+
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -19,11 +19,11 @@ use crate::store::{IntegrationQuery, IntegrationRecord, IntegrationScope, StoreE
 
 /// What is sealed for an integration: its `key` and the secret configuration fields.
 #[derive(Default, Serialize, Deserialize)]
-struct Secrets {
+pub struct Secrets {
     #[serde(default)]
-    key: Option<String>,
+    pub key: Option<String>,
     #[serde(default)]
-    configurations: Map<String, Value>,
+    pub configurations: Map<String, Value>,
 }
 
 pub fn check_slug(field: &str, slug: &str) -> ApiResult<()> {
@@ -46,7 +46,7 @@ fn seal(state: &AppState, id: &str, secrets: &Secrets) -> ApiResult<Vec<u8>> {
     Ok(key.seal(&plain, id))
 }
 
-fn open(state: &AppState, record: &IntegrationRecord) -> ApiResult<Secrets> {
+pub fn open(state: &AppState, record: &IntegrationRecord) -> ApiResult<Secrets> {
     let key = state.vault.key().map_err(vault_error)?;
     let plain = key
         .open(&record.sealed_secrets, &record.public.id)

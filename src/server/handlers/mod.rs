@@ -2,6 +2,8 @@
 
 pub mod api_keys;
 pub mod catalog_models;
+pub mod check;
+pub mod configs;
 pub mod integration_models;
 pub mod integration_workspaces;
 pub mod integrations;

@@ -36,7 +36,7 @@ use crate::store::{
     IntegrationRecord, ProviderRecord, StoreRead, UsageScope, VirtualKeyRecord, BUDGET,
 };
 
-fn master(state: &AppState) -> ApiResult<MasterKey> {
+pub fn master(state: &AppState) -> ApiResult<MasterKey> {
     state
         .vault
         .key()
@@ -44,7 +44,7 @@ fn master(state: &AppState) -> ApiResult<MasterKey> {
         .map_err(|e| ApiError::internal(format!("cannot use the master key: {e:#}")))
 }
 
-fn open(key: &MasterKey, record: &VirtualKeyRecord) -> ApiResult<VkSecrets> {
+pub fn open(key: &MasterKey, record: &VirtualKeyRecord) -> ApiResult<VkSecrets> {
     let plain = key
         .open(&record.sealed_secrets, &record.public.id)
         .map_err(|e| {
@@ -59,7 +59,7 @@ fn seal(key: &MasterKey, id: &str, secrets: &VkSecrets) -> ApiResult<Vec<u8>> {
 }
 
 /// The status of an unmigrated key: `expired`, `exhausted` or `active`.
-fn vk_status(v: &VirtualKey, now: DateTime<Utc>) -> &'static str {
+pub fn vk_status(v: &VirtualKey, now: DateTime<Utc>) -> &'static str {
     let expired = v
         .expires_at
         .as_deref()
@@ -210,12 +210,8 @@ pub async fn create(
         &mut *state.store.read()?,
         &principal,
     )?;
-    if !provider_config::known_services().contains(&body.provider.as_str()) {
-        return Err(ApiError::invalid(format!(
-            "unknown `provider` `{}`; this server knows: {}",
-            body.provider,
-            provider_config::known_services().join(", ")
-        )));
+    if let Err(e) = crate::services::lookup(&body.provider) {
+        return Err(ApiError::invalid(format!("`provider`: {e}")));
     }
     if let Some(s) = &body.slug {
         check_slug("slug", s)?;

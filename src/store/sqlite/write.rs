@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::read::Db;
 use super::{internal, to_doc, unique_or_internal};
 use crate::api::api_key::ApiKey;
+use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::store::{
@@ -391,6 +392,37 @@ impl StoreTx for SqliteTx<'_> {
     fn delete_api_key(&mut self, id: &str) -> StoreResult<()> {
         let n = self.exec("DELETE FROM api_keys WHERE id = ?1", &[&id])?;
         expect_one(n, || format!("API key `{id}` not found"))
+    }
+
+    fn insert_config(&mut self, config: &Config, first: &ConfigVersion) -> StoreResult<()> {
+        self.exec_unique(
+            "INSERT INTO configs(id, slug, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![config.id, config.slug, config.workspace_id, to_doc(config)?],
+            || format!("a config with slug `{}` already exists", config.slug),
+        )?;
+        self.insert_config_version(first)
+    }
+
+    fn save_config(&mut self, config: &Config) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE configs SET doc = ?2 WHERE id = ?1",
+            params![config.id, to_doc(config)?],
+        )?;
+        expect_one(n, || format!("config `{}` not found", config.slug))
+    }
+
+    fn insert_config_version(&mut self, version: &ConfigVersion) -> StoreResult<()> {
+        self.exec_unique(
+            "INSERT INTO config_versions(id, config_id, doc) VALUES (?1, ?2, ?3)",
+            params![version.id, version.config_id, to_doc(version)?],
+            || format!("config version `{}` already exists", version.id),
+        )?;
+        Ok(())
+    }
+
+    fn delete_config(&mut self, id: &str) -> StoreResult<()> {
+        let n = self.exec("DELETE FROM configs WHERE id = ?1", &[&id])?;
+        expect_one(n, || format!("config `{id}` not found"))
     }
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {

@@ -14,7 +14,7 @@ use configure::ask_configuration;
 use models::{ask_models, describe_models};
 use summary::summary_lines;
 
-use super::config_args::{needs_secret, secret_field, ConfigArgs, Service};
+use super::config_args::{ConfigArgs, ServiceParser};
 use crate::api::integration::{CreateIntegration, Integration, UpdateIntegration};
 use crate::api::models::{BulkUpdateModels, ModelAccessList};
 use crate::api::provider::CreateProvider;
@@ -32,6 +32,7 @@ use crate::exit::{hint_on, CliError, ErrorKind};
 use crate::limit_args::LimitArgs;
 use crate::prompt::{missing, Prompter};
 use crate::secret_input::KeyArgs;
+use crate::services::{Secret, Service};
 use crate::types::Slug;
 
 #[derive(Debug, Args)]
@@ -40,8 +41,8 @@ pub struct ConnectArgs {
     pub slug: Slug,
 
     /// Provider service
-    #[arg(long, value_enum)]
-    pub service: Option<Service>,
+    #[arg(long, value_parser = ServiceParser)]
+    pub service: Option<&'static Service>,
 
     /// Display name (default: the slug)
     #[arg(long, value_parser = crate::types::parse_name)]
@@ -116,6 +117,8 @@ pub struct Connect {
     /// Whether the wizard asked the questions (and so asks before writing).
     pub wizard: bool,
     pub existing: Option<Integration>,
+    /// The registry's entry for the integration's service.
+    pub service: &'static Service,
     pub body: CreateIntegration,
     /// The workspace of a workspace integration.
     pub workspace: Option<Workspace>,
@@ -179,8 +182,12 @@ pub fn ask(ctx: &Ctx, prompter: &dyn Prompter, args: ConnectArgs) -> anyhow::Res
     let service = match (args.service, existing_service) {
         (Some(s), _) | (None, Some(s)) => s,
         (None, None) => {
-            let names: Vec<String> = Service::all().iter().map(|s| s.id().to_owned()).collect();
-            Service::all()[prompter.select("service", "--service", &names, 0)?]
+            let all = crate::services::ALL;
+            let names: Vec<String> = all
+                .iter()
+                .map(|s| format!("{} ({})", s.id, s.name))
+                .collect();
+            &all[prompter.select("service", "--service", &names, 0)?]
         }
     };
     let default_name = existing
@@ -196,7 +203,7 @@ pub fn ask(ctx: &Ctx, prompter: &dyn Prompter, args: ConnectArgs) -> anyhow::Res
         )?,
         None => default_name,
     };
-    let mut config = args.config.collect(settings)?;
+    let mut config = args.config.collect(settings, Some(service))?;
     if wizard {
         let current = existing
             .as_ref()
@@ -236,7 +243,7 @@ pub fn ask(ctx: &Ctx, prompter: &dyn Prompter, args: ConnectArgs) -> anyhow::Res
     };
     let body = CreateIntegration {
         name,
-        ai_provider_id: service.id().to_owned(),
+        ai_provider_id: service.id.to_owned(),
         slug: Some(args.slug.0.clone()),
         key,
         description: args.description,
@@ -308,6 +315,7 @@ pub fn ask(ctx: &Ctx, prompter: &dyn Prompter, args: ConnectArgs) -> anyhow::Res
         slug: args.slug.0,
         wizard,
         existing,
+        service,
         body,
         workspace,
         plan,
@@ -325,70 +333,78 @@ fn ask_key(
     ctx: &Ctx,
     prompter: &dyn Prompter,
     args: &ConnectArgs,
-    service: Service,
+    service: &Service,
     config: &mut Map<String, Value>,
     existing: Option<&Integration>,
     wizard: bool,
 ) -> anyhow::Result<Option<String>> {
     let settings = &ctx.settings;
     let mut key = None;
-    if needs_secret(service.id(), config) {
-        let secret = match args.key.read(settings)? {
-            Some(s) => Some(s),
-            None if existing.is_some() && keep_stored_key(ctx, prompter, existing)? => None,
-            None if prompter.can() => Some(prompter.secret(
-                secret_label(service.id(), config),
-                "--key-env VAR, --key-stdin or --key-file PATH",
-            )?),
-            None => {
-                return Err(missing(
-                    secret_label(service.id(), config),
-                    "--key-env VAR`, `--key-stdin` or `--key-file PATH",
-                ))
-            }
-        };
-        match (secret, secret_field(service.id(), config)) {
-            (Some(secret), Some(field)) => {
-                config.insert(field.to_owned(), Value::String(secret));
-            }
-            (Some(secret), None) => key = Some(secret),
-            (None, _) => {}
-        }
-    } else if service == Service::Custom {
-        // A self-hosted service may take a key: `Authorization: Bearer`, or --key-header.
-        let secret = match args.key.read(settings)? {
-            Some(s) => Some(s),
-            None if wizard && prompter.confirm("Does the service need an API key?", false)? => {
-                Some(prompter.secret("API key of the service", "--key-env VAR")?)
-            }
-            None => None,
-        };
-        match (secret, &args.config.key_header) {
-            (Some(secret), Some(header)) => {
-                let headers = config
-                    .entry("custom_headers")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Some(h) = headers.as_object_mut() {
-                    h.insert(header.clone(), Value::String(secret));
+    let secret = service.secret(config);
+    match secret {
+        Secret::Key | Secret::Field(_) => {
+            let label = secret_label(service, secret);
+            let given = match args.key.read(settings)? {
+                Some(s) => Some(s),
+                None if existing.is_some() && keep_stored_key(ctx, prompter, existing)? => None,
+                None if prompter.can() => {
+                    Some(prompter.secret(label, "--key-env VAR, --key-stdin or --key-file PATH")?)
                 }
+                None => {
+                    return Err(missing(
+                        label,
+                        "--key-env VAR`, `--key-stdin` or `--key-file PATH",
+                    ))
+                }
+            };
+            match (given, secret) {
+                (Some(given), Secret::Field(field)) => {
+                    config.insert(field.to_owned(), Value::String(given));
+                }
+                (Some(given), _) => key = Some(given),
+                (None, _) => {}
             }
-            (Some(secret), None) => key = Some(secret),
-            (None, Some(_)) => {
-                return Err(missing(
-                    "the key to send in `--key-header`",
-                    "--key-env VAR`, `--key-stdin` or `--key-file PATH",
-                ))
-            }
-            (None, None) => {}
         }
-    } else if args.key.given() {
-        return Err(CliError::usage(format!(
-            "`{}` with this configuration takes no provider key",
-            service.id()
-        ))
-        .into());
+        Secret::OptionalKey => {
+            // A self-hosted service may take a key: `Authorization: Bearer`, or --key-header.
+            let given = match args.key.read(settings)? {
+                Some(s) => Some(s),
+                None if wizard
+                    && prompter.confirm("Does the service need an API key?", false)? =>
+                {
+                    Some(prompter.secret("API key of the service", "--key-env VAR")?)
+                }
+                None => None,
+            };
+            match (given, &args.config.key_header) {
+                (Some(given), Some(header)) => {
+                    let headers = config
+                        .entry("custom_headers")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Some(h) = headers.as_object_mut() {
+                        h.insert(header.clone(), Value::String(given));
+                    }
+                }
+                (Some(given), None) => key = Some(given),
+                (None, Some(_)) => {
+                    return Err(missing(
+                        "the key to send in `--key-header`",
+                        "--key-env VAR`, `--key-stdin` or `--key-file PATH",
+                    ))
+                }
+                (None, None) => {}
+            }
+        }
+        Secret::None if args.key.given() => {
+            return Err(CliError::usage(format!(
+                "`{}` with this configuration takes no provider key",
+                service.id
+            ))
+            .into());
+        }
+        Secret::None => {}
     }
-    if args.config.key_header.is_some() && service != Service::Custom {
+    if args.config.key_header.is_some() && secret != Secret::OptionalKey {
         return Err(CliError::usage(
             "`--key-header` is for `--service custom`; other services send their key as the provider expects",
         )
@@ -400,7 +416,13 @@ fn ask_key(
 /// The summary shown before anything is written, secrets masked.
 pub fn render(c: &Connect, change: Option<&Change<'_>>) -> Vec<String> {
     let ws_slug = c.workspace.as_ref().map(|w| w.slug.as_str());
-    let mut lines = summary_lines(&c.body, ws_slug, c.existing.is_some(), &c.secret_keys);
+    let mut lines = summary_lines(
+        &c.body,
+        c.service,
+        ws_slug,
+        c.existing.is_some(),
+        &c.secret_keys,
+    );
     if let Some(ch) = change {
         lines.push("Workspaces:".to_owned());
         lines.extend(ch.lines.iter().cloned());
@@ -422,14 +444,21 @@ pub fn render(c: &Connect, change: Option<&Change<'_>>) -> Vec<String> {
 fn requests(c: &Connect, change: Option<&Change<'_>>) -> anyhow::Result<Vec<PlannedRequest>> {
     let create_path = "/v1/integrations".to_owned();
     let mut requests = vec![match &c.existing {
-        None => PlannedRequest::new("POST", create_path, Some(serde_json::to_value(&c.body)?)),
-        Some(_) => PlannedRequest::new(
+        None => PlannedRequest::integration(
+            "POST",
+            create_path,
+            serde_json::to_value(&c.body)?,
+            Some(c.service),
+            &c.secret_keys,
+        ),
+        Some(_) => PlannedRequest::integration(
             "PUT",
             format!("{create_path}/{}", c.slug),
-            Some(serde_json::to_value(update_body(&c.body))?),
+            serde_json::to_value(update_body(&c.body))?,
+            Some(c.service),
+            &c.secret_keys,
         ),
-    }
-    .masking(&c.secret_keys)];
+    }];
     if let Some(p) = &c.own_provider {
         requests.push(PlannedRequest::new(
             "POST",
@@ -567,13 +596,13 @@ fn own_provider(
     }))
 }
 
-/// The service of an existing integration; a different `--service` is refused before
-/// anything is asked.
-fn existing_service(found: &Integration, asked: Option<Service>) -> anyhow::Result<Service> {
-    let known = Service::all()
-        .iter()
-        .copied()
-        .find(|s| s.id() == found.ai_provider_id);
+/// The service of an existing integration; a different `--service`, or a service the
+/// registry does not know, is refused before anything is asked.
+fn existing_service(
+    found: &Integration,
+    asked: Option<&'static Service>,
+) -> anyhow::Result<&'static Service> {
+    let known = crate::services::find(&found.ai_provider_id);
     match (known, asked) {
         (Some(k), Some(a)) if k == a => Ok(k),
         (Some(k), None) => Ok(k),
@@ -583,7 +612,7 @@ fn existing_service(found: &Integration, asked: Option<Service>) -> anyhow::Resu
                 "integration `{}` already exists for `{}`{}",
                 found.slug,
                 found.ai_provider_id,
-                asked.map_or(String::new(), |a| format!(", not `{}`", a.id()))
+                asked.map_or(String::new(), |a| format!(", not `{}`", a.id))
             ),
         )
         .with_hint("choose another slug; slugs never change")
@@ -680,10 +709,10 @@ fn ask_plan(
     })
 }
 
-fn secret_label(service: &str, config: &Map<String, Value>) -> &'static str {
-    match secret_field(service, config) {
-        Some("aws_secret_access_key") => "AWS secret access key",
-        Some("azure_entra_client_secret") => "Entra client secret",
+/// What the provider secret is called: the setting that holds it, else the API key.
+fn secret_label(service: &Service, secret: Secret) -> &'static str {
+    match secret {
+        Secret::Field(field) => service.field(field).map_or("provider API key", |f| f.label),
         _ => "provider API key",
     }
 }

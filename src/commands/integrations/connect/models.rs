@@ -2,11 +2,11 @@
 
 use super::StepArgs;
 use crate::api::models::{BulkUpdateModels, ModelAccessList};
-use crate::commands::integrations::config_args::Service;
 use crate::commands::models::access::only_body;
 use crate::commands::models::check_known;
 use crate::prompt::Prompter;
 use crate::registry::{ModelSpec, Registry};
+use crate::services::Service;
 
 /// Step 3's choice.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +31,7 @@ impl ModelChoice {
 /// The models from flags, or asked when the wizard runs; `None` leaves them as they are.
 pub fn ask_models(
     p: &dyn Prompter,
-    service: Service,
+    service: &Service,
     steps: &StepArgs,
     wizard: bool,
 ) -> anyhow::Result<Option<ModelChoice>> {
@@ -43,7 +43,7 @@ pub fn ask_models(
     }
     if !steps.models.is_empty() {
         if !steps.custom_models {
-            check_known(service.id(), &steps.models)?;
+            check_known(service.id, &steps.models)?;
         }
         return Ok(Some(ModelChoice::Only(steps.models.clone())));
     }
@@ -51,13 +51,13 @@ pub fn ask_models(
         return Ok(None);
     }
     let registry = Registry::builtin();
-    let known = registry.models(service.id());
+    let known = registry.models(service.id);
     let mut options = vec!["all models".to_owned()];
     if !known.is_empty() {
         options.push(format!(
             "choose from the {} {} models",
             known.len(),
-            service.id()
+            service.id
         ));
     }
     options.push("type a list of model ids".to_owned());
@@ -74,7 +74,7 @@ pub fn ask_models(
 }
 
 /// A comma-separated list, each id checked against the registry at the prompt.
-fn type_models(p: &dyn Prompter, service: Service) -> anyhow::Result<Vec<String>> {
+fn type_models(p: &dyn Prompter, service: &Service) -> anyhow::Result<Vec<String>> {
     p.parsed(
         "models to enable, comma-separated (e.g. gpt-4o,gpt-4o-mini)",
         "--models",
@@ -84,7 +84,7 @@ fn type_models(p: &dyn Prompter, service: Service) -> anyhow::Result<Vec<String>
             if list.is_empty() {
                 return Err("name at least one model".to_owned());
             }
-            check_known(service.id(), &list)
+            check_known(service.id, &list)
                 .map(|()| list)
                 .map_err(|e| crate::exit::one_line(&e))
         },
@@ -165,7 +165,12 @@ mod tests {
     }
 
     fn ask(p: &ScriptedPrompter, flags: &[&str]) -> anyhow::Result<Option<ModelChoice>> {
-        ask_models(p, Service::Openai, &steps(flags), true)
+        ask_models(
+            p,
+            crate::services::find("openai").unwrap(),
+            &steps(flags),
+            true,
+        )
     }
 
     #[test]

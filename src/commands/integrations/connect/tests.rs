@@ -62,7 +62,8 @@ fn the_wizard_asks_service_name_key_scope_and_models() {
         .confirm("Apply all of this?", true);
     h.run(&p, &["integrations", "connect", "team-openai"])
         .unwrap();
-    assert!(p.log()[0].contains("[*openai, "), "{:?}", p.log());
+    // Every service of the registry is offered as "id (Name)", openai first.
+    assert!(p.log()[0].contains("[*openai (OpenAI), "), "{:?}", p.log());
     let got = h.read(|c| c.get_integration("team-openai"));
     assert_eq!(got.name, "Team OpenAI");
     assert!(got.workspace_id.is_some());
@@ -185,8 +186,6 @@ fn azure_asks_for_its_configuration() {
         .enter("Name") // the slug
         .text("Azure resource name", "acme")
         .choose("Azure authentication mode", "entra")
-        .text("Entra tenant id", "tenant-1")
-        .text("Entra client id", "client-1")
         .text("Deployment name", "gpt4o")
         .text("Model of this deployment", "gpt-4o")
         .enter("API version")
@@ -196,6 +195,9 @@ fn azure_asks_for_its_configuration() {
         .text("API version", "2024-06-01")
         .enter("Alias for this deployment") // the model
         .enter("Add another deployment?") // no
+        // The settings of the chosen authentication mode come after the service's own.
+        .text("Entra tenant id", "tenant-1")
+        .text("Entra client id", "client-1")
         .secret("Entra client secret", "entra-secret-1")
         .enter("Scope");
     let p = no_steps_then_apply(p);
@@ -368,4 +370,100 @@ fn on_an_existing_integration_every_answer_defaults_to_its_settings() {
     let after = h.read(|c| c.get_integration("azure-prod"));
     assert_eq!(after.configurations, before.configurations);
     assert_eq!(after.last_updated_at, before.last_updated_at);
+}
+
+#[test]
+fn the_registry_says_which_secret_is_asked_and_by_what_name() {
+    let h = Harness::new();
+    // Bedrock with access keys: its own settings by kind (a choice, a text with the
+    // registry's suggestion, a hidden setting), then the provider secret under the
+    // registry's label; it is a setting, not the integration's key.
+    let p = ScriptedPrompter::new()
+        .choose("Service", "bedrock")
+        .enter("Name")
+        .choose("AWS authentication", "accessKey")
+        .enter("AWS region")
+        .secret("AWS access key id", "AKIAEXAMPLE")
+        .secret("AWS secret access key", "aws-secret-1")
+        .enter("Scope");
+    let p = no_steps_then_apply(p);
+    h.run(&p, &["integrations", "connect", "bedrock-prod"])
+        .unwrap();
+    let log = p.log().join("\n");
+    assert!(log.contains("[default Some(\"us-east-1\")]"), "{log}");
+    assert!(!log.contains("Provider API key"), "{log}");
+    let got = h.read(|c| c.get_integration("bedrock-prod"));
+    assert!(got.masked_key.is_none(), "{got:?}");
+    let config = got.configurations.unwrap();
+    assert_eq!(config["aws_region"], "us-east-1");
+    assert!(!serde_json::to_string(&config)
+        .unwrap()
+        .contains("aws-secret-1"));
+
+    // A mode with no secret refuses a key, before anything is written.
+    let e = h
+        .run(
+            &ScriptedPrompter::not_a_terminal(),
+            &[
+                "integrations",
+                "connect",
+                "bedrock-role",
+                "--service",
+                "bedrock",
+                "--aws-auth-type",
+                "assumedRole",
+                "--aws-region",
+                "us-east-1",
+                "--aws-role-arn",
+                "arn:aws:iam::123456789012:role/catalog",
+                "--key-env",
+                "PROVIDER_KEY",
+                "--skip-models",
+            ],
+        )
+        .unwrap_err();
+    assert_eq!(kind_of(&e).exit_code(), 2);
+    assert!(e.to_string().contains("takes no provider key"), "{e}");
+}
+
+#[test]
+fn an_optional_key_goes_in_the_key_header_and_only_custom_takes_one() {
+    let h = Harness::new();
+    h.ok(&[
+        "integrations",
+        "connect",
+        "local-llm",
+        "--service",
+        "custom",
+        "--custom-host",
+        "http://10.0.0.5:8000",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--key-header",
+        "x-api-key",
+        "--skip-provisioning",
+        "--skip-models",
+    ]);
+    let got = h.read(|c| c.get_integration("local-llm"));
+    assert!(got.masked_key.is_none(), "{got:?}");
+    // Read back masked, as every secret setting is.
+    let headers = &got.configurations.unwrap()["masked_custom_headers"];
+    assert!(headers["x-api-key"].is_string(), "{headers}");
+    assert!(!headers.to_string().contains(PROVIDER_KEY), "{headers}");
+    // A header with no key to send in it, and a header for another service, are refused.
+    let custom: &[&str] = &["--service", "custom", "--custom-host", "http://h:1"];
+    let openai: &[&str] = &["--service", "openai", "--key-env", "PROVIDER_KEY"];
+    for (args, why) in [
+        (custom, "the key to send in `--key-header`"),
+        (openai, "`--key-header` is for `--service custom`"),
+    ] {
+        let mut argv = vec!["integrations", "connect", "other", "--key-header", "x"];
+        argv.extend(args);
+        let e = h
+            .run(&ScriptedPrompter::not_a_terminal(), &argv)
+            .unwrap_err();
+        assert_eq!(kind_of(&e).exit_code(), 2, "{e}");
+        assert!(e.to_string().contains(why), "{e}");
+    }
+    assert_eq!(h.read(|c| c.list_integrations(None, None)).len(), 1);
 }

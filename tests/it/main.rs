@@ -1,0 +1,33 @@
+//! The integration tests, linked into one binary: each module drives the real `catalog`
+//! binary, the embedded server or `catalog serve` on a loopback port.
+
+#![allow(dead_code)]
+
+mod assets;
+mod cli_edges;
+mod common;
+mod concurrency;
+mod configs;
+mod contract;
+mod durability;
+mod governance;
+mod interactive;
+mod keyring;
+mod master_key;
+mod migrate_vkeys;
+mod models;
+mod models_contract;
+mod no_silent_changes;
+mod openapi;
+mod org_scenario;
+mod org_story;
+mod output;
+mod profiles;
+mod provisioning_contract;
+mod readme;
+mod registry;
+mod scopes;
+mod secrets;
+mod server_edges;
+mod services;
+mod store;
