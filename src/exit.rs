@@ -99,6 +99,13 @@ pub fn fail(kind: ErrorKind, message: impl Into<String>, hint: Option<&str>) -> 
     e.into()
 }
 
+/// The exit code an error maps to: its `CliError`'s kind anywhere in the chain, else failed.
+pub fn kind_of(e: &anyhow::Error) -> ErrorKind {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<CliError>())
+        .map_or(ErrorKind::Failed, |t| t.kind)
+}
+
 /// An error as one line for a prompt: its message, then its hint.
 pub fn one_line(e: &anyhow::Error) -> String {
     match e.downcast_ref::<CliError>() {

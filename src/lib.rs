@@ -58,7 +58,7 @@ pub fn main() -> ExitCode {
 /// Prints `error: ...`, `Caused by: ...`, `hint: ...` (or one JSON object) on stderr.
 fn render_error(e: &anyhow::Error, json: bool) -> ErrorKind {
     let typed = e.chain().find_map(|c| c.downcast_ref::<CliError>());
-    let kind = typed.map_or(ErrorKind::Failed, |t| t.kind);
+    let kind = crate::exit::kind_of(e);
     let hint = typed.and_then(|t| t.hint.clone());
     let mut err = std::io::stderr().lock();
     if json {

@@ -68,7 +68,7 @@ impl KeyArgs {
     pub fn read_or_prompt(
         &self,
         settings: &Settings,
-        prompter: &Prompter<'_>,
+        prompter: &dyn Prompter,
     ) -> anyhow::Result<String> {
         match self.read(settings)? {
             Some(k) => Ok(k),

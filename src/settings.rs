@@ -27,6 +27,14 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// An environment of exactly these variables (tests).
+    pub fn from_vars<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        Env(vars
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect())
+    }
+
     /// An environment variable's value by a name the user chose (e.g. `--key-env VAR`).
     pub fn named(&self, name: &str) -> Option<&str> {
         self.get(name)

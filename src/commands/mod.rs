@@ -13,6 +13,8 @@ pub mod models;
 pub mod org;
 pub mod providers;
 pub mod serve;
+#[cfg(test)]
+pub mod testing;
 pub mod workspaces;
 
 use std::cell::OnceCell;
@@ -23,7 +25,7 @@ use crate::api::workspace::Workspace;
 use crate::client::{Client, Transport};
 use crate::config::KeyWorkspace;
 use crate::printer::Printer;
-use crate::prompt::Prompter;
+use crate::prompt::{DialoguerPrompter, Prompter};
 use crate::server::{AppState, ServerConfig};
 use crate::settings::{Settings, Target};
 
@@ -69,14 +71,22 @@ pub struct Ctx {
     pub settings: Settings,
     client: OnceCell<Client>,
     key_workspace: OnceCell<Option<KeyWorkspace>>,
+    prompter: Box<dyn Prompter>,
 }
 
 impl Ctx {
     pub fn new(settings: Settings) -> Ctx {
+        let prompter = Box::new(DialoguerPrompter::new(&settings));
+        Ctx::with_prompter(settings, prompter)
+    }
+
+    /// A context whose questions go to `prompter` (a script, in tests).
+    pub fn with_prompter(settings: Settings, prompter: Box<dyn Prompter>) -> Ctx {
         Ctx {
             settings,
             client: OnceCell::new(),
             key_workspace: OnceCell::new(),
+            prompter,
         }
     }
 
@@ -84,8 +94,8 @@ impl Ctx {
         &self.settings.printer
     }
 
-    pub fn prompter(&self) -> Prompter<'_> {
-        Prompter::new(&self.settings)
+    pub fn prompter(&self) -> &dyn Prompter {
+        self.prompter.as_ref()
     }
 
     /// The client for the resolved target, built on first use.
@@ -165,20 +175,23 @@ impl Ctx {
 }
 
 pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
-    let ctx = Ctx::new(settings);
+    dispatch(&Ctx::new(settings), command)
+}
+
+pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Auth(cmd) => auth::run(&ctx, cmd),
-        Command::Workspaces(cmd) => workspaces::run(&ctx, cmd),
-        Command::Integrations(cmd) => integrations::run(&ctx, cmd),
-        Command::Models(cmd) => models::run(&ctx, cmd),
-        Command::Providers(cmd) => providers::run(&ctx, cmd),
-        Command::Configs(cmd) => configs::run(&ctx, cmd),
-        Command::Org(cmd) => org::run(&ctx, cmd),
-        Command::ApiKeys(cmd) => api_keys::run(&ctx, cmd),
-        Command::MigrateVkeys(args) => migrate_vkeys::run(&ctx, args),
-        Command::Check(args) => check::run(&ctx, args),
-        Command::Serve(args) => serve::run(&ctx, args),
-        Command::Completion(args) => completion::run(&ctx, args),
+        Command::Auth(cmd) => auth::run(ctx, cmd),
+        Command::Workspaces(cmd) => workspaces::run(ctx, cmd),
+        Command::Integrations(cmd) => integrations::run(ctx, cmd),
+        Command::Models(cmd) => models::run(ctx, cmd),
+        Command::Providers(cmd) => providers::run(ctx, cmd),
+        Command::Configs(cmd) => configs::run(ctx, cmd),
+        Command::Org(cmd) => org::run(ctx, cmd),
+        Command::ApiKeys(cmd) => api_keys::run(ctx, cmd),
+        Command::MigrateVkeys(args) => migrate_vkeys::run(ctx, args),
+        Command::Check(args) => check::run(ctx, args),
+        Command::Serve(args) => serve::run(ctx, args),
+        Command::Completion(args) => completion::run(ctx, args),
     }
 }
 

@@ -1,36 +1,98 @@
-//! The interactive `integrations connect`, driven through a real pseudo-terminal.
+//! The interactive wizards end to end: the real binary in a pseudo-terminal. The wizards'
+//! logic is tested through a scripted prompter in the library; these few check what only
+//! a terminal shows (arrow keys, hidden input, the summary before the confirmation, exit
+//! codes), with no fixed sleeps: each answer waits until its prompt has been drawn and the
+//! program is reading keys.
 
+use std::os::fd::AsRawFd;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::common::{contains, database_bytes, Mode, World, PROVIDER_KEY};
 use rexpect::process::wait::WaitStatus;
-use rexpect::session::spawn_command;
+use rexpect::session::{spawn_command, PtySession};
 
 const DOWN: &str = "\x1b[B";
+/// How long any one prompt may take to appear.
+const PROMPT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Waits for a prompt, gives the prompt time to switch the terminal to raw mode (which
-/// discards input typed earlier), then types `keys`. Enter is `\r`, as a terminal sends it.
-fn answer(p: &mut rexpect::session::PtySession, prompt: &str, keys: &str) {
-    p.exp_string(prompt)
-        .unwrap_or_else(|e| panic!("waiting for {prompt:?}: {e}"));
-    std::thread::sleep(std::time::Duration::from_millis(250));
-    p.send(keys).unwrap();
-    p.flush().unwrap();
+/// `catalog ARGS` in a pseudo-terminal, and what it has drawn so far.
+struct Terminal {
+    session: PtySession,
+    screen: String,
 }
 
-/// The same environment as the harness, minus CATALOG_NO_INPUT, on a terminal.
-fn terminal_command(w: &World, args: &[&str]) -> Command {
-    let mut cmd = w.command(args);
-    cmd.env_remove("CATALOG_NO_INPUT")
-        .env("TERM", "xterm")
-        .stdin(std::process::Stdio::inherit());
-    cmd
-}
+impl Terminal {
+    /// The harness's environment minus CATALOG_NO_INPUT, on a terminal.
+    fn spawn(w: &World, args: &[&str]) -> Terminal {
+        let mut cmd: Command = w.command(args);
+        cmd.env_remove("CATALOG_NO_INPUT")
+            .env("TERM", "xterm")
+            .stdin(std::process::Stdio::inherit());
+        let timeout = u64::try_from(PROMPT_TIMEOUT.as_millis()).unwrap();
+        Terminal {
+            session: spawn_command(cmd, Some(timeout)).unwrap(),
+            screen: String::new(),
+        }
+    }
 
-fn exit_code(status: WaitStatus) -> i32 {
-    match status {
-        WaitStatus::Exited(_, code) => code,
-        other => panic!("catalog did not exit normally: {other:?}"),
+    /// Reads the output until `text` has been drawn; after the timeout the test fails
+    /// with the screen so far.
+    fn wait_for(&mut self, text: &str) {
+        match self.session.exp_string(text) {
+            Ok(before) => {
+                self.screen.push_str(&before);
+                self.screen.push_str(text);
+            }
+            Err(e) => panic!(
+                "{text:?} was not drawn: {e}\n--- screen so far ---\n{}",
+                self.screen
+            ),
+        }
+    }
+
+    /// Waits until the program reads keys: every prompt turns the terminal's echo off
+    /// while it reads (raw mode for keys and text, no echo for hidden input). Keys typed
+    /// before that may be lost: a hidden prompt flushes pending input when it starts.
+    fn wait_reading(&self) {
+        let fd = self.session.process().pty.as_raw_fd();
+        let deadline = Instant::now() + PROMPT_TIMEOUT;
+        loop {
+            // SAFETY: `termios` is plain data that `tcgetattr` fills in; `fd` is the pty
+            // master, open for as long as the session.
+            let mut termios: libc::termios = unsafe { std::mem::zeroed() };
+            assert_eq!(unsafe { libc::tcgetattr(fd, &mut termios) }, 0);
+            if termios.c_lflag & libc::ECHO == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the prompt never read keys\n--- screen so far ---\n{}",
+                self.screen
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    /// Waits for `prompt` to be drawn and read from, then types `keys` (Enter is `\r`,
+    /// as a terminal sends it).
+    fn answer(&mut self, prompt: &str, keys: &str) {
+        self.wait_for(prompt);
+        self.wait_reading();
+        self.session.send(keys).unwrap();
+        self.session.flush().unwrap();
+    }
+
+    /// The rest of the output and the exit code.
+    fn finish(mut self) -> (String, i32) {
+        let rest = match self.session.exp_eof() {
+            Ok(rest) => rest,
+            Err(e) => panic!("catalog did not exit: {e}\n--- screen ---\n{}", self.screen),
+        };
+        match self.session.process().wait().unwrap() {
+            WaitStatus::Exited(_, code) => (rest, code),
+            other => panic!("catalog did not exit normally: {other:?}\n{rest}"),
+        }
     }
 }
 
@@ -38,86 +100,28 @@ fn exit_code(status: WaitStatus) -> i32 {
 fn connect_wizard_answers_every_prompt() {
     let w = World::new(Mode::Embedded);
     w.ok(&["workspaces", "create", "eng"]);
-    let mut p = spawn_command(
-        terminal_command(&w, &["integrations", "connect", "team-openai"]),
-        Some(20_000),
-    )
-    .unwrap();
-    answer(&mut p, "Service", "\r"); // openai is first
-    answer(&mut p, "Name", "Team OpenAI\r");
-    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
-    answer(&mut p, "Scope", &[DOWN, "\r"].concat()); // the workspace `eng`
-                                                     // A workspace-level integration skips workspace provisioning; step 3 asks about models.
-    answer(&mut p, "Models", "\r"); // all models
-    p.exp_string("About to create").unwrap();
-    p.exp_string("workspace ws-eng-").unwrap();
-    answer(&mut p, "Apply all of this?", "y");
-    let rest = p.exp_eof().unwrap();
+    let mut t = Terminal::spawn(&w, &["integrations", "connect", "team-openai"]);
+    t.answer("Service", "\r"); // openai is first
+    t.answer("Name", "Team OpenAI\r");
+    t.answer("Provider API key", &format!("{PROVIDER_KEY}\r"));
+    t.answer("Scope", &[DOWN, "\r"].concat()); // the workspace `eng`
+                                               // A workspace integration skips workspace provisioning; step 3 asks about models.
+    t.answer("Models", "\r"); // all models
+    t.wait_for("About to create");
+    t.wait_for("workspace ws-eng-");
+    t.answer("Apply all of this?", "y");
+    let (rest, code) = t.finish();
     assert!(
         rest.contains("connected integration `team-openai`"),
         "{rest}"
     );
     assert!(!rest.contains(PROVIDER_KEY), "the key was echoed: {rest}");
-    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    assert_eq!(code, 0);
 
     let got = w.json(&["integrations", "get", "team-openai"]);
     assert_eq!(got["name"], "Team OpenAI");
     assert_eq!(got["type"], "workspace");
     assert!(!contains(&database_bytes(&w.db()), PROVIDER_KEY));
-}
-
-#[test]
-fn azure_wizard_asks_for_its_configuration() {
-    let w = World::new(Mode::Embedded);
-    let mut p = spawn_command(
-        terminal_command(
-            &w,
-            &[
-                "integrations",
-                "connect",
-                "azure-prod",
-                "--service",
-                "azure-openai",
-                "--name",
-                "Azure",
-            ],
-        ),
-        Some(20_000),
-    )
-    .unwrap();
-    // With --service given, only what is missing is asked; no wizard summary.
-    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
-    let rest = p.exp_eof().unwrap();
-    // Nothing to configure Azure with: the error names the missing flag.
-    assert!(rest.contains("--azure-resource-name"), "{rest}");
-    assert_eq!(exit_code(p.process().wait().unwrap()), 2);
-
-    let mut p = spawn_command(
-        terminal_command(&w, &["integrations", "connect", "azure-prod"]),
-        Some(20_000),
-    )
-    .unwrap();
-    answer(&mut p, "Service", &[&DOWN.repeat(2), "\r"].concat()); // azure-openai
-    answer(&mut p, "Name", "\r"); // default: the slug
-    answer(&mut p, "Azure resource name", "acme\r");
-    answer(&mut p, "Azure authentication mode", "\r"); // default
-    answer(&mut p, "Deployment name", "gpt4o\r");
-    answer(&mut p, "Model of this deployment", "gpt-4o\r");
-    answer(&mut p, "API version", "\r");
-    answer(&mut p, "Add another deployment?", "n");
-    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
-    answer(&mut p, "Scope", "\r"); // organisation
-    answer(&mut p, "Provision workspaces now?", "n");
-    answer(&mut p, "Models", "\r");
-    answer(&mut p, "Apply all of this?", "y");
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
-    let got = w.json(&["integrations", "get", "azure-prod"]);
-    assert_eq!(got["configurations"]["azure_resource_name"], "acme");
-    assert_eq!(
-        got["configurations"]["azure_deployment_config"][0]["azure_api_version"],
-        "2024-10-21"
-    );
 }
 
 /// The whole wizard: credentials, workspace provisioning with limits, a model allow-list.
@@ -126,57 +130,27 @@ fn connect_wizard_runs_all_three_steps() {
     let w = World::new(Mode::Embedded);
     w.ok(&["workspaces", "create", "eng"]);
     w.ok(&["workspaces", "create", "research"]);
-    let mut p = spawn_command(
-        terminal_command(&w, &["integrations", "connect", "openai-prod"]),
-        Some(20_000),
-    )
-    .unwrap();
-    answer(&mut p, "Service", "\r");
-    answer(&mut p, "Name", "\r");
-    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
-    answer(&mut p, "Scope", "\r"); // organisation
-    answer(&mut p, "Provision workspaces now?", "y");
-    answer(&mut p, "Workspaces", &[" ", "\r"].concat()); // tick eng
-    answer(&mut p, "Budget", "1000\r");
-    answer(&mut p, "Budget type", "\r"); // cost
-    answer(&mut p, "Reset", &[&DOWN.repeat(2), "\r"].concat()); // monthly
-    answer(&mut p, "Alert at", "800\r");
-    answer(&mut p, "Rate limit", "100/min\r");
-    answer(&mut p, "Also provision workspaces created later?", "y");
-    answer(&mut p, "Models", &[DOWN, "\r"].concat()); // choose from the registry
-    answer(&mut p, "Search models", "gpt-4o\r");
-    answer(&mut p, "Models to enable", " \r"); // gpt-4o, the exact match, comes first
-                                               // The registry offers its models; a typed list is the other way.
-    p.exp_string("About to create").unwrap();
-    p.exp_string("only gpt-4o enabled").unwrap();
-    answer(&mut p, "Apply all of this?", "n");
-    p.exp_eof().unwrap();
-
-    let mut p = spawn_command(
-        terminal_command(&w, &["integrations", "connect", "openai-prod"]),
-        Some(20_000),
-    )
-    .unwrap();
-    answer(&mut p, "Service", "\r");
-    answer(&mut p, "Name", "\r");
-    answer(&mut p, "Provider API key", &format!("{PROVIDER_KEY}\r"));
-    answer(&mut p, "Scope", "\r");
-    answer(&mut p, "Provision workspaces now?", "y");
-    answer(&mut p, "Workspaces", " \r");
-    answer(&mut p, "Budget", "1000\r");
-    answer(&mut p, "Budget type", "\r");
-    answer(&mut p, "Reset", &[&DOWN.repeat(2), "\r"].concat());
-    answer(&mut p, "Alert at", "800\r");
-    answer(&mut p, "Rate limit", "100/min\r");
-    answer(&mut p, "Also provision workspaces created later?", "y");
-    answer(&mut p, "Models", &[&DOWN.repeat(2), "\r"].concat()); // type a list
-    answer(&mut p, "Models to enable", "gpt-4o, gpt-4o-mini\r");
-    p.exp_string("About to create").unwrap();
-    p.exp_string("+ add     ws-eng-").unwrap();
-    p.exp_string("workspaces created later").unwrap();
-    p.exp_string("only gpt-4o, gpt-4o-mini enabled").unwrap();
-    answer(&mut p, "Apply all of this?", "y");
-    let rest = p.exp_eof().unwrap();
+    let mut t = Terminal::spawn(&w, &["integrations", "connect", "openai-prod"]);
+    t.answer("Service", "\r");
+    t.answer("Name", "\r");
+    t.answer("Provider API key", &format!("{PROVIDER_KEY}\r"));
+    t.answer("Scope", "\r"); // organisation
+    t.answer("Provision workspaces now?", "y");
+    t.answer("Workspaces", " \r"); // tick eng
+    t.answer("Budget", "1000\r");
+    t.answer("Budget type", "\r"); // cost
+    t.answer("Reset", &[&DOWN.repeat(2), "\r"].concat()); // monthly
+    t.answer("Alert at", "800\r");
+    t.answer("Rate limit", "100/min\r");
+    t.answer("Also provision workspaces created later?", "y");
+    t.answer("Models", &[&DOWN.repeat(2), "\r"].concat()); // type a list
+    t.answer("Models to enable", "gpt-4o, gpt-4o-mini\r");
+    t.wait_for("About to create");
+    t.wait_for("+ add     ws-eng-");
+    t.wait_for("workspaces created later");
+    t.wait_for("only gpt-4o, gpt-4o-mini enabled");
+    t.answer("Apply all of this?", "y");
+    let (rest, code) = t.finish();
     assert!(
         rest.contains("step 2: provisioned 1 workspace(s) and workspaces created later"),
         "{rest}"
@@ -185,27 +159,15 @@ fn connect_wizard_runs_all_three_steps() {
         rest.contains("step 3: only gpt-4o, gpt-4o-mini enabled"),
         "{rest}"
     );
-    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
+    assert_eq!(code, 0);
 
     let access = w.json(&["integrations", "workspaces", "openai-prod"]);
     assert_eq!(access["total"], 1);
-    assert_eq!(
-        access["workspaces"][0]["usage_limits"][0]["credit_limit"],
-        1000.0
-    );
-    assert_eq!(
-        access["workspaces"][0]["usage_limits"][0]["periodic_reset"],
-        "monthly"
-    );
-    assert_eq!(
-        access["workspaces"][0]["usage_limits"][0]["alert_threshold"],
-        800.0
-    );
+    let budget = &access["workspaces"][0]["usage_limits"][0];
+    assert_eq!(budget["credit_limit"], 1000.0);
+    assert_eq!(budget["periodic_reset"], "monthly");
+    assert_eq!(budget["alert_threshold"], 800.0);
     assert_eq!(access["global_workspace_access"]["enabled"], true);
-    assert_eq!(
-        w.json(&["integrations", "get", "openai-prod"])["allow_all_models"],
-        false
-    );
     // The models as an independent client reads them.
     let server = crate::common::Server::start(w.home.path(), &w.db());
     let res: serde_json::Value = reqwest::blocking::Client::new()
@@ -225,8 +187,9 @@ fn connect_wizard_runs_all_three_steps() {
     assert_eq!(res["allow_all_models"], false);
 }
 
+/// A revoke makes "no" the default: Enter at the confirmation cancels, exit 130.
 #[test]
-fn provision_prompts_for_what_is_missing() {
+fn provision_prompts_for_what_is_missing_and_enter_on_a_revoke_cancels() {
     let w = World::new(Mode::Embedded);
     for n in ["eng", "research", "ops"] {
         w.ok(&["workspaces", "create", n]);
@@ -239,102 +202,51 @@ fn provision_prompts_for_what_is_missing() {
         "openai",
         "--key-env",
         "PROVIDER_KEY",
-    ]);
-    w.ok(&[
-        "workspaces",
-        "provision",
+        "--provision",
         "ops",
-        "--integration",
-        "openai-prod",
     ]);
-    let mut p = spawn_command(
-        terminal_command(&w, &["workspaces", "provision", "--budget", "1000"]),
-        Some(20_000),
-    )
-    .unwrap();
-    answer(&mut p, "Integration", "\r");
-    // eng is unticked, research unticked, ops pre-ticked: tick eng, untick ops.
-    answer(
-        &mut p,
-        "Workspaces",
-        &[" ", &DOWN.repeat(2), " ", "\r"].concat(),
-    );
-    answer(&mut p, "Budget type", "\r");
-    answer(&mut p, "Reset", &[DOWN, "\r"].concat()); // weekly
-    answer(&mut p, "Alert at", "\r");
-    answer(&mut p, "Rate limit", "\r");
-    answer(&mut p, "Also provision workspaces created later?", "n");
-    p.exp_string("+ add     ws-eng-").unwrap();
-    p.exp_string("- revoke  ws-ops-").unwrap();
-    answer(&mut p, "Apply these changes?", "n");
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(p.process().wait().unwrap()), 130);
-    // "No" wrote nothing.
+    let mut t = Terminal::spawn(&w, &["workspaces", "provision", "--budget", "1000"]);
+    t.answer("Integration", "\r");
+    // eng and research are unticked, ops pre-ticked: tick eng, untick ops.
+    t.answer("Workspaces", &[" ", &DOWN.repeat(2), " ", "\r"].concat());
+    t.answer("Budget type", "\r");
+    t.answer("Reset", &[DOWN, "\r"].concat()); // weekly
+    t.answer("Alert at", "\r");
+    t.answer("Rate limit", "\r");
+    t.answer("Also provision workspaces created later?", "n");
+    t.wait_for("+ add     ws-eng-");
+    t.wait_for("- revoke  ws-ops-");
+    t.answer("Apply these changes?", "\r");
+    let (rest, code) = t.finish();
+    assert!(rest.contains("nothing was changed"), "{rest}");
+    assert_eq!(code, 130);
     let access = w.json(&["integrations", "workspaces", "openai-prod"]);
     assert_eq!(access["total"], 1);
     assert_eq!(access["workspaces"][0]["enabled"], true);
-
-    // The same answers, confirmed.
-    let mut p = spawn_command(
-        terminal_command(
-            &w,
-            &[
-                "workspaces",
-                "provision",
-                "--budget",
-                "1000",
-                "--reset",
-                "weekly",
-                "--rate-limit",
-                "50/min",
-            ],
-        ),
-        Some(20_000),
-    )
-    .unwrap();
-    answer(&mut p, "Integration", "\r");
-    answer(&mut p, "Workspaces", &[" ", "\r"].concat());
-    answer(&mut p, "Budget type", "\r");
-    answer(&mut p, "Alert at", "\r");
-    answer(&mut p, "Also provision workspaces created later?", "n");
-    answer(&mut p, "Apply these changes?", "y");
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
-    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
-    assert_eq!(access["total"], 2);
-    let eng = access["workspaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["name"] == "eng")
-        .unwrap()
-        .clone();
-    assert_eq!(eng["usage_limits"][0]["periodic_reset"], "weekly");
-    assert_eq!(eng["rate_limits"][0]["value"], 50);
 }
 
+/// A bad answer is refused where it is typed and asked again.
 #[test]
-fn no_at_confirmation_writes_nothing() {
+fn the_custom_service_wizard_checks_the_base_url_at_its_prompt() {
     let w = World::new(Mode::Embedded);
-    let mut p = spawn_command(
-        terminal_command(&w, &["integrations", "connect", "declined"]),
-        Some(20_000),
-    )
-    .unwrap();
-    answer(&mut p, "Service", "\r");
-    answer(&mut p, "Name", "\r");
-    answer(&mut p, "Provider API key", &format!("{}\r", PROVIDER_KEY));
-    answer(&mut p, "Scope", "\r");
-    answer(&mut p, "Provision workspaces now?", "n");
-    answer(&mut p, "Models", "\r");
-    answer(&mut p, "Apply all of this?", "n");
-    let rest = p.exp_eof().unwrap();
-    assert!(rest.contains("nothing was created"), "{rest}");
-    assert_eq!(exit_code(p.process().wait().unwrap()), 130);
-    assert_eq!(
-        w.json(&["integrations", "list"]).as_array().unwrap().len(),
-        0
-    );
+    let mut t = Terminal::spawn(&w, &["integrations", "connect", "local-llm"]);
+    let custom = catalog::services::ALL
+        .iter()
+        .position(|s| s.id == "custom")
+        .unwrap();
+    t.answer("Service", &[&DOWN.repeat(custom), "\r"].concat());
+    t.answer("Name", "\r");
+    t.answer("Base URL of the service", "10.0.0.5:8000\r");
+    t.answer("invalid URL", "http://10.0.0.5:8000\r");
+    t.answer("Does the service need an API key?", "n");
+    t.answer("Scope", "\r");
+    t.answer("Provision workspaces now?", "n");
+    t.answer("Models", &[&DOWN.repeat(2), "\r"].concat()); // skip
+    t.answer("Apply all of this?", "y");
+    let (_, code) = t.finish();
+    assert_eq!(code, 0);
+    let got = w.json(&["integrations", "get", "local-llm"]);
+    assert_eq!(got["configurations"]["custom_host"], "http://10.0.0.5:8000");
 }
 
 #[test]
@@ -352,246 +264,4 @@ fn without_a_terminal_missing_values_name_their_flags() {
     let out = w.run_cmd(cmd);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--service"), "{out:?}");
-}
-
-#[test]
-fn provision_prompts_start_from_the_current_state_and_no_turns_later_workspaces_off() {
-    let w = World::new(Mode::Embedded);
-    w.ok(&["workspaces", "create", "eng"]);
-    w.ok(&[
-        "integrations",
-        "connect",
-        "openai-prod",
-        "--service",
-        "openai",
-        "--key-env",
-        "PROVIDER_KEY",
-    ]);
-    w.ok(&[
-        "workspaces",
-        "provision",
-        "eng",
-        "--integration",
-        "openai-prod",
-        "--new-workspaces",
-        "--budget",
-        "1000",
-        "--reset",
-        "monthly",
-        "--alert",
-        "800",
-    ]);
-    let mut p = spawn_command(
-        terminal_command(
-            &w,
-            &["workspaces", "provision", "--integration", "openai-prod"],
-        ),
-        Some(20_000),
-    )
-    .unwrap();
-    answer(&mut p, "Workspaces", "\r"); // eng stays ticked
-    answer(&mut p, "Budget (empty to keep the current one)", "1200\r");
-    answer(&mut p, "Budget type", "\r");
-    // The current reset is the default: Enter keeps monthly.
-    answer(&mut p, "Reset", "\r");
-    // A bad answer is refused at its prompt and asked again.
-    answer(&mut p, "Alert at (empty to keep the current one)", "5000\r");
-    p.exp_string("below the budget").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(250));
-    p.send("900\r").unwrap();
-    p.flush().unwrap();
-    answer(&mut p, "Rate limit", "abc\r");
-    p.exp_string("does not start with a number").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(250));
-    p.send("\r").unwrap();
-    p.flush().unwrap();
-    // Workspaces created later are provisioned now: "no" turns that off.
-    answer(&mut p, "Also provision workspaces created later?", "n");
-    p.exp_string("no longer provisioned").unwrap();
-    answer(&mut p, "Apply these changes?", "y");
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
-    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
-    assert_eq!(
-        access["global_workspace_access"]["enabled"], false,
-        "{access}"
-    );
-    let budget = &access["workspaces"][0]["usage_limits"][0];
-    assert_eq!(budget["credit_limit"].as_f64(), Some(1200.0), "{access}");
-    assert_eq!(budget["periodic_reset"], "monthly", "{access}");
-    assert_eq!(budget["alert_threshold"].as_f64(), Some(900.0), "{access}");
-}
-
-#[test]
-fn a_connect_rerun_keeps_the_key_checks_typed_models_and_defaults_to_no_on_revoke() {
-    let w = World::new(Mode::Embedded);
-    w.ok(&["workspaces", "create", "eng"]);
-    w.ok(&[
-        "integrations",
-        "connect",
-        "openai-prod",
-        "--service",
-        "openai",
-        "--key-env",
-        "PROVIDER_KEY",
-        "--provision",
-        "eng",
-        "--budget",
-        "1000",
-    ]);
-    let mut p = spawn_command(
-        terminal_command(&w, &["integrations", "connect", "openai-prod"]),
-        Some(20_000),
-    )
-    .unwrap();
-    // The service is the existing one's: no service prompt, and the key may stay.
-    answer(&mut p, "Name", "\r");
-    answer(&mut p, "Keep the stored key", "y");
-    answer(&mut p, "Provision workspaces now?", "y");
-    answer(&mut p, "Workspaces", " \r"); // untick eng: a revoke
-    answer(&mut p, "Budget (empty for none)", "\r");
-    answer(&mut p, "Rate limit", "\r");
-    answer(&mut p, "Also provision workspaces created later?", "\r");
-    answer(&mut p, "Models", &[&DOWN.repeat(2), "\r"].concat()); // type a list
-    answer(&mut p, "Models to enable", "gpt-4o-mnii\r");
-    p.exp_string("is not a known `openai` model").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(250));
-    p.send("gpt-4o-mini\r").unwrap();
-    p.flush().unwrap();
-    p.exp_string("- revoke  ws-eng-").unwrap();
-    // Revoking is not the default: Enter cancels.
-    answer(&mut p, "Apply all of this?", "\r");
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(p.process().wait().unwrap()), 130);
-    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
-    assert_eq!(access["workspaces"][0]["enabled"], true, "{access}");
-}
-
-#[test]
-fn the_custom_service_wizard_checks_the_base_url_at_its_prompt() {
-    let w = World::new(Mode::Embedded);
-    let mut p = spawn_command(
-        terminal_command(&w, &["integrations", "connect", "local-llm"]),
-        Some(20_000),
-    )
-    .unwrap();
-    let custom = catalog::services::ALL
-        .iter()
-        .position(|s| s.id == "custom")
-        .unwrap();
-    answer(&mut p, "Service", &[&DOWN.repeat(custom), "\r"].concat());
-    answer(&mut p, "Name", "\r");
-    answer(&mut p, "Base URL of the service", "10.0.0.5:8000\r");
-    p.exp_string("invalid URL").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(250));
-    p.send("http://10.0.0.5:8000\r").unwrap();
-    p.flush().unwrap();
-    answer(&mut p, "Does the service need an API key?", "n");
-    answer(&mut p, "Scope", "\r");
-    answer(&mut p, "Provision workspaces now?", "n");
-    answer(&mut p, "Models", &[&DOWN.repeat(2), "\r"].concat()); // skip
-    answer(&mut p, "Apply all of this?", "y");
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
-    let got = w.json(&["integrations", "get", "local-llm"]);
-    assert_eq!(got["configurations"]["custom_host"], "http://10.0.0.5:8000");
-}
-
-#[test]
-fn a_lower_budget_asks_for_an_alert_that_fits() {
-    let w = World::new(Mode::Embedded);
-    w.ok(&["workspaces", "create", "eng"]);
-    w.ok(&[
-        "integrations",
-        "connect",
-        "openai-prod",
-        "--service",
-        "openai",
-        "--key-env",
-        "PROVIDER_KEY",
-        "--provision",
-        "eng",
-        "--budget",
-        "1000",
-        "--alert",
-        "800",
-    ]);
-    let mut p = spawn_command(
-        terminal_command(
-            &w,
-            &[
-                "workspaces",
-                "provision",
-                "--integration",
-                "openai-prod",
-                "--budget",
-                "500",
-            ],
-        ),
-        Some(20_000),
-    )
-    .unwrap();
-    answer(&mut p, "Workspaces", "\r");
-    answer(&mut p, "Budget type", "\r");
-    answer(&mut p, "Reset", "\r");
-    answer(&mut p, "the current 800 is not below the new budget", "\r");
-    // Empty is not an answer here; neither is an alert above the budget.
-    std::thread::sleep(std::time::Duration::from_millis(250));
-    p.send("600\r").unwrap();
-    p.flush().unwrap();
-    p.exp_string("below the budget").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(250));
-    p.send("300\r").unwrap();
-    p.flush().unwrap();
-    answer(&mut p, "Rate limit", "\r");
-    answer(&mut p, "Also provision workspaces created later?", "\r");
-    answer(&mut p, "Apply these changes?", "y");
-    p.exp_eof().unwrap();
-    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
-    let access = w.json(&["integrations", "workspaces", "openai-prod"]);
-    let budget = &access["workspaces"][0]["usage_limits"][0];
-    assert_eq!(budget["credit_limit"].as_f64(), Some(500.0), "{access}");
-    assert_eq!(budget["alert_threshold"].as_f64(), Some(300.0), "{access}");
-}
-
-#[test]
-fn the_wizard_on_an_existing_integration_defaults_to_its_settings() {
-    let w = World::new(Mode::Embedded);
-    w.ok(&[
-        "integrations",
-        "connect",
-        "azure-prod",
-        "--service",
-        "azure-openai",
-        "--key-env",
-        "PROVIDER_KEY",
-        "--azure-resource-name",
-        "acme",
-        "--azure-auth-mode",
-        "default",
-        "--azure-deployment",
-        "name=gpt4o,model=gpt-4o,api-version=2024-10-21",
-        "--skip-models",
-    ]);
-    let before = w.json(&["integrations", "get", "azure-prod"]);
-    let mut p = spawn_command(
-        terminal_command(&w, &["integrations", "connect", "azure-prod"]),
-        Some(20_000),
-    )
-    .unwrap();
-    p.exp_string("these questions update it").unwrap();
-    answer(&mut p, "Name", "\r");
-    answer(&mut p, "Azure resource name", "\r"); // default: acme
-    answer(&mut p, "Azure authentication mode", "\r"); // default: the current one
-    answer(&mut p, "Keep the current deployments (gpt4o", "y");
-    answer(&mut p, "Keep the stored key", "y");
-    answer(&mut p, "Provision workspaces now?", "n");
-    answer(&mut p, "Models", &[&DOWN.repeat(3), "\r"].concat()); // skip
-    answer(&mut p, "Apply all of this?", "y");
-    let rest = p.exp_eof().unwrap();
-    assert!(rest.contains("step 1: unchanged"), "{rest}");
-    assert_eq!(exit_code(p.process().wait().unwrap()), 0);
-    let after = w.json(&["integrations", "get", "azure-prod"]);
-    assert_eq!(after["configurations"], before["configurations"]);
-    assert_eq!(after["last_updated_at"], before["last_updated_at"]);
 }

@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, args: RotateKeyArgs) -> anyhow::Result<()> {
             .into())
         }
     };
-    let secret = args.key.read_or_prompt(&ctx.settings, &ctx.prompter())?;
+    let secret = args.key.read_or_prompt(&ctx.settings, ctx.prompter())?;
     let mut body = UpdateIntegration::default();
     match field {
         Some(field) => {

@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
         prompter.can() && (args.integration.is_none() || (args.workspaces.is_empty() && !args.all));
     let integration = match &args.integration {
         Some(s) => s.to_string(),
-        None => choose_integration(ctx, &prompter)?,
+        None => choose_integration(ctx, prompter)?,
     };
     let current = client.workspace_access(&integration)?;
     let (targets, revoke) = if !args.workspaces.is_empty() {
@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
     } else if args.all {
         (client.list_workspaces(None)?, Vec::new())
     } else if prompter.can() {
-        choose_workspaces(ctx, &prompter, &current.workspaces)?
+        choose_workspaces(ctx, prompter, &current.workspaces)?
     } else if args.new_workspaces || args.no_new_workspaces {
         (Vec::new(), Vec::new())
     } else {
@@ -105,9 +105,9 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
     let mut limits = args.limits.clone();
     let mut new_workspaces = flag_pair(args.new_workspaces, args.no_new_workspaces);
     if interactive {
-        ask_limits(&prompter, &mut limits, current_budget(&current, &targets))?;
+        ask_limits(prompter, &mut limits, current_budget(&current, &targets))?;
         if new_workspaces.is_none() {
-            new_workspaces = Some(ask_new_workspaces(&prompter, &current)?);
+            new_workspaces = Some(ask_new_workspaces(prompter, &current)?);
         }
     }
     let plan = Plan {
@@ -122,7 +122,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
     apply(ctx, &plan, &current, args.dry_run, interactive)
 }
 
-fn choose_integration(ctx: &Ctx, prompter: &Prompter<'_>) -> anyhow::Result<String> {
+fn choose_integration(ctx: &Ctx, prompter: &dyn Prompter) -> anyhow::Result<String> {
     if !prompter.can() {
         return Err(missing("the integration", "--integration SLUG"));
     }
@@ -152,7 +152,7 @@ fn choose_integration(ctx: &Ctx, prompter: &Prompter<'_>) -> anyhow::Result<Stri
 /// and those unticked that had access.
 pub fn choose_workspaces(
     ctx: &Ctx,
-    prompter: &Prompter<'_>,
+    prompter: &dyn Prompter,
     current: &[IntegrationWorkspace],
 ) -> anyhow::Result<(Vec<Workspace>, Vec<Workspace>)> {
     let all = ctx.client()?.list_workspaces(None)?;
@@ -196,7 +196,7 @@ pub fn flag_pair(on: bool, off: bool) -> Option<bool> {
 }
 
 /// "Also provision workspaces created later?", defaulting to the current setting.
-pub fn ask_new_workspaces(p: &Prompter<'_>, current: &WorkspaceAccessList) -> anyhow::Result<bool> {
+pub fn ask_new_workspaces(p: &dyn Prompter, current: &WorkspaceAccessList) -> anyhow::Result<bool> {
     let on = current
         .global_workspace_access
         .as_ref()
@@ -221,7 +221,7 @@ pub fn current_budget<'a>(
 /// Asks for the limits that flags did not give; each answer is checked at its prompt.
 /// An empty answer leaves the current value; defaults follow `current`.
 pub fn ask_limits(
-    p: &Prompter<'_>,
+    p: &dyn Prompter,
     limits: &mut LimitArgs,
     current: Option<&UsageLimits>,
 ) -> anyhow::Result<()> {
@@ -600,5 +600,220 @@ fn finish(
         access_view::print(printer, access)
     } else {
         printer.data(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::testing::Harness;
+    use crate::exit::kind_of;
+    use crate::prompt::ScriptedPrompter;
+
+    /// A catalog with workspaces eng, research and ops, and `openai-prod` provisioned to ops.
+    fn catalog() -> Harness {
+        let h = Harness::new();
+        for n in ["eng", "research", "ops"] {
+            h.ok(&["workspaces", "create", n]);
+        }
+        h.connect_openai(&["--provision", "ops"]);
+        h
+    }
+
+    /// Provisions ops with these limits, by flags.
+    fn provision_ops(h: &Harness, limits: &[&str]) {
+        let mut args = vec![
+            "workspaces",
+            "provision",
+            "ops",
+            "--integration",
+            "openai-prod",
+        ];
+        args.extend(limits);
+        h.ok(&args);
+    }
+
+    fn enabled(h: &Harness) -> Vec<String> {
+        let access = h.read(|c| c.workspace_access("openai-prod"));
+        let mut names: Vec<String> = access
+            .workspaces
+            .iter()
+            .filter(|a| a.access.enabled)
+            .map(|a| a.name.clone().unwrap_or_default())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn selection_limits_and_confirmation() {
+        let h = catalog();
+        // ops is pre-ticked: tick eng, untick ops.
+        let answers = || {
+            ScriptedPrompter::new()
+                .enter("Integration")
+                .tick("Workspaces", &["eng ("])
+                .enter("Budget type")
+                .choose("Reset", "weekly")
+                .enter("Alert at")
+                .text("Rate limit", "50/min")
+                .confirm("Also provision workspaces created later?", false)
+        };
+        let p = answers().enter("Apply these changes?"); // a revoke: no by default
+        let e = h
+            .run(&p, &["workspaces", "provision", "--budget", "1000"])
+            .unwrap_err();
+        assert_eq!(kind_of(&e).exit_code(), 130);
+        let log = p.log().join("\n");
+        assert!(log.contains("*ops ("), "ops is pre-ticked: {log}");
+        assert!(log.contains("`Apply these changes?` [y/N]"), "{log}");
+        assert_eq!(enabled(&h), ["ops"], "no wrote nothing");
+
+        let p = answers().confirm("Apply these changes?", true);
+        h.run(&p, &["workspaces", "provision", "--budget", "1000"])
+            .unwrap();
+        assert_eq!(enabled(&h), ["eng"]);
+        let access = h.read(|c| c.workspace_access("openai-prod"));
+        let eng = access.workspaces.iter().find(|a| a.access.enabled).unwrap();
+        let budget = &eng.access.usage_limits.as_ref().unwrap()[0];
+        assert_eq!(budget.credit_limit, 1000.0);
+        assert_eq!(budget.periodic_reset, Some(PeriodicReset::Weekly));
+        assert_eq!(eng.access.rate_limits.as_ref().unwrap()[0].value, 50);
+    }
+
+    #[test]
+    fn answers_default_to_the_current_limits_and_bad_ones_are_asked_again() {
+        let h = catalog();
+        provision_ops(
+            &h,
+            &[
+                "--new-workspaces",
+                "--budget",
+                "1000",
+                "--reset",
+                "monthly",
+                "--alert",
+                "800",
+            ],
+        );
+        let p = ScriptedPrompter::new()
+            .enter("Workspaces") // ops stays ticked
+            .text("Budget (empty to keep the current one)", "1200")
+            .enter("Budget type")
+            .enter("Reset") // the current one: monthly
+            .refused(
+                "Alert at (empty to keep the current one)",
+                "5000",
+                "below the budget",
+            )
+            .text("Alert at", "900")
+            .refused("Rate limit", "abc", "does not start with a number")
+            .enter("Rate limit")
+            // Later workspaces are provisioned now: no turns that off.
+            .confirm("Also provision workspaces created later?", false)
+            .confirm("Apply these changes?", true);
+        h.run(
+            &p,
+            &["workspaces", "provision", "--integration", "openai-prod"],
+        )
+        .unwrap();
+        let log = p.log().join("\n");
+        assert!(log.contains("*monthly"), "{log}");
+        assert!(
+            log.contains("`Also provision workspaces created later?` [Y/n]"),
+            "{log}"
+        );
+        let access = h.read(|c| c.workspace_access("openai-prod"));
+        assert!(!access.global_workspace_access.unwrap().enabled);
+        let budget = &access.workspaces[0].access.usage_limits.as_ref().unwrap()[0];
+        assert_eq!(budget.credit_limit, 1200.0);
+        assert_eq!(budget.periodic_reset, Some(PeriodicReset::Monthly));
+        assert_eq!(budget.alert_threshold, Some(900.0));
+    }
+
+    #[test]
+    fn a_lower_budget_asks_for_an_alert_that_fits() {
+        let h = catalog();
+        provision_ops(&h, &["--budget", "1000", "--alert", "800"]);
+        let p = ScriptedPrompter::new()
+            .enter("Workspaces")
+            .enter("Budget type")
+            .enter("Reset")
+            // Empty is not an answer here; neither is an alert above the budget.
+            .refused(
+                "Alert at (the current 800 is not below",
+                "",
+                "an answer is needed",
+            )
+            .refused("Alert at", "600", "below the budget (500)")
+            .text("Alert at", "300")
+            .enter("Rate limit")
+            .enter("Also provision workspaces created later?")
+            .confirm("Apply these changes?", true);
+        h.run(
+            &p,
+            &[
+                "workspaces",
+                "provision",
+                "--integration",
+                "openai-prod",
+                "--budget",
+                "500",
+            ],
+        )
+        .unwrap();
+        let access = h.read(|c| c.workspace_access("openai-prod"));
+        let budget = &access.workspaces[0].access.usage_limits.as_ref().unwrap()[0];
+        assert_eq!(budget.credit_limit, 500.0);
+        assert_eq!(budget.alert_threshold, Some(300.0));
+    }
+
+    #[test]
+    fn ctrl_c_at_the_selection_cancels() {
+        let h = catalog();
+        let p = ScriptedPrompter::new()
+            .enter("Integration")
+            .interrupt("Workspaces");
+        let e = h.run(&p, &["workspaces", "provision"]).unwrap_err();
+        assert_eq!(kind_of(&e).exit_code(), 130);
+        assert_eq!(enabled(&h), ["ops"]);
+    }
+
+    #[test]
+    fn without_a_terminal_missing_values_name_their_flags() {
+        let h = catalog();
+        let nobody = ScriptedPrompter::not_a_terminal;
+        let e = h
+            .run(&nobody(), &["workspaces", "provision", "eng"])
+            .unwrap_err();
+        assert!(e.to_string().contains("--integration SLUG"), "{e}");
+        let e = h
+            .run(
+                &nobody(),
+                &["workspaces", "provision", "--integration", "openai-prod"],
+            )
+            .unwrap_err();
+        assert_eq!(kind_of(&e).exit_code(), 2);
+        assert!(e.to_string().contains("`WORKSPACE...` or `--all`"), "{e}");
+        // Flags alone apply without asking.
+        h.ok(&[
+            "workspaces",
+            "provision",
+            "eng",
+            "--integration",
+            "openai-prod",
+        ]);
+        assert_eq!(enabled(&h), ["eng", "ops"]);
+    }
+
+    #[test]
+    fn limits_asked_without_a_budget_skip_its_details() {
+        let p = ScriptedPrompter::new()
+            .enter("Budget (empty for none)")
+            .text("Rate limit", "100/min");
+        let mut limits = LimitArgs::default();
+        ask_limits(&p, &mut limits, None).unwrap();
+        assert!(limits.budget.is_none());
+        assert!(limits.rate_limit.is_some());
     }
 }

@@ -14,7 +14,7 @@ use crate::types::AzureDeployment;
 /// The wizard's configuration prompts: what flags gave is not asked, and the existing
 /// integration's settings are the defaults.
 struct Asker<'a> {
-    p: &'a Prompter<'a>,
+    p: &'a dyn Prompter,
     current: &'a Map<String, Value>,
 }
 
@@ -67,7 +67,7 @@ impl Asker<'_> {
 /// own, then those of the authentication mode chosen among them. The provider secret
 /// itself is asked later, with the key.
 pub fn ask_configuration(
-    p: &Prompter<'_>,
+    p: &dyn Prompter,
     service: &Service,
     config: &mut Map<String, Value>,
     current: &Map<String, Value>,

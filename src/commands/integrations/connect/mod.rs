@@ -2,25 +2,30 @@
 //! credentials, provider configuration, name, scope), by prompts or entirely by flags.
 
 mod configure;
+mod models;
 mod summary;
+#[cfg(test)]
+mod tests;
 
 use clap::Args;
 use serde_json::{Map, Value};
 
 use configure::ask_configuration;
+use models::{ask_models, describe_models};
 use summary::summary_lines;
 
 use super::config_args::{ConfigArgs, ServiceParser};
-use crate::api::integration::{CreateIntegration, UpdateIntegration};
-use crate::api::models::BulkUpdateModels;
+use crate::api::integration::{CreateIntegration, Integration, UpdateIntegration};
+use crate::api::models::{BulkUpdateModels, ModelAccessList};
 use crate::api::provider::CreateProvider;
 use crate::api::provisioning::WorkspaceAccessList;
 use crate::api::workspace::Workspace;
 use crate::client::provisioning::access_path;
 use crate::commands::dry_run::{self, PlannedRequest};
-use crate::commands::models::access::{changes_nothing, only_body};
+use crate::commands::models::access::changes_nothing;
 use crate::commands::workspaces::provision::{
-    ask_limits, ask_new_workspaces, choose_workspaces, compute, current_budget, flag_pair, Plan,
+    ask_limits, ask_new_workspaces, choose_workspaces, compute, current_budget, flag_pair, Change,
+    Plan,
 };
 use crate::commands::Ctx;
 use crate::exit::{hint_on, CliError, ErrorKind};
@@ -105,14 +110,55 @@ pub struct StepArgs {
     pub dry_run: bool,
 }
 
-/// Step 3's choice.
-enum ModelChoice {
-    All,
-    Only(Vec<String>),
+/// What the questions (or flags) decided: everything the summary shows and `apply`
+/// writes, with the state it was decided against.
+pub struct Connect {
+    pub slug: String,
+    /// Whether the wizard asked the questions (and so asks before writing).
+    pub wizard: bool,
+    pub existing: Option<Integration>,
+    /// The registry's entry for the integration's service.
+    pub service: &'static Service,
+    pub body: CreateIntegration,
+    /// The workspace of a workspace integration.
+    pub workspace: Option<Workspace>,
+    /// Step 2 for an organisation integration.
+    pub plan: Option<Plan>,
+    pub current_access: WorkspaceAccessList,
+    /// Step 2 for a workspace integration: its AI provider there.
+    pub own_provider: Option<CreateProvider>,
+    /// Step 3.
+    pub models: Option<BulkUpdateModels>,
+    pub current_models: ModelAccessList,
+    pub secret_keys: Vec<String>,
 }
 
 pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
-    let prompter = ctx.prompter();
+    let dry_run = args.steps.dry_run;
+    let connect = ask(ctx, ctx.prompter(), args)?;
+    let change = connect
+        .plan
+        .as_ref()
+        .map(|p| compute(p, &connect.current_access, dry_run))
+        .transpose()?;
+    let asking = connect.wizard && !ctx.settings.yes && !dry_run;
+    for l in render(&connect, change.as_ref()) {
+        ctx.printer().summary(l, asking);
+    }
+    if dry_run {
+        return dry_run::show(ctx, &requests(&connect, change.as_ref())?);
+    }
+    let revokes = change
+        .as_ref()
+        .is_some_and(|c| !c.report.revoked.is_empty());
+    if asking && !ctx.prompter().confirm("Apply all of this?", !revokes)? {
+        return Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was created").into());
+    }
+    apply(ctx, &connect, change.as_ref())
+}
+
+/// The three steps' questions, each asked only when no flag answered it.
+pub fn ask(ctx: &Ctx, prompter: &dyn Prompter, args: ConnectArgs) -> anyhow::Result<Connect> {
     let settings = &ctx.settings;
     let client = ctx.client()?;
     // What already exists decides before the first prompt: a slug of another service is
@@ -147,7 +193,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let default_name = existing
         .as_ref()
         .map_or(args.slug.to_string(), |i| i.name.clone());
-    let name = match args.name {
+    let name = match args.name.clone() {
         Some(n) => n,
         None if wizard => prompter.parsed(
             "name",
@@ -163,16 +209,144 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             .as_ref()
             .and_then(|i| i.configurations.clone())
             .unwrap_or_default();
-        ask_configuration(&prompter, service, &mut config, &current)?;
+        ask_configuration(prompter, service, &mut config, &current)?;
     }
+    let key = ask_key(
+        ctx,
+        prompter,
+        &args,
+        service,
+        &mut config,
+        existing.as_ref(),
+        wizard,
+    )?;
+    let workspace = match ctx.workspace()? {
+        Some(ws) => Some(ws),
+        None if existing.is_some() => {
+            match existing.as_ref().and_then(|i| i.workspace_id.clone()) {
+                Some(id) => Some(client.resolve_workspace(&id)?),
+                None => None,
+            }
+        }
+        None if wizard => {
+            let workspaces = client.list_workspaces(None)?;
+            let mut choices = vec!["organisation (provision it to workspaces later)".to_owned()];
+            choices.extend(
+                workspaces
+                    .iter()
+                    .map(|w| format!("workspace {} ({})", w.name, w.slug)),
+            );
+            let i = prompter.select("scope", "--workspace", &choices, 0)?;
+            (i > 0).then(|| workspaces[i - 1].clone())
+        }
+        None => None,
+    };
+    let body = CreateIntegration {
+        name,
+        ai_provider_id: service.id.to_owned(),
+        slug: Some(args.slug.to_string()),
+        key,
+        description: args.description,
+        workspace_id: workspace.as_ref().map(|w| w.id.clone()),
+        configurations: (!config.is_empty()).then_some(config),
+        ..Default::default()
+    };
+    let steps = &args.steps;
+    let current_access = match &existing {
+        Some(_) => client.workspace_access(args.slug.as_str())?,
+        None => Default::default(),
+    };
+
+    if workspace.is_some()
+        && (!steps.provision.is_empty()
+            || steps.provision_all
+            || steps.new_workspaces
+            || steps.no_new_workspaces)
+    {
+        return Err(CliError::usage(
+            "--provision, --provision-all and --new-workspaces share an organisation integration; a workspace integration serves only its own workspace",
+        )
+        .with_hint("drop --workspace to connect it for the organisation, or drop the provisioning flags")
+        .into());
+    }
+    // Step 2: workspace provisioning (organisation integrations only).
+    let mut plan = None;
+    if workspace.is_none() && !steps.skip_provisioning {
+        let given = !steps.provision.is_empty()
+            || steps.provision_all
+            || steps.new_workspaces
+            || steps.no_new_workspaces;
+        let wanted = given || (wizard && prompter.confirm("Provision workspaces now?", true)?);
+        if wanted {
+            plan = Some(provisioning_plan(
+                ctx,
+                prompter,
+                args.slug.as_str(),
+                steps,
+                &current_access,
+                wizard && !given,
+            )?);
+        }
+    }
+    if plan.is_none() && workspace.is_none() && steps.limits.any() {
+        return Err(CliError::usage(
+            "--budget, --budget-type, --reset, --alert and --rate-limit are the limits of the workspaces provisioned in step 2, and none is",
+        )
+        .with_hint("add --provision WORKSPACE, --provision-all or --new-workspaces")
+        .into());
+    }
+
+    // Step 2 of a workspace integration: its AI provider `@slug` in that workspace, as
+    // provisioning creates one for organisation integrations.
+    let own_provider = match &workspace {
+        Some(ws) if !steps.skip_provisioning => {
+            own_provider(ctx, args.slug.as_str(), &body.name, ws, &steps.limits)?
+        }
+        _ => None,
+    };
+
+    // Step 3: model provisioning.
+    let choice = ask_models(prompter, service, steps, wizard)?;
+    let current_models = match &existing {
+        Some(_) => client.models(args.slug.as_str())?,
+        None => Default::default(),
+    };
+    Ok(Connect {
+        slug: args.slug.into_string(),
+        wizard,
+        existing,
+        service,
+        body,
+        workspace,
+        plan,
+        current_access,
+        own_provider,
+        models: choice.map(|m| m.body(&current_models)),
+        current_models,
+        secret_keys: args.config.secret_keys(),
+    })
+}
+
+/// The provider key: from its flag, kept from the stored integration, or asked (hidden);
+/// a key that belongs in the configuration (a secret setting, a custom header) goes there.
+fn ask_key(
+    ctx: &Ctx,
+    prompter: &dyn Prompter,
+    args: &ConnectArgs,
+    service: &Service,
+    config: &mut Map<String, Value>,
+    existing: Option<&Integration>,
+    wizard: bool,
+) -> anyhow::Result<Option<String>> {
+    let settings = &ctx.settings;
     let mut key = None;
-    let secret = service.secret(&config);
+    let secret = service.secret(config);
     match secret {
         Secret::Key | Secret::Field(_) => {
             let label = secret_label(service, secret);
             let given = match args.key.read(settings)? {
                 Some(s) => Some(s),
-                None if existing.is_some() && keep_stored_key(ctx, existing.as_ref())? => None,
+                None if existing.is_some() && keep_stored_key(ctx, prompter, existing)? => None,
                 None if prompter.can() => {
                     Some(prompter.secret(label, "--key-env VAR, --key-stdin or --key-file PATH")?)
                 }
@@ -236,247 +410,98 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let workspace = match ctx.workspace()? {
-        Some(ws) => Some(ws),
-        None if existing.is_some() => {
-            match existing.as_ref().and_then(|i| i.workspace_id.clone()) {
-                Some(id) => Some(client.resolve_workspace(&id)?),
-                None => None,
-            }
-        }
-        None if wizard => {
-            let workspaces = client.list_workspaces(None)?;
-            let mut choices = vec!["organisation (provision it to workspaces later)".to_owned()];
-            choices.extend(
-                workspaces
-                    .iter()
-                    .map(|w| format!("workspace {} ({})", w.name, w.slug)),
-            );
-            let i = prompter.select("scope", "--workspace", &choices, 0)?;
-            (i > 0).then(|| workspaces[i - 1].clone())
-        }
-        None => None,
-    };
-    let body = CreateIntegration {
-        name,
-        ai_provider_id: service.id.to_owned(),
-        slug: Some(args.slug.to_string()),
-        key,
-        description: args.description,
-        workspace_id: workspace.as_ref().map(|w| w.id.clone()),
-        configurations: (!config.is_empty()).then_some(config),
-        ..Default::default()
-    };
-    let steps = &args.steps;
-    let current_access = match &existing {
-        Some(_) => client.workspace_access(args.slug.as_str())?,
-        None => Default::default(),
-    };
+    Ok(key)
+}
 
-    if workspace.is_some()
-        && (!steps.provision.is_empty()
-            || steps.provision_all
-            || steps.new_workspaces
-            || steps.no_new_workspaces)
-    {
-        return Err(CliError::usage(
-            "--provision, --provision-all and --new-workspaces share an organisation integration; a workspace integration serves only its own workspace",
-        )
-        .with_hint("drop --workspace to connect it for the organisation, or drop the provisioning flags")
-        .into());
-    }
-    // Step 2: workspace provisioning (organisation integrations only).
-    let mut plan = None;
-    if workspace.is_none() && !steps.skip_provisioning {
-        let given = !steps.provision.is_empty()
-            || steps.provision_all
-            || steps.new_workspaces
-            || steps.no_new_workspaces;
-        let wanted = given || (wizard && prompter.confirm("Provision workspaces now?", true)?);
-        if wanted {
-            plan = Some(provisioning_plan(
-                ctx,
-                args.slug.as_str(),
-                steps,
-                &current_access,
-                wizard && !given,
-            )?);
-        }
-    }
-    if plan.is_none() && workspace.is_none() && steps.limits.any() {
-        return Err(CliError::usage(
-            "--budget, --budget-type, --reset, --alert and --rate-limit are the limits of the workspaces provisioned in step 2, and none is",
-        )
-        .with_hint("add --provision WORKSPACE, --provision-all or --new-workspaces")
-        .into());
-    }
-
-    // Step 2 of a workspace integration: its AI provider `@slug` in that workspace, as
-    // provisioning creates one for organisation integrations.
-    let own_provider = match &workspace {
-        Some(ws) if !steps.skip_provisioning => {
-            own_provider(ctx, args.slug.as_str(), &body.name, ws, &steps.limits)?
-        }
-        _ => None,
-    };
-
-    // Step 3: model provisioning.
-    let models = if steps.skip_models {
-        None
-    } else if steps.all_models {
-        Some(ModelChoice::All)
-    } else if !steps.models.is_empty() {
-        if !steps.custom_models {
-            crate::commands::models::check_known(service.id, &steps.models)?;
-        }
-        Some(ModelChoice::Only(steps.models.clone()))
-    } else if wizard {
-        let registry = crate::registry::Registry::builtin();
-        let known = registry.models(service.id);
-        let mut options = vec!["all models".to_owned()];
-        if !known.is_empty() {
-            options.push(format!(
-                "choose from the {} {} models",
-                known.len(),
-                service.id
-            ));
-        }
-        options.push("type a list of model ids".to_owned());
-        options.push("skip (leave models as they are)".to_owned());
-        let chosen = prompter.select("models", "--models or --all-models", &options, 0)?;
-        match options[chosen].split_whitespace().next().unwrap_or("") {
-            "all" => Some(ModelChoice::All),
-            "skip" => None,
-            "choose" => Some(ModelChoice::Only(choose_models(&prompter, known)?)),
-            _ => {
-                let service = service.id;
-                let list = prompter.parsed(
-                    "models to enable, comma-separated (e.g. gpt-4o,gpt-4o-mini)",
-                    "--models",
-                    None,
-                    |text| {
-                        let list = split_models(text);
-                        if list.is_empty() {
-                            return Err("name at least one model".to_owned());
-                        }
-                        crate::commands::models::check_known(service, &list)
-                            .map(|()| list)
-                            .map_err(|e| crate::exit::one_line(&e))
-                    },
-                )?;
-                Some(ModelChoice::Only(list))
-            }
-        }
-    } else {
-        None
-    };
-
-    let change = plan
-        .as_ref()
-        .map(|p| compute(p, &current_access, steps.dry_run))
-        .transpose()?;
-    let current_models = match &existing {
-        Some(_) => client.models(args.slug.as_str())?,
-        None => Default::default(),
-    };
-    let models_body = models.map(|m| match m {
-        ModelChoice::All => BulkUpdateModels {
-            models: Vec::new(),
-            allow_all_models: Some(true),
-        },
-        ModelChoice::Only(list) => only_body(&current_models, &list),
-    });
-
-    let secret_keys = args.config.secret_keys();
+/// The summary shown before anything is written, secrets masked.
+pub fn render(c: &Connect, change: Option<&Change<'_>>) -> Vec<String> {
+    let ws_slug = c.workspace.as_ref().map(|w| w.slug.as_str());
     let mut lines = summary_lines(
-        &body,
-        service,
-        workspace.as_ref().map(|w| w.slug.as_str()),
-        existing.is_some(),
-        &secret_keys,
+        &c.body,
+        c.service,
+        ws_slug,
+        c.existing.is_some(),
+        &c.secret_keys,
     );
-    if let Some(c) = &change {
+    if let Some(ch) = change {
         lines.push("Workspaces:".to_owned());
-        lines.extend(c.lines.iter().cloned());
+        lines.extend(ch.lines.iter().cloned());
     }
-    if let Some(p) = &own_provider {
+    if let Some(p) = &c.own_provider {
         lines.push(format!(
             "AI provider: `@{}` in `{}`",
             p.slug.as_deref().unwrap_or(""),
-            workspace.as_ref().map_or("", |w| w.slug.as_str())
+            ws_slug.unwrap_or("")
         ));
     }
-    if let Some(m) = &models_body {
+    if let Some(m) = &c.models {
         lines.push(format!("Models: {}", describe_models(m)));
     }
-    let asking = wizard && !settings.yes && !steps.dry_run;
-    for l in &lines {
-        ctx.printer().summary(l, asking);
-    }
-    let create_path = "/v1/integrations".to_owned();
-    if steps.dry_run {
-        let mut requests = vec![match &existing {
-            None => PlannedRequest::integration(
-                "POST",
-                create_path,
-                serde_json::to_value(&body)?,
-                Some(service),
-                &secret_keys,
-            ),
-            Some(_) => PlannedRequest::integration(
-                "PUT",
-                format!("{create_path}/{}", args.slug),
-                serde_json::to_value(update_body(&body))?,
-                Some(service),
-                &secret_keys,
-            ),
-        }];
-        if let Some(p) = &own_provider {
-            requests.push(PlannedRequest::new(
-                "POST",
-                "/v1/providers",
-                Some(serde_json::to_value(p)?),
-            ));
-        }
-        if let Some(c) = change.as_ref().filter(|c| !c.is_noop()) {
-            requests.push(PlannedRequest::new(
-                "PUT",
-                format!("/v1{}", access_path(args.slug.as_str())),
-                Some(serde_json::to_value(&c.body)?),
-            ));
-        }
-        if let Some(m) = &models_body {
-            requests.push(PlannedRequest::new(
-                "PUT",
-                format!("/v1/integrations/{}/models", args.slug),
-                Some(serde_json::to_value(m)?),
-            ));
-        }
-        return dry_run::show(ctx, &requests);
-    }
-    let revokes = change
-        .as_ref()
-        .is_some_and(|c| !c.report.revoked.is_empty());
-    if wizard && !settings.yes && !prompter.confirm("Apply all of this?", !revokes)? {
-        return Err(CliError::new(ErrorKind::Cancelled, "cancelled; nothing was created").into());
-    }
+    lines
+}
 
-    // Apply, reporting what was done if a later step fails; re-running converges.
+/// The requests `apply` would make, for `--dry-run`.
+fn requests(c: &Connect, change: Option<&Change<'_>>) -> anyhow::Result<Vec<PlannedRequest>> {
+    let create_path = "/v1/integrations".to_owned();
+    let mut requests = vec![match &c.existing {
+        None => PlannedRequest::integration(
+            "POST",
+            create_path,
+            serde_json::to_value(&c.body)?,
+            Some(c.service),
+            &c.secret_keys,
+        ),
+        Some(_) => PlannedRequest::integration(
+            "PUT",
+            format!("{create_path}/{}", c.slug),
+            serde_json::to_value(update_body(&c.body))?,
+            Some(c.service),
+            &c.secret_keys,
+        ),
+    }];
+    if let Some(p) = &c.own_provider {
+        requests.push(PlannedRequest::new(
+            "POST",
+            "/v1/providers",
+            Some(serde_json::to_value(p)?),
+        ));
+    }
+    if let Some(ch) = change.filter(|ch| !ch.is_noop()) {
+        requests.push(PlannedRequest::new(
+            "PUT",
+            format!("/v1{}", access_path(&c.slug)),
+            Some(serde_json::to_value(&ch.body)?),
+        ));
+    }
+    if let Some(m) = &c.models {
+        requests.push(PlannedRequest::new(
+            "PUT",
+            format!("/v1/integrations/{}/models", c.slug),
+            Some(serde_json::to_value(m)?),
+        ));
+    }
+    Ok(requests)
+}
+
+/// Writes the three steps, reporting what was done if a later step fails; re-running
+/// converges.
+pub fn apply(ctx: &Ctx, c: &Connect, change: Option<&Change<'_>>) -> anyhow::Result<()> {
+    let client = ctx.client()?;
     let printer = ctx.printer();
-    let created = match &existing {
-        None => client.create_integration(&body).map_err(|e| {
+    let created = match &c.existing {
+        None => client.create_integration(&c.body).map_err(|e| {
             hint_on(
                 e,
                 ErrorKind::Conflict,
                 format!(
                     "choose another slug, or change it with `catalog integrations update {}`",
-                    args.slug
+                    c.slug
                 ),
             )
         })?,
-        Some(_) => client.update_integration(args.slug.as_str(), &update_body(&body))?,
+        Some(_) => client.update_integration(&c.slug, &update_body(&c.body))?,
     };
-    let done = match &existing {
+    let done = match &c.existing {
         None => "connected",
         Some(before) if before.last_updated_at == created.last_updated_at => "unchanged:",
         Some(_) => "updated",
@@ -491,17 +516,17 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             created.slug
         ))
     };
-    if let Some(c) = change.as_ref() {
-        if c.is_noop() {
+    if let Some(ch) = change {
+        if ch.is_noop() {
             printer.status("step 2: workspaces already provisioned as asked");
         } else {
             client
-                .put_workspace_access(&created.slug, &c.body)
+                .put_workspace_access(&created.slug, &ch.body)
                 .map_err(|e| midway("2 (workspace provisioning)", e))?;
             printer.status(format!(
                 "step 2: provisioned {} workspace(s){}",
-                c.report.added.len() + c.report.changed.len(),
-                if c.body.global_workspace_access.is_some() {
+                ch.report.added.len() + ch.report.changed.len(),
+                if ch.body.global_workspace_access.is_some() {
                     " and workspaces created later"
                 } else {
                     ""
@@ -509,19 +534,19 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             ));
         }
     }
-    if let Some(p) = &own_provider {
+    if let Some(p) = &c.own_provider {
         let made = client
             .create_provider(p)
             .map_err(|e| midway("2 (the workspace's AI provider)", e))?;
         printer.status(format!(
             "step 2: created AI provider `@{}` in `{}`; call models as `@{}/MODEL`",
             made.slug,
-            workspace.as_ref().map_or("", |w| w.slug.as_str()),
+            c.workspace.as_ref().map_or("", |w| w.slug.as_str()),
             made.slug
         ));
     }
-    if let Some(m) = &models_body {
-        if changes_nothing(&current_models, m) {
+    if let Some(m) = &c.models {
+        if changes_nothing(&c.current_models, m) {
             printer.status(format!("step 3: unchanged: {}", describe_models(m)));
         } else {
             client
@@ -574,7 +599,7 @@ fn own_provider(
 /// The service of an existing integration; a different `--service`, or a service the
 /// registry does not know, is refused before anything is asked.
 fn existing_service(
-    found: &crate::api::integration::Integration,
+    found: &Integration,
     asked: Option<&'static Service>,
 ) -> anyhow::Result<&'static Service> {
     let known = crate::services::find(&found.ai_provider_id);
@@ -599,12 +624,12 @@ fn existing_service(
 /// on a terminal it asks (yes by default), otherwise it keeps it and says so.
 fn keep_stored_key(
     ctx: &Ctx,
-    existing: Option<&crate::api::integration::Integration>,
+    prompter: &dyn Prompter,
+    existing: Option<&Integration>,
 ) -> anyhow::Result<bool> {
     let shown = existing
         .and_then(|i| i.masked_key.clone())
         .unwrap_or_else(|| "stored".to_owned());
-    let prompter = ctx.prompter();
     if prompter.can() {
         return prompter.confirm(&format!("Keep the stored key ({shown})?"), true);
     }
@@ -612,64 +637,6 @@ fn keep_stored_key(
         "keeping the stored key ({shown}); pass --key-env, --key-stdin or --key-file to replace it"
     ));
     Ok(true)
-}
-
-/// A search, then a multi-select over the registry's models that match it (exact
-/// matches first, then prefixes, then the rest).
-fn choose_models(
-    prompter: &Prompter<'_>,
-    known: &[crate::registry::ModelSpec],
-) -> anyhow::Result<Vec<String>> {
-    loop {
-        let filter = prompter
-            .optional_text("search models (empty for all)", "--models")?
-            .unwrap_or_default();
-        let needle = filter.trim().to_ascii_lowercase();
-        let mut matches: Vec<&str> = known
-            .iter()
-            .map(|m| m.slug.as_str())
-            .filter(|s| s.to_ascii_lowercase().contains(&needle))
-            .collect();
-        matches.sort_by_key(|s| (*s != needle, !s.starts_with(needle.as_str()), s.len(), *s));
-        if matches.is_empty() {
-            prompter.status_line(&format!("no model matches `{filter}`; try again"));
-            continue;
-        }
-        let items: Vec<String> = matches.iter().map(|s| (*s).to_owned()).collect();
-        let picked = prompter.multi_select(
-            "models to enable (space to toggle)",
-            "--models",
-            &items,
-            &vec![false; items.len()],
-        )?;
-        if picked.is_empty() {
-            prompter.status_line("no model was ticked; search again");
-            continue;
-        }
-        return Ok(picked.into_iter().map(|i| items[i].clone()).collect());
-    }
-}
-
-fn split_models(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn describe_models(m: &BulkUpdateModels) -> String {
-    if m.allow_all_models == Some(true) {
-        "all models enabled".to_owned()
-    } else {
-        let names: Vec<&str> = m
-            .models
-            .iter()
-            .filter(|x| x.enabled)
-            .map(|x| x.slug.as_str())
-            .collect();
-        format!("only {} enabled", names.join(", "))
-    }
 }
 
 /// Converging on an existing integration: the same fields as an update.
@@ -686,13 +653,13 @@ fn update_body(body: &CreateIntegration) -> UpdateIntegration {
 /// Step 2 from flags, or from prompts when the wizard runs and flags gave nothing.
 fn provisioning_plan(
     ctx: &Ctx,
+    prompter: &dyn Prompter,
     slug: &str,
     steps: &StepArgs,
     current: &WorkspaceAccessList,
     ask: bool,
 ) -> anyhow::Result<Plan> {
     let client = ctx.client()?;
-    let prompter = ctx.prompter();
     let targets = if !steps.provision.is_empty() {
         steps
             .provision
@@ -703,8 +670,8 @@ fn provisioning_plan(
         client.list_workspaces(None)?
     } else if ask {
         // Current access is pre-ticked; unticking it revokes.
-        let (targets, revoke) = choose_workspaces(ctx, &prompter, &current.workspaces)?;
-        return ask_plan(&prompter, slug, steps, current, targets, revoke);
+        let (targets, revoke) = choose_workspaces(ctx, prompter, &current.workspaces)?;
+        return ask_plan(prompter, slug, steps, current, targets, revoke);
     } else {
         Vec::new()
     };
@@ -721,7 +688,7 @@ fn provisioning_plan(
 
 /// Step 2's limits and later workspaces, asked after the workspaces were chosen.
 fn ask_plan(
-    prompter: &Prompter<'_>,
+    prompter: &dyn Prompter,
     slug: &str,
     steps: &StepArgs,
     current: &WorkspaceAccessList,
