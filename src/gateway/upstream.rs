@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use super::error::GatewayError;
 use super::resolve::Target;
-use super::{anthropic, azure, gemini};
+use super::sigv4::{self, Signer};
+use super::{anthropic, azure, bedrock, gemini};
 use crate::services::{self, Service};
 
 /// What the caller asked for.
@@ -37,6 +38,8 @@ pub enum Protocol {
     Anthropic,
     /// Google's Gemini API (`generateContent`).
     Gemini,
+    /// Amazon Bedrock's Converse API (`converse`, `converse-stream` in event-stream frames).
+    Bedrock,
 }
 
 fn protocol(service: &Service) -> Option<Protocol> {
@@ -45,7 +48,8 @@ fn protocol(service: &Service) -> Option<Protocol> {
         services::Protocol::AzureOpenAi => Some(Protocol::Azure),
         services::Protocol::AnthropicMessages => Some(Protocol::Anthropic),
         services::Protocol::Gemini => Some(Protocol::Gemini),
-        services::Protocol::BedrockConverse | services::Protocol::None => None,
+        services::Protocol::BedrockConverse => Some(Protocol::Bedrock),
+        services::Protocol::None => None,
     }
 }
 
@@ -58,6 +62,8 @@ pub struct Prepared {
     pub stream: bool,
     /// Whether the caller asked for the usage chunk at the end of a stream.
     pub caller_wants_usage: bool,
+    /// AWS SigV4: the call is signed over its exact body bytes just before it is sent.
+    pub sign: Option<Signer>,
 }
 
 fn secret_header(
@@ -103,7 +109,7 @@ pub fn prepare(
 ) -> Result<Prepared, GatewayError> {
     let cannot = || {
         GatewayError::not_implemented(format!(
-            "the gateway cannot call service `{}` yet (AI provider `@{}`); services it calls: OpenAI and OpenAI-compatible services, Azure OpenAI and Anthropic",
+            "the gateway cannot call service `{}` yet (AI provider `@{}`); services it calls: OpenAI and OpenAI-compatible services, Azure OpenAI, Anthropic, Gemini and Bedrock",
             target.service, target.slug
         ))
     };
@@ -116,6 +122,7 @@ pub fn prepare(
         .and_then(Value::as_bool)
         == Some(true);
     let mut headers = HeaderMap::new();
+    let mut sign = None;
     let base = target
         .custom_host
         .clone()
@@ -221,6 +228,38 @@ pub fn prepare(
                 )
             }
         }
+        Protocol::Bedrock => {
+            if endpoint == Endpoint::Embeddings {
+                return Err(GatewayError::not_implemented(format!(
+                    "the gateway cannot call Bedrock embeddings yet (AI provider `@{}`)",
+                    target.slug
+                )));
+            }
+            let base = base.ok_or_else(|| {
+                GatewayError::governance(
+                    "configuration_error",
+                    format!("AI provider `@{}` has no `aws_region`", target.slug),
+                )
+            })?;
+            match bedrock_auth(target)? {
+                BedrockAuth::Sign(signer) => sign = Some(signer),
+                BedrockAuth::ApiKey(key) => {
+                    let (n, v) = secret_header("authorization", &format!("Bearer {key}"))?;
+                    headers.insert(n, v);
+                }
+            }
+            body = bedrock::request(&body)?;
+            format!(
+                "{}/model/{}/{}",
+                base.trim_end_matches('/'),
+                sigv4::uri_encode(&target.model),
+                if stream {
+                    "converse-stream"
+                } else {
+                    "converse"
+                }
+            )
+        }
     };
     if stream && matches!(protocol, Protocol::OpenAi | Protocol::Azure) {
         // The usage chunk meters the stream; it is removed again if the caller did not ask.
@@ -247,5 +286,56 @@ pub fn prepare(
         body: Value::Object(body),
         stream,
         caller_wants_usage,
+        sign,
     })
+}
+
+enum BedrockAuth<'a> {
+    Sign(Signer),
+    ApiKey(&'a str),
+}
+
+/// How a Bedrock provider authenticates, by its `aws_auth_type`.
+fn bedrock_auth(target: &Target) -> Result<BedrockAuth<'_>, GatewayError> {
+    let field = |name: &str| {
+        target
+            .config
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let missing = |what: &str| {
+        GatewayError::governance(
+            "credentials_missing_error",
+            format!(
+                "AI provider `@{}` has no {what} stored; an admin can add it with `catalog integrations update {}`",
+                target.slug,
+                target.integration.as_deref().unwrap_or(&target.slug)
+            ),
+        )
+    };
+    match field("aws_auth_type").unwrap_or("accessKey") {
+        "accessKey" => {
+            let region = field("aws_region").ok_or_else(|| missing("`aws_region`"))?;
+            let access_key_id =
+                field("aws_access_key_id").ok_or_else(|| missing("`aws_access_key_id`"))?;
+            let secret = field("aws_secret_access_key")
+                .or(target.key.as_deref().filter(|k| !k.is_empty()))
+                .ok_or_else(|| missing("`aws_secret_access_key`"))?;
+            Ok(BedrockAuth::Sign(Signer {
+                credentials: sigv4::Credentials {
+                    access_key_id: access_key_id.to_owned(),
+                    secret_access_key: secret.to_owned(),
+                    session_token: field("aws_session_token").map(str::to_owned),
+                },
+                region: region.to_owned(),
+                service: "bedrock",
+            }))
+        }
+        "apiKey" => Ok(BedrockAuth::ApiKey(required_key(target)?)),
+        other => Err(GatewayError::not_implemented(format!(
+            "the gateway cannot authenticate to Bedrock with `aws_auth_type` `{other}` yet (AI provider `@{}`); use `accessKey` or `apiKey`",
+            target.slug
+        ))),
+    }
 }
