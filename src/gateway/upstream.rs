@@ -339,3 +339,93 @@ fn bedrock_auth(target: &Target) -> Result<BedrockAuth<'_>, GatewayError> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bedrock(config: Value, key: Option<&str>) -> Target {
+        Target {
+            slug: "aws".into(),
+            service: "bedrock".into(),
+            integration: Some("aws".into()),
+            workspace_id: "ws".into(),
+            model: "anthropic.claude-3-5-sonnet-20240620-v1:0".into(),
+            config: config.as_object().unwrap().clone(),
+            key: key.map(str::to_owned),
+            custom_host: None,
+            custom_headers: Vec::new(),
+            pricing: None,
+            max_output_tokens: None,
+        }
+    }
+
+    fn chat(stream: bool) -> Map<String, Value> {
+        json!({"messages": [{"role": "user", "content": "Hi"}], "stream": stream})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn bedrock_access_keys_sign_and_the_model_id_is_encoded_in_the_path() {
+        let t = bedrock(
+            json!({"aws_auth_type": "accessKey", "aws_region": "eu-west-3",
+                "aws_access_key_id": "AKID", "aws_secret_access_key": "SECRET"}),
+            Some("SECRET"),
+        );
+        let p = prepare(&t, Endpoint::ChatCompletions, chat(false)).unwrap();
+        assert_eq!(p.protocol, Protocol::Bedrock);
+        assert_eq!(
+            p.url,
+            "https://bedrock-runtime.eu-west-3.amazonaws.com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+        );
+        let s = p.sign.expect("signed");
+        assert_eq!(
+            (
+                s.credentials.access_key_id.as_str(),
+                s.region.as_str(),
+                s.service
+            ),
+            ("AKID", "eu-west-3", "bedrock")
+        );
+        assert_eq!(s.credentials.secret_access_key, "SECRET");
+        assert!(p.headers.get("authorization").is_none());
+        assert_eq!(p.body["messages"][0]["content"][0]["text"], "Hi");
+        let p = prepare(&t, Endpoint::ChatCompletions, chat(true)).unwrap();
+        assert!(p.stream && p.url.ends_with("%3A0/converse-stream"));
+        assert!(p.body.get("stream").is_none());
+    }
+
+    #[test]
+    fn bedrock_api_keys_are_bearer_and_assumed_roles_are_not_supported_yet() {
+        let t = bedrock(
+            json!({"aws_auth_type": "apiKey", "aws_region": "us-east-1"}),
+            Some("bedrock-api-key"),
+        );
+        let p = prepare(&t, Endpoint::ChatCompletions, chat(false)).unwrap();
+        assert!(p.sign.is_none());
+        assert_eq!(p.headers["authorization"], "Bearer bedrock-api-key");
+
+        let t = bedrock(
+            json!({"aws_auth_type": "assumedRole", "aws_region": "us-east-1",
+                "aws_role_arn": "arn:aws:iam::1:role/r"}),
+            None,
+        );
+        let Err(e) = prepare(&t, Endpoint::ChatCompletions, chat(false)) else {
+            panic!("an assumed role was accepted");
+        };
+        assert_eq!(e.status, axum::http::StatusCode::NOT_IMPLEMENTED);
+        assert!(e.message.contains("assumedRole"), "{}", e.message);
+
+        let t = bedrock(
+            json!({"aws_auth_type": "accessKey", "aws_region": "us-east-1"}),
+            None,
+        );
+        let Err(e) = prepare(&t, Endpoint::ChatCompletions, chat(false)) else {
+            panic!("missing access keys were accepted");
+        };
+        assert!(e.message.contains("aws_access_key_id"), "{}", e.message);
+    }
+}
