@@ -351,7 +351,7 @@ impl FrameDecoder {
             if crc32(&b[..8]) != prelude_crc {
                 return Err("sent an event-stream message whose prelude CRC does not match".into());
             }
-            if total < 16 || total > MAX_FRAME || headers_len > total - 16 {
+            if !(16..=MAX_FRAME).contains(&total) || headers_len > total - 16 {
                 return Err(format!(
                     "sent an event-stream message with impossible lengths (total {total}, headers {headers_len})"
                 ));
