@@ -9,12 +9,14 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod check;
 pub mod error;
 pub mod gemini;
 pub mod hosts;
 pub mod resolve;
 pub mod route;
+pub mod sigv4;
 pub mod sse;
 pub mod upstream;
 pub mod usage;
@@ -568,12 +570,33 @@ async fn call(
     base: LogBase,
 ) -> Result<Answer, GatewayError> {
     let sent = Instant::now();
+    let body = serde_json::to_vec(&prepared.body)
+        .map_err(|e| GatewayError::internal(format!("the request body cannot be written: {e}")))?;
+    let mut headers = prepared.headers;
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(signer) = &prepared.sign {
+        let url = reqwest::Url::parse(&prepared.url).map_err(|e| {
+            GatewayError::internal(format!("the upstream URL cannot be signed: {e}"))
+        })?;
+        for (name, value) in signer.sign("POST", &url, &body, &sigv4::amz_date_now()) {
+            let mut v = HeaderValue::from_str(&value).map_err(|_| {
+                GatewayError::internal(format!(
+                    "the stored AWS credentials cannot be sent in the `{name}` header"
+                ))
+            })?;
+            v.set_sensitive(true);
+            headers.insert(name, v);
+        }
+    }
     let send = state
         .gateway
         .client
         .post(&prepared.url)
-        .headers(prepared.headers)
-        .json(&prepared.body)
+        .headers(headers)
+        .body(body)
         .send();
     let upstream = match timeout {
         Some(t) => tokio::time::timeout(t, send)
@@ -585,6 +608,11 @@ async fn call(
     let status =
         StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let headers = answer_headers(target, upstream.headers());
+    let aws_error_type = upstream
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let created = chrono::Utc::now().timestamp();
     if status.is_success() && prepared.stream {
         let log = StreamLog(LogLine {
@@ -640,6 +668,14 @@ async fn call(
         (Protocol::Gemini, false, Some(error)) => {
             (Bytes::from(gemini::error(&error).to_string()), None)
         }
+        (Protocol::Bedrock, true, Some(answer)) => {
+            let (body, usage) = bedrock::response(&answer, &target.model, created);
+            (Bytes::from(body.to_string()), usage)
+        }
+        (Protocol::Bedrock, false, Some(error)) => (
+            Bytes::from(bedrock::error(&error, aws_error_type.as_deref()).to_string()),
+            None,
+        ),
         (_, true, Some(v)) => (bytes, v.get("usage").and_then(Usage::from_openai)),
         (_, true, None) => {
             return Err(GatewayError::upstream(
@@ -677,13 +713,52 @@ enum Translate {
     },
     Anthropic(anthropic::StreamTranslator),
     Gemini(gemini::StreamTranslator, bool),
+    Bedrock(bedrock::StreamTranslator),
+}
+
+/// One unit of an upstream stream: a server-sent event, or an AWS event-stream message.
+enum Unit {
+    Event(sse::Event),
+    Frame(bedrock::Frame),
+}
+
+/// Cuts an upstream stream into units, as its protocol frames them.
+enum Splitter {
+    Sse(sse::Splitter),
+    EventStream(bedrock::FrameDecoder),
+}
+
+impl Splitter {
+    /// Adds `bytes`; returns the units they completed, or why the stream is corrupt.
+    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Unit>, String> {
+        match self {
+            Splitter::Sse(s) => Ok(s.push(bytes).into_iter().map(Unit::Event).collect()),
+            Splitter::EventStream(d) => Ok(d.push(bytes)?.into_iter().map(Unit::Frame).collect()),
+        }
+    }
+
+    fn has_partial(&self) -> bool {
+        match self {
+            Splitter::Sse(s) => s.has_partial(),
+            Splitter::EventStream(d) => d.has_partial(),
+        }
+    }
 }
 
 impl Translate {
+    fn unit(&mut self, unit: &Unit) -> Vec<u8> {
+        match (self, unit) {
+            (Translate::Bedrock(t), Unit::Frame(frame)) => t.frame(frame),
+            (t, Unit::Event(event)) => t.event(event),
+            (_, Unit::Frame(_)) => Vec::new(),
+        }
+    }
+
     fn event(&mut self, event: &sse::Event) -> Vec<u8> {
         match self {
             Translate::Anthropic(t) => t.event(event),
             Translate::Gemini(t, _) => t.event(event),
+            Translate::Bedrock(_) => Vec::new(),
             Translate::OpenAi {
                 caller_wants_usage,
                 finished,
@@ -717,6 +792,7 @@ impl Translate {
             Translate::OpenAi { finished, .. } => *finished,
             Translate::Anthropic(t) => t.finished,
             Translate::Gemini(_, finished) => *finished,
+            Translate::Bedrock(t) => t.finished,
         }
     }
 
@@ -728,6 +804,7 @@ impl Translate {
                 *finished = true;
                 Some(t.finish())
             }
+            Translate::Bedrock(t) => t.end(),
             _ => None,
         }
     }
@@ -737,13 +814,14 @@ impl Translate {
             Translate::OpenAi { usage, .. } => *usage,
             Translate::Anthropic(t) => Some(t.usage()),
             Translate::Gemini(t, _) => t.usage(),
+            Translate::Bedrock(t) => t.usage(),
         }
     }
 }
 
 struct StreamState {
     upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
-    splitter: sse::Splitter,
+    splitter: Splitter,
     translate: Translate,
     log: StreamLog,
     slug: String,
@@ -781,6 +859,11 @@ fn stream_body(
             gemini::StreamTranslator::new(&target.model, created, caller_wants_usage),
             false,
         ),
+        Protocol::Bedrock => Translate::Bedrock(bedrock::StreamTranslator::new(
+            &target.model,
+            created,
+            caller_wants_usage,
+        )),
         Protocol::OpenAi | Protocol::Azure => Translate::OpenAi {
             caller_wants_usage,
             finished: false,
@@ -789,7 +872,10 @@ fn stream_body(
     };
     let mut state = StreamState {
         upstream: upstream.bytes_stream().boxed(),
-        splitter: sse::Splitter::default(),
+        splitter: match protocol {
+            Protocol::Bedrock => Splitter::EventStream(bedrock::FrameDecoder::default()),
+            _ => Splitter::Sse(sse::Splitter::default()),
+        },
         translate,
         log,
         slug: target.slug.clone(),
@@ -804,8 +890,16 @@ fn stream_body(
             match s.upstream.next().await {
                 Some(Ok(bytes)) => {
                     let mut out = Vec::new();
-                    for event in s.splitter.push(&bytes) {
-                        out.extend(s.translate.event(&event));
+                    match s.splitter.push(&bytes) {
+                        Ok(units) => {
+                            for unit in &units {
+                                out.extend(s.translate.unit(unit));
+                            }
+                        }
+                        Err(why) => {
+                            out.extend(s.cut(&why));
+                            return Some((Ok(Bytes::from(out)), s));
+                        }
                     }
                     s.log.0.usage = s.translate.usage();
                     if s.translate.finished() {

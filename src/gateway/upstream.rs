@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use super::error::GatewayError;
 use super::resolve::Target;
-use super::{anthropic, azure, gemini};
+use super::sigv4::{self, Signer};
+use super::{anthropic, azure, bedrock, gemini};
 use crate::services::{self, Service};
 
 /// What the caller asked for.
@@ -37,6 +38,8 @@ pub enum Protocol {
     Anthropic,
     /// Google's Gemini API (`generateContent`).
     Gemini,
+    /// Amazon Bedrock's Converse API (`converse`, `converse-stream` in event-stream frames).
+    Bedrock,
 }
 
 fn protocol(service: &Service) -> Option<Protocol> {
@@ -45,7 +48,8 @@ fn protocol(service: &Service) -> Option<Protocol> {
         services::Protocol::AzureOpenAi => Some(Protocol::Azure),
         services::Protocol::AnthropicMessages => Some(Protocol::Anthropic),
         services::Protocol::Gemini => Some(Protocol::Gemini),
-        services::Protocol::BedrockConverse | services::Protocol::None => None,
+        services::Protocol::BedrockConverse => Some(Protocol::Bedrock),
+        services::Protocol::None => None,
     }
 }
 
@@ -58,6 +62,8 @@ pub struct Prepared {
     pub stream: bool,
     /// Whether the caller asked for the usage chunk at the end of a stream.
     pub caller_wants_usage: bool,
+    /// AWS SigV4: the call is signed over its exact body bytes just before it is sent.
+    pub sign: Option<Signer>,
 }
 
 fn secret_header(
@@ -103,7 +109,7 @@ pub fn prepare(
 ) -> Result<Prepared, GatewayError> {
     let cannot = || {
         GatewayError::not_implemented(format!(
-            "the gateway cannot call service `{}` yet (AI provider `@{}`); services it calls: OpenAI and OpenAI-compatible services, Azure OpenAI and Anthropic",
+            "the gateway cannot call service `{}` yet (AI provider `@{}`); services it calls: OpenAI and OpenAI-compatible services, Azure OpenAI, Anthropic, Gemini and Bedrock",
             target.service, target.slug
         ))
     };
@@ -116,6 +122,7 @@ pub fn prepare(
         .and_then(Value::as_bool)
         == Some(true);
     let mut headers = HeaderMap::new();
+    let mut sign = None;
     let base = target
         .custom_host
         .clone()
@@ -221,6 +228,38 @@ pub fn prepare(
                 )
             }
         }
+        Protocol::Bedrock => {
+            if endpoint == Endpoint::Embeddings {
+                return Err(GatewayError::not_implemented(format!(
+                    "the gateway cannot call Bedrock embeddings yet (AI provider `@{}`)",
+                    target.slug
+                )));
+            }
+            let base = base.ok_or_else(|| {
+                GatewayError::governance(
+                    "configuration_error",
+                    format!("AI provider `@{}` has no `aws_region`", target.slug),
+                )
+            })?;
+            match bedrock_auth(target)? {
+                BedrockAuth::Sign(signer) => sign = Some(signer),
+                BedrockAuth::ApiKey(key) => {
+                    let (n, v) = secret_header("authorization", &format!("Bearer {key}"))?;
+                    headers.insert(n, v);
+                }
+            }
+            body = bedrock::request(&body)?;
+            format!(
+                "{}/model/{}/{}",
+                base.trim_end_matches('/'),
+                sigv4::uri_encode(&target.model),
+                if stream {
+                    "converse-stream"
+                } else {
+                    "converse"
+                }
+            )
+        }
     };
     if stream && matches!(protocol, Protocol::OpenAi | Protocol::Azure) {
         // The usage chunk meters the stream; it is removed again if the caller did not ask.
@@ -247,5 +286,146 @@ pub fn prepare(
         body: Value::Object(body),
         stream,
         caller_wants_usage,
+        sign,
     })
+}
+
+enum BedrockAuth<'a> {
+    Sign(Signer),
+    ApiKey(&'a str),
+}
+
+/// How a Bedrock provider authenticates, by its `aws_auth_type`.
+fn bedrock_auth(target: &Target) -> Result<BedrockAuth<'_>, GatewayError> {
+    let field = |name: &str| {
+        target
+            .config
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let missing = |what: &str| {
+        GatewayError::governance(
+            "credentials_missing_error",
+            format!(
+                "AI provider `@{}` has no {what} stored; an admin can add it with `catalog integrations update {}`",
+                target.slug,
+                target.integration.as_deref().unwrap_or(&target.slug)
+            ),
+        )
+    };
+    match field("aws_auth_type").unwrap_or("accessKey") {
+        "accessKey" => {
+            let region = field("aws_region").ok_or_else(|| missing("`aws_region`"))?;
+            let access_key_id =
+                field("aws_access_key_id").ok_or_else(|| missing("`aws_access_key_id`"))?;
+            let secret = field("aws_secret_access_key")
+                .or(target.key.as_deref().filter(|k| !k.is_empty()))
+                .ok_or_else(|| missing("`aws_secret_access_key`"))?;
+            Ok(BedrockAuth::Sign(Signer {
+                credentials: sigv4::Credentials {
+                    access_key_id: access_key_id.to_owned(),
+                    secret_access_key: secret.to_owned(),
+                    session_token: field("aws_session_token").map(str::to_owned),
+                },
+                region: region.to_owned(),
+                service: "bedrock",
+            }))
+        }
+        "apiKey" => Ok(BedrockAuth::ApiKey(required_key(target)?)),
+        other => Err(GatewayError::not_implemented(format!(
+            "the gateway cannot authenticate to Bedrock with `aws_auth_type` `{other}` yet (AI provider `@{}`); use `accessKey` or `apiKey`",
+            target.slug
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bedrock(config: Value, key: Option<&str>) -> Target {
+        Target {
+            slug: "aws".into(),
+            service: "bedrock".into(),
+            integration: Some("aws".into()),
+            workspace_id: "ws".into(),
+            model: "anthropic.claude-3-5-sonnet-20240620-v1:0".into(),
+            config: config.as_object().unwrap().clone(),
+            key: key.map(str::to_owned),
+            custom_host: None,
+            custom_headers: Vec::new(),
+            pricing: None,
+            max_output_tokens: None,
+        }
+    }
+
+    fn chat(stream: bool) -> Map<String, Value> {
+        json!({"messages": [{"role": "user", "content": "Hi"}], "stream": stream})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn bedrock_access_keys_sign_and_the_model_id_is_encoded_in_the_path() {
+        let t = bedrock(
+            json!({"aws_auth_type": "accessKey", "aws_region": "eu-west-3",
+                "aws_access_key_id": "AKID", "aws_secret_access_key": "SECRET"}),
+            Some("SECRET"),
+        );
+        let p = prepare(&t, Endpoint::ChatCompletions, chat(false)).unwrap();
+        assert_eq!(p.protocol, Protocol::Bedrock);
+        assert_eq!(
+            p.url,
+            "https://bedrock-runtime.eu-west-3.amazonaws.com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
+        );
+        let s = p.sign.expect("signed");
+        assert_eq!(
+            (
+                s.credentials.access_key_id.as_str(),
+                s.region.as_str(),
+                s.service
+            ),
+            ("AKID", "eu-west-3", "bedrock")
+        );
+        assert_eq!(s.credentials.secret_access_key, "SECRET");
+        assert!(p.headers.get("authorization").is_none());
+        assert_eq!(p.body["messages"][0]["content"][0]["text"], "Hi");
+        let p = prepare(&t, Endpoint::ChatCompletions, chat(true)).unwrap();
+        assert!(p.stream && p.url.ends_with("%3A0/converse-stream"));
+        assert!(p.body.get("stream").is_none());
+    }
+
+    #[test]
+    fn bedrock_api_keys_are_bearer_and_assumed_roles_are_not_supported_yet() {
+        let t = bedrock(
+            json!({"aws_auth_type": "apiKey", "aws_region": "us-east-1"}),
+            Some("bedrock-api-key"),
+        );
+        let p = prepare(&t, Endpoint::ChatCompletions, chat(false)).unwrap();
+        assert!(p.sign.is_none());
+        assert_eq!(p.headers["authorization"], "Bearer bedrock-api-key");
+
+        let t = bedrock(
+            json!({"aws_auth_type": "assumedRole", "aws_region": "us-east-1",
+                "aws_role_arn": "arn:aws:iam::1:role/r"}),
+            None,
+        );
+        let Err(e) = prepare(&t, Endpoint::ChatCompletions, chat(false)) else {
+            panic!("an assumed role was accepted");
+        };
+        assert_eq!(e.status, axum::http::StatusCode::NOT_IMPLEMENTED);
+        assert!(e.message.contains("assumedRole"), "{}", e.message);
+
+        let t = bedrock(
+            json!({"aws_auth_type": "accessKey", "aws_region": "us-east-1"}),
+            None,
+        );
+        let Err(e) = prepare(&t, Endpoint::ChatCompletions, chat(false)) else {
+            panic!("missing access keys were accepted");
+        };
+        assert!(e.message.contains("aws_access_key_id"), "{}", e.message);
+    }
 }

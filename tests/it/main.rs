@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod assets;
+mod bedrock;
 mod cli_edges;
 mod common;
 mod concurrency;
