@@ -40,10 +40,12 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand integrations 'Integrations: provider credentials stored once for the organisation'
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
+            cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-            cand serve 'Serve the catalog''s Admin API over HTTP for a team'
+            cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
+            cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -467,7 +469,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --aws-external-id 'External id for the assumed role'
             cand --vertex-auth-type 'Vertex AI authentication type'
             cand --vertex-region 'Vertex AI region, e.g. us-central1'
-            cand --vertex-project-id 'Google Cloud project id (auth type basic)'
+            cand --vertex-project-id 'Google Cloud project id (auth type basic or workload)'
             cand --vertex-service-account-file 'Service account JSON file (auth type serviceAccount)'
             cand --custom-host 'Base URL of a custom or self-hosted service (http or https)'
             cand --header 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)'
@@ -533,7 +535,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --aws-external-id 'External id for the assumed role'
             cand --vertex-auth-type 'Vertex AI authentication type'
             cand --vertex-region 'Vertex AI region, e.g. us-central1'
-            cand --vertex-project-id 'Google Cloud project id (auth type basic)'
+            cand --vertex-project-id 'Google Cloud project id (auth type basic or workload)'
             cand --vertex-service-account-file 'Service account JSON file (auth type serviceAccount)'
             cand --custom-host 'Base URL of a custom or self-hosted service (http or https)'
             cand --header 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)'
@@ -676,6 +678,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand price 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s'
             cand list 'The Model Garden: every model a workspace can call; or one integration''s models with --integration'
             cand show 'One model''s details and ready-to-use code calling it'
+            cand test 'Call a model through the gateway as a workspace would, and show what answered'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;models;allow'= {
@@ -835,6 +838,28 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;models;test'= {
+            cand --prompt 'What to send (default: a short greeting)'
+            cand --max-tokens 'Most tokens the reply may have'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --stream 'Stream the reply as it is generated'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;models;help'= {
             cand allow 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
             cand deny 'Disable models on an integration'
@@ -843,6 +868,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand price 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s'
             cand list 'The Model Garden: every model a workspace can call; or one integration''s models with --integration'
             cand show 'One model''s details and ready-to-use code calling it'
+            cand test 'Call a model through the gateway as a workspace would, and show what answered'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'catalog;models;help;allow'= {
@@ -858,6 +884,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;models;help;list'= {
         }
         &'catalog;models;help;show'= {
+        }
+        &'catalog;models;help;test'= {
         }
         &'catalog;models;help;help'= {
         }
@@ -1025,6 +1053,179 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;providers;help;delete'= {
         }
         &'catalog;providers;help;help'= {
+        }
+        &'catalog;configs'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List saved gateway configs (one workspace''s with --workspace)'
+            cand get 'Show one config with its current body'
+            cand create 'Save a gateway config from a JSON file (`-` reads stdin)'
+            cand update 'Rename a config, or replace its body (a new version)'
+            cand delete 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+            cand versions 'List a config''s versions, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;configs;list'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;get'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;create'= {
+            cand --name 'Display name'
+            cand --file 'The config as a JSON file; `-` reads stdin'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --default 'Make it the workspace''s default config'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;update'= {
+            cand --name 'New display name'
+            cand --file 'The new config as a JSON file (`-` reads stdin); a changed config is a new version'
+            cand --status '`archived` keeps the config but the gateway stops using it; `active` restores it'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --default 'Make it the workspace''s default config'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;delete'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --dry-run 'Show the request that would be made and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;versions'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;configs;help'= {
+            cand list 'List saved gateway configs (one workspace''s with --workspace)'
+            cand get 'Show one config with its current body'
+            cand create 'Save a gateway config from a JSON file (`-` reads stdin)'
+            cand update 'Rename a config, or replace its body (a new version)'
+            cand delete 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+            cand versions 'List a config''s versions, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;configs;help;list'= {
+        }
+        &'catalog;configs;help;get'= {
+        }
+        &'catalog;configs;help;create'= {
+        }
+        &'catalog;configs;help;update'= {
+        }
+        &'catalog;configs;help;delete'= {
+        }
+        &'catalog;configs;help;versions'= {
+        }
+        &'catalog;configs;help;help'= {
         }
         &'catalog;org'= {
             cand --profile 'Profile to use (a stored server and key)'
@@ -1199,12 +1400,33 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;check'= {
+            cand --api-key-id 'Also check this API key: that it belongs to the workspace, is live and may call models'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;serve'= {
             cand --listen 'Address to listen on (port 0 picks a free port)'
             cand --db 'Database file (default: the embedded catalog''s database)'
             cand --header-timeout 'Time a client has to send a request''s headers before its connection is closed'
             cand --idle-timeout 'Close a connection with no request in flight and no traffic for this long'
             cand --shutdown-timeout 'On SIGINT/SIGTERM, how long in-flight requests may take to finish'
+            cand --trusted-custom-host 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
@@ -1249,10 +1471,12 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand integrations 'Integrations: provider credentials stored once for the organisation'
             cand models 'Models: allow-lists, custom models and prices, and the Model Garden'
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
+            cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-            cand serve 'Serve the catalog''s Admin API over HTTP for a team'
+            cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
+            cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1324,6 +1548,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand price 'Override a model''s price (USD per 1M tokens), or --reset to the registry''s'
             cand list 'The Model Garden: every model a workspace can call; or one integration''s models with --integration'
             cand show 'One model''s details and ready-to-use code calling it'
+            cand test 'Call a model through the gateway as a workspace would, and show what answered'
         }
         &'catalog;help;models;allow'= {
         }
@@ -1338,6 +1563,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;models;list'= {
         }
         &'catalog;help;models;show'= {
+        }
+        &'catalog;help;models;test'= {
         }
         &'catalog;help;providers'= {
             cand list 'List a workspace''s AI providers with their integration, status, budget and rate limit'
@@ -1356,6 +1583,26 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;help;providers;delete'= {
         }
+        &'catalog;help;configs'= {
+            cand list 'List saved gateway configs (one workspace''s with --workspace)'
+            cand get 'Show one config with its current body'
+            cand create 'Save a gateway config from a JSON file (`-` reads stdin)'
+            cand update 'Rename a config, or replace its body (a new version)'
+            cand delete 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+            cand versions 'List a config''s versions, newest first'
+        }
+        &'catalog;help;configs;list'= {
+        }
+        &'catalog;help;configs;get'= {
+        }
+        &'catalog;help;configs;create'= {
+        }
+        &'catalog;help;configs;update'= {
+        }
+        &'catalog;help;configs;delete'= {
+        }
+        &'catalog;help;configs;versions'= {
+        }
         &'catalog;help;org'= {
             cand settings 'Show the organisation''s settings, or change them with flags'
         }
@@ -1373,6 +1620,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;api-keys;delete'= {
         }
         &'catalog;help;migrate-vkeys'= {
+        }
+        &'catalog;help;check'= {
         }
         &'catalog;help;serve'= {
         }

@@ -44,10 +44,12 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "workspaces" -d 'Wor
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "org" -d 'Organisation-wide settings'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l profile -d 'Profile to use (a stored server and key)' -r
@@ -362,6 +364,16 @@ vertex-ai\t''
 google\t''
 mistral-ai\t''
 groq\t''
+together-ai\t''
+fireworks-ai\t''
+deepseek\t''
+x-ai\t''
+openrouter\t''
+deepinfra\t''
+cerebras\t''
+perplexity-ai\t''
+cohere\t''
+ai21\t''
 custom\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l name -d 'Display name (default: the slug)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l description -d 'Description' -r
@@ -391,9 +403,10 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
-basic\t''"
+basic\t''
+workload\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-region -d 'Vertex AI region, e.g. us-central1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-project-id -d 'Google Cloud project id (auth type basic or workload)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
@@ -461,9 +474,10 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-role-arn -d 'IAM role ARN to assume (auth type assumedRole)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l aws-external-id -d 'External id for the assumed role' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-auth-type -d 'Vertex AI authentication type' -r -f -a "serviceAccount\t''
-basic\t''"
+basic\t''
+workload\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-region -d 'Vertex AI region, e.g. us-central1' -r
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-project-id -d 'Google Cloud project id (auth type basic)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-project-id -d 'Google Cloud project id (auth type basic or workload)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l vertex-service-account-file -d 'Service account JSON file (auth type serviceAccount)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l custom-host -d 'Base URL of a custom or self-hosted service (http or https)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l header -d 'Header sent to the provider, NAME=VALUE (repeatable; not for credentials: names like authorization, *key*, *token*, *secret* need --header-env or --header-file)' -r
@@ -548,29 +562,30 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "workspaces" -d 'Show which workspaces may use an integration, their limits, usage and next reset'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l profile -d 'Profile to use (a stored server and key)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s o -l output -d 'Output format' -r -f -a "table\t''
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -s o -l output -d 'Output format' -r -f -a "table\t''
 json\t''
 yaml\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l color -d 'When to use colour' -r -f -a "auto\t''
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -l color -d 'When to use colour' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s q -l quiet -d 'Silence status messages on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s h -l help -d 'Print help'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "allow" -d 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "deny" -d 'Disable models on an integration'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "add" -d 'Add a custom or fine-tuned model to an integration'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "remove" -d 'Remove a custom model (a built-in model is disabled instead)'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "price" -d 'Override a model\'s price (USD per 1M tokens), or --reset to the registry\'s'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "list" -d 'The Model Garden: every model a workspace can call; or one integration\'s models with --integration'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "show" -d 'One model\'s details and ready-to-use code calling it'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -f -a "allow" -d 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -f -a "deny" -d 'Disable models on an integration'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -f -a "add" -d 'Add a custom or fine-tuned model to an integration'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -f -a "remove" -d 'Remove a custom model (a built-in model is disabled instead)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -f -a "price" -d 'Override a model\'s price (USD per 1M tokens), or --reset to the registry\'s'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -f -a "list" -d 'The Model Garden: every model a workspace can call; or one integration\'s models with --integration'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -f -a "show" -d 'One model\'s details and ready-to-use code calling it'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -f -a "test" -d 'Call a model through the gateway as a workspace would, and show what answered'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and not __fish_seen_subcommand_from allow deny add remove price list show test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l only -d 'Switch to an allow-list of exactly these models (comma-separated)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from allow" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -663,7 +678,25 @@ complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l provider -d 'Only this provider\'s models (`@slug`)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l service -d 'Only this service\'s models (e.g. openai)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l service -d 'Only this service\'s models (e.g. openai)' -r -f -a "openai\t''
+anthropic\t''
+azure-openai\t''
+bedrock\t''
+vertex-ai\t''
+google\t''
+mistral-ai\t''
+groq\t''
+together-ai\t''
+fireworks-ai\t''
+deepseek\t''
+x-ai\t''
+openrouter\t''
+deepinfra\t''
+cerebras\t''
+perplexity-ai\t''
+cohere\t''
+ai21\t''
+custom\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l search -d 'Only models whose id contains this text' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l limit -d 'Show at most this many models' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from list" -l integration -d 'Instead: what is enabled on this integration, and why (combines with --search)' -r
@@ -702,6 +735,24 @@ complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -l prompt -d 'What to send (default: a short greeting)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -l max-tokens -d 'Most tokens the reply may have' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -l stream -d 'Stream the reply as it is generated'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from test" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "allow" -d 'Enable models on an integration (`--only` switches it to an allow-list, `--all` to every model)'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "deny" -d 'Disable models on an integration'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a custom or fine-tuned model to an integration'
@@ -709,6 +760,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "price" -d 'Override a model\'s price (USD per 1M tokens), or --reset to the registry\'s'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "list" -d 'The Model Garden: every model a workspace can call; or one integration\'s models with --integration'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "show" -d 'One model\'s details and ready-to-use code calling it'
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "test" -d 'Call a model through the gateway as a workspace would, and show what answered'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and not __fish_seen_subcommand_from list get create update delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -839,6 +891,136 @@ complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_se
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "list" -d 'List saved gateway configs (one workspace\'s with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "get" -d 'Show one config with its current body'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "create" -d 'Save a gateway config from a JSON file (`-` reads stdin)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "update" -d 'Rename a config, or replace its body (a new version)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "delete" -d 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "versions" -d 'List a config\'s versions, newest first'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and not __fish_seen_subcommand_from list get create update delete versions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l name -d 'Display name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l file -d 'The config as a JSON file; `-` reads stdin' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l default -d 'Make it the workspace\'s default config'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l name -d 'New display name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l file -d 'The new config as a JSON file (`-` reads stdin); a changed config is a new version' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l status -d '`archived` keeps the config but the gateway stops using it; `active` restores it' -r -f -a "active\t''
+archived\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l default -d 'Make it the workspace\'s default config'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from versions" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "list" -d 'List saved gateway configs (one workspace\'s with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one config with its current body'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "create" -d 'Save a gateway config from a JSON file (`-` reads stdin)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "update" -d 'Rename a config, or replace its body (a new version)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "versions" -d 'List a config\'s versions, newest first'
+complete -c catalog -n "__fish_catalog_using_subcommand configs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand org; and not __fish_seen_subcommand_from settings help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -971,11 +1153,28 @@ complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s q -l q
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand migrate-vkeys" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand check" -l api-key-id -d 'Also check this API key: that it belongs to the workspace, is live and may call models' -r
+complete -c catalog -n "__fish_catalog_using_subcommand check" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand check" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand check" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand check" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand check" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand check" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand check" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand check" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand check" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand check" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand check" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l db -d 'Database file (default: the embedded catalog\'s database)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l header-timeout -d 'Time a client has to send a request\'s headers before its connection is closed' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l idle-timeout -d 'Close a connection with no request in flight and no traffic for this long' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l shutdown-timeout -d 'On SIGINT/SIGTERM, how long in-flight requests may take to finish' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l trusted-custom-host -d 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -1007,17 +1206,19 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "org" -d 'Organisation-wide settings'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers org api-keys migrate-vkeys serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
@@ -1043,11 +1244,18 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "price" -d 'Override a model\'s price (USD per 1M tokens), or --reset to the registry\'s'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "list" -d 'The Model Garden: every model a workspace can call; or one integration\'s models with --integration'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "show" -d 'One model\'s details and ready-to-use code calling it'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from models" -f -a "test" -d 'Call a model through the gateway as a workspace would, and show what answered'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "list" -d 'List a workspace\'s AI providers with their integration, status, budget and rate limit'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "get" -d 'Show one AI provider'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "create" -d 'Create an AI provider on an integration provisioned to the workspace'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "update" -d 'Change an AI provider\'s name, note, limits or expiry'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from providers" -f -a "delete" -d 'Delete an AI provider (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "list" -d 'List saved gateway configs (one workspace\'s with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "get" -d 'Show one config with its current body'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "create" -d 'Save a gateway config from a JSON file (`-` reads stdin)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "update" -d 'Rename a config, or replace its body (a new version)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "delete" -d 'Delete a config and its versions (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "versions" -d 'List a config\'s versions, newest first'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from org" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "create" -d 'Create an API key; the key is shown once'

@@ -19,6 +19,7 @@ pub const CATALOG_DB: &str = "CATALOG_DB";
 pub const CATALOG_HEADER_TIMEOUT: &str = "CATALOG_HEADER_TIMEOUT";
 pub const CATALOG_IDLE_TIMEOUT: &str = "CATALOG_IDLE_TIMEOUT";
 pub const CATALOG_SHUTDOWN_TIMEOUT: &str = "CATALOG_SHUTDOWN_TIMEOUT";
+pub const CATALOG_TRUSTED_CUSTOM_HOSTS: &str = "CATALOG_TRUSTED_CUSTOM_HOSTS";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const CI: &str = "CI";
 pub const COLUMNS: &str = "COLUMNS";
@@ -70,6 +71,10 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (
         CATALOG_SHUTDOWN_TIMEOUT,
         "`catalog serve`: how long SIGTERM waits for in-flight requests (as --shutdown-timeout)",
+    ),
+    (
+        CATALOG_TRUSTED_CUSTOM_HOSTS,
+        "gateway: private upstream hosts a `custom_host` may name, comma-separated HOST[:PORT] (as --trusted-custom-host)",
     ),
     (NO_COLOR, "disable colour"),
     (CI, "when set, never prompt"),

@@ -79,14 +79,7 @@ impl LimitArgs {
         }
         let mut merged = match (current, self.budget) {
             (Some(u), _) => u,
-            (None, Some(amount)) => UsageLimits {
-                kind: BudgetType::Cost,
-                credit_limit: amount.0,
-                alert_threshold: None,
-                periodic_reset: None,
-                periodic_reset_days: None,
-                next_usage_reset_at: None,
-            },
+            (None, Some(amount)) => UsageLimits::cost(amount.get()),
             (None, None) => {
                 return Err(CliError::usage(
                     "--budget-type, --reset and --alert change a budget, and there is none yet: pass --budget too",
@@ -106,7 +99,7 @@ impl LimitArgs {
             merged.kind = kind;
         }
         if let Some(amount) = self.budget {
-            merged.credit_limit = amount.0;
+            merged.credit_limit = amount.get();
         }
         if let Some(reset) = self.reset {
             (merged.periodic_reset, merged.periodic_reset_days) = match reset {
@@ -117,7 +110,7 @@ impl LimitArgs {
             };
         }
         if let Some(alert) = self.alert {
-            merged.alert_threshold = Some(alert.0);
+            merged.alert_threshold = Some(alert.get());
         }
         self.check_budget(&merged)?;
         Ok(Some(merged))

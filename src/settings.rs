@@ -116,6 +116,8 @@ pub struct Settings {
     pub can_prompt: bool,
     pub printer: Printer,
     pub master_key: Option<String>,
+    /// Private upstream hosts the in-process gateway may call (`CATALOG_TRUSTED_CUSTOM_HOSTS`).
+    pub trusted_custom_hosts: Vec<crate::gateway::hosts::TrustedHost>,
 }
 
 impl Settings {
@@ -176,7 +178,19 @@ impl Settings {
             color,
             columns: env.get(env::COLUMNS).and_then(|c| c.trim().parse().ok()),
         };
+        let trusted_custom_hosts = env
+            .get(env::CATALOG_TRUSTED_CUSTOM_HOSTS)
+            .map(|list| {
+                list.split(',')
+                    .filter(|h| !h.trim().is_empty())
+                    .map(|h| h.parse().map_err(anyhow::Error::msg))
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .transpose()
+            .map_err(|e| e.context("CATALOG_TRUSTED_CUSTOM_HOSTS"))?
+            .unwrap_or_default();
         Ok(Settings {
+            trusted_custom_hosts,
             master_key: env.get(env::CATALOG_MASTER_KEY).map(str::to_owned),
             env,
             paths,

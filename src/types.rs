@@ -2,14 +2,21 @@
 
 use std::str::FromStr;
 
+use crate::api::limits::BudgetAmount;
+
 /// An integration or provider slug: `^[a-zA-Z0-9_-]+$`, at most 255 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slug(pub String);
+///
+/// The field is private: every `Slug` comes through [`Slug::new`], which `FromStr` (clap)
+/// and `Deserialize` share, so no `Slug` can hold anything else.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct Slug(String);
 
-impl FromStr for Slug {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+impl Slug {
+    pub fn new(s: impl Into<String>) -> Result<Slug, String> {
+        let s = s.into();
         if s.is_empty() || s.len() > 255 {
             return Err("a slug is 1 to 255 characters".to_owned());
         }
@@ -21,7 +28,51 @@ impl FromStr for Slug {
                 "`{bad}` is not allowed in a slug; use letters, digits, `-` and `_` (e.g. azure-prod)"
             ));
         }
-        Ok(Slug(s.to_owned()))
+        Ok(Slug(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl FromStr for Slug {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Slug::new(s)
+    }
+}
+
+impl TryFrom<String> for Slug {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Slug::new(s)
+    }
+}
+
+impl From<Slug> for String {
+    fn from(slug: Slug) -> String {
+        slug.0
+    }
+}
+
+impl std::ops::Deref for Slug {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Slug {
+    fn as_ref(&self) -> &str {
+        &self.0
     }
 }
 
@@ -105,6 +156,16 @@ mod tests {
         assert!("azure-prod_1".parse::<Slug>().is_ok());
         assert!("Azure Prod".parse::<Slug>().unwrap_err().contains("` `"));
         assert!("".parse::<Slug>().is_err());
+        assert!(Slug::new("a".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn slugs_deserialize_through_the_same_check() {
+        let ok: Slug = serde_json::from_str(r#""openai-prod""#).unwrap();
+        assert_eq!(ok.as_str(), "openai-prod");
+        assert_eq!(serde_json::to_string(&ok).unwrap(), r#""openai-prod""#);
+        let err = serde_json::from_str::<Slug>(r#""bad slug""#).unwrap_err();
+        assert!(err.to_string().contains("not allowed in a slug"), "{err}");
     }
 
     #[test]
@@ -188,27 +249,51 @@ impl FromStr for RateSpec {
     }
 }
 
-/// A budget or alert amount: a finite positive number, at most 1e12 (USD or tokens).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Amount(pub f64);
+/// A budget or alert amount as people type it: a finite positive number, at most 1e12
+/// (USD or tokens). The field is private: [`Amount::new`] is the one check, shared by
+/// `FromStr`; it is a [`BudgetAmount`] that is also above zero and sane.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Amount(BudgetAmount);
 
 /// The largest budget or alert accepted: anything above is a typo.
 pub const MAX_AMOUNT: f64 = 1e12;
+
+impl Amount {
+    pub fn new(value: f64) -> Result<Amount, String> {
+        Amount::checked(value, &value.to_string())
+    }
+
+    pub fn get(self) -> f64 {
+        self.0.get()
+    }
+
+    /// The one check; `shown` is the amount as the person wrote it.
+    fn checked(value: f64, shown: &str) -> Result<Amount, String> {
+        if value <= 0.0 {
+            return Err(format!(
+                "must be a positive number (e.g. 1000), got `{shown}`"
+            ));
+        }
+        if value > MAX_AMOUNT {
+            return Err(format!(
+                "`{shown}` is more than {MAX_AMOUNT:e}; check the amount"
+            ));
+        }
+        BudgetAmount::new(value).map(Amount)
+    }
+}
+
+impl From<Amount> for BudgetAmount {
+    fn from(amount: Amount) -> BudgetAmount {
+        amount.0
+    }
+}
 
 impl FromStr for Amount {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let value = parse_number(s)?;
-        if value <= 0.0 {
-            return Err(format!("must be a positive number (e.g. 1000), got `{s}`"));
-        }
-        if value > MAX_AMOUNT {
-            return Err(format!(
-                "`{s}` is more than {MAX_AMOUNT:e}; check the amount"
-            ));
-        }
-        Ok(Amount(value))
+        Amount::checked(parse_number(s)?, s)
     }
 }
 
@@ -427,7 +512,7 @@ mod limit_tests {
 
     #[test]
     fn amounts_are_finite_positive_and_sane() {
-        assert_eq!("1200".parse::<Amount>().unwrap().0, 1200.0);
+        assert_eq!("1200".parse::<Amount>().unwrap().get(), 1200.0);
         assert!("-5".parse::<Amount>().unwrap_err().contains("positive"));
         for bad in ["NaN", "inf", "1e309", "abc"] {
             assert!(bad.parse::<Amount>().is_err(), "{bad}");
@@ -483,16 +568,27 @@ impl std::fmt::Display for ModelRef {
 
 /// `@slug` (or a bare slug): an integration, or a workspace provider resolved to its integration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AtSlug(pub String);
+pub struct AtSlug(Slug);
+
+impl AtSlug {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
 
 impl FromStr for AtSlug {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.strip_prefix('@')
-            .unwrap_or(s)
-            .parse::<Slug>()
-            .map(|slug| AtSlug(slug.0))
+        s.strip_prefix('@').unwrap_or(s).parse().map(AtSlug)
+    }
+}
+
+impl std::ops::Deref for AtSlug {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.as_str()
     }
 }
 
@@ -511,6 +607,6 @@ mod model_ref_tests {
         );
         assert!("openai/gpt-4o".parse::<ModelRef>().is_err());
         assert!("@openai".parse::<ModelRef>().is_err());
-        assert_eq!("@openai-prod".parse::<AtSlug>().unwrap().0, "openai-prod");
+        assert_eq!(&*"@openai-prod".parse::<AtSlug>().unwrap(), "openai-prod");
     }
 }

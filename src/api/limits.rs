@@ -54,10 +54,7 @@ fn required_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error>
 impl UsageLimits {
     /// Checks the contract's rules; the error names the offending field relative to `at`.
     pub fn validate(&self, at: &str) -> Result<(), String> {
-        let unit = match self.kind {
-            BudgetType::Cost => "USD",
-            BudgetType::Tokens => "tokens",
-        };
+        let unit = self.unit();
         let minimum = match self.kind {
             BudgetType::Cost => 1.0,
             BudgetType::Tokens => 100.0,
@@ -193,6 +190,137 @@ impl RateLimit {
     }
 }
 
+/// An amount a budget counts: USD for a `cost` budget, tokens for a `tokens` budget.
+/// Finite and not negative; built only through [`BudgetAmount::new`], which `FromStr`
+/// and `Deserialize` share, so no value held can break the rule.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct BudgetAmount(f64);
+
+impl BudgetAmount {
+    pub const ZERO: BudgetAmount = BudgetAmount(0.0);
+
+    pub fn new(value: f64) -> Result<BudgetAmount, String> {
+        if !value.is_finite() {
+            return Err(format!("an amount must be a finite number, got {value}"));
+        }
+        if value < 0.0 {
+            return Err(format!("an amount must be 0 or more, got {value}"));
+        }
+        Ok(BudgetAmount(value))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for BudgetAmount {
+    type Error = String;
+
+    fn try_from(value: f64) -> Result<Self, Self::Error> {
+        BudgetAmount::new(value)
+    }
+}
+
+impl From<BudgetAmount> for f64 {
+    fn from(amount: BudgetAmount) -> f64 {
+        amount.0
+    }
+}
+
+impl std::str::FromStr for BudgetAmount {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let value: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not a number; write e.g. 1000 or 2.5"))?;
+        BudgetAmount::new(value)
+    }
+}
+
+impl std::fmt::Display for BudgetAmount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl UsageLimits {
+    /// A cost budget of `credit_limit` USD, with no alert and no reset.
+    pub fn cost(credit_limit: f64) -> UsageLimits {
+        UsageLimits {
+            kind: BudgetType::Cost,
+            credit_limit,
+            alert_threshold: None,
+            periodic_reset: None,
+            periodic_reset_days: None,
+            next_usage_reset_at: None,
+        }
+    }
+
+    /// The budget's ceiling, when it is one the rules accept (`None` for a stored value
+    /// that is not finite or below zero, which no request can set).
+    pub fn ceiling(&self) -> Option<BudgetAmount> {
+        BudgetAmount::new(self.credit_limit).ok()
+    }
+
+    /// The unit the budget counts in, as messages name it.
+    pub fn unit(&self) -> &'static str {
+        match self.kind {
+            BudgetType::Cost => "USD",
+            BudgetType::Tokens => "tokens",
+        }
+    }
+}
+
+/// A rate limit's ceiling normalised to one window (per minute), so limits written per
+/// second, hour, day or week compare. Rates of different kinds (requests, tokens) do not
+/// compare: `partial_cmp` gives `None` and every comparison is false.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    kind: RateLimitType,
+    per_minute: f64,
+}
+
+impl Rate {
+    pub fn kind(self) -> RateLimitType {
+        self.kind
+    }
+
+    pub fn per_minute(self) -> f64 {
+        self.per_minute
+    }
+}
+
+impl PartialOrd for Rate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        if self.kind != other.kind {
+            return None;
+        }
+        self.per_minute.partial_cmp(&other.per_minute)
+    }
+}
+
+impl RateLimit {
+    /// The limit as a [`Rate`] per minute.
+    pub fn rate(&self) -> Rate {
+        let v = self.value as f64;
+        let per_minute = match self.unit {
+            RateUnit::Rps => v * 60.0,
+            RateUnit::Rpm => v,
+            RateUnit::Rph => v / 60.0,
+            RateUnit::Rpd => v / 1440.0,
+            RateUnit::Rpw => v / 10080.0,
+        };
+        Rate {
+            kind: self.kind,
+            per_minute,
+        }
+    }
+}
+
 /// Validates an array of budgets that may hold at most `max` items.
 pub fn validate_usage_array(items: &[UsageLimits], field: &str, max: usize) -> Result<(), String> {
     if items.len() > max {
@@ -233,11 +361,7 @@ mod tests {
     fn budget(kind: BudgetType, limit: f64) -> UsageLimits {
         UsageLimits {
             kind,
-            credit_limit: limit,
-            alert_threshold: None,
-            periodic_reset: None,
-            periodic_reset_days: None,
-            next_usage_reset_at: None,
+            ..UsageLimits::cost(limit)
         }
     }
 
@@ -274,6 +398,32 @@ mod tests {
         let b: UsageLimits =
             serde_json::from_str(r#"{"type":"cost","credit_limit":"10.0"}"#).unwrap();
         assert_eq!(b.credit_limit, 10.0);
+    }
+
+    #[test]
+    fn budget_amounts_are_finite_and_not_negative() {
+        assert_eq!("2.5".parse::<BudgetAmount>().unwrap().get(), 2.5);
+        assert_eq!(BudgetAmount::new(0.0).unwrap(), BudgetAmount::ZERO);
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            assert!(BudgetAmount::new(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<BudgetAmount>("-3").is_err());
+        let ok: BudgetAmount = serde_json::from_str("12.5").unwrap();
+        assert_eq!(serde_json::to_string(&ok).unwrap(), "12.5");
+    }
+
+    #[test]
+    fn rates_compare_per_minute_within_a_kind() {
+        let rate = |kind, unit, value| RateLimit { kind, unit, value }.rate();
+        let hourly = rate(RateLimitType::Requests, RateUnit::Rph, 12000);
+        let per_minute = rate(RateLimitType::Requests, RateUnit::Rpm, 100);
+        assert!(hourly > per_minute);
+        assert_eq!(
+            rate(RateLimitType::Requests, RateUnit::Rps, 1).per_minute(),
+            60.0
+        );
+        let tokens = rate(RateLimitType::Tokens, RateUnit::Rpm, 1_000_000);
+        assert_eq!(tokens.partial_cmp(&per_minute), None);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! real clients are (unknown fields are ignored). Response types are lenient on read.
 
 pub mod api_key;
+pub mod configs;
 pub mod error;
+pub mod gateway_config;
 pub mod integration;
 pub mod json;
 pub mod lenient;

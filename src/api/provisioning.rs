@@ -7,16 +7,25 @@ use super::limits::{RateLimit, UsageLimits};
 use super::patch::Patch;
 use super::usage::UsageState;
 
-/// One workspace's access to an integration, as returned. `id` is the workspace slug.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct IntegrationWorkspace {
-    pub id: String,
+/// What a workspace's access to an integration grants: on or off, and the budget and
+/// rate limit its providers must fit in. Defined once: the stored record
+/// (`store::AccessRecord`) and the wire item ([`IntegrationWorkspace`]) both flatten it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WorkspaceAccess {
     #[serde(default)]
     pub enabled: bool,
     #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub usage_limits: Option<Vec<UsageLimits>>,
     #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub rate_limits: Option<Vec<RateLimit>>,
+}
+
+/// One workspace's access to an integration, as returned. `id` is the workspace slug.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct IntegrationWorkspace {
+    pub id: String,
+    #[serde(flatten)]
+    pub access: WorkspaceAccess,
     /// Extension: the workspace's display name and id.
     #[serde(default)]
     pub name: Option<String>,

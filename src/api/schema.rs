@@ -159,7 +159,7 @@ pub fn service(generator: &mut SchemaGenerator) -> Schema {
     if !reading(generator) {
         return json_schema!({"type": "string"});
     }
-    json_schema!({"type": "string", "enum": crate::server::provider_config::known_services()})
+    json_schema!({"type": "string", "enum": crate::services::ids().collect::<Vec<_>>()})
 }
 
 /// API key scopes: at least one, each a scope this server knows.

@@ -15,14 +15,29 @@ const FLAGS: &[(&str, &str)] = &[
     ("azure_resource_name", "--azure-resource-name"),
     ("azure_deployment_config", "--azure-deployment"),
     ("azure_auth_mode", "--azure-auth-mode"),
+    ("aws_auth_type", "--aws-auth-type"),
+    ("aws_access_key_id", "--aws-access-key-id-env"),
     ("aws_region", "--aws-region"),
     ("aws_role_arn", "--aws-role-arn"),
     ("vertex_region", "--vertex-region"),
     ("vertex_project_id", "--vertex-project-id"),
+    ("vertex_auth_type", "--vertex-auth-type"),
+    (
+        "vertex_service_account_json",
+        "--vertex-service-account-file",
+    ),
     ("pricing_adjustments", "--price-multiplier"),
     ("default_provider_slug", "--provider-slug"),
     ("scopes", "--scope"),
 ];
+
+/// The flag that sets the API field `name`, where it is one of the table's.
+pub fn flag_of(name: &str) -> Option<&'static str> {
+    FLAGS
+        .iter()
+        .find(|(f, _)| *f == name)
+        .map(|(_, flag)| *flag)
+}
 
 /// The flag for an API field path such as `workspaces[0].usage_limits[0].type`.
 fn flag_for(path: &str) -> Option<&'static str> {
@@ -35,10 +50,7 @@ fn flag_for(path: &str) -> Option<&'static str> {
     match (parent, last) {
         (Some("usage_limits"), "type") => Some("--budget-type"),
         (Some("rate_limits"), _) => Some("--rate-limit"),
-        _ => FLAGS
-            .iter()
-            .find(|(f, _)| *f == last)
-            .map(|(_, flag)| *flag),
+        _ => flag_of(last),
     }
 }
 

@@ -3,7 +3,9 @@
 //! detail; status codes and error bodies are mapped to exit codes here, once.
 
 mod api_keys;
-mod flags;
+pub mod configs;
+pub mod flags;
+mod gateway;
 mod integrations;
 mod organisation;
 pub mod provisioning;

@@ -118,6 +118,98 @@ impl Transport {
     }
 }
 
+/// The status and headers of a gateway call whose body was handed over piece by piece.
+#[derive(Debug)]
+pub struct Streamed {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Streamed {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn header_pairs(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+/// How long a model may take to answer `catalog models test`.
+const MODEL_CALL_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl Transport {
+    /// Calls the gateway (`path` under `/v1`) as a workspace: over HTTP with
+    /// `workspace_key`, in-process as the embedded owner for `workspace_id`. The body
+    /// reaches `sink` as it arrives.
+    pub async fn call_gateway(
+        &self,
+        path: &str,
+        body: &Value,
+        workspace_id: &str,
+        workspace_key: Option<&str>,
+        mut sink: impl FnMut(&[u8]),
+    ) -> anyhow::Result<Streamed> {
+        match self {
+            Transport::Http { http, base_url, .. } => {
+                let key =
+                    workspace_key.context("a gateway call over HTTP needs a workspace API key")?;
+                let mut response = http
+                    .post(format!("{base_url}{path}"))
+                    .bearer_auth(key)
+                    .timeout(MODEL_CALL_TIMEOUT)
+                    .json(body)
+                    .send()
+                    .await
+                    .map_err(|e| unreachable(base_url, &e))?;
+                let streamed = Streamed {
+                    status: response.status().as_u16(),
+                    headers: header_pairs(response.headers()),
+                };
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(|e| unreachable(base_url, &e))?
+                {
+                    sink(&chunk);
+                }
+                Ok(streamed)
+            }
+            Transport::Embedded { router, .. } => {
+                let request = axum::http::Request::builder()
+                    .method("POST")
+                    .uri(format!("/v1{path}"))
+                    .header("content-type", "application/json")
+                    .header(crate::gateway::WORKSPACE_HEADER, workspace_id)
+                    .extension(EmbeddedOwner)
+                    .body(axum::body::Body::from(serde_json::to_vec(body)?))?;
+                let response = router
+                    .clone()
+                    .oneshot(request)
+                    .await
+                    .context("the embedded catalog failed")?;
+                let streamed = Streamed {
+                    status: response.status().as_u16(),
+                    headers: header_pairs(response.headers()),
+                };
+                let mut body = response.into_body();
+                while let Some(frame) = body.frame().await {
+                    if let Ok(data) = frame.context("the embedded gateway failed")?.into_data() {
+                        sink(&data);
+                    }
+                }
+                Ok(streamed)
+            }
+        }
+    }
+}
+
 fn unreachable(base_url: &str, e: &reqwest::Error) -> anyhow::Error {
     let what = if e.is_timeout() {
         "timed out"

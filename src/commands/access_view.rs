@@ -28,7 +28,7 @@ impl Tabular for IntegrationWorkspace {
     }
 
     fn row(&self) -> Vec<String> {
-        let budget = self.usage_limits.as_ref().and_then(|u| u.first());
+        let budget = self.access.usage_limits.as_ref().and_then(|u| u.first());
         let next = self
             .usage
             .as_ref()
@@ -38,12 +38,17 @@ impl Tabular for IntegrationWorkspace {
         vec![
             self.id.clone(),
             or_dash(self.name.as_deref()),
-            if self.enabled { "enabled" } else { "revoked" }.to_owned(),
+            if self.access.enabled {
+                "enabled"
+            } else {
+                "revoked"
+            }
+            .to_owned(),
             describe_budget(budget, self.usage.as_ref().map(|u| u.current_usage)),
             describe_window(budget),
             next.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
             next.map_or("-".to_owned(), local_with_countdown),
-            describe_rate(self.rate_limits.as_ref()),
+            describe_rate(self.access.rate_limits.as_ref()),
         ]
     }
 }

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::Ctx;
 use crate::crypto::mask;
+use crate::services::{self, Service};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedRequest {
@@ -14,6 +15,7 @@ pub struct PlannedRequest {
 }
 
 impl PlannedRequest {
+    /// A request; any `key` and any setting the service registry marks secret is masked.
     pub fn new(
         method: &'static str,
         path: impl Into<String>,
@@ -22,51 +24,52 @@ impl PlannedRequest {
         PlannedRequest {
             method,
             path: path.into(),
-            body: body.map(|b| masked(b, &[])),
+            body: body.map(|b| masked(b, None, &[])),
         }
     }
 
-    /// Also masks these fields (values the user gave from the environment or files).
-    pub fn masking(mut self, fields: &[String]) -> PlannedRequest {
-        self.body = self.body.map(|b| masked(b, fields));
-        self
+    /// A request that writes an integration of `service` (`None`: a service the registry
+    /// does not know): its settings are masked as that service's, and so are `fields`
+    /// (values the user gave from the environment or files).
+    pub fn integration(
+        method: &'static str,
+        path: impl Into<String>,
+        body: Value,
+        service: Option<&Service>,
+        fields: &[String],
+    ) -> PlannedRequest {
+        PlannedRequest {
+            method,
+            path: path.into(),
+            body: Some(masked(body, service, fields)),
+        }
     }
 }
 
 /// Masks the values of secret fields anywhere in a request body: the key, the settings
-/// the registry marks secret, and `extra`.
-fn masked(value: Value, extra: &[String]) -> Value {
+/// the service registry marks secret, and `extra`.
+fn masked(value: Value, service: Option<&Service>, extra: &[String]) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
-                    let secret = k == "key"
-                        || crate::commands::integrations::is_secret(&k)
-                        || extra.contains(&k);
-                    let v = if k == "custom_headers" {
-                        mask_headers(v)
-                    } else if v.is_object() && k != "vertex_service_account_json" {
-                        masked(v, extra)
-                    } else if secret {
+                    let v = if k == "key" || extra.contains(&k) {
                         Value::String(mask(v.as_str().unwrap_or("")))
+                    } else if let Some(m) =
+                        services::classify(service, &k).and_then(|f| f.kind.masked(&v))
+                    {
+                        m
                     } else {
-                        masked(v, extra)
+                        masked(v, service, extra)
                     };
                     (k, v)
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(|v| masked(v, extra)).collect()),
-        other => other,
-    }
-}
-
-/// Header values are masked: any of them may be a credential.
-fn mask_headers(v: Value) -> Value {
-    match v {
-        Value::Object(h) => Value::Object(
-            h.into_iter()
-                .map(|(hk, hv)| (hk, Value::String(mask(hv.as_str().unwrap_or("")))))
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| masked(v, service, extra))
                 .collect(),
         ),
         other => other,
@@ -100,16 +103,19 @@ mod tests {
     #[test]
     fn secrets_are_masked_at_any_depth() {
         let body = super::masked(
-            json!({"key": "sk-abcdefghijklmnop", "configurations": {"aws_secret_access_key": "abcdefghijklmnopqrst", "custom_headers": {"authorization": "Bearer abcdefghijklmn"}}, "name": "x", "configurations2": {"openai_project": "proj-SECRETVALUE1234"}}),
+            json!({"key": "sk-abcdefghijklmnop", "configurations": {"aws_secret_access_key": "abcdefghijklmnopqrst", "custom_headers": {"authorization": "Bearer abcdefghijklmn"}, "vertex_service_account_json": {"private_key": "PRIVATEKEY-0123456789"}}, "name": "x", "configurations2": {"openai_project": "proj-SECRETVALUE1234"}}),
+            crate::services::find("bedrock"),
             &["openai_project".to_owned()],
         );
         let text = body.to_string();
         assert!(
             !text.contains("abcdefghijklmnop")
                 && !text.contains("Bearer abcdefghijklmn")
-                && !text.contains("SECRETVALUE"),
+                && !text.contains("SECRETVALUE")
+                && !text.contains("PRIVATEKEY"),
             "{text}"
         );
         assert_eq!(body["name"], "x");
+        assert!(body["configurations"]["custom_headers"]["authorization"].is_string());
     }
 }

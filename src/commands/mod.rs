@@ -3,7 +3,9 @@
 pub mod access_view;
 pub mod api_keys;
 pub mod auth;
+pub mod check;
 pub mod completion;
+pub mod configs;
 pub mod dry_run;
 pub mod integrations;
 pub mod migrate_vkeys;
@@ -42,6 +44,9 @@ pub enum Command {
     /// AI providers: integrations made callable in a workspace as `@slug/model`
     #[command(subcommand)]
     Providers(providers::ProvidersCommand),
+    /// Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`
+    #[command(subcommand)]
+    Configs(configs::ConfigsCommand),
     /// Organisation-wide settings
     #[command(subcommand)]
     Org(org::OrgCommand),
@@ -51,7 +56,9 @@ pub enum Command {
     /// Migrate legacy virtual keys to integrations and AI providers with the same slugs
     #[command(name = "migrate-vkeys")]
     MigrateVkeys(migrate_vkeys::MigrateArgs),
-    /// Serve the catalog's Admin API over HTTP for a team
+    /// Explain whether a workspace can call a model, step by step (no call is made)
+    Check(check::CheckArgs),
+    /// Serve the catalog's Admin API and gateway over HTTP for a team
     Serve(serve::ServeArgs),
     /// Print a shell completion script
     Completion(completion::CompletionArgs),
@@ -92,6 +99,7 @@ impl Ctx {
                 let state = AppState::open(&ServerConfig {
                     db_path: db_path.clone(),
                     master_key: self.settings.master_key.clone(),
+                    trusted_custom_hosts: self.settings.trusted_custom_hosts.clone(),
                 })?;
                 Transport::embedded(state, db_path.display().to_string())
             }
@@ -144,7 +152,7 @@ impl Ctx {
 
     /// The key's own workspace asked of the server (`/whoami`), once; none for the
     /// embedded catalog, organisation keys and servers without the extension.
-    fn learnt_key_workspace(&self) -> anyhow::Result<Option<KeyWorkspace>> {
+    pub fn learnt_key_workspace(&self) -> anyhow::Result<Option<KeyWorkspace>> {
         if let Some(k) = self.key_workspace.get() {
             return Ok(k.clone());
         }
@@ -164,9 +172,11 @@ pub fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Integrations(cmd) => integrations::run(&ctx, cmd),
         Command::Models(cmd) => models::run(&ctx, cmd),
         Command::Providers(cmd) => providers::run(&ctx, cmd),
+        Command::Configs(cmd) => configs::run(&ctx, cmd),
         Command::Org(cmd) => org::run(&ctx, cmd),
         Command::ApiKeys(cmd) => api_keys::run(&ctx, cmd),
         Command::MigrateVkeys(args) => migrate_vkeys::run(&ctx, args),
+        Command::Check(args) => check::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Completion(args) => completion::run(&ctx, args),
     }

@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::Ctx;
 use crate::env_vars as env;
+use crate::gateway::hosts::TrustedHost;
 use crate::server::listen::Timeouts;
 use crate::server::{self, AppState, ServerConfig};
 
@@ -34,6 +35,16 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish
     #[arg(long, env = env::CATALOG_SHUTDOWN_TIMEOUT, value_name = "DURATION", default_value = "10s")]
     pub shutdown_timeout: Seconds,
+
+    /// A private, loopback or internal upstream host the gateway may call when a
+    /// `custom_host` names it (a self-hosted model server); repeatable
+    #[arg(
+        long = "trusted-custom-host",
+        env = env::CATALOG_TRUSTED_CUSTOM_HOSTS,
+        value_name = "HOST[:PORT]",
+        value_delimiter = ','
+    )]
+    pub trusted_custom_hosts: Vec<TrustedHost>,
 }
 
 /// A duration such as `10s`, `500ms`, `2m` or a plain number of seconds.
@@ -72,6 +83,7 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::open(&ServerConfig {
         db_path: db_path.clone(),
         master_key: ctx.settings.master_key.clone(),
+        trusted_custom_hosts: args.trusted_custom_hosts,
     })?;
     state.vault.check_existing()?;
     let printer = ctx.printer();

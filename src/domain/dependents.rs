@@ -1,6 +1,20 @@
 //! What still depends on an object that someone wants to delete.
 
-use crate::store::WorkspaceDependents;
+use super::error::{DomainError, DomainResult};
+use crate::store::{StoreTx, WorkspaceDependents};
+
+/// Deletes a workspace; without `force`, only when nothing depends on it (a conflict
+/// naming what remains otherwise). With `force`, its dependents go with it.
+pub fn delete_workspace(tx: &mut dyn StoreTx, id: &str, force: bool) -> DomainResult<()> {
+    if !force {
+        let deps = tx.workspace_dependents(id)?;
+        if !deps.is_empty() {
+            return Err(DomainError::conflict(describe_dependents(&deps)));
+        }
+    }
+    tx.delete_workspace(id)?;
+    Ok(())
+}
 
 /// Why a workspace cannot be deleted without `force_delete`, naming what remains.
 pub fn describe_dependents(deps: &WorkspaceDependents) -> String {
@@ -31,6 +45,13 @@ pub fn describe_dependents(deps: &WorkspaceDependents) -> String {
             "{} API key(s) ({})",
             deps.api_keys.len(),
             quoted(&deps.api_keys)
+        ));
+    }
+    if !deps.configs.is_empty() {
+        parts.push(format!(
+            "{} config(s) ({})",
+            deps.configs.len(),
+            quoted(&deps.configs)
         ));
     }
     format!(

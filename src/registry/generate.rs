@@ -174,4 +174,14 @@ mod tests {
         assert!(!r.services.contains_key("openai"));
         assert_eq!(generate(source).unwrap(), text, "deterministic");
     }
+
+    #[test]
+    fn every_mapped_service_is_in_the_service_registry() {
+        for (litellm, id) in SERVICES {
+            assert!(
+                crate::services::find(id).is_some(),
+                "LiteLLM `{litellm}` maps to `{id}`, which the service registry does not know"
+            );
+        }
+    }
 }

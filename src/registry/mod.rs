@@ -134,6 +134,12 @@ mod tests {
         ] {
             assert!(r.models(service).len() >= 5, "{service} has too few models");
         }
+        for id in r.services.keys() {
+            assert!(
+                crate::services::find(id).is_some(),
+                "`{id}` is not in the service registry"
+            );
+        }
         let gpt4o = r.find("openai", "gpt-4o").expect("gpt-4o");
         assert_eq!(gpt4o.kind, ModelKind::Chat);
         assert_eq!(gpt4o.input_per_mtok, Some(2.5));

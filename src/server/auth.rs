@@ -115,24 +115,43 @@ pub async fn authenticate(
     }
 }
 
-fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
+/// Why a presented key was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    Missing,
+    Invalid,
+    Expired,
+    UnknownType,
+}
+
+impl KeyRefusal {
+    pub fn message(self) -> &'static str {
+        match self {
+            KeyRefusal::Missing => "missing API key: send it in the `x-portkey-api-key` header",
+            KeyRefusal::Invalid => "invalid API key",
+            KeyRefusal::Expired => "this API key has expired",
+            KeyRefusal::UnknownType => "this API key has an unknown type",
+        }
+    }
+}
+
+/// The caller a request's key (`x-portkey-api-key`, else `Authorization: Bearer`) names.
+pub fn identify(state: &AppState, headers: &HeaderMap) -> Result<Principal, IdentifyError> {
     let key = presented_key(headers)
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ApiError::unauthorized("missing API key: send it in the `x-portkey-api-key` header")
-        })?;
+        .ok_or(IdentifyError::Refused(KeyRefusal::Missing))?;
     let record = state
         .store
         .read()?
         .api_key_by_hash(&hash_api_key(&key))?
-        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+        .ok_or(IdentifyError::Refused(KeyRefusal::Invalid))?;
     if let Some(expires) = record
         .expires_at
         .as_deref()
         .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
     {
         if expires < chrono::Utc::now() {
-            return Err(ApiError::unauthorized("this API key has expired"));
+            return Err(IdentifyError::Refused(KeyRefusal::Expired));
         }
     }
     let kind = record.kind.as_deref().and_then(KeyKind::parse);
@@ -142,6 +161,21 @@ fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
             workspace_id,
         }),
         (Some(KeyKind::OrganisationService), _) => Ok(Principal::Organisation(record)),
-        _ => Err(ApiError::unauthorized("this API key has an unknown type")),
+        _ => Err(IdentifyError::Refused(KeyRefusal::UnknownType)),
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentifyError {
+    #[error("{}", .0.message())]
+    Refused(KeyRefusal),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
+    identify(state, headers).map_err(|e| match e {
+        IdentifyError::Refused(r) => ApiError::unauthorized(r.message()),
+        IdentifyError::Store(e) => e.into(),
+    })
 }

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::api::error::{ErrorBody, ErrorCode};
+use crate::domain::DomainError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -60,15 +61,23 @@ impl ApiError {
     }
 }
 
+/// The one place domain errors become contract errors.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound(m) => ApiError::not_found(m),
+            DomainError::Conflict(m) => ApiError::conflict(m),
+            DomainError::Invalid(m) => ApiError::invalid(m),
+            DomainError::Forbidden(m) => ApiError::forbidden(m),
+            DomainError::Internal(e) => ApiError::internal(format!("internal error: {e:#}")),
+        }
+    }
+}
+
+/// Handlers that read the store directly: store errors go through the domain's mapping.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(m) => ApiError::not_found(m),
-            StoreError::Conflict(m) => ApiError::conflict(m),
-            StoreError::Invalid(m) => ApiError::invalid(m),
-            StoreError::Forbidden(m) => ApiError::forbidden(m),
-            StoreError::Internal(e) => ApiError::internal(format!("internal error: {e:#}")),
-        }
+        ApiError::from(DomainError::from(e))
     }
 }
 

@@ -8,11 +8,9 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod json;
-pub mod legacy;
 pub mod listen;
 pub mod openapi;
 pub mod provider_config;
-pub mod provisioning;
 pub mod routes;
 pub mod scopes;
 pub mod vault;
@@ -41,6 +39,7 @@ use vault::Vault;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
+    pub gateway: Arc<crate::gateway::Gateway>,
 }
 
 /// How a server is opened: the database file and, for servers, an explicit master key.
@@ -48,6 +47,8 @@ pub struct AppState {
 pub struct ServerConfig {
     pub db_path: PathBuf,
     pub master_key: Option<String>,
+    /// Upstream hosts the gateway may call although they are private addresses.
+    pub trusted_custom_hosts: Vec<crate::gateway::hosts::TrustedHost>,
 }
 
 impl AppState {
@@ -58,7 +59,14 @@ impl AppState {
             config.master_key.clone(),
             &config.db_path,
         ));
-        Ok(AppState { store, vault })
+        let gateway = Arc::new(crate::gateway::Gateway::new(
+            config.trusted_custom_hosts.clone(),
+        )?);
+        Ok(AppState {
+            store,
+            vault,
+            gateway,
+        })
     }
 }
 
@@ -70,6 +78,8 @@ pub fn router(state: AppState) -> Router {
     ));
     // The OpenAPI document is public: it describes the API, not the organisation's data.
     let v1 = v1.route(openapi::DOCUMENT_PATH, axum::routing::get(openapi::serve));
+    // The gateway authenticates on its own, answering in its own error shapes.
+    let v1 = v1.merge(crate::gateway::routes());
     Router::new()
         .nest("/v1", v1)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -84,6 +94,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn log_request(request: Request, next: Next) -> Response {
+    if crate::gateway::is_gateway_path(request.uri().path()) {
+        // The gateway writes its own, richer line.
+        return next.run(request).await;
+    }
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -101,6 +115,10 @@ async fn log_request(request: Request, next: Next) -> Response {
 /// whose SQLite calls block; on the pool they wait there, and the async workers stay free
 /// to accept, read and answer every other connection.
 async fn off_the_async_workers(request: Request, next: Next) -> Response {
+    if crate::gateway::is_gateway_path(request.uri().path()) {
+        // The gateway is async all the way; it moves its own catalog reads off the workers.
+        return next.run(request).await;
+    }
     let runtime = tokio::runtime::Handle::current();
     match tokio::task::spawn_blocking(move || runtime.block_on(next.run(request))).await {
         Ok(response) => response,

@@ -4,237 +4,73 @@
 use serde_json::{Map, Value};
 
 use crate::api::lenient::flex_bool;
-use crate::crypto::mask;
+use crate::services::{Credentials, Kind, Secret, Service};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Text,
-    Secret,
-    Bool,
-    Object,
-    SecretObject,
-    Url,
-    Headers,
-    Deployments,
-}
-
-type Field = (&'static str, Kind);
-
-const COMMON: &[Field] = &[
-    ("custom_host", Kind::Url),
-    ("custom_headers", Kind::Headers),
-];
-
-const AZURE_OPENAI: &[Field] = &[
-    ("azure_auth_mode", Kind::Text),
-    ("azure_resource_name", Kind::Text),
-    ("azure_deployment_config", Kind::Deployments),
-    ("azure_entra_tenant_id", Kind::Text),
-    ("azure_entra_client_id", Kind::Text),
-    ("azure_entra_client_secret", Kind::Secret),
-    ("azure_managed_client_id", Kind::Text),
-    ("azure_workload_tenant_id", Kind::Text),
-    ("azure_workload_client_id", Kind::Text),
-];
-
-const BEDROCK: &[Field] = &[
-    ("aws_auth_type", Kind::Text),
-    ("aws_region", Kind::Text),
-    ("aws_access_key_id", Kind::Secret),
-    ("aws_secret_access_key", Kind::Secret),
-    ("aws_role_arn", Kind::Text),
-    ("aws_external_id", Kind::Text),
-];
-
-const VERTEX: &[Field] = &[
-    ("vertex_auth_type", Kind::Text),
-    ("vertex_region", Kind::Text),
-    ("vertex_project_id", Kind::Text),
-    ("vertex_service_account_json", Kind::SecretObject),
-    ("is_key_required", Kind::Bool),
-    ("vertex_skip_ptu_cost_attribution", Kind::Bool),
-    ("vertex_map_metadata", Kind::Object),
-];
-
-const OPENAI: &[Field] = &[
-    ("openai_organization", Kind::Text),
-    ("openai_project", Kind::Text),
-];
-
-const ANTHROPIC: &[Field] = &[("anthropic_inspect_stream_for_overloaded_error", Kind::Bool)];
-
-/// Services whose only required credential is `key`.
-const KEY_ONLY: &[&str] = &[
-    "google",
-    "mistral-ai",
-    "groq",
-    "together-ai",
-    "fireworks-ai",
-    "cohere",
-    "perplexity-ai",
-    "deepseek",
-    "x-ai",
-    "openrouter",
-    "deepinfra",
-    "cerebras",
-    "ai21",
-];
-
-/// The services this server knows, for error messages and the CLI's `--service` choices.
-pub fn known_services() -> Vec<&'static str> {
-    let mut all = vec![
-        "openai",
-        "anthropic",
-        "azure-openai",
-        "bedrock",
-        "vertex-ai",
-        "custom",
-    ];
-    all.extend_from_slice(KEY_ONLY);
-    all
-}
-
-fn specific_fields(service: &str) -> Option<&'static [Field]> {
-    match service {
-        "openai" => Some(OPENAI),
-        "anthropic" => Some(ANTHROPIC),
-        "azure-openai" => Some(AZURE_OPENAI),
-        "bedrock" => Some(BEDROCK),
-        "vertex-ai" => Some(VERTEX),
-        "custom" => Some(&[]),
-        s if KEY_ONLY.contains(&s) => Some(&[]),
-        _ => None,
-    }
-}
-
-/// Whether `field` of `service` holds a secret (sealed, read back masked). Header values
-/// are always treated as secrets.
-pub fn is_secret(service: &str, field: &str) -> bool {
-    let any_service = [OPENAI, ANTHROPIC, AZURE_OPENAI, BEDROCK, VERTEX, COMMON];
-    let kind = kind_of(service, field).or_else(|| {
-        any_service
-            .iter()
-            .flat_map(|f| f.iter())
-            .find(|(name, _)| *name == field)
-            .map(|(_, kind)| *kind)
-    });
-    matches!(
-        kind,
-        Some(Kind::Secret | Kind::SecretObject | Kind::Headers)
-    )
-}
-
-fn kind_of(service: &str, field: &str) -> Option<Kind> {
-    specific_fields(service)?
-        .iter()
-        .chain(COMMON)
-        .find(|(name, _)| *name == field)
-        .map(|(_, kind)| *kind)
-}
-
-/// Checks `service` and its full (plaintext) configuration. `has_key` says whether the
-/// integration holds a `key`. Errors name the field as `configurations.<field>`.
+/// Checks `service` and its full (plaintext) configuration against the service registry.
+/// `has_key` says whether the integration holds a `key`. Errors name the field as
+/// `configurations.<field>`, and an unknown service the closest known one.
 pub fn validate(service: &str, config: &Map<String, Value>, has_key: bool) -> Result<(), String> {
-    let Some(fields) = specific_fields(service) else {
-        return Err(format!(
-            "unknown `ai_provider_id` `{service}`; this server knows: {}",
-            known_services().join(", ")
-        ));
-    };
+    let service = crate::services::lookup(service).map_err(|e| format!("`ai_provider_id`: {e}"))?;
     for (name, value) in config {
-        let Some(kind) = kind_of(service, name) else {
-            let known: Vec<&str> = fields.iter().chain(COMMON).map(|(n, _)| *n).collect();
-            return Err(format!(
-                "`configurations.{name}` is not a setting of `{service}`; known settings: {}",
-                known.join(", ")
-            ));
+        let Some(field) = service.field(name) else {
+            return Err(not_a_setting(service, name));
         };
-        check_kind(name, kind, value)?;
+        check_kind(name, field.kind, value)?;
     }
-    let text = |name: &str| config.get(name).and_then(Value::as_str);
-    let require = |name: &str, why: &str| -> Result<(), String> {
-        match text(name) {
-            Some(v) if !v.trim().is_empty() => Ok(()),
-            _ => Err(format!("`configurations.{name}` is required {why}")),
+    let why = match (&service.credentials, service.needs(config)) {
+        (Credentials::ByMode { field, .. }, Some(_)) => {
+            let mode = config.get(*field).and_then(Value::as_str).unwrap_or("");
+            format!("for `{}` with `{field}` `{mode}`", service.id)
         }
+        _ => format!("for `{}`", service.id),
     };
-    let need_key = |why: &str| -> Result<(), String> {
-        if has_key {
-            Ok(())
-        } else {
-            Err(format!("`key` is required {why}"))
+    for name in service.required(config) {
+        if !config.get(name).is_some_and(present) {
+            let kind = service.field(name).map(|f| f.kind);
+            let what = match kind {
+                Some(Kind::Enum(allowed)) => format!(": one of {}", allowed.join(", ")),
+                Some(Kind::Deployments) => DEPLOYMENT_SHAPE.to_owned(),
+                Some(Kind::SecretObject | Kind::Object) => " (a JSON object)".to_owned(),
+                _ => String::new(),
+            };
+            let why = if service.requires.contains(&name) {
+                format!("for `{}`", service.id)
+            } else {
+                why.clone()
+            };
+            return Err(format!("`configurations.{name}` is required {why}{what}"));
         }
-    };
-    match service {
-        "azure-openai" => {
-            let mode = text("azure_auth_mode").unwrap_or("");
-            require("azure_resource_name", "for azure-openai")?;
-            check_deployments(config.get("azure_deployment_config"))?;
-            match mode {
-                "default" => need_key("for azure-openai with `azure_auth_mode` `default`")?,
-                "entra" => {
-                    for f in [
-                        "azure_entra_tenant_id",
-                        "azure_entra_client_id",
-                        "azure_entra_client_secret",
-                    ] {
-                        require(f, "with `azure_auth_mode` `entra`")?;
-                    }
-                }
-                "entraFederated" => {
-                    for f in ["azure_entra_tenant_id", "azure_entra_client_id"] {
-                        require(f, "with `azure_auth_mode` `entraFederated`")?;
-                    }
-                }
-                "managed" => {}
-                "workload" => {
-                    for f in ["azure_workload_tenant_id", "azure_workload_client_id"] {
-                        require(f, "with `azure_auth_mode` `workload`")?;
-                    }
-                }
-                _ => {
-                    return Err("`configurations.azure_auth_mode` must be one of default, entra, entraFederated, managed, workload".to_owned())
-                }
-            }
-        }
-        "bedrock" => {
-            require("aws_region", "for bedrock")?;
-            match text("aws_auth_type").unwrap_or("") {
-                "accessKey" => {
-                    require("aws_access_key_id", "with `aws_auth_type` `accessKey`")?;
-                    require("aws_secret_access_key", "with `aws_auth_type` `accessKey`")?;
-                }
-                "assumedRole" => require("aws_role_arn", "with `aws_auth_type` `assumedRole`")?,
-                "apiKey" => need_key("with `aws_auth_type` `apiKey`")?,
-                _ => return Err(
-                    "`configurations.aws_auth_type` must be one of accessKey, assumedRole, apiKey"
-                        .to_owned(),
-                ),
-            }
-        }
-        "vertex-ai" => {
-            require("vertex_region", "for vertex-ai")?;
-            match text("vertex_auth_type").unwrap_or("") {
-                "serviceAccount" => {
-                    if !config
-                        .get("vertex_service_account_json")
-                        .is_some_and(Value::is_object)
-                    {
-                        return Err("`configurations.vertex_service_account_json` (a JSON object) is required with `vertex_auth_type` `serviceAccount`".to_owned());
-                    }
-                }
-                "basic" | "workload" => {
-                    require("vertex_project_id", "with `vertex_auth_type` `basic`")?
-                }
-                _ => {
-                    return Err("`configurations.vertex_auth_type` must be one of serviceAccount, basic, workload".to_owned())
-                }
-            }
-        }
-        "custom" => require("custom_host", "for a custom service")?,
-        _ => need_key(&format!("for `{service}`"))?,
+    }
+    if service.secret(config) == Secret::Key && !has_key {
+        return Err(format!("`key` is required {why}"));
     }
     Ok(())
+}
+
+const DEPLOYMENT_SHAPE: &str =
+    ": at least one deployment ({azure_deployment_name, azure_api_version, azure_model_slug})";
+
+/// Whether a required setting is given: a non-blank string, a non-empty list, an object.
+fn present(value: &Value) -> bool {
+    match value {
+        Value::String(s) => !s.trim().is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Null => false,
+        _ => true,
+    }
+}
+
+fn not_a_setting(service: &Service, name: &str) -> String {
+    let known: Vec<&str> = service.all_fields().map(|f| f.name).collect();
+    let close = crate::suggest::closest(name, known.iter().copied(), 1);
+    let hint = close
+        .first()
+        .map_or(String::new(), |c| format!("; did you mean `{c}`?"));
+    format!(
+        "`configurations.{name}` is not a setting of `{}`{hint} known settings: {}",
+        service.id,
+        known.join(", ")
+    )
 }
 
 fn check_kind(name: &str, kind: Kind, value: &Value) -> Result<(), String> {
@@ -271,7 +107,11 @@ fn check_kind(name: &str, kind: Kind, value: &Value) -> Result<(), String> {
             }
             Ok(())
         }
-        Kind::Deployments => Ok(()),
+        Kind::Enum(allowed) => match value.as_str() {
+            Some(v) if allowed.contains(&v) => Ok(()),
+            _ => Err(format!("{field} must be one of {}", allowed.join(", "))),
+        },
+        Kind::Deployments => check_deployments(value),
     }
 }
 
@@ -294,9 +134,9 @@ pub fn check_header(at: &str, name: &str, value: &Value) -> Result<(), String> {
     }
 }
 
-fn check_deployments(value: Option<&Value>) -> Result<(), String> {
-    let items = value.and_then(Value::as_array).filter(|a| !a.is_empty()).ok_or_else(|| {
-        "`configurations.azure_deployment_config` needs at least one deployment ({azure_deployment_name, azure_api_version, azure_model_slug})".to_owned()
+fn check_deployments(value: &Value) -> Result<(), String> {
+    let items = value.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+        format!("`configurations.azure_deployment_config` needs{DEPLOYMENT_SHAPE}")
     })?;
     let mut defaults = 0;
     for (i, item) in items.iter().enumerate() {
@@ -345,35 +185,21 @@ fn check_deployments(value: Option<&Value>) -> Result<(), String> {
 }
 
 /// Splits a validated configuration into public settings (with `masked_<field>` in place
-/// of each secret) and the secret fields, which are sealed.
+/// of each secret the registry names) and the secret fields, which are sealed.
 pub fn split(
     service: &str,
     config: Map<String, Value>,
 ) -> (Map<String, Value>, Map<String, Value>) {
+    let service = crate::services::find(service);
     let mut public = Map::new();
     let mut secrets = Map::new();
     for (name, value) in config {
-        match kind_of(service, &name) {
-            Some(Kind::Secret) => {
-                let masked = mask(value.as_str().unwrap_or_default());
-                public.insert(format!("masked_{name}"), Value::String(masked));
+        match crate::services::classify(service, &name).and_then(|f| f.kind.masked(&value)) {
+            Some(masked) => {
+                public.insert(format!("masked_{name}"), masked);
                 secrets.insert(name, value);
             }
-            Some(Kind::SecretObject) => {
-                public.insert(format!("masked_{name}"), Value::String("*****".into()));
-                secrets.insert(name, value);
-            }
-            Some(Kind::Headers) => {
-                let masked: Map<String, Value> = value
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| (k.clone(), Value::String(mask(v.as_str().unwrap_or("")))))
-                    .collect();
-                public.insert(format!("masked_{name}"), Value::Object(masked));
-                secrets.insert(name, value);
-            }
-            _ => {
+            None => {
                 public.insert(name, value);
             }
         }

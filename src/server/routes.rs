@@ -10,8 +10,8 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::handlers::{
-    api_keys, catalog_models, integration_models, integration_workspaces, integrations,
-    organisation, providers, virtual_keys, whoami, workspaces,
+    api_keys, catalog_models, check, configs, integration_models, integration_workspaces,
+    integrations, organisation, providers, virtual_keys, whoami, workspaces,
 };
 use super::openapi::{self, Described, ParamKind, QueryParam};
 use super::scopes::{self, Action, Requirement};
@@ -65,6 +65,13 @@ const WORKSPACE_ID: QueryParam = QueryParam::new(
     "workspace_id",
     ParamKind::String,
     "The workspace (id or slug); a workspace key's own by default",
+);
+const MODEL: QueryParam =
+    QueryParam::new("model", ParamKind::String, "The model, `@provider/model`");
+const API_KEY_ID: QueryParam = QueryParam::new(
+    "api_key_id",
+    ParamKind::String,
+    "Also check this API key (its workspace, expiry and scope)",
 );
 const NAME: QueryParam = QueryParam::new("name", ParamKind::String, "Name contains");
 const EXACT_NAME: QueryParam = QueryParam::new("exact_name", ParamKind::String, "Name equals");
@@ -139,6 +146,13 @@ pub fn all() -> Vec<Route> {
         route!(GET "/api-keys/{id}", ApiKeys(Action::Read), api_keys::retrieve, "Retrieve an API key"),
         route!(PUT "/api-keys/{id}", ApiKeys(Action::Update), api_keys::update, "Update an API key"),
         route!(DELETE "/api-keys/{id}", ApiKeys(Action::Delete), api_keys::delete, "Delete an API key"),
+        route!(GET "/check", AnyOf(&["completions.write", "models.list", "virtual_keys.list"]), check::get, "Explain whether a workspace can call a model", extension; query &[MODEL, WORKSPACE_ID, API_KEY_ID]),
+        route!(GET "/configs", Scope("configs.list"), configs::list, "List saved gateway configs"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
+        route!(POST "/configs", Scope("configs.create"), configs::create, "Save a gateway config"),
+        route!(GET "/configs/{slug}", Scope("configs.read"), configs::retrieve, "Retrieve a saved gateway config"; query &[WORKSPACE_ID]),
+        route!(PUT "/configs/{slug}", Scope("configs.update"), configs::update, "Update a saved gateway config (a changed config is a new version)"; query &[WORKSPACE_ID]),
+        route!(DELETE "/configs/{slug}", Scope("configs.delete"), configs::delete, "Delete a saved gateway config and its versions"; query &[WORKSPACE_ID]),
+        route!(GET "/configs/{slug}/versions", Scope("configs.read"), configs::versions, "List a saved gateway config's versions, newest first"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
         route!(GET "/whoami", Authenticated, whoami::get, "Describe the calling API key", extension),
     ]
 }

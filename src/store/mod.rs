@@ -9,10 +9,11 @@ pub mod sqlite;
 use serde::{Deserialize, Serialize};
 
 use crate::api::api_key::ApiKey;
+use crate::api::configs::{Config, ConfigVersion};
 use crate::api::integration::Integration;
-use crate::api::limits::{RateLimit, UsageLimits};
 use crate::api::models::IntegrationModel;
 use crate::api::provider::Provider;
+use crate::api::provisioning::WorkspaceAccess;
 use crate::api::usage::UsageState;
 use crate::api::virtual_key::VirtualKey;
 use crate::api::workspace::Workspace;
@@ -23,10 +24,6 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Forbidden(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -60,6 +57,15 @@ impl Default for Page {
 impl Page {
     pub fn offset(&self) -> u64 {
         self.current_page.saturating_mul(self.page_size)
+    }
+
+    /// This page of `items`, for lists assembled in memory.
+    pub fn slice<T>(&self, items: Vec<T>) -> Vec<T> {
+        items
+            .into_iter()
+            .skip(usize::try_from(self.offset()).unwrap_or(usize::MAX))
+            .take(usize::try_from(self.page_size).unwrap_or(usize::MAX))
+            .collect()
     }
 }
 
@@ -109,6 +115,8 @@ pub struct WorkspaceDependents {
     pub providers: Vec<String>,
     pub virtual_keys: Vec<String>,
     pub api_keys: Vec<String>,
+    /// Saved gateway configs, by slug.
+    pub configs: Vec<String>,
 }
 
 impl WorkspaceDependents {
@@ -117,7 +125,16 @@ impl WorkspaceDependents {
             && self.providers.is_empty()
             && self.virtual_keys.is_empty()
             && self.api_keys.is_empty()
+            && self.configs.is_empty()
     }
+}
+
+/// Which saved gateway configs to list.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigQuery {
+    /// One workspace's configs; every workspace's when `None`.
+    pub workspace_id: Option<String>,
+    pub page: Page,
 }
 
 /// A legacy virtual key with its sealed credential (`key` and secret settings).
@@ -127,16 +144,14 @@ pub struct VirtualKeyRecord {
     pub sealed_secrets: Vec<u8>,
 }
 
-/// A workspace's access to an integration (ids are UUIDs).
+/// A workspace's access to an integration (ids are UUIDs), with the terms the wire
+/// shows ([`WorkspaceAccess`]) and its budget's usage.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccessRecord {
     pub integration_id: String,
     pub workspace_id: String,
-    pub enabled: bool,
-    #[serde(default)]
-    pub usage_limits: Option<Vec<UsageLimits>>,
-    #[serde(default)]
-    pub rate_limits: Option<Vec<RateLimit>>,
+    #[serde(flatten)]
+    pub access: WorkspaceAccess,
     #[serde(default)]
     pub usage: Option<UsageState>,
 }
@@ -237,6 +252,13 @@ pub trait StoreRead {
     fn api_key(&mut self, id: &str) -> StoreResult<Option<ApiKey>>;
     fn api_key_by_hash(&mut self, hash: &str) -> StoreResult<Option<ApiKey>>;
 
+    /// Saved gateway configs, in creation order.
+    fn configs(&mut self, query: &ConfigQuery) -> StoreResult<(u64, Vec<Config>)>;
+    /// A saved gateway config by slug or id, in any workspace.
+    fn config(&mut self, slug_or_id: &str) -> StoreResult<Option<Config>>;
+    /// A config's versions, newest first.
+    fn config_versions(&mut self, config_id: &str) -> StoreResult<Vec<ConfigVersion>>;
+
     /// A counter's state; `None` when nothing has been counted.
     fn usage(&mut self, scope: &UsageScope, limit: &str) -> StoreResult<Option<UsageState>>;
 }
@@ -260,8 +282,8 @@ pub trait StoreTx: StoreRead {
 
     fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()>;
 
-    /// Inserts a provider; a slug used by a provider or virtual key of the workspace is a
-    /// conflict.
+    /// Inserts a provider; a slug used by another provider of the workspace is a conflict.
+    /// (Providers and virtual keys share a namespace: `domain::slugs` checks it.)
     fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
     fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()>;
     fn delete_provider(&mut self, id: &str) -> StoreResult<()>;
@@ -270,8 +292,7 @@ pub trait StoreTx: StoreRead {
     fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()>;
     fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()>;
 
-    /// Inserts a virtual key; a slug used by a key or provider of the workspace is a
-    /// conflict.
+    /// Inserts a virtual key; a slug used by another key of the workspace is a conflict.
     fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
     fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
     fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()>;
@@ -307,6 +328,14 @@ pub trait StoreTx: StoreRead {
     fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()>;
     fn save_api_key(&mut self, key: &ApiKey) -> StoreResult<()>;
     fn delete_api_key(&mut self, id: &str) -> StoreResult<()>;
+
+    /// Inserts a config with its first version; a slug already taken is a conflict.
+    fn insert_config(&mut self, config: &Config, first: &ConfigVersion) -> StoreResult<()>;
+    /// Saves a config's name, status, default flag and current version.
+    fn save_config(&mut self, config: &Config) -> StoreResult<()>;
+    fn insert_config_version(&mut self, version: &ConfigVersion) -> StoreResult<()>;
+    /// Deletes a config with its versions.
+    fn delete_config(&mut self, id: &str) -> StoreResult<()>;
 
     /// Makes every change of the transaction durable, or none of them.
     fn commit(self: Box<Self>) -> StoreResult<()>;

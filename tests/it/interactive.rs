@@ -475,7 +475,11 @@ fn the_custom_service_wizard_checks_the_base_url_at_its_prompt() {
         Some(20_000),
     )
     .unwrap();
-    answer(&mut p, "Service", &[&DOWN.repeat(8), "\r"].concat()); // custom
+    let custom = catalog::services::ALL
+        .iter()
+        .position(|s| s.id == "custom")
+        .unwrap();
+    answer(&mut p, "Service", &[&DOWN.repeat(custom), "\r"].concat());
     answer(&mut p, "Name", "\r");
     answer(&mut p, "Base URL of the service", "10.0.0.5:8000\r");
     p.exp_string("invalid URL").unwrap();

@@ -292,7 +292,11 @@ fn no_route_is_added_outside_the_table() {
                 stack.push(path);
                 continue;
             }
-            if path.extension().is_none_or(|e| e != "rs") || path.ends_with("server/routes.rs") {
+            // The gateway's inference routes are not Admin API routes (`catalog::gateway::PATHS`).
+            if path.extension().is_none_or(|e| e != "rs")
+                || path.ends_with("server/routes.rs")
+                || path.ends_with("gateway/mod.rs")
+            {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();

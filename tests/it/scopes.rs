@@ -5,13 +5,13 @@ use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
 /// Calls the served catalog with another key.
-struct As<'a> {
-    api: &'a Api,
-    key: String,
+pub struct As<'a> {
+    pub api: &'a Api,
+    pub key: String,
 }
 
 impl As<'_> {
-    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req = Client::new()
             .request(method, format!("{}{path}", self.api.base))
             .header("x-portkey-api-key", &self.key);
@@ -24,21 +24,22 @@ impl As<'_> {
         crate::common::assert_wire_numbers(&value, path);
         (status, value)
     }
-    fn get(&self, path: &str) -> (u16, Value) {
+    pub fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, None)
     }
-    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(reqwest::Method::POST, path, Some(body))
     }
-    fn put(&self, path: &str, body: Value) -> (u16, Value) {
+    pub fn put(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(reqwest::Method::PUT, path, Some(body))
     }
-    fn delete(&self, path: &str) -> (u16, Value) {
+    pub fn delete(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::DELETE, path, None)
     }
 }
 
-fn key<'a>(api: &'a Api, path: &str, body: Value) -> (As<'a>, String) {
+/// Creates an API key with the admin key; the key to call with, and its id.
+pub fn key<'a>(api: &'a Api, path: &str, body: Value) -> (As<'a>, String) {
     let (s, created) = api.post(path, body);
     assert_eq!(s, 200, "{created}");
     (

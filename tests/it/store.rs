@@ -4,15 +4,17 @@
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+use catalog::api::configs::{Config, ConfigVersion};
 use catalog::api::integration::Integration;
 use catalog::api::provider::Provider;
+use catalog::api::provisioning::WorkspaceAccess;
 use catalog::api::usage::UsageState;
 use catalog::api::virtual_key::VirtualKey;
 use catalog::api::workspace::Workspace;
 use catalog::store::sqlite::SqliteStore;
 use catalog::store::{
-    AccessRecord, IntegrationRecord, Page, ProviderRecord, Store, StoreError, UsageScope,
-    VirtualKeyRecord, WorkspaceQuery, BUDGET,
+    AccessRecord, ConfigQuery, IntegrationRecord, Page, ProviderRecord, Store, StoreError,
+    UsageScope, VirtualKeyRecord, WorkspaceQuery, BUDGET,
 };
 
 /// A fresh, empty store of each backend, with what keeps it alive.
@@ -55,6 +57,118 @@ fn provider(slug: &str, ws: &str, integ: &str) -> ProviderRecord {
         },
         integration_uuid: format!("id-{integ}"),
         revoked: false,
+    }
+}
+
+fn config(slug: &str, ws: &str) -> (Config, ConfigVersion) {
+    let version = ConfigVersion {
+        id: format!("v1-{slug}"),
+        config_id: format!("id-{slug}"),
+        version: 1,
+        config: r#"{"provider":"@a"}"#.to_owned(),
+        ..Default::default()
+    };
+    let config = Config {
+        id: format!("id-{slug}"),
+        slug: slug.to_owned(),
+        name: slug.to_owned(),
+        workspace_id: Some(format!("id-{ws}")),
+        version_id: version.id.clone(),
+        config: version.config.clone(),
+        ..Default::default()
+    };
+    (config, version)
+}
+
+#[test]
+fn configs_keep_their_versions_newest_first_and_go_with_their_workspace() {
+    for (store, _dir) in backends() {
+        let mut tx = store.begin().unwrap();
+        tx.insert_workspace(&workspace("eng")).unwrap();
+        tx.insert_workspace(&workspace("research")).unwrap();
+        let (a, a1) = config("pc-a-000001", "eng");
+        tx.insert_config(&a, &a1).unwrap();
+        let (b, b1) = config("pc-b-000002", "research");
+        tx.insert_config(&b, &b1).unwrap();
+        // Slugs are unique across workspaces; the transaction stays usable.
+        let (mut dup, dup1) = config("pc-a-000001", "research");
+        dup.id = "other".into();
+        assert!(matches!(
+            tx.insert_config(
+                &dup,
+                &ConfigVersion {
+                    id: "v-other".into(),
+                    config_id: "other".into(),
+                    ..dup1
+                }
+            ),
+            Err(StoreError::Conflict(_))
+        ));
+        let v2 = ConfigVersion {
+            id: "v2-a".into(),
+            config_id: a.id.clone(),
+            version: 2,
+            config: r#"{"provider":"@b"}"#.into(),
+            ..Default::default()
+        };
+        tx.insert_config_version(&v2).unwrap();
+        tx.save_config(&Config {
+            version_id: v2.id.clone(),
+            config: v2.config.clone(),
+            ..a.clone()
+        })
+        .unwrap();
+        tx.commit().unwrap();
+
+        let mut db = store.read().unwrap();
+        let got = db.config("pc-a-000001").unwrap().unwrap();
+        assert_eq!(
+            (got.version_id.as_str(), got.config.as_str()),
+            ("v2-a", r#"{"provider":"@b"}"#)
+        );
+        assert_eq!(
+            db.config("id-pc-a-000001").unwrap().unwrap().slug,
+            "pc-a-000001",
+            "by id too"
+        );
+        let versions: Vec<String> = db
+            .config_versions(&a.id)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.id)
+            .collect();
+        assert_eq!(versions, ["v2-a", "v1-pc-a-000001"]);
+        let eng = ConfigQuery {
+            workspace_id: Some("id-eng".into()),
+            page: Page::default(),
+        };
+        assert_eq!(db.configs(&eng).unwrap().0, 1);
+        assert_eq!(db.configs(&ConfigQuery::default()).unwrap().0, 2);
+        assert_eq!(
+            db.workspace_dependents("id-eng").unwrap().configs,
+            vec!["pc-a-000001"]
+        );
+        drop(db);
+
+        let mut tx = store.begin().unwrap();
+        tx.delete_workspace("id-eng").unwrap();
+        tx.delete_config(&b.id).unwrap();
+        assert!(matches!(
+            tx.delete_config(&b.id),
+            Err(StoreError::NotFound(_))
+        ));
+        tx.commit().unwrap();
+        let mut db = store.read().unwrap();
+        assert!(
+            db.config("pc-a-000001").unwrap().is_none(),
+            "configs go with their workspace"
+        );
+        assert!(
+            db.config_versions(&a.id).unwrap().is_empty(),
+            "and their versions"
+        );
+        assert!(db.config_versions(&b.id).unwrap().is_empty());
+        assert_eq!(db.configs(&ConfigQuery::default()).unwrap().0, 0);
     }
 }
 
@@ -109,24 +223,33 @@ fn conflicts_are_reported_and_leave_the_transaction_usable() {
         ));
         tx.insert_provider(&provider("team", "eng", "openai-prod"))
             .unwrap();
-        // Providers and virtual keys share one slug namespace per workspace.
+        // A slug taken within one table is a conflict (the namespace providers and virtual
+        // keys share is the domain's rule: `domain::slugs`).
         let vk = VirtualKeyRecord {
             public: VirtualKey {
                 id: "vk-1".into(),
-                slug: "team".into(),
+                slug: "legacy".into(),
                 workspace_id: Some("id-eng".into()),
                 ..Default::default()
             },
             sealed_secrets: vec![],
         };
+        tx.insert_virtual_key(&vk).unwrap();
+        let again = VirtualKeyRecord {
+            public: VirtualKey {
+                id: "vk-2".into(),
+                ..vk.public.clone()
+            },
+            sealed_secrets: vec![],
+        };
         assert!(matches!(
-            tx.insert_virtual_key(&vk),
+            tx.insert_virtual_key(&again),
             Err(StoreError::Conflict(_))
         ));
         tx.commit().unwrap();
         let mut db = store.read().unwrap();
         assert_eq!(db.providers(None, None).unwrap().len(), 1);
-        assert!(db.virtual_keys(None).unwrap().is_empty());
+        assert_eq!(db.virtual_keys(None).unwrap().len(), 1);
         // Saving something that is not there is not found.
         drop(db);
         let mut tx = store.begin().unwrap();
@@ -184,7 +307,10 @@ fn deleting_a_workspace_takes_what_belongs_to_it_and_its_counters() {
         tx.save_access(&AccessRecord {
             integration_id: "id-openai-prod".into(),
             workspace_id: "id-eng".into(),
-            enabled: true,
+            access: WorkspaceAccess {
+                enabled: true,
+                ..Default::default()
+            },
             ..Default::default()
         })
         .unwrap();
@@ -323,7 +449,10 @@ fn sqlite_upgrade_moves_usage_out_of_documents_into_counters() {
         tx.save_access(&AccessRecord {
             integration_id: "id-openai-prod".into(),
             workspace_id: "id-eng".into(),
-            enabled: true,
+            access: WorkspaceAccess {
+                enabled: true,
+                ..Default::default()
+            },
             ..Default::default()
         })
         .unwrap();
@@ -336,6 +465,7 @@ fn sqlite_upgrade_moves_usage_out_of_documents_into_counters() {
     conn.execute_batch(
         "DROP TRIGGER access_counters; DROP TRIGGER provider_counters; DROP TRIGGER virtual_key_counters;
          DROP TABLE usage_counters;
+         DROP TABLE config_versions; DROP TABLE configs;
          UPDATE integration_workspaces SET doc = json_set(doc, '$.usage', json('{\"current_usage\": 12.5, \"window_started_at\": \"2026-11-01T00:00:00.000Z\"}'));
          UPDATE providers SET doc = json_set(doc, '$.usage', json('{\"current_usage\": 3.25, \"last_reset_at\": \"2026-11-02T00:00:00.000Z\"}'));
          PRAGMA user_version = 5;",
@@ -344,6 +474,11 @@ fn sqlite_upgrade_moves_usage_out_of_documents_into_counters() {
     drop(conn);
     let store = SqliteStore::open(&path).unwrap();
     let mut db = store.read().unwrap();
+    assert_eq!(
+        db.configs(&ConfigQuery::default()).unwrap().0,
+        0,
+        "the upgrade adds the configs tables"
+    );
     let access = db.access("id-openai-prod", "id-eng").unwrap().unwrap();
     let usage = access.usage.unwrap();
     assert_eq!(usage.current_usage, 12.5);

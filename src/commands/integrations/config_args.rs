@@ -2,103 +2,66 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use std::ffi::OsStr;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::error::{ContextKind, ContextValue};
+use clap::Args;
 use serde_json::{json, Map, Value};
 
 use crate::exit::{fail, ErrorKind};
 use crate::secret_input::{from_env, from_file, HeaderArgs};
+use crate::services::{self, Kind, Secret, Service};
 use crate::settings::Settings;
 use crate::types::{AzureDeployment, KeyValue};
 
-/// The services `connect` knows how to configure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Service {
-    Openai,
-    Anthropic,
-    AzureOpenai,
-    Bedrock,
-    VertexAi,
-    Google,
-    MistralAi,
-    Groq,
-    Custom,
-}
+/// `--service`: an id from the service registry. An unknown id is refused at parse time
+/// with the valid ids and the closest one, as the server refuses it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceParser;
 
-impl Service {
-    pub fn id(self) -> &'static str {
-        match self {
-            Service::Openai => "openai",
-            Service::Anthropic => "anthropic",
-            Service::AzureOpenai => "azure-openai",
-            Service::Bedrock => "bedrock",
-            Service::VertexAi => "vertex-ai",
-            Service::Google => "google",
-            Service::MistralAi => "mistral-ai",
-            Service::Groq => "groq",
-            Service::Custom => "custom",
-        }
+impl TypedValueParser for ServiceParser {
+    type Value = &'static Service;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let text = value.to_string_lossy();
+        services::lookup(&text).map_err(|unknown| {
+            let mut err = clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd);
+            let arg = arg.map_or_else(|| "--service".to_owned(), ToString::to_string);
+            err.insert(ContextKind::InvalidArg, ContextValue::String(arg));
+            err.insert(
+                ContextKind::InvalidValue,
+                ContextValue::String(text.into_owned()),
+            );
+            err.insert(
+                ContextKind::ValidValue,
+                ContextValue::Strings(services::ids().map(str::to_owned).collect()),
+            );
+            if let Some(close) = unknown.suggestion() {
+                err.insert(
+                    ContextKind::SuggestedValue,
+                    ContextValue::String(close.to_owned()),
+                );
+            }
+            err
+        })
     }
 
-    pub fn all() -> &'static [Service] {
-        Service::value_variants()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AzureAuthMode {
-    Default,
-    Entra,
-    #[value(name = "entraFederated")]
-    EntraFederated,
-    Managed,
-    Workload,
-}
-
-impl AzureAuthMode {
-    pub fn id(self) -> &'static str {
-        match self {
-            AzureAuthMode::Default => "default",
-            AzureAuthMode::Entra => "entra",
-            AzureAuthMode::EntraFederated => "entraFederated",
-            AzureAuthMode::Managed => "managed",
-            AzureAuthMode::Workload => "workload",
-        }
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(services::ids().map(PossibleValue::new)))
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AwsAuthType {
-    #[value(name = "accessKey")]
-    AccessKey,
-    #[value(name = "assumedRole")]
-    AssumedRole,
-    #[value(name = "apiKey")]
-    ApiKey,
-}
-
-impl AwsAuthType {
-    pub fn id(self) -> &'static str {
-        match self {
-            AwsAuthType::AccessKey => "accessKey",
-            AwsAuthType::AssumedRole => "assumedRole",
-            AwsAuthType::ApiKey => "apiKey",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum VertexAuthType {
-    #[value(name = "serviceAccount")]
-    ServiceAccount,
-    Basic,
-}
-
-impl VertexAuthType {
-    pub fn id(self) -> &'static str {
-        match self {
-            VertexAuthType::ServiceAccount => "serviceAccount",
-            VertexAuthType::Basic => "basic",
-        }
+/// The values the registry allows for the enum-like setting `field`, as a clap parser.
+fn choices(field: &str) -> PossibleValuesParser {
+    match services::field_anywhere(field).map(|f| f.kind) {
+        Some(Kind::Enum(values)) => PossibleValuesParser::new(values.iter().copied()),
+        _ => panic!("`{field}` is not an enum-like setting of the service registry"),
     }
 }
 
@@ -115,8 +78,8 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub azure_resource_name: Option<String>,
     /// Azure authentication mode
-    #[arg(long, value_enum)]
-    pub azure_auth_mode: Option<AzureAuthMode>,
+    #[arg(long, value_parser = choices("azure_auth_mode"))]
+    pub azure_auth_mode: Option<String>,
     /// Azure deployment: name=NAME,model=MODEL,api-version=VERSION[,alias=ALIAS][,default] (repeatable)
     #[arg(long = "azure-deployment", value_name = "SPEC")]
     pub azure_deployments: Vec<AzureDeployment>,
@@ -136,8 +99,8 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub azure_workload_client_id: Option<String>,
     /// Bedrock authentication type; with accessKey the secret access key is the key
-    #[arg(long, value_enum)]
-    pub aws_auth_type: Option<AwsAuthType>,
+    #[arg(long, value_parser = choices("aws_auth_type"))]
+    pub aws_auth_type: Option<String>,
     /// AWS region, e.g. us-east-1
     #[arg(long)]
     pub aws_region: Option<String>,
@@ -154,12 +117,12 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub aws_external_id: Option<String>,
     /// Vertex AI authentication type
-    #[arg(long, value_enum)]
-    pub vertex_auth_type: Option<VertexAuthType>,
+    #[arg(long, value_parser = choices("vertex_auth_type"))]
+    pub vertex_auth_type: Option<String>,
     /// Vertex AI region, e.g. us-central1
     #[arg(long)]
     pub vertex_region: Option<String>,
-    /// Google Cloud project id (auth type basic)
+    /// Google Cloud project id (auth type basic or workload)
     #[arg(long)]
     pub vertex_project_id: Option<String>,
     /// Service account JSON file (auth type serviceAccount)
@@ -183,21 +146,24 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    /// The settings whose values came from the environment or files: shown masked.
+    /// The settings whose values came from the environment or files: shown masked even
+    /// where the service registry does not call them secret.
     pub fn secret_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.config_env.iter().map(|kv| kv.key.clone()).collect();
         keys.extend(self.headers.secret_names());
         keys.extend(self.key_header.iter().cloned());
-        if self.aws_access_key_id_env.is_some() || self.aws_access_key_id_file.is_some() {
-            keys.push("aws_access_key_id".to_owned());
-        }
         keys
     }
 }
 
 impl ConfigArgs {
-    /// The configuration given by flags, as the API's `configurations` object.
-    pub fn collect(&self, settings: &Settings) -> anyhow::Result<Map<String, Value>> {
+    /// The configuration given by flags, as the API's `configurations` object. A secret
+    /// setting of `service` (any service's when it is not known) is refused in `--config`.
+    pub fn collect(
+        &self,
+        settings: &Settings,
+        service: Option<&Service>,
+    ) -> anyhow::Result<Map<String, Value>> {
         let mut out = Map::new();
         let mut put = |k: &str, v: Option<&str>| {
             if let Some(v) = v {
@@ -207,10 +173,7 @@ impl ConfigArgs {
         put("openai_organization", self.openai_organization.as_deref());
         put("openai_project", self.openai_project.as_deref());
         put("azure_resource_name", self.azure_resource_name.as_deref());
-        put(
-            "azure_auth_mode",
-            self.azure_auth_mode.map(AzureAuthMode::id),
-        );
+        put("azure_auth_mode", self.azure_auth_mode.as_deref());
         put(
             "azure_entra_tenant_id",
             self.azure_entra_tenant_id.as_deref(),
@@ -231,7 +194,7 @@ impl ConfigArgs {
             "azure_workload_client_id",
             self.azure_workload_client_id.as_deref(),
         );
-        put("aws_auth_type", self.aws_auth_type.map(AwsAuthType::id));
+        put("aws_auth_type", self.aws_auth_type.as_deref());
         put("aws_region", self.aws_region.as_deref());
         if let Some(var) = &self.aws_access_key_id_env {
             let id = from_env(settings, var, "--aws-access-key-id-env")?;
@@ -243,10 +206,7 @@ impl ConfigArgs {
         }
         put("aws_role_arn", self.aws_role_arn.as_deref());
         put("aws_external_id", self.aws_external_id.as_deref());
-        put(
-            "vertex_auth_type",
-            self.vertex_auth_type.map(VertexAuthType::id),
-        );
+        put("vertex_auth_type", self.vertex_auth_type.as_deref());
         put("vertex_region", self.vertex_region.as_deref());
         put("vertex_project_id", self.vertex_project_id.as_deref());
         put("custom_host", self.custom_host.as_deref());
@@ -284,7 +244,7 @@ impl ConfigArgs {
             out.insert("vertex_service_account_json".into(), json);
         }
         for kv in &self.config {
-            if is_secret(&kv.key) {
+            if services::is_secret(service, &kv.key) {
                 return Err(fail(
                     ErrorKind::Usage,
                     format!(
@@ -417,11 +377,6 @@ pub fn merge_deployments(
     Ok(deployments_json(&list))
 }
 
-/// Whether a configuration setting holds a secret, for any service (the server's registry).
-pub fn is_secret(field: &str) -> bool {
-    crate::server::provider_config::is_secret("", field)
-}
-
 /// `true`/`false` and numbers become JSON values; everything else stays a string.
 fn parse_scalar(text: &str) -> Value {
     match text {
@@ -434,40 +389,64 @@ fn parse_scalar(text: &str) -> Value {
     }
 }
 
-/// Which stored secret the provider key given to `connect`/`rotate-key` fills.
-pub fn secret_field(service: &str, config: &Map<String, Value>) -> Option<&'static str> {
-    let text = |k: &str| config.get(k).and_then(Value::as_str);
-    match service {
-        "bedrock" => match text("aws_auth_type") {
-            Some("accessKey") => Some("aws_secret_access_key"),
-            _ => None,
-        },
-        "azure-openai" => match text("azure_auth_mode") {
-            Some("entra") => Some("azure_entra_client_secret"),
-            _ => None,
-        },
-        _ => None,
-    }
+/// Where the provider secret of an integration of `service` goes with this
+/// configuration. A service the registry does not know (Portkey knows more) takes `key`.
+pub fn secret_of(service: &str, config: &Map<String, Value>) -> Secret {
+    services::find(service).map_or(Secret::Key, |s| s.secret(config))
 }
 
-/// Whether a service in this configuration needs a secret at all.
-pub fn needs_secret(service: &str, config: &Map<String, Value>) -> bool {
-    let text = |k: &str| config.get(k).and_then(Value::as_str);
-    match service {
-        "custom" => false,
-        "vertex-ai" => false,
-        "bedrock" => !matches!(text("aws_auth_type"), Some("assumedRole")),
-        "azure-openai" => matches!(
-            text("azure_auth_mode"),
-            None | Some("default") | Some("entra")
-        ),
-        _ => true,
+/// The flag that gives the setting `field`: the one the client names in errors, else the
+/// provider flag of that name, else `--config`/`--config-env`.
+pub fn flag_for(field: &str) -> String {
+    if let Some(flag) = crate::client::flags::flag_of(field) {
+        return flag.to_owned();
+    }
+    let cmd = ConfigArgs::augment_args(clap::Command::new("config"));
+    let long = cmd
+        .get_arguments()
+        .find(|a| a.get_id() == field)
+        .and_then(|a| a.get_long().map(str::to_owned));
+    match long {
+        Some(long) => format!("--{long}"),
+        None if services::is_secret(None, field) => format!("--config-env {field}=VAR"),
+        None => format!("--config {field}=VALUE"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_setting_has_a_flag_and_enum_flags_take_the_registry_values() {
+        assert_eq!(flag_for("azure_resource_name"), "--azure-resource-name");
+        assert_eq!(
+            flag_for("aws_secret_access_key"),
+            "--config-env aws_secret_access_key=VAR"
+        );
+        assert_eq!(
+            flag_for("azure_managed_client_id"),
+            "--azure-managed-client-id"
+        );
+        let cmd = ConfigArgs::augment_args(clap::Command::new("config"));
+        for service in services::ALL {
+            for field in service.all_fields() {
+                let Kind::Enum(allowed) = field.kind else {
+                    continue;
+                };
+                let arg = cmd
+                    .get_arguments()
+                    .find(|a| a.get_id() == field.name)
+                    .unwrap_or_else(|| panic!("no flag for {}", field.name));
+                let values: Vec<String> = arg
+                    .get_possible_values()
+                    .iter()
+                    .map(|v| v.get_name().to_owned())
+                    .collect();
+                assert_eq!(values, allowed.to_vec(), "{}", field.name);
+            }
+        }
+    }
 
     #[test]
     fn the_first_deployment_is_the_default_when_none_is_marked() {

@@ -18,7 +18,7 @@ pub struct DeleteArgs {
 
 pub fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
-    let integration = client.get_integration(&args.slug.0)?;
+    let integration = client.get_integration(args.slug.as_str())?;
     // Said before asking: which AI providers use it, each with its workspace.
     let users = providers_using(ctx, &integration).unwrap_or_default();
     let named: Vec<String> = users

@@ -11,6 +11,6 @@ pub struct GetArgs {
 }
 
 pub fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
-    let integration = ctx.client()?.get_integration(&args.slug.0)?;
+    let integration = ctx.client()?.get_integration(args.slug.as_str())?;
     ctx.printer().one(&integration)
 }

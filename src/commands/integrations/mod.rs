@@ -9,7 +9,7 @@ mod rotate_key;
 mod update;
 mod workspaces;
 
-pub use config_args::is_secret;
+pub use config_args::ServiceParser;
 
 use clap::Subcommand;
 

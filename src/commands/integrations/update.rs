@@ -49,12 +49,21 @@ pub struct UpdateArgs {
 }
 
 pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
-    let mut configurations = args.config.collect(&ctx.settings)?;
+    // `--config` is checked against every service's secrets here; the integration (and
+    // so its service) is read only when settings change.
+    let mut configurations = args.config.collect(&ctx.settings, None)?;
+    let changes_settings = !configurations.is_empty() || !args.remove_azure_deployment.is_empty();
+    let current = match changes_settings {
+        true => Some(ctx.client()?.get_integration(args.slug.as_str())?),
+        false => None,
+    };
+    let service = current
+        .as_ref()
+        .and_then(|c| crate::services::find(&c.ai_provider_id));
     if !args.config.azure_deployments.is_empty() || !args.remove_azure_deployment.is_empty() {
-        let current = ctx.client()?.get_integration(&args.slug.0)?;
         let stored = current
-            .configurations
             .as_ref()
+            .and_then(|c| c.configurations.as_ref())
             .and_then(|c| c.get("azure_deployment_config"));
         configurations.insert(
             "azure_deployment_config".into(),
@@ -93,13 +102,18 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         let path = format!("/v1/integrations/{}", args.slug);
         return dry_run::show(
             ctx,
-            &[
-                PlannedRequest::new("PUT", path, Some(serde_json::to_value(&body)?))
-                    .masking(&args.config.secret_keys()),
-            ],
+            &[PlannedRequest::integration(
+                "PUT",
+                path,
+                serde_json::to_value(&body)?,
+                service,
+                &args.config.secret_keys(),
+            )],
         );
     }
-    let updated = ctx.client()?.update_integration(&args.slug.0, &body)?;
+    let updated = ctx
+        .client()?
+        .update_integration(args.slug.as_str(), &body)?;
     ctx.printer()
         .status(format!("updated integration `{}`", updated.slug));
     ctx.printer().one(&updated)

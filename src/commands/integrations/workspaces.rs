@@ -12,6 +12,6 @@ pub struct WorkspacesArgs {
 
 /// Who has access, with what limits, usage so far and next reset.
 pub fn run(ctx: &Ctx, args: WorkspacesArgs) -> anyhow::Result<()> {
-    let access = ctx.client()?.workspace_access(&args.slug.0)?;
+    let access = ctx.client()?.workspace_access(args.slug.as_str())?;
     access_view::print(ctx.printer(), &access)
 }

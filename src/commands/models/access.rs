@@ -97,7 +97,7 @@ pub fn changes_nothing(current: &ModelAccessList, body: &BulkUpdateModels) -> bo
 }
 
 pub fn allow(ctx: &Ctx, args: AllowArgs) -> anyhow::Result<()> {
-    let integration = super::resolve_integration(ctx, &args.integration.0)?;
+    let integration = super::resolve_integration(ctx, args.integration.as_str())?;
     let body = if args.all {
         BulkUpdateModels {
             models: Vec::new(),
@@ -146,7 +146,7 @@ pub fn allow(ctx: &Ctx, args: AllowArgs) -> anyhow::Result<()> {
 }
 
 pub fn deny(ctx: &Ctx, args: DenyArgs) -> anyhow::Result<()> {
-    let integration = super::resolve_integration(ctx, &args.integration.0)?;
+    let integration = super::resolve_integration(ctx, args.integration.as_str())?;
     ctx.client()?.put_models(
         &integration.slug,
         &BulkUpdateModels {
@@ -163,7 +163,7 @@ pub fn deny(ctx: &Ctx, args: DenyArgs) -> anyhow::Result<()> {
 }
 
 pub fn remove(ctx: &Ctx, args: RemoveArgs) -> anyhow::Result<()> {
-    let integration = super::resolve_integration(ctx, &args.integration.0)?;
+    let integration = super::resolve_integration(ctx, args.integration.as_str())?;
     let client = ctx.client()?;
     let current = client.models(&integration.slug)?;
     let registry = crate::registry::Registry::builtin();

@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let integration = super::resolve_integration(ctx, &args.integration.0)?;
+    let integration = super::resolve_integration(ctx, args.integration.as_str())?;
     if crate::registry::Registry::builtin()
         .find(&integration.ai_provider_id, &args.slug)
         .is_some()

@@ -14,8 +14,8 @@ pub struct ListArgs {
     pub provider: Option<AtSlug>,
 
     /// Only this service's models (e.g. openai)
-    #[arg(long)]
-    pub service: Option<String>,
+    #[arg(long, value_parser = crate::commands::integrations::ServiceParser)]
+    pub service: Option<&'static crate::services::Service>,
 
     /// Only models whose id contains this text
     #[arg(long)]
@@ -259,25 +259,29 @@ fn integration_rows(
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
     if let Some(slug) = &args.integration {
-        return print_integration_models(ctx, &slug.0, &args);
+        return print_integration_models(ctx, slug.as_str(), &args);
     }
     let ws = super::super::providers::workspace(ctx)?;
     let mut filters = Vec::new();
     if let Some(p) = &args.provider {
-        filters.push(("provider", p.0.as_str()));
+        filters.push(("provider", p.as_str()));
     }
     if let Some(s) = &args.service {
-        filters.push(("ai_service", s.as_str()));
+        filters.push(("ai_service", s.id));
     }
     let client = ctx.client()?;
     let mut models = client.catalog_models(&ws.id, &filters)?;
     if let (Some(p), true) = (&args.provider, models.is_empty()) {
         // Nothing to call through it: say whether the provider exists at all.
-        if let Err(e) = client.get_provider(&ws.id, &p.0) {
+        if let Err(e) = client.get_provider(&ws.id, p.as_str()) {
             if crate::client::is_missing(&e) {
                 return Err(crate::exit::fail(
                     crate::exit::ErrorKind::NotFound,
-                    format!("no AI provider `@{}` in workspace `{}`", p.0, ws.slug),
+                    format!(
+                        "no AI provider `@{}` in workspace `{}`",
+                        p.as_str(),
+                        ws.slug
+                    ),
                     Some(&format!(
                         "list them with `catalog providers list --workspace {}`",
                         ws.slug

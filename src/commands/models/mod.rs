@@ -10,6 +10,7 @@ mod list;
 mod price;
 mod show;
 pub mod snippets;
+mod test;
 
 use clap::Subcommand;
 
@@ -34,6 +35,8 @@ pub enum ModelsCommand {
     List(list::ListArgs),
     /// One model's details and ready-to-use code calling it
     Show(show::ShowArgs),
+    /// Call a model through the gateway as a workspace would, and show what answered
+    Test(test::TestArgs),
 }
 
 pub fn run(ctx: &Ctx, cmd: ModelsCommand) -> anyhow::Result<()> {
@@ -45,6 +48,7 @@ pub fn run(ctx: &Ctx, cmd: ModelsCommand) -> anyhow::Result<()> {
         ModelsCommand::Price(args) => price::run(ctx, args),
         ModelsCommand::List(args) => list::run(ctx, args),
         ModelsCommand::Show(args) => show::run(ctx, args),
+        ModelsCommand::Test(args) => test::run(ctx, args),
     }
 }
 

@@ -43,10 +43,10 @@ pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
     let usage_limits = args.limits.merge_usage(None)?;
     let ws = super::workspace(ctx)?;
     let body = CreateProvider {
-        name: args.name.unwrap_or_else(|| args.slug.0.clone()),
-        integration_id: args.integration.0,
+        name: args.name.unwrap_or_else(|| args.slug.to_string()),
+        integration_id: args.integration.into_string(),
         workspace_id: Some(ws.id.clone()),
-        slug: Some(args.slug.0),
+        slug: Some(args.slug.into_string()),
         note: args.note,
         usage_limits,
         rate_limits: args.limits.merge_rate(None),
@@ -97,7 +97,7 @@ fn has_access(client: &crate::client::Client, integration: &str, ws: &Workspace)
     }
     client.workspace_access(integration).map_or(true, |list| {
         list.workspaces.iter().any(|a| {
-            a.enabled
+            a.access.enabled
                 && (a.id == ws.slug || a.id == ws.id || a.workspace_id.as_deref() == Some(&ws.id))
         })
     })

@@ -20,7 +20,7 @@ pub struct DeleteArgs {
 pub fn run(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
     let ws = super::workspace(ctx)?;
     let client = ctx.client()?;
-    let provider = client.get_provider(&ws.id, &args.slug.0)?;
+    let provider = client.get_provider(&ws.id, args.slug.as_str())?;
     if args.dry_run {
         let path = format!("/v1{}", provider_path(&ws.id, &provider.slug));
         return dry_run::show(ctx, &[PlannedRequest::new("DELETE", path, None)]);

@@ -17,6 +17,6 @@ pub fn parse_provider_slug(s: &str) -> Result<Slug, String> {
 
 pub fn run(ctx: &Ctx, args: GetArgs) -> anyhow::Result<()> {
     let ws = super::workspace(ctx)?;
-    let provider = ctx.client()?.get_provider(&ws.id, &args.slug.0)?;
+    let provider = ctx.client()?.get_provider(&ws.id, args.slug.as_str())?;
     ctx.printer().one(&provider)
 }

@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     let ws = super::workspace(ctx)?;
     // Limit flags change the fields they name: the rest of the budget stays as it is.
     let (usage, rate) = if args.limits.any() {
-        let current = ctx.client()?.get_provider(&ws.id, &args.slug.0)?;
+        let current = ctx.client()?.get_provider(&ws.id, args.slug.as_str())?;
         let usage = args.limits.merge_usage(current.usage_limits.as_ref())?;
         let rate = args.limits.merge_rate(current.rate_limits.as_ref());
         (
@@ -107,7 +107,7 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             .into());
     }
     if args.dry_run {
-        let path = format!("/v1{}", provider_path(&ws.id, &args.slug.0));
+        let path = format!("/v1{}", provider_path(&ws.id, args.slug.as_str()));
         return dry_run::show(
             ctx,
             &[PlannedRequest::new(
@@ -117,7 +117,9 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             )],
         );
     }
-    let updated = ctx.client()?.update_provider(&ws.id, &args.slug.0, &body)?;
+    let updated = ctx
+        .client()?
+        .update_provider(&ws.id, args.slug.as_str(), &body)?;
     ctx.printer()
         .status(format!("updated AI provider `@{}`", updated.slug));
     ctx.printer().one(&updated)

@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
     let interactive =
         prompter.can() && (args.integration.is_none() || (args.workspaces.is_empty() && !args.all));
     let integration = match &args.integration {
-        Some(s) => s.0.clone(),
+        Some(s) => s.to_string(),
         None => choose_integration(ctx, &prompter)?,
     };
     let current = client.workspace_access(&integration)?;
@@ -117,7 +117,7 @@ pub fn run(ctx: &Ctx, args: ProvisionArgs) -> anyhow::Result<()> {
         limits,
         new_workspaces,
         reset_usage: args.reset_usage,
-        provider_slug: args.provider_slug.map(|s| s.0),
+        provider_slug: args.provider_slug.map(Slug::into_string),
     };
     apply(ctx, &plan, &current, args.dry_run, interactive)
 }
@@ -161,7 +161,7 @@ pub fn choose_workspaces(
         .map(|w| {
             current
                 .iter()
-                .any(|c| c.enabled && (c.id == w.slug || c.id == w.id))
+                .any(|c| c.access.enabled && (c.id == w.slug || c.id == w.id))
         })
         .collect();
     let items: Vec<String> = all
@@ -213,8 +213,8 @@ pub fn current_budget<'a>(
         current
             .workspaces
             .iter()
-            .find(|a| a.enabled && (a.id == ws.slug || a.id == ws.id))
-            .and_then(|a| a.usage_limits.as_ref()?.first())
+            .find(|a| a.access.enabled && (a.id == ws.slug || a.id == ws.id))
+            .and_then(|a| a.access.usage_limits.as_ref()?.first())
     })
 }
 
@@ -271,10 +271,10 @@ pub fn ask_limits(
             });
         }
         if limits.alert.is_none() {
-            let budget = limits.budget.map_or(f64::MAX, |b| b.0);
+            let budget = limits.budget.map_or(f64::MAX, |b| b.get());
             let below = |t: &str| {
                 let alert = t.parse::<Amount>()?;
-                if alert.0 >= budget {
+                if alert.get() >= budget {
                     return Err(format!("the alert must be below the budget ({budget})"));
                 }
                 Ok(alert)
@@ -347,7 +347,10 @@ pub fn compute<'a>(
     let mut items = Vec::new();
     let mut lines = Vec::new();
     for ws in &plan.targets {
-        let existing = by_slug.get(ws.slug.as_str()).filter(|a| a.enabled);
+        let existing = by_slug
+            .get(ws.slug.as_str())
+            .map(|a| &a.access)
+            .filter(|a| a.enabled);
         if let (Some(slug), Some(_)) = (&plan.provider_slug, existing) {
             return Err(CliError::usage(format!(
                 "--provider-slug {slug} names the AI provider created when a workspace is first provisioned; `{}` already has access",

@@ -24,14 +24,14 @@ pub struct RevokeArgs {
 
 pub fn run(ctx: &Ctx, args: RevokeArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
-    let current = client.workspace_access(&args.integration.0)?;
+    let current = client.workspace_access(args.integration.as_str())?;
     let mut revoke = Vec::new();
     for w in &args.workspaces {
         let ws = client.resolve_workspace(w)?;
         if current
             .workspaces
             .iter()
-            .any(|a| a.enabled && (a.id == ws.slug || a.id == ws.id))
+            .any(|a| a.access.enabled && (a.id == ws.slug || a.id == ws.id))
         {
             revoke.push(ws);
         } else {
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, args: RevokeArgs) -> anyhow::Result<()> {
         ))?;
     }
     let plan = Plan {
-        integration: args.integration.0,
+        integration: args.integration.into_string(),
         targets: Vec::new(),
         revoke,
         limits: Default::default(),

@@ -13,11 +13,11 @@ use crate::api::models::{
     cents_per_token_to_usd_per_mtok, CatalogModel, EffectivePricing, IntegrationModel,
 };
 use crate::api::ListEnvelope;
+use crate::domain::status::Status;
 use crate::registry::{Builtin, ModelKind, ModelSpec, Registry};
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::Query;
-use crate::server::provisioning::status;
 use crate::server::AppState;
 use crate::store::IntegrationRecord;
 
@@ -37,7 +37,7 @@ fn price(base: Option<f64>, factor: Option<f64>) -> Option<f64> {
     base.map(|b| ((b * factor.unwrap_or(1.0)) * 1e6).round() / 1e6)
 }
 
-fn pricing(
+pub fn pricing(
     integration: &IntegrationRecord,
     row: Option<&IntegrationModel>,
     spec: Option<&ModelSpec>,
@@ -97,6 +97,12 @@ fn kind_name(kind: ModelKind) -> &'static str {
     }
 }
 
+/// Whether a model may be called: its row says so, else whether the integration allows
+/// every model. (Listing also needs the registry to know a model; calling does not.)
+pub fn model_enabled(allow_all: bool, row: Option<&IntegrationModel>) -> bool {
+    row.and_then(|r| r.enabled).unwrap_or(allow_all)
+}
+
 /// The models one provider exposes, given its integration and that integration's model rows.
 pub fn provider_models(
     provider: &str,
@@ -133,7 +139,7 @@ pub fn provider_models(
     if integration.public.allow_all_models.unwrap_or(true) {
         for spec in registry.models(service) {
             let row = by_slug.get(spec.slug.as_str()).copied();
-            if row.and_then(|r| r.enabled) != Some(false) {
+            if model_enabled(true, row) {
                 out.push(entry(&spec.slug, row, Some(spec)));
             }
         }
@@ -143,7 +149,7 @@ pub fn provider_models(
             }
         }
     } else {
-        for row in rows.iter().filter(|r| r.enabled == Some(true)) {
+        for row in rows.iter().filter(|r| model_enabled(false, Some(r))) {
             let spec = (!is_custom(row))
                 .then(|| registry.find(service, &row.slug))
                 .flatten();
@@ -179,7 +185,7 @@ pub async fn list(
     let mut integrations: HashMap<String, (IntegrationRecord, Vec<IntegrationModel>)> =
         HashMap::new();
     for p in tx.providers(Some(&ws.id), None)? {
-        if status(&p, now) != "active" && status(&p, now) != "exhausted" {
+        if !Status::of_provider(&p, now).usable() {
             continue;
         }
         if only_provider.as_deref().is_some_and(|o| o != p.public.slug) {

@@ -8,12 +8,13 @@ use axum::extract::State;
 use axum::Extension;
 use serde_json::{Map, Value};
 
-use super::integrations::{check_slug, reachable};
+use super::integrations::reachable;
 use crate::api::models::{
     BulkUpdateModels, IntegrationModel, ModelAccessList, ModelConfigurations, PricingConfig,
 };
 use crate::api::schema::Empty;
 use crate::crypto::{mask, MasterKey};
+use crate::domain::slugs::check_slug;
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
@@ -114,6 +115,17 @@ fn seal_headers(
 ) -> ApiResult<Vec<u8>> {
     let plain = serde_json::to_vec(headers).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(key.seal(&plain, &headers_context(integration_id, slug)))
+}
+
+/// A model's custom headers, opened (in memory only) for a call upstream.
+pub fn open_headers(
+    key: &MasterKey,
+    integration_id: &str,
+    slug: &str,
+    sealed: &[u8],
+) -> anyhow::Result<Map<String, Value>> {
+    let plain = key.open(sealed, &headers_context(integration_id, slug))?;
+    Ok(serde_json::from_slice(&plain)?)
 }
 
 pub async fn list(

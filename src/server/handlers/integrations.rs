@@ -5,11 +5,12 @@ use axum::Extension;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{now, short_suffix, slugify};
+use super::now;
 use crate::api::integration::{CreateIntegration, Created, Integration, UpdateIntegration};
 use crate::api::schema::Empty;
 use crate::api::ListEnvelope;
 use crate::crypto::mask;
+use crate::domain::slugs::{check_slug, short_suffix, slugify};
 use crate::server::auth::Principal;
 use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
@@ -19,25 +20,11 @@ use crate::store::{IntegrationQuery, IntegrationRecord, IntegrationScope, StoreE
 
 /// What is sealed for an integration: its `key` and the secret configuration fields.
 #[derive(Default, Serialize, Deserialize)]
-struct Secrets {
+pub struct Secrets {
     #[serde(default)]
-    key: Option<String>,
+    pub key: Option<String>,
     #[serde(default)]
-    configurations: Map<String, Value>,
-}
-
-pub fn check_slug(field: &str, slug: &str) -> ApiResult<()> {
-    if slug.is_empty()
-        || slug.len() > 255
-        || !slug
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(ApiError::invalid(format!(
-            "`{field}` `{slug}` must be 1 to 255 characters of letters, digits, `-` and `_`"
-        )));
-    }
-    Ok(())
+    pub configurations: Map<String, Value>,
 }
 
 fn seal(state: &AppState, id: &str, secrets: &Secrets) -> ApiResult<Vec<u8>> {
@@ -46,7 +33,7 @@ fn seal(state: &AppState, id: &str, secrets: &Secrets) -> ApiResult<Vec<u8>> {
     Ok(key.seal(&plain, id))
 }
 
-fn open(state: &AppState, record: &IntegrationRecord) -> ApiResult<Secrets> {
+pub fn open(state: &AppState, record: &IntegrationRecord) -> ApiResult<Secrets> {
     let key = state.vault.key().map_err(vault_error)?;
     let plain = key
         .open(&record.sealed_secrets, &record.public.id)
@@ -302,7 +289,7 @@ pub async fn retrieve(
         .read()?
         .accesses(Some(&integration.id), None)?
         .iter()
-        .filter(|a| a.enabled)
+        .filter(|a| a.access.enabled)
         .count();
     integration.workspace_count = Some(count as u64);
     Ok(Json(integration))
@@ -440,13 +427,6 @@ pub async fn delete(
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn slugs_follow_the_contract_pattern() {
-        assert!(check_slug("slug", "openai-prod_2").is_ok());
-        assert!(check_slug("slug", "bad slug").is_err());
-        assert!(check_slug("slug", &"a".repeat(256)).is_err());
-    }
 
     #[test]
     fn pricing_adjustments_are_checked() {

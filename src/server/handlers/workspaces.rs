@@ -5,16 +5,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Extension;
 
-use super::{now, short_suffix, slugify};
+use super::now;
 use crate::api::limits::{validate_rate_array, validate_usage_array, RateLimit, UsageLimits};
 use crate::api::workspace::{
     CreateWorkspace, DefaultsInput, DeleteWorkspace, UpdateWorkspace, Workspace, WorkspaceDefaults,
 };
 use crate::api::ListEnvelope;
+use crate::domain::slugs::{short_suffix, slugify};
+use crate::domain::{dependents, provisioning};
 use crate::server::auth::Principal;
 use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
-use crate::server::provisioning;
 use crate::server::AppState;
 use crate::store::WorkspaceQuery;
 
@@ -166,15 +167,7 @@ pub async fn delete(
         }
     }
     let mut tx = state.store.begin()?;
-    if !body.force_delete.unwrap_or(false) {
-        let deps = tx.workspace_dependents(&ws.id)?;
-        if !deps.is_empty() {
-            return Err(ApiError::conflict(
-                crate::domain::dependents::describe_dependents(&deps),
-            ));
-        }
-    }
-    tx.delete_workspace(&ws.id)?;
+    dependents::delete_workspace(&mut *tx, &ws.id, body.force_delete.unwrap_or(false))?;
     tx.commit()?;
     Ok((StatusCode::OK, Json(Empty {})))
 }

@@ -4,12 +4,13 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::{docs, from_doc, internal, page_of};
 use crate::api::api_key::ApiKey;
+use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::store::{
-    AccessRecord, ApiKeyQuery, IntegrationQuery, IntegrationRecord, IntegrationScope, ModelRecord,
-    ProviderRecord, StoreRead, StoreResult, UsageScope, VirtualKeyRecord, WorkspaceDependents,
-    WorkspaceQuery,
+    AccessRecord, ApiKeyQuery, ConfigQuery, IntegrationQuery, IntegrationRecord, IntegrationScope,
+    ModelRecord, ProviderRecord, StoreRead, StoreResult, UsageScope, VirtualKeyRecord,
+    WorkspaceDependents, WorkspaceQuery,
 };
 
 /// A connection in a transaction (a read snapshot or a write transaction).
@@ -203,6 +204,7 @@ impl<T: Db> StoreRead for T {
             api_keys: column(
                 "SELECT json_extract(doc, '$.name') FROM api_keys WHERE workspace_id = ?1 ORDER BY rowid",
             )?,
+            configs: column("SELECT slug FROM configs WHERE workspace_id = ?1 ORDER BY rowid")?,
         })
     }
 
@@ -422,6 +424,39 @@ impl<T: Db> StoreRead for T {
             |r| usage_at(r, 0),
         )
         .map(Option::flatten)
+    }
+
+    fn configs(&mut self, q: &ConfigQuery) -> StoreResult<(u64, Vec<Config>)> {
+        docs(page_of(
+            self.db(),
+            "configs",
+            "doc",
+            "WHERE (?1 IS NULL OR workspace_id = ?1)",
+            &[&q.workspace_id],
+            &q.page,
+            |r| r.get(0),
+        )?)
+    }
+
+    fn config(&mut self, slug_or_id: &str) -> StoreResult<Option<Config>> {
+        doc_of(one(
+            self.db(),
+            "SELECT doc FROM configs WHERE slug = ?1 OR id = ?1",
+            &[&slug_or_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn config_versions(&mut self, config_id: &str) -> StoreResult<Vec<ConfigVersion>> {
+        rows(
+            self.db(),
+            "SELECT doc FROM config_versions WHERE config_id = ?1 ORDER BY rowid DESC",
+            &[&config_id],
+            |r| r.get::<_, String>(0),
+        )?
+        .iter()
+        .map(|d| from_doc(d))
+        .collect()
     }
 
     fn api_key_by_hash(&mut self, hash: &str) -> StoreResult<Option<ApiKey>> {

@@ -103,6 +103,20 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER virtual_key_counters AFTER DELETE ON virtual_keys BEGIN
         DELETE FROM usage_counters WHERE scope = 'virtual_key/' || OLD.id;
      END;",
+    // 7: saved gateway configs and their versions; both go with their workspace.
+    "CREATE TABLE configs (
+        id TEXT PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        doc TEXT NOT NULL
+     );
+     CREATE INDEX configs_workspace ON configs(workspace_id);
+     CREATE TABLE config_versions (
+        id TEXT PRIMARY KEY,
+        config_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
+        doc TEXT NOT NULL
+     );
+     CREATE INDEX config_versions_config ON config_versions(config_id);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

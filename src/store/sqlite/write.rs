@@ -3,11 +3,12 @@
 
 use std::sync::MutexGuard;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::read::Db;
 use super::{internal, to_doc, unique_or_internal};
 use crate::api::api_key::ApiKey;
+use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::store::{
@@ -47,25 +48,6 @@ impl<'a> SqliteTx<'a> {
             .map_err(internal)?
             .execute(args)
             .map_err(|e| unique_or_internal(e, conflict))
-    }
-
-    /// Providers and virtual keys share one slug namespace per workspace.
-    fn slug_free(&self, table: &str, workspace_id: &str, slug: &str) -> StoreResult<()> {
-        let taken: Option<i64> = self
-            .conn
-            .query_row(
-                &format!("SELECT 1 FROM {table} WHERE workspace_id = ?1 AND slug = ?2"),
-                [workspace_id, slug],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(internal)?;
-        match taken {
-            Some(_) => Err(StoreError::Conflict(format!(
-                "`{slug}` is already used by a provider or virtual key in this workspace"
-            ))),
-            None => Ok(()),
-        }
     }
 }
 
@@ -197,8 +179,6 @@ impl StoreTx for SqliteTx<'_> {
 
     fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
         let p = &record.public;
-        let ws = p.workspace_id.as_deref().unwrap_or("");
-        self.slug_free("virtual_keys", ws, &p.slug)?;
         self.exec_unique(
             "INSERT INTO providers(id, slug, workspace_id, integration_id, revoked, doc)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -259,13 +239,12 @@ impl StoreTx for SqliteTx<'_> {
     fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
         let v = &record.public;
         let ws = v.workspace_id.as_deref().unwrap_or("");
-        self.slug_free("providers", ws, &v.slug)?;
         self.exec_unique(
             "INSERT INTO virtual_keys(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![v.id, v.slug, ws, vk_doc(record)?, record.sealed_secrets],
             || {
                 format!(
-                    "`{}` is already used by a provider or virtual key in this workspace",
+                    "a virtual key with slug `{}` already exists in this workspace",
                     v.slug
                 )
             },
@@ -391,6 +370,37 @@ impl StoreTx for SqliteTx<'_> {
     fn delete_api_key(&mut self, id: &str) -> StoreResult<()> {
         let n = self.exec("DELETE FROM api_keys WHERE id = ?1", &[&id])?;
         expect_one(n, || format!("API key `{id}` not found"))
+    }
+
+    fn insert_config(&mut self, config: &Config, first: &ConfigVersion) -> StoreResult<()> {
+        self.exec_unique(
+            "INSERT INTO configs(id, slug, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![config.id, config.slug, config.workspace_id, to_doc(config)?],
+            || format!("a config with slug `{}` already exists", config.slug),
+        )?;
+        self.insert_config_version(first)
+    }
+
+    fn save_config(&mut self, config: &Config) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE configs SET doc = ?2 WHERE id = ?1",
+            params![config.id, to_doc(config)?],
+        )?;
+        expect_one(n, || format!("config `{}` not found", config.slug))
+    }
+
+    fn insert_config_version(&mut self, version: &ConfigVersion) -> StoreResult<()> {
+        self.exec_unique(
+            "INSERT INTO config_versions(id, config_id, doc) VALUES (?1, ?2, ?3)",
+            params![version.id, version.config_id, to_doc(version)?],
+            || format!("config version `{}` already exists", version.id),
+        )?;
+        Ok(())
+    }
+
+    fn delete_config(&mut self, id: &str) -> StoreResult<()> {
+        let n = self.exec("DELETE FROM configs WHERE id = ?1", &[&id])?;
+        expect_one(n, || format!("config `{id}` not found"))
     }
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {

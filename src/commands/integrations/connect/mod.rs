@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use configure::ask_configuration;
 use summary::summary_lines;
 
-use super::config_args::{needs_secret, secret_field, ConfigArgs, Service};
+use super::config_args::{ConfigArgs, ServiceParser};
 use crate::api::integration::{CreateIntegration, UpdateIntegration};
 use crate::api::models::BulkUpdateModels;
 use crate::api::provider::CreateProvider;
@@ -27,6 +27,7 @@ use crate::exit::{hint_on, CliError, ErrorKind};
 use crate::limit_args::LimitArgs;
 use crate::prompt::{missing, Prompter};
 use crate::secret_input::KeyArgs;
+use crate::services::{Secret, Service};
 use crate::types::Slug;
 
 #[derive(Debug, Args)]
@@ -35,8 +36,8 @@ pub struct ConnectArgs {
     pub slug: Slug,
 
     /// Provider service
-    #[arg(long, value_enum)]
-    pub service: Option<Service>,
+    #[arg(long, value_parser = ServiceParser)]
+    pub service: Option<&'static Service>,
 
     /// Display name (default: the slug)
     #[arg(long, value_parser = crate::types::parse_name)]
@@ -116,7 +117,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let client = ctx.client()?;
     // What already exists decides before the first prompt: a slug of another service is
     // refused, and a re-run starts from the current state.
-    let existing = match client.get_integration(&args.slug.0) {
+    let existing = match client.get_integration(args.slug.as_str()) {
         Ok(i) => Some(i),
         Err(e) if crate::client::is_missing(&e) => None,
         Err(e) => return Err(e),
@@ -135,13 +136,17 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let service = match (args.service, existing_service) {
         (Some(s), _) | (None, Some(s)) => s,
         (None, None) => {
-            let names: Vec<String> = Service::all().iter().map(|s| s.id().to_owned()).collect();
-            Service::all()[prompter.select("service", "--service", &names, 0)?]
+            let all = crate::services::ALL;
+            let names: Vec<String> = all
+                .iter()
+                .map(|s| format!("{} ({})", s.id, s.name))
+                .collect();
+            &all[prompter.select("service", "--service", &names, 0)?]
         }
     };
     let default_name = existing
         .as_ref()
-        .map_or(args.slug.0.clone(), |i| i.name.clone());
+        .map_or(args.slug.to_string(), |i| i.name.clone());
     let name = match args.name {
         Some(n) => n,
         None if wizard => prompter.parsed(
@@ -152,7 +157,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         )?,
         None => default_name,
     };
-    let mut config = args.config.collect(settings)?;
+    let mut config = args.config.collect(settings, Some(service))?;
     if wizard {
         let current = existing
             .as_ref()
@@ -161,63 +166,71 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         ask_configuration(&prompter, service, &mut config, &current)?;
     }
     let mut key = None;
-    if needs_secret(service.id(), &config) {
-        let secret = match args.key.read(settings)? {
-            Some(s) => Some(s),
-            None if existing.is_some() && keep_stored_key(ctx, existing.as_ref())? => None,
-            None if prompter.can() => Some(prompter.secret(
-                secret_label(service.id(), &config),
-                "--key-env VAR, --key-stdin or --key-file PATH",
-            )?),
-            None => {
-                return Err(missing(
-                    secret_label(service.id(), &config),
-                    "--key-env VAR`, `--key-stdin` or `--key-file PATH",
-                ))
-            }
-        };
-        match (secret, secret_field(service.id(), &config)) {
-            (Some(secret), Some(field)) => {
-                config.insert(field.to_owned(), Value::String(secret));
-            }
-            (Some(secret), None) => key = Some(secret),
-            (None, _) => {}
-        }
-    } else if service == Service::Custom {
-        // A self-hosted service may take a key: `Authorization: Bearer`, or --key-header.
-        let secret = match args.key.read(settings)? {
-            Some(s) => Some(s),
-            None if wizard && prompter.confirm("Does the service need an API key?", false)? => {
-                Some(prompter.secret("API key of the service", "--key-env VAR")?)
-            }
-            None => None,
-        };
-        match (secret, &args.config.key_header) {
-            (Some(secret), Some(header)) => {
-                let headers = config
-                    .entry("custom_headers")
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if let Some(h) = headers.as_object_mut() {
-                    h.insert(header.clone(), Value::String(secret));
+    let secret = service.secret(&config);
+    match secret {
+        Secret::Key | Secret::Field(_) => {
+            let label = secret_label(service, secret);
+            let given = match args.key.read(settings)? {
+                Some(s) => Some(s),
+                None if existing.is_some() && keep_stored_key(ctx, existing.as_ref())? => None,
+                None if prompter.can() => {
+                    Some(prompter.secret(label, "--key-env VAR, --key-stdin or --key-file PATH")?)
                 }
+                None => {
+                    return Err(missing(
+                        label,
+                        "--key-env VAR`, `--key-stdin` or `--key-file PATH",
+                    ))
+                }
+            };
+            match (given, secret) {
+                (Some(given), Secret::Field(field)) => {
+                    config.insert(field.to_owned(), Value::String(given));
+                }
+                (Some(given), _) => key = Some(given),
+                (None, _) => {}
             }
-            (Some(secret), None) => key = Some(secret),
-            (None, Some(_)) => {
-                return Err(missing(
-                    "the key to send in `--key-header`",
-                    "--key-env VAR`, `--key-stdin` or `--key-file PATH",
-                ))
-            }
-            (None, None) => {}
         }
-    } else if args.key.given() {
-        return Err(CliError::usage(format!(
-            "`{}` with this configuration takes no provider key",
-            service.id()
-        ))
-        .into());
+        Secret::OptionalKey => {
+            // A self-hosted service may take a key: `Authorization: Bearer`, or --key-header.
+            let given = match args.key.read(settings)? {
+                Some(s) => Some(s),
+                None if wizard
+                    && prompter.confirm("Does the service need an API key?", false)? =>
+                {
+                    Some(prompter.secret("API key of the service", "--key-env VAR")?)
+                }
+                None => None,
+            };
+            match (given, &args.config.key_header) {
+                (Some(given), Some(header)) => {
+                    let headers = config
+                        .entry("custom_headers")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Some(h) = headers.as_object_mut() {
+                        h.insert(header.clone(), Value::String(given));
+                    }
+                }
+                (Some(given), None) => key = Some(given),
+                (None, Some(_)) => {
+                    return Err(missing(
+                        "the key to send in `--key-header`",
+                        "--key-env VAR`, `--key-stdin` or `--key-file PATH",
+                    ))
+                }
+                (None, None) => {}
+            }
+        }
+        Secret::None if args.key.given() => {
+            return Err(CliError::usage(format!(
+                "`{}` with this configuration takes no provider key",
+                service.id
+            ))
+            .into());
+        }
+        Secret::None => {}
     }
-    if args.config.key_header.is_some() && service != Service::Custom {
+    if args.config.key_header.is_some() && secret != Secret::OptionalKey {
         return Err(CliError::usage(
             "`--key-header` is for `--service custom`; other services send their key as the provider expects",
         )
@@ -246,8 +259,8 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     };
     let body = CreateIntegration {
         name,
-        ai_provider_id: service.id().to_owned(),
-        slug: Some(args.slug.0.clone()),
+        ai_provider_id: service.id.to_owned(),
+        slug: Some(args.slug.to_string()),
         key,
         description: args.description,
         workspace_id: workspace.as_ref().map(|w| w.id.clone()),
@@ -256,7 +269,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     };
     let steps = &args.steps;
     let current_access = match &existing {
-        Some(_) => client.workspace_access(&args.slug.0)?,
+        Some(_) => client.workspace_access(args.slug.as_str())?,
         None => Default::default(),
     };
 
@@ -283,7 +296,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         if wanted {
             plan = Some(provisioning_plan(
                 ctx,
-                &args.slug.0,
+                args.slug.as_str(),
                 steps,
                 &current_access,
                 wizard && !given,
@@ -302,7 +315,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     // provisioning creates one for organisation integrations.
     let own_provider = match &workspace {
         Some(ws) if !steps.skip_provisioning => {
-            own_provider(ctx, &args.slug.0, &body.name, ws, &steps.limits)?
+            own_provider(ctx, args.slug.as_str(), &body.name, ws, &steps.limits)?
         }
         _ => None,
     };
@@ -314,18 +327,18 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         Some(ModelChoice::All)
     } else if !steps.models.is_empty() {
         if !steps.custom_models {
-            crate::commands::models::check_known(service.id(), &steps.models)?;
+            crate::commands::models::check_known(service.id, &steps.models)?;
         }
         Some(ModelChoice::Only(steps.models.clone()))
     } else if wizard {
         let registry = crate::registry::Registry::builtin();
-        let known = registry.models(service.id());
+        let known = registry.models(service.id);
         let mut options = vec!["all models".to_owned()];
         if !known.is_empty() {
             options.push(format!(
                 "choose from the {} {} models",
                 known.len(),
-                service.id()
+                service.id
             ));
         }
         options.push("type a list of model ids".to_owned());
@@ -336,7 +349,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
             "skip" => None,
             "choose" => Some(ModelChoice::Only(choose_models(&prompter, known)?)),
             _ => {
-                let service = service.id();
+                let service = service.id;
                 let list = prompter.parsed(
                     "models to enable, comma-separated (e.g. gpt-4o,gpt-4o-mini)",
                     "--models",
@@ -363,7 +376,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         .map(|p| compute(p, &current_access, steps.dry_run))
         .transpose()?;
     let current_models = match &existing {
-        Some(_) => client.models(&args.slug.0)?,
+        Some(_) => client.models(args.slug.as_str())?,
         None => Default::default(),
     };
     let models_body = models.map(|m| match m {
@@ -377,6 +390,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let secret_keys = args.config.secret_keys();
     let mut lines = summary_lines(
         &body,
+        service,
         workspace.as_ref().map(|w| w.slug.as_str()),
         existing.is_some(),
         &secret_keys,
@@ -402,14 +416,21 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
     let create_path = "/v1/integrations".to_owned();
     if steps.dry_run {
         let mut requests = vec![match &existing {
-            None => PlannedRequest::new("POST", create_path, Some(serde_json::to_value(&body)?)),
-            Some(_) => PlannedRequest::new(
+            None => PlannedRequest::integration(
+                "POST",
+                create_path,
+                serde_json::to_value(&body)?,
+                Some(service),
+                &secret_keys,
+            ),
+            Some(_) => PlannedRequest::integration(
                 "PUT",
                 format!("{create_path}/{}", args.slug),
-                Some(serde_json::to_value(update_body(&body))?),
+                serde_json::to_value(update_body(&body))?,
+                Some(service),
+                &secret_keys,
             ),
-        }
-        .masking(&secret_keys)];
+        }];
         if let Some(p) = &own_provider {
             requests.push(PlannedRequest::new(
                 "POST",
@@ -420,7 +441,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
         if let Some(c) = change.as_ref().filter(|c| !c.is_noop()) {
             requests.push(PlannedRequest::new(
                 "PUT",
-                format!("/v1{}", access_path(&args.slug.0)),
+                format!("/v1{}", access_path(args.slug.as_str())),
                 Some(serde_json::to_value(&c.body)?),
             ));
         }
@@ -453,7 +474,7 @@ pub fn run(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<()> {
                 ),
             )
         })?,
-        Some(_) => client.update_integration(&args.slug.0, &update_body(&body))?,
+        Some(_) => client.update_integration(args.slug.as_str(), &update_body(&body))?,
     };
     let done = match &existing {
         None => "connected",
@@ -550,16 +571,13 @@ fn own_provider(
     }))
 }
 
-/// The service of an existing integration; a different `--service` is refused before
-/// anything is asked.
+/// The service of an existing integration; a different `--service`, or a service the
+/// registry does not know, is refused before anything is asked.
 fn existing_service(
     found: &crate::api::integration::Integration,
-    asked: Option<Service>,
-) -> anyhow::Result<Service> {
-    let known = Service::all()
-        .iter()
-        .copied()
-        .find(|s| s.id() == found.ai_provider_id);
+    asked: Option<&'static Service>,
+) -> anyhow::Result<&'static Service> {
+    let known = crate::services::find(&found.ai_provider_id);
     match (known, asked) {
         (Some(k), Some(a)) if k == a => Ok(k),
         (Some(k), None) => Ok(k),
@@ -569,7 +587,7 @@ fn existing_service(
                 "integration `{}` already exists for `{}`{}",
                 found.slug,
                 found.ai_provider_id,
-                asked.map_or(String::new(), |a| format!(", not `{}`", a.id()))
+                asked.map_or(String::new(), |a| format!(", not `{}`", a.id))
             ),
         )
         .with_hint("choose another slug; slugs never change")
@@ -724,10 +742,10 @@ fn ask_plan(
     })
 }
 
-fn secret_label(service: &str, config: &Map<String, Value>) -> &'static str {
-    match secret_field(service, config) {
-        Some("aws_secret_access_key") => "AWS secret access key",
-        Some("azure_entra_client_secret") => "Entra client secret",
+/// What the provider secret is called: the setting that holds it, else the API key.
+fn secret_label(service: &Service, secret: Secret) -> &'static str {
+    match secret {
+        Secret::Field(field) => service.field(field).map_or("provider API key", |f| f.label),
         _ => "provider API key",
     }
 }

@@ -3,12 +3,14 @@
 use serde_json::Value;
 
 use crate::api::integration::CreateIntegration;
-use crate::commands::integrations::config_args::is_secret;
 use crate::crypto::mask;
+use crate::services::{self, Kind, Service};
 
-/// The summary shown before anything is written; secrets appear masked.
+/// The summary shown before anything is written; the settings the registry marks secret
+/// for `service`, and `secret_keys` (given from the environment or files), appear masked.
 pub fn summary_lines(
     body: &CreateIntegration,
+    service: &Service,
     workspace: Option<&str>,
     exists: bool,
     secret_keys: &[String],
@@ -46,22 +48,20 @@ pub fn summary_lines(
         lines.push(format!("  {:<width$} {}", "key", mask(k)));
     }
     for (k, v) in body.configurations.iter().flatten() {
-        let shown = if k == "custom_headers" {
-            let names: Vec<String> = v
+        let kind = services::classify(Some(service), k).map(|f| f.kind);
+        let shown = match (kind, kind.and_then(|kind| kind.masked(v))) {
+            (Some(Kind::Headers), Some(masked)) => masked
                 .as_object()
                 .into_iter()
                 .flatten()
-                .map(|(h, hv)| format!("{h}: {}", mask(hv.as_str().unwrap_or(""))))
-                .collect();
-            names.join(", ")
-        } else if k == "vertex_service_account_json" {
-            "(set)".to_owned()
-        } else if is_secret(k) || secret_keys.contains(k) {
-            mask(v.as_str().unwrap_or(""))
-        } else if k == "azure_deployment_config" {
-            describe_deployments(v)
-        } else {
-            v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                .map(|(h, hv)| format!("{h}: {}", hv.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            (Some(Kind::SecretObject), _) => "(set)".to_owned(),
+            (_, Some(masked)) => masked.as_str().unwrap_or("").to_owned(),
+            _ if secret_keys.contains(k) => mask(v.as_str().unwrap_or("")),
+            (Some(Kind::Deployments), _) => describe_deployments(v),
+            _ => v.as_str().map_or_else(|| v.to_string(), str::to_owned),
         };
         lines.push(format!("  {k:<width$} {shown}"));
     }

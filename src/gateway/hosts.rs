@@ -1,0 +1,209 @@
+//! Which upstream hosts a `custom_host` may point at. Private, loopback, link-local and
+//! cloud-metadata addresses are refused unless the operator trusts the host
+//! (`catalog serve --trusted-custom-host HOST[:PORT]`): an admin who can edit an
+//! integration must not be able to make the server call into its own network.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use super::error::GatewayError;
+
+/// `HOST` or `HOST:PORT` the operator trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedHost {
+    host: String,
+    port: Option<u16>,
+}
+
+impl FromStr for TrustedHost {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let t = text.trim();
+        let bad = || {
+            format!("`{text}` is not HOST or HOST:PORT (e.g. `127.0.0.1:9000`, `vllm.internal`)")
+        };
+        if t.is_empty() || t.contains('/') || t.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        // `[::1]:8000`, `::1`, `host:8000`, `host`.
+        let (host, port) = if let Some(rest) = t.strip_prefix('[') {
+            let (h, after) = rest.split_once(']').ok_or_else(bad)?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p.parse().map_err(|_| bad())?),
+                None if after.is_empty() => None,
+                None => return Err(bad()),
+            };
+            (h.to_owned(), port)
+        } else if t.matches(':').count() == 1 {
+            let (h, p) = t.split_once(':').ok_or_else(bad)?;
+            (h.to_owned(), Some(p.parse().map_err(|_| bad())?))
+        } else {
+            (t.to_owned(), None)
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(TrustedHost {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+impl TrustedHost {
+    fn matches(&self, host: &str, port: u16) -> bool {
+        self.host == host.to_ascii_lowercase() && self.port.is_none_or(|p| p == port)
+    }
+}
+
+fn v4_private(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || (a == 100 && (64..128).contains(&b))
+        || a == 0
+}
+
+fn v6_private(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return v4_private(v4);
+    }
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+}
+
+/// Whether an address is one a public upstream never has.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4_private(v4),
+        IpAddr::V6(v6) => v6_private(v6),
+    }
+}
+
+fn internal_name(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    h == "localhost"
+        || [".localhost", ".internal", ".local", ".localdomain"]
+            .iter()
+            .any(|s| h.ends_with(s))
+        || h == "metadata"
+}
+
+/// Checks the host of `url` (a `custom_host`) against the trust rules.
+pub async fn check(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<(), GatewayError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        GatewayError::invalid(format!(
+            "the `custom_host` of AI provider `@{slug}` is not a URL ({e}); an admin can fix it with `catalog integrations update`"
+        ))
+    })?;
+    let host = parsed
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    if trusted.iter().any(|t| t.matches(&host, port)) {
+        return Ok(());
+    }
+    let refuse = |why: &str| {
+        GatewayError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "custom_host_not_allowed_error",
+            format!(
+                "the `custom_host` of AI provider `@{slug}` points at {why} (`{host}:{port}`), which the gateway does not call unless the operator trusts it: `catalog serve --trusted-custom-host {host}:{port}` (or CATALOG_TRUSTED_CUSTOM_HOSTS)"
+            ),
+        )
+        .exception()
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return if is_private(ip) {
+            Err(refuse("a private, loopback or link-local address"))
+        } else {
+            Ok(())
+        };
+    }
+    if internal_name(&host) {
+        return Err(refuse("an internal host name"));
+    }
+    let addresses = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| {
+            GatewayError::upstream(
+                axum::http::StatusCode::BAD_GATEWAY,
+                format!("cannot resolve the `custom_host` of AI provider `@{slug}` ({e})"),
+            )
+        })?;
+    for a in addresses {
+        if is_private(a.ip()) {
+            return Err(refuse("a host that resolves to a private address"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_hosts_parse() {
+        let t: TrustedHost = "127.0.0.1:9000".parse().unwrap();
+        assert!(t.matches("127.0.0.1", 9000) && !t.matches("127.0.0.1", 9001));
+        let t: TrustedHost = "[::1]:8000".parse().unwrap();
+        assert!(t.matches("::1", 8000));
+        let t: TrustedHost = "VLLM.internal".parse().unwrap();
+        assert!(t.matches("vllm.internal", 443));
+        for bad in ["", "http://x", "a:b", "[::1", "x y"] {
+            assert!(bad.parse::<TrustedHost>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn private_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "2606:4700::1"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn loopback_is_refused_unless_trusted() {
+        let e = check("http://127.0.0.1:9000/v1", &[], "p")
+            .await
+            .unwrap_err();
+        assert!(
+            e.message.contains("--trusted-custom-host 127.0.0.1:9000"),
+            "{}",
+            e.message
+        );
+        let trusted = vec!["127.0.0.1:9000".parse().unwrap()];
+        assert!(check("http://127.0.0.1:9000/v1", &trusted, "p")
+            .await
+            .is_ok());
+        assert!(check("http://localhost:9000/v1", &[], "p").await.is_err());
+        assert!(check("http://metadata.google.internal/", &[], "p")
+            .await
+            .is_err());
+    }
+}

@@ -1,0 +1,842 @@
+//! The inference gateway: `POST /v1/chat/completions` and `POST /v1/embeddings` on the
+//! same listener as the Admin API. A workspace API key calls `@provider/model`; the
+//! catalog decides whether the call may go (provider state, access, model allow-list),
+//! opens the credentials in memory and calls the provider in its own wire protocol.
+//!
+//! Resolution and refusals follow Portkey's gateway, so its SDKs and OpenAI's work
+//! unchanged. The async workers never block: catalog reads run on the blocking pool,
+//! upstream calls are async and streams pass through as they arrive.
+
+pub mod anthropic;
+pub mod azure;
+pub mod check;
+pub mod error;
+pub mod gemini;
+pub mod hosts;
+pub mod resolve;
+pub mod route;
+pub mod sse;
+pub mod upstream;
+pub mod usage;
+
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+use crate::api::gateway_config::GatewayConfig;
+use crate::server::auth::{self, IdentifyError, KeyRefusal, Principal};
+use crate::server::AppState;
+use error::GatewayError;
+use hosts::TrustedHost;
+use resolve::Target;
+use upstream::{Endpoint, Prepared, Protocol};
+use usage::Usage;
+
+/// The paths the gateway serves under `/v1`.
+pub const PATHS: &[&str] = &["/v1/chat/completions", "/v1/embeddings"];
+
+/// The scope a key needs to call models.
+pub const SCOPE: &str = "completions.write";
+
+/// The largest request body the gateway reads (images travel inline).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// How long an upstream has to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an upstream may stay silent while answering.
+const READ_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The gateway's own state: one connection pool for every upstream, and the hosts the
+/// operator trusts.
+pub struct Gateway {
+    client: reqwest::Client,
+    trusted: Vec<TrustedHost>,
+}
+
+impl Gateway {
+    pub fn new(trusted: Vec<TrustedHost>) -> anyhow::Result<Gateway> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Gateway { client, trusted })
+    }
+}
+
+/// Whether `path` is served by the gateway rather than the Admin API.
+pub fn is_gateway_path(path: &str) -> bool {
+    PATHS.contains(&path)
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/chat/completions", post(endpoint::<true>))
+        .route("/embeddings", post(endpoint::<false>))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The in-process caller (the embedded CLI) names the workspace it calls for.
+pub const WORKSPACE_HEADER: &str = "x-catalog-workspace";
+
+/// One inference route; `CHAT` picks chat completions, else embeddings.
+async fn endpoint<const CHAT: bool>(
+    State(state): State<AppState>,
+    owner: Option<Extension<auth::EmbeddedOwner>>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = Request::new(owner.is_some(), &query, headers, body);
+    let endpoint = if CHAT {
+        Endpoint::ChatCompletions
+    } else {
+        Endpoint::Embeddings
+    };
+    handle(state, request, endpoint).await
+}
+
+struct Request {
+    embedded: bool,
+    query_model: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+    trace_id: String,
+    started: Instant,
+}
+
+impl Request {
+    fn new(embedded: bool, query: &[(String, String)], headers: HeaderMap, body: Bytes) -> Self {
+        let trace_id = headers
+            .get("x-portkey-trace-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        Request {
+            embedded,
+            query_model: query
+                .iter()
+                .find(|(k, _)| k == "model")
+                .map(|(_, v)| v.clone()),
+            headers,
+            body,
+            trace_id,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// What every log line of a request shares.
+#[derive(Clone)]
+struct LogBase {
+    trace_id: String,
+    workspace: String,
+    started: Instant,
+}
+
+/// One line per inference request: never a body, never a credential.
+struct LogLine {
+    base: LogBase,
+    provider: String,
+    model: String,
+    status: u16,
+    upstream: Option<Duration>,
+    usage: Option<Usage>,
+    outcome: &'static str,
+}
+
+impl LogLine {
+    fn write(&self) {
+        let ms = |d: Duration| format!("{:.1}ms", d.as_secs_f64() * 1000.0);
+        let tokens = self.usage.map_or_else(
+            || "-".to_owned(),
+            |u| format!("{}+{}", u.prompt_tokens, u.completion_tokens),
+        );
+        crate::server::log_line(&format!(
+            "{} gateway trace={} workspace={} provider={} model={} status={} upstream={} total={} tokens={} {}",
+            crate::server::handlers::now(),
+            self.base.trace_id,
+            or_dash(&self.base.workspace),
+            or_dash(&self.provider),
+            or_dash(&self.model),
+            self.status,
+            self.upstream.map_or_else(|| "-".to_owned(), ms),
+            ms(self.base.started.elapsed()),
+            tokens,
+            self.outcome,
+        ));
+    }
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() {
+        "-"
+    } else {
+        s
+    }
+}
+
+/// Writes the line when a stream ends, however it ends (a client that goes away drops it).
+struct StreamLog(LogLine);
+
+impl Drop for StreamLog {
+    fn drop(&mut self) {
+        self.0.write();
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, GatewayError> + Send + 'static,
+) -> Result<T, GatewayError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
+        Err(GatewayError::internal(
+            "a catalog read stopped unexpectedly",
+        ))
+    })
+}
+
+/// The workspace the caller calls for.
+async fn caller_workspace(state: &AppState, request: &Request) -> Result<String, GatewayError> {
+    if request.embedded {
+        return request
+            .headers
+            .get(WORKSPACE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| GatewayError::invalid("name the workspace to call for"));
+    }
+    let (s, h) = (state.clone(), request.headers.clone());
+    let principal = blocking(move || {
+        auth::identify(&s, &h).map_err(|e| match e {
+            IdentifyError::Refused(KeyRefusal::Expired) => {
+                GatewayError::unauthorized("01", KeyRefusal::Expired.message())
+            }
+            IdentifyError::Refused(r) => GatewayError::unauthorized("03", r.message()),
+            IdentifyError::Store(e) => e.into(),
+        })
+    })
+    .await?;
+    match principal {
+        Principal::Workspace { key, workspace_id } => {
+            if !key.scopes.iter().any(|s| s == SCOPE) {
+                return Err(GatewayError::forbidden(format!(
+                    "Forbidden! this API key lacks the `{SCOPE}` scope that calling models needs; an admin can create a key that holds it with `catalog api-keys create --workspace WS --scope {SCOPE}`"
+                )));
+            }
+            Ok(workspace_id)
+        }
+        _ => Err(GatewayError::forbidden(
+            "an organisation API key cannot call models: use a workspace API key (`catalog api-keys create --workspace WS --scope completions.write`)",
+        )),
+    }
+}
+
+async fn handle(state: AppState, request: Request, endpoint: Endpoint) -> Response {
+    let mut log = LogLine {
+        base: LogBase {
+            trace_id: request.trace_id.clone(),
+            workspace: String::new(),
+            started: request.started,
+        },
+        provider: String::new(),
+        model: String::new(),
+        status: 0,
+        upstream: None,
+        usage: None,
+        outcome: "",
+    };
+    let (outcome, route) = match run(&state, &request, endpoint, &mut log).await {
+        Ok(routed) => (routed.outcome, Some((routed.retries, routed.path))),
+        Err(e) => (Err(e), None),
+    };
+    let mut response = match outcome {
+        Ok(Answer::Whole(response, meta)) => {
+            log.provider = meta.provider;
+            log.model = meta.model;
+            log.upstream = meta.upstream;
+            log.usage = meta.usage;
+            log.status = response.status().as_u16();
+            log.outcome = if response.status().is_success() {
+                "ok"
+            } else {
+                "upstream_error"
+            };
+            log.write();
+            response
+        }
+        Ok(Answer::Stream(response)) => response,
+        Err(e) => {
+            log.status = e.status.as_u16();
+            log.outcome = e.kind;
+            log.write();
+            e.into_response()
+        }
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request.trace_id) {
+        headers.insert("x-portkey-trace-id", v);
+    }
+    if let Some((retries, path)) = route.filter(|(_, path)| !path.is_empty()) {
+        headers.insert("x-portkey-retry-attempt-count", HeaderValue::from(retries));
+        if let Ok(v) = HeaderValue::from_str(&path) {
+            headers.insert("x-portkey-last-used-option-index", v);
+        }
+    }
+    response
+}
+
+/// What a complete answer says for the log line.
+pub struct Meta {
+    provider: String,
+    model: String,
+    upstream: Option<Duration>,
+    usage: Option<Usage>,
+}
+
+pub enum Answer {
+    /// A complete answer.
+    Whole(Response, Meta),
+    /// A stream; its log line is written when it ends.
+    Stream(Response),
+}
+
+/// The config a request names in `x-portkey-config`: JSON, or a saved config's slug or id
+/// visible to the workspace.
+async fn request_config(
+    state: &AppState,
+    headers: &HeaderMap,
+    workspace: &str,
+) -> Result<Option<GatewayConfig>, GatewayError> {
+    let Some(raw) = headers.get("x-portkey-config") else {
+        return Ok(None);
+    };
+    let raw = raw
+        .to_str()
+        .map_err(|_| {
+            GatewayError::invalid("`x-portkey-config` must be text: JSON or a saved config's slug")
+        })?
+        .trim()
+        .to_owned();
+    let text = if raw.starts_with('{') {
+        raw
+    } else {
+        let (s, ws, slug) = (state.clone(), workspace.to_owned(), raw.clone());
+        blocking(move || {
+            let config = s.store.read()?.config(&slug)?;
+            match config {
+                Some(c) if c.workspace_id.as_deref().is_none_or(|w| w == ws) => {
+                    if c.status != "active" {
+                        return Err(GatewayError::invalid(format!(
+                            "saved config `{}` is {}; an admin can make it active again with `catalog configs update {} --status active`",
+                            c.slug, c.status, c.slug
+                        )));
+                    }
+                    Ok(c.config)
+                }
+                _ => Err(GatewayError::invalid(format!(
+                    "`x-portkey-config` names no saved config of this workspace: `{slug}`; `catalog configs list` shows them"
+                ))),
+            }
+        })
+        .await?
+    };
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        GatewayError::invalid(format!(
+            "Invalid config passed: `x-portkey-config` is not JSON ({e})"
+        ))
+    })?;
+    GatewayConfig::parse(&value)
+        .map(Some)
+        .map_err(|e| GatewayError::invalid(format!("Invalid config passed: {e}")))
+}
+
+async fn run(
+    state: &AppState,
+    request: &Request,
+    endpoint: Endpoint,
+    log: &mut LogLine,
+) -> Result<route::Routed, GatewayError> {
+    let workspace = caller_workspace(state, request).await?;
+    log.base.workspace = workspace.clone();
+    let body: Map<String, Value> = serde_json::from_slice(&request.body).map_err(|e| {
+        GatewayError::invalid(format!("the request body must be a JSON object: {e}"))
+    })?;
+    let body_model = body.get("model").and_then(Value::as_str).map(str::to_owned);
+    let named = resolve::named(
+        &request.headers,
+        body_model.as_deref(),
+        request.query_model.as_deref(),
+    )?;
+    if let Some(n) = &named {
+        log.provider = n.slug.clone();
+        log.model = n.model.clone().unwrap_or_default();
+    }
+    let config = request_config(state, &request.headers, &workspace).await?;
+    if let Some(config) = &config {
+        refuse_unknown_slugs(state, &workspace, route::named_slugs(config)).await?;
+    }
+    let header_timeout = request_timeout(&request.headers)?;
+    let base = log.base.clone();
+    let call = |leaf: route::Leaf| {
+        let (body, base, workspace) = (body.clone(), base.clone(), workspace.clone());
+        async move {
+            let timeout = header_timeout.or(leaf.params.request_timeout.map(Duration::from_millis));
+            attempt(state, endpoint, workspace, body, leaf, timeout, base).await
+        }
+    };
+    let Some(config) = config else {
+        let named = named.ok_or_else(|| {
+            GatewayError::invalid(
+                "name the model to call as `model: \"@PROVIDER/MODEL\"` (or send the header `x-portkey-provider: @PROVIDER`); `GET /v1/models` lists what this key can call",
+            )
+        })?;
+        let leaf = route::Leaf {
+            named,
+            params: route::Inherited::default(),
+            path: String::new(),
+        };
+        let outcome = call(leaf).await;
+        // No config: no route headers either.
+        return Ok(route::Routed {
+            outcome,
+            retries: 0,
+            path: String::new(),
+        });
+    };
+    let router = route::Router {
+        request: named.as_ref(),
+        body_model: body_model.as_deref(),
+        call,
+    };
+    Ok(router
+        .run(&config, route::Inherited::default(), "config".to_owned())
+        .await)
+}
+
+/// Portkey's check before routing: every provider a config names must exist.
+async fn refuse_unknown_slugs(
+    state: &AppState,
+    workspace: &str,
+    slugs: Vec<String>,
+) -> Result<(), GatewayError> {
+    let (s, ws) = (state.clone(), workspace.to_owned());
+    blocking(move || {
+        let mut read = s.store.read()?;
+        let mut unknown = Vec::new();
+        for slug in slugs {
+            if read.provider(&ws, &slug)?.is_none() && read.virtual_key(&ws, &slug)?.is_none() {
+                unknown.push(slug);
+            }
+        }
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(GatewayError::unknown_keys(
+                &unknown,
+                "The config names AI providers this workspace does not have; `GET /v1/models` lists the ones it has",
+            ))
+        }
+    })
+    .await
+}
+
+/// One attempt at one leaf: resolve its provider, check it, call it.
+async fn attempt(
+    state: &AppState,
+    endpoint: Endpoint,
+    workspace: String,
+    mut body: Map<String, Value>,
+    leaf: route::Leaf,
+    timeout: Option<Duration>,
+    base: LogBase,
+) -> Result<Answer, GatewayError> {
+    let s = state.clone();
+    let named = leaf.named.clone();
+    let mut target = blocking(move || {
+        let mut read = s.store.read()?;
+        resolve::target(
+            &s,
+            &mut *read,
+            &workspace,
+            &named,
+            &mut resolve::Steps::default(),
+        )
+    })
+    .await?;
+    if let Some(host) = &leaf.params.custom_host {
+        target.custom_host = Some(host.clone());
+    }
+    if let Some(host) = &target.custom_host {
+        hosts::check(host, &state.gateway.trusted, &target.slug).await?;
+    }
+    body.extend(leaf.params.override_params);
+    let prepared = upstream::prepare(&target, endpoint, body)?;
+    call(state, &target, prepared, timeout, base).await
+}
+
+/// `x-portkey-request-timeout` in milliseconds.
+fn request_timeout(headers: &HeaderMap) -> Result<Option<Duration>, GatewayError> {
+    let Some(v) = headers.get("x-portkey-request-timeout") else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map(|ms| Some(Duration::from_millis(ms)))
+        .ok_or_else(|| {
+            GatewayError::invalid(
+                "`x-portkey-request-timeout` must be a whole number of milliseconds above 0",
+            )
+        })
+}
+
+fn timed_out(timeout: Duration) -> GatewayError {
+    GatewayError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "timeout_error",
+        format!(
+            "Request exceeded the timeout sent in the request: {}ms",
+            timeout.as_millis()
+        ),
+    )
+}
+
+fn unreachable(target: &Target, e: &reqwest::Error) -> GatewayError {
+    let why = if e.is_timeout() {
+        "did not answer in time"
+    } else if e.is_connect() {
+        "could not be reached"
+    } else {
+        "failed while answering"
+    };
+    GatewayError::upstream(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "the upstream of AI provider `@{}` ({}) {why}",
+            target.slug, target.service
+        ),
+    )
+}
+
+/// Upstream headers worth passing on to the caller.
+const PASSED_HEADERS: &[&str] = &[
+    "retry-after",
+    "retry-after-ms",
+    "x-request-id",
+    "openai-processing-ms",
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-reset-tokens",
+];
+
+fn answer_headers(target: &Target, upstream: &reqwest::header::HeaderMap) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for name in PASSED_HEADERS {
+        if let Some(v) = upstream.get(*name) {
+            h.insert(*name, v.clone());
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&target.service) {
+        h.insert("x-portkey-provider", v);
+    }
+    if let Some(v) = target
+        .integration
+        .as_deref()
+        .and_then(|i| HeaderValue::from_str(i).ok())
+    {
+        h.insert("x-catalog-integration", v);
+    }
+    h
+}
+
+async fn call(
+    state: &AppState,
+    target: &Target,
+    prepared: Prepared,
+    timeout: Option<Duration>,
+    base: LogBase,
+) -> Result<Answer, GatewayError> {
+    let sent = Instant::now();
+    let send = state
+        .gateway
+        .client
+        .post(&prepared.url)
+        .headers(prepared.headers)
+        .json(&prepared.body)
+        .send();
+    let upstream = match timeout {
+        Some(t) => tokio::time::timeout(t, send)
+            .await
+            .map_err(|_| timed_out(t))?,
+        None => send.await,
+    }
+    .map_err(|e| unreachable(target, &e))?;
+    let status =
+        StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = answer_headers(target, upstream.headers());
+    let created = chrono::Utc::now().timestamp();
+    if status.is_success() && prepared.stream {
+        let log = StreamLog(LogLine {
+            base,
+            provider: target.slug.clone(),
+            model: target.model.clone(),
+            status: status.as_u16(),
+            upstream: Some(sent.elapsed()),
+            usage: None,
+            outcome: "",
+        });
+        let body = stream_body(
+            upstream,
+            prepared.protocol,
+            prepared.caller_wants_usage,
+            created,
+            log,
+            target,
+        );
+        let mut response = Response::new(body);
+        *response.headers_mut() = headers;
+        response.headers_mut().insert(
+            "content-type",
+            HeaderValue::from_static("text/event-stream"),
+        );
+        response
+            .headers_mut()
+            .insert("cache-control", HeaderValue::from_static("no-cache"));
+        return Ok(Answer::Stream(response));
+    }
+    let read = async { upstream.bytes().await };
+    let bytes = match timeout {
+        Some(t) => tokio::time::timeout(t.saturating_sub(sent.elapsed()), read)
+            .await
+            .map_err(|_| timed_out(t))?,
+        None => read.await,
+    }
+    .map_err(|e| unreachable(target, &e))?;
+    let upstream_time = sent.elapsed();
+    let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+    let (body, usage) = match (prepared.protocol, status.is_success(), parsed) {
+        (Protocol::Anthropic, true, Some(message)) => {
+            let (body, usage) = anthropic::response(&message, created);
+            (Bytes::from(body.to_string()), Some(usage))
+        }
+        (Protocol::Anthropic, false, Some(error)) => {
+            (Bytes::from(anthropic::error(&error).to_string()), None)
+        }
+        (Protocol::Gemini, true, Some(answer)) => {
+            let (body, usage) = gemini::response(&answer, &target.model, created);
+            (Bytes::from(body.to_string()), usage)
+        }
+        (Protocol::Gemini, false, Some(error)) => {
+            (Bytes::from(gemini::error(&error).to_string()), None)
+        }
+        (_, true, Some(v)) => (bytes, v.get("usage").and_then(Usage::from_openai)),
+        (_, true, None) => {
+            return Err(GatewayError::upstream(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "the upstream of AI provider `@{}` answered with something that is not JSON",
+                    target.slug
+                ),
+            ))
+        }
+        (_, false, _) => (bytes, None),
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    let meta = Meta {
+        provider: target.slug.clone(),
+        model: target.model.clone(),
+        upstream: Some(upstream_time),
+        usage,
+    };
+    Ok(Answer::Whole(response, meta))
+}
+
+/// How one stream's events become the caller's bytes.
+enum Translate {
+    /// OpenAI's own chunks, passed on; the usage chunk is dropped if the caller did not ask.
+    OpenAi {
+        caller_wants_usage: bool,
+        finished: bool,
+        usage: Option<Usage>,
+    },
+    Anthropic(anthropic::StreamTranslator),
+    Gemini(gemini::StreamTranslator, bool),
+}
+
+impl Translate {
+    fn event(&mut self, event: &sse::Event) -> Vec<u8> {
+        match self {
+            Translate::Anthropic(t) => t.event(event),
+            Translate::Gemini(t, _) => t.event(event),
+            Translate::OpenAi {
+                caller_wants_usage,
+                finished,
+                usage,
+            } => {
+                if event.data == "[DONE]" {
+                    *finished = true;
+                    return sse::DONE.to_vec();
+                }
+                if let Ok(chunk) = serde_json::from_str::<Value>(&event.data) {
+                    if chunk.get("error").is_some() {
+                        *finished = true;
+                    }
+                    if let Some(u) = chunk.get("usage").and_then(Usage::from_openai) {
+                        *usage = Some(u);
+                        let only_usage = chunk
+                            .get("choices")
+                            .is_none_or(|c| c.as_array().is_none_or(Vec::is_empty));
+                        if only_usage && !*caller_wants_usage {
+                            return Vec::new();
+                        }
+                    }
+                }
+                sse::data(&event.data)
+            }
+        }
+    }
+
+    fn finished(&self) -> bool {
+        match self {
+            Translate::OpenAi { finished, .. } => *finished,
+            Translate::Anthropic(t) => t.finished,
+            Translate::Gemini(_, finished) => *finished,
+        }
+    }
+
+    /// What to send when the upstream ends its stream: Gemini's streams end without a
+    /// marker, so its end is the normal end; other streams are cut (`None`).
+    fn end(&mut self) -> Option<Vec<u8>> {
+        match self {
+            Translate::Gemini(t, finished) if !*finished => {
+                *finished = true;
+                Some(t.finish())
+            }
+            _ => None,
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        match self {
+            Translate::OpenAi { usage, .. } => *usage,
+            Translate::Anthropic(t) => Some(t.usage()),
+            Translate::Gemini(t, _) => t.usage(),
+        }
+    }
+}
+
+struct StreamState {
+    upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    splitter: sse::Splitter,
+    translate: Translate,
+    log: StreamLog,
+    slug: String,
+    done: bool,
+}
+
+impl StreamState {
+    fn cut(&mut self, why: &str) -> Bytes {
+        self.done = true;
+        self.log.0.outcome = "upstream_cut";
+        let e = GatewayError::upstream(
+            StatusCode::BAD_GATEWAY,
+            format!("the upstream of AI provider `@{}` {why}", self.slug),
+        );
+        Bytes::from(sse::data(
+            &serde_json::json!({"error": e.body()["error"]}).to_string(),
+        ))
+    }
+}
+
+fn stream_body(
+    upstream: reqwest::Response,
+    protocol: Protocol,
+    caller_wants_usage: bool,
+    created: i64,
+    log: StreamLog,
+    target: &Target,
+) -> Body {
+    let translate = match protocol {
+        Protocol::Anthropic => Translate::Anthropic(anthropic::StreamTranslator::new(
+            created,
+            caller_wants_usage,
+        )),
+        Protocol::Gemini => Translate::Gemini(
+            gemini::StreamTranslator::new(&target.model, created, caller_wants_usage),
+            false,
+        ),
+        Protocol::OpenAi | Protocol::Azure => Translate::OpenAi {
+            caller_wants_usage,
+            finished: false,
+            usage: None,
+        },
+    };
+    let mut state = StreamState {
+        upstream: upstream.bytes_stream().boxed(),
+        splitter: sse::Splitter::default(),
+        translate,
+        log,
+        slug: target.slug.clone(),
+        done: false,
+    };
+    state.log.0.outcome = "client_disconnected";
+    let stream = futures_util::stream::unfold(state, |mut s| async move {
+        loop {
+            if s.done {
+                return None;
+            }
+            match s.upstream.next().await {
+                Some(Ok(bytes)) => {
+                    let mut out = Vec::new();
+                    for event in s.splitter.push(&bytes) {
+                        out.extend(s.translate.event(&event));
+                    }
+                    s.log.0.usage = s.translate.usage();
+                    if s.translate.finished() {
+                        s.done = true;
+                        s.log.0.outcome = "ok";
+                    }
+                    if !out.is_empty() {
+                        return Some((Ok::<Bytes, std::io::Error>(Bytes::from(out)), s));
+                    }
+                }
+                Some(Err(_)) => {
+                    let bytes = s.cut("broke off the stream");
+                    return Some((Ok(bytes), s));
+                }
+                None if s.translate.finished() => return None,
+                None if s.splitter.has_partial() => {
+                    let bytes = s.cut("ended the stream before it was complete");
+                    return Some((Ok(bytes), s));
+                }
+                None => {
+                    if let Some(end) = s.translate.end() {
+                        s.done = true;
+                        s.log.0.usage = s.translate.usage();
+                        s.log.0.outcome = "ok";
+                        return Some((Ok(Bytes::from(end)), s));
+                    }
+                    let bytes = s.cut("ended the stream before it was complete");
+                    return Some((Ok(bytes), s));
+                }
+            }
+        }
+    });
+    Body::from_stream(stream)
+}
