@@ -211,9 +211,12 @@ fn own_workspace(k: KeyWorkspace) -> Workspace {
 }
 
 /// The gateway base URL developers call: the configured server, else Portkey's hosted one.
+/// The gateway a profile's models are called through: its server, or for the embedded
+/// catalog the local `catalog serve` that shares its database (the hosted service knows
+/// none of its providers).
 pub fn login_base_url(settings: &Settings) -> String {
     match &settings.target {
         Target::Remote { base_url, .. } => base_url.clone(),
-        Target::Embedded { .. } => auth::HOSTED_BASE_URL.to_owned(),
+        Target::Embedded { .. } => format!("http://{}/v1", serve::DEFAULT_LISTEN),
     }
 }

@@ -14,10 +14,13 @@ use crate::gateway::hosts::TrustedHost;
 use crate::server::listen::Timeouts;
 use crate::server::{self, AppState, ServerConfig};
 
+/// Where `catalog serve` listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port)
-    #[arg(long, env = env::CATALOG_LISTEN, default_value = "127.0.0.1:8787")]
+    #[arg(long, env = env::CATALOG_LISTEN, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
     /// Database file (default: the embedded catalog's database)

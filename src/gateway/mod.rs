@@ -197,11 +197,9 @@ impl Drop for StreamLog {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, GatewayError> + Send + 'static,
 ) -> Result<T, GatewayError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
-        Err(GatewayError::internal(
-            "a catalog read stopped unexpectedly",
-        ))
-    })
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| Err(GatewayError::internal("a catalog read stopped unexpectedly")))
 }
 
 /// The workspace the caller calls for.

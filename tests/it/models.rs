@@ -348,6 +348,8 @@ fn snippets_are_valid_code_naming_the_exact_model() {
             ])
             .stdout;
         assert!(code.contains(&format!("\"{model}\"")), "{kind}: {code}");
+        // The embedded catalog's providers are called through its local `catalog serve`.
+        assert!(code.contains("http://127.0.0.1:8787/v1"), "{kind}: {code}");
         match kind {
             "curl" => {
                 let body = code
