@@ -1264,3 +1264,19 @@ fn models_test_and_check_on_a_served_catalog() {
     models_test_and_check(&gw.w, &gw.up);
     gw.assert_clean_upstream();
 }
+
+#[test]
+fn a_stream_may_pause_longer_than_the_idle_timeout() {
+    let gw = Gateway::start_with(true, &[("CATALOG_IDLE_TIMEOUT", "1s")]);
+    // The connection is busy while the answer is on its way, even when nothing moves.
+    let sse = gw
+        .chat(&stream_body(
+            "@openai-prod/gpt-4o-mini+chunks-2+delay-1500",
+            false,
+        ))
+        .sse();
+    assert!(sse.done, "{sse:?}");
+    assert_eq!(sse.text(), "The quick");
+    gw.chat(&chat_body("@openai-prod/gpt-4o-mini+slow-1500"))
+        .ok();
+}
