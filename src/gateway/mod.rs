@@ -147,6 +147,7 @@ struct LogBase {
 }
 
 /// One line per inference request: never a body, never a credential.
+#[derive(Clone)]
 struct LogLine {
     base: LogBase,
     provider: String,
@@ -197,6 +198,32 @@ impl Drop for StreamLog {
     }
 }
 
+/// The line of a request not answered yet. A caller that goes away first drops the
+/// request's future, and with it this: the line is written then, with nginx's status 499
+/// (client closed request) and the outcome `client_disconnected`.
+struct Unanswered {
+    line: LogLine,
+    answered: bool,
+}
+
+impl Unanswered {
+    /// The request is answered: its line is the answer's to write.
+    fn answered(mut self) -> LogLine {
+        self.answered = true;
+        self.line.clone()
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.line.status = 499;
+            self.line.outcome = "client_disconnected";
+            self.line.write();
+        }
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, GatewayError> + Send + 'static,
 ) -> Result<T, GatewayError> {
@@ -244,20 +271,25 @@ async fn caller_workspace(state: &AppState, request: &Request) -> Result<String,
 }
 
 async fn handle(state: AppState, request: Request, endpoint: Endpoint) -> Response {
-    let mut log = LogLine {
-        base: LogBase {
-            trace_id: request.trace_id.clone(),
-            workspace: String::new(),
-            started: request.started,
+    let mut pending = Unanswered {
+        line: LogLine {
+            base: LogBase {
+                trace_id: request.trace_id.clone(),
+                workspace: String::new(),
+                started: request.started,
+            },
+            provider: String::new(),
+            model: String::new(),
+            status: 0,
+            upstream: None,
+            usage: None,
+            outcome: "",
         },
-        provider: String::new(),
-        model: String::new(),
-        status: 0,
-        upstream: None,
-        usage: None,
-        outcome: "",
+        answered: false,
     };
-    let (outcome, route) = match run(&state, &request, endpoint, &mut log).await {
+    let routed = run(&state, &request, endpoint, &mut pending.line).await;
+    let mut log = pending.answered();
+    let (outcome, route) = match routed {
         Ok(routed) => (routed.outcome, Some((routed.retries, routed.path))),
         Err(e) => (Err(e), None),
     };

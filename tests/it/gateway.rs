@@ -1280,3 +1280,27 @@ fn a_stream_may_pause_longer_than_the_idle_timeout() {
     gw.chat(&chat_body("@openai-prod/gpt-4o-mini+slow-1500"))
         .ok();
 }
+
+#[test]
+fn a_caller_that_gives_up_before_the_answer_is_logged() {
+    let gw = Gateway::start();
+    let impatient = Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(gw.url("/chat/completions"))
+        .bearer_auth(&gw.key)
+        .header("x-portkey-trace-id", "gave-up")
+        .json(&chat_body("@openai-prod/gpt-4o-mini+slow-1500"))
+        .send();
+    assert!(gave_up.unwrap_err().is_timeout());
+    let lines = gw.trace_lines("gave-up", |l| !l.is_empty());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains(" provider=openai-prod model=gpt-4o-mini+slow-1500 status=499 "),
+        "{lines:?}"
+    );
+    assert!(lines[0].ends_with(" client_disconnected"), "{lines:?}");
+    gw.chat(&chat_body("@openai-prod/gpt-4o-mini")).ok();
+}
