@@ -710,6 +710,7 @@ enum Translate {
     OpenAi {
         caller_wants_usage: bool,
         finished: bool,
+        errored: bool,
         usage: Option<Usage>,
     },
     Anthropic(anthropic::StreamTranslator),
@@ -724,6 +725,7 @@ impl Translate {
             Translate::OpenAi {
                 caller_wants_usage,
                 finished,
+                errored,
                 usage,
             } => {
                 if event.data == "[DONE]" {
@@ -733,6 +735,7 @@ impl Translate {
                 if let Ok(chunk) = serde_json::from_str::<Value>(&event.data) {
                     if chunk.get("error").is_some() {
                         *finished = true;
+                        *errored = true;
                     }
                     if let Some(u) = chunk.get("usage").and_then(Usage::from_openai) {
                         *usage = Some(u);
@@ -753,7 +756,16 @@ impl Translate {
         match self {
             Translate::OpenAi { finished, .. } => *finished,
             Translate::Anthropic(t) => t.finished,
-            Translate::Gemini(_, finished) => *finished,
+            Translate::Gemini(t, finished) => *finished || t.errored,
+        }
+    }
+
+    /// Whether the stream ended with the upstream's error event.
+    fn errored(&self) -> bool {
+        match self {
+            Translate::OpenAi { errored, .. } => *errored,
+            Translate::Anthropic(t) => t.errored,
+            Translate::Gemini(t, _) => t.errored,
         }
     }
 
@@ -761,7 +773,7 @@ impl Translate {
     /// marker, so its end is the normal end; other streams are cut (`None`).
     fn end(&mut self) -> Option<Vec<u8>> {
         match self {
-            Translate::Gemini(t, finished) if !*finished => {
+            Translate::Gemini(t, finished) if !*finished && !t.errored => {
                 *finished = true;
                 Some(t.finish())
             }
@@ -821,6 +833,7 @@ fn stream_body(
         Protocol::OpenAi | Protocol::Azure => Translate::OpenAi {
             caller_wants_usage,
             finished: false,
+            errored: false,
             usage: None,
         },
     };
@@ -847,7 +860,11 @@ fn stream_body(
                     s.log.0.usage = s.translate.usage();
                     if s.translate.finished() {
                         s.done = true;
-                        s.log.0.outcome = "ok";
+                        s.log.0.outcome = if s.translate.errored() {
+                            "upstream_error"
+                        } else {
+                            "ok"
+                        };
                     }
                     if !out.is_empty() {
                         return Some((Ok::<Bytes, std::io::Error>(Bytes::from(out)), s));

@@ -1304,3 +1304,26 @@ fn a_caller_that_gives_up_before_the_answer_is_logged() {
     assert!(lines[0].ends_with(" client_disconnected"), "{lines:?}");
     gw.chat(&chat_body("@openai-prod/gpt-4o-mini")).ok();
 }
+
+#[test]
+fn an_error_event_mid_stream_is_the_streams_end() {
+    let gw = Gateway::start();
+    gw.connect("claude", "anthropic", "/v1", &[]);
+    gw.connect("gemini", "google", "/v1beta", &[]);
+    for (model, trace) in [
+        ("@openai-prod/gpt-4o-mini+error-2", "error-openai"),
+        (&*format!("@claude/{CLAUDE}+error-2"), "error-claude"),
+        ("@gemini/gemini-2.0-flash+error-2", "error-gemini"),
+    ] {
+        let answer = gw.chat_with(&[("x-portkey-trace-id", trace)], &stream_body(model, true));
+        let sse = answer.sse();
+        // Nothing after the error: no usage, no [DONE] that would make it look complete.
+        assert!(!sse.done, "{model}: {sse:?}");
+        assert_eq!(sse.text(), "The quick ", "{model}");
+        assert!(sse.usage().is_empty(), "{model}: {sse:?}");
+        let last = sse.chunks.last().unwrap();
+        assert!(last["error"]["message"].is_string(), "{model}: {last}");
+        let lines = gw.trace_lines(trace, |l| !l.is_empty());
+        assert!(lines[0].ends_with(" upstream_error"), "{lines:?}");
+    }
+}
