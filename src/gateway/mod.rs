@@ -168,10 +168,10 @@ impl LogLine {
         crate::server::log_line(&format!(
             "{} gateway trace={} workspace={} provider={} model={} status={} upstream={} total={} tokens={} {}",
             crate::server::handlers::now(),
-            self.base.trace_id,
-            or_dash(&self.base.workspace),
-            or_dash(&self.provider),
-            or_dash(&self.model),
+            field(&self.base.trace_id),
+            field(&self.base.workspace),
+            field(&self.provider),
+            field(&self.model),
             self.status,
             self.upstream.map_or_else(|| "-".to_owned(), ms),
             ms(self.base.started.elapsed()),
@@ -181,12 +181,22 @@ impl LogLine {
     }
 }
 
-fn or_dash(s: &str) -> &str {
+/// A field of the log line as it is written: `-` when empty, whitespace and control
+/// characters escaped (`\u{a}`), so that a caller's model name or trace id can neither
+/// end the line and forge another nor add fields to it.
+fn field(s: &str) -> String {
     if s.is_empty() {
-        "-"
-    } else {
-        s
+        return "-".to_owned();
     }
+    s.chars()
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Writes the line when a stream ends, however it ends (a client that goes away drops it).
@@ -893,4 +903,19 @@ fn stream_body(
         }
     });
     Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_fields_stay_on_one_line_and_in_one_field() {
+        assert_eq!(field(""), "-");
+        assert_eq!(field("gpt-4o-mini"), "gpt-4o-mini");
+        assert_eq!(
+            field("m\nx gateway trace=forged\tstatus=200\r"),
+            "m\\u{a}x\\u{20}gateway\\u{20}trace=forged\\u{9}status=200\\u{d}"
+        );
+    }
 }

@@ -1327,3 +1327,32 @@ fn an_error_event_mid_stream_is_the_streams_end() {
         assert!(lines[0].ends_with(" upstream_error"), "{lines:?}");
     }
 }
+
+#[test]
+fn a_caller_cannot_forge_log_lines() {
+    let gw = Gateway::start();
+    let forged = "2026-01-01T00:00:00.000Z gateway trace=forged status=200";
+    gw.chat_with(
+        &[("x-portkey-trace-id", "t1 status=999")],
+        &chat_body(&format!("@openai-prod/gpt-4o-mini\n{forged}")),
+    )
+    .ok();
+    gw.chat(&chat_body(&format!("@nope\n{forged}/gpt-4o-mini")))
+        .refused(400, "invalid_request_error", "Following keys are not valid");
+    let log = gw.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(" gateway ")).collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for line in &lines {
+        assert!(!line.starts_with("2026-01-01"), "a forged line: {log}");
+        assert_eq!(line.matches(" status=").count(), 1, "{line}");
+    }
+    assert!(
+        lines[0].contains(" gateway trace=t1\\u{20}status=999 "),
+        "{log}"
+    );
+    assert!(
+        lines[0].contains(" model=gpt-4o-mini\\u{a}2026-01-01"),
+        "{log}"
+    );
+    assert!(lines[1].contains(" provider=nope\\u{a}2026-01-01"), "{log}");
+}
