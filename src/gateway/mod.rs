@@ -506,7 +506,7 @@ async fn attempt(
 ) -> Result<Answer, GatewayError> {
     let s = state.clone();
     let named = leaf.named.clone();
-    let mut target = blocking(move || {
+    let target = blocking(move || {
         let mut read = s.store.read()?;
         resolve::target(
             &s,
@@ -518,7 +518,23 @@ async fn attempt(
     })
     .await?;
     if let Some(host) = &leaf.params.custom_host {
-        target.custom_host = Some(host.clone());
+        // The caller's config must not send the provider's stored credentials elsewhere.
+        let own = target
+            .custom_host
+            .as_deref()
+            .map(|h| h.trim_end_matches('/'));
+        if own != Some(host.trim_end_matches('/')) {
+            return Err(GatewayError::new(
+                StatusCode::FORBIDDEN,
+                "custom_host_not_allowed_error",
+                format!(
+                    "`custom_host` `{host}` in the config would send AI provider `@{}`'s credentials to a host its integration does not name; an admin sets where a provider is called on its integration: `catalog integrations update {} --custom-host URL`",
+                    target.slug,
+                    target.integration.as_deref().unwrap_or(&target.slug)
+                ),
+            )
+            .exception());
+        }
     }
     if let Some(host) = &target.custom_host {
         hosts::check(host, &state.gateway.trusted, &target.slug).await?;

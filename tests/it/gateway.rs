@@ -201,7 +201,10 @@ impl Gateway {
 
     /// A served catalog that trusts the fake or not, with more server environment.
     fn start_with(trusted: bool, extra_env: &[(&str, &str)]) -> Gateway {
-        let up = Upstream::start_blocking();
+        Self::start_on(Upstream::start_blocking(), trusted, extra_env)
+    }
+
+    fn start_on(up: Upstream, trusted: bool, extra_env: &[(&str, &str)]) -> Gateway {
         let home = tempfile::tempdir().unwrap();
         let host = up.host_port();
         let mut env = extra_env.to_vec();
@@ -1355,4 +1358,27 @@ fn a_caller_cannot_forge_log_lines() {
         "{log}"
     );
     assert!(lines[1].contains(" provider=nope\\u{a}2026-01-01"), "{log}");
+}
+
+#[test]
+fn a_config_cannot_send_a_providers_credentials_to_another_host() {
+    let elsewhere = Upstream::start_blocking();
+    let up = Upstream::start_blocking();
+    // Both hosts trusted: only the integration decides where its key goes.
+    let trusted = format!("{},{}", up.host_port(), elsewhere.host_port());
+    let gw = Gateway::start_on(up, false, &[("CATALOG_TRUSTED_CUSTOM_HOSTS", &trusted)]);
+    let own = gw.up.base_url("/v1");
+    let body = chat_body("gpt-4o-mini");
+    let to = |host: &str| json!({"provider": "@openai-prod", "custom_host": host}).to_string();
+    gw.chat_with(
+        &[("x-portkey-config", &to(&elsewhere.base_url("/v1")))],
+        &body,
+    )
+    .refused(403, "custom_host_not_allowed_error", "@openai-prod");
+    assert_eq!(elsewhere.request_count(), 0);
+    assert_eq!(gw.up.request_count(), 0);
+    // Naming the integration's own host is no redirection.
+    gw.chat_with(&[("x-portkey-config", &to(&format!("{own}/")))], &body)
+        .ok();
+    assert_openai_call(&gw.up.last_request(), PROVIDER_KEY, "gpt-4o-mini");
 }
