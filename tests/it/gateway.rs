@@ -1382,3 +1382,30 @@ fn a_config_cannot_send_a_providers_credentials_to_another_host() {
         .ok();
     assert_openai_call(&gw.up.last_request(), PROVIDER_KEY, "gpt-4o-mini");
 }
+
+#[test]
+fn a_stream_falls_back_like_a_whole_answer() {
+    let gw = Gateway::start();
+    gw.connect("claude", "anthropic", "/v1", &[]);
+    let config = json!({
+        "strategy": {"mode": "fallback"},
+        "targets": [{"provider": "@openai-prod", "override_params": {"model": "gpt-4o-mini"}},
+                    {"provider": "@claude", "override_params": {"model": CLAUDE}}]
+    })
+    .to_string();
+    fail_next_openai_call(&gw.up, 503);
+    let answer = gw.chat_with(&[("x-portkey-config", &config)], &stream_body("x", true));
+    assert_eq!(
+        answer.header("x-portkey-last-used-option-index"),
+        Some("config.targets[1]")
+    );
+    assert_eq!(answer.header("x-portkey-provider"), Some("anthropic"));
+    let sse = answer.sse();
+    assert!(sse.done);
+    assert_eq!(sse.text(), REPLY);
+    assert_eq!(sse.usage().len(), 1);
+    let requests = gw.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(requests[0].is_stream() && requests[1].is_stream());
+    assert_anthropic_call(&requests[1], CLAUDE);
+}
