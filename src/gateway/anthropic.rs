@@ -262,6 +262,8 @@ pub struct StreamTranslator {
     usage: Usage,
     caller_wants_usage: bool,
     pub finished: bool,
+    /// The stream ended with the upstream's error event.
+    pub errored: bool,
 }
 
 impl StreamTranslator {
@@ -274,6 +276,7 @@ impl StreamTranslator {
             usage: Usage::default(),
             caller_wants_usage,
             finished: false,
+            errored: false,
         }
     }
 
@@ -374,6 +377,7 @@ impl StreamTranslator {
             }
             "error" => {
                 self.finished = true;
+                self.errored = true;
                 sse::data(&error(&data).to_string())
             }
             _ => Vec::new(),

@@ -439,6 +439,8 @@ pub struct StreamTranslator {
     caller_wants_usage: bool,
     stopped: bool,
     pub finished: bool,
+    /// The stream ended with the upstream's exception.
+    pub errored: bool,
 }
 
 impl StreamTranslator {
@@ -452,6 +454,7 @@ impl StreamTranslator {
             caller_wants_usage,
             stopped: false,
             finished: false,
+            errored: false,
         }
     }
 
@@ -500,11 +503,13 @@ impl StreamTranslator {
             "event" => {}
             "exception" => {
                 self.finished = true;
+                self.errored = true;
                 let e = error(&data, frame.header(":exception-type"));
                 return sse::data(&e.to_string());
             }
             _ => {
                 self.finished = true;
+                self.errored = true;
                 let message = frame
                     .header(":error-message")
                     .unwrap_or("the upstream broke off the stream");

@@ -155,6 +155,8 @@ pub struct StreamTranslator {
     usage: Option<Usage>,
     caller_wants_usage: bool,
     started: bool,
+    /// The upstream sent an error event: the stream ends with it.
+    pub errored: bool,
 }
 
 impl StreamTranslator {
@@ -165,6 +167,7 @@ impl StreamTranslator {
             usage: None,
             caller_wants_usage,
             started: false,
+            errored: false,
         }
     }
 
@@ -191,6 +194,7 @@ impl StreamTranslator {
             return Vec::new();
         };
         if data.get("error").is_some() {
+            self.errored = true;
             return sse::data(&error(&data).to_string());
         }
         if let Some(u) = usage_of(&data["usageMetadata"]) {

@@ -144,6 +144,7 @@ struct LogBase {
 }
 
 /// One line per inference request: never a body, never a credential.
+#[derive(Clone)]
 struct LogLine {
     base: LogBase,
     provider: String,
@@ -164,10 +165,10 @@ impl LogLine {
         crate::server::log_line(&format!(
             "{} gateway trace={} workspace={} provider={} model={} status={} upstream={} total={} tokens={} {}",
             crate::server::handlers::now(),
-            self.base.trace_id,
-            or_dash(&self.base.workspace),
-            or_dash(&self.provider),
-            or_dash(&self.model),
+            field(&self.base.trace_id),
+            field(&self.base.workspace),
+            field(&self.provider),
+            field(&self.model),
             self.status,
             self.upstream.map_or_else(|| "-".to_owned(), ms),
             ms(self.base.started.elapsed()),
@@ -177,12 +178,22 @@ impl LogLine {
     }
 }
 
-fn or_dash(s: &str) -> &str {
+/// A field of the log line as it is written: `-` when empty, whitespace and control
+/// characters escaped (`\u{a}`), so that a caller's model name or trace id can neither
+/// end the line and forge another nor add fields to it.
+fn field(s: &str) -> String {
     if s.is_empty() {
-        "-"
-    } else {
-        s
+        return "-".to_owned();
     }
+    s.chars()
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Writes the line when a stream ends, however it ends (a client that goes away drops it).
@@ -194,12 +205,40 @@ impl Drop for StreamLog {
     }
 }
 
+/// The line of a request not answered yet. A caller that goes away first drops the
+/// request's future, and with it this: the line is written then, with nginx's status 499
+/// (client closed request) and the outcome `client_disconnected`.
+struct Unanswered {
+    line: LogLine,
+    answered: bool,
+}
+
+impl Unanswered {
+    /// The request is answered: its line is the answer's to write.
+    fn answered(mut self) -> LogLine {
+        self.answered = true;
+        self.line.clone()
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.line.status = 499;
+            self.line.outcome = "client_disconnected";
+            self.line.write();
+        }
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, GatewayError> + Send + 'static,
 ) -> Result<T, GatewayError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|_| Err(GatewayError::internal("a catalog read stopped unexpectedly")))
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
+        Err(GatewayError::internal(
+            "a catalog read stopped unexpectedly",
+        ))
+    })
 }
 
 /// The workspace the caller calls for.
@@ -239,20 +278,25 @@ async fn caller_workspace(state: &AppState, request: &Request) -> Result<String,
 }
 
 async fn handle(state: AppState, request: Request, endpoint: Endpoint) -> Response {
-    let mut log = LogLine {
-        base: LogBase {
-            trace_id: request.trace_id.clone(),
-            workspace: String::new(),
-            started: request.started,
+    let mut pending = Unanswered {
+        line: LogLine {
+            base: LogBase {
+                trace_id: request.trace_id.clone(),
+                workspace: String::new(),
+                started: request.started,
+            },
+            provider: String::new(),
+            model: String::new(),
+            status: 0,
+            upstream: None,
+            usage: None,
+            outcome: "",
         },
-        provider: String::new(),
-        model: String::new(),
-        status: 0,
-        upstream: None,
-        usage: None,
-        outcome: "",
+        answered: false,
     };
-    let (outcome, route) = match run(&state, &request, endpoint, &mut log).await {
+    let routed = run(&state, &request, endpoint, &mut pending.line).await;
+    let mut log = pending.answered();
+    let (outcome, route) = match routed {
         Ok(routed) => (routed.outcome, Some((routed.retries, routed.path))),
         Err(e) => (Err(e), None),
     };
@@ -459,7 +503,7 @@ async fn attempt(
 ) -> Result<Answer, GatewayError> {
     let s = state.clone();
     let named = leaf.named.clone();
-    let mut target = blocking(move || {
+    let target = blocking(move || {
         let mut read = s.store.read()?;
         resolve::target(
             &s,
@@ -471,7 +515,23 @@ async fn attempt(
     })
     .await?;
     if let Some(host) = &leaf.params.custom_host {
-        target.custom_host = Some(host.clone());
+        // The caller's config must not send the provider's stored credentials elsewhere.
+        let own = target
+            .custom_host
+            .as_deref()
+            .map(|h| h.trim_end_matches('/'));
+        if own != Some(host.trim_end_matches('/')) {
+            return Err(GatewayError::new(
+                StatusCode::FORBIDDEN,
+                "custom_host_not_allowed_error",
+                format!(
+                    "`custom_host` `{host}` in the config would send AI provider `@{}`'s credentials to a host its integration does not name; an admin sets where a provider is called on its integration: `catalog integrations update {} --custom-host URL`",
+                    target.slug,
+                    target.integration.as_deref().unwrap_or(&target.slug)
+                ),
+            )
+            .exception());
+        }
     }
     if let Some(host) = &target.custom_host {
         hosts::check(host, &state.gateway.trusted, &target.slug).await?;
@@ -707,6 +767,7 @@ enum Translate {
     OpenAi {
         caller_wants_usage: bool,
         finished: bool,
+        errored: bool,
         usage: Option<Usage>,
     },
     Anthropic(anthropic::StreamTranslator),
@@ -760,6 +821,7 @@ impl Translate {
             Translate::OpenAi {
                 caller_wants_usage,
                 finished,
+                errored,
                 usage,
             } => {
                 if event.data == "[DONE]" {
@@ -769,6 +831,7 @@ impl Translate {
                 if let Ok(chunk) = serde_json::from_str::<Value>(&event.data) {
                     if chunk.get("error").is_some() {
                         *finished = true;
+                        *errored = true;
                     }
                     if let Some(u) = chunk.get("usage").and_then(Usage::from_openai) {
                         *usage = Some(u);
@@ -789,8 +852,18 @@ impl Translate {
         match self {
             Translate::OpenAi { finished, .. } => *finished,
             Translate::Anthropic(t) => t.finished,
-            Translate::Gemini(_, finished) => *finished,
+            Translate::Gemini(t, finished) => *finished || t.errored,
             Translate::Bedrock(t) => t.finished,
+        }
+    }
+
+    /// Whether the stream ended with the upstream's error event.
+    fn errored(&self) -> bool {
+        match self {
+            Translate::OpenAi { errored, .. } => *errored,
+            Translate::Anthropic(t) => t.errored,
+            Translate::Gemini(t, _) => t.errored,
+            Translate::Bedrock(t) => t.errored,
         }
     }
 
@@ -798,7 +871,7 @@ impl Translate {
     /// marker, so its end is the normal end; other streams are cut (`None`).
     fn end(&mut self) -> Option<Vec<u8>> {
         match self {
-            Translate::Gemini(t, finished) if !*finished => {
+            Translate::Gemini(t, finished) if !*finished && !t.errored => {
                 *finished = true;
                 Some(t.finish())
             }
@@ -865,6 +938,7 @@ fn stream_body(
         Protocol::OpenAi | Protocol::Azure => Translate::OpenAi {
             caller_wants_usage,
             finished: false,
+            errored: false,
             usage: None,
         },
     };
@@ -902,7 +976,11 @@ fn stream_body(
                     s.log.0.usage = s.translate.usage();
                     if s.translate.finished() {
                         s.done = true;
-                        s.log.0.outcome = "ok";
+                        s.log.0.outcome = if s.translate.errored() {
+                            "upstream_error"
+                        } else {
+                            "ok"
+                        };
                     }
                     if !out.is_empty() {
                         return Some((Ok::<Bytes, std::io::Error>(Bytes::from(out)), s));
@@ -931,4 +1009,19 @@ fn stream_body(
         }
     });
     Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_fields_stay_on_one_line_and_in_one_field() {
+        assert_eq!(field(""), "-");
+        assert_eq!(field("gpt-4o-mini"), "gpt-4o-mini");
+        assert_eq!(
+            field("m\nx gateway trace=forged\tstatus=200\r"),
+            "m\\u{a}x\\u{20}gateway\\u{20}trace=forged\\u{9}status=200\\u{d}"
+        );
+    }
 }

@@ -87,9 +87,16 @@ pub async fn run(
             let guard = InFlight::enter(tracker.clone());
             async move {
                 let request = request.map(|b| Body::new(Stalling::new(b, body_timeout)));
-                let response = app.oneshot(request).await;
-                drop(guard);
-                response
+                // The request stays in flight until its answer's body has been sent (or
+                // dropped): a stream whose upstream pauses is not an idle connection.
+                app.oneshot(request).await.map(|response| {
+                    response.map(|body| {
+                        Body::new(Answering {
+                            inner: body,
+                            _in_flight: guard,
+                        })
+                    })
+                })
             }
         });
         let connection = hyper::server::conn::http1::Builder::new()
@@ -220,6 +227,32 @@ impl AsyncWrite for Tracked {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+/// A response body that holds its request's [`InFlight`] until it is done.
+struct Answering {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl hyper::body::Body for Answering {
+    type Data = hyper::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -11,6 +11,7 @@ mod concurrency;
 mod configs;
 mod contract;
 mod durability;
+mod gateway;
 mod governance;
 mod interactive;
 mod keyring;
