@@ -2,24 +2,13 @@
 
 use serde_json::{json, Map, Value};
 
+use super::chat::{push_turn, text_of, tool_calls};
 use super::error::GatewayError;
 use super::sse::{self, Event};
 use super::usage::Usage;
 
 /// `max_tokens` when the caller sets none and the registry does not know the model.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
-
-pub fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
 
 /// An OpenAI content part as an Anthropic content block.
 fn block(part: &Value) -> Option<Value> {
@@ -51,20 +40,6 @@ fn invalid(message: String) -> GatewayError {
     GatewayError::invalid(message)
 }
 
-/// Appends `blocks` as a turn of `role`, merging with the previous turn of the same role
-/// (Anthropic wants turns to alternate).
-fn push_turn(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
-    if let Some(last) = messages.last_mut() {
-        if last["role"] == role {
-            if let Some(content) = last["content"].as_array_mut() {
-                content.extend(blocks);
-                return;
-            }
-        }
-    }
-    messages.push(json!({"role": role, "content": blocks}));
-}
-
 /// The caller's OpenAI chat completion request as an Anthropic messages request.
 pub fn request(
     body: Map<String, Value>,
@@ -88,19 +63,8 @@ pub fn request(
             "user" => push_turn(&mut messages, "user", blocks(content)),
             "assistant" => {
                 let mut turn = blocks(content);
-                for call in m
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .unwrap_or(&empty)
-                {
-                    let f = &call["function"];
-                    let arguments = f["arguments"].as_str().unwrap_or("{}");
-                    let input: Value = serde_json::from_str(arguments).map_err(|e| {
-                        invalid(format!(
-                            "`messages[{i}].tool_calls[].function.arguments` is not JSON: {e}"
-                        ))
-                    })?;
-                    turn.push(json!({"type": "tool_use", "id": call["id"], "name": f["name"], "input": input}));
+                for call in tool_calls(m, i)? {
+                    turn.push(json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}));
                 }
                 push_turn(&mut messages, "assistant", turn);
             }

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::anthropic::text_of;
+use super::chat::{push_turn, text_of, tool_calls};
 use super::error::GatewayError;
 use super::sse;
 use super::usage::Usage;
@@ -56,23 +56,6 @@ fn blocks(content: &Value, at: &str) -> Result<Vec<Value>, GatewayError> {
     }
 }
 
-/// Appends `blocks` as a turn of `role`, merged with the previous turn of the same role
-/// (Converse wants turns to alternate).
-fn push_turn(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    if let Some(last) = messages.last_mut() {
-        if last["role"] == role {
-            if let Some(content) = last["content"].as_array_mut() {
-                content.extend(blocks);
-                return;
-            }
-        }
-    }
-    messages.push(json!({"role": role, "content": blocks}));
-}
-
 /// The caller's OpenAI chat completion request as a Converse request (the model goes in
 /// the URL, streaming in the path).
 pub fn request(body: &Map<String, Value>) -> Result<Map<String, Value>, GatewayError> {
@@ -98,19 +81,8 @@ pub fn request(body: &Map<String, Value>) -> Result<Map<String, Value>, GatewayE
             "user" => push_turn(&mut messages, "user", blocks(content, &at)?),
             "assistant" => {
                 let mut turn = blocks(content, &at)?;
-                for call in m
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .unwrap_or(&empty)
-                {
-                    let f = &call["function"];
-                    let arguments = f["arguments"].as_str().unwrap_or("{}");
-                    let input: Value = serde_json::from_str(arguments).map_err(|e| {
-                        invalid(format!(
-                            "`messages[{i}].tool_calls[].function.arguments` is not JSON: {e}"
-                        ))
-                    })?;
-                    turn.push(json!({"toolUse": {"toolUseId": call["id"], "name": f["name"], "input": input}}));
+                for call in tool_calls(m, i)? {
+                    turn.push(json!({"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.input}}));
                 }
                 push_turn(&mut messages, "assistant", turn);
             }

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::anthropic::text_of;
+use super::chat::text_of;
 use super::error::GatewayError;
 use super::sse::{self, Event};
 use super::usage::Usage;

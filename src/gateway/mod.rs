@@ -10,6 +10,7 @@
 pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
+pub mod chat;
 pub mod check;
 pub mod error;
 pub mod gemini;
