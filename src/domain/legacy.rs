@@ -105,6 +105,6 @@ mod tests {
         let c = integration_config("azure-openai", Some(&mc));
         assert_eq!(c["azure_resource_name"], "acme");
         assert_eq!(c["azure_deployment_config"][1]["alias"], "gpt-4o-mini");
-        assert!(crate::server::provider_config::validate("azure-openai", &c, true).is_ok());
+        assert!(crate::domain::provider_config::validate("azure-openai", &c, true).is_ok());
     }
 }

@@ -17,6 +17,7 @@ pub mod dependents;
 pub mod error;
 pub mod legacy;
 pub mod limits;
+pub mod provider_config;
 pub mod providers;
 pub mod provisioning;
 pub mod slugs;

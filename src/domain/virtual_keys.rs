@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{DomainError, DomainResult};
 use super::legacy::{integration_config, VkSecrets};
+use super::provider_config;
 use super::providers::{self, check_expiry, check_limits};
 use super::slugs::{self, check_slug, ensure_free_in_workspace, Claimant};
 use crate::api::provider::{OneOrMany, Provider, UpdateProvider};
@@ -14,7 +15,6 @@ use crate::api::usage::{carry_over, timestamp, UsageState};
 use crate::api::virtual_key::{CreateVirtualKey, UpdateVirtualKey, VirtualKey};
 use crate::api::workspace::Workspace;
 use crate::crypto::{mask, MasterKey};
-use crate::server::provider_config;
 use crate::store::{StoreTx, UsageScope, VirtualKeyRecord, BUDGET};
 
 /// The credential sealed in a virtual key.

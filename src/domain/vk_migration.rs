@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{DomainError, DomainResult};
 use super::legacy::{fingerprint, integration_config};
+use super::provider_config;
 use super::provisioning::{self, Grant};
 use super::slugs::free_integration_slug;
 use super::virtual_keys::open;
@@ -22,7 +23,6 @@ use crate::api::virtual_key::{
 };
 use crate::api::workspace::Workspace;
 use crate::crypto::{mask, MasterKey};
-use crate::server::provider_config;
 use crate::store::{
     IntegrationRecord, ProviderRecord, StoreRead, StoreTx, UsageScope, VirtualKeyRecord, BUDGET,
 };

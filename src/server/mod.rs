@@ -10,7 +10,6 @@ pub mod handlers;
 pub mod json;
 pub mod listen;
 pub mod openapi;
-pub mod provider_config;
 pub mod routes;
 pub mod scopes;
 pub mod vault;

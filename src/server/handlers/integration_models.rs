@@ -68,7 +68,7 @@ fn check_configurations(at: &str, c: &ModelConfigurations) -> ApiResult<()> {
         }
     }
     for (k, v) in c.custom_headers.iter().flatten() {
-        crate::server::provider_config::check_header(&format!("{at}.custom_headers"), k, v)
+        crate::domain::provider_config::check_header(&format!("{at}.custom_headers"), k, v)
             .map_err(ApiError::invalid)?;
     }
     Ok(())

@@ -10,11 +10,11 @@ use crate::api::integration::{CreateIntegration, Created, Integration, UpdateInt
 use crate::api::schema::Empty;
 use crate::api::ListEnvelope;
 use crate::crypto::mask;
+use crate::domain::provider_config;
 use crate::domain::slugs::{check_slug, short_suffix, slugify};
 use crate::server::auth::Principal;
 use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
-use crate::server::provider_config;
 use crate::server::AppState;
 use crate::store::{IntegrationQuery, IntegrationRecord, IntegrationScope, StoreError};
 
