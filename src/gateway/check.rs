@@ -48,8 +48,8 @@ fn key_step(key: &ApiKey, workspace_id: &str) -> Step {
     }
     if !key.scopes.iter().any(|s| s == SCOPE) {
         return fail(format!(
-            "API key `{}` lacks the `{SCOPE}` scope; an admin can add it with `catalog api-keys update {} --scope {SCOPE}`",
-            key.name, key.id
+            "API key `{}` lacks the `{SCOPE}` scope; an admin can create a key that holds it with `catalog api-keys create NAME --type workspace --workspace WS --scope {SCOPE}`",
+            key.name
         ));
     }
     Step {

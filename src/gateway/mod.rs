@@ -45,6 +45,18 @@ use usage::Usage;
 /// The paths the gateway serves under `/v1`.
 pub const PATHS: &[&str] = &["/v1/chat/completions", "/v1/embeddings"];
 
+/// Inference routes of OpenAI's and Portkey's APIs this gateway does not serve yet; they
+/// answer 501 in the gateway's shape rather than the Admin API's 404.
+const NOT_YET: &[&str] = &[
+    "/completions",
+    "/responses",
+    "/messages",
+    "/images/generations",
+    "/audio/speech",
+    "/audio/transcriptions",
+    "/moderations",
+];
+
 /// The scope a key needs to call models.
 pub const SCOPE: &str = "completions.write";
 
@@ -77,10 +89,17 @@ impl Gateway {
 /// Whether `path` is served by the gateway rather than the Admin API.
 pub fn is_gateway_path(path: &str) -> bool {
     PATHS.contains(&path)
+        || path
+            .strip_prefix("/v1")
+            .is_some_and(|p| NOT_YET.contains(&p))
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let mut router = Router::new();
+    for path in NOT_YET {
+        router = router.route(path, axum::routing::any(not_yet));
+    }
+    router
         .route("/chat/completions", post(endpoint::<true>))
         .route("/embeddings", post(endpoint::<false>))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -88,6 +107,15 @@ pub fn routes() -> Router<AppState> {
 
 /// The in-process caller (the embedded CLI) names the workspace it calls for.
 pub const WORKSPACE_HEADER: &str = "x-catalog-workspace";
+
+async fn not_yet(uri: axum::http::Uri) -> Response {
+    // Nested under `/v1`, the handler sees the path without it.
+    GatewayError::not_implemented(format!(
+        "this gateway does not serve `/v1{}` yet; it serves /v1/chat/completions and /v1/embeddings",
+        uri.path()
+    ))
+    .into_response()
+}
 
 /// One inference route; `CHAT` picks chat completions, else embeddings.
 async fn endpoint<const CHAT: bool>(

@@ -113,15 +113,37 @@ pub fn named(
         (Some((_, m)), _) => Some(m.clone()),
         (None, m) => m.map(str::to_owned),
     };
-    Ok(match (from_header, prefixed) {
-        (Some(h), Some((m, _))) if h != m => {
-            return Err(GatewayError::invalid(format!(
+    let named = match (from_header, prefixed) {
+        (Some(h), Some((m, _))) if h != m => return Err(GatewayError::invalid(format!(
             "the request names two AI providers: `{h}` in a header and `@{m}` in `model`; name one"
-        )))
-        }
-        (Some(slug), _) | (None, Some((slug, _))) => Some(Named { slug, model: bare }),
-        (None, None) => None,
-    })
+        ))),
+        (Some(slug), _) | (None, Some((slug, _))) => Named { slug, model: bare },
+        (None, None) => return Ok(None),
+    };
+    check_named(&named)?;
+    Ok(Some(named))
+}
+
+/// The longest model name the gateway passes on.
+const MAX_MODEL: usize = 256;
+
+/// A slug and a model a catalog could hold: not empty, not padded, no control
+/// characters, bounded (they end up in messages and log lines).
+fn check_named(named: &Named) -> Result<(), GatewayError> {
+    let bad = |s: &str, max: usize| {
+        s.is_empty() || s.len() > max || s.trim() != s || s.chars().any(char::is_control)
+    };
+    if bad(&named.slug, 255) {
+        return Err(GatewayError::invalid(
+            "the AI provider's slug must be 1 to 255 characters without spaces around it: `@PROVIDER/MODEL`",
+        ));
+    }
+    if named.model.as_deref().is_some_and(|m| bad(m, MAX_MODEL)) {
+        return Err(GatewayError::invalid(format!(
+            "`model` must be 1 to {MAX_MODEL} characters without spaces around it or control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// Everything needed to call one model upstream. Holds opened credentials: never logged,
@@ -173,6 +195,13 @@ fn opened<T>(what: &str, r: Result<T, impl std::fmt::Display>) -> Result<T, Gate
     r.map_err(|e| GatewayError::internal(format!("cannot open the {what}: {e}")))
 }
 
+/// A workspace's slug for messages (its id if it is gone).
+fn workspace_slug(read: &mut dyn StoreRead, id: &str) -> Result<String, GatewayError> {
+    Ok(read
+        .workspace(id)?
+        .map_or_else(|| id.to_owned(), |w| w.slug))
+}
+
 /// Resolves `named` for a caller of workspace `workspace_id`.
 pub fn target(
     state: &AppState,
@@ -203,9 +232,7 @@ pub fn target(
         ));
         return virtual_key_target(state, vk, model, steps);
     }
-    let workspace = read
-        .workspace(workspace_id)?
-        .map_or_else(|| workspace_id.to_owned(), |w| w.slug);
+    let workspace = workspace_slug(read, workspace_id)?;
     Err(GatewayError::unknown_keys(
         std::slice::from_ref(&named.slug),
         &format!("Workspace `{workspace}` has no AI provider or virtual key with this slug; `GET /v1/models` lists the models this key can call"),
@@ -222,10 +249,13 @@ fn provider_target(
     steps.at("provider state");
     let p = &provider.public;
     let workspace_id = p.workspace_id.clone().unwrap_or_default();
-    let workspace = read
-        .workspace(&workspace_id)?
-        .map_or_else(|| workspace_id.clone(), |w| w.slug);
-    match Status::of_provider(&provider, Utc::now()) {
+    let status = Status::of_provider(&provider, Utc::now());
+    // The workspace's slug is only read for a refusal's message.
+    let workspace = match status {
+        Status::Active => String::new(),
+        _ => workspace_slug(read, &workspace_id)?,
+    };
+    match status {
         Status::Disabled => {
             return Err(GatewayError::governance(
                 "provider_disabled_error",
@@ -261,15 +291,16 @@ fn provider_target(
         state => steps.pass(format!("`@{}` is {state}", p.slug)),
     }
     steps.at("integration");
-    let integration = read.integration(&provider.integration_uuid)?.ok_or_else(|| {
-        GatewayError::governance(
+    let Some(integration) = read.integration(&provider.integration_uuid)? else {
+        let workspace = workspace_slug(read, &workspace_id)?;
+        return Err(GatewayError::governance(
             "integration_not_found_error",
             format!(
                 "AI provider `@{}`'s integration no longer exists; an admin can connect one and provision it to workspace `{workspace}`",
                 p.slug
             ),
-        )
-    })?;
+        ));
+    };
     steps.pass(format!(
         "integration `{}` ({}), enabled for the workspace",
         integration.public.slug, integration.public.ai_provider_id
@@ -299,14 +330,17 @@ fn provider_target(
     let model_slug = super::azure::deployment(&config, &model)
         .map(|d| d.model_slug.unwrap_or_else(|| model.clone()))
         .unwrap_or_else(|| model.clone());
-    let row = rows
-        .iter()
-        .find(|r| r.public.slug == model || r.public.slug == model_slug);
+    // Model ids are matched regardless of case: a model denied as `gpt-4o-mini` is not
+    // reachable as `GPT-4o-mini` on an upstream that ignores case.
+    let row = rows.iter().find(|r| {
+        r.public.slug.eq_ignore_ascii_case(&model)
+            || r.public.slug.eq_ignore_ascii_case(&model_slug)
+    });
     if !catalog_models::model_enabled(allow_all, row.map(|r| &r.public)) {
         return Err(GatewayError::governance(
             "model_not_allowed_error",
             format!(
-                "Model {model} is not allowed for this integration: integration `{}` does not enable it for AI provider `@{}`; an admin can enable it with `catalog models enable @{} {model}`",
+                "Model {model} is not allowed for this integration: integration `{}` does not enable it for AI provider `@{}`; an admin can enable it with `catalog models allow @{} {model}`",
                 integration.public.slug, p.slug, integration.public.slug
             ),
         ));
@@ -475,5 +509,9 @@ mod tests {
         let h = headers(&[("x-portkey-provider", "openai")]);
         assert!(named(&h, Some("gpt-4o"), None).is_err());
         assert!(named(&none, Some("@p"), None).is_err());
+        assert!(named(&none, Some("@p/ gpt-4o"), None).is_err());
+        assert!(named(&none, Some(&format!("@p/{}", "a".repeat(300))), None).is_err());
+        let empty = headers(&[("x-portkey-provider", "@")]);
+        assert!(named(&empty, Some("gpt-4o"), None).is_err());
     }
 }

@@ -499,6 +499,23 @@ fn a_model_off_the_allow_list_is_412_and_never_sent() {
 }
 
 #[test]
+fn a_denied_model_stays_denied_in_any_case_and_odd_names_are_400() {
+    let gw = Gateway::start();
+    gw.w.ok(&["models", "deny", "@openai-prod", "gpt-4o-mini"]);
+    for model in ["gpt-4o-mini", "GPT-4o-mini"] {
+        gw.chat(&chat_body(&format!("@openai-prod/{model}")))
+            .refused(412, "model_not_allowed_error", model);
+    }
+    for model in [" gpt-4o-mini", "gpt-4o-mini ", &"a".repeat(300)] {
+        gw.chat(&chat_body(&format!("@openai-prod/{model}")))
+            .refused(400, "invalid_request_error", "`model`");
+    }
+    assert_eq!(gw.up.request_count(), 0);
+    let answer = gw.send(gw.post("/responses"), &chat_body("@openai-prod/gpt-4o"));
+    answer.refused(501, "not_implemented_error", "/v1/responses");
+}
+
+#[test]
 fn revoked_access_is_412_and_an_expired_provider_401_code_01() {
     let gw = Gateway::start();
     gw.connect("openai-b", "openai", "/v1", &[]);
