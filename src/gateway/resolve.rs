@@ -114,9 +114,11 @@ pub fn named(
         (None, m) => m.map(str::to_owned),
     };
     let named = match (from_header, prefixed) {
-        (Some(h), Some((m, _))) if h != m => return Err(GatewayError::invalid(format!(
+        (Some(h), Some((m, _))) if h != m => {
+            return Err(GatewayError::invalid(format!(
             "the request names two AI providers: `{h}` in a header and `@{m}` in `model`; name one"
-        ))),
+        )))
+        }
         (Some(slug), _) | (None, Some((slug, _))) => Named { slug, model: bare },
         (None, None) => return Ok(None),
     };

@@ -1352,13 +1352,14 @@ fn an_error_event_mid_stream_is_the_streams_end() {
 fn a_caller_cannot_forge_log_lines() {
     let gw = Gateway::start();
     let forged = "2026-01-01T00:00:00.000Z gateway trace=forged status=200";
+    // Control characters in a model or slug are refused; the trace id is escaped.
     gw.chat_with(
         &[("x-portkey-trace-id", "t1 status=999")],
         &chat_body(&format!("@openai-prod/gpt-4o-mini\n{forged}")),
     )
-    .ok();
+    .refused(400, "invalid_request_error", "`model`");
     gw.chat(&chat_body(&format!("@nope\n{forged}/gpt-4o-mini")))
-        .refused(400, "invalid_request_error", "Following keys are not valid");
+        .refused(400, "invalid_request_error", "slug");
     let log = gw.log();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains(" gateway ")).collect();
     assert_eq!(lines.len(), 2, "{log}");
@@ -1370,11 +1371,7 @@ fn a_caller_cannot_forge_log_lines() {
         lines[0].contains(" gateway trace=t1\\u{20}status=999 "),
         "{log}"
     );
-    assert!(
-        lines[0].contains(" model=gpt-4o-mini\\u{a}2026-01-01"),
-        "{log}"
-    );
-    assert!(lines[1].contains(" provider=nope\\u{a}2026-01-01"), "{log}");
+    assert!(!log.contains(forged), "{log}");
 }
 
 #[test]
