@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::chat::{push_turn, text_of, tool_calls};
+use super::chat::{push_turn, text_of, tool_calls, Chunks};
 use super::error::GatewayError;
 use super::sse::{self, Event};
 use super::usage::Usage;
@@ -218,9 +218,7 @@ pub fn error(body: &Value) -> Value {
 
 /// Turns Anthropic's named stream events into OpenAI chat completion chunks.
 pub struct StreamTranslator {
-    id: String,
-    model: String,
-    created: i64,
+    chunks: Chunks,
     /// Content block index → tool call index.
     tools: Vec<(u64, usize)>,
     usage: Usage,
@@ -233,9 +231,10 @@ pub struct StreamTranslator {
 impl StreamTranslator {
     pub fn new(created: i64, caller_wants_usage: bool) -> Self {
         StreamTranslator {
-            id: String::new(),
-            model: String::new(),
-            created,
+            chunks: Chunks {
+                created,
+                ..Chunks::default()
+            },
             tools: Vec::new(),
             usage: Usage::default(),
             caller_wants_usage,
@@ -249,14 +248,7 @@ impl StreamTranslator {
     }
 
     fn chunk(&self, delta: Value, finish: Value) -> Vec<u8> {
-        let c = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        });
-        sse::data(&c.to_string())
+        self.chunks.delta(delta, finish)
     }
 
     /// The bytes to send the caller for one upstream event.
@@ -272,8 +264,8 @@ impl StreamTranslator {
         match name {
             "message_start" => {
                 let m = &data["message"];
-                self.id = m["id"].as_str().unwrap_or("").to_owned();
-                self.model = m["model"].as_str().unwrap_or("").to_owned();
+                self.chunks.id = m["id"].as_str().unwrap_or("").to_owned();
+                self.chunks.model = m["model"].as_str().unwrap_or("").to_owned();
                 let u = usage_of(&m["usage"]);
                 self.usage.prompt_tokens = u.prompt_tokens;
                 self.usage.cached_tokens = u.cached_tokens;
@@ -324,20 +316,7 @@ impl StreamTranslator {
             }
             "message_stop" => {
                 self.finished = true;
-                let mut out = Vec::new();
-                if self.caller_wants_usage {
-                    let c = json!({
-                        "id": self.id,
-                        "object": "chat.completion.chunk",
-                        "created": self.created,
-                        "model": self.model,
-                        "choices": [],
-                        "usage": self.usage.openai(),
-                    });
-                    out.extend(sse::data(&c.to_string()));
-                }
-                out.extend_from_slice(sse::DONE);
-                out
+                self.chunks.end(Some(self.usage), self.caller_wants_usage)
             }
             "error" => {
                 self.finished = true;

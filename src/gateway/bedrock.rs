@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::chat::{push_turn, text_of, tool_calls};
+use super::chat::{push_turn, text_of, tool_calls, Chunks};
 use super::error::GatewayError;
 use super::sse;
 use super::usage::Usage;
@@ -402,9 +402,7 @@ fn decode_headers(mut h: &[u8]) -> Result<Vec<(String, String)>, String> {
 
 /// Turns Converse stream events into OpenAI chat completion chunks.
 pub struct StreamTranslator {
-    id: String,
-    model: String,
-    created: i64,
+    chunks: Chunks,
     /// Content block index → tool call index.
     tools: Vec<(u64, usize)>,
     usage: Option<Usage>,
@@ -418,9 +416,11 @@ pub struct StreamTranslator {
 impl StreamTranslator {
     pub fn new(model: &str, created: i64, caller_wants_usage: bool) -> Self {
         StreamTranslator {
-            id: completion_id(),
-            model: model.to_owned(),
-            created,
+            chunks: Chunks {
+                id: completion_id(),
+                model: model.to_owned(),
+                created,
+            },
             tools: Vec::new(),
             usage: None,
             caller_wants_usage,
@@ -435,34 +435,12 @@ impl StreamTranslator {
     }
 
     fn chunk(&self, delta: Value, finish: Value) -> Vec<u8> {
-        let c = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        });
-        sse::data(&c.to_string())
+        self.chunks.delta(delta, finish)
     }
 
     fn done(&mut self) -> Vec<u8> {
         self.finished = true;
-        let mut out = Vec::new();
-        if self.caller_wants_usage {
-            if let Some(u) = self.usage {
-                let c = json!({
-                    "id": self.id,
-                    "object": "chat.completion.chunk",
-                    "created": self.created,
-                    "model": self.model,
-                    "choices": [],
-                    "usage": u.openai(),
-                });
-                out.extend(sse::data(&c.to_string()));
-            }
-        }
-        out.extend_from_slice(sse::DONE);
-        out
+        self.chunks.end(self.usage, self.caller_wants_usage)
     }
 
     /// The bytes to send the caller for one upstream message.

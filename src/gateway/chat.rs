@@ -64,3 +64,47 @@ pub fn push_turn(messages: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
     }
     messages.push(json!({"role": role, "content": blocks}));
 }
+
+/// Writes one completion's stream as the caller reads it: `chat.completion.chunk` events.
+#[derive(Debug, Clone, Default)]
+pub struct Chunks {
+    pub id: String,
+    pub model: String,
+    pub created: i64,
+}
+
+impl Chunks {
+    /// An event with these `choices` (and a `usage` object, for the usage chunk).
+    pub fn event(&self, choices: Value, usage: Option<Value>) -> Vec<u8> {
+        let mut c = json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        });
+        if let Some(u) = usage {
+            c["usage"] = u;
+        }
+        super::sse::data(&c.to_string())
+    }
+
+    /// An event with one choice's `delta` and `finish_reason`.
+    pub fn delta(&self, delta: Value, finish: Value) -> Vec<u8> {
+        self.event(
+            json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]),
+            None,
+        )
+    }
+
+    /// The stream's end: the usage chunk when the caller asked for it and it is known,
+    /// then `[DONE]`.
+    pub fn end(&self, usage: Option<super::usage::Usage>, caller_wants_usage: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let (true, Some(u)) = (caller_wants_usage, usage) {
+            out.extend(self.event(json!([]), Some(u.openai())));
+        }
+        out.extend_from_slice(super::sse::DONE);
+        out
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::chat::text_of;
+use super::chat::{text_of, Chunks};
 use super::error::GatewayError;
 use super::sse::{self, Event};
 use super::usage::Usage;
@@ -150,8 +150,7 @@ pub fn error(body: &Value) -> Value {
 
 /// Turns `streamGenerateContent?alt=sse` events into chat completion chunks.
 pub struct StreamTranslator {
-    model: String,
-    created: i64,
+    chunks: Chunks,
     usage: Option<Usage>,
     caller_wants_usage: bool,
     started: bool,
@@ -162,8 +161,11 @@ pub struct StreamTranslator {
 impl StreamTranslator {
     pub fn new(model: &str, created: i64, caller_wants_usage: bool) -> Self {
         StreamTranslator {
-            model: model.to_owned(),
-            created,
+            chunks: Chunks {
+                id: format!("gemini-{created}"),
+                model: model.to_owned(),
+                created,
+            },
             usage: None,
             caller_wants_usage,
             started: false,
@@ -173,20 +175,6 @@ impl StreamTranslator {
 
     pub fn usage(&self) -> Option<Usage> {
         self.usage
-    }
-
-    fn chunk(&self, choices: Value, usage: Option<Value>) -> Vec<u8> {
-        let mut c = json!({
-            "id": format!("gemini-{}", self.created),
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-        });
-        if let Some(u) = usage {
-            c["usage"] = u;
-        }
-        sse::data(&c.to_string())
     }
 
     pub fn event(&mut self, event: &Event) -> Vec<u8> {
@@ -212,7 +200,7 @@ impl StreamTranslator {
                 delta["role"] = json!("assistant");
                 self.started = true;
             }
-            out.extend(self.chunk(
+            out.extend(self.chunks.event(
                 json!([{"index": i, "delta": delta, "logprobs": null, "finish_reason": finish_reason(c["finishReason"].as_str())}]),
                 None,
             ));
@@ -222,12 +210,7 @@ impl StreamTranslator {
 
     /// What closes the stream once the upstream has ended it.
     pub fn finish(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        if let (true, Some(u)) = (self.caller_wants_usage, self.usage) {
-            out.extend(self.chunk(json!([]), Some(u.openai())));
-        }
-        out.extend_from_slice(sse::DONE);
-        out
+        self.chunks.end(self.usage, self.caller_wants_usage)
     }
 }
 
