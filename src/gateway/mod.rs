@@ -170,6 +170,8 @@ struct LogBase {
     trace_id: String,
     workspace: String,
     started: Instant,
+    /// The in-process caller (the embedded CLI) has no server log: nothing is written.
+    silent: bool,
 }
 
 /// One line per inference request: never a body, never a credential.
@@ -186,6 +188,9 @@ struct LogLine {
 
 impl LogLine {
     fn write(&self) {
+        if self.base.silent {
+            return;
+        }
         let ms = |d: Duration| format!("{:.1}ms", d.as_secs_f64() * 1000.0);
         let tokens = self.usage.map_or_else(
             || "-".to_owned(),
@@ -313,6 +318,7 @@ async fn handle(state: AppState, request: Request, endpoint: Endpoint) -> Respon
                 trace_id: request.trace_id.clone(),
                 workspace: String::new(),
                 started: request.started,
+                silent: request.embedded,
             },
             provider: String::new(),
             model: String::new(),
