@@ -1,6 +1,7 @@
 //! `catalog`: the admin command line and server for an organisation's model catalog.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod admission;
 pub mod api;
 pub mod cli;
 pub mod client;

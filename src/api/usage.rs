@@ -21,6 +21,11 @@ pub struct UsageState {
     pub next_usage_reset_at: Option<String>,
     #[serde(default)]
     pub last_reset_at: Option<String>,
+    /// The budget refused a request in this window (or is spent): the provider shows
+    /// `exhausted` until the window rolls or the usage is reset.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub exhausted: bool,
 }
 
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -85,6 +90,7 @@ impl UsageState {
             window_started_at: Some(timestamp(now)),
             next_usage_reset_at: None,
             last_reset_at: None,
+            exhausted: false,
         }
     }
 
@@ -93,6 +99,7 @@ impl UsageState {
         self.current_usage = 0.0;
         self.window_started_at = Some(timestamp(now));
         self.last_reset_at = Some(timestamp(now));
+        self.exhausted = false;
     }
 
     /// Rolls the window forward if a reset came due, and fills `next_usage_reset_at`.
@@ -105,6 +112,7 @@ impl UsageState {
         if let Some(due) = next_reset(limits, start, start) {
             if due <= now {
                 self.current_usage = 0.0;
+                self.exhausted = false;
                 self.window_started_at = Some(timestamp(due));
                 self.last_reset_at = Some(timestamp(due));
             }

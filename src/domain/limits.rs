@@ -4,6 +4,17 @@
 use super::error::{DomainError, DomainResult};
 use crate::api::limits::{RateLimit, UsageLimits};
 use crate::api::provisioning::WorkspaceAccess;
+use crate::api::usage::UsageState;
+use crate::store::Unit;
+
+/// A budget's usage as its counter keeps it (in the budget's unit); `None` without a
+/// budget, which removes the counter.
+pub fn counted<'a>(
+    limits: Option<&UsageLimits>,
+    usage: Option<&'a UsageState>,
+) -> Option<(&'a UsageState, Unit)> {
+    Some((usage?, Unit::of_budget(limits?.kind)))
+}
 
 /// The first item of an optional list (budgets and rate limits hold at most one).
 pub fn first<T>(items: &Option<Vec<T>>) -> Option<&T> {

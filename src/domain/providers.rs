@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::error::{DomainError, DomainResult};
-use super::limits::check_fits;
+use super::limits::{check_fits, counted};
 use super::slugs::{self, ensure_free_in_workspace, Claimant};
 use crate::api::limits::{validate_rate_array, RateLimit, UsageLimits};
 use crate::api::provider::{CreateProvider, Provider, UpdateProvider};
@@ -117,7 +117,10 @@ pub fn create(
     tx.set_usage(
         &UsageScope::Provider(record.public.id.clone()),
         BUDGET,
-        record.public.usage.as_ref(),
+        counted(
+            record.public.usage_limits.as_ref(),
+            record.public.usage.as_ref(),
+        ),
     )?;
     Ok(record)
 }
@@ -181,7 +184,7 @@ pub fn update(
     tx.set_usage(
         &UsageScope::Provider(p.id.clone()),
         BUDGET,
-        p.usage.as_ref(),
+        counted(p.usage_limits.as_ref(), p.usage.as_ref()),
     )?;
     tx.save_provider(record)?;
     Ok(())

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::error::{DomainError, DomainResult};
-use super::limits::{check_fits, first};
+use super::limits::{check_fits, counted, first};
 use super::slugs::{check_slug, ensure_free_in_workspace, Claimant};
 use crate::api::limits::{validate_rate_array, validate_usage_array, RateLimit, UsageLimits};
 use crate::api::provider::Provider;
@@ -68,7 +68,7 @@ pub fn grant(
             workspace_id: workspace.id.clone(),
         },
         BUDGET,
-        access.usage.as_ref(),
+        counted(first(&access.access.usage_limits), access.usage.as_ref()),
     )?;
     let providers = tx.providers(Some(&workspace.id), Some(&integ.id))?;
     // Every provider built on this access must fit inside its new limits.
@@ -318,7 +318,8 @@ pub fn update_access(
                     integration_id: id.to_owned(),
                     workspace_id: ws.id.clone(),
                 };
-                tx.set_usage(&scope, BUDGET, Some(&usage))?;
+                let limits = first(&access.access.usage_limits);
+                tx.set_usage(&scope, BUDGET, counted(limits, Some(&usage)))?;
             }
         }
     }

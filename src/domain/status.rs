@@ -54,8 +54,7 @@ impl Status {
         let expired = expires_at
             .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
             .is_some_and(|e| e < now);
-        let exhausted =
-            matches!((limits, usage), (Some(l), Some(u)) if u.current_usage >= l.credit_limit);
+        let exhausted = matches!((limits, usage), (Some(l), Some(u)) if u.exhausted || u.current_usage >= l.credit_limit);
         if revoked {
             Status::Disabled
         } else if expired {

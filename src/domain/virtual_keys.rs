@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::{DomainError, DomainResult};
 use super::legacy::{integration_config, VkSecrets};
+use super::limits::counted;
 use super::provider_config;
 use super::providers::{self, check_expiry, check_limits};
 use super::slugs::{self, check_slug, ensure_free_in_workspace, Claimant};
@@ -198,7 +199,10 @@ pub fn create(
     tx.set_usage(
         &UsageScope::VirtualKey(record.public.id.clone()),
         BUDGET,
-        record.public.usage.as_ref(),
+        counted(
+            record.public.usage_limits.as_ref(),
+            record.public.usage.as_ref(),
+        ),
     )?;
     Ok(record)
 }
@@ -251,7 +255,10 @@ pub fn update(
         tx.set_usage(
             &UsageScope::VirtualKey(record.public.id.clone()),
             BUDGET,
-            record.public.usage.as_ref(),
+            counted(
+                record.public.usage_limits.as_ref(),
+                record.public.usage.as_ref(),
+            ),
         )?;
         return Ok(());
     }

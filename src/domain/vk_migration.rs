@@ -165,7 +165,7 @@ pub fn migrate(
         tx.set_usage(
             &UsageScope::Provider(v.id.clone()),
             BUDGET,
-            v.usage.as_ref(),
+            super::limits::counted(v.usage_limits.as_ref(), v.usage.as_ref()),
         )?;
         providers.push(v.slug.clone());
     }

@@ -20,6 +20,8 @@ pub struct GatewayError {
     pub exception: bool,
     /// `{"status":"failure","message":...}` only, as Portkey's resolution errors are.
     portkey_only: bool,
+    /// When the request would be admitted: sent as `Retry-After` (whole seconds, up).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl GatewayError {
@@ -31,7 +33,13 @@ impl GatewayError {
             message: message.into(),
             exception: false,
             portkey_only: false,
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, wait: Option<std::time::Duration>) -> Self {
+        self.retry_after = wait;
+        self
     }
 
     pub fn code(mut self, code: &'static str) -> Self {
@@ -124,6 +132,12 @@ impl GatewayError {
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_millis().div_ceil(1000).max(1);
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(secs as u64));
+        }
         if self.exception {
             response.headers_mut().insert(
                 "x-portkey-gateway-exception",

@@ -7,6 +7,7 @@
 //! unchanged. The async workers never block: catalog reads run on the blocking pool,
 //! upstream calls are async and streams pass through as they arrive.
 
+pub mod admit;
 pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
@@ -33,9 +34,12 @@ use axum::{Extension, Router};
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
+use crate::admission;
+use crate::api::api_key::ApiKey;
 use crate::api::gateway_config::GatewayConfig;
 use crate::server::auth::{self, IdentifyError, KeyRefusal, Principal};
 use crate::server::AppState;
+use crate::store::Admission;
 use error::GatewayError;
 use hosts::TrustedHost;
 use resolve::Target;
@@ -73,6 +77,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct Gateway {
     client: reqwest::Client,
     trusted: Vec<TrustedHost>,
+    pub settlements: admit::Settlements,
 }
 
 impl Gateway {
@@ -82,7 +87,11 @@ impl Gateway {
             .read_timeout(READ_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Gateway { client, trusted })
+        Ok(Gateway {
+            client,
+            trusted,
+            settlements: admit::Settlements::default(),
+        })
     }
 }
 
@@ -275,14 +284,17 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
-/// The workspace the caller calls for.
-async fn caller_workspace(state: &AppState, request: &Request) -> Result<String, GatewayError> {
+/// The workspace the caller calls for, and its API key (none for the embedded CLI).
+async fn caller_workspace(
+    state: &AppState,
+    request: &Request,
+) -> Result<(String, Option<ApiKey>), GatewayError> {
     if request.embedded {
         return request
             .headers
             .get(WORKSPACE_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+            .map(|w| (w.to_owned(), None))
             .ok_or_else(|| GatewayError::invalid("name the workspace to call for"));
     }
     let (s, h) = (state.clone(), request.headers.clone());
@@ -303,7 +315,7 @@ async fn caller_workspace(state: &AppState, request: &Request) -> Result<String,
                     "Forbidden! this API key lacks the `{SCOPE}` scope that calling models needs; an admin can create a key that holds it with `catalog api-keys create --workspace WS --scope {SCOPE}`"
                 )));
             }
-            Ok(workspace_id)
+            Ok((workspace_id, Some(key)))
         }
         _ => Err(GatewayError::forbidden(
             "an organisation API key cannot call models: use a workspace API key (`catalog api-keys create --workspace WS --scope completions.write`)",
@@ -442,7 +454,7 @@ async fn run(
     endpoint: Endpoint,
     log: &mut LogLine,
 ) -> Result<route::Routed, GatewayError> {
-    let workspace = caller_workspace(state, request).await?;
+    let (workspace, key) = caller_workspace(state, request).await?;
     log.base.workspace = workspace.clone();
     let body: Map<String, Value> = serde_json::from_slice(&request.body).map_err(|e| {
         GatewayError::invalid(format!("the request body must be a JSON object: {e}"))
@@ -464,10 +476,14 @@ async fn run(
     let header_timeout = request_timeout(&request.headers)?;
     let base = log.base.clone();
     let call = |leaf: route::Leaf| {
-        let (body, base, workspace) = (body.clone(), base.clone(), workspace.clone());
+        let caller = Caller {
+            workspace: workspace.clone(),
+            key: key.clone(),
+        };
+        let (body, base) = (body.clone(), base.clone());
         async move {
             let timeout = header_timeout.or(leaf.params.request_timeout.map(Duration::from_millis));
-            attempt(state, endpoint, workspace, body, leaf, timeout, base).await
+            attempt(state, endpoint, caller, body, leaf, timeout, base).await
         }
     };
     let Some(config) = config else {
@@ -526,11 +542,18 @@ async fn refuse_unknown_slugs(
     .await
 }
 
-/// One attempt at one leaf: resolve its provider, check it, call it.
+/// Who calls: the workspace, and the API key (none for the embedded CLI).
+struct Caller {
+    workspace: String,
+    key: Option<ApiKey>,
+}
+
+/// One attempt at one leaf: resolve its provider, check it, hold what it may cost at
+/// every level, call it.
 async fn attempt(
     state: &AppState,
     endpoint: Endpoint,
-    workspace: String,
+    caller: Caller,
     mut body: Map<String, Value>,
     leaf: route::Leaf,
     timeout: Option<Duration>,
@@ -538,15 +561,37 @@ async fn attempt(
 ) -> Result<Answer, GatewayError> {
     let s = state.clone();
     let named = leaf.named.clone();
-    let target = blocking(move || {
+    body.extend(leaf.params.override_params);
+    let hold_id = uuid::Uuid::new_v4().to_string();
+    let id = hold_id.clone();
+    let chat = matches!(endpoint, Endpoint::ChatCompletions);
+    let (target, body, ask, first) = blocking(move || {
         let mut read = s.store.read()?;
-        resolve::target(
+        let target = resolve::target(
             &s,
             &mut *read,
-            &workspace,
+            &caller.workspace,
             &named,
             &mut resolve::Steps::default(),
-        )
+        )?;
+        let workspace = read.workspace(&caller.workspace)?;
+        drop(read);
+        let mut levels = admit::caller_levels(workspace.as_ref(), caller.key.as_ref());
+        levels.extend(target.levels.iter().cloned());
+        let demand = admission::demand::of_request(
+            &body,
+            chat,
+            target.max_output_tokens,
+            target.max_input_tokens,
+        );
+        let prices = admission::price::Prices::of(target.pricing.as_ref());
+        let ask = admit::ask(&levels, demand, prices, &target.model)?;
+        let first = if ask.entries.is_empty() {
+            Admission::Admitted
+        } else {
+            s.store.admit(&id, &ask.entries, chrono::Utc::now())?
+        };
+        Ok((target, body, ask, first))
     })
     .await?;
     if let Some(host) = &leaf.params.custom_host {
@@ -571,9 +616,9 @@ async fn attempt(
     if let Some(host) = &target.custom_host {
         hosts::check(host, &state.gateway.trusted, &target.slug).await?;
     }
-    body.extend(leaf.params.override_params);
+    let held = admit::hold(state, hold_id, ask, first).await?;
     let prepared = upstream::prepare(&target, endpoint, body)?;
-    call(state, &target, prepared, timeout, base).await
+    call(state, &target, prepared, timeout, base, held).await
 }
 
 /// `x-portkey-request-timeout` in milliseconds.
@@ -661,6 +706,7 @@ async fn call(
     prepared: Prepared,
     timeout: Option<Duration>,
     base: LogBase,
+    held: admit::Held,
 ) -> Result<Answer, GatewayError> {
     let sent = Instant::now();
     let body = serde_json::to_vec(&prepared.body)
@@ -696,8 +742,15 @@ async fn call(
             .await
             .map_err(|_| timed_out(t))?,
         None => send.await,
-    }
-    .map_err(|e| unreachable(target, &e))?;
+    };
+    let upstream = match upstream {
+        Ok(u) => u,
+        Err(e) => {
+            // Nothing reached a model that answered: only the request itself counts.
+            held.settle(None).await;
+            return Err(unreachable(target, &e));
+        }
+    };
     let status =
         StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let headers = answer_headers(target, upstream.headers());
@@ -724,6 +777,7 @@ async fn call(
             created,
             log,
             target,
+            held,
         );
         let mut response = Response::new(body);
         *response.headers_mut() = headers;
@@ -781,6 +835,7 @@ async fn call(
         }
         (_, false, _) => (bytes, None),
     };
+    held.settle(usage.map(used)).await;
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
@@ -794,6 +849,15 @@ async fn call(
         usage,
     };
     Ok(Answer::Whole(response, meta))
+}
+
+/// What a call used, for settlement.
+fn used(u: Usage) -> admission::Used {
+    admission::Used {
+        input_tokens: u.prompt_tokens,
+        cached_tokens: u.cached_tokens,
+        output_tokens: u.completion_tokens,
+    }
 }
 
 /// How one stream's events become the caller's bytes.
@@ -927,6 +991,9 @@ impl Translate {
 
 struct StreamState {
     upstream: futures_util::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+    /// Settled when the stream ends with the upstream's usage; dropped unsettled when it
+    /// is cut or the caller goes away.
+    held: Option<admit::Held>,
     splitter: Splitter,
     translate: Translate,
     log: StreamLog,
@@ -955,6 +1022,7 @@ fn stream_body(
     created: i64,
     log: StreamLog,
     target: &Target,
+    held: admit::Held,
 ) -> Body {
     let translate = match protocol {
         Protocol::Anthropic => Translate::Anthropic(anthropic::StreamTranslator::new(
@@ -979,6 +1047,7 @@ fn stream_body(
     };
     let mut state = StreamState {
         upstream: upstream.bytes_stream().boxed(),
+        held: Some(held),
         splitter: match protocol {
             Protocol::Bedrock => Splitter::EventStream(bedrock::FrameDecoder::default()),
             _ => Splitter::Sse(sse::Splitter::default()),
@@ -1009,6 +1078,10 @@ fn stream_body(
                         }
                     }
                     s.log.0.usage = s.translate.usage();
+                    if let Some(h) = s.held.as_mut() {
+                        h.streamed_bytes += out.len() as u64;
+                        h.reported = s.translate.usage().map(used);
+                    }
                     if s.translate.finished() {
                         s.done = true;
                         s.log.0.outcome = if s.translate.errored() {
@@ -1016,6 +1089,9 @@ fn stream_body(
                         } else {
                             "ok"
                         };
+                        if let Some(h) = s.held.take() {
+                            h.settle(s.translate.usage().map(used)).await;
+                        }
                     }
                     if !out.is_empty() {
                         return Some((Ok::<Bytes, std::io::Error>(Bytes::from(out)), s));
@@ -1035,6 +1111,9 @@ fn stream_body(
                         s.done = true;
                         s.log.0.usage = s.translate.usage();
                         s.log.0.outcome = "ok";
+                        if let Some(h) = s.held.take() {
+                            h.settle(s.translate.usage().map(used)).await;
+                        }
                         return Some((Ok(Bytes::from(end)), s));
                     }
                     let bytes = s.cut("ended the stream before it was complete");

@@ -8,13 +8,14 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use super::error::GatewayError;
+use crate::admission::{Level, LevelKind};
 use crate::api::models::EffectivePricing;
 use crate::domain::legacy;
 use crate::domain::status::Status;
 use crate::registry::Registry;
 use crate::server::handlers::{catalog_models, integration_models, integrations, virtual_keys};
 use crate::server::AppState;
-use crate::store::{ProviderRecord, StoreRead, VirtualKeyRecord};
+use crate::store::{ProviderRecord, StoreRead, UsageScope, VirtualKeyRecord};
 
 /// One step of a resolution, as `catalog check` shows it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -170,6 +171,11 @@ pub struct Target {
     pub pricing: Option<EffectivePricing>,
     /// The model's most output tokens, from the registry.
     pub max_output_tokens: Option<u64>,
+    /// The model's most input tokens, from the registry.
+    pub max_input_tokens: Option<u64>,
+    /// The limits of the integration, its access for the workspace and the provider (or
+    /// virtual key).
+    pub levels: Vec<Level>,
 }
 
 impl std::fmt::Debug for Target {
@@ -254,7 +260,7 @@ fn provider_target(
     let status = Status::of_provider(&provider, Utc::now());
     // The workspace's slug is only read for a refusal's message.
     let workspace = match status {
-        Status::Active => String::new(),
+        Status::Active | Status::Exhausted => String::new(),
         _ => workspace_slug(read, &workspace_id)?,
     };
     match status {
@@ -279,16 +285,6 @@ fn provider_target(
                 ),
             )
             .code("01"))
-        }
-        Status::Exhausted => {
-            return Err(GatewayError::governance(
-                "virtual_key_exhaust_error",
-                format!(
-                    "Portkey Virtual Key Usage Limit Exceeded: AI provider `@{}` has used its budget; an admin can raise it or reset its usage with `catalog providers update {} --workspace {workspace}`",
-                    p.slug, p.slug
-                ),
-            )
-            .code("04"))
         }
         state => steps.pass(format!("`@{}` is {state}", p.slug)),
     }
@@ -388,10 +384,45 @@ fn provider_target(
             custom_headers.extend(string_headers(Some(&Value::Object(headers))));
         }
     }
+    let access = read
+        .access(&integration.public.id, &workspace_id)?
+        .map(|a| a.access)
+        .unwrap_or_default();
+    let levels = vec![
+        Level {
+            scope: UsageScope::Integration(integration.public.id.clone()),
+            kind: LevelKind::Integration,
+            name: integration.public.slug.clone(),
+            budgets: Vec::new(),
+            rates: Vec::new(),
+            concurrency: None,
+        },
+        Level {
+            scope: UsageScope::Access {
+                integration_id: integration.public.id.clone(),
+                workspace_id: workspace_id.clone(),
+            },
+            kind: LevelKind::Access,
+            name: integration.public.slug.clone(),
+            budgets: access.usage_limits.clone().unwrap_or_default(),
+            rates: access.rate_limits.clone().unwrap_or_default(),
+            concurrency: None,
+        },
+        Level {
+            scope: UsageScope::Provider(p.id.clone()),
+            kind: LevelKind::Provider,
+            name: format!("@{}", p.slug),
+            budgets: p.usage_limits.iter().cloned().collect(),
+            rates: p.rate_limits.clone().unwrap_or_default(),
+            concurrency: None,
+        },
+    ];
     Ok(Target {
         slug: p.slug.clone(),
         service,
         integration: Some(integration.public.slug.clone()),
+        levels,
+        max_input_tokens: spec.and_then(|s| s.max_input_tokens),
         workspace_id,
         pricing: Some(catalog_models::pricing(
             &integration,
@@ -428,16 +459,6 @@ fn virtual_key_target(
             )
             .code("01"))
         }
-        Status::Exhausted => {
-            return Err(GatewayError::governance(
-                "virtual_key_exhaust_error",
-                format!(
-                    "Portkey Virtual Key Usage Limit Exceeded: virtual key `{}` has used its budget",
-                    v.slug
-                ),
-            )
-            .code("04"))
-        }
         state => steps.pass(format!("virtual key `{}` is {state}", v.slug)),
     }
     steps.at("credentials");
@@ -453,9 +474,19 @@ fn virtual_key_target(
     steps.pass("the virtual key's credential opens");
     let config = legacy::integration_config(&service, v.model_config.as_ref());
     let spec = Registry::builtin().find(&service, &model);
+    let levels = vec![Level {
+        scope: UsageScope::VirtualKey(v.id.clone()),
+        kind: LevelKind::VirtualKey,
+        name: v.slug.clone(),
+        budgets: v.usage_limits.iter().cloned().collect(),
+        rates: v.rate_limits.clone().unwrap_or_default(),
+        concurrency: None,
+    }];
     Ok(Target {
         slug: v.slug.clone(),
         integration: None,
+        levels,
+        max_input_tokens: spec.and_then(|s| s.max_input_tokens),
         workspace_id: v.workspace_id.clone().unwrap_or_default(),
         custom_host: config
             .get("custom_host")

@@ -358,6 +358,8 @@ mod tests {
             custom_headers: Vec::new(),
             pricing: None,
             max_output_tokens: None,
+            max_input_tokens: None,
+            levels: Vec::new(),
         }
     }
 

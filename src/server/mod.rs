@@ -53,6 +53,11 @@ pub struct ServerConfig {
 impl AppState {
     pub fn open(config: &ServerConfig) -> anyhow::Result<AppState> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db_path)?);
+        // Holds a crashed process left open are settled at their full amounts: a request
+        // that may have run is never forgiven.
+        store
+            .recover_holds(&crate::store::owner::alive)
+            .map_err(|e| anyhow::anyhow!("cannot settle the holds left open: {e}"))?;
         let vault = Arc::new(Vault::new(
             store.clone(),
             config.master_key.clone(),

@@ -4,6 +4,8 @@
 //! the only code that knows SQL. Another backend (PostgreSQL) implements the same trait.
 //! Secrets reach the store already sealed: it never sees a plaintext credential.
 
+pub mod ledger;
+pub mod owner;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +19,7 @@ use crate::api::provisioning::WorkspaceAccess;
 use crate::api::usage::UsageState;
 use crate::api::virtual_key::VirtualKey;
 use crate::api::workspace::Workspace;
+pub use ledger::{Admission, Alert, CounterState, Gauge, HoldEntry, Refusal, Unit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -182,6 +185,10 @@ pub enum UsageScope {
     },
     Provider(String),
     VirtualKey(String),
+    ApiKey(String),
+    Workspace(String),
+    /// An integration across every workspace.
+    Integration(String),
 }
 
 impl UsageScope {
@@ -194,7 +201,45 @@ impl UsageScope {
             } => format!("access/{integration_id}/{workspace_id}"),
             UsageScope::Provider(id) => format!("provider/{id}"),
             UsageScope::VirtualKey(id) => format!("virtual_key/{id}"),
+            UsageScope::ApiKey(id) => format!("api_key/{id}"),
+            UsageScope::Workspace(id) => format!("workspace/{id}"),
+            UsageScope::Integration(id) => format!("integration/{id}"),
         }
+    }
+
+    /// The scope of a counter key.
+    pub fn parse(key: &str) -> Option<UsageScope> {
+        let (kind, rest) = key.split_once('/')?;
+        let id = rest.to_owned();
+        Some(match kind {
+            "access" => {
+                let (i, w) = rest.split_once('/')?;
+                UsageScope::Access {
+                    integration_id: i.to_owned(),
+                    workspace_id: w.to_owned(),
+                }
+            }
+            "provider" => UsageScope::Provider(id),
+            "virtual_key" => UsageScope::VirtualKey(id),
+            "api_key" => UsageScope::ApiKey(id),
+            "workspace" => UsageScope::Workspace(id),
+            "integration" => UsageScope::Integration(id),
+            _ => return None,
+        })
+    }
+}
+
+impl Serialize for UsageScope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.key())
+    }
+}
+
+impl<'de> Deserialize<'de> for UsageScope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let key = String::deserialize(d)?;
+        UsageScope::parse(&key)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a counter scope: `{key}`")))
     }
 }
 
@@ -261,6 +306,12 @@ pub trait StoreRead {
 
     /// A counter's state; `None` when nothing has been counted.
     fn usage(&mut self, scope: &UsageScope, limit: &str) -> StoreResult<Option<UsageState>>;
+    /// Every counter whose scope key starts with one of `prefixes` (all when empty).
+    fn counters(&mut self, prefixes: &[String]) -> StoreResult<Vec<CounterState>>;
+    /// Rate-limit usage: the units counted in slots from `from_slot` on.
+    fn rate_usage(&mut self, scope: &UsageScope, limit: &str, from_slot: i64) -> StoreResult<i64>;
+    /// Alerts, newest first; only undelivered ones when `undelivered`.
+    fn alerts(&mut self, undelivered: bool, limit: u64) -> StoreResult<Vec<Alert>>;
 }
 
 /// One write transaction: everything in it lands on [`StoreTx::commit`], nothing if it
@@ -297,32 +348,14 @@ pub trait StoreTx: StoreRead {
     fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()>;
     fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()>;
 
-    /// Sets a counter's window and usage (a new window, a reset); `None` removes it.
-    /// Records' `usage` fields are views: saving a record never writes its counters.
+    /// Sets a counter's window and usage (a new window, a reset), counted in `unit`;
+    /// `None` removes it. Records' `usage` fields are views: saving a record never writes
+    /// its counters.
     fn set_usage(
         &mut self,
         scope: &UsageScope,
         limit: &str,
-        state: Option<&UsageState>,
-    ) -> StoreResult<()>;
-    /// Adds `amount` to a counter's settled usage; returns the new usage.
-    fn charge(&mut self, scope: &UsageScope, limit: &str, amount: f64) -> StoreResult<f64>;
-    /// Holds `amount` against a counter if settled plus held usage stays within `ceiling`;
-    /// `false` (and nothing held) otherwise.
-    fn hold(
-        &mut self,
-        scope: &UsageScope,
-        limit: &str,
-        amount: f64,
-        ceiling: f64,
-    ) -> StoreResult<bool>;
-    /// Releases `held` and charges `actual` in its place.
-    fn settle(
-        &mut self,
-        scope: &UsageScope,
-        limit: &str,
-        held: f64,
-        actual: f64,
+        state: Option<(&UsageState, Unit)>,
     ) -> StoreResult<()>;
 
     fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()>;
@@ -349,4 +382,27 @@ pub trait Store: Send + Sync {
     fn read(&self) -> StoreResult<Box<dyn StoreRead + '_>>;
     /// A write transaction; writers take turns, readers never wait for them.
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>>;
+
+    /// Holds every entry's amount at once, or nothing: the first entry (in the order
+    /// given) that does not fit refuses the whole hold. An admitted hold is durable
+    /// before this returns; it stays until [`Store::settle`].
+    fn admit(
+        &self,
+        hold: &str,
+        entries: &[HoldEntry],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Admission>;
+    /// Replaces hold `hold`'s amounts with what the request used (`actual`, one per
+    /// entry, in units); settling a hold twice (or one never admitted) does nothing.
+    fn settle(
+        &self,
+        hold: &str,
+        actual: &[i64],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()>;
+    /// Settles, at their full amounts, the holds of owners (see [`owner`]) for which
+    /// `alive` says no (a crash left them open); returns how many.
+    fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64>;
+    /// Records a delivery attempt of an alert; `delivered` when it went through.
+    fn mark_alert(&self, id: i64, delivered: bool) -> StoreResult<()>;
 }

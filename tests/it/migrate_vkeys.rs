@@ -77,8 +77,8 @@ fn seed(w: &World, api: &Api) -> BTreeMap<String, String> {
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .unwrap();
     conn.execute(
-        "INSERT INTO usage_counters(scope, limit_key, used)
-         SELECT 'virtual_key/' || id, 'budget', 42.5 FROM virtual_keys WHERE slug IN ('openai-shared', 'openai-shared-r')
+        "INSERT INTO counters(scope, limit_key, scale, used)
+         SELECT 'virtual_key/' || id, 'budget', 1000000000, 42500000000 FROM virtual_keys WHERE slug IN ('openai-shared', 'openai-shared-r')
          ON CONFLICT(scope, limit_key) DO UPDATE SET used = excluded.used",
         [],
     )

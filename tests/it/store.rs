@@ -6,6 +6,7 @@ use std::thread;
 
 use catalog::api::configs::{Config, ConfigVersion};
 use catalog::api::integration::Integration;
+use catalog::api::limits::UsageLimits;
 use catalog::api::provider::Provider;
 use catalog::api::provisioning::WorkspaceAccess;
 use catalog::api::usage::UsageState;
@@ -13,8 +14,8 @@ use catalog::api::virtual_key::VirtualKey;
 use catalog::api::workspace::Workspace;
 use catalog::store::sqlite::SqliteStore;
 use catalog::store::{
-    AccessRecord, ConfigQuery, IntegrationRecord, Page, ProviderRecord, Store, StoreError,
-    UsageScope, VirtualKeyRecord, WorkspaceQuery, BUDGET,
+    AccessRecord, Admission, ConfigQuery, Gauge, HoldEntry, IntegrationRecord, Page,
+    ProviderRecord, Store, StoreError, Unit, UsageScope, VirtualKeyRecord, WorkspaceQuery, BUDGET,
 };
 
 /// A fresh, empty store of each backend, with what keeps it alive.
@@ -315,9 +316,19 @@ fn deleting_a_workspace_takes_what_belongs_to_it_and_its_counters() {
         })
         .unwrap();
         tx.insert_provider(&p).unwrap();
-        tx.charge(&access, BUDGET, 5.0).unwrap();
-        tx.charge(&UsageScope::Provider(p.public.id.clone()), BUDGET, 2.0)
+        let used = |n: f64| UsageState {
+            current_usage: n,
+            window_started_at: Some("2026-11-01T00:00:00.000Z".into()),
+            ..Default::default()
+        };
+        tx.set_usage(&access, BUDGET, Some((&used(5.0), Unit::NanoUsd)))
             .unwrap();
+        tx.set_usage(
+            &UsageScope::Provider(p.public.id.clone()),
+            BUDGET,
+            Some((&used(2.0), Unit::NanoUsd)),
+        )
+        .unwrap();
         tx.commit().unwrap();
         let mut db = store.read().unwrap();
         assert_eq!(
@@ -355,56 +366,104 @@ fn deleting_a_workspace_takes_what_belongs_to_it_and_its_counters() {
     }
 }
 
+fn budget_entry(scope: &UsageScope, limit_usd: f64, amount_usd: f64) -> HoldEntry {
+    let unit = Unit::NanoUsd;
+    HoldEntry {
+        scope: scope.clone(),
+        limit: BUDGET.into(),
+        unit,
+        gauge: Gauge::Budget {
+            limits: UsageLimits {
+                alert_threshold: Some(limit_usd / 2.0),
+                ..UsageLimits::cost(limit_usd)
+            },
+            ceiling: unit.units(limit_usd),
+            alert: Some(unit.units(limit_usd / 2.0)),
+        },
+        amount: unit.units(amount_usd),
+        level: "provider".into(),
+        name: "@p1".into(),
+        slot: None,
+    }
+}
+
+fn hold_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 #[test]
-fn counters_charge_hold_and_settle_exactly_under_concurrency() {
+fn holds_are_exact_under_concurrency_and_settle_once() {
     for (store, _dir) in backends() {
         let scope = UsageScope::Provider("p1".into());
-        let mut tx = store.begin().unwrap();
-        assert_eq!(tx.charge(&scope, BUDGET, 1.5).unwrap(), 1.5);
-        assert_eq!(tx.charge(&scope, BUDGET, 2.0).unwrap(), 3.5);
-        tx.commit().unwrap();
-        // 8 threads race 5 holds of 1 each against a ceiling of 10: exactly 6.5 fit.
+        let now = chrono::Utc::now();
+        let first = hold_id();
+        assert_eq!(
+            store
+                .admit(&first, &[budget_entry(&scope, 10.0, 3.5)], now)
+                .unwrap(),
+            Admission::Admitted
+        );
+        store
+            .settle(&first, &[Unit::NanoUsd.units(3.5)], now)
+            .unwrap();
+        // Settling again changes nothing.
+        store
+            .settle(&first, &[Unit::NanoUsd.units(3.5)], now)
+            .unwrap();
+        // 8 threads race 5 holds of $1 each against $10 with $3.50 used: exactly 6 fit.
         let barrier = Arc::new(Barrier::new(8));
-        let admitted: usize = (0..8)
+        let admitted: Vec<String> = (0..8)
             .map(|_| {
                 let (store, barrier, scope) = (store.clone(), barrier.clone(), scope.clone());
                 thread::spawn(move || {
                     barrier.wait();
                     (0..5)
-                        .filter(|_| {
-                            let mut tx = store.begin().unwrap();
-                            let ok = tx.hold(&scope, BUDGET, 1.0, 10.0).unwrap();
-                            tx.commit().unwrap();
-                            ok
+                        .filter_map(|_| {
+                            let id = hold_id();
+                            let a = store
+                                .admit(&id, &[budget_entry(&scope, 10.0, 1.0)], chrono::Utc::now())
+                                .unwrap();
+                            (a == Admission::Admitted).then_some(id)
                         })
-                        .count()
+                        .collect::<Vec<_>>()
                 })
             })
             .collect::<Vec<_>>()
             .into_iter()
-            .map(|h| h.join().unwrap())
-            .sum();
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         assert_eq!(
-            admitted, 6,
+            admitted.len(),
+            6,
             "3.5 used + 6 held fits in 10; a seventh would not"
         );
-        // Settling releases what was held and charges what was used.
-        let mut tx = store.begin().unwrap();
-        for _ in 0..6 {
-            tx.settle(&scope, BUDGET, 1.0, 0.25).unwrap();
+        // A refusal while holds are out says that settled usage alone leaves room.
+        match store
+            .admit(&hold_id(), &[budget_entry(&scope, 10.0, 1.0)], now)
+            .unwrap()
+        {
+            Admission::Refused(r) => assert!(r.held_out, "{r:?}"),
+            a => panic!("{a:?}"),
         }
-        assert!(
-            tx.hold(&scope, BUDGET, 5.0, 10.0).unwrap(),
-            "5 used + 5 held fits again"
-        );
-        tx.commit().unwrap();
+        for id in &admitted {
+            store
+                .settle(id, &[Unit::NanoUsd.units(0.25)], chrono::Utc::now())
+                .unwrap();
+        }
         let usage = store
             .read()
             .unwrap()
             .usage(&scope, BUDGET)
             .unwrap()
             .unwrap();
-        assert_eq!(usage.current_usage, 5.0);
+        assert_eq!(usage.current_usage, 5.0, "3.5 + 6 × 0.25, exactly");
+        let alerts = store.read().unwrap().alerts(false, 10).unwrap();
+        assert_eq!(
+            alerts.len(),
+            1,
+            "the $5 threshold was crossed once: {alerts:?}"
+        );
+        assert_eq!(alerts[0].kind, "threshold");
         // A new window: set, then removed.
         let mut tx = store.begin().unwrap();
         let fresh = UsageState {
@@ -412,7 +471,8 @@ fn counters_charge_hold_and_settle_exactly_under_concurrency() {
             window_started_at: Some("2026-12-01T00:00:00.000Z".into()),
             ..Default::default()
         };
-        tx.set_usage(&scope, BUDGET, Some(&fresh)).unwrap();
+        tx.set_usage(&scope, BUDGET, Some((&fresh, Unit::NanoUsd)))
+            .unwrap();
         tx.commit().unwrap();
         let usage = store
             .read()
@@ -435,6 +495,248 @@ fn counters_charge_hold_and_settle_exactly_under_concurrency() {
             .unwrap()
             .is_none());
     }
+}
+
+#[test]
+fn a_hold_is_all_or_nothing_across_levels() {
+    for (store, _dir) in backends() {
+        let (a, b) = (
+            UsageScope::Workspace("w1".into()),
+            UsageScope::Provider("p1".into()),
+        );
+        let now = chrono::Utc::now();
+        let id = hold_id();
+        let entries = [budget_entry(&a, 10.0, 4.0), budget_entry(&b, 5.0, 4.0)];
+        assert_eq!(
+            store.admit(&id, &entries, now).unwrap(),
+            Admission::Admitted
+        );
+        store
+            .settle(
+                &id,
+                &[Unit::NanoUsd.units(4.0), Unit::NanoUsd.units(4.0)],
+                now,
+            )
+            .unwrap();
+        // The provider has $1 left: a $2 hold is refused there, and the workspace,
+        // checked first and with room, holds nothing either.
+        match store
+            .admit(
+                &hold_id(),
+                &entries.map(|mut e| {
+                    e.amount = Unit::NanoUsd.units(2.0);
+                    e
+                }),
+                now,
+            )
+            .unwrap()
+        {
+            Admission::Refused(r) => {
+                assert_eq!(r.index, 1);
+                assert!(!r.held_out);
+                assert_eq!(r.headroom, Unit::NanoUsd.units(1.0));
+            }
+            x => panic!("{x:?}"),
+        }
+        let counters = store.read().unwrap().counters(&[]).unwrap();
+        assert!(counters.iter().all(|c| c.held == 0), "{counters:?}");
+        // The refusal marked the provider's window exhausted and raised its limit alert.
+        assert!(
+            store
+                .read()
+                .unwrap()
+                .usage(&b, BUDGET)
+                .unwrap()
+                .unwrap()
+                .exhausted
+        );
+        let alerts = store.read().unwrap().alerts(false, 10).unwrap();
+        assert!(
+            alerts
+                .iter()
+                .any(|x| x.kind == "limit" && x.scope == b.key()),
+            "{alerts:?}"
+        );
+    }
+}
+
+#[test]
+fn rate_slots_and_concurrency_count_and_release() {
+    for (store, _dir) in backends() {
+        let scope = UsageScope::ApiKey("k1".into());
+        let period_ms = 60_000;
+        let rate = HoldEntry {
+            scope: scope.clone(),
+            limit: "rate/requests/rpm".into(),
+            unit: Unit::Requests,
+            gauge: Gauge::Rate {
+                period_ms,
+                slot_ms: 1_000,
+                ceiling: 3,
+            },
+            amount: 1,
+            level: "api_key".into(),
+            name: "k1".into(),
+            slot: None,
+        };
+        let flight = HoldEntry {
+            limit: "concurrency".into(),
+            gauge: Gauge::Concurrency { ceiling: 2 },
+            ..rate.clone()
+        };
+        let now = chrono::Utc::now();
+        let ids: Vec<String> = (0..3).map(|_| hold_id()).collect();
+        assert_eq!(
+            store
+                .admit(&ids[0], &[rate.clone(), flight.clone()], now)
+                .unwrap(),
+            Admission::Admitted
+        );
+        assert_eq!(
+            store
+                .admit(&ids[1], &[rate.clone(), flight.clone()], now)
+                .unwrap(),
+            Admission::Admitted
+        );
+        // Two in flight: the third is refused on concurrency, taking no rate slot.
+        assert!(
+            matches!(store.admit(&ids[2], &[rate.clone(), flight.clone()], now).unwrap(), Admission::Refused(r) if r.index == 1)
+        );
+        store.settle(&ids[0], &[1, 0], now).unwrap();
+        assert_eq!(
+            store
+                .admit(&ids[2], &[rate.clone(), flight.clone()], now)
+                .unwrap(),
+            Admission::Admitted
+        );
+        // Three requests this minute: the fourth waits until the first slot drops out.
+        match store.admit(&hold_id(), &[rate.clone()], now).unwrap() {
+            Admission::Refused(r) => {
+                let wait = r.retry_after.unwrap();
+                assert!(
+                    wait > std::time::Duration::from_secs(59)
+                        && wait <= std::time::Duration::from_secs(62),
+                    "{wait:?}"
+                );
+            }
+            a => panic!("{a:?}"),
+        }
+        let later = now + chrono::Duration::seconds(62);
+        assert_eq!(
+            store.admit(&hold_id(), &[rate.clone()], later).unwrap(),
+            Admission::Admitted
+        );
+    }
+}
+
+#[test]
+fn holds_of_a_crashed_process_are_settled_in_full() {
+    for (store, _dir) in backends() {
+        let scope = UsageScope::Provider("p1".into());
+        let now = chrono::Utc::now();
+        let id = hold_id();
+        store
+            .admit(&id, &[budget_entry(&scope, 10.0, 2.0)], now)
+            .unwrap();
+        // This process is alive: nothing to recover.
+        assert_eq!(store.recover_holds(&|_| true).unwrap(), 0);
+        assert_eq!(store.recover_holds(&|_| false).unwrap(), 1);
+        let usage = store
+            .read()
+            .unwrap()
+            .usage(&scope, BUDGET)
+            .unwrap()
+            .unwrap();
+        assert_eq!(usage.current_usage, 2.0, "the whole hold is charged");
+        // A settlement arriving after recovery changes nothing.
+        store.settle(&id, &[0], now).unwrap();
+        let usage = store
+            .read()
+            .unwrap()
+            .usage(&scope, BUDGET)
+            .unwrap()
+            .unwrap();
+        assert_eq!(usage.current_usage, 2.0);
+    }
+}
+
+/// Takes a catalog back to before the admission ledger (schema 8).
+const LEDGER_TABLES: &str = "DROP TRIGGER access_counters; DROP TRIGGER provider_counters;
+     DROP TRIGGER virtual_key_counters; DROP TRIGGER integration_counters;
+     DROP TRIGGER workspace_counters; DROP TRIGGER api_key_counters;
+     DROP TABLE counters; DROP TABLE rate_slots; DROP TABLE holds; DROP TABLE alerts;";
+
+#[test]
+fn sqlite_upgrade_keeps_usage_exact_in_whole_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        let mut tx = store.begin().unwrap();
+        tx.insert_workspace(&workspace("eng")).unwrap();
+        tx.insert_integration(&integration("openai-prod")).unwrap();
+        tx.save_access(&AccessRecord {
+            integration_id: "id-openai-prod".into(),
+            workspace_id: "id-eng".into(),
+            access: WorkspaceAccess {
+                enabled: true,
+                usage_limits: Some(vec![UsageLimits {
+                    kind: catalog::api::limits::BudgetType::Tokens,
+                    ..UsageLimits::cost(1000.0)
+                }]),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        let mut p = provider("team", "eng", "openai-prod");
+        p.public.usage_limits = Some(UsageLimits::cost(10.0));
+        tx.insert_provider(&p).unwrap();
+        tx.commit().unwrap();
+    }
+    // Schema 7 counted in floating-point dollars or tokens.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(LEDGER_TABLES).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE usage_counters (scope TEXT NOT NULL, limit_key TEXT NOT NULL,
+            used REAL NOT NULL DEFAULT 0, held REAL NOT NULL DEFAULT 0,
+            window_started_at TEXT, last_reset_at TEXT, PRIMARY KEY (scope, limit_key));
+         CREATE TRIGGER access_counters AFTER DELETE ON integration_workspaces BEGIN SELECT 1; END;
+         CREATE TRIGGER provider_counters AFTER DELETE ON providers BEGIN SELECT 1; END;
+         CREATE TRIGGER virtual_key_counters AFTER DELETE ON virtual_keys BEGIN SELECT 1; END;
+         INSERT INTO usage_counters VALUES ('access/id-openai-prod/id-eng', 'budget', 420, 0, '2026-11-01T00:00:00.000Z', NULL);
+         INSERT INTO usage_counters SELECT 'provider/' || id, 'budget', 3.25, 0, '2026-11-01T00:00:00.000Z', NULL FROM providers;
+         PRAGMA user_version = 7;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let mut db = store.read().unwrap();
+    let access = db.access("id-openai-prod", "id-eng").unwrap().unwrap();
+    assert_eq!(
+        access.usage.unwrap().current_usage,
+        420.0,
+        "tokens stay tokens"
+    );
+    let p = db.provider("id-eng", "team").unwrap().unwrap();
+    assert_eq!(
+        p.public.usage.unwrap().current_usage,
+        3.25,
+        "dollars stay dollars"
+    );
+    let scales: Vec<(String, i64, i64)> = db
+        .counters(&[])
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.scope[..6].to_owned(), c.unit_scale, c.used))
+        .collect();
+    assert_eq!(
+        scales,
+        [
+            ("access".to_owned(), 1, 420),
+            ("provid".to_owned(), 1_000_000_000, 3_250_000_000)
+        ]
+    );
 }
 
 #[test]
@@ -462,10 +764,9 @@ fn sqlite_upgrade_moves_usage_out_of_documents_into_counters() {
     }
     // The catalog as the previous schema kept it: usage inside the JSON documents.
     let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(LEDGER_TABLES).unwrap();
     conn.execute_batch(
-        "DROP TRIGGER access_counters; DROP TRIGGER provider_counters; DROP TRIGGER virtual_key_counters;
-         DROP TABLE usage_counters;
-         DROP TABLE config_versions; DROP TABLE configs;
+        "DROP TABLE config_versions; DROP TABLE configs;
          UPDATE integration_workspaces SET doc = json_set(doc, '$.usage', json('{\"current_usage\": 12.5, \"window_started_at\": \"2026-11-01T00:00:00.000Z\"}'));
          UPDATE providers SET doc = json_set(doc, '$.usage', json('{\"current_usage\": 3.25, \"last_reset_at\": \"2026-11-02T00:00:00.000Z\"}'));
          PRAGMA user_version = 5;",

@@ -9,6 +9,7 @@
 //! serialises processes); reads run on a small pool of reader connections, each in its
 //! own snapshot, so that in WAL mode a read never waits for a writer.
 
+mod ledger;
 mod read;
 mod schema;
 mod write;
@@ -31,6 +32,8 @@ const IDLE_READERS: usize = 8;
 
 pub struct SqliteStore {
     writer: Mutex<Connection>,
+    /// The admission ledger's own connection (see [`ledger`]).
+    ledger: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
     organisation_id: String,
@@ -85,8 +88,11 @@ impl SqliteStore {
         schema::migrate(&mut conn)
             .with_context(|| format!("cannot prepare the catalog database {}", path.display()))?;
         let organisation_id = schema::organisation_id(&mut conn)?;
+        let ledger = connect(path)?;
+        ledger.pragma_update(None, "synchronous", "NORMAL")?;
         Ok(SqliteStore {
             writer: Mutex::new(conn),
+            ledger: Mutex::new(ledger),
             readers: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
             organisation_id,
@@ -311,5 +317,67 @@ impl super::Store for SqliteStore {
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>> {
         let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         Ok(Box::new(SqliteTx::begin(conn)?))
+    }
+
+    fn admit(
+        &self,
+        hold: &str,
+        entries: &[super::HoldEntry],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<super::Admission> {
+        self.ledger_tx(|conn| ledger::admit(conn, super::owner::this_process(), hold, entries, now))
+    }
+
+    fn settle(
+        &self,
+        hold: &str,
+        actual: &[i64],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()> {
+        self.ledger_tx(|conn| ledger::settle(conn, hold, actual, now))
+    }
+
+    fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64> {
+        self.ledger_tx(|conn| ledger::recover(conn, alive, chrono::Utc::now()))
+    }
+
+    fn mark_alert(&self, id: i64, delivered: bool) -> StoreResult<()> {
+        self.ledger_tx(|conn| {
+            conn.prepare_cached(
+                "UPDATE alerts SET attempts = attempts + 1,
+                    delivered_at = CASE WHEN ?2 THEN ?3 ELSE delivered_at END
+                 WHERE id = ?1",
+            )
+            .map_err(internal)?
+            .execute(rusqlite::params![
+                id,
+                delivered,
+                crate::api::usage::timestamp(chrono::Utc::now())
+            ])
+            .map_err(internal)?;
+            Ok(())
+        })
+    }
+}
+
+impl SqliteStore {
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the ledger's connection: all of
+    /// it lands, or (on an error) none of it.
+    fn ledger_tx<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;
+        match f(&conn) {
+            Ok(v) => {
+                conn.execute_batch("COMMIT").map_err(|e| {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    internal(e)
+                })?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 }

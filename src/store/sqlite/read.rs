@@ -8,9 +8,9 @@ use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::store::{
-    AccessRecord, ApiKeyQuery, ConfigQuery, IntegrationQuery, IntegrationRecord, IntegrationScope,
-    ModelRecord, ProviderRecord, StoreRead, StoreResult, UsageScope, VirtualKeyRecord,
-    WorkspaceDependents, WorkspaceQuery,
+    AccessRecord, Alert, ApiKeyQuery, ConfigQuery, CounterState, IntegrationQuery,
+    IntegrationRecord, IntegrationScope, ModelRecord, ProviderRecord, StoreRead, StoreResult,
+    UsageScope, VirtualKeyRecord, WorkspaceDependents, WorkspaceQuery,
 };
 
 /// A connection in a transaction (a read snapshot or a write transaction).
@@ -62,12 +62,12 @@ fn to_integration((doc, sealed_secrets): (String, Vec<u8>)) -> StoreResult<Integ
 }
 
 /// The budget counter's columns, read beside a record (`c` joined on its scope).
-const USAGE_COLUMNS: &str = "c.used, c.window_started_at, c.last_reset_at, c.scope IS NOT NULL";
-const ACCESS_USAGE: &str = "LEFT JOIN usage_counters c ON c.scope = 'access/' || a.integration_id || '/' || a.workspace_id AND c.limit_key = 'budget'";
+const USAGE_COLUMNS: &str = "CAST(c.used AS REAL) / c.scale, c.window_started_at, c.last_reset_at, c.scope IS NOT NULL, c.exhausted_window IS c.window_started_at";
+const ACCESS_USAGE: &str = "LEFT JOIN counters c ON c.scope = 'access/' || a.integration_id || '/' || a.workspace_id AND c.limit_key = 'budget'";
 const PROVIDER_USAGE: &str =
-    "LEFT JOIN usage_counters c ON c.scope = 'provider/' || p.id AND c.limit_key = 'budget'";
+    "LEFT JOIN counters c ON c.scope = 'provider/' || p.id AND c.limit_key = 'budget'";
 const VK_USAGE: &str =
-    "LEFT JOIN usage_counters c ON c.scope = 'virtual_key/' || v.id AND c.limit_key = 'budget'";
+    "LEFT JOIN counters c ON c.scope = 'virtual_key/' || v.id AND c.limit_key = 'budget'";
 
 /// The counter columns starting at `at`, as a usage view.
 fn usage_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<UsageState>> {
@@ -79,6 +79,7 @@ fn usage_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<UsageSt
         window_started_at: r.get(at + 1)?,
         next_usage_reset_at: None,
         last_reset_at: r.get(at + 2)?,
+        exhausted: r.get(at + 4)?,
     }))
 }
 
@@ -418,12 +419,86 @@ impl<T: Db> StoreRead for T {
     fn usage(&mut self, scope: &UsageScope, limit: &str) -> StoreResult<Option<UsageState>> {
         one(
             self.db(),
-            "SELECT used, window_started_at, last_reset_at, 1 FROM usage_counters
-             WHERE scope = ?1 AND limit_key = ?2",
+            "SELECT CAST(used AS REAL) / scale, window_started_at, last_reset_at, 1,
+                    exhausted_window IS window_started_at
+             FROM counters WHERE scope = ?1 AND limit_key = ?2",
             &[&scope.key(), &limit],
             |r| usage_at(r, 0),
         )
         .map(Option::flatten)
+    }
+
+    fn counters(&mut self, prefixes: &[String]) -> StoreResult<Vec<CounterState>> {
+        let mut stmt = self
+            .db()
+            .prepare_cached(
+                "SELECT scope, limit_key, scale, used, held, window_started_at, last_reset_at,
+                        exhausted_window IS window_started_at
+                 FROM counters ORDER BY scope, limit_key",
+            )
+            .map_err(internal)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(CounterState {
+                    scope: r.get(0)?,
+                    limit: r.get(1)?,
+                    unit_scale: r.get(2)?,
+                    used: r.get(3)?,
+                    held: r.get(4)?,
+                    window_started_at: r.get(5)?,
+                    last_reset_at: r.get(6)?,
+                    exhausted: r.get(7)?,
+                })
+            })
+            .map_err(internal)?;
+        let all: Vec<CounterState> = rows.collect::<Result<_, _>>().map_err(internal)?;
+        Ok(all
+            .into_iter()
+            .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| c.scope.starts_with(p)))
+            .collect())
+    }
+
+    fn rate_usage(&mut self, scope: &UsageScope, limit: &str, from_slot: i64) -> StoreResult<i64> {
+        self.db()
+            .prepare_cached(
+                "SELECT COALESCE(sum(amount), 0) FROM rate_slots
+                 WHERE scope = ?1 AND limit_key = ?2 AND slot >= ?3",
+            )
+            .map_err(internal)?
+            .query_row(rusqlite::params![scope.key(), limit, from_slot], |r| {
+                r.get(0)
+            })
+            .map_err(internal)
+    }
+
+    fn alerts(&mut self, undelivered: bool, limit: u64) -> StoreResult<Vec<Alert>> {
+        let mut stmt = self
+            .db()
+            .prepare_cached(
+                "SELECT id, doc, delivered_at, attempts FROM alerts
+                 WHERE (?1 = 0 OR delivered_at IS NULL) ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(internal)?;
+        let rows = stmt
+            .query_map(rusqlite::params![undelivered, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .map_err(internal)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, doc, delivered_at, attempts) = row.map_err(internal)?;
+            let mut v: serde_json::Value = serde_json::from_str(&doc).map_err(internal)?;
+            v["id"] = id.into();
+            v["delivered_at"] = delivered_at.into();
+            v["attempts"] = attempts.into();
+            out.push(serde_json::from_value(v).map_err(internal)?);
+        }
+        Ok(out)
     }
 
     fn configs(&mut self, q: &ConfigQuery) -> StoreResult<(u64, Vec<Config>)> {

@@ -117,6 +117,89 @@ const MIGRATIONS: &[&str] = &[
         doc TEXT NOT NULL
      );
      CREATE INDEX config_versions_config ON config_versions(config_id);",
+    // 8: the admission ledger. Counters keep whole units (`scale` of them make one unit
+    // shown: nano-dollars for cost budgets, else tokens or requests), so sums are exact.
+    // Rate limits count in slots of a sliding window; holds of requests in flight are
+    // rows until settled, so a crash never forgets one; alerts are an outbox.
+    "CREATE TABLE counters (
+        scope TEXT NOT NULL,
+        limit_key TEXT NOT NULL,
+        scale INTEGER NOT NULL DEFAULT 1,
+        used INTEGER NOT NULL DEFAULT 0,
+        held INTEGER NOT NULL DEFAULT 0,
+        window_started_at TEXT,
+        last_reset_at TEXT,
+        exhausted_window TEXT,
+        PRIMARY KEY (scope, limit_key)
+     ) WITHOUT ROWID;
+     INSERT INTO counters(scope, limit_key, scale, used, window_started_at, last_reset_at)
+        SELECT c.scope, c.limit_key, u.scale, CAST(round(c.used * u.scale) AS INTEGER),
+               c.window_started_at, c.last_reset_at
+        FROM usage_counters c,
+             (SELECT CASE COALESCE(
+                 (SELECT json_extract(a.doc, '$.usage_limits[0].type') FROM integration_workspaces a
+                   WHERE 'access/' || a.integration_id || '/' || a.workspace_id = c2.scope),
+                 (SELECT json_extract(p.doc, '$.usage_limits.type') FROM providers p
+                   WHERE 'provider/' || p.id = c2.scope),
+                 (SELECT json_extract(v.doc, '$.usage_limits.type') FROM virtual_keys v
+                   WHERE 'virtual_key/' || v.id = c2.scope),
+                 'cost') WHEN 'cost' THEN 1000000000 ELSE 1 END AS scale, c2.scope AS scope
+              FROM usage_counters c2) u
+        WHERE u.scope = c.scope;
+     DROP TRIGGER access_counters;
+     DROP TRIGGER provider_counters;
+     DROP TRIGGER virtual_key_counters;
+     DROP TABLE usage_counters;
+     CREATE TABLE rate_slots (
+        scope TEXT NOT NULL,
+        limit_key TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        amount INTEGER NOT NULL,
+        PRIMARY KEY (scope, limit_key, slot)
+     ) WITHOUT ROWID;
+     CREATE TABLE holds (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        entries TEXT NOT NULL
+     );
+     CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL,
+        limit_key TEXT NOT NULL,
+        window_started_at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (scope, limit_key, window_started_at, kind)
+     );
+     CREATE INDEX alerts_undelivered ON alerts(delivered_at) WHERE delivered_at IS NULL;
+     CREATE TRIGGER access_counters AFTER DELETE ON integration_workspaces BEGIN
+        DELETE FROM counters WHERE scope = 'access/' || OLD.integration_id || '/' || OLD.workspace_id;
+        DELETE FROM rate_slots WHERE scope = 'access/' || OLD.integration_id || '/' || OLD.workspace_id;
+     END;
+     CREATE TRIGGER provider_counters AFTER DELETE ON providers BEGIN
+        DELETE FROM counters WHERE scope = 'provider/' || OLD.id;
+        DELETE FROM rate_slots WHERE scope = 'provider/' || OLD.id;
+     END;
+     CREATE TRIGGER virtual_key_counters AFTER DELETE ON virtual_keys BEGIN
+        DELETE FROM counters WHERE scope = 'virtual_key/' || OLD.id;
+        DELETE FROM rate_slots WHERE scope = 'virtual_key/' || OLD.id;
+     END;
+     CREATE TRIGGER integration_counters AFTER DELETE ON integrations BEGIN
+        DELETE FROM counters WHERE scope = 'integration/' || OLD.id;
+        DELETE FROM rate_slots WHERE scope = 'integration/' || OLD.id;
+     END;
+     CREATE TRIGGER workspace_counters AFTER DELETE ON workspaces BEGIN
+        DELETE FROM counters WHERE scope = 'workspace/' || OLD.id;
+        DELETE FROM rate_slots WHERE scope = 'workspace/' || OLD.id;
+     END;
+     CREATE TRIGGER api_key_counters AFTER DELETE ON api_keys BEGIN
+        DELETE FROM counters WHERE scope = 'api_key/' || OLD.id;
+        DELETE FROM rate_slots WHERE scope = 'api_key/' || OLD.id;
+     END;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

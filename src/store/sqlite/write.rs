@@ -13,7 +13,7 @@ use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::store::{
     AccessRecord, ApiKeyRecord, IntegrationRecord, ModelRecord, ProviderRecord, StoreError,
-    StoreResult, StoreTx, UsageScope, VirtualKeyRecord,
+    StoreResult, StoreTx, Unit, UsageScope, VirtualKeyRecord,
 };
 
 pub struct SqliteTx<'a> {
@@ -271,77 +271,36 @@ impl StoreTx for SqliteTx<'_> {
         &mut self,
         scope: &UsageScope,
         limit: &str,
-        state: Option<&UsageState>,
+        state: Option<(&UsageState, Unit)>,
     ) -> StoreResult<()> {
         match state {
             None => {
                 self.exec(
-                    "DELETE FROM usage_counters WHERE scope = ?1 AND limit_key = ?2",
+                    "DELETE FROM counters WHERE scope = ?1 AND limit_key = ?2",
                     &[&scope.key(), &limit],
                 )?;
             }
-            Some(s) => {
+            Some((s, unit)) => {
                 self.exec(
-                    "INSERT INTO usage_counters(scope, limit_key, used, held, window_started_at, last_reset_at)
-                     VALUES (?1, ?2, ?3, 0, ?4, ?5)
+                    "INSERT INTO counters(scope, limit_key, scale, used, held, window_started_at, last_reset_at)
+                     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
                      ON CONFLICT(scope, limit_key) DO UPDATE SET used = excluded.used,
+                        scale = excluded.scale,
                         window_started_at = excluded.window_started_at,
-                        last_reset_at = excluded.last_reset_at",
-                    params![scope.key(), limit, s.current_usage, s.window_started_at, s.last_reset_at],
+                        last_reset_at = excluded.last_reset_at,
+                        exhausted_window = NULL",
+                    params![
+                        scope.key(),
+                        limit,
+                        unit.scale(),
+                        unit.units(s.current_usage),
+                        s.window_started_at,
+                        s.last_reset_at
+                    ],
                 )?;
             }
         }
         Ok(())
-    }
-
-    fn charge(&mut self, scope: &UsageScope, limit: &str, amount: f64) -> StoreResult<f64> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO usage_counters(scope, limit_key, used) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(scope, limit_key) DO UPDATE SET used = used + excluded.used
-                 RETURNING used",
-            )
-            .map_err(internal)?
-            .query_row(params![scope.key(), limit, amount], |r| r.get(0))
-            .map_err(internal)
-    }
-
-    fn hold(
-        &mut self,
-        scope: &UsageScope,
-        limit: &str,
-        amount: f64,
-        ceiling: f64,
-    ) -> StoreResult<bool> {
-        let key = scope.key();
-        self.exec(
-            "INSERT INTO usage_counters(scope, limit_key) VALUES (?1, ?2)
-             ON CONFLICT(scope, limit_key) DO NOTHING",
-            &[&key, &limit],
-        )?;
-        let n = self.exec(
-            "UPDATE usage_counters SET held = held + ?3
-             WHERE scope = ?1 AND limit_key = ?2 AND used + held + ?3 <= ?4",
-            params![key, limit, amount, ceiling],
-        )?;
-        Ok(n == 1)
-    }
-
-    fn settle(
-        &mut self,
-        scope: &UsageScope,
-        limit: &str,
-        held: f64,
-        actual: f64,
-    ) -> StoreResult<()> {
-        let n = self.exec(
-            "UPDATE usage_counters SET held = max(held - ?3, 0), used = used + ?4
-             WHERE scope = ?1 AND limit_key = ?2",
-            params![scope.key(), limit, held, actual],
-        )?;
-        expect_one(n, || {
-            format!("no usage counter `{}` `{limit}`", scope.key())
-        })
     }
 
     fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()> {

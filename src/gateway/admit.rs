@@ -1,0 +1,357 @@
+//! Admission in the gateway: every level that limits a request (the caller's API key and
+//! workspace, then the integration, its access for the workspace and the AI provider)
+//! holds the most the request can cost, all at once, before it goes upstream; the hold
+//! is settled with what the upstream reports it used.
+//!
+//! A request that would fit once requests in flight settle waits for them (a little
+//! while) instead of being refused: holds are upper bounds, so refusing then would turn
+//! a budget into less than it is.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use chrono::Utc;
+use tokio::sync::Notify;
+
+use super::error::{masked, GatewayError};
+use crate::admission::demand::Demand;
+use crate::admission::price::Prices;
+use crate::admission::{self, Level, LevelKind, PlanError, Used};
+use crate::api::api_key::ApiKey;
+use crate::api::limits::BudgetType;
+use crate::api::workspace::Workspace;
+use crate::server::AppState;
+use crate::store::{Admission, Gauge, HoldEntry, Refusal, UsageScope};
+
+/// How long a request waits for requests in flight to settle before it is refused.
+const HELD_WAIT: Duration = Duration::from_secs(30);
+/// How often a waiting request looks again when no settlement in this process woke it
+/// (another process may have settled).
+const HELD_POLL: Duration = Duration::from_millis(50);
+
+/// Wakes the requests waiting for holds to settle.
+#[derive(Default)]
+pub struct Settlements {
+    notify: Notify,
+}
+
+/// The caller's own levels: its API key (none for the embedded CLI) and its workspace.
+pub fn caller_levels(workspace: Option<&Workspace>, key: Option<&ApiKey>) -> Vec<Level> {
+    let mut levels = Vec::new();
+    if let Some(k) = key {
+        levels.push(Level {
+            scope: UsageScope::ApiKey(k.id.clone()),
+            kind: LevelKind::ApiKey,
+            name: masked(&k.id),
+            budgets: k.usage_limits.iter().cloned().collect(),
+            rates: k.rate_limits.clone().unwrap_or_default(),
+            concurrency: None,
+        });
+    }
+    if let Some(w) = workspace {
+        levels.push(Level {
+            scope: UsageScope::Workspace(w.id.clone()),
+            kind: LevelKind::Workspace,
+            name: w.slug.clone(),
+            budgets: w.usage_limits.clone().unwrap_or_default(),
+            rates: w.rate_limits.clone().unwrap_or_default(),
+            concurrency: None,
+        });
+    }
+    levels
+}
+
+/// What a request asks the ledger to hold.
+pub struct Ask {
+    pub entries: Vec<HoldEntry>,
+    pub demand: Demand,
+    pub prices: Option<Prices>,
+}
+
+/// The hold of an ask, or why there can be none.
+pub fn ask(
+    levels: &[Level],
+    demand: Demand,
+    prices: Option<Prices>,
+    model: &str,
+) -> Result<Ask, GatewayError> {
+    let entries = admission::plan(levels, demand, prices).map_err(|e| match e {
+        PlanError::NoPrice { level, name } => GatewayError::governance(
+            exhaust_type(level),
+            format!(
+                "model `{model}` has no known price, and the {} `{name}` has a cost budget, which cannot be kept without one; an admin can set its price with `catalog models price`",
+                level_label(level)
+            ),
+        )
+        .code("04"),
+    })?;
+    Ok(Ask {
+        entries,
+        demand,
+        prices,
+    })
+}
+
+/// One attempt's hold, until it is settled. Dropped unsettled (the caller went away, the
+/// stream was cut), it settles what was consumed as far as it can be told: the input,
+/// and the output streamed so far.
+pub struct Held {
+    state: AppState,
+    id: String,
+    entries: Vec<HoldEntry>,
+    prices: Option<Prices>,
+    demand: Demand,
+    /// Output bytes passed to the caller so far (for a stream cut short).
+    pub streamed_bytes: u64,
+    /// What the upstream reported so far (a stream reports as it goes).
+    pub reported: Option<Used>,
+    done: bool,
+}
+
+impl Held {
+    /// Settles with what the upstream reported (`None`: it reported nothing, so nothing
+    /// beyond the request itself is charged).
+    pub async fn settle(mut self, used: Option<Used>) {
+        self.done = true;
+        let amounts = admission::settlement(&self.entries, used.unwrap_or_default(), self.prices);
+        let (state, id) = (self.state.clone(), std::mem::take(&mut self.id));
+        let _ = tokio::task::spawn_blocking(move || settle(&state, &id, &amounts)).await;
+    }
+
+    /// What a request cut short consumed: what the upstream reported so far, else its
+    /// input as held; and at least a token per 4 bytes streamed (more than streams
+    /// carry), never more output than was held.
+    fn consumed(&self) -> Used {
+        let reported = self.reported.unwrap_or(Used {
+            input_tokens: self.demand.input_tokens,
+            ..Used::default()
+        });
+        let streamed = (self.streamed_bytes / 4).min(self.demand.output_tokens);
+        Used {
+            output_tokens: reported.output_tokens.max(streamed),
+            ..reported
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let amounts = admission::settlement(&self.entries, self.consumed(), self.prices);
+        let (state, id) = (self.state.clone(), std::mem::take(&mut self.id));
+        let run = move || settle(&state, &id, &amounts);
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(run);
+            }
+            Err(_) => {
+                std::thread::spawn(run);
+            }
+        }
+    }
+}
+
+fn settle(state: &AppState, id: &str, amounts: &[i64]) {
+    if let Err(e) = state.store.settle(id, amounts, Utc::now()) {
+        // The hold stays and is settled in full on the next start: never forgiven.
+        crate::server::log_line(&format!(
+            "{} ledger: hold {id} could not be settled now ({e}); it stays held",
+            crate::server::handlers::now()
+        ));
+    }
+    state.gateway.settlements.notify.notify_waiters();
+}
+
+/// Holds `ask` (its first try, `first`, already made), waiting while requests in flight
+/// hold what it needs; the refusal in Portkey's shape otherwise.
+pub async fn hold(
+    state: &AppState,
+    id: String,
+    ask: Ask,
+    first: Admission,
+) -> Result<Held, GatewayError> {
+    let started = Instant::now();
+    let mut admission = first;
+    loop {
+        match admission {
+            Admission::Admitted => {
+                return Ok(Held {
+                    state: state.clone(),
+                    id,
+                    entries: ask.entries,
+                    prices: ask.prices,
+                    demand: ask.demand,
+                    streamed_bytes: 0,
+                    reported: None,
+                    done: false,
+                })
+            }
+            Admission::Refused(r) if r.held_out && started.elapsed() < HELD_WAIT => {
+                let woken = state.gateway.settlements.notify.notified();
+                let _ = tokio::time::timeout(HELD_POLL, woken).await;
+                let (s, hold_id, entries) = (state.clone(), id.clone(), ask.entries.clone());
+                admission = tokio::task::spawn_blocking(move || {
+                    s.store.admit(&hold_id, &entries, Utc::now())
+                })
+                .await
+                .map_err(|_| GatewayError::internal("admission stopped unexpectedly"))??;
+            }
+            Admission::Refused(r) => return Err(refused(&ask.entries[r.index], &r)),
+        }
+    }
+}
+
+fn level_label(kind: LevelKind) -> &'static str {
+    match kind {
+        LevelKind::ApiKey => "API key",
+        LevelKind::Workspace => "workspace",
+        LevelKind::Integration => "integration (across every workspace)",
+        LevelKind::Access => "integration access",
+        LevelKind::Provider => "AI provider",
+        LevelKind::VirtualKey => "virtual key",
+    }
+}
+
+fn exhaust_type(kind: LevelKind) -> &'static str {
+    match kind {
+        LevelKind::ApiKey => "api_key_exhaust_error",
+        LevelKind::Workspace => "workspace_exhaust_error",
+        LevelKind::Integration | LevelKind::Access => "integration_exhaust_error",
+        LevelKind::Provider | LevelKind::VirtualKey => "virtual_key_exhaust_error",
+    }
+}
+
+/// Portkey's opening words for a spent budget at each level.
+fn exhaust_title(kind: LevelKind, name: &str) -> String {
+    match kind {
+        LevelKind::ApiKey => format!("Portkey API Key Usage Limit Exceeded: API key {name}"),
+        LevelKind::Workspace => {
+            format!("Portkey Workspace Usage Limit Exceeded: workspace `{name}`")
+        }
+        LevelKind::Integration => format!(
+            "Portkey Integration {name} Usage Limit Exceeded: integration `{name}` across every workspace"
+        ),
+        LevelKind::Access => format!("Portkey Integration {name} Usage Limit Exceeded: integration access `{name}`"),
+        LevelKind::Provider => {
+            format!("Portkey Virtual Key Usage Limit Exceeded: AI provider `{name}`")
+        }
+        LevelKind::VirtualKey => {
+            format!("Portkey Virtual Key Usage Limit Exceeded: virtual key `{name}`")
+        }
+    }
+}
+
+/// An amount in a budget's unit, for people.
+fn shown(unit: crate::store::Unit, units: i64, kind: BudgetType) -> String {
+    match kind {
+        BudgetType::Cost => format!("${:.6}", unit.shown(units))
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_owned(),
+        BudgetType::Tokens => format!("{units} tokens"),
+    }
+}
+
+fn in_words(wait: Duration) -> String {
+    let s = wait.as_secs();
+    match s {
+        0 => "in under a second".to_owned(),
+        1..=119 => format!("in {s} s"),
+        120..=7199 => format!("in {} min", s / 60),
+        7200..=172_799 => format!("in {} h", s / 3600),
+        _ => format!("in {} days", s / 86_400),
+    }
+}
+
+/// The refusal of `entry`, in Portkey's codes: a spent budget 412 `04`, a rate limit
+/// 429 (`05` at the key and workspace), too many requests in flight 429.
+pub fn refused(entry: &HoldEntry, r: &Refusal) -> GatewayError {
+    let kind = LevelKind::parse(&entry.level).unwrap_or(LevelKind::Provider);
+    let name = &entry.name;
+    match &entry.gauge {
+        Gauge::Budget {
+            limits, ceiling, ..
+        } => {
+            let (unit, k) = (entry.unit, limits.kind);
+            if r.held_out {
+                return GatewayError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_error",
+                    format!(
+                        "the {} `{name}`'s budget is held by requests in flight; this request may cost up to {}, and {} is not yet settled: retry shortly",
+                        level_label(kind),
+                        shown(unit, entry.amount, k),
+                        shown(unit, *ceiling - r.headroom, k),
+                    ),
+                )
+                .retry_after(Some(Duration::from_secs(1)));
+            }
+            let why = if entry.amount > *ceiling {
+                format!(
+                    "this request may cost up to {}, more than the whole budget of {}; lower `max_tokens` or shorten the request",
+                    shown(unit, entry.amount, k),
+                    shown(unit, *ceiling, k)
+                )
+            } else {
+                format!(
+                    "{} of {} left, and this request may cost up to {}",
+                    shown(unit, r.headroom, k),
+                    shown(unit, *ceiling, k),
+                    shown(unit, entry.amount, k)
+                )
+            };
+            let when = r.retry_after.map_or_else(
+                || "; an admin can raise the budget or reset its usage".to_owned(),
+                |w| format!("; the budget resets {}", in_words(w)),
+            );
+            GatewayError::governance(
+                exhaust_type(kind),
+                format!("{}: {why}{when}", exhaust_title(kind, name)),
+            )
+            .code("04")
+            .retry_after(r.retry_after)
+        }
+        Gauge::Rate { ceiling, .. } => {
+            let what = if entry.unit == crate::store::Unit::Tokens {
+                format!("up to {} tokens", entry.amount)
+            } else {
+                "a request".to_owned()
+            };
+            let limit = entry.limit.trim_start_matches("rate/").replace('/', " per ");
+            let when = r.retry_after.map_or_else(
+                || "; it never will: the request alone is over the limit, lower `max_tokens`".to_owned(),
+                |w| format!("; it fits {}", in_words(w)),
+            );
+            let message = format!(
+                "{} `{name}` rate limit exceeded: {ceiling} {limit}, and {what} does not fit{when}",
+                level_label(kind)
+            );
+            let (kind_name, code) = match kind {
+                LevelKind::ApiKey | LevelKind::Workspace => ("rate_limit_error", Some("05")),
+                LevelKind::Integration | LevelKind::Access => {
+                    ("integration_rate_limit_error", None)
+                }
+                LevelKind::Provider | LevelKind::VirtualKey => {
+                    ("virtual_key_rate_limit_error", None)
+                }
+            };
+            let mut e = GatewayError::new(StatusCode::TOO_MANY_REQUESTS, kind_name, message)
+                .retry_after(r.retry_after);
+            if let Some(c) = code {
+                e = e.code(c);
+            }
+            e
+        }
+        Gauge::Concurrency { ceiling } => GatewayError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "concurrency_limit_error",
+            format!(
+                "the {} `{name}` allows {ceiling} requests in flight, and all are taken; retry when one ends",
+                level_label(kind)
+            ),
+        )
+        .retry_after(Some(Duration::from_secs(1))),
+    }
+}
