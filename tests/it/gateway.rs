@@ -15,52 +15,52 @@ use crate::common::{Mode, Server, World, ADMIN_KEY, PROVIDER_KEY, ROTATED_KEY};
 use crate::upstream::{ErrorReply, RecordedRequest, Service, Upstream};
 
 /// The prompt of every call; it must never reach a log line.
-const PROMPT: &str = "Describe the lighthouse-of-Quillhaven in one line";
+pub(crate) const PROMPT: &str = "Describe the lighthouse-of-Quillhaven in one line";
 
 /// What the fake answers with its default knobs (9 words of its text).
-const REPLY: &str = "The quick brown fox jumps over the lazy dog.";
+pub(crate) const REPLY: &str = "The quick brown fox jumps over the lazy dog.";
 
 /// How long any call may take before the test fails instead of hanging.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A served catalog with workspace `eng`, the integration `openai-prod` pointing at the
 /// fake and provisioned to `eng`, and a workspace key holding `completions.write`.
-struct Gateway {
-    up: Upstream,
-    w: World,
+pub(crate) struct Gateway {
+    pub(crate) up: Upstream,
+    pub(crate) w: World,
     /// The workspace's id.
-    ws: String,
+    pub(crate) ws: String,
     /// The workspace API key callers send.
-    key: String,
-    http: Client,
+    pub(crate) key: String,
+    pub(crate) http: Client,
 }
 
 /// One answer of the gateway, read whole.
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) text: String,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.text)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// Asserts a 200 and returns the body.
-    fn ok(&self) -> Value {
+    pub(crate) fn ok(&self) -> Value {
         assert_eq!(self.status, 200, "{}", self.text);
         self.json()
     }
 
     /// Asserts a refusal in Portkey's shape: the status, `error.type`, and a message
     /// containing `needle`; returns the body.
-    fn refused(&self, status: u16, kind: &str, needle: &str) -> Value {
+    pub(crate) fn refused(&self, status: u16, kind: &str, needle: &str) -> Value {
         assert_eq!(self.status, status, "{}", self.text);
         let body = self.json();
         assert_eq!(body["status"], "failure", "{body}");
@@ -71,7 +71,7 @@ impl Answer {
     }
 
     /// The stream's events, parsed.
-    fn sse(&self) -> Sse {
+    pub(crate) fn sse(&self) -> Sse {
         assert_eq!(self.status, 200, "{}", self.text);
         assert_eq!(self.header("content-type"), Some("text/event-stream"));
         Sse::parse(&self.text)
@@ -80,15 +80,15 @@ impl Answer {
 
 /// A server-sent event stream as the caller reads it.
 #[derive(Debug)]
-struct Sse {
+pub(crate) struct Sse {
     /// Every `data:` payload but `[DONE]`, parsed.
-    chunks: Vec<Value>,
+    pub(crate) chunks: Vec<Value>,
     /// Whether the stream ended with `data: [DONE]` (and nothing after it).
-    done: bool,
+    pub(crate) done: bool,
 }
 
 impl Sse {
-    fn parse(body: &str) -> Sse {
+    pub(crate) fn parse(body: &str) -> Sse {
         let mut chunks = Vec::new();
         let mut done = false;
         for block in body.split("\n\n").filter(|b| !b.trim().is_empty()) {
@@ -113,7 +113,7 @@ impl Sse {
     }
 
     /// The reply's text: every chunk's `choices[0].delta.content`, in order.
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.chunks
             .iter()
             .filter_map(|c| {
@@ -124,7 +124,7 @@ impl Sse {
     }
 
     /// The chunks that carry `usage`.
-    fn usage(&self) -> Vec<&Value> {
+    pub(crate) fn usage(&self) -> Vec<&Value> {
         self.chunks
             .iter()
             .filter(|c| c.get("usage").is_some_and(|u| !u.is_null()))
@@ -132,7 +132,7 @@ impl Sse {
             .collect()
     }
 
-    fn finish_reasons(&self) -> Vec<&str> {
+    pub(crate) fn finish_reasons(&self) -> Vec<&str> {
         self.chunks
             .iter()
             .filter_map(|c| {
@@ -143,11 +143,11 @@ impl Sse {
     }
 }
 
-fn chat_body(model: &str) -> Value {
+pub(crate) fn chat_body(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": PROMPT}]})
 }
 
-fn stream_body(model: &str, include_usage: bool) -> Value {
+pub(crate) fn stream_body(model: &str, include_usage: bool) -> Value {
     let mut body = chat_body(model);
     body["stream"] = json!(true);
     if include_usage {
@@ -158,7 +158,7 @@ fn stream_body(model: &str, include_usage: bool) -> Value {
 
 /// Creates workspace `eng` and connects `openai-prod` to the fake; returns the
 /// workspace's id. Works on either transport.
-fn seed(w: &World, up: &Upstream) -> String {
+pub(crate) fn seed(w: &World, up: &Upstream) -> String {
     let ws = w.json(&["workspaces", "create", "eng"]);
     connect(w, up, "openai-prod", "openai", "/v1", &[]);
     ws["id"].as_str().unwrap().to_owned()
@@ -166,7 +166,14 @@ fn seed(w: &World, up: &Upstream) -> String {
 
 /// Connects integration `slug` of `service` to the fake at `prefix` with PROVIDER_KEY (or
 /// the key `--key-env` in `extra` names) and provisions it to `eng`.
-fn connect(w: &World, up: &Upstream, slug: &str, service: &str, prefix: &str, extra: &[&str]) {
+pub(crate) fn connect(
+    w: &World,
+    up: &Upstream,
+    slug: &str,
+    service: &str,
+    prefix: &str,
+    extra: &[&str],
+) {
     let host = up.base_url(prefix);
     let mut args = vec![
         "integrations",
@@ -195,16 +202,16 @@ fn connect(w: &World, up: &Upstream, slug: &str, service: &str, prefix: &str, ex
 
 impl Gateway {
     /// A served catalog that trusts the fake.
-    fn start() -> Gateway {
+    pub(crate) fn start() -> Gateway {
         Self::start_with(true, &[])
     }
 
     /// A served catalog that trusts the fake or not, with more server environment.
-    fn start_with(trusted: bool, extra_env: &[(&str, &str)]) -> Gateway {
+    pub(crate) fn start_with(trusted: bool, extra_env: &[(&str, &str)]) -> Gateway {
         Self::start_on(Upstream::start_blocking(), trusted, extra_env)
     }
 
-    fn start_on(up: Upstream, trusted: bool, extra_env: &[(&str, &str)]) -> Gateway {
+    pub(crate) fn start_on(up: Upstream, trusted: bool, extra_env: &[(&str, &str)]) -> Gateway {
         let home = tempfile::tempdir().unwrap();
         let host = up.host_port();
         let mut env = extra_env.to_vec();
@@ -234,11 +241,11 @@ impl Gateway {
         gw
     }
 
-    fn connect(&self, slug: &str, service: &str, prefix: &str, extra: &[&str]) {
+    pub(crate) fn connect(&self, slug: &str, service: &str, prefix: &str, extra: &[&str]) {
         connect(&self.w, &self.up, slug, service, prefix, extra);
     }
 
-    fn workspace_key(&self, name: &str, scopes: &[&str]) -> String {
+    pub(crate) fn workspace_key(&self, name: &str, scopes: &[&str]) -> String {
         let mut args = vec!["api-keys", "create", name, "--type", "workspace"];
         args.extend(["--workspace", "eng"]);
         for s in scopes {
@@ -248,21 +255,21 @@ impl Gateway {
         created["key"].as_str().unwrap().to_owned()
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.w.server.as_ref().unwrap().url)
     }
 
     /// A POST to the gateway without credentials.
-    fn anonymous(&self, path: &str) -> RequestBuilder {
+    pub(crate) fn anonymous(&self, path: &str) -> RequestBuilder {
         self.http.post(self.url(path))
     }
 
     /// A POST to the gateway with the workspace key as `Authorization: Bearer`.
-    fn post(&self, path: &str) -> RequestBuilder {
+    pub(crate) fn post(&self, path: &str) -> RequestBuilder {
         self.anonymous(path).bearer_auth(&self.key)
     }
 
-    fn send(&self, request: RequestBuilder, body: &Value) -> Answer {
+    pub(crate) fn send(&self, request: RequestBuilder, body: &Value) -> Answer {
         let res = request.json(body).send().expect("the gateway answers");
         let status = res.status().as_u16();
         let headers = res.headers().clone();
@@ -274,12 +281,12 @@ impl Gateway {
         }
     }
 
-    fn chat(&self, body: &Value) -> Answer {
+    pub(crate) fn chat(&self, body: &Value) -> Answer {
         self.send(self.post("/chat/completions"), body)
     }
 
     /// A chat completion with these extra headers.
-    fn chat_with(&self, headers: &[(&str, &str)], body: &Value) -> Answer {
+    pub(crate) fn chat_with(&self, headers: &[(&str, &str)], body: &Value) -> Answer {
         let mut request = self.post("/chat/completions");
         for (k, v) in headers {
             request = request.header(*k, *v);
@@ -288,7 +295,7 @@ impl Gateway {
     }
 
     /// Saves `config` in `eng` as a gateway config; returns its slug.
-    fn save_config(&self, name: &str, config: &Value) -> String {
+    pub(crate) fn save_config(&self, name: &str, config: &Value) -> String {
         let file = self.w.home.path().join(format!("{name}.json"));
         std::fs::write(&file, config.to_string()).unwrap();
         let created = self.w.json(&[
@@ -304,12 +311,12 @@ impl Gateway {
         created["slug"].as_str().unwrap().to_owned()
     }
 
-    fn requests(&self) -> Vec<RecordedRequest> {
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
         self.up.requests()
     }
 
     /// Neither the caller's key nor the admin key ever reached the upstream.
-    fn assert_clean_upstream(&self) {
+    pub(crate) fn assert_clean_upstream(&self) {
         for r in self.requests() {
             for secret in [self.key.as_str(), ADMIN_KEY] {
                 assert!(!r.contains(secret), "a caller's key went upstream: {r:?}");
@@ -323,13 +330,17 @@ impl Gateway {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.w.server.as_ref().unwrap().log()
     }
 
     /// The gateway's log lines of one trace, once `ready` holds for them (streams write
     /// theirs when they end).
-    fn trace_lines(&self, trace: &str, ready: impl Fn(&[String]) -> bool) -> Vec<String> {
+    pub(crate) fn trace_lines(
+        &self,
+        trace: &str,
+        ready: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
         let needle = format!(" gateway trace={trace} ");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -353,7 +364,7 @@ impl Gateway {
 }
 
 /// Asserts an OpenAI chat request as the fake received it: the credential, the bare model.
-fn assert_openai_call(r: &RecordedRequest, key: &str, model: &str) {
+pub(crate) fn assert_openai_call(r: &RecordedRequest, key: &str, model: &str) {
     assert_eq!(r.service, Service::OpenAi, "{r:?}");
     assert_eq!(r.path, "/v1/chat/completions");
     assert_eq!(r.bearer(), Some(key), "{r:?}");

@@ -1,0 +1,347 @@
+//! Budgets, rate limits and concurrency limits enforced by the gateway: the request that
+//! would cross a limit is refused and the one before it admitted, at every level; under
+//! concurrency nothing is over-admitted; a crash loses no settled charge and forgets no
+//! hold. The fake upstream reports known usage (10 prompt + 20 completion tokens), and
+//! the model is priced at $1,000 per million tokens, so every call costs exactly $0.03.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::{Api, Server};
+use crate::gateway::{chat_body, Gateway};
+
+const MODEL: &str = "@openai-prod/gpt-4o-mini";
+/// What one call costs: 30 tokens at $1,000 per million.
+const CALL_USD: f64 = 0.03;
+const CALL_TOKENS: u64 = 30;
+
+fn governed() -> Gateway {
+    let gw = Gateway::start();
+    gw.up.set(|k| {
+        k.prompt_tokens = Some(10);
+        k.completion_tokens = Some(20);
+    });
+    gw.w.ok(&[
+        "models",
+        "price",
+        "@openai-prod/gpt-4o-mini",
+        "--input-price",
+        "1000",
+        "--output-price",
+        "1000",
+    ]);
+    gw
+}
+
+fn body() -> Value {
+    let mut b = chat_body(MODEL);
+    b["max_tokens"] = json!(20);
+    b
+}
+
+/// Calls until the gateway refuses (at most `max` calls); returns the calls admitted and
+/// the refusal.
+fn until_refused(gw: &Gateway, max: usize) -> (usize, crate::gateway::Answer) {
+    for n in 0..max {
+        let a = gw.chat(&body());
+        if a.status != 200 {
+            return (n, a);
+        }
+    }
+    panic!("{max} calls and no refusal");
+}
+
+fn provider(gw: &Gateway) -> Value {
+    gw.w.json(&["providers", "get", "openai-prod", "--workspace", "eng"])
+}
+
+/// A budget of $1 at a level: the calls admitted cost at most $1, and the one refused
+/// would have crossed it (it could cost up to its hold, well under $0.10).
+fn assert_budget_bites(gw: &Gateway, kind: &str, needle: &str) {
+    let (admitted, refusal) = until_refused(gw, 200);
+    let body = refusal.refused(412, kind, needle);
+    assert_eq!(body["error"]["code"], "04", "{body}");
+    let spent = admitted as f64 * CALL_USD;
+    assert!(spent <= 1.0 + 1e-9, "{admitted} calls spent ${spent}");
+    assert!(spent > 0.9, "refused with ${spent} of $1 spent: {body}");
+    assert_eq!(gw.up.request_count(), admitted, "only admitted calls went upstream");
+}
+
+#[test]
+fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
+    let gw = governed();
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "1",
+    ]);
+    assert_budget_bites(&gw, "virtual_key_exhaust_error", "AI provider `@openai-prod`");
+    let p = provider(&gw);
+    let used = p["usage"]["current_usage"].as_f64().unwrap();
+    let expected = gw.up.request_count() as f64 * CALL_USD;
+    assert!((used - expected).abs() < 1e-12, "{used} vs {expected}: {p}");
+    assert_eq!(p["status"], "exhausted", "{p}");
+    // Resetting the usage lets calls through again, at once.
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--reset-usage",
+    ]);
+    assert_eq!(provider(&gw)["status"], "active");
+    gw.chat(&body()).ok();
+    // Raising the budget mid-window takes effect on the next call too.
+    let (_, refusal) = until_refused(&gw, 200);
+    refusal.refused(412, "virtual_key_exhaust_error", "left");
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "2",
+    ]);
+    gw.chat(&body()).ok();
+}
+
+#[test]
+fn an_access_budget_is_the_integration_exhaust_error() {
+    let gw = governed();
+    gw.w.ok(&[
+        "workspaces", "provision", "eng", "--integration", "openai-prod", "--budget", "1", "--yes",
+    ]);
+    assert_budget_bites(&gw, "integration_exhaust_error", "openai-prod");
+}
+
+#[test]
+fn workspace_and_api_key_budgets_bite_at_their_level() {
+    let gw = governed();
+    let api = Api::new(&gw.w);
+    let (status, body) = api.put(
+        &format!("/workspaces/{}", gw.ws),
+        json!({"usage_limits": [{"type": "cost", "credit_limit": 1}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_budget_bites(&gw, "workspace_exhaust_error", "Workspace Usage Limit Exceeded");
+
+    let gw = governed();
+    let api = Api::new(&gw.w);
+    let (_, keys) = api.get(&format!("/api-keys?workspace_id={}", gw.ws));
+    let id = keys["data"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = api.put(
+        &format!("/api-keys/{id}"),
+        json!({"usage_limits": {"type": "cost", "credit_limit": 1}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_budget_bites(&gw, "api_key_exhaust_error", "API Key Usage Limit Exceeded");
+}
+
+#[test]
+fn token_budgets_request_rates_and_token_rates() {
+    let gw = governed();
+    // 300 tokens: calls of 30 tokens are admitted while a whole hold still fits.
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "300",
+        "--budget-type", "tokens",
+    ]);
+    let (admitted, refusal) = until_refused(&gw, 50);
+    refusal.refused(412, "virtual_key_exhaust_error", "tokens");
+    assert!(admitted as u64 * CALL_TOKENS <= 300 && admitted >= 3, "{admitted}");
+
+    // Three requests a minute on the API key: the fourth is told when to come back.
+    let gw = governed();
+    let api = Api::new(&gw.w);
+    let (_, keys) = api.get(&format!("/api-keys?workspace_id={}", gw.ws));
+    let id = keys["data"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = api.put(
+        &format!("/api-keys/{id}"),
+        json!({"rate_limits": [{"type": "requests", "unit": "rpm", "value": 3}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (admitted, refusal) = until_refused(&gw, 10);
+    assert_eq!(admitted, 3);
+    let body = refusal.refused(429, "rate_limit_error", "3 requests per rpm");
+    assert_eq!(body["error"]["code"], "05");
+    let wait: u64 = refusal.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=62).contains(&wait), "Retry-After {wait}");
+
+    // 200 tokens a minute on the provider: each call holds its bound, then counts 30.
+    let gw = governed();
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--rate-limit",
+        "200tokens/min",
+    ]);
+    let (admitted, refusal) = until_refused(&gw, 20);
+    refusal.refused(429, "virtual_key_rate_limit_error", "tokens");
+    assert!(refusal.header("retry-after").is_some());
+    assert!(admitted as u64 * CALL_TOKENS <= 200 && admitted >= 2, "{admitted}");
+}
+
+#[test]
+fn a_cost_budget_refuses_a_model_without_a_price() {
+    let gw = Gateway::start();
+    gw.w.ok(&[
+        "models", "add", "@openai-prod/house-model", "--custom", "--yes",
+    ]);
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "5",
+    ]);
+    gw.chat(&chat_body("@openai-prod/house-model"))
+        .refused(412, "virtual_key_exhaust_error", "catalog models price");
+    assert_eq!(gw.up.request_count(), 0);
+}
+
+/// 200 callers at once against $1: admitted spend never passes it, and the budget is
+/// used to within one call's hold (callers wait for holds in flight instead of being
+/// refused while the money is still there).
+#[test]
+fn two_hundred_concurrent_calls_never_overspend_a_budget() {
+    let gw = Arc::new(governed());
+    gw.up.set(|k| k.latency = Duration::from_millis(20));
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "1",
+    ]);
+    let barrier = Arc::new(Barrier::new(200));
+    let answers: Vec<u16> = (0..200)
+        .map(|_| {
+            let (gw, barrier) = (gw.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                gw.chat(&body()).status
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let admitted = answers.iter().filter(|s| **s == 200).count();
+    assert!(
+        answers.iter().all(|s| *s == 200 || *s == 412),
+        "only admissions and budget refusals: {answers:?}"
+    );
+    assert_eq!(gw.up.request_count(), admitted);
+    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    assert!((used - admitted as f64 * CALL_USD).abs() < 1e-9, "{used}");
+    assert!(used <= 1.0, "overspent: ${used}");
+    assert!(used > 0.9, "refused with ${used} of $1 spent");
+}
+
+/// The upstream never sees more calls at once than the concurrency limit allows.
+fn max_overlap(gw: &Gateway) -> usize {
+    let spans: Vec<(std::time::SystemTime, std::time::SystemTime)> = gw
+        .up
+        .requests()
+        .iter()
+        .map(|r| (r.at, r.at + r.elapsed))
+        .collect();
+    spans
+        .iter()
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, e)| s <= start && start < e)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn concurrent_calls_never_pass_a_token_rate_limit() {
+    let gw = Arc::new(governed());
+    gw.up.set(|k| k.latency = Duration::from_millis(20));
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--rate-limit",
+        "3000tokens/min",
+    ]);
+    let barrier = Arc::new(Barrier::new(100));
+    let answers: Vec<u16> = (0..100)
+        .map(|_| {
+            let (gw, barrier) = (gw.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                gw.chat(&body()).status
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let admitted = answers.iter().filter(|s| **s == 200).count();
+    assert!(answers.iter().all(|s| *s == 200 || *s == 429), "{answers:?}");
+    assert!(admitted as u64 * CALL_TOKENS <= 3000, "{admitted}");
+    assert!(admitted > 0 && admitted < 100, "{admitted}");
+}
+
+#[test]
+fn a_stream_settles_with_the_usage_the_upstream_reports() {
+    let gw = governed();
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "5",
+    ]);
+    // The caller did not ask for usage: the gateway asks upstream and keeps it.
+    let mut b = body();
+    b["stream"] = json!(true);
+    let sse = gw.chat(&b).sse();
+    assert!(sse.done && sse.usage().is_empty(), "{sse:?}");
+    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    assert!((used - CALL_USD).abs() < 1e-12, "{used}");
+    // A stream cut short is charged what it consumed: more than nothing, less than the
+    // hold (the input, and what was streamed).
+    gw.up.set(|k| k.cut_after = Some(2));
+    let _ = gw.chat(&b);
+    let after = wait_for_usage(&gw, used);
+    assert!(after > used && after < used + 0.1, "{used} -> {after}");
+}
+
+/// The provider's usage once it moves from `before` (settlement of a stream that was cut
+/// happens as its connection closes).
+fn wait_for_usage(gw: &Gateway, before: f64) -> f64 {
+    for _ in 0..100 {
+        let now = provider(gw)["usage"]["current_usage"].as_f64().unwrap();
+        if (now - before).abs() > 1e-12 {
+            return now;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the usage stayed at {before}");
+}
+
+#[test]
+fn kill_9_loses_no_settled_charge_and_forgets_no_hold() {
+    let mut gw = governed();
+    gw.up.set(|k| k.latency = Duration::from_millis(300));
+    gw.w.ok(&[
+        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "100",
+    ]);
+    // Settled calls first, then calls in flight when the server dies.
+    for _ in 0..3 {
+        gw.chat(&body()).ok();
+    }
+    let gw = Arc::new(std::mem::replace(&mut gw, governed_placeholder()));
+    let flying: Vec<_> = (0..4)
+        .map(|_| {
+            let gw = gw.clone();
+            thread::spawn(move || gw.chat(&body()).status)
+        })
+        .collect();
+    gw.up.wait_for_requests(7, Duration::from_secs(10));
+    let mut gw = Arc::try_unwrap(gw).ok().unwrap_or_else(|| unreachable!());
+    let server = gw.w.server.take().unwrap();
+    let db = gw.w.db();
+    server.kill9();
+    for t in flying {
+        let _ = t.join();
+    }
+    // Restarted on the same file: the 3 settled calls are there, and the 4 calls that
+    // were in flight are charged their whole hold (more than a call costs).
+    let host = gw.up.host_port();
+    gw.w.server = Some(Server::start_with(
+        gw.w.home.path(),
+        &db,
+        &[("CATALOG_TRUSTED_CUSTOM_HOSTS", host.as_str())],
+    ));
+    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    assert!(
+        used > 7.0 * CALL_USD && used < 3.0 * CALL_USD + 4.0 * 0.1,
+        "${used}"
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let open: i64 = conn
+        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(open, 0, "every hold was settled on restart");
+}
