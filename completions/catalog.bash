@@ -2366,7 +2366,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__integrations__subcmd__connect)
-            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id-env --aws-access-key-id-file --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --header-env --header-file --key-header --config --config-env --provision --provision-all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --skip-provisioning --models --all-models --custom-models --skip-models --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --service --name --description --key-env --key-stdin --key-file --key --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id-env --aws-access-key-id-file --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --header-env --header-file --key-header --config --config-env --provision --provision-all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --concurrency --skip-provisioning --models --all-models --custom-models --skip-models --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2525,6 +2525,10 @@ _catalog() {
                     return 0
                     ;;
                 --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2858,7 +2862,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__integrations__subcmd__update)
-            opts="-o -y -q -v -h -V --name --description --clear-description --price-multiplier --clear-price-multiplier --remove-azure-deployment --dry-run --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id-env --aws-access-key-id-file --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --header-env --header-file --key-header --config --config-env --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --name --description --clear-description --price-multiplier --clear-price-multiplier --remove-azure-deployment --dry-run --budget --budget-type --reset --alert --clear-budget --openai-organization --openai-project --azure-resource-name --azure-auth-mode --azure-deployment --azure-entra-tenant-id --azure-entra-client-id --azure-managed-client-id --azure-workload-tenant-id --azure-workload-client-id --aws-auth-type --aws-region --aws-access-key-id-env --aws-access-key-id-file --aws-role-arn --aws-external-id --vertex-auth-type --vertex-region --vertex-project-id --vertex-service-account-file --custom-host --header --header-env --header-file --key-header --config --config-env --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2877,6 +2881,22 @@ _catalog() {
                     return 0
                     ;;
                 --remove-azure-deployment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --budget-type)
+                    COMPREPLY=($(compgen -W "cost tokens" -- "${cur}"))
+                    return 0
+                    ;;
+                --reset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3822,7 +3842,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__providers__subcmd__create)
-            opts="-o -y -q -v -h -V --integration --name --note --expires --budget --budget-type --reset --alert --rate-limit --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --integration --name --note --expires --budget --budget-type --reset --alert --rate-limit --concurrency --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3861,6 +3881,10 @@ _catalog() {
                     return 0
                     ;;
                 --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4108,7 +4132,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__providers__subcmd__update)
-            opts="-o -y -q -v -h -V --name --note --clear-note --expires --clear-expires --budget --budget-type --reset --alert --rate-limit --clear-budget --clear-rate-limit --reset-usage --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --name --note --clear-note --expires --clear-expires --budget --budget-type --reset --alert --rate-limit --concurrency --clear-budget --clear-rate-limit --reset-usage --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4143,6 +4167,10 @@ _catalog() {
                     return 0
                     ;;
                 --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4568,7 +4596,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__workspaces__subcmd__provision)
-            opts="-o -y -q -v -h -V --integration --all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --reset-usage --provider-slug --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --integration --all --new-workspaces --no-new-workspaces --budget --budget-type --reset --alert --rate-limit --concurrency --reset-usage --provider-slug --dry-run --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4595,6 +4623,10 @@ _catalog() {
                     return 0
                     ;;
                 --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -254,6 +254,7 @@ tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
+complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l concurrency -d 'Concurrency limit: the most requests in flight at once (e.g. 8); 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l provider-slug -d 'Slug of the AI provider created in each newly provisioned workspace [default: the integration\'s slug]' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand workspaces; and __fish_seen_subcommand_from provision" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -318,7 +319,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "list" -d 'List integrations'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "get" -d 'Show one integration (secrets masked)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "update" -d 'Change an integration\'s name, description or configuration'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "update" -d 'Change an integration\'s name, description, configuration or budget'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and not __fish_seen_subcommand_from list get connect update rotate-key delete workspaces help" -f -a "workspaces" -d 'Show which workspaces may use an integration, their limits, usage and next reset'
@@ -422,6 +423,7 @@ tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l concurrency -d 'Concurrency limit: the most requests in flight at once (e.g. 8); 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l models -d 'Step 3: enable only these models (comma-separated or repeated): an allow-list' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from connect" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
@@ -451,6 +453,11 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l description -d 'New description' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l price-multiplier -d 'Multiply every price of this integration\'s models (0.8 = a negotiated 20% discount)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l remove-azure-deployment -d 'Remove the Azure deployment with this alias (or model, or deployment name); repeatable' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l budget -d 'Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l budget-type -d 'What the budget counts [default: cost, or the current type]' -r -f -a "cost\t''
+tokens\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-organization -d 'OpenAI organization id' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l openai-project -d 'OpenAI project id' -r
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l azure-resource-name -d 'Azure OpenAI resource name' -r
@@ -498,6 +505,7 @@ never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-description -d 'Remove the description'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-price-multiplier -d 'Remove the price multiplier'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l dry-run -d 'Show the request that would be made and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l clear-budget -d 'Remove the budget'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
@@ -557,7 +565,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "list" -d 'List integrations'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one integration (secrets masked)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
-complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an integration\'s name, description or configuration'
+complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change an integration\'s name, description, configuration or budget'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand integrations; and __fish_seen_subcommand_from help" -f -a "workspaces" -d 'Show which workspaces may use an integration, their limits, usage and next reset'
@@ -823,6 +831,7 @@ tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l concurrency -d 'Concurrency limit: the most requests in flight at once (e.g. 8); 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from create" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -848,6 +857,7 @@ tokens\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l reset -d 'When the budget resets: weekly (Monday 00:00 UTC), monthly (the 1st), none, or every N days (30d)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l alert -d 'Alert when usage reaches this amount (below the budget, same unit)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l rate-limit -d 'Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it' -r
+complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l concurrency -d 'Concurrency limit: the most requests in flight at once (e.g. 8); 0 (or none) removes it' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand providers; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -1233,7 +1243,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "list" -d 'List integrations'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "get" -d 'Show one integration (secrets masked)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "connect" -d 'Connect a provider: service, credentials, configuration, name and scope'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "update" -d 'Change an integration\'s name, description or configuration'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "update" -d 'Change an integration\'s name, description, configuration or budget'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "rotate-key" -d 'Replace an integration\'s provider key'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "delete" -d 'Delete an integration (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from integrations" -f -a "workspaces" -d 'Show which workspaces may use an integration, their limits, usage and next reset'

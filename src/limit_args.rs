@@ -1,14 +1,15 @@
-//! The budget and rate-limit flags shared by provisioning and provider commands.
+//! The limit flags shared by provisioning, provider and integration commands.
 //!
-//! Flags change what they name and nothing else: [`LimitArgs::merge_usage`] and
-//! [`LimitArgs::merge_rate`] apply them to the current budget and rate limit, so a
-//! `--budget 1200` keeps the reset and alert that were already there.
+//! Flags change what they name and nothing else: [`BudgetArgs::merge`],
+//! [`LimitArgs::merge_rate`] and [`LimitArgs::merge_concurrency`] apply them to the current
+//! budget, rate limit and concurrency limit, so a `--budget 1200` keeps the reset and alert
+//! that were already there.
 
 use clap::{Args, ValueEnum};
 
-use crate::api::limits::{BudgetType, PeriodicReset, RateLimit, UsageLimits};
+use crate::api::limits::{BudgetType, ConcurrencyLimit, PeriodicReset, RateLimit, UsageLimits};
 use crate::exit::CliError;
-use crate::types::{Amount, RateSpec, ResetSpec};
+use crate::types::{Amount, ConcurrencySpec, RateSpec, ResetSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BudgetKind {
@@ -25,12 +26,20 @@ impl From<BudgetKind> for BudgetType {
     }
 }
 
+/// The budget flags: its amount, what it counts, when it resets and when to alert. Every
+/// command that sets a budget flattens these, so each flag is defined once: on their own
+/// for an integration's budget, within [`LimitArgs`] for providers and provisioning.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Limits")]
-pub struct LimitArgs {
+pub struct BudgetArgs {
     /// Budget: USD with --budget-type cost (at least 1), tokens with --budget-type tokens (at least 100); flags not given keep their current value
-    #[arg(long, value_name = "AMOUNT", allow_negative_numbers = true)]
-    pub budget: Option<Amount>,
+    #[arg(
+        id = "budget",
+        long = "budget",
+        value_name = "AMOUNT",
+        allow_negative_numbers = true
+    )]
+    pub amount: Option<Amount>,
 
     /// What the budget counts [default: cost, or the current type]
     #[arg(long, value_enum)]
@@ -43,41 +52,55 @@ pub struct LimitArgs {
     /// Alert when usage reaches this amount (below the budget, same unit)
     #[arg(long, value_name = "AMOUNT", allow_negative_numbers = true)]
     pub alert: Option<Amount>,
+}
+
+/// `--clear-budget`, for the commands that change a budget already set.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct ClearBudgetArgs {
+    /// Remove the budget
+    #[arg(long, conflicts_with_all = ["budget", "budget_type", "reset", "alert"])]
+    pub clear_budget: bool,
+}
+
+/// Every limit of an AI provider or of a workspace's access to an integration: the budget,
+/// the rate limit and the concurrency limit.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 
     /// Rate limit: 100/min, 100rpm, 5000tokens/hour, 1000/day; 0 (or none) removes it
     #[arg(long, value_name = "RATE")]
     pub rate_limit: Option<RateSpec>,
+
+    /// Concurrency limit: the most requests in flight at once (e.g. 8); 0 (or none) removes it
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub concurrency: Option<ConcurrencySpec>,
 }
 
-impl LimitArgs {
+impl BudgetArgs {
     /// Whether any budget flag was given.
-    pub fn any_budget(&self) -> bool {
-        self.budget.is_some()
+    pub fn any(&self) -> bool {
+        self.amount.is_some()
             || self.budget_type.is_some()
             || self.reset.is_some()
             || self.alert.is_some()
     }
 
-    /// Whether any limit flag was given.
-    pub fn any(&self) -> bool {
-        self.any_budget() || self.rate_limit.is_some()
-    }
-
     /// The budget once these flags are applied to `current`: a flag not given keeps the
     /// current value; without a current budget, `--budget` is needed. The result is
     /// checked here so that errors name the flags, not API fields.
-    pub fn merge_usage(
-        &self,
-        current: Option<&UsageLimits>,
-    ) -> Result<Option<UsageLimits>, CliError> {
+    pub fn merge(&self, current: Option<&UsageLimits>) -> Result<Option<UsageLimits>, CliError> {
         let current = current.map(|u| UsageLimits {
             next_usage_reset_at: None,
             ..u.clone()
         });
-        if !self.any_budget() {
+        if !self.any() {
             return Ok(current);
         }
-        let mut merged = match (current, self.budget) {
+        let mut merged = match (current, self.amount) {
             (Some(u), _) => u,
             (None, Some(amount)) => UsageLimits::cost(amount.get()),
             (None, None) => {
@@ -88,7 +111,7 @@ impl LimitArgs {
         };
         if let Some(kind) = self.budget_type {
             let kind = BudgetType::from(kind);
-            if kind != merged.kind && self.budget.is_none() {
+            if kind != merged.kind && self.amount.is_none() {
                 return Err(CliError::usage(
                     "changing --budget-type changes the unit of the budget: pass --budget too",
                 ));
@@ -98,7 +121,7 @@ impl LimitArgs {
             }
             merged.kind = kind;
         }
-        if let Some(amount) = self.budget {
+        if let Some(amount) = self.amount {
             merged.credit_limit = amount.get();
         }
         if let Some(reset) = self.reset {
@@ -112,11 +135,11 @@ impl LimitArgs {
         if let Some(alert) = self.alert {
             merged.alert_threshold = Some(alert.get());
         }
-        self.check_budget(&merged)?;
+        self.check(&merged)?;
         Ok(Some(merged))
     }
 
-    fn check_budget(&self, b: &UsageLimits) -> Result<(), CliError> {
+    fn check(&self, b: &UsageLimits) -> Result<(), CliError> {
         let (minimum, unit) = match b.kind {
             BudgetType::Cost => (1.0, "USD"),
             BudgetType::Tokens => (100.0, "tokens"),
@@ -149,12 +172,40 @@ impl LimitArgs {
         }
         Ok(())
     }
+}
+
+impl LimitArgs {
+    /// Whether any budget flag was given.
+    pub fn any_budget(&self) -> bool {
+        self.budget.any()
+    }
+
+    /// Whether any limit flag was given.
+    pub fn any(&self) -> bool {
+        self.any_budget() || self.rate_limit.is_some() || self.concurrency.is_some()
+    }
+
+    /// The budget once the budget flags are applied to `current` ([`BudgetArgs::merge`]).
+    pub fn merge_usage(
+        &self,
+        current: Option<&UsageLimits>,
+    ) -> Result<Option<UsageLimits>, CliError> {
+        self.budget.merge(current)
+    }
 
     /// The rate limit once `--rate-limit` is applied to `current` (`0` removes it).
     pub fn merge_rate(&self, current: Option<&Vec<RateLimit>>) -> Option<Vec<RateLimit>> {
         match &self.rate_limit {
             None => current.filter(|r| !r.is_empty()).cloned(),
             Some(spec) => spec.0.clone().map(|r| vec![r]),
+        }
+    }
+
+    /// The concurrency limit once `--concurrency` is applied to `current` (`0` removes it).
+    pub fn merge_concurrency(&self, current: Option<ConcurrencyLimit>) -> Option<ConcurrencyLimit> {
+        match self.concurrency {
+            None => current,
+            Some(ConcurrencySpec(limit)) => limit,
         }
     }
 }
@@ -166,7 +217,15 @@ fn kind_name(kind: BudgetType) -> &'static str {
     }
 }
 
-/// `120.5 / 1000 USD` or `- / 5000000 tokens`.
+/// `1000 USD` or `5000000 tokens`: a budget's limit alone, or `unlimited`.
+pub fn describe_limit(limit: Option<&UsageLimits>) -> String {
+    limit.map_or_else(
+        || "unlimited".to_owned(),
+        |l| format!("{} {}", l.credit_limit, l.unit()),
+    )
+}
+
+/// `120.5 / 1000 USD` or `0 / 5000000 tokens`.
 pub fn describe_budget(limit: Option<&UsageLimits>, used: Option<f64>) -> String {
     match limit {
         None => "unlimited".to_owned(),
@@ -197,4 +256,9 @@ pub fn describe_rate(rates: Option<&Vec<RateLimit>>) -> String {
     rates
         .and_then(|r| r.first())
         .map_or_else(|| "unlimited".to_owned(), ToString::to_string)
+}
+
+/// `8 in flight`, or `unlimited`.
+pub fn describe_concurrency(limit: Option<ConcurrencyLimit>) -> String {
+    limit.map_or_else(|| "unlimited".to_owned(), |n| format!("{n} in flight"))
 }

@@ -176,6 +176,29 @@ mod tests {
     }
 
     #[test]
+    fn concurrency_is_a_whole_number_and_zero_or_none_removes_it() {
+        assert_eq!(
+            "8".parse::<ConcurrencySpec>().unwrap().0.map(|l| l.get()),
+            Some(8)
+        );
+        for removes in ["0", "none", "NONE", "00"] {
+            assert_eq!(
+                removes.parse::<ConcurrencySpec>().unwrap().0,
+                None,
+                "{removes}"
+            );
+        }
+        for bad in ["-1", "1.5", "x", "", "8/min"] {
+            let err = bad.parse::<ConcurrencySpec>().unwrap_err();
+            assert!(err.contains("requests in flight"), "{bad}: {err}");
+        }
+        assert!("2000000"
+            .parse::<ConcurrencySpec>()
+            .unwrap_err()
+            .contains("more than 1000000"));
+    }
+
+    #[test]
     fn azure_deployments_parse() {
         let d: AzureDeployment = "name=gpt4o,model=gpt-4o,api-version=2024-10-21,default"
             .parse()
@@ -246,6 +269,36 @@ impl FromStr for RateSpec {
             return Ok(RateSpec(None));
         }
         Ok(RateSpec(Some(RateLimit { kind, unit, value })))
+    }
+}
+
+/// A concurrency limit as people type it: a whole number of requests in flight (`8`);
+/// `0` or `none` is no limit (`None`), as for rate limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConcurrencySpec(pub Option<crate::api::limits::ConcurrencyLimit>);
+
+impl FromStr for ConcurrencySpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use crate::api::limits::ConcurrencyLimit;
+        let text = s.trim().to_ascii_lowercase();
+        if text == "none" || (!text.is_empty() && text.bytes().all(|b| b == b'0')) {
+            return Ok(ConcurrencySpec(None));
+        }
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "`{s}` is not a whole number of requests in flight; write e.g. 8 (0 or none removes the limit)"
+            ));
+        }
+        text.parse::<ConcurrencyLimit>()
+            .map(|limit| ConcurrencySpec(Some(limit)))
+            .map_err(|_| {
+                format!(
+                    "`{s}` is more than {} requests in flight; check the number",
+                    ConcurrencyLimit::MAX
+                )
+            })
     }
 }
 

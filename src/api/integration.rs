@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::limits::UsageLimits;
 use super::patch::Patch;
 
 /// An integration as the API returns it.
@@ -32,6 +33,9 @@ pub struct Integration {
     pub configurations: Option<Map<String, Value>>,
     #[serde(default)]
     pub pricing_adjustments: Option<Value>,
+    /// Extension: one budget for the integration across every workspace (at most one item).
+    #[serde(default, serialize_with = "super::json::empty_as_null")]
+    pub usage_limits: Option<Vec<UsageLimits>>,
     /// Workspaces created later get this access automatically when enabled.
     #[serde(default, alias = "global_workspace_access")]
     pub global_workspace_access_settings: Option<super::provisioning::GlobalWorkspaceAccess>,
@@ -80,6 +84,9 @@ pub struct CreateIntegration {
     #[schemars(schema_with = "super::schema::pricing_adjustments")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing_adjustments: Option<Value>,
+    /// Extension: one budget for the integration across every workspace (at most one item).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limits: Option<Vec<UsageLimits>>,
     /// Arrives with AI providers; refused when set to true until then.
     #[schemars(schema_with = "super::schema::unimplemented_switch")]
     #[serde(
@@ -120,6 +127,9 @@ pub struct UpdateIntegration {
     #[schemars(schema_with = "super::schema::pricing_adjustments")]
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub pricing_adjustments: Patch<Value>,
+    /// Extension: the integration's budget across every workspace; `null` removes it.
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub usage_limits: Patch<Vec<UsageLimits>>,
     #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_mappings: Option<Value>,

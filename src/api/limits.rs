@@ -321,6 +321,94 @@ impl RateLimit {
     }
 }
 
+/// A concurrency limit: the most requests an AI provider (or a workspace's access to an
+/// integration) may have in flight at once, 1 to [`ConcurrencyLimit::MAX`]. Unlimited is
+/// no value at all (`null`), never 0. The field is private: [`ConcurrencyLimit::new`] is
+/// the one check, shared by `FromStr` and `Deserialize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "u32")]
+pub struct ConcurrencyLimit(u32);
+
+impl ConcurrencyLimit {
+    /// The largest limit accepted: anything above is a typo.
+    pub const MAX: u32 = 1_000_000;
+
+    pub fn new(value: i64) -> Result<ConcurrencyLimit, String> {
+        match u32::try_from(value) {
+            Ok(v) if (1..=Self::MAX).contains(&v) => Ok(ConcurrencyLimit(v)),
+            _ => Err(Self::expected(&value.to_string())),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The message for a value that is not a limit; `got` is the value as written.
+    fn expected(got: &str) -> String {
+        format!(
+            "must be a whole number of requests in flight from 1 to {} (null for no limit), got {got}",
+            Self::MAX
+        )
+    }
+}
+
+impl From<ConcurrencyLimit> for u32 {
+    fn from(limit: ConcurrencyLimit) -> u32 {
+        limit.0
+    }
+}
+
+impl std::fmt::Display for ConcurrencyLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for ConcurrencyLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Self::expected(&format!("`{s}`")));
+        }
+        // Digits only: too many of them for an i64 is simply too large.
+        ConcurrencyLimit::new(text.parse().unwrap_or(i64::MAX))
+            .map_err(|_| Self::expected(&format!("`{s}`")))
+    }
+}
+
+/// A whole number (also written `8.0`), or a string of digits as the contract's loosely
+/// typed clients send; anything else names what was sent.
+impl<'de> Deserialize<'de> for ConcurrencyLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let limit = match &value {
+            serde_json::Value::String(s) => s.parse(),
+            other => match super::lenient::whole_i64(other) {
+                Some(n) => ConcurrencyLimit::new(n),
+                None => Err(Self::expected(&other.to_string())),
+            },
+        };
+        limit.map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for ConcurrencyLimit {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ConcurrencyLimit".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        super::schema::concurrency_limit(generator)
+    }
+}
+
 /// Validates an array of budgets that may hold at most `max` items.
 pub fn validate_usage_array(items: &[UsageLimits], field: &str, max: usize) -> Result<(), String> {
     if items.len() > max {
@@ -424,6 +512,29 @@ mod tests {
         );
         let tokens = rate(RateLimitType::Tokens, RateUnit::Rpm, 1_000_000);
         assert_eq!(tokens.partial_cmp(&per_minute), None);
+    }
+
+    #[test]
+    fn concurrency_limits_are_whole_numbers_from_one() {
+        let read = |json: &str| serde_json::from_str::<ConcurrencyLimit>(json);
+        assert_eq!(read("8").unwrap().get(), 8);
+        assert_eq!(read("8.0").unwrap().get(), 8);
+        assert_eq!(read(r#""8""#).unwrap().get(), 8);
+        for bad in [
+            "0", "-1", "1.5", r#""x""#, r#""""#, "true", "1000001", "1e300",
+        ] {
+            let err = read(bad).unwrap_err().to_string();
+            assert!(err.contains("from 1 to 1000000"), "{bad}: {err}");
+        }
+        assert!(read("-1").unwrap_err().to_string().contains("got -1"));
+        assert!(read(r#""x""#).unwrap_err().to_string().contains("got `x`"));
+        assert_eq!("16".parse::<ConcurrencyLimit>().unwrap().get(), 16);
+        assert!("0".parse::<ConcurrencyLimit>().is_err());
+        assert!("99999999999999999999999"
+            .parse::<ConcurrencyLimit>()
+            .is_err());
+        let limit = ConcurrencyLimit::new(4).unwrap();
+        assert_eq!(serde_json::to_string(&limit).unwrap(), "4");
     }
 
     #[test]

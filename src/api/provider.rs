@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::lenient::opt_flex_bool;
-use super::limits::{RateLimit, UsageLimits};
+use super::limits::{ConcurrencyLimit, RateLimit, UsageLimits};
 use super::patch::Patch;
 use super::usage::UsageState;
 
@@ -32,6 +32,9 @@ pub struct Provider {
     pub usage_limits: Option<UsageLimits>,
     #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub rate_limits: Option<Vec<RateLimit>>,
+    /// Extension: the most requests in flight at once; `null` is no limit.
+    #[serde(default)]
+    pub concurrency_limit: Option<ConcurrencyLimit>,
     #[serde(default)]
     pub expires_at: Option<String>,
     #[serde(default)]
@@ -79,6 +82,9 @@ pub struct CreateProvider {
         skip_serializing_if = "Option::is_none"
     )]
     pub rate_limits: Option<Vec<RateLimit>>,
+    /// Extension: the most requests in flight at once; at most the access's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_limit: Option<ConcurrencyLimit>,
     #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
@@ -105,6 +111,9 @@ pub struct UpdateProvider {
     pub usage_limits: Patch<UsageLimits>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub rate_limits: Patch<OneOrMany>,
+    /// Extension: the most requests in flight at once; `null` removes the limit.
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub concurrency_limit: Patch<ConcurrencyLimit>,
     #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub expires_at: Patch<String>,

@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::lenient::opt_flex_bool;
-use super::limits::{RateLimit, UsageLimits};
+use super::limits::{ConcurrencyLimit, RateLimit, UsageLimits};
 use super::patch::Patch;
 use super::usage::UsageState;
 
-/// What a workspace's access to an integration grants: on or off, and the budget and
-/// rate limit its providers must fit in. Defined once: the stored record
+/// What a workspace's access to an integration grants: on or off, and the budget, rate
+/// limit and concurrency limit its providers must fit in. Defined once: the stored record
 /// (`store::AccessRecord`) and the wire item ([`IntegrationWorkspace`]) both flatten it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkspaceAccess {
@@ -18,6 +18,9 @@ pub struct WorkspaceAccess {
     pub usage_limits: Option<Vec<UsageLimits>>,
     #[serde(default, serialize_with = "super::json::empty_as_null")]
     pub rate_limits: Option<Vec<RateLimit>>,
+    /// Extension: the most requests in flight at once in this workspace; `null` is no limit.
+    #[serde(default)]
+    pub concurrency_limit: Option<ConcurrencyLimit>,
 }
 
 /// One workspace's access to an integration, as returned. `id` is the workspace slug.
@@ -54,6 +57,9 @@ pub struct GlobalWorkspaceAccess {
         serialize_with = "super::json::empty_as_null"
     )]
     pub rate_limits: Option<Vec<RateLimit>>,
+    /// Extension: the concurrency limit workspaces created later get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_limit: Option<ConcurrencyLimit>,
 }
 
 fn required_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -88,6 +94,9 @@ pub struct WorkspaceAccessUpdate {
     pub usage_limits: Patch<Vec<UsageLimits>>,
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub rate_limits: Patch<Vec<RateLimit>>,
+    /// Extension: the most requests in flight at once; `null` removes the limit.
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub concurrency_limit: Patch<ConcurrencyLimit>,
     #[schemars(schema_with = "super::schema::opt_flex_bool")]
     #[serde(
         default,

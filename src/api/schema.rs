@@ -93,6 +93,22 @@ pub fn opt_flex_number(generator: &mut SchemaGenerator) -> Schema {
     nullable(flex_number(generator))
 }
 
+/// A concurrency limit: a whole number of requests in flight, 1 to 1,000,000; requests
+/// may also send it as a string of digits.
+pub fn concurrency_limit(generator: &mut SchemaGenerator) -> Schema {
+    let max = super::limits::ConcurrencyLimit::MAX;
+    if !reading(generator) {
+        return json_schema!({"type": "integer", "minimum": 1, "maximum": max});
+    }
+    json_schema!({
+        "anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": max},
+            {"type": "string", "pattern": "^0*([1-9][0-9]{0,5}|1000000)$"},
+        ],
+        "description": "Extension: the most requests in flight at once; null (or leaving it out) is no limit.",
+    })
+}
+
 /// The empty object `{}` that deletes and bulk updates answer with.
 #[derive(Debug, Clone, Copy, Default, Serialize, schemars::JsonSchema)]
 pub struct Empty {}

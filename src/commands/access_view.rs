@@ -5,7 +5,9 @@ use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
 
 use crate::api::provisioning::{GlobalWorkspaceAccess, IntegrationWorkspace, WorkspaceAccessList};
-use crate::limit_args::{describe_budget, describe_rate, describe_window};
+use crate::limit_args::{
+    describe_budget, describe_concurrency, describe_limit, describe_rate, describe_window,
+};
 use crate::printer::{or_dash, Printer, Tabular};
 
 impl Tabular for IntegrationWorkspace {
@@ -19,12 +21,14 @@ impl Tabular for IntegrationWorkspace {
             "NEXT RESET (UTC)",
             "NEXT RESET (LOCAL)",
             "RATE LIMIT",
+            "CONCURRENCY",
         ]
     }
 
-    /// At 80 columns: without the name, the UTC reset and the reset kind.
+    /// At 80 columns: without the name, concurrency (an extension), the UTC reset and the
+    /// reset kind.
     fn optional_columns() -> &'static [usize] {
-        &[1, 5, 4]
+        &[1, 8, 5, 4]
     }
 
     fn row(&self) -> Vec<String> {
@@ -49,6 +53,7 @@ impl Tabular for IntegrationWorkspace {
             next.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
             next.map_or("-".to_owned(), local_with_countdown),
             describe_rate(self.access.rate_limits.as_ref()),
+            describe_concurrency(self.access.concurrency_limit),
         ]
     }
 }
@@ -67,10 +72,10 @@ fn local_with_countdown(t: DateTime<Utc>) -> String {
 pub fn describe_global(global: Option<&GlobalWorkspaceAccess>) -> String {
     match global.filter(|g| g.enabled) {
         Some(g) => format!(
-            "workspaces created later: provisioned automatically (budget {}, rate limit {})",
-            describe_budget(g.usage_limits.as_ref().and_then(|u| u.first()), None)
-                .trim_start_matches("0 / "),
-            describe_rate(g.rate_limits.as_ref())
+            "workspaces created later: provisioned automatically (budget {}, rate limit {}, concurrency {})",
+            describe_limit(g.usage_limits.as_ref().and_then(|u| u.first())),
+            describe_rate(g.rate_limits.as_ref()),
+            describe_concurrency(g.concurrency_limit)
         ),
         None => "workspaces created later: not provisioned".to_owned(),
     }

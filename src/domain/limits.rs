@@ -1,8 +1,9 @@
-//! Limit fitting: an AI provider's budget and rate limit must be at least as strict as
-//! what its integration's access gives the workspace.
+//! Limit fitting: an AI provider's budget, rate limit and concurrency limit must be at
+//! least as strict as what its integration's access gives the workspace.
 
 use super::error::{DomainError, DomainResult};
-use crate::api::limits::{RateLimit, UsageLimits};
+use crate::api::limits::{ConcurrencyLimit, RateLimit, UsageLimits};
+use crate::api::provider::Provider;
 use crate::api::provisioning::WorkspaceAccess;
 use crate::api::usage::UsageState;
 use crate::store::Unit;
@@ -21,16 +22,36 @@ pub fn first<T>(items: &Option<Vec<T>>) -> Option<&T> {
     items.as_ref().and_then(|v| v.first())
 }
 
+/// The limits an AI provider carries, as they are held against its access.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProviderLimits<'a> {
+    pub usage: Option<&'a UsageLimits>,
+    pub rates: Option<&'a [RateLimit]>,
+    pub concurrency: Option<ConcurrencyLimit>,
+}
+
+impl<'a> ProviderLimits<'a> {
+    /// A stored provider's limits.
+    pub fn of(provider: &'a Provider) -> ProviderLimits<'a> {
+        ProviderLimits {
+            usage: provider.usage_limits.as_ref(),
+            rates: provider.rate_limits.as_deref(),
+            concurrency: provider.concurrency_limit,
+        }
+    }
+}
+
 /// A provider's limits must be at least as strict as its integration's access allows;
-/// [`DomainError::Invalid`] names both numbers when they are not.
+/// [`DomainError::Invalid`] names both numbers when they are not. A limit the access does
+/// not set (or the provider does not set) is not compared: the gateway holds a request to
+/// both.
 pub fn check_fits(
-    usage: Option<&UsageLimits>,
-    rates: Option<&[RateLimit]>,
+    mine: ProviderLimits<'_>,
     access: &WorkspaceAccess,
     integration: &str,
     workspace: &str,
 ) -> DomainResult<()> {
-    if let (Some(mine), Some(allowed)) = (usage, first(&access.usage_limits)) {
+    if let (Some(mine), Some(allowed)) = (mine.usage, first(&access.usage_limits)) {
         let unit = allowed.unit();
         if mine.kind != allowed.kind {
             return Err(DomainError::invalid(format!(
@@ -46,12 +67,19 @@ pub fn check_fits(
         }
     }
     if let (Some(mine), Some(allowed)) = (
-        rates.and_then(<[RateLimit]>::first),
+        mine.rates.and_then(<[RateLimit]>::first),
         first(&access.rate_limits),
     ) {
         if mine.rate() > allowed.rate() {
             return Err(DomainError::invalid(format!(
                 "`rate_limits[0]` {mine} is looser than the {allowed} integration `{integration}` allows workspace `{workspace}`"
+            )));
+        }
+    }
+    if let (Some(mine), Some(allowed)) = (mine.concurrency, access.concurrency_limit) {
+        if mine > allowed {
+            return Err(DomainError::invalid(format!(
+                "`concurrency_limit` {mine} is looser than the {allowed} requests in flight integration `{integration}` allows workspace `{workspace}`; use at most {allowed}"
             )));
         }
     }
@@ -75,23 +103,44 @@ mod tests {
         }
     }
 
+    fn budget_only(usage: &UsageLimits) -> ProviderLimits<'_> {
+        ProviderLimits {
+            usage: Some(usage),
+            ..Default::default()
+        }
+    }
+
+    fn rate_only(rates: &[RateLimit]) -> ProviderLimits<'_> {
+        ProviderLimits {
+            rates: Some(rates),
+            ..Default::default()
+        }
+    }
+
+    fn in_flight(n: i64) -> ProviderLimits<'static> {
+        ProviderLimits {
+            concurrency: Some(ConcurrencyLimit::new(n).unwrap()),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn looser_limits_name_both_numbers() {
         let a = access(1000.0, 100);
         let mut budget = first(&a.usage_limits).unwrap().clone();
         budget.credit_limit = 2000.0;
-        let err = check_fits(Some(&budget), None, &a, "openai-prod", "ws-eng")
+        let err = check_fits(budget_only(&budget), &a, "openai-prod", "ws-eng")
             .unwrap_err()
             .to_string();
         assert!(err.contains("2000") && err.contains("1000"), "{err}");
         budget.credit_limit = 500.0;
-        assert!(check_fits(Some(&budget), None, &a, "i", "w").is_ok());
+        assert!(check_fits(budget_only(&budget), &a, "i", "w").is_ok());
         let hourly = RateLimit {
             kind: RateLimitType::Requests,
             unit: RateUnit::Rph,
             value: 12000,
         };
-        let err = check_fits(None, Some(&[hourly]), &a, "i", "w")
+        let err = check_fits(rate_only(&[hourly]), &a, "i", "w")
             .unwrap_err()
             .to_string();
         assert!(
@@ -103,7 +152,7 @@ mod tests {
             unit: RateUnit::Rph,
             value: 600,
         };
-        assert!(check_fits(None, Some(&[fine]), &a, "i", "w").is_ok());
+        assert!(check_fits(rate_only(&[fine]), &a, "i", "w").is_ok());
     }
 
     #[test]
@@ -112,7 +161,7 @@ mod tests {
         let mut tokens = first(&a.usage_limits).unwrap().clone();
         tokens.kind = BudgetType::Tokens;
         tokens.credit_limit = 10.0;
-        let err = check_fits(Some(&tokens), None, &a, "i", "w").unwrap_err();
+        let err = check_fits(budget_only(&tokens), &a, "i", "w").unwrap_err();
         assert!(
             matches!(&err, DomainError::Invalid(m) if m.contains("`cost`")),
             "{err}"
@@ -127,6 +176,27 @@ mod tests {
             unit: RateUnit::Rpm,
             value: 1_000_000,
         };
-        assert!(check_fits(None, Some(&[tokens]), &a, "i", "w").is_ok());
+        assert!(check_fits(rate_only(&[tokens]), &a, "i", "w").is_ok());
+    }
+
+    #[test]
+    fn a_concurrency_limit_fits_under_the_access_one() {
+        let mut a = access(1000.0, 100);
+        // No limit on the access: any provider limit fits.
+        assert!(check_fits(in_flight(500), &a, "i", "w").is_ok());
+        a.concurrency_limit = Some(ConcurrencyLimit::new(8).unwrap());
+        assert!(check_fits(in_flight(8), &a, "i", "w").is_ok());
+        assert!(check_fits(ProviderLimits::default(), &a, "i", "w").is_ok());
+        let err = check_fits(in_flight(16), &a, "azure-prod", "ws-eng")
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "`concurrency_limit` 16",
+            "the 8",
+            "`azure-prod`",
+            "`ws-eng`",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
     }
 }

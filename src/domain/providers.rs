@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::error::{DomainError, DomainResult};
-use super::limits::{check_fits, counted};
+use super::limits::{check_fits, counted, ProviderLimits};
 use super::slugs::{self, ensure_free_in_workspace, Claimant};
 use crate::api::limits::{validate_rate_array, RateLimit, UsageLimits};
 use crate::api::provider::{CreateProvider, Provider, UpdateProvider};
@@ -45,8 +45,7 @@ pub fn usable_integration(
     tx: &mut dyn StoreTx,
     reference: &str,
     ws: &Workspace,
-    usage: Option<&UsageLimits>,
-    rates: Option<&[RateLimit]>,
+    limits: ProviderLimits<'_>,
 ) -> DomainResult<IntegrationRecord> {
     let integration = tx
         .integration(reference)?
@@ -65,7 +64,7 @@ pub fn usable_integration(
                         ws.slug, ws.slug
                     ))
                 })?;
-            check_fits(usage, rates, &access.access, &slug, &ws.slug)?;
+            check_fits(limits, &access.access, &slug, &ws.slug)?;
             Ok(integration)
         }
     }
@@ -82,8 +81,11 @@ pub fn create(
         tx,
         &body.integration_id,
         ws,
-        body.usage_limits.as_ref(),
-        body.rate_limits.as_deref(),
+        ProviderLimits {
+            usage: body.usage_limits.as_ref(),
+            rates: body.rate_limits.as_deref(),
+            concurrency: body.concurrency_limit,
+        },
     )?;
     let slug = body
         .slug
@@ -103,6 +105,7 @@ pub fn create(
             ai_provider_id: Some(integration.public.ai_provider_id.clone()),
             usage_limits: body.usage_limits.clone(),
             rate_limits: body.rate_limits.clone(),
+            concurrency_limit: body.concurrency_limit,
             expires_at: body.expires_at.clone(),
             usage: body.usage_limits.as_ref().map(|_| UsageState::fresh(now)),
             created_at: Some(at.clone()),
@@ -139,25 +142,24 @@ pub fn update(
     let old_budget = p.usage_limits.clone();
     let usage_limits = body.usage_limits.clone().apply(p.usage_limits.take());
     let rate_limits = rates.apply(p.rate_limits.take());
+    let concurrency_limit = body.concurrency_limit.clone().apply(p.concurrency_limit);
+    let limits = ProviderLimits {
+        usage: usage_limits.as_ref(),
+        rates: rate_limits.as_deref(),
+        concurrency: concurrency_limit,
+    };
     if record.revoked {
         // Revoked access keeps its limits; a provider must fit them for when it returns.
         if let Some(access) = tx.access(&record.integration_uuid, &ws.id)? {
             check_fits(
-                usage_limits.as_ref(),
-                rate_limits.as_deref(),
+                limits,
                 &access.access,
                 &record.public.integration_id,
                 &ws.slug,
             )?;
         }
     } else {
-        usable_integration(
-            tx,
-            &record.integration_uuid,
-            ws,
-            usage_limits.as_ref(),
-            rate_limits.as_deref(),
-        )?;
+        usable_integration(tx, &record.integration_uuid, ws, limits)?;
     }
     let at = timestamp(now);
     let p = &mut record.public;
@@ -169,6 +171,7 @@ pub fn update(
     );
     p.usage_limits = usage_limits;
     p.rate_limits = rate_limits;
+    p.concurrency_limit = concurrency_limit;
     if let Some(name) = &body.name {
         p.name = name.clone();
     }

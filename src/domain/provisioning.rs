@@ -8,9 +8,11 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::error::{DomainError, DomainResult};
-use super::limits::{check_fits, counted, first};
+use super::limits::{check_fits, counted, first, ProviderLimits};
 use super::slugs::{check_slug, ensure_free_in_workspace, Claimant};
-use crate::api::limits::{validate_rate_array, validate_usage_array, RateLimit, UsageLimits};
+use crate::api::limits::{
+    validate_rate_array, validate_usage_array, ConcurrencyLimit, RateLimit, UsageLimits,
+};
 use crate::api::provider::Provider;
 use crate::api::provisioning::{
     BulkUpdateWorkspaces, GlobalWorkspaceAccess, IntegrationWorkspace, WorkspaceAccess,
@@ -27,6 +29,7 @@ pub const AUTO_NOTE: &str = "Created automatically on integration access grant";
 pub struct Grant {
     pub usage_limits: Option<Vec<UsageLimits>>,
     pub rate_limits: Option<Vec<RateLimit>>,
+    pub concurrency_limit: Option<ConcurrencyLimit>,
     pub create_default_provider: bool,
     pub default_provider_slug: Option<String>,
 }
@@ -59,6 +62,7 @@ pub fn grant(
             enabled: true,
             usage_limits: grant.usage_limits,
             rate_limits: grant.rate_limits,
+            concurrency_limit: grant.concurrency_limit,
         },
         usage,
     };
@@ -74,8 +78,7 @@ pub fn grant(
     // Every provider built on this access must fit inside its new limits.
     for p in &providers {
         check_fits(
-            p.public.usage_limits.as_ref(),
-            p.public.rate_limits.as_deref(),
+            ProviderLimits::of(&p.public),
             &access.access,
             &integ.slug,
             &workspace.slug,
@@ -172,6 +175,7 @@ pub fn provision_new_workspace(
             Grant {
                 usage_limits: global.usage_limits,
                 rate_limits: global.rate_limits,
+                concurrency_limit: global.concurrency_limit,
                 create_default_provider: true,
                 default_provider_slug: None,
             },
@@ -288,10 +292,9 @@ pub fn update_access(
             continue;
         }
         // Limits left out keep their stored values, also when revoked access is re-granted.
-        let (usage_base, rate_base) = match tx.access(id, &ws.id)? {
-            Some(a) => (a.access.usage_limits, a.access.rate_limits),
-            None => (None, None),
-        };
+        let base = tx.access(id, &ws.id)?.map(|a| a.access).unwrap_or_default();
+        let (usage_base, rate_base, concurrency_base) =
+            (base.usage_limits, base.rate_limits, base.concurrency_limit);
         grant(
             tx,
             &integration,
@@ -299,6 +302,7 @@ pub fn update_access(
             Grant {
                 usage_limits: item.usage_limits.clone().apply(usage_base),
                 rate_limits: item.rate_limits.clone().apply(rate_base),
+                concurrency_limit: item.concurrency_limit.clone().apply(concurrency_base),
                 create_default_provider: item
                     .create_default_provider
                     .or(body.create_default_provider)
@@ -354,6 +358,7 @@ pub fn update_access(
                 Grant {
                     usage_limits: global.usage_limits.clone(),
                     rate_limits: global.rate_limits.clone(),
+                    concurrency_limit: global.concurrency_limit,
                     create_default_provider: false,
                     default_provider_slug: None,
                 },

@@ -7,7 +7,7 @@ use super::provisioning::{grant, revoke, Grant};
 use super::slugs::{ensure_free_in_workspace, Claimant};
 use super::status::Status;
 use crate::api::integration::Integration;
-use crate::api::limits::{RateLimit, RateLimitType, RateUnit, UsageLimits};
+use crate::api::limits::{ConcurrencyLimit, RateLimit, RateLimitType, RateUnit, UsageLimits};
 use crate::api::virtual_key::VirtualKey;
 use crate::api::workspace::Workspace;
 use crate::store::sqlite::SqliteStore;
@@ -44,6 +44,7 @@ fn plain_grant() -> Grant {
     Grant {
         usage_limits: None,
         rate_limits: None,
+        concurrency_limit: None,
         create_default_provider: true,
         default_provider_slug: None,
     }
@@ -152,5 +153,34 @@ fn access_cannot_shrink_below_a_providers_limits() {
             && message.contains("500 requests/min")
             && message.contains("catalog providers update openai-prod --workspace eng"),
         "{message}"
+    );
+}
+
+#[test]
+fn access_cannot_allow_fewer_requests_in_flight_than_a_provider_takes() {
+    let (store, ws, integration, _dir) = catalog();
+    let now = Utc::now();
+    let mut tx = store.begin().unwrap();
+    grant(&mut *tx, &integration, &ws, plain_grant(), now).unwrap();
+    let mut p = tx.provider(&ws.id, "openai-prod").unwrap().unwrap();
+    p.public.concurrency_limit = Some(ConcurrencyLimit::new(12).unwrap());
+    tx.save_provider(&p).unwrap();
+    let with = |n| Grant {
+        concurrency_limit: Some(ConcurrencyLimit::new(n).unwrap()),
+        ..plain_grant()
+    };
+    let err = grant(&mut *tx, &integration, &ws, with(8), now).unwrap_err();
+    let DomainError::Conflict(message) = err else {
+        panic!("expected a conflict, got {err:?}");
+    };
+    assert!(
+        message.contains("`concurrency_limit` 12") && message.contains("the 8 requests in flight"),
+        "{message}"
+    );
+    grant(&mut *tx, &integration, &ws, with(12), now).unwrap();
+    let access = tx.access(&integration.public.id, &ws.id).unwrap().unwrap();
+    assert_eq!(
+        access.access.concurrency_limit.map(ConcurrencyLimit::get),
+        Some(12)
     );
 }

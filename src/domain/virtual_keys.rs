@@ -69,6 +69,7 @@ pub fn as_provider(v: VirtualKey) -> Provider {
         ai_provider_id: v.provider,
         usage_limits: v.usage_limits,
         rate_limits: v.rate_limits,
+        concurrency_limit: None,
         expires_at: v.expires_at,
         last_reset_at: None,
         usage: v.usage,

@@ -126,6 +126,7 @@ pub fn migrate(
                 Grant {
                     usage_limits: None,
                     rate_limits: None,
+                    concurrency_limit: None,
                     create_default_provider: false,
                     default_provider_slug: None,
                 },
@@ -151,6 +152,7 @@ pub fn migrate(
                 ai_provider_id: v.provider.clone(),
                 usage_limits: v.usage_limits.clone(),
                 rate_limits: v.rate_limits.clone(),
+                concurrency_limit: None,
                 expires_at: v.expires_at.clone(),
                 last_reset_at: v.usage.as_ref().and_then(|u| u.last_reset_at.clone()),
                 usage: v.usage.clone(),

@@ -15,6 +15,7 @@ mod gateway;
 mod governance;
 mod interactive;
 mod keyring;
+mod limit_extensions;
 mod master_key;
 mod migrate_vkeys;
 mod models;

@@ -15,6 +15,7 @@ use clap::Subcommand;
 
 use super::Ctx;
 use crate::api::integration::Integration;
+use crate::limit_args::{describe_limit, describe_window};
 use crate::printer::{or_dash, Tabular};
 
 #[derive(Debug, Subcommand)]
@@ -25,7 +26,7 @@ pub enum IntegrationsCommand {
     Get(get::GetArgs),
     /// Connect a provider: service, credentials, configuration, name and scope
     Connect(Box<connect::ConnectArgs>),
-    /// Change an integration's name, description or configuration
+    /// Change an integration's name, description, configuration or budget
     Update(Box<update::UpdateArgs>),
     /// Replace an integration's provider key
     RotateKey(rotate_key::RotateKeyArgs),
@@ -77,6 +78,7 @@ impl Tabular for Integration {
             .as_ref()
             .filter(|c| !c.is_empty())
             .map(|c| serde_json::to_string_pretty(c).unwrap_or_default());
+        let budget = self.usage_limits.as_ref().and_then(|u| u.first());
         vec![
             ("slug", self.slug.clone()),
             ("name", self.name.clone()),
@@ -86,6 +88,8 @@ impl Tabular for Integration {
             ("description", or_dash(self.description.as_deref())),
             ("key", or_dash(self.masked_key.as_deref())),
             ("configurations", or_dash(configurations.as_deref())),
+            ("budget (all workspaces)", describe_limit(budget)),
+            ("resets", describe_window(budget)),
             ("status", or_dash(self.status.as_deref())),
             ("created_at", or_dash(self.created_at.as_deref())),
             ("last_updated_at", or_dash(self.last_updated_at.as_deref())),

@@ -6,6 +6,7 @@ use crate::api::Patch;
 use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
 use crate::exit::CliError;
+use crate::limit_args::{BudgetArgs, ClearBudgetArgs};
 use crate::types::Slug;
 
 #[derive(Debug, Args)]
@@ -42,6 +43,13 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    // The integration's own budget, across every workspace (an extension of the Admin API).
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+
+    #[command(flatten)]
+    pub clear: ClearBudgetArgs,
+
     /// Provider settings to change; settings not given stay as they are. `--azure-deployment`
     /// adds a deployment or replaces the one with the same alias (or model)
     #[command(flatten)]
@@ -53,9 +61,23 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     // so its service) is read only when settings change.
     let mut configurations = args.config.collect(&ctx.settings, None)?;
     let changes_settings = !configurations.is_empty() || !args.remove_azure_deployment.is_empty();
-    let current = match changes_settings {
+    // Budget flags change the fields they name: the rest of the budget stays as it is.
+    let current = match changes_settings || args.budget.any() {
         true => Some(ctx.client()?.get_integration(args.slug.as_str())?),
         false => None,
+    };
+    let usage_limits = if args.clear.clear_budget {
+        Patch::Null
+    } else if args.budget.any() {
+        let stored = current
+            .as_ref()
+            .and_then(|c| c.usage_limits.as_ref())
+            .and_then(|u| u.first());
+        args.budget
+            .merge(stored)?
+            .map_or(Patch::Null, |u| Patch::Value(vec![u]))
+    } else {
+        Patch::Absent
     };
     let service = current
         .as_ref()
@@ -87,15 +109,17 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             (Some(f), false) => Patch::Value(serde_json::json!({"multiplier": {"default": f}})),
             (None, false) => Patch::Absent,
         },
+        usage_limits,
         ..Default::default()
     };
     if body.name.is_none()
         && body.description.is_absent()
         && body.configurations.is_none()
         && body.pricing_adjustments.is_absent()
+        && body.usage_limits.is_absent()
     {
         return Err(CliError::usage("nothing to update")
-            .with_hint("pass --name, --description, --clear-description or provider settings; to replace the key use `catalog integrations rotate-key`")
+            .with_hint("pass --name, --description, --clear-description, --budget, --clear-budget or provider settings; to replace the key use `catalog integrations rotate-key`")
             .into());
     }
     if args.dry_run {

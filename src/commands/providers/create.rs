@@ -50,6 +50,7 @@ pub fn run(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
         note: args.note,
         usage_limits,
         rate_limits: args.limits.merge_rate(None),
+        concurrency_limit: args.limits.merge_concurrency(None),
         expires_at: args.expires,
     };
     if args.dry_run {

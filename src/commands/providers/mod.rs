@@ -11,7 +11,7 @@ use clap::Subcommand;
 use super::Ctx;
 use crate::api::provider::Provider;
 use crate::api::workspace::Workspace;
-use crate::limit_args::{describe_budget, describe_rate, describe_window};
+use crate::limit_args::{describe_budget, describe_concurrency, describe_rate, describe_window};
 use crate::printer::{or_dash, Tabular};
 use crate::prompt::missing;
 
@@ -67,12 +67,15 @@ impl Tabular for Provider {
             "RESETS",
             "RATE LIMIT",
             "EXPIRES",
+            "CONCURRENCY",
         ]
     }
 
-    /// At 80 columns: without the service, reset kind, integration and expiry.
+    /// At 80 columns: without the service, concurrency (an extension), reset kind,
+    /// integration and expiry. Concurrency came last, so scripts reading the columns by
+    /// position keep working.
     fn optional_columns() -> &'static [usize] {
-        &[2, 5, 1, 7]
+        &[2, 8, 5, 1, 7]
     }
 
     fn row(&self) -> Vec<String> {
@@ -88,6 +91,7 @@ impl Tabular for Provider {
             describe_window(self.usage_limits.as_ref()),
             describe_rate(self.rate_limits.as_ref()),
             or_dash(self.expires_at.as_deref()),
+            describe_concurrency(self.concurrency_limit),
         ]
     }
 
@@ -110,6 +114,7 @@ impl Tabular for Provider {
                 ),
             ),
             ("rate limit", row[6].clone()),
+            ("concurrency", row[8].clone()),
             ("expires", row[7].clone()),
             ("note", or_dash(self.note.as_deref())),
             ("id", self.id.clone()),

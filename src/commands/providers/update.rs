@@ -7,8 +7,8 @@ use crate::client::provisioning::provider_path;
 use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
 use crate::exit::CliError;
-use crate::limit_args::LimitArgs;
-use crate::types::Slug;
+use crate::limit_args::{ClearBudgetArgs, LimitArgs};
+use crate::types::{ConcurrencySpec, Slug};
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
@@ -39,9 +39,8 @@ pub struct UpdateArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
-    /// Remove the budget
-    #[arg(long, conflicts_with_all = ["budget", "budget_type", "reset", "alert"])]
-    pub clear_budget: bool,
+    #[command(flatten)]
+    pub clear: ClearBudgetArgs,
 
     /// Remove the rate limit
     #[arg(long, conflicts_with = "rate_limit")]
@@ -67,7 +66,7 @@ fn patch<T>(value: Option<T>, clear: bool) -> Patch<T> {
 pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     let ws = super::workspace(ctx)?;
     // Limit flags change the fields they name: the rest of the budget stays as it is.
-    let (usage, rate) = if args.limits.any() {
+    let (usage, rate) = if args.limits.any_budget() || args.limits.rate_limit.is_some() {
         let current = ctx.client()?.get_provider(&ws.id, args.slug.as_str())?;
         let usage = args.limits.merge_usage(current.usage_limits.as_ref())?;
         let rate = args.limits.merge_rate(current.rate_limits.as_ref());
@@ -81,7 +80,7 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     let body = UpdateProvider {
         name: args.name,
         note: patch(args.note, args.clear_note),
-        usage_limits: if args.clear_budget {
+        usage_limits: if args.clear.clear_budget {
             Patch::Null
         } else {
             usage
@@ -94,6 +93,11 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             rate.filter(|_| args.limits.rate_limit.is_some())
                 .unwrap_or(Patch::Absent)
         },
+        concurrency_limit: match args.limits.concurrency {
+            None => Patch::Absent,
+            Some(ConcurrencySpec(None)) => Patch::Null,
+            Some(ConcurrencySpec(Some(limit))) => Patch::Value(limit),
+        },
         expires_at: patch(args.expires, args.clear_expires),
         reset_usage: args.reset_usage.then_some(true),
         workspace_id: None,
@@ -103,7 +107,7 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         .is_some_and(|o| o.is_empty())
     {
         return Err(CliError::usage("nothing to update")
-            .with_hint("pass --name, --note, --budget, --rate-limit, --expires, a --clear-* flag or --reset-usage")
+            .with_hint("pass --name, --note, --budget, --rate-limit, --concurrency, --expires, a --clear-* flag or --reset-usage")
             .into());
     }
     if args.dry_run {

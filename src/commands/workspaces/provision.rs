@@ -1,12 +1,13 @@
 //! `catalog workspaces provision`: give workspaces access to an integration, with a
-//! budget and a rate limit each, and optionally every workspace created later.
+//! budget, a rate limit and a concurrency limit each, and optionally every workspace
+//! created later.
 
 use std::collections::HashMap;
 
 use clap::Args;
 
 use crate::api::limits::{BudgetType, PeriodicReset};
-use crate::api::limits::{RateLimit, UsageLimits};
+use crate::api::limits::{ConcurrencyLimit, RateLimit, UsageLimits};
 use crate::api::provisioning::{
     BulkUpdateWorkspaces, GlobalWorkspaceAccess, IntegrationWorkspace, WorkspaceAccessList,
     WorkspaceAccessUpdate,
@@ -18,7 +19,9 @@ use crate::commands::access_view::{self, ProvisionReport};
 use crate::commands::dry_run::{self, PlannedRequest};
 use crate::commands::Ctx;
 use crate::exit::{CliError, ErrorKind};
-use crate::limit_args::{describe_budget, describe_rate, describe_window, BudgetKind, LimitArgs};
+use crate::limit_args::{
+    describe_concurrency, describe_limit, describe_rate, describe_window, BudgetKind, LimitArgs,
+};
 use crate::prompt::{missing, Prompter};
 use crate::types::{Amount, RateSpec, ResetSpec, Slug};
 
@@ -225,16 +228,16 @@ pub fn ask_limits(
     limits: &mut LimitArgs,
     current: Option<&UsageLimits>,
 ) -> anyhow::Result<()> {
-    if limits.budget.is_none() {
+    if limits.budget.amount.is_none() {
         let what = if current.is_some() {
             "budget (empty to keep the current one)"
         } else {
             "budget (empty for none)"
         };
-        limits.budget = p.parsed_optional(what, "--budget", |t| t.parse::<Amount>())?;
+        limits.budget.amount = p.parsed_optional(what, "--budget", |t| t.parse::<Amount>())?;
     }
-    if limits.budget.is_some() {
-        if limits.budget_type.is_none() {
+    if limits.budget.amount.is_some() {
+        if limits.budget.budget_type.is_none() {
             let default = usize::from(current.is_some_and(|u| u.kind == BudgetType::Tokens));
             let i = p.select(
                 "budget type",
@@ -242,13 +245,13 @@ pub fn ask_limits(
                 &["cost (USD)".to_owned(), "tokens".to_owned()],
                 default,
             )?;
-            limits.budget_type = Some(if i == 0 {
+            limits.budget.budget_type = Some(if i == 0 {
                 BudgetKind::Cost
             } else {
                 BudgetKind::Tokens
             });
         }
-        if limits.reset.is_none() {
+        if limits.budget.reset.is_none() {
             let options = ["none", "weekly", "monthly", "every N days"].map(str::to_owned);
             let default = match current.map(|u| (u.periodic_reset, u.periodic_reset_days)) {
                 Some((Some(PeriodicReset::Weekly), _)) => 1,
@@ -256,7 +259,7 @@ pub fn ask_limits(
                 Some((None, Some(_))) => 3,
                 _ => 0,
             };
-            limits.reset = Some(match p.select("reset", "--reset", &options, default)? {
+            limits.budget.reset = Some(match p.select("reset", "--reset", &options, default)? {
                 0 => ResetSpec::None,
                 1 => ResetSpec::Weekly,
                 2 => ResetSpec::Monthly,
@@ -270,8 +273,8 @@ pub fn ask_limits(
                 }
             });
         }
-        if limits.alert.is_none() {
-            let budget = limits.budget.map_or(f64::MAX, |b| b.get());
+        if limits.budget.alert.is_none() {
+            let budget = limits.budget.amount.map_or(f64::MAX, |b| b.get());
             let below = |t: &str| {
                 let alert = t.parse::<Amount>()?;
                 if alert.get() >= budget {
@@ -279,7 +282,7 @@ pub fn ask_limits(
                 }
                 Ok(alert)
             };
-            limits.alert = match current.and_then(|u| u.alert_threshold) {
+            limits.budget.alert = match current.and_then(|u| u.alert_threshold) {
                 // The current alert would not fit under the new budget: a new one is needed.
                 Some(old) if old >= budget => Some(p.parsed(
                     &format!("alert at (the current {old} is not below the new budget)"),
@@ -305,9 +308,42 @@ pub fn ask_limits(
     Ok(())
 }
 
-/// Every field of a budget and rate limit: amount, reset, alert, rate.
-pub fn describe(usage: Option<&UsageLimits>, rate: Option<&Vec<RateLimit>>) -> String {
-    describe_change((usage, rate), (usage, rate))
+/// The limits of one workspace's access (or of workspaces created later), as a plan
+/// compares and shows them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Terms {
+    pub usage: Option<UsageLimits>,
+    pub rate: Option<Vec<RateLimit>>,
+    pub concurrency: Option<ConcurrencyLimit>,
+}
+
+impl Terms {
+    /// Terms as stored: the budget without its computed next reset, no empty lists.
+    fn stored(
+        usage: Option<&Vec<UsageLimits>>,
+        rate: Option<&Vec<RateLimit>>,
+        concurrency: Option<ConcurrencyLimit>,
+    ) -> Terms {
+        Terms {
+            usage: usage.and_then(|u| u.first()).map(strip_reset),
+            rate: rate.filter(|r| !r.is_empty()).cloned(),
+            concurrency,
+        }
+    }
+
+    /// These terms with the limit flags (and answers) applied.
+    fn merged(&self, limits: &LimitArgs) -> anyhow::Result<Terms> {
+        Ok(Terms {
+            usage: limits.merge_usage(self.usage.as_ref())?,
+            rate: limits.merge_rate(self.rate.as_ref()),
+            concurrency: limits.merge_concurrency(self.concurrency),
+        })
+    }
+}
+
+/// Every field of the terms: amount, reset, alert, rate, concurrency.
+pub fn describe(terms: &Terms) -> String {
+    describe_change(terms, terms)
 }
 
 /// The change a plan makes against the current access: the request body, a line per
@@ -362,30 +398,18 @@ pub fn compute<'a>(
             ))
             .into());
         }
-        let old_usage = existing.and_then(|a| a.usage_limits.as_ref()?.first().map(strip_reset));
-        let old_rate = existing.and_then(|a| a.rate_limits.clone().filter(|r| !r.is_empty()));
-        let usage = plan.limits.merge_usage(old_usage.as_ref())?;
-        let rate = plan.limits.merge_rate(old_rate.as_ref());
-        let same = old_usage == usage && old_rate == rate;
-        let (bucket, mark, text) = match (existing, same && !plan.reset_usage) {
-            (None, _) => (
-                &mut report.added,
-                "+ add",
-                describe(usage.as_ref(), rate.as_ref()),
-            ),
-            (Some(_), false) => (
-                &mut report.changed,
-                "~ change",
-                describe_change(
-                    (old_usage.as_ref(), old_rate.as_ref()),
-                    (usage.as_ref(), rate.as_ref()),
-                ),
-            ),
-            (Some(_), true) => (
-                &mut report.unchanged,
-                "= keep",
-                describe(usage.as_ref(), rate.as_ref()),
-            ),
+        let old = existing.map_or_else(Terms::default, |a| {
+            Terms::stored(
+                a.usage_limits.as_ref(),
+                a.rate_limits.as_ref(),
+                a.concurrency_limit,
+            )
+        });
+        let new = old.merged(&plan.limits)?;
+        let (bucket, mark, text) = match (existing, old == new && !plan.reset_usage) {
+            (None, _) => (&mut report.added, "+ add", describe(&new)),
+            (Some(_), false) => (&mut report.changed, "~ change", describe_change(&old, &new)),
+            (Some(_), true) => (&mut report.unchanged, "= keep", describe(&new)),
         };
         bucket.push(ws.slug.clone());
         lines.push(format!("  {mark:<9} {} ({}): {text}", ws.slug, ws.name));
@@ -393,8 +417,9 @@ pub fn compute<'a>(
             items.push(WorkspaceAccessUpdate {
                 id: ws.id.clone(),
                 enabled: true,
-                usage_limits: usage.map_or(Patch::Null, |u| Patch::Value(vec![u])),
-                rate_limits: rate.map_or(Patch::Null, Patch::Value),
+                usage_limits: new.usage.map_or(Patch::Null, |u| Patch::Value(vec![u])),
+                rate_limits: new.rate.map_or(Patch::Null, Patch::Value),
+                concurrency_limit: new.concurrency.map_or(Patch::Null, Patch::Value),
                 reset_usage: plan.reset_usage.then_some(true),
                 default_provider_slug: plan.provider_slug.clone(),
                 ..Default::default()
@@ -438,8 +463,13 @@ fn global_change(
     current: Option<&GlobalWorkspaceAccess>,
 ) -> anyhow::Result<Option<GlobalChange>> {
     let on = current.filter(|g| g.enabled);
-    let old_usage = on.and_then(|g| g.usage_limits.as_ref()?.first().map(strip_reset));
-    let old_rate = on.and_then(|g| g.rate_limits.clone().filter(|r| !r.is_empty()));
+    let old = on.map_or_else(Terms::default, |g| {
+        Terms::stored(
+            g.usage_limits.as_ref(),
+            g.rate_limits.as_ref(),
+            g.concurrency_limit,
+        )
+    });
     let label = "workspaces created later";
     Ok(match plan.new_workspaces {
         None => None,
@@ -453,28 +483,21 @@ fn global_change(
                 enabled: false,
                 usage_limits: None,
                 rate_limits: None,
+                concurrency_limit: None,
             }),
         }),
         Some(true) => {
-            let usage = plan.limits.merge_usage(old_usage.as_ref())?;
-            let rate = plan.limits.merge_rate(old_rate.as_ref());
+            let new = old.merged(&plan.limits)?;
             let wanted = GlobalWorkspaceAccess {
                 enabled: true,
-                usage_limits: usage.clone().map(|u| vec![u]),
-                rate_limits: rate.clone(),
+                usage_limits: new.usage.clone().map(|u| vec![u]),
+                rate_limits: new.rate.clone(),
+                concurrency_limit: new.concurrency,
             };
             let (mark, text) = match on {
-                None => ("+ add", describe(usage.as_ref(), rate.as_ref())),
-                Some(_) if old_usage == usage && old_rate == rate => {
-                    ("= keep", describe(usage.as_ref(), rate.as_ref()))
-                }
-                Some(_) => (
-                    "~ change",
-                    describe_change(
-                        (old_usage.as_ref(), old_rate.as_ref()),
-                        (usage.as_ref(), rate.as_ref()),
-                    ),
-                ),
+                None => ("+ add", describe(&new)),
+                Some(_) if old == new => ("= keep", describe(&new)),
+                Some(_) => ("~ change", describe_change(&old, &new)),
             };
             Some(GlobalChange {
                 line: format!("  {mark:<9} {label}: {text}"),
@@ -484,17 +507,12 @@ fn global_change(
     })
 }
 
-/// Each field of a limit change, as `old → new` where it changes.
-pub fn describe_change(
-    old: (Option<&UsageLimits>, Option<&Vec<RateLimit>>),
-    new: (Option<&UsageLimits>, Option<&Vec<RateLimit>>),
-) -> String {
-    let fields = |usage: Option<&UsageLimits>, rate: Option<&Vec<RateLimit>>| {
-        let amount = usage.map_or("none".to_owned(), |u| {
-            describe_budget(Some(u), None)
-                .trim_start_matches("0 / ")
-                .to_owned()
-        });
+/// Each field of a limit change, as `old → new` where it changes. Concurrency, an
+/// extension, is shown only where it is (or was) set.
+pub fn describe_change(old: &Terms, new: &Terms) -> String {
+    let fields = |t: &Terms| {
+        let usage = t.usage.as_ref();
+        let amount = usage.map_or("none".to_owned(), |u| describe_limit(Some(u)));
         let alert = usage
             .and_then(|u| u.alert_threshold)
             .map_or("none".to_owned(), |a| a.to_string());
@@ -502,17 +520,22 @@ pub fn describe_change(
             ("budget", amount),
             ("reset", describe_window(usage)),
             ("alert", alert),
-            ("rate limit", describe_rate(rate)),
+            ("rate limit", describe_rate(t.rate.as_ref())),
+            ("concurrency", describe_concurrency(t.concurrency)),
         ]
     };
-    let before = fields(old.0, old.1);
-    let after = fields(new.0, new.1);
+    let before = fields(old);
+    let after = fields(new);
+    let budget = old.usage.is_some() || new.usage.is_some();
+    let concurrency = old.concurrency.is_some() || new.concurrency.is_some();
     before
         .iter()
         .zip(after.iter())
-        .filter(|((name, _), _)| {
+        .filter(|((name, _), _)| match *name {
             // Reset and alert only mean something beside a budget.
-            !matches!(*name, "reset" | "alert") || old.0.is_some() || new.0.is_some()
+            "reset" | "alert" => budget,
+            "concurrency" => concurrency,
+            _ => true,
         })
         .map(|((name, a), (_, b))| {
             if a == b {
@@ -813,7 +836,7 @@ mod tests {
             .text("Rate limit", "100/min");
         let mut limits = LimitArgs::default();
         ask_limits(&p, &mut limits, None).unwrap();
-        assert!(limits.budget.is_none());
+        assert!(limits.budget.amount.is_none());
         assert!(limits.rate_limit.is_some());
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::now;
 use crate::api::integration::{CreateIntegration, Created, Integration, UpdateIntegration};
+use crate::api::limits::{validate_usage_array, UsageLimits};
 use crate::api::schema::Empty;
 use crate::api::ListEnvelope;
 use crate::crypto::mask;
@@ -120,6 +121,12 @@ fn check_factor(at: &str, v: &Value) -> ApiResult<()> {
     }
 }
 
+/// The integration's own budget (across every workspace): at most one, checked as every
+/// budget is.
+fn check_budget(usage_limits: &[UsageLimits]) -> ApiResult<()> {
+    validate_usage_array(usage_limits, "usage_limits", 1).map_err(ApiError::invalid)
+}
+
 /// Loads an integration the caller may reach.
 pub fn reachable(
     state: &AppState,
@@ -174,6 +181,9 @@ pub async fn create(
     if let Some(p) = &body.pricing_adjustments {
         check_pricing_adjustments(p)?;
     }
+    if let Some(u) = &body.usage_limits {
+        check_budget(u)?;
+    }
     let key = body.key.filter(|k| !k.is_empty());
     let config = body.configurations.unwrap_or_default();
     provider_config::validate(&body.ai_provider_id, &config, key.is_some())
@@ -216,6 +226,7 @@ pub async fn create(
             masked_key: key.as_deref().map(mask),
             configurations: Some(public_config),
             pricing_adjustments: body.pricing_adjustments,
+            usage_limits: body.usage_limits.filter(|u| !u.is_empty()),
             global_workspace_access_settings: None,
             workspace_count: None,
             allow_all_models: Some(true),
@@ -307,6 +318,9 @@ pub async fn update(
     if let Some(p) = body.pricing_adjustments.as_value() {
         check_pricing_adjustments(p)?;
     }
+    if let Some(u) = body.usage_limits.as_value() {
+        check_budget(u)?;
+    }
     let current = reachable(&state, &principal, &slug)?;
     let touches_secrets = body.key.is_some() || body.configurations.is_some();
     if touches_secrets {
@@ -346,6 +360,10 @@ pub async fn update(
     public.pricing_adjustments = body
         .pricing_adjustments
         .apply(public.pricing_adjustments.take());
+    public.usage_limits = body
+        .usage_limits
+        .apply(public.usage_limits.take())
+        .filter(|u| !u.is_empty());
     if let (Some(mut secrets), Some(master)) = (opened, master) {
         let old_plain = serde_json::to_vec(&secrets).ok();
         let old_public = public.configurations.take().unwrap_or_default();

@@ -290,7 +290,7 @@ pub fn ask(ctx: &Ctx, prompter: &dyn Prompter, args: ConnectArgs) -> anyhow::Res
     }
     if plan.is_none() && workspace.is_none() && steps.limits.any() {
         return Err(CliError::usage(
-            "--budget, --budget-type, --reset, --alert and --rate-limit are the limits of the workspaces provisioned in step 2, and none is",
+            "--budget, --budget-type, --reset, --alert, --rate-limit and --concurrency are the limits of the workspaces provisioned in step 2, and none is",
         )
         .with_hint("add --provision WORKSPACE, --provision-all or --new-workspaces")
         .into());
@@ -592,6 +592,7 @@ fn own_provider(
         note: None,
         usage_limits: limits.merge_usage(None)?,
         rate_limits: limits.merge_rate(None),
+        concurrency_limit: limits.merge_concurrency(None),
         expires_at: None,
     }))
 }
