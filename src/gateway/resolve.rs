@@ -393,7 +393,7 @@ fn provider_target(
             scope: UsageScope::Integration(integration.public.id.clone()),
             kind: LevelKind::Integration,
             name: integration.public.slug.clone(),
-            budgets: Vec::new(),
+            budgets: integration.public.usage_limits.clone().unwrap_or_default(),
             rates: Vec::new(),
             concurrency: None,
         },
@@ -406,7 +406,7 @@ fn provider_target(
             name: integration.public.slug.clone(),
             budgets: access.usage_limits.clone().unwrap_or_default(),
             rates: access.rate_limits.clone().unwrap_or_default(),
-            concurrency: None,
+            concurrency: access.concurrency_limit.map(|c| i64::from(c.get())),
         },
         Level {
             scope: UsageScope::Provider(p.id.clone()),
@@ -414,7 +414,7 @@ fn provider_target(
             name: format!("@{}", p.slug),
             budgets: p.usage_limits.iter().cloned().collect(),
             rates: p.rate_limits.clone().unwrap_or_default(),
-            concurrency: None,
+            concurrency: p.concurrency_limit.map(|c| i64::from(c.get())),
         },
     ];
     Ok(Target {

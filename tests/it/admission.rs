@@ -67,16 +67,30 @@ fn assert_budget_bites(gw: &Gateway, kind: &str, needle: &str) {
     let spent = admitted as f64 * CALL_USD;
     assert!(spent <= 1.0 + 1e-9, "{admitted} calls spent ${spent}");
     assert!(spent > 0.9, "refused with ${spent} of $1 spent: {body}");
-    assert_eq!(gw.up.request_count(), admitted, "only admitted calls went upstream");
+    assert_eq!(
+        gw.up.request_count(),
+        admitted,
+        "only admitted calls went upstream"
+    );
 }
 
 #[test]
 fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
     let gw = governed();
     gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "1",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "1",
     ]);
-    assert_budget_bites(&gw, "virtual_key_exhaust_error", "AI provider `@openai-prod`");
+    assert_budget_bites(
+        &gw,
+        "virtual_key_exhaust_error",
+        "AI provider `@openai-prod`",
+    );
     let p = provider(&gw);
     let used = p["usage"]["current_usage"].as_f64().unwrap();
     let expected = gw.up.request_count() as f64 * CALL_USD;
@@ -84,7 +98,12 @@ fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
     assert_eq!(p["status"], "exhausted", "{p}");
     // Resetting the usage lets calls through again, at once.
     gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--reset-usage",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--reset-usage",
     ]);
     assert_eq!(provider(&gw)["status"], "active");
     gw.chat(&body()).ok();
@@ -92,7 +111,13 @@ fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
     let (_, refusal) = until_refused(&gw, 200);
     refusal.refused(412, "virtual_key_exhaust_error", "left");
     gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "2",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "2",
     ]);
     gw.chat(&body()).ok();
 }
@@ -101,7 +126,14 @@ fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
 fn an_access_budget_is_the_integration_exhaust_error() {
     let gw = governed();
     gw.w.ok(&[
-        "workspaces", "provision", "eng", "--integration", "openai-prod", "--budget", "1", "--yes",
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--budget",
+        "1",
+        "--yes",
     ]);
     assert_budget_bites(&gw, "integration_exhaust_error", "openai-prod");
 }
@@ -111,11 +143,15 @@ fn workspace_and_api_key_budgets_bite_at_their_level() {
     let gw = governed();
     let api = Api::new(&gw.w);
     let (status, body) = api.put(
-        &format!("/workspaces/{}", gw.ws),
+        &format!("/admin/workspaces/{}", gw.ws),
         json!({"usage_limits": [{"type": "cost", "credit_limit": 1}]}),
     );
     assert_eq!(status, 200, "{body}");
-    assert_budget_bites(&gw, "workspace_exhaust_error", "Workspace Usage Limit Exceeded");
+    assert_budget_bites(
+        &gw,
+        "workspace_exhaust_error",
+        "Workspace Usage Limit Exceeded",
+    );
 
     let gw = governed();
     let api = Api::new(&gw.w);
@@ -134,12 +170,22 @@ fn token_budgets_request_rates_and_token_rates() {
     let gw = governed();
     // 300 tokens: calls of 30 tokens are admitted while a whole hold still fits.
     gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "300",
-        "--budget-type", "tokens",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "300",
+        "--budget-type",
+        "tokens",
     ]);
     let (admitted, refusal) = until_refused(&gw, 50);
     refusal.refused(412, "virtual_key_exhaust_error", "tokens");
-    assert!(admitted as u64 * CALL_TOKENS <= 300 && admitted >= 3, "{admitted}");
+    assert!(
+        admitted as u64 * CALL_TOKENS <= 300 && admitted >= 3,
+        "{admitted}"
+    );
 
     // Three requests a minute on the API key: the fourth is told when to come back.
     let gw = governed();
@@ -161,26 +207,41 @@ fn token_budgets_request_rates_and_token_rates() {
     // 200 tokens a minute on the provider: each call holds its bound, then counts 30.
     let gw = governed();
     gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--rate-limit",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--rate-limit",
         "200tokens/min",
     ]);
     let (admitted, refusal) = until_refused(&gw, 20);
     refusal.refused(429, "virtual_key_rate_limit_error", "tokens");
     assert!(refusal.header("retry-after").is_some());
-    assert!(admitted as u64 * CALL_TOKENS <= 200 && admitted >= 2, "{admitted}");
+    assert!(
+        admitted as u64 * CALL_TOKENS <= 200 && admitted >= 2,
+        "{admitted}"
+    );
 }
 
 #[test]
 fn a_cost_budget_refuses_a_model_without_a_price() {
     let gw = Gateway::start();
+    gw.w.ok(&["models", "add", "openai-prod", "house-model"]);
     gw.w.ok(&[
-        "models", "add", "@openai-prod/house-model", "--custom", "--yes",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "5",
     ]);
-    gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "5",
-    ]);
-    gw.chat(&chat_body("@openai-prod/house-model"))
-        .refused(412, "virtual_key_exhaust_error", "catalog models price");
+    gw.chat(&chat_body("@openai-prod/house-model")).refused(
+        412,
+        "virtual_key_exhaust_error",
+        "catalog models price",
+    );
     assert_eq!(gw.up.request_count(), 0);
 }
 
@@ -192,7 +253,13 @@ fn two_hundred_concurrent_calls_never_overspend_a_budget() {
     let gw = Arc::new(governed());
     gw.up.set(|k| k.latency = Duration::from_millis(20));
     gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "1",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "1",
     ]);
     let barrier = Arc::new(Barrier::new(200));
     let answers: Vec<u16> = (0..200)
@@ -244,7 +311,12 @@ fn concurrent_calls_never_pass_a_token_rate_limit() {
     let gw = Arc::new(governed());
     gw.up.set(|k| k.latency = Duration::from_millis(20));
     gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--rate-limit",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--rate-limit",
         "3000tokens/min",
     ]);
     let barrier = Arc::new(Barrier::new(100));
@@ -261,7 +333,10 @@ fn concurrent_calls_never_pass_a_token_rate_limit() {
         .map(|t| t.join().unwrap())
         .collect();
     let admitted = answers.iter().filter(|s| **s == 200).count();
-    assert!(answers.iter().all(|s| *s == 200 || *s == 429), "{answers:?}");
+    assert!(
+        answers.iter().all(|s| *s == 200 || *s == 429),
+        "{answers:?}"
+    );
     assert!(admitted as u64 * CALL_TOKENS <= 3000, "{admitted}");
     assert!(admitted > 0 && admitted < 100, "{admitted}");
 }
@@ -270,7 +345,13 @@ fn concurrent_calls_never_pass_a_token_rate_limit() {
 fn a_stream_settles_with_the_usage_the_upstream_reports() {
     let gw = governed();
     gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "5",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "5",
     ]);
     // The caller did not ask for usage: the gateway asks upstream and keeps it.
     let mut b = body();
@@ -303,25 +384,36 @@ fn wait_for_usage(gw: &Gateway, before: f64) -> f64 {
 #[test]
 fn kill_9_loses_no_settled_charge_and_forgets_no_hold() {
     let mut gw = governed();
-    gw.up.set(|k| k.latency = Duration::from_millis(300));
+    gw.up.set(|k| k.latency = Duration::from_millis(400));
     gw.w.ok(&[
-        "providers", "update", "openai-prod", "--workspace", "eng", "--budget", "100",
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "100",
     ]);
     // Settled calls first, then calls in flight when the server dies.
     for _ in 0..3 {
         gw.chat(&body()).ok();
     }
-    let gw = Arc::new(std::mem::replace(&mut gw, governed_placeholder()));
+    let (url, key) = (gw.url("/chat/completions"), gw.key.clone());
     let flying: Vec<_> = (0..4)
         .map(|_| {
-            let gw = gw.clone();
-            thread::spawn(move || gw.chat(&body()).status)
+            let (url, key) = (url.clone(), key.clone());
+            thread::spawn(move || {
+                let _ = reqwest::blocking::Client::new()
+                    .post(url)
+                    .bearer_auth(key)
+                    .json(&body())
+                    .send();
+            })
         })
         .collect();
     gw.up.wait_for_requests(7, Duration::from_secs(10));
-    let mut gw = Arc::try_unwrap(gw).ok().unwrap_or_else(|| unreachable!());
     let server = gw.w.server.take().unwrap();
-    let db = gw.w.db();
+    let db = gw.w.home.path().join("server/catalog.db");
     server.kill9();
     for t in flying {
         let _ = t.join();
@@ -344,4 +436,53 @@ fn kill_9_loses_no_settled_charge_and_forgets_no_hold() {
         .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
         .unwrap();
     assert_eq!(open, 0, "every hold was settled on restart");
+}
+
+#[test]
+fn an_integration_budget_counts_every_workspace() {
+    let gw = governed();
+    gw.w.ok(&["integrations", "update", "openai-prod", "--budget", "1"]);
+    assert_budget_bites(&gw, "integration_exhaust_error", "across every workspace");
+}
+
+#[test]
+fn a_concurrency_limit_caps_requests_in_flight() {
+    let gw = Arc::new(governed());
+    gw.up.set(|k| k.latency = Duration::from_millis(200));
+    gw.w.ok(&[
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--concurrency",
+        "3",
+    ]);
+    let barrier = Arc::new(Barrier::new(20));
+    let answers: Vec<(u16, String)> = (0..20)
+        .map(|_| {
+            let (gw, barrier) = (gw.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                let a = gw.chat(&body());
+                (a.status, a.text)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
+    for (status, text) in &answers {
+        assert!(
+            *status == 200 || (*status == 429 && text.contains("concurrency_limit_error")),
+            "{status} {text}"
+        );
+    }
+    assert!(admitted >= 3, "{admitted}");
+    assert!(max_overlap(&gw) <= 3, "{} at once", max_overlap(&gw));
+    // Every slot is free again once the calls end.
+    for _ in 0..3 {
+        gw.chat(&body()).ok();
+    }
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+mod admission;
 mod assets;
 mod bedrock;
 mod cli_edges;

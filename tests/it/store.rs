@@ -610,7 +610,10 @@ fn rate_slots_and_concurrency_count_and_release() {
             Admission::Admitted
         );
         // Three requests this minute: the fourth waits until the first slot drops out.
-        match store.admit(&hold_id(), &[rate.clone()], now).unwrap() {
+        match store
+            .admit(&hold_id(), std::slice::from_ref(&rate), now)
+            .unwrap()
+        {
             Admission::Refused(r) => {
                 let wait = r.retry_after.unwrap();
                 assert!(
@@ -623,7 +626,9 @@ fn rate_slots_and_concurrency_count_and_release() {
         }
         let later = now + chrono::Duration::seconds(62);
         assert_eq!(
-            store.admit(&hold_id(), &[rate.clone()], later).unwrap(),
+            store
+                .admit(&hold_id(), std::slice::from_ref(&rate), later)
+                .unwrap(),
             Admission::Admitted
         );
     }

@@ -289,9 +289,8 @@ pub(super) fn admit(
     now: DateTime<Utc>,
 ) -> StoreResult<Admission> {
     let mut entries = entries.to_vec();
-    for i in 0..entries.len() {
-        if let Some(refusal) = check(conn, i, &mut entries[i], now)? {
-            let entry = &entries[i];
+    for (i, entry) in entries.iter_mut().enumerate() {
+        if let Some(refusal) = check(conn, i, entry, now)? {
             if !refusal.held_out && matches!(entry.gauge, Gauge::Budget { .. }) {
                 let used = counter(conn, &entry.scope.key(), &entry.limit)?.map_or(0, |c| c.used);
                 exhaust(conn, entry, used, now)?;
