@@ -486,3 +486,88 @@ fn a_concurrency_limit_caps_requests_in_flight() {
         gw.chat(&body()).ok();
     }
 }
+
+/// A change the embedded CLI writes to the same database while `catalog serve` runs
+/// applies to the server's next request.
+#[test]
+fn an_embedded_cli_reset_applies_to_the_servers_next_call() {
+    let gw = governed();
+    gw.w.ok(&[
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "1",
+    ]);
+    let (_, refusal) = until_refused(&gw, 200);
+    refusal.refused(412, "virtual_key_exhaust_error", "left");
+    let db = gw.w.db();
+    let mut embedded = gw.w.command(&[
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--reset-usage",
+    ]);
+    embedded
+        .env_remove("CATALOG_BASE_URL")
+        .env_remove("CATALOG_API_KEY")
+        .env("CATALOG_HOME", db.parent().unwrap());
+    let out = embedded.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    gw.chat(&body()).ok();
+}
+
+/// Revoking the access while calls are running: the calls after it are refused, and
+/// nothing stays held.
+#[test]
+fn revocation_mid_load_stops_the_next_calls() {
+    let gw = Arc::new(governed());
+    gw.up.set(|k| k.latency = Duration::from_millis(30));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let gw = gw.clone();
+            thread::spawn(move || {
+                let mut statuses = Vec::new();
+                for _ in 0..30 {
+                    statuses.push(gw.chat(&body()).status);
+                }
+                statuses
+            })
+        })
+        .collect();
+    gw.up.wait_for_requests(8, Duration::from_secs(10));
+    gw.w.ok(&[
+        "workspaces",
+        "revoke",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--yes",
+    ]);
+    let statuses: Vec<u16> = workers
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    // Each worker's calls: some admitted, then refused for good once revoked.
+    assert!(
+        statuses.contains(&200) && statuses.contains(&412),
+        "{statuses:?}"
+    );
+    let sent = gw.up.request_count();
+    gw.chat(&body())
+        .refused(412, "provider_disabled_error", "revoked");
+    assert_eq!(gw.up.request_count(), sent);
+    let conn = rusqlite::Connection::open(gw.w.db()).unwrap();
+    let open: i64 = conn
+        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(open, 0);
+}

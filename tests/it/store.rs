@@ -809,3 +809,65 @@ fn sqlite_upgrade_moves_usage_out_of_documents_into_counters() {
         .unwrap();
     assert_eq!(in_docs, 0, "no document holds usage any more");
 }
+
+#[test]
+fn a_budget_window_rolls_over_at_its_reset() {
+    for (store, _dir) in backends() {
+        let scope = UsageScope::Provider("p1".into());
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        let weekly = |amount: f64| {
+            let mut e = budget_entry(&scope, 10.0, amount);
+            if let Gauge::Budget { limits, .. } = &mut e.gauge {
+                limits.periodic_reset = Some(catalog::api::limits::PeriodicReset::Weekly);
+            }
+            e
+        };
+        // Sunday noon: $9 of $10 spent.
+        let sunday = at("2026-11-22T12:00:00Z");
+        let id = hold_id();
+        assert_eq!(
+            store.admit(&id, &[weekly(9.0)], sunday).unwrap(),
+            Admission::Admitted
+        );
+        store
+            .settle(&id, &[Unit::NanoUsd.units(9.0)], sunday)
+            .unwrap();
+        match store.admit(&hold_id(), &[weekly(2.0)], sunday).unwrap() {
+            Admission::Refused(r) => {
+                assert!(!r.held_out);
+                assert_eq!(
+                    r.retry_after,
+                    Some(std::time::Duration::from_secs(12 * 3600)),
+                    "the budget resets at Monday 00:00 UTC"
+                );
+            }
+            a => panic!("{a:?}"),
+        }
+        // Monday: a new window, the week's usage starts from zero.
+        let monday = at("2026-11-23T00:00:01Z");
+        let id = hold_id();
+        assert_eq!(
+            store.admit(&id, &[weekly(2.0)], monday).unwrap(),
+            Admission::Admitted
+        );
+        store
+            .settle(&id, &[Unit::NanoUsd.units(2.0)], monday)
+            .unwrap();
+        let usage = store
+            .read()
+            .unwrap()
+            .usage(&scope, BUDGET)
+            .unwrap()
+            .unwrap();
+        assert_eq!(usage.current_usage, 2.0);
+        assert_eq!(
+            usage.window_started_at.as_deref(),
+            Some("2026-11-23T00:00:00.000Z")
+        );
+        assert!(!usage.exhausted, "a new window is not exhausted");
+    }
+}
