@@ -113,6 +113,9 @@ impl Held {
     /// beyond the request itself is charged).
     pub async fn settle(mut self, used: Option<Used>) {
         self.done = true;
+        if self.entries.is_empty() {
+            return;
+        }
         let amounts = admission::settlement(&self.entries, used.unwrap_or_default(), self.prices);
         let (state, id) = (self.state.clone(), std::mem::take(&mut self.id));
         let _ = tokio::task::spawn_blocking(move || settle(&state, &id, &amounts)).await;
@@ -136,7 +139,7 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        if self.done {
+        if self.done || self.entries.is_empty() {
             return;
         }
         let amounts = admission::settlement(&self.entries, self.consumed(), self.prices);

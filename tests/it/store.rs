@@ -384,6 +384,7 @@ fn budget_entry(scope: &UsageScope, limit_usd: f64, amount_usd: f64) -> HoldEntr
         level: "provider".into(),
         name: "@p1".into(),
         slot: None,
+        new_slot: false,
     }
 }
 
@@ -578,6 +579,7 @@ fn rate_slots_and_concurrency_count_and_release() {
             level: "api_key".into(),
             name: "k1".into(),
             slot: None,
+            new_slot: false,
         };
         let flight = HoldEntry {
             limit: "concurrency".into(),

@@ -167,6 +167,7 @@ fn check(
             let slots = rate_slots(conn, &scope, &entry.limit, rate::first_counted(current))?;
             let counted: i64 = slots.iter().map(|(_, a)| a).sum();
             entry.slot = Some(current);
+            entry.new_slot = !slots.iter().any(|(s, _)| *s == current);
             if counted + entry.amount <= *ceiling {
                 None
             } else {
@@ -205,12 +206,14 @@ fn take(conn: &Connection, entry: &HoldEntry) -> StoreResult<()> {
                  ON CONFLICT(scope, limit_key, slot) DO UPDATE SET amount = amount + excluded.amount",
                 params![scope, entry.limit, slot, entry.amount],
             )?;
-            // Slots that no window counts any more go.
-            exec(
-                conn,
-                "DELETE FROM rate_slots WHERE scope = ?1 AND limit_key = ?2 AND slot < ?3",
-                params![scope, entry.limit, rate::first_counted(slot)],
-            )?;
+            // Slots that no window counts any more go, once per slot.
+            if entry.new_slot {
+                exec(
+                    conn,
+                    "DELETE FROM rate_slots WHERE scope = ?1 AND limit_key = ?2 AND slot < ?3",
+                    params![scope, entry.limit, rate::first_counted(slot)],
+                )?;
+            }
         }
     }
     Ok(())

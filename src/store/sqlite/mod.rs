@@ -90,6 +90,8 @@ impl SqliteStore {
         let organisation_id = schema::organisation_id(&mut conn)?;
         let ledger = connect(path)?;
         ledger.pragma_update(None, "synchronous", "NORMAL")?;
+        // Every statement of a hold and a settlement stays prepared.
+        ledger.set_prepared_statement_cache_capacity(64);
         Ok(SqliteStore {
             writer: Mutex::new(conn),
             ledger: Mutex::new(ledger),
