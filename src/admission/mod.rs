@@ -85,6 +85,18 @@ pub fn rate_key(rate: &RateLimit) -> String {
     format!("rate/{kind}/{}", rate.unit.as_str())
 }
 
+/// The rate limit a counter key names, at `value` (the inverse of [`rate_key`]).
+pub fn rate_of_key(key: &str, value: i64) -> Option<RateLimit> {
+    let mut parts = key.strip_prefix("rate/")?.split('/');
+    let kind = match parts.next()? {
+        "requests" => RateLimitType::Requests,
+        "tokens" => RateLimitType::Tokens,
+        _ => return None,
+    };
+    let unit = serde_json::from_value(serde_json::Value::from(parts.next()?)).ok()?;
+    Some(RateLimit { kind, unit, value })
+}
+
 pub const CONCURRENCY: &str = "concurrency";
 
 /// Why a request cannot be held at all, before any counter is looked at.
@@ -249,6 +261,8 @@ mod tests {
         // 100 × $1/M + 50 × $2/M = $0.0002 = 200,000 nano-dollars.
         assert_eq!(entries[0].amount, 200_000);
         assert_eq!(entries[2].amount, 1);
+        let rate = rate_of_key(&entries[2].limit, 100).unwrap();
+        assert_eq!(rate.to_string(), "100 requests/min");
     }
 
     #[test]

@@ -322,13 +322,14 @@ pub fn refused(entry: &HoldEntry, r: &Refusal) -> GatewayError {
             } else {
                 "a request".to_owned()
             };
-            let limit = entry.limit.trim_start_matches("rate/").replace('/', " per ");
+            let limit = admission::rate_of_key(&entry.limit, *ceiling)
+                .map_or_else(|| format!("{ceiling} {}", entry.limit), |r| r.to_string());
             let when = r.retry_after.map_or_else(
                 || "; it never will: the request alone is over the limit, lower `max_tokens`".to_owned(),
                 |w| format!("; it fits {}", in_words(w)),
             );
             let message = format!(
-                "{} `{name}` rate limit exceeded: {ceiling} {limit}, and {what} does not fit{when}",
+                "{} `{name}` rate limit exceeded: {limit}, and {what} does not fit{when}",
                 level_label(kind)
             );
             let (kind_name, code) = match kind {

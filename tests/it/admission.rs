@@ -199,7 +199,7 @@ fn token_budgets_request_rates_and_token_rates() {
     assert_eq!(status, 200, "{body}");
     let (admitted, refusal) = until_refused(&gw, 10);
     assert_eq!(admitted, 3);
-    let body = refusal.refused(429, "rate_limit_error", "3 requests per rpm");
+    let body = refusal.refused(429, "rate_limit_error", "3 requests/min");
     assert_eq!(body["error"]["code"], "05");
     let wait: u64 = refusal.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=62).contains(&wait), "Retry-After {wait}");
@@ -570,4 +570,69 @@ fn revocation_mid_load_stops_the_next_calls() {
         .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
         .unwrap();
     assert_eq!(open, 0);
+}
+
+/// A caller that hangs up mid-stream is charged what was consumed (its input, and the
+/// output streamed so far), never more than was held, and the hold does not linger.
+#[test]
+fn a_caller_that_hangs_up_mid_stream_is_charged_what_was_consumed() {
+    use std::io::Read;
+    let gw = governed();
+    gw.up.set(|k| {
+        k.chunks = 30;
+        k.chunk_delay = Duration::from_millis(200);
+    });
+    gw.w.ok(&[
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "5",
+    ]);
+    let mut b = body();
+    b["stream"] = json!(true);
+    let mut res = gw.post("/chat/completions").json(&b).send().unwrap();
+    assert_eq!(res.status(), 200);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(2).any(|w| w == b"\n\n") {
+        let n = res.read(&mut buf).unwrap();
+        assert!(n > 0, "the stream ended before its first event");
+        got.extend_from_slice(&buf[..n]);
+    }
+    drop(res);
+    let used = wait_for_usage(&gw, 0.0);
+    // At $1,000 per million tokens: the input alone is a few cents, the hold under $0.10.
+    assert!(used > 0.0 && used < 0.1, "${used}");
+    let conn = rusqlite::Connection::open(gw.w.db()).unwrap();
+    let open: i64 = conn
+        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(open, 0);
+}
+
+/// Each attempt of a retried request holds and settles on its own.
+#[test]
+fn retries_are_admitted_and_counted_per_attempt() {
+    let gw = governed();
+    gw.w.ok(&[
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--rate-limit",
+        "3/min",
+    ]);
+    gw.up.fail_next(500, None);
+    let config = json!({"retry": {"attempts": 2}, "provider": "@openai-prod"});
+    gw.chat_with(&[("x-portkey-config", &config.to_string())], &body())
+        .ok();
+    assert_eq!(gw.up.request_count(), 2);
+    // Two of the three requests this minute are spent: one more fits, then none.
+    gw.chat(&body()).ok();
+    gw.chat(&body())
+        .refused(429, "virtual_key_rate_limit_error", "3 requests/min");
 }
