@@ -2,42 +2,97 @@
 //! transactions on a connection of their own, so they are atomic across every process
 //! that opens the catalog (a `catalog serve` and an embedded CLI alike).
 //!
-//! That connection commits with `synchronous=NORMAL`: in WAL mode a commit is in the
-//! operating system's hands when it returns, so it survives the process being killed
-//! (`kill -9`); only a power cut can take the last commits with it.
+//! A hold reads every counter it needs in two statements, decides in memory, and writes
+//! them back in two more (absolute values: nothing else writes inside the transaction),
+//! plus the hold's own row; a settlement is a delete and one or two updates. That
+//! connection commits with `synchronous=NORMAL`: in WAL mode a commit is in the operating
+//! system's hands when it returns, so it survives the process being killed (`kill -9`);
+//! only a power cut can take the last commits with it.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, ToSql};
+use serde::{Deserialize, Serialize};
 
 use super::internal;
 use crate::admission::rate;
 use crate::api::usage::{timestamp, UsageState};
-use crate::store::{Admission, Gauge, HoldEntry, Refusal, StoreError, StoreResult};
+use crate::store::{Admission, Gauge, HoldEntry, Refusal, StoreError, StoreResult, Unit};
 
-/// A counter row as admission reads it.
+type Key = (String, String);
+
+/// A counter row (a budget's or a concurrency limit's) as admission reads it.
+#[derive(Debug, Clone, Default)]
 struct Counter {
     used: i64,
     held: i64,
     window_started_at: Option<String>,
     last_reset_at: Option<String>,
+    exhausted_window: Option<String>,
 }
 
-fn counter(conn: &Connection, scope: &str, limit: &str) -> StoreResult<Option<Counter>> {
-    conn.prepare_cached(
-        "SELECT used, held, window_started_at, last_reset_at FROM counters
-         WHERE scope = ?1 AND limit_key = ?2",
-    )
-    .map_err(internal)?
-    .query_row(params![scope, limit], |r| {
-        Ok(Counter {
-            used: r.get(0)?,
-            held: r.get(1)?,
-            window_started_at: r.get(2)?,
-            last_reset_at: r.get(3)?,
+/// `(?,?),(?,?),...`: `n` pairs of placeholders.
+fn pairs(n: usize) -> String {
+    vec!["(?,?)"; n].join(",")
+}
+
+fn key_args(keys: &[Key]) -> Vec<&dyn ToSql> {
+    keys.iter()
+        .flat_map(|(s, l)| [s as &dyn ToSql, l as &dyn ToSql])
+        .collect()
+}
+
+fn counters(conn: &Connection, keys: &[Key]) -> StoreResult<HashMap<Key, Counter>> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT scope, limit_key, used, held, window_started_at, last_reset_at, exhausted_window
+         FROM counters WHERE (scope, limit_key) IN (VALUES {})",
+        pairs(keys.len())
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    let rows = stmt
+        .query_map(params_from_iter(key_args(keys)), |r| {
+            Ok((
+                (r.get(0)?, r.get(1)?),
+                Counter {
+                    used: r.get(2)?,
+                    held: r.get(3)?,
+                    window_started_at: r.get(4)?,
+                    last_reset_at: r.get(5)?,
+                    exhausted_window: r.get(6)?,
+                },
+            ))
         })
-    })
-    .optional()
-    .map_err(internal)
+        .map_err(internal)?;
+    rows.collect::<Result<_, _>>().map_err(internal)
+}
+
+fn slots(conn: &Connection, keys: &[Key], from: i64) -> StoreResult<HashMap<Key, Vec<(i64, i64)>>> {
+    let mut out: HashMap<Key, Vec<(i64, i64)>> = HashMap::new();
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT scope, limit_key, slot, amount FROM rate_slots
+         WHERE (scope, limit_key) IN (VALUES {}) AND slot >= ?",
+        pairs(keys.len())
+    );
+    let mut args = key_args(keys);
+    args.push(&from);
+    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+    let rows = stmt
+        .query_map(params_from_iter(args), |r| {
+            Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))
+        })
+        .map_err(internal)?;
+    for row in rows {
+        let (key, slot) = row.map_err(internal)?;
+        out.entry(key).or_default().push(slot);
+    }
+    Ok(out)
 }
 
 fn exec(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<usize> {
@@ -47,223 +102,144 @@ fn exec(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResul
         .map_err(internal)
 }
 
-/// A budget's counter in its current window: created on first use, rolled (usage back
-/// to zero) when a reset came due.
-fn budget_counter(
-    conn: &Connection,
-    entry: &HoldEntry,
+/// A budget's counter in its current window: a new one starts now; one whose reset came
+/// due starts over from zero (what it holds stays held).
+fn in_window(
+    mut c: Counter,
     limits: &crate::api::limits::UsageLimits,
     now: DateTime<Utc>,
-) -> StoreResult<Counter> {
-    let scope = entry.scope.key();
-    let current = counter(conn, &scope, &entry.limit)?;
+) -> Counter {
     let mut state = UsageState {
-        window_started_at: current.as_ref().and_then(|c| c.window_started_at.clone()),
-        last_reset_at: current.as_ref().and_then(|c| c.last_reset_at.clone()),
+        window_started_at: Some(
+            c.window_started_at
+                .clone()
+                .unwrap_or_else(|| timestamp(now)),
+        ),
+        last_reset_at: c.last_reset_at.clone(),
         ..UsageState::fresh(now)
     };
-    if state.window_started_at.is_none() {
-        state.window_started_at = Some(timestamp(now));
-    }
     let before = state.window_started_at.clone();
     state.refresh(limits, now);
-    let rolled = state.window_started_at != before;
-    let mut c = current.unwrap_or(Counter {
-        used: 0,
-        held: 0,
-        window_started_at: None,
-        last_reset_at: None,
-    });
-    if rolled || c.window_started_at.is_none() {
-        if rolled {
-            c.used = 0;
-        }
-        c.window_started_at = state.window_started_at;
+    if state.window_started_at != before {
+        c.used = 0;
+        c.exhausted_window = None;
         c.last_reset_at = state.last_reset_at;
-        exec(
-            conn,
-            "INSERT INTO counters(scope, limit_key, scale, used, held, window_started_at, last_reset_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT(scope, limit_key) DO UPDATE SET used = excluded.used,
-                window_started_at = excluded.window_started_at,
-                last_reset_at = excluded.last_reset_at, exhausted_window = NULL",
-            params![
-                scope,
-                entry.limit,
-                entry.unit.scale(),
-                c.used,
-                c.held,
-                c.window_started_at,
-                c.last_reset_at
-            ],
-        )?;
     }
-    Ok(c)
+    c.window_started_at = state.window_started_at;
+    c
 }
 
-fn rate_slots(
-    conn: &Connection,
-    scope: &str,
-    limit: &str,
-    from: i64,
-) -> StoreResult<Vec<(i64, i64)>> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT slot, amount FROM rate_slots WHERE scope = ?1 AND limit_key = ?2 AND slot >= ?3",
-        )
-        .map_err(internal)?;
-    let rows = stmt
-        .query_map(params![scope, limit, from], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(internal)?;
-    rows.collect::<Result<_, _>>().map_err(internal)
-}
-
-/// Checks one entry; `Some` refusal when it does not fit. Budget windows roll here.
-fn check(
-    conn: &Connection,
-    index: usize,
-    entry: &mut HoldEntry,
+/// When a spent budget's window resets, as a wait from `now`.
+fn until_reset(
+    c: &Counter,
+    limits: &crate::api::limits::UsageLimits,
     now: DateTime<Utc>,
-) -> StoreResult<Option<Refusal>> {
-    let scope = entry.scope.key();
-    let refusal = |held_out, retry_after, headroom| Refusal {
-        index,
-        held_out,
-        retry_after,
-        headroom,
+) -> Option<std::time::Duration> {
+    let mut state = UsageState {
+        window_started_at: c.window_started_at.clone(),
+        ..UsageState::fresh(now)
     };
-    Ok(match &entry.gauge {
-        Gauge::Budget {
-            limits, ceiling, ..
-        } => {
-            let c = budget_counter(conn, entry, limits, now)?;
-            if c.used + c.held + entry.amount <= *ceiling {
-                None
-            } else {
-                let next = UsageState {
-                    window_started_at: c.window_started_at.clone(),
-                    ..UsageState::fresh(now)
-                };
-                let mut next = next;
-                next.refresh(limits, now);
-                let retry_after = next
-                    .next_usage_reset_at
-                    .as_deref()
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .and_then(|t| (t.with_timezone(&Utc) - now).to_std().ok());
-                let held_out = c.used + entry.amount <= *ceiling;
-                Some(refusal(
-                    held_out,
-                    retry_after,
-                    (ceiling - c.used - c.held).max(0),
-                ))
-            }
-        }
-        Gauge::Rate {
-            slot_ms, ceiling, ..
-        } => {
-            let now_ms = now.timestamp_millis();
-            let current = rate::slot_of(now_ms, *slot_ms);
-            let slots = rate_slots(conn, &scope, &entry.limit, rate::first_counted(current))?;
-            let counted: i64 = slots.iter().map(|(_, a)| a).sum();
-            entry.slot = Some(current);
-            entry.new_slot = !slots.iter().any(|(s, _)| *s == current);
-            if counted + entry.amount <= *ceiling {
-                None
-            } else {
-                let wait = rate::retry_after(&slots, entry.amount, *ceiling, *slot_ms, now_ms);
-                Some(refusal(false, wait, (ceiling - counted).max(0)))
-            }
-        }
-        Gauge::Concurrency { ceiling } => {
-            let held = counter(conn, &scope, &entry.limit)?.map_or(0, |c| c.held);
-            if held + entry.amount <= *ceiling {
-                None
-            } else {
-                Some(refusal(false, None, (ceiling - held).max(0)))
-            }
-        }
-    })
+    state.refresh(limits, now);
+    let at = DateTime::parse_from_rfc3339(state.next_usage_reset_at.as_deref()?).ok()?;
+    (at.with_timezone(&Utc) - now).to_std().ok()
 }
 
-/// Takes the entry's amount (after every entry was checked).
-fn take(conn: &Connection, entry: &HoldEntry) -> StoreResult<()> {
-    let scope = entry.scope.key();
-    match &entry.gauge {
-        Gauge::Budget { .. } | Gauge::Concurrency { .. } => {
-            exec(
-                conn,
-                "INSERT INTO counters(scope, limit_key, scale, held) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(scope, limit_key) DO UPDATE SET held = held + excluded.held",
-                params![scope, entry.limit, entry.unit.scale(), entry.amount],
-            )?;
-        }
-        Gauge::Rate { .. } => {
-            let slot = entry.slot.unwrap_or_default();
-            exec(
-                conn,
-                "INSERT INTO rate_slots(scope, limit_key, slot, amount) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(scope, limit_key, slot) DO UPDATE SET amount = amount + excluded.amount",
-                params![scope, entry.limit, slot, entry.amount],
-            )?;
-            // Slots that no window counts any more go, once per slot.
-            if entry.new_slot {
-                exec(
-                    conn,
-                    "DELETE FROM rate_slots WHERE scope = ?1 AND limit_key = ?2 AND slot < ?3",
-                    params![scope, entry.limit, rate::first_counted(slot)],
-                )?;
-            }
-        }
+/// Writes counters back as they now stand.
+fn save_counters(conn: &Connection, rows: &[(&Key, i64, &Counter)]) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
     }
+    let sql = format!(
+        "INSERT INTO counters(scope, limit_key, scale, used, held, window_started_at,
+                              last_reset_at, exhausted_window)
+         VALUES {}
+         ON CONFLICT(scope, limit_key) DO UPDATE SET scale = excluded.scale,
+            used = excluded.used, held = excluded.held,
+            window_started_at = excluded.window_started_at,
+            last_reset_at = excluded.last_reset_at, exhausted_window = excluded.exhausted_window",
+        vec!["(?,?,?,?,?,?,?,?)"; rows.len()].join(",")
+    );
+    let args: Vec<&dyn ToSql> = rows
+        .iter()
+        .flat_map(|(k, scale, c)| {
+            [
+                &k.0 as &dyn ToSql,
+                &k.1,
+                scale,
+                &c.used,
+                &c.held,
+                &c.window_started_at,
+                &c.last_reset_at,
+                &c.exhausted_window,
+            ]
+        })
+        .collect();
+    conn.prepare_cached(&sql)
+        .map_err(internal)?
+        .execute(params_from_iter(args))
+        .map_err(internal)?;
     Ok(())
 }
 
-/// Marks a budget's current window as exhausted and raises its limit alert.
-fn exhaust(conn: &Connection, entry: &HoldEntry, used: i64, now: DateTime<Utc>) -> StoreResult<()> {
-    let scope = entry.scope.key();
-    exec(
-        conn,
-        "UPDATE counters SET exhausted_window = window_started_at WHERE scope = ?1 AND limit_key = ?2",
-        params![scope, entry.limit],
-    )?;
-    raise(conn, entry, "limit", used, now)
+/// What a hold keeps of an entry for its settlement (or its recovery after a crash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Held {
+    scope: String,
+    limit: String,
+    unit: Unit,
+    /// `b`udget, `r`ate or `c`oncurrency.
+    gauge: char,
+    amount: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slot: Option<i64>,
+    ceiling: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alert: Option<i64>,
+    level: String,
+    name: String,
 }
 
-/// Records an alert of a budget's current window, once.
+impl Held {
+    fn of(e: &HoldEntry) -> Held {
+        let (gauge, ceiling, alert) = match &e.gauge {
+            Gauge::Budget { ceiling, alert, .. } => ('b', *ceiling, *alert),
+            Gauge::Rate { ceiling, .. } => ('r', *ceiling, None),
+            Gauge::Concurrency { ceiling } => ('c', *ceiling, None),
+        };
+        Held {
+            scope: e.scope.key(),
+            limit: e.limit.clone(),
+            unit: e.unit,
+            gauge,
+            amount: e.amount,
+            slot: e.slot,
+            ceiling,
+            alert,
+            level: e.level.clone(),
+            name: e.name.clone(),
+        }
+    }
+}
+
+/// Records an alert of a budget's window, once (`kind`: `threshold` or `limit`).
 fn raise(
     conn: &Connection,
-    entry: &HoldEntry,
+    h: &Held,
     kind: &str,
     used: i64,
+    window: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let Gauge::Budget {
-        limits,
-        ceiling,
-        alert,
-    } = &entry.gauge
-    else {
-        return Ok(());
-    };
-    let scope = entry.scope.key();
-    let Some(window) = counter(conn, &scope, &entry.limit)?.and_then(|c| c.window_started_at)
-    else {
-        return Ok(());
-    };
     let doc = serde_json::json!({
         "kind": kind,
-        "level": entry.level,
-        "name": entry.name,
-        "scope": scope,
-        "limit_key": entry.limit,
-        "unit": match limits.kind {
-            crate::api::limits::BudgetType::Cost => "cost",
-            crate::api::limits::BudgetType::Tokens => "tokens",
-        },
-        "used": entry.unit.shown(used),
-        "credit_limit": entry.unit.shown(*ceiling),
-        "alert_threshold": alert.map(|a| entry.unit.shown(a)),
+        "level": h.level,
+        "name": h.name,
+        "scope": h.scope,
+        "limit_key": h.limit,
+        "unit": if h.unit == Unit::NanoUsd { "cost" } else { "tokens" },
+        "used": h.unit.shown(used),
+        "credit_limit": h.unit.shown(h.ceiling),
+        "alert_threshold": h.alert.map(|a| h.unit.shown(a)),
         "window_started_at": window,
         "created_at": timestamp(now),
     });
@@ -273,8 +249,8 @@ fn raise(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(scope, limit_key, window_started_at, kind) DO NOTHING",
         params![
-            scope,
-            entry.limit,
+            h.scope,
+            h.limit,
             window,
             kind,
             doc.to_string(),
@@ -284,6 +260,27 @@ fn raise(
     Ok(())
 }
 
+/// A budget that refused a request: its window shows `exhausted`, and its limit alert
+/// is raised.
+fn exhaust(
+    conn: &Connection,
+    entry: &HoldEntry,
+    key: &Key,
+    mut c: Counter,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let window = c
+        .window_started_at
+        .clone()
+        .unwrap_or_else(|| timestamp(now));
+    if c.exhausted_window.as_deref() == Some(window.as_str()) {
+        return Ok(());
+    }
+    c.exhausted_window = Some(window.clone());
+    save_counters(conn, &[(key, entry.unit.scale(), &c)])?;
+    raise(conn, &Held::of(entry), "limit", c.used, &window, now)
+}
+
 pub(super) fn admit(
     conn: &Connection,
     owner: &str,
@@ -291,20 +288,118 @@ pub(super) fn admit(
     entries: &[HoldEntry],
     now: DateTime<Utc>,
 ) -> StoreResult<Admission> {
-    let mut entries = entries.to_vec();
-    for (i, entry) in entries.iter_mut().enumerate() {
-        if let Some(refusal) = check(conn, i, entry, now)? {
-            if !refusal.held_out && matches!(entry.gauge, Gauge::Budget { .. }) {
-                let used = counter(conn, &entry.scope.key(), &entry.limit)?.map_or(0, |c| c.used);
-                exhaust(conn, entry, used, now)?;
+    let key = |e: &HoldEntry| (e.scope.key(), e.limit.clone());
+    let is_rate = |e: &HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
+    let counter_keys: Vec<Key> = entries.iter().filter(|e| !is_rate(e)).map(key).collect();
+    let rate_keys: Vec<Key> = entries.iter().filter(|e| is_rate(e)).map(key).collect();
+    let now_ms = now.timestamp_millis();
+    let oldest = entries
+        .iter()
+        .filter_map(|e| match e.gauge {
+            Gauge::Rate { slot_ms, .. } => {
+                Some(rate::first_counted(rate::slot_of(now_ms, slot_ms)))
             }
-            return Ok(Admission::Refused(refusal));
+            _ => None,
+        })
+        .min()
+        .unwrap_or(0);
+    let mut stored = counters(conn, &counter_keys)?;
+    let counted = slots(conn, &rate_keys, oldest)?;
+    let mut entries = entries.to_vec();
+    let mut after: Vec<(Key, i64, Counter)> = Vec::new();
+    for (index, entry) in entries.iter_mut().enumerate() {
+        let k = key(entry);
+        let refusal = |held_out, retry_after, headroom: i64| Refusal {
+            index,
+            held_out,
+            retry_after,
+            headroom: headroom.max(0),
+        };
+        match &entry.gauge {
+            Gauge::Budget {
+                limits, ceiling, ..
+            } => {
+                let c = in_window(stored.remove(&k).unwrap_or_default(), limits, now);
+                if c.used + c.held + entry.amount > *ceiling {
+                    let r = refusal(
+                        c.used + entry.amount <= *ceiling,
+                        until_reset(&c, limits, now),
+                        ceiling - c.used - c.held,
+                    );
+                    if !r.held_out {
+                        exhaust(conn, entry, &k, c, now)?;
+                    }
+                    return Ok(Admission::Refused(r));
+                }
+                let held = c.held + entry.amount;
+                after.push((k, entry.unit.scale(), Counter { held, ..c }));
+            }
+            Gauge::Rate {
+                slot_ms, ceiling, ..
+            } => {
+                let current = rate::slot_of(now_ms, *slot_ms);
+                let mine: Vec<(i64, i64)> = counted
+                    .get(&k)
+                    .map(|s| {
+                        s.iter()
+                            .copied()
+                            .filter(|(slot, _)| *slot >= rate::first_counted(current))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let total: i64 = mine.iter().map(|(_, a)| a).sum();
+                entry.slot = Some(current);
+                entry.new_slot = !mine.iter().any(|(s, _)| *s == current);
+                if total + entry.amount > *ceiling {
+                    let wait = rate::retry_after(&mine, entry.amount, *ceiling, *slot_ms, now_ms);
+                    return Ok(Admission::Refused(refusal(false, wait, ceiling - total)));
+                }
+            }
+            Gauge::Concurrency { ceiling } => {
+                let c = stored.remove(&k).unwrap_or_default();
+                if c.held + entry.amount > *ceiling {
+                    return Ok(Admission::Refused(refusal(false, None, ceiling - c.held)));
+                }
+                let held = c.held + entry.amount;
+                after.push((k, entry.unit.scale(), Counter { held, ..c }));
+            }
         }
     }
-    for entry in &entries {
-        take(conn, entry)?;
+    let rows: Vec<(&Key, i64, &Counter)> = after.iter().map(|(k, s, c)| (k, *s, c)).collect();
+    save_counters(conn, &rows)?;
+    let rates: Vec<&HoldEntry> = entries.iter().filter(|e| is_rate(e)).collect();
+    if !rates.is_empty() {
+        let sql = format!(
+            "INSERT INTO rate_slots(scope, limit_key, slot, amount) VALUES {}
+             ON CONFLICT(scope, limit_key, slot) DO UPDATE SET amount = amount + excluded.amount",
+            vec!["(?,?,?,?)"; rates.len()].join(",")
+        );
+        let keys: Vec<(String, i64)> = rates
+            .iter()
+            .map(|e| (e.scope.key(), e.slot.unwrap_or_default()))
+            .collect();
+        let args: Vec<&dyn ToSql> = rates
+            .iter()
+            .zip(&keys)
+            .flat_map(|(e, (scope, slot))| [scope as &dyn ToSql, &e.limit, slot, &e.amount])
+            .collect();
+        conn.prepare_cached(&sql)
+            .map_err(internal)?
+            .execute(params_from_iter(args))
+            .map_err(internal)?;
+        // Slots no window counts any more go, once per slot.
+        for (e, (scope, slot)) in rates.iter().zip(&keys) {
+            if e.new_slot {
+                exec(
+                    conn,
+                    "DELETE FROM rate_slots WHERE scope = ?1 AND limit_key = ?2 AND slot < ?3",
+                    params![scope, e.limit, rate::first_counted(*slot)],
+                )?;
+            }
+        }
     }
-    let doc = serde_json::to_string(&entries)
+    let held: Vec<Held> = entries.iter().map(Held::of).collect();
+    let doc = serde_json::to_string(&held)
         .map_err(|e| StoreError::Internal(anyhow::anyhow!("cannot record a hold: {e}")))?;
     exec(
         conn,
@@ -314,73 +409,93 @@ pub(super) fn admit(
     Ok(Admission::Admitted)
 }
 
-/// Replaces one entry's held amount with `actual`.
-fn settle_entry(
-    conn: &Connection,
-    entry: &HoldEntry,
-    actual: i64,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let scope = entry.scope.key();
-    match &entry.gauge {
-        Gauge::Budget { ceiling, alert, .. } => {
-            let used: Option<i64> = conn
-                .prepare_cached(
-                    "UPDATE counters SET held = max(held - ?3, 0), used = used + ?4
-                     WHERE scope = ?1 AND limit_key = ?2 RETURNING used",
-                )
-                .map_err(internal)?
-                .query_row(params![scope, entry.limit, entry.amount, actual], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(internal)?;
-            let Some(used) = used else { return Ok(()) };
-            if alert.is_some_and(|a| used >= a) {
-                raise(conn, entry, "threshold", used, now)?;
+/// The hold's entries, taken out of the ledger; `None` when it is already settled.
+fn take_hold(conn: &Connection, hold: &str) -> StoreResult<Option<Vec<Held>>> {
+    let mut stmt = conn
+        .prepare_cached("DELETE FROM holds WHERE id = ?1 RETURNING entries")
+        .map_err(internal)?;
+    let mut rows = stmt.query([hold]).map_err(internal)?;
+    let Some(row) = rows.next().map_err(internal)? else {
+        return Ok(None);
+    };
+    let doc: String = row.get(0).map_err(internal)?;
+    serde_json::from_str(&doc)
+        .map(Some)
+        .map_err(|e| StoreError::Internal(anyhow::anyhow!("hold `{hold}` is unreadable: {e}")))
+}
+
+/// Replaces the held amounts with `actual` (one per entry); raises the alerts of budgets
+/// it carries across their threshold or limit.
+fn apply(conn: &Connection, held: &[Held], actual: &[i64], now: DateTime<Utc>) -> StoreResult<()> {
+    let used = |i: usize, h: &Held| match h.gauge {
+        'c' => 0,
+        _ => actual.get(i).copied().unwrap_or(h.amount).max(0),
+    };
+    let counted: Vec<(usize, &Held)> = held
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.gauge != 'r')
+        .collect();
+    if !counted.is_empty() {
+        let sql = format!(
+            "WITH s(scope, limit_key, release, charge) AS (VALUES {})
+             UPDATE counters SET held = max(counters.held - s.release, 0),
+                used = counters.used + s.charge
+             FROM s WHERE counters.scope = s.scope AND counters.limit_key = s.limit_key
+             RETURNING counters.scope, counters.limit_key, counters.used, counters.window_started_at",
+            vec!["(?,?,?,?)"; counted.len()].join(",")
+        );
+        let charges: Vec<i64> = counted.iter().map(|(i, h)| used(*i, h)).collect();
+        let args: Vec<&dyn ToSql> = counted
+            .iter()
+            .zip(&charges)
+            .flat_map(|((_, h), c)| [&h.scope as &dyn ToSql, &h.limit, &h.amount, c])
+            .collect();
+        let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
+        let rows: Vec<(Key, i64, Option<String>)> = stmt
+            .query_map(params_from_iter(args), |r| {
+                Ok(((r.get(0)?, r.get(1)?), r.get(2)?, r.get(3)?))
+            })
+            .map_err(internal)?
+            .collect::<Result<_, _>>()
+            .map_err(internal)?;
+        drop(stmt);
+        for (key, after, window) in rows {
+            let Some(((_, h), charge)) = counted
+                .iter()
+                .zip(&charges)
+                .find(|((_, h), _)| h.gauge == 'b' && h.scope == key.0 && h.limit == key.1)
+            else {
+                continue;
+            };
+            let before = after - charge;
+            let window = window.unwrap_or_else(|| timestamp(now));
+            if h.alert.is_some_and(|a| before < a && a <= after) {
+                raise(conn, h, "threshold", after, &window, now)?;
             }
-            if used >= *ceiling {
-                exhaust(conn, entry, used, now)?;
+            if before < h.ceiling && h.ceiling <= after {
+                exec(
+                    conn,
+                    "UPDATE counters SET exhausted_window = window_started_at
+                     WHERE scope = ?1 AND limit_key = ?2",
+                    params![h.scope, h.limit],
+                )?;
+                raise(conn, h, "limit", after, &window, now)?;
             }
         }
-        Gauge::Rate { .. } => {
+    }
+    for (i, h) in held.iter().enumerate() {
+        let delta = used(i, h) - h.amount;
+        if h.gauge == 'r' && delta != 0 {
             exec(
                 conn,
-                "UPDATE rate_slots SET amount = max(amount - ?4 + ?5, 0)
+                "UPDATE rate_slots SET amount = max(amount + ?4, 0)
                  WHERE scope = ?1 AND limit_key = ?2 AND slot = ?3",
-                params![
-                    scope,
-                    entry.limit,
-                    entry.slot.unwrap_or_default(),
-                    entry.amount,
-                    actual
-                ],
-            )?;
-        }
-        Gauge::Concurrency { .. } => {
-            exec(
-                conn,
-                "UPDATE counters SET held = max(held - ?3, 0) WHERE scope = ?1 AND limit_key = ?2",
-                params![scope, entry.limit, entry.amount],
+                params![h.scope, h.limit, h.slot.unwrap_or_default(), delta],
             )?;
         }
     }
     Ok(())
-}
-
-/// The hold's entries, taken out of the ledger; `None` when it is already settled.
-fn take_hold(conn: &Connection, hold: &str) -> StoreResult<Option<Vec<HoldEntry>>> {
-    let doc: Option<String> = conn
-        .prepare_cached("DELETE FROM holds WHERE id = ?1 RETURNING entries")
-        .map_err(internal)?
-        .query_row([hold], |r| r.get(0))
-        .optional()
-        .map_err(internal)?;
-    doc.map(|d| {
-        serde_json::from_str(&d)
-            .map_err(|e| StoreError::Internal(anyhow::anyhow!("hold `{hold}` is unreadable: {e}")))
-    })
-    .transpose()
 }
 
 pub(super) fn settle(
@@ -389,17 +504,10 @@ pub(super) fn settle(
     actual: &[i64],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let Some(entries) = take_hold(conn, hold)? else {
-        return Ok(());
-    };
-    for (i, entry) in entries.iter().enumerate() {
-        let used = match entry.gauge {
-            Gauge::Concurrency { .. } => 0,
-            _ => actual.get(i).copied().unwrap_or(entry.amount).max(0),
-        };
-        settle_entry(conn, entry, used, now)?;
+    match take_hold(conn, hold)? {
+        Some(held) => apply(conn, &held, actual, now),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Holds of processes that are gone, settled at their full amounts.
@@ -422,14 +530,9 @@ pub(super) fn recover(
         if alive(&owner) {
             continue;
         }
-        if let Some(entries) = take_hold(conn, &id)? {
-            for entry in &entries {
-                let full = match entry.gauge {
-                    Gauge::Concurrency { .. } => 0,
-                    _ => entry.amount,
-                };
-                settle_entry(conn, entry, full, now)?;
-            }
+        if let Some(held) = take_hold(conn, &id)? {
+            let full: Vec<i64> = held.iter().map(|h| h.amount).collect();
+            apply(conn, &held, &full, now)?;
             n += 1;
         }
     }
