@@ -276,10 +276,18 @@ fn a_workspace_named_by_its_name_is_found_by_the_exact_name_lookup() {
     w.ok(&["workspaces", "create", "alpha"]);
     let before = w.server.as_ref().unwrap().log();
     w.ok(&["workspaces", "get", "alpha"]);
-    let log = w.server.as_ref().unwrap().log();
-    let lists = log[before.len()..]
-        .lines()
-        .filter(|l| l.contains("GET /v1/admin/workspaces "))
-        .count();
+    // The server writes a request's line once the answer is sent: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (lists, log) = loop {
+        let log = w.server.as_ref().unwrap().log();
+        let lists = log[before.len()..]
+            .lines()
+            .filter(|l| l.contains("GET /v1/admin/workspaces "))
+            .count();
+        if lists > 0 || std::time::Instant::now() > deadline {
+            break (lists, log);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert_eq!(lists, 1, "one list request, the exact-name one:\n{log}");
 }

@@ -1371,7 +1371,15 @@ fn a_caller_cannot_forge_log_lines() {
     .refused(400, "invalid_request_error", "`model`");
     gw.chat(&chat_body(&format!("@nope\n{forged}/gpt-4o-mini")))
         .refused(400, "invalid_request_error", "slug");
-    let log = gw.log();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = gw.log();
+        if log.lines().filter(|l| l.contains(" gateway ")).count() >= 2 || Instant::now() > deadline
+        {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let lines: Vec<&str> = log.lines().filter(|l| l.contains(" gateway ")).collect();
     assert_eq!(lines.len(), 2, "{log}");
     for line in &lines {
