@@ -48,6 +48,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Explain whether a workspace can call a model, step by step (no call is made)')
+            [CompletionResult]::new('usage', 'usage', [CompletionResultType]::ParameterValue, 'Every budget, rate limit and concurrency limit in scope with its live usage')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API and gateway over HTTP for a team')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -1541,6 +1542,29 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'catalog;usage' {
+            [CompletionResult]::new('--integration', '--integration', [CompletionResultType]::ParameterName, 'Only this integration''s limits: its own budget, its access for each workspace and the AI providers built on it')
+            [CompletionResult]::new('--provider', '--provider', [CompletionResultType]::ParameterName, 'The limits a call through this AI provider counts at: its workspace, integration, access and itself (needs --workspace)')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Redraw every SECONDS (2 when not given) until interrupted; needs a terminal')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'catalog;serve' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on (port 0 picks a free port)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'Database file (default: the embedded catalog''s database)')
@@ -1599,6 +1623,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Explain whether a workspace can call a model, step by step (no call is made)')
+            [CompletionResult]::new('usage', 'usage', [CompletionResultType]::ParameterValue, 'Every budget, rate limit and concurrency limit in scope with its live usage')
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Serve the catalog''s Admin API and gateway over HTTP for a team')
             [CompletionResult]::new('completion', 'completion', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -1796,6 +1821,9 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;help;check' {
+            break
+        }
+        'catalog;help;usage' {
             break
         }
         'catalog;help;serve' {

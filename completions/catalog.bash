@@ -52,6 +52,9 @@ _catalog() {
             catalog,serve)
                 cmd="catalog__subcmd__serve"
                 ;;
+            catalog,usage)
+                cmd="catalog__subcmd__usage"
+                ;;
             catalog,workspaces)
                 cmd="catalog__subcmd__workspaces"
                 ;;
@@ -186,6 +189,9 @@ _catalog() {
                 ;;
             catalog__subcmd__help,serve)
                 cmd="catalog__subcmd__help__subcmd__serve"
+                ;;
+            catalog__subcmd__help,usage)
+                cmd="catalog__subcmd__help__subcmd__usage"
                 ;;
             catalog__subcmd__help,workspaces)
                 cmd="catalog__subcmd__help__subcmd__workspaces"
@@ -518,7 +524,7 @@ _catalog() {
 
     case "${cmd}" in
         catalog)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help"
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1558,7 +1564,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help)
-            opts="auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help"
+            opts="auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2202,6 +2208,20 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__usage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4233,6 +4253,56 @@ _catalog() {
                     return 0
                     ;;
                 --trusted-custom-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__usage)
+            opts="-o -y -q -v -h -V --integration --provider --watch --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --integration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --provider)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watch)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

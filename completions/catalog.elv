@@ -45,6 +45,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
+            cand usage 'Every budget, rate limit and concurrency limit in scope with its live usage'
             cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1429,6 +1430,28 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;usage'= {
+            cand --integration 'Only this integration''s limits: its own budget, its access for each workspace and the AI providers built on it'
+            cand --provider 'The limits a call through this AI provider counts at: its workspace, integration, access and itself (needs --workspace)'
+            cand --watch 'Redraw every SECONDS (2 when not given) until interrupted; needs a terminal'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;serve'= {
             cand --listen 'Address to listen on (port 0 picks a free port)'
             cand --db 'Database file (default: the embedded catalog''s database)'
@@ -1485,6 +1508,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
+            cand usage 'Every budget, rate limit and concurrency limit in scope with its live usage'
             cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1631,6 +1655,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;migrate-vkeys'= {
         }
         &'catalog;help;check'= {
+        }
+        &'catalog;help;usage'= {
         }
         &'catalog;help;serve'= {
         }

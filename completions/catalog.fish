@@ -49,6 +49,7 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "org" -d 'Organisati
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -1179,6 +1180,24 @@ complete -c catalog -n "__fish_catalog_using_subcommand check" -s q -l quiet -d 
 complete -c catalog -n "__fish_catalog_using_subcommand check" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand check" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand check" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -l integration -d 'Only this integration\'s limits: its own budget, its access for each workspace and the AI providers built on it' -r
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -l provider -d 'The limits a call through this AI provider counts at: its workspace, integration, access and itself (needs --workspace)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -l watch -d 'Redraw every SECONDS (2 when not given) until interrupted; needs a terminal' -r
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand usage" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l db -d 'Database file (default: the embedded catalog\'s database)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l header-timeout -d 'Time a client has to send a request\'s headers before its connection is closed' -r
@@ -1216,19 +1235,20 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "org" -d 'Organisation-wide settings'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org api-keys migrate-vkeys check usage serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'

@@ -65,6 +65,24 @@ impl Printer {
         !self.explicit && !std::io::stdout().is_terminal()
     }
 
+    /// Whether stdout is a terminal (a table can be redrawn there).
+    pub fn stdout_is_terminal(&self) -> bool {
+        std::io::stdout().is_terminal()
+    }
+
+    /// Whether tables may draw with Unicode blocks: as for colour (`--color`, `NO_COLOR`,
+    /// a terminal), and not into a pipe; otherwise plain ASCII.
+    pub fn unicode(&self) -> bool {
+        self.color && !self.piped()
+    }
+
+    /// Clears the terminal for a redraw (`--watch`).
+    pub fn clear_screen(&self) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(b"\x1b[H\x1b[2J");
+        let _ = out.flush();
+    }
+
     /// A status line on stderr, silenced by `-q`.
     pub fn status(&self, text: impl AsRef<str>) {
         if !self.quiet {

@@ -24,6 +24,20 @@ impl Demand {
     }
 }
 
+/// Input tokens of the request `catalog check` sizes limits with.
+pub const TYPICAL_INPUT: u64 = 1_000;
+/// Output tokens of that request (fewer when the model allows fewer).
+pub const TYPICAL_OUTPUT: u64 = 1_000;
+
+/// A typical chat request, for telling whether limits leave room (`catalog check`):
+/// [`TYPICAL_INPUT`] tokens in and up to [`TYPICAL_OUTPUT`] out, within the model's limits.
+pub fn typical(max_output: Option<u64>, max_input: Option<u64>) -> Demand {
+    Demand {
+        input_tokens: max_input.map_or(TYPICAL_INPUT, |m| m.min(TYPICAL_INPUT)),
+        output_tokens: max_output.map_or(TYPICAL_OUTPUT, |m| m.min(TYPICAL_OUTPUT)),
+    }
+}
+
 /// Media inline in a request (`data:` URLs, base64 audio) count as [`MEDIA_TOKENS`], not
 /// as their bytes; every other string counts a token per byte (a token is never shorter
 /// than a byte), and structure a token per few bytes of JSON around it.

@@ -10,7 +10,13 @@ pub mod demand;
 pub mod price;
 pub mod rate;
 
+use crate::api::api_key::ApiKey;
+use crate::api::integration::Integration;
 use crate::api::limits::{BudgetType, RateLimit, RateLimitType, UsageLimits};
+use crate::api::provider::Provider;
+use crate::api::provisioning::WorkspaceAccess;
+use crate::api::virtual_key::VirtualKey;
+use crate::api::workspace::Workspace;
 use crate::store::{Gauge, HoldEntry, Unit, UsageScope};
 use demand::Demand;
 use price::Prices;
@@ -26,6 +32,97 @@ pub struct Level {
     pub rates: Vec<RateLimit>,
     /// Most requests in flight.
     pub concurrency: Option<i64>,
+}
+
+/// Each level's limits as its record stores them: one place that says which fields of a
+/// workspace, API key, integration, access, provider or virtual key limit requests, read
+/// by the gateway (to hold) and by usage reports (to show).
+impl Level {
+    /// An API key's budget and rate limits; `name` is how people are shown the key.
+    pub fn of_api_key(key: &ApiKey, name: String) -> Level {
+        Level {
+            scope: UsageScope::ApiKey(key.id.clone()),
+            kind: LevelKind::ApiKey,
+            name,
+            budgets: key.usage_limits.iter().cloned().collect(),
+            rates: key.rate_limits.clone().unwrap_or_default(),
+            concurrency: None,
+        }
+    }
+
+    /// A workspace's budgets (the Nth counts as `budget/N`) and rate limits.
+    pub fn of_workspace(workspace: &Workspace) -> Level {
+        Level {
+            scope: UsageScope::Workspace(workspace.id.clone()),
+            kind: LevelKind::Workspace,
+            name: workspace.slug.clone(),
+            budgets: workspace.usage_limits.clone().unwrap_or_default(),
+            rates: workspace.rate_limits.clone().unwrap_or_default(),
+            concurrency: None,
+        }
+    }
+
+    /// An integration's own budget, across every workspace.
+    pub fn of_integration(integration: &Integration) -> Level {
+        Level {
+            scope: UsageScope::Integration(integration.id.clone()),
+            kind: LevelKind::Integration,
+            name: integration.slug.clone(),
+            budgets: integration.usage_limits.clone().unwrap_or_default(),
+            rates: Vec::new(),
+            concurrency: None,
+        }
+    }
+
+    /// An integration's access for one workspace (named after the integration).
+    pub fn of_access(
+        integration: &Integration,
+        workspace_id: &str,
+        access: &WorkspaceAccess,
+    ) -> Level {
+        Level {
+            scope: UsageScope::Access {
+                integration_id: integration.id.clone(),
+                workspace_id: workspace_id.to_owned(),
+            },
+            kind: LevelKind::Access,
+            name: integration.slug.clone(),
+            budgets: access.usage_limits.clone().unwrap_or_default(),
+            rates: access.rate_limits.clone().unwrap_or_default(),
+            concurrency: access.concurrency_limit.map(|c| i64::from(c.get())),
+        }
+    }
+
+    /// An AI provider's budget, rate limits and concurrency limit (named `@slug`).
+    pub fn of_provider(provider: &Provider) -> Level {
+        Level {
+            scope: UsageScope::Provider(provider.id.clone()),
+            kind: LevelKind::Provider,
+            name: format!("@{}", provider.slug),
+            budgets: provider.usage_limits.iter().cloned().collect(),
+            rates: provider.rate_limits.clone().unwrap_or_default(),
+            concurrency: provider.concurrency_limit.map(|c| i64::from(c.get())),
+        }
+    }
+
+    /// A legacy virtual key's budget and rate limits.
+    pub fn of_virtual_key(key: &VirtualKey) -> Level {
+        Level {
+            scope: UsageScope::VirtualKey(key.id.clone()),
+            kind: LevelKind::VirtualKey,
+            name: key.slug.clone(),
+            budgets: key.usage_limits.iter().cloned().collect(),
+            rates: key.rate_limits.clone().unwrap_or_default(),
+            concurrency: None,
+        }
+    }
+
+    /// Whether the level limits anything (a rate limit of 0 is off).
+    pub fn limits_anything(&self) -> bool {
+        !self.budgets.is_empty()
+            || self.rates.iter().any(|r| r.value > 0)
+            || self.concurrency.is_some()
+    }
 }
 
 /// The levels, in the order their refusals take precedence.
@@ -50,6 +147,18 @@ impl LevelKind {
             LevelKind::Access => "workspace_access",
             LevelKind::Provider => "provider",
             LevelKind::VirtualKey => "virtual_key",
+        }
+    }
+
+    /// The level as people are told about it: `AI provider`, `integration access`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            LevelKind::ApiKey => "API key",
+            LevelKind::Workspace => "workspace",
+            LevelKind::Integration => "integration (across every workspace)",
+            LevelKind::Access => "integration access",
+            LevelKind::Provider => "AI provider",
+            LevelKind::VirtualKey => "virtual key",
         }
     }
 

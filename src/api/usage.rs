@@ -126,6 +126,105 @@ impl UsageState {
     }
 }
 
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// A budget in USD.
+    Cost,
+    /// A budget or rate limit in tokens.
+    Tokens,
+    /// A rate limit in requests.
+    Requests,
+    /// Requests in flight at once.
+    Concurrency,
+}
+
+/// Which sort of limit it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitType {
+    /// A budget over calendar windows (`usage_limits`).
+    Budget,
+    /// A sliding window (`rate_limits`).
+    Rate,
+    /// Requests in flight (`concurrency_limit`).
+    Concurrency,
+}
+
+/// A budget's alert state in its current window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    None,
+    /// Usage reached the alert threshold.
+    Threshold,
+    /// The budget is spent, or refused a request, in this window.
+    Exhausted,
+}
+
+/// One limit of one level with its live usage (`GET /v1/usage`, an extension). Amounts
+/// are in `unit`: USD for cost budgets, whole tokens or requests otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UsageItem {
+    /// `api_key`, `workspace`, `integration` (across every workspace),
+    /// `workspace_access` (an integration's access for one workspace), `provider` or
+    /// `virtual_key`.
+    pub level: String,
+    /// Who it is: the workspace's slug, the API key's name, the integration's slug,
+    /// `integration/workspace` for an access, `@provider`, the virtual key's slug.
+    pub name: String,
+    /// The level's own id (`null` for an access: see `integration_id` and `workspace_id`).
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    #[serde(default)]
+    pub integration_id: Option<String>,
+    /// The counter: `budget` (`budget/N` for a workspace's Nth), `rate/requests/rpm`,
+    /// `rate/tokens/rph`, ..., `concurrency`.
+    pub limit_key: String,
+    #[serde(rename = "type")]
+    pub limit_type: LimitType,
+    pub kind: LimitKind,
+    /// `usd`, `tokens` or `requests`.
+    pub unit: String,
+    pub limit: f64,
+    /// Budgets: settled usage in the current window (0 once a window rolled). Rate
+    /// limits: the units counted in the sliding window now. Concurrency: requests in
+    /// flight.
+    pub used: f64,
+    /// Held by requests in flight, not yet settled (budgets and concurrency).
+    pub held: f64,
+    /// What is left before the limit, holds taken off.
+    pub remaining: f64,
+    /// `used` as a percentage of `limit`.
+    pub percent: f64,
+    /// Budgets: when the current window started (`null` before the first use).
+    #[serde(default)]
+    pub window_started_at: Option<String>,
+    /// Budgets: the next reset (`null` for a budget that never resets).
+    #[serde(default)]
+    pub next_reset_at: Option<String>,
+    #[serde(default)]
+    pub last_reset_at: Option<String>,
+    /// Rate limits: the sliding window, `second`, `minute`, `hour`, `day` or `week`.
+    #[serde(default)]
+    pub period: Option<String>,
+    #[serde(default)]
+    pub period_seconds: Option<i64>,
+    #[serde(default)]
+    pub alert_threshold: Option<f64>,
+    pub alert: AlertState,
+    /// When the alert of the current state was raised, if one was.
+    #[serde(default)]
+    pub alert_raised_at: Option<String>,
+    /// `ok`; `exhausted` (a budget refuses until it resets); `limited` (a rate or
+    /// concurrency limit is at its ceiling now); `disabled` or `expired` (the provider
+    /// or access is off, so nothing is called through it).
+    pub status: String,
+}
+
 /// The usage state after a budget changes from `old` to `new`.
 pub fn carry_over(
     old: Option<&UsageLimits>,

@@ -10,6 +10,7 @@ mod integrations;
 mod organisation;
 pub mod provisioning;
 mod transport;
+pub mod usage;
 mod whoami;
 mod workspaces;
 

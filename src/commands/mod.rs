@@ -15,6 +15,7 @@ pub mod providers;
 pub mod serve;
 #[cfg(test)]
 pub mod testing;
+pub mod usage;
 pub mod workspaces;
 
 use std::cell::OnceCell;
@@ -60,6 +61,8 @@ pub enum Command {
     MigrateVkeys(migrate_vkeys::MigrateArgs),
     /// Explain whether a workspace can call a model, step by step (no call is made)
     Check(check::CheckArgs),
+    /// Every budget, rate limit and concurrency limit in scope with its live usage
+    Usage(usage::UsageArgs),
     /// Serve the catalog's Admin API and gateway over HTTP for a team
     Serve(serve::ServeArgs),
     /// Print a shell completion script
@@ -190,6 +193,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::ApiKeys(cmd) => api_keys::run(ctx, cmd),
         Command::MigrateVkeys(args) => migrate_vkeys::run(ctx, args),
         Command::Check(args) => check::run(ctx, args),
+        Command::Usage(args) => usage::run(ctx, args),
         Command::Serve(args) => serve::run(ctx, args),
         Command::Completion(args) => completion::run(ctx, args),
     }

@@ -9,6 +9,7 @@
 //! - [`providers`]: creating and changing AI providers.
 //! - [`status`]: the status a provider or virtual key shows, and how it is shown.
 //! - [`dependents`]: what stops a workspace from being deleted.
+//! - [`usage_report`]: every limit in a scope with its live usage.
 //! - [`virtual_keys`], [`legacy`], [`vk_migration`]: legacy keys and their migration.
 //!
 //! Every rule fails with one [`DomainError`]; each surface maps it once, one way.
@@ -22,6 +23,7 @@ pub mod providers;
 pub mod provisioning;
 pub mod slugs;
 pub mod status;
+pub mod usage_report;
 pub mod virtual_keys;
 pub mod vk_migration;
 

@@ -21,7 +21,7 @@ use crate::api::api_key::ApiKey;
 use crate::api::limits::BudgetType;
 use crate::api::workspace::Workspace;
 use crate::server::AppState;
-use crate::store::{Admission, Gauge, HoldEntry, Refusal, UsageScope};
+use crate::store::{Admission, Gauge, HoldEntry, Refusal};
 
 /// How long a request waits for requests in flight to settle before it is refused.
 const HELD_WAIT: Duration = Duration::from_secs(30);
@@ -39,24 +39,10 @@ pub struct Settlements {
 pub fn caller_levels(workspace: Option<&Workspace>, key: Option<&ApiKey>) -> Vec<Level> {
     let mut levels = Vec::new();
     if let Some(k) = key {
-        levels.push(Level {
-            scope: UsageScope::ApiKey(k.id.clone()),
-            kind: LevelKind::ApiKey,
-            name: masked(&k.id),
-            budgets: k.usage_limits.iter().cloned().collect(),
-            rates: k.rate_limits.clone().unwrap_or_default(),
-            concurrency: None,
-        });
+        levels.push(Level::of_api_key(k, masked(&k.id)));
     }
     if let Some(w) = workspace {
-        levels.push(Level {
-            scope: UsageScope::Workspace(w.id.clone()),
-            kind: LevelKind::Workspace,
-            name: w.slug.clone(),
-            budgets: w.usage_limits.clone().unwrap_or_default(),
-            rates: w.rate_limits.clone().unwrap_or_default(),
-            concurrency: None,
-        });
+        levels.push(Level::of_workspace(w));
     }
     levels
 }
@@ -207,14 +193,7 @@ pub async fn hold(
 }
 
 fn level_label(kind: LevelKind) -> &'static str {
-    match kind {
-        LevelKind::ApiKey => "API key",
-        LevelKind::Workspace => "workspace",
-        LevelKind::Integration => "integration (across every workspace)",
-        LevelKind::Access => "integration access",
-        LevelKind::Provider => "AI provider",
-        LevelKind::VirtualKey => "virtual key",
-    }
+    kind.label()
 }
 
 fn exhaust_type(kind: LevelKind) -> &'static str {

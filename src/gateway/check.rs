@@ -4,11 +4,16 @@
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use super::resolve::{self, Step, Steps};
+use super::admit;
+use super::error::GatewayError;
+use super::resolve::{self, Step, Steps, Target};
 use super::upstream::{self, Endpoint};
 use super::{hosts, SCOPE};
+use crate::admission::{demand, price::Prices, LevelKind};
 use crate::api::api_key::ApiKey;
+use crate::domain::usage_report;
 use crate::server::AppState;
+use crate::store::{Admission, StoreRead};
 
 /// The answer of `GET /v1/check`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -21,6 +26,31 @@ pub struct Explanation {
     pub admitted: bool,
     /// Each step in the gateway's order; a refused call ends with the failed step.
     pub steps: Vec<Step>,
+    /// Each limit a typical request of the model meets, in the order admission checks
+    /// them (empty when the check stopped before the limits step).
+    #[serde(default)]
+    pub limits: Vec<Headroom>,
+}
+
+/// What one limit leaves for a typical request: 1,000 input tokens and up to 1,000
+/// output tokens (fewer when the model allows fewer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Headroom {
+    /// `api_key`, `workspace`, `integration`, `workspace_access`, `provider` or
+    /// `virtual_key`.
+    pub level: String,
+    pub name: String,
+    /// `budget`, `rate/requests/rpm`, ..., `concurrency`.
+    pub limit_key: String,
+    /// `usd`, `tokens` or `requests`.
+    pub unit: String,
+    pub limit: f64,
+    /// Left before the limit now, requests in flight taken off.
+    pub remaining: f64,
+    /// The most a typical request holds here.
+    pub request: f64,
+    /// This limit would refuse the request (the first that would, in admission's order).
+    pub refuses: bool,
 }
 
 fn key_step(key: &ApiKey, workspace_id: &str) -> Step {
@@ -67,13 +97,15 @@ pub async fn explain(
     key: Option<&ApiKey>,
 ) -> Explanation {
     let mut steps = Steps::default();
-    let done = |steps: Vec<Step>| Explanation {
+    let explained = |steps: Vec<Step>, limits: Vec<Headroom>| Explanation {
         object: "check".to_owned(),
         model: model.to_owned(),
         workspace_id: workspace_id.to_owned(),
         admitted: steps.iter().all(|s| s.ok),
         steps,
+        limits,
     };
+    let done = |steps: Vec<Step>| explained(steps, Vec::new());
     let mut leading = Vec::new();
     if let Some(k) = key {
         let step = key_step(k, workspace_id);
@@ -98,17 +130,24 @@ pub async fn explain(
             return done(with_leading(steps.failed(&e)));
         }
     };
-    let resolved = {
-        let read = state.store.read();
-        match read {
-            Ok(mut read) => resolve::target(state, &mut *read, workspace_id, &named, &mut steps),
-            Err(e) => Err(e.into()),
-        }
-    };
-    let target = match resolved {
+    let resolved = state
+        .store
+        .read()
+        .map_err(GatewayError::from)
+        .and_then(|mut read| {
+            let target = resolve::target(state, &mut *read, workspace_id, &named, &mut steps)?;
+            let limits = limits(state, &mut *read, workspace_id, key, &target, &mut steps)?;
+            Ok((target, limits))
+        });
+    let (target, (limits, refusal)) = match resolved {
         Ok(t) => t,
         Err(e) => return done(with_leading(steps.failed(&e))),
     };
+    if let Some(refused) = refusal {
+        let mut all = with_leading(steps.passed);
+        all.push(refused);
+        return explained(all, limits);
+    }
     steps.at("upstream");
     let prepared = upstream::prepare(&target, Endpoint::ChatCompletions, serde_json::Map::new());
     let checked = match (&prepared, &target.custom_host) {
@@ -119,8 +158,88 @@ pub async fn explain(
         Ok(p) => {
             let url = p.url.split('?').next().unwrap_or(&p.url).to_owned();
             steps.pass(format!("would call {} at {url}", target.service));
-            done(with_leading(steps.passed))
+            explained(with_leading(steps.passed), limits)
         }
-        Err(e) => done(with_leading(steps.failed(&e))),
+        Err(e) => explained(with_leading(steps.failed(&e)), limits),
+    }
+}
+
+/// The `limits` step: what each level leaves for a typical request of the model, by the
+/// gateway's own admission run in a transaction that is rolled back (nothing is held),
+/// and the level that would refuse it. The refusing step (if any) comes back apart.
+fn limits(
+    state: &AppState,
+    read: &mut dyn StoreRead,
+    workspace_id: &str,
+    key: Option<&ApiKey>,
+    target: &Target,
+    steps: &mut Steps,
+) -> Result<(Vec<Headroom>, Option<Step>), GatewayError> {
+    steps.at("limits");
+    let workspace = read.workspace(workspace_id)?;
+    let mut levels = admit::caller_levels(workspace.as_ref(), key);
+    levels.extend(target.levels.iter().cloned());
+    let typical = demand::typical(target.max_output_tokens, target.max_input_tokens);
+    let prices = Prices::of(target.pricing.as_ref());
+    let ask = admit::ask(&levels, typical, prices, &target.model)?;
+    if ask.entries.is_empty() {
+        steps.pass("no budget, rate limit or concurrency limit applies to this call");
+        return Ok((Vec::new(), None));
+    }
+    let now = chrono::Utc::now();
+    let usage = usage_report::of_levels(read, &levels, now)
+        .map_err(|e| GatewayError::internal(format!("cannot read the limits' usage: {e}")))?;
+    let admission = state.store.probe(&ask.entries, now)?;
+    let headroom: Vec<Headroom> = ask
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let item = usage.iter().find(|u| {
+                u.level == entry.level && u.name == entry.name && u.limit_key == entry.limit
+            });
+            Headroom {
+                level: entry.level.clone(),
+                name: entry.name.clone(),
+                limit_key: entry.limit.clone(),
+                unit: item.map_or_else(String::new, |u| u.unit.clone()),
+                limit: item.map_or(0.0, |u| u.limit),
+                remaining: item.map_or(0.0, |u| u.remaining),
+                request: entry.unit.shown(entry.amount),
+                refuses: matches!(&admission, Admission::Refused(r) if r.index == i && !r.held_out),
+            }
+        })
+        .collect();
+    let sized = format!(
+        "a typical request ({} input and up to {} output tokens)",
+        typical.input_tokens, typical.output_tokens
+    );
+    match admission {
+        Admission::Refused(r) if !r.held_out => {
+            let refused = Step {
+                step: "limits".to_owned(),
+                ok: false,
+                detail: admit::refused(&ask.entries[r.index], &r).message,
+            };
+            Ok((headroom, Some(refused)))
+        }
+        Admission::Refused(r) => {
+            let entry = &ask.entries[r.index];
+            steps.pass(format!(
+                "{sized} would wait: requests in flight hold the rest of the {} `{}`'s `{}`",
+                LevelKind::parse(&entry.level).map_or("level", LevelKind::label),
+                entry.name,
+                entry.limit
+            ));
+            Ok((headroom, None))
+        }
+        Admission::Admitted => {
+            let all = match headroom.len() {
+                1 => "the one limit".to_owned(),
+                n => format!("all {n} limits"),
+            };
+            steps.pass(format!("{sized} fits {all}"));
+            Ok((headroom, None))
+        }
     }
 }

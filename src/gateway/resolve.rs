@@ -8,14 +8,14 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use super::error::GatewayError;
-use crate::admission::{Level, LevelKind};
+use crate::admission::Level;
 use crate::api::models::EffectivePricing;
 use crate::domain::legacy;
 use crate::domain::status::Status;
 use crate::registry::Registry;
 use crate::server::handlers::{catalog_models, integration_models, integrations, virtual_keys};
 use crate::server::AppState;
-use crate::store::{ProviderRecord, StoreRead, UsageScope, VirtualKeyRecord};
+use crate::store::{ProviderRecord, StoreRead, VirtualKeyRecord};
 
 /// One step of a resolution, as `catalog check` shows it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -389,33 +389,9 @@ fn provider_target(
         .map(|a| a.access)
         .unwrap_or_default();
     let levels = vec![
-        Level {
-            scope: UsageScope::Integration(integration.public.id.clone()),
-            kind: LevelKind::Integration,
-            name: integration.public.slug.clone(),
-            budgets: integration.public.usage_limits.clone().unwrap_or_default(),
-            rates: Vec::new(),
-            concurrency: None,
-        },
-        Level {
-            scope: UsageScope::Access {
-                integration_id: integration.public.id.clone(),
-                workspace_id: workspace_id.clone(),
-            },
-            kind: LevelKind::Access,
-            name: integration.public.slug.clone(),
-            budgets: access.usage_limits.clone().unwrap_or_default(),
-            rates: access.rate_limits.clone().unwrap_or_default(),
-            concurrency: access.concurrency_limit.map(|c| i64::from(c.get())),
-        },
-        Level {
-            scope: UsageScope::Provider(p.id.clone()),
-            kind: LevelKind::Provider,
-            name: format!("@{}", p.slug),
-            budgets: p.usage_limits.iter().cloned().collect(),
-            rates: p.rate_limits.clone().unwrap_or_default(),
-            concurrency: p.concurrency_limit.map(|c| i64::from(c.get())),
-        },
+        Level::of_integration(&integration.public),
+        Level::of_access(&integration.public, &workspace_id, &access),
+        Level::of_provider(p),
     ];
     Ok(Target {
         slug: p.slug.clone(),
@@ -474,14 +450,7 @@ fn virtual_key_target(
     steps.pass("the virtual key's credential opens");
     let config = legacy::integration_config(&service, v.model_config.as_ref());
     let spec = Registry::builtin().find(&service, &model);
-    let levels = vec![Level {
-        scope: UsageScope::VirtualKey(v.id.clone()),
-        kind: LevelKind::VirtualKey,
-        name: v.slug.clone(),
-        budgets: v.usage_limits.iter().cloned().collect(),
-        rates: v.rate_limits.clone().unwrap_or_default(),
-        concurrency: None,
-    }];
+    let levels = vec![Level::of_virtual_key(v)];
     Ok(Target {
         slug: v.slug.clone(),
         integration: None,

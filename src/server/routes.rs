@@ -11,7 +11,7 @@ use axum::Router;
 
 use super::handlers::{
     api_keys, catalog_models, check, configs, integration_models, integration_workspaces,
-    integrations, organisation, providers, virtual_keys, whoami, workspaces,
+    integrations, organisation, providers, usage, virtual_keys, whoami, workspaces,
 };
 use super::openapi::{self, Described, ParamKind, QueryParam};
 use super::scopes::{self, Action, Requirement};
@@ -106,6 +106,16 @@ const SORT: QueryParam = QueryParam::new(
 );
 const ORDER: QueryParam = QueryParam::new("order", ParamKind::OneOf(&["asc", "desc"]), "Direction");
 const OFFSET: QueryParam = QueryParam::new("offset", ParamKind::Count, "Models to skip");
+const INTEGRATION: QueryParam = QueryParam::new(
+    "integration",
+    ParamKind::String,
+    "Only this integration's limits (slug or id)",
+);
+const USAGE_PROVIDER: QueryParam = QueryParam::new(
+    "provider",
+    ParamKind::String,
+    "The limits a call through this AI provider counts at (slug, with `workspace_id`)",
+);
 const LIMIT: QueryParam = QueryParam::new("limit", ParamKind::Count, "At most this many");
 
 /// The routes, in the order the OpenAPI document lists them.
@@ -147,6 +157,7 @@ pub fn all() -> Vec<Route> {
         route!(PUT "/api-keys/{id}", ApiKeys(Action::Update), api_keys::update, "Update an API key"),
         route!(DELETE "/api-keys/{id}", ApiKeys(Action::Delete), api_keys::delete, "Delete an API key"),
         route!(GET "/check", AnyOf(&["completions.write", "models.list", "virtual_keys.list"]), check::get, "Explain whether a workspace can call a model", extension; query &[MODEL, WORKSPACE_ID, API_KEY_ID]),
+        route!(GET "/usage", Scope("analytics.view"), usage::list, "List every limit in a scope with its live usage", extension; query &[WORKSPACE_ID, INTEGRATION, USAGE_PROVIDER, CURRENT_PAGE, PAGE_SIZE]),
         route!(GET "/configs", Scope("configs.list"), configs::list, "List saved gateway configs"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
         route!(POST "/configs", Scope("configs.create"), configs::create, "Save a gateway config"),
         route!(GET "/configs/{slug}", Scope("configs.read"), configs::retrieve, "Retrieve a saved gateway config"; query &[WORKSPACE_ID]),

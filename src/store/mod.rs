@@ -392,6 +392,14 @@ pub trait Store: Send + Sync {
         entries: &[HoldEntry],
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Admission>;
+    /// What [`Store::admit`] would answer for `entries` at `now`, by the same logic, in
+    /// a transaction that is always rolled back: nothing is held, no window rolls, no
+    /// exhaustion or alert is recorded (`catalog check`).
+    fn probe(
+        &self,
+        entries: &[HoldEntry],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Admission>;
     /// Replaces hold `hold`'s amounts with what the request used (`actual`, one per
     /// entry, in units); settling a hold twice (or one never admitted) does nothing.
     fn settle(

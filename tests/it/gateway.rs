@@ -1239,6 +1239,7 @@ fn models_test_and_check(w: &World, up: &Upstream) {
             "integration",
             "credentials",
             "model allowed",
+            "limits",
             "upstream"
         ]
     );

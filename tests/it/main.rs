@@ -37,3 +37,4 @@ mod services;
 mod store;
 mod upstream;
 mod upstream_selftest;
+mod usage;

@@ -234,7 +234,7 @@ fn every_route_refuses_a_key_without_its_scope_and_whoami_describes_keys() {
     let (k, _) = key(
         &api,
         "/api-keys/organisation/service",
-        json!({"name": "analytics", "scopes": ["analytics.view"]}),
+        json!({"name": "logs", "scopes": ["logs.view"]}),
     );
     for route in catalog::server::routes::all() {
         let path = route

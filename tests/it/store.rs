@@ -667,6 +667,136 @@ fn holds_of_a_crashed_process_are_settled_in_full() {
     }
 }
 
+/// Everything a hold can change, as it stands: counters, rate slots, alerts, open holds.
+#[derive(Debug, PartialEq)]
+struct LedgerState {
+    counters: Vec<catalog::store::CounterState>,
+    slots: Vec<(String, String, i64, i64)>,
+    alerts: usize,
+    holds: i64,
+}
+
+fn ledger_state(store: &dyn Store, db: &std::path::Path) -> LedgerState {
+    let counters = store.read().unwrap().counters(&[]).unwrap();
+    let alerts = store.read().unwrap().alerts(false, 100).unwrap().len();
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let slots = conn
+        .prepare("SELECT scope, limit_key, slot, amount FROM rate_slots ORDER BY 1, 2, 3")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let holds = conn
+        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+        .unwrap();
+    LedgerState {
+        counters,
+        slots,
+        alerts,
+        holds,
+    }
+}
+
+#[test]
+fn a_probe_answers_as_admission_would_and_changes_nothing() {
+    let (store, dir) = backends().remove(0);
+    let db = dir.path().join("catalog.db");
+    let now = chrono::Utc::now();
+    let provider = UsageScope::Provider("p1".into());
+    // $4 settled and $1 in flight of $10; two requests this minute on a key.
+    let settled = hold_id();
+    store
+        .admit(&settled, &[budget_entry(&provider, 10.0, 4.0)], now)
+        .unwrap();
+    store
+        .settle(&settled, &[Unit::NanoUsd.units(4.0)], now)
+        .unwrap();
+    store
+        .admit(&hold_id(), &[budget_entry(&provider, 10.0, 1.0)], now)
+        .unwrap();
+    let rate = HoldEntry {
+        scope: UsageScope::ApiKey("k1".into()),
+        limit: "rate/requests/rpm".into(),
+        unit: Unit::Requests,
+        gauge: Gauge::Rate {
+            period_ms: 60_000,
+            slot_ms: 1_000,
+            ceiling: 3,
+        },
+        amount: 1,
+        level: "api_key".into(),
+        name: "k1".into(),
+        slot: None,
+    };
+    for _ in 0..2 {
+        let id = hold_id();
+        store.admit(&id, std::slice::from_ref(&rate), now).unwrap();
+        store.settle(&id, &[1], now).unwrap();
+    }
+    // A weekly budget whose window ended long ago: admission would roll it.
+    let old = UsageScope::Workspace("w1".into());
+    let mut tx = store.begin().unwrap();
+    let stale = UsageState {
+        current_usage: 7.0,
+        window_started_at: Some("2020-01-06T00:00:00.000Z".into()),
+        ..Default::default()
+    };
+    tx.set_usage(&old, BUDGET, Some((&stale, Unit::NanoUsd)))
+        .unwrap();
+    tx.commit().unwrap();
+    let mut weekly = budget_entry(&old, 10.0, 1.0);
+    if let Gauge::Budget { limits, .. } = &mut weekly.gauge {
+        limits.periodic_reset = Some(catalog::api::limits::PeriodicReset::Weekly);
+    }
+    let before = ledger_state(&*store, &db);
+
+    // What fits is admitted, with the rate limit's last request and the rolled window.
+    let fits = [
+        budget_entry(&provider, 10.0, 1.0),
+        rate.clone(),
+        weekly.clone(),
+    ];
+    assert_eq!(store.probe(&fits, now).unwrap(), Admission::Admitted);
+    // $7 more does not fit in the $5 left: refused where admission refuses, with the same
+    // headroom; admission would also mark the window exhausted and raise an alert.
+    let over = [budget_entry(&provider, 10.0, 7.0), rate.clone()];
+    match store.probe(&over, now).unwrap() {
+        Admission::Refused(r) => {
+            assert_eq!((r.index, r.held_out), (0, false));
+            assert_eq!(r.headroom, Unit::NanoUsd.units(5.0));
+        }
+        a => panic!("{a:?}"),
+    }
+    assert_eq!(
+        ledger_state(&*store, &db),
+        before,
+        "a probe holds, rolls, marks and raises nothing"
+    );
+    assert!(
+        !store
+            .read()
+            .unwrap()
+            .usage(&provider, BUDGET)
+            .unwrap()
+            .unwrap()
+            .exhausted
+    );
+
+    // The same refusal by admission does change the ledger: the probe had something to
+    // leave alone.
+    assert!(matches!(
+        store.admit(&hold_id(), &over, now).unwrap(),
+        Admission::Refused(_)
+    ));
+    assert_ne!(ledger_state(&*store, &db), before);
+    assert_eq!(
+        store.admit(&hold_id(), &fits, now).unwrap(),
+        Admission::Admitted
+    );
+    assert_ne!(ledger_state(&*store, &db).counters, before.counters);
+}
+
 /// Takes a catalog back to before the admission ledger (schema 8).
 const LEDGER_TABLES: &str = "DROP TRIGGER access_counters; DROP TRIGGER provider_counters;
      DROP TRIGGER virtual_key_counters; DROP TRIGGER integration_counters;

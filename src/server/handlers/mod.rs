@@ -9,6 +9,7 @@ pub mod integration_workspaces;
 pub mod integrations;
 pub mod organisation;
 pub mod providers;
+pub mod usage;
 pub mod virtual_keys;
 pub mod whoami;
 pub mod workspaces;

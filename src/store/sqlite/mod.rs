@@ -353,7 +353,23 @@ impl super::Store for SqliteStore {
         entries: &[super::HoldEntry],
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<super::Admission> {
-        self.ledger_tx(|conn| ledger::admit(conn, super::owner::this_process(), hold, entries, now))
+        let tx = self.ledger_begin()?;
+        let admission = ledger::admit(&tx, super::owner::this_process(), hold, entries, now)?;
+        tx.commit()?;
+        Ok(admission)
+    }
+
+    fn probe(
+        &self,
+        entries: &[super::HoldEntry],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<super::Admission> {
+        // The very admission a request would get, in a transaction that is never
+        // committed: dropping it rolls back the windows it rolled, the amounts it took,
+        // the hold it recorded and any exhaustion it marked.
+        let tx = self.ledger_begin()?;
+        let probe = format!("probe-{}", uuid::Uuid::new_v4());
+        ledger::admit(&tx, super::owner::this_process(), &probe, entries, now)
     }
 
     fn settle(
@@ -362,50 +378,74 @@ impl super::Store for SqliteStore {
         actual: &[i64],
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()> {
-        self.ledger_tx(|conn| ledger::settle(conn, hold, actual, now))
+        let tx = self.ledger_begin()?;
+        ledger::settle(&tx, hold, actual, now)?;
+        tx.commit()
     }
 
     fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64> {
-        self.ledger_tx(|conn| ledger::recover(conn, alive, chrono::Utc::now()))
+        let tx = self.ledger_begin()?;
+        let n = ledger::recover(&tx, alive, chrono::Utc::now())?;
+        tx.commit()?;
+        Ok(n)
     }
 
     fn mark_alert(&self, id: i64, delivered: bool) -> StoreResult<()> {
-        self.ledger_tx(|conn| {
-            conn.prepare_cached(
-                "UPDATE alerts SET attempts = attempts + 1,
-                    delivered_at = CASE WHEN ?2 THEN ?3 ELSE delivered_at END
-                 WHERE id = ?1",
-            )
-            .map_err(internal)?
-            .execute(rusqlite::params![
-                id,
-                delivered,
-                crate::api::usage::timestamp(chrono::Utc::now())
-            ])
-            .map_err(internal)?;
-            Ok(())
-        })
+        let tx = self.ledger_begin()?;
+        tx.prepare_cached(
+            "UPDATE alerts SET attempts = attempts + 1,
+                delivered_at = CASE WHEN ?2 THEN ?3 ELSE delivered_at END
+             WHERE id = ?1",
+        )
+        .map_err(internal)?
+        .execute(rusqlite::params![
+            id,
+            delivered,
+            crate::api::usage::timestamp(chrono::Utc::now())
+        ])
+        .map_err(internal)?;
+        tx.commit()
     }
 }
 
 impl SqliteStore {
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the ledger's connection: all of
-    /// it lands, or (on an error) none of it.
-    fn ledger_tx<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    /// A `BEGIN IMMEDIATE` transaction on the ledger's connection: all of it lands on
+    /// [`LedgerTx::commit`], none of it if it is dropped first (an error, or a probe).
+    fn ledger_begin(&self) -> StoreResult<LedgerTx<'_>> {
         let conn = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
         conn.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;
-        match f(&conn) {
-            Ok(v) => {
-                conn.execute_batch("COMMIT").map_err(|e| {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    internal(e)
-                })?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
+        Ok(LedgerTx { conn, open: true })
+    }
+}
+
+/// A write transaction of the admission ledger, rolled back on drop unless committed.
+struct LedgerTx<'a> {
+    conn: std::sync::MutexGuard<'a, Connection>,
+    open: bool,
+}
+
+impl LedgerTx<'_> {
+    fn commit(mut self) -> StoreResult<()> {
+        self.open = false;
+        self.conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            internal(e)
+        })
+    }
+}
+
+impl std::ops::Deref for LedgerTx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Drop for LedgerTx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
     }
 }
