@@ -728,6 +728,7 @@ fn a_probe_answers_as_admission_would_and_changes_nothing() {
         level: "api_key".into(),
         name: "k1".into(),
         slot: None,
+        new_slot: false,
     };
     for _ in 0..2 {
         let id = hold_id();
