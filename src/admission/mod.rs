@@ -53,6 +53,18 @@ impl LevelKind {
         }
     }
 
+    /// The level in words: `AI provider`, `workspace`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            LevelKind::ApiKey => "API key",
+            LevelKind::Workspace => "workspace",
+            LevelKind::Integration => "integration (across every workspace)",
+            LevelKind::Access => "integration access",
+            LevelKind::Provider => "AI provider",
+            LevelKind::VirtualKey => "virtual key",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<LevelKind> {
         [
             LevelKind::ApiKey,

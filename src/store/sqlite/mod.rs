@@ -9,6 +9,7 @@
 //! serialises processes); reads run on a small pool of reader connections, each in its
 //! own snapshot, so that in WAL mode a read never waits for a writer.
 
+mod alerts;
 mod ledger;
 mod read;
 mod schema;
@@ -341,22 +342,50 @@ impl super::Store for SqliteStore {
         self.ledger_tx(|conn| ledger::recover(conn, alive, chrono::Utc::now()))
     }
 
-    fn mark_alert(&self, id: i64, delivered: bool) -> StoreResult<()> {
+    fn configure_alert_webhooks(
+        &self,
+        webhooks: &[super::AlertWebhook],
+        alive: &dyn Fn(&str) -> bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        self.ledger_tx(|conn| alerts::configure(conn, webhooks, alive, now))
+    }
+
+    fn take_new_alerts(
+        &self,
+        webhooks: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<super::AlertEvent>> {
+        self.ledger_tx(|conn| alerts::take_new(conn, webhooks, now))
+    }
+
+    fn claim_alert_deliveries(
+        &self,
+        webhooks: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<super::DueDelivery>> {
         self.ledger_tx(|conn| {
-            conn.prepare_cached(
-                "UPDATE alerts SET attempts = attempts + 1,
-                    delivered_at = CASE WHEN ?2 THEN ?3 ELSE delivered_at END
-                 WHERE id = ?1",
+            alerts::claim(
+                conn,
+                super::owner::this_process(),
+                webhooks,
+                now,
+                lease,
+                limit,
             )
-            .map_err(internal)?
-            .execute(rusqlite::params![
-                id,
-                delivered,
-                crate::api::usage::timestamp(chrono::Utc::now())
-            ])
-            .map_err(internal)?;
-            Ok(())
         })
+    }
+
+    fn record_alert_delivery(
+        &self,
+        alert_id: i64,
+        webhook: &str,
+        attempt: &super::DeliveryAttempt,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<i64> {
+        self.ledger_tx(|conn| alerts::record(conn, alert_id, webhook, attempt, now))
     }
 }
 
