@@ -42,6 +42,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
+            cand alerts 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
@@ -1286,6 +1287,57 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;org;help;help'= {
         }
+        &'catalog;alerts'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List budget alerts, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;alerts;list'= {
+            cand --kind 'Only alerts of this kind: the alert threshold crossed, or the limit reached'
+            cand --since 'Only alerts raised at or after this time (2026-05-01 or 2026-05-01T12:00:00Z)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --undelivered 'Only alerts some webhook has not acknowledged yet (or that no webhook received)'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;alerts;help'= {
+            cand list 'List budget alerts, newest first'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;alerts;help;list'= {
+        }
+        &'catalog;alerts;help;help'= {
+        }
         &'catalog;api-keys'= {
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -1459,6 +1511,8 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --idle-timeout 'Close a connection with no request in flight and no traffic for this long'
             cand --shutdown-timeout 'On SIGINT/SIGTERM, how long in-flight requests may take to finish'
             cand --trusted-custom-host 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable'
+            cand --alert-webhook 'POST each budget alert as JSON to this http(s) URL, retrying until it answers 2xx; repeatable (the environment variable takes them comma-separated)'
+            cand --alert-backoff 'Retries of a failed alert delivery: the first wait, doubling up to the second'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
@@ -1505,6 +1559,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
+            cand alerts 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
@@ -1640,6 +1695,11 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand settings 'Show the organisation''s settings, or change them with flags'
         }
         &'catalog;help;org;settings'= {
+        }
+        &'catalog;help;alerts'= {
+            cand list 'List budget alerts, newest first'
+        }
+        &'catalog;help;alerts;list'= {
         }
         &'catalog;help;api-keys'= {
             cand list 'List API keys (of one workspace with --workspace)'

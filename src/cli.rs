@@ -236,6 +236,17 @@ mod parse_tests {
             &["configs", "versions", "pc-fallba-1a2b3c"],
             &["configs", "delete", "pc-fallba-1a2b3c", "--yes"],
             &["serve", "--listen", "127.0.0.1:0", "--db", "/tmp/c.db"],
+            &[
+                "serve",
+                "--alert-webhook",
+                "https://hooks.example.com/a",
+                "--alert-webhook",
+                "http://10.0.0.5:9000/b",
+                "--alert-backoff",
+                "500ms..1m",
+            ],
+            &["alerts", "list", "--kind", "limit", "--undelivered"],
+            &["alerts", "list", "--since", "2026-05-01"],
             &["completion", "zsh"],
         ] {
             parse(args);
@@ -304,6 +315,13 @@ mod parse_tests {
         );
         assert!(refuses(&["workspaces", "list", "-o", "xml"]).contains("xml"));
         assert!(refuses(&["serve", "--listen", "localhost"]).contains("--listen"));
+        let bad_hook = refuses(&["serve", "--alert-webhook", "ftp://u:tok3n@x.example/p?k=s3"]);
+        assert!(bad_hook.contains("--alert-webhook"), "{bad_hook}");
+        assert!(bad_hook.contains("http or https"), "{bad_hook}");
+        for secret in ["tok3n", "s3", "/p"] {
+            assert!(!bad_hook.contains(secret), "{bad_hook}");
+        }
+        assert!(refuses(&["alerts", "list", "--kind", "warning"]).contains("--kind"));
         assert!(refuses(&[
             "integrations",
             "connect",

@@ -122,7 +122,7 @@ pub fn mask(secret: &str) -> String {
     format!("{head}*****{tail}")
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -20,6 +20,8 @@ pub const CATALOG_HEADER_TIMEOUT: &str = "CATALOG_HEADER_TIMEOUT";
 pub const CATALOG_IDLE_TIMEOUT: &str = "CATALOG_IDLE_TIMEOUT";
 pub const CATALOG_SHUTDOWN_TIMEOUT: &str = "CATALOG_SHUTDOWN_TIMEOUT";
 pub const CATALOG_TRUSTED_CUSTOM_HOSTS: &str = "CATALOG_TRUSTED_CUSTOM_HOSTS";
+pub const CATALOG_ALERT_WEBHOOKS: &str = "CATALOG_ALERT_WEBHOOKS";
+pub const CATALOG_ALERT_BACKOFF: &str = "CATALOG_ALERT_BACKOFF";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const CI: &str = "CI";
 pub const COLUMNS: &str = "COLUMNS";
@@ -75,6 +77,14 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (
         CATALOG_TRUSTED_CUSTOM_HOSTS,
         "gateway: private upstream hosts a `custom_host` may name, comma-separated HOST[:PORT] (as --trusted-custom-host)",
+    ),
+    (
+        CATALOG_ALERT_WEBHOOKS,
+        "`catalog serve`: URLs budget alerts are POSTed to, comma-separated (as --alert-webhook)",
+    ),
+    (
+        CATALOG_ALERT_BACKOFF,
+        "`catalog serve`: retries of a failed alert delivery, FIRST..MAX (as --alert-backoff; default 1s..5m)",
     ),
     (NO_COLOR, "disable colour"),
     (CI, "when set, never prompt"),

@@ -3,6 +3,7 @@
 //! Request types are strict where the contract is (enums, ranges) and lenient where
 //! real clients are (unknown fields are ignored). Response types are lenient on read.
 
+pub mod alerts;
 pub mod api_key;
 pub mod configs;
 pub mod error;

@@ -2,6 +2,7 @@
 //! API, a `catalog serve` on loopback or the embedded server in-process is a transport
 //! detail; status codes and error bodies are mapped to exit codes here, once.
 
+mod alerts;
 mod api_keys;
 pub mod configs;
 pub mod flags;
@@ -14,6 +15,7 @@ pub mod usage;
 mod whoami;
 mod workspaces;
 
+pub use alerts::AlertFilter;
 pub use organisation::OrgSettings;
 pub use whoami::WhoAmI;
 pub use workspaces::is_missing;

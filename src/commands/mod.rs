@@ -1,6 +1,7 @@
 //! The command tree: one module per command group, one file per verb.
 
 pub mod access_view;
+pub mod alerts;
 pub mod api_keys;
 pub mod auth;
 pub mod check;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Organisation-wide settings
     #[command(subcommand)]
     Org(org::OrgCommand),
+    /// Budget alerts: alert thresholds crossed and limits reached, and their delivery
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
     /// API keys for the Admin API and the gateway
     #[command(subcommand, name = "api-keys")]
     ApiKeys(api_keys::ApiKeysCommand),
@@ -190,6 +194,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Providers(cmd) => providers::run(ctx, cmd),
         Command::Configs(cmd) => configs::run(ctx, cmd),
         Command::Org(cmd) => org::run(ctx, cmd),
+        Command::Alerts(cmd) => alerts::run(ctx, cmd),
         Command::ApiKeys(cmd) => api_keys::run(ctx, cmd),
         Command::MigrateVkeys(args) => migrate_vkeys::run(ctx, args),
         Command::Check(args) => check::run(ctx, args),

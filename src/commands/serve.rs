@@ -11,6 +11,7 @@ use clap::Args;
 use super::Ctx;
 use crate::env_vars as env;
 use crate::gateway::hosts::TrustedHost;
+use crate::server::alerts::{Backoff, DeliveryConfig, WebhookUrl, WebhookUrlParser};
 use crate::server::listen::Timeouts;
 use crate::server::{self, AppState, ServerConfig};
 
@@ -48,6 +49,48 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_custom_hosts: Vec<TrustedHost>,
+
+    /// POST each budget alert as JSON to this http(s) URL, retrying until it answers
+    /// 2xx; repeatable (the environment variable takes them comma-separated)
+    #[arg(
+        long = "alert-webhook",
+        env = env::CATALOG_ALERT_WEBHOOKS,
+        value_name = "URL",
+        value_delimiter = ',',
+        value_parser = WebhookUrlParser,
+        hide_env_values = true
+    )]
+    pub alert_webhooks: Vec<WebhookUrl>,
+
+    /// Retries of a failed alert delivery: the first wait, doubling up to the second
+    #[arg(
+        long,
+        env = env::CATALOG_ALERT_BACKOFF,
+        value_name = "FIRST..MAX",
+        default_value = "1s..5m"
+    )]
+    pub alert_backoff: BackoffArg,
+}
+
+/// `FIRST..MAX`: two durations, the first at most the second (`1s..5m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffArg(pub Backoff);
+
+impl FromStr for BackoffArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (first, max) = text
+            .split_once("..")
+            .ok_or_else(|| format!("`{text}` is not FIRST..MAX; use e.g. 1s..5m"))?;
+        let (Seconds(first), Seconds(max)) = (first.parse()?, max.parse()?);
+        if first > max {
+            return Err(format!(
+                "`{text}`: the first wait must not be longer than the longest"
+            ));
+        }
+        Ok(BackoffArg(Backoff { first, max }))
+    }
 }
 
 /// A duration such as `10s`, `500ms`, `2m` or a plain number of seconds.
@@ -99,6 +142,24 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         )),
         None => {}
     }
+    let webhooks = args.alert_webhooks;
+    let queued = server::alerts::configure(&state, &webhooks)?;
+    if !webhooks.is_empty() {
+        let labels: Vec<String> = webhooks.iter().map(WebhookUrl::label).collect();
+        printer.notice(format!(
+            "catalog serve: budget alerts go to {}{}",
+            labels.join(", "),
+            match queued {
+                0 => String::new(),
+                1 => "; 1 alert of a current budget window queued".to_owned(),
+                n => format!("; {n} alerts of current budget windows queued"),
+            }
+        ));
+    }
+    let delivery = DeliveryConfig {
+        webhooks,
+        backoff: args.alert_backoff.0,
+    };
     let timeouts = Timeouts {
         header: args.header_timeout.0,
         idle: args.idle_timeout.0,
@@ -108,6 +169,7 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    runtime.spawn(server::alerts::run(state.clone(), delivery));
     runtime.block_on(server::serve(state, listener, timeouts, |addr| {
         printer.notice(format!(
             "catalog serve: listening on http://{addr}/v1 (database {})",
@@ -130,6 +192,16 @@ mod tests {
         assert_eq!("7".parse(), Ok(Seconds(Duration::from_secs(7))));
         for bad in ["", "0", "-1s", "1h", "ten", "2d", "99999m"] {
             assert!(bad.parse::<Seconds>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn backoffs_are_two_durations_in_order() {
+        let b: BackoffArg = "250ms..2s".parse().unwrap();
+        assert_eq!(b.0.first, Duration::from_millis(250));
+        assert_eq!(b.0.max, Duration::from_secs(2));
+        for bad in ["1s", "5m..1s", "..", "1s..", "x..1s"] {
+            assert!(bad.parse::<BackoffArg>().is_err(), "{bad}");
         }
     }
 }

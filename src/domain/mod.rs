@@ -10,10 +10,12 @@
 //! - [`status`]: the status a provider or virtual key shows, and how it is shown.
 //! - [`dependents`]: what stops a workspace from being deleted.
 //! - [`usage_report`]: every limit in a scope with its live usage.
+//! - [`alerts`]: budget alerts in words.
 //! - [`virtual_keys`], [`legacy`], [`vk_migration`]: legacy keys and their migration.
 //!
 //! Every rule fails with one [`DomainError`]; each surface maps it once, one way.
 
+pub mod alerts;
 pub mod dependents;
 pub mod error;
 pub mod legacy;

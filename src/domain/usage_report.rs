@@ -14,13 +14,14 @@ use chrono::{DateTime, Utc};
 use super::status::Status;
 use super::{DomainError, DomainResult};
 use crate::admission::{self, rate, Level};
+use crate::api::alerts::Alert;
 use crate::api::api_key::ApiKey;
 use crate::api::integration::Integration;
 use crate::api::limits::{RateLimit, RateLimitType, RateUnit, UsageLimits};
 use crate::api::usage::{AlertState, LimitKind, LimitType, UsageItem, UsageState};
 use crate::api::workspace::Workspace;
 use crate::store::{
-    Alert, ApiKeyQuery, CounterState, Page, ProviderRecord, StoreRead, Unit, UsageScope,
+    AlertQuery, ApiKeyQuery, CounterState, Page, ProviderRecord, StoreRead, Unit, UsageScope,
     VirtualKeyRecord, WorkspaceQuery,
 };
 
@@ -380,10 +381,10 @@ impl Ledger {
     /// The alert of `kind` raised in the window that started at `window`.
     fn alert(&self, scope: &str, limit: &str, window: &str, kind: &str) -> Option<&Alert> {
         self.alerts.iter().find(|a| {
-            a.scope == scope
-                && a.limit_key == limit
-                && a.window_started_at == window
-                && a.kind == kind
+            a.event.scope == scope
+                && a.event.limit_key == limit
+                && a.event.window_started_at == window
+                && a.event.kind.as_str() == kind
         })
     }
 }
@@ -399,7 +400,15 @@ fn items(
             .into_iter()
             .map(|c| ((c.scope.clone(), c.limit.clone()), c))
             .collect(),
-        alerts: read.alerts(false, ALERTS_READ)?,
+        alerts: read
+            .alerts(&AlertQuery {
+                page: Page {
+                    current_page: 0,
+                    page_size: ALERTS_READ,
+                },
+                ..AlertQuery::default()
+            })?
+            .1,
     };
     let mut out = Vec::new();
     for s in subjects {
@@ -520,7 +529,7 @@ fn budget(
         last_reset_at: state.last_reset_at,
         alert_threshold: limits.alert_threshold,
         alert,
-        alert_raised_at: raised_at.map(|a| a.created_at.clone()),
+        alert_raised_at: raised_at.map(|a| a.event.created_at.clone()),
         ..it
     }
 }

@@ -35,6 +35,13 @@ pub struct Settlements {
     notify: Notify,
 }
 
+impl Settlements {
+    /// Resolves at the next settlement in this process (once enabled or polled).
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+}
+
 /// The caller's own levels: its API key (none for the embedded CLI) and its workspace.
 pub fn caller_levels(workspace: Option<&Workspace>, key: Option<&ApiKey>) -> Vec<Level> {
     let mut levels = Vec::new();
@@ -66,7 +73,7 @@ pub fn ask(
             exhaust_type(level),
             format!(
                 "model `{model}` has no known price, and the {} `{name}` has a cost budget, which cannot be kept without one; an admin can set its price with `catalog models price`",
-                level_label(level)
+                level.label()
             ),
         )
         .code("04"),
@@ -192,10 +199,6 @@ pub async fn hold(
     }
 }
 
-fn level_label(kind: LevelKind) -> &'static str {
-    kind.label()
-}
-
 fn exhaust_type(kind: LevelKind) -> &'static str {
     match kind {
         LevelKind::ApiKey => "api_key_exhaust_error",
@@ -263,7 +266,7 @@ pub fn refused(entry: &HoldEntry, r: &Refusal) -> GatewayError {
                     "rate_limit_error",
                     format!(
                         "the {} `{name}`'s budget is held by requests in flight; this request may cost up to {}, and {} is not yet settled: retry shortly",
-                        level_label(kind),
+                        kind.label(),
                         shown(unit, entry.amount, k),
                         shown(unit, *ceiling - r.headroom, k),
                     ),
@@ -309,7 +312,7 @@ pub fn refused(entry: &HoldEntry, r: &Refusal) -> GatewayError {
             );
             let message = format!(
                 "{} `{name}` rate limit exceeded: {limit}, and {what} does not fit{when}",
-                level_label(kind)
+                kind.label()
             );
             let (kind_name, code) = match kind {
                 LevelKind::ApiKey | LevelKind::Workspace => ("rate_limit_error", Some("05")),
@@ -332,7 +335,7 @@ pub fn refused(entry: &HoldEntry, r: &Refusal) -> GatewayError {
             "concurrency_limit_error",
             format!(
                 "the {} `{name}` allows {ceiling} requests in flight, and all are taken; retry when one ends",
-                level_label(kind)
+                kind.label()
             ),
         )
         .retry_after(Some(Duration::from_secs(1))),

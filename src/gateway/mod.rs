@@ -38,6 +38,7 @@ use crate::admission;
 use crate::api::api_key::ApiKey;
 use crate::api::gateway_config::GatewayConfig;
 use crate::server::auth::{self, IdentifyError, KeyRefusal, Principal};
+use crate::server::log_field as field;
 use crate::server::AppState;
 use crate::store::Admission;
 use error::GatewayError;
@@ -219,24 +220,6 @@ impl LogLine {
             self.outcome,
         ));
     }
-}
-
-/// A field of the log line as it is written: `-` when empty, whitespace and control
-/// characters escaped (`\u{a}`), so that a caller's model name or trace id can neither
-/// end the line and forge another nor add fields to it.
-fn field(s: &str) -> String {
-    if s.is_empty() {
-        return "-".to_owned();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_whitespace() || c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// Writes the line when a stream ends, however it ends (a client that goes away drops it).

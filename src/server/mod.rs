@@ -3,6 +3,7 @@
 //! The same router serves two ways: over HTTP (`catalog serve`) and in-process for the
 //! embedded CLI, which calls it with [`tower::ServiceExt::oneshot`] and no socket.
 
+pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -133,6 +134,24 @@ async fn off_the_async_workers(request: Request, next: Next) -> Response {
 /// One line of the server's log on stderr.
 pub fn log_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// A field of the log line as it is written: `-` when empty, whitespace and control
+/// characters escaped (`\u{a}`), so that a caller's model name or trace id can neither
+/// end the line and forge another nor add fields to it.
+pub fn log_field(s: &str) -> String {
+    if s.is_empty() {
+        return "-".to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// On first start over an empty database, creates the organisation admin key

@@ -10,7 +10,7 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::handlers::{
-    api_keys, catalog_models, check, configs, integration_models, integration_workspaces,
+    alerts, api_keys, catalog_models, check, configs, integration_models, integration_workspaces,
     integrations, organisation, providers, usage, virtual_keys, whoami, workspaces,
 };
 use super::openapi::{self, Described, ParamKind, QueryParam};
@@ -117,6 +117,21 @@ const USAGE_PROVIDER: QueryParam = QueryParam::new(
     "The limits a call through this AI provider counts at (slug, with `workspace_id`)",
 );
 const LIMIT: QueryParam = QueryParam::new("limit", ParamKind::Count, "At most this many");
+const ALERT_KIND: QueryParam = QueryParam::new(
+    "kind",
+    ParamKind::OneOf(&["threshold", "limit"]),
+    "Only alerts of this kind",
+);
+const DELIVERED: QueryParam = QueryParam::new(
+    "delivered",
+    ParamKind::Boolean,
+    "Only alerts every webhook acknowledged (`true`), or the others (`false`)",
+);
+const SINCE: QueryParam = QueryParam::new(
+    "since",
+    ParamKind::Pattern(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"),
+    "Only alerts raised at or after this RFC 3339 time",
+);
 
 /// The routes, in the order the OpenAPI document lists them.
 pub fn all() -> Vec<Route> {
@@ -164,6 +179,7 @@ pub fn all() -> Vec<Route> {
         route!(PUT "/configs/{slug}", Scope("configs.update"), configs::update, "Update a saved gateway config (a changed config is a new version)"; query &[WORKSPACE_ID]),
         route!(DELETE "/configs/{slug}", Scope("configs.delete"), configs::delete, "Delete a saved gateway config and its versions"; query &[WORKSPACE_ID]),
         route!(GET "/configs/{slug}/versions", Scope("configs.read"), configs::versions, "List a saved gateway config's versions, newest first"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
+        route!(GET "/alerts", Scope("alerts.list"), alerts::list, "List budget alerts, newest first, with their webhook deliveries", extension; query &[ALERT_KIND, DELIVERED, SINCE, CURRENT_PAGE, PAGE_SIZE]),
         route!(GET "/whoami", Authenticated, whoami::get, "Describe the calling API key", extension),
     ]
 }

@@ -77,6 +77,7 @@ const OTHER_SCOPES: &[&str] = &[
     "virtual_keys.copy",
     "virtual_keys.duplicate",
     "organisation_settings.update",
+    "alerts.list",
 ];
 
 /// Every scope this server knows, in a stable order.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::UsageScope;
+pub use crate::api::alerts::{Alert, AlertDelivery, AlertEvent, AlertKind};
 use crate::api::limits::{BudgetType, UsageLimits};
 
 /// The whole units a counter keeps; `scale` of them make one unit shown.
@@ -113,31 +114,6 @@ pub struct Refusal {
 pub enum Admission {
     Admitted,
     Refused(Refusal),
-}
-
-/// A crossing of a budget's alert threshold or limit, once per window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Alert {
-    pub id: i64,
-    /// `threshold` or `limit`.
-    pub kind: String,
-    pub level: String,
-    pub name: String,
-    /// The counter's scope (`provider/<id>`, ...).
-    pub scope: String,
-    pub limit_key: String,
-    /// `cost` (USD) or `tokens`.
-    pub unit: String,
-    pub used: f64,
-    pub credit_limit: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alert_threshold: Option<f64>,
-    pub window_started_at: String,
-    pub created_at: String,
-    #[serde(default)]
-    pub delivered_at: Option<String>,
-    #[serde(default)]
-    pub attempts: i64,
 }
 
 /// A counter as it stands, for usage reports.

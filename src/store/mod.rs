@@ -19,7 +19,10 @@ use crate::api::provisioning::WorkspaceAccess;
 use crate::api::usage::UsageState;
 use crate::api::virtual_key::VirtualKey;
 use crate::api::workspace::Workspace;
-pub use ledger::{Admission, Alert, CounterState, Gauge, HoldEntry, Refusal, Unit};
+pub use ledger::{
+    Admission, Alert, AlertDelivery, AlertEvent, AlertKind, CounterState, Gauge, HoldEntry,
+    Refusal, Unit,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -138,6 +141,55 @@ pub struct ConfigQuery {
     /// One workspace's configs; every workspace's when `None`.
     pub workspace_id: Option<String>,
     pub page: Page,
+}
+
+/// Which alerts to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub kind: Option<AlertKind>,
+    /// Only alerts every webhook acknowledged (`true`), or the others (`false`).
+    pub delivered: Option<bool>,
+    /// Only alerts raised at or after this time.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub page: Page,
+}
+
+/// A webhook alerts go to, as the store knows it: never its URL, which may hold a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertWebhook {
+    /// A hash of the URL.
+    pub id: String,
+    /// `scheme://host[:port]`.
+    pub origin: String,
+}
+
+/// What the alert outbox holds for a delivery task, cheaply checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertOutbox {
+    /// Alerts no delivery task has picked up yet.
+    pub unseen: bool,
+    /// When the next attempt at a delivery to the given webhooks is due (it may be past).
+    pub next_due: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A delivery attempt that is due: the alert, the webhook, the attempts made before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDelivery {
+    pub alert: AlertEvent,
+    pub webhook: String,
+    pub attempts: i64,
+}
+
+/// How a delivery attempt went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryAttempt {
+    /// The webhook acknowledged it (a 2xx).
+    Delivered,
+    /// It did not; the next attempt is due at `retry_at`.
+    Failed {
+        error: String,
+        retry_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// A legacy virtual key with its sealed credential (`key` and secret settings).
@@ -310,8 +362,10 @@ pub trait StoreRead {
     fn counters(&mut self, prefixes: &[String]) -> StoreResult<Vec<CounterState>>;
     /// Rate-limit usage: the units counted in slots from `from_slot` on.
     fn rate_usage(&mut self, scope: &UsageScope, limit: &str, from_slot: i64) -> StoreResult<i64>;
-    /// Alerts, newest first; only undelivered ones when `undelivered`.
-    fn alerts(&mut self, undelivered: bool, limit: u64) -> StoreResult<Vec<Alert>>;
+    /// Alerts, newest first, with their deliveries; and how many match.
+    fn alerts(&mut self, query: &AlertQuery) -> StoreResult<(u64, Vec<Alert>)>;
+    /// Whether alerts wait to be picked up, and when a delivery to `webhooks` is due.
+    fn alert_outbox(&mut self, webhooks: &[String]) -> StoreResult<AlertOutbox>;
 }
 
 /// One write transaction: everything in it lands on [`StoreTx::commit`], nothing if it
@@ -411,6 +465,42 @@ pub trait Store: Send + Sync {
     /// Settles, at their full amounts, the holds of owners (see [`owner`]) for which
     /// `alive` says no (a crash left them open); returns how many.
     fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64>;
-    /// Records a delivery attempt of an alert; `delivered` when it went through.
-    fn mark_alert(&self, id: i64, delivered: bool) -> StoreResult<()>;
+
+    /// Remembers the webhooks alerts go to and queues, for each, the alerts of budgets'
+    /// current windows (as the ledger last counted them) it has not had yet; returns how
+    /// many were queued. Alerts of past windows are not sent to a webhook configured later.
+    /// Attempts claimed by owners (see [`owner`]) for which `alive` says no (a crash cut
+    /// them short) are due again at once.
+    fn configure_alert_webhooks(
+        &self,
+        webhooks: &[AlertWebhook],
+        alive: &dyn Fn(&str) -> bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64>;
+    /// The alerts no delivery task has picked up yet, oldest first: each is marked seen
+    /// and queued for every webhook of `webhooks` (ids), at once and only once.
+    fn take_new_alerts(
+        &self,
+        webhooks: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<AlertEvent>>;
+    /// Up to `limit` deliveries to `webhooks` that are due at `now`, oldest alert first;
+    /// each is claimed by this process until it is recorded or `now + lease`, so that no
+    /// one else attempts it meanwhile.
+    fn claim_alert_deliveries(
+        &self,
+        webhooks: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<DueDelivery>>;
+    /// Records an attempt to deliver alert `alert_id` to `webhook`; an alert is delivered
+    /// once every webhook it was queued for has it. Returns the attempts made so far.
+    fn record_alert_delivery(
+        &self,
+        alert_id: i64,
+        webhook: &str,
+        attempt: &DeliveryAttempt,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<i64>;
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod admission;
+mod alerts;
 mod assets;
 mod bedrock;
 mod cli_edges;

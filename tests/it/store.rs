@@ -14,8 +14,9 @@ use catalog::api::virtual_key::VirtualKey;
 use catalog::api::workspace::Workspace;
 use catalog::store::sqlite::SqliteStore;
 use catalog::store::{
-    AccessRecord, Admission, ConfigQuery, Gauge, HoldEntry, IntegrationRecord, Page,
-    ProviderRecord, Store, StoreError, Unit, UsageScope, VirtualKeyRecord, WorkspaceQuery, BUDGET,
+    AccessRecord, Admission, AlertKind, AlertOutbox, AlertQuery, AlertWebhook, ConfigQuery,
+    DeliveryAttempt, Gauge, HoldEntry, IntegrationRecord, Page, ProviderRecord, Store, StoreError,
+    Unit, UsageScope, VirtualKeyRecord, WorkspaceQuery, BUDGET,
 };
 
 /// A fresh, empty store of each backend, with what keeps it alive.
@@ -458,13 +459,17 @@ fn holds_are_exact_under_concurrency_and_settle_once() {
             .unwrap()
             .unwrap();
         assert_eq!(usage.current_usage, 5.0, "3.5 + 6 × 0.25, exactly");
-        let alerts = store.read().unwrap().alerts(false, 10).unwrap();
+        let (total, alerts) = store
+            .read()
+            .unwrap()
+            .alerts(&AlertQuery::default())
+            .unwrap();
         assert_eq!(
-            alerts.len(),
-            1,
+            (total, alerts.len()),
+            (1, 1),
             "the $5 threshold was crossed once: {alerts:?}"
         );
-        assert_eq!(alerts[0].kind, "threshold");
+        assert_eq!(alerts[0].event.kind, AlertKind::Threshold);
         // A new window: set, then removed.
         let mut tx = store.begin().unwrap();
         let fresh = UsageState {
@@ -495,6 +500,207 @@ fn holds_are_exact_under_concurrency_and_settle_once() {
             .usage(&scope, BUDGET)
             .unwrap()
             .is_none());
+    }
+}
+
+fn webhook(id: &str) -> AlertWebhook {
+    AlertWebhook {
+        id: id.to_owned(),
+        origin: format!("https://{id}.example.com"),
+    }
+}
+
+fn spend(store: &dyn Store, scope: &UsageScope, usd: f64, now: chrono::DateTime<chrono::Utc>) {
+    let id = hold_id();
+    let admitted = store
+        .admit(&id, &[budget_entry(scope, 10.0, usd)], now)
+        .unwrap();
+    assert_eq!(admitted, Admission::Admitted);
+    store.settle(&id, &[Unit::NanoUsd.units(usd)], now).unwrap();
+}
+
+fn alert_list(store: &dyn Store, query: AlertQuery) -> Vec<catalog::store::Alert> {
+    store.read().unwrap().alerts(&query).unwrap().1
+}
+
+#[test]
+fn the_alert_outbox_delivers_each_alert_once_to_each_webhook() {
+    for (store, _dir) in backends() {
+        let store = &*store;
+        let scope = UsageScope::Provider("p1".into());
+        let now = chrono::Utc::now();
+        let ab = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(
+            store
+                .configure_alert_webhooks(&[webhook("a"), webhook("b")], &|_| true, now)
+                .unwrap(),
+            0
+        );
+        spend(store, &scope, 6.0, now);
+        let outbox = store.read().unwrap().alert_outbox(&ab).unwrap();
+        assert_eq!(
+            outbox,
+            AlertOutbox {
+                unseen: true,
+                next_due: None
+            }
+        );
+        let new = store.take_new_alerts(&ab, now).unwrap();
+        assert_eq!(new.len(), 1, "{new:?}");
+        assert_eq!(new[0].kind, AlertKind::Threshold);
+        assert!(
+            store.take_new_alerts(&ab, now).unwrap().is_empty(),
+            "seen once"
+        );
+        let outbox = store.read().unwrap().alert_outbox(&ab).unwrap();
+        assert!(!outbox.unseen);
+        assert!(outbox.next_due.is_some_and(|t| t <= now), "{outbox:?}");
+
+        // Each webhook's delivery is claimed once; a claim is nobody else's meanwhile.
+        let lease = std::time::Duration::from_secs(30);
+        let claimed = store.claim_alert_deliveries(&ab, now, lease, 10).unwrap();
+        assert_eq!(claimed.len(), 2, "{claimed:?}");
+        assert!(store
+            .claim_alert_deliveries(&ab, now, lease, 10)
+            .unwrap()
+            .is_empty());
+        let id = new[0].id;
+        assert_eq!(
+            store
+                .record_alert_delivery(id, "a", &DeliveryAttempt::Delivered, now)
+                .unwrap(),
+            1
+        );
+        let retry_at = now + chrono::Duration::seconds(1);
+        let failed = DeliveryAttempt::Failed {
+            error: "HTTP 503".into(),
+            retry_at,
+        };
+        assert_eq!(
+            store.record_alert_delivery(id, "b", &failed, now).unwrap(),
+            1
+        );
+        let alert = &alert_list(store, AlertQuery::default())[0];
+        assert!(!alert.delivered, "{alert:?}");
+        assert_eq!(alert.attempts, 2);
+        let b = alert.deliveries.iter().find(|d| d.webhook == "b").unwrap();
+        assert_eq!(b.last_error.as_deref(), Some("HTTP 503"));
+        assert_eq!(b.origin, "https://b.example.com");
+        assert!(b.next_attempt_at.is_some());
+
+        // Only the failed one comes back, and only once it is due.
+        let outbox = store.read().unwrap().alert_outbox(&ab).unwrap();
+        assert!(outbox.next_due.is_some_and(|t| t > now), "{outbox:?}");
+        assert!(store
+            .claim_alert_deliveries(&ab, now, lease, 10)
+            .unwrap()
+            .is_empty());
+        let later = now + chrono::Duration::seconds(2);
+        let again = store.claim_alert_deliveries(&ab, later, lease, 10).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].webhook.as_str(), again[0].attempts), ("b", 1));
+        store
+            .record_alert_delivery(id, "b", &DeliveryAttempt::Delivered, later)
+            .unwrap();
+        assert_eq!(
+            store
+                .record_alert_delivery(id, "a", &DeliveryAttempt::Delivered, later)
+                .unwrap(),
+            0,
+            "a delivered alert is not delivered again"
+        );
+        let alert = &alert_list(store, AlertQuery::default())[0];
+        assert!(alert.delivered && alert.delivered_at.is_some(), "{alert:?}");
+        assert_eq!(alert.attempts, 3);
+        let delivered = |d: bool| AlertQuery {
+            delivered: Some(d),
+            ..Default::default()
+        };
+        assert_eq!(alert_list(store, delivered(true)).len(), 1);
+        assert_eq!(alert_list(store, delivered(false)).len(), 0);
+        let limits = AlertQuery {
+            kind: Some(AlertKind::Limit),
+            ..Default::default()
+        };
+        assert!(alert_list(store, limits).is_empty());
+        let since = AlertQuery {
+            since: Some(now + chrono::Duration::hours(1)),
+            ..Default::default()
+        };
+        assert!(alert_list(store, since).is_empty());
+
+        // A webhook configured later gets the alerts of the current window...
+        let abc = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let queued = store
+            .configure_alert_webhooks(
+                &[webhook("a"), webhook("b"), webhook("c")],
+                &|_| true,
+                later,
+            )
+            .unwrap();
+        assert_eq!(queued, 1);
+        assert!(!alert_list(store, AlertQuery::default())[0].delivered);
+        let for_c = store
+            .claim_alert_deliveries(&abc, later, lease, 10)
+            .unwrap();
+        assert_eq!(for_c.len(), 1);
+        assert_eq!(for_c[0].webhook, "c");
+        // A claim whose process is gone (a crash mid-attempt) is due again at the next start.
+        assert!(store
+            .claim_alert_deliveries(&abc, later, lease, 10)
+            .unwrap()
+            .is_empty());
+        store
+            .configure_alert_webhooks(&[webhook("c")], &|_| true, later)
+            .unwrap();
+        assert!(store
+            .claim_alert_deliveries(&abc, later, lease, 10)
+            .unwrap()
+            .is_empty());
+        store
+            .configure_alert_webhooks(&[webhook("c")], &|_| false, later)
+            .unwrap();
+        let again = store
+            .claim_alert_deliveries(&abc, later, lease, 10)
+            .unwrap();
+        assert_eq!((again.len(), again[0].webhook.as_str()), (1, "c"));
+        // ... but not those of windows that are over.
+        let mut tx = store.begin().unwrap();
+        let fresh = UsageState {
+            window_started_at: Some("2099-01-01T00:00:00.000Z".into()),
+            ..Default::default()
+        };
+        tx.set_usage(&scope, BUDGET, Some((&fresh, Unit::NanoUsd)))
+            .unwrap();
+        tx.commit().unwrap();
+        assert_eq!(
+            store
+                .configure_alert_webhooks(&[webhook("d")], &|_| true, later)
+                .unwrap(),
+            0
+        );
+
+        // With no webhook, an alert is still picked up (and listed), never delivered.
+        let other = UsageScope::Provider("p2".into());
+        spend(store, &other, 10.0, now);
+        let new = store.take_new_alerts(&[], now).unwrap();
+        assert_eq!(new.len(), 2, "threshold and limit: {new:?}");
+        let (total, listed) = store
+            .read()
+            .unwrap()
+            .alerts(&AlertQuery {
+                page: Page {
+                    current_page: 0,
+                    page_size: 2,
+                },
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(total, 3);
+        assert!(listed[0].event.id > listed[1].event.id, "newest first");
+        assert!(listed
+            .iter()
+            .all(|a| !a.delivered && a.deliveries.is_empty()));
     }
 }
 
@@ -551,11 +757,15 @@ fn a_hold_is_all_or_nothing_across_levels() {
                 .unwrap()
                 .exhausted
         );
-        let alerts = store.read().unwrap().alerts(false, 10).unwrap();
+        let (_, alerts) = store
+            .read()
+            .unwrap()
+            .alerts(&AlertQuery::default())
+            .unwrap();
         assert!(
             alerts
                 .iter()
-                .any(|x| x.kind == "limit" && x.scope == b.key()),
+                .any(|x| x.event.kind == AlertKind::Limit && x.event.scope == b.key()),
             "{alerts:?}"
         );
     }
@@ -678,7 +888,12 @@ struct LedgerState {
 
 fn ledger_state(store: &dyn Store, db: &std::path::Path) -> LedgerState {
     let counters = store.read().unwrap().counters(&[]).unwrap();
-    let alerts = store.read().unwrap().alerts(false, 100).unwrap().len();
+    let alerts = store
+        .read()
+        .unwrap()
+        .alerts(&catalog::store::AlertQuery::default())
+        .unwrap()
+        .0 as usize;
     let conn = rusqlite::Connection::open(db).unwrap();
     let slots = conn
         .prepare("SELECT scope, limit_key, slot, amount FROM rate_slots ORDER BY 1, 2, 3")
@@ -802,7 +1017,8 @@ fn a_probe_answers_as_admission_would_and_changes_nothing() {
 const LEDGER_TABLES: &str = "DROP TRIGGER access_counters; DROP TRIGGER provider_counters;
      DROP TRIGGER virtual_key_counters; DROP TRIGGER integration_counters;
      DROP TRIGGER workspace_counters; DROP TRIGGER api_key_counters;
-     DROP TABLE counters; DROP TABLE rate_slots; DROP TABLE holds; DROP TABLE alerts;";
+     DROP TABLE counters; DROP TABLE rate_slots; DROP TABLE holds;
+     DROP TABLE alert_deliveries; DROP TABLE alert_webhooks; DROP TABLE alerts;";
 
 #[test]
 fn sqlite_upgrade_keeps_usage_exact_in_whole_units() {

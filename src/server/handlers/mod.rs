@@ -1,5 +1,6 @@
 //! HTTP handlers: decode, authorize, call the domain (`crate::domain`), encode.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod catalog_models;
 pub mod check;

@@ -9,6 +9,7 @@
 //! serialises processes); reads run on a small pool of reader connections, each in its
 //! own snapshot, so that in WAL mode a read never waits for a writer.
 
+mod alerts;
 mod ledger;
 mod read;
 mod schema;
@@ -390,27 +391,64 @@ impl super::Store for SqliteStore {
         Ok(n)
     }
 
-    fn mark_alert(&self, id: i64, delivered: bool) -> StoreResult<()> {
-        let tx = self.ledger_begin()?;
-        tx.prepare_cached(
-            "UPDATE alerts SET attempts = attempts + 1,
-                delivered_at = CASE WHEN ?2 THEN ?3 ELSE delivered_at END
-             WHERE id = ?1",
-        )
-        .map_err(internal)?
-        .execute(rusqlite::params![
-            id,
-            delivered,
-            crate::api::usage::timestamp(chrono::Utc::now())
-        ])
-        .map_err(internal)?;
-        tx.commit()
+    fn configure_alert_webhooks(
+        &self,
+        webhooks: &[super::AlertWebhook],
+        alive: &dyn Fn(&str) -> bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        self.ledger_tx(|conn| alerts::configure(conn, webhooks, alive, now))
+    }
+
+    fn take_new_alerts(
+        &self,
+        webhooks: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Vec<super::AlertEvent>> {
+        self.ledger_tx(|conn| alerts::take_new(conn, webhooks, now))
+    }
+
+    fn claim_alert_deliveries(
+        &self,
+        webhooks: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> StoreResult<Vec<super::DueDelivery>> {
+        self.ledger_tx(|conn| {
+            alerts::claim(
+                conn,
+                super::owner::this_process(),
+                webhooks,
+                now,
+                lease,
+                limit,
+            )
+        })
+    }
+
+    fn record_alert_delivery(
+        &self,
+        alert_id: i64,
+        webhook: &str,
+        attempt: &super::DeliveryAttempt,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<i64> {
+        self.ledger_tx(|conn| alerts::record(conn, alert_id, webhook, attempt, now))
     }
 }
 
 impl SqliteStore {
     /// A `BEGIN IMMEDIATE` transaction on the ledger's connection: all of it lands on
     /// [`LedgerTx::commit`], none of it if it is dropped first (an error, or a probe).
+    /// Runs `f` in one ledger transaction: all of it lands, or (on an error) none.
+    fn ledger_tx<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let tx = self.ledger_begin()?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
     fn ledger_begin(&self) -> StoreResult<LedgerTx<'_>> {
         let conn = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
         conn.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;

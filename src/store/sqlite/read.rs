@@ -8,9 +8,9 @@ use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::store::{
-    AccessRecord, Alert, ApiKeyQuery, ConfigQuery, CounterState, IntegrationQuery,
-    IntegrationRecord, IntegrationScope, ModelRecord, ProviderRecord, StoreRead, StoreResult,
-    UsageScope, VirtualKeyRecord, WorkspaceDependents, WorkspaceQuery,
+    AccessRecord, Alert, AlertOutbox, AlertQuery, ApiKeyQuery, ConfigQuery, CounterState,
+    IntegrationQuery, IntegrationRecord, IntegrationScope, ModelRecord, ProviderRecord, StoreRead,
+    StoreResult, UsageScope, VirtualKeyRecord, WorkspaceDependents, WorkspaceQuery,
 };
 
 /// A connection in a transaction (a read snapshot or a write transaction).
@@ -471,34 +471,12 @@ impl<T: Db> StoreRead for T {
             .map_err(internal)
     }
 
-    fn alerts(&mut self, undelivered: bool, limit: u64) -> StoreResult<Vec<Alert>> {
-        let mut stmt = self
-            .db()
-            .prepare_cached(
-                "SELECT id, doc, delivered_at, attempts FROM alerts
-                 WHERE (?1 = 0 OR delivered_at IS NULL) ORDER BY id DESC LIMIT ?2",
-            )
-            .map_err(internal)?;
-        let rows = stmt
-            .query_map(rusqlite::params![undelivered, limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })
-            .map_err(internal)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, doc, delivered_at, attempts) = row.map_err(internal)?;
-            let mut v: serde_json::Value = serde_json::from_str(&doc).map_err(internal)?;
-            v["id"] = id.into();
-            v["delivered_at"] = delivered_at.into();
-            v["attempts"] = attempts.into();
-            out.push(serde_json::from_value(v).map_err(internal)?);
-        }
-        Ok(out)
+    fn alerts(&mut self, query: &AlertQuery) -> StoreResult<(u64, Vec<Alert>)> {
+        super::alerts::list(self.db(), query)
+    }
+
+    fn alert_outbox(&mut self, webhooks: &[String]) -> StoreResult<AlertOutbox> {
+        super::alerts::outbox(self.db(), webhooks)
     }
 
     fn configs(&mut self, q: &ConfigQuery) -> StoreResult<(u64, Vec<Config>)> {

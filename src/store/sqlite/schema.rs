@@ -200,6 +200,31 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM counters WHERE scope = 'api_key/' || OLD.id;
         DELETE FROM rate_slots WHERE scope = 'api_key/' || OLD.id;
      END;",
+    // 9: alert delivery. A delivery task marks each alert seen when it picks it up (and
+    // logs it), then delivers it to each webhook on its own row, so that a webhook that
+    // is down never makes a healthy one receive an alert twice; an attempt in flight is
+    // claimed by its process (`claimed_by`) until it is recorded. Webhooks are known by a
+    // hash of their URL and their origin: a URL may hold a token and is never stored.
+    "ALTER TABLE alerts ADD COLUMN seen_at TEXT;
+     CREATE INDEX alerts_unseen ON alerts(id) WHERE seen_at IS NULL;
+     CREATE INDEX alerts_created ON alerts(created_at);
+     CREATE TABLE alert_webhooks (
+        id TEXT PRIMARY KEY,
+        origin TEXT NOT NULL,
+        configured_at TEXT NOT NULL
+     );
+     CREATE TABLE alert_deliveries (
+        alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+        webhook TEXT NOT NULL REFERENCES alert_webhooks(id) ON DELETE CASCADE,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        claimed_by TEXT,
+        delivered_at TEXT,
+        last_error TEXT,
+        PRIMARY KEY (alert_id, webhook)
+     ) WITHOUT ROWID;
+     CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_at)
+        WHERE delivered_at IS NULL;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
