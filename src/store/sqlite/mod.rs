@@ -35,8 +35,6 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     /// The admission ledger's own connection (see [`ledger`]).
     ledger: Mutex<Connection>,
-    /// Dropped with the store, which stops the checkpoint thread.
-    _checkpoints: std::sync::mpsc::Sender<()>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
     organisation_id: String,
@@ -95,13 +93,9 @@ impl SqliteStore {
         ledger.pragma_update(None, "synchronous", "NORMAL")?;
         // Every statement of a hold and a settlement stays prepared.
         ledger.set_prepared_statement_cache_capacity(64);
-        // Holds never wait for a checkpoint (and its fsync): a thread of their own does it.
-        ledger.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let checkpoints = checkpointer(path)?;
         Ok(SqliteStore {
             writer: Mutex::new(conn),
             ledger: Mutex::new(ledger),
-            _checkpoints: checkpoints,
             readers: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
             organisation_id,
@@ -152,26 +146,6 @@ impl Drop for Reader<'_> {
             }
         }
     }
-}
-
-/// How often the write-ahead log is copied back into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-/// Starts the thread that checkpoints the write-ahead log (without blocking writers or
-/// readers) until the returned sender is dropped.
-fn checkpointer(path: &Path) -> anyhow::Result<std::sync::mpsc::Sender<()>> {
-    let conn = connect(path)?;
-    let (stop, stopped) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("catalog-checkpoint".into())
-        .spawn(move || {
-            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(CHECKPOINT_EVERY)
-            {
-                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-            }
-        })?;
-    Ok(stop)
 }
 
 /// Opens a connection with the catalog's settings.
