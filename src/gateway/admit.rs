@@ -29,16 +29,57 @@ const HELD_WAIT: Duration = Duration::from_secs(30);
 /// (another process may have settled).
 const HELD_POLL: Duration = Duration::from_millis(50);
 
-/// Wakes the requests waiting for holds to settle.
+/// Settlements of this process: they run after the answer is sent (off the caller's
+/// latency); requests waiting for holds and Admin API reads wait for them.
 #[derive(Default)]
 pub struct Settlements {
     notify: Notify,
+    /// Settlements started and not finished.
+    pending: std::sync::atomic::AtomicUsize,
+    idle: Notify,
 }
+
+/// How long an Admin API read waits for settlements in flight.
+const QUIESCE: Duration = Duration::from_millis(500);
 
 impl Settlements {
     /// Resolves at the next settlement in this process (once enabled or polled).
     pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
         self.notify.notified()
+    }
+
+    /// Waits (a little while at most) until every settlement this process started has
+    /// landed, so that a read after an answer counts that answer's usage.
+    pub async fn quiesce(&self) {
+        use std::sync::atomic::Ordering;
+        let deadline = tokio::time::Instant::now() + QUIESCE;
+        loop {
+            let idle = self.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, idle).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn started(&self) {
+        self.pending
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    fn finished(&self) {
+        self.notify.notify_waiters();
+        if self
+            .pending
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.idle.notify_waiters();
+        }
     }
 }
 
@@ -103,7 +144,8 @@ pub struct Held {
 
 impl Held {
     /// Settles with what the upstream reported (`None`: it reported nothing, so nothing
-    /// beyond the request itself is charged).
+    /// beyond the request itself is charged), on the blocking pool: the answer does not
+    /// wait for it, and reads wait for it ([`Settlements::quiesce`]).
     pub async fn settle(mut self, used: Option<Used>) {
         self.done = true;
         if self.entries.is_empty() {
@@ -111,7 +153,10 @@ impl Held {
         }
         let amounts = admission::settlement(&self.entries, used.unwrap_or_default(), self.prices);
         let (state, id) = (self.state.clone(), std::mem::take(&mut self.id));
-        let _ = tokio::task::spawn_blocking(move || settle(&state, &id, &amounts)).await;
+        state.gateway.settlements.started();
+        drop(tokio::task::spawn_blocking(move || {
+            settle(&state, &id, &amounts)
+        }));
     }
 
     /// What a request cut short consumed: what the upstream reported so far, else its
@@ -137,6 +182,7 @@ impl Drop for Held {
         }
         let amounts = admission::settlement(&self.entries, self.consumed(), self.prices);
         let (state, id) = (self.state.clone(), std::mem::take(&mut self.id));
+        state.gateway.settlements.started();
         let run = move || settle(&state, &id, &amounts);
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
@@ -157,7 +203,7 @@ fn settle(state: &AppState, id: &str, amounts: &[i64]) {
             crate::server::handlers::now()
         ));
     }
-    state.gateway.settlements.notify.notify_waiters();
+    state.gateway.settlements.finished();
 }
 
 /// Holds `ask` (its first try, `first`, already made), waiting while requests in flight

@@ -75,12 +75,27 @@ impl AppState {
     }
 }
 
+/// A read of the Admin API counts every request the gateway answered before it: usage
+/// is settled after the answer is sent, so a read waits for settlements in flight.
+async fn settled_reads(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == axum::http::Method::GET {
+        state.gateway.settlements.quiesce().await;
+    }
+    next.run(request).await
+}
+
 /// The Admin API routes, authenticated, with contract-shaped errors for unknown routes.
 pub fn router(state: AppState) -> Router {
-    let v1 = routes::v1().route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::authenticate,
-    ));
+    let v1 = routes::v1()
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .route_layer(middleware::from_fn_with_state(state.clone(), settled_reads));
     // The OpenAPI document is public: it describes the API, not the organisation's data.
     let v1 = v1.route(openapi::DOCUMENT_PATH, axum::routing::get(openapi::serve));
     // The gateway authenticates on its own, answering in its own error shapes.

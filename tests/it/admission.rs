@@ -565,6 +565,8 @@ fn revocation_mid_load_stops_the_next_calls() {
     gw.chat(&body())
         .refused(412, "provider_disabled_error", "revoked");
     assert_eq!(gw.up.request_count(), sent);
+    // A read waits for the settlements still in flight.
+    Api::new(&gw.w).get("/admin/workspaces");
     let conn = rusqlite::Connection::open(gw.w.db()).unwrap();
     let open: i64 = conn
         .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
