@@ -261,19 +261,7 @@ fn two_hundred_concurrent_calls_never_overspend_a_budget() {
         "--budget",
         "1",
     ]);
-    let barrier = Arc::new(Barrier::new(200));
-    let answers: Vec<u16> = (0..200)
-        .map(|_| {
-            let (gw, barrier) = (gw.clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                gw.chat(&body()).status
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|t| t.join().unwrap())
-        .collect();
+    let answers: Vec<u16> = at_once(&gw, 200).iter().map(|(s, _)| *s).collect();
     let admitted = answers.iter().filter(|s| **s == 200).count();
     assert!(
         answers.iter().all(|s| *s == 200 || *s == 412),
@@ -284,6 +272,24 @@ fn two_hundred_concurrent_calls_never_overspend_a_budget() {
     assert!((used - admitted as f64 * CALL_USD).abs() < 1e-9, "{used}");
     assert!(used <= 1.0, "overspent: ${used}");
     assert!(used > 0.9, "refused with ${used} of $1 spent");
+}
+
+/// `n` callers make one call each, all released at once; their statuses and bodies.
+fn at_once(gw: &Arc<Gateway>, n: usize) -> Vec<(u16, String)> {
+    let barrier = Arc::new(Barrier::new(n));
+    (0..n)
+        .map(|_| {
+            let (gw, barrier) = (gw.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                let a = gw.chat(&body());
+                (a.status, a.text)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect()
 }
 
 /// The upstream never sees more calls at once than the concurrency limit allows.
@@ -319,19 +325,7 @@ fn concurrent_calls_never_pass_a_token_rate_limit() {
         "--rate-limit",
         "3000tokens/min",
     ]);
-    let barrier = Arc::new(Barrier::new(100));
-    let answers: Vec<u16> = (0..100)
-        .map(|_| {
-            let (gw, barrier) = (gw.clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                gw.chat(&body()).status
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|t| t.join().unwrap())
-        .collect();
+    let answers: Vec<u16> = at_once(&gw, 100).iter().map(|(s, _)| *s).collect();
     let admitted = answers.iter().filter(|s| **s == 200).count();
     assert!(
         answers.iter().all(|s| *s == 200 || *s == 429),
@@ -458,20 +452,7 @@ fn a_concurrency_limit_caps_requests_in_flight() {
         "--concurrency",
         "3",
     ]);
-    let barrier = Arc::new(Barrier::new(20));
-    let answers: Vec<(u16, String)> = (0..20)
-        .map(|_| {
-            let (gw, barrier) = (gw.clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                let a = gw.chat(&body());
-                (a.status, a.text)
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|t| t.join().unwrap())
-        .collect();
+    let answers = at_once(&gw, 20);
     let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
     for (status, text) in &answers {
         assert!(
