@@ -200,14 +200,45 @@ pub fn scope_table_markdown() -> String {
 }
 
 /// The `/v1` router: each route behind its scope check.
+/// A query parameter the route does not read is refused (as the OpenAPI document says),
+/// rather than silently ignored: a misspelt filter would otherwise list everything.
+/// The SDK's `currentPage`/`pageSize` spellings are read wherever paging is.
+fn unknown_query(query: &[QueryParam], request: &Request) -> Option<super::error::ApiError> {
+    request.uri().query()?;
+    let axum::extract::Query(pairs) =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(request.uri()).ok()?;
+    let pages = query.iter().any(|q| q.name == "current_page");
+    for (name, _) in pairs {
+        let known = query.iter().any(|q| q.name == name)
+            || (pages && (name == "currentPage" || name == "pageSize"));
+        if !known {
+            let reads: Vec<String> = query.iter().map(|q| format!("`{}`", q.name)).collect();
+            let hint = if reads.is_empty() {
+                "this route reads no query parameters".to_owned()
+            } else {
+                format!("this route reads {}", reads.join(", "))
+            };
+            return Some(super::error::ApiError::invalid(format!(
+                "unknown query parameter `{}`: {hint}",
+                name.chars().take(64).collect::<String>()
+            )));
+        }
+    }
+    None
+}
+
 pub fn v1() -> Router<AppState> {
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for r in all() {
-        let requires = r.requires;
-        let method_router =
-            (r.handler)().route_layer(middleware::from_fn(move |request: Request, next: Next| {
-                scopes::enforce(requires, request, next)
-            }));
+        let (requires, query) = (r.requires, r.query);
+        let method_router = (r.handler)().route_layer(middleware::from_fn(
+            move |request: Request, next: Next| async move {
+                if let Some(e) = unknown_query(query, &request) {
+                    return axum::response::IntoResponse::into_response(e);
+                }
+                scopes::enforce(requires, request, next).await
+            },
+        ));
         let merged = match by_path.remove(r.path) {
             Some(existing) => existing.merge(method_router),
             None => method_router,

@@ -195,3 +195,22 @@ fn a_write_that_refers_to_a_deleted_workspace_is_not_found() {
         other => panic!("expected not found, got {other:?}"),
     }
 }
+
+/// A misspelt filter is refused naming it and what the route reads, instead of being
+/// ignored (which would list everything); the SDK's paging spellings are read.
+#[test]
+fn unknown_query_parameters_are_refused_naming_them() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let (status, body) = api.get("/admin/workspaces?naem=eng");
+    assert_eq!(status, 400, "{body}");
+    let message = body["data"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`naem`") && message.contains("`name`"),
+        "{message}"
+    );
+    let (status, body) = api.get("/admin/workspaces?currentPage=0&pageSize=5&name=e");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api.get("/usage?foo=1");
+    assert_eq!(status, 400, "{body}");
+}
