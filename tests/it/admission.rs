@@ -54,6 +54,21 @@ fn until_refused(gw: &Gateway, max: usize) -> (usize, crate::gateway::Answer) {
     panic!("{max} calls and no refusal");
 }
 
+/// Sets limits on the provider `openai-prod` of `eng` (`--budget 1`, `--rate-limit ...`).
+fn limit_provider(gw: &Gateway, flags: &[&str]) {
+    let mut args = vec!["providers", "update", "openai-prod", "--workspace", "eng"];
+    args.extend(flags);
+    gw.w.ok(&args);
+}
+
+/// Holds still open in the catalog's database.
+fn open_holds(db: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+        .unwrap()
+}
+
 fn provider(gw: &Gateway) -> Value {
     gw.w.json(&["providers", "get", "openai-prod", "--workspace", "eng"])
 }
@@ -77,15 +92,7 @@ fn assert_budget_bites(gw: &Gateway, kind: &str, needle: &str) {
 #[test]
 fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
     let gw = governed();
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "1",
-    ]);
+    limit_provider(&gw, &["--budget", "1"]);
     assert_budget_bites(
         &gw,
         "virtual_key_exhaust_error",
@@ -97,28 +104,13 @@ fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
     assert!((used - expected).abs() < 1e-12, "{used} vs {expected}: {p}");
     assert_eq!(p["status"], "exhausted", "{p}");
     // Resetting the usage lets calls through again, at once.
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--reset-usage",
-    ]);
+    limit_provider(&gw, &["--reset-usage"]);
     assert_eq!(provider(&gw)["status"], "active");
     gw.chat(&body()).ok();
     // Raising the budget mid-window takes effect on the next call too.
     let (_, refusal) = until_refused(&gw, 200);
     refusal.refused(412, "virtual_key_exhaust_error", "left");
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "2",
-    ]);
+    limit_provider(&gw, &["--budget", "2"]);
     gw.chat(&body()).ok();
 }
 
@@ -169,17 +161,7 @@ fn workspace_and_api_key_budgets_bite_at_their_level() {
 fn token_budgets_request_rates_and_token_rates() {
     let gw = governed();
     // 300 tokens: calls of 30 tokens are admitted while a whole hold still fits.
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "300",
-        "--budget-type",
-        "tokens",
-    ]);
+    limit_provider(&gw, &["--budget", "300", "--budget-type", "tokens"]);
     let (admitted, refusal) = until_refused(&gw, 50);
     refusal.refused(412, "virtual_key_exhaust_error", "tokens");
     assert!(
@@ -206,15 +188,7 @@ fn token_budgets_request_rates_and_token_rates() {
 
     // 200 tokens a minute on the provider: each call holds its bound, then counts 30.
     let gw = governed();
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--rate-limit",
-        "200tokens/min",
-    ]);
+    limit_provider(&gw, &["--rate-limit", "200tokens/min"]);
     let (admitted, refusal) = until_refused(&gw, 20);
     refusal.refused(429, "virtual_key_rate_limit_error", "tokens");
     assert!(refusal.header("retry-after").is_some());
@@ -228,15 +202,7 @@ fn token_budgets_request_rates_and_token_rates() {
 fn a_cost_budget_refuses_a_model_without_a_price() {
     let gw = Gateway::start();
     gw.w.ok(&["models", "add", "openai-prod", "house-model"]);
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "5",
-    ]);
+    limit_provider(&gw, &["--budget", "5"]);
     gw.chat(&chat_body("@openai-prod/house-model")).refused(
         412,
         "virtual_key_exhaust_error",
@@ -252,15 +218,7 @@ fn a_cost_budget_refuses_a_model_without_a_price() {
 fn two_hundred_concurrent_calls_never_overspend_a_budget() {
     let gw = Arc::new(governed());
     gw.up.set(|k| k.latency = Duration::from_millis(20));
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "1",
-    ]);
+    limit_provider(&gw, &["--budget", "1"]);
     let answers: Vec<u16> = at_once(&gw, 200).iter().map(|(s, _)| *s).collect();
     let admitted = answers.iter().filter(|s| **s == 200).count();
     assert!(
@@ -316,15 +274,7 @@ fn max_overlap(gw: &Gateway) -> usize {
 fn concurrent_calls_never_pass_a_token_rate_limit() {
     let gw = Arc::new(governed());
     gw.up.set(|k| k.latency = Duration::from_millis(20));
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--rate-limit",
-        "3000tokens/min",
-    ]);
+    limit_provider(&gw, &["--rate-limit", "3000tokens/min"]);
     let answers: Vec<u16> = at_once(&gw, 100).iter().map(|(s, _)| *s).collect();
     let admitted = answers.iter().filter(|s| **s == 200).count();
     assert!(
@@ -338,15 +288,7 @@ fn concurrent_calls_never_pass_a_token_rate_limit() {
 #[test]
 fn a_stream_settles_with_the_usage_the_upstream_reports() {
     let gw = governed();
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "5",
-    ]);
+    limit_provider(&gw, &["--budget", "5"]);
     // The caller did not ask for usage: the gateway asks upstream and keeps it.
     let mut b = body();
     b["stream"] = json!(true);
@@ -379,15 +321,7 @@ fn wait_for_usage(gw: &Gateway, before: f64) -> f64 {
 fn kill_9_loses_no_settled_charge_and_forgets_no_hold() {
     let mut gw = governed();
     gw.up.set(|k| k.latency = Duration::from_millis(400));
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "100",
-    ]);
+    limit_provider(&gw, &["--budget", "100"]);
     // Settled calls first, then calls in flight when the server dies.
     for _ in 0..3 {
         gw.chat(&body()).ok();
@@ -425,11 +359,7 @@ fn kill_9_loses_no_settled_charge_and_forgets_no_hold() {
         used > 7.0 * CALL_USD && used < 3.0 * CALL_USD + 4.0 * 0.1,
         "${used}"
     );
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let open: i64 = conn
-        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(open, 0, "every hold was settled on restart");
+    assert_eq!(open_holds(&db), 0, "every hold was settled on restart");
 }
 
 #[test]
@@ -443,15 +373,7 @@ fn an_integration_budget_counts_every_workspace() {
 fn a_concurrency_limit_caps_requests_in_flight() {
     let gw = Arc::new(governed());
     gw.up.set(|k| k.latency = Duration::from_millis(200));
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--concurrency",
-        "3",
-    ]);
+    limit_provider(&gw, &["--concurrency", "3"]);
     let answers = at_once(&gw, 20);
     let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
     for (status, text) in &answers {
@@ -473,15 +395,7 @@ fn a_concurrency_limit_caps_requests_in_flight() {
 #[test]
 fn an_embedded_cli_reset_applies_to_the_servers_next_call() {
     let gw = governed();
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "1",
-    ]);
+    limit_provider(&gw, &["--budget", "1"]);
     let (_, refusal) = until_refused(&gw, 200);
     refusal.refused(412, "virtual_key_exhaust_error", "left");
     let db = gw.w.db();
@@ -548,11 +462,7 @@ fn revocation_mid_load_stops_the_next_calls() {
     assert_eq!(gw.up.request_count(), sent);
     // A read waits for the settlements still in flight.
     Api::new(&gw.w).get("/admin/workspaces");
-    let conn = rusqlite::Connection::open(gw.w.db()).unwrap();
-    let open: i64 = conn
-        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(open, 0);
+    assert_eq!(open_holds(&gw.w.db()), 0);
 }
 
 /// A caller that hangs up mid-stream is charged what was consumed (its input, and the
@@ -565,15 +475,7 @@ fn a_caller_that_hangs_up_mid_stream_is_charged_what_was_consumed() {
         k.chunks = 30;
         k.chunk_delay = Duration::from_millis(200);
     });
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "5",
-    ]);
+    limit_provider(&gw, &["--budget", "5"]);
     let mut b = body();
     b["stream"] = json!(true);
     let mut res = gw.post("/chat/completions").json(&b).send().unwrap();
@@ -589,26 +491,14 @@ fn a_caller_that_hangs_up_mid_stream_is_charged_what_was_consumed() {
     let used = wait_for_usage(&gw, 0.0);
     // At $1,000 per million tokens: the input alone is a few cents, the hold under $0.10.
     assert!(used > 0.0 && used < 0.1, "${used}");
-    let conn = rusqlite::Connection::open(gw.w.db()).unwrap();
-    let open: i64 = conn
-        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(open, 0);
+    assert_eq!(open_holds(&gw.w.db()), 0);
 }
 
 /// Each attempt of a retried request holds and settles on its own.
 #[test]
 fn retries_are_admitted_and_counted_per_attempt() {
     let gw = governed();
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--rate-limit",
-        "3/min",
-    ]);
+    limit_provider(&gw, &["--rate-limit", "3/min"]);
     gw.up.fail_next(500, None);
     let config = json!({"retry": {"attempts": 2}, "provider": "@openai-prod"});
     gw.chat_with(&[("x-portkey-config", &config.to_string())], &body())
