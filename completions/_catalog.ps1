@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('configs', 'configs', [CompletionResultType]::ParameterValue, 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`')
             [CompletionResult]::new('org', 'org', [CompletionResultType]::ParameterValue, 'Organisation-wide settings')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Budget alerts: alert thresholds crossed and limits reached, and their delivery')
+            [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The changes made through the Admin API: who changed what, when, from what')
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Explain whether a workspace can call a model, step by step (no call is made)')
@@ -1412,7 +1413,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
         }
         'catalog;alerts;list' {
             [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only alerts of this kind: the alert threshold crossed, or the limit reached')
-            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only alerts raised at or after this time (2026-05-01 or 2026-05-01T12:00:00Z)')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only alerts raised at or after this time (2026-05-01, 2026-05-01T12:00:00Z, or 7d ago)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
@@ -1442,6 +1443,65 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;alerts;help;help' {
+            break
+        }
+        'catalog;audit' {
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only changes at or after this time: an age (7d, 12h), a date or an RFC 3339 time')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only changes before this time: an age (7d, 12h), a date or an RFC 3339 time')
+            [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Only changes made with this API key (id or name), by the local CLI (`embedded`) or by the server itself (`system`)')
+            [CompletionResult]::new('--object', '--object', [CompletionResultType]::ParameterName, 'Only changes to this object, as TYPE/NAME: workspaces/eng, integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID, configs/SLUG, org/settings')
+            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Only changes of this kind')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show at most this many records, newest first')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one change: who, when, the request, and each field before and after')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'catalog;audit;show' {
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
+            [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
+            [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Assume yes for confirmations (needed for destructive commands without a terminal)')
+            [CompletionResult]::new('--no-input', '--no-input', [CompletionResultType]::ParameterName, 'Never prompt; a missing value is an error naming its flag')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Silence status messages on stderr')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print requests and raw error bodies on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'catalog;audit;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one change: who, when, the request, and each field before and after')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'catalog;audit;help;show' {
+            break
+        }
+        'catalog;audit;help;help' {
             break
         }
         'catalog;api-keys' {
@@ -1631,6 +1691,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--trusted-custom-host', '--trusted-custom-host', [CompletionResultType]::ParameterName, 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable')
             [CompletionResult]::new('--alert-webhook', '--alert-webhook', [CompletionResultType]::ParameterName, 'POST each budget alert as JSON to this http(s) URL, retrying until it answers 2xx; repeatable (the environment variable takes them comma-separated)')
             [CompletionResult]::new('--alert-backoff', '--alert-backoff', [CompletionResultType]::ParameterName, 'Retries of a failed alert delivery: the first wait, doubling up to the second')
+            [CompletionResult]::new('--audit-retention', '--audit-retention', [CompletionResultType]::ParameterName, 'Delete audit records older than this (90d, 52w; at least 1h), checked hourly; each pruning is itself recorded. Without it, every record is kept')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')
             [CompletionResult]::new('--base-url', '--base-url', [CompletionResultType]::ParameterName, 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)')
             [CompletionResult]::new('--workspace', '--workspace', [CompletionResultType]::ParameterName, 'Workspace (id, slug or name) for commands that act in one')
@@ -1680,6 +1741,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('configs', 'configs', [CompletionResultType]::ParameterValue, 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`')
             [CompletionResult]::new('org', 'org', [CompletionResultType]::ParameterValue, 'Organisation-wide settings')
             [CompletionResult]::new('alerts', 'alerts', [CompletionResultType]::ParameterValue, 'Budget alerts: alert thresholds crossed and limits reached, and their delivery')
+            [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The changes made through the Admin API: who changed what, when, from what')
             [CompletionResult]::new('api-keys', 'api-keys', [CompletionResultType]::ParameterValue, 'API keys for the Admin API and the gateway')
             [CompletionResult]::new('migrate-vkeys', 'migrate-vkeys', [CompletionResultType]::ParameterValue, 'Migrate legacy virtual keys to integrations and AI providers with the same slugs')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Explain whether a workspace can call a model, step by step (no call is made)')
@@ -1867,6 +1929,13 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             break
         }
         'catalog;help;alerts;list' {
+            break
+        }
+        'catalog;help;audit' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one change: who, when, the request, and each field before and after')
+            break
+        }
+        'catalog;help;audit;show' {
             break
         }
         'catalog;help;api-keys' {

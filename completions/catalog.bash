@@ -22,6 +22,9 @@ _catalog() {
             catalog,api-keys)
                 cmd="catalog__subcmd__api__subcmd__keys"
                 ;;
+            catalog,audit)
+                cmd="catalog__subcmd__audit"
+                ;;
             catalog,auth)
                 cmd="catalog__subcmd__auth"
                 ;;
@@ -96,6 +99,18 @@ _catalog() {
                 ;;
             catalog__subcmd__api__subcmd__keys__subcmd__help,list)
                 cmd="catalog__subcmd__api__subcmd__keys__subcmd__help__subcmd__list"
+                ;;
+            catalog__subcmd__audit,help)
+                cmd="catalog__subcmd__audit__subcmd__help"
+                ;;
+            catalog__subcmd__audit,show)
+                cmd="catalog__subcmd__audit__subcmd__show"
+                ;;
+            catalog__subcmd__audit__subcmd__help,help)
+                cmd="catalog__subcmd__audit__subcmd__help__subcmd__help"
+                ;;
+            catalog__subcmd__audit__subcmd__help,show)
+                cmd="catalog__subcmd__audit__subcmd__help__subcmd__show"
                 ;;
             catalog__subcmd__auth,help)
                 cmd="catalog__subcmd__auth__subcmd__help"
@@ -175,6 +190,9 @@ _catalog() {
             catalog__subcmd__help,api-keys)
                 cmd="catalog__subcmd__help__subcmd__api__subcmd__keys"
                 ;;
+            catalog__subcmd__help,audit)
+                cmd="catalog__subcmd__help__subcmd__audit"
+                ;;
             catalog__subcmd__help,auth)
                 cmd="catalog__subcmd__help__subcmd__auth"
                 ;;
@@ -225,6 +243,9 @@ _catalog() {
                 ;;
             catalog__subcmd__help__subcmd__api__subcmd__keys,list)
                 cmd="catalog__subcmd__help__subcmd__api__subcmd__keys__subcmd__list"
+                ;;
+            catalog__subcmd__help__subcmd__audit,show)
+                cmd="catalog__subcmd__help__subcmd__audit__subcmd__show"
                 ;;
             catalog__subcmd__help__subcmd__auth,login)
                 cmd="catalog__subcmd__help__subcmd__auth__subcmd__login"
@@ -545,7 +566,7 @@ _catalog() {
 
     case "${cmd}" in
         catalog)
-            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help"
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -921,6 +942,148 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__api__subcmd__keys__subcmd__list)
+            opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__audit)
+            opts="-o -y -q -v -h -V --since --until --actor --object --action --limit --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --actor)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --object)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --action)
+                    COMPREPLY=($(compgen -W "create update delete provision_workspaces provision_models remove_models migrate prune" -- "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workspace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__audit__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__audit__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__audit__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__audit__subcmd__show)
             opts="-o -y -q -v -h -V --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1711,7 +1874,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help)
-            opts="auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help"
+            opts="auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1795,6 +1958,34 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__help__subcmd__api__subcmd__keys__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__audit)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        catalog__subcmd__help__subcmd__audit__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4401,7 +4592,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__serve)
-            opts="-o -y -q -v -h -V --listen --db --header-timeout --idle-timeout --shutdown-timeout --trusted-custom-host --alert-webhook --alert-backoff --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --listen --db --header-timeout --idle-timeout --shutdown-timeout --trusted-custom-host --alert-webhook --alert-backoff --audit-retention --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4436,6 +4627,10 @@ _catalog() {
                     return 0
                     ;;
                 --alert-backoff)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-retention)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -43,6 +43,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
             cand alerts 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
+            cand audit 'The changes made through the Admin API: who changed what, when, from what'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
@@ -1310,7 +1311,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;alerts;list'= {
             cand --kind 'Only alerts of this kind: the alert threshold crossed, or the limit reached'
-            cand --since 'Only alerts raised at or after this time (2026-05-01 or 2026-05-01T12:00:00Z)'
+            cand --since 'Only alerts raised at or after this time (2026-05-01, 2026-05-01T12:00:00Z, or 7d ago)'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
@@ -1337,6 +1338,60 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;alerts;help;list'= {
         }
         &'catalog;alerts;help;help'= {
+        }
+        &'catalog;audit'= {
+            cand --since 'Only changes at or after this time: an age (7d, 12h), a date or an RFC 3339 time'
+            cand --until 'Only changes before this time: an age (7d, 12h), a date or an RFC 3339 time'
+            cand --actor 'Only changes made with this API key (id or name), by the local CLI (`embedded`) or by the server itself (`system`)'
+            cand --object 'Only changes to this object, as TYPE/NAME: workspaces/eng, integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID, configs/SLUG, org/settings'
+            cand --action 'Only changes of this kind'
+            cand --limit 'Show at most this many records, newest first'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'Show one change: who, when, the request, and each field before and after'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;audit;show'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;audit;help'= {
+            cand show 'Show one change: who, when, the request, and each field before and after'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;audit;help;show'= {
+        }
+        &'catalog;audit;help;help'= {
         }
         &'catalog;api-keys'= {
             cand --profile 'Profile to use (a stored server and key)'
@@ -1513,6 +1568,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --trusted-custom-host 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable'
             cand --alert-webhook 'POST each budget alert as JSON to this http(s) URL, retrying until it answers 2xx; repeatable (the environment variable takes them comma-separated)'
             cand --alert-backoff 'Retries of a failed alert delivery: the first wait, doubling up to the second'
+            cand --audit-retention 'Delete audit records older than this (90d, 52w; at least 1h), checked hourly; each pruning is itself recorded. Without it, every record is kept'
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
             cand --workspace 'Workspace (id, slug or name) for commands that act in one'
@@ -1560,6 +1616,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
             cand alerts 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
+            cand audit 'The changes made through the Admin API: who changed what, when, from what'
             cand api-keys 'API keys for the Admin API and the gateway'
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
@@ -1700,6 +1757,11 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand list 'List budget alerts, newest first'
         }
         &'catalog;help;alerts;list'= {
+        }
+        &'catalog;help;audit'= {
+            cand show 'Show one change: who, when, the request, and each field before and after'
+        }
+        &'catalog;help;audit;show'= {
         }
         &'catalog;help;api-keys'= {
             cand list 'List API keys (of one workspace with --workspace)'

@@ -47,6 +47,7 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "providers" -d 'AI p
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "org" -d 'Organisation-wide settings'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "audit" -d 'The changes made through the Admin API: who changed what, when, from what'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
@@ -1088,7 +1089,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand alerts; and not __fish_s
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_subcommand_from list" -l kind -d 'Only alerts of this kind: the alert threshold crossed, or the limit reached' -r -f -a "threshold\t''
 limit\t''"
-complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_subcommand_from list" -l since -d 'Only alerts raised at or after this time (2026-05-01 or 2026-05-01T12:00:00Z)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_subcommand_from list" -l since -d 'Only alerts raised at or after this time (2026-05-01, 2026-05-01T12:00:00Z, or 7d ago)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -1107,6 +1108,53 @@ complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "list" -d 'List budget alerts, newest first'
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l since -d 'Only changes at or after this time: an age (7d, 12h), a date or an RFC 3339 time' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l until -d 'Only changes before this time: an age (7d, 12h), a date or an RFC 3339 time' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l actor -d 'Only changes made with this API key (id or name), by the local CLI (`embedded`) or by the server itself (`system`)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l object -d 'Only changes to this object, as TYPE/NAME: workspaces/eng, integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID, configs/SLUG, org/settings' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l action -d 'Only changes of this kind' -r -f -a "create\t''
+update\t''
+delete\t''
+provision_workspaces\t''
+provision_models\t''
+remove_models\t''
+migrate\t''
+prune\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l limit -d 'Show at most this many records, newest first' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Show one change: who, when, the request, and each field before and after'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one change: who, when, the request, and each field before and after'
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand api-keys; and not __fish_seen_subcommand_from list create delete help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -1245,6 +1293,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand serve" -l shutdown-timeo
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l trusted-custom-host -d 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l alert-webhook -d 'POST each budget alert as JSON to this http(s) URL, retrying until it answers 2xx; repeatable (the environment variable takes them comma-separated)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l alert-backoff -d 'Retries of a failed alert delivery: the first wait, doubling up to the second' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l audit-retention -d 'Delete audit records older than this (90d, 52w; at least 1h), checked hourly; each pruning is itself recorded. Without it, every record is kept' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -1276,21 +1325,22 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "org" -d 'Organisation-wide settings'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts api-keys migrate-vkeys check usage serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "audit" -d 'The changes made through the Admin API: who changed what, when, from what'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
@@ -1330,6 +1380,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "versions" -d 'List a config\'s versions, newest first'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from org" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "list" -d 'List budget alerts, newest first'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Show one change: who, when, the request, and each field before and after'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "create" -d 'Create an API key; the key is shown once'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "delete" -d 'Delete an API key (asks for confirmation, or pass --yes)'

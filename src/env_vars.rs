@@ -16,6 +16,7 @@ pub const CATALOG_MASTER_KEY: &str = "CATALOG_MASTER_KEY";
 pub const CATALOG_BOOTSTRAP_ADMIN_KEY: &str = "CATALOG_BOOTSTRAP_ADMIN_KEY";
 pub const CATALOG_LISTEN: &str = "CATALOG_LISTEN";
 pub const CATALOG_DB: &str = "CATALOG_DB";
+pub const CATALOG_AUDIT_RETENTION: &str = "CATALOG_AUDIT_RETENTION";
 pub const CATALOG_HEADER_TIMEOUT: &str = "CATALOG_HEADER_TIMEOUT";
 pub const CATALOG_IDLE_TIMEOUT: &str = "CATALOG_IDLE_TIMEOUT";
 pub const CATALOG_SHUTDOWN_TIMEOUT: &str = "CATALOG_SHUTDOWN_TIMEOUT";
@@ -85,6 +86,10 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (
         CATALOG_ALERT_BACKOFF,
         "`catalog serve`: retries of a failed alert delivery, FIRST..MAX (as --alert-backoff; default 1s..5m)",
+    ),
+    (
+        CATALOG_AUDIT_RETENTION,
+        "`catalog serve`: delete audit records older than this, e.g. 365d (as --audit-retention; default: keep all)",
     ),
     (NO_COLOR, "disable colour"),
     (CI, "when set, never prompt"),

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod api_key;
+pub mod audit;
 pub mod configs;
 pub mod error;
 pub mod gateway_config;

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod api_keys;
+mod audit;
 pub mod configs;
 pub mod flags;
 mod gateway;
@@ -16,6 +17,7 @@ mod whoami;
 mod workspaces;
 
 pub use alerts::AlertFilter;
+pub use audit::AuditFilter;
 pub use organisation::OrgSettings;
 pub use whoami::WhoAmI;
 pub use workspaces::is_missing;

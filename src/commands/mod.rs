@@ -3,6 +3,7 @@
 pub mod access_view;
 pub mod alerts;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod check;
 pub mod completion;
@@ -16,6 +17,7 @@ pub mod providers;
 pub mod serve;
 #[cfg(test)]
 pub mod testing;
+pub mod time_args;
 pub mod usage;
 pub mod workspaces;
 
@@ -57,6 +59,8 @@ pub enum Command {
     /// Budget alerts: alert thresholds crossed and limits reached, and their delivery
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// The changes made through the Admin API: who changed what, when, from what
+    Audit(audit::AuditArgs),
     /// API keys for the Admin API and the gateway
     #[command(subcommand, name = "api-keys")]
     ApiKeys(api_keys::ApiKeysCommand),
@@ -195,6 +199,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Configs(cmd) => configs::run(ctx, cmd),
         Command::Org(cmd) => org::run(ctx, cmd),
         Command::Alerts(cmd) => alerts::run(ctx, cmd),
+        Command::Audit(args) => audit::run(ctx, args),
         Command::ApiKeys(cmd) => api_keys::run(ctx, cmd),
         Command::MigrateVkeys(args) => migrate_vkeys::run(ctx, args),
         Command::Check(args) => check::run(ctx, args),

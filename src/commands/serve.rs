@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
+use super::time_args::Age;
 use super::Ctx;
 use crate::env_vars as env;
 use crate::gateway::hosts::TrustedHost;
@@ -70,6 +71,21 @@ pub struct ServeArgs {
         default_value = "1s..5m"
     )]
     pub alert_backoff: BackoffArg,
+
+    /// Delete audit records older than this (90d, 52w; at least 1h), checked hourly;
+    /// each pruning is itself recorded. Without it, every record is kept
+    #[arg(long, env = env::CATALOG_AUDIT_RETENTION, value_name = "AGE", value_parser = parse_retention)]
+    pub audit_retention: Option<Age>,
+}
+
+fn parse_retention(text: &str) -> Result<Age, String> {
+    let age: Age = text.parse()?;
+    if age.0 < chrono::Duration::hours(1) {
+        return Err(format!(
+            "`{text}` is shorter than an hour; keep records at least 1h"
+        ));
+    }
+    Ok(age)
 }
 
 /// `FIRST..MAX`: two durations, the first at most the second (`1s..5m`).
@@ -170,6 +186,9 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.spawn(server::alerts::run(state.clone(), delivery));
+    if let Some(Age(retention)) = args.audit_retention {
+        runtime.spawn(server::audit::retain(state.clone(), retention));
+    }
     runtime.block_on(server::serve(state, listener, timeouts, |addr| {
         printer.notice(format!(
             "catalog serve: listening on http://{addr}/v1 (database {})",

@@ -16,6 +16,7 @@
 //! Every rule fails with one [`DomainError`]; each surface maps it once, one way.
 
 pub mod alerts;
+pub mod audit;
 pub mod dependents;
 pub mod error;
 pub mod legacy;

@@ -155,6 +155,21 @@ impl Query {
         }
     }
 
+    /// An RFC 3339 time (`2026-05-01T00:00:00Z`).
+    pub fn time(&self, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        self.typed(name)?
+            .map(|s| {
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|_| {
+                        ApiError::invalid(format!(
+                            "query parameter `{name}` must be an RFC 3339 time such as 2026-05-01T00:00:00Z, got `{s}`"
+                        ))
+                    })
+            })
+            .transpose()
+    }
+
     fn number(&self, names: &[&str]) -> Result<Option<u64>, ApiError> {
         for name in names {
             if let Some(v) = self.typed(name)? {

@@ -4,6 +4,7 @@
 //! embedded CLI, which calls it with [`tower::ServiceExt::oneshot`] and no socket.
 
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -52,6 +53,16 @@ pub struct ServerConfig {
 }
 
 impl AppState {
+    /// A write transaction for the request being served: a change through the Admin API
+    /// is recorded in the audit log by the transaction that makes it.
+    pub fn begin(&self) -> crate::store::StoreResult<Box<dyn crate::store::StoreTx + '_>> {
+        let mut tx = self.store.begin()?;
+        if let Some(context) = audit::current() {
+            tx.audit(context);
+        }
+        Ok(tx)
+    }
+
     pub fn open(config: &ServerConfig) -> anyhow::Result<AppState> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db_path)?);
         // Holds a crashed process left open are settled at their full amounts: a request

@@ -10,12 +10,13 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use super::handlers::{
-    alerts, api_keys, catalog_models, check, configs, integration_models, integration_workspaces,
-    integrations, organisation, providers, usage, virtual_keys, whoami, workspaces,
+    alerts, api_keys, audit as audit_logs, catalog_models, check, configs, integration_models,
+    integration_workspaces, integrations, organisation, providers, usage, virtual_keys, whoami,
+    workspaces,
 };
 use super::openapi::{self, Described, ParamKind, QueryParam};
 use super::scopes::{self, Action, Requirement};
-use super::AppState;
+use super::{audit, AppState};
 
 /// One route of the server.
 pub struct Route {
@@ -127,10 +128,47 @@ const DELIVERED: QueryParam = QueryParam::new(
     ParamKind::Boolean,
     "Only alerts every webhook acknowledged (`true`), or the others (`false`)",
 );
+const RFC3339: &str = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$";
 const SINCE: QueryParam = QueryParam::new(
     "since",
-    ParamKind::Pattern(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"),
+    ParamKind::Pattern(RFC3339),
     "Only alerts raised at or after this RFC 3339 time",
+);
+
+const START_TIME: QueryParam = QueryParam::new(
+    "start_time",
+    ParamKind::Pattern(RFC3339),
+    "Only records at or after this RFC 3339 time",
+);
+const END_TIME: QueryParam = QueryParam::new(
+    "end_time",
+    ParamKind::Pattern(RFC3339),
+    "Only records before this RFC 3339 time",
+);
+const ACTOR: QueryParam = QueryParam::new(
+    "actor",
+    ParamKind::String,
+    "Only changes by this API key (id or name), `embedded` or `system`",
+);
+const RESOURCE_TYPE: QueryParam = QueryParam::new(
+    "resource_type",
+    ParamKind::OneOf(crate::domain::audit::RESOURCE_TYPES),
+    "Only changes to objects of this type",
+);
+const RESOURCE_ID: QueryParam = QueryParam::new(
+    "resource_id",
+    ParamKind::String,
+    "Only changes to this object (id or slug)",
+);
+const AUDIT_WORKSPACE: QueryParam = QueryParam::new(
+    "workspace_id",
+    ParamKind::String,
+    "Only changes touching this workspace (id or slug); a workspace key's own always",
+);
+const AUDIT_ACTION: QueryParam = QueryParam::new(
+    "action",
+    ParamKind::OneOf(crate::domain::audit::ACTIONS),
+    "Only changes of this kind",
 );
 
 /// The routes, in the order the OpenAPI document lists them.
@@ -180,6 +218,8 @@ pub fn all() -> Vec<Route> {
         route!(DELETE "/configs/{slug}", Scope("configs.delete"), configs::delete, "Delete a saved gateway config and its versions"; query &[WORKSPACE_ID]),
         route!(GET "/configs/{slug}/versions", Scope("configs.read"), configs::versions, "List a saved gateway config's versions, newest first"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
         route!(GET "/alerts", Scope("alerts.list"), alerts::list, "List budget alerts, newest first, with their webhook deliveries", extension; query &[ALERT_KIND, DELIVERED, SINCE, CURRENT_PAGE, PAGE_SIZE]),
+        route!(GET "/audit-logs", Scope("audit_logs.list"), audit_logs::list, "List the changes made through the Admin API, newest first", extension; query &[START_TIME, END_TIME, ACTOR, RESOURCE_TYPE, RESOURCE_ID, AUDIT_WORKSPACE, AUDIT_ACTION, CURRENT_PAGE, PAGE_SIZE]),
+        route!(GET "/audit-logs/{id}", Scope("audit_logs.list"), audit_logs::retrieve, "Retrieve one audit record", extension),
         route!(GET "/whoami", Authenticated, whoami::get, "Describe the calling API key", extension),
     ]
 }
@@ -230,13 +270,14 @@ fn unknown_query(query: &[QueryParam], request: &Request) -> Option<super::error
 pub fn v1() -> Router<AppState> {
     let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
     for r in all() {
-        let (requires, query) = (r.requires, r.query);
+        let (requires, query, path) = (r.requires, r.query, r.path);
         let method_router = (r.handler)().route_layer(middleware::from_fn(
             move |request: Request, next: Next| async move {
                 if let Some(e) = unknown_query(query, &request) {
                     return axum::response::IntoResponse::into_response(e);
                 }
-                scopes::enforce(requires, request, next).await
+                let context = audit::context(path, &request);
+                audit::within(context, scopes::enforce(requires, request, next)).await
             },
         ));
         let merged = match by_path.remove(r.path) {

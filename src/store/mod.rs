@@ -11,6 +11,7 @@ pub mod sqlite;
 use serde::{Deserialize, Serialize};
 
 use crate::api::api_key::ApiKey;
+use crate::api::audit::AuditRecord;
 use crate::api::configs::{Config, ConfigVersion};
 use crate::api::integration::Integration;
 use crate::api::models::IntegrationModel;
@@ -19,6 +20,7 @@ use crate::api::provisioning::WorkspaceAccess;
 use crate::api::usage::UsageState;
 use crate::api::virtual_key::VirtualKey;
 use crate::api::workspace::Workspace;
+use crate::domain::audit::AuditContext;
 pub use ledger::{
     Admission, Alert, AlertDelivery, AlertEvent, AlertKind, CounterState, Gauge, HoldEntry,
     Refusal, Unit,
@@ -151,6 +153,24 @@ pub struct AlertQuery {
     pub delivered: Option<bool>,
     /// Only alerts raised at or after this time.
     pub since: Option<chrono::DateTime<chrono::Utc>>,
+    pub page: Page,
+}
+
+/// Which audit records to list, newest first. Every filter given must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Records at or after this time.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Records before this time.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// The actor: an API key's id or name, `embedded` or `system`.
+    pub actor: Option<String>,
+    pub resource_type: Option<String>,
+    /// The object's id or slug.
+    pub resource: Option<String>,
+    /// Records touching this workspace (its id).
+    pub workspace_id: Option<String>,
+    pub action: Option<String>,
     pub page: Page,
 }
 
@@ -366,11 +386,18 @@ pub trait StoreRead {
     fn alerts(&mut self, query: &AlertQuery) -> StoreResult<(u64, Vec<Alert>)>;
     /// Whether alerts wait to be picked up, and when a delivery to `webhooks` is due.
     fn alert_outbox(&mut self, webhooks: &[String]) -> StoreResult<AlertOutbox>;
+    /// Audit records, newest first; and how many match.
+    fn audit_records(&mut self, query: &AuditQuery) -> StoreResult<(u64, Vec<AuditRecord>)>;
+    fn audit_record(&mut self, id: i64) -> StoreResult<Option<AuditRecord>>;
 }
 
 /// One write transaction: everything in it lands on [`StoreTx::commit`], nothing if it
 /// is dropped first. Reads inside it see its own writes.
 pub trait StoreTx: StoreRead {
+    /// Records the transaction's changes, on commit and in it, as one audit record of the
+    /// request `context` describes. Set before the first write.
+    fn audit(&mut self, context: AuditContext);
+
     fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
 
     /// Inserts a workspace; a slug already taken is a conflict.
@@ -465,6 +492,13 @@ pub trait Store: Send + Sync {
     /// Settles, at their full amounts, the holds of owners (see [`owner`]) for which
     /// `alive` says no (a crash left them open); returns how many.
     fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64>;
+
+    /// Deletes the audit records older than `cutoff` (retention) and records that it did.
+    fn prune_audit(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64>;
 
     /// Remembers the webhooks alerts go to and queues, for each, the alerts of budgets'
     /// current windows (as the ledger last counted them) it has not had yet; returns how

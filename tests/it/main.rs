@@ -6,6 +6,7 @@
 mod admission;
 mod alerts;
 mod assets;
+mod audit;
 mod bedrock;
 mod cli_edges;
 mod common;

@@ -1013,8 +1013,9 @@ fn a_probe_answers_as_admission_would_and_changes_nothing() {
     assert_ne!(ledger_state(&*store, &db).counters, before.counters);
 }
 
-/// Takes a catalog back to before the admission ledger (schema 8).
-const LEDGER_TABLES: &str = "DROP TRIGGER access_counters; DROP TRIGGER provider_counters;
+/// Takes a catalog back to before the admission ledger (schema 8) and the audit log.
+const LEDGER_TABLES: &str = "DROP TABLE audit_log;
+     DROP TRIGGER access_counters; DROP TRIGGER provider_counters;
      DROP TRIGGER virtual_key_counters; DROP TRIGGER integration_counters;
      DROP TRIGGER workspace_counters; DROP TRIGGER api_key_counters;
      DROP TABLE counters; DROP TABLE rate_slots; DROP TABLE holds;

@@ -39,18 +39,7 @@ pub async fn list(
             })
         })
         .transpose()?;
-    let since = query
-        .typed("since")?
-        .map(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|_| {
-                    ApiError::invalid(format!(
-                        "query parameter `since` must be an RFC 3339 time such as 2026-05-01T00:00:00Z, got `{s}`"
-                    ))
-                })
-        })
-        .transpose()?;
+    let since = query.time("since")?;
     let q = AlertQuery {
         kind,
         delivered,

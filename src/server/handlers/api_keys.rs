@@ -235,7 +235,7 @@ pub async fn create(
         object: "api-key".to_owned(),
     };
     let id = public.id.clone();
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     tx.insert_api_key(&ApiKeyRecord {
         public,
         key_hash: hash_api_key(&secret),
@@ -311,7 +311,7 @@ pub async fn update(
     // Whatever the update, the key must not end up outliving the caller.
     let expires_after = body.expires_at.clone().apply(current.expires_at.clone());
     check_expiry(&principal, expires_after.as_deref())?;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     let mut key = tx
         .api_key(&current.id)?
         .ok_or_else(|| ApiError::not_found(format!("API key `{id}` not found")))?;
@@ -339,7 +339,7 @@ pub async fn delete(
 ) -> ApiResult<Json<Empty>> {
     let key = reachable(&state, &principal, &id, Action::Delete)?;
     // Over the network, keep the organisation reachable: the embedded owner needs no key.
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     keep_an_admin(&mut *tx, &principal, &key, None)?;
     tx.delete_api_key(&key.id)?;
     tx.commit()?;

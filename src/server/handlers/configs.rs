@@ -151,7 +151,7 @@ pub async fn create(
         last_updated_at: Some(now()),
         object: "config".to_owned(),
     };
-    let mut store_tx = state.store.begin()?;
+    let mut store_tx = state.begin()?;
     let tx = &mut *store_tx;
     let mut attempt = 0;
     loop {
@@ -209,7 +209,7 @@ pub async fn update(
 ) -> ApiResult<Json<Config>> {
     let value = body.config.as_ref().map(check_config).transpose()?;
     let ws = named_workspace(&state, &principal, query.get("workspace_id"))?;
-    let mut store_tx = state.store.begin()?;
+    let mut store_tx = state.begin()?;
     let tx = &mut *store_tx;
     let found = tx.config(&slug)?;
     let mut config = visible(&principal, ws.as_ref(), &slug, found)?;
@@ -249,7 +249,7 @@ pub async fn delete(
     query: Query,
 ) -> ApiResult<Json<Empty>> {
     let ws = named_workspace(&state, &principal, query.get("workspace_id"))?;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     let found = tx.config(&slug)?;
     let config = visible(&principal, ws.as_ref(), &slug, found)?;
     tx.delete_config(&config.id)?;

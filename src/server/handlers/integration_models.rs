@@ -179,7 +179,7 @@ pub async fn update(
     } else {
         None
     };
-    let mut store_tx = state.store.begin()?;
+    let mut store_tx = state.begin()?;
     let tx = &mut *store_tx;
     let mut integration = tx
         .integration(&id)?
@@ -268,7 +268,7 @@ pub async fn delete(
         check_slug("slugs", &s.replace([':', '.', '/', '@'], "-"))?;
     }
     let id = reachable(&state, &principal, &slug)?.public.id;
-    let mut store_tx = state.store.begin()?;
+    let mut store_tx = state.begin()?;
     let tx = &mut *store_tx;
     let existing = tx.models(&id)?;
     for s in &slugs {

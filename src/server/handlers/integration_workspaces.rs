@@ -43,7 +43,7 @@ pub async fn update(
     principal.require_organisation("workspace provisioning")?;
     check_bulk_update(&body)?;
     let id = reachable(&state, &principal, &slug)?.public.id;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     update_access(&mut *tx, &id, &slug, &body, chrono::Utc::now())?;
     tx.commit()?;
     Ok(Json(Empty {}))

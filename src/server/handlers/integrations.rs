@@ -236,7 +236,7 @@ pub async fn create(
         },
         sealed_secrets: seal(&state, &id, &secrets)?,
     };
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     match tx.insert_integration(&record) {
         Err(StoreError::Conflict(_)) if !explicit_slug => {
             // A slug derived from the name may be taken: keep the name, add a suffix.
@@ -340,7 +340,7 @@ pub async fn update(
     } else {
         None
     };
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     let mut record = tx
         .integration(&current.public.id)?
         .ok_or_else(|| ApiError::not_found(format!("integration `{slug}` not found")))?;
@@ -421,7 +421,7 @@ pub async fn delete(
         }
     };
     let id = record.public.id.clone();
-    let mut store_tx = state.store.begin()?;
+    let mut store_tx = state.begin()?;
     let tx = &mut *store_tx;
     let users = tx.providers(None, Some(&id))?;
     if !users.is_empty() && !force {

@@ -65,7 +65,7 @@ pub async fn update(
 ) -> ApiResult<Json<OrganisationSettings>> {
     principal.require_organisation("organisation settings")?;
     if let Some(allow) = body.allow_workspace_integrations {
-        let mut tx = state.store.begin()?;
+        let mut tx = state.begin()?;
         tx.set_meta(META_ALLOW, if allow { "true" } else { "false" })?;
         tx.commit()?;
     }

@@ -47,7 +47,7 @@ pub async fn create(
     check_limits(body.usage_limits.as_ref(), body.rate_limits.as_ref())?;
     check_expiry(body.expires_at.as_deref())?;
     let ws = workspace(&state, &principal, body.workspace_id.as_deref())?;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     let record = providers::create(&mut *tx, &ws, &body, chrono::Utc::now())?;
     tx.commit()?;
     Ok(Json(Created {
@@ -125,7 +125,7 @@ pub async fn update(
     check_expiry(body.expires_at.as_value().map(String::as_str))?;
     let given = query.get("workspace_id").or(body.workspace_id.as_deref());
     let ws = workspace(&state, &principal, given)?;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     let mut record = tx.provider(&ws.id, &slug)?.ok_or_else(|| {
         ApiError::not_found(format!(
             "AI provider `{slug}` not found in workspace `{}`",
@@ -148,7 +148,7 @@ pub async fn delete(
 ) -> ApiResult<Json<Empty>> {
     let ws = workspace(&state, &principal, query.get("workspace_id"))?;
     let record = find(&state, &ws, &slug)?;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     tx.delete_provider(&record.public.id)?;
     tx.commit()?;
     Ok(Json(Empty {}))

@@ -64,7 +64,7 @@ pub async fn create(
             ApiError::invalid("`workspace_id` is required with an organisation API key")
         })?;
     let master = master(&state)?;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     let record = virtual_keys::create(&mut *tx, &master, &ws, &body, Utc::now())?;
     tx.commit()?;
     Ok(Json(LegacyAnswer::new(record.public.slug)))
@@ -163,7 +163,7 @@ pub async fn update(
     } else {
         None
     };
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     virtual_keys::update(
         &mut *tx,
         master.as_ref(),
@@ -184,7 +184,7 @@ pub async fn delete(
     query: Query,
 ) -> ApiResult<Json<Empty>> {
     let target = one(&state, &principal, &slug, &query)?;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     tx.delete_virtual_key(&target.id)?;
     tx.delete_provider(&target.id)?;
     tx.commit()?;
@@ -215,7 +215,7 @@ pub async fn migrate(
     principal.require_organisation("virtual key migration")?;
     let ws = scope_workspace(&state, &principal, body.workspace_id.as_deref())?;
     let master = master(&state)?;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     let migrated = vk_migration::migrate(
         &mut *tx,
         &master,

@@ -83,7 +83,7 @@ pub async fn create(
     };
     // The workspace and the access that global settings give it land together.
     let now = chrono::Utc::now();
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     tx.insert_workspace(&ws)?;
     provisioning::provision_new_workspace(&mut *tx, &ws, now)?;
     tx.commit()?;
@@ -125,7 +125,7 @@ pub async fn update(
     principal.require_organisation("workspace management")?;
     check_defaults(body.defaults.as_ref())?;
     check_limits(body.usage_limits.as_value(), body.rate_limits.as_value())?;
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     let mut ws = tx
         .workspace(&id)?
         .ok_or_else(|| ApiError::not_found(format!("workspace `{id}` not found")))?;
@@ -166,7 +166,7 @@ pub async fn delete(
             )));
         }
     }
-    let mut tx = state.store.begin()?;
+    let mut tx = state.begin()?;
     dependents::delete_workspace(&mut *tx, &ws.id, body.force_delete.unwrap_or(false))?;
     tx.commit()?;
     Ok((StatusCode::OK, Json(Empty {})))

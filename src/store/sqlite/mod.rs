@@ -10,6 +10,7 @@
 //! own snapshot, so that in WAL mode a read never waits for a writer.
 
 mod alerts;
+mod audit;
 mod ledger;
 mod read;
 mod schema;
@@ -363,6 +364,14 @@ impl super::Store for SqliteStore {
         let n = ledger::recover(&tx, alive, chrono::Utc::now())?;
         tx.commit()?;
         Ok(n)
+    }
+
+    fn prune_audit(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        self.ledger_tx(|conn| audit::prune(conn, cutoff, now))
     }
 
     fn configure_alert_webhooks(

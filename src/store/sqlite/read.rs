@@ -479,6 +479,17 @@ impl<T: Db> StoreRead for T {
         super::alerts::outbox(self.db(), webhooks)
     }
 
+    fn audit_records(
+        &mut self,
+        query: &crate::store::AuditQuery,
+    ) -> StoreResult<(u64, Vec<crate::api::audit::AuditRecord>)> {
+        super::audit::list(self.db(), query)
+    }
+
+    fn audit_record(&mut self, id: i64) -> StoreResult<Option<crate::api::audit::AuditRecord>> {
+        super::audit::get(self.db(), id)
+    }
+
     fn configs(&mut self, q: &ConfigQuery) -> StoreResult<(u64, Vec<Config>)> {
         docs(page_of(
             self.db(),

@@ -225,6 +225,33 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_at)
         WHERE delivered_at IS NULL;",
+    // 10: the audit log, append-only (see `audit`): one record per change made through
+    // the Admin API, with the columns its filters read beside the record itself. No
+    // foreign keys: the record of a deleted object outlives it.
+    "CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        actor_type TEXT NOT NULL,
+        actor_id TEXT,
+        actor_name TEXT,
+        action TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id TEXT,
+        resource_slug TEXT,
+        workspaces TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        doc TEXT NOT NULL
+     );
+     CREATE INDEX audit_log_created ON audit_log(created_at);
+     CREATE INDEX audit_log_resource ON audit_log(resource_type, resource_id);
+     CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log BEGIN
+        SELECT RAISE(ABORT, 'audit records are append-only');
+     END;
+     CREATE TRIGGER audit_log_retention BEFORE DELETE ON audit_log
+     WHEN OLD.created_at >= COALESCE((SELECT value FROM meta WHERE key = 'audit_prune_before'), '')
+     BEGIN
+        SELECT RAISE(ABORT, 'audit records are deleted only by retention, oldest first');
+     END;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

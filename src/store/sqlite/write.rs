@@ -3,7 +3,7 @@
 
 use std::sync::MutexGuard;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::read::Db;
 use super::{internal, to_doc, unique_or_internal};
@@ -11,6 +11,7 @@ use crate::api::api_key::ApiKey;
 use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
+use crate::domain::audit::{self, AuditContext, Change};
 use crate::store::{
     AccessRecord, ApiKeyRecord, IntegrationRecord, ModelRecord, ProviderRecord, StoreError,
     StoreResult, StoreTx, Unit, UsageScope, VirtualKeyRecord,
@@ -19,14 +20,119 @@ use crate::store::{
 pub struct SqliteTx<'a> {
     conn: MutexGuard<'a, Connection>,
     open: bool,
+    /// The request being audited and what the transaction has written for it so far.
+    trail: Option<(AuditContext, Vec<Change>)>,
 }
+
+/// A stored object, by its key: what the audit trail reads before and after a write.
+enum Row<'k> {
+    Workspace(&'k str),
+    Integration(&'k str),
+    Access(&'k str, &'k str),
+    Model(&'k str, &'k str),
+    Provider(&'k str),
+    VirtualKey(&'k str),
+    ApiKey(&'k str),
+    Config(&'k str),
+    Setting(&'k str),
+    Counter(&'k str, &'k str),
+}
+
+impl Row<'_> {
+    /// The object's type in audit records, its query (document, sealed secret, slug,
+    /// workspace) and the query's two arguments.
+    fn query(&self) -> (&'static str, &'static str, [&str; 2]) {
+        match *self {
+            Row::Workspace(id) => ("workspace", "SELECT doc, NULL, slug, id FROM workspaces WHERE id = ?1 AND ?2 = ''", [id, ""]),
+            Row::Integration(id) => ("integration", "SELECT doc, secrets, slug, workspace_id FROM integrations WHERE id = ?1 AND ?2 = ''", [id, ""]),
+            Row::Access(i, w) => ("integration_workspace", "SELECT doc, NULL, NULL, workspace_id FROM integration_workspaces WHERE integration_id = ?1 AND workspace_id = ?2", [i, w]),
+            Row::Model(i, slug) => ("integration_model", "SELECT doc, secrets, slug, NULL FROM integration_models WHERE integration_id = ?1 AND slug = ?2", [i, slug]),
+            Row::Provider(id) => ("provider", "SELECT doc, NULL, slug, workspace_id FROM providers WHERE id = ?1 AND ?2 = ''", [id, ""]),
+            Row::VirtualKey(id) => ("virtual_key", "SELECT doc, secrets, slug, NULLIF(workspace_id, '') FROM virtual_keys WHERE id = ?1 AND ?2 = ''", [id, ""]),
+            Row::ApiKey(id) => ("api_key", "SELECT doc, CAST(key_hash AS BLOB), NULL, workspace_id FROM api_keys WHERE id = ?1 AND ?2 = ''", [id, ""]),
+            Row::Config(id) => ("config", "SELECT doc, NULL, slug, workspace_id FROM configs WHERE id = ?1 AND ?2 = ''", [id, ""]),
+            Row::Setting(key) => ("organisation_setting", "SELECT json_object('value', value), NULL, key, NULL FROM meta WHERE key = ?1 AND ?2 = ''", [key, ""]),
+            Row::Counter(scope, limit) => ("usage", "SELECT json_object('current_usage', CAST(used AS REAL) / scale, 'window_started_at', window_started_at, 'last_reset_at', last_reset_at), NULL, limit_key, NULL FROM counters WHERE scope = ?1 AND limit_key = ?2", [scope, limit]),
+        }
+    }
+
+    /// The id an audit record names the object by (an access or a model: its integration).
+    fn id(&self) -> &str {
+        match *self {
+            Row::Workspace(id)
+            | Row::Integration(id)
+            | Row::Access(id, _)
+            | Row::Model(id, _)
+            | Row::Provider(id)
+            | Row::VirtualKey(id)
+            | Row::ApiKey(id)
+            | Row::Config(id)
+            | Row::Setting(id)
+            | Row::Counter(id, _) => id,
+        }
+    }
+}
+
+/// An object as stored: its document, sealed secret (or key hash), slug and workspace.
+type Stored = (String, Option<Vec<u8>>, Option<String>, Option<String>);
 
 impl<'a> SqliteTx<'a> {
     pub(super) fn begin(conn: MutexGuard<'a, Connection>) -> StoreResult<SqliteTx<'a>> {
         // IMMEDIATE takes the write lock up front, so two processes never deadlock
         // upgrading a read lock; other writers wait (busy timeout), readers never do.
         conn.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;
-        Ok(SqliteTx { conn, open: true })
+        Ok(SqliteTx {
+            conn,
+            open: true,
+            trail: None,
+        })
+    }
+
+    fn stored(&self, row: &Row<'_>) -> StoreResult<Option<Stored>> {
+        let (_, sql, args) = row.query();
+        self.conn
+            .prepare_cached(sql)
+            .map_err(internal)?
+            .query_row(params![args[0], args[1]], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+            .map_err(internal)
+    }
+
+    /// Runs `write`; in an audited transaction, notes the object `row` names as it was
+    /// before and is after.
+    fn tracked<T>(
+        &mut self,
+        row: Row<'_>,
+        write: impl FnOnce(&Self) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        if self.trail.is_none() {
+            return write(self);
+        }
+        let before = self.stored(&row)?;
+        let out = write(self)?;
+        let after = self.stored(&row)?;
+        let (resource_type, _, _) = row.query();
+        let known = after.as_ref().or(before.as_ref());
+        let change = Change {
+            resource_type,
+            resource_id: row.id().to_owned(),
+            slug: known.and_then(|k| k.2.clone()),
+            workspace_id: known.and_then(|k| k.3.clone()),
+            secret_changed: match (&before, &after) {
+                (b, Some(a)) => a.1.as_ref().is_some_and(|s| {
+                    !s.is_empty() && b.as_ref().and_then(|b| b.1.as_ref()) != Some(s)
+                }),
+                (_, None) => false,
+            },
+            before: before.map(|b| document(&b.0)).transpose()?,
+            after: after.map(|a| document(&a.0)).transpose()?,
+        };
+        if let Some((_, changes)) = &mut self.trail {
+            changes.push(change);
+        }
+        Ok(out)
     }
 
     fn exec(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<usize> {
@@ -64,6 +170,10 @@ fn vk_doc(record: &VirtualKeyRecord) -> StoreResult<String> {
     to_doc(&public)
 }
 
+fn document(text: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(internal)
+}
+
 fn expect_one(n: usize, missing: impl FnOnce() -> String) -> StoreResult<()> {
     if n == 0 {
         Err(StoreError::NotFound(missing()))
@@ -87,184 +197,220 @@ impl Db for SqliteTx<'_> {
 }
 
 impl StoreTx for SqliteTx<'_> {
+    fn audit(&mut self, context: AuditContext) {
+        self.trail = Some((context, Vec::new()));
+    }
+
     fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            &[&key, &value],
-        )?;
-        Ok(())
+        self.tracked(Row::Setting(key), |tx| {
+            tx.exec(
+                "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                &[&key, &value],
+            )?;
+            Ok(())
+        })
     }
 
     fn insert_workspace(&mut self, ws: &Workspace) -> StoreResult<()> {
-        self.exec_unique(
-            "INSERT INTO workspaces(id, slug, name, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                ws.id,
-                ws.slug,
-                ws.name,
-                ws.status.as_deref().unwrap_or("active"),
-                to_doc(ws)?
-            ],
-            || format!("a workspace with slug `{}` already exists", ws.slug),
-        )?;
-        Ok(())
+        self.tracked(Row::Workspace(&ws.id), |tx| {
+            tx.exec_unique(
+                "INSERT INTO workspaces(id, slug, name, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    ws.id,
+                    ws.slug,
+                    ws.name,
+                    ws.status.as_deref().unwrap_or("active"),
+                    to_doc(ws)?
+                ],
+                || format!("a workspace with slug `{}` already exists", ws.slug),
+            )?;
+            Ok(())
+        })
     }
 
     fn save_workspace(&mut self, ws: &Workspace) -> StoreResult<()> {
-        let n = self.exec(
-            "UPDATE workspaces SET name = ?2, status = ?3, doc = ?4 WHERE id = ?1",
-            params![
-                ws.id,
-                ws.name,
-                ws.status.as_deref().unwrap_or("active"),
-                to_doc(ws)?
-            ],
-        )?;
-        expect_one(n, || format!("workspace `{}` not found", ws.slug))
+        self.tracked(Row::Workspace(&ws.id), |tx| {
+            let n = tx.exec(
+                "UPDATE workspaces SET name = ?2, status = ?3, doc = ?4 WHERE id = ?1",
+                params![
+                    ws.id,
+                    ws.name,
+                    ws.status.as_deref().unwrap_or("active"),
+                    to_doc(ws)?
+                ],
+            )?;
+            expect_one(n, || format!("workspace `{}` not found", ws.slug))
+        })
     }
 
     fn delete_workspace(&mut self, id: &str) -> StoreResult<()> {
-        // Dependents go through ON DELETE CASCADE, in the same transaction.
-        let n = self.exec("DELETE FROM workspaces WHERE id = ?1", &[&id])?;
-        expect_one(n, || format!("workspace `{id}` not found"))
+        self.tracked(Row::Workspace(id), |tx| {
+            // Dependents go through ON DELETE CASCADE, in the same transaction.
+            let n = tx.exec("DELETE FROM workspaces WHERE id = ?1", &[&id])?;
+            expect_one(n, || format!("workspace `{id}` not found"))
+        })
     }
 
     fn insert_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()> {
-        let public = &record.public;
-        self.exec_unique(
-            "INSERT INTO integrations(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                public.id,
-                public.slug,
-                public.workspace_id,
-                to_doc(public)?,
-                record.sealed_secrets
-            ],
-            || format!("an integration with slug `{}` already exists", public.slug),
-        )?;
-        Ok(())
+        self.tracked(Row::Integration(&record.public.id), |tx| {
+            let public = &record.public;
+            tx.exec_unique(
+                "INSERT INTO integrations(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    public.id,
+                    public.slug,
+                    public.workspace_id,
+                    to_doc(public)?,
+                    record.sealed_secrets
+                ],
+                || format!("an integration with slug `{}` already exists", public.slug),
+            )?;
+            Ok(())
+        })
     }
 
     fn save_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()> {
-        let n = self.exec(
-            "UPDATE integrations SET doc = ?2, secrets = ?3 WHERE id = ?1",
-            params![
-                record.public.id,
-                to_doc(&record.public)?,
-                record.sealed_secrets
-            ],
-        )?;
-        expect_one(n, || {
-            format!("integration `{}` not found", record.public.slug)
+        self.tracked(Row::Integration(&record.public.id), |tx| {
+            let n = tx.exec(
+                "UPDATE integrations SET doc = ?2, secrets = ?3 WHERE id = ?1",
+                params![
+                    record.public.id,
+                    to_doc(&record.public)?,
+                    record.sealed_secrets
+                ],
+            )?;
+            expect_one(n, || {
+                format!("integration `{}` not found", record.public.slug)
+            })
         })
     }
 
     fn delete_integration(&mut self, id: &str) -> StoreResult<()> {
-        let n = self.exec("DELETE FROM integrations WHERE id = ?1", &[&id])?;
-        expect_one(n, || format!("integration `{id}` not found"))
+        self.tracked(Row::Integration(id), |tx| {
+            let n = tx.exec("DELETE FROM integrations WHERE id = ?1", &[&id])?;
+            expect_one(n, || format!("integration `{id}` not found"))
+        })
     }
 
     fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()> {
-        let doc = to_doc(&AccessRecord {
-            usage: None,
-            ..access.clone()
-        })?;
-        self.exec(
-            "INSERT INTO integration_workspaces(integration_id, workspace_id, doc) VALUES (?1, ?2, ?3)
-             ON CONFLICT(integration_id, workspace_id) DO UPDATE SET doc = excluded.doc",
-            params![access.integration_id, access.workspace_id, doc],
-        )?;
-        Ok(())
+        self.tracked(Row::Access(&access.integration_id, &access.workspace_id), |tx| {
+            let doc = to_doc(&AccessRecord {
+                usage: None,
+                ..access.clone()
+            })?;
+            tx.exec(
+                "INSERT INTO integration_workspaces(integration_id, workspace_id, doc) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(integration_id, workspace_id) DO UPDATE SET doc = excluded.doc",
+                params![access.integration_id, access.workspace_id, doc],
+            )?;
+            Ok(())
+        })
     }
 
     fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
-        let p = &record.public;
-        self.exec_unique(
-            "INSERT INTO providers(id, slug, workspace_id, integration_id, revoked, doc)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                p.id,
-                p.slug,
-                p.workspace_id,
-                record.integration_uuid,
-                i64::from(record.revoked),
-                provider_doc(record)?
-            ],
-            || {
-                format!(
-                    "an AI provider with slug `{}` already exists in this workspace",
-                    p.slug
-                )
-            },
-        )?;
-        Ok(())
+        self.tracked(Row::Provider(&record.public.id), |tx| {
+            let p = &record.public;
+            tx.exec_unique(
+                "INSERT INTO providers(id, slug, workspace_id, integration_id, revoked, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    p.id,
+                    p.slug,
+                    p.workspace_id,
+                    record.integration_uuid,
+                    i64::from(record.revoked),
+                    provider_doc(record)?
+                ],
+                || {
+                    format!(
+                        "an AI provider with slug `{}` already exists in this workspace",
+                        p.slug
+                    )
+                },
+            )?;
+            Ok(())
+        })
     }
 
     fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
-        let n = self.exec(
-            "UPDATE providers SET revoked = ?2, doc = ?3 WHERE id = ?1",
-            params![
-                record.public.id,
-                i64::from(record.revoked),
-                provider_doc(record)?
-            ],
-        )?;
-        expect_one(n, || {
-            format!("AI provider `{}` not found", record.public.slug)
+        self.tracked(Row::Provider(&record.public.id), |tx| {
+            let n = tx.exec(
+                "UPDATE providers SET revoked = ?2, doc = ?3 WHERE id = ?1",
+                params![
+                    record.public.id,
+                    i64::from(record.revoked),
+                    provider_doc(record)?
+                ],
+            )?;
+            expect_one(n, || {
+                format!("AI provider `{}` not found", record.public.slug)
+            })
         })
     }
 
     fn delete_provider(&mut self, id: &str) -> StoreResult<()> {
-        self.exec("DELETE FROM providers WHERE id = ?1", &[&id])?;
-        Ok(())
+        self.tracked(Row::Provider(id), |tx| {
+            tx.exec("DELETE FROM providers WHERE id = ?1", &[&id])?;
+            Ok(())
+        })
     }
 
     fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO integration_models(integration_id, slug, doc, secrets) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(integration_id, slug) DO UPDATE SET doc = excluded.doc, secrets = excluded.secrets",
-            params![integration_id, model.public.slug, to_doc(&model.public)?, model.sealed_headers],
-        )?;
-        Ok(())
+        self.tracked(Row::Model(integration_id, &model.public.slug), |tx| {
+            tx.exec(
+                "INSERT INTO integration_models(integration_id, slug, doc, secrets) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(integration_id, slug) DO UPDATE SET doc = excluded.doc, secrets = excluded.secrets",
+                params![integration_id, model.public.slug, to_doc(&model.public)?, model.sealed_headers],
+            )?;
+            Ok(())
+        })
     }
 
     fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()> {
-        self.exec(
-            "DELETE FROM integration_models WHERE integration_id = ?1 AND slug = ?2",
-            &[&integration_id, &slug],
-        )?;
-        Ok(())
+        self.tracked(Row::Model(integration_id, slug), |tx| {
+            tx.exec(
+                "DELETE FROM integration_models WHERE integration_id = ?1 AND slug = ?2",
+                &[&integration_id, &slug],
+            )?;
+            Ok(())
+        })
     }
 
     fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
-        let v = &record.public;
-        let ws = v.workspace_id.as_deref().unwrap_or("");
-        self.exec_unique(
-            "INSERT INTO virtual_keys(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![v.id, v.slug, ws, vk_doc(record)?, record.sealed_secrets],
-            || {
-                format!(
-                    "a virtual key with slug `{}` already exists in this workspace",
-                    v.slug
-                )
-            },
-        )?;
-        Ok(())
+        self.tracked(Row::VirtualKey(&record.public.id), |tx| {
+            let v = &record.public;
+            let ws = v.workspace_id.as_deref().unwrap_or("");
+            tx.exec_unique(
+                "INSERT INTO virtual_keys(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![v.id, v.slug, ws, vk_doc(record)?, record.sealed_secrets],
+                || {
+                    format!(
+                        "a virtual key with slug `{}` already exists in this workspace",
+                        v.slug
+                    )
+                },
+            )?;
+            Ok(())
+        })
     }
 
     fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
-        let n = self.exec(
-            "UPDATE virtual_keys SET doc = ?2, secrets = ?3 WHERE id = ?1",
-            params![record.public.id, vk_doc(record)?, record.sealed_secrets],
-        )?;
-        expect_one(n, || {
-            format!("virtual key `{}` not found", record.public.slug)
+        self.tracked(Row::VirtualKey(&record.public.id), |tx| {
+            let n = tx.exec(
+                "UPDATE virtual_keys SET doc = ?2, secrets = ?3 WHERE id = ?1",
+                params![record.public.id, vk_doc(record)?, record.sealed_secrets],
+            )?;
+            expect_one(n, || {
+                format!("virtual key `{}` not found", record.public.slug)
+            })
         })
     }
 
     fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()> {
-        self.exec("DELETE FROM virtual_keys WHERE id = ?1", &[&id])?;
-        Ok(())
+        self.tracked(Row::VirtualKey(id), |tx| {
+            tx.exec("DELETE FROM virtual_keys WHERE id = ?1", &[&id])?;
+            Ok(())
+        })
     }
 
     fn set_usage(
@@ -273,79 +419,92 @@ impl StoreTx for SqliteTx<'_> {
         limit: &str,
         state: Option<(&UsageState, Unit)>,
     ) -> StoreResult<()> {
-        match state {
-            None => {
-                self.exec(
-                    "DELETE FROM counters WHERE scope = ?1 AND limit_key = ?2",
-                    &[&scope.key(), &limit],
-                )?;
+        self.tracked(Row::Counter(&scope.key(), limit), |tx| {
+            match state {
+                None => {
+                    tx.exec(
+                        "DELETE FROM counters WHERE scope = ?1 AND limit_key = ?2",
+                        &[&scope.key(), &limit],
+                    )?;
+                }
+                Some((s, unit)) => {
+                    tx.exec(
+                        "INSERT INTO counters(scope, limit_key, scale, used, held, window_started_at, last_reset_at)
+                         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+                         ON CONFLICT(scope, limit_key) DO UPDATE SET used = excluded.used,
+                            scale = excluded.scale,
+                            window_started_at = excluded.window_started_at,
+                            last_reset_at = excluded.last_reset_at,
+                            exhausted_window = NULL",
+                        params![
+                            scope.key(),
+                            limit,
+                            unit.scale(),
+                            unit.units(s.current_usage),
+                            s.window_started_at,
+                            s.last_reset_at
+                        ],
+                    )?;
+                }
             }
-            Some((s, unit)) => {
-                self.exec(
-                    "INSERT INTO counters(scope, limit_key, scale, used, held, window_started_at, last_reset_at)
-                     VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
-                     ON CONFLICT(scope, limit_key) DO UPDATE SET used = excluded.used,
-                        scale = excluded.scale,
-                        window_started_at = excluded.window_started_at,
-                        last_reset_at = excluded.last_reset_at,
-                        exhausted_window = NULL",
-                    params![
-                        scope.key(),
-                        limit,
-                        unit.scale(),
-                        unit.units(s.current_usage),
-                        s.window_started_at,
-                        s.last_reset_at
-                    ],
-                )?;
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()> {
-        let public = &record.public;
-        self.exec_unique(
-            "INSERT INTO api_keys(id, key_hash, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                public.id,
-                record.key_hash,
-                public.workspace_id,
-                to_doc(public)?
-            ],
-            || "this API key already exists".to_owned(),
-        )?;
-        Ok(())
+        self.tracked(Row::ApiKey(&record.public.id), |tx| {
+            let public = &record.public;
+            tx.exec_unique(
+                "INSERT INTO api_keys(id, key_hash, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    public.id,
+                    record.key_hash,
+                    public.workspace_id,
+                    to_doc(public)?
+                ],
+                || "this API key already exists".to_owned(),
+            )?;
+            Ok(())
+        })
     }
 
     fn save_api_key(&mut self, key: &ApiKey) -> StoreResult<()> {
-        let n = self.exec(
-            "UPDATE api_keys SET doc = ?2 WHERE id = ?1",
-            params![key.id, to_doc(key)?],
-        )?;
-        expect_one(n, || format!("API key `{}` not found", key.id))
+        self.tracked(Row::ApiKey(&key.id), |tx| {
+            let n = tx.exec(
+                "UPDATE api_keys SET doc = ?2 WHERE id = ?1",
+                params![key.id, to_doc(key)?],
+            )?;
+            expect_one(n, || format!("API key `{}` not found", key.id))
+        })
     }
 
     fn delete_api_key(&mut self, id: &str) -> StoreResult<()> {
-        let n = self.exec("DELETE FROM api_keys WHERE id = ?1", &[&id])?;
-        expect_one(n, || format!("API key `{id}` not found"))
+        self.tracked(Row::ApiKey(id), |tx| {
+            let n = tx.exec("DELETE FROM api_keys WHERE id = ?1", &[&id])?;
+            expect_one(n, || format!("API key `{id}` not found"))
+        })
     }
 
     fn insert_config(&mut self, config: &Config, first: &ConfigVersion) -> StoreResult<()> {
-        self.exec_unique(
-            "INSERT INTO configs(id, slug, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
-            params![config.id, config.slug, config.workspace_id, to_doc(config)?],
-            || format!("a config with slug `{}` already exists", config.slug),
-        )?;
+        self.tracked(Row::Config(&config.id), |tx| {
+            tx.exec_unique(
+                "INSERT INTO configs(id, slug, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![config.id, config.slug, config.workspace_id, to_doc(config)?],
+                || format!("a config with slug `{}` already exists", config.slug),
+            )?;
+            Ok(())
+        })?;
         self.insert_config_version(first)
     }
 
     fn save_config(&mut self, config: &Config) -> StoreResult<()> {
-        let n = self.exec(
-            "UPDATE configs SET doc = ?2 WHERE id = ?1",
-            params![config.id, to_doc(config)?],
-        )?;
-        expect_one(n, || format!("config `{}` not found", config.slug))
+        self.tracked(Row::Config(&config.id), |tx| {
+            let n = tx.exec(
+                "UPDATE configs SET doc = ?2 WHERE id = ?1",
+                params![config.id, to_doc(config)?],
+            )?;
+            expect_one(n, || format!("config `{}` not found", config.slug))
+        })
     }
 
     fn insert_config_version(&mut self, version: &ConfigVersion) -> StoreResult<()> {
@@ -358,11 +517,18 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn delete_config(&mut self, id: &str) -> StoreResult<()> {
-        let n = self.exec("DELETE FROM configs WHERE id = ?1", &[&id])?;
-        expect_one(n, || format!("config `{id}` not found"))
+        self.tracked(Row::Config(id), |tx| {
+            let n = tx.exec("DELETE FROM configs WHERE id = ?1", &[&id])?;
+            expect_one(n, || format!("config `{id}` not found"))
+        })
     }
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        if let Some((context, changes)) = self.trail.take() {
+            if let Some(record) = audit::record(&context, &changes, chrono::Utc::now()) {
+                super::audit::append(&self.conn, &record)?;
+            }
+        }
         self.conn.execute_batch("COMMIT").map_err(internal)?;
         self.open = false;
         Ok(())
