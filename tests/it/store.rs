@@ -1221,3 +1221,77 @@ fn a_budget_window_rolls_over_at_its_reset() {
         assert!(!usage.exhausted, "a new window is not exhausted");
     }
 }
+
+fn audited(route: &str, method: &str) -> catalog::domain::audit::AuditContext {
+    catalog::domain::audit::AuditContext {
+        actor: catalog::api::audit::AuditActor::embedded(),
+        method: method.to_owned(),
+        path: format!("/v1{route}"),
+        route: route.to_owned(),
+        request_id: "req-1".to_owned(),
+    }
+}
+
+#[test]
+fn an_audited_transaction_records_its_writes_on_commit_and_nothing_on_rollback() {
+    for (store, _dir) in backends() {
+        let count = || {
+            store
+                .read()
+                .unwrap()
+                .audit_records(&catalog::store::AuditQuery::default())
+                .unwrap()
+                .0
+        };
+        // Dropped after writing: neither the change nor a record.
+        let mut tx = store.begin().unwrap();
+        tx.audit(audited("/admin/workspaces", "POST"));
+        tx.insert_workspace(&workspace("eng")).unwrap();
+        drop(tx);
+        assert_eq!(count(), 0);
+        assert!(store.read().unwrap().workspace("eng").unwrap().is_none());
+        // Not audited: no record.
+        let mut tx = store.begin().unwrap();
+        tx.insert_workspace(&workspace("eng")).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(count(), 0);
+        // Audited: one record for every write of the transaction, secrets as changed.
+        let mut tx = store.begin().unwrap();
+        tx.audit(audited("/integrations", "POST"));
+        tx.insert_integration(&integration("openai-prod")).unwrap();
+        let mut renamed = workspace("eng");
+        renamed.name = "Engineering".into();
+        tx.save_workspace(&renamed).unwrap();
+        tx.commit().unwrap();
+        let (total, records) = store
+            .read()
+            .unwrap()
+            .audit_records(&catalog::store::AuditQuery::default())
+            .unwrap();
+        assert_eq!(total, 1);
+        let r = &records[0];
+        assert_eq!(
+            (r.action.as_str(), r.resource_type.as_str()),
+            ("create", "integration")
+        );
+        assert_eq!(r.resource_slug.as_deref(), Some("openai-prod"));
+        assert_eq!(r.changes.len(), 2);
+        assert!(r.changes[0]
+            .fields
+            .iter()
+            .any(|f| f.field == "credentials" && f.secret));
+        let name = r.changes[1]
+            .fields
+            .iter()
+            .find(|f| f.field == "name")
+            .unwrap();
+        assert_eq!(
+            (name.before.as_str(), name.after.as_str()),
+            (Some("eng"), Some("Engineering"))
+        );
+        assert_eq!(
+            store.read().unwrap().audit_record(r.id).unwrap().as_ref(),
+            Some(r)
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //! `meta` in the same transaction: no code path, and no mistaken SQL, rewrites history.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
 use super::internal;
 use crate::api::audit::AuditRecord;
@@ -58,42 +58,33 @@ const FILTER: &str = "WHERE (?1 IS NULL OR created_at >= ?1)
 pub(super) fn list(conn: &Connection, q: &AuditQuery) -> StoreResult<(u64, Vec<AuditRecord>)> {
     let since = q.since.map(timestamp);
     let until = q.until.map(timestamp);
-    let args = params![
-        since,
-        until,
-        q.actor,
-        q.resource_type,
-        q.resource,
-        q.workspace_id,
-        q.action
+    let filters: [&dyn ToSql; 7] = [
+        &since,
+        &until,
+        &q.actor,
+        &q.resource_type,
+        &q.resource,
+        &q.workspace_id,
+        &q.action,
     ];
     let total: i64 = conn
         .prepare_cached(&format!("SELECT count(*) FROM audit_log {FILTER}"))
         .map_err(internal)?
-        .query_row(args, |r| r.get(0))
+        .query_row(&filters[..], |r| r.get(0))
         .map_err(internal)?;
     let limit = i64::try_from(q.page.page_size).unwrap_or(i64::MAX);
     let offset = i64::try_from(q.page.offset()).unwrap_or(i64::MAX);
+    let mut args = filters.to_vec();
+    args.extend([&limit as &dyn ToSql, &offset]);
     let mut stmt = conn
         .prepare_cached(&format!(
             "SELECT id, doc FROM audit_log {FILTER} ORDER BY id DESC LIMIT ?8 OFFSET ?9"
         ))
         .map_err(internal)?;
     let rows = stmt
-        .query_map(
-            params![
-                since,
-                until,
-                q.actor,
-                q.resource_type,
-                q.resource,
-                q.workspace_id,
-                q.action,
-                limit,
-                offset
-            ],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-        )
+        .query_map(&args[..], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
         .map_err(internal)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(internal)?;
