@@ -141,13 +141,13 @@ impl BudgetArgs {
 
     fn check(&self, b: &UsageLimits) -> Result<(), CliError> {
         let (minimum, unit) = match b.kind {
-            BudgetType::Cost => (1.0, "USD"),
-            BudgetType::Tokens => (100.0, "tokens"),
+            BudgetType::Tokens => (100.0, b.kind.unit()),
+            BudgetType::Cost | BudgetType::Requests => (1.0, b.kind.unit()),
         };
         if b.credit_limit < minimum {
             return Err(CliError::usage(format!(
                 "--budget must be at least {minimum} {unit} for a `{}` budget, got {}",
-                kind_name(b.kind),
+                b.kind.as_str(),
                 b.credit_limit
             )));
         }
@@ -210,13 +210,6 @@ impl LimitArgs {
     }
 }
 
-fn kind_name(kind: BudgetType) -> &'static str {
-    match kind {
-        BudgetType::Cost => "cost",
-        BudgetType::Tokens => "tokens",
-    }
-}
-
 /// `1000 USD` or `5000000 tokens`: a budget's limit alone, or `unlimited`.
 pub fn describe_limit(limit: Option<&UsageLimits>) -> String {
     limit.map_or_else(
@@ -230,10 +223,7 @@ pub fn describe_budget(limit: Option<&UsageLimits>, used: Option<f64>) -> String
     match limit {
         None => "unlimited".to_owned(),
         Some(l) => {
-            let unit = match l.kind {
-                BudgetType::Cost => "USD",
-                BudgetType::Tokens => "tokens",
-            };
+            let unit = l.kind.unit();
             let used = used.map_or("0".to_owned(), |u| format!("{u}"));
             format!("{used} / {} {unit}", l.credit_limit)
         }

@@ -136,6 +136,8 @@ pub enum LevelKind {
     Access,
     Provider,
     VirtualKey,
+    /// A usage-limit or rate-limit policy, for one value of its group.
+    Policy,
 }
 
 impl LevelKind {
@@ -147,6 +149,7 @@ impl LevelKind {
             LevelKind::Access => "workspace_access",
             LevelKind::Provider => "provider",
             LevelKind::VirtualKey => "virtual_key",
+            LevelKind::Policy => "policy",
         }
     }
 
@@ -159,6 +162,7 @@ impl LevelKind {
             LevelKind::Access => "integration access",
             LevelKind::Provider => "AI provider",
             LevelKind::VirtualKey => "virtual key",
+            LevelKind::Policy => "policy",
         }
     }
 
@@ -170,6 +174,7 @@ impl LevelKind {
             LevelKind::Access,
             LevelKind::Provider,
             LevelKind::VirtualKey,
+            LevelKind::Policy,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -252,6 +257,7 @@ pub fn plan(
                     }
                 },
                 BudgetType::Tokens => tokens(demand.total()),
+                BudgetType::Requests => 1,
             };
             let gauge = Gauge::Budget {
                 limits: b.clone(),
@@ -306,6 +312,7 @@ pub fn settlement(entries: &[HoldEntry], used: Used, prices: Option<Prices>) -> 
             (Gauge::Budget { .. }, Unit::NanoUsd) => prices.map_or(0, |p| {
                 p.cost(used.input_tokens, used.cached_tokens, used.output_tokens)
             }),
+            (Gauge::Budget { .. }, Unit::Requests) => e.amount,
             (Gauge::Budget { .. }, _) => total,
             (Gauge::Rate { .. }, Unit::Requests) => e.amount,
             (Gauge::Rate { .. }, _) => total,

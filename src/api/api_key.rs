@@ -36,12 +36,25 @@ pub struct ApiKey {
     pub rate_limits: Option<Vec<RateLimit>>,
     #[serde(default)]
     pub expires_at: Option<String>,
+    /// `metadata` every request with this key carries (under `x-portkey-metadata`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<super::workspace::WorkspaceDefaults>,
     #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]
     pub last_updated_at: Option<String>,
     #[serde(default = "api_key_object")]
     pub object: String,
+}
+
+/// `defaults` of an API key in create and update bodies: its default metadata.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct KeyDefaultsInput {
+    #[serde(default, skip_serializing_if = "Patch::is_absent")]
+    pub metadata: Patch<std::collections::BTreeMap<String, String>>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_id: Option<Value>,
 }
 
 fn api_key_object() -> String {
@@ -75,9 +88,8 @@ pub struct CreateApiKey {
     #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
-    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub defaults: Option<Value>,
+    pub defaults: Option<KeyDefaultsInput>,
     #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_emails: Option<Value>,
@@ -113,9 +125,8 @@ pub struct UpdateApiKey {
     #[schemars(schema_with = "super::schema::opt_timestamp")]
     #[serde(default, skip_serializing_if = "Patch::is_absent")]
     pub expires_at: Patch<String>,
-    #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub defaults: Option<Value>,
+    pub defaults: Option<KeyDefaultsInput>,
     #[schemars(schema_with = "super::schema::unimplemented")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_emails: Option<Value>,

@@ -9,6 +9,27 @@ use super::lenient::opt_flex_f64;
 pub enum BudgetType {
     Cost,
     Tokens,
+    /// Requests counted (usage-limit policies only).
+    Requests,
+}
+
+impl BudgetType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BudgetType::Cost => "cost",
+            BudgetType::Tokens => "tokens",
+            BudgetType::Requests => "requests",
+        }
+    }
+
+    /// The unit amounts of this budget are in, as messages name it.
+    pub fn unit(self) -> &'static str {
+        match self {
+            BudgetType::Cost => "USD",
+            BudgetType::Tokens => "tokens",
+            BudgetType::Requests => "requests",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -47,32 +68,43 @@ pub struct UsageLimits {
     pub next_usage_reset_at: Option<String>,
 }
 
-fn required_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+pub(crate) fn required_f64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     opt_flex_f64(d)?.ok_or_else(|| serde::de::Error::custom("expected a number"))
 }
 
 impl UsageLimits {
     /// Checks the contract's rules; the error names the offending field relative to `at`.
+    /// Request-count budgets belong to usage-limit policies only.
     pub fn validate(&self, at: &str) -> Result<(), String> {
+        if self.kind == BudgetType::Requests {
+            return Err(format!(
+                "`{at}.type` `requests` is for usage-limit policies (`/policies/usage-limits`, `catalog policies create --type requests`); a budget here is `cost` or `tokens`"
+            ));
+        }
+        self.validate_policy(at)
+    }
+
+    /// [`UsageLimits::validate`], with request-count budgets allowed (policies).
+    pub fn validate_policy(&self, at: &str) -> Result<(), String> {
         let unit = self.unit();
         let minimum = match self.kind {
-            BudgetType::Cost => 1.0,
+            BudgetType::Cost | BudgetType::Requests => 1.0,
             BudgetType::Tokens => 100.0,
         };
         let maximum = match self.kind {
             BudgetType::Cost => 1e12,
-            BudgetType::Tokens => 1e15,
+            BudgetType::Tokens | BudgetType::Requests => 1e15,
         };
         if self.credit_limit.is_finite() && self.credit_limit > maximum {
             return Err(format!(
                 "`{at}.credit_limit` must be at most {maximum:e} {unit} for a `{}` budget",
-                kind_name(self.kind)
+                self.kind.as_str()
             ));
         }
         if !self.credit_limit.is_finite() || self.credit_limit < minimum {
             return Err(format!(
                 "`{at}.credit_limit` must be at least {minimum} {unit} for a `{}` budget, got {}",
-                kind_name(self.kind),
+                self.kind.as_str(),
                 self.credit_limit
             ));
         }
@@ -104,13 +136,6 @@ impl UsageLimits {
             }
         }
         Ok(())
-    }
-}
-
-fn kind_name(kind: BudgetType) -> &'static str {
-    match kind {
-        BudgetType::Cost => "cost",
-        BudgetType::Tokens => "tokens",
     }
 }
 
@@ -268,10 +293,7 @@ impl UsageLimits {
 
     /// The unit the budget counts in, as messages name it.
     pub fn unit(&self) -> &'static str {
-        match self.kind {
-            BudgetType::Cost => "USD",
-            BudgetType::Tokens => "tokens",
-        }
+        self.kind.unit()
     }
 }
 

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod list;
 pub mod models;
 pub mod patch;
+pub mod policies;
 pub mod provider;
 pub mod provisioning;
 pub mod schema;

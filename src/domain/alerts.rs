@@ -5,8 +5,8 @@ use crate::api::alerts::{AlertEvent, AlertKind};
 
 /// An amount in an alert's unit, for people: `$0.81`, `$1`, `1500 tokens`.
 pub fn amount(unit: &str, value: f64) -> String {
-    if unit == "tokens" {
-        return format!("{value} tokens");
+    if unit == "tokens" || unit == "requests" {
+        return format!("{value} {unit}");
     }
     let digits = format!("{value:.6}");
     let digits = digits.trim_end_matches('0').trim_end_matches('.');

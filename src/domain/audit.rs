@@ -59,6 +59,7 @@ pub const RESOURCE_TYPES: &[&str] = &[
     "api_key",
     "config",
     "organisation_setting",
+    "policy",
     "audit_log",
 ];
 
@@ -71,6 +72,7 @@ pub const ACTIONS: &[&str] = &[
     "provision_models",
     "remove_models",
     "migrate",
+    "reset",
     "prune",
 ];
 
@@ -85,6 +87,7 @@ pub fn describe(method: &str, route: &str) -> (&'static str, &'static str) {
         "api-keys" => "api_key",
         "configs" => "config",
         "organisation" => "organisation_setting",
+        "policies" => "policy",
         "audit-logs" => "audit_log",
         _ => "other",
     };
@@ -93,6 +96,7 @@ pub fn describe(method: &str, route: &str) -> (&'static str, &'static str) {
         ("PUT", "models") => "provision_models",
         ("DELETE", "models") => "remove_models",
         ("POST", "migrate") => "migrate",
+        ("PUT", "reset") => "reset",
         ("POST", _) => "create",
         ("PUT" | "PATCH", _) => "update",
         ("DELETE", _) => "delete",

@@ -21,6 +21,7 @@ pub mod dependents;
 pub mod error;
 pub mod legacy;
 pub mod limits;
+pub mod policies;
 pub mod provider_config;
 pub mod providers;
 pub mod provisioning;

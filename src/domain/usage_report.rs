@@ -69,6 +69,7 @@ impl Subject {
                 (Some(id.clone()), None, None)
             }
             UsageScope::Workspace(id) => (Some(id.clone()), Some(id.clone()), None),
+            UsageScope::Policy { policy_id, .. } => (Some(policy_id.clone()), None, None),
             UsageScope::Integration(id) => (Some(id.clone()), None, Some(id.clone())),
             UsageScope::Access {
                 integration_id,
@@ -512,7 +513,8 @@ fn budget(
         };
     let kind = match unit {
         Unit::NanoUsd => LimitKind::Cost,
-        _ => LimitKind::Tokens,
+        Unit::Requests => LimitKind::Requests,
+        Unit::Tokens => LimitKind::Tokens,
     };
     let mut it = item(s, key.to_owned(), LimitType::Budget, kind);
     if alert == AlertState::Exhausted && s.off.is_none() {

@@ -117,7 +117,7 @@ pub fn ask(
                 level.label()
             ),
         )
-        .code("04"),
+        .code(exhaust_code(level)),
     })?;
     Ok(Ask {
         entries,
@@ -245,12 +245,22 @@ pub async fn hold(
     }
 }
 
+/// Portkey's code of a spent budget: `06` for a usage-limit policy, `04` elsewhere.
+fn exhaust_code(kind: LevelKind) -> &'static str {
+    if kind == LevelKind::Policy {
+        "06"
+    } else {
+        "04"
+    }
+}
+
 fn exhaust_type(kind: LevelKind) -> &'static str {
     match kind {
         LevelKind::ApiKey => "api_key_exhaust_error",
         LevelKind::Workspace => "workspace_exhaust_error",
         LevelKind::Integration | LevelKind::Access => "integration_exhaust_error",
         LevelKind::Provider | LevelKind::VirtualKey => "virtual_key_exhaust_error",
+        LevelKind::Policy => "usage_limits_policy_exhaust_error",
     }
 }
 
@@ -271,6 +281,7 @@ fn exhaust_title(kind: LevelKind, name: &str) -> String {
         LevelKind::VirtualKey => {
             format!("Portkey Virtual Key Usage Limit Exceeded: virtual key `{name}`")
         }
+        LevelKind::Policy => format!("Portkey Usage Limits Policy Exceeded: policy {name}"),
     }
 }
 
@@ -281,7 +292,7 @@ fn shown(unit: crate::store::Unit, units: i64, kind: BudgetType) -> String {
             .trim_end_matches('0')
             .trim_end_matches('.')
             .to_owned(),
-        BudgetType::Tokens => format!("{units} tokens"),
+        BudgetType::Tokens | BudgetType::Requests => format!("{units} {}", kind.unit()),
     }
 }
 
@@ -341,7 +352,7 @@ pub fn refused(entry: &HoldEntry, r: &Refusal) -> GatewayError {
                 exhaust_type(kind),
                 format!("{}: {why}{when}", exhaust_title(kind, name)),
             )
-            .code("04")
+            .code(exhaust_code(kind))
             .retry_after(r.retry_after)
         }
         Gauge::Rate { ceiling, .. } => {
@@ -368,6 +379,7 @@ pub fn refused(entry: &HoldEntry, r: &Refusal) -> GatewayError {
                 LevelKind::Provider | LevelKind::VirtualKey => {
                     ("virtual_key_rate_limit_error", None)
                 }
+                LevelKind::Policy => ("rate_limits_policy_exhaust_error", None),
             };
             let mut e = GatewayError::new(StatusCode::TOO_MANY_REQUESTS, kind_name, message)
                 .retry_after(r.retry_after);

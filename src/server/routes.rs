@@ -11,8 +11,8 @@ use axum::Router;
 
 use super::handlers::{
     alerts, api_keys, audit as audit_logs, catalog_models, check, configs, integration_models,
-    integration_workspaces, integrations, organisation, providers, usage, virtual_keys, whoami,
-    workspaces,
+    integration_workspaces, integrations, organisation, policies, providers, usage, virtual_keys,
+    whoami, workspaces,
 };
 use super::openapi::{self, Described, ParamKind, QueryParam};
 use super::scopes::{self, Action, Requirement};
@@ -171,6 +171,43 @@ const AUDIT_ACTION: QueryParam = QueryParam::new(
     "Only changes of this kind",
 );
 
+const POLICY_WORKSPACE: QueryParam = QueryParam::new(
+    "workspace_id",
+    ParamKind::String,
+    "Only this workspace's policies (id or slug); a workspace key's own always",
+);
+const POLICY_STATUS: QueryParam = QueryParam::new(
+    "status",
+    ParamKind::OneOf(&["active", "archived", "all"]),
+    "Which policies (default `active`)",
+);
+const USAGE_POLICY_TYPE: QueryParam = QueryParam::new(
+    "type",
+    ParamKind::OneOf(&["cost", "tokens", "requests"]),
+    "Only policies of this type",
+);
+const RATE_POLICY_TYPE: QueryParam = QueryParam::new(
+    "type",
+    ParamKind::OneOf(&["requests", "tokens"]),
+    "Only policies of this type",
+);
+const RATE_POLICY_UNIT: QueryParam = QueryParam::new(
+    "unit",
+    ParamKind::OneOf(&["rpm", "rph", "rpd", "rpw"]),
+    "Only policies of this window",
+);
+const INCLUDE_USAGE: QueryParam = QueryParam::new(
+    "include_usage",
+    ParamKind::Boolean,
+    "Add `value_key_usage_map`: each value key's usage",
+);
+const ENTITY_STATUS: QueryParam = QueryParam::new(
+    "status",
+    ParamKind::OneOf(&["active", "exhausted"]),
+    "Only value keys in this state",
+);
+const SEARCH: QueryParam = QueryParam::new("search", ParamKind::String, "Value key contains");
+
 /// The routes, in the order the OpenAPI document lists them.
 pub fn all() -> Vec<Route> {
     vec![
@@ -217,6 +254,19 @@ pub fn all() -> Vec<Route> {
         route!(PUT "/configs/{slug}", Scope("configs.update"), configs::update, "Update a saved gateway config (a changed config is a new version)"; query &[WORKSPACE_ID]),
         route!(DELETE "/configs/{slug}", Scope("configs.delete"), configs::delete, "Delete a saved gateway config and its versions"; query &[WORKSPACE_ID]),
         route!(GET "/configs/{slug}/versions", Scope("configs.read"), configs::versions, "List a saved gateway config's versions, newest first"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
+        route!(GET "/policies/usage-limits", Scope("policies.list"), policies::list_usage, "List usage-limit policies"; query &[POLICY_WORKSPACE, POLICY_STATUS, USAGE_POLICY_TYPE, CURRENT_PAGE, PAGE_SIZE]),
+        route!(POST "/policies/usage-limits", Scope("policies.create"), policies::create_usage, "Create a usage-limit policy"),
+        route!(GET "/policies/usage-limits/{id}", Scope("policies.read"), policies::retrieve_usage, "Retrieve a usage-limit policy"; query &[INCLUDE_USAGE]),
+        route!(PUT "/policies/usage-limits/{id}", Scope("policies.update"), policies::update_usage, "Update a usage-limit policy"),
+        route!(DELETE "/policies/usage-limits/{id}", Scope("policies.delete"), policies::delete_usage, "Archive a usage-limit policy"),
+        route!(GET "/policies/usage-limits/{id}/entities", Scope("policies.read"), policies::usage_entities, "List a usage-limit policy's value keys with their usage"; query &[ENTITY_STATUS, SEARCH, CURRENT_PAGE, PAGE_SIZE]),
+        route!(PUT "/policies/usage-limits/{id}/entities/{entity_id}/reset", Scope("policies.update"), policies::reset_usage_entity, "Start one value key's usage over"),
+        route!(GET "/policies/rate-limits", Scope("policies.list"), policies::list_rate, "List rate-limit policies"; query &[POLICY_WORKSPACE, POLICY_STATUS, RATE_POLICY_TYPE, RATE_POLICY_UNIT, CURRENT_PAGE, PAGE_SIZE]),
+        route!(POST "/policies/rate-limits", Scope("policies.create"), policies::create_rate, "Create a rate-limit policy"),
+        route!(GET "/policies/rate-limits/{id}", Scope("policies.read"), policies::retrieve_rate, "Retrieve a rate-limit policy"),
+        route!(PUT "/policies/rate-limits/{id}", Scope("policies.update"), policies::update_rate, "Update a rate-limit policy"),
+        route!(DELETE "/policies/rate-limits/{id}", Scope("policies.delete"), policies::delete_rate, "Archive a rate-limit policy"),
+        route!(GET "/policies/rate-limits/{id}/entities", Scope("policies.read"), policies::rate_entities, "List a rate-limit policy's value keys with their usage in the window (an extension)"; query &[ENTITY_STATUS, SEARCH, CURRENT_PAGE, PAGE_SIZE]),
         route!(GET "/alerts", Scope("alerts.list"), alerts::list, "List budget alerts, newest first, with their webhook deliveries", extension; query &[ALERT_KIND, DELIVERED, SINCE, CURRENT_PAGE, PAGE_SIZE]),
         route!(GET "/audit-logs", Scope("audit_logs.list"), audit_logs::list, "List the changes made through the Admin API, newest first", extension; query &[START_TIME, END_TIME, ACTOR, RESOURCE_TYPE, RESOURCE_ID, AUDIT_WORKSPACE, AUDIT_ACTION, CURRENT_PAGE, PAGE_SIZE]),
         route!(GET "/audit-logs/{id}", Scope("audit_logs.list"), audit_logs::retrieve, "Retrieve one audit record", extension),

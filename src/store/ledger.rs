@@ -26,6 +26,7 @@ impl Unit {
         match kind {
             BudgetType::Cost => Unit::NanoUsd,
             BudgetType::Tokens => Unit::Tokens,
+            BudgetType::Requests => Unit::Requests,
         }
     }
 

@@ -21,6 +21,7 @@ use crate::api::usage::UsageState;
 use crate::api::virtual_key::VirtualKey;
 use crate::api::workspace::Workspace;
 use crate::domain::audit::AuditContext;
+use crate::domain::policies::Policy;
 pub use ledger::{
     Admission, Alert, AlertDelivery, AlertEvent, AlertKind, CounterState, Gauge, HoldEntry,
     Refusal, Unit,
@@ -174,6 +175,18 @@ pub struct AuditQuery {
     pub page: Page,
 }
 
+/// Which policies to list, in creation order.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyQuery {
+    /// `usage` or `rate`.
+    pub kind: Option<&'static str>,
+    /// Only this workspace's own policies (its id).
+    pub workspace_id: Option<String>,
+    /// `active` or `archived`; every status when `None`.
+    pub status: Option<String>,
+    pub page: Page,
+}
+
 /// A webhook alerts go to, as the store knows it: never its URL, which may hold a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertWebhook {
@@ -261,6 +274,11 @@ pub enum UsageScope {
     Workspace(String),
     /// An integration across every workspace.
     Integration(String),
+    /// A policy's counter for one value key of its group.
+    Policy {
+        policy_id: String,
+        value_key: String,
+    },
 }
 
 impl UsageScope {
@@ -276,6 +294,10 @@ impl UsageScope {
             UsageScope::ApiKey(id) => format!("api_key/{id}"),
             UsageScope::Workspace(id) => format!("workspace/{id}"),
             UsageScope::Integration(id) => format!("integration/{id}"),
+            UsageScope::Policy {
+                policy_id,
+                value_key,
+            } => format!("policy/{policy_id}/{value_key}"),
         }
     }
 
@@ -296,6 +318,13 @@ impl UsageScope {
             "api_key" => UsageScope::ApiKey(id),
             "workspace" => UsageScope::Workspace(id),
             "integration" => UsageScope::Integration(id),
+            "policy" => {
+                let (p, v) = rest.split_once('/')?;
+                UsageScope::Policy {
+                    policy_id: p.to_owned(),
+                    value_key: v.to_owned(),
+                }
+            }
             _ => return None,
         })
     }
@@ -386,6 +415,20 @@ pub trait StoreRead {
     fn alerts(&mut self, query: &AlertQuery) -> StoreResult<(u64, Vec<Alert>)>;
     /// Whether alerts wait to be picked up, and when a delivery to `webhooks` is due.
     fn alert_outbox(&mut self, webhooks: &[String]) -> StoreResult<AlertOutbox>;
+    /// Policies of a kind; and how many match.
+    fn policies(&mut self, query: &PolicyQuery) -> StoreResult<(u64, Vec<Policy>)>;
+    fn policy(&mut self, id: &str) -> StoreResult<Option<Policy>>;
+    /// The active policies that can apply to a request in `workspace_id`: the
+    /// organisation's and the workspace's own.
+    fn policies_in_scope(&mut self, workspace_id: &str) -> StoreResult<Vec<Policy>>;
+    /// Rate-limit usage of every counter whose scope starts with `prefix`, for `limit`,
+    /// in slots from `from_slot` on: `(scope, units)`.
+    fn rate_usages(
+        &mut self,
+        prefix: &str,
+        limit: &str,
+        from_slot: i64,
+    ) -> StoreResult<Vec<(String, i64)>>;
     /// Audit records, newest first; and how many match.
     fn audit_records(&mut self, query: &AuditQuery) -> StoreResult<(u64, Vec<AuditRecord>)>;
     fn audit_record(&mut self, id: i64) -> StoreResult<Option<AuditRecord>>;
@@ -450,6 +493,9 @@ pub trait StoreTx: StoreRead {
     fn insert_config_version(&mut self, version: &ConfigVersion) -> StoreResult<()>;
     /// Deletes a config with its versions.
     fn delete_config(&mut self, id: &str) -> StoreResult<()>;
+
+    fn insert_policy(&mut self, policy: &Policy) -> StoreResult<()>;
+    fn save_policy(&mut self, policy: &Policy) -> StoreResult<()>;
 
     /// Makes every change of the transaction durable, or none of them.
     fn commit(self: Box<Self>) -> StoreResult<()>;

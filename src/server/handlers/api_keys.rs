@@ -9,6 +9,7 @@ use crate::api::api_key::{
     ApiKey, CreateApiKey, CreatedApiKey, KeyKind, UpdateApiKey, UpdatedApiKey,
 };
 use crate::api::limits::{validate_rate_array, RateLimit, UsageLimits};
+use crate::api::workspace::WorkspaceDefaults;
 use crate::api::ListEnvelope;
 use crate::crypto::{hash_api_key, mask, new_api_key};
 use crate::server::auth::Principal;
@@ -172,7 +173,12 @@ pub async fn create(
     })?;
     let mut unimplemented = Vec::new();
     for (field, present) in [
-        ("defaults", body.defaults.is_some()),
+        (
+            "defaults.config_id",
+            body.defaults
+                .as_ref()
+                .is_some_and(|d| d.config_id.is_some()),
+        ),
         ("alert_emails", body.alert_emails.is_some()),
         ("rotation_policy", body.rotation_policy.is_some()),
     ] {
@@ -230,6 +236,12 @@ pub async fn create(
         usage_limits: body.usage_limits,
         rate_limits: body.rate_limits,
         expires_at: body.expires_at,
+        defaults: body
+            .defaults
+            .and_then(|d| d.metadata.apply(None))
+            .map(|metadata| WorkspaceDefaults {
+                metadata: Some(metadata),
+            }),
         created_at: Some(at.clone()),
         last_updated_at: Some(at),
         object: "api-key".to_owned(),
@@ -325,6 +337,15 @@ pub async fn update(
     key.usage_limits = body.usage_limits.apply(key.usage_limits.take());
     key.rate_limits = body.rate_limits.apply(key.rate_limits.take());
     key.expires_at = body.expires_at.apply(key.expires_at.take());
+    if let Some(defaults) = body.defaults {
+        let current = key.defaults.take().and_then(|d| d.metadata);
+        key.defaults = defaults
+            .metadata
+            .apply(current)
+            .map(|metadata| WorkspaceDefaults {
+                metadata: Some(metadata),
+            });
+    }
     key.last_updated_at = Some(now());
     keep_an_admin(&mut *tx, &principal, &current, Some(&key))?;
     tx.save_api_key(&key)?;

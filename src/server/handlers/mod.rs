@@ -10,6 +10,7 @@ pub mod integration_models;
 pub mod integration_workspaces;
 pub mod integrations;
 pub mod organisation;
+pub mod policies;
 pub mod providers;
 pub mod usage;
 pub mod virtual_keys;

@@ -236,7 +236,7 @@ fn raise(
         "name": h.name,
         "scope": h.scope,
         "limit_key": h.limit,
-        "unit": if h.unit == Unit::NanoUsd { "cost" } else { "tokens" },
+        "unit": match h.unit { Unit::NanoUsd => "cost", Unit::Tokens => "tokens", Unit::Requests => "requests" },
         "used": h.unit.shown(used),
         "credit_limit": h.unit.shown(h.ceiling),
         "alert_threshold": h.alert.map(|a| h.unit.shown(a)),

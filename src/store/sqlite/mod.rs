@@ -12,6 +12,7 @@
 mod alerts;
 mod audit;
 mod ledger;
+mod policies;
 mod read;
 mod schema;
 mod write;

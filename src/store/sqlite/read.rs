@@ -479,6 +479,33 @@ impl<T: Db> StoreRead for T {
         super::alerts::outbox(self.db(), webhooks)
     }
 
+    fn policies(
+        &mut self,
+        query: &crate::store::PolicyQuery,
+    ) -> StoreResult<(u64, Vec<crate::domain::policies::Policy>)> {
+        super::policies::list(self.db(), query)
+    }
+
+    fn policy(&mut self, id: &str) -> StoreResult<Option<crate::domain::policies::Policy>> {
+        super::policies::get(self.db(), id)
+    }
+
+    fn policies_in_scope(
+        &mut self,
+        workspace_id: &str,
+    ) -> StoreResult<Vec<crate::domain::policies::Policy>> {
+        super::policies::in_scope(self.db(), workspace_id)
+    }
+
+    fn rate_usages(
+        &mut self,
+        prefix: &str,
+        limit: &str,
+        from_slot: i64,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        super::policies::rate_usages(self.db(), prefix, limit, from_slot)
+    }
+
     fn audit_records(
         &mut self,
         query: &crate::store::AuditQuery,

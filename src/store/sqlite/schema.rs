@@ -252,6 +252,21 @@ const MIGRATIONS: &[&str] = &[
      BEGIN
         SELECT RAISE(ABORT, 'audit records are deleted only by retention, oldest first');
      END;",
+    // 11: usage-limit and rate-limit policies. Deleting one through the API archives it
+    // (its counters stay, as Portkey keeps them); a row that goes (its workspace was
+    // deleted) takes its counters with it.
+    "CREATE TABLE policies (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        workspace_id TEXT REFERENCES workspaces(id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        doc TEXT NOT NULL
+     );
+     CREATE INDEX policies_scope ON policies(status, workspace_id);
+     CREATE TRIGGER policy_counters AFTER DELETE ON policies BEGIN
+        DELETE FROM counters WHERE scope >= 'policy/' || OLD.id || '/' AND scope < 'policy/' || OLD.id || '0';
+        DELETE FROM rate_slots WHERE scope >= 'policy/' || OLD.id || '/' AND scope < 'policy/' || OLD.id || '0';
+     END;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

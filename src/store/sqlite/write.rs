@@ -12,6 +12,7 @@ use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::domain::audit::{self, AuditContext, Change};
+use crate::domain::policies::Policy;
 use crate::store::{
     AccessRecord, ApiKeyRecord, IntegrationRecord, ModelRecord, ProviderRecord, StoreError,
     StoreResult, StoreTx, Unit, UsageScope, VirtualKeyRecord,
@@ -36,6 +37,7 @@ enum Row<'k> {
     Config(&'k str),
     Setting(&'k str),
     Counter(&'k str, &'k str),
+    Policy(&'k str),
 }
 
 impl Row<'_> {
@@ -52,6 +54,7 @@ impl Row<'_> {
             Row::ApiKey(id) => ("api_key", "SELECT doc, CAST(key_hash AS BLOB), NULL, workspace_id FROM api_keys WHERE id = ?1 AND ?2 = ''", [id, ""]),
             Row::Config(id) => ("config", "SELECT doc, NULL, slug, workspace_id FROM configs WHERE id = ?1 AND ?2 = ''", [id, ""]),
             Row::Setting(key) => ("organisation_setting", "SELECT json_object('value', value), NULL, key, NULL FROM meta WHERE key = ?1 AND ?2 = ''", [key, ""]),
+            Row::Policy(id) => ("policy", "SELECT doc, NULL, NULL, workspace_id FROM policies WHERE id = ?1 AND ?2 = ''", [id, ""]),
             Row::Counter(scope, limit) => ("usage", "SELECT json_object('current_usage', CAST(used AS REAL) / scale, 'window_started_at', window_started_at, 'last_reset_at', last_reset_at), NULL, limit_key, NULL FROM counters WHERE scope = ?1 AND limit_key = ?2", [scope, limit]),
         }
     }
@@ -68,6 +71,7 @@ impl Row<'_> {
             | Row::ApiKey(id)
             | Row::Config(id)
             | Row::Setting(id)
+            | Row::Policy(id)
             | Row::Counter(id, _) => id,
         }
     }
@@ -520,6 +524,29 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Config(id), |tx| {
             let n = tx.exec("DELETE FROM configs WHERE id = ?1", &[&id])?;
             expect_one(n, || format!("config `{id}` not found"))
+        })
+    }
+
+    fn insert_policy(&mut self, policy: &Policy) -> StoreResult<()> {
+        let (kind, workspace_id, status, doc) = super::policies::columns(policy)?;
+        self.tracked(Row::Policy(policy.id()), |tx| {
+            tx.exec_unique(
+                "INSERT INTO policies(id, kind, workspace_id, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![policy.id(), kind, workspace_id, status, doc],
+                || format!("policy `{}` already exists", policy.id()),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn save_policy(&mut self, policy: &Policy) -> StoreResult<()> {
+        let (_, _, status, doc) = super::policies::columns(policy)?;
+        self.tracked(Row::Policy(policy.id()), |tx| {
+            let n = tx.exec(
+                "UPDATE policies SET status = ?2, doc = ?3 WHERE id = ?1",
+                params![policy.id(), status, doc],
+            )?;
+            expect_one(n, || format!("policy `{}` not found", policy.id()))
         })
     }
 
