@@ -90,18 +90,18 @@ mod tests {
     #[test]
     fn equal_credentials_share_a_fingerprint() {
         let k = crate::crypto::MasterKey::generate();
-        let a = fingerprint(&k, "openai", Some("sk-1").unwrap(), &Map::new());
+        let a = fingerprint(&k, "openai", Some("sk-1"), &Map::new()).unwrap();
         assert_eq!(
             a,
-            fingerprint(&k, "openai", Some("sk-1").unwrap(), &Map::new())
+            fingerprint(&k, "openai", Some("sk-1"), &Map::new()).unwrap()
         );
         assert_ne!(
             a,
-            fingerprint(&k, "openai", Some("sk-2").unwrap(), &Map::new())
+            fingerprint(&k, "openai", Some("sk-2"), &Map::new()).unwrap()
         );
         assert_ne!(
             a,
-            fingerprint(&k, "groq", Some("sk-1").unwrap(), &Map::new())
+            fingerprint(&k, "groq", Some("sk-1"), &Map::new()).unwrap()
         );
         assert!(!a.contains("sk-1"));
     }

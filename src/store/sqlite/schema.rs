@@ -225,31 +225,32 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_at)
         WHERE delivered_at IS NULL;",
-    // 10: every secret written is sealed (format 2) under a master key the catalog records:
+    // 10: a secret written in format 2 is sealed under a master key the catalog records:
     // the current one, or during a rotation the one it replaces. A process that still
-    // holds a key a finished rotation retired cannot write under it.
+    // holds a key a finished rotation retired cannot write under it. (This build writes
+    // nothing else; builds that wrote format 1 refuse this schema.)
     "CREATE TRIGGER integrations_sealed_insert BEFORE INSERT ON integrations
-        WHEN NOT (substr(NEW.secrets, 1, 1) = x'02' AND lower(hex(substr(NEW.secrets, 2, 8)))
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
             IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
      BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
      CREATE TRIGGER integrations_sealed_update BEFORE UPDATE OF secrets ON integrations
-        WHEN NOT (substr(NEW.secrets, 1, 1) = x'02' AND lower(hex(substr(NEW.secrets, 2, 8)))
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
             IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
      BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
      CREATE TRIGGER integration_models_sealed_insert BEFORE INSERT ON integration_models
-        WHEN NEW.secrets IS NOT NULL AND NOT (substr(NEW.secrets, 1, 1) = x'02' AND lower(hex(substr(NEW.secrets, 2, 8)))
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
             IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
      BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
      CREATE TRIGGER integration_models_sealed_update BEFORE UPDATE OF secrets ON integration_models
-        WHEN NEW.secrets IS NOT NULL AND NOT (substr(NEW.secrets, 1, 1) = x'02' AND lower(hex(substr(NEW.secrets, 2, 8)))
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
             IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
      BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
      CREATE TRIGGER virtual_keys_sealed_insert BEFORE INSERT ON virtual_keys
-        WHEN NOT (substr(NEW.secrets, 1, 1) = x'02' AND lower(hex(substr(NEW.secrets, 2, 8)))
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
             IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
      BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
      CREATE TRIGGER virtual_keys_sealed_update BEFORE UPDATE OF secrets ON virtual_keys
-        WHEN NOT (substr(NEW.secrets, 1, 1) = x'02' AND lower(hex(substr(NEW.secrets, 2, 8)))
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
             IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
      BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;",
 ];
