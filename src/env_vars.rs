@@ -66,7 +66,10 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
         "admin API key to install on a server's first start instead of a generated one",
     ),
     (CATALOG_LISTEN, "address for `catalog serve` (as --listen)"),
-    (CATALOG_DB, "database file for `catalog serve` (as --db)"),
+    (
+        CATALOG_DB,
+        "database file for `catalog serve` and `catalog admin` (as --db)",
+    ),
     (
         CATALOG_HEADER_TIMEOUT,
         "`catalog serve`: time a client has to send a request's headers (as --header-timeout)",
