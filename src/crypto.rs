@@ -157,7 +157,7 @@ pub enum SealedBy {
 /// Reads the format and key id of a sealed value.
 pub fn sealed_by(blob: &[u8]) -> anyhow::Result<SealedBy> {
     match blob.first() {
-        Some(&SEAL_V1) if blob.len() >= 1 + NONCE_LEN => Ok(SealedBy::V1),
+        Some(&SEAL_V1) if blob.len() > NONCE_LEN => Ok(SealedBy::V1),
         Some(&SEAL_V2) if blob.len() >= 1 + KEY_ID_LEN + NONCE_LEN => {
             let mut id = [0u8; KEY_ID_LEN];
             id.copy_from_slice(&blob[1..1 + KEY_ID_LEN]);

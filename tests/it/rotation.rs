@@ -519,6 +519,7 @@ fn serve_output(c: &Catalog, env: &[(&str, &str)]) -> (i32, String) {
         thread::sleep(Duration::from_millis(20));
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("catalog serve started although it should have refused");
 }
 
@@ -547,7 +548,9 @@ fn wrong_new_keys_are_refused_and_change_nothing() {
         same.display().to_string(),
         missing.display().to_string(),
     );
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, i32, String)> = vec![
+    // Arguments, environment, exit code, and what stderr says.
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, i32, String);
+    let cases: Vec<Case> = vec![
         (
             vec!["--new-key-file", &short_s],
             vec![],
@@ -625,4 +628,69 @@ fn wrong_new_keys_are_refused_and_change_nothing() {
     );
     assert!(!PathBuf::from(format!("{}.new", c.key_file().display())).exists());
     assert_keys_never_shown(&c, &[], &[&current]);
+}
+
+#[test]
+fn servers_whose_key_is_in_the_environment_roll_around_a_rotation() {
+    let c = Catalog::new();
+    let (old, new) = (new_key(), new_key());
+    let server = c.serve(&[("CATALOG_MASTER_KEY", &old)]);
+    create_integrations(&server, "int", 100, None);
+    server.stop();
+    assert!(
+        !c.key_file().exists(),
+        "no key file for a key given in the environment"
+    );
+    assert_eq!(c.status()["location"], "env");
+
+    // 1. Servers restart with both keys; they still seal under the old one.
+    let rolled = c.serve(&[
+        ("CATALOG_MASTER_KEY", &new),
+        ("CATALOG_MASTER_KEY_PREVIOUS", &old),
+    ]);
+    create_integrations(&rolled, "before", 5, None);
+    assert_eq!(sealed_under(&c.status(), &fingerprint(&old)), 105);
+    // 2. The rotation, with the old key in CATALOG_MASTER_KEY and writes going on.
+    let writer = {
+        let a = api(&rolled);
+        thread::spawn(move || {
+            for n in 0..40 {
+                let (s, body) = a.put(
+                    &format!("/integrations/int-{}", n % 5),
+                    json!({"key": format!("sk-written-{n:04}-0123456789")}),
+                );
+                assert_eq!(s, 200, "{body}");
+            }
+        })
+    };
+    let out = c.admin(
+        &[
+            "rotate-master-key",
+            "--new-key-env",
+            "NEW_MASTER_KEY",
+            "--batch-size",
+            "7",
+        ],
+        &[("NEW_MASTER_KEY", &new), ("CATALOG_MASTER_KEY", &old)],
+    );
+    writer.join().unwrap();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("remove CATALOG_MASTER_KEY_PREVIOUS"),
+        "{out:?}"
+    );
+    create_integrations(&rolled, "after", 5, None);
+    let status = c.status();
+    assert_eq!(sealed_under(&status, &fingerprint(&new)), 110, "{status}");
+    assert_eq!(status["sealed"].as_array().unwrap().len(), 1, "{status}");
+    rolled.stop();
+    // 3. Servers restart with the new key alone; one still on the old key cannot start.
+    let refused = serve_output(&c, &[("CATALOG_MASTER_KEY", &old)]);
+    assert!(
+        refused.0 != 0 && refused.1.contains("not the one"),
+        "{refused:?}"
+    );
+    let done = c.serve(&[("CATALOG_MASTER_KEY", &new)]);
+    assert_eq!(every_integration_opens(&done), 110);
+    assert_keys_never_shown(&c, &[&done], &[&old, &new]);
 }
