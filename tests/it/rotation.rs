@@ -694,3 +694,65 @@ fn servers_whose_key_is_in_the_environment_roll_around_a_rotation() {
     assert_eq!(every_integration_opens(&done), 110);
     assert_keys_never_shown(&c, &[&done], &[&old, &new]);
 }
+
+#[test]
+fn a_key_in_the_os_keyring_is_replaced_there() {
+    use crate::keyring::{have, in_keyring_session};
+    if !(have("dbus-run-session") && have("gnome-keyring-daemon") && have("secret-tool")) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install dbus, gnome-keyring and libsecret-tools (see .ci/run)"
+        );
+        eprintln!("skipped: dbus-run-session, gnome-keyring-daemon or secret-tool is missing");
+        return;
+    }
+    let mut w = World::new(Mode::Embedded);
+    let new = new_key();
+    let dir = w.home.path().to_owned();
+    std::fs::write(dir.join("new.key"), format!("{new}\n")).unwrap();
+    w.extra_env.push((
+        "SECOND_KEY".into(),
+        "sk-test-SECONDKEY-99887766554433".into(),
+    ));
+    let script = format!(
+        r#"
+cd {dir}
+entries() {{ secret-tool search --all service catalog-master-key 2>&1 | grep -c '^attribute.username'; }}
+$C integrations connect oa --service openai --key-env PROVIDER_KEY --skip-models --skip-provisioning >/dev/null; echo "connect=$?"
+echo "entries-before=$(entries)"
+$C admin master-key status -o json; echo "status=$?"
+$C admin rotate-master-key --new-key-file new.key 2>&1; echo "rotate=$?"
+$C admin master-key status -o json; echo "status2=$?"
+echo "entries-after=$(entries)"
+ORG=$(secret-tool search --all service catalog-master-key 2>&1 | sed -n 's/^attribute.username = //p' | head -1)
+[ "$(secret-tool lookup service catalog-master-key username "$ORG")" = "$(cat new.key)" ]; echo "keyring-holds-new=$?"
+$C integrations rotate-key oa --key-env SECOND_KEY >/dev/null; echo "opens=$?"
+ls catalog/catalog.key* 2>/dev/null | wc -l | sed 's/^/key-files=/'
+"#,
+        dir = dir.display()
+    );
+    let out = in_keyring_session(&w, "", &script);
+    for marker in [
+        "connect=0",
+        "entries-before=1",
+        "status=0",
+        "rotate=0",
+        "status2=0",
+        "entries-after=1",
+        "keyring-holds-new=0",
+        "opens=0",
+        "key-files=0",
+    ] {
+        assert!(out.contains(marker), "missing {marker}:\n{out}");
+    }
+    assert!(out.contains("\"location\": \"keyring\""), "{out}");
+    assert!(
+        out.contains("the OS keyring now holds the new key"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("\"fingerprint\": \"{}\"", fingerprint(&new))),
+        "{out}"
+    );
+    assert!(!out.contains(&new), "the new key was printed:\n{out}");
+}
