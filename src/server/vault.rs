@@ -186,33 +186,32 @@ impl Vault {
     }
 
     /// The keys in the OS keyring: the catalog's, and a new one a rotation put beside it.
+    /// The second entry is read first: a rotation's last step writes the new key into the
+    /// first entry before it removes the second, so one of the two reads finds it.
     fn stored_in_keyring(&self) -> anyhow::Result<Vec<MasterKey>> {
-        let mut keys = vec![self.read_keyring()?];
+        let mut keys = Vec::new();
         if let Ok(Some(text)) = keyring_access::get(KEYRING_SERVICE, &self.pending_account()) {
             keys.push(
                 MasterKey::decode(&text)
                     .context("the new master key in the OS keyring is damaged")?,
             );
         }
+        keys.push(self.read_keyring()?);
         Ok(keys)
     }
 
     /// The keys in the key files: the catalog's, and a new one a rotation put beside it.
+    /// The new one is read first: a rotation's last step renames it over the other, so one
+    /// of the two reads finds it.
     fn stored_in_files(&self) -> anyhow::Result<Vec<MasterKey>> {
         let mut keys = Vec::new();
         let pending = pending_key_file(&self.key_file);
-        let main = self.read_key_file();
         if let Ok(text) = std::fs::read_to_string(&pending) {
             keys.push(MasterKey::decode(&text).with_context(|| {
                 format!("the new master key file {} is damaged", pending.display())
             })?);
         }
-        match main {
-            Ok(k) => keys.push(k),
-            // After a rotation's last step the pending file may be all there is for a moment.
-            Err(_) if !keys.is_empty() => {}
-            Err(e) => return Err(e),
-        }
+        keys.push(self.read_key_file()?);
         Ok(keys)
     }
 
