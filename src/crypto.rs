@@ -292,7 +292,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -306,7 +306,7 @@ mod tests {
     }
 
     /// A value sealed in format 1 (before rotations), as earlier catalogs wrote it.
-    fn seal_v1(key: &MasterKey, plaintext: &[u8], context: &str) -> Vec<u8> {
+    pub(crate) fn seal_v1(key: &MasterKey, plaintext: &[u8], context: &str) -> Vec<u8> {
         let cipher = XChaCha20Poly1305::new((&key.0).into());
         let nonce = [7u8; NONCE_LEN];
         let sealed = cipher

@@ -307,3 +307,127 @@ impl Vault {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::api::integration::Integration;
+    use crate::crypto::tests::seal_v1;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{IntegrationRecord, Store};
+
+    fn integration(id: &str, sealed: Vec<u8>) -> IntegrationRecord {
+        IntegrationRecord {
+            public: Integration {
+                id: id.into(),
+                slug: id.into(),
+                name: id.into(),
+                ai_provider_id: "openai".into(),
+                ..Default::default()
+            },
+            sealed_secrets: sealed,
+        }
+    }
+
+    fn options() -> Options {
+        Options {
+            batch_size: 2,
+            pause: None,
+        }
+    }
+
+    #[test]
+    fn format_one_values_are_resealed_and_a_retired_key_cannot_write_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("catalog.db");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
+        let old = MasterKey::generate();
+        let vault = Vault::new(store.clone(), Some(old.encode()), None, &db);
+        vault.keys().unwrap();
+        let mut tx = store.begin().unwrap();
+        // Values written before rotations existed (format 1), and one written since.
+        for i in 0..5 {
+            let id = format!("v1-{i}");
+            let sealed = seal_v1(&old, format!("secret-{i}").as_bytes(), &id);
+            tx.insert_integration(&integration(&id, sealed)).unwrap();
+        }
+        let sealed = vault.seal(b"secret-v2", "v2").unwrap();
+        tx.insert_integration(&integration("v2", sealed)).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(vault.sealed_counts().unwrap(), [(old.check_value(), 6)]);
+
+        let new = MasterKey::generate();
+        let mut batches = Vec::new();
+        let outcome = vault
+            .rotate(&new, &options(), &mut |done, total| {
+                batches.push((done, total))
+            })
+            .unwrap();
+        assert_eq!(outcome.resealed, 6);
+        assert_eq!(batches, [(2, 6), (4, 6), (6, 6)]);
+        assert_eq!(outcome.location, "env");
+        assert_eq!(vault.sealed_counts().unwrap(), [(new.check_value(), 6)]);
+        let alone = KeyRing::new(new.clone(), Vec::new());
+        for record in store.read().unwrap().all_integrations().unwrap() {
+            let id = &record.public.id;
+            let plain = alone.open(&record.sealed_secrets, id).unwrap();
+            let expected = match id.strip_prefix("v1-") {
+                Some(i) => format!("secret-{i}"),
+                None => "secret-v2".to_owned(),
+            };
+            assert_eq!(plain, expected.as_bytes());
+        }
+
+        // A process that still holds only the old key cannot write under it any more.
+        let stale = old.seal(b"late", "v2");
+        let mut tx = store.begin().unwrap();
+        let e = tx.save_integration(&integration("v2", stale)).unwrap_err();
+        assert!(e.to_string().contains("does not record"), "{e}");
+        drop(tx);
+        // The new key again is refused: it is the current key.
+        let refused = vault.rotate(&new, &options(), &mut |_, _| {}).unwrap_err();
+        assert!(matches!(refused.downcast_ref(), Some(Refusal::SameKey(_))));
+    }
+
+    #[test]
+    fn a_rotation_in_progress_resumes_only_with_its_own_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("catalog.db");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
+        let old = MasterKey::generate();
+        let vault = Vault::new(store.clone(), Some(old.encode()), None, &db);
+        vault.keys().unwrap();
+        let mut tx = store.begin().unwrap();
+        for i in 0..3 {
+            let id = format!("i-{i}");
+            let sealed = vault.seal(b"s", &id).unwrap();
+            tx.insert_integration(&integration(&id, sealed)).unwrap();
+        }
+        tx.commit().unwrap();
+        // What an interruption right after the rotation recorded its key leaves.
+        let new = MasterKey::generate();
+        let mut tx = store.begin().unwrap();
+        tx.set_meta(META_CHECK, &new.check_value()).unwrap();
+        tx.set_meta(META_PREVIOUS, &old.check_value()).unwrap();
+        tx.commit().unwrap();
+        let other = MasterKey::generate();
+        let e = vault
+            .rotate(&other, &options(), &mut |_, _| {})
+            .unwrap_err();
+        assert!(
+            matches!(e.downcast_ref(), Some(Refusal::OtherInProgress { pending, .. }) if *pending == new.check_value())
+        );
+        let e = vault.rotate(&old, &options(), &mut |_, _| {}).unwrap_err();
+        assert!(matches!(
+            e.downcast_ref(),
+            Some(Refusal::OtherInProgress { .. })
+        ));
+        let outcome = vault.rotate(&new, &options(), &mut |_, _| {}).unwrap();
+        assert!(outcome.resumed);
+        assert_eq!(outcome.resealed, 3);
+        assert_eq!(outcome.old, old.check_value());
+        assert_eq!(vault.recorded().unwrap().previous, None);
+    }
+}
