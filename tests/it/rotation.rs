@@ -286,6 +286,8 @@ fn a_thousand_secrets_rotate_while_writes_and_gateway_calls_continue() {
             "NEW_MASTER_KEY",
             "--batch-size",
             "50",
+            "--pause",
+            "50ms",
         ],
         &[("NEW_MASTER_KEY", &new)],
     );
