@@ -49,6 +49,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
             cand usage 'Every budget, rate limit and concurrency limit in scope with its live usage'
             cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
+            cand admin 'Operations on the catalog''s database file: master-key status and rotation'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1587,6 +1588,115 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;admin'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand rotate-master-key 'Re-seal every stored secret under a new master key, while servers keep running'
+            cand master-key 'The master key: where it lives and what it sealed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;admin;rotate-master-key'= {
+            cand --new-key-file 'Read the new master key (base64 of 32 bytes) from this file'
+            cand --new-key-env 'Read the new master key (base64 of 32 bytes) from this environment variable'
+            cand --db 'Database file (default: the embedded catalog''s)'
+            cand --batch-size 'Secrets re-sealed per write transaction'
+            cand --pause 'Wait this long between batches, leaving the database to other writers'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;admin;master-key'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand status 'Where the master key lives, its fingerprint, any rotation in progress, and how many secrets each key sealed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;admin;master-key;status'= {
+            cand --db 'Database file (default: the embedded catalog''s)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;admin;master-key;help'= {
+            cand status 'Where the master key lives, its fingerprint, any rotation in progress, and how many secrets each key sealed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;admin;master-key;help;status'= {
+        }
+        &'catalog;admin;master-key;help;help'= {
+        }
+        &'catalog;admin;help'= {
+            cand rotate-master-key 'Re-seal every stored secret under a new master key, while servers keep running'
+            cand master-key 'The master key: where it lives and what it sealed'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;admin;help;rotate-master-key'= {
+        }
+        &'catalog;admin;help;master-key'= {
+            cand status 'Where the master key lives, its fingerprint, any rotation in progress, and how many secrets each key sealed'
+        }
+        &'catalog;admin;help;master-key;status'= {
+        }
+        &'catalog;admin;help;help'= {
+        }
         &'catalog;completion'= {
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -1622,6 +1732,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
             cand usage 'Every budget, rate limit and concurrency limit in scope with its live usage'
             cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
+            cand admin 'Operations on the catalog''s database file: master-key status and rotation'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1781,6 +1892,17 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;usage'= {
         }
         &'catalog;help;serve'= {
+        }
+        &'catalog;help;admin'= {
+            cand rotate-master-key 'Re-seal every stored secret under a new master key, while servers keep running'
+            cand master-key 'The master key: where it lives and what it sealed'
+        }
+        &'catalog;help;admin;rotate-master-key'= {
+        }
+        &'catalog;help;admin;master-key'= {
+            cand status 'Where the master key lives, its fingerprint, any rotation in progress, and how many secrets each key sealed'
+        }
+        &'catalog;help;admin;master-key;status'= {
         }
         &'catalog;help;completion'= {
         }

@@ -53,6 +53,7 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d '
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "admin" -d 'Operations on the catalog\'s database file: master-key status and rotation'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "completion" -d 'Print a shell completion script'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand auth; and not __fish_seen_subcommand_from login status logout use help" -l profile -d 'Profile to use (a stored server and key)' -r
@@ -1119,6 +1120,7 @@ provision_workspaces\t''
 provision_models\t''
 remove_models\t''
 migrate\t''
+reset\t''
 prune\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l limit -d 'Show at most this many records, newest first' -r
 complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l profile -d 'Profile to use (a stored server and key)' -r
@@ -1309,6 +1311,64 @@ complete -c catalog -n "__fish_catalog_using_subcommand serve" -s q -l quiet -d 
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -f -a "rotate-master-key" -d 'Re-seal every stored secret under a new master key, while servers keep running'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -f -a "master-key" -d 'The master key: where it lives and what it sealed'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and not __fish_seen_subcommand_from rotate-master-key master-key help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l new-key-file -d 'Read the new master key (base64 of 32 bytes) from this file' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l new-key-env -d 'Read the new master key (base64 of 32 bytes) from this environment variable' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l db -d 'Database file (default: the embedded catalog\'s)' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l batch-size -d 'Secrets re-sealed per write transaction' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l pause -d 'Wait this long between batches, leaving the database to other writers' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from rotate-master-key" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -f -a "status" -d 'Where the master key lives, its fingerprint, any rotation in progress, and how many secrets each key sealed'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from master-key" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "rotate-master-key" -d 'Re-seal every stored secret under a new master key, while servers keep running'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "master-key" -d 'The master key: where it lives and what it sealed'
+complete -c catalog -n "__fish_catalog_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -1325,22 +1385,23 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "org" -d 'Organisation-wide settings'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "audit" -d 'The changes made through the Admin API: who changed what, when, from what'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "audit" -d 'The changes made through the Admin API: who changed what, when, from what'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "admin" -d 'Operations on the catalog\'s database file: master-key status and rotation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
@@ -1384,3 +1445,5 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "list" -d 'List API keys (of one workspace with --workspace)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "create" -d 'Create an API key; the key is shown once'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "delete" -d 'Delete an API key (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "rotate-master-key" -d 'Re-seal every stored secret under a new master key, while servers keep running'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "master-key" -d 'The master key: where it lives and what it sealed'

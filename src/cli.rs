@@ -247,6 +247,20 @@ mod parse_tests {
             ],
             &["alerts", "list", "--kind", "limit", "--undelivered"],
             &["alerts", "list", "--since", "2026-05-01"],
+            &["admin", "rotate-master-key", "--new-key-file", "/tmp/k"],
+            &[
+                "admin",
+                "rotate-master-key",
+                "--new-key-env",
+                "NEW_KEY",
+                "--db",
+                "/srv/c.db",
+                "--batch-size",
+                "50",
+                "--pause",
+                "200ms",
+            ],
+            &["admin", "master-key", "status", "--db", "/srv/c.db"],
             &["completion", "zsh"],
         ] {
             parse(args);
@@ -315,6 +329,13 @@ mod parse_tests {
         );
         assert!(refuses(&["workspaces", "list", "-o", "xml"]).contains("xml"));
         assert!(refuses(&["serve", "--listen", "localhost"]).contains("--listen"));
+        let rotate = ["admin", "rotate-master-key"];
+        assert!(refuses(&rotate).contains("--new-key-file"));
+        let both = [&rotate[..], &["--new-key-file", "k", "--new-key-env", "K"]].concat();
+        assert!(refuses(&both).contains("cannot be used with"));
+        let zero = [&rotate[..], &["--new-key-env", "K", "--batch-size", "0"]].concat();
+        assert!(refuses(&zero).contains("--batch-size"));
+        assert!(refuses(&["admin", "rotate-master-key", "--new-key", "x"]).contains("--new-key"));
         let bad_hook = refuses(&["serve", "--alert-webhook", "ftp://u:tok3n@x.example/p?k=s3"]);
         assert!(bad_hook.contains("--alert-webhook"), "{bad_hook}");
         assert!(bad_hook.contains("http or https"), "{bad_hook}");

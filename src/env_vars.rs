@@ -13,6 +13,7 @@ pub const CATALOG_VERBOSE: &str = "CATALOG_VERBOSE";
 pub const CATALOG_COLOR: &str = "CATALOG_COLOR";
 pub const CATALOG_HOME: &str = "CATALOG_HOME";
 pub const CATALOG_MASTER_KEY: &str = "CATALOG_MASTER_KEY";
+pub const CATALOG_MASTER_KEY_PREVIOUS: &str = "CATALOG_MASTER_KEY_PREVIOUS";
 pub const CATALOG_BOOTSTRAP_ADMIN_KEY: &str = "CATALOG_BOOTSTRAP_ADMIN_KEY";
 pub const CATALOG_LISTEN: &str = "CATALOG_LISTEN";
 pub const CATALOG_DB: &str = "CATALOG_DB";
@@ -58,11 +59,18 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
         "base64 master key sealing provider secrets (servers; default: OS keyring or a 0600 key file)",
     ),
     (
+        CATALOG_MASTER_KEY_PREVIOUS,
+        "during a master-key rotation, the base64 key being replaced (servers whose key is in CATALOG_MASTER_KEY)",
+    ),
+    (
         CATALOG_BOOTSTRAP_ADMIN_KEY,
         "admin API key to install on a server's first start instead of a generated one",
     ),
     (CATALOG_LISTEN, "address for `catalog serve` (as --listen)"),
-    (CATALOG_DB, "database file for `catalog serve` (as --db)"),
+    (
+        CATALOG_DB,
+        "database file for `catalog serve` and `catalog admin` (as --db)",
+    ),
     (
         CATALOG_HEADER_TIMEOUT,
         "`catalog serve`: time a client has to send a request's headers (as --header-timeout)",

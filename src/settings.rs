@@ -124,6 +124,8 @@ pub struct Settings {
     pub can_prompt: bool,
     pub printer: Printer,
     pub master_key: Option<String>,
+    /// During a master-key rotation, the key being replaced.
+    pub master_key_previous: Option<String>,
     /// Private upstream hosts the in-process gateway may call (`CATALOG_TRUSTED_CUSTOM_HOSTS`).
     pub trusted_custom_hosts: Vec<crate::gateway::hosts::TrustedHost>,
 }
@@ -200,6 +202,7 @@ impl Settings {
         Ok(Settings {
             trusted_custom_hosts,
             master_key: env.get(env::CATALOG_MASTER_KEY).map(str::to_owned),
+            master_key_previous: env.get(env::CATALOG_MASTER_KEY_PREVIOUS).map(str::to_owned),
             env,
             paths,
             config,

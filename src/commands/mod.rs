@@ -1,6 +1,7 @@
 //! The command tree: one module per command group, one file per verb.
 
 pub mod access_view;
+pub mod admin;
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;
@@ -73,6 +74,9 @@ pub enum Command {
     Usage(usage::UsageArgs),
     /// Serve the catalog's Admin API and gateway over HTTP for a team
     Serve(serve::ServeArgs),
+    /// Operations on the catalog's database file: master-key status and rotation
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Print a shell completion script
     Completion(completion::CompletionArgs),
 }
@@ -120,6 +124,7 @@ impl Ctx {
                 let state = AppState::open(&ServerConfig {
                     db_path: db_path.clone(),
                     master_key: self.settings.master_key.clone(),
+                    master_key_previous: self.settings.master_key_previous.clone(),
                     trusted_custom_hosts: self.settings.trusted_custom_hosts.clone(),
                 })?;
                 Transport::embedded(state, db_path.display().to_string())
@@ -205,6 +210,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Check(args) => check::run(ctx, args),
         Command::Usage(args) => usage::run(ctx, args),
         Command::Serve(args) => serve::run(ctx, args),
+        Command::Admin(cmd) => admin::run(ctx, cmd),
         Command::Completion(args) => completion::run(ctx, args),
     }
 }

@@ -145,6 +145,7 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::open(&ServerConfig {
         db_path: db_path.clone(),
         master_key: ctx.settings.master_key.clone(),
+        master_key_previous: ctx.settings.master_key_previous.clone(),
         trusted_custom_hosts: args.trusted_custom_hosts,
     })?;
     state.vault.check_existing()?;

@@ -6,7 +6,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use crate::crypto::MasterKey;
+use crate::crypto::Sealer;
 
 /// What is sealed for a virtual key.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -70,17 +70,17 @@ pub fn integration_config(service: &str, model_config: Option<&Value>) -> Map<St
 
 /// Equal for keys of the same service, secret and settings; reveals nothing of them.
 pub fn fingerprint(
-    master: &MasterKey,
+    master: &dyn Sealer,
     service: &str,
     key: Option<&str>,
     config: &Map<String, Value>,
-) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.fingerprint_key().as_slice())
+) -> anyhow::Result<String> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master.fingerprint_key()?.as_slice())
         .expect("HMAC takes keys of any length");
     let canonical = json!({"service": service, "key": key, "configurations": config});
     mac.update(canonical.to_string().as_bytes());
     let bytes = mac.finalize().into_bytes();
-    bytes[..12].iter().map(|b| format!("{b:02x}")).collect()
+    Ok(bytes[..12].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]
@@ -89,11 +89,20 @@ mod tests {
 
     #[test]
     fn equal_credentials_share_a_fingerprint() {
-        let k = MasterKey::generate();
-        let a = fingerprint(&k, "openai", Some("sk-1"), &Map::new());
-        assert_eq!(a, fingerprint(&k, "openai", Some("sk-1"), &Map::new()));
-        assert_ne!(a, fingerprint(&k, "openai", Some("sk-2"), &Map::new()));
-        assert_ne!(a, fingerprint(&k, "groq", Some("sk-1"), &Map::new()));
+        let k = crate::crypto::MasterKey::generate();
+        let a = fingerprint(&k, "openai", Some("sk-1"), &Map::new()).unwrap();
+        assert_eq!(
+            a,
+            fingerprint(&k, "openai", Some("sk-1"), &Map::new()).unwrap()
+        );
+        assert_ne!(
+            a,
+            fingerprint(&k, "openai", Some("sk-2"), &Map::new()).unwrap()
+        );
+        assert_ne!(
+            a,
+            fingerprint(&k, "groq", Some("sk-1"), &Map::new()).unwrap()
+        );
         assert!(!a.contains("sk-1"));
     }
 

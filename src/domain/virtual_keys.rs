@@ -15,11 +15,11 @@ use crate::api::provider::{OneOrMany, Provider, UpdateProvider};
 use crate::api::usage::{carry_over, timestamp, UsageState};
 use crate::api::virtual_key::{CreateVirtualKey, UpdateVirtualKey, VirtualKey};
 use crate::api::workspace::Workspace;
-use crate::crypto::{mask, MasterKey};
+use crate::crypto::{mask, Sealer};
 use crate::store::{StoreTx, UsageScope, VirtualKeyRecord, BUDGET};
 
 /// The credential sealed in a virtual key.
-pub fn open(master: &MasterKey, record: &VirtualKeyRecord) -> DomainResult<VkSecrets> {
+pub fn open(master: &dyn Sealer, record: &VirtualKeyRecord) -> DomainResult<VkSecrets> {
     let plain = master
         .open(&record.sealed_secrets, &record.public.id)
         .map_err(|e| e.context("cannot open a virtual key's credential"))?;
@@ -28,9 +28,9 @@ pub fn open(master: &MasterKey, record: &VirtualKeyRecord) -> DomainResult<VkSec
     })
 }
 
-fn seal(master: &MasterKey, id: &str, secrets: &VkSecrets) -> DomainResult<Vec<u8>> {
+fn seal(master: &dyn Sealer, id: &str, secrets: &VkSecrets) -> DomainResult<Vec<u8>> {
     let plain = serde_json::to_vec(secrets).map_err(anyhow::Error::new)?;
-    Ok(master.seal(&plain, id))
+    Ok(master.seal(&plain, id)?)
 }
 
 /// An AI provider in the virtual-key shape.
@@ -162,7 +162,7 @@ pub fn check_create(body: &CreateVirtualKey) -> DomainResult<()> {
 /// Creates an unmigrated virtual key in `ws`, its credential sealed with `master`.
 pub fn create(
     tx: &mut dyn StoreTx,
-    master: &MasterKey,
+    master: &dyn Sealer,
     ws: &Workspace,
     body: &CreateVirtualKey,
     now: DateTime<Utc>,
@@ -213,7 +213,7 @@ pub fn create(
 /// `master` is needed when the request sets a new `key`.
 pub fn update(
     tx: &mut dyn StoreTx,
-    master: Option<&MasterKey>,
+    master: Option<&dyn Sealer>,
     ws: &Workspace,
     id: &str,
     slug: &str,

@@ -22,7 +22,7 @@ use crate::api::virtual_key::{
     MigrateGroup, MigratedGroup, MigrationPlan, PlannedGroup, PlannedKey, Unmigratable,
 };
 use crate::api::workspace::Workspace;
-use crate::crypto::{mask, MasterKey};
+use crate::crypto::{mask, Sealer};
 use crate::store::{
     IntegrationRecord, ProviderRecord, StoreRead, StoreTx, UsageScope, VirtualKeyRecord, BUDGET,
 };
@@ -30,7 +30,7 @@ use crate::store::{
 /// The migration plan, over every workspace or narrowed to workspace `ws` (an id).
 pub fn plan(
     tx: &mut dyn StoreRead,
-    master: &MasterKey,
+    master: &dyn Sealer,
     ws: Option<&str>,
 ) -> DomainResult<MigrationPlan> {
     Ok(narrowed_plan(tx, master, ws)?.0)
@@ -41,7 +41,7 @@ pub fn plan(
 /// slug, limits, expiry, note and usage. `organisation_id` owns a new integration.
 pub fn migrate(
     tx: &mut dyn StoreTx,
-    master: &MasterKey,
+    master: &dyn Sealer,
     organisation_id: &str,
     ws: Option<&str>,
     body: &MigrateGroup,
@@ -103,7 +103,7 @@ pub fn migrate(
                     object: "integration".to_owned(),
                     ..Default::default()
                 },
-                sealed_secrets: master.seal(&plain, &id),
+                sealed_secrets: master.seal(&plain, &id)?,
             };
             tx.insert_integration(&record)?;
             tx.set_meta(&format!("{FP_META}{}", body.group), &id)?;
@@ -196,7 +196,7 @@ struct Examined {
 
 fn examine(
     tx: &mut dyn StoreRead,
-    master: &MasterKey,
+    master: &dyn Sealer,
     ws: Option<&str>,
 ) -> DomainResult<Vec<Examined>> {
     let mut out = Vec::new();
@@ -210,7 +210,7 @@ fn examine(
         let config = integration_config(&service, record.public.model_config.as_ref());
         let outcome = match provider_config::validate(&service, &config, secrets.key.is_some()) {
             Ok(()) => Ok(Credential {
-                fingerprint: fingerprint(master, &service, secrets.key.as_deref(), &config),
+                fingerprint: fingerprint(master, &service, secrets.key.as_deref(), &config)?,
                 key: secrets.key,
                 config,
             }),
@@ -254,7 +254,7 @@ fn group_integration(
 /// applied.
 fn narrowed_plan(
     tx: &mut dyn StoreRead,
-    master: &MasterKey,
+    master: &dyn Sealer,
     ws: Option<&str>,
 ) -> DomainResult<(MigrationPlan, Vec<Examined>)> {
     let (plan, examined) = plan_all(tx, master)?;
@@ -294,7 +294,7 @@ fn narrowed_plan(
 
 fn plan_all(
     tx: &mut dyn StoreRead,
-    master: &MasterKey,
+    master: &dyn Sealer,
 ) -> DomainResult<(MigrationPlan, Vec<Examined>)> {
     let examined = examine(tx, master, None)?;
     let mut taken = HashSet::new();

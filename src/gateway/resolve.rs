@@ -371,11 +371,10 @@ fn provider_target(
             custom_host = Some(host);
         }
         if let Some(sealed) = &r.sealed_headers {
-            let key = opened("master key", state.vault.key())?;
             let headers = opened(
                 "model's custom headers",
                 integration_models::open_headers(
-                    key,
+                    &*state.vault,
                     &integration.public.id,
                     &r.public.slug,
                     sealed,
@@ -445,7 +444,7 @@ fn virtual_key_target(
     )?;
     let secrets = opened(
         "virtual key's credential",
-        crate::domain::virtual_keys::open(&master, &vk).map_err(|e| e.to_string()),
+        crate::domain::virtual_keys::open(master, &vk).map_err(|e| e.to_string()),
     )?;
     steps.pass("the virtual key's credential opens");
     let config = legacy::integration_config(&service, v.model_config.as_ref());

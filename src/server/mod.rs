@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod json;
 pub mod listen;
 pub mod openapi;
+pub mod rotation;
 pub mod routes;
 pub mod scopes;
 pub mod vault;
@@ -48,6 +49,8 @@ pub struct AppState {
 pub struct ServerConfig {
     pub db_path: PathBuf,
     pub master_key: Option<String>,
+    /// During a master-key rotation, the key being replaced (`CATALOG_MASTER_KEY_PREVIOUS`).
+    pub master_key_previous: Option<String>,
     /// Upstream hosts the gateway may call although they are private addresses.
     pub trusted_custom_hosts: Vec<crate::gateway::hosts::TrustedHost>,
 }
@@ -73,6 +76,7 @@ impl AppState {
         let vault = Arc::new(Vault::new(
             store.clone(),
             config.master_key.clone(),
+            config.master_key_previous.clone(),
             &config.db_path,
         ));
         let gateway = Arc::new(crate::gateway::Gateway::new(

@@ -232,6 +232,27 @@ pub struct VirtualKeyRecord {
     pub sealed_secrets: Vec<u8>,
 }
 
+/// The row that owns a sealed value (see [`crate::crypto`] for the sealed format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealedOwner {
+    /// An integration's `key` and secret configuration fields.
+    Integration(String),
+    /// A custom model's headers.
+    ModelHeaders {
+        integration_id: String,
+        slug: String,
+    },
+    /// A legacy virtual key's credential.
+    VirtualKey(String),
+}
+
+/// A sealed value and its owner, as master-key rotation reads and replaces them.
+#[derive(Debug, Clone)]
+pub struct SealedValue {
+    pub owner: SealedOwner,
+    pub sealed: Vec<u8>,
+}
+
 /// A workspace's access to an integration (ids are UUIDs), with the terms the wire
 /// shows ([`WorkspaceAccess`]) and its budget's usage.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -351,6 +372,17 @@ pub const BUDGET: &str = "budget";
 pub trait StoreRead {
     fn meta(&mut self, key: &str) -> StoreResult<Option<String>>;
 
+    /// How many sealed values (integrations, model headers, virtual keys) each master key
+    /// sealed, by the key's fingerprint (its id in hex); values in the format that names
+    /// no key count under `None`.
+    fn sealed_counts(&mut self) -> StoreResult<Vec<(Option<String>, u64)>>;
+    /// Up to `limit` sealed values that are not sealed under the key with this fingerprint.
+    fn sealed_not_under(
+        &mut self,
+        fingerprint: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedValue>>;
+
     fn workspaces(&mut self, query: &WorkspaceQuery) -> StoreResult<(u64, Vec<Workspace>)>;
     fn workspace(&mut self, id_or_slug: &str) -> StoreResult<Option<Workspace>>;
     fn workspace_dependents(&mut self, id: &str) -> StoreResult<WorkspaceDependents>;
@@ -442,6 +474,10 @@ pub trait StoreTx: StoreRead {
     fn audit(&mut self, context: AuditContext);
 
     fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()>;
+    fn delete_meta(&mut self, key: &str) -> StoreResult<()>;
+    /// Replaces a sealed value with `sealed` if it is still `value.sealed`; `false` when it
+    /// changed or went away meanwhile.
+    fn replace_sealed(&mut self, value: &SealedValue, sealed: &[u8]) -> StoreResult<bool>;
 
     /// Inserts a workspace; a slug already taken is a conflict.
     fn insert_workspace(&mut self, workspace: &Workspace) -> StoreResult<()>;

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use crate::common::{Mode, World, ADMIN_KEY};
 
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .output()
@@ -14,7 +14,7 @@ fn have(tool: &str) -> bool {
 
 /// Runs a shell script inside a fresh D-Bus session with an unlocked gnome-keyring,
 /// with the harness's environment.
-fn in_keyring_session(w: &World, url: &str, script: &str) -> String {
+pub(crate) fn in_keyring_session(w: &World, url: &str, script: &str) -> String {
     let template = w.command(&[]);
     let mut cmd = Command::new("dbus-run-session");
     cmd.env_clear();

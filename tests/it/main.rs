@@ -32,6 +32,7 @@ mod profiles;
 mod provisioning_contract;
 mod readme;
 mod registry;
+mod rotation;
 mod scopes;
 mod secrets;
 mod server_edges;

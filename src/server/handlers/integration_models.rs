@@ -13,7 +13,7 @@ use crate::api::models::{
     BulkUpdateModels, IntegrationModel, ModelAccessList, ModelConfigurations, PricingConfig,
 };
 use crate::api::schema::Empty;
-use crate::crypto::{mask, MasterKey};
+use crate::crypto::{mask, Sealer};
 use crate::domain::slugs::check_slug;
 use crate::server::auth::Principal;
 use crate::server::error::{ApiError, ApiResult};
@@ -102,24 +102,25 @@ fn validate(body: &BulkUpdateModels) -> ApiResult<()> {
     Ok(())
 }
 
-fn headers_context(integration_id: &str, slug: &str) -> String {
+pub(crate) fn headers_context(integration_id: &str, slug: &str) -> String {
     format!("{integration_id}/models/{slug}")
 }
 
 /// Seals model-level headers; what is stored in the document is only their masked form.
 fn seal_headers(
-    key: &MasterKey,
+    key: &dyn Sealer,
     integration_id: &str,
     slug: &str,
     headers: &Map<String, Value>,
 ) -> ApiResult<Vec<u8>> {
     let plain = serde_json::to_vec(headers).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(key.seal(&plain, &headers_context(integration_id, slug)))
+    key.seal(&plain, &headers_context(integration_id, slug))
+        .map_err(|e| ApiError::internal(format!("cannot use the master key: {e:#}")))
 }
 
 /// A model's custom headers, opened (in memory only) for a call upstream.
 pub fn open_headers(
-    key: &MasterKey,
+    key: &dyn Sealer,
     integration_id: &str,
     slug: &str,
     sealed: &[u8],
@@ -168,14 +169,8 @@ pub async fn update(
             &principal,
         )?;
     }
-    let key = if needs_key {
-        Some(
-            state
-                .vault
-                .key()
-                .map_err(|e| ApiError::internal(format!("cannot use the master key: {e:#}")))?
-                .clone(),
-        )
+    let key: Option<&dyn Sealer> = if needs_key {
+        Some(super::virtual_keys::master(&state)?)
     } else {
         None
     };
@@ -218,6 +213,7 @@ pub async fn update(
             };
             record.sealed_headers = match (&c.custom_headers, &key) {
                 (Some(h), Some(key)) => {
+                    let key: &dyn Sealer = *key;
                     public.masked_custom_headers = Some(
                         h.iter()
                             .map(|(k, v)| {

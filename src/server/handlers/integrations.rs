@@ -10,7 +10,7 @@ use crate::api::integration::{CreateIntegration, Created, Integration, UpdateInt
 use crate::api::limits::{validate_usage_array, UsageLimits};
 use crate::api::schema::Empty;
 use crate::api::ListEnvelope;
-use crate::crypto::mask;
+use crate::crypto::{mask, Sealer};
 use crate::domain::provider_config;
 use crate::domain::slugs::{check_slug, short_suffix, slugify};
 use crate::server::auth::Principal;
@@ -29,14 +29,13 @@ pub struct Secrets {
 }
 
 fn seal(state: &AppState, id: &str, secrets: &Secrets) -> ApiResult<Vec<u8>> {
-    let key = state.vault.key().map_err(vault_error)?;
     let plain = serde_json::to_vec(secrets).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(key.seal(&plain, id))
+    state.vault.seal(&plain, id).map_err(vault_error)
 }
 
 pub fn open(state: &AppState, record: &IntegrationRecord) -> ApiResult<Secrets> {
-    let key = state.vault.key().map_err(vault_error)?;
-    let plain = key
+    let plain = state
+        .vault
         .open(&record.sealed_secrets, &record.public.id)
         .map_err(vault_error)?;
     serde_json::from_slice(&plain).map_err(|e| ApiError::internal(e.to_string()))
@@ -335,8 +334,9 @@ pub async fn update(
     } else {
         None
     };
-    let master = if touches_secrets {
-        Some(state.vault.key().map_err(vault_error)?.clone())
+    let master: Option<&dyn Sealer> = if touches_secrets {
+        state.vault.keys().map_err(vault_error)?;
+        Some(&*state.vault)
     } else {
         None
     };
@@ -344,10 +344,17 @@ pub async fn update(
     let mut record = tx
         .integration(&current.public.id)?
         .ok_or_else(|| ApiError::not_found(format!("integration `{slug}` not found")))?;
+    // A master-key rotation re-seals secrets without changing them: only a secret that
+    // changed since it was opened is a conflict.
     if record.sealed_secrets != current.sealed_secrets {
-        return Err(ApiError::conflict(
-            "the integration's credentials changed during this update; retry",
-        ));
+        if let Some(before) = &opened {
+            let now = open(&state, &record)?;
+            if serde_json::to_vec(&now).ok() != serde_json::to_vec(before).ok() {
+                return Err(ApiError::conflict(
+                    "the integration's credentials changed during this update; retry",
+                ));
+            }
+        }
     }
     // A PUT that changes nothing leaves the integration untouched.
     let before = serde_json::to_value(&record.public).ok();
@@ -387,7 +394,7 @@ pub async fn update(
         let plain = serde_json::to_vec(&secrets).map_err(|e| ApiError::internal(e.to_string()))?;
         if old_plain.as_ref() != Some(&plain) {
             secrets_changed = true;
-            record.sealed_secrets = master.seal(&plain, &public.id);
+            record.sealed_secrets = master.seal(&plain, &public.id).map_err(vault_error)?;
         }
     }
     if secrets_changed || serde_json::to_value(&record.public).ok() != before {

@@ -17,21 +17,22 @@ use crate::api::virtual_key::{
 };
 use crate::api::workspace::Workspace;
 use crate::api::ListEnvelope;
-use crate::crypto::MasterKey;
 use crate::domain::status::{provider_view, virtual_key_view};
 use crate::domain::virtual_keys::{self, as_virtual_key, check_create};
 use crate::domain::vk_migration;
 use crate::server::auth::Principal;
 use crate::server::error::{refuse_unimplemented, ApiError, ApiResult};
 use crate::server::extract::{Body, Query};
+use crate::server::vault::Vault;
 use crate::server::AppState;
 
-pub fn master(state: &AppState) -> ApiResult<MasterKey> {
+/// The vault, its keys loaded (outside any write transaction: they may be in the keyring).
+pub fn master(state: &AppState) -> ApiResult<&Vault> {
     state
         .vault
-        .key()
-        .cloned()
-        .map_err(|e| ApiError::internal(format!("cannot use the master key: {e:#}")))
+        .keys()
+        .map_err(|e| ApiError::internal(format!("cannot use the master key: {e:#}")))?;
+    Ok(&state.vault)
 }
 
 fn scope_workspace(
@@ -65,7 +66,7 @@ pub async fn create(
         })?;
     let master = master(&state)?;
     let mut tx = state.begin()?;
-    let record = virtual_keys::create(&mut *tx, &master, &ws, &body, Utc::now())?;
+    let record = virtual_keys::create(&mut *tx, master, &ws, &body, Utc::now())?;
     tx.commit()?;
     Ok(Json(LegacyAnswer::new(record.public.slug)))
 }
@@ -166,7 +167,7 @@ pub async fn update(
     let mut tx = state.begin()?;
     virtual_keys::update(
         &mut *tx,
-        master.as_ref(),
+        master.map(|m| m as &dyn crate::crypto::Sealer),
         &ws,
         &target.id,
         &slug,
@@ -201,7 +202,7 @@ pub async fn migration_plan(
     let master = master(&state)?;
     let plan = vk_migration::plan(
         &mut *state.store.read()?,
-        &master,
+        master,
         ws.as_ref().map(|w| w.id.as_str()),
     )?;
     Ok(Json(plan))
@@ -218,7 +219,7 @@ pub async fn migrate(
     let mut tx = state.begin()?;
     let migrated = vk_migration::migrate(
         &mut *tx,
-        &master,
+        master,
         state.store.organisation_id(),
         ws.as_ref().map(|w| w.id.as_str()),
         &body,

@@ -9,8 +9,9 @@ use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::store::{
     AccessRecord, Alert, AlertOutbox, AlertQuery, ApiKeyQuery, ConfigQuery, CounterState,
-    IntegrationQuery, IntegrationRecord, IntegrationScope, ModelRecord, ProviderRecord, StoreRead,
-    StoreResult, UsageScope, VirtualKeyRecord, WorkspaceDependents, WorkspaceQuery,
+    IntegrationQuery, IntegrationRecord, IntegrationScope, ModelRecord, ProviderRecord,
+    SealedOwner, SealedValue, StoreRead, StoreResult, UsageScope, VirtualKeyRecord,
+    WorkspaceDependents, WorkspaceQuery,
 };
 
 /// A connection in a transaction (a read snapshot or a write transaction).
@@ -131,6 +132,11 @@ fn to_vk((doc, sealed_secrets, usage): VkRow) -> StoreResult<VirtualKeyRecord> {
     })
 }
 
+/// The fingerprint of the key that sealed a `secrets` column's value, in SQL: format 2
+/// stores it (8 bytes) after the version byte; format 1 names none (NULL).
+pub(super) const SEALED_BY: &str =
+    "CASE WHEN substr(secrets, 1, 1) = x'02' THEN lower(hex(substr(secrets, 2, 8))) END";
+
 impl<T: Db> StoreRead for T {
     fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
         one(
@@ -139,6 +145,80 @@ impl<T: Db> StoreRead for T {
             &[&key],
             |r| r.get(0),
         )
+    }
+
+    fn sealed_counts(&mut self) -> StoreResult<Vec<(Option<String>, u64)>> {
+        rows(
+            self.db(),
+            &format!(
+                "SELECT {SEALED_BY} AS k, count(*) FROM (
+                    SELECT secrets FROM integrations
+                    UNION ALL SELECT secrets FROM integration_models WHERE secrets IS NOT NULL
+                    UNION ALL SELECT secrets FROM virtual_keys
+                 ) GROUP BY k ORDER BY k"
+            ),
+            &[],
+            |r| Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0))),
+        )
+    }
+
+    fn sealed_not_under(
+        &mut self,
+        fingerprint: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<SealedValue>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let not_under = format!("({SEALED_BY}) IS NOT ?1");
+        let mut out = rows(
+            self.db(),
+            &format!(
+                "SELECT id, secrets FROM integrations WHERE {not_under} ORDER BY rowid LIMIT ?2"
+            ),
+            &[&fingerprint, &limit],
+            |r| {
+                Ok(SealedValue {
+                    owner: SealedOwner::Integration(r.get(0)?),
+                    sealed: r.get(1)?,
+                })
+            },
+        )?;
+        let left = limit - i64::try_from(out.len()).unwrap_or(0);
+        if left > 0 {
+            out.extend(rows(
+                self.db(),
+                &format!(
+                    "SELECT integration_id, slug, secrets FROM integration_models
+                     WHERE secrets IS NOT NULL AND {not_under} ORDER BY rowid LIMIT ?2"
+                ),
+                &[&fingerprint, &left],
+                |r| {
+                    Ok(SealedValue {
+                        owner: SealedOwner::ModelHeaders {
+                            integration_id: r.get(0)?,
+                            slug: r.get(1)?,
+                        },
+                        sealed: r.get(2)?,
+                    })
+                },
+            )?);
+        }
+        let left = limit - i64::try_from(out.len()).unwrap_or(0);
+        if left > 0 {
+            out.extend(rows(
+                self.db(),
+                &format!(
+                    "SELECT id, secrets FROM virtual_keys WHERE {not_under} ORDER BY rowid LIMIT ?2"
+                ),
+                &[&fingerprint, &left],
+                |r| {
+                    Ok(SealedValue {
+                        owner: SealedOwner::VirtualKey(r.get(0)?),
+                        sealed: r.get(1)?,
+                    })
+                },
+            )?);
+        }
+        Ok(out)
     }
 
     fn workspaces(&mut self, q: &WorkspaceQuery) -> StoreResult<(u64, Vec<Workspace>)> {

@@ -267,6 +267,34 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM counters WHERE scope >= 'policy/' || OLD.id || '/' AND scope < 'policy/' || OLD.id || '0';
         DELETE FROM rate_slots WHERE scope >= 'policy/' || OLD.id || '/' AND scope < 'policy/' || OLD.id || '0';
      END;",
+    // 12: a secret written in format 2 is sealed under a master key the catalog records:
+    // the current one, or during a rotation the one it replaces. A process that still
+    // holds a key a finished rotation retired cannot write under it. (This build writes
+    // nothing else; builds that wrote format 1 refuse this schema.)
+    "CREATE TRIGGER IF NOT EXISTS integrations_sealed_insert BEFORE INSERT ON integrations
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
+            IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
+     BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
+     CREATE TRIGGER IF NOT EXISTS integrations_sealed_update BEFORE UPDATE OF secrets ON integrations
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
+            IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
+     BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
+     CREATE TRIGGER IF NOT EXISTS integration_models_sealed_insert BEFORE INSERT ON integration_models
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
+            IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
+     BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
+     CREATE TRIGGER IF NOT EXISTS integration_models_sealed_update BEFORE UPDATE OF secrets ON integration_models
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
+            IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
+     BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
+     CREATE TRIGGER IF NOT EXISTS virtual_keys_sealed_insert BEFORE INSERT ON virtual_keys
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
+            IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
+     BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;
+     CREATE TRIGGER IF NOT EXISTS virtual_keys_sealed_update BEFORE UPDATE OF secrets ON virtual_keys
+        WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
+            IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
+     BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -14,8 +14,8 @@ use crate::api::workspace::Workspace;
 use crate::domain::audit::{self, AuditContext, Change};
 use crate::domain::policies::Policy;
 use crate::store::{
-    AccessRecord, ApiKeyRecord, IntegrationRecord, ModelRecord, ProviderRecord, StoreError,
-    StoreResult, StoreTx, Unit, UsageScope, VirtualKeyRecord,
+    AccessRecord, ApiKeyRecord, IntegrationRecord, ModelRecord, ProviderRecord, SealedOwner,
+    SealedValue, StoreError, StoreResult, StoreTx, Unit, UsageScope, VirtualKeyRecord,
 };
 
 pub struct SqliteTx<'a> {
@@ -213,6 +213,33 @@ impl StoreTx for SqliteTx<'_> {
             )?;
             Ok(())
         })
+    }
+
+    fn delete_meta(&mut self, key: &str) -> StoreResult<()> {
+        self.exec("DELETE FROM meta WHERE key = ?1", &[&key])?;
+        Ok(())
+    }
+
+    fn replace_sealed(&mut self, value: &SealedValue, sealed: &[u8]) -> StoreResult<bool> {
+        let n = match &value.owner {
+            SealedOwner::Integration(id) => self.exec(
+                "UPDATE integrations SET secrets = ?2 WHERE id = ?1 AND secrets = ?3",
+                params![id, sealed, value.sealed],
+            )?,
+            SealedOwner::ModelHeaders {
+                integration_id,
+                slug,
+            } => self.exec(
+                "UPDATE integration_models SET secrets = ?3
+                 WHERE integration_id = ?1 AND slug = ?2 AND secrets = ?4",
+                params![integration_id, slug, sealed, value.sealed],
+            )?,
+            SealedOwner::VirtualKey(id) => self.exec(
+                "UPDATE virtual_keys SET secrets = ?2 WHERE id = ?1 AND secrets = ?3",
+                params![id, sealed, value.sealed],
+            )?,
+        };
+        Ok(n == 1)
     }
 
     fn insert_workspace(&mut self, ws: &Workspace) -> StoreResult<()> {
