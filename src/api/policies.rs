@@ -241,3 +241,7 @@ pub struct CreatedPolicy {
     pub id: String,
     pub object: String,
 }
+
+/// `PUT /policies/usage-limits/{id}/entities/{entityId}/reset`: no fields.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ResetEntity {}

@@ -286,14 +286,9 @@ pub fn validate_budget(p: &UsageLimitPolicy) -> Result<(), String> {
     Ok(())
 }
 
-/// `x-portkey-metadata` over the API key's and the workspace's default metadata.
-pub fn metadata(
-    header: Option<&str>,
-    key_defaults: Option<&BTreeMap<String, String>>,
-    workspace_defaults: Option<&BTreeMap<String, String>>,
-) -> Result<BTreeMap<String, String>, String> {
-    let mut out: BTreeMap<String, String> = workspace_defaults.cloned().unwrap_or_default();
-    out.extend(key_defaults.cloned().unwrap_or_default());
+/// `x-portkey-metadata` as a map of strings (numbers and booleans as their text).
+pub fn parse_metadata(header: Option<&str>) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
     let Some(text) = header.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(out);
     };
@@ -318,6 +313,18 @@ pub fn metadata(
         out.insert(k.clone(), v);
     }
     Ok(out)
+}
+
+/// The request's metadata over the API key's and the workspace's default metadata.
+pub fn layered(
+    request: &BTreeMap<String, String>,
+    key_defaults: Option<&BTreeMap<String, String>>,
+    workspace_defaults: Option<&BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut out = workspace_defaults.cloned().unwrap_or_default();
+    out.extend(key_defaults.cloned().unwrap_or_default());
+    out.extend(request.clone());
+    out
 }
 
 #[cfg(test)]
@@ -415,7 +422,8 @@ mod tests {
         ]
         .into();
         let key: BTreeMap<String, String> = [("team".to_owned(), "b".to_owned())].into();
-        let m = metadata(Some(r#"{"user_id": "u1", "n": 3}"#), Some(&key), Some(&ws)).unwrap();
+        let request = parse_metadata(Some(r#"{"user_id": "u1", "n": 3}"#)).unwrap();
+        let m = layered(&request, Some(&key), Some(&ws));
         assert_eq!(m["team"], "b");
         assert_eq!(m["env"], "prod");
         assert_eq!(m["user_id"], "u1");

@@ -20,6 +20,7 @@ use crate::admission::{self, Level, LevelKind, PlanError, Used};
 use crate::api::api_key::ApiKey;
 use crate::api::limits::BudgetType;
 use crate::api::workspace::Workspace;
+use crate::domain::policies;
 use crate::server::AppState;
 use crate::store::{Admission, Gauge, HoldEntry, Refusal};
 
@@ -93,6 +94,39 @@ pub fn caller_levels(workspace: Option<&Workspace>, key: Option<&ApiKey>) -> Vec
         levels.push(Level::of_workspace(w));
     }
     levels
+}
+
+/// The levels the policies in the caller's scope add for a request to `target`.
+pub fn policy_levels(
+    read: &mut dyn crate::store::StoreRead,
+    workspace: Option<&Workspace>,
+    key: Option<&ApiKey>,
+    target: &super::resolve::Target,
+    metadata: &std::collections::BTreeMap<String, String>,
+    config: Option<(String, String)>,
+) -> Result<Vec<Level>, GatewayError> {
+    let Some(ws) = workspace else {
+        return Ok(Vec::new());
+    };
+    let all = read.policies_in_scope(&ws.id)?;
+    if all.is_empty() {
+        return Ok(Vec::new());
+    }
+    let defaults =
+        |d: Option<&crate::api::workspace::WorkspaceDefaults>| d.and_then(|d| d.metadata.clone());
+    let subject = policies::Subject {
+        api_key: key.map(|k| k.id.clone()),
+        workspace_id: ws.id.clone(),
+        provider: target.slug.clone(),
+        model: target.model.clone(),
+        config,
+        metadata: policies::layered(
+            metadata,
+            defaults(key.and_then(|k| k.defaults.as_ref())).as_ref(),
+            defaults(ws.defaults.as_ref()).as_ref(),
+        ),
+    };
+    Ok(policies::levels(&all, &subject, masked))
 }
 
 /// What a request asks the ledger to hold.

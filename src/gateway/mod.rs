@@ -387,7 +387,7 @@ async fn request_config(
     state: &AppState,
     headers: &HeaderMap,
     workspace: &str,
-) -> Result<Option<GatewayConfig>, GatewayError> {
+) -> Result<Option<(GatewayConfig, Option<(String, String)>)>, GatewayError> {
     let Some(raw) = headers.get("x-portkey-config") else {
         return Ok(None);
     };
@@ -398,8 +398,8 @@ async fn request_config(
         })?
         .trim()
         .to_owned();
-    let text = if raw.starts_with('{') {
-        raw
+    let (text, saved) = if raw.starts_with('{') {
+        (raw, None)
     } else {
         let (s, ws, slug) = (state.clone(), workspace.to_owned(), raw.clone());
         blocking(move || {
@@ -412,7 +412,7 @@ async fn request_config(
                             c.slug, c.status, c.slug
                         )));
                     }
-                    Ok(c.config)
+                    Ok((c.config, Some((c.id, c.slug))))
                 }
                 _ => Err(GatewayError::invalid(format!(
                     "`x-portkey-config` names no saved config of this workspace: `{slug}`; `catalog configs list` shows them"
@@ -427,7 +427,7 @@ async fn request_config(
         ))
     })?;
     GatewayConfig::parse(&value)
-        .map(Some)
+        .map(|c| Some((c, saved)))
         .map_err(|e| GatewayError::invalid(format!("Invalid config passed: {e}")))
 }
 
@@ -452,7 +452,24 @@ async fn run(
         log.provider = n.slug.clone();
         log.model = n.model.clone().unwrap_or_default();
     }
-    let config = request_config(state, &request.headers, &workspace).await?;
+    let metadata = crate::domain::policies::parse_metadata(
+        request
+            .headers
+            .get("x-portkey-metadata")
+            .map(|v| {
+                v.to_str().map_err(|_| {
+                    GatewayError::invalid(
+                        "`x-portkey-metadata` must be text: a JSON object of strings",
+                    )
+                })
+            })
+            .transpose()?,
+    )
+    .map_err(GatewayError::invalid)?;
+    let (config, saved_config) = match request_config(state, &request.headers, &workspace).await? {
+        Some((c, saved)) => (Some(c), saved),
+        None => (None, None),
+    };
     if let Some(config) = &config {
         refuse_unknown_slugs(state, &workspace, route::named_slugs(config)).await?;
     }
@@ -462,6 +479,8 @@ async fn run(
         let caller = Caller {
             workspace: workspace.clone(),
             key: key.clone(),
+            metadata: metadata.clone(),
+            config: saved_config.clone(),
         };
         let (body, base) = (body.clone(), base.clone());
         async move {
@@ -529,6 +548,10 @@ async fn refuse_unknown_slugs(
 struct Caller {
     workspace: String,
     key: Option<ApiKey>,
+    /// `x-portkey-metadata`.
+    metadata: std::collections::BTreeMap<String, String>,
+    /// The saved config the request named: its id and slug.
+    config: Option<(String, String)>,
 }
 
 /// One attempt at one leaf: resolve its provider, check it, hold what it may cost at
@@ -558,9 +581,17 @@ async fn attempt(
             &mut resolve::Steps::default(),
         )?;
         let workspace = read.workspace(&caller.workspace)?;
-        drop(read);
         let mut levels = admit::caller_levels(workspace.as_ref(), caller.key.as_ref());
         levels.extend(target.levels.iter().cloned());
+        levels.extend(admit::policy_levels(
+            &mut *read,
+            workspace.as_ref(),
+            caller.key.as_ref(),
+            &target,
+            &caller.metadata,
+            caller.config.clone(),
+        )?);
+        drop(read);
         let demand = admission::demand::of_request(
             &body,
             chat,

@@ -28,6 +28,7 @@ mod openapi;
 mod org_scenario;
 mod org_story;
 mod output;
+mod policies;
 mod profiles;
 mod provisioning_contract;
 mod readme;

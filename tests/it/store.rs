@@ -1014,7 +1014,10 @@ fn a_probe_answers_as_admission_would_and_changes_nothing() {
 }
 
 /// Takes a catalog back to before the admission ledger (schema 8) and the audit log.
-const LEDGER_TABLES: &str = "DROP TABLE audit_log;
+const LEDGER_TABLES: &str = "DROP TABLE audit_log; DROP TABLE policies;
+     DROP TRIGGER integrations_sealed_insert; DROP TRIGGER integrations_sealed_update;
+     DROP TRIGGER integration_models_sealed_insert; DROP TRIGGER integration_models_sealed_update;
+     DROP TRIGGER virtual_keys_sealed_insert; DROP TRIGGER virtual_keys_sealed_update;
      DROP TRIGGER access_counters; DROP TRIGGER provider_counters;
      DROP TRIGGER virtual_key_counters; DROP TRIGGER integration_counters;
      DROP TRIGGER workspace_counters; DROP TRIGGER api_key_counters;

@@ -300,7 +300,10 @@ pub async fn update(
 ) -> ApiResult<Json<UpdatedApiKey>> {
     let mut unimplemented = Vec::new();
     for (field, present) in [
-        ("defaults", body.defaults.is_some()),
+        (
+            "defaults.config_id",
+            body.defaults.as_ref().is_some_and(|d| d.config_id.is_some()),
+        ),
         ("alert_emails", body.alert_emails.is_some()),
         ("rotation_policy", body.rotation_policy.is_some()),
         ("reset_usage", body.reset_usage.is_some()),

@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::now;
 use crate::api::policies::{
     CreateRatePolicy, CreateUsagePolicy, CreatedPolicy, EntityUsage, PolicyCondition, PolicyEntity,
-    RateLimitPolicy, UpdateRatePolicy, UpdateUsagePolicy, UsageLimitPolicy,
+    RateLimitPolicy, ResetEntity, UpdateRatePolicy, UpdateUsagePolicy, UsageLimitPolicy,
 };
 use crate::api::usage::UsageState;
 use crate::api::ListEnvelope;
@@ -413,6 +413,7 @@ pub async fn reset_usage_entity(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path((id, entity)): Path<(String, String)>,
+    Body(_): Body<ResetEntity>,
 ) -> ApiResult<Json<PolicyEntity>> {
     let policy = changeable(&state, &principal, &id, "usage")?;
     let Policy::Usage(p) = &policy else {
