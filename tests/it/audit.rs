@@ -285,6 +285,66 @@ fn every_change_through_the_admin_api_writes_one_record_with_its_diff() {
         "config",
     );
 
+    let (policy, r) = step.change(
+        "POST",
+        "/policies/usage-limits",
+        "/policies/usage-limits",
+        Some(json!({"name": "per-user", "type": "cost", "credit_limit": 50, "group_by": [{"key": "metadata.user_id"}]})),
+        "create",
+        "policy",
+    );
+    let policy_id = policy["id"].as_str().unwrap().to_owned();
+    assert_eq!(field(&r, "policy", "credit_limit").unwrap()["after"], 50);
+    let (_, r) = step.change(
+        "PUT",
+        "/policies/usage-limits/{id}",
+        &format!("/policies/usage-limits/{policy_id}"),
+        Some(json!({"credit_limit": 80})),
+        "update",
+        "policy",
+    );
+    let limit = field(&r, "policy", "credit_limit").unwrap();
+    assert_eq!((limit["before"].clone(), limit["after"].clone()), (json!(50), json!(80)));
+    step.change(
+        "DELETE",
+        "/policies/usage-limits/{id}",
+        &format!("/policies/usage-limits/{policy_id}"),
+        None,
+        "delete",
+        "policy",
+    );
+    let (rate, _) = step.change(
+        "POST",
+        "/policies/rate-limits",
+        "/policies/rate-limits",
+        Some(json!({"type": "requests", "unit": "rpm", "value": 10})),
+        "create",
+        "policy",
+    );
+    let rate_id = rate["id"].as_str().unwrap().to_owned();
+    step.change(
+        "PUT",
+        "/policies/rate-limits/{id}",
+        &format!("/policies/rate-limits/{rate_id}"),
+        Some(json!({"value": 20})),
+        "update",
+        "policy",
+    );
+    step.change(
+        "DELETE",
+        "/policies/rate-limits/{id}",
+        &format!("/policies/rate-limits/{rate_id}"),
+        None,
+        "delete",
+        "policy",
+    );
+    // Resetting a value key needs usage, which needs the gateway: `policies.rs` checks
+    // that route's record.
+    step.routes.insert((
+        "PUT".to_owned(),
+        "/policies/usage-limits/{id}/entities/{entity_id}/reset".to_owned(),
+    ));
+
     // Refused, failed and no-op requests leave no record.
     assert_eq!(
         step.no_record("POST", "/admin/workspaces", Some(json!({}))),

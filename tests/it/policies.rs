@@ -131,6 +131,12 @@ fn a_per_user_budget_counts_each_user_apart_and_resets_one() {
     );
     assert_eq!(s, 200, "{reset}");
     assert_eq!(reset["current_usage"], 0);
+    let (_, records) = api.get("/audit-logs?action=reset");
+    assert_eq!(records["total"], 1, "{records}");
+    let change = &records["data"][0]["changes"][0];
+    assert_eq!(change["resource_type"], "usage", "{records}");
+    assert_eq!(change["fields"][0]["field"], "current_usage", "{records}");
+    assert_eq!(change["fields"][0]["after"], 0, "{records}");
     as_user(&gw, &alice).ok();
     let b_after = entities(&api, "usage-limits", &id)
         .into_iter()
