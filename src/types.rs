@@ -259,9 +259,10 @@ impl FromStr for RateSpec {
             "rpm" | "m" | "min" | "minute" => RateUnit::Rpm,
             "rph" | "h" | "hr" | "hour" => RateUnit::Rph,
             "rpd" | "d" | "day" => RateUnit::Rpd,
+            "rpw" | "w" | "wk" | "week" => RateUnit::Rpw,
             other => {
                 return Err(format!(
-                    "`{other}` is not a rate-limit window; use per minute, hour or day (e.g. 100/min, 100rpm, 5000tokens/hour)"
+                    "`{other}` is not a rate-limit window; use per minute, hour, day or week (e.g. 100/min, 100rpm, 5000tokens/hour)"
                 ))
             }
         };

@@ -10,6 +10,7 @@ pub mod flags;
 mod gateway;
 mod integrations;
 mod organisation;
+mod policies;
 pub mod provisioning;
 mod transport;
 pub mod usage;

@@ -14,6 +14,7 @@ pub mod integrations;
 pub mod migrate_vkeys;
 pub mod models;
 pub mod org;
+pub mod policies;
 pub mod providers;
 pub mod serve;
 #[cfg(test)]
@@ -57,6 +58,9 @@ pub enum Command {
     /// Organisation-wide settings
     #[command(subcommand)]
     Org(org::OrgCommand),
+    /// Usage-limit and rate-limit policies: budgets per user, per model, per metadata value
+    #[command(subcommand)]
+    Policies(policies::PoliciesCommand),
     /// Budget alerts: alert thresholds crossed and limits reached, and their delivery
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
@@ -203,6 +207,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Providers(cmd) => providers::run(ctx, cmd),
         Command::Configs(cmd) => configs::run(ctx, cmd),
         Command::Org(cmd) => org::run(ctx, cmd),
+        Command::Policies(cmd) => policies::run(ctx, cmd),
         Command::Alerts(cmd) => alerts::run(ctx, cmd),
         Command::Audit(args) => audit::run(ctx, args),
         Command::ApiKeys(cmd) => api_keys::run(ctx, cmd),

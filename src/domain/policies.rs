@@ -466,12 +466,12 @@ mod tests {
 }
 
 /// A policy's value keys with their usage now, busiest first (highest share of the
-/// limit), as `/entities` lists them.
-pub fn entities(
+/// limit); each item is named by its value key.
+pub fn usage_items(
     read: &mut dyn crate::store::StoreRead,
     policy: &Policy,
     now: chrono::DateTime<chrono::Utc>,
-) -> crate::domain::DomainResult<Vec<(crate::api::policies::PolicyEntity, f64)>> {
+) -> crate::domain::DomainResult<Vec<crate::api::usage::UsageItem>> {
     let prefix = format!("policy/{}/", policy.id());
     let value_keys: Vec<String> = match policy {
         Policy::Usage(_) => read
@@ -506,38 +506,42 @@ pub fn entities(
             level
         })
         .collect();
-    let items = crate::domain::usage_report::of_levels(read, &levels, now)?;
-    let mut out: Vec<_> = items
+    let mut items = crate::domain::usage_report::of_levels(read, &levels, now)?;
+    items.sort_by(|a, b| {
+        b.percent
+            .total_cmp(&a.percent)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(items)
+}
+
+/// A policy's value keys as `/entities` lists them, busiest first.
+pub fn entities(
+    read: &mut dyn crate::store::StoreRead,
+    policy: &Policy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::domain::DomainResult<Vec<crate::api::policies::PolicyEntity>> {
+    Ok(usage_items(read, policy, now)?
         .into_iter()
-        .map(|item| {
-            let status = if item.status == "ok" {
+        .map(|item| crate::api::policies::PolicyEntity {
+            id: entity_id(&item.name),
+            value_key: item.name,
+            current_usage: item.used,
+            status: if item.status == "ok" {
                 "active"
             } else {
                 "exhausted"
-            };
-            (
-                crate::api::policies::PolicyEntity {
-                    id: entity_id(&item.name),
-                    value_key: item.name.clone(),
-                    current_usage: item.used,
-                    status: status.to_owned(),
-                    window_started_at: item.window_started_at.clone(),
-                    next_usage_reset_at: item.next_reset_at.clone(),
-                    object: "policy-entity".to_owned(),
-                },
-                item.percent,
-            )
+            }
+            .to_owned(),
+            window_started_at: item.window_started_at,
+            next_usage_reset_at: item.next_reset_at,
+            object: "policy-entity".to_owned(),
         })
-        .collect();
-    out.sort_by(|a, b| {
-        b.1.total_cmp(&a.1)
-            .then_with(|| a.0.value_key.cmp(&b.0.value_key))
-    });
-    Ok(out)
+        .collect())
 }
 
 /// The level of one value key of `policy`.
-fn levels_of(policy: &Policy, value_key: String) -> Level {
+pub fn levels_of(policy: &Policy, value_key: String) -> Level {
     let scope = UsageScope::Policy {
         policy_id: policy.id().to_owned(),
         value_key,

@@ -167,7 +167,62 @@ pub fn report(
     let mut subjects = subjects(read, selection, viewer, now)?;
     subjects.retain(|s| s.level.limits_anything());
     subjects.sort_by(|a, b| (a.level.kind, &a.level.name).cmp(&(b.level.kind, &b.level.name)));
-    items(read, &subjects, now)
+    let mut out = items(read, &subjects, now)?;
+    if selection.provider.is_none() && selection.integration.is_none() {
+        out.extend(policy_items(read, selection, viewer, now)?);
+    }
+    Ok(out)
+}
+
+/// The value keys a policy shows in a report: its busiest.
+const BUSIEST: usize = 5;
+
+/// The policies in scope (the organisation's and, with a workspace, its own; a
+/// workspace key's own workspace's), each with its busiest value keys, named
+/// `policy (value key)`; a policy that has counted nothing yet shows as itself at zero.
+fn policy_items(
+    read: &mut dyn StoreRead,
+    selection: &Selection,
+    viewer: &Viewer,
+    now: DateTime<Utc>,
+) -> DomainResult<Vec<UsageItem>> {
+    let workspace = match (selection.workspace.as_deref(), viewer) {
+        (Some(w), _) => read.workspace(w)?.map(|w| w.id),
+        (None, Viewer::WorkspaceKey { workspace_id, .. }) => Some(workspace_id.clone()),
+        (None, Viewer::Organisation) => None,
+    };
+    let policies = match &workspace {
+        Some(ws) => read.policies_in_scope(ws)?,
+        None => {
+            read.policies(&crate::store::PolicyQuery {
+                status: Some("active".to_owned()),
+                page: crate::store::Page {
+                    current_page: 0,
+                    page_size: u64::MAX,
+                },
+                ..Default::default()
+            })?
+            .1
+        }
+    };
+    let mut out = Vec::new();
+    for policy in &policies {
+        let mut items = crate::domain::policies::usage_items(read, policy, now)?;
+        items.truncate(BUSIEST);
+        if items.is_empty() {
+            let level = crate::domain::policies::levels_of(policy, String::new());
+            items = of_levels(read, &[level], now)?;
+            for item in &mut items {
+                item.name = format!("{} (nothing counted yet)", policy.label());
+            }
+        } else {
+            for item in &mut items {
+                item.name = format!("{} ({})", policy.label(), item.name);
+            }
+        }
+        out.extend(items);
+    }
+    Ok(out)
 }
 
 /// The usage of every limit of `levels` (as the gateway holds them), in their order.

@@ -304,7 +304,10 @@ fn every_change_through_the_admin_api_writes_one_record_with_its_diff() {
         "policy",
     );
     let limit = field(&r, "policy", "credit_limit").unwrap();
-    assert_eq!((limit["before"].clone(), limit["after"].clone()), (json!(50), json!(80)));
+    assert_eq!(
+        (limit["before"].clone(), limit["after"].clone()),
+        (json!(50), json!(80))
+    );
     step.change(
         "DELETE",
         "/policies/usage-limits/{id}",

@@ -95,6 +95,31 @@ fn a_per_user_budget_counts_each_user_apart_and_resets_one() {
     );
     // Another user has a budget of their own.
     as_user(&gw, &json!({"user_id": "bob-0002"})).ok();
+    // `catalog usage` shows the busiest value keys; `catalog check` counts policies in.
+    let usage = gw.w.json(&["usage", "--workspace", "eng"]);
+    let item = usage
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "per-user (metadata.user_id=alice-0001)")
+        .unwrap_or_else(|| panic!("{usage}"));
+    assert_eq!(
+        (item["level"].as_str(), item["status"].as_str()),
+        (Some("policy"), Some("exhausted"))
+    );
+    // (A typical request may cost $2: more than the whole $1 of a user's budget.)
+    let out =
+        gw.w.run(&["check", MODEL, "--workspace", "eng", "-o", "json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let check = out.json();
+    assert!(
+        check["limits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["level"] == "policy"),
+        "{check}"
+    );
     let list = entities(&api, "usage-limits", &id);
     assert_eq!(list.len(), 2, "{list:?}");
     let a = list
@@ -516,4 +541,150 @@ fn policies_are_validated_and_scoped() {
     // Every change is in the audit log.
     let (_, audit) = api.get("/audit-logs?resource_type=policy");
     assert!(audit["total"].as_u64().unwrap() >= 2, "{audit}");
+}
+
+#[test]
+fn the_cli_creates_the_three_examples_and_refuses_bad_input() {
+    crate::common::both(|w| {
+        w.ok(&["workspaces", "create", "eng"]);
+        w.ok(&[
+            "policies",
+            "create",
+            "per-user",
+            "--type",
+            "cost",
+            "--limit",
+            "50",
+            "--reset",
+            "monthly",
+            "--group-by",
+            "metadata.user_id",
+        ]);
+        w.ok(&[
+            "policies",
+            "create",
+            "gpt5-cap",
+            "--type",
+            "cost",
+            "--limit",
+            "200",
+            "--reset",
+            "weekly",
+            "--when",
+            "model=gpt-5-pro",
+            "--group-by",
+            "model",
+        ]);
+        w.ok(&[
+            "policies",
+            "create",
+            "per-tenant",
+            "--rate",
+            "100/min",
+            "--group-by",
+            "metadata.tenant_id",
+            "--workspace",
+            "eng",
+        ]);
+        let all = w.json(&["policies", "list"]);
+        assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
+        let cap = w.json(&["policies", "get", "gpt5-cap"]);
+        assert_eq!(
+            cap["conditions"][0],
+            json!({"key": "model", "value": "gpt-5-pro"})
+        );
+        assert_eq!(cap["periodic_reset"], "weekly");
+        let tenant = w.json(&["policies", "get", "per-tenant"]);
+        assert_eq!(
+            (tenant["unit"].clone(), tenant["value"].clone()),
+            (json!("rpm"), json!(100))
+        );
+        assert!(tenant["workspace_id"].is_string(), "{tenant}");
+        let table = w.ok(&["policies", "list"]).stdout;
+        assert!(
+            table.contains("$200 / week") && table.contains("100 requests/min"),
+            "{table}"
+        );
+        let updated = w.json(&[
+            "policies", "update", "per-user", "--limit", "60", "--alert", "40",
+        ]);
+        assert_eq!(
+            (
+                updated["credit_limit"].clone(),
+                updated["alert_threshold"].clone()
+            ),
+            (json!(60), json!(40))
+        );
+        // The usage report shows each policy in scope.
+        let usage = w.json(&["usage"]);
+        let names: Vec<&str> = usage
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["level"] == "policy")
+            .map(|i| i["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"per-user (nothing counted yet)"),
+            "{names:?}"
+        );
+        assert_eq!(w.json(&["policies", "entities", "per-user"]), json!([]));
+        w.ok(&["policies", "delete", "per-user", "--yes"]);
+        assert_eq!(w.json(&["policies", "list"]).as_array().unwrap().len(), 2);
+        assert_eq!(
+            w.json(&["policies", "list", "--archived"])
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+
+        w.fails(&["policies", "create", "x"], 2, "--limit AMOUNT");
+        w.fails(
+            &["policies", "create", "x", "--limit", "5", "--rate", "5/min"],
+            2,
+            "--rate",
+        );
+        w.fails(
+            &[
+                "policies",
+                "create",
+                "x",
+                "--limit",
+                "5",
+                "--group-by",
+                "prompt",
+            ],
+            2,
+            "metadata.<key>",
+        );
+        w.fails(&["policies", "create", "x", "--rate", "5/s"], 2, "rpm");
+        w.fails(
+            &["policies", "create", "x", "--rate", "5/fortnight"],
+            2,
+            "week",
+        );
+        w.fails(
+            &["policies", "create", "x", "--limit", "5", "--when", "model"],
+            2,
+            "--when",
+        );
+        w.fails(&["policies", "get", "nope"], 4, "no policy is named `nope`");
+        w.fails(
+            &["policies", "update", "gpt5-cap", "--rate", "5/min"],
+            2,
+            "--limit",
+        );
+        w.fails(&["policies", "update", "gpt5-cap"], 2, "nothing to change");
+        w.fails(
+            &["policies", "reset", "per-tenant", "x"],
+            2,
+            "rate-limit policy",
+        );
+        w.fails(
+            &["policies", "reset", "gpt5-cap", "model=nope"],
+            4,
+            "entities",
+        );
+    });
 }

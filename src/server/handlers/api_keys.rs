@@ -302,7 +302,9 @@ pub async fn update(
     for (field, present) in [
         (
             "defaults.config_id",
-            body.defaults.as_ref().is_some_and(|d| d.config_id.is_some()),
+            body.defaults
+                .as_ref()
+                .is_some_and(|d| d.config_id.is_some()),
         ),
         ("alert_emails", body.alert_emails.is_some()),
         ("rotation_policy", body.rotation_policy.is_some()),

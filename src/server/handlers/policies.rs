@@ -243,7 +243,7 @@ pub async fn retrieve_usage(
         Some(
             entities
                 .into_iter()
-                .map(|(e, _)| {
+                .map(|e| {
                     (
                         e.value_key,
                         EntityUsage {
@@ -388,7 +388,6 @@ fn entities(
     let all: Vec<PolicyEntity> =
         policies::entities(&mut *state.store.read()?, &policy, Utc::now())?
             .into_iter()
-            .map(|(e, _)| e)
             .filter(|e| status.as_ref().is_none_or(|s| &e.status == s))
             .filter(|e| {
                 search
@@ -422,7 +421,6 @@ pub async fn reset_usage_entity(
     let now = Utc::now();
     let found = policies::entities(&mut *state.store.read()?, &policy, now)?
         .into_iter()
-        .map(|(e, _)| e)
         .find(|e| e.id == entity || e.value_key == entity)
         .ok_or_else(|| {
             ApiError::not_found(format!(
@@ -435,7 +433,6 @@ pub async fn reset_usage_entity(
     tx.commit()?;
     let after = policies::entities(&mut *state.store.read()?, &policy, Utc::now())?
         .into_iter()
-        .map(|(e, _)| e)
         .find(|e| e.id == found.id)
         .unwrap_or(found);
     Ok(Json(after))
