@@ -42,6 +42,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
+            cand policies 'Usage-limit and rate-limit policies: budgets per user, per model, per metadata value'
             cand alerts 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
             cand audit 'The changes made through the Admin API: who changed what, when, from what'
             cand api-keys 'API keys for the Admin API and the gateway'
@@ -1289,6 +1290,208 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;org;help;help'= {
         }
+        &'catalog;policies'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List the policies in scope (one workspace''s with --workspace)'
+            cand get 'Show one policy, with its busiest value keys'
+            cand create 'Create a usage-limit policy (--limit) or a rate-limit policy (--rate)'
+            cand update 'Change a policy''s name, limit, reset, alert or conditions'
+            cand delete 'Archive a policy: it stops applying at once (asks for confirmation, or pass --yes)'
+            cand entities 'A policy''s value keys with their usage, busiest first'
+            cand reset 'Start one value key of a usage-limit policy over'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;policies;list'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --archived 'Archived policies too'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;policies;get'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;policies;create'= {
+            cand --type 'What it counts: cost (USD), tokens or requests [default: cost; requests with --rate]'
+            cand --limit 'A budget (usage-limit policy): USD, tokens or requests per group value'
+            cand --rate 'A rate limit (rate-limit policy) per group value: 100/min, 5000tokens/hour, 10/day'
+            cand --reset 'When the budget resets: weekly, monthly, none, or every N days (30d)'
+            cand --alert 'Alert when a group value''s usage reaches this amount'
+            cand --group-by 'One counter per distinct value of KEY: api_key, workspace_id, provider, model, config or metadata.<key>; repeatable'
+            cand --when 'Only requests whose KEY is VALUE (`*`: that have one); repeatable, all must hold'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;policies;update'= {
+            cand --name 'A new name'
+            cand --limit 'A new budget (usage-limit policy)'
+            cand --rate 'A new rate (rate-limit policy): 100/min, 10/day'
+            cand --reset 'When the budget resets: weekly, monthly, none, or every N days (30d)'
+            cand --alert 'Alert at this amount'
+            cand --when 'Replace the conditions (repeatable); `--when none` applies it to every request'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --clear-alert 'Remove the alert'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;policies;delete'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;policies;entities'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --exhausted 'Only value keys whose counter is spent'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;policies;reset'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;policies;help'= {
+            cand list 'List the policies in scope (one workspace''s with --workspace)'
+            cand get 'Show one policy, with its busiest value keys'
+            cand create 'Create a usage-limit policy (--limit) or a rate-limit policy (--rate)'
+            cand update 'Change a policy''s name, limit, reset, alert or conditions'
+            cand delete 'Archive a policy: it stops applying at once (asks for confirmation, or pass --yes)'
+            cand entities 'A policy''s value keys with their usage, busiest first'
+            cand reset 'Start one value key of a usage-limit policy over'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;policies;help;list'= {
+        }
+        &'catalog;policies;help;get'= {
+        }
+        &'catalog;policies;help;create'= {
+        }
+        &'catalog;policies;help;update'= {
+        }
+        &'catalog;policies;help;delete'= {
+        }
+        &'catalog;policies;help;entities'= {
+        }
+        &'catalog;policies;help;reset'= {
+        }
+        &'catalog;policies;help;help'= {
+        }
         &'catalog;alerts'= {
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -1725,6 +1928,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand providers 'AI providers: integrations made callable in a workspace as `@slug/model`'
             cand configs 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
             cand org 'Organisation-wide settings'
+            cand policies 'Usage-limit and rate-limit policies: budgets per user, per model, per metadata value'
             cand alerts 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
             cand audit 'The changes made through the Admin API: who changed what, when, from what'
             cand api-keys 'API keys for the Admin API and the gateway'
@@ -1863,6 +2067,29 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand settings 'Show the organisation''s settings, or change them with flags'
         }
         &'catalog;help;org;settings'= {
+        }
+        &'catalog;help;policies'= {
+            cand list 'List the policies in scope (one workspace''s with --workspace)'
+            cand get 'Show one policy, with its busiest value keys'
+            cand create 'Create a usage-limit policy (--limit) or a rate-limit policy (--rate)'
+            cand update 'Change a policy''s name, limit, reset, alert or conditions'
+            cand delete 'Archive a policy: it stops applying at once (asks for confirmation, or pass --yes)'
+            cand entities 'A policy''s value keys with their usage, busiest first'
+            cand reset 'Start one value key of a usage-limit policy over'
+        }
+        &'catalog;help;policies;list'= {
+        }
+        &'catalog;help;policies;get'= {
+        }
+        &'catalog;help;policies;create'= {
+        }
+        &'catalog;help;policies;update'= {
+        }
+        &'catalog;help;policies;delete'= {
+        }
+        &'catalog;help;policies;entities'= {
+        }
+        &'catalog;help;policies;reset'= {
         }
         &'catalog;help;alerts'= {
             cand list 'List budget alerts, newest first'

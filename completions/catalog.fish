@@ -46,6 +46,7 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "models" -d 'Models:
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "policies" -d 'Usage-limit and rate-limit policies: budgets per user, per model, per metadata value'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "audit" -d 'The changes made through the Admin API: who changed what, when, from what'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
@@ -1071,6 +1072,160 @@ complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_sub
 complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from settings" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from help" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
 complete -c catalog -n "__fish_catalog_using_subcommand org; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -f -a "list" -d 'List the policies in scope (one workspace\'s with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -f -a "get" -d 'Show one policy, with its busiest value keys'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -f -a "create" -d 'Create a usage-limit policy (--limit) or a rate-limit policy (--rate)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -f -a "update" -d 'Change a policy\'s name, limit, reset, alert or conditions'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -f -a "delete" -d 'Archive a policy: it stops applying at once (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -f -a "entities" -d 'A policy\'s value keys with their usage, busiest first'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -f -a "reset" -d 'Start one value key of a usage-limit policy over'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and not __fish_seen_subcommand_from list get create update delete entities reset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -l archived -d 'Archived policies too'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from get" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l type -d 'What it counts: cost (USD), tokens or requests [default: cost; requests with --rate]' -r -f -a "cost\t''
+tokens\t''
+requests\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l limit -d 'A budget (usage-limit policy): USD, tokens or requests per group value' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l rate -d 'A rate limit (rate-limit policy) per group value: 100/min, 5000tokens/hour, 10/day' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l reset -d 'When the budget resets: weekly, monthly, none, or every N days (30d)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l alert -d 'Alert when a group value\'s usage reaches this amount' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l group-by -d 'One counter per distinct value of KEY: api_key, workspace_id, provider, model, config or metadata.<key>; repeatable' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l when -d 'Only requests whose KEY is VALUE (`*`: that have one); repeatable, all must hold' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l name -d 'A new name' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l limit -d 'A new budget (usage-limit policy)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l rate -d 'A new rate (rate-limit policy): 100/min, 10/day' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l reset -d 'When the budget resets: weekly, monthly, none, or every N days (30d)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l alert -d 'Alert at this amount' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l when -d 'Replace the conditions (repeatable); `--when none` applies it to every request' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l clear-alert -d 'Remove the alert'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -l exhausted -d 'Only value keys whose counter is spent'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from entities" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from reset" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the policies in scope (one workspace\'s with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one policy, with its busiest value keys'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a usage-limit policy (--limit) or a rate-limit policy (--rate)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a policy\'s name, limit, reset, alert or conditions'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Archive a policy: it stops applying at once (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from help" -f -a "entities" -d 'A policy\'s value keys with their usage, busiest first'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Start one value key of a usage-limit policy over'
+complete -c catalog -n "__fish_catalog_using_subcommand policies; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and not __fish_seen_subcommand_from list help" -l profile -d 'Profile to use (a stored server and key)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and not __fish_seen_subcommand_from list help" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand alerts; and not __fish_seen_subcommand_from list help" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
@@ -1385,23 +1540,24 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "org" -d 'Organisation-wide settings'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "audit" -d 'The changes made through the Admin API: who changed what, when, from what'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "admin" -d 'Operations on the catalog\'s database file: master-key status and rotation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "policies" -d 'Usage-limit and rate-limit policies: budgets per user, per model, per metadata value'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "audit" -d 'The changes made through the Admin API: who changed what, when, from what'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "admin" -d 'Operations on the catalog\'s database file: master-key status and rotation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'
@@ -1440,6 +1596,13 @@ complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_su
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "delete" -d 'Delete a config and its versions (asks for confirmation, or pass --yes)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from configs" -f -a "versions" -d 'List a config\'s versions, newest first'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from org" -f -a "settings" -d 'Show the organisation\'s settings, or change them with flags'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from policies" -f -a "list" -d 'List the policies in scope (one workspace\'s with --workspace)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from policies" -f -a "get" -d 'Show one policy, with its busiest value keys'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from policies" -f -a "create" -d 'Create a usage-limit policy (--limit) or a rate-limit policy (--rate)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from policies" -f -a "update" -d 'Change a policy\'s name, limit, reset, alert or conditions'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from policies" -f -a "delete" -d 'Archive a policy: it stops applying at once (asks for confirmation, or pass --yes)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from policies" -f -a "entities" -d 'A policy\'s value keys with their usage, busiest first'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from policies" -f -a "reset" -d 'Start one value key of a usage-limit policy over'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from alerts" -f -a "list" -d 'List budget alerts, newest first'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Show one change: who, when, the request, and each field before and after'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from api-keys" -f -a "list" -d 'List API keys (of one workspace with --workspace)'

@@ -327,6 +327,101 @@ pub fn layered(
     out
 }
 
+/// A policy's value keys with their usage now, busiest first (highest share of the
+/// limit); each item is named by its value key.
+pub fn usage_items(
+    read: &mut dyn crate::store::StoreRead,
+    policy: &Policy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::domain::DomainResult<Vec<crate::api::usage::UsageItem>> {
+    let prefix = format!("policy/{}/", policy.id());
+    let value_keys: Vec<String> = match policy {
+        Policy::Usage(_) => read
+            .counters(std::slice::from_ref(&prefix))?
+            .into_iter()
+            .filter(|c| c.limit == crate::store::BUDGET)
+            .map(|c| c.scope)
+            .collect(),
+        Policy::Rate(r) => {
+            let rate = Policy::rate(r);
+            let period = crate::admission::rate::period_ms(rate.unit);
+            let current = crate::admission::rate::slot_of(
+                now.timestamp_millis(),
+                crate::admission::rate::slot_ms(period),
+            );
+            read.rate_usages(
+                &prefix,
+                &crate::admission::rate_key(&rate),
+                crate::admission::rate::first_counted(current),
+            )?
+            .into_iter()
+            .map(|(scope, _)| scope)
+            .collect()
+        }
+    };
+    let levels: Vec<Level> = value_keys
+        .iter()
+        .filter_map(|scope| scope.strip_prefix(&prefix))
+        .map(|value_key| {
+            let mut level = levels_of(policy, value_key.to_owned());
+            level.name = value_key.to_owned();
+            level
+        })
+        .collect();
+    let mut items = crate::domain::usage_report::of_levels(read, &levels, now)?;
+    items.sort_by(|a, b| {
+        b.percent
+            .total_cmp(&a.percent)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(items)
+}
+
+/// A policy's value keys as `/entities` lists them, busiest first.
+pub fn entities(
+    read: &mut dyn crate::store::StoreRead,
+    policy: &Policy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::domain::DomainResult<Vec<crate::api::policies::PolicyEntity>> {
+    Ok(usage_items(read, policy, now)?
+        .into_iter()
+        .map(|item| crate::api::policies::PolicyEntity {
+            id: entity_id(&item.name),
+            value_key: item.name,
+            current_usage: item.used,
+            status: if item.status == "ok" {
+                "active"
+            } else {
+                "exhausted"
+            }
+            .to_owned(),
+            window_started_at: item.window_started_at,
+            next_usage_reset_at: item.next_reset_at,
+            object: "policy-entity".to_owned(),
+        })
+        .collect())
+}
+
+/// The level of one value key of `policy`.
+pub fn levels_of(policy: &Policy, value_key: String) -> Level {
+    let scope = UsageScope::Policy {
+        policy_id: policy.id().to_owned(),
+        value_key,
+    };
+    let (budgets, rates) = match policy {
+        Policy::Usage(u) => (vec![Policy::budget(u)], Vec::new()),
+        Policy::Rate(r) => (Vec::new(), vec![Policy::rate(r)]),
+    };
+    Level {
+        scope,
+        kind: LevelKind::Policy,
+        name: policy.label(),
+        budgets,
+        rates,
+        concurrency: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,10 +523,10 @@ mod tests {
         assert_eq!(m["env"], "prod");
         assert_eq!(m["user_id"], "u1");
         assert_eq!(m["n"], "3");
-        assert!(metadata(Some("[1]"), None, None)
+        assert!(parse_metadata(Some("[1]"))
             .unwrap_err()
             .contains("JSON object"));
-        assert!(metadata(Some(r#"{"a": {"b": 1}}"#), None, None)
+        assert!(parse_metadata(Some(r#"{"a": {"b": 1}}"#))
             .unwrap_err()
             .contains("`a`"));
     }
@@ -462,100 +557,5 @@ mod tests {
             },
         ];
         assert!(validate_keys(&[], &twice).unwrap_err().contains("twice"));
-    }
-}
-
-/// A policy's value keys with their usage now, busiest first (highest share of the
-/// limit); each item is named by its value key.
-pub fn usage_items(
-    read: &mut dyn crate::store::StoreRead,
-    policy: &Policy,
-    now: chrono::DateTime<chrono::Utc>,
-) -> crate::domain::DomainResult<Vec<crate::api::usage::UsageItem>> {
-    let prefix = format!("policy/{}/", policy.id());
-    let value_keys: Vec<String> = match policy {
-        Policy::Usage(_) => read
-            .counters(std::slice::from_ref(&prefix))?
-            .into_iter()
-            .filter(|c| c.limit == crate::store::BUDGET)
-            .map(|c| c.scope)
-            .collect(),
-        Policy::Rate(r) => {
-            let rate = Policy::rate(r);
-            let period = crate::admission::rate::period_ms(rate.unit);
-            let current = crate::admission::rate::slot_of(
-                now.timestamp_millis(),
-                crate::admission::rate::slot_ms(period),
-            );
-            read.rate_usages(
-                &prefix,
-                &crate::admission::rate_key(&rate),
-                crate::admission::rate::first_counted(current),
-            )?
-            .into_iter()
-            .map(|(scope, _)| scope)
-            .collect()
-        }
-    };
-    let levels: Vec<Level> = value_keys
-        .iter()
-        .filter_map(|scope| scope.strip_prefix(&prefix))
-        .map(|value_key| {
-            let mut level = levels_of(policy, value_key.to_owned());
-            level.name = value_key.to_owned();
-            level
-        })
-        .collect();
-    let mut items = crate::domain::usage_report::of_levels(read, &levels, now)?;
-    items.sort_by(|a, b| {
-        b.percent
-            .total_cmp(&a.percent)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    Ok(items)
-}
-
-/// A policy's value keys as `/entities` lists them, busiest first.
-pub fn entities(
-    read: &mut dyn crate::store::StoreRead,
-    policy: &Policy,
-    now: chrono::DateTime<chrono::Utc>,
-) -> crate::domain::DomainResult<Vec<crate::api::policies::PolicyEntity>> {
-    Ok(usage_items(read, policy, now)?
-        .into_iter()
-        .map(|item| crate::api::policies::PolicyEntity {
-            id: entity_id(&item.name),
-            value_key: item.name,
-            current_usage: item.used,
-            status: if item.status == "ok" {
-                "active"
-            } else {
-                "exhausted"
-            }
-            .to_owned(),
-            window_started_at: item.window_started_at,
-            next_usage_reset_at: item.next_reset_at,
-            object: "policy-entity".to_owned(),
-        })
-        .collect())
-}
-
-/// The level of one value key of `policy`.
-pub fn levels_of(policy: &Policy, value_key: String) -> Level {
-    let scope = UsageScope::Policy {
-        policy_id: policy.id().to_owned(),
-        value_key,
-    };
-    let (budgets, rates) = match policy {
-        Policy::Usage(u) => (vec![Policy::budget(u)], Vec::new()),
-        Policy::Rate(r) => (Vec::new(), vec![Policy::rate(r)]),
-    };
-    Level {
-        scope,
-        kind: LevelKind::Policy,
-        name: policy.label(),
-        budgets,
-        rates,
-        concurrency: None,
     }
 }

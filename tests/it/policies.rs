@@ -93,6 +93,17 @@ fn a_per_user_budget_counts_each_user_apart_and_resets_one() {
         spent <= 1.0 + 1e-9 && spent > 0.9,
         "{admitted} calls: ${spent}"
     );
+    // The spent budget raised its alert, as every level's does.
+    let (_, alerts) = api.get("/alerts?kind=limit");
+    let alert = &alerts["data"][0];
+    assert_eq!(alert["level"], "policy", "{alerts}");
+    assert!(
+        alert["message"]
+            .as_str()
+            .unwrap()
+            .contains("Policy `per-user (metadata.user_id=al********001)`"),
+        "{alerts}"
+    );
     // Another user has a budget of their own.
     as_user(&gw, &json!({"user_id": "bob-0002"})).ok();
     // `catalog usage` shows the busiest value keys; `catalog check` counts policies in.
@@ -276,7 +287,8 @@ fn a_rate_policy_per_tenant_and_each_condition_key() {
             .unwrap()
             .to_owned();
     let config = gw.save_config("plain", &json!({"retry": {"attempts": 1}}));
-    let cases: Vec<(&str, String, Vec<(&str, String)>)> = vec![
+    type Case<'a> = (&'a str, String, Vec<(&'a str, String)>);
+    let cases: Vec<Case> = vec![
         ("api_key", key_id, vec![]),
         ("workspace_id", gw.ws.clone(), vec![]),
         ("provider", "@openai-prod".to_owned(), vec![]),
