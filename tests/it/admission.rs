@@ -11,36 +11,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::{Api, Server};
-use crate::gateway::{chat_body, Gateway};
+use crate::gateway::{chat_body, priced_body as body, Gateway};
 
-const MODEL: &str = "@openai-prod/gpt-4o-mini";
 /// What one call costs: 30 tokens at $1,000 per million.
 const CALL_USD: f64 = 0.03;
 const CALL_TOKENS: u64 = 30;
-
-fn governed() -> Gateway {
-    let gw = Gateway::start();
-    gw.up.set(|k| {
-        k.prompt_tokens = Some(10);
-        k.completion_tokens = Some(20);
-    });
-    gw.w.ok(&[
-        "models",
-        "price",
-        "@openai-prod/gpt-4o-mini",
-        "--input-price",
-        "1000",
-        "--output-price",
-        "1000",
-    ]);
-    gw
-}
-
-fn body() -> Value {
-    let mut b = chat_body(MODEL);
-    b["max_tokens"] = json!(20);
-    b
-}
 
 /// Calls until the gateway refuses (at most `max` calls); returns the calls admitted and
 /// the refusal.
@@ -91,7 +66,7 @@ fn assert_budget_bites(gw: &Gateway, kind: &str, needle: &str) {
 
 #[test]
 fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
-    let gw = governed();
+    let gw = Gateway::governed();
     limit_provider(&gw, &["--budget", "1"]);
     assert_budget_bites(
         &gw,
@@ -116,7 +91,7 @@ fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
 
 #[test]
 fn an_access_budget_is_the_integration_exhaust_error() {
-    let gw = governed();
+    let gw = Gateway::governed();
     gw.w.ok(&[
         "workspaces",
         "provision",
@@ -132,7 +107,7 @@ fn an_access_budget_is_the_integration_exhaust_error() {
 
 #[test]
 fn workspace_and_api_key_budgets_bite_at_their_level() {
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = Api::new(&gw.w);
     let (status, body) = api.put(
         &format!("/admin/workspaces/{}", gw.ws),
@@ -145,7 +120,7 @@ fn workspace_and_api_key_budgets_bite_at_their_level() {
         "Workspace Usage Limit Exceeded",
     );
 
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = Api::new(&gw.w);
     let (_, keys) = api.get(&format!("/api-keys?workspace_id={}", gw.ws));
     let id = keys["data"][0]["id"].as_str().unwrap().to_owned();
@@ -159,7 +134,7 @@ fn workspace_and_api_key_budgets_bite_at_their_level() {
 
 #[test]
 fn token_budgets_request_rates_and_token_rates() {
-    let gw = governed();
+    let gw = Gateway::governed();
     // 300 tokens: calls of 30 tokens are admitted while a whole hold still fits.
     limit_provider(&gw, &["--budget", "300", "--budget-type", "tokens"]);
     let (admitted, refusal) = until_refused(&gw, 50);
@@ -170,7 +145,7 @@ fn token_budgets_request_rates_and_token_rates() {
     );
 
     // Three requests a minute on the API key: the fourth is told when to come back.
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = Api::new(&gw.w);
     let (_, keys) = api.get(&format!("/api-keys?workspace_id={}", gw.ws));
     let id = keys["data"][0]["id"].as_str().unwrap().to_owned();
@@ -187,7 +162,7 @@ fn token_budgets_request_rates_and_token_rates() {
     assert!((1..=62).contains(&wait), "Retry-After {wait}");
 
     // 200 tokens a minute on the provider: each call holds its bound, then counts 30.
-    let gw = governed();
+    let gw = Gateway::governed();
     limit_provider(&gw, &["--rate-limit", "200tokens/min"]);
     let (admitted, refusal) = until_refused(&gw, 20);
     refusal.refused(429, "virtual_key_rate_limit_error", "tokens");
@@ -216,7 +191,7 @@ fn a_cost_budget_refuses_a_model_without_a_price() {
 /// refused while the money is still there).
 #[test]
 fn two_hundred_concurrent_calls_never_overspend_a_budget() {
-    let gw = Arc::new(governed());
+    let gw = Arc::new(Gateway::governed());
     gw.up.set(|k| k.latency = Duration::from_millis(20));
     limit_provider(&gw, &["--budget", "1"]);
     let answers: Vec<u16> = at_once(&gw, 200).iter().map(|(s, _)| *s).collect();
@@ -272,7 +247,7 @@ fn max_overlap(gw: &Gateway) -> usize {
 
 #[test]
 fn concurrent_calls_never_pass_a_token_rate_limit() {
-    let gw = Arc::new(governed());
+    let gw = Arc::new(Gateway::governed());
     gw.up.set(|k| k.latency = Duration::from_millis(20));
     limit_provider(&gw, &["--rate-limit", "3000tokens/min"]);
     let answers: Vec<u16> = at_once(&gw, 100).iter().map(|(s, _)| *s).collect();
@@ -287,7 +262,7 @@ fn concurrent_calls_never_pass_a_token_rate_limit() {
 
 #[test]
 fn a_stream_settles_with_the_usage_the_upstream_reports() {
-    let gw = governed();
+    let gw = Gateway::governed();
     limit_provider(&gw, &["--budget", "5"]);
     // The caller did not ask for usage: the gateway asks upstream and keeps it.
     let mut b = body();
@@ -319,7 +294,7 @@ fn wait_for_usage(gw: &Gateway, before: f64) -> f64 {
 
 #[test]
 fn kill_9_loses_no_settled_charge_and_forgets_no_hold() {
-    let mut gw = governed();
+    let mut gw = Gateway::governed();
     gw.up.set(|k| k.latency = Duration::from_millis(400));
     limit_provider(&gw, &["--budget", "100"]);
     // Settled calls first, then calls in flight when the server dies.
@@ -364,14 +339,14 @@ fn kill_9_loses_no_settled_charge_and_forgets_no_hold() {
 
 #[test]
 fn an_integration_budget_counts_every_workspace() {
-    let gw = governed();
+    let gw = Gateway::governed();
     gw.w.ok(&["integrations", "update", "openai-prod", "--budget", "1"]);
     assert_budget_bites(&gw, "integration_exhaust_error", "across every workspace");
 }
 
 #[test]
 fn a_concurrency_limit_caps_requests_in_flight() {
-    let gw = Arc::new(governed());
+    let gw = Arc::new(Gateway::governed());
     gw.up.set(|k| k.latency = Duration::from_millis(200));
     limit_provider(&gw, &["--concurrency", "3"]);
     let answers = at_once(&gw, 20);
@@ -394,7 +369,7 @@ fn a_concurrency_limit_caps_requests_in_flight() {
 /// applies to the server's next request.
 #[test]
 fn an_embedded_cli_reset_applies_to_the_servers_next_call() {
-    let gw = governed();
+    let gw = Gateway::governed();
     limit_provider(&gw, &["--budget", "1"]);
     let (_, refusal) = until_refused(&gw, 200);
     refusal.refused(412, "virtual_key_exhaust_error", "left");
@@ -424,7 +399,7 @@ fn an_embedded_cli_reset_applies_to_the_servers_next_call() {
 /// nothing stays held.
 #[test]
 fn revocation_mid_load_stops_the_next_calls() {
-    let gw = Arc::new(governed());
+    let gw = Arc::new(Gateway::governed());
     gw.up.set(|k| k.latency = Duration::from_millis(30));
     let workers: Vec<_> = (0..4)
         .map(|_| {
@@ -470,7 +445,7 @@ fn revocation_mid_load_stops_the_next_calls() {
 #[test]
 fn a_caller_that_hangs_up_mid_stream_is_charged_what_was_consumed() {
     use std::io::Read;
-    let gw = governed();
+    let gw = Gateway::governed();
     gw.up.set(|k| {
         k.chunks = 30;
         k.chunk_delay = Duration::from_millis(200);
@@ -497,7 +472,7 @@ fn a_caller_that_hangs_up_mid_stream_is_charged_what_was_consumed() {
 /// Each attempt of a retried request holds and settles on its own.
 #[test]
 fn retries_are_admitted_and_counted_per_attempt() {
-    let gw = governed();
+    let gw = Gateway::governed();
     limit_provider(&gw, &["--rate-limit", "3/min"]);
     gw.up.fail_next(500, None);
     let config = json!({"retry": {"attempts": 2}, "provider": "@openai-prod"});

@@ -200,7 +200,37 @@ pub(crate) fn connect(
     ]);
 }
 
+/// The model a governed catalog prices at $1,000 per million tokens.
+pub(crate) const PRICED_MODEL: &str = "@openai-prod/gpt-4o-mini";
+
+/// A chat body for [`PRICED_MODEL`] that asks for at most 20 tokens.
+pub(crate) fn priced_body() -> Value {
+    let mut b = chat_body(PRICED_MODEL);
+    b["max_tokens"] = serde_json::json!(20);
+    b
+}
+
 impl Gateway {
+    /// A served catalog whose fake reports 10 prompt and 20 completion tokens for every
+    /// call, with [`PRICED_MODEL`] at $1,000 per million tokens: a call costs exactly $0.03.
+    pub(crate) fn governed() -> Gateway {
+        let gw = Gateway::start();
+        gw.up.set(|k| {
+            k.prompt_tokens = Some(10);
+            k.completion_tokens = Some(20);
+        });
+        gw.w.ok(&[
+            "models",
+            "price",
+            PRICED_MODEL,
+            "--input-price",
+            "1000",
+            "--output-price",
+            "1000",
+        ]);
+        gw
+    }
+
     /// A served catalog that trusts the fake.
     pub(crate) fn start() -> Gateway {
         Self::start_with(true, &[])

@@ -9,34 +9,10 @@ use std::thread;
 use serde_json::{json, Value};
 
 use crate::common::{assert_error, Api};
-use crate::gateway::{chat_body, Answer, Gateway};
+use crate::gateway::{chat_body, priced_body as body, Answer, Gateway};
 
-const MODEL: &str = "@openai-prod/gpt-4o-mini";
+use crate::gateway::PRICED_MODEL as MODEL;
 const CALL_USD: f64 = 0.03;
-
-fn governed() -> Gateway {
-    let gw = Gateway::start();
-    gw.up.set(|k| {
-        k.prompt_tokens = Some(10);
-        k.completion_tokens = Some(20);
-    });
-    gw.w.ok(&[
-        "models",
-        "price",
-        MODEL,
-        "--input-price",
-        "1000",
-        "--output-price",
-        "1000",
-    ]);
-    gw
-}
-
-fn body() -> Value {
-    let mut b = chat_body(MODEL);
-    b["max_tokens"] = json!(20);
-    b
-}
 
 fn as_user(gw: &Gateway, metadata: &Value) -> Answer {
     gw.chat_with(&[("x-portkey-metadata", &metadata.to_string())], &body())
@@ -67,7 +43,7 @@ fn entities(api: &Api, kind: &str, id: &str) -> Vec<Value> {
 
 #[test]
 fn a_per_user_budget_counts_each_user_apart_and_resets_one() {
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = Api::new(&gw.w);
     let id = create(
         &api,
@@ -201,7 +177,7 @@ fn a_per_user_budget_counts_each_user_apart_and_resets_one() {
 
 #[test]
 fn a_per_model_request_budget_spans_workspaces() {
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = Api::new(&gw.w);
     gw.w.ok(&["workspaces", "create", "research"]);
     gw.w.ok(&[
@@ -253,7 +229,7 @@ fn a_per_model_request_budget_spans_workspaces() {
 
 #[test]
 fn a_rate_policy_per_tenant_and_each_condition_key() {
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = Api::new(&gw.w);
     let id = create(
         &api,
@@ -328,7 +304,7 @@ fn a_rate_policy_per_tenant_and_each_condition_key() {
 
 #[test]
 fn metadata_comes_from_the_header_over_key_and_workspace_defaults() {
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = Api::new(&gw.w);
     let (s, ws) = api.put(
         &format!("/admin/workspaces/{}", gw.ws),
@@ -379,7 +355,7 @@ fn metadata_comes_from_the_header_over_key_and_workspace_defaults() {
 
 #[test]
 fn concurrent_calls_never_overspend_a_policy_counter() {
-    let gw = Arc::new(governed());
+    let gw = Arc::new(Gateway::governed());
     gw.up
         .set(|k| k.latency = std::time::Duration::from_millis(20));
     let api = Api::new(&gw.w);

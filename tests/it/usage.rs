@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::common::{world_with_openai, Api, World};
-use crate::gateway::{chat_body, Gateway};
+use crate::gateway::{priced_body as body, Gateway};
 use crate::scopes::key;
 
-const MODEL: &str = "@openai-prod/gpt-4o-mini";
+use crate::gateway::PRICED_MODEL as MODEL;
 /// One call's cost in nano-dollars.
 const CALL_NANO_USD: i64 = 30_000_000;
 const CALL_TOKENS: i64 = 30;
@@ -21,30 +21,6 @@ const CALL_TOKENS: i64 = 30;
 /// Dollars as the server computes them from nano-dollars (exact, not a sum of floats).
 fn usd(nano: i64) -> f64 {
     nano as f64 / 1e9
-}
-
-fn governed() -> Gateway {
-    let gw = Gateway::start();
-    gw.up.set(|k| {
-        k.prompt_tokens = Some(10);
-        k.completion_tokens = Some(20);
-    });
-    gw.w.ok(&[
-        "models",
-        "price",
-        MODEL,
-        "--input-price",
-        "1000",
-        "--output-price",
-        "1000",
-    ]);
-    gw
-}
-
-fn body() -> Value {
-    let mut b = chat_body(MODEL);
-    b["max_tokens"] = json!(20);
-    b
 }
 
 /// The API key callers use (the only one of workspace `eng` so far).
@@ -120,7 +96,7 @@ fn report(api: &Api, query: &str) -> Vec<Value> {
 
 #[test]
 fn usage_reports_every_level_exactly_after_calls() {
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = limited(&gw);
     for _ in 0..4 {
         gw.chat(&body()).ok();
@@ -340,7 +316,7 @@ fn usage_reports_every_level_exactly_after_calls() {
 
 #[test]
 fn requests_in_flight_show_as_held() {
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = limited(&gw);
     gw.up.set(|k| k.latency = Duration::from_millis(1500));
     let (url, key) = (gw.url("/chat/completions"), gw.key.clone());
@@ -388,7 +364,7 @@ fn requests_in_flight_show_as_held() {
 
 #[test]
 fn a_workspace_key_sees_its_workspace_and_its_own_key_only() {
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = limited(&gw);
     gw.w.ok(&["workspaces", "create", "research"]);
     gw.w.ok(&[
@@ -529,7 +505,7 @@ fn the_embedded_catalog_reports_too_and_unknown_names_are_not_found() {
 
 #[test]
 fn check_names_the_level_that_would_refuse_once_a_budget_is_spent() {
-    let gw = governed();
+    let gw = Gateway::governed();
     let api = Api::new(&gw.w);
     let (s, b) = api.put(
         &format!("/admin/workspaces/{}", gw.ws),

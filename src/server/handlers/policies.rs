@@ -139,6 +139,18 @@ fn list_query(
     })
 }
 
+/// Every policy `q` selects, whatever its page (lists filter further, then page).
+fn every(state: &AppState, q: &PolicyQuery) -> ApiResult<Vec<Policy>> {
+    let all = PolicyQuery {
+        page: crate::store::Page {
+            current_page: 0,
+            page_size: u64::MAX,
+        },
+        ..q.clone()
+    };
+    Ok(state.store.read()?.policies(&all)?.1)
+}
+
 fn one_of<T: serde::de::DeserializeOwned>(
     query: &Query,
     name: &str,
@@ -204,14 +216,7 @@ pub async fn list_usage(
     let kind =
         one_of::<crate::api::limits::BudgetType>(&query, "type", "`cost`, `tokens`, `requests`")?;
     let q = list_query(&state, &principal, &query, "usage")?;
-    let (_, all) = state.store.read()?.policies(&PolicyQuery {
-        page: crate::store::Page {
-            current_page: 0,
-            page_size: u64::MAX,
-        },
-        ..q.clone()
-    })?;
-    let matching: Vec<UsageLimitPolicy> = all
+    let matching: Vec<UsageLimitPolicy> = every(&state, &q)?
         .into_iter()
         .filter_map(|p| match p {
             Policy::Usage(u) if kind.is_none_or(|k| u.kind == k) => Some(u),
@@ -488,14 +493,7 @@ pub async fn list_rate(
     let unit =
         one_of::<crate::api::limits::RateUnit>(&query, "unit", "`rpm`, `rph`, `rpd`, `rpw`")?;
     let q = list_query(&state, &principal, &query, "rate")?;
-    let (_, all) = state.store.read()?.policies(&PolicyQuery {
-        page: crate::store::Page {
-            current_page: 0,
-            page_size: u64::MAX,
-        },
-        ..q.clone()
-    })?;
-    let matching: Vec<RateLimitPolicy> = all
+    let matching: Vec<RateLimitPolicy> = every(&state, &q)?
         .into_iter()
         .filter_map(|p| match p {
             Policy::Rate(r)
