@@ -26,17 +26,28 @@ pub struct Done {
 
 /// Reads one secret reference: a named environment variable, or a file relative to the
 /// catalog file. `field` names where it is used.
-pub fn read_secret(env: &Env, base_dir: &Path, r: &SecretRef, field: &str) -> anyhow::Result<String> {
+pub fn read_secret(
+    env: &Env,
+    base_dir: &Path,
+    r: &SecretRef,
+    field: &str,
+) -> anyhow::Result<String> {
     let value = match (&r.env, &r.file) {
         (Some(var), _) => env.named(var).map(str::to_owned).ok_or_else(|| {
             fail(
                 ErrorKind::Usage,
                 format!("`{field}` reads the environment variable `{var}`, which is not set"),
-                Some(&format!("export {var}=... before applying (secrets never go in the file)")),
+                Some(&format!(
+                    "export {var}=... before applying (secrets never go in the file)"
+                )),
             )
         })?,
         (None, Some(path)) => {
-            let full = if path.is_absolute() { path.clone() } else { base_dir.join(path) };
+            let full = if path.is_absolute() {
+                path.clone()
+            } else {
+                base_dir.join(path)
+            };
             std::fs::read_to_string(&full).map_err(|e| {
                 fail(
                     ErrorKind::Usage,
@@ -61,7 +72,12 @@ pub fn read_secret(env: &Env, base_dir: &Path, r: &SecretRef, field: &str) -> an
 /// The resolved values of an operation's secrets: (`key` or field, value).
 type Resolved = Vec<(String, Value)>;
 
-fn resolve(env: &Env, base_dir: &Path, integration: &str, writes: &[SecretWrite]) -> anyhow::Result<Resolved> {
+fn resolve(
+    env: &Env,
+    base_dir: &Path,
+    integration: &str,
+    writes: &[SecretWrite],
+) -> anyhow::Result<Resolved> {
     let mut out = Vec::new();
     for w in writes {
         if let Some(r) = &w.source {
@@ -77,7 +93,10 @@ fn resolve(env: &Env, base_dir: &Path, integration: &str, writes: &[SecretWrite]
             let mut headers = serde_json::Map::new();
             for (h, r) in &w.headers {
                 let at = format!("integrations.{integration}.configuration.custom_headers.{h}");
-                headers.insert(h.clone(), Value::String(read_secret(env, base_dir, r, &at)?));
+                headers.insert(
+                    h.clone(),
+                    Value::String(read_secret(env, base_dir, r, &at)?),
+                );
             }
             out.push((w.field.clone(), Value::Object(headers)));
         }
@@ -92,18 +111,40 @@ pub fn describe(op: &Op) -> (String, String) {
         Op::CreateWorkspace { body } => ("create", format!("workspace {}", body.name)),
         Op::UpdateWorkspace { workspace, .. } => ("update", format!("workspace {workspace}")),
         Op::DeleteWorkspace { workspace } => ("delete", format!("workspace {workspace}")),
-        Op::CreateIntegration { body, .. } => ("create", format!("integration {}", body.slug.clone().unwrap_or_default())),
+        Op::CreateIntegration { body, .. } => (
+            "create",
+            format!("integration {}", body.slug.clone().unwrap_or_default()),
+        ),
         Op::UpdateIntegration { slug, .. } => ("update", format!("integration {slug}")),
         Op::DeleteIntegration { slug, .. } => ("delete", format!("integration {slug}")),
-        Op::Access { integration, items, .. } => (
-            if items.iter().all(|i| i.enabled) { "provision" } else { "revoke" },
+        Op::Access {
+            integration, items, ..
+        } => (
+            if items.iter().all(|i| i.enabled) {
+                "provision"
+            } else {
+                "revoke"
+            },
             format!("access to {integration}"),
         ),
         Op::Models { integration, .. } => ("update", format!("models of {integration}")),
-        Op::DeleteModels { integration, slugs } => ("delete", format!("models {} of {integration}", slugs.join(", "))),
-        Op::CreateProvider { workspace, body } => ("create", format!("provider {workspace}/@{}", body.slug.clone().unwrap_or_default())),
-        Op::UpdateProvider { workspace, slug, .. } => ("update", format!("provider {workspace}/@{slug}")),
-        Op::DeleteProvider { workspace, slug } => ("delete", format!("provider {workspace}/@{slug}")),
+        Op::DeleteModels { integration, slugs } => (
+            "delete",
+            format!("models {} of {integration}", slugs.join(", ")),
+        ),
+        Op::CreateProvider { workspace, body } => (
+            "create",
+            format!(
+                "provider {workspace}/@{}",
+                body.slug.clone().unwrap_or_default()
+            ),
+        ),
+        Op::UpdateProvider {
+            workspace, slug, ..
+        } => ("update", format!("provider {workspace}/@{slug}")),
+        Op::DeleteProvider { workspace, slug } => {
+            ("delete", format!("provider {workspace}/@{slug}"))
+        }
     };
     (verb.to_owned(), object)
 }
@@ -120,11 +161,15 @@ pub fn execute(
     let mut secrets: BTreeMap<usize, Resolved> = BTreeMap::new();
     for (i, op) in plan.ops.iter().enumerate() {
         match op {
-            Op::CreateIntegration { body, secrets: w, .. } => {
+            Op::CreateIntegration {
+                body, secrets: w, ..
+            } => {
                 let slug = body.slug.clone().unwrap_or_default();
                 secrets.insert(i, resolve(env, &plan.base_dir, &slug, w)?);
             }
-            Op::UpdateIntegration { slug, secrets: w, .. } => {
+            Op::UpdateIntegration {
+                slug, secrets: w, ..
+            } => {
                 secrets.insert(i, resolve(env, &plan.base_dir, slug, w)?);
             }
             _ => {}
@@ -140,7 +185,9 @@ pub fn execute(
             fail(
                 ErrorKind::NotFound,
                 format!("workspace `{name}` is not in the live catalog"),
-                Some("it may have been renamed or deleted since the plan: run `catalog plan` again"),
+                Some(
+                    "it may have been renamed or deleted since the plan: run `catalog plan` again",
+                ),
             )
         })
     };
@@ -151,7 +198,9 @@ pub fn execute(
         progress(i, total, &format!("{verb} {object}"));
         let result: anyhow::Result<()> = (|| {
             match op {
-                Op::OrgSettings { allow_workspace_integrations } => {
+                Op::OrgSettings {
+                    allow_workspace_integrations,
+                } => {
                     client.update_org_settings(&OrgSettings {
                         allow_workspace_integrations: Some(*allow_workspace_integrations),
                         secret_versions: None,
@@ -168,7 +217,12 @@ pub fn execute(
                     let ws = client.get_workspace(&id_of(&ids, workspace)?)?;
                     client.delete_workspace(&ws, true)?;
                 }
-                Op::CreateIntegration { body, workspace, versions, .. } => {
+                Op::CreateIntegration {
+                    body,
+                    workspace,
+                    versions,
+                    ..
+                } => {
                     let mut body = body.clone();
                     if let Some(w) = workspace {
                         body.workspace_id = Some(id_of(&ids, w)?);
@@ -177,7 +231,9 @@ pub fn execute(
                         if field == "key" {
                             body.key = value.as_str().map(str::to_owned);
                         } else {
-                            body.configurations.get_or_insert_with(Default::default).insert(field, value);
+                            body.configurations
+                                .get_or_insert_with(Default::default)
+                                .insert(field, value);
                         }
                     }
                     client.create_integration(&body)?;
@@ -185,13 +241,20 @@ pub fn execute(
                         client.put_secret_versions(versions)?;
                     }
                 }
-                Op::UpdateIntegration { slug, body, versions, .. } => {
+                Op::UpdateIntegration {
+                    slug,
+                    body,
+                    versions,
+                    ..
+                } => {
                     let mut body = body.clone();
                     for (field, value) in secrets.remove(&i).unwrap_or_default() {
                         if field == "key" {
                             body.key = value.as_str().map(str::to_owned);
                         } else {
-                            body.configurations.get_or_insert_with(Default::default).insert(field, value);
+                            body.configurations
+                                .get_or_insert_with(Default::default)
+                                .insert(field, value);
                         }
                     }
                     client.update_integration(slug, &body)?;
@@ -205,7 +268,11 @@ pub fn execute(
                         client.put_secret_versions(versions)?;
                     }
                 }
-                Op::Access { integration, items, global } => {
+                Op::Access {
+                    integration,
+                    items,
+                    global,
+                } => {
                     let mut workspaces = Vec::new();
                     for item in items {
                         let mut item = item.clone();
@@ -222,13 +289,19 @@ pub fn execute(
                     )?;
                 }
                 Op::Models { integration, body } => client.put_models(integration, body)?,
-                Op::DeleteModels { integration, slugs } => client.delete_models(integration, slugs)?,
+                Op::DeleteModels { integration, slugs } => {
+                    client.delete_models(integration, slugs)?
+                }
                 Op::CreateProvider { workspace, body } => {
                     let mut body = body.clone();
                     body.workspace_id = Some(id_of(&ids, workspace)?);
                     client.create_provider(&body)?;
                 }
-                Op::UpdateProvider { workspace, slug, body } => {
+                Op::UpdateProvider {
+                    workspace,
+                    slug,
+                    body,
+                } => {
                     client.update_provider(&id_of(&ids, workspace)?, slug, body)?;
                 }
                 Op::DeleteProvider { workspace, slug } => {

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::file::{AccessSpec, Budget, CatalogFile, IntegrationSpec, ModelsSpec, Prices, Rate, SecretRef};
+use super::file::{
+    AccessSpec, Budget, CatalogFile, IntegrationSpec, ModelsSpec, Prices, Rate, SecretRef,
+};
 use super::live::{is_custom, version_key, Live};
 use crate::api::integration::{CreateIntegration, UpdateIntegration};
 use crate::api::models::{
@@ -203,7 +205,10 @@ impl Plan {
                 Action::Update => "33",
                 Action::Delete => "31",
             };
-            out.push_str(&paint(&format!("{} {} {}", ch.action.sign(), ch.kind, ch.name), colour));
+            out.push_str(&paint(
+                &format!("{} {} {}", ch.action.sign(), ch.kind, ch.name),
+                colour,
+            ));
             out.push('\n');
             for f in &ch.fields {
                 let line = match (&f.old, &f.new) {
@@ -435,8 +440,15 @@ impl ModelState {
             enabled: m.enabled.unwrap_or(true),
             custom: is_custom(m),
             finetune: m.is_finetune == Some(true),
-            base: if is_custom(m) { m.base_model_slug.clone() } else { None },
-            host: m.configurations.as_ref().and_then(|c| c.custom_host.clone()),
+            base: if is_custom(m) {
+                m.base_model_slug.clone()
+            } else {
+                None
+            },
+            host: m
+                .configurations
+                .as_ref()
+                .and_then(|c| c.custom_host.clone()),
             prices: spec
                 .prices
                 .into_values()
@@ -446,9 +458,16 @@ impl ModelState {
     }
 
     fn describe(&self) -> String {
-        let mut s = if self.enabled { "enabled".to_owned() } else { "disabled".to_owned() };
+        let mut s = if self.enabled {
+            "enabled".to_owned()
+        } else {
+            "disabled".to_owned()
+        };
         if self.finetune {
-            s.push_str(&format!(", fine-tuned from {}", self.base.as_deref().unwrap_or("?")));
+            s.push_str(&format!(
+                ", fine-tuned from {}",
+                self.base.as_deref().unwrap_or("?")
+            ));
         } else if self.custom {
             s.push_str(", custom");
             if let Some(b) = &self.base {
@@ -485,7 +504,11 @@ impl ModelState {
 }
 
 fn pricing(p: &Prices) -> PricingConfig {
-    let cents = |x: Option<f64>| x.map(|usd| Price { price: usd_per_mtok_to_cents_per_token(usd) });
+    let cents = |x: Option<f64>| {
+        x.map(|usd| Price {
+            price: usd_per_mtok_to_cents_per_token(usd),
+        })
+    };
     PricingConfig {
         kind: "static".to_owned(),
         pay_as_you_go: PayAsYouGo {
@@ -534,9 +557,8 @@ fn desired_models(m: &ModelsSpec) -> BTreeMap<String, ModelState> {
 /// Prices compare to a millionth of a dollar per 1M tokens (the API keeps cents per token).
 fn same_state(a: &ModelState, b: &ModelState) -> bool {
     let round = |p: &Option<Prices>| {
-        p.as_ref().map(|p| {
-            [p.input, p.output, p.cache_read].map(|x| x.map(|v| (v * 1e6).round() as i64))
-        })
+        p.as_ref()
+            .map(|p| [p.input, p.output, p.cache_read].map(|x| x.map(|v| (v * 1e6).round() as i64)))
     };
     a.enabled == b.enabled
         && a.custom == b.custom
@@ -547,7 +569,12 @@ fn same_state(a: &ModelState, b: &ModelState) -> bool {
 }
 
 /// Computes the plan that makes `live` match `file`.
-pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> anyhow::Result<Plan> {
+pub fn plan(
+    file: &CatalogFile,
+    base_dir: PathBuf,
+    live: &Live,
+    prune: bool,
+) -> anyhow::Result<Plan> {
     let mut p = Plan {
         format: PLAN_FORMAT,
         fingerprint: super::live::fingerprint(live),
@@ -561,10 +588,20 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
     let mut staged: Vec<(Change, Vec<Op>)> = Vec::new();
 
     // Organisation settings.
-    if let Some(want) = file.organisation.as_ref().and_then(|o| o.allow_workspace_integrations) {
-        let have = live.file.organisation.as_ref().and_then(|o| o.allow_workspace_integrations);
+    if let Some(want) = file
+        .organisation
+        .as_ref()
+        .and_then(|o| o.allow_workspace_integrations)
+    {
+        let have = live
+            .file
+            .organisation
+            .as_ref()
+            .and_then(|o| o.allow_workspace_integrations);
         if !live.org_settings {
-            p.warnings.push("this server keeps no organisation settings: `organisation` is not applied".into());
+            p.warnings.push(
+                "this server keeps no organisation settings: `organisation` is not applied".into(),
+            );
         } else if have != Some(want) {
             staged.push((
                 Change {
@@ -577,7 +614,9 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                         new: Some(want.to_string()),
                     }],
                 },
-                vec![Op::OrgSettings { allow_workspace_integrations: want }],
+                vec![Op::OrgSettings {
+                    allow_workspace_integrations: want,
+                }],
             ));
         }
     }
@@ -608,7 +647,8 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                                 metadata: Patch::Value(w.metadata.clone()),
                                 ..Default::default()
                             }),
-                            usage_limits: (!w.usage_limits.is_empty()).then(|| budgets(&w.usage_limits)),
+                            usage_limits: (!w.usage_limits.is_empty())
+                                .then(|| budgets(&w.usage_limits)),
                             rate_limits: (!w.rate_limits.is_empty()).then(|| rates(&w.rate_limits)),
                             ..Default::default()
                         },
@@ -631,13 +671,29 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                         metadata: Patch::Value(w.metadata.clone()),
                         ..Default::default()
                     }),
-                    usage_limits: if changed("usage_limits") { patch_vec(budgets(&w.usage_limits)) } else { Patch::Absent },
-                    rate_limits: if changed("rate_limits") { patch_vec(rates(&w.rate_limits)) } else { Patch::Absent },
+                    usage_limits: if changed("usage_limits") {
+                        patch_vec(budgets(&w.usage_limits))
+                    } else {
+                        Patch::Absent
+                    },
+                    rate_limits: if changed("rate_limits") {
+                        patch_vec(rates(&w.rate_limits))
+                    } else {
+                        Patch::Absent
+                    },
                     ..Default::default()
                 };
                 staged.push((
-                    Change { action: Action::Update, kind: "workspace".into(), name: w.name.clone(), fields },
-                    vec![Op::UpdateWorkspace { workspace: w.name.clone(), body }],
+                    Change {
+                        action: Action::Update,
+                        kind: "workspace".into(),
+                        name: w.name.clone(),
+                        fields,
+                    },
+                    vec![Op::UpdateWorkspace {
+                        workspace: w.name.clone(),
+                        body,
+                    }],
                 ));
             }
         }
@@ -648,8 +704,15 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
         }
         if prune {
             staged.push((
-                Change { action: Action::Delete, kind: "workspace".into(), name: l.name.clone(), fields: vec![] },
-                vec![Op::DeleteWorkspace { workspace: l.name.clone() }],
+                Change {
+                    action: Action::Delete,
+                    kind: "workspace".into(),
+                    name: l.name.clone(),
+                    fields: vec![],
+                },
+                vec![Op::DeleteWorkspace {
+                    workspace: l.name.clone(),
+                }],
             ));
         } else {
             p.not_in_file.push(format!("workspace {}", l.name));
@@ -665,7 +728,8 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
             .get(&g.slug)
             .is_none_or(|i| i.configurations.is_some());
         let new_view = integration_view(g, compare_config);
-        let live_refs: BTreeMap<String, SecretRef> = l.map(secret_refs).unwrap_or_default().into_iter().collect();
+        let live_refs: BTreeMap<String, SecretRef> =
+            l.map(secret_refs).unwrap_or_default().into_iter().collect();
         let mut secret_targets = BTreeSet::new();
         let mut secret_fields = Vec::new();
         let mut versions = BTreeMap::new();
@@ -673,7 +737,11 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
             let vk = version_key(&g.slug, &t);
             match live_refs.get(&t) {
                 None => {
-                    secret_fields.push(FieldChange { field: t.clone(), old: None, new: Some(secret_shown(&r)) });
+                    secret_fields.push(FieldChange {
+                        field: t.clone(),
+                        old: None,
+                        new: Some(secret_shown(&r)),
+                    });
                     secret_targets.insert(t);
                     if r.version.is_some() {
                         versions.insert(vk, r.version);
@@ -714,13 +782,25 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                     slug: Some(g.slug.clone()),
                     description: g.description.clone(),
                     configurations: Some(public_config(g)).filter(|c| !c.is_empty()),
-                    pricing_adjustments: g.price_multiplier.map(|m| json!({"multiplier": {"default": m}})),
+                    pricing_adjustments: g
+                        .price_multiplier
+                        .map(|m| json!({"multiplier": {"default": m}})),
                     usage_limits: (!g.usage_limits.is_empty()).then(|| budgets(&g.usage_limits)),
                     ..Default::default()
                 };
                 staged.push((
-                    Change { action: Action::Create, kind: "integration".into(), name: g.slug.clone(), fields },
-                    vec![Op::CreateIntegration { body, workspace: g.workspace.clone(), secrets, versions }],
+                    Change {
+                        action: Action::Create,
+                        kind: "integration".into(),
+                        name: g.slug.clone(),
+                        fields,
+                    },
+                    vec![Op::CreateIntegration {
+                        body,
+                        workspace: g.workspace.clone(),
+                        secrets,
+                        versions,
+                    }],
                 ));
             }
             Some(l) => {
@@ -748,9 +828,9 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                     body.description = g.description.clone().map_or(Patch::Null, Patch::Value);
                 }
                 if changed("price_multiplier") {
-                    body.pricing_adjustments = g
-                        .price_multiplier
-                        .map_or(Patch::Null, |m| Patch::Value(json!({"multiplier": {"default": m}})));
+                    body.pricing_adjustments = g.price_multiplier.map_or(Patch::Null, |m| {
+                        Patch::Value(json!({"multiplier": {"default": m}}))
+                    });
                 }
                 if changed("usage_limits") {
                     body.usage_limits = patch_vec(budgets(&g.usage_limits));
@@ -772,8 +852,18 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                 fields.extend(secret_fields);
                 if !fields.is_empty() {
                     staged.push((
-                        Change { action: Action::Update, kind: "integration".into(), name: g.slug.clone(), fields },
-                        vec![Op::UpdateIntegration { slug: g.slug.clone(), body, secrets, versions }],
+                        Change {
+                            action: Action::Update,
+                            kind: "integration".into(),
+                            name: g.slug.clone(),
+                            fields,
+                        },
+                        vec![Op::UpdateIntegration {
+                            slug: g.slug.clone(),
+                            body,
+                            secrets,
+                            versions,
+                        }],
                     ));
                 }
             }
@@ -788,26 +878,47 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                 continue;
             }
             let fields = field_changes(
-                old.map(|o| serde_json::to_value(o).unwrap_or_default()).as_ref(),
+                old.map(|o| serde_json::to_value(o).unwrap_or_default())
+                    .as_ref(),
                 Some(&serde_json::to_value(a)?),
                 &[],
             );
             staged.push((
                 Change {
-                    action: if old.is_some() { Action::Update } else { Action::Create },
+                    action: if old.is_some() {
+                        Action::Update
+                    } else {
+                        Action::Create
+                    },
                     kind: "access".into(),
                     name: format!("{} → {ws}", g.slug),
-                    fields: if fields.is_empty() { vec![FieldChange { field: "enabled".into(), old: None, new: Some("true".into()) }] } else { fields },
+                    fields: if fields.is_empty() {
+                        vec![FieldChange {
+                            field: "enabled".into(),
+                            old: None,
+                            new: Some("true".into()),
+                        }]
+                    } else {
+                        fields
+                    },
                 },
                 vec![],
             ));
             items.push(access_update(ws, Some(a)));
         }
         let mut revokes = Vec::new();
-        for ws in live_access.keys().filter(|w| !g.workspaces.contains_key(*w)) {
+        for ws in live_access
+            .keys()
+            .filter(|w| !g.workspaces.contains_key(*w))
+        {
             if prune {
                 staged.push((
-                    Change { action: Action::Delete, kind: "access".into(), name: format!("{} → {ws}", g.slug), fields: vec![] },
+                    Change {
+                        action: Action::Delete,
+                        kind: "access".into(),
+                        name: format!("{} → {ws}", g.slug),
+                        fields: vec![],
+                    },
                     vec![],
                 ));
                 revokes.push(access_update(ws, None));
@@ -825,7 +936,11 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                     fields: vec![FieldChange {
                         field: "new_workspaces".into(),
                         old: Some(old_global.as_ref().map_or("not provisioned".into(), show)),
-                        new: Some(g.new_workspaces.as_ref().map_or("not provisioned".into(), show)),
+                        new: Some(
+                            g.new_workspaces
+                                .as_ref()
+                                .map_or("not provisioned".into(), show),
+                        ),
                     }],
                 },
                 vec![],
@@ -835,20 +950,30 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
         if !items.is_empty() || global.is_some() {
             staged.push((
                 placeholder(),
-                vec![Op::Access { integration: g.slug.clone(), items, global }],
+                vec![Op::Access {
+                    integration: g.slug.clone(),
+                    items,
+                    global,
+                }],
             ));
         }
         if !revokes.is_empty() {
             staged.push((
                 placeholder(),
-                vec![Op::Access { integration: g.slug.clone(), items: revokes, global: None }],
+                vec![Op::Access {
+                    integration: g.slug.clone(),
+                    items: revokes,
+                    global: None,
+                }],
             ));
         }
 
         // Models.
         if let Some(m) = &g.models {
             let records = live.models.get(&g.slug).cloned().unwrap_or_default();
-            let live_allow_all = l.and_then(|l| l.models.as_ref()).map_or(true, |m| m.allow_all);
+            let live_allow_all = l
+                .and_then(|l| l.models.as_ref())
+                .map_or(true, |m| m.allow_all);
             let want = desired_models(m);
             let mut fields = Vec::new();
             let mut body = BulkUpdateModels::default();
@@ -889,20 +1014,38 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                 }
                 // A built-in model the file does not list follows `allow_all`.
                 if old.enabled != m.allow_all || old.prices.is_some() {
-                    let state = ModelState { enabled: m.allow_all, custom: false, finetune: false, base: None, host: None, prices: None };
-                    fields.push(FieldChange { field: slug.clone(), old: Some(old.describe()), new: Some(state.describe()) });
+                    let state = ModelState {
+                        enabled: m.allow_all,
+                        custom: false,
+                        finetune: false,
+                        base: None,
+                        host: None,
+                        prices: None,
+                    };
+                    fields.push(FieldChange {
+                        field: slug.clone(),
+                        old: Some(old.describe()),
+                        new: Some(state.describe()),
+                    });
                     body.models.push(state.update(slug, old.prices.is_some()));
                 }
             }
             if !fields.is_empty() {
                 staged.push((
                     Change {
-                        action: if l.is_none() { Action::Create } else { Action::Update },
+                        action: if l.is_none() {
+                            Action::Create
+                        } else {
+                            Action::Update
+                        },
                         kind: "models".into(),
                         name: g.slug.clone(),
                         fields,
                     },
-                    vec![Op::Models { integration: g.slug.clone(), body }],
+                    vec![Op::Models {
+                        integration: g.slug.clone(),
+                        body,
+                    }],
                 ));
             }
             if !removed.is_empty() {
@@ -913,7 +1056,10 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                         name: format!("{} ({})", g.slug, removed.join(", ")),
                         fields: vec![],
                     },
-                    vec![Op::DeleteModels { integration: g.slug.clone(), slugs: removed }],
+                    vec![Op::DeleteModels {
+                        integration: g.slug.clone(),
+                        slugs: removed,
+                    }],
                 ));
             }
         }
@@ -932,8 +1078,16 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                 .map(|(t, _)| (version_key(&l.slug, &t), None))
                 .collect();
             staged.push((
-                Change { action: Action::Delete, kind: "integration".into(), name: l.slug.clone(), fields: vec![] },
-                vec![Op::DeleteIntegration { slug: l.slug.clone(), versions }],
+                Change {
+                    action: Action::Delete,
+                    kind: "integration".into(),
+                    name: l.slug.clone(),
+                    fields: vec![],
+                },
+                vec![Op::DeleteIntegration {
+                    slug: l.slug.clone(),
+                    versions,
+                }],
             ));
         } else {
             p.not_in_file.push(format!("integration {}", l.slug));
@@ -944,10 +1098,20 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
     for pr in &file.providers {
         let name = format!("{}/@{}", pr.workspace, pr.slug);
         let new = serde_json::to_value(pr)?;
-        match live.file.providers.iter().find(|l| l.workspace == pr.workspace && l.slug == pr.slug) {
+        match live
+            .file
+            .providers
+            .iter()
+            .find(|l| l.workspace == pr.workspace && l.slug == pr.slug)
+        {
             None => {
                 staged.push((
-                    Change { action: Action::Create, kind: "provider".into(), name, fields: field_changes(None, Some(&new), &["slug", "workspace"]) },
+                    Change {
+                        action: Action::Create,
+                        kind: "provider".into(),
+                        name,
+                        fields: field_changes(None, Some(&new), &["slug", "workspace"]),
+                    },
                     vec![Op::CreateProvider {
                         workspace: pr.workspace.clone(),
                         body: CreateProvider {
@@ -957,7 +1121,8 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                             slug: Some(pr.slug.clone()),
                             note: pr.note.clone(),
                             usage_limits: pr.usage_limits.as_ref().map(Budget::to_api),
-                            rate_limits: (!pr.rate_limits.is_empty()).then(|| rates(&pr.rate_limits)),
+                            rate_limits: (!pr.rate_limits.is_empty())
+                                .then(|| rates(&pr.rate_limits)),
                             concurrency_limit: pr.concurrency_limit,
                             expires_at: None,
                         },
@@ -967,32 +1132,71 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
             Some(l) => {
                 if l.integration != pr.integration {
                     return Err(usage_error(
-                        format!("provider `@{}` in `{}`: `integration` cannot change ({} → {})", pr.slug, pr.workspace, l.integration, pr.integration),
+                        format!(
+                            "provider `@{}` in `{}`: `integration` cannot change ({} → {})",
+                            pr.slug, pr.workspace, l.integration, pr.integration
+                        ),
                         "give the provider a new slug (and remove the old one with `--prune`)",
                     ));
                 }
-                let fields = field_changes(Some(&serde_json::to_value(l)?), Some(&new), &["slug", "workspace"]);
+                let fields = field_changes(
+                    Some(&serde_json::to_value(l)?),
+                    Some(&new),
+                    &["slug", "workspace"],
+                );
                 if fields.is_empty() {
                     continue;
                 }
                 let changed = |f: &str| fields.iter().any(|c| c.field == f);
                 let body = UpdateProvider {
-                    name: changed("name").then(|| pr.name.clone().unwrap_or_else(|| pr.slug.clone())),
-                    note: if changed("note") { pr.note.clone().map_or(Patch::Null, Patch::Value) } else { Patch::Absent },
-                    usage_limits: if changed("usage_limits") { pr.usage_limits.as_ref().map_or(Patch::Null, |b| Patch::Value(b.to_api())) } else { Patch::Absent },
-                    rate_limits: if changed("rate_limits") { Patch::Value(OneOrMany::Many(rates(&pr.rate_limits))) } else { Patch::Absent },
-                    concurrency_limit: if changed("concurrency_limit") { pr.concurrency_limit.map_or(Patch::Null, Patch::Value) } else { Patch::Absent },
+                    name: changed("name")
+                        .then(|| pr.name.clone().unwrap_or_else(|| pr.slug.clone())),
+                    note: if changed("note") {
+                        pr.note.clone().map_or(Patch::Null, Patch::Value)
+                    } else {
+                        Patch::Absent
+                    },
+                    usage_limits: if changed("usage_limits") {
+                        pr.usage_limits
+                            .as_ref()
+                            .map_or(Patch::Null, |b| Patch::Value(b.to_api()))
+                    } else {
+                        Patch::Absent
+                    },
+                    rate_limits: if changed("rate_limits") {
+                        Patch::Value(OneOrMany::Many(rates(&pr.rate_limits)))
+                    } else {
+                        Patch::Absent
+                    },
+                    concurrency_limit: if changed("concurrency_limit") {
+                        pr.concurrency_limit.map_or(Patch::Null, Patch::Value)
+                    } else {
+                        Patch::Absent
+                    },
                     ..Default::default()
                 };
                 staged.push((
-                    Change { action: Action::Update, kind: "provider".into(), name, fields },
-                    vec![Op::UpdateProvider { workspace: pr.workspace.clone(), slug: pr.slug.clone(), body }],
+                    Change {
+                        action: Action::Update,
+                        kind: "provider".into(),
+                        name,
+                        fields,
+                    },
+                    vec![Op::UpdateProvider {
+                        workspace: pr.workspace.clone(),
+                        slug: pr.slug.clone(),
+                        body,
+                    }],
                 ));
             }
         }
     }
     for l in &live.file.providers {
-        if file.providers.iter().any(|p| p.workspace == l.workspace && p.slug == l.slug) {
+        if file
+            .providers
+            .iter()
+            .any(|p| p.workspace == l.workspace && p.slug == l.slug)
+        {
             continue;
         }
         let name = format!("{}/@{}", l.workspace, l.slug);
@@ -1002,8 +1206,20 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
                 || !file.integrations.iter().any(|g| g.slug == l.integration));
         if prune {
             staged.push((
-                Change { action: Action::Delete, kind: "provider".into(), name, fields: vec![] },
-                if goes_anyway { vec![] } else { vec![Op::DeleteProvider { workspace: l.workspace.clone(), slug: l.slug.clone() }] },
+                Change {
+                    action: Action::Delete,
+                    kind: "provider".into(),
+                    name,
+                    fields: vec![],
+                },
+                if goes_anyway {
+                    vec![]
+                } else {
+                    vec![Op::DeleteProvider {
+                        workspace: l.workspace.clone(),
+                        slug: l.slug.clone(),
+                    }]
+                },
             ));
         } else {
             p.not_in_file.push(format!("provider {name}"));
@@ -1021,7 +1237,12 @@ pub fn plan(file: &CatalogFile, base_dir: PathBuf, live: &Live, prune: bool) -> 
 }
 
 fn placeholder() -> Change {
-    Change { action: Action::Update, kind: String::new(), name: String::new(), fields: vec![] }
+    Change {
+        action: Action::Update,
+        kind: String::new(),
+        name: String::new(),
+        fields: vec![],
+    }
 }
 
 #[cfg(test)]
@@ -1031,9 +1252,16 @@ mod tests {
     #[test]
     fn operations_run_in_dependency_order() {
         let ops = [
-            Op::DeleteWorkspace { workspace: "a".into() },
-            Op::CreateProvider { workspace: "a".into(), body: CreateProvider::default() },
-            Op::CreateWorkspace { body: CreateWorkspace::default() },
+            Op::DeleteWorkspace {
+                workspace: "a".into(),
+            },
+            Op::CreateProvider {
+                workspace: "a".into(),
+                body: CreateProvider::default(),
+            },
+            Op::CreateWorkspace {
+                body: CreateWorkspace::default(),
+            },
         ];
         let mut sorted: Vec<&Op> = ops.iter().collect();
         sorted.sort_by_key(|o| o.phase());

@@ -16,7 +16,10 @@ use crate::api::limits::{
 /// The whole catalog.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "catalog file", description = "The organisation's model catalog, as `catalog plan` and `catalog apply` read it and `catalog export` writes it")]
+#[schemars(
+    title = "catalog file",
+    description = "The organisation's model catalog, as `catalog plan` and `catalog apply` read it and `catalog export` writes it"
+)]
 pub struct CatalogFile {
     /// Organisation-wide settings (left alone when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -57,7 +57,12 @@ pub fn env_name(integration: &str, target: &str) -> String {
         .collect()
 }
 
-fn secret_ref(versions: &Option<BTreeMap<String, u64>>, integration: &str, target: &str, env_target: &str) -> SecretRef {
+fn secret_ref(
+    versions: &Option<BTreeMap<String, u64>>,
+    integration: &str,
+    target: &str,
+    env_target: &str,
+) -> SecretRef {
     SecretRef {
         version: versions
             .as_ref()
@@ -67,7 +72,8 @@ fn secret_ref(versions: &Option<BTreeMap<String, u64>>, integration: &str, targe
 }
 
 fn prices_of(p: &PricingConfig) -> Prices {
-    let usd = |x: &Option<crate::api::models::Price>| x.map(|p| cents_per_token_to_usd_per_mtok(p.price));
+    let usd =
+        |x: &Option<crate::api::models::Price>| x.map(|p| cents_per_token_to_usd_per_mtok(p.price));
     Prices {
         input: usd(&p.pay_as_you_go.request_token),
         output: usd(&p.pay_as_you_go.response_token),
@@ -93,7 +99,10 @@ pub fn models_spec(allow_all: bool, records: &BTreeMap<String, IntegrationModel>
                 slug: m.slug.clone(),
                 finetune: m.is_finetune == Some(true),
                 base: m.base_model_slug.clone(),
-                custom_host: m.configurations.as_ref().and_then(|c| c.custom_host.clone()),
+                custom_host: m
+                    .configurations
+                    .as_ref()
+                    .and_then(|c| c.custom_host.clone()),
                 enabled,
                 prices,
             });
@@ -145,8 +154,18 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
                 .as_ref()
                 .and_then(|d| d.metadata.clone())
                 .unwrap_or_default(),
-            usage_limits: ws.usage_limits.iter().flatten().map(Budget::from_api).collect(),
-            rate_limits: ws.rate_limits.iter().flatten().map(Rate::from_api).collect(),
+            usage_limits: ws
+                .usage_limits
+                .iter()
+                .flatten()
+                .map(Budget::from_api)
+                .collect(),
+            rate_limits: ws
+                .rate_limits
+                .iter()
+                .flatten()
+                .map(Rate::from_api)
+                .collect(),
         });
         live.workspaces.insert(ws.name.clone(), ws);
     }
@@ -175,13 +194,22 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
         for (k, v) in g.configurations.iter().flatten() {
             if let Some(field) = k.strip_prefix("masked_") {
                 if field == "custom_headers" {
-                    let names: std::collections::BTreeSet<&String> =
-                        v.as_object().into_iter().flatten().map(|(h, _)| h).collect();
+                    let names: std::collections::BTreeSet<&String> = v
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(h, _)| h)
+                        .collect();
                     let headers: Map<String, Value> = names
                         .into_iter()
                         .map(|h| {
                             let target = format!("custom_headers.{h}");
-                            let r = secret_ref(&live.secret_versions, &slug, &target, &format!("header_{h}"));
+                            let r = secret_ref(
+                                &live.secret_versions,
+                                &slug,
+                                &target,
+                                &format!("header_{h}"),
+                            );
                             (h.clone(), r.to_value())
                         })
                         .collect();
@@ -197,10 +225,19 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
         let access = client.workspace_access(&slug)?;
         let mut workspaces = BTreeMap::new();
         for item in access.workspaces.iter().filter(|a| a.access.enabled) {
-            let Some(name) = ws_name(&item.id).or_else(|| item.workspace_id.as_deref().and_then(ws_name)) else {
+            let Some(name) =
+                ws_name(&item.id).or_else(|| item.workspace_id.as_deref().and_then(ws_name))
+            else {
                 continue;
             };
-            workspaces.insert(name, access_spec(&item.access.usage_limits, &item.access.rate_limits, item.access.concurrency_limit));
+            workspaces.insert(
+                name,
+                access_spec(
+                    &item.access.usage_limits,
+                    &item.access.rate_limits,
+                    item.access.concurrency_limit,
+                ),
+            );
         }
         let global = access
             .global_workspace_access
@@ -235,7 +272,12 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
                 .as_ref()
                 .and_then(|p| p.pointer("/multiplier/default"))
                 .and_then(Value::as_f64),
-            usage_limits: g.usage_limits.iter().flatten().map(Budget::from_api).collect(),
+            usage_limits: g
+                .usage_limits
+                .iter()
+                .flatten()
+                .map(Budget::from_api)
+                .collect(),
             workspaces,
             new_workspaces: global,
             models: Some(models_spec(allow_all, &records)),

@@ -27,8 +27,9 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         s
     } else {
         std::fs::read_to_string(path).map_err(|e| {
-            CliError::usage(format!("cannot read `{}`: {e}", path.display()))
-                .with_hint("pass the catalog file with `-f FILE`; `catalog export -o FILE` writes one")
+            CliError::usage(format!("cannot read `{}`: {e}", path.display())).with_hint(
+                "pass the catalog file with `-f FILE`; `catalog export -o FILE` writes one",
+            )
         })?
     };
     let base_dir = path
@@ -63,20 +64,23 @@ fn yaml_error(e: &serde_yaml::Error, path: &str, text: &str, name: &str) -> anyh
         Some(i) => full[..i].to_owned(),
         None => full.clone(),
     };
-    let (mut line, mut column) = e
-        .location()
-        .map_or((1, 1), |l| (l.line(), l.column()));
+    let (mut line, mut column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
     let what = match message.split_once(": ") {
         Some((p, rest)) if !p.contains(' ') => rest.to_owned(),
         _ => message.clone(),
     };
     let field = Some(path.to_owned()).filter(|p| !p.is_empty() && p != ".");
     // A value refused after it was read is reported at its parent: find its own key.
-    if let Some(last) = path.rsplit('.').next().filter(|k| !k.contains('[') && !k.is_empty()) {
+    if let Some(last) = path
+        .rsplit('.')
+        .next()
+        .filter(|k| !k.contains('[') && !k.is_empty())
+    {
         let lines: Vec<&str> = text.lines().collect();
         let starts = |l: &str| {
             let t = l.trim_start().trim_start_matches("- ");
-            t.strip_prefix(last).is_some_and(|r| r.trim_start().starts_with(':'))
+            t.strip_prefix(last)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
         };
         if line >= 1 && !lines.get(line - 1).is_some_and(|l| starts(l)) {
             if let Some(i) = (line - 1..lines.len()).find(|i| starts(lines[*i])) {
@@ -90,10 +94,15 @@ fn yaml_error(e: &serde_yaml::Error, path: &str, text: &str, name: &str) -> anyh
     if let Some(rest) = what.strip_prefix("unknown field `") {
         if let Some((typed, after)) = rest.split_once('`') {
             let known: Vec<&str> = after.split('`').skip(1).step_by(2).collect();
-            hint = Some(match crate::suggest::closest(typed, known.iter().copied(), 1).first() {
-                Some(s) => format!("did you mean `{s}`? known fields here: {}", known.join(", ")),
-                None => format!("known fields here: {}", known.join(", ")),
-            });
+            hint = Some(
+                match crate::suggest::closest(typed, known.iter().copied(), 1).first() {
+                    Some(s) => format!(
+                        "did you mean `{s}`? known fields here: {}",
+                        known.join(", ")
+                    ),
+                    None => format!("known fields here: {}", known.join(", ")),
+                },
+            );
         }
     }
     let at = field.map(|f| format!("`{f}`: ")).unwrap_or_default();
@@ -134,7 +143,9 @@ pub fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
                 let rest = rest.trim_start();
                 if let Some(v) = rest.strip_prefix(':') {
                     let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
-                    let v = v.trim_end_matches(',').trim_matches(|c| c == '"' || c == '\'');
+                    let v = v
+                        .trim_end_matches(',')
+                        .trim_matches(|c| c == '"' || c == '\'');
                     if value.is_empty() || v == value {
                         return (i + 1, col);
                     }
@@ -151,7 +162,13 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
     for (i, w) in file.workspaces.iter().enumerate() {
         let field = format!("workspaces[{i}].name");
         if w.name.trim().is_empty() {
-            return Err(p.at("name", "", &field, "a workspace needs a name", "give it a name"));
+            return Err(p.at(
+                "name",
+                "",
+                &field,
+                "a workspace needs a name",
+                "give it a name",
+            ));
         }
         if !workspaces.insert(w.name.as_str()) {
             return Err(p.at(
@@ -212,7 +229,12 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
         };
         if let Some(w) = &g.workspace {
             if !known_ws(w) {
-                return Err(unknown_workspace(&p, "workspace", w, &format!("{at}.workspace")));
+                return Err(unknown_workspace(
+                    &p,
+                    "workspace",
+                    w,
+                    &format!("{at}.workspace"),
+                ));
             }
         }
         for (key, value) in &g.configuration {
@@ -220,10 +242,20 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
             let Some(known) = service.field(key) else {
                 let names: Vec<&str> = service.all_fields().map(|f| f.name).collect();
                 let fix = match crate::suggest::closest(key, names.iter().copied(), 1).first() {
-                    Some(s) => format!("did you mean `{s}`? settings of `{}`: {}", service.id, names.join(", ")),
+                    Some(s) => format!(
+                        "did you mean `{s}`? settings of `{}`: {}",
+                        service.id,
+                        names.join(", ")
+                    ),
                     None => format!("settings of `{}`: {}", service.id, names.join(", ")),
                 };
-                return Err(p.at(key, "", &field, &format!("`{}` takes no setting `{key}`", service.id), &fix));
+                return Err(p.at(
+                    key,
+                    "",
+                    &field,
+                    &format!("`{}` takes no setting `{key}`", service.id),
+                    &fix,
+                ));
             };
             match known.kind {
                 services::Kind::Headers => {
@@ -243,40 +275,87 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
                 }
                 _ => {
                     if is_reference(value) {
-                        return Err(p.at(key, "", &field, "this setting is not a secret and takes its value in the file", "write the value itself"));
+                        return Err(p.at(
+                            key,
+                            "",
+                            &field,
+                            "this setting is not a secret and takes its value in the file",
+                            "write the value itself",
+                        ));
                     }
                 }
             }
         }
         if let Some(m) = g.price_multiplier {
             if !(0.0..=100.0).contains(&m) || !m.is_finite() {
-                return Err(p.at("price_multiplier", "", &format!("{at}.price_multiplier"), &format!("must be between 0 and 100, got {m}"), "0.8 is a 20% discount, 1 leaves prices unchanged"));
+                return Err(p.at(
+                    "price_multiplier",
+                    "",
+                    &format!("{at}.price_multiplier"),
+                    &format!("must be between 0 and 100, got {m}"),
+                    "0.8 is a 20% discount, 1 leaves prices unchanged",
+                ));
             }
         }
         if g.usage_limits.len() > 1 {
-            return Err(p.at("usage_limits", "", &format!("{at}.usage_limits"), "holds at most one budget", "keep one item"));
+            return Err(p.at(
+                "usage_limits",
+                "",
+                &format!("{at}.usage_limits"),
+                "holds at most one budget",
+                "keep one item",
+            ));
         }
         for (w, access) in &g.workspaces {
             if !known_ws(w) {
-                return Err(unknown_workspace(&p, w, "", &format!("{at}.workspaces.{w}")));
+                return Err(unknown_workspace(
+                    &p,
+                    w,
+                    "",
+                    &format!("{at}.workspaces.{w}"),
+                ));
             }
             if access.usage_limits.len() > 1 || access.rate_limits.len() > 1 {
-                return Err(p.at(w, "", &format!("{at}.workspaces.{w}"), "an access holds at most one budget and one rate limit", "keep one item in each"));
+                return Err(p.at(
+                    w,
+                    "",
+                    &format!("{at}.workspaces.{w}"),
+                    "an access holds at most one budget and one rate limit",
+                    "keep one item in each",
+                ));
             }
         }
         if let Some(models) = &g.models {
             let mut seen = BTreeSet::new();
             for s in models.allow.iter().chain(&models.deny) {
                 if !seen.insert(s.as_str()) {
-                    return Err(p.at("allow", "", &format!("{at}.models"), &format!("model `{s}` is listed twice in `allow`/`deny`"), "list each model once"));
+                    return Err(p.at(
+                        "allow",
+                        "",
+                        &format!("{at}.models"),
+                        &format!("model `{s}` is listed twice in `allow`/`deny`"),
+                        "list each model once",
+                    ));
                 }
             }
             for c in &models.custom {
                 if !seen.insert(c.slug.as_str()) {
-                    return Err(p.at("slug", &c.slug, &format!("{at}.models.custom"), &format!("model `{}` is listed twice", c.slug), "list each model once"));
+                    return Err(p.at(
+                        "slug",
+                        &c.slug,
+                        &format!("{at}.models.custom"),
+                        &format!("model `{}` is listed twice", c.slug),
+                        "list each model once",
+                    ));
                 }
                 if c.finetune && c.base.as_deref().unwrap_or("").is_empty() {
-                    return Err(p.at("slug", &c.slug, &format!("{at}.models.custom"), &format!("fine-tuned model `{}` needs `base`", c.slug), "name the model it was tuned from: `base: gpt-4o`"));
+                    return Err(p.at(
+                        "slug",
+                        &c.slug,
+                        &format!("{at}.models.custom"),
+                        &format!("fine-tuned model `{}` needs `base`", c.slug),
+                        "name the model it was tuned from: `base: gpt-4o`",
+                    ));
                 }
             }
         }
@@ -285,20 +364,56 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
     for (i, pr) in file.providers.iter().enumerate() {
         let at = format!("providers[{i}]");
         if !known_ws(&pr.workspace) {
-            return Err(unknown_workspace(&p, "workspace", &pr.workspace, &format!("{at}.workspace")));
+            return Err(unknown_workspace(
+                &p,
+                "workspace",
+                &pr.workspace,
+                &format!("{at}.workspace"),
+            ));
         }
         let Some(g) = file.integrations.iter().find(|g| g.slug == pr.integration) else {
-            return Err(p.at("integration", &pr.integration, &format!("{at}.integration"), &format!("names integration `{}`, which the file does not declare", pr.integration), "declare it under `integrations`, or fix the slug"));
+            return Err(p.at(
+                "integration",
+                &pr.integration,
+                &format!("{at}.integration"),
+                &format!(
+                    "names integration `{}`, which the file does not declare",
+                    pr.integration
+                ),
+                "declare it under `integrations`, or fix the slug",
+            ));
         };
         if !providers.insert((pr.workspace.as_str(), pr.slug.as_str())) {
-            return Err(p.at("slug", &pr.slug, &format!("{at}.slug"), &format!("provider `@{}` is declared twice in `{}`", pr.slug, pr.workspace), "declare each provider once"));
+            return Err(p.at(
+                "slug",
+                &pr.slug,
+                &format!("{at}.slug"),
+                &format!(
+                    "provider `@{}` is declared twice in `{}`",
+                    pr.slug, pr.workspace
+                ),
+                "declare each provider once",
+            ));
         }
         if pr.slug == pr.integration {
             return Err(p.at("slug", &pr.slug, &format!("{at}.slug"), "the provider named after its integration is the one provisioning creates", "give this provider another slug; the default one comes with `workspaces:` under the integration"));
         }
-        let provisioned = g.workspaces.contains_key(&pr.workspace) || g.workspace.as_deref() == Some(pr.workspace.as_str());
+        let provisioned = g.workspaces.contains_key(&pr.workspace)
+            || g.workspace.as_deref() == Some(pr.workspace.as_str());
         if !provisioned {
-            return Err(p.at("slug", &pr.slug, &format!("{at}.workspace"), &format!("integration `{}` is not provisioned to workspace `{}`", pr.integration, pr.workspace), &format!("add `{}:` under `workspaces` of integration `{}`", pr.workspace, pr.integration)));
+            return Err(p.at(
+                "slug",
+                &pr.slug,
+                &format!("{at}.workspace"),
+                &format!(
+                    "integration `{}` is not provisioned to workspace `{}`",
+                    pr.integration, pr.workspace
+                ),
+                &format!(
+                    "add `{}:` under `workspaces` of integration `{}`",
+                    pr.workspace, pr.integration
+                ),
+            ));
         }
     }
     Ok(())
@@ -334,17 +449,28 @@ mod tests {
     #[test]
     fn unknown_fields_name_line_column_and_the_closest_name() {
         let e = err("workspaces:\n  - name: eng\n    descripton: x\n");
-        assert!(e.starts_with("catalog.yaml:3:5: `workspaces[0].descripton`: unknown field `descripton`"), "{e}");
+        assert!(
+            e.starts_with(
+                "catalog.yaml:3:5: `workspaces[0].descripton`: unknown field `descripton`"
+            ),
+            "{e}"
+        );
         assert!(e.contains("did you mean `description`?"), "{e}");
     }
 
     #[test]
     fn inline_secrets_are_refused_without_repeating_them() {
         let e = err("integrations:\n  - slug: a\n    service: openai\n    key: sk-live-123456\n");
-        assert!(e.contains("catalog.yaml:4:") && e.contains("inline secret"), "{e}");
+        assert!(
+            e.contains("catalog.yaml:4:") && e.contains("inline secret"),
+            "{e}"
+        );
         assert!(!e.contains("sk-live"), "{e}");
         let e = err("integrations:\n  - slug: b\n    service: bedrock\n    configuration:\n      aws_secret_access_key: abcdefgh\n");
-        assert!(e.contains("catalog.yaml:5:7") && e.contains("inline secret"), "{e}");
+        assert!(
+            e.contains("catalog.yaml:5:7") && e.contains("inline secret"),
+            "{e}"
+        );
         assert!(!e.contains("abcdefgh"), "{e}");
     }
 
@@ -357,8 +483,13 @@ mod tests {
 
     #[test]
     fn references_must_name_declared_objects() {
-        let e = err("integrations:\n  - slug: a\n    service: openai\n    workspaces:\n      eng: {}\n");
-        assert!(e.contains("catalog.yaml:5:7") && e.contains("workspace `eng`"), "{e}");
+        let e = err(
+            "integrations:\n  - slug: a\n    service: openai\n    workspaces:\n      eng: {}\n",
+        );
+        assert!(
+            e.contains("catalog.yaml:5:7") && e.contains("workspace `eng`"),
+            "{e}"
+        );
         let e = err("integrations:\n  - slug: a\n    service: opnai\n");
         assert!(e.contains("did you mean `openai`"), "{e}");
     }

@@ -93,7 +93,11 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> anyhow::Result<()> {
             printer.warn(w);
         }
         if json {
-            printer.data(&Report { result: "unchanged", plan: PlanView::from(&plan), done: &[] })?;
+            printer.data(&Report {
+                result: "unchanged",
+                plan: PlanView::from(&plan),
+                done: &[],
+            })?;
         } else {
             printer.status(plan.render(&|t, c| printer.paint(t, c)).trim_end());
         }
@@ -101,7 +105,11 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> anyhow::Result<()> {
     }
     if args.dry_run {
         if json {
-            printer.data(&Report { result: "dry_run", plan: PlanView::from(&plan), done: &[] })?;
+            printer.data(&Report {
+                result: "dry_run",
+                plan: PlanView::from(&plan),
+                done: &[],
+            })?;
         } else {
             printer.raw(&plan.render(&|t, c| printer.paint(t, c)));
             printer.status("dry run: nothing was written");
@@ -128,7 +136,11 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> anyhow::Result<()> {
         crate::exit::hint_on_any(e, hint)
     })?;
     if json {
-        printer.data(&Report { result: "applied", plan: PlanView::from(&plan), done: &done })?;
+        printer.data(&Report {
+            result: "applied",
+            plan: PlanView::from(&plan),
+            done: &done,
+        })?;
     }
     printer.status(format!(
         "Applied: {} created, {} changed, {} deleted ({} request group(s)).",

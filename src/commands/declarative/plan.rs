@@ -49,7 +49,11 @@ impl<'a> From<&'a Plan> for PlanView<'a> {
 }
 
 /// Reads the file, then the live catalog, and computes the plan.
-pub fn compute(ctx: &Ctx, file: &std::path::Path, prune: bool) -> anyhow::Result<(Plan, live::Live)> {
+pub fn compute(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    prune: bool,
+) -> anyhow::Result<(Plan, live::Live)> {
     let loaded = load::load(file)?;
     let live = live::read(ctx.client()?)?;
     let base_dir = std::fs::canonicalize(&loaded.base_dir).unwrap_or(loaded.base_dir.clone());
