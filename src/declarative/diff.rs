@@ -973,7 +973,7 @@ pub fn plan(
             let records = live.models.get(&g.slug).cloned().unwrap_or_default();
             let live_allow_all = l
                 .and_then(|l| l.models.as_ref())
-                .map_or(true, |m| m.allow_all);
+                .is_none_or(|m| m.allow_all);
             let want = desired_models(m);
             let mut fields = Vec::new();
             let mut body = BulkUpdateModels::default();
