@@ -23,7 +23,7 @@ pub struct ApplyArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Also delete what the live catalog has and the file does not mention (asks, or `--yes`)
-    #[arg(long, requires = "file")]
+    #[arg(long, conflicts_with = "plan")]
     pub prune: bool,
     /// Show the plan and write nothing
     #[arg(long)]
