@@ -49,6 +49,10 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
             cand usage 'Every budget, rate limit and concurrency limit in scope with its live usage'
+            cand export 'Write the live catalog as a catalog file (YAML, or JSON with `-o json`)'
+            cand plan 'Show what applying a catalog file would change (`--exit-code` for drift detection)'
+            cand apply 'Apply a catalog file (`-f FILE`) or exactly a saved plan (`PLAN`)'
+            cand schema 'Print the JSON Schema of the catalog file'
             cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand admin 'Operations on the catalog''s database file: master-key status and rotation'
             cand completion 'Print a shell completion script'
@@ -1763,6 +1767,92 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'catalog;export'= {
+            cand --out 'Write the file here instead of stdout (YAML; JSON with `-o json`)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;plan'= {
+            cand -f 'The catalog file (YAML or JSON; `-` reads stdin)'
+            cand --file 'The catalog file (YAML or JSON; `-` reads stdin)'
+            cand --out 'Save the plan, with a fingerprint of the live catalog, for `catalog apply PLAN`'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --prune 'Also delete what the live catalog has and the file does not mention'
+            cand --exit-code 'Exit 10 when the plan has changes (drift detection in CI); 0 when it has none'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;apply'= {
+            cand -f 'The catalog file to plan and apply (YAML or JSON; `-` reads stdin)'
+            cand --file 'The catalog file to plan and apply (YAML or JSON; `-` reads stdin)'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand --prune 'Also delete what the live catalog has and the file does not mention (asks, or `--yes`)'
+            cand --dry-run 'Show the plan and write nothing'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;schema'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'catalog;serve'= {
             cand --listen 'Address to listen on (port 0 picks a free port)'
             cand --db 'Database file (default: the embedded catalog''s database)'
@@ -1935,6 +2025,10 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand migrate-vkeys 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
             cand check 'Explain whether a workspace can call a model, step by step (no call is made)'
             cand usage 'Every budget, rate limit and concurrency limit in scope with its live usage'
+            cand export 'Write the live catalog as a catalog file (YAML, or JSON with `-o json`)'
+            cand plan 'Show what applying a catalog file would change (`--exit-code` for drift detection)'
+            cand apply 'Apply a catalog file (`-f FILE`) or exactly a saved plan (`PLAN`)'
+            cand schema 'Print the JSON Schema of the catalog file'
             cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand admin 'Operations on the catalog''s database file: master-key status and rotation'
             cand completion 'Print a shell completion script'
@@ -2117,6 +2211,14 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;help;check'= {
         }
         &'catalog;help;usage'= {
+        }
+        &'catalog;help;export'= {
+        }
+        &'catalog;help;plan'= {
+        }
+        &'catalog;help;apply'= {
+        }
+        &'catalog;help;schema'= {
         }
         &'catalog;help;serve'= {
         }

@@ -53,6 +53,10 @@ complete -c catalog -n "__fish_catalog_needs_command" -f -a "api-keys" -d 'API k
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "export" -d 'Write the live catalog as a catalog file (YAML, or JSON with `-o json`)'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "plan" -d 'Show what applying a catalog file would change (`--exit-code` for drift detection)'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "apply" -d 'Apply a catalog file (`-f FILE`) or exactly a saved plan (`PLAN`)'
+complete -c catalog -n "__fish_catalog_needs_command" -f -a "schema" -d 'Print the JSON Schema of the catalog file'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "admin" -d 'Operations on the catalog\'s database file: master-key status and rotation'
 complete -c catalog -n "__fish_catalog_needs_command" -f -a "completion" -d 'Print a shell completion script'
@@ -1442,6 +1446,74 @@ complete -c catalog -n "__fish_catalog_using_subcommand usage" -s q -l quiet -d 
 complete -c catalog -n "__fish_catalog_using_subcommand usage" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand usage" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand usage" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand export" -l out -d 'Write the file here instead of stdout (YAML; JSON with `-o json`)' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand export" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand export" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand export" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand export" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand export" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand export" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand export" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand export" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand export" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand export" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand export" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -s f -l file -d 'The catalog file (YAML or JSON; `-` reads stdin)' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -l out -d 'Save the plan, with a fingerprint of the live catalog, for `catalog apply PLAN`' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -l prune -d 'Also delete what the live catalog has and the file does not mention'
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -l exit-code -d 'Exit 10 when the plan has changes (drift detection in CI); 0 when it has none'
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -s f -l file -d 'The catalog file to plan and apply (YAML or JSON; `-` reads stdin)' -r -F
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -l prune -d 'Also delete what the live catalog has and the file does not mention (asks, or `--yes`)'
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -l dry-run -d 'Show the plan and write nothing'
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand apply" -s V -l version -d 'Print version'
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -l profile -d 'Profile to use (a stored server and key)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -l base-url -d 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)' -r
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -l workspace -d 'Workspace (id, slug or name) for commands that act in one' -r
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -s o -l output -d 'Output format' -r -f -a "table\t''
+json\t''
+yaml\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -l color -d 'When to use colour' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -s q -l quiet -d 'Silence status messages on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c catalog -n "__fish_catalog_using_subcommand schema" -s V -l version -d 'Print version'
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l db -d 'Database file (default: the embedded catalog\'s database)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l header-timeout -d 'Time a client has to send a request\'s headers before its connection is closed' -r
@@ -1540,24 +1612,28 @@ complete -c catalog -n "__fish_catalog_using_subcommand completion" -s q -l quie
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand completion" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "org" -d 'Organisation-wide settings'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "policies" -d 'Usage-limit and rate-limit policies: budgets per user, per model, per metadata value'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "audit" -d 'The changes made through the Admin API: who changed what, when, from what'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "admin" -d 'Operations on the catalog\'s database file: master-key status and rotation'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "completion" -d 'Print a shell completion script'
-complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage serve admin completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "auth" -d 'Log in to a catalog server, show or remove stored credentials'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "workspaces" -d 'Workspaces: teams and environments that use integrations'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "integrations" -d 'Integrations: provider credentials stored once for the organisation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "models" -d 'Models: allow-lists, custom models and prices, and the Model Garden'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "providers" -d 'AI providers: integrations made callable in a workspace as `@slug/model`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "configs" -d 'Saved gateway configs: routing, fallbacks and retries sent as `x-portkey-config`'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "org" -d 'Organisation-wide settings'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "policies" -d 'Usage-limit and rate-limit policies: budgets per user, per model, per metadata value'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "alerts" -d 'Budget alerts: alert thresholds crossed and limits reached, and their delivery'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "audit" -d 'The changes made through the Admin API: who changed what, when, from what'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "api-keys" -d 'API keys for the Admin API and the gateway'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "migrate-vkeys" -d 'Migrate legacy virtual keys to integrations and AI providers with the same slugs'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "check" -d 'Explain whether a workspace can call a model, step by step (no call is made)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "usage" -d 'Every budget, rate limit and concurrency limit in scope with its live usage'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "export" -d 'Write the live catalog as a catalog file (YAML, or JSON with `-o json`)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "plan" -d 'Show what applying a catalog file would change (`--exit-code` for drift detection)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "apply" -d 'Apply a catalog file (`-f FILE`) or exactly a saved plan (`PLAN`)'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "schema" -d 'Print the JSON Schema of the catalog file'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "serve" -d 'Serve the catalog\'s Admin API and gateway over HTTP for a team'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "admin" -d 'Operations on the catalog\'s database file: master-key status and rotation'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "completion" -d 'Print a shell completion script'
+complete -c catalog -n "__fish_catalog_using_subcommand help; and not __fish_seen_subcommand_from auth workspaces integrations models providers configs org policies alerts audit api-keys migrate-vkeys check usage export plan apply schema serve admin completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "login" -d 'Check an API key against a server and store it for a profile'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "status" -d 'Show the profile, the server and which credential source is used'
 complete -c catalog -n "__fish_catalog_using_subcommand help; and __fish_seen_subcommand_from auth" -f -a "logout" -d 'Remove a profile and its stored key'

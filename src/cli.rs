@@ -115,6 +115,18 @@ mod parse_tests {
             ][..],
             &["auth", "login", "--insecure-storage"],
             &["auth", "status"],
+            &["export", "--out", "catalog.yaml"],
+            &[
+                "plan",
+                "-f",
+                "catalog.yaml",
+                "--out",
+                "plan.json",
+                "--exit-code",
+            ],
+            &["apply", "-f", "catalog.yaml", "--prune", "--dry-run"],
+            &["apply", "plan.json", "--yes"],
+            &["schema"],
             &["auth", "logout", "--profile", "p"],
             &["workspaces", "list", "--name", "eng"],
             &["workspaces", "get", "eng"],
@@ -312,6 +324,10 @@ mod parse_tests {
     #[test]
     fn bad_values_fail_at_parse_time() {
         assert!(refuses(&["integrations", "get", "bad slug"]).contains("slug"));
+        // `apply` takes a saved plan or `-f FILE`, not both, not neither.
+        assert!(refuses(&["apply"]).contains("--file"));
+        assert!(refuses(&["apply", "plan.json", "-f", "c.yaml"]).contains("cannot be used"));
+        assert!(refuses(&["apply", "plan.json", "--prune"]).contains("cannot be used"));
         assert!(
             refuses(&["integrations", "connect", "x", "--service", "watsonx"])
                 .contains("--service")

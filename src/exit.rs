@@ -18,6 +18,8 @@ pub enum ErrorKind {
     Unavailable,
     /// 130: cancelled by the user.
     Cancelled,
+    /// 10: not an error: `catalog plan --exit-code` found changes to make.
+    Changes,
 }
 
 impl ErrorKind {
@@ -30,6 +32,7 @@ impl ErrorKind {
             ErrorKind::Conflict => 5,
             ErrorKind::Unavailable => 6,
             ErrorKind::Cancelled => 130,
+            ErrorKind::Changes => 10,
         }
     }
 
@@ -42,6 +45,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Changes => "changes",
         }
     }
 }
@@ -55,6 +59,7 @@ Exit codes:
   4    not found
   5    conflict (already exists, or still in use)
   6    server unreachable or timed out
+  10   `catalog plan --exit-code`: the plan has changes (not an error)
   130  cancelled";
 
 /// An error with a meaning for the user: an exit code and, where one helps, a hint.
@@ -116,6 +121,13 @@ pub fn one_line(e: &anyhow::Error) -> String {
         }) => format!("{message}; {hint}"),
         _ => format!("{e:#}"),
     }
+}
+
+/// Adds `hint` to a typed error (keeping its kind), or wraps any other error as failed with it.
+pub fn hint_on_any(e: anyhow::Error, hint: &str) -> anyhow::Error {
+    let kind = kind_of(&e);
+    let message = format!("{e:#}");
+    CliError::new(kind, message).with_hint(hint).into()
 }
 
 /// Adds `hint` to an error of kind `kind`; other errors pass through unchanged.

@@ -8,6 +8,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod crypto;
+pub mod declarative;
 pub mod domain;
 pub mod env_vars;
 pub mod exit;
@@ -49,6 +50,9 @@ pub fn main() -> ExitCode {
         .and_then(|settings| commands::run(cli.command, settings));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if crate::exit::kind_of(&e) == ErrorKind::Changes => {
+            ExitCode::from(ErrorKind::Changes.exit_code())
+        }
         Err(e) => {
             let kind = render_error(&e, json_errors);
             ExitCode::from(kind.exit_code())

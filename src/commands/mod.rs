@@ -9,6 +9,7 @@ pub mod auth;
 pub mod check;
 pub mod completion;
 pub mod configs;
+pub mod declarative;
 pub mod dry_run;
 pub mod integrations;
 pub mod migrate_vkeys;
@@ -76,6 +77,14 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Every budget, rate limit and concurrency limit in scope with its live usage
     Usage(usage::UsageArgs),
+    /// Write the live catalog as a catalog file (YAML, or JSON with `-o json`)
+    Export(declarative::export::ExportArgs),
+    /// Show what applying a catalog file would change (`--exit-code` for drift detection)
+    Plan(declarative::plan::PlanArgs),
+    /// Apply a catalog file (`-f FILE`) or exactly a saved plan (`PLAN`)
+    Apply(declarative::apply::ApplyArgs),
+    /// Print the JSON Schema of the catalog file
+    Schema(declarative::schema::SchemaArgs),
     /// Serve the catalog's Admin API and gateway over HTTP for a team
     Serve(serve::ServeArgs),
     /// Operations on the catalog's database file: master-key status and rotation
@@ -214,6 +223,10 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::MigrateVkeys(args) => migrate_vkeys::run(ctx, args),
         Command::Check(args) => check::run(ctx, args),
         Command::Usage(args) => usage::run(ctx, args),
+        Command::Export(args) => declarative::export::run(ctx, args),
+        Command::Plan(args) => declarative::plan::run(ctx, args),
+        Command::Apply(args) => declarative::apply::run(ctx, args),
+        Command::Schema(args) => declarative::schema::run(ctx, args),
         Command::Serve(args) => serve::run(ctx, args),
         Command::Admin(cmd) => admin::run(ctx, cmd),
         Command::Completion(args) => completion::run(ctx, args),

@@ -13,6 +13,7 @@ mod common;
 mod concurrency;
 mod configs;
 mod contract;
+mod declarative;
 mod durability;
 mod gateway;
 mod governance;

@@ -43,6 +43,7 @@ pub fn run(ctx: &Ctx, args: SettingsArgs) -> anyhow::Result<()> {
     }
     let updated = client.update_org_settings(&OrgSettings {
         allow_workspace_integrations: Some(allow),
+        secret_versions: None,
     })?;
     ctx.printer().status(format!(
         "allow_workspace_integrations is now {allow}: workspace admins {} create their own integrations",

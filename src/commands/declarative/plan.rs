@@ -1,0 +1,87 @@
+//! `catalog plan -f FILE`: what applying the file would change, as a readable diff.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::commands::Ctx;
+use crate::declarative::diff::{self, Change, Counts, Plan};
+use crate::declarative::{live, load};
+use crate::exit::{CliError, ErrorKind};
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The catalog file (YAML or JSON; `-` reads stdin)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Save the plan, with a fingerprint of the live catalog, for `catalog apply PLAN`
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    /// Also delete what the live catalog has and the file does not mention
+    #[arg(long)]
+    pub prune: bool,
+    /// Exit 10 when the plan has changes (drift detection in CI); 0 when it has none
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+/// The plan as `-o json` shows it.
+#[derive(Debug, Serialize)]
+pub struct PlanView<'a> {
+    pub changes: &'a [Change],
+    pub counts: Counts,
+    pub not_in_file: &'a [String],
+    pub warnings: &'a [String],
+    pub fingerprint: &'a str,
+}
+
+impl<'a> From<&'a Plan> for PlanView<'a> {
+    fn from(p: &'a Plan) -> Self {
+        PlanView {
+            changes: &p.changes,
+            counts: p.counts(),
+            not_in_file: &p.not_in_file,
+            warnings: &p.warnings,
+            fingerprint: &p.fingerprint,
+        }
+    }
+}
+
+/// Reads the file, then the live catalog, and computes the plan.
+pub fn compute(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    prune: bool,
+) -> anyhow::Result<(Plan, live::Live)> {
+    let loaded = load::load(file)?;
+    let live = live::read(ctx.client()?)?;
+    let base_dir = std::fs::canonicalize(&loaded.base_dir).unwrap_or(loaded.base_dir.clone());
+    let plan = diff::plan(&loaded.file, base_dir, &live, prune)?;
+    Ok((plan, live))
+}
+
+pub fn run(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
+    let (plan, _) = compute(ctx, &args.file, args.prune)?;
+    let printer = ctx.printer();
+    if printer.format == crate::printer::OutputFormat::Table {
+        for w in &plan.warnings {
+            printer.warn(w);
+        }
+        printer.raw(&plan.render(&|t, c| printer.paint(t, c)));
+    } else {
+        printer.data(&PlanView::from(&plan))?;
+    }
+    if let Some(out) = &args.out {
+        crate::files::write_atomic(out, serde_json::to_string_pretty(&plan)?.as_bytes())?;
+        printer.status(format!(
+            "saved the plan to {}; `catalog apply {}` applies exactly it, if the live catalog has not changed",
+            out.display(),
+            out.display()
+        ));
+    }
+    if args.exit_code && !plan.is_empty() {
+        return Err(CliError::new(ErrorKind::Changes, "the plan has changes").into());
+    }
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! The live catalog read through the Admin API client into the file's shape, so that
+//! `export` writes it, `plan` compares the two, and a fingerprint pins it. Runtime state
+//! (usage, windows, alerts, API keys) is never read into it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::file::{
+    AccessSpec, Budget, CatalogFile, CustomModel, IntegrationSpec, ModelsSpec, OrganisationSpec,
+    Prices, ProviderSpec, Rate, SecretRef, WorkspaceSpec,
+};
+use crate::api::integration::Integration;
+use crate::api::models::{cents_per_token_to_usd_per_mtok, IntegrationModel, PricingConfig};
+use crate::api::workspace::Workspace;
+use crate::client::{is_missing, Client};
+use crate::services;
+
+/// The live catalog: the file it amounts to, and what applying needs to reach it.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub file: CatalogFile,
+    /// Workspaces by name.
+    pub workspaces: BTreeMap<String, Workspace>,
+    /// Integrations by slug, as read.
+    pub integrations: BTreeMap<String, Integration>,
+    /// Each integration's explicit model records, by slug.
+    pub models: BTreeMap<String, BTreeMap<String, IntegrationModel>>,
+    /// Whether the server keeps organisation settings (an extension of this catalog's
+    /// server; Portkey's hosted API has none).
+    pub org_settings: bool,
+    /// The secret versions recorded by earlier applies (`None`: the server cannot record them).
+    pub secret_versions: Option<BTreeMap<String, u64>>,
+    /// Workspace names that are ambiguous (two workspaces share the name): left alone.
+    pub duplicate_names: Vec<String>,
+}
+
+/// The key a secret's version is recorded under: `SLUG/key`, `SLUG/FIELD`,
+/// `SLUG/custom_headers.NAME`.
+pub fn version_key(integration: &str, target: &str) -> String {
+    format!("{integration}/{target}")
+}
+
+/// The environment variable an exported secret reference names: `AZURE_PROD_KEY`.
+pub fn env_name(integration: &str, target: &str) -> String {
+    let raw = format!("{integration}_{target}");
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn secret_ref(
+    versions: &Option<BTreeMap<String, u64>>,
+    integration: &str,
+    target: &str,
+    env_target: &str,
+) -> SecretRef {
+    SecretRef {
+        version: versions
+            .as_ref()
+            .and_then(|v| v.get(&version_key(integration, target)).copied()),
+        ..SecretRef::env(env_name(integration, env_target))
+    }
+}
+
+fn prices_of(p: &PricingConfig) -> Prices {
+    let usd =
+        |x: &Option<crate::api::models::Price>| x.map(|p| cents_per_token_to_usd_per_mtok(p.price));
+    Prices {
+        input: usd(&p.pay_as_you_go.request_token),
+        output: usd(&p.pay_as_you_go.response_token),
+        cache_read: usd(&p.pay_as_you_go.cache_read_input_token),
+    }
+}
+
+pub fn is_custom(m: &IntegrationModel) -> bool {
+    m.is_custom == Some(true) || m.is_finetune == Some(true)
+}
+
+/// A model list in the file's shape.
+pub fn models_spec(allow_all: bool, records: &BTreeMap<String, IntegrationModel>) -> ModelsSpec {
+    let mut spec = ModelsSpec {
+        allow_all,
+        ..ModelsSpec::default()
+    };
+    for m in records.values() {
+        let enabled = m.enabled.unwrap_or(true);
+        let prices = m.pricing_config.as_ref().map(prices_of);
+        if is_custom(m) {
+            spec.custom.push(CustomModel {
+                slug: m.slug.clone(),
+                finetune: m.is_finetune == Some(true),
+                base: m.base_model_slug.clone(),
+                custom_host: m
+                    .configurations
+                    .as_ref()
+                    .and_then(|c| c.custom_host.clone()),
+                enabled,
+                prices,
+            });
+            continue;
+        }
+        if enabled {
+            spec.allow.push(m.slug.clone());
+        } else {
+            spec.deny.push(m.slug.clone());
+        }
+        if let Some(p) = prices {
+            spec.prices.insert(m.slug.clone(), p);
+        }
+    }
+    spec
+}
+
+/// Reads the live catalog.
+pub fn read(client: &Client) -> anyhow::Result<Live> {
+    let mut live = Live::default();
+    match client.org_settings() {
+        Ok(s) => {
+            live.org_settings = true;
+            live.secret_versions = Some(s.secret_versions.clone().unwrap_or_default());
+            live.file.organisation = Some(OrganisationSpec {
+                allow_workspace_integrations: s.allow_workspace_integrations,
+            });
+        }
+        Err(e) if is_missing(&e) => {}
+        Err(e) => return Err(e),
+    }
+    let mut by_slug: BTreeMap<String, String> = BTreeMap::new();
+    let mut by_id: BTreeMap<String, String> = BTreeMap::new();
+    for ws in client.list_workspaces(None)? {
+        if ws.status.as_deref() == Some("archived") {
+            continue;
+        }
+        if live.workspaces.contains_key(&ws.name) {
+            live.duplicate_names.push(ws.name.clone());
+            continue;
+        }
+        by_slug.insert(ws.slug.clone(), ws.name.clone());
+        by_id.insert(ws.id.clone(), ws.name.clone());
+        live.file.workspaces.push(WorkspaceSpec {
+            name: ws.name.clone(),
+            description: ws.description.clone().filter(|d| !d.is_empty()),
+            metadata: ws
+                .defaults
+                .as_ref()
+                .and_then(|d| d.metadata.clone())
+                .unwrap_or_default(),
+            usage_limits: ws
+                .usage_limits
+                .iter()
+                .flatten()
+                .map(Budget::from_api)
+                .collect(),
+            rate_limits: ws
+                .rate_limits
+                .iter()
+                .flatten()
+                .map(Rate::from_api)
+                .collect(),
+        });
+        live.workspaces.insert(ws.name.clone(), ws);
+    }
+    for name in &live.duplicate_names {
+        live.workspaces.remove(name);
+        live.file.workspaces.retain(|w| &w.name != name);
+    }
+    let ws_name = |id_or_slug: &str| {
+        by_slug
+            .get(id_or_slug)
+            .or_else(|| by_id.get(id_or_slug))
+            .cloned()
+    };
+    for listed in client.list_integrations(None, None)? {
+        if listed.status.as_deref() == Some("archived") {
+            continue;
+        }
+        let g = if listed.configurations.is_some() {
+            listed
+        } else {
+            client.get_integration(&listed.slug)?
+        };
+        let slug = g.slug.clone();
+        let service = services::find(&g.ai_provider_id);
+        let mut configuration = BTreeMap::new();
+        for (k, v) in g.configurations.iter().flatten() {
+            if let Some(field) = k.strip_prefix("masked_") {
+                if field == "custom_headers" {
+                    let names: std::collections::BTreeSet<&String> = v
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(h, _)| h)
+                        .collect();
+                    let headers: Map<String, Value> = names
+                        .into_iter()
+                        .map(|h| {
+                            let target = format!("custom_headers.{h}");
+                            let r = secret_ref(
+                                &live.secret_versions,
+                                &slug,
+                                &target,
+                                &format!("header_{h}"),
+                            );
+                            (h.clone(), r.to_value())
+                        })
+                        .collect();
+                    configuration.insert(field.to_owned(), Value::Object(headers));
+                } else {
+                    let r = secret_ref(&live.secret_versions, &slug, field, field);
+                    configuration.insert(field.to_owned(), r.to_value());
+                }
+            } else if !services::is_secret(service, k) {
+                configuration.insert(k.clone(), v.clone());
+            }
+        }
+        let access = client.workspace_access(&slug)?;
+        let mut workspaces = BTreeMap::new();
+        for item in access.workspaces.iter().filter(|a| a.access.enabled) {
+            let Some(name) =
+                ws_name(&item.id).or_else(|| item.workspace_id.as_deref().and_then(ws_name))
+            else {
+                continue;
+            };
+            workspaces.insert(
+                name,
+                access_spec(
+                    &item.access.usage_limits,
+                    &item.access.rate_limits,
+                    item.access.concurrency_limit,
+                ),
+            );
+        }
+        let global = access
+            .global_workspace_access
+            .clone()
+            .or_else(|| g.global_workspace_access_settings.clone())
+            .filter(|gl| gl.enabled)
+            .map(|gl| access_spec(&gl.usage_limits, &gl.rate_limits, gl.concurrency_limit));
+        let models = client.models(&slug)?;
+        let records: BTreeMap<String, IntegrationModel> = models
+            .models
+            .into_iter()
+            .map(|m| (m.slug.clone(), m))
+            .collect();
+        let allow_all = models
+            .allow_all_models
+            .or(g.allow_all_models)
+            .unwrap_or(true);
+        let spec = IntegrationSpec {
+            slug: slug.clone(),
+            name: Some(g.name.clone()).filter(|n| !n.is_empty() && n != &slug),
+            service: g.ai_provider_id.clone(),
+            workspace: g.workspace_id.as_deref().and_then(ws_name),
+            description: g.description.clone().filter(|d| !d.is_empty()),
+            key: g
+                .masked_key
+                .as_ref()
+                .filter(|k| !k.is_empty())
+                .map(|_| secret_ref(&live.secret_versions, &slug, "key", "key")),
+            configuration,
+            price_multiplier: g
+                .pricing_adjustments
+                .as_ref()
+                .and_then(|p| p.pointer("/multiplier/default"))
+                .and_then(Value::as_f64),
+            usage_limits: g
+                .usage_limits
+                .iter()
+                .flatten()
+                .map(Budget::from_api)
+                .collect(),
+            workspaces,
+            new_workspaces: global,
+            models: Some(models_spec(allow_all, &records)),
+        };
+        live.models.insert(slug.clone(), records);
+        live.file.integrations.push(spec);
+        live.integrations.insert(slug, g);
+    }
+    let slugs: Vec<String> = live.integrations.keys().cloned().collect();
+    for (name, ws) in &live.workspaces {
+        for p in client.list_providers(&ws.id)? {
+            if p.integration_id.is_empty()
+                || p.integration_id == p.slug
+                || !slugs.contains(&p.integration_id)
+            {
+                continue;
+            }
+            live.file.providers.push(ProviderSpec {
+                name: Some(p.name.clone()).filter(|n| !n.is_empty() && n != &p.slug),
+                slug: p.slug,
+                workspace: name.clone(),
+                integration: p.integration_id,
+                note: p.note.filter(|n| !n.is_empty()),
+                usage_limits: p.usage_limits.as_ref().map(Budget::from_api),
+                rate_limits: p.rate_limits.iter().flatten().map(Rate::from_api).collect(),
+                concurrency_limit: p.concurrency_limit,
+            });
+        }
+    }
+    sort(&mut live.file);
+    Ok(live)
+}
+
+fn access_spec(
+    usage: &Option<Vec<crate::api::limits::UsageLimits>>,
+    rate: &Option<Vec<crate::api::limits::RateLimit>>,
+    concurrency: Option<crate::api::limits::ConcurrencyLimit>,
+) -> AccessSpec {
+    AccessSpec {
+        usage_limits: usage.iter().flatten().map(Budget::from_api).collect(),
+        rate_limits: rate.iter().flatten().map(Rate::from_api).collect(),
+        concurrency_limit: concurrency,
+    }
+}
+
+/// The order export writes in: by name, slug, then workspace and slug.
+pub fn sort(file: &mut CatalogFile) {
+    file.workspaces.sort_by(|a, b| a.name.cmp(&b.name));
+    file.integrations.sort_by(|a, b| a.slug.cmp(&b.slug));
+    for g in &mut file.integrations {
+        if let Some(m) = &mut g.models {
+            m.allow.sort();
+            m.deny.sort();
+            m.custom.sort_by(|a, b| a.slug.cmp(&b.slug));
+        }
+    }
+    file.providers
+        .sort_by(|a, b| (&a.workspace, &a.slug).cmp(&(&b.workspace, &b.slug)));
+}
+
+/// A fingerprint of the live state a plan is computed against: SHA-256 of its
+/// canonical JSON (runtime state such as usage is not part of it).
+pub fn fingerprint(live: &Live) -> String {
+    #[derive(Serialize)]
+    struct Pinned<'a> {
+        file: &'a CatalogFile,
+        ids: BTreeMap<&'a str, &'a str>,
+        secret_versions: &'a Option<BTreeMap<String, u64>>,
+    }
+    let pinned = Pinned {
+        file: &live.file,
+        ids: live
+            .workspaces
+            .iter()
+            .map(|(n, w)| (n.as_str(), w.id.as_str()))
+            .collect(),
+        secret_versions: &live.secret_versions,
+    };
+    let bytes = serde_json::to_vec(&pinned).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The file as YAML, as `catalog export` writes it.
+pub fn to_yaml(file: &CatalogFile) -> anyhow::Result<String> {
+    Ok(format!(
+        "# catalog file: `catalog plan -f FILE` shows what applying it would change.\n# Secrets are references ({{env: VAR}} or {{file: PATH}}), never values.\n{}",
+        serde_yaml::to_string(file)?
+    ))
+}

@@ -1,0 +1,496 @@
+//! Reading and checking a catalog file before anything is written: every error names the
+//! file, line and column, the field, and the fix.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::file::{CatalogFile, SecretRef};
+use crate::exit::{CliError, ErrorKind};
+use crate::services;
+
+/// A file read and checked.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub file: CatalogFile,
+    pub path: PathBuf,
+    /// Where `{file: PATH}` references are resolved from.
+    pub base_dir: PathBuf,
+}
+
+/// Reads `path` (`-` is stdin) and checks it whole.
+pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| {
+            CliError::usage(format!("cannot read `{}`: {e}", path.display())).with_hint(
+                "pass the catalog file with `-f FILE`; `catalog export -o FILE` writes one",
+            )
+        })?
+    };
+    let base_dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let file = parse(&text, &path.display().to_string())?;
+    Ok(Loaded {
+        file,
+        path: path.to_path_buf(),
+        base_dir,
+    })
+}
+
+/// Parses and checks the text of a file named `name` (for messages).
+pub fn parse(text: &str, name: &str) -> anyhow::Result<CatalogFile> {
+    let file: CatalogFile = if text.trim().is_empty() {
+        CatalogFile::default()
+    } else {
+        serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+            .map_err(|e| yaml_error(e.inner(), &e.path().to_string(), text, name))?
+    };
+    check(&file, text, name)?;
+    Ok(file)
+}
+
+fn yaml_error(e: &serde_yaml::Error, path: &str, text: &str, name: &str) -> anyhow::Error {
+    let full = e.to_string();
+    // serde_yaml appends " at line L column C"; the location is given in front instead.
+    let message = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_owned(),
+        None => full.clone(),
+    };
+    let (mut line, mut column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+    let what = match message.split_once(": ") {
+        Some((p, rest)) if !p.contains(' ') => rest.to_owned(),
+        _ => message.clone(),
+    };
+    let field = Some(path.to_owned()).filter(|p| !p.is_empty() && p != ".");
+    // A value refused after it was read is reported at its parent: find its own key.
+    if let Some(last) = path
+        .rsplit('.')
+        .next()
+        .filter(|k| !k.contains('[') && !k.is_empty())
+    {
+        let lines: Vec<&str> = text.lines().collect();
+        let starts = |l: &str| {
+            let t = l.trim_start().trim_start_matches("- ");
+            t.strip_prefix(last)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        };
+        if line >= 1 && !lines.get(line - 1).is_some_and(|l| starts(l)) {
+            if let Some(i) = (line - 1..lines.len()).find(|i| starts(lines[*i])) {
+                let l = lines[i];
+                line = i + 1;
+                column = l.len() - l.trim_start().trim_start_matches("- ").len() + 1;
+            }
+        }
+    }
+    let mut hint = None;
+    if let Some(rest) = what.strip_prefix("unknown field `") {
+        if let Some((typed, after)) = rest.split_once('`') {
+            let known: Vec<&str> = after.split('`').skip(1).step_by(2).collect();
+            hint = Some(
+                match crate::suggest::closest(typed, known.iter().copied(), 1).first() {
+                    Some(s) => format!(
+                        "did you mean `{s}`? known fields here: {}",
+                        known.join(", ")
+                    ),
+                    None => format!("known fields here: {}", known.join(", ")),
+                },
+            );
+        }
+    }
+    let at = field.map(|f| format!("`{f}`: ")).unwrap_or_default();
+    let err = CliError::usage(format!("{name}:{line}:{column}: {at}{what}"));
+    match hint {
+        Some(h) => err.with_hint(h).into(),
+        None => err
+            .with_hint("fix the file and run the command again; `catalog schema` prints the file's JSON Schema")
+            .into(),
+    }
+}
+
+/// One problem found after parsing, located by searching the text for `key: value`.
+struct Problem<'a> {
+    text: &'a str,
+    name: &'a str,
+}
+
+impl Problem<'_> {
+    fn at(&self, key: &str, value: &str, field: &str, message: &str, fix: &str) -> anyhow::Error {
+        let (line, column) = locate(self.text, key, value);
+        CliError::new(
+            ErrorKind::Usage,
+            format!("{}:{line}:{column}: `{field}`: {message}", self.name),
+        )
+        .with_hint(fix.to_owned())
+        .into()
+    }
+}
+
+/// The line and column of the first `key: value` (or `key:` when `value` is empty) in `text`.
+pub fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start().trim_start_matches("- ");
+        let col = line.len() - trimmed.len() + 1;
+        for quoted in [key.to_owned(), format!("\"{key}\""), format!("'{key}'")] {
+            if let Some(rest) = trimmed.strip_prefix(&quoted) {
+                let rest = rest.trim_start();
+                if let Some(v) = rest.strip_prefix(':') {
+                    let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+                    let v = v
+                        .trim_end_matches(',')
+                        .trim_matches(|c| c == '"' || c == '\'');
+                    if value.is_empty() || v == value {
+                        return (i + 1, col);
+                    }
+                }
+            }
+        }
+    }
+    (1, 1)
+}
+
+fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
+    let p = Problem { text, name };
+    let mut workspaces = BTreeSet::new();
+    for (i, w) in file.workspaces.iter().enumerate() {
+        let field = format!("workspaces[{i}].name");
+        if w.name.trim().is_empty() {
+            return Err(p.at(
+                "name",
+                "",
+                &field,
+                "a workspace needs a name",
+                "give it a name",
+            ));
+        }
+        if !workspaces.insert(w.name.as_str()) {
+            return Err(p.at(
+                "name",
+                &w.name,
+                &field,
+                &format!("workspace `{}` is declared twice", w.name),
+                "declare each workspace once",
+            ));
+        }
+        if w.usage_limits.len() > 1 || w.rate_limits.len() > 1 {
+            return Err(p.at(
+                "name",
+                &w.name,
+                &format!("workspaces[{i}]"),
+                "a workspace holds at most one budget and one rate limit",
+                "keep one item in `usage_limits` and in `rate_limits`",
+            ));
+        }
+    }
+    let known_ws = |w: &str| workspaces.contains(w);
+    let mut slugs = BTreeSet::new();
+    for (i, g) in file.integrations.iter().enumerate() {
+        let at = format!("integrations[{i}]");
+        if !slugs.insert(g.slug.as_str()) {
+            return Err(p.at(
+                "slug",
+                &g.slug,
+                &format!("{at}.slug"),
+                &format!("integration `{}` is declared twice", g.slug),
+                "declare each integration once",
+            ));
+        }
+        if crate::types::Slug::new(g.slug.clone()).is_err() {
+            return Err(p.at(
+                "slug",
+                &g.slug,
+                &format!("{at}.slug"),
+                &format!("`{}` is not a slug", g.slug),
+                "use letters, digits, `-` and `_` only",
+            ));
+        }
+        let Some(service) = services::find(&g.service) else {
+            let fix = match services::closest(&g.service) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "known services: {}",
+                    services::ids().collect::<Vec<_>>().join(", ")
+                ),
+            };
+            return Err(p.at(
+                "service",
+                &g.service,
+                &format!("{at}.service"),
+                &format!("unknown service `{}`", g.service),
+                &fix,
+            ));
+        };
+        if let Some(w) = &g.workspace {
+            if !known_ws(w) {
+                return Err(unknown_workspace(
+                    &p,
+                    "workspace",
+                    w,
+                    &format!("{at}.workspace"),
+                ));
+            }
+        }
+        for (key, value) in &g.configuration {
+            let field = format!("{at}.configuration.{key}");
+            let Some(known) = service.field(key) else {
+                let names: Vec<&str> = service.all_fields().map(|f| f.name).collect();
+                let fix = match crate::suggest::closest(key, names.iter().copied(), 1).first() {
+                    Some(s) => format!(
+                        "did you mean `{s}`? settings of `{}`: {}",
+                        service.id,
+                        names.join(", ")
+                    ),
+                    None => format!("settings of `{}`: {}", service.id, names.join(", ")),
+                };
+                return Err(p.at(
+                    key,
+                    "",
+                    &field,
+                    &format!("`{}` takes no setting `{key}`", service.id),
+                    &fix,
+                ));
+            };
+            match known.kind {
+                services::Kind::Headers => {
+                    let Some(map) = value.as_object() else {
+                        return Err(p.at(key, "", &field, "custom headers are a map of header name to `{env: VAR}` or `{file: PATH}`", "write each header as `NAME: {env: VAR}`"));
+                    };
+                    for (h, v) in map {
+                        if let Err(e) = SecretRef::from_value(v) {
+                            return Err(p.at(h, "", &format!("{field}.{h}"), &e, "header values are credentials: write `{env: VAR}` or `{file: PATH}`"));
+                        }
+                    }
+                }
+                kind if kind.is_secret() => {
+                    if let Err(e) = SecretRef::from_value(value) {
+                        return Err(p.at(key, "", &field, &e, &format!("`{key}` is a secret: write `{key}: {{env: VAR}}` or `{key}: {{file: PATH}}`")));
+                    }
+                }
+                _ => {
+                    if is_reference(value) {
+                        return Err(p.at(
+                            key,
+                            "",
+                            &field,
+                            "this setting is not a secret and takes its value in the file",
+                            "write the value itself",
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(m) = g.price_multiplier {
+            if !(0.0..=100.0).contains(&m) || !m.is_finite() {
+                return Err(p.at(
+                    "price_multiplier",
+                    "",
+                    &format!("{at}.price_multiplier"),
+                    &format!("must be between 0 and 100, got {m}"),
+                    "0.8 is a 20% discount, 1 leaves prices unchanged",
+                ));
+            }
+        }
+        if g.usage_limits.len() > 1 {
+            return Err(p.at(
+                "usage_limits",
+                "",
+                &format!("{at}.usage_limits"),
+                "holds at most one budget",
+                "keep one item",
+            ));
+        }
+        for (w, access) in &g.workspaces {
+            if !known_ws(w) {
+                return Err(unknown_workspace(
+                    &p,
+                    w,
+                    "",
+                    &format!("{at}.workspaces.{w}"),
+                ));
+            }
+            if access.usage_limits.len() > 1 || access.rate_limits.len() > 1 {
+                return Err(p.at(
+                    w,
+                    "",
+                    &format!("{at}.workspaces.{w}"),
+                    "an access holds at most one budget and one rate limit",
+                    "keep one item in each",
+                ));
+            }
+        }
+        if let Some(models) = &g.models {
+            let mut seen = BTreeSet::new();
+            for s in models.allow.iter().chain(&models.deny) {
+                if !seen.insert(s.as_str()) {
+                    return Err(p.at(
+                        "allow",
+                        "",
+                        &format!("{at}.models"),
+                        &format!("model `{s}` is listed twice in `allow`/`deny`"),
+                        "list each model once",
+                    ));
+                }
+            }
+            for c in &models.custom {
+                if !seen.insert(c.slug.as_str()) {
+                    return Err(p.at(
+                        "slug",
+                        &c.slug,
+                        &format!("{at}.models.custom"),
+                        &format!("model `{}` is listed twice", c.slug),
+                        "list each model once",
+                    ));
+                }
+                if c.finetune && c.base.as_deref().unwrap_or("").is_empty() {
+                    return Err(p.at(
+                        "slug",
+                        &c.slug,
+                        &format!("{at}.models.custom"),
+                        &format!("fine-tuned model `{}` needs `base`", c.slug),
+                        "name the model it was tuned from: `base: gpt-4o`",
+                    ));
+                }
+            }
+        }
+    }
+    let mut providers = BTreeSet::new();
+    for (i, pr) in file.providers.iter().enumerate() {
+        let at = format!("providers[{i}]");
+        if !known_ws(&pr.workspace) {
+            return Err(unknown_workspace(
+                &p,
+                "workspace",
+                &pr.workspace,
+                &format!("{at}.workspace"),
+            ));
+        }
+        let Some(g) = file.integrations.iter().find(|g| g.slug == pr.integration) else {
+            return Err(p.at(
+                "integration",
+                &pr.integration,
+                &format!("{at}.integration"),
+                &format!(
+                    "names integration `{}`, which the file does not declare",
+                    pr.integration
+                ),
+                "declare it under `integrations`, or fix the slug",
+            ));
+        };
+        if !providers.insert((pr.workspace.as_str(), pr.slug.as_str())) {
+            return Err(p.at(
+                "slug",
+                &pr.slug,
+                &format!("{at}.slug"),
+                &format!(
+                    "provider `@{}` is declared twice in `{}`",
+                    pr.slug, pr.workspace
+                ),
+                "declare each provider once",
+            ));
+        }
+        if pr.slug == pr.integration {
+            return Err(p.at("slug", &pr.slug, &format!("{at}.slug"), "the provider named after its integration is the one provisioning creates", "give this provider another slug; the default one comes with `workspaces:` under the integration"));
+        }
+        let provisioned = g.workspaces.contains_key(&pr.workspace)
+            || g.workspace.as_deref() == Some(pr.workspace.as_str());
+        if !provisioned {
+            return Err(p.at(
+                "slug",
+                &pr.slug,
+                &format!("{at}.workspace"),
+                &format!(
+                    "integration `{}` is not provisioned to workspace `{}`",
+                    pr.integration, pr.workspace
+                ),
+                &format!(
+                    "add `{}:` under `workspaces` of integration `{}`",
+                    pr.workspace, pr.integration
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn unknown_workspace(p: &Problem<'_>, key: &str, value: &str, field: &str) -> anyhow::Error {
+    let name = if value.is_empty() { key } else { value };
+    p.at(
+        key,
+        value,
+        field,
+        &format!("names workspace `{name}`, which the file does not declare"),
+        "declare it under `workspaces` (workspaces are referred to by name)",
+    )
+}
+
+fn is_reference(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|m| m.len() <= 3 && (m.contains_key("env") || m.contains_key("file")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        let e = parse(text, "catalog.yaml").unwrap_err();
+        let c = e.downcast_ref::<CliError>().unwrap();
+        format!("{} | {}", c.message, c.hint.clone().unwrap_or_default())
+    }
+
+    #[test]
+    fn unknown_fields_name_line_column_and_the_closest_name() {
+        let e = err("workspaces:\n  - name: eng\n    descripton: x\n");
+        assert!(
+            e.starts_with(
+                "catalog.yaml:3:5: `workspaces[0].descripton`: unknown field `descripton`"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("did you mean `description`?"), "{e}");
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_without_repeating_them() {
+        let e = err("integrations:\n  - slug: a\n    service: openai\n    key: sk-live-123456\n");
+        assert!(
+            e.contains("catalog.yaml:4:") && e.contains("inline secret"),
+            "{e}"
+        );
+        assert!(!e.contains("sk-live"), "{e}");
+        let e = err("integrations:\n  - slug: b\n    service: bedrock\n    configuration:\n      aws_secret_access_key: abcdefgh\n");
+        assert!(
+            e.contains("catalog.yaml:5:7") && e.contains("inline secret"),
+            "{e}"
+        );
+        assert!(!e.contains("abcdefgh"), "{e}");
+    }
+
+    #[test]
+    fn budgets_follow_the_api_rules_with_a_location() {
+        let e = err("workspaces:\n  - name: eng\n    usage_limits:\n      - type: cost\n        credit_limit: 100\n        alert_threshold: 200\n");
+        assert!(e.starts_with("catalog.yaml:"), "{e}");
+        assert!(e.contains("alert_threshold"), "{e}");
+    }
+
+    #[test]
+    fn references_must_name_declared_objects() {
+        let e = err(
+            "integrations:\n  - slug: a\n    service: openai\n    workspaces:\n      eng: {}\n",
+        );
+        assert!(
+            e.contains("catalog.yaml:5:7") && e.contains("workspace `eng`"),
+            "{e}"
+        );
+        let e = err("integrations:\n  - slug: a\n    service: opnai\n");
+        assert!(e.contains("did you mean `openai`"), "{e}");
+    }
+}

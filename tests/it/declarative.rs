@@ -1,0 +1,483 @@
+//! The declarative catalog: `catalog export`, `plan`, `apply` and `schema`, against the
+//! embedded catalog and `catalog serve`.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::common::{both, Mode, World, PROVIDER_KEY, ROTATED_KEY};
+
+fn write(w: &World, name: &str, text: &str) -> PathBuf {
+    let path = w.home.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn p(path: &std::path::Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// A catalog built with the imperative commands: every kind of object the file holds.
+fn build_imperatively(w: &World) {
+    w.ok(&[
+        "workspaces",
+        "create",
+        "eng",
+        "--description",
+        "Engineering",
+        "--metadata",
+        "team=ml",
+    ]);
+    w.ok(&["workspaces", "create", "research"]);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--skip-models",
+        "--config",
+        "openai_project=proj-1",
+    ]);
+    w.ok(&[
+        "integrations",
+        "update",
+        "openai-prod",
+        "--price-multiplier",
+        "0.8",
+        "--budget",
+        "10000",
+        "--reset",
+        "monthly",
+    ]);
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--budget",
+        "1000",
+        "--reset",
+        "monthly",
+        "--alert",
+        "800",
+        "--rate-limit",
+        "100/min",
+        "--concurrency",
+        "16",
+    ]);
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "research",
+        "--integration",
+        "openai-prod",
+        "--budget",
+        "500",
+    ]);
+    w.ok(&[
+        "workspaces",
+        "provision",
+        "--integration",
+        "openai-prod",
+        "--new-workspaces",
+        "--budget",
+        "50",
+        "--rate-limit",
+        "5/min",
+    ]);
+    w.ok(&[
+        "models",
+        "allow",
+        "@openai-prod",
+        "--only",
+        "gpt-4o,gpt-4o-mini",
+    ]);
+    w.ok(&["models", "deny", "@openai-prod", "gpt-4o-mini"]);
+    w.ok(&[
+        "models",
+        "add",
+        "@openai-prod",
+        "ft:gpt-4o:acme",
+        "--finetune",
+        "--base",
+        "gpt-4o",
+        "--input-price",
+        "3.75",
+        "--output-price",
+        "15",
+    ]);
+    w.ok(&[
+        "models",
+        "price",
+        "@openai-prod/gpt-4o",
+        "--input-price",
+        "2",
+        "--output-price",
+        "8",
+    ]);
+    w.ok(&[
+        "providers",
+        "create",
+        "eng-batch",
+        "--integration",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "200",
+        "--rate-limit",
+        "10/min",
+        "--concurrency",
+        "4",
+    ]);
+}
+
+#[test]
+fn export_apply_export_round_trips_on_both_transports() {
+    both(|w| {
+        build_imperatively(w);
+        let a = w.home.path().join("a.yaml");
+        w.ok(&["export", "--out", p(&a)]);
+        let first = std::fs::read_to_string(&a).unwrap();
+        assert!(first.contains("env: OPENAI_PROD_KEY"), "{first}");
+        assert!(!first.contains(PROVIDER_KEY), "the export holds a secret");
+        for needle in [
+            "name: eng",
+            "ft:gpt-4o:acme",
+            "eng-batch",
+            "new_workspaces",
+            "price_multiplier: 0.8",
+            "openai_project: proj-1",
+        ] {
+            assert!(first.contains(needle), "{needle}: {first}");
+        }
+
+        let mut empty = World::new(w.mode);
+        empty
+            .extra_env
+            .push(("OPENAI_PROD_KEY".into(), ROTATED_KEY.into()));
+        let plan = empty.ok(&["plan", "-f", p(&a)]);
+        assert!(plan.stdout.contains("+ workspace eng"), "{plan:?}");
+        assert!(
+            plan.stdout.contains("+ provider eng/@eng-batch"),
+            "{plan:?}"
+        );
+        assert!(
+            plan.stdout
+                .contains("key: (secret from env OPENAI_PROD_KEY)"),
+            "{plan:?}"
+        );
+        let report = empty.json(&["apply", "-f", p(&a), "--yes"]);
+        assert_eq!(report["result"], "applied", "{report}");
+        assert!(report["done"].as_array().unwrap().len() >= 5, "{report}");
+        let b = empty.home.path().join("b.yaml");
+        empty.ok(&["export", "--out", p(&b)]);
+        assert_eq!(first, std::fs::read_to_string(&b).unwrap());
+
+        let again = empty.ok(&["apply", "-f", p(&a), "--yes"]);
+        assert!(again.stderr.contains("No changes"), "{again:?}");
+        let again = empty.json(&["apply", "-f", p(&a), "--yes"]);
+        assert_eq!(again["result"], "unchanged");
+        let key = empty.json(&["integrations", "get", "openai-prod"]);
+        assert_eq!(key["masked_key"], catalog::crypto::mask(ROTATED_KEY));
+        for world in [w, &empty] {
+            let seen = world.everything_seen();
+            assert!(
+                !seen.contains(PROVIDER_KEY) && !seen.contains(ROTATED_KEY),
+                "a secret was shown"
+            );
+        }
+    });
+}
+
+const V1: &str = "\
+workspaces:
+  - name: eng
+    description: Engineering
+    usage_limits: [{type: cost, credit_limit: 1000}]
+  - name: research
+integrations:
+  - slug: openai-prod
+    service: openai
+    key: {env: PROVIDER_KEY, version: 1}
+    workspaces:
+      eng: {usage_limits: [{type: cost, credit_limit: 500}], rate_limits: [{type: requests, unit: rpm, value: 100}]}
+    models:
+      allow_all: false
+      allow: [gpt-4o]
+providers:
+  - slug: eng-batch
+    workspace: eng
+    integration: openai-prod
+    usage_limits: {type: cost, credit_limit: 100}
+";
+
+#[test]
+fn every_kind_of_change_is_planned_applied_and_then_a_no_op() {
+    let w = World::new(Mode::Embedded);
+    let f = write(&w, "catalog.yaml", V1);
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    let v2 = V1
+        .replace("description: Engineering", "description: Engineering team")
+        .replace("credit_limit: 1000}", "credit_limit: 2000}")
+        .replace("value: 100}", "value: 50}")
+        .replace(
+            "allow: [gpt-4o]",
+            "allow: [gpt-4o, gpt-4.1]\n      prices: {gpt-4o: {input: 2, output: 8}}",
+        )
+        .replace(
+            "credit_limit: 100}\n",
+            "credit_limit: 150}\n    note: batch jobs\n",
+        )
+        .replace(
+            "  - name: research\n",
+            "  - name: research\n  - name: ml\n    metadata: {team: ml}\n",
+        )
+        .replace(
+            "    workspaces:\n      eng:",
+            "    description: OpenAI\n    workspaces:\n      ml: {}\n      eng:",
+        );
+    std::fs::write(&f, &v2).unwrap();
+    let plan = w.ok(&["plan", "-f", p(&f)]).stdout;
+    for needle in [
+        "~ workspace eng",
+        "~ description: \"Engineering\" → \"Engineering team\"",
+        "+ workspace ml",
+        "~ integration openai-prod",
+        "+ access openai-prod → ml",
+        "~ access openai-prod → eng",
+        "~ models openai-prod",
+        "+ gpt-4.1: enabled",
+        "~ provider eng/@eng-batch",
+        "+ note: \"batch jobs\"",
+    ] {
+        assert!(plan.contains(needle), "{needle}:\n{plan}");
+    }
+    assert!(
+        plan.contains("Plan: 2 to create, 5 to change, 0 to delete."),
+        "{plan}"
+    );
+    let json = w.json(&["plan", "-f", p(&f)]);
+    assert_eq!(json["counts"]["create"], 2);
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    let after = w.ok(&["plan", "-f", p(&f), "--exit-code"]);
+    assert!(after.stdout.contains("No changes"), "{after:?}");
+    let ws = w.json(&["workspaces", "get", "eng"]);
+    assert_eq!(ws["description"], "Engineering team");
+    let providers = w.json(&["providers", "list", "--workspace", "eng"]);
+    let batch = providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["slug"] == "eng-batch")
+        .unwrap();
+    assert_eq!(batch["usage_limits"]["credit_limit"], 150);
+}
+
+#[test]
+fn drift_from_an_imperative_command_shows_in_the_next_plan() {
+    both(|w| {
+        let f = write(w, "catalog.yaml", V1);
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        let clean = w.run(&["plan", "-f", p(&f), "--exit-code"]);
+        assert_eq!(clean.code, 0, "{clean:?}");
+        w.ok(&[
+            "workspaces",
+            "update",
+            "eng",
+            "--description",
+            "changed by hand",
+        ]);
+        w.ok(&["models", "allow", "@openai-prod", "gpt-4.1"]);
+        let drift = w.run(&["plan", "-f", p(&f), "--exit-code"]);
+        assert_eq!(drift.code, 10, "{drift:?}");
+        assert!(
+            drift
+                .stdout
+                .contains("~ description: \"changed by hand\" → \"Engineering\""),
+            "{drift:?}"
+        );
+        assert!(
+            drift.stdout.contains("gpt-4.1: enabled → disabled"),
+            "{drift:?}"
+        );
+        assert!(drift.stderr.is_empty(), "{drift:?}");
+    });
+}
+
+#[test]
+fn prune_deletes_only_what_it_lists_and_asks() {
+    let w = World::new(Mode::Embedded);
+    let f = write(&w, "catalog.yaml", V1);
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    w.ok(&["workspaces", "create", "scratch"]);
+    w.ok(&[
+        "providers",
+        "create",
+        "extra",
+        "--integration",
+        "openai-prod",
+        "--workspace",
+        "eng",
+    ]);
+    let plan = w.ok(&["plan", "-f", p(&f)]).stdout;
+    assert!(
+        plan.contains("not in the file and are left alone"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("workspace scratch") && plan.contains("No changes"),
+        "{plan}"
+    );
+    let pruning = w.ok(&["plan", "-f", p(&f), "--prune"]).stdout;
+    assert!(
+        pruning.contains("- workspace scratch") && pruning.contains("- provider eng/@extra"),
+        "{pruning}"
+    );
+    w.fails(&["apply", "-f", p(&f), "--prune"], 2, "--yes");
+    assert!(w
+        .ok(&["workspaces", "get", "scratch"])
+        .stdout
+        .contains("scratch"));
+    w.ok(&["apply", "-f", p(&f), "--prune", "--yes"]);
+    w.fails(&["workspaces", "get", "scratch"], 4, "not found");
+    assert!(w
+        .ok(&["plan", "-f", p(&f), "--prune"])
+        .stdout
+        .contains("No changes"));
+}
+
+#[test]
+fn a_saved_plan_is_applied_exactly_or_refused_after_the_live_catalog_changed() {
+    both(|w| {
+        let f = write(w, "catalog.yaml", V1);
+        let plan = w.home.path().join("plan.json");
+        w.ok(&["plan", "-f", p(&f), "--out", p(&plan)]);
+        assert!(!std::fs::read_to_string(&plan)
+            .unwrap()
+            .contains(PROVIDER_KEY));
+        w.ok(&["workspaces", "create", "interloper"]);
+        let refused = w.fails(&["apply", p(&plan), "--yes"], 5, "changed since the plan");
+        assert!(
+            refused.stderr.contains("catalog plan -f FILE --out"),
+            "{refused:?}"
+        );
+        w.fails(&["workspaces", "get", "eng"], 4, "not found");
+        w.ok(&["plan", "-f", p(&f), "--out", p(&plan)]);
+        w.ok(&["apply", p(&plan), "--yes"]);
+        assert!(w.ok(&["plan", "-f", p(&f)]).stdout.contains("No changes"));
+        // The same plan again: the catalog it was computed against is gone.
+        w.fails(&["apply", p(&plan), "--yes"], 5, "changed since the plan");
+    });
+}
+
+#[test]
+fn bad_files_are_refused_with_file_line_and_column_before_anything_is_written() {
+    let w = World::new(Mode::Embedded);
+    let f = write(
+        &w,
+        "catalog.yaml",
+        "workspaces:\n  - name: eng\n    descripton: x\n",
+    );
+    let out = w.fails(&["plan", "-f", p(&f)], 2, "catalog.yaml:3:5");
+    assert!(
+        out.stderr.contains("did you mean `description`?"),
+        "{out:?}"
+    );
+    let f = write(&w, "inline.yaml", "workspaces:\n  - name: eng\nintegrations:\n  - slug: a\n    service: openai\n    key: sk-inline-secret-123\n");
+    let out = w.fails(&["apply", "-f", p(&f), "--yes"], 2, "inline secret");
+    assert!(out.stderr.contains("inline.yaml:6:5"), "{out:?}");
+    assert!(!w.everything_seen().contains("sk-inline-secret-123"));
+    let f = write(&w, "budget.yaml", "workspaces:\n  - name: eng\n    usage_limits:\n      - type: cost\n        credit_limit: 100\n        alert_threshold: 150\n");
+    w.fails(&["plan", "-f", p(&f)], 2, "alert_threshold");
+    let f = write(
+        &w,
+        "missing.yaml",
+        &V1.replace("PROVIDER_KEY", "NOT_SET_ANYWHERE"),
+    );
+    let out = w.fails(&["apply", "-f", p(&f), "--yes"], 2, "NOT_SET_ANYWHERE");
+    assert!(
+        out.stderr.contains("integrations.openai-prod.key"),
+        "{out:?}"
+    );
+    w.fails(&["workspaces", "get", "eng"], 4, "not found");
+    let schema: Value = serde_json::from_str(&w.ok(&["schema"]).stdout).unwrap();
+    assert!(schema["properties"]["integrations"].is_object(), "{schema}");
+}
+
+#[test]
+fn a_new_secret_version_rotates_the_stored_secret() {
+    both(|w| {
+        let f = write(w, "catalog.yaml", V1);
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        let masked =
+            |w: &World| w.json(&["integrations", "get", "openai-prod"])["masked_key"].clone();
+        assert_eq!(masked(w), catalog::crypto::mask(PROVIDER_KEY));
+        // The same version with another value in the variable: nothing to do.
+        std::fs::write(&f, V1.replace("env: PROVIDER_KEY", "env: ROTATED_KEY")).unwrap();
+        assert!(w.ok(&["plan", "-f", p(&f)]).stdout.contains("No changes"));
+        std::fs::write(
+            &f,
+            V1.replace(
+                "env: PROVIDER_KEY, version: 1",
+                "env: ROTATED_KEY, version: 2",
+            ),
+        )
+        .unwrap();
+        let plan = w.ok(&["plan", "-f", p(&f)]).stdout;
+        assert!(
+            plan.contains("~ key: (secret, version 1) → (secret from env ROTATED_KEY, version 2)"),
+            "{plan}"
+        );
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        assert_eq!(masked(w), catalog::crypto::mask(ROTATED_KEY));
+        assert!(w.ok(&["plan", "-f", p(&f)]).stdout.contains("No changes"));
+        let exported = w.ok(&["export"]).stdout;
+        assert!(exported.contains("version: 2"), "{exported}");
+        let seen = w.everything_seen();
+        assert!(!seen.contains(PROVIDER_KEY) && !seen.contains(ROTATED_KEY));
+    });
+}
+
+#[test]
+fn an_interrupted_apply_is_finished_by_applying_again() {
+    // A failure midway: the provider asks for more than its access allows.
+    let w = World::new(Mode::Served);
+    let bad = V1.replace(
+        "usage_limits: {type: cost, credit_limit: 100}",
+        "usage_limits: {type: cost, credit_limit: 900}",
+    );
+    let f = write(&w, "catalog.yaml", &bad);
+    let out = w.run(&["apply", "-f", p(&f), "--yes"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("while applying step"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("run the same `catalog apply -f FILE` again"),
+        "{out:?}"
+    );
+    w.ok(&["workspaces", "get", "eng"]);
+    std::fs::write(&f, V1).unwrap();
+    let plan = w.ok(&["plan", "-f", p(&f)]).stdout;
+    assert!(plan.contains("Plan: 1 to create, 0 to change"), "{plan}");
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    assert!(w.ok(&["plan", "-f", p(&f)]).stdout.contains("No changes"));
+
+    // A kill -9 at some point of a longer apply: applying again converges.
+    let many: String = (0..40).map(|i| format!("  - name: team-{i}\n")).collect();
+    let big = V1.replace(
+        "  - name: research\n",
+        &format!("  - name: research\n{many}"),
+    );
+    std::fs::write(&f, &big).unwrap();
+    let mut child = w.command(&["apply", "-f", p(&f), "--yes"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    assert!(w.ok(&["plan", "-f", p(&f)]).stdout.contains("No changes"));
+}
