@@ -478,6 +478,22 @@ fn an_interrupted_apply_is_finished_by_applying_again() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let _ = child.kill();
     let _ = child.wait();
+    // A request the killed apply had sent still lands on the server: applying again is
+    // planned against the catalog once that has settled, as a person re-running it would.
+    let count = || {
+        w.json(&["workspaces", "list"])
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let mut last = count();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let now = count();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
     w.ok(&["apply", "-f", p(&f), "--yes"]);
     assert!(w.ok(&["plan", "-f", p(&f)]).stdout.contains("No changes"));
 }

@@ -84,13 +84,12 @@ pub async fn update(
     Body(body): Body<UpdateSettings>,
 ) -> ApiResult<Json<OrganisationSettings>> {
     principal.require_organisation("organisation settings")?;
+    // One change, one transaction (and one audit record), whatever fields it sets.
+    let mut tx = state.begin()?;
     if let Some(allow) = body.allow_workspace_integrations {
-        let mut tx = state.begin()?;
         tx.set_meta(META_ALLOW, if allow { "true" } else { "false" })?;
-        tx.commit()?;
     }
     if let Some(changes) = body.secret_versions {
-        let mut tx = state.begin()?;
         let mut versions = secret_versions(&mut *tx)?;
         for (k, v) in changes {
             match v {
@@ -101,7 +100,7 @@ pub async fn update(
         let text = serde_json::to_string(&versions)
             .map_err(|e| crate::server::error::ApiError::internal(e.to_string()))?;
         tx.set_meta(META_VERSIONS, &text)?;
-        tx.commit()?;
     }
+    tx.commit()?;
     get(State(state)).await
 }
