@@ -28,6 +28,26 @@ impl Client {
         self.list_all("/providers", &[("workspace_id", workspace_id)])
     }
 
+    /// Every workspace's providers in one listing, where the server offers it (this
+    /// server's `all_workspaces` extension); `None` where it does not.
+    pub fn list_every_provider(&self) -> anyhow::Result<Option<Vec<Provider>>> {
+        match self.list_all::<Provider>("/providers", &[("all_workspaces", "true")]) {
+            Ok(all) if all.iter().all(|p| p.workspace_id.is_some()) => Ok(Some(all)),
+            Ok(_) => Ok(None),
+            Err(e)
+                if e.downcast_ref::<crate::exit::CliError>().is_some_and(|c| {
+                    matches!(
+                        c.kind,
+                        crate::exit::ErrorKind::Usage | crate::exit::ErrorKind::Auth
+                    )
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn get_provider(&self, workspace_id: &str, slug: &str) -> anyhow::Result<Provider> {
         self.get(&provider_path(workspace_id, slug))
     }

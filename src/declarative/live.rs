@@ -287,8 +287,24 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
         live.integrations.insert(slug, g);
     }
     let slugs: Vec<String> = live.integrations.keys().cloned().collect();
+    // One listing of every workspace's providers where the server offers it, else one
+    // per workspace.
+    let mut by_workspace: BTreeMap<String, Vec<crate::api::provider::Provider>> = BTreeMap::new();
+    match client.list_every_provider()? {
+        Some(all) => {
+            for p in all {
+                let ws = p.workspace_id.clone().unwrap_or_default();
+                by_workspace.entry(ws).or_default().push(p);
+            }
+        }
+        None => {
+            for ws in live.workspaces.values() {
+                by_workspace.insert(ws.id.clone(), client.list_providers(&ws.id)?);
+            }
+        }
+    }
     for (name, ws) in &live.workspaces {
-        for p in client.list_providers(&ws.id)? {
+        for p in by_workspace.remove(&ws.id).unwrap_or_default() {
             if p.integration_id.is_empty()
                 || p.integration_id == p.slug
                 || !slugs.contains(&p.integration_id)

@@ -74,6 +74,11 @@ const API_KEY_ID: QueryParam = QueryParam::new(
     ParamKind::String,
     "Also check this API key (its workspace, expiry and scope)",
 );
+const ALL_WORKSPACES: QueryParam = QueryParam::new(
+    "all_workspaces",
+    ParamKind::Boolean,
+    "Every workspace's providers (organisation keys; an extension)",
+);
 const NAME: QueryParam = QueryParam::new("name", ParamKind::String, "Name contains");
 const EXACT_NAME: QueryParam = QueryParam::new("exact_name", ParamKind::String, "Name equals");
 const STATUS: QueryParam = QueryParam::new("status", ParamKind::String, "Comma-separated statuses");
@@ -227,7 +232,7 @@ pub fn all() -> Vec<Route> {
         route!(PUT "/integrations/{slug}/models", Integrations(Action::Update), integration_models::update, "Provision an integration's models"),
         route!(DELETE "/integrations/{slug}/models", Integrations(Action::Update), integration_models::delete, "Remove custom models or disable built-in ones"; query &[SLUGS]),
         route!(GET "/models", AnyOf(&["completions.write", "models.list", "virtual_keys.list"]), catalog_models::list, "List the models a key may call"; query &[WORKSPACE_ID, PROVIDER, AI_SERVICE, SORT, ORDER, OFFSET, LIMIT]),
-        route!(GET "/providers", Scope("providers.list"), providers::list, "List AI providers"; query &[WORKSPACE_ID, CURRENT_PAGE, PAGE_SIZE]),
+        route!(GET "/providers", Scope("providers.list"), providers::list, "List AI providers"; query &[WORKSPACE_ID, ALL_WORKSPACES, CURRENT_PAGE, PAGE_SIZE]),
         route!(POST "/providers", Scope("providers.create"), providers::create, "Create an AI provider"),
         route!(GET "/providers/{slug}", Scope("providers.read"), providers::retrieve, "Retrieve an AI provider"; query &[WORKSPACE_ID]),
         route!(PUT "/providers/{slug}", Scope("providers.update"), providers::update, "Update an AI provider"; query &[WORKSPACE_ID]),

@@ -375,3 +375,52 @@ fn provisioning_validation_and_conflicts() {
         "mine"
     );
 }
+
+#[test]
+fn every_workspaces_providers_in_one_listing_is_an_organisation_extension() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let ws = setup(&api);
+    let (s, _) = api.put(
+        "/integrations/openai-prod/workspaces",
+        json!({"workspaces": [{"id": slug(&ws[0]), "enabled": true}, {"id": slug(&ws[1]), "enabled": true}]}),
+    );
+    assert_eq!(s, 200);
+    let (s, all) = api.get("/providers?all_workspaces=true");
+    assert_eq!(s, 200, "{all}");
+    let mut seen: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["workspace_id"].as_str().unwrap())
+        .collect();
+    seen.sort_unstable();
+    let mut expected = vec![ws[0]["id"].as_str().unwrap(), ws[1]["id"].as_str().unwrap()];
+    expected.sort_unstable();
+    assert_eq!(seen, expected, "{all}");
+    assert_error(
+        api.get(&format!(
+            "/providers?all_workspaces=true&workspace_id={}",
+            slug(&ws[0])
+        )),
+        400,
+        "AB01",
+        "leave out `workspace_id`",
+    );
+    assert_error(
+        api.get("/providers?all_workspaces=maybe"),
+        400,
+        "AB01",
+        "true or false",
+    );
+    let (_, key) = api.post(
+        "/api-keys/workspace/service",
+        json!({"name": "k", "workspace_id": slug(&ws[0]), "scopes": ["providers.list"]}),
+    );
+    let res = reqwest::blocking::Client::new()
+        .get(format!("{}/providers?all_workspaces=true", api.base))
+        .header("x-portkey-api-key", key["key"].as_str().unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+}

@@ -5,7 +5,7 @@ pub mod export;
 pub mod plan;
 pub mod schema;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use super::Ctx;
 use crate::declarative::diff::Plan;
@@ -19,26 +19,31 @@ pub fn show_plan(ctx: &Ctx, plan: &Plan, asking: bool) {
     printer.summary(plan.render(&|t, c| printer.paint(t, c)).trim_end(), asking);
 }
 
-/// A one-line progress bar on a terminal's stderr: `[####....] 12/40 create workspace eng`.
+/// A progress bar on a terminal's stderr (indicatif): `[####----] 12/40 create workspace
+/// eng`; nothing when stderr is not a terminal, with `-q` or `-o json`.
 pub fn progress(ctx: &Ctx) -> impl FnMut(usize, usize, &str) + '_ {
     let on = !ctx.printer().quiet && std::io::stderr().is_terminal() && !ctx.printer().is_json();
+    let mut bar: Option<indicatif::ProgressBar> = None;
     move |done, total, what| {
         if !on || total == 0 {
             return;
         }
-        let width = 24;
-        let filled = done * width / total;
-        let mut err = std::io::stderr().lock();
-        let line = format!(
-            "[{}{}] {done}/{total} {what}",
-            "#".repeat(filled),
-            ".".repeat(width - filled)
-        );
-        let line: String = line.chars().take(100).collect();
-        let _ = write!(err, "\r\x1b[2K{line}");
+        let bar = bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(total as u64),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            b.set_style(
+                indicatif::ProgressStyle::with_template("[{bar:24}] {pos}/{len} {wide_msg}")
+                    .expect("a valid progress template")
+                    .progress_chars("#>-"),
+            );
+            b
+        });
+        bar.set_position(done as u64);
+        bar.set_message(what.to_owned());
         if done == total {
-            let _ = writeln!(err);
+            bar.finish_and_clear();
         }
-        let _ = err.flush();
     }
 }

@@ -61,18 +61,39 @@ pub async fn list(
     Extension(principal): Extension<Principal>,
     query: Query,
 ) -> ApiResult<Json<ListEnvelope<Provider>>> {
-    let ws = workspace(&state, &principal, query.get("workspace_id"))?;
+    // An extension: every workspace's providers at once, for organisation keys (one
+    // request where a tool reading the whole catalog would make one per workspace).
+    let every = match query.typed("all_workspaces")? {
+        None => false,
+        Some(v) => crate::api::lenient::flex_bool(&serde_json::Value::String(v.to_owned()))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "query parameter `all_workspaces` must be true or false, got `{v}`"
+                ))
+            })?,
+    };
+    let ws = if every {
+        principal.require_organisation("every workspace's AI providers")?;
+        if query.get("workspace_id").is_some() {
+            return Err(ApiError::invalid(
+                "`all_workspaces=true` lists every workspace's providers: leave out `workspace_id`",
+            ));
+        }
+        None
+    } else {
+        Some(workspace(&state, &principal, query.get("workspace_id"))?.id)
+    };
     let page = query.page(50)?;
     let now = chrono::Utc::now();
     let mut tx = state.store.read()?;
     let mut all: Vec<Provider> = tx
-        .providers(Some(&ws.id), None)?
+        .providers(ws.as_deref(), None)?
         .iter()
         .map(|p| provider_view(p, now))
         .collect();
     // Virtual keys not migrated yet are readable as providers too.
     all.extend(
-        tx.virtual_keys(Some(&ws.id))?
+        tx.virtual_keys(ws.as_deref())?
             .iter()
             .map(|v| as_provider(virtual_key_view(v, now))),
     );
