@@ -1674,7 +1674,7 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only changes at or after this time: an age (7d, 12h), a date or an RFC 3339 time')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only changes before this time: an age (7d, 12h), a date or an RFC 3339 time')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Only changes made with this API key (id or name), by the local CLI (`embedded`) or by the server itself (`system`)')
-            [CompletionResult]::new('--object', '--object', [CompletionResultType]::ParameterName, 'Only changes to this object, as TYPE/NAME: workspaces/eng, integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID, configs/SLUG, org/settings')
+            [CompletionResult]::new('--object', '--object', [CompletionResultType]::ParameterName, 'Only changes to this object, as TYPE/NAME: workspaces/eng, integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID, configs/SLUG, policies/NAME, org/settings')
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'Only changes of this kind')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Show at most this many records, newest first')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')

@@ -1551,7 +1551,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --since 'Only changes at or after this time: an age (7d, 12h), a date or an RFC 3339 time'
             cand --until 'Only changes before this time: an age (7d, 12h), a date or an RFC 3339 time'
             cand --actor 'Only changes made with this API key (id or name), by the local CLI (`embedded`) or by the server itself (`system`)'
-            cand --object 'Only changes to this object, as TYPE/NAME: workspaces/eng, integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID, configs/SLUG, org/settings'
+            cand --object 'Only changes to this object, as TYPE/NAME: workspaces/eng, integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID, configs/SLUG, policies/NAME, org/settings'
             cand --action 'Only changes of this kind'
             cand --limit 'Show at most this many records, newest first'
             cand --profile 'Profile to use (a stored server and key)'

@@ -1271,7 +1271,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand alerts; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l since -d 'Only changes at or after this time: an age (7d, 12h), a date or an RFC 3339 time' -r
 complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l until -d 'Only changes before this time: an age (7d, 12h), a date or an RFC 3339 time' -r
 complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l actor -d 'Only changes made with this API key (id or name), by the local CLI (`embedded`) or by the server itself (`system`)' -r
-complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l object -d 'Only changes to this object, as TYPE/NAME: workspaces/eng, integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID, configs/SLUG, org/settings' -r
+complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l object -d 'Only changes to this object, as TYPE/NAME: workspaces/eng, integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID, configs/SLUG, policies/NAME, org/settings' -r
 complete -c catalog -n "__fish_catalog_using_subcommand audit; and not __fish_seen_subcommand_from show help" -l action -d 'Only changes of this kind' -r -f -a "create\t''
 update\t''
 delete\t''

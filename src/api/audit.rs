@@ -123,6 +123,25 @@ impl AuditRecord {
         format!("{} {name}", self.resource_type)
     }
 
+    /// Every object the record names, as `type:id` and `type:slug`.
+    pub fn objects(&self) -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        let mut add = |kind: &str, key: Option<&str>| {
+            if let Some(k) = key.filter(|k| !k.is_empty()) {
+                all.push(format!("{kind}:{k}"));
+            }
+        };
+        add(&self.resource_type, self.resource_id.as_deref());
+        add(&self.resource_type, self.resource_slug.as_deref());
+        for c in &self.changes {
+            add(&c.resource_type, Some(&c.resource_id));
+            add(&c.resource_type, c.slug.as_deref());
+        }
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// The workspaces the record's changes touch.
     pub fn workspaces(&self) -> Vec<&str> {
         let mut all: Vec<&str> = self

@@ -144,7 +144,8 @@ pub struct EntityUsage {
 /// `POST /policies/usage-limits`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateUsagePolicy {
-    #[serde(default)]
+    #[schemars(schema_with = "super::schema::opt_name")]
+    #[serde(default, deserialize_with = "super::text::opt_name")]
     pub name: Option<String>,
     #[serde(default)]
     pub conditions: Vec<PolicyCondition>,
@@ -172,7 +173,8 @@ pub struct CreateUsagePolicy {
 /// `PUT /policies/usage-limits/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateUsagePolicy {
-    #[serde(default)]
+    #[schemars(schema_with = "super::schema::opt_name")]
+    #[serde(default, deserialize_with = "super::text::opt_name")]
     pub name: Option<String>,
     #[serde(default)]
     pub conditions: Option<Vec<PolicyCondition>>,
@@ -195,12 +197,23 @@ pub struct UpdateUsagePolicy {
     /// `active` or `archived`.
     #[serde(default)]
     pub status: Option<String>,
+    /// Fixed once created: refused (a different policy is a new one).
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<serde_json::Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<serde_json::Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<serde_json::Value>,
 }
 
 /// `POST /policies/rate-limits`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CreateRatePolicy {
-    #[serde(default)]
+    #[schemars(schema_with = "super::schema::opt_name")]
+    #[serde(default, deserialize_with = "super::text::opt_name")]
     pub name: Option<String>,
     #[serde(default)]
     pub conditions: Vec<PolicyCondition>,
@@ -223,7 +236,8 @@ pub struct CreateRatePolicy {
 /// `PUT /policies/rate-limits/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateRatePolicy {
-    #[serde(default)]
+    #[schemars(schema_with = "super::schema::opt_name")]
+    #[serde(default, deserialize_with = "super::text::opt_name")]
     pub name: Option<String>,
     #[serde(default)]
     pub conditions: Option<Vec<PolicyCondition>>,
@@ -233,6 +247,16 @@ pub struct UpdateRatePolicy {
     pub value: Option<i64>,
     #[serde(default)]
     pub status: Option<String>,
+    /// Fixed once created: refused (a different policy is a new one).
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<serde_json::Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<serde_json::Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<serde_json::Value>,
 }
 
 /// What creating a policy answers.

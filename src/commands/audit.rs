@@ -50,7 +50,7 @@ pub struct ListArgs {
 
     /// Only changes to this object, as TYPE/NAME: workspaces/eng,
     /// integrations/azure-prod, providers/@openai-prod, virtual-keys/SLUG, api-keys/ID,
-    /// configs/SLUG, org/settings
+    /// configs/SLUG, policies/NAME, org/settings
     #[arg(long, value_name = "TYPE/NAME", value_parser = parse_object)]
     pub object: Option<ObjectRef>,
 
@@ -84,6 +84,7 @@ const OBJECT_TYPES: &[(&[&str], &str)] = &[
         &["org", "organisation", "organisation_setting"],
         "organisation_setting",
     ),
+    (&["policies", "policy"], "policy"),
 ];
 
 fn parse_object(text: &str) -> Result<ObjectRef, String> {
@@ -97,7 +98,7 @@ fn parse_object(text: &str) -> Result<ObjectRef, String> {
         .map(|(_, t)| *t)
         .ok_or_else(|| {
             format!(
-                "`{kind}` is not a kind of object; use workspaces, integrations, providers, virtual-keys, api-keys, configs or org, as in integrations/azure-prod"
+                "`{kind}` is not a kind of object; use workspaces, integrations, providers, virtual-keys, api-keys, configs, policies or org, as in integrations/azure-prod"
             )
         })?;
     let name = name

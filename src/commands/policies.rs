@@ -70,7 +70,7 @@ pub struct CreateArgs {
     pub rate: Option<RateSpec>,
 
     /// When the budget resets: weekly, monthly, none, or every N days (30d)
-    #[arg(long, value_name = "WHEN", requires = "limit")]
+    #[arg(long, value_name = "WHEN", requires = "limit", conflicts_with = "rate")]
     pub reset: Option<ResetSpec>,
 
     /// Alert when a group value's usage reaches this amount
@@ -78,6 +78,7 @@ pub struct CreateArgs {
         long,
         value_name = "AMOUNT",
         requires = "limit",
+        conflicts_with = "rate",
         allow_negative_numbers = true
     )]
     pub alert: Option<Amount>,
@@ -243,11 +244,19 @@ fn find(ctx: &Ctx, reference: &str) -> anyhow::Result<Policy> {
     }
 }
 
-fn conditions(when: &[KeyValue]) -> Vec<PolicyCondition> {
+/// The conditions `--when` gives; a workspace named as everywhere else (id, slug or name).
+fn conditions(ctx: &Ctx, when: &[KeyValue]) -> anyhow::Result<Vec<PolicyCondition>> {
     when.iter()
-        .map(|kv| PolicyCondition {
-            key: kv.key.clone(),
-            value: kv.value.clone(),
+        .map(|kv| {
+            let value = if kv.key == "workspace_id" && kv.value != "*" {
+                ctx.client()?.resolve_workspace(&kv.value)?.id
+            } else {
+                kv.value.clone()
+            };
+            Ok(PolicyCondition {
+                key: kv.key.clone(),
+                value,
+            })
         })
         .collect()
 }
@@ -267,7 +276,7 @@ fn reset_fields(body: &mut Map<String, Value>, reset: Option<&ResetSpec>) {
 fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
     let mut body = Map::new();
     body.insert("name".into(), json!(args.name));
-    body.insert("conditions".into(), json!(conditions(&args.when)));
+    body.insert("conditions".into(), json!(conditions(ctx, &args.when)?));
     let group_by: Vec<PolicyGroupBy> = args
         .group_by
         .iter()
@@ -340,7 +349,7 @@ fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
                 .collect::<Result<_, _>>()
                 .map_err(|e| CliError::usage(format!("--when: {e}")))?
         };
-        body.insert("conditions".into(), json!(conditions(&parsed)));
+        body.insert("conditions".into(), json!(conditions(ctx, &parsed)?));
     }
     match &policy {
         Policy::Usage(_) => {

@@ -79,7 +79,9 @@ pub struct ServeArgs {
 }
 
 fn parse_retention(text: &str) -> Result<Age, String> {
-    let age: Age = text.parse()?;
+    let age: Age = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a retention; write e.g. 90d, 52w or 12h (at least 1h, at most 100 years)"))?;
     if age.0 < chrono::Duration::hours(1) {
         return Err(format!(
             "`{text}` is shorter than an hour; keep records at least 1h"

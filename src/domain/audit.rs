@@ -113,9 +113,17 @@ pub fn record(ctx: &AuditContext, changes: &[Change], at: DateTime<Utc>) -> Opti
         return None;
     }
     let (resource_type, action) = describe(&ctx.method, &ctx.route);
+    // The object the route names; else one of its parts (an integration's access or
+    // model, named by the integration's id); else the first object that is not a counter.
     let primary = changes
         .iter()
         .find(|c| c.resource_type == resource_type)
+        .or_else(|| {
+            changes
+                .iter()
+                .find(|c| c.resource_type.starts_with(&format!("{resource_type}_")))
+        })
+        .or_else(|| changes.iter().find(|c| c.resource_type != "usage"))
         .or_else(|| changes.first());
     Some(AuditRecord {
         id: 0,
@@ -137,14 +145,14 @@ pub fn record(ctx: &AuditContext, changes: &[Change], at: DateTime<Utc>) -> Opti
     })
 }
 
-/// The value of the route's first parameter in `path` (`azure-prod` for
+/// The value of the route's `{slug}` or `{id}` in `path` (`azure-prod` for
 /// `/integrations/{slug}/models` and `/v1/integrations/azure-prod/models`).
 fn route_param(route: &str, path: &str) -> Option<String> {
     let path = path.strip_prefix("/v1").unwrap_or(path);
     route
         .split('/')
         .zip(path.split('/'))
-        .find(|(r, _)| r.starts_with('{'))
+        .find(|(r, _)| *r == "{slug}" || *r == "{id}")
         .map(|(_, p)| p.to_owned())
 }
 

@@ -286,6 +286,11 @@ pub fn validate_budget(p: &UsageLimitPolicy) -> Result<(), String> {
     Ok(())
 }
 
+/// The longest metadata key or value, in characters (as Portkey's).
+const MAX_METADATA_TEXT: usize = 128;
+/// The most keys `x-portkey-metadata` may hold.
+const MAX_METADATA_KEYS: usize = 64;
+
 /// `x-portkey-metadata` as a map of strings (numbers and booleans as their text).
 pub fn parse_metadata(header: Option<&str>) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
@@ -297,7 +302,19 @@ pub fn parse_metadata(header: Option<&str>) -> Result<BTreeMap<String, String>, 
     let object = value.as_object().ok_or(
         "`x-portkey-metadata` must be a JSON object of strings, such as {\"user_id\": \"alice\"}",
     )?;
+    if object.len() > MAX_METADATA_KEYS {
+        return Err(format!(
+            "`x-portkey-metadata` holds at most {MAX_METADATA_KEYS} keys, got {}",
+            object.len()
+        ));
+    }
     for (k, v) in object {
+        if k.chars().count() > MAX_METADATA_TEXT {
+            return Err(format!(
+                "`x-portkey-metadata` keys are at most {MAX_METADATA_TEXT} characters; `{}…` is longer",
+                k.chars().take(32).collect::<String>()
+            ));
+        }
         let v = match v {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
@@ -310,20 +327,28 @@ pub fn parse_metadata(header: Option<&str>) -> Result<BTreeMap<String, String>, 
                 ))
             }
         };
+        if v.chars().count() > MAX_METADATA_TEXT {
+            return Err(format!(
+                "`x-portkey-metadata` values are at most {MAX_METADATA_TEXT} characters; the value of `{}` is longer",
+                k.chars().take(64).collect::<String>()
+            ));
+        }
         out.insert(k.clone(), v);
     }
     Ok(out)
 }
 
-/// The request's metadata over the API key's and the workspace's default metadata.
+/// The metadata policies see: the workspace's default metadata over the API key's over
+/// the request's (Portkey's precedence). What an admin set cannot be changed by a caller,
+/// so a budget per team or tier cannot be escaped by sending another team.
 pub fn layered(
     request: &BTreeMap<String, String>,
     key_defaults: Option<&BTreeMap<String, String>>,
     workspace_defaults: Option<&BTreeMap<String, String>>,
 ) -> BTreeMap<String, String> {
-    let mut out = workspace_defaults.cloned().unwrap_or_default();
+    let mut out = request.clone();
     out.extend(key_defaults.cloned().unwrap_or_default());
-    out.extend(request.clone());
+    out.extend(workspace_defaults.cloned().unwrap_or_default());
     out
 }
 
@@ -510,7 +535,7 @@ mod tests {
     }
 
     #[test]
-    fn metadata_layers_header_over_key_over_workspace() {
+    fn metadata_layers_workspace_over_key_over_header() {
         let ws: BTreeMap<String, String> = [
             ("team".to_owned(), "a".to_owned()),
             ("env".to_owned(), "prod".to_owned()),
@@ -519,7 +544,7 @@ mod tests {
         let key: BTreeMap<String, String> = [("team".to_owned(), "b".to_owned())].into();
         let request = parse_metadata(Some(r#"{"user_id": "u1", "n": 3}"#)).unwrap();
         let m = layered(&request, Some(&key), Some(&ws));
-        assert_eq!(m["team"], "b");
+        assert_eq!(m["team"], "a", "the workspace's value wins");
         assert_eq!(m["env"], "prod");
         assert_eq!(m["user_id"], "u1");
         assert_eq!(m["n"], "3");

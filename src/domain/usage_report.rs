@@ -177,8 +177,8 @@ pub fn report(
 /// The value keys a policy shows in a report: its busiest.
 const BUSIEST: usize = 5;
 
-/// The policies in scope (the organisation's and, with a workspace, its own; a
-/// workspace key's own workspace's), each with its busiest value keys, named
+/// The policies in scope (the organisation's and, with a workspace, its own; for a
+/// workspace key, its workspace's own only), each with its busiest value keys, named
 /// `policy (value key)`; a policy that has counted nothing yet shows as itself at zero.
 fn policy_items(
     read: &mut dyn StoreRead,
@@ -204,6 +204,15 @@ fn policy_items(
             })?
             .1
         }
+    };
+    // An organisation-wide policy's value keys come from every workspace: a workspace
+    // key sees its own workspace's policies only.
+    let policies: Vec<_> = match viewer {
+        Viewer::WorkspaceKey { workspace_id, .. } => policies
+            .into_iter()
+            .filter(|p| p.workspace_id() == Some(workspace_id.as_str()))
+            .collect(),
+        Viewer::Organisation => policies,
     };
     let mut out = Vec::new();
     for policy in &policies {

@@ -466,8 +466,8 @@ fn records_are_append_only_and_retention_prunes_only_old_ones() {
     assert!(err.contains("retention"), "{err}");
     // A record from two years ago, as an old catalog would hold it.
     conn.execute(
-        "INSERT INTO audit_log(created_at, actor_type, action, resource_type, workspaces, request_id, doc)
-         SELECT '2024-01-01T00:00:00.000000Z', actor_type, action, resource_type, workspaces, request_id,
+        "INSERT INTO audit_log(created_at, actor_type, action, resource_type, workspaces, objects, request_id, doc)
+         SELECT '2024-01-01T00:00:00.000000Z', actor_type, action, resource_type, workspaces, objects, request_id,
                 json_set(doc, '$.created_at', '2024-01-01T00:00:00.000000Z')
          FROM audit_log LIMIT 1",
         [],
@@ -767,5 +767,75 @@ fn a_change_and_its_record_land_together() {
     assert_eq!(
         current["description"],
         field(&records[0], "workspace", "description").unwrap()["after"]
+    );
+}
+
+#[test]
+fn a_deletion_records_everything_it_takes_with_it() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let ws = api.post("/admin/workspaces", json!({"name": "scratch"})).1;
+    let (ws_id, ws_slug) = (ws["id"].as_str().unwrap(), ws["slug"].as_str().unwrap());
+    api.post(
+        "/integrations",
+        json!({"name": "o", "slug": "o", "ai_provider_id": "openai", "key": KEY_A}),
+    );
+    let (_, r) = {
+        api.put("/integrations/o/workspaces", json!({"workspaces": [{"id": ws_slug, "enabled": true, "usage_limits": [{"type": "cost", "credit_limit": 10}]}]}));
+        newest(&api)
+    };
+    assert_eq!(r["resource_id"], api.get("/integrations/o").1["id"], "{r}");
+    assert_eq!(r["resource_slug"], "o", "{r}");
+    let (_, key) = api.post(
+        "/api-keys/workspace/service",
+        json!({"name": "doomed", "workspace_id": ws_slug, "scopes": ["completions.write"]}),
+    );
+    let (_, r) = newest(&api);
+    assert_eq!(r["resource_slug"], "doomed", "{r}");
+    // The integration goes with its access and the provider provisioning made.
+    api.delete("/integrations/o?force_delete=true", None);
+    let (_, r) = newest(&api);
+    let kinds: BTreeSet<String> = r["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["resource_type"].as_str().unwrap(),
+                c["change"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "integration deleted",
+        "provider deleted",
+        "integration_workspace deleted",
+    ] {
+        assert!(kinds.contains(expected), "{expected} missing: {r}");
+    }
+    // The workspace goes with its API key.
+    api.delete(
+        &format!("/admin/workspaces/{ws_id}"),
+        Some(json!({"force_delete": true})),
+    );
+    let (_, r) = newest(&api);
+    let deleted_key = r["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["resource_type"] == "api_key");
+    assert_eq!(
+        deleted_key.map(|c| c["resource_id"].clone()),
+        Some(key["id"].clone()),
+        "{r}"
+    );
+    let (_, by_key) = api.get(&format!(
+        "/audit-logs?resource_type=api_key&resource_id={}",
+        key["id"].as_str().unwrap()
+    ));
+    assert_eq!(
+        by_key["total"], 2,
+        "its creation and its deletion: {by_key}"
     );
 }

@@ -99,6 +99,17 @@ fn a_per_user_budget_counts_each_user_apart_and_resets_one() {
         gw.w.run(&["check", MODEL, "--workspace", "eng", "-o", "json"]);
     assert_eq!(out.code, 1, "{out:?}");
     let check = out.json();
+    // A workspace key's usage report leaves out the organisation's policies: their value
+    // keys come from every workspace.
+    let reader = gw.workspace_key("reader", &["analytics.view"]);
+    let res = gw
+        .http
+        .get(gw.url("/usage"))
+        .header("x-portkey-api-key", &reader)
+        .send()
+        .unwrap();
+    let seen: Value = res.json().unwrap();
+    assert!(!seen.to_string().contains("alice-0001"), "{seen}");
     assert!(
         check["limits"]
             .as_array()
@@ -303,7 +314,7 @@ fn a_rate_policy_per_tenant_and_each_condition_key() {
 }
 
 #[test]
-fn metadata_comes_from_the_header_over_key_and_workspace_defaults() {
+fn admin_set_metadata_wins_over_what_the_request_sends() {
     let gw = Gateway::governed();
     let api = Api::new(&gw.w);
     let (s, ws) = api.put(
@@ -323,31 +334,42 @@ fn metadata_comes_from_the_header_over_key_and_workspace_defaults() {
         .to_owned();
     let (s, k) = api.put(
         &format!("/api-keys/{key_id}"),
-        json!({"defaults": {"metadata": {"env": "staging"}}}),
+        json!({"defaults": {"metadata": {"env": "staging", "tier": "gold"}}}),
     );
     assert_eq!(s, 200, "{k}");
     let (_, k) = api.get(&format!("/api-keys/{key_id}"));
-    assert_eq!(k["defaults"]["metadata"]["env"], "staging", "{k}");
+    assert_eq!(k["defaults"]["metadata"]["tier"], "gold", "{k}");
     let id = create(
         &api,
         "usage-limits",
         json!({"name": "by-team", "type": "requests", "credit_limit": 100,
-        "group_by": [{"key": "metadata.team"}, {"key": "metadata.env"}]}),
+        "group_by": [{"key": "metadata.team"}, {"key": "metadata.env"}, {"key": "metadata.tier"}, {"key": "metadata.user"}]}),
     );
+    // The workspace's metadata over the key's over the request's: a caller cannot
+    // escape a budget by sending another team or tier.
+    as_user(&gw, &json!({"team": "ads", "tier": "free", "user": "u1"})).ok();
     gw.chat(&body()).ok();
-    as_user(&gw, &json!({"team": "ads"})).ok();
     let keys: Vec<String> = entities(&api, "usage-limits", &id)
         .iter()
         .map(|e| e["value_key"].as_str().unwrap().to_owned())
         .collect();
-    assert!(
-        keys.contains(&"metadata.team=search&metadata.env=staging".to_owned()),
+    assert_eq!(
+        keys,
+        [
+            "metadata.team=search&metadata.env=prod&metadata.tier=gold&metadata.user=",
+            "metadata.team=search&metadata.env=prod&metadata.tier=gold&metadata.user=u1"
+        ],
         "{keys:?}"
     );
-    assert!(
-        keys.contains(&"metadata.team=ads&metadata.env=staging".to_owned()),
-        "{keys:?}"
-    );
+    // A value is at most 128 characters, as Portkey's.
+    gw.chat_with(
+        &[(
+            "x-portkey-metadata",
+            &json!({"user": "x".repeat(129)}).to_string(),
+        )],
+        &body(),
+    )
+    .refused(400, "invalid_request_error", "128");
     // Bad metadata is the caller's error.
     gw.chat_with(&[("x-portkey-metadata", "not json")], &body())
         .refused(400, "invalid_request_error", "x-portkey-metadata");
@@ -519,6 +541,67 @@ fn policies_are_validated_and_scoped() {
         .0,
         404
     );
+    // Names are checked, and one name is one policy in a scope.
+    bad(
+        "rate-limits",
+        json!({"name": "evil\nname", "type": "requests", "unit": "rpm", "value": 5}),
+        "name",
+    );
+    bad(
+        "rate-limits",
+        json!({"name": "", "type": "requests", "unit": "rpm", "value": 5}),
+        "name",
+    );
+    create(
+        &api,
+        "usage-limits",
+        json!({"name": "cap", "type": "cost", "credit_limit": 10}),
+    );
+    assert_error(
+        api.post(
+            "/policies/usage-limits",
+            json!({"name": "cap", "type": "cost", "credit_limit": 20}),
+        ),
+        409,
+        "AB07",
+        "cap",
+    );
+    // What a policy counts and where are fixed: a change is a new policy.
+    let (_, cap) = api.get("/policies/usage-limits");
+    let cap_id = cap["data"][0]["id"].as_str().unwrap().to_owned();
+    for field in [
+        json!({"group_by": [{"key": "model"}]}),
+        json!({"type": "tokens"}),
+        json!({"workspace_id": "x"}),
+    ] {
+        let name = field.as_object().unwrap().keys().next().unwrap().clone();
+        assert_error(
+            api.put(&format!("/policies/usage-limits/{cap_id}"), field),
+            400,
+            "AB01",
+            &format!("`{name}`"),
+        );
+    }
+    // An API key condition names the key by id or by name.
+    let (s, by_name) = api.post(
+        "/policies/usage-limits",
+        json!({"name": "by-key-name", "type": "requests", "credit_limit": 5,
+        "conditions": [{"key": "api_key", "value": "policy-admin"}]}),
+    );
+    assert_eq!(s, 200, "{by_name}");
+    let (_, got) = api.get(&format!(
+        "/policies/usage-limits/{}",
+        by_name["id"].as_str().unwrap()
+    ));
+    assert_ne!(
+        got["conditions"][0]["value"], "policy-admin",
+        "stored by id: {got}"
+    );
+    bad(
+        "usage-limits",
+        json!({"name": "nobody", "type": "requests", "credit_limit": 5, "conditions": [{"key": "api_key", "value": "nobody"}]}),
+        "names no API key",
+    );
     // The usage kind's routes do not show a rate policy.
     assert_error(
         api.get(&format!("/policies/usage-limits/{org}")),
@@ -628,6 +711,29 @@ fn the_cli_creates_the_three_examples_and_refuses_bad_input() {
         );
 
         w.fails(&["policies", "create", "x"], 2, "--limit AMOUNT");
+        w.fails(
+            &[
+                "policies", "create", "x", "--rate", "5/min", "--reset", "monthly",
+            ],
+            2,
+            "--reset",
+        );
+        w.fails(
+            &["policies", "create", "x", "--rate", "5/min", "--alert", "3"],
+            2,
+            "--alert",
+        );
+        w.ok(&[
+            "policies",
+            "create",
+            "in-eng",
+            "--limit",
+            "5",
+            "--when",
+            "workspace_id=eng",
+        ]);
+        let audited = w.json(&["audit", "--object", "policies/in-eng"]);
+        assert_eq!(audited.as_array().unwrap().len(), 1, "{audited}");
         w.fails(
             &["policies", "create", "x", "--limit", "5", "--rate", "5/min"],
             2,

@@ -159,8 +159,13 @@ fn report(ctx: &Ctx, outcome: &Outcome) -> anyhow::Result<()> {
             outcome.new
         ));
     } else {
+        let secrets = if outcome.resealed == 1 {
+            "secret"
+        } else {
+            "secrets"
+        };
         printer.status(format!(
-            "{} secrets re-sealed; nothing remains under key {}; the old key is no longer needed",
+            "{} {secrets} re-sealed; nothing remains under key {}; the old key is no longer needed",
             outcome.resealed, outcome.old
         ));
     }

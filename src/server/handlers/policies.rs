@@ -51,6 +51,7 @@ fn normalised(
             c.value = c.value.trim().to_owned();
             match c.key.as_str() {
                 "provider" => c.value = c.value.trim_start_matches('@').to_owned(),
+                "api_key" if c.value != "*" => c.value = api_key_id(state, principal, &c.value)?,
                 "workspace_id" if c.value != "*" => {
                     c.value = super::workspaces::visible(state, principal, &c.value)
                         .map_err(|_| {
@@ -68,6 +69,34 @@ fn normalised(
         .collect()
 }
 
+/// An API key named by id, or by its name when one key visible to the caller has it.
+fn api_key_id(state: &AppState, principal: &Principal, given: &str) -> ApiResult<String> {
+    let mut read = state.store.read()?;
+    if read.api_key(given)?.is_some() {
+        return Ok(given.to_owned());
+    }
+    let (_, keys) = read.api_keys(&crate::store::ApiKeyQuery {
+        workspace_id: principal.pinned_workspace().map(str::to_owned),
+        page: crate::store::Page {
+            current_page: 0,
+            page_size: u64::MAX,
+        },
+        ..Default::default()
+    })?;
+    let named: Vec<_> = keys.iter().filter(|k| k.name == given).collect();
+    match named.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => Err(ApiError::invalid(format!(
+            "condition `api_key` names no API key: `{}` is neither a key's id nor its name",
+            given.chars().take(64).collect::<String>()
+        ))),
+        _ => Err(ApiError::invalid(format!(
+            "condition `api_key`: {} keys are named `{given}`; name one by id",
+            named.len()
+        ))),
+    }
+}
+
 fn check_organisation(state: &AppState, organisation_id: Option<&str>) -> ApiResult<()> {
     match organisation_id {
         Some(o) if !o.is_empty() && o != state.store.organisation_id() => Err(ApiError::invalid(
@@ -77,12 +106,48 @@ fn check_organisation(state: &AppState, organisation_id: Option<&str>) -> ApiRes
     }
 }
 
-fn check_name(name: Option<&String>) -> ApiResult<()> {
-    match name {
-        Some(n) if n.chars().count() > 255 => {
-            Err(ApiError::invalid("`name` must be at most 255 characters"))
-        }
-        _ => Ok(()),
+/// A name is one active policy's in its scope (the organisation, or a workspace).
+fn unique_name(
+    state: &AppState,
+    name: Option<&String>,
+    workspace_id: Option<&str>,
+    except: Option<&str>,
+) -> ApiResult<()> {
+    let Some(name) = name else { return Ok(()) };
+    let taken = state
+        .store
+        .read()?
+        .policies(&PolicyQuery {
+            status: Some("active".to_owned()),
+            page: crate::store::Page {
+                current_page: 0,
+                page_size: u64::MAX,
+            },
+            ..Default::default()
+        })?
+        .1
+        .into_iter()
+        .find(|p| {
+            p.workspace_id() == workspace_id
+                && Some(p.id()) != except
+                && matches!(p, Policy::Usage(UsageLimitPolicy { name: Some(n), .. }) | Policy::Rate(RateLimitPolicy { name: Some(n), .. }) if n == name)
+        });
+    match taken {
+        Some(p) => Err(ApiError::conflict(format!(
+            "a policy named `{name}` already exists here ({}); choose another name, or change that one",
+            p.id()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a change to what a policy counts or where: that is a new policy.
+fn fixed(fields: &[(&str, bool)]) -> ApiResult<()> {
+    match fields.iter().find(|(_, given)| *given) {
+        Some((field, _)) => Err(ApiError::invalid(format!(
+            "`{field}` cannot change once a policy exists; create a new policy and archive this one"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -176,7 +241,6 @@ pub async fn create_usage(
     Extension(principal): Extension<Principal>,
     Body(body): Body<CreateUsagePolicy>,
 ) -> ApiResult<Json<CreatedPolicy>> {
-    check_name(body.name.as_ref())?;
     check_organisation(&state, body.organisation_id.as_deref())?;
     policies::validate_keys(&body.conditions, &body.group_by).map_err(ApiError::invalid)?;
     let at = now();
@@ -199,6 +263,12 @@ pub async fn create_usage(
         object: "usage-limits-policy".to_owned(),
     };
     policies::validate_budget(&policy).map_err(ApiError::invalid)?;
+    unique_name(
+        &state,
+        policy.name.as_ref(),
+        policy.workspace_id.as_deref(),
+        None,
+    )?;
     let mut tx = state.begin()?;
     tx.insert_policy(&Policy::Usage(policy.clone()))?;
     tx.commit()?;
@@ -278,8 +348,13 @@ pub async fn update_usage(
     let Policy::Usage(mut p) = changeable(&state, &principal, &id, "usage")? else {
         unreachable!("changeable() checked the kind")
     };
-    check_name(body.name.as_ref())?;
+    fixed(&[
+        ("group_by", body.group_by.is_some()),
+        ("type", body.kind.is_some()),
+        ("workspace_id", body.workspace_id.is_some()),
+    ])?;
     if let Some(name) = body.name {
+        unique_name(&state, Some(&name), p.workspace_id.as_deref(), Some(&p.id))?;
         p.name = Some(name);
     }
     if let Some(conditions) = body.conditions {
@@ -450,7 +525,6 @@ pub async fn create_rate(
     Extension(principal): Extension<Principal>,
     Body(body): Body<CreateRatePolicy>,
 ) -> ApiResult<Json<CreatedPolicy>> {
-    check_name(body.name.as_ref())?;
     check_organisation(&state, body.organisation_id.as_deref())?;
     if body.target.as_deref().is_some_and(|t| t != "llm") {
         return Err(ApiError::invalid(
@@ -475,6 +549,12 @@ pub async fn create_rate(
         last_updated_at: Some(at),
         object: "rate-limits-policy".to_owned(),
     };
+    unique_name(
+        &state,
+        policy.name.as_ref(),
+        policy.workspace_id.as_deref(),
+        None,
+    )?;
     let mut tx = state.begin()?;
     tx.insert_policy(&Policy::Rate(policy.clone()))?;
     tx.commit()?;
@@ -528,8 +608,13 @@ pub async fn update_rate(
     let Policy::Rate(mut p) = changeable(&state, &principal, &id, "rate")? else {
         unreachable!("changeable() checked the kind")
     };
-    check_name(body.name.as_ref())?;
+    fixed(&[
+        ("group_by", body.group_by.is_some()),
+        ("type", body.kind.is_some()),
+        ("workspace_id", body.workspace_id.is_some()),
+    ])?;
     if let Some(name) = body.name {
+        unique_name(&state, Some(&name), p.workspace_id.as_deref(), Some(&p.id))?;
         p.name = Some(name);
     }
     if let Some(conditions) = body.conditions {

@@ -16,11 +16,12 @@ const PRUNE_BEFORE: &str = "audit_prune_before";
 /// Appends `record` (its `id` is assigned here).
 pub(super) fn append(conn: &Connection, record: &AuditRecord) -> StoreResult<i64> {
     let workspaces = format!(",{},", record.workspaces().join(","));
+    let objects = format!(",{},", record.objects().join(","));
     let doc = serde_json::to_string(record).map_err(internal)?;
     conn.prepare_cached(
         "INSERT INTO audit_log(created_at, actor_type, actor_id, actor_name, action,
-            resource_type, resource_id, resource_slug, workspaces, request_id, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            resource_type, resource_id, resource_slug, workspaces, objects, request_id, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )
     .map_err(internal)?
     .execute(params![
@@ -33,6 +34,7 @@ pub(super) fn append(conn: &Connection, record: &AuditRecord) -> StoreResult<i64
         record.resource_id,
         record.resource_slug,
         workspaces,
+        objects,
         record.request_id,
         doc
     ])
@@ -49,8 +51,10 @@ fn from_row(id: i64, doc: &str) -> StoreResult<AuditRecord> {
 const FILTER: &str = "WHERE (?1 IS NULL OR created_at >= ?1)
     AND (?2 IS NULL OR created_at < ?2)
     AND (?3 IS NULL OR actor_id = ?3 OR actor_name = ?3 OR actor_type = ?3)
-    AND (?4 IS NULL OR resource_type = ?4)
-    AND (?5 IS NULL OR resource_id = ?5 OR resource_slug = ?5)
+    AND (?4 IS NULL OR resource_type = ?4 OR instr(objects, ',' || ?4 || ':') > 0)
+    AND (?5 IS NULL OR (?4 IS NULL AND (resource_id = ?5 OR resource_slug = ?5
+            OR instr(objects, ':' || ?5 || ',') > 0))
+        OR instr(objects, ',' || ?4 || ':' || ?5 || ',') > 0)
     AND (?6 IS NULL OR instr(workspaces, ',' || ?6 || ',') > 0)
     AND (?7 IS NULL OR action = ?7)";
 

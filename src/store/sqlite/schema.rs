@@ -226,8 +226,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX alert_deliveries_due ON alert_deliveries(next_attempt_at)
         WHERE delivered_at IS NULL;",
     // 10: the audit log, append-only (see `audit`): one record per change made through
-    // the Admin API, with the columns its filters read beside the record itself. No
-    // foreign keys: the record of a deleted object outlives it.
+    // the Admin API, with the columns its filters read beside the record itself
+    // (`workspaces` and `objects`: `,a,b,` lists of what its changes touch). No foreign
+    // keys: the record of a deleted object outlives it.
     "CREATE TABLE audit_log (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         created_at TEXT NOT NULL,
@@ -239,6 +240,7 @@ const MIGRATIONS: &[&str] = &[
         resource_id TEXT,
         resource_slug TEXT,
         workspaces TEXT NOT NULL,
+        objects TEXT NOT NULL,
         request_id TEXT NOT NULL,
         doc TEXT NOT NULL
      );

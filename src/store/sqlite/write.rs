@@ -26,42 +26,43 @@ pub struct SqliteTx<'a> {
 }
 
 /// A stored object, by its key: what the audit trail reads before and after a write.
-enum Row<'k> {
-    Workspace(&'k str),
-    Integration(&'k str),
-    Access(&'k str, &'k str),
-    Model(&'k str, &'k str),
-    Provider(&'k str),
-    VirtualKey(&'k str),
-    ApiKey(&'k str),
-    Config(&'k str),
-    Setting(&'k str),
-    Counter(&'k str, &'k str),
-    Policy(&'k str),
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Row {
+    Workspace(String),
+    Integration(String),
+    Access(String, String),
+    Model(String, String),
+    Provider(String),
+    VirtualKey(String),
+    ApiKey(String),
+    Config(String),
+    Setting(String),
+    Counter(String, String),
+    Policy(String),
 }
 
-impl Row<'_> {
+impl Row {
     /// The object's type in audit records, its query (document, sealed secret, slug,
     /// workspace) and the query's two arguments.
     fn query(&self) -> (&'static str, &'static str, [&str; 2]) {
-        match *self {
-            Row::Workspace(id) => ("workspace", "SELECT doc, NULL, slug, id FROM workspaces WHERE id = ?1 AND ?2 = ''", [id, ""]),
-            Row::Integration(id) => ("integration", "SELECT doc, secrets, slug, workspace_id FROM integrations WHERE id = ?1 AND ?2 = ''", [id, ""]),
-            Row::Access(i, w) => ("integration_workspace", "SELECT doc, NULL, NULL, workspace_id FROM integration_workspaces WHERE integration_id = ?1 AND workspace_id = ?2", [i, w]),
-            Row::Model(i, slug) => ("integration_model", "SELECT doc, secrets, slug, NULL FROM integration_models WHERE integration_id = ?1 AND slug = ?2", [i, slug]),
-            Row::Provider(id) => ("provider", "SELECT doc, NULL, slug, workspace_id FROM providers WHERE id = ?1 AND ?2 = ''", [id, ""]),
-            Row::VirtualKey(id) => ("virtual_key", "SELECT doc, secrets, slug, NULLIF(workspace_id, '') FROM virtual_keys WHERE id = ?1 AND ?2 = ''", [id, ""]),
-            Row::ApiKey(id) => ("api_key", "SELECT doc, CAST(key_hash AS BLOB), NULL, workspace_id FROM api_keys WHERE id = ?1 AND ?2 = ''", [id, ""]),
-            Row::Config(id) => ("config", "SELECT doc, NULL, slug, workspace_id FROM configs WHERE id = ?1 AND ?2 = ''", [id, ""]),
-            Row::Setting(key) => ("organisation_setting", "SELECT json_object('value', value), NULL, key, NULL FROM meta WHERE key = ?1 AND ?2 = ''", [key, ""]),
-            Row::Policy(id) => ("policy", "SELECT doc, NULL, NULL, workspace_id FROM policies WHERE id = ?1 AND ?2 = ''", [id, ""]),
-            Row::Counter(scope, limit) => ("usage", "SELECT json_object('current_usage', CAST(used AS REAL) / scale, 'window_started_at', window_started_at, 'last_reset_at', last_reset_at), NULL, limit_key, NULL FROM counters WHERE scope = ?1 AND limit_key = ?2", [scope, limit]),
+        match self {
+            Row::Workspace(id) => ("workspace", "SELECT doc, NULL, slug, id FROM workspaces WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
+            Row::Integration(id) => ("integration", "SELECT doc, secrets, slug, workspace_id FROM integrations WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
+            Row::Access(i, w) => ("integration_workspace", "SELECT doc, NULL, NULL, workspace_id FROM integration_workspaces WHERE integration_id = ?1 AND workspace_id = ?2", [i.as_str(), w.as_str()]),
+            Row::Model(i, slug) => ("integration_model", "SELECT doc, secrets, slug, NULL FROM integration_models WHERE integration_id = ?1 AND slug = ?2", [i.as_str(), slug.as_str()]),
+            Row::Provider(id) => ("provider", "SELECT doc, NULL, slug, workspace_id FROM providers WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
+            Row::VirtualKey(id) => ("virtual_key", "SELECT doc, secrets, slug, NULLIF(workspace_id, '') FROM virtual_keys WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
+            Row::ApiKey(id) => ("api_key", "SELECT doc, CAST(key_hash AS BLOB), json_extract(doc, '$.name'), workspace_id FROM api_keys WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
+            Row::Config(id) => ("config", "SELECT doc, NULL, slug, workspace_id FROM configs WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
+            Row::Setting(key) => ("organisation_setting", "SELECT json_object('value', value), NULL, key, NULL FROM meta WHERE key = ?1 AND ?2 = ''", [key.as_str(), ""]),
+            Row::Policy(id) => ("policy", "SELECT doc, NULL, json_extract(doc, '$.name'), workspace_id FROM policies WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
+            Row::Counter(scope, limit) => ("usage", "SELECT json_object('current_usage', CAST(used AS REAL) / scale, 'window_started_at', window_started_at, 'last_reset_at', last_reset_at), NULL, limit_key, NULL FROM counters WHERE scope = ?1 AND limit_key = ?2", [scope.as_str(), limit.as_str()]),
         }
     }
 
     /// The id an audit record names the object by (an access or a model: its integration).
     fn id(&self) -> &str {
-        match *self {
+        match self {
             Row::Workspace(id)
             | Row::Integration(id)
             | Row::Access(id, _)
@@ -92,7 +93,7 @@ impl<'a> SqliteTx<'a> {
         })
     }
 
-    fn stored(&self, row: &Row<'_>) -> StoreResult<Option<Stored>> {
+    fn stored(&self, row: &Row) -> StoreResult<Option<Stored>> {
         let (_, sql, args) = row.query();
         self.conn
             .prepare_cached(sql)
@@ -108,35 +109,104 @@ impl<'a> SqliteTx<'a> {
     /// before and is after.
     fn tracked<T>(
         &mut self,
-        row: Row<'_>,
+        row: Row,
+        write: impl FnOnce(&Self) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.tracked_with(row, false, write)
+    }
+
+    /// [`Self::tracked`] for a delete: the objects that go with it (`ON DELETE CASCADE`)
+    /// are noted as deleted too.
+    fn tracked_delete<T>(
+        &mut self,
+        row: Row,
+        write: impl FnOnce(&Self) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.tracked_with(row, true, write)
+    }
+
+    fn tracked_with<T>(
+        &mut self,
+        row: Row,
+        cascade: bool,
         write: impl FnOnce(&Self) -> StoreResult<T>,
     ) -> StoreResult<T> {
         if self.trail.is_none() {
             return write(self);
         }
-        let before = self.stored(&row)?;
+        let mut rows = vec![row];
+        if cascade {
+            let mut i = 0;
+            while i < rows.len() {
+                for more in self.dependents(&rows[i])? {
+                    if !rows.contains(&more) {
+                        rows.push(more);
+                    }
+                }
+                i += 1;
+            }
+        }
+        let before = rows
+            .iter()
+            .map(|r| self.stored(r))
+            .collect::<StoreResult<Vec<_>>>()?;
         let out = write(self)?;
-        let after = self.stored(&row)?;
-        let (resource_type, _, _) = row.query();
-        let known = after.as_ref().or(before.as_ref());
-        let change = Change {
-            resource_type,
-            resource_id: row.id().to_owned(),
-            slug: known.and_then(|k| k.2.clone()),
-            workspace_id: known.and_then(|k| k.3.clone()),
-            secret_changed: match (&before, &after) {
-                (b, Some(a)) => a.1.as_ref().is_some_and(|s| {
-                    !s.is_empty() && b.as_ref().and_then(|b| b.1.as_ref()) != Some(s)
-                }),
-                (_, None) => false,
-            },
-            before: before.map(|b| document(&b.0)).transpose()?,
-            after: after.map(|a| document(&a.0)).transpose()?,
-        };
-        if let Some((_, changes)) = &mut self.trail {
-            changes.push(change);
+        let mut changes = Vec::new();
+        for (row, before) in rows.iter().zip(before) {
+            let after = self.stored(row)?;
+            changes.push(change_of(row, before, after)?);
+        }
+        if let Some((_, trail)) = &mut self.trail {
+            trail.extend(changes);
         }
         Ok(out)
+    }
+
+    /// What a database delete of `row` takes with it, one level down.
+    fn dependents(&self, row: &Row) -> StoreResult<Vec<Row>> {
+        let ids = |sql: &str, id: &str| -> StoreResult<Vec<(String, String)>> {
+            super::read::rows(&self.conn, sql, &[&id], |r| Ok((r.get(0)?, r.get(1)?)))
+        };
+        Ok(match row {
+            Row::Workspace(id) => {
+                let mut out = Vec::new();
+                for (kind, key) in ids(
+                    "SELECT 'api_key', id FROM api_keys WHERE workspace_id = ?1
+                     UNION ALL SELECT 'integration', id FROM integrations WHERE workspace_id = ?1
+                     UNION ALL SELECT 'provider', id FROM providers WHERE workspace_id = ?1
+                     UNION ALL SELECT 'virtual_key', id FROM virtual_keys WHERE workspace_id = ?1
+                     UNION ALL SELECT 'config', id FROM configs WHERE workspace_id = ?1
+                     UNION ALL SELECT 'policy', id FROM policies WHERE workspace_id = ?1
+                     UNION ALL SELECT 'access', integration_id FROM integration_workspaces WHERE workspace_id = ?1",
+                    id,
+                )? {
+                    out.push(match kind.as_str() {
+                        "api_key" => Row::ApiKey(key),
+                        "integration" => Row::Integration(key),
+                        "provider" => Row::Provider(key),
+                        "virtual_key" => Row::VirtualKey(key),
+                        "config" => Row::Config(key),
+                        "policy" => Row::Policy(key),
+                        _ => Row::Access(key, id.clone()),
+                    });
+                }
+                out
+            }
+            Row::Integration(id) => ids(
+                "SELECT 'provider', id FROM providers WHERE integration_id = ?1
+                 UNION ALL SELECT 'access', workspace_id FROM integration_workspaces WHERE integration_id = ?1
+                 UNION ALL SELECT 'model', slug FROM integration_models WHERE integration_id = ?1",
+                id,
+            )?
+            .into_iter()
+            .map(|(kind, key)| match kind.as_str() {
+                "provider" => Row::Provider(key),
+                "access" => Row::Access(id.clone(), key),
+                _ => Row::Model(id.clone(), key),
+            })
+            .collect(),
+            _ => Vec::new(),
+        })
     }
 
     fn exec(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<usize> {
@@ -174,6 +244,36 @@ fn vk_doc(record: &VirtualKeyRecord) -> StoreResult<String> {
     to_doc(&public)
 }
 
+/// The change to `row` from `before` to `after` (as stored).
+fn change_of(row: &Row, before: Option<Stored>, after: Option<Stored>) -> StoreResult<Change> {
+    let (resource_type, _, _) = row.query();
+    let known = after.as_ref().or(before.as_ref());
+    let workspace_id = match row {
+        // A counter knows its workspace by its scope, when it has one.
+        Row::Counter(scope, _) => match crate::store::UsageScope::parse(scope) {
+            Some(crate::store::UsageScope::Access { workspace_id, .. })
+            | Some(crate::store::UsageScope::Workspace(workspace_id)) => Some(workspace_id),
+            _ => None,
+        },
+        _ => known.and_then(|k| k.3.clone()),
+    };
+    Ok(Change {
+        resource_type,
+        resource_id: row.id().to_owned(),
+        slug: known.and_then(|k| k.2.clone()),
+        workspace_id,
+        secret_changed: match (&before, &after) {
+            (b, Some(a)) => a
+                .1
+                .as_ref()
+                .is_some_and(|s| !s.is_empty() && b.as_ref().and_then(|b| b.1.as_ref()) != Some(s)),
+            (_, None) => false,
+        },
+        before: before.map(|b| document(&b.0)).transpose()?,
+        after: after.map(|a| document(&a.0)).transpose()?,
+    })
+}
+
 fn document(text: &str) -> StoreResult<serde_json::Value> {
     serde_json::from_str(text).map_err(internal)
 }
@@ -206,7 +306,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
-        self.tracked(Row::Setting(key), |tx| {
+        self.tracked(Row::Setting(String::from(key)), |tx| {
             tx.exec(
                 "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 &[&key, &value],
@@ -243,7 +343,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn insert_workspace(&mut self, ws: &Workspace) -> StoreResult<()> {
-        self.tracked(Row::Workspace(&ws.id), |tx| {
+        self.tracked(Row::Workspace(String::from(&ws.id)), |tx| {
             tx.exec_unique(
                 "INSERT INTO workspaces(id, slug, name, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -260,7 +360,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn save_workspace(&mut self, ws: &Workspace) -> StoreResult<()> {
-        self.tracked(Row::Workspace(&ws.id), |tx| {
+        self.tracked(Row::Workspace(String::from(&ws.id)), |tx| {
             let n = tx.exec(
                 "UPDATE workspaces SET name = ?2, status = ?3, doc = ?4 WHERE id = ?1",
                 params![
@@ -275,7 +375,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn delete_workspace(&mut self, id: &str) -> StoreResult<()> {
-        self.tracked(Row::Workspace(id), |tx| {
+        self.tracked_delete(Row::Workspace(String::from(id)), |tx| {
             // Dependents go through ON DELETE CASCADE, in the same transaction.
             let n = tx.exec("DELETE FROM workspaces WHERE id = ?1", &[&id])?;
             expect_one(n, || format!("workspace `{id}` not found"))
@@ -283,7 +383,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn insert_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()> {
-        self.tracked(Row::Integration(&record.public.id), |tx| {
+        self.tracked(Row::Integration(String::from(&record.public.id)), |tx| {
             let public = &record.public;
             tx.exec_unique(
                 "INSERT INTO integrations(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -301,7 +401,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn save_integration(&mut self, record: &IntegrationRecord) -> StoreResult<()> {
-        self.tracked(Row::Integration(&record.public.id), |tx| {
+        self.tracked(Row::Integration(String::from(&record.public.id)), |tx| {
             let n = tx.exec(
                 "UPDATE integrations SET doc = ?2, secrets = ?3 WHERE id = ?1",
                 params![
@@ -317,14 +417,14 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn delete_integration(&mut self, id: &str) -> StoreResult<()> {
-        self.tracked(Row::Integration(id), |tx| {
+        self.tracked_delete(Row::Integration(String::from(id)), |tx| {
             let n = tx.exec("DELETE FROM integrations WHERE id = ?1", &[&id])?;
             expect_one(n, || format!("integration `{id}` not found"))
         })
     }
 
     fn save_access(&mut self, access: &AccessRecord) -> StoreResult<()> {
-        self.tracked(Row::Access(&access.integration_id, &access.workspace_id), |tx| {
+        self.tracked(Row::Access(String::from(&access.integration_id), String::from(&access.workspace_id)), |tx| {
             let doc = to_doc(&AccessRecord {
                 usage: None,
                 ..access.clone()
@@ -339,7 +439,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn insert_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
-        self.tracked(Row::Provider(&record.public.id), |tx| {
+        self.tracked(Row::Provider(String::from(&record.public.id)), |tx| {
             let p = &record.public;
             tx.exec_unique(
                 "INSERT INTO providers(id, slug, workspace_id, integration_id, revoked, doc)
@@ -364,7 +464,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn save_provider(&mut self, record: &ProviderRecord) -> StoreResult<()> {
-        self.tracked(Row::Provider(&record.public.id), |tx| {
+        self.tracked(Row::Provider(String::from(&record.public.id)), |tx| {
             let n = tx.exec(
                 "UPDATE providers SET revoked = ?2, doc = ?3 WHERE id = ?1",
                 params![
@@ -380,14 +480,14 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn delete_provider(&mut self, id: &str) -> StoreResult<()> {
-        self.tracked(Row::Provider(id), |tx| {
+        self.tracked(Row::Provider(String::from(id)), |tx| {
             tx.exec("DELETE FROM providers WHERE id = ?1", &[&id])?;
             Ok(())
         })
     }
 
     fn save_model(&mut self, integration_id: &str, model: &ModelRecord) -> StoreResult<()> {
-        self.tracked(Row::Model(integration_id, &model.public.slug), |tx| {
+        self.tracked(Row::Model(String::from(integration_id), String::from(&model.public.slug)), |tx| {
             tx.exec(
                 "INSERT INTO integration_models(integration_id, slug, doc, secrets) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(integration_id, slug) DO UPDATE SET doc = excluded.doc, secrets = excluded.secrets",
@@ -398,17 +498,20 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn delete_model(&mut self, integration_id: &str, slug: &str) -> StoreResult<()> {
-        self.tracked(Row::Model(integration_id, slug), |tx| {
-            tx.exec(
-                "DELETE FROM integration_models WHERE integration_id = ?1 AND slug = ?2",
-                &[&integration_id, &slug],
-            )?;
-            Ok(())
-        })
+        self.tracked(
+            Row::Model(String::from(integration_id), String::from(slug)),
+            |tx| {
+                tx.exec(
+                    "DELETE FROM integration_models WHERE integration_id = ?1 AND slug = ?2",
+                    &[&integration_id, &slug],
+                )?;
+                Ok(())
+            },
+        )
     }
 
     fn insert_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
-        self.tracked(Row::VirtualKey(&record.public.id), |tx| {
+        self.tracked(Row::VirtualKey(String::from(&record.public.id)), |tx| {
             let v = &record.public;
             let ws = v.workspace_id.as_deref().unwrap_or("");
             tx.exec_unique(
@@ -426,7 +529,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn save_virtual_key(&mut self, record: &VirtualKeyRecord) -> StoreResult<()> {
-        self.tracked(Row::VirtualKey(&record.public.id), |tx| {
+        self.tracked(Row::VirtualKey(String::from(&record.public.id)), |tx| {
             let n = tx.exec(
                 "UPDATE virtual_keys SET doc = ?2, secrets = ?3 WHERE id = ?1",
                 params![record.public.id, vk_doc(record)?, record.sealed_secrets],
@@ -438,7 +541,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()> {
-        self.tracked(Row::VirtualKey(id), |tx| {
+        self.tracked(Row::VirtualKey(String::from(id)), |tx| {
             tx.exec("DELETE FROM virtual_keys WHERE id = ?1", &[&id])?;
             Ok(())
         })
@@ -450,7 +553,7 @@ impl StoreTx for SqliteTx<'_> {
         limit: &str,
         state: Option<(&UsageState, Unit)>,
     ) -> StoreResult<()> {
-        self.tracked(Row::Counter(&scope.key(), limit), |tx| {
+        self.tracked(Row::Counter(String::from(&scope.key()), String::from(limit)), |tx| {
             match state {
                 None => {
                     tx.exec(
@@ -483,7 +586,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn insert_api_key(&mut self, record: &ApiKeyRecord) -> StoreResult<()> {
-        self.tracked(Row::ApiKey(&record.public.id), |tx| {
+        self.tracked(Row::ApiKey(String::from(&record.public.id)), |tx| {
             let public = &record.public;
             tx.exec_unique(
                 "INSERT INTO api_keys(id, key_hash, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
@@ -500,7 +603,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn save_api_key(&mut self, key: &ApiKey) -> StoreResult<()> {
-        self.tracked(Row::ApiKey(&key.id), |tx| {
+        self.tracked(Row::ApiKey(String::from(&key.id)), |tx| {
             let n = tx.exec(
                 "UPDATE api_keys SET doc = ?2 WHERE id = ?1",
                 params![key.id, to_doc(key)?],
@@ -510,14 +613,14 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn delete_api_key(&mut self, id: &str) -> StoreResult<()> {
-        self.tracked(Row::ApiKey(id), |tx| {
+        self.tracked(Row::ApiKey(String::from(id)), |tx| {
             let n = tx.exec("DELETE FROM api_keys WHERE id = ?1", &[&id])?;
             expect_one(n, || format!("API key `{id}` not found"))
         })
     }
 
     fn insert_config(&mut self, config: &Config, first: &ConfigVersion) -> StoreResult<()> {
-        self.tracked(Row::Config(&config.id), |tx| {
+        self.tracked(Row::Config(String::from(&config.id)), |tx| {
             tx.exec_unique(
                 "INSERT INTO configs(id, slug, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
                 params![config.id, config.slug, config.workspace_id, to_doc(config)?],
@@ -529,7 +632,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn save_config(&mut self, config: &Config) -> StoreResult<()> {
-        self.tracked(Row::Config(&config.id), |tx| {
+        self.tracked(Row::Config(String::from(&config.id)), |tx| {
             let n = tx.exec(
                 "UPDATE configs SET doc = ?2 WHERE id = ?1",
                 params![config.id, to_doc(config)?],
@@ -548,7 +651,7 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn delete_config(&mut self, id: &str) -> StoreResult<()> {
-        self.tracked(Row::Config(id), |tx| {
+        self.tracked(Row::Config(String::from(id)), |tx| {
             let n = tx.exec("DELETE FROM configs WHERE id = ?1", &[&id])?;
             expect_one(n, || format!("config `{id}` not found"))
         })
@@ -556,7 +659,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn insert_policy(&mut self, policy: &Policy) -> StoreResult<()> {
         let (kind, workspace_id, status, doc) = super::policies::columns(policy)?;
-        self.tracked(Row::Policy(policy.id()), |tx| {
+        self.tracked(Row::Policy(String::from(policy.id())), |tx| {
             tx.exec_unique(
                 "INSERT INTO policies(id, kind, workspace_id, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![policy.id(), kind, workspace_id, status, doc],
@@ -568,7 +671,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn save_policy(&mut self, policy: &Policy) -> StoreResult<()> {
         let (_, _, status, doc) = super::policies::columns(policy)?;
-        self.tracked(Row::Policy(policy.id()), |tx| {
+        self.tracked(Row::Policy(String::from(policy.id())), |tx| {
             let n = tx.exec(
                 "UPDATE policies SET status = ?2, doc = ?3 WHERE id = ?1",
                 params![policy.id(), status, doc],
