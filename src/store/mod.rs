@@ -416,6 +416,14 @@ pub trait StoreRead {
         integration_id: Option<&str>,
     ) -> StoreResult<Vec<ProviderRecord>>;
 
+    /// One page of a workspace's providers (every workspace's with `None`), in creation
+    /// order, and how many there are.
+    fn providers_page(
+        &mut self,
+        workspace_id: Option<&str>,
+        page: &Page,
+    ) -> StoreResult<(u64, Vec<ProviderRecord>)>;
+
     fn models(&mut self, integration_id: &str) -> StoreResult<Vec<ModelRecord>>;
 
     fn virtual_key(

@@ -424,3 +424,38 @@ fn every_workspaces_providers_in_one_listing_is_an_organisation_extension() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 403);
 }
+
+#[test]
+fn provider_pages_run_on_into_unmigrated_virtual_keys() {
+    let w = World::new(Mode::Served);
+    let api = Api::new(&w);
+    let ws = setup(&api);
+    let eng = slug(&ws[0]);
+    api.put(
+        "/integrations/openai-prod/workspaces",
+        json!({"workspaces": [{"id": eng, "enabled": true}]}),
+    );
+    for n in ["a", "b"] {
+        let (s, b) = api.post(
+            "/providers",
+            json!({"name": n, "slug": n, "integration_id": "openai-prod", "workspace_id": eng}),
+        );
+        assert_eq!(s, 200, "{b}");
+    }
+    for n in ["legacy-1", "legacy-2"] {
+        let (s, b) = api.post("/virtual-keys", json!({"name": n, "slug": n, "provider": "openai", "key": "k-0123456789abc", "workspace_id": eng}));
+        assert_eq!(s, 200, "{b}");
+    }
+    let mut seen = Vec::new();
+    for page in 0..3 {
+        let (s, list) = api.get(&format!(
+            "/providers?workspace_id={eng}&page_size=2&current_page={page}"
+        ));
+        assert_eq!(s, 200, "{list}");
+        assert_eq!(list["total"], 5, "{list}");
+        for p in list["data"].as_array().unwrap() {
+            seen.push(p["slug"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(seen, ["openai-prod", "a", "b", "legacy-1", "legacy-2"]);
+}

@@ -86,23 +86,26 @@ pub async fn list(
     let page = query.page(50)?;
     let now = chrono::Utc::now();
     let mut tx = state.store.read()?;
-    let mut all: Vec<Provider> = tx
-        .providers(ws.as_deref(), None)?
+    // Providers page in the store; virtual keys not migrated yet (readable as providers
+    // too, after them) are few.
+    let (providers, mut data) = {
+        let (total, records) = tx.providers_page(ws.as_deref(), &page)?;
+        let views: Vec<Provider> = records.iter().map(|p| provider_view(p, now)).collect();
+        (total, views)
+    };
+    let keys: Vec<Provider> = tx
+        .virtual_keys(ws.as_deref())?
         .iter()
-        .map(|p| provider_view(p, now))
+        .map(|v| as_provider(virtual_key_view(v, now)))
         .collect();
-    // Virtual keys not migrated yet are readable as providers too.
-    all.extend(
-        tx.virtual_keys(ws.as_deref())?
-            .iter()
-            .map(|v| as_provider(virtual_key_view(v, now))),
+    let total = providers + keys.len() as u64;
+    let first_key = page.offset().saturating_sub(providers);
+    let room = page.page_size.saturating_sub(data.len() as u64);
+    data.extend(
+        keys.into_iter()
+            .skip(usize::try_from(first_key).unwrap_or(usize::MAX))
+            .take(usize::try_from(room).unwrap_or(usize::MAX)),
     );
-    let total = all.len() as u64;
-    let data = all
-        .into_iter()
-        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-        .take(usize::try_from(page.page_size).unwrap_or(usize::MAX))
-        .collect();
     Ok(Json(ListEnvelope::new(total, data)))
 }
 

@@ -415,6 +415,37 @@ impl<T: Db> StoreRead for T {
         .collect()
     }
 
+    fn providers_page(
+        &mut self,
+        workspace_id: Option<&str>,
+        page: &crate::store::Page,
+    ) -> StoreResult<(u64, Vec<ProviderRecord>)> {
+        let total: i64 = one(
+            self.db(),
+            "SELECT count(*) FROM providers WHERE ?1 IS NULL OR workspace_id = ?1",
+            &[&workspace_id],
+            |r| r.get(0),
+        )?
+        .unwrap_or(0);
+        let limit = i64::try_from(page.page_size).unwrap_or(i64::MAX);
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let records = rows(
+            self.db(),
+            &format!(
+                "SELECT p.doc, p.integration_id, p.revoked, {USAGE_COLUMNS} FROM providers p
+                 {PROVIDER_USAGE}
+                 WHERE ?1 IS NULL OR p.workspace_id = ?1
+                 ORDER BY p.rowid LIMIT ?2 OFFSET ?3"
+            ),
+            &[&workspace_id, &limit, &offset],
+            provider_row,
+        )?
+        .into_iter()
+        .map(to_provider)
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok((u64::try_from(total).unwrap_or(0), records))
+    }
+
     fn models(&mut self, integration_id: &str) -> StoreResult<Vec<ModelRecord>> {
         rows(
             self.db(),
