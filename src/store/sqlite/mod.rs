@@ -160,6 +160,9 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
         .map_err(|e| not_a_catalog(path, e))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Pages are read through a shared memory map rather than copied in by `pread`: the
+    // operating system's page cache serves every connection of every process.
+    conn.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024)?;
     Ok(conn)
 }
 

@@ -540,33 +540,41 @@ impl<T: Db> StoreRead for T {
     }
 
     fn counters(&mut self, prefixes: &[String]) -> StoreResult<Vec<CounterState>> {
+        // Each prefix is a range of the primary key: `[prefix, prefix + U+10FFFF)`.
+        let all = [String::new()];
+        let prefixes = if prefixes.is_empty() { &all[..] } else { prefixes };
         let mut stmt = self
             .db()
             .prepare_cached(
                 "SELECT scope, limit_key, scale, used, held, window_started_at, last_reset_at,
                         exhausted_window IS window_started_at
-                 FROM counters ORDER BY scope, limit_key",
+                 FROM counters WHERE scope >= ?1 AND scope < ?2 ORDER BY scope, limit_key",
             )
             .map_err(internal)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(CounterState {
-                    scope: r.get(0)?,
-                    limit: r.get(1)?,
-                    unit_scale: r.get(2)?,
-                    used: r.get(3)?,
-                    held: r.get(4)?,
-                    window_started_at: r.get(5)?,
-                    last_reset_at: r.get(6)?,
-                    exhausted: r.get(7)?,
+        let mut out = Vec::new();
+        for prefix in prefixes {
+            let upper = format!("{prefix}\u{10FFFF}");
+            let rows = stmt
+                .query_map(rusqlite::params![prefix, upper], |r| {
+                    Ok(CounterState {
+                        scope: r.get(0)?,
+                        limit: r.get(1)?,
+                        unit_scale: r.get(2)?,
+                        used: r.get(3)?,
+                        held: r.get(4)?,
+                        window_started_at: r.get(5)?,
+                        last_reset_at: r.get(6)?,
+                        exhausted: r.get(7)?,
+                    })
                 })
-            })
-            .map_err(internal)?;
-        let all: Vec<CounterState> = rows.collect::<Result<_, _>>().map_err(internal)?;
-        Ok(all
-            .into_iter()
-            .filter(|c| prefixes.is_empty() || prefixes.iter().any(|p| c.scope.starts_with(p)))
-            .collect())
+                .map_err(internal)?;
+            for row in rows {
+                out.push(row.map_err(internal)?);
+            }
+        }
+        out.sort_by(|a, b| (&a.scope, &a.limit).cmp(&(&b.scope, &b.limit)));
+        out.dedup_by(|a, b| a.scope == b.scope && a.limit == b.limit);
+        Ok(out)
     }
 
     fn rate_usage(&mut self, scope: &UsageScope, limit: &str, from_slot: i64) -> StoreResult<i64> {
