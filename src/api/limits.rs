@@ -111,7 +111,7 @@ impl UsageLimits {
         if let Some(alert) = self.alert_threshold {
             if !alert.is_finite() || alert < 1.0 || alert >= self.credit_limit {
                 return Err(format!(
-                    "`{at}.alert_threshold` must be at least 1 and below `credit_limit` ({}), in {unit}; got {alert}",
+                    "`{at}.alert_threshold` must be at least 1 and below `{at}.credit_limit` ({}), in {unit}; got {alert}",
                     self.credit_limit
                 ));
             }

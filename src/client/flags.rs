@@ -48,6 +48,10 @@ fn flag_for(path: &str) -> Option<&'static str> {
     let last = *parts.last()?;
     let parent = parts.iter().rev().nth(1).copied();
     match (parent, last) {
+        // A policy's budget and its matching (`policy.credit_limit`, `conditions[0].key`).
+        (Some("policy"), "credit_limit") => Some("--limit"),
+        (Some("conditions"), _) => Some("--when"),
+        (Some("group_by"), _) => Some("--group-by"),
         (Some("usage_limits"), "type") => Some("--budget-type"),
         (Some("rate_limits"), _) => Some("--rate-limit"),
         _ => flag_of(last),

@@ -280,7 +280,7 @@ pub fn validate_budget(p: &UsageLimitPolicy) -> Result<(), String> {
     Policy::budget(p).validate_policy("policy")?;
     if p.kind == BudgetType::Requests && p.credit_limit.fract() != 0.0 {
         return Err(
-            "`credit_limit` of a `requests` policy is a whole number of requests".to_owned(),
+            "`policy.credit_limit` of a `requests` policy is a whole number of requests".to_owned(),
         );
     }
     Ok(())
