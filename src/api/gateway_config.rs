@@ -261,6 +261,49 @@ fn integers(v: &mut Value) {
     }
 }
 
+/// What to do instead of saving a credential in a config.
+pub const CREDENTIAL_FIX: &str = "connect the key as an integration (`catalog integrations connect`) and route to its AI provider with \"provider\": \"@slug\"";
+
+/// Why a saved config's body is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SavedConfigError {
+    /// The gateway could not read it.
+    Invalid(ConfigError),
+    /// It holds a credential at this JSON path (`targets[0].api_key`).
+    Credential(String),
+    /// It is not a JSON object.
+    NotAnObject,
+}
+
+impl fmt::Display for SavedConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SavedConfigError::Invalid(e) => e.fmt(f),
+            SavedConfigError::Credential(path) => write!(
+                f,
+                "`{path}` holds a credential, which a saved config must not"
+            ),
+            SavedConfigError::NotAnObject => f.write_str("the config must be a JSON object"),
+        }
+    }
+}
+
+impl std::error::Error for SavedConfigError {}
+
+/// The one check of a saved config's body, as the gateway reads it and without
+/// credentials: behind `catalog configs create|update`, the catalog file's `configs:` and
+/// `POST`/`PUT /configs`.
+pub fn check_saved(value: &Value) -> Result<(), SavedConfigError> {
+    GatewayConfig::parse(value).map_err(SavedConfigError::Invalid)?;
+    if let Some(first) = credential_fields(value).into_iter().next() {
+        return Err(SavedConfigError::Credential(first));
+    }
+    if !value.is_object() {
+        return Err(SavedConfigError::NotAnObject);
+    }
+    Ok(())
+}
+
 /// The paths of credential fields anywhere in a config (`targets[0].api_key`).
 pub fn credential_fields(value: &Value) -> Vec<String> {
     fn walk(value: &Value, at: &str, out: &mut Vec<String>) {

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::diff::{Op, Plan, SecretWrite};
 use super::file::SecretRef;
 use super::live::Live;
+use crate::api::configs::{ConfigStatus, UpdateConfig};
 use crate::api::provisioning::BulkUpdateWorkspaces;
 use crate::client::{Client, OrgSettings};
 use crate::exit::{fail, ErrorKind};
@@ -145,6 +146,17 @@ pub fn describe(op: &Op) -> (String, String) {
         Op::DeleteProvider { workspace, slug } => {
             ("delete", format!("provider {workspace}/@{slug}"))
         }
+        Op::CreateConfig {
+            workspace, body, ..
+        } => (
+            "create",
+            format!(
+                "config {}",
+                super::live::config_label(workspace.as_deref(), &body.name)
+            ),
+        ),
+        Op::UpdateConfig { label, .. } => ("update", format!("config {label}")),
+        Op::DeleteConfig { label, .. } => ("delete", format!("config {label}")),
     };
     (verb.to_owned(), object)
 }
@@ -307,6 +319,30 @@ pub fn execute(
                 Op::DeleteProvider { workspace, slug } => {
                     client.delete_provider(&id_of(&ids, workspace)?, slug)?;
                 }
+                Op::CreateConfig {
+                    workspace,
+                    body,
+                    status,
+                } => {
+                    let mut body = body.clone();
+                    if let Some(w) = workspace {
+                        body.workspace_id = Some(id_of(&ids, w)?);
+                    }
+                    let created = client.create_config(&body)?;
+                    if *status != ConfigStatus::Active {
+                        client.update_config(
+                            &created.slug,
+                            &UpdateConfig {
+                                status: Some(*status),
+                                ..Default::default()
+                            },
+                        )?;
+                    }
+                }
+                Op::UpdateConfig { slug, body, .. } => {
+                    client.update_config(slug, body)?;
+                }
+                Op::DeleteConfig { slug, .. } => client.delete_config(slug)?,
             }
             Ok(())
         })();

@@ -1,6 +1,6 @@
 //! The difference between a catalog file and the live catalog: an ordered plan of
-//! operations (dependency order: workspaces, integrations, access, models, providers;
-//! deletions last, in reverse), each shown as `+`, `~` (`old → new` per field) or `-`.
+//! operations (dependency order: workspaces, integrations, access, models, providers,
+//! configs; deletions last, in reverse), each shown as `+`, `~` (`old → new` per field) or `-`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -11,7 +11,8 @@ use serde_json::{json, Map, Value};
 use super::file::{
     AccessSpec, Budget, CatalogFile, IntegrationSpec, ModelsSpec, Prices, Rate, SecretRef,
 };
-use super::live::{is_custom, version_key, Live};
+use super::live::{config_label, is_custom, version_key, Live};
+use crate::api::configs::{ConfigStatus, CreateConfig, UpdateConfig};
 use crate::api::integration::{CreateIntegration, UpdateIntegration};
 use crate::api::models::{
     usd_per_mtok_to_cents_per_token, BulkUpdateModels, IntegrationModel, ModelConfigurations,
@@ -57,7 +58,7 @@ pub struct FieldChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub action: Action,
-    /// `organisation`, `workspace`, `integration`, `access`, `models`, `provider`.
+    /// `organisation`, `workspace`, `integration`, `access`, `models`, `provider`, `config`.
     pub kind: String,
     pub name: String,
     pub fields: Vec<FieldChange>,
@@ -135,6 +136,22 @@ pub enum Op {
         workspace: String,
         slug: String,
     },
+    /// `workspace` is the workspace's name; an archived config is archived once created.
+    CreateConfig {
+        workspace: Option<String>,
+        body: CreateConfig,
+        status: ConfigStatus,
+    },
+    /// `label` is `NAME (WORKSPACE)`; a changed `config` becomes a new version.
+    UpdateConfig {
+        label: String,
+        slug: String,
+        body: UpdateConfig,
+    },
+    DeleteConfig {
+        label: String,
+        slug: String,
+    },
 }
 
 impl Op {
@@ -147,11 +164,14 @@ impl Op {
             Op::Access { items, .. } if items.iter().all(|i| i.enabled) => 3,
             Op::Models { .. } => 4,
             Op::CreateProvider { .. } | Op::UpdateProvider { .. } => 5,
-            Op::DeleteProvider { .. } => 6,
-            Op::DeleteModels { .. } => 7,
-            Op::Access { .. } => 8,
-            Op::DeleteIntegration { .. } => 9,
-            Op::DeleteWorkspace { .. } => 10,
+            // A config names `@provider` slugs: after the providers, and gone before them.
+            Op::CreateConfig { .. } | Op::UpdateConfig { .. } => 6,
+            Op::DeleteConfig { .. } => 7,
+            Op::DeleteProvider { .. } => 8,
+            Op::DeleteModels { .. } => 9,
+            Op::Access { .. } => 10,
+            Op::DeleteIntegration { .. } => 11,
+            Op::DeleteWorkspace { .. } => 12,
         }
     }
 }
@@ -282,6 +302,48 @@ fn field_changes(old: Option<&Value>, new: Option<&Value>, skip: &[&str]) -> Vec
                 new: b.map(show),
             });
         }
+    }
+    out
+}
+
+/// How many changed paths a config body shows before it is shown whole instead.
+const MAX_BODY_PATHS: usize = 8;
+
+/// The changes of a config body, by JSON path (`config.targets[1].weight`), or the whole
+/// body old → new when many paths change.
+fn body_changes(old: &Map<String, Value>, new: &Map<String, Value>) -> Vec<FieldChange> {
+    fn walk(at: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<FieldChange>) {
+        match (old, new) {
+            (Some(Value::Object(o)), Some(Value::Object(n))) => {
+                for (k, v) in n {
+                    walk(&format!("{at}.{k}"), o.get(k), Some(v), out);
+                }
+                for (k, v) in o.iter().filter(|(k, _)| !n.contains_key(*k)) {
+                    walk(&format!("{at}.{k}"), Some(v), None, out);
+                }
+            }
+            (Some(Value::Array(o)), Some(Value::Array(n))) if o.len() == n.len() => {
+                for (i, (a, b)) in o.iter().zip(n).enumerate() {
+                    walk(&format!("{at}[{i}]"), Some(a), Some(b), out);
+                }
+            }
+            (a, b) if a != b => out.push(FieldChange {
+                field: at.to_owned(),
+                old: a.map(show),
+                new: b.map(show),
+            }),
+            _ => {}
+        }
+    }
+    let (o, n) = (Value::Object(old.clone()), Value::Object(new.clone()));
+    let mut out = Vec::new();
+    walk("config", Some(&o), Some(&n), &mut out);
+    if out.len() > MAX_BODY_PATHS {
+        return vec![FieldChange {
+            field: "config".into(),
+            old: Some(show(&o)),
+            new: Some(show(&n)),
+        }];
     }
     out
 }
@@ -1226,6 +1288,129 @@ pub fn plan(
         }
     }
 
+    // Saved configs, by workspace and name.
+    for name in &live.duplicate_configs {
+        p.warnings.push(format!(
+            "several configs are named `{name}`: they are left alone (the file knows a config by workspace and name)"
+        ));
+    }
+    for c in &file.configs {
+        let label = config_label(c.workspace.as_deref(), &c.name);
+        if live.duplicate_configs.contains(&label) {
+            return Err(usage_error(
+                format!("several live configs are named `{label}`"),
+                "rename or delete all but one (`catalog configs update SLUG --name ...`): the file knows a config by workspace and name",
+            ));
+        }
+        let key = (c.workspace.clone(), c.name.clone());
+        let Some(l) = live
+            .file
+            .configs
+            .iter()
+            .find(|l| l.workspace == c.workspace && l.name == c.name)
+        else {
+            if c.workspace.is_none() {
+                return Err(usage_error(
+                    format!("config `{}` names no workspace, and the Admin API creates configs in a workspace", c.name),
+                    "add `workspace: NAME` to it",
+                ));
+            }
+            let mut fields = vec![FieldChange {
+                field: "config".into(),
+                old: None,
+                new: Some(show(&c.config)),
+            }];
+            if c.status != ConfigStatus::Active {
+                fields.push(FieldChange {
+                    field: "status".into(),
+                    old: None,
+                    new: Some(c.status.as_str().to_owned()),
+                });
+            }
+            staged.push((
+                Change {
+                    action: Action::Create,
+                    kind: "config".into(),
+                    name: label,
+                    fields,
+                },
+                vec![Op::CreateConfig {
+                    workspace: c.workspace.clone(),
+                    body: CreateConfig {
+                        name: c.name.clone(),
+                        config: c.config.clone(),
+                        is_default: None,
+                        workspace_id: None,
+                    },
+                    status: c.status,
+                }],
+            ));
+            continue;
+        };
+        let mut fields = Vec::new();
+        let mut body = UpdateConfig::default();
+        if l.config != c.config {
+            fields.extend(body_changes(&l.config, &c.config));
+            fields.push(FieldChange {
+                field: "version".into(),
+                old: None,
+                new: Some("the changed body is saved as a new version".into()),
+            });
+            body.config = Some(c.config.clone());
+        }
+        if l.status != c.status {
+            fields.push(FieldChange {
+                field: "status".into(),
+                old: Some(l.status.as_str().to_owned()),
+                new: Some(c.status.as_str().to_owned()),
+            });
+            body.status = Some(c.status);
+        }
+        if fields.is_empty() {
+            continue;
+        }
+        let slug = live
+            .configs
+            .get(&key)
+            .map(|c| c.slug.clone())
+            .unwrap_or_default();
+        staged.push((
+            Change {
+                action: Action::Update,
+                kind: "config".into(),
+                name: label.clone(),
+                fields,
+            },
+            vec![Op::UpdateConfig { label, slug, body }],
+        ));
+    }
+    for ((workspace, name), l) in &live.configs {
+        if file
+            .configs
+            .iter()
+            .any(|c| &c.workspace == workspace && &c.name == name)
+        {
+            continue;
+        }
+        let label = config_label(workspace.as_deref(), name);
+        if prune {
+            staged.push((
+                Change {
+                    action: Action::Delete,
+                    kind: "config".into(),
+                    name: label.clone(),
+                    fields: vec![],
+                },
+                vec![Op::DeleteConfig {
+                    label,
+                    slug: l.slug.clone(),
+                }],
+            ));
+        } else {
+            p.not_in_file.push(format!("config {label}"));
+        }
+    }
+
     for (change, ops) in staged {
         if change != placeholder() {
             p.changes.push(change);
@@ -1248,6 +1433,71 @@ fn placeholder() -> Change {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_bodies_show_changed_paths_or_the_whole_body() {
+        let map = |v: Value| v.as_object().unwrap().clone();
+        let old = map(
+            json!({"retry": {"attempts": 2}, "targets": [{"provider": "@a"}], "cache": {"mode": "simple"}}),
+        );
+        let new = map(
+            json!({"retry": {"attempts": 3}, "targets": [{"provider": "@a"}, {"provider": "@b"}]}),
+        );
+        let lines: Vec<(String, Option<String>, Option<String>)> = body_changes(&old, &new)
+            .into_iter()
+            .map(|f| (f.field, f.old, f.new))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (
+                    "config.retry.attempts".into(),
+                    Some("2".into()),
+                    Some("3".into())
+                ),
+                (
+                    "config.targets".into(),
+                    Some(r#"[{"provider":"@a"}]"#.into()),
+                    Some(r#"[{"provider":"@a"},{"provider":"@b"}]"#.into())
+                ),
+                (
+                    "config.cache".into(),
+                    Some(r#"{"mode":"simple"}"#.into()),
+                    None
+                ),
+            ]
+        );
+        let many = map(json!((0..10)
+            .map(|i| (format!("k{i}"), json!(i)))
+            .collect::<Map<String, Value>>()));
+        let whole = body_changes(&Map::new(), &many);
+        assert_eq!(whole.len(), 1);
+        assert_eq!(whole[0].field, "config");
+        assert_eq!(whole[0].old.as_deref(), Some("{}"));
+    }
+
+    #[test]
+    fn configs_go_after_providers_and_before_them_when_deleted() {
+        let create = Op::CreateConfig {
+            workspace: Some("a".into()),
+            body: CreateConfig::default(),
+            status: ConfigStatus::Active,
+        };
+        let delete = Op::DeleteConfig {
+            label: "x (a)".into(),
+            slug: "pc-x".into(),
+        };
+        let provider = Op::CreateProvider {
+            workspace: "a".into(),
+            body: CreateProvider::default(),
+        };
+        let gone = Op::DeleteProvider {
+            workspace: "a".into(),
+            slug: "p".into(),
+        };
+        assert!(provider.phase() < create.phase());
+        assert!(delete.phase() < gone.phase());
+    }
 
     #[test]
     fn operations_run_in_dependency_order() {

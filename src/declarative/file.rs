@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use crate::api::configs::ConfigStatus;
 use crate::api::limits::{
     BudgetType, ConcurrencyLimit, PeriodicReset, RateLimit, RateLimitType, RateUnit, UsageLimits,
 };
@@ -33,6 +34,9 @@ pub struct CatalogFile {
     /// AI providers beyond the one provisioning creates (which is named after its integration).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ProviderSpec>,
+    /// Saved gateway configs, by workspace and name (their slugs are generated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<ConfigSpec>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -206,6 +210,33 @@ pub struct ProviderSpec {
     pub rate_limits: Vec<Rate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency_limit: Option<ConcurrencyLimit>,
+}
+
+/// A saved gateway config. A config is known by its workspace and name: its slug
+/// (`pc-...`) is generated when it is created, so a new name is a new config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigSpec {
+    pub name: String,
+    /// The workspace's name; absent: an organisation-level config (which the Admin API
+    /// may list, but creates only in a workspace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// The gateway config, as `catalog configs create --file` takes it: `provider`
+    /// (`@slug`), or `strategy` over `targets`, with `retry`, `override_params`, ...
+    /// Credentials are refused: route to an AI provider instead.
+    pub config: Map<String, Value>,
+    /// `archived` keeps the config but the gateway stops using it.
+    #[serde(default = "active", skip_serializing_if = "is_active")]
+    pub status: ConfigStatus,
+}
+
+fn active() -> ConfigStatus {
+    ConfigStatus::Active
+}
+
+fn is_active(s: &ConfigStatus) -> bool {
+    *s == ConfigStatus::Active
 }
 
 /// A budget, as the Admin API's `usage_limits` item (checked by its rules when read).

@@ -9,9 +9,10 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::file::{
-    AccessSpec, Budget, CatalogFile, CustomModel, IntegrationSpec, ModelsSpec, OrganisationSpec,
-    Prices, ProviderSpec, Rate, SecretRef, WorkspaceSpec,
+    AccessSpec, Budget, CatalogFile, ConfigSpec, CustomModel, IntegrationSpec, ModelsSpec,
+    OrganisationSpec, Prices, ProviderSpec, Rate, SecretRef, WorkspaceSpec,
 };
+use crate::api::configs::{Config, ConfigStatus};
 use crate::api::integration::Integration;
 use crate::api::models::{cents_per_token_to_usd_per_mtok, IntegrationModel, PricingConfig};
 use crate::api::workspace::Workspace;
@@ -35,6 +36,15 @@ pub struct Live {
     pub secret_versions: Option<BTreeMap<String, u64>>,
     /// Workspace names that are ambiguous (two workspaces share the name): left alone.
     pub duplicate_names: Vec<String>,
+    /// Saved configs by workspace name (`None`: the organisation's) and name, as read.
+    pub configs: BTreeMap<(Option<String>, String), Config>,
+    /// Configs that share their name in a workspace (`NAME (WORKSPACE)`): left alone.
+    pub duplicate_configs: Vec<String>,
+}
+
+/// How messages name a config: `Fallback chain (eng)`.
+pub fn config_label(workspace: Option<&str>, name: &str) -> String {
+    format!("{name} ({})", workspace.unwrap_or("organisation"))
 }
 
 /// The key a secret's version is recorded under: `SLUG/key`, `SLUG/FIELD`,
@@ -323,6 +333,50 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
             });
         }
     }
+    // Saved configs, known by workspace and name: configs sharing both are left out.
+    let mut configs: BTreeMap<(Option<String>, String), Vec<Config>> = BTreeMap::new();
+    for listed in client.list_configs(None)? {
+        let workspace = match listed.workspace_id.as_deref().filter(|w| !w.is_empty()) {
+            None => None,
+            // A workspace left out (archived, or sharing its name) takes its configs along.
+            Some(id) => match ws_name(id) {
+                Some(name) => Some(name),
+                None => continue,
+            },
+        };
+        let c = if listed.config.is_empty() {
+            client.get_config(&listed.slug)?
+        } else {
+            listed
+        };
+        configs
+            .entry((workspace, c.name.clone()))
+            .or_default()
+            .push(c);
+    }
+    for ((workspace, name), mut found) in configs {
+        if found.len() > 1 {
+            live.duplicate_configs
+                .push(config_label(workspace.as_deref(), &name));
+            continue;
+        }
+        let c = found.remove(0);
+        let config = match serde_json::from_str::<Value>(&c.config) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        live.file.configs.push(ConfigSpec {
+            name: name.clone(),
+            workspace: workspace.clone(),
+            config,
+            status: if c.status == "archived" {
+                ConfigStatus::Archived
+            } else {
+                ConfigStatus::Active
+            },
+        });
+        live.configs.insert((workspace, name), c);
+    }
     sort(&mut live.file);
     Ok(live)
 }
@@ -352,16 +406,21 @@ pub fn sort(file: &mut CatalogFile) {
     }
     file.providers
         .sort_by(|a, b| (&a.workspace, &a.slug).cmp(&(&b.workspace, &b.slug)));
+    file.configs
+        .sort_by(|a, b| (&a.workspace, &a.name).cmp(&(&b.workspace, &b.name)));
 }
 
 /// A fingerprint of the live state a plan is computed against: SHA-256 of its
-/// canonical JSON (runtime state such as usage is not part of it).
+/// canonical JSON (runtime state such as usage is not part of it, nor are configs' versions).
 pub fn fingerprint(live: &Live) -> String {
     #[derive(Serialize)]
     struct Pinned<'a> {
         file: &'a CatalogFile,
         ids: BTreeMap<&'a str, &'a str>,
         secret_versions: &'a Option<BTreeMap<String, u64>>,
+        /// Configs' slugs, which their operations name.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        configs: BTreeMap<String, &'a str>,
     }
     let pinned = Pinned {
         file: &live.file,
@@ -371,6 +430,11 @@ pub fn fingerprint(live: &Live) -> String {
             .map(|(n, w)| (n.as_str(), w.id.as_str()))
             .collect(),
         secret_versions: &live.secret_versions,
+        configs: live
+            .configs
+            .iter()
+            .map(|((w, n), c)| (config_label(w.as_deref(), n), c.slug.as_str()))
+            .collect(),
     };
     let bytes = serde_json::to_vec(&pinned).unwrap_or_default();
     let digest = Sha256::digest(&bytes);

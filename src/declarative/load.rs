@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::file::{CatalogFile, SecretRef};
+use crate::api::gateway_config::{check_saved, SavedConfigError, CREDENTIAL_FIX};
 use crate::exit::{CliError, ErrorKind};
 use crate::services;
 
@@ -123,7 +124,16 @@ struct Problem<'a> {
 
 impl Problem<'_> {
     fn at(&self, key: &str, value: &str, field: &str, message: &str, fix: &str) -> anyhow::Error {
-        let (line, column) = locate(self.text, key, value);
+        self.at_pos(locate(self.text, key, value), field, message, fix)
+    }
+
+    fn at_pos(
+        &self,
+        (line, column): (usize, usize),
+        field: &str,
+        message: &str,
+        fix: &str,
+    ) -> anyhow::Error {
         CliError::new(
             ErrorKind::Usage,
             format!("{}:{line}:{column}: `{field}`: {message}", self.name),
@@ -135,7 +145,20 @@ impl Problem<'_> {
 
 /// The line and column of the first `key: value` (or `key:` when `value` is empty) in `text`.
 pub fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
-    for (i, line) in text.lines().enumerate() {
+    find_key(text, 0, key, value, 0).unwrap_or((1, 1))
+}
+
+/// The line and column of the `skip + 1`-th `key: value` (or `key:` when `value` is
+/// empty) after line `after` (1-based; 0 searches the whole text).
+fn find_key(
+    text: &str,
+    after: usize,
+    key: &str,
+    value: &str,
+    skip: usize,
+) -> Option<(usize, usize)> {
+    let mut skip = skip;
+    for (i, line) in text.lines().enumerate().skip(after) {
         let trimmed = line.trim_start().trim_start_matches("- ");
         let col = line.len() - trimmed.len() + 1;
         for quoted in [key.to_owned(), format!("\"{key}\""), format!("'{key}'")] {
@@ -147,13 +170,110 @@ pub fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
                         .trim_end_matches(',')
                         .trim_matches(|c| c == '"' || c == '\'');
                     if value.is_empty() || v == value {
-                        return (i + 1, col);
+                        if skip == 0 {
+                            return Some((i + 1, col));
+                        }
+                        skip -= 1;
                     }
                 }
             }
         }
     }
-    (1, 1)
+    None
+}
+
+/// Checks the `configs:` list: names, workspaces, one config per name and workspace, and
+/// each body as `catalog configs create` checks it.
+fn check_configs(
+    file: &CatalogFile,
+    p: &Problem<'_>,
+    known_ws: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<()> {
+    let start = find_key(p.text, 0, "configs", "", 0).map_or(0, |(l, _)| l);
+    let mut seen = BTreeSet::new();
+    for (i, c) in file.configs.iter().enumerate() {
+        let at = format!("configs[{i}]");
+        // This entry's `name:` line: the n-th config of that name in the list.
+        let nth = file.configs[..i]
+            .iter()
+            .filter(|o| o.name == c.name)
+            .count();
+        let entry = find_key(p.text, start, "name", &c.name, nth);
+        let from = entry.map_or(start, |(l, _)| l.saturating_sub(1));
+        let here = |key: &str, value: &str| {
+            find_key(p.text, from, key, value, 0)
+                .or_else(|| find_key(p.text, start, key, value, 0))
+                .unwrap_or((1, 1))
+        };
+        if let Some(problem) = crate::api::text::name_problem(&c.name) {
+            return Err(p.at_pos(
+                entry.unwrap_or_else(|| here("name", "")),
+                &format!("{at}.name"),
+                &format!("a config's name {problem}"),
+                "give the config a name: the file knows it by workspace and name",
+            ));
+        }
+        if let Some(w) = &c.workspace {
+            if !known_ws(w) {
+                return Err(p.at_pos(
+                    here("workspace", w),
+                    &format!("{at}.workspace"),
+                    &format!("names workspace `{w}`, which the file does not declare"),
+                    "declare it under `workspaces` (workspaces are referred to by name)",
+                ));
+            }
+        }
+        if !seen.insert((c.workspace.as_deref(), c.name.as_str())) {
+            let scope = c
+                .workspace
+                .as_deref()
+                .map_or("the organisation".to_owned(), |w| {
+                    format!("workspace `{w}`")
+                });
+            return Err(p.at_pos(
+                entry.unwrap_or_else(|| here("name", &c.name)),
+                &format!("{at}.name"),
+                &format!("config `{}` is declared twice in {scope}", c.name),
+                "declare each config once: a config is known by its workspace and name",
+            ));
+        }
+        let body = Value::Object(c.config.clone());
+        if let Err(e) = check_saved(&body) {
+            let path = match &e {
+                SavedConfigError::Invalid(e) => e.path.clone(),
+                SavedConfigError::Credential(path) => path.clone(),
+                SavedConfigError::NotAnObject => String::new(),
+            };
+            // The bad field's own key where it is on a line of its own, else `config:`.
+            let last = path
+                .rsplit('.')
+                .next()
+                .map(|k| k.split('[').next().unwrap_or(k))
+                .unwrap_or("");
+            let pos = Some(last)
+                .filter(|k| !k.is_empty())
+                .and_then(|k| find_key(p.text, from, k, "", 0))
+                .unwrap_or_else(|| here("config", ""));
+            let field = if path.is_empty() {
+                format!("{at}.config")
+            } else {
+                format!("{at}.config.{path}")
+            };
+            return Err(match e {
+                SavedConfigError::Invalid(e) => p.at_pos(pos, &field, &e.problem, &e.fix),
+                SavedConfigError::Credential(_) => p.at_pos(
+                    pos,
+                    &field,
+                    "holds a credential, which a saved config must not: use an AI provider instead",
+                    CREDENTIAL_FIX,
+                ),
+                SavedConfigError::NotAnObject => {
+                    p.at_pos(pos, &field, &e.to_string(), "write the config as a map")
+                }
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
@@ -416,6 +536,7 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
             ));
         }
     }
+    check_configs(file, &p, &known_ws)?;
     Ok(())
 }
 
@@ -479,6 +600,44 @@ mod tests {
         let e = err("workspaces:\n  - name: eng\n    usage_limits:\n      - type: cost\n        credit_limit: 100\n        alert_threshold: 200\n");
         assert!(e.starts_with("catalog.yaml:"), "{e}");
         assert!(e.contains("alert_threshold"), "{e}");
+    }
+
+    #[test]
+    fn config_bodies_are_checked_as_configs_create_checks_them() {
+        let head = "workspaces:\n  - name: eng\nconfigs:\n";
+        let e = err(&format!("{head}  - name: a\n    workspace: eng\n    config:\n      targets:\n        - provider: openai\n          aws_secret_access_key: abcdefgh\n"));
+        assert!(
+            e.starts_with("catalog.yaml:9:11: `configs[0].config.targets[0].aws_secret_access_key`: holds a credential"),
+            "{e}"
+        );
+        assert!(e.contains("AI provider") && !e.contains("abcdefgh"), "{e}");
+        let e = err(&format!(
+            "{head}  - name: a\n    workspace: eng\n    config: {{provider: '@x', weight: -1}}\n"
+        ));
+        assert!(
+            e.starts_with(
+                "catalog.yaml:6:5: `configs[0].config.weight`: must be a number of 0 or more"
+            ),
+            "{e}"
+        );
+        // The second `name: a` in `eng`, not the workspace or the first config.
+        let e = err(&format!("{head}  - name: a\n    workspace: eng\n    config: {{}}\n  - name: b\n    workspace: eng\n    config: {{}}\n  - name: a\n    workspace: eng\n    config: {{}}\n"));
+        assert!(
+            e.starts_with("catalog.yaml:10:5: `configs[2].name`: config `a` is declared twice in workspace `eng`"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{head}  - name: ''\n    workspace: eng\n    config: {{}}\n"
+        ));
+        assert!(
+            e.contains("`configs[0].name`: a config's name must not be empty"),
+            "{e}"
+        );
+        let e = err("configs:\n  - name: a\n    workspace: ops\n    config: {}\n");
+        assert!(
+            e.starts_with("catalog.yaml:3:5:") && e.contains("workspace `ops`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -134,6 +134,36 @@ fn build_imperatively(w: &World) {
         "--concurrency",
         "4",
     ]);
+    let gw = write(
+        w,
+        "fallback.json",
+        r#"{"strategy": {"mode": "fallback", "on_status_codes": [429]}, "targets": [{"provider": "@eng-batch", "override_params": {"model": "gpt-4o"}}, {"provider": "@openai-prod", "weight": 0.5}], "retry": {"attempts": 2}}"#,
+    );
+    w.ok(&[
+        "configs",
+        "create",
+        "--name",
+        "Fallback chain",
+        "--file",
+        p(&gw),
+        "--workspace",
+        "eng",
+    ]);
+    let old = write(w, "old.json", r#"{"provider": "@openai-prod"}"#);
+    let slug = w.json(&[
+        "configs",
+        "create",
+        "--name",
+        "Old route",
+        "--file",
+        p(&old),
+        "--workspace",
+        "research",
+    ])["slug"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.ok(&["configs", "update", &slug, "--status", "archived"]);
 }
 
 #[test]
@@ -152,6 +182,11 @@ fn export_apply_export_round_trips_on_both_transports() {
             "new_workspaces",
             "price_multiplier: 0.8",
             "openai_project: proj-1",
+            "configs:",
+            "name: Fallback chain",
+            "'@eng-batch'",
+            "name: Old route",
+            "status: archived",
         ] {
             assert!(first.contains(needle), "{needle}: {first}");
         }
@@ -169,6 +204,12 @@ fn export_apply_export_round_trips_on_both_transports() {
         assert!(
             plan.stdout
                 .contains("key: (secret from env OPENAI_PROD_KEY)"),
+            "{plan:?}"
+        );
+        assert!(
+            plan.stdout.contains("+ config Fallback chain (eng)")
+                && plan.stdout.contains("+ config Old route (research)")
+                && plan.stdout.contains("+ status: archived"),
             "{plan:?}"
         );
         let report = empty.json(&["apply", "-f", p(&a), "--yes"]);
@@ -407,6 +448,12 @@ fn bad_files_are_refused_with_file_line_and_column_before_anything_is_written() 
     w.fails(&["workspaces", "get", "eng"], 4, "not found");
     let schema: Value = serde_json::from_str(&w.ok(&["schema"]).stdout).unwrap();
     assert!(schema["properties"]["integrations"].is_object(), "{schema}");
+    assert!(schema["properties"]["configs"].is_object(), "{schema}");
+    let schema_text = schema.to_string();
+    assert!(
+        schema_text.contains("archived") && schema_text.contains("ConfigSpec"),
+        "{schema}"
+    );
 }
 
 #[test]
@@ -496,4 +543,250 @@ fn an_interrupted_apply_is_finished_by_applying_again() {
     }
     w.ok(&["apply", "-f", p(&f), "--yes"]);
     assert!(w.ok(&["plan", "-f", p(&f)]).stdout.contains("No changes"));
+}
+
+/// V1 with saved configs in both workspaces.
+fn with_configs() -> String {
+    format!(
+        "{V1}\
+configs:
+  - name: Fallback chain
+    workspace: eng
+    config:
+      strategy: {{mode: fallback}}
+      targets:
+        - provider: '@eng-batch'
+          override_params: {{model: gpt-4o}}
+        - provider: '@openai-prod'
+      retry: {{attempts: 2}}
+  - name: Research default
+    workspace: research
+    config: {{provider: '@openai-prod'}}
+"
+    )
+}
+
+fn config_of(w: &World, workspace: &str, name: &str) -> Option<Value> {
+    w.json(&["configs", "list", "--workspace", workspace])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .cloned()
+}
+
+fn body(c: &Value) -> Value {
+    serde_json::from_str(c["config"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn configs_are_created_changed_and_pruned_then_a_no_op() {
+    let w = World::new(Mode::Embedded);
+    let text = with_configs();
+    let f = write(&w, "catalog.yaml", &text);
+    let plan = w.ok(&["plan", "-f", p(&f)]).stdout;
+    assert!(plan.contains("+ config Fallback chain (eng)"), "{plan}");
+    assert!(
+        plan.contains(
+            "+ config Research default (research)\n    + config: {\"provider\":\"@openai-prod\"}"
+        ),
+        "{plan}"
+    );
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    let fallback = config_of(&w, "eng", "Fallback chain").expect("created");
+    assert_eq!(body(&fallback)["targets"][0]["provider"], "@eng-batch");
+    let slug = fallback["slug"].as_str().unwrap().to_owned();
+    assert!(w.ok(&["plan", "-f", p(&f)]).stdout.contains("No changes"));
+
+    // A changed body (a new version) and a status; a config left out of the file.
+    let v2 = text
+        .replace("retry: {attempts: 2}", "retry: {attempts: 3}")
+        .replace(
+            "        - provider: '@openai-prod'\n",
+            "        - provider: '@openai-prod'\n          request_timeout: 10000\n",
+        )
+        .replace(
+            "    config: {provider: '@openai-prod'}\n",
+            "    config: {provider: '@openai-prod'}\n    status: archived\n",
+        );
+    let v2 = format!("{v2}  - name: Cheap\n    workspace: eng\n    config: {{provider: '@openai-prod', override_params: {{model: gpt-4o-mini}}}}\n");
+    std::fs::write(&f, &v2).unwrap();
+    let plan = w.ok(&["plan", "-f", p(&f)]).stdout;
+    for needle in [
+        "~ config Fallback chain (eng)",
+        "    ~ config.retry.attempts: 2 → 3",
+        "    + config.targets[1].request_timeout: 10000",
+        "    + version: the changed body is saved as a new version",
+        "~ config Research default (research)",
+        "    ~ status: active → archived",
+        "+ config Cheap (eng)",
+        "Plan: 1 to create, 2 to change, 0 to delete.",
+    ] {
+        assert!(plan.contains(needle), "{needle}:\n{plan}");
+    }
+    let json = w.json(&["plan", "-f", p(&f)]);
+    let change = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "config" && c["action"] == "update")
+        .unwrap()
+        .clone();
+    assert_eq!(change["name"], "Fallback chain (eng)");
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    let versions = w.json(&["configs", "versions", &slug]);
+    assert_eq!(versions.as_array().unwrap().len(), 2, "{versions}");
+    let fallback = config_of(&w, "eng", "Fallback chain").unwrap();
+    assert_eq!(fallback["slug"], slug.as_str(), "updated in place");
+    assert_eq!(body(&fallback)["retry"]["attempts"], 3);
+    assert_eq!(
+        config_of(&w, "research", "Research default").unwrap()["status"],
+        "archived"
+    );
+    assert!(w
+        .ok(&["plan", "-f", p(&f), "--exit-code"])
+        .stdout
+        .contains("No changes"));
+
+    // Removed from the file: left alone, then deleted with --prune.
+    std::fs::write(
+        &f,
+        text.replace("retry: {attempts: 2}", "retry: {attempts: 3}"),
+    )
+    .unwrap();
+    let plan = w.ok(&["plan", "-f", p(&f)]).stdout;
+    assert!(
+        plan.contains("config Cheap (eng)") && plan.contains("left alone"),
+        "{plan}"
+    );
+    assert!(!plan.contains("- config Cheap"), "{plan}");
+    let pruning = w.ok(&["plan", "-f", p(&f), "--prune"]).stdout;
+    assert!(pruning.contains("- config Cheap (eng)"), "{pruning}");
+    w.ok(&["apply", "-f", p(&f), "--prune", "--yes"]);
+    assert!(config_of(&w, "eng", "Cheap").is_none());
+    assert!(w
+        .ok(&["plan", "-f", p(&f), "--prune"])
+        .stdout
+        .contains("No changes"));
+}
+
+#[test]
+fn a_config_holding_a_credential_or_declared_twice_is_refused_before_anything_is_written() {
+    let w = World::new(Mode::Embedded);
+    let inline = with_configs().replace(
+        "        - provider: '@openai-prod'\n",
+        "        - provider: openai\n          api_key: sk-inline-config-key-42\n",
+    );
+    let f = write(&w, "inline.yaml", &inline);
+    let line = inline.lines().position(|l| l.contains("api_key:")).unwrap() + 1;
+    let out = w.fails(&["apply", "-f", p(&f), "--yes"], 2, "holds a credential");
+    assert!(
+        out.stderr.contains(&format!(
+            "inline.yaml:{line}:11: `configs[0].config.targets[1].api_key`"
+        )),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("AI provider"), "{out:?}");
+    assert!(!w.everything_seen().contains("sk-inline-config-key-42"));
+    w.fails(&["workspaces", "get", "eng"], 4, "not found");
+
+    // The same body check as `catalog configs create`.
+    let bad = with_configs().replace("retry: {attempts: 2}", "retry: {attempts: 9}");
+    let f = write(&w, "retry.yaml", &bad);
+    w.fails(
+        &["plan", "-f", p(&f)],
+        2,
+        "`configs[0].config.retry.attempts`",
+    );
+
+    let twice = format!(
+        "{}  - name: Fallback chain\n    workspace: eng\n    config: {{provider: '@openai-prod'}}\n",
+        with_configs()
+    );
+    let line = twice.lines().count() - 2;
+    let f = write(&w, "twice.yaml", &twice);
+    let out = w.fails(&["plan", "-f", p(&f)], 2, "declared twice");
+    assert!(
+        out.stderr
+            .contains(&format!("twice.yaml:{line}:5: `configs[2].name`")),
+        "{out:?}"
+    );
+    // The same name in another workspace is another config.
+    let f = write(
+        &w,
+        "other.yaml",
+        &twice.replace(
+            "  - name: Fallback chain\n    workspace: eng\n    config: {provider",
+            "  - name: Fallback chain\n    workspace: research\n    config: {provider",
+        ),
+    );
+    w.ok(&["plan", "-f", p(&f)]);
+    let f = write(
+        &w,
+        "nows.yaml",
+        &with_configs().replace(
+            "workspace: research\n    config",
+            "workspace: ops\n    config",
+        ),
+    );
+    w.fails(&["plan", "-f", p(&f)], 2, "names workspace `ops`");
+
+    // Live configs sharing a name in a workspace are left out, with a warning.
+    let f = write(&w, "catalog.yaml", &with_configs());
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    let gw = write(&w, "gw.json", r#"{"provider": "@openai-prod"}"#);
+    for _ in 0..2 {
+        w.ok(&[
+            "configs",
+            "create",
+            "--name",
+            "Shared",
+            "--file",
+            p(&gw),
+            "--workspace",
+            "eng",
+        ]);
+    }
+    let out = w.ok(&["export"]);
+    assert!(
+        out.stderr
+            .contains("several configs are named `Shared (eng)`"),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("Shared"), "{out:?}");
+    assert!(out.stdout.contains("Fallback chain"), "{out:?}");
+    let pruning = w.ok(&["plan", "-f", p(&f), "--prune"]);
+    assert!(!pruning.stdout.contains("Shared"), "{pruning:?}");
+}
+
+#[test]
+fn a_config_changed_by_hand_shows_in_the_next_plan() {
+    both(|w| {
+        let f = write(w, "catalog.yaml", &with_configs());
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        let slug = config_of(w, "research", "Research default").unwrap()["slug"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let gw = write(
+            w,
+            "gw.json",
+            r#"{"provider": "@openai-prod", "cache": {"mode": "simple"}}"#,
+        );
+        w.ok(&["configs", "update", &slug, "--file", p(&gw)]);
+        let drift = w.run(&["plan", "-f", p(&f), "--exit-code"]);
+        assert_eq!(drift.code, 10, "{drift:?}");
+        assert!(
+            drift
+                .stdout
+                .contains("~ config Research default (research)\n    - config.cache: {\"mode\":\"simple\"}\n    + version: the changed body is saved as a new version"),
+            "{drift:?}"
+        );
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        assert_eq!(
+            body(&config_of(w, "research", "Research default").unwrap()),
+            serde_json::json!({"provider": "@openai-prod"})
+        );
+        assert_eq!(w.run(&["plan", "-f", p(&f), "--exit-code"]).code, 0);
+    });
 }

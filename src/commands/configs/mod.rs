@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::Ctx;
 use crate::api::configs::{Config, ConfigVersion};
-use crate::api::gateway_config::{credential_fields, GatewayConfig};
+use crate::api::gateway_config::{check_saved, SavedConfigError, CREDENTIAL_FIX};
 use crate::exit::CliError;
 use crate::printer::{or_dash, Tabular};
 
@@ -77,22 +77,16 @@ pub fn parse_config(name: &str, text: &str) -> Result<Map<String, Value>, CliErr
         ))
         .with_hint("a config is one JSON object, such as {\"provider\": \"@openai-prod\"}")
     })?;
-    if let Err(e) = GatewayConfig::parse(&value) {
-        return Err(CliError::usage(format!("{name}: {e}")));
-    }
-    if let Some(first) = credential_fields(&value).first() {
-        return Err(CliError::usage(format!(
-            "{name}: `{first}` holds a credential, which a saved config must not"
-        ))
-        .with_hint(
-            "connect the key as an integration (`catalog integrations connect`) and route to its provider with \"provider\": \"@slug\"",
-        ));
+    match check_saved(&value) {
+        Ok(()) => {}
+        Err(e @ SavedConfigError::Credential(_)) => {
+            return Err(CliError::usage(format!("{name}: {e}")).with_hint(CREDENTIAL_FIX))
+        }
+        Err(e) => return Err(CliError::usage(format!("{name}: {e}"))),
     }
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err(CliError::usage(format!(
-            "{name}: the config must be a JSON object"
-        ))),
+        _ => unreachable!("check_saved refuses what is not an object"),
     }
 }
 

@@ -28,14 +28,20 @@ pub fn run(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
             "several workspaces are named `{name}`: they are left out (the file refers to workspaces by name)"
         ));
     }
+    for name in &live.duplicate_configs {
+        ctx.printer().warn(format!(
+            "several configs are named `{name}`: they are left out (the file knows a config by workspace and name)"
+        ));
+    }
     match args.out {
         Some(path) => {
             crate::files::write_atomic(&path, text.as_bytes())?;
             ctx.printer().status(format!(
-                "exported {} workspace(s), {} integration(s), {} provider(s) to {}",
+                "exported {} workspace(s), {} integration(s), {} provider(s), {} config(s) to {}",
                 live.file.workspaces.len(),
                 live.file.integrations.len(),
                 live.file.providers.len(),
+                live.file.configs.len(),
                 path.display()
             ));
         }

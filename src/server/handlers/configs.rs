@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::now;
 use crate::api::configs::{Config, ConfigCreated, ConfigVersion, CreateConfig, UpdateConfig};
-use crate::api::gateway_config::{credential_fields, GatewayConfig};
+use crate::api::gateway_config::{check_saved, SavedConfigError, CREDENTIAL_FIX};
 use crate::api::schema::Empty;
 use crate::api::workspace::Workspace;
 use crate::api::ListEnvelope;
@@ -31,15 +31,13 @@ const SLUG_ATTEMPTS: usize = 5;
 /// Checks a config as the gateway will read it, and refuses credentials in it.
 pub fn check_config(config: &Map<String, Value>) -> ApiResult<Value> {
     let value = Value::Object(config.clone());
-    GatewayConfig::parse(&value)
-        .map_err(|e| ApiError::invalid(format!("`config` is invalid: {e}")))?;
-    let secrets = credential_fields(&value);
-    if let Some(first) = secrets.first() {
-        return Err(ApiError::invalid(format!(
-            "`config` is invalid: `{first}` holds a credential, which a saved config must not; connect it as an integration and route to its provider with `\"provider\": \"@slug\"`"
-        )));
+    match check_saved(&value) {
+        Ok(()) => Ok(value),
+        Err(e @ SavedConfigError::Credential(_)) => Err(ApiError::invalid(format!(
+            "`config` is invalid: {e}; {CREDENTIAL_FIX}"
+        ))),
+        Err(e) => Err(ApiError::invalid(format!("`config` is invalid: {e}"))),
     }
-    Ok(value)
 }
 
 /// The workspace named by `given`, else a workspace key's own; `None` for an
