@@ -542,7 +542,11 @@ impl<T: Db> StoreRead for T {
     fn counters(&mut self, prefixes: &[String]) -> StoreResult<Vec<CounterState>> {
         // Each prefix is a range of the primary key: `[prefix, prefix + U+10FFFF)`.
         let all = [String::new()];
-        let prefixes = if prefixes.is_empty() { &all[..] } else { prefixes };
+        let prefixes = if prefixes.is_empty() {
+            &all[..]
+        } else {
+            prefixes
+        };
         let mut stmt = self
             .db()
             .prepare_cached(
