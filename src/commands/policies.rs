@@ -460,15 +460,6 @@ fn group_text(p: &Policy) -> String {
         .join(",")
 }
 
-impl serde::Serialize for Policy {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Policy::Usage(u) => u.serialize(s),
-            Policy::Rate(r) => r.serialize(s),
-        }
-    }
-}
-
 impl Tabular for Policy {
     fn headers() -> &'static [&'static str] {
         &[

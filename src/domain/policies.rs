@@ -95,6 +95,16 @@ impl Policy {
     }
 }
 
+/// A policy is written as its API object.
+impl serde::Serialize for Policy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Policy::Usage(u) => u.serialize(s),
+            Policy::Rate(r) => r.serialize(s),
+        }
+    }
+}
+
 /// What a request is, as policies see it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Subject {
