@@ -631,6 +631,35 @@ fn same_state(a: &ModelState, b: &ModelState) -> bool {
 }
 
 /// Computes the plan that makes `live` match `file`.
+/// A file never governs API keys, so pruning a workspace must not delete its keys with
+/// it: a workspace that has some (or whose keys cannot be listed) is refused.
+fn refuse_taking_api_keys(live: &Live, workspace: &str) -> anyhow::Result<()> {
+    let id = live
+        .workspaces
+        .get(workspace)
+        .map(|w| w.id.as_str())
+        .unwrap_or("");
+    let keys = match &live.api_keys {
+        None => {
+            return Err(crate::exit::CliError::usage(format!(
+                "`--prune` would delete workspace `{workspace}`, and this API key cannot list API keys to tell whether the workspace has some"
+            ))
+            .with_hint("plan with a key that holds the API-key list scopes, or keep the workspace in the file")
+            .into())
+        }
+        Some(all) => all.get(id).cloned().unwrap_or_default(),
+    };
+    if keys.is_empty() {
+        return Ok(());
+    }
+    Err(crate::exit::CliError::usage(format!(
+        "`--prune` would delete workspace `{workspace}` and with it its API keys ({}), which a catalog file never governs",
+        keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    ))
+    .with_hint("delete those keys first with `catalog api-keys delete`, or keep the workspace in the file")
+    .into())
+}
+
 pub fn plan(
     file: &CatalogFile,
     base_dir: PathBuf,
@@ -765,6 +794,7 @@ pub fn plan(
             continue;
         }
         if prune {
+            refuse_taking_api_keys(live, &l.name)?;
             staged.push((
                 Change {
                     action: Action::Delete,

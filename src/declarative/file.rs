@@ -14,6 +14,12 @@ use crate::api::limits::{
     BudgetType, ConcurrencyLimit, PeriodicReset, RateLimit, RateLimitType, RateUnit, UsageLimits,
 };
 
+/// A text field written empty (`description: ""`) is the field left out: the catalog
+/// stores no empty description or note, so an empty one would never match.
+fn blank_as_absent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|t| !t.trim().is_empty()))
+}
+
 /// The whole catalog.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -52,7 +58,11 @@ pub struct OrganisationSpec {
 pub struct WorkspaceSpec {
     /// The workspace's name: how the rest of the file refers to it.
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "blank_as_absent",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
     /// `defaults.metadata`: string keys and values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -78,7 +88,11 @@ pub struct IntegrationSpec {
     /// A workspace-scoped integration names its workspace; absent: the organisation's. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "blank_as_absent",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub description: Option<String>,
     /// The provider key, as `{env: VAR}` or `{file: PATH}` (with `version: N` to rotate it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,7 +216,11 @@ pub struct ProviderSpec {
     /// Defaults to the slug.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "blank_as_absent",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_limits: Option<Budget>,
@@ -383,8 +401,20 @@ struct SecretRefFields {
     env: Option<String>,
     #[serde(default)]
     file: Option<PathBuf>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "version_number")]
     version: Option<u64>,
+}
+
+/// A secret's version: a whole number. Anything else is refused without repeating it,
+/// since it sits beside a secret and may be one.
+fn version_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+        Some(_) => Err(serde::de::Error::custom(
+            "`version` must be a whole number such as 2 (the value given is not repeated)",
+        )),
+    }
 }
 
 pub const INLINE_SECRET: &str =

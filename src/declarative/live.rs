@@ -40,6 +40,9 @@ pub struct Live {
     pub configs: BTreeMap<(Option<String>, String), Config>,
     /// Configs that share their name in a workspace (`NAME (WORKSPACE)`): left alone.
     pub duplicate_configs: Vec<String>,
+    /// The names of each workspace's API keys, by workspace id (`None`: the key in use
+    /// may not list them). A file never governs API keys; pruning must not take them.
+    pub api_keys: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// How messages name a config: `Fallback chain (eng)`.
@@ -65,6 +68,57 @@ pub fn env_name(integration: &str, target: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Gives every integration's secret references variables of their own: two slugs that
+/// read alike in capitals (`team-oa`, `team_oa`) would otherwise both name
+/// `TEAM_OA_KEY`, and applying the export would give both one credential.
+fn unique_env_names(file: &mut CatalogFile) -> anyhow::Result<()> {
+    fn walk(v: &mut Value, claim: &mut dyn FnMut(&mut String)) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::String(name)) = map.get_mut("env") {
+                    claim(name);
+                }
+                for child in map.values_mut() {
+                    walk(child, claim);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, claim)),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(&*file)?;
+    let mut owner: BTreeMap<String, usize> = BTreeMap::new();
+    let mut renamed = false;
+    if let Some(integrations) = value.get_mut("integrations").and_then(Value::as_array_mut) {
+        for (i, g) in integrations.iter_mut().enumerate() {
+            let mut mine: BTreeMap<String, String> = BTreeMap::new();
+            walk(g, &mut |name: &mut String| {
+                if let Some(new) = mine.get(name.as_str()) {
+                    *name = new.clone();
+                    return;
+                }
+                let original = name.clone();
+                let mut candidate = original.clone();
+                let mut n = 2;
+                while owner.get(&candidate).is_some_and(|o| *o != i) {
+                    candidate = format!("{original}_{n}");
+                    n += 1;
+                }
+                owner.insert(candidate.clone(), i);
+                if candidate != original {
+                    renamed = true;
+                }
+                mine.insert(original, candidate.clone());
+                *name = candidate;
+            });
+        }
+    }
+    if renamed {
+        *file = serde_json::from_value(value)?;
+    }
+    Ok(())
 }
 
 fn secret_ref(
@@ -133,6 +187,15 @@ pub fn models_spec(allow_all: bool, records: &BTreeMap<String, IntegrationModel>
 /// Reads the live catalog.
 pub fn read(client: &Client) -> anyhow::Result<Live> {
     let mut live = Live::default();
+    live.api_keys = client.list_api_keys(None).ok().map(|keys| {
+        let mut by_workspace: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for k in keys {
+            if let Some(ws) = k.workspace_id {
+                by_workspace.entry(ws).or_default().push(k.name);
+            }
+        }
+        by_workspace
+    });
     match client.org_settings() {
         Ok(s) => {
             live.org_settings = true;
@@ -378,6 +441,7 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
         live.configs.insert((workspace, name), c);
     }
     sort(&mut live.file);
+    unique_env_names(&mut live.file)?;
     Ok(live)
 }
 

@@ -406,6 +406,36 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
                 }
             }
         }
+        // The service's own rules (required settings, allowed values, a key where one is
+        // needed), as the server applies them: checked here, before anything is written.
+        let settings: serde_json::Map<String, Value> = g
+            .configuration
+            .iter()
+            .map(|(k, v)| (k.clone(), placeholders(v)))
+            .collect();
+        if let Err(e) =
+            crate::domain::provider_config::validate(&g.service, &settings, g.key.is_some())
+        {
+            return Err(p.at(
+                "slug",
+                &g.slug,
+                &format!("{at}"),
+                &e,
+                "fix the integration's `configuration` or `key` as the message says",
+            ));
+        }
+        if g.new_workspaces
+            .as_ref()
+            .is_some_and(|a| a.usage_limits.len() > 1 || a.rate_limits.len() > 1)
+        {
+            return Err(p.at(
+                "new_workspaces",
+                "",
+                &format!("{at}.new_workspaces"),
+                "an access holds at most one budget and one rate limit",
+                "keep one item in each",
+            ));
+        }
         if let Some(m) = g.price_multiplier {
             if !(0.0..=100.0).contains(&m) || !m.is_finite() {
                 return Err(p.at(
@@ -483,6 +513,15 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
     let mut providers = BTreeSet::new();
     for (i, pr) in file.providers.iter().enumerate() {
         let at = format!("providers[{i}]");
+        if crate::domain::slugs::check_slug("slug", &pr.slug).is_err() {
+            return Err(p.at(
+                "slug",
+                &pr.slug,
+                &format!("{at}.slug"),
+                &format!("`{}` is not a slug", pr.slug),
+                "use 1 to 255 letters, digits, `-` and `_`",
+            ));
+        }
         if !known_ws(&pr.workspace) {
             return Err(unknown_workspace(
                 &p,
@@ -549,6 +588,21 @@ fn unknown_workspace(p: &Problem<'_>, key: &str, value: &str, field: &str) -> an
         &format!("names workspace `{name}`, which the file does not declare"),
         "declare it under `workspaces` (workspaces are referred to by name)",
     )
+}
+
+/// A setting as the service's rules see it: a secret reference stands for its secret.
+fn placeholders(value: &Value) -> Value {
+    if is_reference(value) {
+        return Value::String("secret-from-reference".to_owned());
+    }
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), placeholders(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 fn is_reference(value: &Value) -> bool {

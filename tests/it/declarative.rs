@@ -790,3 +790,92 @@ fn a_config_changed_by_hand_shows_in_the_next_plan() {
         assert_eq!(w.run(&["plan", "-f", p(&f), "--exit-code"]).code, 0);
     });
 }
+
+#[test]
+fn pruning_never_takes_api_keys_and_blank_text_is_left_out() {
+    let w = World::new(Mode::Embedded);
+    let f = write(&w, "catalog.yaml", V1);
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    // A workspace the file leaves out, holding an API key: pruning refuses to take it.
+    w.ok(&["workspaces", "create", "scratch"]);
+    w.ok(&[
+        "api-keys",
+        "create",
+        "k1",
+        "--type",
+        "workspace",
+        "--workspace",
+        "scratch",
+        "--scope",
+        "completions.write",
+    ]);
+    let out = w.fails(&["plan", "-f", p(&f), "--prune"], 2, "its API keys (`k1`)");
+    assert!(out.stderr.contains("catalog api-keys delete"), "{out:?}");
+    w.fails(&["apply", "-f", p(&f), "--prune", "--yes"], 2, "`k1`");
+    assert_eq!(
+        w.json(&["api-keys", "list", "--workspace", "scratch"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // An empty description or note is the field left out: a second apply is a no-op.
+    let blank = V1
+        .replace("description: Engineering", "description: \"\"")
+        .replace(
+            "    integration: openai-prod\n",
+            "    integration: openai-prod\n    note: \"\"\n",
+        );
+    let f2 = write(&w, "blank.yaml", &blank);
+    w.ok(&["apply", "-f", p(&f2), "--yes"]);
+    assert!(w.ok(&["plan", "-f", p(&f2)]).stdout.contains("No changes"));
+}
+
+#[test]
+fn exported_secret_variables_never_collide_and_versions_are_never_echoed() {
+    let w = World::new(Mode::Embedded);
+    for slug in ["team-oa", "team_oa"] {
+        w.ok(&[
+            "integrations",
+            "connect",
+            slug,
+            "--service",
+            "openai",
+            "--key-env",
+            "PROVIDER_KEY",
+            "--skip-models",
+        ]);
+    }
+    let out = w.home.path().join("export.yaml");
+    w.ok(&["export", "--out", p(&out)]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains("env: TEAM_OA_KEY") && text.contains("env: TEAM_OA_KEY_2"),
+        "{text}"
+    );
+    // A version that is not a number may be a secret pasted in the wrong place.
+    let bad = V1.replace("version: 1", "version: sk-PASTED-0123456789");
+    let f = write(&w, "bad.yaml", &bad);
+    let refused = w.fails(
+        &["plan", "-f", p(&f)],
+        2,
+        "`version` must be a whole number",
+    );
+    assert!(!refused.stderr.contains("sk-PASTED"), "{refused:?}");
+}
+
+#[test]
+fn a_service_s_own_rules_are_checked_before_anything_is_written() {
+    let w = World::new(Mode::Embedded);
+    let before = w.ok(&["export"]).stdout;
+    let no_key = "workspaces:\n  - name: c11ws\nintegrations:\n  - slug: oa\n    service: openai\n";
+    let f = write(&w, "nokey.yaml", no_key);
+    w.fails(&["apply", "-f", p(&f), "--yes"], 2, "nokey.yaml:4:");
+    let azure = "workspaces:\n  - name: c17ws\nintegrations:\n  - slug: az\n    service: azure-openai\n    key: {env: PROVIDER_KEY}\n    configuration:\n      azure_auth_mode: bogus\n      azure_resource_name: acme\n";
+    let f = write(&w, "azure.yaml", azure);
+    w.fails(&["apply", "-f", p(&f), "--yes"], 2, "azure_auth_mode");
+    let slug = "workspaces:\n  - name: w\nintegrations:\n  - slug: oa\n    service: openai\n    key: {env: PROVIDER_KEY}\n    workspaces: {w: {}}\nproviders:\n  - {slug: \"bad slug!\", workspace: w, integration: oa}\n";
+    let f = write(&w, "slug.yaml", slug);
+    w.fails(&["apply", "-f", p(&f), "--yes"], 2, "is not a slug");
+    assert_eq!(w.ok(&["export"]).stdout, before, "nothing was written");
+}
