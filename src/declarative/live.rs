@@ -186,8 +186,7 @@ pub fn models_spec(allow_all: bool, records: &BTreeMap<String, IntegrationModel>
 
 /// Reads the live catalog.
 pub fn read(client: &Client) -> anyhow::Result<Live> {
-    let mut live = Live::default();
-    live.api_keys = client.list_api_keys(None).ok().map(|keys| {
+    let api_keys = client.list_api_keys(None).ok().map(|keys| {
         let mut by_workspace: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for k in keys {
             if let Some(ws) = k.workspace_id {
@@ -196,6 +195,10 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
         }
         by_workspace
     });
+    let mut live = Live {
+        api_keys,
+        ..Live::default()
+    };
     match client.org_settings() {
         Ok(s) => {
             live.org_settings = true;

@@ -419,7 +419,7 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
             return Err(p.at(
                 "slug",
                 &g.slug,
-                &format!("{at}"),
+                &at,
                 &e,
                 "fix the integration's `configuration` or `key` as the message says",
             ));
@@ -697,10 +697,10 @@ mod tests {
     #[test]
     fn references_must_name_declared_objects() {
         let e = err(
-            "integrations:\n  - slug: a\n    service: openai\n    workspaces:\n      eng: {}\n",
+            "integrations:\n  - slug: a\n    service: openai\n    key: {env: K}\n    workspaces:\n      eng: {}\n",
         );
         assert!(
-            e.contains("catalog.yaml:5:7") && e.contains("workspace `eng`"),
+            e.contains("catalog.yaml:6:7") && e.contains("workspace `eng`"),
             "{e}"
         );
         let e = err("integrations:\n  - slug: a\n    service: opnai\n");
