@@ -387,6 +387,18 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
             {
                 continue;
             }
+            // A provider whose integration is no longer provisioned to its workspace is
+            // revoked: a file cannot declare it (plan refuses one), so it is not exported
+            // and shows among the objects the file leaves alone.
+            let provisioned = live
+                .file
+                .integrations
+                .iter()
+                .find(|g| g.slug == p.integration_id)
+                .is_some_and(|g| g.workspaces.contains_key(name));
+            if !provisioned {
+                continue;
+            }
             live.file.providers.push(ProviderSpec {
                 name: Some(p.name.clone()).filter(|n| !n.is_empty() && n != &p.slug),
                 slug: p.slug,

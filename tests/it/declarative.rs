@@ -879,3 +879,22 @@ fn a_service_s_own_rules_are_checked_before_anything_is_written() {
     w.fails(&["apply", "-f", p(&f), "--yes"], 2, "is not a slug");
     assert_eq!(w.ok(&["export"]).stdout, before, "nothing was written");
 }
+
+#[test]
+fn an_export_after_a_revocation_is_a_file_its_own_plan_accepts() {
+    let w = World::new(Mode::Embedded);
+    let f = write(&w, "catalog.yaml", V1);
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    w.ok(&[
+        "workspaces",
+        "revoke",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--yes",
+    ]);
+    let out = w.home.path().join("after.yaml");
+    w.ok(&["export", "--out", p(&out)]);
+    let plan = w.ok(&["plan", "-f", p(&out)]).stdout;
+    assert!(plan.contains("No changes"), "{plan}");
+}
