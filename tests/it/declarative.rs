@@ -898,3 +898,35 @@ fn an_export_after_a_revocation_is_a_file_its_own_plan_accepts() {
     let plan = w.ok(&["plan", "-f", p(&out)]).stdout;
     assert!(plan.contains("No changes"), "{plan}");
 }
+
+#[test]
+fn a_saved_plan_moves_with_its_checkout() {
+    let w = World::new(Mode::Embedded);
+    let one = w.home.path().join("ci1");
+    std::fs::create_dir_all(one.join("secrets")).unwrap();
+    std::fs::write(one.join("secrets/k"), PROVIDER_KEY).unwrap();
+    let file = V1.replace(
+        "key: {env: PROVIDER_KEY, version: 1}",
+        "key: {file: secrets/k}",
+    );
+    std::fs::write(one.join("catalog.yaml"), file).unwrap();
+    w.ok(&[
+        "plan",
+        "-f",
+        p(&one.join("catalog.yaml")),
+        "--out",
+        p(&one.join("plan.json")),
+    ]);
+    let saved = std::fs::read_to_string(one.join("plan.json")).unwrap();
+    assert!(
+        !saved.contains(p(&one)),
+        "the plan names its checkout relatively: {saved}"
+    );
+    let two = w.home.path().join("ci2");
+    std::fs::rename(&one, &two).unwrap();
+    w.ok(&["apply", p(&two.join("plan.json")), "--yes"]);
+    assert!(w
+        .ok(&["plan", "-f", p(&two.join("catalog.yaml"))])
+        .stdout
+        .contains("No changes"));
+}

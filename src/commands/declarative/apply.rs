@@ -56,6 +56,13 @@ fn read_plan(path: &std::path::Path) -> anyhow::Result<Plan> {
         .with_hint("compute it again with `catalog plan -f FILE --out PLAN`")
         .into());
     }
+    // Secret files are named relative to the catalog file, which a saved plan records
+    // relative to itself: the plan and the checkout can move together.
+    let mut plan = plan;
+    if plan.base_dir.is_relative() {
+        let dir = path.parent().unwrap_or(std::path::Path::new(""));
+        plan.base_dir = dir.join(&plan.base_dir);
+    }
     Ok(plan)
 }
 

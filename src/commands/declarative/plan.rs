@@ -73,7 +73,18 @@ pub fn run(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         printer.data(&PlanView::from(&plan))?;
     }
     if let Some(out) = &args.out {
-        crate::files::write_atomic(out, serde_json::to_string_pretty(&plan)?.as_bytes())?;
+        // The catalog file's directory, relative to the plan's where it is inside it.
+        let mut saved = plan.clone();
+        let out_dir = out
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if let Ok(out_dir) = std::fs::canonicalize(out_dir) {
+            if let Ok(rel) = saved.base_dir.strip_prefix(&out_dir) {
+                saved.base_dir = rel.to_path_buf();
+            }
+        }
+        crate::files::write_atomic(out, serde_json::to_string_pretty(&saved)?.as_bytes())?;
         printer.status(format!(
             "saved the plan to {}; `catalog apply {}` applies exactly it, if the live catalog has not changed",
             out.display(),
