@@ -51,6 +51,11 @@ pub fn parse(text: &str, name: &str) -> anyhow::Result<CatalogFile> {
     let file: CatalogFile = if text.trim().is_empty() {
         CatalogFile::default()
     } else {
+        // A key given twice in one map (`metadata: {team: a, team: b}`) is refused, not
+        // silently the last: the untyped read checks every mapping for it.
+        if let Err(e) = serde_yaml::from_str::<serde_yaml::Value>(text) {
+            return Err(yaml_error(&e, "", text, name));
+        }
         serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
             .map_err(|e| yaml_error(e.inner(), &e.path().to_string(), text, name))?
     };
@@ -692,6 +697,12 @@ mod tests {
             e.starts_with("catalog.yaml:3:5:") && e.contains("workspace `ops`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_key_given_twice_in_a_map_is_refused() {
+        let e = err("workspaces:\n  - name: eng\n    metadata: {team: a, team: b}\n");
+        assert!(e.contains("catalog.yaml:3:") && e.contains("team"), "{e}");
     }
 
     #[test]
