@@ -999,9 +999,16 @@ pub fn plan(
             items.push(access_update(ws, Some(a)));
         }
         let mut revokes = Vec::new();
+        // Access that `new_workspaces` gave a workspace the file declares (one created by
+        // an apply, after the integration) is the file's own: what it asked for.
+        let granted_by_file = |ws: &str| {
+            g.new_workspaces.is_some()
+                && file.workspaces.iter().any(|w| w.name == ws)
+                && live_access.get(ws) == g.new_workspaces.as_ref()
+        };
         for ws in live_access
             .keys()
-            .filter(|w| !g.workspaces.contains_key(*w))
+            .filter(|w| !g.workspaces.contains_key(*w) && !granted_by_file(w))
         {
             if prune {
                 staged.push((

@@ -930,3 +930,21 @@ fn a_saved_plan_moves_with_its_checkout() {
         .stdout
         .contains("No changes"));
 }
+
+#[test]
+fn access_new_workspaces_gives_is_the_file_s_own_and_prune_leaves_it() {
+    let w = World::new(Mode::Embedded);
+    let one = "workspaces:\n  - name: a\nintegrations:\n  - slug: oa\n    service: openai\n    key: {env: PROVIDER_KEY}\n    workspaces: {a: {}}\n    new_workspaces: {usage_limits: [{type: cost, credit_limit: 50}]}\n";
+    let f = write(&w, "nw.yaml", one);
+    w.ok(&["apply", "-f", p(&f), "--yes", "--prune"]);
+    let two = one.replace("  - name: a\n", "  - name: a\n  - name: b\n");
+    let f2 = write(&w, "nw2.yaml", &two);
+    w.ok(&["apply", "-f", p(&f2), "--yes", "--prune"]);
+    let again = w.ok(&["plan", "-f", p(&f2), "--prune"]).stdout;
+    assert!(
+        again.contains("No changes"),
+        "the first apply was final: {again}"
+    );
+    let access = w.ok(&["integrations", "workspaces", "oa"]).stdout;
+    assert!(access.contains('b'), "{access}");
+}
