@@ -187,6 +187,22 @@ pub struct Prices {
     pub cache_read: Option<f64>,
 }
 
+impl Prices {
+    /// What is wrong with a price, if one is negative or not a number.
+    pub fn bad_price(&self) -> Option<String> {
+        [
+            ("input", self.input),
+            ("output", self.output),
+            ("cache_read", self.cache_read),
+        ]
+        .into_iter()
+        .find_map(|(name, v)| {
+            v.filter(|p| !p.is_finite() || *p < 0.0)
+                .map(|p| format!("the `{name}` price must be 0 or more, got {p}"))
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomModel {

@@ -493,6 +493,23 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
                     ));
                 }
             }
+            let priced = models.prices.iter().map(|(m, pr)| (m.as_str(), pr)).chain(
+                models
+                    .custom
+                    .iter()
+                    .filter_map(|c| c.prices.as_ref().map(|pr| (c.slug.as_str(), pr))),
+            );
+            for (model, pr) in priced {
+                if let Some(bad) = pr.bad_price() {
+                    return Err(p.at(
+                        model,
+                        "",
+                        &format!("{at}.models"),
+                        &format!("model `{model}`: {bad}"),
+                        "prices are USD per million tokens, 0 or more",
+                    ));
+                }
+            }
             for c in &models.custom {
                 if !seen.insert(c.slug.as_str()) {
                     return Err(p.at(

@@ -877,6 +877,9 @@ fn a_service_s_own_rules_are_checked_before_anything_is_written() {
     let slug = "workspaces:\n  - name: w\nintegrations:\n  - slug: oa\n    service: openai\n    key: {env: PROVIDER_KEY}\n    workspaces: {w: {}}\nproviders:\n  - {slug: \"bad slug!\", workspace: w, integration: oa}\n";
     let f = write(&w, "slug.yaml", slug);
     w.fails(&["apply", "-f", p(&f), "--yes"], 2, "is not a slug");
+    let price = "workspaces:\n  - name: w\nintegrations:\n  - slug: oa\n    service: openai\n    key: {env: PROVIDER_KEY}\n    models:\n      prices:\n        gpt-4o: {input: -5, output: 1}\n";
+    let f = write(&w, "price.yaml", price);
+    w.fails(&["apply", "-f", p(&f), "--yes"], 2, "must be 0 or more");
     assert_eq!(w.ok(&["export"]).stdout, before, "nothing was written");
 }
 
