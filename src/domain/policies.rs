@@ -47,7 +47,15 @@ impl Policy {
         }
     }
 
-    fn group_by(&self) -> &[PolicyGroupBy] {
+    /// The name and conditions, which an update may change.
+    pub fn matching_mut(&mut self) -> (&mut Option<String>, &mut Vec<PolicyCondition>) {
+        match self {
+            Policy::Usage(p) => (&mut p.name, &mut p.conditions),
+            Policy::Rate(p) => (&mut p.name, &mut p.conditions),
+        }
+    }
+
+    pub fn group_by(&self) -> &[PolicyGroupBy] {
         match self {
             Policy::Usage(p) => &p.group_by,
             Policy::Rate(p) => &p.group_by,

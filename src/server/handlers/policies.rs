@@ -141,6 +141,36 @@ fn unique_name(
     }
 }
 
+/// What an update of either kind changes alike: what is fixed is refused, a new name
+/// must be free in the policy's scope, new conditions are checked and normalised.
+fn update_matching(
+    state: &AppState,
+    principal: &Principal,
+    policy: &mut Policy,
+    fixed_fields: [(&str, bool); 3],
+    name: Option<String>,
+    conditions: Option<Vec<PolicyCondition>>,
+) -> ApiResult<()> {
+    fixed(&fixed_fields)?;
+    let (id, workspace) = (
+        policy.id().to_owned(),
+        policy.workspace_id().map(str::to_owned),
+    );
+    if let Some(name) = &name {
+        unique_name(state, Some(name), workspace.as_deref(), Some(&id))?;
+    }
+    let group_by = policy.group_by().to_vec();
+    let (current_name, current_conditions) = policy.matching_mut();
+    if let Some(name) = name {
+        *current_name = Some(name);
+    }
+    if let Some(conditions) = conditions {
+        policies::validate_keys(&conditions, &group_by).map_err(ApiError::invalid)?;
+        *current_conditions = normalised(state, principal, conditions)?;
+    }
+    Ok(())
+}
+
 /// Refuses a change to what a policy counts or where: that is a new policy.
 fn fixed(fields: &[(&str, bool)]) -> ApiResult<()> {
     match fields.iter().find(|(_, given)| *given) {
@@ -345,22 +375,22 @@ pub async fn update_usage(
     Path(id): Path<String>,
     Body(body): Body<UpdateUsagePolicy>,
 ) -> ApiResult<Json<UsageLimitPolicy>> {
-    let Policy::Usage(mut p) = changeable(&state, &principal, &id, "usage")? else {
+    let mut policy = changeable(&state, &principal, &id, "usage")?;
+    update_matching(
+        &state,
+        &principal,
+        &mut policy,
+        [
+            ("group_by", body.group_by.is_some()),
+            ("type", body.kind.is_some()),
+            ("workspace_id", body.workspace_id.is_some()),
+        ],
+        body.name,
+        body.conditions,
+    )?;
+    let Policy::Usage(mut p) = policy else {
         unreachable!("changeable() checked the kind")
     };
-    fixed(&[
-        ("group_by", body.group_by.is_some()),
-        ("type", body.kind.is_some()),
-        ("workspace_id", body.workspace_id.is_some()),
-    ])?;
-    if let Some(name) = body.name {
-        unique_name(&state, Some(&name), p.workspace_id.as_deref(), Some(&p.id))?;
-        p.name = Some(name);
-    }
-    if let Some(conditions) = body.conditions {
-        policies::validate_keys(&conditions, &p.group_by).map_err(ApiError::invalid)?;
-        p.conditions = normalised(&state, &principal, conditions)?;
-    }
     if let Some(limit) = body.credit_limit {
         p.credit_limit = limit;
     }
@@ -605,22 +635,22 @@ pub async fn update_rate(
     Path(id): Path<String>,
     Body(body): Body<UpdateRatePolicy>,
 ) -> ApiResult<Json<RateLimitPolicy>> {
-    let Policy::Rate(mut p) = changeable(&state, &principal, &id, "rate")? else {
+    let mut policy = changeable(&state, &principal, &id, "rate")?;
+    update_matching(
+        &state,
+        &principal,
+        &mut policy,
+        [
+            ("group_by", body.group_by.is_some()),
+            ("type", body.kind.is_some()),
+            ("workspace_id", body.workspace_id.is_some()),
+        ],
+        body.name,
+        body.conditions,
+    )?;
+    let Policy::Rate(mut p) = policy else {
         unreachable!("changeable() checked the kind")
     };
-    fixed(&[
-        ("group_by", body.group_by.is_some()),
-        ("type", body.kind.is_some()),
-        ("workspace_id", body.workspace_id.is_some()),
-    ])?;
-    if let Some(name) = body.name {
-        unique_name(&state, Some(&name), p.workspace_id.as_deref(), Some(&p.id))?;
-        p.name = Some(name);
-    }
-    if let Some(conditions) = body.conditions {
-        policies::validate_keys(&conditions, &p.group_by).map_err(ApiError::invalid)?;
-        p.conditions = normalised(&state, &principal, conditions)?;
-    }
     p.unit = body.unit.unwrap_or(p.unit);
     p.value = body.value.unwrap_or(p.value);
     policies::validate_rate(p.unit, p.value).map_err(ApiError::invalid)?;
