@@ -155,6 +155,22 @@ impl Query {
         }
     }
 
+    /// A parameter that takes one of `allowed` (its value), refused naming them otherwise.
+    pub fn one_of(&self, name: &str, allowed: &[&str]) -> Result<Option<&str>, ApiError> {
+        match self.typed(name)? {
+            Some(v) if !allowed.contains(&v) => Err(ApiError::invalid(format!(
+                "query parameter `{name}` must be one of {}, got `{}`",
+                allowed
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                v.chars().take(64).collect::<String>()
+            ))),
+            other => Ok(other),
+        }
+    }
+
     /// An RFC 3339 time (`2026-05-01T00:00:00Z`).
     pub fn time(&self, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
         self.typed(name)?

@@ -215,16 +215,10 @@ fn list_query(
         Some(w) => Some(super::workspaces::visible(state, principal, w)?.id),
         None => principal.pinned_workspace().map(str::to_owned),
     };
-    let status = match query.typed("status")? {
+    let status = match query.one_of("status", &["active", "archived", "all"])? {
         None => Some("active".to_owned()),
         Some("all") => None,
-        Some(s @ ("active" | "archived")) => Some(s.to_owned()),
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "query parameter `status` must be `active`, `archived` or `all`, got `{}`",
-                other.chars().take(64).collect::<String>()
-            )))
-        }
+        Some(s) => Some(s.to_owned()),
     };
     Ok(PolicyQuery {
         kind: Some(kind),
@@ -246,20 +240,17 @@ fn every(state: &AppState, q: &PolicyQuery) -> ApiResult<Vec<Policy>> {
     Ok(state.store.read()?.policies(&all)?.1)
 }
 
-fn one_of<T: serde::de::DeserializeOwned>(
+/// A choice parameter read as its type (every allowed value names one).
+fn choice<T: serde::de::DeserializeOwned>(
     query: &Query,
     name: &str,
-    allowed: &str,
+    allowed: &[&str],
 ) -> ApiResult<Option<T>> {
     query
-        .typed(name)?
+        .one_of(name, allowed)?
         .map(|v| {
-            serde_json::from_value(serde_json::Value::String(v.to_owned())).map_err(|_| {
-                ApiError::invalid(format!(
-                    "query parameter `{name}` must be one of {allowed}, got `{}`",
-                    v.chars().take(64).collect::<String>()
-                ))
-            })
+            serde_json::from_value(serde_json::Value::String(v.to_owned()))
+                .map_err(|e| ApiError::internal(format!("`{name}` `{v}`: {e}")))
         })
         .transpose()
 }
@@ -314,7 +305,7 @@ pub async fn list_usage(
     query: Query,
 ) -> ApiResult<Json<ListEnvelope<UsageLimitPolicy>>> {
     let kind =
-        one_of::<crate::api::limits::BudgetType>(&query, "type", "`cost`, `tokens`, `requests`")?;
+        choice::<crate::api::limits::BudgetType>(&query, "type", &["cost", "tokens", "requests"])?;
     let q = list_query(&state, &principal, &query, "usage")?;
     let matching: Vec<UsageLimitPolicy> = every(&state, &q)?
         .into_iter()
@@ -478,16 +469,9 @@ fn entities(
     query: &Query,
 ) -> ApiResult<Json<ListEnvelope<PolicyEntity>>> {
     let policy = visible(state, principal, id, kind)?;
-    let status = match query.typed("status")? {
-        None => None,
-        Some(s @ ("active" | "exhausted")) => Some(s.to_owned()),
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "query parameter `status` must be `active` or `exhausted`, got `{}`",
-                other.chars().take(64).collect::<String>()
-            )))
-        }
-    };
+    let status = query
+        .one_of("status", &["active", "exhausted"])?
+        .map(str::to_owned);
     let search = query.get("search").map(str::to_lowercase);
     let page = query.page(50)?;
     if page.page_size > 100 {
@@ -599,9 +583,10 @@ pub async fn list_rate(
     Extension(principal): Extension<Principal>,
     query: Query,
 ) -> ApiResult<Json<ListEnvelope<RateLimitPolicy>>> {
-    let kind = one_of::<crate::api::limits::RateLimitType>(&query, "type", "`requests`, `tokens`")?;
+    let kind =
+        choice::<crate::api::limits::RateLimitType>(&query, "type", &["requests", "tokens"])?;
     let unit =
-        one_of::<crate::api::limits::RateUnit>(&query, "unit", "`rpm`, `rph`, `rpd`, `rpw`")?;
+        choice::<crate::api::limits::RateUnit>(&query, "unit", &["rpm", "rph", "rpd", "rpw"])?;
     let q = list_query(&state, &principal, &query, "rate")?;
     let matching: Vec<RateLimitPolicy> = every(&state, &q)?
         .into_iter()
