@@ -38,6 +38,7 @@ mod rotation;
 mod scopes;
 mod secrets;
 mod server_edges;
+mod servers;
 mod services;
 mod store;
 mod upstream;
