@@ -14,7 +14,12 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::{IntegrationRecord, Store, StoreTx, VirtualKeyRecord};
 
 /// A store with workspace `eng` and organisation integration `openai-prod`.
-fn catalog() -> (SqliteStore, Workspace, IntegrationRecord, tempfile::TempDir) {
+fn catalog() -> (
+    crate::store::sql::SqlStore,
+    Workspace,
+    IntegrationRecord,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("catalog.db")).unwrap();
     let ws = Workspace {
@@ -186,7 +191,12 @@ fn access_cannot_allow_fewer_requests_in_flight_than_a_provider_takes() {
 }
 
 /// Holds `amount` units at `entry` and settles `actual` of them.
-fn spend(store: &SqliteStore, entry: &crate::store::HoldEntry, amount: i64, actual: i64) {
+fn spend(
+    store: &crate::store::sql::SqlStore,
+    entry: &crate::store::HoldEntry,
+    amount: i64,
+    actual: i64,
+) {
     let id = uuid::Uuid::new_v4().to_string();
     let now = Utc::now();
     let held = crate::store::HoldEntry {

@@ -1,11 +1,12 @@
 //! The catalog's persistence layer.
 //!
-//! Handlers talk to [`Store`] only; the SQLite implementation lives in [`sqlite`] and is
-//! the only code that knows SQL. Another backend (PostgreSQL) implements the same trait.
+//! Handlers talk to [`Store`] only; [`sql`] implements it over SQL, once for every
+//! engine, and [`sqlite`] supplies SQLite's connections and schema.
 //! Secrets reach the store already sealed: it never sees a plaintext credential.
 
 pub mod ledger;
 pub mod owner;
+pub mod sql;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};

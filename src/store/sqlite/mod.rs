@@ -9,37 +9,31 @@
 //! serialises processes); reads run on a small pool of reader connections, each in its
 //! own snapshot, so that in WAL mode a read never waits for a writer.
 
-mod alerts;
-mod audit;
-mod ledger;
-mod policies;
-mod read;
 mod schema;
-mod write;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
 use rusqlite::Connection;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use super::{StoreError, StoreRead, StoreResult, StoreTx};
-use read::Db;
-pub use write::SqliteTx;
+use super::sql::{
+    Arg, DbError, DbResult, Dialect, Pool, Row, Sql, SqlStore, TxConn, TxKind, Value,
+};
+use super::{StoreError, StoreResult};
 
 /// Idle reader connections kept open for reuse.
 const IDLE_READERS: usize = 8;
 
+/// The SQLite engine's connections.
 pub struct SqliteStore {
     writer: Mutex<Connection>,
-    /// The admission ledger's own connection (see [`ledger`]).
+    /// The admission ledger's own connection: holds and settlements never queue behind an
+    /// admin write in this process (SQLite's lock still makes them atomic against it).
     ledger: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
-    organisation_id: String,
 }
 
 impl SqliteStore {
@@ -50,7 +44,7 @@ impl SqliteStore {
     /// is a complete catalog, so a file at `path` is always a catalog: a process racing to
     /// create the same catalog opens the winner's. A file that exists but is empty or not a
     /// catalog is refused, never initialised.
-    pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+    pub fn open(path: &Path) -> anyhow::Result<SqlStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the directory {}", dir.display()))?;
@@ -95,45 +89,71 @@ impl SqliteStore {
         ledger.pragma_update(None, "synchronous", "NORMAL")?;
         // Every statement of a hold and a settlement stays prepared.
         ledger.set_prepared_statement_cache_capacity(64);
-        Ok(SqliteStore {
+        let pool = SqliteStore {
             writer: Mutex::new(conn),
             ledger: Mutex::new(ledger),
             readers: Mutex::new(Vec::new()),
             path: path.to_path_buf(),
-            organisation_id,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn reader(&self) -> StoreResult<Reader<'_>> {
-        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => connect(&self.path).map_err(StoreError::Internal)?,
         };
-        // A deferred transaction: one consistent snapshot for every read through it.
-        conn.execute_batch("BEGIN DEFERRED").map_err(internal)?;
-        Ok(Reader {
-            conn: Some(conn),
-            store: self,
-        })
+        Ok(SqlStore::new(Box::new(pool), organisation_id))
+    }
+}
+
+impl Pool for SqliteStore {
+    fn begin(&self, kind: TxKind) -> StoreResult<Box<dyn TxConn + '_>> {
+        match kind {
+            TxKind::Read => {
+                let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let conn = match pooled {
+                    Some(c) => c,
+                    None => connect(&self.path).map_err(StoreError::Internal)?,
+                };
+                // A deferred transaction: one consistent snapshot for every read through it.
+                conn.execute_batch("BEGIN DEFERRED").map_err(db_error)?;
+                Ok(Box::new(Reader {
+                    conn: Some(conn),
+                    idle: &self.readers,
+                }))
+            }
+            // IMMEDIATE takes the write lock up front, so two processes never deadlock
+            // upgrading a read lock; other writers wait (busy timeout), readers never do.
+            TxKind::Write => Locked::begin(&self.writer),
+            TxKind::Ledger => Locked::begin(&self.ledger),
+        }
     }
 }
 
 /// A read snapshot on a pooled reader connection.
 struct Reader<'a> {
     conn: Option<Connection>,
-    store: &'a SqliteStore,
+    idle: &'a Mutex<Vec<Connection>>,
 }
 
-impl Db for Reader<'_> {
-    fn db(&self) -> &Connection {
+impl Reader<'_> {
+    fn conn(&self) -> &Connection {
         self.conn
             .as_ref()
             .expect("a reader holds its connection until dropped")
+    }
+}
+
+impl Sql for Reader<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<Vec<Row>> {
+        query(self.conn(), sql, args)
+    }
+
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+        execute(self.conn(), sql, args)
+    }
+}
+
+impl TxConn for Reader<'_> {
+    fn commit(self: Box<Self>) -> DbResult<()> {
+        Ok(())
     }
 }
 
@@ -141,12 +161,123 @@ impl Drop for Reader<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             if conn.execute_batch("ROLLBACK").is_ok() {
-                let mut idle = self.store.readers.lock().unwrap_or_else(|e| e.into_inner());
+                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
                 if idle.len() < IDLE_READERS {
                     idle.push(conn);
                 }
             }
         }
+    }
+}
+
+/// A `BEGIN IMMEDIATE` transaction on one of the two writing connections, rolled back on
+/// drop unless committed.
+struct Locked<'a> {
+    conn: MutexGuard<'a, Connection>,
+    open: bool,
+}
+
+impl<'a> Locked<'a> {
+    fn begin(conn: &'a Mutex<Connection>) -> StoreResult<Box<dyn TxConn + 'a>> {
+        let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error)?;
+        Ok(Box::new(Locked { conn, open: true }))
+    }
+}
+
+impl Sql for Locked<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn query(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<Vec<Row>> {
+        query(&self.conn, sql, args)
+    }
+
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+        execute(&self.conn, sql, args)
+    }
+}
+
+impl TxConn for Locked<'_> {
+    fn commit(mut self: Box<Self>) -> DbResult<()> {
+        self.open = false;
+        self.conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            db_error(e)
+        })
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Arg::Null => ValueRef::Null,
+            Arg::Int(i) => ValueRef::Integer(i),
+            Arg::Real(f) => ValueRef::Real(f),
+            Arg::Text(s) => ValueRef::Text(s.as_bytes()),
+            Arg::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+fn query(conn: &Connection, sql: &str, args: &[Arg<'_>]) -> DbResult<Vec<Row>> {
+    use rusqlite::types::ValueRef;
+    let mut stmt = conn.prepare_cached(sql).map_err(db_error)?;
+    let columns = stmt.column_count();
+    let mut found = stmt
+        .query(rusqlite::params_from_iter(args))
+        .map_err(db_error)?;
+    let mut out = Vec::new();
+    while let Some(r) = found.next().map_err(db_error)? {
+        let mut values = Vec::with_capacity(columns);
+        for i in 0..columns {
+            values.push(match r.get_ref(i).map_err(db_error)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(i) => Value::Int(i),
+                ValueRef::Real(f) => Value::Real(f),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            });
+        }
+        out.push(Row::new(values));
+    }
+    Ok(out)
+}
+
+fn execute(conn: &Connection, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+    let n = conn
+        .prepare_cached(sql)
+        .map_err(db_error)?
+        .execute(rusqlite::params_from_iter(args))
+        .map_err(db_error)?;
+    Ok(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+/// A SQLite error as the store tells them apart.
+fn db_error(e: rusqlite::Error) -> DbError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            DbError::Unique(e.into())
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
+            DbError::ForeignKey(e.into())
+        }
+        _ => DbError::Other(e.into()),
     }
 }
 
@@ -230,247 +361,3 @@ fn restrict_permissions(path: &Path) {
 
 #[cfg(not(unix))]
 fn restrict_permissions(_path: &Path) {}
-
-/// A database error as a store error: a foreign-key violation means that something the
-/// write refers to (a workspace, an integration) was deleted meanwhile.
-pub(crate) fn internal(e: impl Into<anyhow::Error>) -> StoreError {
-    let e = e.into();
-    if let Some(rusqlite::Error::SqliteFailure(f, _)) = e.downcast_ref::<rusqlite::Error>() {
-        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY {
-            return StoreError::NotFound(
-                "a workspace or integration this request refers to was deleted meanwhile".into(),
-            );
-        }
-    }
-    StoreError::Internal(e)
-}
-
-/// Maps a UNIQUE violation to a conflict with `message`, anything else to an internal error.
-pub(crate) fn unique_or_internal(
-    e: rusqlite::Error,
-    message: impl FnOnce() -> String,
-) -> StoreError {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
-        {
-            StoreError::Conflict(message())
-        }
-        _ => internal(e),
-    }
-}
-
-pub(crate) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(internal)
-}
-
-pub(crate) fn from_doc<T: DeserializeOwned>(doc: &str) -> StoreResult<T> {
-    serde_json::from_str(doc).map_err(internal)
-}
-
-/// Counts the rows of `table` that match `filter` (a `WHERE` clause or empty) and reads
-/// one page of `columns` from them, in insertion order.
-pub(crate) fn page_of<T>(
-    conn: &rusqlite::Connection,
-    table: &str,
-    columns: &str,
-    filter: &str,
-    params: &[&dyn rusqlite::ToSql],
-    page: &super::Page,
-    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> StoreResult<(u64, Vec<T>)> {
-    let total: i64 = conn
-        .query_row(
-            &format!("SELECT COUNT(*) FROM {table} {filter}"),
-            params,
-            |r| r.get(0),
-        )
-        .map_err(internal)?;
-    let limit = i64::try_from(page.page_size).unwrap_or(i64::MAX);
-    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT {columns} FROM {table} {filter} ORDER BY rowid LIMIT {limit} OFFSET {offset}"
-        ))
-        .map_err(internal)?;
-    let rows = stmt
-        .query_map(params, row)
-        .map_err(internal)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    Ok((u64::try_from(total).unwrap_or(0), rows))
-}
-
-/// Decodes a page of JSON documents.
-pub(crate) fn docs<T: DeserializeOwned>(
-    (total, docs): (u64, Vec<String>),
-) -> StoreResult<(u64, Vec<T>)> {
-    let items = docs
-        .iter()
-        .map(|d| from_doc(d))
-        .collect::<StoreResult<Vec<T>>>()?;
-    Ok((total, items))
-}
-
-impl super::Store for SqliteStore {
-    fn organisation_id(&self) -> &str {
-        &self.organisation_id
-    }
-
-    fn read(&self) -> StoreResult<Box<dyn StoreRead + '_>> {
-        Ok(Box::new(self.reader()?))
-    }
-
-    fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>> {
-        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(Box::new(SqliteTx::begin(conn)?))
-    }
-
-    fn admit(
-        &self,
-        hold: &str,
-        entries: &[super::HoldEntry],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<super::Admission> {
-        let tx = self.ledger_begin()?;
-        let admission = ledger::admit(&tx, super::owner::this_process(), hold, entries, now)?;
-        tx.commit()?;
-        Ok(admission)
-    }
-
-    fn probe(
-        &self,
-        entries: &[super::HoldEntry],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<super::Admission> {
-        // The very admission a request would get, in a transaction that is never
-        // committed: dropping it rolls back the windows it rolled, the amounts it took,
-        // the hold it recorded and any exhaustion it marked.
-        let tx = self.ledger_begin()?;
-        let probe = format!("probe-{}", uuid::Uuid::new_v4());
-        ledger::admit(&tx, super::owner::this_process(), &probe, entries, now)
-    }
-
-    fn settle(
-        &self,
-        hold: &str,
-        actual: &[i64],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<()> {
-        let tx = self.ledger_begin()?;
-        ledger::settle(&tx, hold, actual, now)?;
-        tx.commit()
-    }
-
-    fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64> {
-        let tx = self.ledger_begin()?;
-        let n = ledger::recover(&tx, alive, chrono::Utc::now())?;
-        tx.commit()?;
-        Ok(n)
-    }
-
-    fn prune_audit(
-        &self,
-        cutoff: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<u64> {
-        self.ledger_tx(|conn| audit::prune(conn, cutoff, now))
-    }
-
-    fn configure_alert_webhooks(
-        &self,
-        webhooks: &[super::AlertWebhook],
-        alive: &dyn Fn(&str) -> bool,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<u64> {
-        self.ledger_tx(|conn| alerts::configure(conn, webhooks, alive, now))
-    }
-
-    fn take_new_alerts(
-        &self,
-        webhooks: &[String],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<Vec<super::AlertEvent>> {
-        self.ledger_tx(|conn| alerts::take_new(conn, webhooks, now))
-    }
-
-    fn claim_alert_deliveries(
-        &self,
-        webhooks: &[String],
-        now: chrono::DateTime<chrono::Utc>,
-        lease: Duration,
-        limit: usize,
-    ) -> StoreResult<Vec<super::DueDelivery>> {
-        self.ledger_tx(|conn| {
-            alerts::claim(
-                conn,
-                super::owner::this_process(),
-                webhooks,
-                now,
-                lease,
-                limit,
-            )
-        })
-    }
-
-    fn record_alert_delivery(
-        &self,
-        alert_id: i64,
-        webhook: &str,
-        attempt: &super::DeliveryAttempt,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<i64> {
-        self.ledger_tx(|conn| alerts::record(conn, alert_id, webhook, attempt, now))
-    }
-}
-
-impl SqliteStore {
-    /// A `BEGIN IMMEDIATE` transaction on the ledger's connection: all of it lands on
-    /// [`LedgerTx::commit`], none of it if it is dropped first (an error, or a probe).
-    /// Runs `f` in one ledger transaction: all of it lands, or (on an error) none.
-    fn ledger_tx<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let tx = self.ledger_begin()?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
-    }
-
-    fn ledger_begin(&self) -> StoreResult<LedgerTx<'_>> {
-        let conn = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;
-        Ok(LedgerTx { conn, open: true })
-    }
-}
-
-/// A write transaction of the admission ledger, rolled back on drop unless committed.
-struct LedgerTx<'a> {
-    conn: std::sync::MutexGuard<'a, Connection>,
-    open: bool,
-}
-
-impl LedgerTx<'_> {
-    fn commit(mut self) -> StoreResult<()> {
-        self.open = false;
-        self.conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            internal(e)
-        })
-    }
-}
-
-impl std::ops::Deref for LedgerTx<'_> {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-impl Drop for LedgerTx<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
-    }
-}

@@ -1,12 +1,8 @@
 //! Write transactions: `BEGIN IMMEDIATE` on the writer connection, `COMMIT` on
 //! [`StoreTx::commit`], `ROLLBACK` when dropped uncommitted.
 
-use std::sync::MutexGuard;
-
-use rusqlite::{params, Connection, OptionalExtension};
-
 use super::read::Db;
-use super::{internal, to_doc, unique_or_internal};
+use super::{args, exec, internal, one, to_doc, unique_or, Arg, Sql, TxConn};
 use crate::api::api_key::ApiKey;
 use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
@@ -18,9 +14,8 @@ use crate::store::{
     SealedValue, StoreError, StoreResult, StoreTx, Unit, UsageScope, VirtualKeyRecord,
 };
 
-pub struct SqliteTx<'a> {
-    conn: MutexGuard<'a, Connection>,
-    open: bool,
+pub struct SqlTx<'a> {
+    conn: Box<dyn TxConn + 'a>,
     /// The request being audited and what the transaction has written for it so far.
     trail: Option<(AuditContext, Vec<Change>)>,
 }
@@ -52,11 +47,11 @@ impl Row {
             Row::Model(i, slug) => ("integration_model", "SELECT doc, secrets, slug, NULL FROM integration_models WHERE integration_id = ?1 AND slug = ?2", [i.as_str(), slug.as_str()]),
             Row::Provider(id) => ("provider", "SELECT doc, NULL, slug, workspace_id FROM providers WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
             Row::VirtualKey(id) => ("virtual_key", "SELECT doc, secrets, slug, NULLIF(workspace_id, '') FROM virtual_keys WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
-            Row::ApiKey(id) => ("api_key", "SELECT doc, CAST(key_hash AS BLOB), json_extract(doc, '$.name'), workspace_id FROM api_keys WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
+            Row::ApiKey(id) => ("api_key", "SELECT doc, key_hash, json_extract(doc, '$.name'), workspace_id FROM api_keys WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
             Row::Config(id) => ("config", "SELECT doc, NULL, slug, workspace_id FROM configs WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
             Row::Setting(key) => ("organisation_setting", "SELECT json_object('value', value), NULL, key, NULL FROM meta WHERE key = ?1 AND ?2 = ''", [key.as_str(), ""]),
             Row::Policy(id) => ("policy", "SELECT doc, NULL, json_extract(doc, '$.name'), workspace_id FROM policies WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
-            Row::Counter(scope, limit) => ("usage", "SELECT json_object('current_usage', CAST(used AS REAL) / scale, 'window_started_at', window_started_at, 'last_reset_at', last_reset_at), NULL, limit_key, NULL FROM counters WHERE scope = ?1 AND limit_key = ?2", [scope.as_str(), limit.as_str()]),
+            Row::Counter(scope, limit) => ("usage", "SELECT json_object('current_usage', CAST(used AS DOUBLE PRECISION) / scale, 'window_started_at', window_started_at, 'last_reset_at', last_reset_at), NULL, limit_key, NULL FROM counters WHERE scope = ?1 AND limit_key = ?2", [scope.as_str(), limit.as_str()]),
         }
     }
 
@@ -81,28 +76,16 @@ impl Row {
 /// An object as stored: its document, sealed secret (or key hash), slug and workspace.
 type Stored = (String, Option<Vec<u8>>, Option<String>, Option<String>);
 
-impl<'a> SqliteTx<'a> {
-    pub(super) fn begin(conn: MutexGuard<'a, Connection>) -> StoreResult<SqliteTx<'a>> {
-        // IMMEDIATE takes the write lock up front, so two processes never deadlock
-        // upgrading a read lock; other writers wait (busy timeout), readers never do.
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(internal)?;
-        Ok(SqliteTx {
-            conn,
-            open: true,
-            trail: None,
-        })
+impl<'a> SqlTx<'a> {
+    pub(super) fn new(conn: Box<dyn TxConn + 'a>) -> SqlTx<'a> {
+        SqlTx { conn, trail: None }
     }
 
     fn stored(&self, row: &Row) -> StoreResult<Option<Stored>> {
-        let (_, sql, args) = row.query();
-        self.conn
-            .prepare_cached(sql)
-            .map_err(internal)?
-            .query_row(params![args[0], args[1]], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()
-            .map_err(internal)
+        let (_, sql, keys) = row.query();
+        one(&*self.conn, sql, args![keys[0], keys[1]], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
     }
 
     /// Runs `write`; in an audited transaction, notes the object `row` names as it was
@@ -165,7 +148,7 @@ impl<'a> SqliteTx<'a> {
     /// What a database delete of `row` takes with it, one level down.
     fn dependents(&self, row: &Row) -> StoreResult<Vec<Row>> {
         let ids = |sql: &str, id: &str| -> StoreResult<Vec<(String, String)>> {
-            super::read::rows(&self.conn, sql, &[&id], |r| Ok((r.get(0)?, r.get(1)?)))
+            super::rows(&*self.conn, sql, args![id], |r| Ok((r.get(0)?, r.get(1)?)))
         };
         Ok(match row {
             Row::Workspace(id) => {
@@ -209,25 +192,19 @@ impl<'a> SqliteTx<'a> {
         })
     }
 
-    fn exec(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> StoreResult<usize> {
-        self.conn
-            .prepare_cached(sql)
-            .map_err(internal)?
-            .execute(args)
-            .map_err(internal)
+    fn exec(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        exec(&*self.conn, sql, args)
     }
 
     fn exec_unique(
         &self,
         sql: &str,
-        args: &[&dyn rusqlite::ToSql],
+        args: &[Arg<'_>],
         conflict: impl FnOnce() -> String,
-    ) -> StoreResult<usize> {
+    ) -> StoreResult<u64> {
         self.conn
-            .prepare_cached(sql)
-            .map_err(internal)?
-            .execute(args)
-            .map_err(|e| unique_or_internal(e, conflict))
+            .execute(sql, args)
+            .map_err(|e| unique_or(e, conflict))
     }
 }
 
@@ -278,7 +255,7 @@ fn document(text: &str) -> StoreResult<serde_json::Value> {
     serde_json::from_str(text).map_err(internal)
 }
 
-fn expect_one(n: usize, missing: impl FnOnce() -> String) -> StoreResult<()> {
+fn expect_one(n: u64, missing: impl FnOnce() -> String) -> StoreResult<()> {
     if n == 0 {
         Err(StoreError::NotFound(missing()))
     } else {
@@ -286,21 +263,13 @@ fn expect_one(n: usize, missing: impl FnOnce() -> String) -> StoreResult<()> {
     }
 }
 
-impl Drop for SqliteTx<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
+impl Db for SqlTx<'_> {
+    fn db(&self) -> &dyn Sql {
+        &*self.conn
     }
 }
 
-impl Db for SqliteTx<'_> {
-    fn db(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-impl StoreTx for SqliteTx<'_> {
+impl StoreTx for SqlTx<'_> {
     fn audit(&mut self, context: AuditContext) {
         self.trail = Some((context, Vec::new()));
     }
@@ -309,14 +278,14 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Setting(String::from(key)), |tx| {
             tx.exec(
                 "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                &[&key, &value],
+                args![key, value],
             )?;
             Ok(())
         })
     }
 
     fn delete_meta(&mut self, key: &str) -> StoreResult<()> {
-        self.exec("DELETE FROM meta WHERE key = ?1", &[&key])?;
+        self.exec("DELETE FROM meta WHERE key = ?1", args![key])?;
         Ok(())
     }
 
@@ -324,7 +293,7 @@ impl StoreTx for SqliteTx<'_> {
         let n = match &value.owner {
             SealedOwner::Integration(id) => self.exec(
                 "UPDATE integrations SET secrets = ?2 WHERE id = ?1 AND secrets = ?3",
-                params![id, sealed, value.sealed],
+                args![id, sealed, value.sealed],
             )?,
             SealedOwner::ModelHeaders {
                 integration_id,
@@ -332,11 +301,11 @@ impl StoreTx for SqliteTx<'_> {
             } => self.exec(
                 "UPDATE integration_models SET secrets = ?3
                  WHERE integration_id = ?1 AND slug = ?2 AND secrets = ?4",
-                params![integration_id, slug, sealed, value.sealed],
+                args![integration_id, slug, sealed, value.sealed],
             )?,
             SealedOwner::VirtualKey(id) => self.exec(
                 "UPDATE virtual_keys SET secrets = ?2 WHERE id = ?1 AND secrets = ?3",
-                params![id, sealed, value.sealed],
+                args![id, sealed, value.sealed],
             )?,
         };
         Ok(n == 1)
@@ -346,7 +315,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Workspace(String::from(&ws.id)), |tx| {
             tx.exec_unique(
                 "INSERT INTO workspaces(id, slug, name, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
+                args![
                     ws.id,
                     ws.slug,
                     ws.name,
@@ -363,7 +332,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Workspace(String::from(&ws.id)), |tx| {
             let n = tx.exec(
                 "UPDATE workspaces SET name = ?2, status = ?3, doc = ?4 WHERE id = ?1",
-                params![
+                args![
                     ws.id,
                     ws.name,
                     ws.status.as_deref().unwrap_or("active"),
@@ -377,7 +346,7 @@ impl StoreTx for SqliteTx<'_> {
     fn delete_workspace(&mut self, id: &str) -> StoreResult<()> {
         self.tracked_delete(Row::Workspace(String::from(id)), |tx| {
             // Dependents go through ON DELETE CASCADE, in the same transaction.
-            let n = tx.exec("DELETE FROM workspaces WHERE id = ?1", &[&id])?;
+            let n = tx.exec("DELETE FROM workspaces WHERE id = ?1", args![id])?;
             expect_one(n, || format!("workspace `{id}` not found"))
         })
     }
@@ -387,7 +356,7 @@ impl StoreTx for SqliteTx<'_> {
             let public = &record.public;
             tx.exec_unique(
                 "INSERT INTO integrations(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
+                args![
                     public.id,
                     public.slug,
                     public.workspace_id,
@@ -404,7 +373,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Integration(String::from(&record.public.id)), |tx| {
             let n = tx.exec(
                 "UPDATE integrations SET doc = ?2, secrets = ?3 WHERE id = ?1",
-                params![
+                args![
                     record.public.id,
                     to_doc(&record.public)?,
                     record.sealed_secrets
@@ -418,7 +387,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn delete_integration(&mut self, id: &str) -> StoreResult<()> {
         self.tracked_delete(Row::Integration(String::from(id)), |tx| {
-            let n = tx.exec("DELETE FROM integrations WHERE id = ?1", &[&id])?;
+            let n = tx.exec("DELETE FROM integrations WHERE id = ?1", args![id])?;
             expect_one(n, || format!("integration `{id}` not found"))
         })
     }
@@ -432,7 +401,7 @@ impl StoreTx for SqliteTx<'_> {
             tx.exec(
                 "INSERT INTO integration_workspaces(integration_id, workspace_id, doc) VALUES (?1, ?2, ?3)
                  ON CONFLICT(integration_id, workspace_id) DO UPDATE SET doc = excluded.doc",
-                params![access.integration_id, access.workspace_id, doc],
+                args![access.integration_id, access.workspace_id, doc],
             )?;
             Ok(())
         })
@@ -444,7 +413,7 @@ impl StoreTx for SqliteTx<'_> {
             tx.exec_unique(
                 "INSERT INTO providers(id, slug, workspace_id, integration_id, revoked, doc)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
+                args![
                     p.id,
                     p.slug,
                     p.workspace_id,
@@ -467,7 +436,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Provider(String::from(&record.public.id)), |tx| {
             let n = tx.exec(
                 "UPDATE providers SET revoked = ?2, doc = ?3 WHERE id = ?1",
-                params![
+                args![
                     record.public.id,
                     i64::from(record.revoked),
                     provider_doc(record)?
@@ -481,7 +450,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn delete_provider(&mut self, id: &str) -> StoreResult<()> {
         self.tracked(Row::Provider(String::from(id)), |tx| {
-            tx.exec("DELETE FROM providers WHERE id = ?1", &[&id])?;
+            tx.exec("DELETE FROM providers WHERE id = ?1", args![id])?;
             Ok(())
         })
     }
@@ -491,7 +460,7 @@ impl StoreTx for SqliteTx<'_> {
             tx.exec(
                 "INSERT INTO integration_models(integration_id, slug, doc, secrets) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(integration_id, slug) DO UPDATE SET doc = excluded.doc, secrets = excluded.secrets",
-                params![integration_id, model.public.slug, to_doc(&model.public)?, model.sealed_headers],
+                args![integration_id, model.public.slug, to_doc(&model.public)?, model.sealed_headers],
             )?;
             Ok(())
         })
@@ -503,7 +472,7 @@ impl StoreTx for SqliteTx<'_> {
             |tx| {
                 tx.exec(
                     "DELETE FROM integration_models WHERE integration_id = ?1 AND slug = ?2",
-                    &[&integration_id, &slug],
+                    args![integration_id, slug],
                 )?;
                 Ok(())
             },
@@ -516,7 +485,7 @@ impl StoreTx for SqliteTx<'_> {
             let ws = v.workspace_id.as_deref().unwrap_or("");
             tx.exec_unique(
                 "INSERT INTO virtual_keys(id, slug, workspace_id, doc, secrets) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![v.id, v.slug, ws, vk_doc(record)?, record.sealed_secrets],
+                args![v.id, v.slug, ws, vk_doc(record)?, record.sealed_secrets],
                 || {
                     format!(
                         "a virtual key with slug `{}` already exists in this workspace",
@@ -532,7 +501,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::VirtualKey(String::from(&record.public.id)), |tx| {
             let n = tx.exec(
                 "UPDATE virtual_keys SET doc = ?2, secrets = ?3 WHERE id = ?1",
-                params![record.public.id, vk_doc(record)?, record.sealed_secrets],
+                args![record.public.id, vk_doc(record)?, record.sealed_secrets],
             )?;
             expect_one(n, || {
                 format!("virtual key `{}` not found", record.public.slug)
@@ -542,7 +511,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn delete_virtual_key(&mut self, id: &str) -> StoreResult<()> {
         self.tracked(Row::VirtualKey(String::from(id)), |tx| {
-            tx.exec("DELETE FROM virtual_keys WHERE id = ?1", &[&id])?;
+            tx.exec("DELETE FROM virtual_keys WHERE id = ?1", args![id])?;
             Ok(())
         })
     }
@@ -558,7 +527,7 @@ impl StoreTx for SqliteTx<'_> {
                 None => {
                     tx.exec(
                         "DELETE FROM counters WHERE scope = ?1 AND limit_key = ?2",
-                        &[&scope.key(), &limit],
+                        args![scope.key(), limit],
                     )?;
                 }
                 Some((s, unit)) => {
@@ -570,7 +539,7 @@ impl StoreTx for SqliteTx<'_> {
                             window_started_at = excluded.window_started_at,
                             last_reset_at = excluded.last_reset_at,
                             exhausted_window = NULL",
-                        params![
+                        args![
                             scope.key(),
                             limit,
                             unit.scale(),
@@ -590,7 +559,7 @@ impl StoreTx for SqliteTx<'_> {
             let public = &record.public;
             tx.exec_unique(
                 "INSERT INTO api_keys(id, key_hash, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
-                params![
+                args![
                     public.id,
                     record.key_hash,
                     public.workspace_id,
@@ -606,7 +575,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::ApiKey(String::from(&key.id)), |tx| {
             let n = tx.exec(
                 "UPDATE api_keys SET doc = ?2 WHERE id = ?1",
-                params![key.id, to_doc(key)?],
+                args![key.id, to_doc(key)?],
             )?;
             expect_one(n, || format!("API key `{}` not found", key.id))
         })
@@ -614,7 +583,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn delete_api_key(&mut self, id: &str) -> StoreResult<()> {
         self.tracked(Row::ApiKey(String::from(id)), |tx| {
-            let n = tx.exec("DELETE FROM api_keys WHERE id = ?1", &[&id])?;
+            let n = tx.exec("DELETE FROM api_keys WHERE id = ?1", args![id])?;
             expect_one(n, || format!("API key `{id}` not found"))
         })
     }
@@ -623,7 +592,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Config(String::from(&config.id)), |tx| {
             tx.exec_unique(
                 "INSERT INTO configs(id, slug, workspace_id, doc) VALUES (?1, ?2, ?3, ?4)",
-                params![config.id, config.slug, config.workspace_id, to_doc(config)?],
+                args![config.id, config.slug, config.workspace_id, to_doc(config)?],
                 || format!("a config with slug `{}` already exists", config.slug),
             )?;
             Ok(())
@@ -635,7 +604,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Config(String::from(&config.id)), |tx| {
             let n = tx.exec(
                 "UPDATE configs SET doc = ?2 WHERE id = ?1",
-                params![config.id, to_doc(config)?],
+                args![config.id, to_doc(config)?],
             )?;
             expect_one(n, || format!("config `{}` not found", config.slug))
         })
@@ -644,7 +613,7 @@ impl StoreTx for SqliteTx<'_> {
     fn insert_config_version(&mut self, version: &ConfigVersion) -> StoreResult<()> {
         self.exec_unique(
             "INSERT INTO config_versions(id, config_id, doc) VALUES (?1, ?2, ?3)",
-            params![version.id, version.config_id, to_doc(version)?],
+            args![version.id, version.config_id, to_doc(version)?],
             || format!("config version `{}` already exists", version.id),
         )?;
         Ok(())
@@ -652,7 +621,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn delete_config(&mut self, id: &str) -> StoreResult<()> {
         self.tracked(Row::Config(String::from(id)), |tx| {
-            let n = tx.exec("DELETE FROM configs WHERE id = ?1", &[&id])?;
+            let n = tx.exec("DELETE FROM configs WHERE id = ?1", args![id])?;
             expect_one(n, || format!("config `{id}` not found"))
         })
     }
@@ -662,7 +631,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Policy(String::from(policy.id())), |tx| {
             tx.exec_unique(
                 "INSERT INTO policies(id, kind, workspace_id, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![policy.id(), kind, workspace_id, status, doc],
+                args![policy.id(), kind, workspace_id, status, doc],
                 || format!("policy `{}` already exists", policy.id()),
             )?;
             Ok(())
@@ -674,7 +643,7 @@ impl StoreTx for SqliteTx<'_> {
         self.tracked(Row::Policy(String::from(policy.id())), |tx| {
             let n = tx.exec(
                 "UPDATE policies SET status = ?2, doc = ?3 WHERE id = ?1",
-                params![policy.id(), status, doc],
+                args![policy.id(), status, doc],
             )?;
             expect_one(n, || format!("policy `{}` not found", policy.id()))
         })
@@ -683,11 +652,9 @@ impl StoreTx for SqliteTx<'_> {
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
         if let Some((context, changes)) = self.trail.take() {
             if let Some(record) = audit::record(&context, &changes, chrono::Utc::now()) {
-                super::audit::append(&self.conn, &record)?;
+                super::audit::append(&*self.conn, &record)?;
             }
         }
-        self.conn.execute_batch("COMMIT").map_err(internal)?;
-        self.open = false;
-        Ok(())
+        Ok(self.conn.commit()?)
     }
 }

@@ -1,13 +1,12 @@
-//! The alert outbox on SQLite: the list the Admin API shows, and what a delivery task
+//! The alert outbox: the list the Admin API shows, and what a delivery task
 //! picks up, claims and records. Settlement inserts the alerts (see [`super::ledger`]);
 //! everything here runs on the ledger's connection or a reader.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
-use super::internal;
+use super::{args, exec, internal, one, rows, Arg, Sql, ToArg};
 use crate::api::usage::timestamp;
 use crate::store::{
     Alert, AlertDelivery, AlertEvent, AlertKind, AlertOutbox, AlertQuery, AlertWebhook,
@@ -33,36 +32,36 @@ const FILTER: &str = "WHERE (?1 IS NULL OR kind = ?1)
     AND (?2 IS NULL OR (delivered_at IS NOT NULL) = ?2)
     AND (?3 IS NULL OR created_at >= ?3)";
 
-pub(super) fn list(conn: &Connection, q: &AlertQuery) -> StoreResult<(u64, Vec<Alert>)> {
+pub(super) fn list(conn: &dyn Sql, q: &AlertQuery) -> StoreResult<(u64, Vec<Alert>)> {
     let kind = q.kind.map(AlertKind::as_str);
     let since = q.since.map(timestamp);
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM alerts {FILTER}"))
-        .map_err(internal)?
-        .query_row(params![kind, q.delivered, since], |r| r.get(0))
-        .map_err(internal)?;
+    let total: i64 = one(
+        conn,
+        &format!("SELECT count(*) FROM alerts {FILTER}"),
+        args![kind, q.delivered, since],
+        |r| r.get(0),
+    )?
+    .unwrap_or(0);
     let limit = i64::try_from(q.page.page_size).unwrap_or(i64::MAX);
     let offset = i64::try_from(q.page.offset()).unwrap_or(i64::MAX);
-    let mut stmt = conn
-        .prepare_cached(&format!(
+    let found = rows(
+        conn,
+        &format!(
             "SELECT id, doc, delivered_at, attempts FROM alerts {FILTER}
              ORDER BY id DESC LIMIT ?4 OFFSET ?5"
-        ))
-        .map_err(internal)?;
-    let rows = stmt
-        .query_map(params![kind, q.delivered, since, limit, offset], |r| {
+        ),
+        args![kind, q.delivered, since, limit, offset],
+        |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, i64>(3)?,
+                r.get::<i64>(0)?,
+                r.get::<String>(1)?,
+                r.get::<Option<String>>(2)?,
+                r.get::<i64>(3)?,
             ))
-        })
-        .map_err(internal)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    let mut alerts = Vec::with_capacity(rows.len());
-    for (id, doc, delivered_at, attempts) in rows {
+        },
+    )?;
+    let mut alerts = Vec::with_capacity(found.len());
+    for (id, doc, delivered_at, attempts) in found {
         alerts.push(Alert {
             event: event(id, &doc)?,
             delivered: delivered_at.is_some(),
@@ -76,7 +75,7 @@ pub(super) fn list(conn: &Connection, q: &AlertQuery) -> StoreResult<(u64, Vec<A
 }
 
 /// Reads the deliveries of a page of alerts (one query over the page's id range).
-fn attach_deliveries(conn: &Connection, alerts: &mut [Alert]) -> StoreResult<()> {
+fn attach_deliveries(conn: &dyn Sql, alerts: &mut [Alert]) -> StoreResult<()> {
     let (Some(lo), Some(hi)) = (
         alerts.iter().map(|a| a.event.id).min(),
         alerts.iter().map(|a| a.event.id).max(),
@@ -88,21 +87,19 @@ fn attach_deliveries(conn: &Connection, alerts: &mut [Alert]) -> StoreResult<()>
         .enumerate()
         .map(|(i, a)| (a.event.id, i))
         .collect();
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT d.alert_id, d.webhook, w.origin, d.delivered_at, d.attempts,
-                    d.next_attempt_at, d.last_error
-             FROM alert_deliveries d JOIN alert_webhooks w ON w.id = d.webhook
-             WHERE d.alert_id BETWEEN ?1 AND ?2
-             ORDER BY w.configured_at, d.webhook",
-        )
-        .map_err(internal)?;
-    let rows = stmt
-        .query_map(params![lo, hi], |r| {
+    let deliveries = rows(
+        conn,
+        "SELECT d.alert_id, d.webhook, w.origin, d.delivered_at, d.attempts,
+                d.next_attempt_at, d.last_error
+         FROM alert_deliveries d JOIN alert_webhooks w ON w.id = d.webhook
+         WHERE d.alert_id BETWEEN ?1 AND ?2
+         ORDER BY w.configured_at, d.webhook",
+        args![lo, hi],
+        |r| {
             let delivered_at: Option<String> = r.get(3)?;
             let next: String = r.get(5)?;
             Ok((
-                r.get::<_, i64>(0)?,
+                r.get::<i64>(0)?,
                 AlertDelivery {
                     webhook: r.get(1)?,
                     origin: r.get(2)?,
@@ -112,10 +109,9 @@ fn attach_deliveries(conn: &Connection, alerts: &mut [Alert]) -> StoreResult<()>
                     last_error: r.get(6)?,
                 },
             ))
-        })
-        .map_err(internal)?;
-    for row in rows {
-        let (id, delivery) = row.map_err(internal)?;
+        },
+    )?;
+    for (id, delivery) in deliveries {
         if let Some(&i) = at.get(&id) {
             alerts[i].deliveries.push(delivery);
         }
@@ -123,23 +119,29 @@ fn attach_deliveries(conn: &Connection, alerts: &mut [Alert]) -> StoreResult<()>
     Ok(())
 }
 
-pub(super) fn outbox(conn: &Connection, webhooks: &[String]) -> StoreResult<AlertOutbox> {
-    let unseen: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM alerts WHERE seen_at IS NULL)")
-        .map_err(internal)?
-        .query_row([], |r| r.get(0))
-        .map_err(internal)?;
+pub(super) fn outbox(conn: &dyn Sql, webhooks: &[String]) -> StoreResult<AlertOutbox> {
+    let unseen: bool = one(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM alerts WHERE seen_at IS NULL)",
+        args![],
+        |r| r.get(0),
+    )?
+    .unwrap_or(false);
     let next_due: Option<String> = if webhooks.is_empty() {
         None
     } else {
-        conn.prepare_cached(&format!(
-            "SELECT min(next_attempt_at) FROM alert_deliveries
-             WHERE delivered_at IS NULL AND webhook IN ({})",
-            placeholders(webhooks.len(), 1)
-        ))
-        .map_err(internal)?
-        .query_row(params_from_iter(webhooks), |r| r.get(0))
-        .map_err(internal)?
+        let hooks: Vec<Arg<'_>> = webhooks.iter().map(|w| w.to_arg()).collect();
+        one(
+            conn,
+            &format!(
+                "SELECT min(next_attempt_at) FROM alert_deliveries
+                 WHERE delivered_at IS NULL AND webhook IN ({})",
+                placeholders(webhooks.len(), 1)
+            ),
+            &hooks,
+            |r| r.get(0),
+        )?
+        .flatten()
     };
     let next_due = next_due
         .map(|t| {
@@ -151,37 +153,27 @@ pub(super) fn outbox(conn: &Connection, webhooks: &[String]) -> StoreResult<Aler
     Ok(AlertOutbox { unseen, next_due })
 }
 
-fn exec(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<usize> {
-    conn.prepare_cached(sql)
-        .map_err(internal)?
-        .execute(args)
-        .map_err(internal)
-}
-
 pub(super) fn configure(
-    conn: &Connection,
+    conn: &dyn Sql,
     webhooks: &[AlertWebhook],
     alive: &dyn Fn(&str) -> bool,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
     let at = timestamp(now);
     // Attempts a crash cut short are due again now, not when their claim runs out.
-    let owners: Vec<String> = conn
-        .prepare_cached(
-            "SELECT DISTINCT claimed_by FROM alert_deliveries
-             WHERE claimed_by IS NOT NULL AND delivered_at IS NULL",
-        )
-        .map_err(internal)?
-        .query_map([], |r| r.get(0))
-        .map_err(internal)?
-        .collect::<Result<_, _>>()
-        .map_err(internal)?;
+    let owners: Vec<String> = rows(
+        conn,
+        "SELECT DISTINCT claimed_by FROM alert_deliveries
+         WHERE claimed_by IS NOT NULL AND delivered_at IS NULL",
+        args![],
+        |r| r.get(0),
+    )?;
     for owner in owners.iter().filter(|o| !alive(o)) {
         exec(
             conn,
             "UPDATE alert_deliveries SET claimed_by = NULL, next_attempt_at = ?2
              WHERE claimed_by = ?1 AND delivered_at IS NULL",
-            params![owner, at],
+            args![owner, at],
         )?;
     }
     let mut queued = 0;
@@ -190,7 +182,7 @@ pub(super) fn configure(
             conn,
             "INSERT INTO alert_webhooks(id, origin, configured_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(id) DO UPDATE SET origin = excluded.origin",
-            params![w.id, w.origin, at],
+            args![w.id, w.origin, at],
         )?;
         // A window is current while its counter still counts in it.
         queued += exec(
@@ -201,7 +193,7 @@ pub(super) fn configure(
                 AND c.window_started_at = a.window_started_at
              WHERE true
              ON CONFLICT(alert_id, webhook) DO NOTHING",
-            params![w.id, at],
+            args![w.id, at],
         )?;
     }
     // An alert queued for one more webhook is not delivered until that one has it.
@@ -210,24 +202,23 @@ pub(super) fn configure(
         "UPDATE alerts SET delivered_at = NULL WHERE delivered_at IS NOT NULL
          AND EXISTS (SELECT 1 FROM alert_deliveries d
                      WHERE d.alert_id = alerts.id AND d.delivered_at IS NULL)",
-        [],
+        args![],
     )?;
-    Ok(queued as u64)
+    Ok(queued)
 }
 
 pub(super) fn take_new(
-    conn: &Connection,
+    conn: &dyn Sql,
     webhooks: &[String],
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<AlertEvent>> {
     let at = timestamp(now);
-    let mut taken: Vec<(i64, String)> = conn
-        .prepare_cached("UPDATE alerts SET seen_at = ?1 WHERE seen_at IS NULL RETURNING id, doc")
-        .map_err(internal)?
-        .query_map([&at], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(internal)?
-        .collect::<Result<_, _>>()
-        .map_err(internal)?;
+    let mut taken: Vec<(i64, String)> = rows(
+        conn,
+        "UPDATE alerts SET seen_at = ?1 WHERE seen_at IS NULL RETURNING id, doc",
+        args![at],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     taken.sort_by_key(|(id, _)| *id);
     for (id, _) in &taken {
         for w in webhooks {
@@ -235,7 +226,7 @@ pub(super) fn take_new(
                 conn,
                 "INSERT INTO alert_deliveries(alert_id, webhook, next_attempt_at)
                  VALUES (?1, ?2, ?3) ON CONFLICT(alert_id, webhook) DO NOTHING",
-                params![id, w, at],
+                args![id, w, at],
             )?;
         }
     }
@@ -243,7 +234,7 @@ pub(super) fn take_new(
 }
 
 pub(super) fn claim(
-    conn: &Connection,
+    conn: &dyn Sql,
     owner: &str,
     webhooks: &[String],
     now: DateTime<Utc>,
@@ -256,30 +247,27 @@ pub(super) fn claim(
     let at = timestamp(now);
     let until = timestamp(now + chrono::Duration::from_std(lease).map_err(internal)?);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut args: Vec<&dyn ToSql> = vec![&at, &limit];
-    args.extend(webhooks.iter().map(|w| w as &dyn ToSql));
-    let rows: Vec<(i64, String, i64, String)> = conn
-        .prepare_cached(&format!(
+    let mut params = vec![at.to_arg(), limit.to_arg()];
+    params.extend(webhooks.iter().map(|w| w.to_arg()));
+    let found: Vec<(i64, String, i64, String)> = rows(
+        conn,
+        &format!(
             "SELECT d.alert_id, d.webhook, d.attempts, a.doc
              FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
              WHERE d.delivered_at IS NULL AND d.next_attempt_at <= ?1 AND d.webhook IN ({})
              ORDER BY d.alert_id LIMIT ?2",
             placeholders(webhooks.len(), 3)
-        ))
-        .map_err(internal)?
-        .query_map(params_from_iter(args), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .map_err(internal)?
-        .collect::<Result<_, _>>()
-        .map_err(internal)?;
-    let mut due = Vec::with_capacity(rows.len());
-    for (id, webhook, attempts, doc) in rows {
+        ),
+        &params,
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    let mut due = Vec::with_capacity(found.len());
+    for (id, webhook, attempts, doc) in found {
         exec(
             conn,
             "UPDATE alert_deliveries SET next_attempt_at = ?3, claimed_by = ?4
              WHERE alert_id = ?1 AND webhook = ?2",
-            params![id, webhook, until, owner],
+            args![id, webhook, until, owner],
         )?;
         due.push(DueDelivery {
             alert: event(id, &doc)?,
@@ -291,7 +279,7 @@ pub(super) fn claim(
 }
 
 pub(super) fn record(
-    conn: &Connection,
+    conn: &dyn Sql,
     alert_id: i64,
     webhook: &str,
     attempt: &DeliveryAttempt,
@@ -299,31 +287,24 @@ pub(super) fn record(
 ) -> StoreResult<i64> {
     let at = timestamp(now);
     let attempts: Option<i64> = match attempt {
-        DeliveryAttempt::Delivered => conn
-            .prepare_cached(
-                "UPDATE alert_deliveries SET attempts = attempts + 1, delivered_at = ?3,
-                    last_error = NULL, claimed_by = NULL
-                 WHERE alert_id = ?1 AND webhook = ?2 AND delivered_at IS NULL
-                 RETURNING attempts",
-            )
-            .map_err(internal)?
-            .query_row(params![alert_id, webhook, at], |r| r.get(0))
-            .optional()
-            .map_err(internal)?,
-        DeliveryAttempt::Failed { error, retry_at } => conn
-            .prepare_cached(
-                "UPDATE alert_deliveries SET attempts = attempts + 1, next_attempt_at = ?3,
-                    last_error = ?4, claimed_by = NULL
-                 WHERE alert_id = ?1 AND webhook = ?2 AND delivered_at IS NULL
-                 RETURNING attempts",
-            )
-            .map_err(internal)?
-            .query_row(
-                params![alert_id, webhook, timestamp(*retry_at), error],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(internal)?,
+        DeliveryAttempt::Delivered => one(
+            conn,
+            "UPDATE alert_deliveries SET attempts = attempts + 1, delivered_at = ?3,
+                last_error = NULL, claimed_by = NULL
+             WHERE alert_id = ?1 AND webhook = ?2 AND delivered_at IS NULL
+             RETURNING attempts",
+            args![alert_id, webhook, at],
+            |r| r.get(0),
+        )?,
+        DeliveryAttempt::Failed { error, retry_at } => one(
+            conn,
+            "UPDATE alert_deliveries SET attempts = attempts + 1, next_attempt_at = ?3,
+                last_error = ?4, claimed_by = NULL
+             WHERE alert_id = ?1 AND webhook = ?2 AND delivered_at IS NULL
+             RETURNING attempts",
+            args![alert_id, webhook, timestamp(*retry_at), error],
+            |r| r.get(0),
+        )?,
     };
     // Already delivered (or never queued): nothing to record.
     let Some(attempts) = attempts else {
@@ -336,7 +317,7 @@ pub(super) fn record(
                                              WHERE alert_id = ?1 AND delivered_at IS NULL)
                            THEN NULL ELSE ?2 END
          WHERE id = ?1",
-        params![alert_id, at],
+        args![alert_id, at],
     )?;
     Ok(attempts)
 }

@@ -12,10 +12,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, params_from_iter, Connection, ToSql};
 use serde::{Deserialize, Serialize};
 
-use super::internal;
+use super::{args, exec, one, rows, Arg, Sql, ToArg};
 use crate::admission::rate;
 use crate::api::usage::{timestamp, UsageState};
 use crate::store::{Admission, Gauge, HoldEntry, Refusal, StoreError, StoreResult, Unit};
@@ -37,13 +36,13 @@ fn pairs(n: usize) -> String {
     vec!["(?,?)"; n].join(",")
 }
 
-fn key_args(keys: &[Key]) -> Vec<&dyn ToSql> {
+fn key_args(keys: &[Key]) -> Vec<Arg<'_>> {
     keys.iter()
-        .flat_map(|(s, l)| [s as &dyn ToSql, l as &dyn ToSql])
+        .flat_map(|(s, l)| [s.to_arg(), l.to_arg()])
         .collect()
 }
 
-fn counters(conn: &Connection, keys: &[Key]) -> StoreResult<HashMap<Key, Counter>> {
+fn counters(conn: &dyn Sql, keys: &[Key]) -> StoreResult<HashMap<Key, Counter>> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
@@ -52,25 +51,22 @@ fn counters(conn: &Connection, keys: &[Key]) -> StoreResult<HashMap<Key, Counter
          FROM counters WHERE (scope, limit_key) IN (VALUES {})",
         pairs(keys.len())
     );
-    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    let rows = stmt
-        .query_map(params_from_iter(key_args(keys)), |r| {
-            Ok((
-                (r.get(0)?, r.get(1)?),
-                Counter {
-                    used: r.get(2)?,
-                    held: r.get(3)?,
-                    window_started_at: r.get(4)?,
-                    last_reset_at: r.get(5)?,
-                    exhausted_window: r.get(6)?,
-                },
-            ))
-        })
-        .map_err(internal)?;
-    rows.collect::<Result<_, _>>().map_err(internal)
+    let found = rows(conn, &sql, &key_args(keys), |r| {
+        Ok((
+            (r.get(0)?, r.get(1)?),
+            Counter {
+                used: r.get(2)?,
+                held: r.get(3)?,
+                window_started_at: r.get(4)?,
+                last_reset_at: r.get(5)?,
+                exhausted_window: r.get(6)?,
+            },
+        ))
+    })?;
+    Ok(found.into_iter().collect())
 }
 
-fn slots(conn: &Connection, keys: &[Key], from: i64) -> StoreResult<HashMap<Key, Vec<(i64, i64)>>> {
+fn slots(conn: &dyn Sql, keys: &[Key], from: i64) -> StoreResult<HashMap<Key, Vec<(i64, i64)>>> {
     let mut out: HashMap<Key, Vec<(i64, i64)>> = HashMap::new();
     if keys.is_empty() {
         return Ok(out);
@@ -81,25 +77,13 @@ fn slots(conn: &Connection, keys: &[Key], from: i64) -> StoreResult<HashMap<Key,
         pairs(keys.len())
     );
     let mut args = key_args(keys);
-    args.push(&from);
-    let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-    let rows = stmt
-        .query_map(params_from_iter(args), |r| {
-            Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))
-        })
-        .map_err(internal)?;
-    for row in rows {
-        let (key, slot) = row.map_err(internal)?;
+    args.push(from.to_arg());
+    for (key, slot) in rows(conn, &sql, &args, |r| {
+        Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?)))
+    })? {
         out.entry(key).or_default().push(slot);
     }
     Ok(out)
-}
-
-fn exec(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<usize> {
-    conn.prepare_cached(sql)
-        .map_err(internal)?
-        .execute(args)
-        .map_err(internal)
 }
 
 /// A budget's counter in its current window: a new one starts now; one whose reset came
@@ -145,7 +129,7 @@ fn until_reset(
 }
 
 /// Writes counters back as they now stand.
-fn save_counters(conn: &Connection, rows: &[(&Key, i64, &Counter)]) -> StoreResult<()> {
+fn save_counters(conn: &dyn Sql, rows: &[(&Key, i64, &Counter)]) -> StoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -159,25 +143,22 @@ fn save_counters(conn: &Connection, rows: &[(&Key, i64, &Counter)]) -> StoreResu
             last_reset_at = excluded.last_reset_at, exhausted_window = excluded.exhausted_window",
         vec!["(?,?,?,?,?,?,?,?)"; rows.len()].join(",")
     );
-    let args: Vec<&dyn ToSql> = rows
+    let args: Vec<Arg<'_>> = rows
         .iter()
         .flat_map(|(k, scale, c)| {
             [
-                &k.0 as &dyn ToSql,
-                &k.1,
-                scale,
-                &c.used,
-                &c.held,
-                &c.window_started_at,
-                &c.last_reset_at,
-                &c.exhausted_window,
+                k.0.to_arg(),
+                k.1.to_arg(),
+                scale.to_arg(),
+                c.used.to_arg(),
+                c.held.to_arg(),
+                c.window_started_at.to_arg(),
+                c.last_reset_at.to_arg(),
+                c.exhausted_window.to_arg(),
             ]
         })
         .collect();
-    conn.prepare_cached(&sql)
-        .map_err(internal)?
-        .execute(params_from_iter(args))
-        .map_err(internal)?;
+    exec(conn, &sql, &args)?;
     Ok(())
 }
 
@@ -223,7 +204,7 @@ impl Held {
 
 /// Records an alert of a budget's window, once (`kind`: `threshold` or `limit`).
 fn raise(
-    conn: &Connection,
+    conn: &dyn Sql,
     h: &Held,
     kind: &str,
     used: i64,
@@ -248,7 +229,7 @@ fn raise(
         "INSERT INTO alerts(scope, limit_key, window_started_at, kind, doc, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(scope, limit_key, window_started_at, kind) DO NOTHING",
-        params![
+        args![
             h.scope,
             h.limit,
             window,
@@ -263,7 +244,7 @@ fn raise(
 /// A budget that refused a request: its window shows `exhausted`, and its limit alert
 /// is raised.
 fn exhaust(
-    conn: &Connection,
+    conn: &dyn Sql,
     entry: &HoldEntry,
     key: &Key,
     mut c: Counter,
@@ -282,7 +263,7 @@ fn exhaust(
 }
 
 pub(super) fn admit(
-    conn: &Connection,
+    conn: &dyn Sql,
     owner: &str,
     hold: &str,
     entries: &[HoldEntry],
@@ -371,29 +352,34 @@ pub(super) fn admit(
     if !rates.is_empty() {
         let sql = format!(
             "INSERT INTO rate_slots(scope, limit_key, slot, amount) VALUES {}
-             ON CONFLICT(scope, limit_key, slot) DO UPDATE SET amount = amount + excluded.amount",
+             ON CONFLICT(scope, limit_key, slot) DO UPDATE
+             SET amount = rate_slots.amount + excluded.amount",
             vec!["(?,?,?,?)"; rates.len()].join(",")
         );
         let keys: Vec<(String, i64)> = rates
             .iter()
             .map(|e| (e.scope.key(), e.slot.unwrap_or_default()))
             .collect();
-        let args: Vec<&dyn ToSql> = rates
+        let args: Vec<Arg<'_>> = rates
             .iter()
             .zip(&keys)
-            .flat_map(|(e, (scope, slot))| [scope as &dyn ToSql, &e.limit, slot, &e.amount])
+            .flat_map(|(e, (scope, slot))| {
+                [
+                    scope.to_arg(),
+                    e.limit.to_arg(),
+                    slot.to_arg(),
+                    e.amount.to_arg(),
+                ]
+            })
             .collect();
-        conn.prepare_cached(&sql)
-            .map_err(internal)?
-            .execute(params_from_iter(args))
-            .map_err(internal)?;
+        exec(conn, &sql, &args)?;
         // Slots no window counts any more go, once per slot.
         for (e, (scope, slot)) in rates.iter().zip(&keys) {
             if e.new_slot {
                 exec(
                     conn,
                     "DELETE FROM rate_slots WHERE scope = ?1 AND limit_key = ?2 AND slot < ?3",
-                    params![scope, e.limit, rate::first_counted(*slot)],
+                    args![scope, e.limit, rate::first_counted(*slot)],
                 )?;
             }
         }
@@ -404,21 +390,22 @@ pub(super) fn admit(
     exec(
         conn,
         "INSERT INTO holds(id, owner, created_at, entries) VALUES (?1, ?2, ?3, ?4)",
-        params![hold, owner, timestamp(now), doc],
+        args![hold, owner, timestamp(now), doc],
     )?;
     Ok(Admission::Admitted)
 }
 
 /// The hold's entries, taken out of the ledger; `None` when it is already settled.
-fn take_hold(conn: &Connection, hold: &str) -> StoreResult<Option<Vec<Held>>> {
-    let mut stmt = conn
-        .prepare_cached("DELETE FROM holds WHERE id = ?1 RETURNING entries")
-        .map_err(internal)?;
-    let mut rows = stmt.query([hold]).map_err(internal)?;
-    let Some(row) = rows.next().map_err(internal)? else {
+fn take_hold(conn: &dyn Sql, hold: &str) -> StoreResult<Option<Vec<Held>>> {
+    let Some(doc) = one(
+        conn,
+        "DELETE FROM holds WHERE id = ?1 RETURNING entries",
+        args![hold],
+        |r| r.get::<String>(0),
+    )?
+    else {
         return Ok(None);
     };
-    let doc: String = row.get(0).map_err(internal)?;
     serde_json::from_str(&doc)
         .map(Some)
         .map_err(|e| StoreError::Internal(anyhow::anyhow!("hold `{hold}` is unreadable: {e}")))
@@ -426,7 +413,7 @@ fn take_hold(conn: &Connection, hold: &str) -> StoreResult<Option<Vec<Held>>> {
 
 /// Replaces the held amounts with `actual` (one per entry); raises the alerts of budgets
 /// it carries across their threshold or limit.
-fn apply(conn: &Connection, held: &[Held], actual: &[i64], now: DateTime<Utc>) -> StoreResult<()> {
+fn apply(conn: &dyn Sql, held: &[Held], actual: &[i64], now: DateTime<Utc>) -> StoreResult<()> {
     let used = |i: usize, h: &Held| match h.gauge {
         'c' => 0,
         _ => actual.get(i).copied().unwrap_or(h.amount).max(0),
@@ -439,28 +426,30 @@ fn apply(conn: &Connection, held: &[Held], actual: &[i64], now: DateTime<Utc>) -
     if !counted.is_empty() {
         let sql = format!(
             "WITH s(scope, limit_key, release, charge) AS (VALUES {})
-             UPDATE counters SET held = max(counters.held - s.release, 0),
+             UPDATE counters SET held = CASE WHEN counters.held > s.release
+                    THEN counters.held - s.release ELSE 0 END,
                 used = counters.used + s.charge
              FROM s WHERE counters.scope = s.scope AND counters.limit_key = s.limit_key
              RETURNING counters.scope, counters.limit_key, counters.used, counters.window_started_at",
-            vec!["(?,?,?,?)"; counted.len()].join(",")
+            vec!["(?,?,CAST(? AS BIGINT),CAST(? AS BIGINT))"; counted.len()].join(",")
         );
         let charges: Vec<i64> = counted.iter().map(|(i, h)| used(*i, h)).collect();
-        let args: Vec<&dyn ToSql> = counted
+        let args: Vec<Arg<'_>> = counted
             .iter()
             .zip(&charges)
-            .flat_map(|((_, h), c)| [&h.scope as &dyn ToSql, &h.limit, &h.amount, c])
-            .collect();
-        let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
-        let rows: Vec<(Key, i64, Option<String>)> = stmt
-            .query_map(params_from_iter(args), |r| {
-                Ok(((r.get(0)?, r.get(1)?), r.get(2)?, r.get(3)?))
+            .flat_map(|((_, h), c)| {
+                [
+                    h.scope.to_arg(),
+                    h.limit.to_arg(),
+                    h.amount.to_arg(),
+                    c.to_arg(),
+                ]
             })
-            .map_err(internal)?
-            .collect::<Result<_, _>>()
-            .map_err(internal)?;
-        drop(stmt);
-        for (key, after, window) in rows {
+            .collect();
+        let changed: Vec<(Key, i64, Option<String>)> = rows(conn, &sql, &args, |r| {
+            Ok(((r.get(0)?, r.get(1)?), r.get(2)?, r.get(3)?))
+        })?;
+        for (key, after, window) in changed {
             let Some(((_, h), charge)) = counted
                 .iter()
                 .zip(&charges)
@@ -478,7 +467,7 @@ fn apply(conn: &Connection, held: &[Held], actual: &[i64], now: DateTime<Utc>) -
                     conn,
                     "UPDATE counters SET exhausted_window = window_started_at
                      WHERE scope = ?1 AND limit_key = ?2",
-                    params![h.scope, h.limit],
+                    args![h.scope, h.limit],
                 )?;
                 raise(conn, h, "limit", after, &window, now)?;
             }
@@ -489,9 +478,10 @@ fn apply(conn: &Connection, held: &[Held], actual: &[i64], now: DateTime<Utc>) -
         if h.gauge == 'r' && delta != 0 {
             exec(
                 conn,
-                "UPDATE rate_slots SET amount = max(amount + ?4, 0)
+                "UPDATE rate_slots
+                 SET amount = CASE WHEN amount + ?4 > 0 THEN amount + ?4 ELSE 0 END
                  WHERE scope = ?1 AND limit_key = ?2 AND slot = ?3",
-                params![h.scope, h.limit, h.slot.unwrap_or_default(), delta],
+                args![h.scope, h.limit, h.slot.unwrap_or_default(), delta],
             )?;
         }
     }
@@ -499,7 +489,7 @@ fn apply(conn: &Connection, held: &[Held], actual: &[i64], now: DateTime<Utc>) -
 }
 
 pub(super) fn settle(
-    conn: &Connection,
+    conn: &dyn Sql,
     hold: &str,
     actual: &[i64],
     now: DateTime<Utc>,
@@ -512,19 +502,16 @@ pub(super) fn settle(
 
 /// Holds of processes that are gone, settled at their full amounts.
 pub(super) fn recover(
-    conn: &Connection,
+    conn: &dyn Sql,
     alive: &dyn Fn(&str) -> bool,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let holds: Vec<(String, String)> = {
-        let mut stmt = conn
-            .prepare_cached("SELECT id, owner FROM holds")
-            .map_err(internal)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(internal)?;
-        rows.collect::<Result<_, _>>().map_err(internal)?
-    };
+    let holds: Vec<(String, String)> = rows(
+        conn,
+        "SELECT id, owner FROM holds ORDER BY id",
+        args![],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let mut n = 0;
     for (id, owner) in holds {
         if alive(&owner) {

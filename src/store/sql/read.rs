@@ -1,8 +1,6 @@
 //! Reads, shared by read snapshots and write transactions: both are a [`Db`].
 
-use rusqlite::{Connection, OptionalExtension};
-
-use super::{docs, from_doc, internal, page_of};
+use super::{args, docs, from_doc, one, page_of, rows, Arg, DbResult, Dialect, Row, Sql, ToArg};
 use crate::api::api_key::ApiKey;
 use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
@@ -16,42 +14,14 @@ use crate::store::{
 
 /// A connection in a transaction (a read snapshot or a write transaction).
 pub(super) trait Db {
-    fn db(&self) -> &Connection;
-}
-
-pub(super) fn rows<T>(
-    conn: &Connection,
-    sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> StoreResult<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql).map_err(internal)?;
-    let out = stmt
-        .query_map(args, f)
-        .map_err(internal)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    Ok(out)
-}
-
-fn one<T>(
-    conn: &Connection,
-    sql: &str,
-    args: &[&dyn rusqlite::ToSql],
-    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> StoreResult<Option<T>> {
-    conn.prepare_cached(sql)
-        .map_err(internal)?
-        .query_row(args, f)
-        .optional()
-        .map_err(internal)
+    fn db(&self) -> &dyn Sql;
 }
 
 fn doc_of<T: serde::de::DeserializeOwned>(doc: Option<String>) -> StoreResult<Option<T>> {
     doc.map(|d| from_doc(&d)).transpose()
 }
 
-fn integration_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Vec<u8>)> {
+fn integration_row(r: &Row) -> DbResult<(String, Vec<u8>)> {
     Ok((r.get(0)?, r.get(1)?))
 }
 
@@ -63,7 +33,7 @@ fn to_integration((doc, sealed_secrets): (String, Vec<u8>)) -> StoreResult<Integ
 }
 
 /// The budget counter's columns, read beside a record (`c` joined on its scope).
-const USAGE_COLUMNS: &str = "CAST(c.used AS REAL) / c.scale, c.window_started_at, c.last_reset_at, c.scope IS NOT NULL, c.exhausted_window IS c.window_started_at";
+const USAGE_COLUMNS: &str = "CAST(c.used AS DOUBLE PRECISION) / c.scale, c.window_started_at, c.last_reset_at, c.scope IS NOT NULL, c.exhausted_window IS NOT DISTINCT FROM c.window_started_at";
 const ACCESS_USAGE: &str = "LEFT JOIN counters c ON c.scope = 'access/' || a.integration_id || '/' || a.workspace_id AND c.limit_key = 'budget'";
 const PROVIDER_USAGE: &str =
     "LEFT JOIN counters c ON c.scope = 'provider/' || p.id AND c.limit_key = 'budget'";
@@ -71,8 +41,8 @@ const VK_USAGE: &str =
     "LEFT JOIN counters c ON c.scope = 'virtual_key/' || v.id AND c.limit_key = 'budget'";
 
 /// The counter columns starting at `at`, as a usage view.
-fn usage_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<UsageState>> {
-    if !r.get::<_, bool>(at + 3)? {
+fn usage_at(r: &Row, at: usize) -> DbResult<Option<UsageState>> {
+    if !r.get::<bool>(at + 3)? {
         return Ok(None);
     }
     Ok(Some(UsageState {
@@ -84,7 +54,7 @@ fn usage_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<UsageSt
     }))
 }
 
-fn doc_and_usage(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Option<UsageState>)> {
+fn doc_and_usage(r: &Row) -> DbResult<(String, Option<UsageState>)> {
     Ok((r.get(0)?, usage_at(r, 1)?))
 }
 
@@ -96,13 +66,8 @@ fn to_access((doc, usage): (String, Option<UsageState>)) -> StoreResult<AccessRe
 
 type ProviderRow = (String, String, bool, Option<UsageState>);
 
-fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProviderRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get::<_, i64>(2)? != 0,
-        usage_at(r, 3)?,
-    ))
+fn provider_row(r: &Row) -> DbResult<ProviderRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get::<i64>(2)? != 0, usage_at(r, 3)?))
 }
 
 fn to_provider(
@@ -119,7 +84,7 @@ fn to_provider(
 
 type VkRow = (String, Vec<u8>, Option<UsageState>);
 
-fn vk_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VkRow> {
+fn vk_row(r: &Row) -> DbResult<VkRow> {
     Ok((r.get(0)?, r.get(1)?, usage_at(r, 2)?))
 }
 
@@ -134,15 +99,23 @@ fn to_vk((doc, sealed_secrets, usage): VkRow) -> StoreResult<VirtualKeyRecord> {
 
 /// The fingerprint of the key that sealed a `secrets` column's value, in SQL: format 2
 /// stores it (8 bytes) after the version byte; format 1 names none (NULL).
-pub(super) const SEALED_BY: &str =
-    "CASE WHEN substr(secrets, 1, 1) = x'02' THEN lower(hex(substr(secrets, 2, 8))) END";
+pub(super) fn sealed_by(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "CASE WHEN substr(secrets, 1, 1) = x'02' THEN lower(hex(substr(secrets, 2, 8))) END"
+        }
+        Dialect::Postgres => {
+            "CASE WHEN get_byte(secrets, 0) = 2 THEN encode(substr(secrets, 2, 8), 'hex') END"
+        }
+    }
+}
 
 impl<T: Db> StoreRead for T {
     fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
         one(
             self.db(),
             "SELECT value FROM meta WHERE key = ?1",
-            &[&key],
+            args![key],
             |r| r.get(0),
         )
     }
@@ -151,14 +124,15 @@ impl<T: Db> StoreRead for T {
         rows(
             self.db(),
             &format!(
-                "SELECT {SEALED_BY} AS k, count(*) FROM (
+                "SELECT {} AS k, count(*) FROM (
                     SELECT secrets FROM integrations
                     UNION ALL SELECT secrets FROM integration_models WHERE secrets IS NOT NULL
                     UNION ALL SELECT secrets FROM virtual_keys
-                 ) GROUP BY k ORDER BY k"
+                 ) s GROUP BY k ORDER BY k",
+                sealed_by(self.db().dialect())
             ),
-            &[],
-            |r| Ok((r.get(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0))),
+            args![],
+            |r| Ok((r.get(0)?, u64::try_from(r.get::<i64>(1)?).unwrap_or(0))),
         )
     }
 
@@ -168,13 +142,13 @@ impl<T: Db> StoreRead for T {
         limit: usize,
     ) -> StoreResult<Vec<SealedValue>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let not_under = format!("({SEALED_BY}) IS NOT ?1");
+        let not_under = format!("({}) IS DISTINCT FROM ?1", sealed_by(self.db().dialect()));
         let mut out = rows(
             self.db(),
             &format!(
                 "SELECT id, secrets FROM integrations WHERE {not_under} ORDER BY rowid LIMIT ?2"
             ),
-            &[&fingerprint, &limit],
+            args![fingerprint, limit],
             |r| {
                 Ok(SealedValue {
                     owner: SealedOwner::Integration(r.get(0)?),
@@ -190,7 +164,7 @@ impl<T: Db> StoreRead for T {
                     "SELECT integration_id, slug, secrets FROM integration_models
                      WHERE secrets IS NOT NULL AND {not_under} ORDER BY rowid LIMIT ?2"
                 ),
-                &[&fingerprint, &left],
+                args![fingerprint, left],
                 |r| {
                     Ok(SealedValue {
                         owner: SealedOwner::ModelHeaders {
@@ -209,7 +183,7 @@ impl<T: Db> StoreRead for T {
                 &format!(
                     "SELECT id, secrets FROM virtual_keys WHERE {not_under} ORDER BY rowid LIMIT ?2"
                 ),
-                &[&fingerprint, &left],
+                args![fingerprint, left],
                 |r| {
                     Ok(SealedValue {
                         owner: SealedOwner::VirtualKey(r.get(0)?),
@@ -245,8 +219,7 @@ impl<T: Db> StoreRead for T {
         } else {
             format!("WHERE {}", clauses.join(" AND "))
         };
-        let params: Vec<&dyn rusqlite::ToSql> =
-            args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+        let params: Vec<Arg<'_>> = args.iter().map(|a| a.to_arg()).collect();
         docs(page_of(
             self.db(),
             "workspaces",
@@ -262,7 +235,7 @@ impl<T: Db> StoreRead for T {
         doc_of(one(
             self.db(),
             "SELECT doc FROM workspaces WHERE id = ?1 OR slug = ?1",
-            &[&id_or_slug],
+            args![id_or_slug],
             |r| r.get(0),
         )?)
     }
@@ -270,7 +243,7 @@ impl<T: Db> StoreRead for T {
     fn workspace_dependents(&mut self, id: &str) -> StoreResult<WorkspaceDependents> {
         let conn = self.db();
         let column = |sql: &str| -> StoreResult<Vec<String>> {
-            rows(conn, sql, &[&id], |r| r.get::<_, String>(0))
+            rows(conn, sql, args![id], |r| r.get::<String>(0))
         };
         Ok(WorkspaceDependents {
             integrations: column(
@@ -304,7 +277,7 @@ impl<T: Db> StoreRead for T {
             "integrations",
             "doc, secrets",
             &format!("WHERE {scope} AND {workspace}"),
-            &[&q.workspace_id],
+            args![q.workspace_id],
             &q.page,
             integration_row,
         )?;
@@ -319,7 +292,7 @@ impl<T: Db> StoreRead for T {
         one(
             self.db(),
             "SELECT doc, secrets FROM integrations WHERE slug = ?1 OR id = ?1",
-            &[&slug_or_id],
+            args![slug_or_id],
             integration_row,
         )?
         .map(to_integration)
@@ -330,7 +303,7 @@ impl<T: Db> StoreRead for T {
         rows(
             self.db(),
             "SELECT doc, secrets FROM integrations ORDER BY rowid",
-            &[],
+            args![],
             integration_row,
         )?
         .into_iter()
@@ -349,7 +322,7 @@ impl<T: Db> StoreRead for T {
                 "SELECT a.doc, {USAGE_COLUMNS} FROM integration_workspaces a {ACCESS_USAGE}
                  WHERE a.integration_id = ?1 AND a.workspace_id = ?2"
             ),
-            &[&integration_id, &workspace_id],
+            args![integration_id, workspace_id],
             doc_and_usage,
         )?
         .map(to_access)
@@ -368,7 +341,7 @@ impl<T: Db> StoreRead for T {
                  WHERE (?1 IS NULL OR a.integration_id = ?1) AND (?2 IS NULL OR a.workspace_id = ?2)
                  ORDER BY a.rowid"
             ),
-            &[&integration_id, &workspace_id],
+            args![integration_id, workspace_id],
             doc_and_usage,
         )?
         .into_iter()
@@ -387,7 +360,7 @@ impl<T: Db> StoreRead for T {
                 "SELECT p.doc, p.integration_id, p.revoked, {USAGE_COLUMNS} FROM providers p
                  {PROVIDER_USAGE} WHERE p.workspace_id = ?1 AND (p.slug = ?2 OR p.id = ?2)"
             ),
-            &[&workspace_id, &slug_or_id],
+            args![workspace_id, slug_or_id],
             provider_row,
         )?
         .map(to_provider)
@@ -407,7 +380,7 @@ impl<T: Db> StoreRead for T {
                  WHERE (?1 IS NULL OR p.workspace_id = ?1) AND (?2 IS NULL OR p.integration_id = ?2)
                  ORDER BY p.rowid"
             ),
-            &[&workspace_id, &integration_id],
+            args![workspace_id, integration_id],
             provider_row,
         )?
         .into_iter()
@@ -423,7 +396,7 @@ impl<T: Db> StoreRead for T {
         let total: i64 = one(
             self.db(),
             "SELECT count(*) FROM providers WHERE ?1 IS NULL OR workspace_id = ?1",
-            &[&workspace_id],
+            args![workspace_id],
             |r| r.get(0),
         )?
         .unwrap_or(0);
@@ -437,7 +410,7 @@ impl<T: Db> StoreRead for T {
                  WHERE ?1 IS NULL OR p.workspace_id = ?1
                  ORDER BY p.rowid LIMIT ?2 OFFSET ?3"
             ),
-            &[&workspace_id, &limit, &offset],
+            args![workspace_id, limit, offset],
             provider_row,
         )?
         .into_iter()
@@ -450,8 +423,8 @@ impl<T: Db> StoreRead for T {
         rows(
             self.db(),
             "SELECT doc, secrets FROM integration_models WHERE integration_id = ?1 ORDER BY rowid",
-            &[&integration_id],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)),
+            args![integration_id],
+            |r| Ok((r.get::<String>(0)?, r.get::<Option<Vec<u8>>>(1)?)),
         )?
         .into_iter()
         .map(|(doc, sealed_headers)| {
@@ -474,7 +447,7 @@ impl<T: Db> StoreRead for T {
                 "SELECT v.doc, v.secrets, {USAGE_COLUMNS} FROM virtual_keys v {VK_USAGE}
                  WHERE v.workspace_id = ?1 AND (v.slug = ?2 OR v.id = ?2)"
             ),
-            &[&workspace_id, &slug_or_id],
+            args![workspace_id, slug_or_id],
             vk_row,
         )?
         .map(to_vk)
@@ -488,7 +461,7 @@ impl<T: Db> StoreRead for T {
                 "SELECT v.doc, v.secrets, {USAGE_COLUMNS} FROM virtual_keys v {VK_USAGE}
                  WHERE (?1 IS NULL OR v.workspace_id = ?1) ORDER BY v.rowid"
             ),
-            &[&workspace_id],
+            args![workspace_id],
             vk_row,
         )?
         .into_iter()
@@ -497,7 +470,7 @@ impl<T: Db> StoreRead for T {
     }
 
     fn count_api_keys(&mut self) -> StoreResult<u64> {
-        let n: i64 = one(self.db(), "SELECT COUNT(*) FROM api_keys", &[], |r| {
+        let n: i64 = one(self.db(), "SELECT COUNT(*) FROM api_keys", args![], |r| {
             r.get(0)
         })?
         .unwrap_or(0);
@@ -505,14 +478,20 @@ impl<T: Db> StoreRead for T {
     }
 
     fn api_keys(&mut self, q: &ApiKeyQuery) -> StoreResult<(u64, Vec<ApiKey>)> {
-        let types = serde_json::to_string(&q.types).map_err(internal)?;
+        let mut params = vec![q.workspace_id.to_arg()];
+        params.extend(q.types.iter().map(|t| t.to_arg()));
+        let types = if q.types.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (2..=params.len()).map(|i| format!("?{i}")).collect();
+            format!("AND json_extract(doc, '$.type') IN ({})", marks.join(", "))
+        };
         docs(page_of(
             self.db(),
             "api_keys",
             "doc",
-            "WHERE (?1 IS NULL OR workspace_id = ?1)
-               AND (?2 = '[]' OR json_extract(doc, '$.type') IN (SELECT value FROM json_each(?2)))",
-            &[&q.workspace_id, &types],
+            &format!("WHERE (?1 IS NULL OR workspace_id = ?1) {types}"),
+            &params,
             &q.page,
             |r| r.get(0),
         )?)
@@ -522,7 +501,7 @@ impl<T: Db> StoreRead for T {
         doc_of(one(
             self.db(),
             "SELECT doc FROM api_keys WHERE id = ?1",
-            &[&id],
+            args![id],
             |r| r.get(0),
         )?)
     }
@@ -530,10 +509,10 @@ impl<T: Db> StoreRead for T {
     fn usage(&mut self, scope: &UsageScope, limit: &str) -> StoreResult<Option<UsageState>> {
         one(
             self.db(),
-            "SELECT CAST(used AS REAL) / scale, window_started_at, last_reset_at, 1,
-                    exhausted_window IS window_started_at
+            "SELECT CAST(used AS DOUBLE PRECISION) / scale, window_started_at, last_reset_at, 1,
+                    exhausted_window IS NOT DISTINCT FROM window_started_at
              FROM counters WHERE scope = ?1 AND limit_key = ?2",
-            &[&scope.key(), &limit],
+            args![scope.key(), limit],
             |r| usage_at(r, 0),
         )
         .map(Option::flatten)
@@ -547,19 +526,16 @@ impl<T: Db> StoreRead for T {
         } else {
             prefixes
         };
-        let mut stmt = self
-            .db()
-            .prepare_cached(
-                "SELECT scope, limit_key, scale, used, held, window_started_at, last_reset_at,
-                        exhausted_window IS window_started_at
-                 FROM counters WHERE scope >= ?1 AND scope < ?2 ORDER BY scope, limit_key",
-            )
-            .map_err(internal)?;
         let mut out = Vec::new();
         for prefix in prefixes {
             let upper = format!("{prefix}\u{10FFFF}");
-            let rows = stmt
-                .query_map(rusqlite::params![prefix, upper], |r| {
+            out.extend(rows(
+                self.db(),
+                "SELECT scope, limit_key, scale, used, held, window_started_at, last_reset_at,
+                        exhausted_window IS NOT DISTINCT FROM window_started_at
+                 FROM counters WHERE scope >= ?1 AND scope < ?2 ORDER BY scope, limit_key",
+                args![prefix, upper],
+                |r| {
                     Ok(CounterState {
                         scope: r.get(0)?,
                         limit: r.get(1)?,
@@ -570,11 +546,8 @@ impl<T: Db> StoreRead for T {
                         last_reset_at: r.get(6)?,
                         exhausted: r.get(7)?,
                     })
-                })
-                .map_err(internal)?;
-            for row in rows {
-                out.push(row.map_err(internal)?);
-            }
+                },
+            )?);
         }
         out.sort_by(|a, b| (&a.scope, &a.limit).cmp(&(&b.scope, &b.limit)));
         out.dedup_by(|a, b| a.scope == b.scope && a.limit == b.limit);
@@ -582,16 +555,14 @@ impl<T: Db> StoreRead for T {
     }
 
     fn rate_usage(&mut self, scope: &UsageScope, limit: &str, from_slot: i64) -> StoreResult<i64> {
-        self.db()
-            .prepare_cached(
-                "SELECT COALESCE(sum(amount), 0) FROM rate_slots
-                 WHERE scope = ?1 AND limit_key = ?2 AND slot >= ?3",
-            )
-            .map_err(internal)?
-            .query_row(rusqlite::params![scope.key(), limit, from_slot], |r| {
-                r.get(0)
-            })
-            .map_err(internal)
+        Ok(one(
+            self.db(),
+            "SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM rate_slots
+             WHERE scope = ?1 AND limit_key = ?2 AND slot >= ?3",
+            args![scope.key(), limit, from_slot],
+            |r| r.get(0),
+        )?
+        .unwrap_or(0))
     }
 
     fn alerts(&mut self, query: &AlertQuery) -> StoreResult<(u64, Vec<Alert>)> {
@@ -646,7 +617,7 @@ impl<T: Db> StoreRead for T {
             "configs",
             "doc",
             "WHERE (?1 IS NULL OR workspace_id = ?1)",
-            &[&q.workspace_id],
+            args![q.workspace_id],
             &q.page,
             |r| r.get(0),
         )?)
@@ -656,7 +627,7 @@ impl<T: Db> StoreRead for T {
         doc_of(one(
             self.db(),
             "SELECT doc FROM configs WHERE slug = ?1 OR id = ?1",
-            &[&slug_or_id],
+            args![slug_or_id],
             |r| r.get(0),
         )?)
     }
@@ -665,8 +636,8 @@ impl<T: Db> StoreRead for T {
         rows(
             self.db(),
             "SELECT doc FROM config_versions WHERE config_id = ?1 ORDER BY rowid DESC",
-            &[&config_id],
-            |r| r.get::<_, String>(0),
+            args![config_id],
+            |r| r.get::<String>(0),
         )?
         .iter()
         .map(|d| from_doc(d))
@@ -677,7 +648,7 @@ impl<T: Db> StoreRead for T {
         doc_of(one(
             self.db(),
             "SELECT doc FROM api_keys WHERE key_hash = ?1",
-            &[&hash],
+            args![hash],
             |r| r.get(0),
         )?)
     }

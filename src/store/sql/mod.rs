@@ -1,0 +1,383 @@
+//! The catalog's store over SQL, written once for every SQL engine it runs on (SQLite,
+//! PostgreSQL).
+//!
+//! The queries are in one dialect, SQLite's, kept to what PostgreSQL also understands
+//! (`?N` placeholders become `$N`; PostgreSQL's schema defines the few SQLite functions
+//! the queries use, such as `instr` and `json_extract`). Where the engines differ in a
+//! way no shim covers, [`Dialect`] says how. An engine supplies connections in a
+//! transaction ([`Pool`]); everything above them, reads, audited writes, the admission
+//! ledger, alerts, policies and the audit log, is here.
+
+mod alerts;
+mod audit;
+mod ledger;
+mod policies;
+mod read;
+mod store;
+mod write;
+
+pub use store::SqlStore;
+
+use super::{StoreError, StoreResult};
+
+/// The engine a connection speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A query argument, borrowed from the caller.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+/// What can be passed as a query argument.
+pub trait ToArg {
+    fn to_arg(&self) -> Arg<'_>;
+}
+
+impl ToArg for str {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Text(self)
+    }
+}
+
+impl ToArg for String {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Text(self)
+    }
+}
+
+impl ToArg for [u8] {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Blob(self)
+    }
+}
+
+impl ToArg for Vec<u8> {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Blob(self)
+    }
+}
+
+impl ToArg for i64 {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Int(*self)
+    }
+}
+
+impl ToArg for i32 {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Int(i64::from(*self))
+    }
+}
+
+impl ToArg for bool {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Int(i64::from(*self))
+    }
+}
+
+impl ToArg for f64 {
+    fn to_arg(&self) -> Arg<'_> {
+        Arg::Real(*self)
+    }
+}
+
+impl<T: ToArg + ?Sized> ToArg for &T {
+    fn to_arg(&self) -> Arg<'_> {
+        (**self).to_arg()
+    }
+}
+
+impl<T: ToArg> ToArg for Option<T> {
+    fn to_arg(&self) -> Arg<'_> {
+        match self {
+            Some(v) => v.to_arg(),
+            None => Arg::Null,
+        }
+    }
+}
+
+/// The arguments of a query: `args![id, name]`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! sql_args {
+    ($($arg:expr),* $(,)?) => {
+        &[$($crate::store::sql::ToArg::to_arg(&$arg)),*][..]
+    };
+}
+pub(crate) use crate::sql_args as args;
+
+/// A value read from a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// One row of a query's result.
+#[derive(Debug, Clone, Default)]
+pub struct Row {
+    values: Vec<Value>,
+}
+
+impl Row {
+    pub fn new(values: Vec<Value>) -> Row {
+        Row { values }
+    }
+
+    /// Column `i`, as `T`.
+    pub fn get<T: FromValue>(&self, i: usize) -> DbResult<T> {
+        let value = self
+            .values
+            .get(i)
+            .ok_or_else(|| DbError::other(anyhow::anyhow!("no column {i} in the row")))?;
+        T::from_value(value).ok_or_else(|| {
+            DbError::other(anyhow::anyhow!(
+                "column {i} holds {value:?}, not a {}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+}
+
+/// What a column can be read as.
+pub trait FromValue: Sized {
+    fn from_value(value: &Value) -> Option<Self>;
+}
+
+impl FromValue for String {
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Blob(b) => Some(b.clone()),
+            Value::Text(s) => Some(s.as_bytes().to_vec()),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for i64 {
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for f64 {
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Real(f) => Some(*f),
+            // SQLite keeps a whole REAL as an integer when it can.
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Int(i) => Some(*i != 0),
+            _ => None,
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Null => Some(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// What went wrong in the database, as far as the store tells them apart.
+#[derive(Debug)]
+pub enum DbError {
+    /// A UNIQUE or PRIMARY KEY constraint refused the write.
+    Unique(anyhow::Error),
+    /// A foreign key refused the write: what it refers to is gone.
+    ForeignKey(anyhow::Error),
+    Other(anyhow::Error),
+}
+
+impl DbError {
+    pub fn other(e: impl Into<anyhow::Error>) -> DbError {
+        DbError::Other(e.into())
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Unique(e) | DbError::ForeignKey(e) | DbError::Other(e) => {
+                write!(f, "{e:#}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> StoreError {
+        match e {
+            DbError::ForeignKey(_) => StoreError::NotFound(
+                "a workspace or integration this request refers to was deleted meanwhile".into(),
+            ),
+            DbError::Unique(e) | DbError::Other(e) => StoreError::Internal(e),
+        }
+    }
+}
+
+/// Maps a UNIQUE violation to a conflict with `message`, anything else as usual.
+pub(crate) fn unique_or(e: DbError, message: impl FnOnce() -> String) -> StoreError {
+    match e {
+        DbError::Unique(_) => StoreError::Conflict(message()),
+        e => e.into(),
+    }
+}
+
+/// A connection inside a transaction.
+pub trait Sql {
+    fn dialect(&self) -> Dialect;
+    /// Runs a query and reads every row it returns.
+    fn query(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<Vec<Row>>;
+    /// Runs a statement; returns how many rows it changed.
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64>;
+}
+
+/// A connection in a transaction of its own: [`TxConn::commit`] lands it, dropping it
+/// rolls it back.
+pub trait TxConn: Sql {
+    fn commit(self: Box<Self>) -> DbResult<()>;
+}
+
+/// What a transaction is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxKind {
+    /// A consistent snapshot; never waits for writers.
+    Read,
+    /// An admin write: writers take turns.
+    Write,
+    /// A hold, a settlement or another ledger step: atomic against every other writer.
+    Ledger,
+}
+
+/// An engine's connections.
+pub trait Pool: Send + Sync {
+    fn begin(&self, kind: TxKind) -> StoreResult<Box<dyn TxConn + '_>>;
+    /// Whether the owner of a hold or a claimed delivery (see [`crate::store::owner`])
+    /// may still be running, given what the caller knows of processes on this machine.
+    fn alive(&self, owner: &str, on_this_machine: &dyn Fn(&str) -> bool) -> bool {
+        let _ = owner;
+        on_this_machine(owner)
+    }
+}
+
+/// Every row of a query, each read by `f`.
+pub(crate) fn rows<T>(
+    conn: &dyn Sql,
+    sql: &str,
+    args: &[Arg<'_>],
+    f: impl FnMut(&Row) -> DbResult<T>,
+) -> StoreResult<Vec<T>> {
+    Ok(conn
+        .query(sql, args)?
+        .iter()
+        .map(f)
+        .collect::<DbResult<Vec<T>>>()?)
+}
+
+/// The first row of a query, if any, read by `f`.
+pub(crate) fn one<T>(
+    conn: &dyn Sql,
+    sql: &str,
+    args: &[Arg<'_>],
+    f: impl FnOnce(&Row) -> DbResult<T>,
+) -> StoreResult<Option<T>> {
+    Ok(conn.query(sql, args)?.first().map(f).transpose()?)
+}
+
+/// Runs a statement; returns how many rows it changed.
+pub(crate) fn exec(conn: &dyn Sql, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+    Ok(conn.execute(sql, args)?)
+}
+
+pub(crate) fn internal(e: impl Into<anyhow::Error>) -> StoreError {
+    StoreError::Internal(e.into())
+}
+
+pub(crate) fn to_doc<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(internal)
+}
+
+pub(crate) fn from_doc<T: serde::de::DeserializeOwned>(doc: &str) -> StoreResult<T> {
+    serde_json::from_str(doc).map_err(internal)
+}
+
+/// Counts the rows of `table` that match `filter` (a `WHERE` clause or empty) and reads
+/// one page of `columns` from them, in insertion order.
+pub(crate) fn page_of<T>(
+    conn: &dyn Sql,
+    table: &str,
+    columns: &str,
+    filter: &str,
+    params: &[Arg<'_>],
+    page: &super::Page,
+    row: impl FnMut(&Row) -> DbResult<T>,
+) -> StoreResult<(u64, Vec<T>)> {
+    let total: i64 = one(
+        conn,
+        &format!("SELECT COUNT(*) FROM {table} {filter}"),
+        params,
+        |r| r.get(0),
+    )?
+    .unwrap_or(0);
+    let limit = i64::try_from(page.page_size).unwrap_or(i64::MAX);
+    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+    let items = rows(
+        conn,
+        &format!(
+            "SELECT {columns} FROM {table} {filter} ORDER BY rowid LIMIT {limit} OFFSET {offset}"
+        ),
+        params,
+        row,
+    )?;
+    Ok((u64::try_from(total).unwrap_or(0), items))
+}
+
+/// Decodes a page of JSON documents.
+pub(crate) fn docs<T: serde::de::DeserializeOwned>(
+    (total, docs): (u64, Vec<String>),
+) -> StoreResult<(u64, Vec<T>)> {
+    let items = docs
+        .iter()
+        .map(|d| from_doc(d))
+        .collect::<StoreResult<Vec<T>>>()?;
+    Ok((total, items))
+}
