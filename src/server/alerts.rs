@@ -193,7 +193,7 @@ pub fn configure(state: &AppState, webhooks: &[WebhookUrl]) -> anyhow::Result<u6
     let keys: Vec<AlertWebhook> = webhooks.iter().map(WebhookUrl::store_key).collect();
     state
         .store
-        .configure_alert_webhooks(&keys, &crate::store::owner::alive, Utc::now())
+        .configure_alert_webhooks(&keys, &|o| state.store.alive(o), Utc::now())
         .map_err(|e| anyhow::anyhow!("cannot prepare alert delivery: {e}"))
 }
 

@@ -71,7 +71,7 @@ impl AppState {
         // Holds a crashed process left open are settled at their full amounts: a request
         // that may have run is never forgiven.
         store
-            .recover_holds(&crate::store::owner::alive)
+            .recover_holds(&|o| store.alive(o))
             .map_err(|e| anyhow::anyhow!("cannot settle the holds left open: {e}"))?;
         let vault = Arc::new(Vault::new(
             store.clone(),

@@ -6,6 +6,7 @@
 
 pub mod ledger;
 pub mod owner;
+pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 
@@ -583,6 +584,14 @@ pub trait Store: Send + Sync {
     /// Settles, at their full amounts, the holds of owners (see [`owner`]) for which
     /// `alive` says no (a crash left them open); returns how many.
     fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64>;
+
+    /// Tells the other replicas sharing the catalog that this process is alive: holds of
+    /// a replica that stops telling are settled by the others (see [`Store::recover_holds`]).
+    fn heartbeat(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<()>;
+    /// Whether the owner of a hold or a claimed alert delivery may still be running: a
+    /// process of this machine (SQLite: every process sharing the file is), or a replica
+    /// whose heartbeat is recent (PostgreSQL).
+    fn alive(&self, owner: &str) -> bool;
 
     /// Deletes the audit records older than `cutoff` (retention) and records that it did.
     fn prune_audit(

@@ -12,6 +12,7 @@ use catalog::api::provisioning::WorkspaceAccess;
 use catalog::api::usage::UsageState;
 use catalog::api::virtual_key::VirtualKey;
 use catalog::api::workspace::Workspace;
+use catalog::store::postgres::PgStore;
 use catalog::store::sqlite::SqliteStore;
 use catalog::store::{
     AccessRecord, Admission, AlertKind, AlertOutbox, AlertQuery, AlertWebhook, ConfigQuery,
@@ -19,11 +20,17 @@ use catalog::store::{
     Unit, UsageScope, VirtualKeyRecord, WorkspaceQuery, BUDGET,
 };
 
-/// A fresh, empty store of each backend, with what keeps it alive.
+/// A fresh, empty store of each backend, with what keeps it alive: SQLite, and
+/// PostgreSQL when its server can be started (always under CI).
 fn backends() -> Vec<(Arc<dyn Store>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(&dir.path().join("catalog.db")).unwrap();
-    vec![(Arc::new(sqlite), dir)]
+    let mut out: Vec<(Arc<dyn Store>, tempfile::TempDir)> = vec![(Arc::new(sqlite), dir)];
+    if let Some(pg) = crate::servers::postgres() {
+        let store = PgStore::open(&pg.create_database()).unwrap();
+        out.push((Arc::new(store), tempfile::tempdir().unwrap()));
+    }
+    out
 }
 
 fn workspace(slug: &str) -> Workspace {

@@ -334,5 +334,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER virtual_keys_sealed_insert BEFORE INSERT ON virtual_keys
         FOR EACH ROW EXECUTE FUNCTION sealed_under_a_recorded_key();
      CREATE TRIGGER virtual_keys_sealed_update BEFORE UPDATE OF secrets ON virtual_keys
-        FOR EACH ROW EXECUTE FUNCTION sealed_under_a_recorded_key();"#,
+        FOR EACH ROW EXECUTE FUNCTION sealed_under_a_recorded_key();
+
+     -- The SQLite functions the shared queries use, with SQLite's meaning.
+     CREATE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS BIGINT
+        LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT CAST(strpos(haystack, needle) AS BIGINT) $$;
+     -- `$.a.b` paths only, which is all the queries use.
+     CREATE FUNCTION json_extract(doc TEXT, path TEXT) RETURNS TEXT
+        LANGUAGE sql IMMUTABLE STRICT AS $$
+        SELECT CAST(doc AS jsonb) #>> string_to_array(substr(path, 3), '.')
+     $$;"#,
 ];

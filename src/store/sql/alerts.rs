@@ -29,7 +29,7 @@ fn placeholders(n: usize, first: usize) -> String {
 }
 
 const FILTER: &str = "WHERE (?1 IS NULL OR kind = ?1)
-    AND (?2 IS NULL OR (delivered_at IS NOT NULL) = ?2)
+    AND (?2 IS NULL OR (CASE WHEN delivered_at IS NULL THEN 0 ELSE 1 END) = CAST(?2 AS BIGINT))
     AND (?3 IS NULL OR created_at >= ?3)";
 
 pub(super) fn list(conn: &dyn Sql, q: &AlertQuery) -> StoreResult<(u64, Vec<Alert>)> {

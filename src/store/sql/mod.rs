@@ -27,6 +27,17 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The function that builds a JSON object's text from key, value, key, value...
+    /// (SQLite's `json_object(`); the query closes its parenthesis.
+    pub fn json_object(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "json_object(",
+            Dialect::Postgres => "json_build_object(",
+        }
+    }
+}
+
 /// A query argument, borrowed from the caller.
 #[derive(Debug, Clone, Copy)]
 pub enum Arg<'a> {
@@ -269,6 +280,11 @@ pub trait Sql {
     fn query(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<Vec<Row>>;
     /// Runs a statement; returns how many rows it changed.
     fn execute(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64>;
+    /// [`Sql::execute`] for a statement that may be refused (a UNIQUE constraint): when it
+    /// is, the transaction goes on without it, as SQLite's does.
+    fn execute_or_refuse(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+        self.execute(sql, args)
+    }
 }
 
 /// A connection in a transaction of its own: [`TxConn::commit`] lands it, dropping it
@@ -292,10 +308,14 @@ pub enum TxKind {
 pub trait Pool: Send + Sync {
     fn begin(&self, kind: TxKind) -> StoreResult<Box<dyn TxConn + '_>>;
     /// Whether the owner of a hold or a claimed delivery (see [`crate::store::owner`])
-    /// may still be running, given what the caller knows of processes on this machine.
-    fn alive(&self, owner: &str, on_this_machine: &dyn Fn(&str) -> bool) -> bool {
-        let _ = owner;
-        on_this_machine(owner)
+    /// may still be running: by default, a process of this machine.
+    fn alive(&self, owner: &str) -> bool {
+        crate::store::owner::alive(owner)
+    }
+    /// Tells the other processes sharing the catalog that this one is alive.
+    fn heartbeat(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
+        let _ = now;
+        Ok(())
     }
 }
 

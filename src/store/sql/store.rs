@@ -32,13 +32,6 @@ impl SqlStore {
         tx.commit()?;
         Ok(value)
     }
-
-    fn alive<'a>(
-        &'a self,
-        on_this_machine: &'a dyn Fn(&str) -> bool,
-    ) -> impl Fn(&str) -> bool + 'a {
-        move |o: &str| self.pool.alive(o, on_this_machine)
-    }
 }
 
 /// A read snapshot.
@@ -86,8 +79,15 @@ impl Store for SqlStore {
     }
 
     fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64> {
-        let alive = self.alive(alive);
-        self.ledger_tx(|conn| ledger::recover(conn, &alive, Utc::now()))
+        self.ledger_tx(|conn| ledger::recover(conn, alive, Utc::now()))
+    }
+
+    fn heartbeat(&self, now: DateTime<Utc>) -> StoreResult<()> {
+        self.pool.heartbeat(now)
+    }
+
+    fn alive(&self, owner: &str) -> bool {
+        self.pool.alive(owner)
     }
 
     fn prune_audit(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> StoreResult<u64> {
@@ -100,8 +100,7 @@ impl Store for SqlStore {
         alive: &dyn Fn(&str) -> bool,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        let alive = self.alive(alive);
-        self.ledger_tx(|conn| alerts::configure(conn, webhooks, &alive, now))
+        self.ledger_tx(|conn| alerts::configure(conn, webhooks, alive, now))
     }
 
     fn take_new_alerts(

@@ -2,7 +2,7 @@
 //! [`StoreTx::commit`], `ROLLBACK` when dropped uncommitted.
 
 use super::read::Db;
-use super::{args, exec, internal, one, to_doc, unique_or, Arg, Sql, TxConn};
+use super::{args, exec, internal, one, to_doc, unique_or, Arg, Dialect, Sql, TxConn};
 use crate::api::api_key::ApiKey;
 use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
@@ -39,7 +39,17 @@ enum Row {
 impl Row {
     /// The object's type in audit records, its query (document, sealed secret, slug,
     /// workspace) and the query's two arguments.
-    fn query(&self) -> (&'static str, &'static str, [&str; 2]) {
+    fn query(&self, dialect: Dialect) -> (&'static str, String, [&str; 2]) {
+        let (kind, sql, keys) = self.query_text();
+        (
+            kind,
+            sql.replace("json_object(", dialect.json_object()),
+            keys,
+        )
+    }
+
+    /// [`Row::query`] in SQLite's dialect.
+    fn query_text(&self) -> (&'static str, &'static str, [&str; 2]) {
         match self {
             Row::Workspace(id) => ("workspace", "SELECT doc, NULL, slug, id FROM workspaces WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
             Row::Integration(id) => ("integration", "SELECT doc, secrets, slug, workspace_id FROM integrations WHERE id = ?1 AND ?2 = ''", [id.as_str(), ""]),
@@ -82,8 +92,8 @@ impl<'a> SqlTx<'a> {
     }
 
     fn stored(&self, row: &Row) -> StoreResult<Option<Stored>> {
-        let (_, sql, keys) = row.query();
-        one(&*self.conn, sql, args![keys[0], keys[1]], |r| {
+        let (_, sql, keys) = row.query(self.conn.dialect());
+        one(&*self.conn, &sql, args![keys[0], keys[1]], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
     }
@@ -203,7 +213,7 @@ impl<'a> SqlTx<'a> {
         conflict: impl FnOnce() -> String,
     ) -> StoreResult<u64> {
         self.conn
-            .execute(sql, args)
+            .execute_or_refuse(sql, args)
             .map_err(|e| unique_or(e, conflict))
     }
 }
@@ -223,7 +233,7 @@ fn vk_doc(record: &VirtualKeyRecord) -> StoreResult<String> {
 
 /// The change to `row` from `before` to `after` (as stored).
 fn change_of(row: &Row, before: Option<Stored>, after: Option<Stored>) -> StoreResult<Change> {
-    let (resource_type, _, _) = row.query();
+    let (resource_type, _, _) = row.query_text();
     let known = after.as_ref().or(before.as_ref());
     let workspace_id = match row {
         // A counter knows its workspace by its scope, when it has one.

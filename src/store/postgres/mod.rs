@@ -1,0 +1,524 @@
+//! PostgreSQL's connections for [`SqlStore`]: the catalog of several `catalog serve`
+//! replicas.
+//!
+//! Transactions keep SQLite's semantics, which the shared SQL relies on:
+//! - a read is a `REPEATABLE READ READ ONLY` snapshot: it never waits for a writer;
+//! - every write transaction, an admin write or a ledger step (a hold, a settlement),
+//!   takes one transaction-level advisory lock first, so writers take turns across every
+//!   replica as they do on one SQLite file, and each statement after the lock sees every
+//!   earlier writer's commit. Admission is exact across replicas; its rate is that of
+//!   one writer at a time.
+//!
+//! The driver is `tokio-postgres`, its connections driven by a small runtime of the
+//! store's own: the store's callers block (as they do on SQLite), from any thread, inside
+//! or outside another runtime.
+//!
+//! Replicas know each other's liveness by heartbeat (`replicas`): the holds of a replica
+//! not seen for [`DEAD_AFTER`] are settled by the others.
+
+mod schema;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::BytesMut;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::{Client, NoTls, Statement};
+
+use super::sql::{
+    Arg, DbError, DbResult, Dialect, Pool, Row, Sql, SqlStore, TxConn, TxKind, Value,
+};
+use super::{owner, StoreError, StoreResult};
+
+/// Idle connections kept open for reuse.
+const IDLE: usize = 16;
+/// The advisory lock every write transaction takes.
+const WRITE_LOCK: i64 = 0x6361_7461_6c6f_6701;
+/// The advisory lock schema migrations take.
+const MIGRATE_LOCK: i64 = 0x6361_7461_6c6f_6702;
+/// A replica not seen for this long is gone: the others settle its holds.
+pub const DEAD_AFTER: Duration = Duration::from_secs(15);
+
+/// One connection, with its prepared statements.
+struct Conn {
+    client: Client,
+    statements: RefCell<HashMap<String, Statement>>,
+}
+
+pub struct PgStore {
+    runtime: tokio::runtime::Runtime,
+    url: String,
+    idle: Mutex<Vec<Conn>>,
+}
+
+impl PgStore {
+    /// Connects to the catalog at `url`, creating its schema or bringing it up to date
+    /// (once, however many replicas start together).
+    pub fn open(url: &str) -> anyhow::Result<SqlStore> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("catalog-postgres")
+            .enable_all()
+            .build()
+            .context("cannot start the PostgreSQL driver")?;
+        let pool = PgStore {
+            runtime,
+            url: url.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        };
+        let organisation_id = pool
+            .migrate()
+            .with_context(|| format!("cannot prepare the catalog at {}", redact(url)))?;
+        Ok(SqlStore::new(Box::new(pool), organisation_id))
+    }
+
+    /// Brings the schema up to date under an advisory lock (replicas starting together
+    /// migrate once) and returns the organisation's id, created with the schema.
+    fn migrate(&self) -> anyhow::Result<String> {
+        let tx = PgTx {
+            conn: Some(self.take()?),
+            pool: self,
+            open: true,
+        };
+        tx.batch("BEGIN")?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(?1)",
+            &[Arg::Int(MIGRATE_LOCK)],
+        )?;
+        tx.batch("CREATE TABLE IF NOT EXISTS catalog_schema (version BIGINT NOT NULL)")?;
+        let version: i64 = tx
+            .query(
+                "SELECT CAST(COALESCE(max(version), 0) AS BIGINT) FROM catalog_schema",
+                &[],
+            )?
+            .first()
+            .map(|r| r.get(0))
+            .transpose()?
+            .unwrap_or(0);
+        let known = schema::MIGRATIONS.len();
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > known {
+            anyhow::bail!(
+                "the database was written by a newer catalog (schema {version}, this build knows {known}); upgrade catalog"
+            );
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
+            tx.batch(sql)?;
+            tx.execute(
+                "INSERT INTO catalog_schema(version) VALUES (?1)",
+                &[Arg::Int(i64::try_from(i + 1).unwrap_or(i64::MAX))],
+            )?;
+        }
+        let fresh = uuid::Uuid::new_v4().to_string();
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('organisation_id', ?1) ON CONFLICT(key) DO NOTHING",
+            &[Arg::Text(&fresh)],
+        )?;
+        let id: String = tx
+            .query("SELECT value FROM meta WHERE key = 'organisation_id'", &[])?
+            .first()
+            .map(|r| r.get(0))
+            .transpose()?
+            .context("the catalog has no organisation id")?;
+        Box::new(tx).commit()?;
+        Ok(id)
+    }
+
+    fn connect(&self) -> anyhow::Result<Conn> {
+        let url = self.url.clone();
+        let connecting = self.runtime.spawn(async move {
+            let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+            tokio::spawn(async move {
+                // Ends when the client is dropped or the server goes away; a client
+                // whose connection ended reports itself closed and is not reused.
+                let _ = connection.await;
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        let client = futures_executor::block_on(connecting)
+            .context("the PostgreSQL driver stopped")?
+            .map_err(|e| {
+                anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact(&self.url))
+            })?;
+        Ok(Conn {
+            client,
+            statements: RefCell::new(HashMap::new()),
+        })
+    }
+
+    fn take(&self) -> StoreResult<Conn> {
+        loop {
+            let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match pooled {
+                Some(c) if c.client.is_closed() => continue,
+                Some(c) => return Ok(c),
+                None => return self.connect().map_err(StoreError::Internal),
+            }
+        }
+    }
+
+    fn put_back(&self, conn: Conn) {
+        if conn.client.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE {
+            idle.push(conn);
+        }
+    }
+}
+
+/// `url` without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((user, host)) => {
+                let user = user.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}@{host}")
+            }
+            None => url.to_owned(),
+        },
+        None => "the configured URL".to_owned(),
+    }
+}
+
+impl Pool for PgStore {
+    fn begin(&self, kind: TxKind) -> StoreResult<Box<dyn TxConn + '_>> {
+        let conn = self.take()?;
+        let tx = PgTx {
+            conn: Some(conn),
+            pool: self,
+            open: true,
+        };
+        match kind {
+            TxKind::Read => tx.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
+            TxKind::Write | TxKind::Ledger => {
+                tx.batch("BEGIN")?;
+                tx.execute("SELECT pg_advisory_xact_lock(?1)", &[Arg::Int(WRITE_LOCK)])?;
+            }
+        }
+        Ok(Box::new(tx))
+    }
+
+    fn alive(&self, owner: &str) -> bool {
+        if owner == owner::this_process() {
+            return true;
+        }
+        // Replicas may run on other machines: a pid says nothing, the heartbeat does.
+        let Ok(tx) = self.begin(TxKind::Read) else {
+            return true;
+        };
+        let cutoff = crate::api::usage::timestamp(
+            chrono::Utc::now() - chrono::Duration::from_std(DEAD_AFTER).unwrap_or_default(),
+        );
+        tx.query(
+            "SELECT 1 FROM replicas WHERE owner = ?1 AND seen_at >= ?2",
+            &[Arg::Text(owner), Arg::Text(&cutoff)],
+        )
+        .map(|rows| !rows.is_empty())
+        .unwrap_or(true)
+    }
+
+    fn heartbeat(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
+        let conn = self.take()?;
+        let tx = PgTx {
+            conn: Some(conn),
+            pool: self,
+            open: false,
+        };
+        tx.execute(
+            "INSERT INTO replicas(owner, seen_at) VALUES (?1, ?2)
+             ON CONFLICT(owner) DO UPDATE SET seen_at = excluded.seen_at",
+            &[
+                Arg::Text(owner::this_process()),
+                Arg::Text(&crate::api::usage::timestamp(now)),
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+/// A transaction on a pooled connection: rolled back on drop unless committed.
+struct PgTx<'a> {
+    conn: Option<Conn>,
+    pool: &'a PgStore,
+    open: bool,
+}
+
+impl PgTx<'_> {
+    fn conn(&self) -> &Conn {
+        self.conn
+            .as_ref()
+            .expect("a transaction holds its connection until dropped")
+    }
+
+    fn batch(&self, sql: &str) -> DbResult<()> {
+        futures_executor::block_on(self.conn().client.batch_execute(sql)).map_err(db_error)
+    }
+
+    /// The prepared statement for `sql` with arguments of these kinds. Parameters are
+    /// typed by their arguments (a `NULL` as text): PostgreSQL cannot infer the type of
+    /// one that is only tested (`?1 IS NULL OR ...`), and SQLite's values carry theirs.
+    fn statement(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<Statement> {
+        let conn = self.conn();
+        let mut key = String::with_capacity(sql.len() + args.len() + 1);
+        key.extend(args.iter().map(|a| match a {
+            Arg::Null | Arg::Text(_) => 't',
+            Arg::Int(_) => 'i',
+            Arg::Real(_) => 'r',
+            Arg::Blob(_) => 'b',
+        }));
+        key.push(':');
+        key.push_str(sql);
+        if let Some(s) = conn.statements.borrow().get(&key) {
+            return Ok(s.clone());
+        }
+        let types: Vec<Type> = args
+            .iter()
+            .map(|a| match a {
+                Arg::Null | Arg::Text(_) => Type::TEXT,
+                Arg::Int(_) => Type::INT8,
+                Arg::Real(_) => Type::FLOAT8,
+                Arg::Blob(_) => Type::BYTEA,
+            })
+            .collect();
+        let prepared =
+            futures_executor::block_on(conn.client.prepare_typed(&placeholders(sql), &types))
+                .map_err(in_statement(sql))?;
+        conn.statements.borrow_mut().insert(key, prepared.clone());
+        Ok(prepared)
+    }
+}
+
+impl Sql for PgTx<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn query(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<Vec<Row>> {
+        let statement = self.statement(sql, args)?;
+        let params: Vec<PgArg<'_>> = args.iter().map(|a| PgArg(*a)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let found = futures_executor::block_on(self.conn().client.query(&statement, &refs))
+            .map_err(in_statement(sql))?;
+        found.iter().map(row_of).collect()
+    }
+
+    fn execute(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+        let statement = self.statement(sql, args)?;
+        let params: Vec<PgArg<'_>> = args.iter().map(|a| PgArg(*a)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        futures_executor::block_on(self.conn().client.execute(&statement, &refs))
+            .map_err(in_statement(sql))
+    }
+
+    fn execute_or_refuse(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+        self.refusable(sql, args)
+    }
+}
+
+impl PgTx<'_> {
+    fn refusable(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
+        // An error aborts a PostgreSQL transaction; under a savepoint, only the statement.
+        self.batch("SAVEPOINT refusable")?;
+        match self.execute(sql, args) {
+            Ok(n) => {
+                self.batch("RELEASE SAVEPOINT refusable")?;
+                Ok(n)
+            }
+            Err(e) => {
+                self.batch("ROLLBACK TO SAVEPOINT refusable")?;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl TxConn for PgTx<'_> {
+    fn commit(mut self: Box<Self>) -> DbResult<()> {
+        self.open = false;
+        let done = self.batch("COMMIT");
+        if done.is_err() {
+            let _ = self.batch("ROLLBACK");
+        }
+        done
+    }
+}
+
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        if self.open && self.batch("ROLLBACK").is_err() {
+            // A connection in an unknown state is not reused.
+            self.conn = None;
+        }
+        if let Some(conn) = self.conn.take() {
+            self.pool.put_back(conn);
+        }
+    }
+}
+
+/// `?N` and `?` placeholders as PostgreSQL's `$N`, outside quoted text.
+fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut next = 0;
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                if digits.is_empty() {
+                    next += 1;
+                    digits = next.to_string();
+                }
+                out.push('$');
+                out.push_str(&digits);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A row's values, by their PostgreSQL types.
+fn row_of(r: &tokio_postgres::Row) -> DbResult<Row> {
+    let mut values = Vec::with_capacity(r.len());
+    for (i, column) in r.columns().iter().enumerate() {
+        let ty = column.type_();
+        let value = match *ty {
+            Type::INT8 => r.try_get::<_, Option<i64>>(i).map(|v| v.map(Value::Int)),
+            Type::INT4 => r
+                .try_get::<_, Option<i32>>(i)
+                .map(|v| v.map(|v| Value::Int(i64::from(v)))),
+            Type::INT2 => r
+                .try_get::<_, Option<i16>>(i)
+                .map(|v| v.map(|v| Value::Int(i64::from(v)))),
+            Type::BOOL => r
+                .try_get::<_, Option<bool>>(i)
+                .map(|v| v.map(|v| Value::Int(i64::from(v)))),
+            Type::FLOAT8 => r.try_get::<_, Option<f64>>(i).map(|v| v.map(Value::Real)),
+            Type::FLOAT4 => r
+                .try_get::<_, Option<f32>>(i)
+                .map(|v| v.map(|v| Value::Real(f64::from(v)))),
+            Type::BYTEA => r
+                .try_get::<_, Option<Vec<u8>>>(i)
+                .map(|v| v.map(Value::Blob)),
+            _ => r
+                .try_get::<_, Option<AsText>>(i)
+                .map(|v| v.map(|t| Value::Text(t.0))),
+        }
+        .map_err(|e| {
+            DbError::other(anyhow::anyhow!(
+                "cannot read column `{}` ({ty}): {e}",
+                column.name()
+            ))
+        })?;
+        values.push(value.unwrap_or(Value::Null));
+    }
+    Ok(Row::new(values))
+}
+
+/// A column of a text type, or of another type whose binary form is text (`json`;
+/// `jsonb` after its version byte), read as text.
+struct AsText(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for AsText {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<AsText, BoxError> {
+        let raw = match *ty {
+            Type::JSONB => raw.get(1..).unwrap_or_default(),
+            _ => raw,
+        };
+        Ok(AsText(std::str::from_utf8(raw)?.to_owned()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <&str as tokio_postgres::types::FromSql>::accepts(ty)
+            || matches!(*ty, Type::JSON | Type::JSONB)
+    }
+}
+
+/// An argument bound as the type PostgreSQL expects for its parameter.
+#[derive(Debug)]
+struct PgArg<'a>(Arg<'a>);
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+impl ToSql for PgArg<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        let text_like = matches!(
+            *ty,
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
+        );
+        match self.0 {
+            Arg::Null => Ok(IsNull::Yes),
+            Arg::Int(i) => match *ty {
+                Type::INT8 => i.to_sql(ty, out),
+                Type::INT4 => i32::try_from(i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(i)?.to_sql(ty, out),
+                Type::FLOAT8 => (i as f64).to_sql(ty, out),
+                Type::BOOL => (i != 0).to_sql(ty, out),
+                _ if text_like => i.to_string().as_str().to_sql(ty, out),
+                _ => Err(format!("an integer cannot be bound as {ty}").into()),
+            },
+            Arg::Real(f) => match *ty {
+                Type::FLOAT8 => f.to_sql(ty, out),
+                Type::FLOAT4 => (f as f32).to_sql(ty, out),
+                _ if text_like => f.to_string().as_str().to_sql(ty, out),
+                _ => Err(format!("a number cannot be bound as {ty}").into()),
+            },
+            Arg::Text(s) => match *ty {
+                Type::INT8 => s.parse::<i64>()?.to_sql(ty, out),
+                Type::BYTEA => s.as_bytes().to_sql(ty, out),
+                _ => s.to_sql(ty, out),
+            },
+            Arg::Blob(b) => match *ty {
+                _ if text_like => std::str::from_utf8(b)?.to_sql(ty, out),
+                _ => b.to_sql(ty, out),
+            },
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// A PostgreSQL error as the store tells them apart, with the server's message.
+fn db_error(e: tokio_postgres::Error) -> DbError {
+    let message = match e.as_db_error() {
+        Some(db) => anyhow::anyhow!("PostgreSQL: {}", db.message()),
+        None => anyhow::anyhow!("PostgreSQL: {e}"),
+    };
+    match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => DbError::Unique(message),
+        Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => DbError::ForeignKey(message),
+        _ => DbError::Other(message),
+    }
+}
+
+/// A failed statement's error, naming the statement (its text holds no argument).
+fn in_statement(sql: &str) -> impl Fn(tokio_postgres::Error) -> DbError + '_ {
+    move |e| match db_error(e) {
+        DbError::Other(m) => DbError::Other(m.context(format!(
+            "in `{}`",
+            sql.split_whitespace().collect::<Vec<_>>().join(" ")
+        ))),
+        other => other,
+    }
+}
