@@ -5909,7 +5909,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__serve)
-            opts="-o -y -q -v -h -V --listen --db --header-timeout --idle-timeout --shutdown-timeout --trusted-custom-host --alert-webhook --alert-backoff --audit-retention --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --listen --db --database-url --master-key-file --header-timeout --idle-timeout --shutdown-timeout --trusted-custom-host --alert-webhook --alert-backoff --audit-retention --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5920,6 +5920,14 @@ _catalog() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --master-key-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

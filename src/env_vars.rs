@@ -17,6 +17,8 @@ pub const CATALOG_MASTER_KEY_PREVIOUS: &str = "CATALOG_MASTER_KEY_PREVIOUS";
 pub const CATALOG_BOOTSTRAP_ADMIN_KEY: &str = "CATALOG_BOOTSTRAP_ADMIN_KEY";
 pub const CATALOG_LISTEN: &str = "CATALOG_LISTEN";
 pub const CATALOG_DB: &str = "CATALOG_DB";
+pub const CATALOG_DATABASE_URL: &str = "CATALOG_DATABASE_URL";
+pub const CATALOG_MASTER_KEY_FILE: &str = "CATALOG_MASTER_KEY_FILE";
 pub const CATALOG_AUDIT_RETENTION: &str = "CATALOG_AUDIT_RETENTION";
 pub const CATALOG_HEADER_TIMEOUT: &str = "CATALOG_HEADER_TIMEOUT";
 pub const CATALOG_IDLE_TIMEOUT: &str = "CATALOG_IDLE_TIMEOUT";
@@ -70,6 +72,14 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (
         CATALOG_DB,
         "database file for `catalog serve` and `catalog admin` (as --db)",
+    ),
+    (
+        CATALOG_DATABASE_URL,
+        "`catalog serve`: the catalog on PostgreSQL, postgres://USER@HOST/DB, instead of a file (as --database-url)",
+    ),
+    (
+        CATALOG_MASTER_KEY_FILE,
+        "`catalog serve`: a file holding the base64 master key (as --master-key-file; instead of CATALOG_MASTER_KEY)",
     ),
     (
         CATALOG_HEADER_TIMEOUT,

@@ -135,7 +135,7 @@ impl Ctx {
         let transport = match &self.settings.target {
             Target::Embedded { db_path } => {
                 let state = AppState::open(&ServerConfig {
-                    db_path: db_path.clone(),
+                    database: crate::server::Database::Sqlite(db_path.clone()),
                     master_key: self.settings.master_key.clone(),
                     master_key_previous: self.settings.master_key_previous.clone(),
                     trusted_custom_hosts: self.settings.trusted_custom_hosts.clone(),

@@ -14,7 +14,7 @@ use crate::env_vars as env;
 use crate::gateway::hosts::TrustedHost;
 use crate::server::alerts::{Backoff, DeliveryConfig, WebhookUrl, WebhookUrlParser};
 use crate::server::listen::Timeouts;
-use crate::server::{self, AppState, ServerConfig};
+use crate::server::{self, AppState, Database, ServerConfig};
 
 /// Where `catalog serve` listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -26,8 +26,25 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// Database file (default: the embedded catalog's database)
-    #[arg(long, env = env::CATALOG_DB, value_name = "PATH")]
+    #[arg(long, env = env::CATALOG_DB, value_name = "PATH", conflicts_with = "database_url")]
     pub db: Option<PathBuf>,
+
+    /// Run on PostgreSQL instead of a file: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+    /// Several replicas may share one database; the master key must then be given
+    /// (CATALOG_MASTER_KEY or --master-key-file), the same on every replica
+    #[arg(
+        long,
+        env = env::CATALOG_DATABASE_URL,
+        value_name = "URL",
+        value_parser = parse_database_url,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// A file holding the base64 master key that seals provider secrets (instead of
+    /// CATALOG_MASTER_KEY)
+    #[arg(long, env = env::CATALOG_MASTER_KEY_FILE, value_name = "PATH")]
+    pub master_key_file: Option<PathBuf>,
 
     /// Time a client has to send a request's headers before its connection is closed
     #[arg(long, env = env::CATALOG_HEADER_TIMEOUT, value_name = "DURATION", default_value = "10s")]
@@ -76,6 +93,34 @@ pub struct ServeArgs {
     /// each pruning is itself recorded. Without it, every record is kept
     #[arg(long, env = env::CATALOG_AUDIT_RETENTION, value_name = "AGE", value_parser = parse_retention)]
     pub audit_retention: Option<Age>,
+}
+
+fn parse_database_url(text: &str) -> Result<String, String> {
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        Ok(text.to_owned())
+    } else {
+        Err("not a PostgreSQL URL; write postgres://USER@HOST[:PORT]/DB (for a SQLite file, use --db PATH)".to_owned())
+    }
+}
+
+/// The master key: CATALOG_MASTER_KEY, else the contents of `--master-key-file`.
+fn master_key(ctx: &Ctx, file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    match (ctx.settings.master_key.clone(), file) {
+        (Some(_), Some(_)) => anyhow::bail!(
+            "both CATALOG_MASTER_KEY and --master-key-file give the master key; keep one"
+        ),
+        (Some(key), None) => Ok(Some(key)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read the master key file {} (--master-key-file)",
+                    path.display()
+                )
+            })?;
+            Ok(Some(text.trim().to_owned()))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 fn parse_retention(text: &str) -> Result<Age, String> {
@@ -143,10 +188,22 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     listener.set_nonblocking(true)?;
-    let db_path = args.db.unwrap_or_else(|| ctx.settings.paths.embedded_db());
+    let master_key = master_key(ctx, args.master_key_file.as_deref())?;
+    let database = match args.database_url {
+        Some(url) => {
+            if master_key.is_none() {
+                anyhow::bail!(
+                    "catalog serve on PostgreSQL needs the master key that seals provider secrets, the same on every replica: set CATALOG_MASTER_KEY or pass --master-key-file PATH (`openssl rand -base64 32` makes one)"
+                );
+            }
+            Database::Postgres(url)
+        }
+        None => Database::Sqlite(args.db.unwrap_or_else(|| ctx.settings.paths.embedded_db())),
+    };
+    let shown = database.to_string();
     let state = AppState::open(&ServerConfig {
-        db_path: db_path.clone(),
-        master_key: ctx.settings.master_key.clone(),
+        database,
+        master_key,
         master_key_previous: ctx.settings.master_key_previous.clone(),
         trusted_custom_hosts: args.trusted_custom_hosts,
     })?;
@@ -189,13 +246,13 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.spawn(server::alerts::run(state.clone(), delivery));
+    runtime.spawn(server::replicas::run(state.clone()));
     if let Some(Age(retention)) = args.audit_retention {
         runtime.spawn(server::audit::retain(state.clone(), retention));
     }
     runtime.block_on(server::serve(state, listener, timeouts, |addr| {
         printer.notice(format!(
-            "catalog serve: listening on http://{addr}/v1 (database {})",
-            db_path.display()
+            "catalog serve: listening on http://{addr}/v1 (database {shown})"
         ));
     }))?;
     printer.status("catalog serve: stopped");

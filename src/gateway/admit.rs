@@ -26,9 +26,11 @@ use crate::store::{Admission, Gauge, HoldEntry, Refusal};
 
 /// How long a request waits for requests in flight to settle before it is refused.
 const HELD_WAIT: Duration = Duration::from_secs(30);
-/// How often a waiting request looks again when no settlement in this process woke it
-/// (another process may have settled).
+/// How soon a waiting request looks again when no settlement in this process woke it
+/// (another process or replica may have settled); the wait doubles, up to
+/// [`HELD_POLL_MAX`], so that many waiters do not crowd out the settlements they wait for.
 const HELD_POLL: Duration = Duration::from_millis(50);
+const HELD_POLL_MAX: Duration = Duration::from_millis(800);
 
 /// Settlements of this process: they run after the answer is sent (off the caller's
 /// latency); requests waiting for holds and Admin API reads wait for them.
@@ -250,6 +252,7 @@ pub async fn hold(
 ) -> Result<Held, GatewayError> {
     let started = Instant::now();
     let mut admission = first;
+    let mut poll = HELD_POLL;
     loop {
         match admission {
             Admission::Admitted => {
@@ -266,7 +269,9 @@ pub async fn hold(
             }
             Admission::Refused(r) if r.held_out && started.elapsed() < HELD_WAIT => {
                 let woken = state.gateway.settlements.notify.notified();
-                let _ = tokio::time::timeout(HELD_POLL, woken).await;
+                if tokio::time::timeout(poll, woken).await.is_err() {
+                    poll = (poll * 2).min(HELD_POLL_MAX);
+                }
                 let (s, hold_id, entries) = (state.clone(), id.clone(), ask.entries.clone());
                 admission = tokio::task::spawn_blocking(move || {
                     s.store.admit(&hold_id, &entries, Utc::now())

@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod json;
 pub mod listen;
 pub mod openapi;
+pub mod replicas;
 pub mod rotation;
 pub mod routes;
 pub mod scopes;
@@ -32,6 +33,7 @@ use axum::Router;
 
 use crate::api::api_key::KeyKind;
 use crate::api::ErrorCode;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use error::ApiError;
@@ -44,10 +46,27 @@ pub struct AppState {
     pub gateway: Arc<crate::gateway::Gateway>,
 }
 
-/// How a server is opened: the database file and, for servers, an explicit master key.
+/// Where the catalog is kept.
 #[derive(Debug, Clone)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, by URL.
+    Postgres(String),
+}
+
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => f.write_str(&crate::store::postgres::redact(url)),
+        }
+    }
+}
+
+/// How a server is opened: the database and, for servers, an explicit master key.
 pub struct ServerConfig {
-    pub db_path: PathBuf,
+    pub database: Database,
     pub master_key: Option<String>,
     /// During a master-key rotation, the key being replaced (`CATALOG_MASTER_KEY_PREVIOUS`).
     pub master_key_previous: Option<String>,
@@ -67,7 +86,14 @@ impl AppState {
     }
 
     pub fn open(config: &ServerConfig) -> anyhow::Result<AppState> {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db_path)?);
+        let store: Arc<dyn Store> = match &config.database {
+            Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+            Database::Postgres(url) => Arc::new(PgStore::open(url)?),
+        };
+        // Replicas tell each other they are alive before anything is held.
+        store
+            .heartbeat(chrono::Utc::now())
+            .map_err(|e| anyhow::anyhow!("cannot record this replica: {e}"))?;
         // Holds a crashed process left open are settled at their full amounts: a request
         // that may have run is never forgiven.
         store
@@ -77,7 +103,12 @@ impl AppState {
             store.clone(),
             config.master_key.clone(),
             config.master_key_previous.clone(),
-            &config.db_path,
+            // On PostgreSQL the key is always given (CATALOG_MASTER_KEY or a key file):
+            // there is no file beside the database.
+            match &config.database {
+                Database::Sqlite(path) => path,
+                Database::Postgres(_) => Path::new("catalog-on-postgres"),
+            },
         ));
         let gateway = Arc::new(crate::gateway::Gateway::new(
             config.trusted_custom_hosts.clone(),

@@ -15,6 +15,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_catalog");
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
 /// The provider key used throughout; it must never appear in any output or file.
 pub const PROVIDER_KEY: &str = "sk-test-PROVIDERKEY-4f9a8b7c6d5e4f3a2b1c";
+/// The master key of catalogs on PostgreSQL in tests (base64 of 32 bytes).
+pub const REPLICA_MASTER_KEY: &str = "cmVwbGljYS1tYXN0ZXIta2V5LTAxMjM0NTY3ODlhYmM=";
 pub const ROTATED_KEY: &str = "sk-test-ROTATEDKEY-0a1b2c3d4e5f6a7b8c9d";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +66,27 @@ impl Server {
     }
 
     pub fn start_with(home: &Path, db: &Path, extra_env: &[(&str, &str)]) -> Server {
+        Self::start_on(home, &["--db", db.to_str().unwrap()], db, extra_env)
+    }
+
+    /// A replica on the PostgreSQL database at `url`, with the master key all replicas of
+    /// a test share.
+    pub fn start_on_postgres(home: &Path, url: &str, extra_env: &[(&str, &str)]) -> Server {
+        let mut env = vec![("CATALOG_MASTER_KEY", REPLICA_MASTER_KEY)];
+        env.extend_from_slice(extra_env);
+        Self::start_on(home, &["--database-url", url], Path::new(""), &env)
+    }
+
+    /// `catalog serve` with these storage arguments (`--db PATH`, `--database-url URL`).
+    pub fn start_on(
+        home: &Path,
+        storage: &[&str],
+        db: &Path,
+        extra_env: &[(&str, &str)],
+    ) -> Server {
         let mut cmd = base_command(home);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .args(storage)
             .env("CATALOG_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

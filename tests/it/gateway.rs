@@ -215,6 +215,14 @@ impl Gateway {
     /// call, with [`PRICED_MODEL`] at $1,000 per million tokens: a call costs exactly $0.03.
     pub(crate) fn governed() -> Gateway {
         let gw = Gateway::start();
+        gw.price_the_model();
+        gw
+    }
+
+    /// The fake reports 10 prompt and 20 completion tokens; the model costs $1,000 per
+    /// million tokens either way.
+    fn price_the_model(&self) {
+        let gw = self;
         gw.up.set(|k| {
             k.prompt_tokens = Some(10);
             k.completion_tokens = Some(20);
@@ -228,7 +236,6 @@ impl Gateway {
             "--output-price",
             "1000",
         ]);
-        gw
     }
 
     /// A served catalog that trusts the fake.
@@ -242,13 +249,33 @@ impl Gateway {
     }
 
     pub(crate) fn start_on(up: Upstream, trusted: bool, extra_env: &[(&str, &str)]) -> Gateway {
+        Self::start_storage(up, trusted, extra_env, None)
+    }
+
+    /// A governed catalog (as [`Gateway::governed`]) served by a replica on the
+    /// PostgreSQL database at `url`.
+    pub(crate) fn governed_on_postgres(url: &str) -> Gateway {
+        let gw = Self::start_storage(Upstream::start_blocking(), true, &[], Some(url));
+        gw.price_the_model();
+        gw
+    }
+
+    fn start_storage(
+        up: Upstream,
+        trusted: bool,
+        extra_env: &[(&str, &str)],
+        postgres: Option<&str>,
+    ) -> Gateway {
         let home = tempfile::tempdir().unwrap();
         let host = up.host_port();
         let mut env = extra_env.to_vec();
         if trusted {
             env.push(("CATALOG_TRUSTED_CUSTOM_HOSTS", host.as_str()));
         }
-        let server = Server::start_with(home.path(), &home.path().join("server/catalog.db"), &env);
+        let server = match postgres {
+            Some(url) => Server::start_on_postgres(home.path(), url, &env),
+            None => Server::start_with(home.path(), &home.path().join("server/catalog.db"), &env),
+        };
         let w = World {
             home,
             mode: Mode::Served,

@@ -34,6 +34,7 @@ mod profiles;
 mod provisioning_contract;
 mod readme;
 mod registry;
+mod replicas;
 mod rotation;
 mod scopes;
 mod secrets;

@@ -62,7 +62,7 @@ fn local_catalog(
         ));
     }
     let state = AppState::open(&ServerConfig {
-        db_path: db_path.clone(),
+        database: crate::server::Database::Sqlite(db_path.clone()),
         master_key: ctx.settings.master_key.clone(),
         master_key_previous: ctx.settings.master_key_previous.clone(),
         trusted_custom_hosts: Vec::new(),

@@ -14,13 +14,14 @@
 //! or outside another runtime.
 //!
 //! Replicas know each other's liveness by heartbeat (`replicas`): the holds of a replica
-//! not seen for [`DEAD_AFTER`] are settled by the others.
+//! not seen for [`DEAD_AFTER`] are settled by the others. A replica that never wrote a
+//! heartbeat holds nothing: it writes one before it serves.
 
 mod schema;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -34,8 +35,10 @@ use super::sql::{
 };
 use super::{owner, StoreError, StoreResult};
 
-/// Idle connections kept open for reuse.
-const IDLE: usize = 16;
+/// The most connections one process opens; a transaction beyond them waits for one.
+const CONNECTIONS: usize = 16;
+/// How long a transaction waits for a connection before it fails.
+const CONNECTION_WAIT: Duration = Duration::from_secs(30);
 /// The advisory lock every write transaction takes.
 const WRITE_LOCK: i64 = 0x6361_7461_6c6f_6701;
 /// The advisory lock schema migrations take.
@@ -52,7 +55,11 @@ struct Conn {
 pub struct PgStore {
     runtime: tokio::runtime::Runtime,
     url: String,
-    idle: Mutex<Vec<Conn>>,
+    /// Idle connections, and how many are open in all.
+    pool: Mutex<(Vec<Conn>, usize)>,
+    returned: Condvar,
+    /// Replicas whose heartbeat stopped, as the last heartbeat of this one found them.
+    stopped: Mutex<HashSet<String>>,
 }
 
 impl PgStore {
@@ -68,7 +75,9 @@ impl PgStore {
         let pool = PgStore {
             runtime,
             url: url.to_owned(),
-            idle: Mutex::new(Vec::new()),
+            pool: Mutex::new((Vec::new(), 0)),
+            returned: Condvar::new(),
+            stopped: Mutex::new(HashSet::new()),
         };
         let organisation_id = pool
             .migrate()
@@ -150,25 +159,57 @@ impl PgStore {
         })
     }
 
+    /// An idle connection, a new one while fewer than [`CONNECTIONS`] are open, or the
+    /// next one returned.
     fn take(&self) -> StoreResult<Conn> {
+        let deadline = std::time::Instant::now() + CONNECTION_WAIT;
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            match pooled {
-                Some(c) if c.client.is_closed() => continue,
+            match pool.0.pop() {
+                Some(c) if c.client.is_closed() => pool.1 -= 1,
                 Some(c) => return Ok(c),
-                None => return self.connect().map_err(StoreError::Internal),
+                None if pool.1 < CONNECTIONS => {
+                    pool.1 += 1;
+                    drop(pool);
+                    return self.connect().map_err(|e| {
+                        self.forget();
+                        StoreError::Internal(e)
+                    });
+                }
+                None => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(StoreError::Internal(anyhow::anyhow!(
+                            "no PostgreSQL connection came free in {}s",
+                            CONNECTION_WAIT.as_secs()
+                        )));
+                    }
+                    pool = self
+                        .returned
+                        .wait_timeout(pool, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
             }
         }
     }
 
     fn put_back(&self, conn: Conn) {
         if conn.client.is_closed() {
-            return;
+            return self.forget();
         }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE {
-            idle.push(conn);
-        }
+        self.pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .push(conn);
+        self.returned.notify_one();
+    }
+
+    /// A connection that was open is gone.
+    fn forget(&self) {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).1 -= 1;
+        self.returned.notify_one();
     }
 }
 
@@ -196,37 +237,27 @@ impl Pool for PgStore {
         };
         match kind {
             TxKind::Read => tx.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
-            TxKind::Write | TxKind::Ledger => {
-                tx.batch("BEGIN")?;
-                tx.execute("SELECT pg_advisory_xact_lock(?1)", &[Arg::Int(WRITE_LOCK)])?;
-            }
+            TxKind::Write | TxKind::Ledger => tx.batch(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+            ))?,
         }
         Ok(Box::new(tx))
     }
 
     fn alive(&self, owner: &str) -> bool {
-        if owner == owner::this_process() {
-            return true;
-        }
         // Replicas may run on other machines: a pid says nothing, the heartbeat does.
-        let Ok(tx) = self.begin(TxKind::Read) else {
-            return true;
-        };
-        let cutoff = crate::api::usage::timestamp(
-            chrono::Utc::now() - chrono::Duration::from_std(DEAD_AFTER).unwrap_or_default(),
-        );
-        tx.query(
-            "SELECT 1 FROM replicas WHERE owner = ?1 AND seen_at >= ?2",
-            &[Arg::Text(owner), Arg::Text(&cutoff)],
-        )
-        .map(|rows| !rows.is_empty())
-        .unwrap_or(true)
+        // Read from what the last heartbeat learnt, never from the database: this runs
+        // inside ledger transactions, which must not wait for a second connection.
+        !self
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(owner)
     }
 
     fn heartbeat(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
-        let conn = self.take()?;
         let tx = PgTx {
-            conn: Some(conn),
+            conn: Some(self.take()?),
             pool: self,
             open: false,
         };
@@ -238,6 +269,18 @@ impl Pool for PgStore {
                 Arg::Text(&crate::api::usage::timestamp(now)),
             ],
         )?;
+        let cutoff = crate::api::usage::timestamp(
+            now - chrono::Duration::from_std(DEAD_AFTER).unwrap_or_default(),
+        );
+        let stopped = tx
+            .query(
+                "SELECT owner FROM replicas WHERE seen_at < ?1",
+                &[Arg::Text(&cutoff)],
+            )?
+            .iter()
+            .map(|r| r.get::<String>(0))
+            .collect::<DbResult<HashSet<String>>>()?;
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = stopped;
         Ok(())
     }
 }
@@ -268,9 +311,9 @@ impl PgTx<'_> {
         let mut key = String::with_capacity(sql.len() + args.len() + 1);
         key.extend(args.iter().map(|a| match a {
             Arg::Null | Arg::Text(_) => 't',
-            Arg::Int(_) => 'i',
+            Arg::NullInt | Arg::Int(_) => 'i',
             Arg::Real(_) => 'r',
-            Arg::Blob(_) => 'b',
+            Arg::NullBlob | Arg::Blob(_) => 'b',
         }));
         key.push(':');
         key.push_str(sql);
@@ -281,9 +324,9 @@ impl PgTx<'_> {
             .iter()
             .map(|a| match a {
                 Arg::Null | Arg::Text(_) => Type::TEXT,
-                Arg::Int(_) => Type::INT8,
+                Arg::NullInt | Arg::Int(_) => Type::INT8,
                 Arg::Real(_) => Type::FLOAT8,
-                Arg::Blob(_) => Type::BYTEA,
+                Arg::NullBlob | Arg::Blob(_) => Type::BYTEA,
             })
             .collect();
         let prepared =
@@ -356,6 +399,7 @@ impl Drop for PgTx<'_> {
         if self.open && self.batch("ROLLBACK").is_err() {
             // A connection in an unknown state is not reused.
             self.conn = None;
+            self.pool.forget();
         }
         if let Some(conn) = self.conn.take() {
             self.pool.put_back(conn);
@@ -464,7 +508,7 @@ impl ToSql for PgArg<'_> {
             Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
         );
         match self.0 {
-            Arg::Null => Ok(IsNull::Yes),
+            Arg::Null | Arg::NullInt | Arg::NullBlob => Ok(IsNull::Yes),
             Arg::Int(i) => match *ty {
                 Type::INT8 => i.to_sql(ty, out),
                 Type::INT4 => i32::try_from(i)?.to_sql(ty, out),

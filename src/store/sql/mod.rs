@@ -41,7 +41,12 @@ impl Dialect {
 /// A query argument, borrowed from the caller.
 #[derive(Debug, Clone, Copy)]
 pub enum Arg<'a> {
+    /// A NULL where text would be.
     Null,
+    /// A NULL where an integer would be.
+    NullInt,
+    /// A NULL where bytes would be.
+    NullBlob,
     Int(i64),
     Real(f64),
     Text(&'a str),
@@ -50,6 +55,8 @@ pub enum Arg<'a> {
 
 /// What can be passed as a query argument.
 pub trait ToArg {
+    /// The NULL of this type (PostgreSQL types its parameters).
+    const NULL: Arg<'static> = Arg::Null;
     fn to_arg(&self) -> Arg<'_>;
 }
 
@@ -66,30 +73,35 @@ impl ToArg for String {
 }
 
 impl ToArg for [u8] {
+    const NULL: Arg<'static> = Arg::NullBlob;
     fn to_arg(&self) -> Arg<'_> {
         Arg::Blob(self)
     }
 }
 
 impl ToArg for Vec<u8> {
+    const NULL: Arg<'static> = Arg::NullBlob;
     fn to_arg(&self) -> Arg<'_> {
         Arg::Blob(self)
     }
 }
 
 impl ToArg for i64 {
+    const NULL: Arg<'static> = Arg::NullInt;
     fn to_arg(&self) -> Arg<'_> {
         Arg::Int(*self)
     }
 }
 
 impl ToArg for i32 {
+    const NULL: Arg<'static> = Arg::NullInt;
     fn to_arg(&self) -> Arg<'_> {
         Arg::Int(i64::from(*self))
     }
 }
 
 impl ToArg for bool {
+    const NULL: Arg<'static> = Arg::NullInt;
     fn to_arg(&self) -> Arg<'_> {
         Arg::Int(i64::from(*self))
     }
@@ -102,16 +114,18 @@ impl ToArg for f64 {
 }
 
 impl<T: ToArg + ?Sized> ToArg for &T {
+    const NULL: Arg<'static> = T::NULL;
     fn to_arg(&self) -> Arg<'_> {
         (**self).to_arg()
     }
 }
 
 impl<T: ToArg> ToArg for Option<T> {
+    const NULL: Arg<'static> = T::NULL;
     fn to_arg(&self) -> Arg<'_> {
         match self {
             Some(v) => v.to_arg(),
-            None => Arg::Null,
+            None => T::NULL,
         }
     }
 }

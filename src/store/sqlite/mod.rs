@@ -221,7 +221,7 @@ impl rusqlite::ToSql for Arg<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         use rusqlite::types::{ToSqlOutput, ValueRef};
         Ok(ToSqlOutput::Borrowed(match *self {
-            Arg::Null => ValueRef::Null,
+            Arg::Null | Arg::NullInt | Arg::NullBlob => ValueRef::Null,
             Arg::Int(i) => ValueRef::Integer(i),
             Arg::Real(f) => ValueRef::Real(f),
             Arg::Text(s) => ValueRef::Text(s.as_bytes()),

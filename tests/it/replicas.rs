@@ -1,0 +1,292 @@
+//! Several `catalog serve` replicas on one PostgreSQL database: one catalog, one set of
+//! counters. Budgets and rate limits stay exact however the calls are spread; an admin
+//! write through one replica reaches the gateway of another on its next request; a
+//! replica killed mid-load loses no settled charge and its holds are settled by the
+//! others. The PostgreSQL server is started by the tests (skipped outside CI without it).
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::Server;
+use crate::gateway::{priced_body as body, Gateway};
+use crate::servers::{self, Postgres};
+
+/// What one call costs: 30 tokens at $1,000 per million.
+const CALL_USD: f64 = 0.03;
+
+/// A governed catalog on a fresh PostgreSQL database, served by `n` replicas: the
+/// gateway's own and `n - 1` more.
+fn replicas(n: usize) -> Option<(Gateway, Vec<Server>, &'static Postgres, String)> {
+    let pg = servers::postgres()?;
+    let url = pg.create_database();
+    let gw = Gateway::governed_on_postgres(&url);
+    let host = gw.up.host_port();
+    let others = (1..n)
+        .map(|_| {
+            Server::start_on_postgres(
+                gw.w.home.path(),
+                &url,
+                &[("CATALOG_TRUSTED_CUSTOM_HOSTS", host.as_str())],
+            )
+        })
+        .collect();
+    Some((gw, others, pg, url))
+}
+
+/// Every replica's base URL, the gateway's first.
+fn urls(gw: &Gateway, others: &[Server]) -> Vec<String> {
+    let mut out = vec![gw.w.server.as_ref().unwrap().url.clone()];
+    out.extend(others.iter().map(|s| s.url.clone()));
+    out
+}
+
+/// One chat call through the replica at `base`: its status and body.
+fn call(base: &str, key: &str) -> (u16, String) {
+    let res = reqwest::blocking::Client::new()
+        .post(format!("{base}/chat/completions"))
+        .bearer_auth(key)
+        .json(&body())
+        .timeout(Duration::from_secs(60))
+        .send()
+        .expect("the replica answers");
+    (res.status().as_u16(), res.text().unwrap_or_default())
+}
+
+/// `n` calls released at once, spread over the replicas in turn.
+fn spread(urls: &[String], key: &str, n: usize) -> Vec<(u16, String)> {
+    let barrier = Arc::new(Barrier::new(n));
+    (0..n)
+        .map(|i| {
+            let (base, key, barrier) = (
+                urls[i % urls.len()].clone(),
+                key.to_owned(),
+                barrier.clone(),
+            );
+            thread::spawn(move || {
+                barrier.wait();
+                call(&base, &key)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect()
+}
+
+/// What the replicas logged beyond one line per request, for a failure's message.
+fn logs(gw: &Gateway, others: &[Server]) -> String {
+    std::iter::once(gw.w.server.as_ref().unwrap().log())
+        .chain(others.iter().map(Server::log))
+        .flat_map(|l| l.lines().map(str::to_owned).collect::<Vec<_>>())
+        .filter(|l| !l.contains(" POST /v1/chat/completions 200 ") && !l.contains(" 412 "))
+        .take(40)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn provider(gw: &Gateway) -> Value {
+    gw.w.json(&["providers", "get", "openai-prod", "--workspace", "eng"])
+}
+
+fn limit_provider(gw: &Gateway, flags: &[&str]) {
+    let mut args = vec!["providers", "update", "openai-prod", "--workspace", "eng"];
+    args.extend(flags);
+    gw.w.ok(&args);
+}
+
+fn open_holds(pg: &Postgres, url: &str) -> i64 {
+    pg.psql(url, "SELECT count(*) FROM holds")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn three_replicas_never_overspend_one_budget() {
+    let Some((gw, others, pg, url)) = replicas(3) else {
+        return;
+    };
+    gw.up.set(|k| k.latency = Duration::from_millis(20));
+    limit_provider(&gw, &["--budget", "1"]);
+    let answers = spread(&urls(&gw, &others), &gw.key, 300);
+    let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert!(
+        answers.iter().all(|(s, _)| *s == 200 || *s == 412),
+        "only admissions and budget refusals: {:?}\n{}",
+        answers.iter().find(|(s, _)| *s != 200 && *s != 412),
+        logs(&gw, &others)
+    );
+    assert_eq!(
+        gw.up.request_count(),
+        admitted,
+        "only admitted calls went upstream"
+    );
+    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    assert!(
+        (used - admitted as f64 * CALL_USD).abs() < 1e-9,
+        "{used} for {admitted} calls"
+    );
+    assert!(used <= 1.0, "overspent: ${used}");
+    assert!(used > 0.9, "refused with ${used} of $1 spent");
+    assert_eq!(open_holds(pg, &url), 0);
+}
+
+#[test]
+fn three_replicas_share_one_request_rate() {
+    let Some((gw, others, _pg, _url)) = replicas(3) else {
+        return;
+    };
+    limit_provider(&gw, &["--rate-limit", "20/min"]);
+    let answers = spread(&urls(&gw, &others), &gw.key, 60);
+    let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert!(
+        answers.iter().all(|(s, _)| *s == 200 || *s == 429),
+        "only admissions and rate refusals: {:?}",
+        answers.iter().find(|(s, _)| *s != 200 && *s != 429)
+    );
+    assert_eq!(admitted, 20, "exactly the rate, across replicas");
+    assert_eq!(gw.up.request_count(), 20);
+}
+
+#[test]
+fn an_admin_write_through_one_replica_reaches_the_gateway_of_another() {
+    let Some((gw, others, _pg, _url)) = replicas(2) else {
+        return;
+    };
+    let other = &others[0].url;
+    assert_eq!(call(other, &gw.key).0, 200);
+    // Revoked through the first replica's Admin API; the second refuses at once.
+    gw.w.ok(&[
+        "workspaces",
+        "revoke",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--yes",
+    ]);
+    let (status, text) = call(other, &gw.key);
+    assert_eq!(status, 412, "{text}");
+    assert!(text.contains("revoked"), "{text}");
+}
+
+#[test]
+fn a_replica_killed_mid_load_loses_no_charge_and_its_holds_are_settled() {
+    let Some((gw, mut others, pg, url)) = replicas(2) else {
+        return;
+    };
+    gw.up.set(|k| k.latency = Duration::from_millis(500));
+    limit_provider(&gw, &["--budget", "100"]);
+    let victim = others.remove(0);
+    for _ in 0..3 {
+        assert_eq!(call(&victim.url, &gw.key).0, 200);
+    }
+    let flying: Vec<_> = (0..4)
+        .map(|_| {
+            let (base, key) = (victim.url.clone(), gw.key.clone());
+            thread::spawn(move || {
+                let _ = reqwest::blocking::Client::new()
+                    .post(format!("{base}/chat/completions"))
+                    .bearer_auth(key)
+                    .json(&body())
+                    .send();
+            })
+        })
+        .collect();
+    gw.up.wait_for_requests(7, Duration::from_secs(10));
+    assert_eq!(open_holds(pg, &url), 4, "the calls in flight hold");
+    victim.kill9();
+    for t in flying {
+        let _ = t.join();
+    }
+    // The surviving replica sees the victim's heartbeat stop and settles its holds at
+    // their full amounts: more than the calls cost, never less.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while open_holds(pg, &url) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the dead replica's holds were never settled"
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    assert!(
+        used > 7.0 * CALL_USD && used < 3.0 * CALL_USD + 4.0 * 0.1,
+        "${used}"
+    );
+    // The survivor goes on serving.
+    assert_eq!(call(&gw.w.server.as_ref().unwrap().url, &gw.key).0, 200);
+}
+
+#[test]
+fn a_server_on_postgres_refuses_to_start_without_the_master_key_or_with_another() {
+    let Some(pg) = servers::postgres() else {
+        return;
+    };
+    let url = pg.create_database();
+    let home = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(crate::common::BIN);
+        cmd.env_clear()
+            .env("HOME", home.path())
+            .env("CATALOG_HOME", home.path().join("catalog"))
+            .env("CATALOG_NO_INPUT", "1")
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "catalog serve did not stop");
+            thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&[]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("CATALOG_MASTER_KEY") && err.contains("--master-key-file"),
+        "{err}"
+    );
+    // A catalog whose secrets are sealed under one key refuses another.
+    let gw_home = tempfile::tempdir().unwrap();
+    let first = Server::start_on_postgres(gw_home.path(), &url, &[]);
+    let w = crate::common::World {
+        home: gw_home,
+        mode: crate::common::Mode::Served,
+        server: Some(first),
+        seen: Default::default(),
+        extra_env: vec![("PROVIDER_KEY".into(), crate::common::PROVIDER_KEY.into())],
+    };
+    w.ok(&[
+        "integrations",
+        "connect",
+        "openai-prod",
+        "--service",
+        "openai",
+        "--key-env",
+        "PROVIDER_KEY",
+        "--skip-models",
+    ]);
+    let (code, err) = run(&[(
+        "CATALOG_MASTER_KEY",
+        "b3RoZXItbWFzdGVyLWtleS0wMTIzNDU2Nzg5YWJjZGU=",
+    )]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("master key"), "{err}");
+    let secrets = pg.psql(
+        &url,
+        "SELECT count(*) FROM integrations WHERE secrets IS NOT NULL",
+    );
+    assert_eq!(secrets.trim(), "1");
+    assert!(!pg
+        .psql(&url, "SELECT encode(secrets, 'escape') FROM integrations")
+        .contains(crate::common::PROVIDER_KEY));
+}
