@@ -55,6 +55,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand schema 'Print the JSON Schema of the catalog file'
             cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand admin 'Operations on the catalog''s database file: master-key status and rotation'
+            cand db 'The catalog''s database as a whole: copy a catalog file to PostgreSQL'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1992,6 +1993,56 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;admin;help;help'= {
         }
+        &'catalog;db'= {
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand copy 'Copy a catalog file into an empty PostgreSQL database, whole: objects, sealed secrets (the same master key opens them), usage and rate windows, alerts, audit log'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;db;copy'= {
+            cand --from 'The catalog''s SQLite file'
+            cand --to 'The empty PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB'
+            cand --profile 'Profile to use (a stored server and key)'
+            cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
+            cand --workspace 'Workspace (id, slug or name) for commands that act in one'
+            cand -o 'Output format'
+            cand --output 'Output format'
+            cand --color 'When to use colour'
+            cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
+            cand --no-input 'Never prompt; a missing value is an error naming its flag'
+            cand -q 'Silence status messages on stderr'
+            cand --quiet 'Silence status messages on stderr'
+            cand -v 'Print requests and raw error bodies on stderr'
+            cand --verbose 'Print requests and raw error bodies on stderr'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'catalog;db;help'= {
+            cand copy 'Copy a catalog file into an empty PostgreSQL database, whole: objects, sealed secrets (the same master key opens them), usage and rate windows, alerts, audit log'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'catalog;db;help;copy'= {
+        }
+        &'catalog;db;help;help'= {
+        }
         &'catalog;completion'= {
             cand --profile 'Profile to use (a stored server and key)'
             cand --base-url 'Admin API base URL (a `catalog serve` or https://api.portkey.ai/v1)'
@@ -2033,6 +2084,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand schema 'Print the JSON Schema of the catalog file'
             cand serve 'Serve the catalog''s Admin API and gateway over HTTP for a team'
             cand admin 'Operations on the catalog''s database file: master-key status and rotation'
+            cand db 'The catalog''s database as a whole: copy a catalog file to PostgreSQL'
             cand completion 'Print a shell completion script'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -2234,6 +2286,11 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand status 'Where the master key lives, its fingerprint, any rotation in progress, and how many secrets each key sealed'
         }
         &'catalog;help;admin;master-key;status'= {
+        }
+        &'catalog;help;db'= {
+            cand copy 'Copy a catalog file into an empty PostgreSQL database, whole: objects, sealed secrets (the same master key opens them), usage and rate windows, alerts, audit log'
+        }
+        &'catalog;help;db;copy'= {
         }
         &'catalog;help;completion'= {
         }

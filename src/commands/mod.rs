@@ -9,6 +9,7 @@ pub mod auth;
 pub mod check;
 pub mod completion;
 pub mod configs;
+pub mod db;
 pub mod declarative;
 pub mod dry_run;
 pub mod integrations;
@@ -90,6 +91,9 @@ pub enum Command {
     /// Operations on the catalog's database file: master-key status and rotation
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// The catalog's database as a whole: copy a catalog file to PostgreSQL
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// Print a shell completion script
     Completion(completion::CompletionArgs),
 }
@@ -229,6 +233,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Schema(args) => declarative::schema::run(ctx, args),
         Command::Serve(args) => serve::run(ctx, args),
         Command::Admin(cmd) => admin::run(ctx, cmd),
+        Command::Db(cmd) => db::run(ctx, cmd),
         Command::Completion(args) => completion::run(ctx, args),
     }
 }

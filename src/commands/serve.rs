@@ -95,7 +95,7 @@ pub struct ServeArgs {
     pub audit_retention: Option<Age>,
 }
 
-fn parse_database_url(text: &str) -> Result<String, String> {
+pub(crate) fn parse_database_url(text: &str) -> Result<String, String> {
     if text.starts_with("postgres://") || text.starts_with("postgresql://") {
         Ok(text.to_owned())
     } else {

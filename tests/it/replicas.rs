@@ -290,3 +290,72 @@ fn a_server_on_postgres_refuses_to_start_without_the_master_key_or_with_another(
         .psql(&url, "SELECT encode(secrets, 'escape') FROM integrations")
         .contains(crate::common::PROVIDER_KEY));
 }
+
+#[test]
+fn db_copy_moves_a_file_catalog_to_postgres_whole() {
+    let Some(pg) = servers::postgres() else {
+        return;
+    };
+    let mut gw = Gateway::governed();
+    limit_provider(&gw, &["--budget", "5"]);
+    for _ in 0..3 {
+        gw.chat(&body()).ok();
+    }
+    let before = provider(&gw);
+    let audit_before = gw.w.json(&["audit", "--limit", "1000"]);
+    let server = gw.w.server.take().unwrap();
+    let db = server.db.clone();
+    server.stop();
+    let key = std::fs::read_to_string(db.with_extension("key")).expect("the catalog's key file");
+    let url = pg.create_database();
+    let out =
+        gw.w.ok(&["db", "copy", "--from", db.to_str().unwrap(), "--to", &url]);
+    assert!(out.stdout.contains("workspaces"), "{}", out.stdout);
+    // A target that holds anything is refused, and left as it was.
+    gw.w.fails(
+        &["db", "copy", "--from", db.to_str().unwrap(), "--to", &url],
+        1,
+        "not empty",
+    );
+    // Served from PostgreSQL with the same key: the same objects, usage and audit log,
+    // and the sealed provider key still works upstream.
+    let host = gw.up.host_port();
+    gw.w.server = Some(Server::start_on(
+        gw.w.home.path(),
+        &["--database-url", &url],
+        std::path::Path::new(""),
+        &[
+            ("CATALOG_MASTER_KEY", key.trim()),
+            ("CATALOG_TRUSTED_CUSTOM_HOSTS", host.as_str()),
+        ],
+    ));
+    let after = provider(&gw);
+    assert_eq!(after["usage"], before["usage"], "{after}");
+    assert_eq!(after["id"], before["id"]);
+    let audit_after = gw.w.json(&["audit", "--limit", "1000"]);
+    assert_eq!(
+        audit_after.as_array().unwrap().len(),
+        audit_before.as_array().unwrap().len()
+    );
+    gw.chat(&body()).ok();
+    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    assert!((used - 4.0 * CALL_USD).abs() < 1e-9, "{used}");
+    // Bad input: no file, not a PostgreSQL URL.
+    gw.w.fails(
+        &["db", "copy", "--from", "/nonexistent.db", "--to", &url],
+        1,
+        "--from",
+    );
+    gw.w.fails(
+        &[
+            "db",
+            "copy",
+            "--from",
+            db.to_str().unwrap(),
+            "--to",
+            "mysql://x",
+        ],
+        2,
+        "postgres://",
+    );
+}

@@ -150,6 +150,12 @@ pub enum Value {
     Blob(Vec<u8>),
 }
 
+impl FromValue for Value {
+    fn from_value(value: &Value) -> Option<Self> {
+        Some(value.clone())
+    }
+}
+
 /// One row of a query's result.
 #[derive(Debug, Clone, Default)]
 pub struct Row {

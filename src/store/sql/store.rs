@@ -25,6 +25,19 @@ impl SqlStore {
         }
     }
 
+    /// Runs `f` in one transaction of `kind`, committed when it succeeds (a copy of a
+    /// whole catalog between engines works on connections, not on objects).
+    pub fn transaction<T>(
+        &self,
+        kind: TxKind,
+        f: impl FnOnce(&dyn Sql) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let tx = self.pool.begin(kind)?;
+        let value = f(&*tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
     /// Runs `f` in one ledger transaction: all of it lands, or (on an error) none.
     fn ledger_tx<T>(&self, f: impl FnOnce(&dyn Sql) -> StoreResult<T>) -> StoreResult<T> {
         let tx = self.pool.begin(TxKind::Ledger)?;
