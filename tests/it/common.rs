@@ -65,7 +65,14 @@ impl Server {
         Self::start_with(home, db, &[])
     }
 
+    /// `catalog serve` on the file `db`; with `CATALOG_TEST_POSTGRES` set, on a new
+    /// PostgreSQL database instead (the contract suites run on both engines this way).
     pub fn start_with(home: &Path, db: &Path, extra_env: &[(&str, &str)]) -> Server {
+        if std::env::var_os("CATALOG_TEST_POSTGRES").is_some() {
+            if let Some(pg) = crate::servers::postgres() {
+                return Self::start_on_postgres(home, &pg.create_database(), extra_env);
+            }
+        }
         Self::start_on(home, &["--db", db.to_str().unwrap()], db, extra_env)
     }
 
