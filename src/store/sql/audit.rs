@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{args, exec, internal, one, rows, Sql, ToArg};
+use super::{args, exec, internal, one, page_in_order, Sql, ToArg};
 use crate::api::audit::AuditRecord;
 use crate::domain::audit::{prune_record, timestamp};
 use crate::store::{AuditQuery, StoreResult};
@@ -70,28 +70,21 @@ pub(super) fn list(conn: &dyn Sql, q: &AuditQuery) -> StoreResult<(u64, Vec<Audi
         q.workspace_id.to_arg(),
         q.action.to_arg(),
     ];
-    let total: i64 = one(
+    let (total, found) = page_in_order(
         conn,
-        &format!("SELECT count(*) FROM audit_log {FILTER}"),
+        "audit_log",
+        "id, doc",
+        FILTER,
+        "id DESC",
         &filters,
-        |r| r.get(0),
-    )?
-    .unwrap_or(0);
-    let limit = i64::try_from(q.page.page_size).unwrap_or(i64::MAX);
-    let offset = i64::try_from(q.page.offset()).unwrap_or(i64::MAX);
-    let mut args = filters.to_vec();
-    args.extend([limit.to_arg(), offset.to_arg()]);
-    let found = rows(
-        conn,
-        &format!("SELECT id, doc FROM audit_log {FILTER} ORDER BY id DESC LIMIT ?8 OFFSET ?9"),
-        &args,
+        &q.page,
         |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)),
     )?;
     let records = found
         .iter()
         .map(|(id, doc)| from_row(*id, doc))
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok((u64::try_from(total).unwrap_or(0), records))
+    Ok((total, records))
 }
 
 pub(super) fn get(conn: &dyn Sql, id: i64) -> StoreResult<Option<AuditRecord>> {

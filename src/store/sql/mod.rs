@@ -391,6 +391,21 @@ pub(crate) fn page_of<T>(
     page: &super::Page,
     row: impl FnMut(&Row) -> DbResult<T>,
 ) -> StoreResult<(u64, Vec<T>)> {
+    page_in_order(conn, table, columns, filter, "rowid", params, page, row)
+}
+
+/// [`page_of`] in the order `order` (an `ORDER BY` list).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn page_in_order<T>(
+    conn: &dyn Sql,
+    table: &str,
+    columns: &str,
+    filter: &str,
+    order: &str,
+    params: &[Arg<'_>],
+    page: &super::Page,
+    row: impl FnMut(&Row) -> DbResult<T>,
+) -> StoreResult<(u64, Vec<T>)> {
     let total: i64 = one(
         conn,
         &format!("SELECT COUNT(*) FROM {table} {filter}"),
@@ -403,7 +418,7 @@ pub(crate) fn page_of<T>(
     let items = rows(
         conn,
         &format!(
-            "SELECT {columns} FROM {table} {filter} ORDER BY rowid LIMIT {limit} OFFSET {offset}"
+            "SELECT {columns} FROM {table} {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
         ),
         params,
         row,

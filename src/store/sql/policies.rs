@@ -1,7 +1,7 @@
 //! Policies: each row keeps the policy's API object, with its kind (`usage`,
 //! `rate`), workspace and status beside it for lookups.
 
-use super::{args, from_doc, one, rows, to_doc, DbResult, Row, Sql, ToArg};
+use super::{args, from_doc, one, page_of, rows, to_doc, DbResult, Row, Sql, ToArg};
 use crate::domain::policies::Policy;
 use crate::store::{PolicyQuery, StoreResult};
 
@@ -39,24 +39,16 @@ const FILTER: &str = "WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR workspa
 
 pub(super) fn list(conn: &dyn Sql, q: &PolicyQuery) -> StoreResult<(u64, Vec<Policy>)> {
     let filters = [q.kind.to_arg(), q.workspace_id.to_arg(), q.status.to_arg()];
-    let total: i64 = one(
+    let (total, found) = page_of(
         conn,
-        &format!("SELECT count(*) FROM policies {FILTER}"),
+        "policies",
+        "kind, doc",
+        FILTER,
         &filters,
-        |r| r.get(0),
-    )?
-    .unwrap_or(0);
-    let limit = i64::try_from(q.page.page_size).unwrap_or(i64::MAX);
-    let offset = i64::try_from(q.page.offset()).unwrap_or(i64::MAX);
-    let mut args = filters.to_vec();
-    args.extend([limit.to_arg(), offset.to_arg()]);
-    let found = rows(
-        conn,
-        &format!("SELECT kind, doc FROM policies {FILTER} ORDER BY rowid LIMIT ?4 OFFSET ?5"),
-        &args,
+        &q.page,
         row,
     )?;
-    Ok((u64::try_from(total).unwrap_or(0), all(found)?))
+    Ok((total, all(found)?))
 }
 
 pub(super) fn get(conn: &dyn Sql, id: &str) -> StoreResult<Option<Policy>> {
