@@ -54,7 +54,8 @@ struct Conn {
 }
 
 pub struct PgStore {
-    runtime: tokio::runtime::Runtime,
+    /// Drives the connections; `None` only while the store is dropped.
+    runtime: Option<tokio::runtime::Runtime>,
     url: String,
     /// Idle connections, and how many are open in all.
     pool: Mutex<(Vec<Conn>, usize)>,
@@ -74,7 +75,7 @@ impl PgStore {
             .build()
             .context("cannot start the PostgreSQL driver")?;
         let pool = PgStore {
-            runtime,
+            runtime: Some(runtime),
             url: url.to_owned(),
             pool: Mutex::new((Vec::new(), 0)),
             returned: Condvar::new(),
@@ -140,7 +141,11 @@ impl PgStore {
 
     fn connect(&self) -> anyhow::Result<Conn> {
         let url = self.url.clone();
-        let connecting = self.runtime.spawn(async move {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .expect("the driver runs until the store is dropped");
+        let connecting = runtime.spawn(async move {
             let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
             tokio::spawn(async move {
                 // Ends when the client is dropped or the server goes away; a client
@@ -211,6 +216,16 @@ impl PgStore {
     fn forget(&self) {
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).1 -= 1;
         self.returned.notify_one();
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // The last reference may go inside another runtime's task (a server shutting
+        // down), where a runtime cannot be dropped by waiting for it.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
