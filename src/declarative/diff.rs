@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::file::{
-    AccessSpec, Budget, CatalogFile, IntegrationSpec, ModelsSpec, Prices, Rate, SecretRef,
+    AccessSpec, Budget, CatalogFile, IntegrationSpec, ModelsSpec, Prices, ProviderSpec, Rate,
+    SecretRef,
 };
 use super::live::{config_label, is_custom, version_key, Live};
 use crate::api::configs::{ConfigStatus, CreateConfig, UpdateConfig};
@@ -1193,16 +1194,58 @@ pub fn plan(
         }
     }
 
-    // Providers.
-    for pr in &file.providers {
+    // Providers. A default provider (its slug is its integration's) exists whenever its
+    // access does: one the file does not list is plain, and one it lists is changed, never
+    // created.
+    let integration_name = |slug: &str| {
+        file.integrations
+            .iter()
+            .find(|g| g.slug == slug)
+            .map(|g| g.name.clone().unwrap_or_else(|| g.slug.clone()))
+            .unwrap_or_else(|| slug.to_owned())
+    };
+    let provider_name = |pr: &ProviderSpec| {
+        pr.name.clone().unwrap_or_else(|| {
+            if pr.is_default() {
+                integration_name(&pr.integration)
+            } else {
+                pr.slug.clone()
+            }
+        })
+    };
+    let provisioned = |workspace: &str, integration: &str| {
+        file.integrations.iter().any(|g| {
+            g.slug == integration
+                && (g.workspaces.contains_key(workspace)
+                    || g.workspace.as_deref() == Some(workspace))
+        })
+    };
+    let mut wanted: Vec<ProviderSpec> = file.providers.clone();
+    for l in &live.file.providers {
+        let listed = wanted
+            .iter()
+            .any(|p| p.workspace == l.workspace && p.slug == l.slug);
+        if l.is_default() && !listed && provisioned(&l.workspace, &l.integration) {
+            wanted.push(ProviderSpec::plain_default(&l.workspace, &l.integration));
+        }
+    }
+    for pr in &wanted {
         let name = format!("{}/@{}", pr.workspace, pr.slug);
         let new = serde_json::to_value(pr)?;
-        match live
+        let plain;
+        let found = match live
             .file
             .providers
             .iter()
             .find(|l| l.workspace == pr.workspace && l.slug == pr.slug)
         {
+            None if pr.is_default() => {
+                plain = ProviderSpec::plain_default(&pr.workspace, &pr.integration);
+                Some(&plain)
+            }
+            found => found,
+        };
+        match found {
             None => {
                 staged.push((
                     Change {
@@ -1214,7 +1257,7 @@ pub fn plan(
                     vec![Op::CreateProvider {
                         workspace: pr.workspace.clone(),
                         body: CreateProvider {
-                            name: pr.name.clone().unwrap_or_else(|| pr.slug.clone()),
+                            name: provider_name(pr),
                             integration_id: pr.integration.clone(),
                             workspace_id: None,
                             slug: Some(pr.slug.clone()),
@@ -1223,7 +1266,7 @@ pub fn plan(
                             rate_limits: (!pr.rate_limits.is_empty())
                                 .then(|| rates(&pr.rate_limits)),
                             concurrency_limit: pr.concurrency_limit,
-                            expires_at: None,
+                            expires_at: pr.expires_at.clone(),
                         },
                     }],
                 ));
@@ -1248,8 +1291,7 @@ pub fn plan(
                 }
                 let changed = |f: &str| fields.iter().any(|c| c.field == f);
                 let body = UpdateProvider {
-                    name: changed("name")
-                        .then(|| pr.name.clone().unwrap_or_else(|| pr.slug.clone())),
+                    name: changed("name").then(|| provider_name(pr)),
                     note: if changed("note") {
                         pr.note.clone().map_or(Patch::Null, Patch::Value)
                     } else {
@@ -1272,6 +1314,11 @@ pub fn plan(
                     } else {
                         Patch::Absent
                     },
+                    expires_at: if changed("expires_at") {
+                        pr.expires_at.clone().map_or(Patch::Null, Patch::Value)
+                    } else {
+                        Patch::Absent
+                    },
                     ..Default::default()
                 };
                 staged.push((
@@ -1291,8 +1338,7 @@ pub fn plan(
         }
     }
     for l in &live.file.providers {
-        if file
-            .providers
+        if wanted
             .iter()
             .any(|p| p.workspace == l.workspace && p.slug == l.slug)
         {

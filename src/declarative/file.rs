@@ -244,6 +244,33 @@ pub struct ProviderSpec {
     pub rate_limits: Vec<Rate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency_limit: Option<ConcurrencyLimit>,
+    /// When the provider stops working (RFC 3339, e.g. "2027-01-31T00:00:00Z").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl ProviderSpec {
+    /// Whether this is the provider provisioning creates for its integration in its
+    /// workspace (its slug is the integration's): it exists whenever the access does, and
+    /// the file lists it only for what it adds (limits, expiry, a note, a name).
+    pub fn is_default(&self) -> bool {
+        self.slug == self.integration
+    }
+
+    /// The default provider as provisioning creates it, adding nothing.
+    pub fn plain_default(workspace: &str, integration: &str) -> ProviderSpec {
+        ProviderSpec {
+            slug: integration.to_owned(),
+            workspace: workspace.to_owned(),
+            integration: integration.to_owned(),
+            name: None,
+            note: None,
+            usage_limits: None,
+            rate_limits: Vec::new(),
+            concurrency_limit: None,
+            expires_at: None,
+        }
+    }
 }
 
 /// A saved gateway config. A config is known by its workspace and name: its slug

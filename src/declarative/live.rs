@@ -2,6 +2,7 @@
 //! `export` writes it, `plan` compares the two, and a fingerprint pins it. Runtime state
 //! (usage, windows, alerts, API keys) is never read into it.
 
+use crate::domain::provisioning::AUTO_NOTE;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -381,10 +382,7 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
     }
     for (name, ws) in &live.workspaces {
         for p in by_workspace.remove(&ws.id).unwrap_or_default() {
-            if p.integration_id.is_empty()
-                || p.integration_id == p.slug
-                || !slugs.contains(&p.integration_id)
-            {
+            if p.integration_id.is_empty() || !slugs.contains(&p.integration_id) {
                 continue;
             }
             // A provider whose integration is no longer provisioned to its workspace is
@@ -399,16 +397,34 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
             if !provisioned {
                 continue;
             }
-            live.file.providers.push(ProviderSpec {
-                name: Some(p.name.clone()).filter(|n| !n.is_empty() && n != &p.slug),
+            // The default provider's name and note are its integration's name and the
+            // note provisioning gives it: only what differs is the file's.
+            let default = p.slug == p.integration_id;
+            let default_name = if default {
+                live.integrations
+                    .get(&p.integration_id)
+                    .map(|g| g.name.clone())
+                    .unwrap_or_default()
+            } else {
+                p.slug.clone()
+            };
+            let spec = ProviderSpec {
+                name: Some(p.name.clone()).filter(|n| !n.is_empty() && *n != default_name),
                 slug: p.slug,
                 workspace: name.clone(),
                 integration: p.integration_id,
-                note: p.note.filter(|n| !n.is_empty()),
+                note: p
+                    .note
+                    .filter(|n| !n.is_empty() && !(default && n == AUTO_NOTE)),
                 usage_limits: p.usage_limits.as_ref().map(Budget::from_api),
                 rate_limits: p.rate_limits.iter().flatten().map(Rate::from_api).collect(),
                 concurrency_limit: p.concurrency_limit,
-            });
+                expires_at: p.expires_at.filter(|e| !e.is_empty()),
+            };
+            if default && spec == ProviderSpec::plain_default(&spec.workspace, &spec.integration) {
+                continue;
+            }
+            live.file.providers.push(spec);
         }
     }
     // Saved configs, known by workspace and name: configs sharing both are left out.

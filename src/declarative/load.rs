@@ -576,8 +576,16 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
                 "declare each provider once",
             ));
         }
-        if pr.slug == pr.integration {
-            return Err(p.at("slug", &pr.slug, &format!("{at}.slug"), "the provider named after its integration is the one provisioning creates", "give this provider another slug; the default one comes with `workspaces:` under the integration"));
+        if let Some(e) = &pr.expires_at {
+            if chrono::DateTime::parse_from_rfc3339(e).is_err() {
+                return Err(p.at(
+                    "expires_at",
+                    e,
+                    &format!("{at}.expires_at"),
+                    &format!("`{e}` is not a time"),
+                    "write an RFC 3339 time in quotes, e.g. \"2027-01-31T00:00:00Z\"",
+                ));
+            }
         }
         let provisioned = g.workspaces.contains_key(&pr.workspace)
             || g.workspace.as_deref() == Some(pr.workspace.as_str());

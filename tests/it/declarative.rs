@@ -119,6 +119,20 @@ fn build_imperatively(w: &World) {
         "--output-price",
         "8",
     ]);
+    // The default provider provisioning created, with limits and an expiry of its own.
+    w.ok(&[
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "50",
+        "--rate-limit",
+        "30/min",
+        "--expires",
+        "2031-01-01",
+    ]);
     w.ok(&[
         "providers",
         "create",
@@ -127,6 +141,8 @@ fn build_imperatively(w: &World) {
         "openai-prod",
         "--workspace",
         "eng",
+        "--expires",
+        "2030-06-30",
         "--budget",
         "200",
         "--rate-limit",
@@ -187,6 +203,9 @@ fn export_apply_export_round_trips_on_both_transports() {
             "'@eng-batch'",
             "name: Old route",
             "status: archived",
+            "- slug: openai-prod\n  workspace: eng",
+            "expires_at: 2031-01-01T00:00:00",
+            "expires_at: 2030-06-30T00:00:00",
         ] {
             assert!(first.contains(needle), "{needle}: {first}");
         }
@@ -950,4 +969,55 @@ fn access_new_workspaces_gives_is_the_file_s_own_and_prune_leaves_it() {
     );
     let access = w.ok(&["integrations", "workspaces", "oa"]).stdout;
     assert!(access.contains('b'), "{access}");
+}
+
+#[test]
+fn a_default_provider_s_own_limits_round_trip_and_leaving_it_out_makes_it_plain() {
+    let w = World::new(Mode::Embedded);
+    build_imperatively(&w);
+    let a = w.home.path().join("a.yaml");
+    w.ok(&["export", "--out", p(&a)]);
+    let text = std::fs::read_to_string(&a).unwrap();
+    // The file without the default provider's entry: its limits and expiry go.
+    let start = text
+        .find("- slug: openai-prod\n  workspace: eng")
+        .expect(&text);
+    // The entry ends where the next line starts at the margin.
+    let end = text[start..]
+        .match_indices('\n')
+        .map(|(i, _)| start + i + 1)
+        .find(|&i| text[i..].starts_with(|c: char| !c.is_whitespace()))
+        .unwrap_or(text.len());
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    let b = write(&w, "b.yaml", &without);
+    let plan = w.ok(&["plan", "-f", p(&b)]);
+    assert!(
+        plan.stdout.contains("~ provider eng/@openai-prod"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("- provider"), "{}", plan.stdout);
+    w.ok(&["apply", "-f", p(&b), "--yes"]);
+    let provider = w.json(&["providers", "get", "openai-prod", "--workspace", "eng"]);
+    assert!(provider["usage_limits"].is_null(), "{provider}");
+    assert!(provider["expires_at"].is_null(), "{provider}");
+    let again = w.json(&["apply", "-f", p(&b), "--yes"]);
+    assert_eq!(again["result"], "unchanged");
+    // Back as the first file had it.
+    w.ok(&["apply", "-f", p(&a), "--yes"]);
+    let c = w.home.path().join("c.yaml");
+    w.ok(&["export", "--out", p(&c)]);
+    assert_eq!(text, std::fs::read_to_string(&c).unwrap());
+    // An expiry that is not a time is refused where it stands.
+    let bad = write(
+        &w,
+        "bad.yaml",
+        &text.replacen(
+            "expires_at: 2031-01-01T00:00:00Z",
+            "expires_at: next year",
+            1,
+        ),
+    );
+    let out = w.fails(&["plan", "-f", p(&bad)], 2, "expires_at");
+    assert!(out.stderr.contains("RFC 3339"), "{}", out.stderr);
 }
