@@ -415,7 +415,7 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
                 integration: p.integration_id,
                 note: p
                     .note
-                    .filter(|n| !n.is_empty() && !(default && n == AUTO_NOTE)),
+                    .filter(|n| !(n.is_empty() || default && n == AUTO_NOTE)),
                 usage_limits: p.usage_limits.as_ref().map(Budget::from_api),
                 rate_limits: p.rate_limits.iter().flatten().map(Rate::from_api).collect(),
                 concurrency_limit: p.concurrency_limit,
