@@ -148,9 +148,31 @@ impl Problem<'_> {
     }
 }
 
-/// The line and column of the first `key: value` (or `key:` when `value` is empty) in `text`.
+/// The line and column of the first `key: value` (or `key:` when `value` is empty) in
+/// `text`; else of `key` standing alone (an item of a list, `[a, b]` or `- a`).
 pub fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
-    find_key(text, 0, key, value, 0).unwrap_or((1, 1))
+    find_key(text, 0, key, value, 0)
+        .or_else(|| find_word(text, key))
+        .unwrap_or((1, 1))
+}
+
+/// The line and column of the first `word` in `text` that is a whole item: not part of
+/// a longer name.
+fn find_word(text: &str, word: &str) -> Option<(usize, usize)> {
+    if word.is_empty() {
+        return None;
+    }
+    let part = |c: char| c.is_alphanumeric() || "-_./:@".contains(c);
+    for (n, line) in text.lines().enumerate() {
+        for (at, _) in line.match_indices(word) {
+            let before = line[..at].chars().next_back();
+            let after = line[at + word.len()..].chars().next();
+            if !before.is_some_and(part) && !after.is_some_and(part) {
+                return Some((n + 1, line[..at].chars().count() + 1));
+            }
+        }
+    }
+    None
 }
 
 /// The line and column of the `skip + 1`-th `key: value` (or `key:` when `value` is
@@ -509,6 +531,38 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
                         "prices are USD per million tokens, 0 or more",
                     ));
                 }
+            }
+            // A typo in an allow-list would enable nothing and say nothing.
+            let registry = crate::registry::Registry::builtin();
+            let custom = |m: &str| models.custom.iter().any(|c| c.slug == m);
+            let named = models
+                .allow
+                .iter()
+                .map(|m| ("allow", m))
+                .chain(models.prices.keys().map(|m| ("prices", m)));
+            for (list, m) in named {
+                if registry.models(&g.service).is_empty()
+                    || custom(m)
+                    || registry.find(&g.service, m).is_some()
+                {
+                    continue;
+                }
+                let near = registry.suggest(&g.service, m, 3);
+                let fix = if near.is_empty() {
+                    "declare a model the registry does not know under `custom`".to_owned()
+                } else {
+                    format!(
+                        "did you mean {}? declare a model the registry does not know under `custom`",
+                        near.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                    )
+                };
+                return Err(p.at(
+                    m,
+                    "",
+                    &format!("{at}.models.{list}"),
+                    &format!("`{m}` is not a known `{}` model", g.service),
+                    &fix,
+                ));
             }
             for c in &models.custom {
                 if !seen.insert(c.slug.as_str()) {

@@ -452,6 +452,20 @@ fn bad_files_are_refused_with_file_line_and_column_before_anything_is_written() 
     let out = w.fails(&["apply", "-f", p(&f), "--yes"], 2, "inline secret");
     assert!(out.stderr.contains("inline.yaml:6:5"), "{out:?}");
     assert!(!w.everything_seen().contains("sk-inline-secret-123"));
+    // A typo in an allow-list or a price override, even inside `[...]`.
+    let f = write(
+        &w,
+        "typo.yaml",
+        &V1.replace("allow: [gpt-4o]", "allow: [gpt-4o, gpt-4o-mnii]"),
+    );
+    let out = w.fails(
+        &["apply", "-f", p(&f), "--yes"],
+        2,
+        "`gpt-4o-mnii` is not a known `openai` model",
+    );
+    assert!(out.stderr.contains("typo.yaml:14:23"), "{out:?}");
+    assert!(out.stderr.contains("did you mean `gpt-4o-mini`"), "{out:?}");
+    w.fails(&["workspaces", "get", "eng"], 4, "not found");
     let f = write(&w, "budget.yaml", "workspaces:\n  - name: eng\n    usage_limits:\n      - type: cost\n        credit_limit: 100\n        alert_threshold: 150\n");
     w.fails(&["plan", "-f", p(&f)], 2, "alert_threshold");
     let f = write(
