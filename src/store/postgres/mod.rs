@@ -253,8 +253,14 @@ impl Pool for PgStore {
         };
         match kind {
             TxKind::Read => tx.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
-            TxKind::Write | TxKind::Ledger => tx.batch(&format!(
+            TxKind::Write => tx.batch(&format!(
                 "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+            ))?,
+            // Holds and settlements share the writers' lock, and take their scopes' own
+            // ([`Sql::lock_scopes`]): they exclude admin writes and each other only where
+            // they touch the same counters.
+            TxKind::Ledger => tx.batch(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK})"
             ))?,
         }
         Ok(Box::new(tx))
@@ -379,6 +385,17 @@ impl Sql for PgTx<'_> {
 
     fn execute_or_refuse(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
         self.refusable(sql, args)
+    }
+
+    fn lock_scopes(&self, scopes: &[String]) -> DbResult<bool> {
+        if !scopes.is_empty() {
+            // One round trip; the function takes them in the order given.
+            self.execute(
+                "SELECT catalog_lock_scopes(?1)",
+                &[Arg::Text(&scopes.join("\n"))],
+            )?;
+        }
+        Ok(true)
     }
 }
 

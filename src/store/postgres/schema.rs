@@ -344,4 +344,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         LANGUAGE sql IMMUTABLE STRICT AS $$
         SELECT CAST(doc AS jsonb) #>> string_to_array(substr(path, 3), '.')
      $$;"#,
+    // 2: holds and settlements take the counters of their scopes, in the order given
+    // (newline-separated), one advisory lock each.
+    r#"CREATE FUNCTION catalog_lock_scopes(scopes TEXT) RETURNS void LANGUAGE plpgsql AS $$
+     DECLARE s TEXT;
+     BEGIN
+        FOREACH s IN ARRAY string_to_array(scopes, E'\n') LOOP
+           PERFORM pg_advisory_xact_lock(hashtextextended(s, 0));
+        END LOOP;
+     END $$;"#,
 ];

@@ -270,6 +270,7 @@ pub(super) fn admit(
     now: DateTime<Utc>,
 ) -> StoreResult<Admission> {
     let key = |e: &HoldEntry| (e.scope.key(), e.limit.clone());
+    lock(conn, entries.iter().map(|e| e.scope.key()).collect())?;
     let is_rate = |e: &HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
     let counter_keys: Vec<Key> = entries.iter().filter(|e| !is_rate(e)).map(key).collect();
     let rate_keys: Vec<Key> = entries.iter().filter(|e| is_rate(e)).map(key).collect();
@@ -494,10 +495,34 @@ pub(super) fn settle(
     actual: &[i64],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    if conn.lock_scopes(&[])? {
+        // The hold's entries never change: read first, then take their counters.
+        let entries: Option<String> = one(
+            conn,
+            "SELECT entries FROM holds WHERE id = ?1",
+            args![hold],
+            |r| r.get(0),
+        )?;
+        let Some(entries) = entries else {
+            return Ok(());
+        };
+        let held: Vec<Held> = serde_json::from_str(&entries).map_err(|e| {
+            StoreError::Internal(anyhow::anyhow!("hold `{hold}` is unreadable: {e}"))
+        })?;
+        lock(conn, held.into_iter().map(|h| h.scope).collect())?;
+    }
     match take_hold(conn, hold)? {
         Some(held) => apply(conn, &held, actual, now),
         None => Ok(()),
     }
+}
+
+/// Takes the counters of `scopes` for the rest of the transaction, in sorted order.
+fn lock(conn: &dyn Sql, mut scopes: Vec<String>) -> StoreResult<()> {
+    scopes.sort();
+    scopes.dedup();
+    conn.lock_scopes(&scopes)?;
+    Ok(())
 }
 
 /// Holds of processes that are gone, settled at their full amounts.

@@ -305,6 +305,14 @@ pub trait Sql {
     fn execute_or_refuse(&self, sql: &str, args: &[Arg<'_>]) -> DbResult<u64> {
         self.execute(sql, args)
     }
+    /// In a [`TxKind::Ledger`] transaction, takes the counters of these scopes for the
+    /// rest of it, in one order (so two transactions never wait for each other in a
+    /// circle). Engines whose ledger transactions already exclude each other need not
+    /// (SQLite's `BEGIN IMMEDIATE`): they answer `false` and do nothing.
+    fn lock_scopes(&self, scopes: &[String]) -> DbResult<bool> {
+        let _ = scopes;
+        Ok(false)
+    }
 }
 
 /// A connection in a transaction of its own: [`TxConn::commit`] lands it, dropping it
@@ -318,9 +326,11 @@ pub trait TxConn: Sql {
 pub enum TxKind {
     /// A consistent snapshot; never waits for writers.
     Read,
-    /// An admin write: writers take turns.
+    /// An admin write, or a ledger step that is not a hold or a settlement (alerts,
+    /// recovery, audit pruning): writers take turns.
     Write,
-    /// A hold, a settlement or another ledger step: atomic against every other writer.
+    /// A hold or a settlement: atomic against every writer that touches the counters of
+    /// the scopes it takes ([`Sql::lock_scopes`]), and against every admin write.
     Ledger,
 }
 

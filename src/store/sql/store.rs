@@ -38,12 +38,10 @@ impl SqlStore {
         Ok(value)
     }
 
-    /// Runs `f` in one ledger transaction: all of it lands, or (on an error) none.
+    /// Runs `f` in one transaction that takes turns with every writer (alerts, recovery,
+    /// pruning): all of it lands, or (on an error) none.
     fn ledger_tx<T>(&self, f: impl FnOnce(&dyn Sql) -> StoreResult<T>) -> StoreResult<T> {
-        let tx = self.pool.begin(TxKind::Ledger)?;
-        let value = f(&*tx)?;
-        tx.commit()?;
-        Ok(value)
+        self.transaction(TxKind::Write, f)
     }
 }
 
@@ -75,7 +73,9 @@ impl Store for SqlStore {
         entries: &[HoldEntry],
         now: DateTime<Utc>,
     ) -> StoreResult<Admission> {
-        self.ledger_tx(|conn| ledger::admit(conn, owner::this_process(), hold, entries, now))
+        self.transaction(TxKind::Ledger, |conn| {
+            ledger::admit(conn, owner::this_process(), hold, entries, now)
+        })
     }
 
     fn probe(&self, entries: &[HoldEntry], now: DateTime<Utc>) -> StoreResult<Admission> {
@@ -88,7 +88,9 @@ impl Store for SqlStore {
     }
 
     fn settle(&self, hold: &str, actual: &[i64], now: DateTime<Utc>) -> StoreResult<()> {
-        self.ledger_tx(|conn| ledger::settle(conn, hold, actual, now))
+        self.transaction(TxKind::Ledger, |conn| {
+            ledger::settle(conn, hold, actual, now)
+        })
     }
 
     fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64> {
