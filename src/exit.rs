@@ -106,9 +106,19 @@ pub fn fail(kind: ErrorKind, message: impl Into<String>, hint: Option<&str>) -> 
 
 /// The exit code an error maps to: its `CliError`'s kind anywhere in the chain, else failed.
 pub fn kind_of(e: &anyhow::Error) -> ErrorKind {
-    e.chain()
-        .find_map(|c| c.downcast_ref::<CliError>())
-        .map_or(ErrorKind::Failed, |t| t.kind)
+    if let Some(t) = e.chain().find_map(|c| c.downcast_ref::<CliError>()) {
+        return t.kind;
+    }
+    // A database that cannot be reached is the unreachable server's exit code.
+    if e.chain().any(|c| c.is::<crate::store::Unavailable>())
+        || e.chain().any(|c| {
+            c.downcast_ref::<crate::store::StoreError>()
+                .is_some_and(|s| s.unavailable().is_some())
+        })
+    {
+        return ErrorKind::Unavailable;
+    }
+    ErrorKind::Failed
 }
 
 /// An error as one line for a prompt: its message, then its hint.

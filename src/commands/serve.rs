@@ -26,12 +26,13 @@ pub struct ServeArgs {
     pub listen: SocketAddr,
 
     /// Database file (default: the embedded catalog's database)
-    #[arg(long, env = env::CATALOG_DB, value_name = "PATH", conflicts_with = "database_url")]
+    #[arg(long, env = env::CATALOG_DB, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
-    /// Run on PostgreSQL instead of a file: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
-    /// Several replicas may share one database; the master key must then be given
-    /// (CATALOG_MASTER_KEY or --master-key-file), the same on every replica
+    /// Run on PostgreSQL instead of a file (it takes precedence over --db):
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB. Several replicas may share one database;
+    /// the master key must then be given (CATALOG_MASTER_KEY or --master-key-file), the
+    /// same on every replica
     #[arg(
         long,
         env = env::CATALOG_DATABASE_URL,
@@ -103,21 +104,45 @@ pub(crate) fn parse_database_url(text: &str) -> Result<String, String> {
     }
 }
 
-/// The master key: CATALOG_MASTER_KEY, else the contents of `--master-key-file`.
-fn master_key(ctx: &Ctx, file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+/// The master key and where it came from: CATALOG_MASTER_KEY, else the contents of
+/// `--master-key-file`.
+fn master_key(
+    ctx: &Ctx,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<(String, String)>> {
+    use crate::exit::{fail, ErrorKind};
     match (ctx.settings.master_key.clone(), file) {
-        (Some(_), Some(_)) => anyhow::bail!(
-            "both CATALOG_MASTER_KEY and --master-key-file give the master key; keep one"
-        ),
-        (Some(key), None) => Ok(Some(key)),
+        (Some(_), Some(_)) => Err(fail(
+            ErrorKind::Usage,
+            "both CATALOG_MASTER_KEY and --master-key-file give the master key",
+            Some("keep one: unset CATALOG_MASTER_KEY, or drop --master-key-file"),
+        )),
+        (Some(key), None) => Ok(Some((key, env::CATALOG_MASTER_KEY.to_owned()))),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).with_context(|| {
-                format!(
-                    "cannot read the master key file {} (--master-key-file)",
-                    path.display()
+            let from = format!("the key file {} (--master-key-file)", path.display());
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                fail(
+                    ErrorKind::Usage,
+                    format!("cannot read {from}: {e}"),
+                    Some("point --master-key-file at the file holding the base64 master key"),
                 )
             })?;
-            Ok(Some(text.trim().to_owned()))
+            let text = text.trim().to_owned();
+            let problem = if text.is_empty() {
+                Some("it is empty".to_owned())
+            } else {
+                crate::crypto::MasterKey::decode(&text)
+                    .err()
+                    .map(|e| e.to_string())
+            };
+            if let Some(problem) = problem {
+                return Err(fail(
+                    ErrorKind::Usage,
+                    format!("{from} holds no master key: {problem}"),
+                    Some("the file holds one base64 key of 32 bytes (`openssl rand -base64 32` makes one)"),
+                ));
+            }
+            Ok(Some((text, from)))
         }
         (None, None) => Ok(None),
     }
@@ -188,13 +213,15 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     listener.set_nonblocking(true)?;
-    let master_key = master_key(ctx, args.master_key_file.as_deref())?;
+    let (master_key, master_key_from) = master_key(ctx, args.master_key_file.as_deref())?.unzip();
     let database = match args.database_url {
         Some(url) => {
             if master_key.is_none() {
-                anyhow::bail!(
-                    "catalog serve on PostgreSQL needs the master key that seals provider secrets, the same on every replica: set CATALOG_MASTER_KEY or pass --master-key-file PATH (`openssl rand -base64 32` makes one)"
-                );
+                return Err(crate::exit::fail(
+                    crate::exit::ErrorKind::Usage,
+                    "catalog serve on PostgreSQL needs the master key that seals provider secrets, the same on every replica",
+                    Some("set CATALOG_MASTER_KEY or pass --master-key-file PATH (`openssl rand -base64 32` makes a new one)"),
+                ));
             }
             Database::Postgres(url)
         }
@@ -204,10 +231,16 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::open(&ServerConfig {
         database,
         master_key,
+        master_key_from,
         master_key_previous: ctx.settings.master_key_previous.clone(),
         trusted_custom_hosts: args.trusted_custom_hosts,
     })?;
     state.vault.check_existing()?;
+    // Only a replica that can open the catalog's secrets joins the others.
+    state
+        .store
+        .heartbeat(chrono::Utc::now())
+        .map_err(|e| anyhow::anyhow!("cannot record this replica: {e}"))?;
     let printer = ctx.printer();
     let bootstrap = ctx.settings.env.get(env::CATALOG_BOOTSTRAP_ADMIN_KEY);
     match server::bootstrap(&state, bootstrap)? {

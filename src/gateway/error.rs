@@ -150,7 +150,15 @@ impl IntoResponse for GatewayError {
 
 impl From<crate::store::StoreError> for GatewayError {
     fn from(e: crate::store::StoreError) -> Self {
-        GatewayError::internal(format!("the catalog could not be read: {e}"))
+        match e.unavailable() {
+            Some(u) => GatewayError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                format!("{u}; retry shortly"),
+            )
+            .retry_after(Some(std::time::Duration::from_secs(1))),
+            None => GatewayError::internal(format!("the catalog could not be read: {e}")),
+        }
     }
 }
 

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub message: String,
     /// An HTTP status other than the code's own (413 for a body over the limit).
     pub status: Option<StatusCode>,
+    /// Sent as `Retry-After` (seconds): when the request is worth making again.
+    pub retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -24,6 +26,7 @@ impl ApiError {
             code,
             message: message.into(),
             status: None,
+            retry_after: None,
         }
     }
 
@@ -69,7 +72,14 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(m) => ApiError::conflict(m),
             DomainError::Invalid(m) => ApiError::invalid(m),
             DomainError::Forbidden(m) => ApiError::forbidden(m),
-            DomainError::Internal(e) => ApiError::internal(format!("internal error: {e:#}")),
+            DomainError::Internal(e) => match e.downcast_ref::<crate::store::Unavailable>() {
+                Some(u) => ApiError {
+                    status: Some(StatusCode::SERVICE_UNAVAILABLE),
+                    retry_after: Some(1),
+                    ..ApiError::internal(format!("{u}; retry shortly"))
+                },
+                None => ApiError::internal(format!("internal error: {e:#}")),
+            },
         }
     }
 }
@@ -86,7 +96,13 @@ impl IntoResponse for ApiError {
         let status = self.status.unwrap_or_else(|| {
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
         });
-        (status, Json(ErrorBody::new(self.code, self.message))).into_response()
+        let mut response = (status, Json(ErrorBody::new(self.code, self.message))).into_response();
+        if let Some(s) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        response
     }
 }
 

@@ -68,6 +68,8 @@ impl std::fmt::Display for Database {
 pub struct ServerConfig {
     pub database: Database,
     pub master_key: Option<String>,
+    /// Where `master_key` came from, for messages (default: `CATALOG_MASTER_KEY`).
+    pub master_key_from: Option<String>,
     /// During a master-key rotation, the key being replaced (`CATALOG_MASTER_KEY_PREVIOUS`).
     pub master_key_previous: Option<String>,
     /// Upstream hosts the gateway may call although they are private addresses.
@@ -90,16 +92,12 @@ impl AppState {
             Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
             Database::Postgres(url) => Arc::new(PgStore::open(url)?),
         };
-        // Replicas tell each other they are alive before anything is held.
-        store
-            .heartbeat(chrono::Utc::now())
-            .map_err(|e| anyhow::anyhow!("cannot record this replica: {e}"))?;
         // Holds a crashed process left open are settled at their full amounts: a request
         // that may have run is never forgiven.
         store
             .recover_holds(&|o| store.alive(o))
             .map_err(|e| anyhow::anyhow!("cannot settle the holds left open: {e}"))?;
-        let vault = Arc::new(Vault::new(
+        let vault = Vault::new(
             store.clone(),
             config.master_key.clone(),
             config.master_key_previous.clone(),
@@ -109,7 +107,14 @@ impl AppState {
                 Database::Sqlite(path) => path,
                 Database::Postgres(_) => Path::new("catalog-on-postgres"),
             },
-        ));
+        );
+        let vault = Arc::new(match (&config.database, &config.master_key_from) {
+            (Database::Postgres(_), from) => vault.given_only(
+                from.clone()
+                    .unwrap_or_else(|| crate::env_vars::CATALOG_MASTER_KEY.to_owned()),
+            ),
+            (Database::Sqlite(_), _) => vault,
+        });
         let gateway = Arc::new(crate::gateway::Gateway::new(
             config.trusted_custom_hosts.clone(),
         )?);

@@ -53,6 +53,11 @@ pub struct Vault {
     explicit: Option<String>,
     explicit_previous: Option<String>,
     key_file: PathBuf,
+    /// Where the explicit key came from, for messages (`CATALOG_MASTER_KEY`).
+    explicit_from: String,
+    /// Only the explicit key counts: the catalog is shared by replicas on other machines
+    /// (PostgreSQL), so no keyring or key file here is the catalog's.
+    explicit_only: bool,
     /// The keys last loaded, with what the database recorded when they were.
     loaded: RwLock<Option<(Recorded, Arc<KeyRing>)>>,
 }
@@ -69,8 +74,18 @@ impl Vault {
             explicit,
             explicit_previous,
             key_file: key_file_path(db_path),
+            explicit_from: crate::env_vars::CATALOG_MASTER_KEY.to_owned(),
+            explicit_only: false,
             loaded: RwLock::new(None),
         }
+    }
+
+    /// A vault whose only key is the one given (`explicit`, from `from`): a catalog
+    /// shared by replicas keeps no key of its own anywhere.
+    pub fn given_only(mut self, from: String) -> Vault {
+        self.explicit_from = from;
+        self.explicit_only = true;
+        self
     }
 
     /// The master keys, resolved on first use (commands that touch no secret never load
@@ -137,7 +152,11 @@ impl Vault {
     ) -> anyhow::Result<KeyRing> {
         let current = recorded.current.as_deref().unwrap_or_default();
         if let Some(text) = &self.explicit {
-            found.push(MasterKey::decode(text).context("CATALOG_MASTER_KEY is invalid")?);
+            found.push(
+                MasterKey::decode(text).with_context(|| {
+                    format!("the master key in {} is invalid", self.explicit_from)
+                })?,
+            );
         }
         if let Some(text) = &self.explicit_previous {
             found.push(MasterKey::decode(text).context("CATALOG_MASTER_KEY_PREVIOUS is invalid")?);
@@ -147,7 +166,7 @@ impl Vault {
             .collect();
         let has = |found: &[MasterKey], fp: &str| found.iter().any(|k| k.check_value() == fp);
         let mut problem = None;
-        if !needed.iter().all(|fp| has(&found, fp)) {
+        if !self.explicit_only && !needed.iter().all(|fp| has(&found, fp)) {
             let stored = match recorded.location.as_deref() {
                 Some("keyring") => Some(self.stored_in_keyring()),
                 Some("file") => Some(self.stored_in_files()),
@@ -171,7 +190,8 @@ impl Vault {
             };
             return match (&self.explicit, recorded.location.as_deref()) {
                 (Some(_), _) => Err(anyhow::anyhow!(
-                    "the master key from CATALOG_MASTER_KEY is not the one this catalog's secrets are sealed with{rotating}"
+                    "the master key from {} is not the one this catalog's secrets are sealed with{rotating}",
+                    self.explicit_from
                 )),
                 (None, Some("env")) => Err(anyhow::anyhow!(
                     "this catalog's secrets are sealed with a master key given in CATALOG_MASTER_KEY{rotating}; set it again"
@@ -234,7 +254,8 @@ impl Vault {
         let recorded = tx.meta(META_LOCATION)?;
         let (key, location) = match (&self.explicit, recorded.as_deref()) {
             (Some(text), _) => (
-                MasterKey::decode(text).context("CATALOG_MASTER_KEY is invalid")?,
+                MasterKey::decode(text)
+                    .with_context(|| format!("the master key in {} is invalid", self.explicit_from))?,
                 "env",
             ),
             (None, Some("keyring")) => (self.read_keyring()?, "keyring"),

@@ -41,6 +41,22 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The database cannot be reached (a PostgreSQL server down or restarting): carried in
+/// [`StoreError::Internal`], answered 503 with `Retry-After`, never taken for a bug.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
+
+impl StoreError {
+    /// Whether the database could not be reached (see [`Unavailable`]).
+    pub fn unavailable(&self) -> Option<&Unavailable> {
+        match self {
+            StoreError::Internal(e) => e.downcast_ref::<Unavailable>(),
+            _ => None,
+        }
+    }
+}
+
 /// Paging and filters for workspace lists.
 #[derive(Debug, Clone, Default)]
 pub struct WorkspaceQuery {

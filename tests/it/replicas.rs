@@ -314,8 +314,40 @@ fn db_copy_moves_a_file_catalog_to_postgres_whole() {
     // A target that holds anything is refused, and left as it was.
     gw.w.fails(
         &["db", "copy", "--from", db.to_str().unwrap(), "--to", &url],
-        1,
+        5,
         "not empty",
+    );
+    let other = pg.create_database();
+    pg.psql(
+        &other,
+        "CREATE TABLE customers (id int); INSERT INTO customers VALUES (1)",
+    );
+    gw.w.fails(
+        &["db", "copy", "--from", db.to_str().unwrap(), "--to", &other],
+        5,
+        "table `customers`",
+    );
+    let tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'";
+    assert_eq!(
+        pg.psql(&other, tables).trim(),
+        "1",
+        "the refused target was changed"
+    );
+    // The copy's secrets open only with the key they were sealed with.
+    let stranger = tempfile::tempdir().unwrap();
+    let refused = std::process::Command::new(crate::common::BIN)
+        .env_clear()
+        .env("HOME", stranger.path())
+        .env("CATALOG_HOME", stranger.path())
+        .env("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        err.contains("is not the one this catalog's secrets are sealed with"),
+        "{err}"
     );
     // Served from PostgreSQL with the same key: the same objects, usage and audit log,
     // and the sealed provider key still works upstream.
@@ -340,11 +372,18 @@ fn db_copy_moves_a_file_catalog_to_postgres_whole() {
     gw.chat(&body()).ok();
     let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
     assert!((used - 4.0 * CALL_USD).abs() < 1e-9, "{used}");
-    // Bad input: no file, not a PostgreSQL URL.
+    // Bad input: no file, not a catalog, not a PostgreSQL URL, nothing listening.
     gw.w.fails(
         &["db", "copy", "--from", "/nonexistent.db", "--to", &url],
-        1,
+        4,
         "--from",
+    );
+    let junk = gw.w.home.path().join("junk.db");
+    std::fs::write(&junk, "not a database at all, not even close to one").unwrap();
+    gw.w.fails(
+        &["db", "copy", "--from", junk.to_str().unwrap(), "--to", &url],
+        1,
+        "point `--from`",
     );
     gw.w.fails(
         &[
@@ -358,4 +397,60 @@ fn db_copy_moves_a_file_catalog_to_postgres_whole() {
         2,
         "postgres://",
     );
+    let unreachable = "postgres://catalog@127.0.0.1:1/x?password=hunter2";
+    gw.w.fails(
+        &[
+            "db",
+            "copy",
+            "--from",
+            db.to_str().unwrap(),
+            "--to",
+            unreachable,
+        ],
+        6,
+        "cannot be reached",
+    );
+    assert!(
+        !gw.w.everything_seen().contains("hunter2"),
+        "a password was shown"
+    );
+}
+
+#[test]
+fn while_postgresql_is_down_requests_get_503_with_retry_after_then_recover() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let gw = Gateway::governed_on_postgres(&pg.create_database());
+    let base = gw.w.server.as_ref().unwrap().url.clone();
+    assert_eq!(call(&base, &gw.key).0, 200);
+    pg.pause();
+    let admin = reqwest::blocking::Client::new()
+        .get(format!("{base}/admin/workspaces"))
+        .header("x-portkey-api-key", crate::common::ADMIN_KEY)
+        .send()
+        .unwrap();
+    assert_eq!(admin.status().as_u16(), 503);
+    assert_eq!(admin.headers()["retry-after"], "1");
+    let text = admin.text().unwrap();
+    assert!(
+        text.contains("PostgreSQL") && text.contains("retry"),
+        "{text}"
+    );
+    let (status, text) = call(&base, &gw.key);
+    assert_eq!(status, 503, "{text}");
+    pg.resume();
+    // The pool's broken connections are dropped; the next requests find the database.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _) = call(&base, &gw.key);
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica never recovered: {status}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
 }

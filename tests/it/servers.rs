@@ -116,20 +116,7 @@ impl Postgres {
         for attempt in 1.. {
             let port = free_port();
             let log_path = dir.path().join("postgres.log");
-            let log = File::create(&log_path).expect("create postgres.log");
-            let mut cmd = as_unprivileged(Command::new(bin.join("postgres")), dir.path());
-            cmd.arg("-D")
-                .arg(&data)
-                .arg("-k")
-                .arg(dir.path())
-                .args(["-p", &port.to_string(), "-h", "127.0.0.1"])
-                // No fsync: a test never survives the machine crashing.
-                .arg("-F")
-                .args(["-c", "max_connections=200"])
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone log"))
-                .stderr(log);
-            let child = spawn_tied(cmd, libc::SIGQUIT);
+            let child = spawn_tied(postgres_command(&bin, dir.path(), port), libc::SIGQUIT);
             let pg = Postgres {
                 bin: bin.clone(),
                 port,
@@ -229,6 +216,27 @@ impl Postgres {
     }
 
     /// Stops the server at once (immediate shutdown) and removes its directory; idempotent.
+    /// Stops the server, keeping its data: the database is down until [`Postgres::resume`].
+    pub fn pause(&self) {
+        let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut child) = child {
+            // SAFETY: signalling our own child, which has not been reaped yet.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the paused server again on the same port and data.
+    pub fn resume(&self) {
+        let dir = (self.dir.lock().unwrap().as_ref())
+            .expect("a paused server keeps its directory")
+            .path()
+            .to_path_buf();
+        let child = spawn_tied(postgres_command(&self.bin, &dir, self.port), libc::SIGQUIT);
+        *self.child.lock().unwrap() = Some(child);
+        self.wait_ready().expect("PostgreSQL starts again");
+    }
+
     fn stop(&self) {
         let child = self.child.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(mut child) = child {
@@ -238,6 +246,28 @@ impl Postgres {
         }
         drop(self.dir.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
+}
+
+/// `postgres` on `port`, its data and socket in `dir`, logging to `dir/postgres.log`.
+fn postgres_command(bin: &Path, dir: &Path, port: u16) -> Command {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("postgres.log"))
+        .expect("open postgres.log");
+    let mut cmd = as_unprivileged(Command::new(bin.join("postgres")), dir);
+    cmd.arg("-D")
+        .arg(dir.join("data"))
+        .arg("-k")
+        .arg(dir)
+        .args(["-p", &port.to_string(), "-h", "127.0.0.1"])
+        // No fsync: a test never survives the machine crashing.
+        .arg("-F")
+        .args(["-c", "max_connections=200"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone log"))
+        .stderr(log);
+    cmd
 }
 
 impl Drop for Postgres {

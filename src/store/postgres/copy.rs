@@ -6,10 +6,11 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use super::PgStore;
-use crate::store::sql::{Arg, Sql, TxKind, Value};
+use crate::exit::{fail, ErrorKind};
+use crate::store::sql::{Arg, Pool, Sql, SqlStore, TxKind, Value};
 use crate::store::sqlite::SqliteStore;
 
 /// Tables PostgreSQL has that SQLite has not: its own bookkeeping.
@@ -21,37 +22,92 @@ pub type Copied = Vec<(String, u64)>;
 /// Copies the catalog at `from` into the empty PostgreSQL database at `to`.
 pub fn sqlite_to_postgres(from: &Path, to: &str) -> anyhow::Result<Copied> {
     if !from.is_file() {
-        bail!("no catalog database at {} (--from)", from.display());
+        return Err(fail(
+            ErrorKind::NotFound,
+            format!("no catalog database at {} (--from)", from.display()),
+            Some("point --from at the catalog's SQLite file"),
+        ));
     }
-    let source = SqliteStore::open(from)?;
+    let source = SqliteStore::open(from)
+        .map_err(|e| anyhow::anyhow!("{}", format!("{e:#}").replace("`--db`", "`--from`")))?;
+    let known = source.transaction(TxKind::Read, |src| Ok(sqlite_tables(src)?))?;
+    // Looked at before anything is created: a database holding anything else is left
+    // exactly as it was.
+    let foreign: Vec<String> = {
+        let raw = PgStore::connect_only(to)?;
+        let tx = raw.begin(TxKind::Read)?;
+        tables_of(&*tx)?
+            .into_iter()
+            .filter(|t| !known.contains(t) && !TARGET_ONLY.contains(&t.as_str()))
+            .collect()
+    };
+    if let Some(t) = foreign.first() {
+        return Err(not_empty(&format!(
+            "it has a table `{t}` the catalog does not"
+        )));
+    }
     let target = PgStore::open(to)?;
-    source
-        .transaction(TxKind::Read, |src| {
-            target.transaction(TxKind::Write, |dst| copy(src, dst).map_err(Into::into))
-        })
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    run(&source, &target)
 }
 
-fn copy(src: &dyn Sql, dst: &dyn Sql) -> anyhow::Result<Copied> {
-    let tables: Vec<String> = src
+/// The copy, in one transaction of each; a refusal keeps its kind (and exit code).
+fn run(source: &SqlStore, target: &SqlStore) -> anyhow::Result<Copied> {
+    let mut refused = None;
+    let copied = source.transaction(TxKind::Read, |src| {
+        target.transaction(TxKind::Write, |dst| {
+            copy(src, dst).map_err(|e| {
+                let message = format!("{e:#}");
+                refused = Some(e);
+                crate::store::StoreError::Internal(anyhow::anyhow!(message))
+            })
+        })
+    });
+    match (copied, refused) {
+        (Ok(copied), _) => Ok(copied),
+        (Err(_), Some(e)) => Err(e),
+        (Err(e), None) => Err(anyhow::anyhow!("{e}")),
+    }
+}
+
+/// The catalog's tables in the SQLite file, in the order they were created (so that
+/// every table comes after those it refers to).
+fn sqlite_tables(src: &dyn Sql) -> anyhow::Result<Vec<String>> {
+    Ok(src
         .query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid",
             &[],
         )?
         .iter()
         .map(|r| r.get::<String>(0))
-        .collect::<Result<_, _>>()?;
-    let present: Vec<String> = dst
+        .collect::<Result<_, _>>()?)
+}
+
+/// The tables of the PostgreSQL database's current schema.
+fn tables_of(dst: &dyn Sql) -> anyhow::Result<Vec<String>> {
+    Ok(dst
         .query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
             &[],
         )?
         .iter()
         .map(|r| r.get::<String>(0))
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()?)
+}
+
+fn not_empty(why: &str) -> anyhow::Error {
+    fail(
+        ErrorKind::Conflict,
+        format!("the target database is not empty: {why}"),
+        Some("copy into a new, empty database (`createdb NAME`)"),
+    )
+}
+
+fn copy(src: &dyn Sql, dst: &dyn Sql) -> anyhow::Result<Copied> {
+    let tables = sqlite_tables(src)?;
+    let present = tables_of(dst)?;
     for table in &tables {
         if !present.contains(table) {
-            bail!("the PostgreSQL catalog has no table `{table}`: is it an older catalog than the file?");
+            anyhow::bail!("the PostgreSQL catalog has no table `{table}`: is it an older catalog than the file?");
         }
     }
     // Empty: nothing but the organisation id a new catalog records.
@@ -72,7 +128,12 @@ fn copy(src: &dyn Sql, dst: &dyn Sql) -> anyhow::Result<Copied> {
             .transpose()?
             .unwrap_or(0);
         if n > 0 {
-            bail!("the target is not empty (table `{table}` has {n} rows); copy into a new, empty database");
+            let rows = if n == 1 {
+                "1 row".to_owned()
+            } else {
+                format!("{n} rows")
+            };
+            return Err(not_empty(&format!("table `{table}` has {rows}")));
         }
     }
     dst.execute("DELETE FROM meta", &[])?;

@@ -62,12 +62,23 @@ pub struct PgStore {
     returned: Condvar,
     /// Replicas whose heartbeat stopped, as the last heartbeat of this one found them.
     stopped: Mutex<HashSet<String>>,
+    /// When this replica last wrote its heartbeat.
+    last_heartbeat: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl PgStore {
     /// Connects to the catalog at `url`, creating its schema or bringing it up to date
     /// (once, however many replicas start together).
     pub fn open(url: &str) -> anyhow::Result<SqlStore> {
+        let pool = Self::connect_only(url)?;
+        let organisation_id = pool
+            .migrate()
+            .with_context(|| format!("cannot prepare the catalog at {}", redact(url)))?;
+        Ok(SqlStore::new(Box::new(pool), organisation_id))
+    }
+
+    /// The connections to the database at `url`, its schema untouched.
+    pub(crate) fn connect_only(url: &str) -> anyhow::Result<PgStore> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("catalog-postgres")
@@ -80,11 +91,13 @@ impl PgStore {
             pool: Mutex::new((Vec::new(), 0)),
             returned: Condvar::new(),
             stopped: Mutex::new(HashSet::new()),
+            last_heartbeat: Mutex::new(None),
         };
-        let organisation_id = pool
-            .migrate()
-            .with_context(|| format!("cannot prepare the catalog at {}", redact(url)))?;
-        Ok(SqlStore::new(Box::new(pool), organisation_id))
+        // Connect now: an unreachable server or a wrong URL is said at once.
+        let conn = pool.connect()?;
+        pool.pool.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
+        pool.put_back(conn);
+        Ok(pool)
     }
 
     /// Brings the schema up to date under an advisory lock (replicas starting together
@@ -157,7 +170,11 @@ impl PgStore {
         let client = futures_executor::block_on(connecting)
             .context("the PostgreSQL driver stopped")?
             .map_err(|e| {
-                anyhow::anyhow!("cannot connect to PostgreSQL at {}: {e}", redact(&self.url))
+                anyhow::Error::new(super::Unavailable(format!(
+                    "the catalog's PostgreSQL database at {} cannot be reached: {}",
+                    redact(&self.url),
+                    cause(&e)
+                )))
             })?;
         Ok(Conn {
             client,
@@ -229,17 +246,31 @@ impl Drop for PgStore {
     }
 }
 
-/// `url` without its password, for messages.
+/// `url` without its password (`user:PASSWORD@` or `?password=`), for messages.
 pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((user, host)) => {
-                let user = user.split(':').next().unwrap_or("");
-                format!("{scheme}://{user}@{host}")
-            }
-            None => url.to_owned(),
-        },
-        None => "the configured URL".to_owned(),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "the configured URL".to_owned();
+    };
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let rest = match rest.rsplit_once('@') {
+        Some((user, host)) => format!("{}@{host}", user.split(':').next().unwrap_or("")),
+        None => rest.to_owned(),
+    };
+    match query {
+        None => format!("{scheme}://{rest}"),
+        Some(q) => {
+            let q: Vec<String> = q
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{scheme}://{rest}?{}", q.join("&"))
+        }
     }
 }
 
@@ -278,6 +309,11 @@ impl Pool for PgStore {
     }
 
     fn heartbeat(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
+        let previous = self
+            .last_heartbeat
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let tx = PgTx {
             conn: Some(self.take()?),
             pool: self,
@@ -294,15 +330,34 @@ impl Pool for PgStore {
         let cutoff = crate::api::usage::timestamp(
             now - chrono::Duration::from_std(DEAD_AFTER).unwrap_or_default(),
         );
-        let stopped = tx
-            .query(
+        // Others are judged only by a replica that watched the whole time: after this one
+        // could not write (the database was down for everyone), the others' heartbeats
+        // stopped too, and they get one interval to write again.
+        let watched =
+            previous.is_some_and(|p| (now - p).to_std().unwrap_or_default() <= DEAD_AFTER / 3);
+        let stopped = if watched {
+            tx.query(
                 "SELECT owner FROM replicas WHERE seen_at < ?1",
                 &[Arg::Text(&cutoff)],
             )?
             .iter()
             .map(|r| r.get::<String>(0))
-            .collect::<DbResult<HashSet<String>>>()?;
+            .collect::<DbResult<HashSet<String>>>()?
+        } else {
+            HashSet::new()
+        };
         *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = stopped;
+        // Replicas gone for a day whose holds are all settled are forgotten.
+        let forgotten = crate::api::usage::timestamp(now - chrono::Duration::days(1));
+        tx.execute(
+            "DELETE FROM replicas WHERE seen_at < ?1
+             AND NOT EXISTS (SELECT 1 FROM holds WHERE holds.owner = replicas.owner)",
+            &[Arg::Text(&forgotten)],
+        )?;
+        *self
+            .last_heartbeat
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(now);
         Ok(())
     }
 }
@@ -576,12 +631,34 @@ impl ToSql for PgArg<'_> {
     tokio_postgres::types::to_sql_checked!();
 }
 
+/// What went wrong, as PostgreSQL or the network said it ("db error" alone says nothing).
+fn cause(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_owned(),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
 /// A PostgreSQL error as the store tells them apart, with the server's message.
 fn db_error(e: tokio_postgres::Error) -> DbError {
-    let message = match e.as_db_error() {
-        Some(db) => anyhow::anyhow!("PostgreSQL: {}", db.message()),
-        None => anyhow::anyhow!("PostgreSQL: {e}"),
-    };
+    let io = std::iter::successors(std::error::Error::source(&e), |s| s.source())
+        .any(|s| s.is::<std::io::Error>());
+    if e.is_closed() || io {
+        // Not an answer from the server: the connection is gone.
+        return DbError::Other(anyhow::Error::new(super::Unavailable(format!(
+            "the catalog's PostgreSQL database cannot be reached: {}",
+            cause(&e)
+        ))));
+    }
+    let message = anyhow::anyhow!("PostgreSQL: {}", cause(&e));
     match e.code() {
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => DbError::Unique(message),
         Some(c) if *c == SqlState::FOREIGN_KEY_VIOLATION => DbError::ForeignKey(message),
@@ -597,5 +674,33 @@ fn in_statement(sql: &str) -> impl Fn(tokio_postgres::Error) -> DbError + '_ {
             sql.split_whitespace().collect::<Vec<_>>().join(" ")
         ))),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_passwords_wherever_they_are() {
+        assert_eq!(
+            redact("postgres://u:pw@h:5432/db"),
+            "postgres://u@h:5432/db"
+        );
+        assert_eq!(
+            redact("postgres://u@h/db?sslmode=require&password=pw"),
+            "postgres://u@h/db?sslmode=require&password=***"
+        );
+        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+        assert_eq!(redact("not a url pw"), "the configured URL");
+    }
+
+    #[test]
+    fn placeholders_become_numbered_outside_quoted_text() {
+        assert_eq!(
+            placeholders("a = ?1 AND b = '?' AND c = ?"),
+            "a = $1 AND b = '?' AND c = $1"
+        );
+        assert_eq!(placeholders("x IN (?, ?)"), "x IN ($1, $2)");
     }
 }
