@@ -659,7 +659,12 @@ fn check_strategy(v: &Value, at: &str) -> Result<StrategyMode, ConfigError> {
                 typos(cond, &here, CONDITION_KEYS, true)?;
                 match cond.get("query") {
                     Some(q) => {
-                        object(q, &join(&here, "query"), "{\"metadata.plan\": {\"$eq\": \"paid\"}}")?;
+                        let query = object(q, &join(&here, "query"), "{\"metadata.plan\": {\"$eq\": \"paid\"}}")?;
+                        crate::domain::conditions::check(query, &join(&here, "query")).map_err(
+                            |(path, problem)| {
+                                err(path, problem, "see Conditional routing in the README for the fields and operators a query takes")
+                            },
+                        )?;
                     }
                     None => {
                         return Err(err(join(&here, "query"), "is missing", "add the query that selects this condition"))

@@ -17,6 +17,7 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod conditions;
 pub mod dependents;
 pub mod error;
 pub mod legacy;

@@ -510,6 +510,10 @@ async fn run(
     let router = route::Router {
         request: named.as_ref(),
         body_model: body_model.as_deref(),
+        asked: crate::domain::conditions::Request {
+            metadata: &metadata,
+            params: &body,
+        },
         call,
     };
     Ok(router

@@ -196,6 +196,8 @@ pub fn pick(weights: &[f64], roll: f64) -> Option<usize> {
 pub struct Router<'a, F> {
     pub request: Option<&'a Named>,
     pub body_model: Option<&'a str>,
+    /// What `conditional` strategies ask about: the metadata and the body.
+    pub asked: crate::domain::conditions::Request<'a>,
     pub call: F,
 }
 
@@ -264,13 +266,38 @@ where
                         path,
                     })
                 }
-                StrategyMode::Conditional => Routed {
-                    outcome: Err(GatewayError::not_implemented(format!(
-                        "`{path}.strategy.mode` `conditional` is not supported by this gateway yet; use `fallback` or `loadbalance`"
-                    ))),
-                    retries: 0,
-                    path,
-                },
+                StrategyMode::Conditional => {
+                    // The first condition whose query matches names the target; else the
+                    // default. (Configs are checked when read: queries, names.)
+                    let strategy = node.strategy.as_ref();
+                    let chosen = strategy.and_then(|s| {
+                        s.conditions
+                            .iter()
+                            .find(|c| crate::domain::conditions::matches(&c.query, &self.asked))
+                            .map(|c| c.then.as_str())
+                            .or(s.default.as_deref())
+                    });
+                    let found = chosen.and_then(|name| {
+                        node.targets
+                            .iter()
+                            .position(|t| t.name.as_deref() == Some(name))
+                    });
+                    match found {
+                        Some(i) => self.run(&node.targets[i], params, child(i)).await,
+                        None => Routed {
+                            outcome: Err(GatewayError::invalid(match chosen {
+                                None => format!(
+                                    "no condition of `{path}.strategy` matches this request and it has no `default`: add a `default` target, or send the metadata a condition asks for"
+                                ),
+                                Some(name) => format!(
+                                    "`{path}.strategy` picks target `{name}`, which no target of `{path}` is named"
+                                ),
+                            })),
+                            retries: 0,
+                            path,
+                        },
+                    }
+                }
             }
         })
     }

@@ -842,6 +842,77 @@ fn loadbalance_splits_by_weight() {
 }
 
 #[test]
+fn conditional_routing_picks_the_target_by_metadata_and_params() {
+    let gw = Gateway::start();
+    gw.connect("openai-alt", "openai", "/v1", &["--key-env", "ROTATED_KEY"]);
+    let config = json!({
+        "strategy": {
+            "mode": "conditional",
+            "conditions": [
+                {"query": {"metadata.plan": {"$eq": "paid"}}, "then": "premium"},
+                {"query": {"$and": [{"params.temperature": {"$gt": 0.7}}, {"metadata.region": {"$regex": "^eu-"}}]}, "then": "premium"}
+            ],
+            "default": "standard"
+        },
+        "targets": [
+            {"name": "standard", "provider": "@openai-prod"},
+            {"name": "premium", "provider": "@openai-alt"}
+        ]
+    });
+    let slug = gw.save_config("Plans", &config);
+    let body = chat_body("gpt-4o-mini");
+    let route = |metadata: &str, body: &Value| {
+        let answer = gw.chat_with(
+            &[
+                ("x-portkey-config", slug.as_str()),
+                ("x-portkey-metadata", metadata),
+            ],
+            body,
+        );
+        answer.ok();
+        (
+            answer
+                .header("x-portkey-last-used-option-index")
+                .map(str::to_owned),
+            gw.up.last_request().bearer().map(str::to_owned),
+        )
+    };
+    let premium = (
+        Some("config.targets[1]".to_owned()),
+        Some(ROTATED_KEY.to_owned()),
+    );
+    let standard = (
+        Some("config.targets[0]".to_owned()),
+        Some(PROVIDER_KEY.to_owned()),
+    );
+    assert_eq!(route(r#"{"plan": "paid"}"#, &body), premium);
+    assert_eq!(route(r#"{"plan": "free"}"#, &body), standard);
+    let mut warm = body.clone();
+    warm["temperature"] = json!(0.9);
+    assert_eq!(route(r#"{"region": "eu-west"}"#, &warm), premium);
+    assert_eq!(route(r#"{"region": "us-east"}"#, &warm), standard);
+    // No default and no match: refused, naming what to do; nothing goes upstream.
+    let sent = gw.up.request_count();
+    let strict = json!({
+        "strategy": {"mode": "conditional", "conditions": [{"query": {"metadata.plan": "paid"}, "then": "premium"}]},
+        "targets": [{"name": "premium", "provider": "@openai-alt"}]
+    })
+    .to_string();
+    gw.chat_with(&[("x-portkey-config", strict.as_str())], &body)
+        .refused(400, "invalid_request_error", "no condition");
+    assert_eq!(gw.up.request_count(), sent);
+    // A query the gateway cannot read is refused before anything is called.
+    let bad = json!({
+        "strategy": {"mode": "conditional", "conditions": [{"query": {"metadata.plan": {"$like": "p%"}}, "then": "premium"}], "default": "premium"},
+        "targets": [{"name": "premium", "provider": "@openai-alt"}]
+    })
+    .to_string();
+    gw.chat_with(&[("x-portkey-config", bad.as_str())], &body)
+        .refused(400, "invalid_request_error", "`$like` is not a comparison");
+    assert_eq!(gw.up.request_count(), sent);
+}
+
+#[test]
 fn retries_wait_as_retry_after_says() {
     let gw = Gateway::start();
     let body = chat_body("gpt-4o-mini");
