@@ -231,13 +231,30 @@ impl Drop for Held {
     }
 }
 
+/// How long a settlement is tried again while the database cannot take it (a PostgreSQL
+/// restart): settling is idempotent, so a try that landed unseen is not charged twice.
+const SETTLE_PERSISTENCE: Duration = Duration::from_secs(600);
+
 fn settle(state: &AppState, id: &str, amounts: &[i64]) {
-    if let Err(e) = state.store.settle(id, amounts, Utc::now()) {
-        // The hold stays and is settled in full on the next start: never forgiven.
-        crate::server::log_line(&format!(
-            "{} ledger: hold {id} could not be settled now ({e}); it stays held",
-            crate::server::handlers::now()
-        ));
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match state.store.settle(id, amounts, Utc::now()) {
+            Ok(()) => break,
+            Err(e) if e.unavailable().is_some() && started.elapsed() < SETTLE_PERSISTENCE => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(15));
+            }
+            Err(e) => {
+                // The hold stays and is settled in full when this process is gone:
+                // never forgiven.
+                crate::server::log_line(&format!(
+                    "{} ledger: hold {id} could not be settled ({e}); it stays held",
+                    crate::server::handlers::now()
+                ));
+                break;
+            }
+        }
     }
     state.gateway.settlements.finished();
 }

@@ -421,10 +421,25 @@ fn while_postgresql_is_down_requests_get_503_with_retry_after_then_recover() {
     let Some(pg) = Postgres::start() else {
         return;
     };
-    let gw = Gateway::governed_on_postgres(&pg.create_database());
+    let url = pg.create_database();
+    let gw = Gateway::governed_on_postgres(&url);
+    limit_provider(&gw, &["--budget", "100"]);
     let base = gw.w.server.as_ref().unwrap().url.clone();
     assert_eq!(call(&base, &gw.key).0, 200);
+    // A call in flight when the database goes: its settlement waits for it to return.
+    gw.up.set(|k| k.latency = Duration::from_millis(1500));
+    let flying = {
+        let (base, key) = (base.clone(), gw.key.clone());
+        thread::spawn(move || call(&base, &key))
+    };
+    gw.up.wait_for_requests(2, Duration::from_secs(10));
     pg.pause();
+    assert_eq!(
+        flying.join().unwrap().0,
+        200,
+        "the answer does not wait for the ledger"
+    );
+    gw.up.set(|k| k.latency = Duration::ZERO);
     let admin = reqwest::blocking::Client::new()
         .get(format!("{base}/admin/workspaces"))
         .header("x-portkey-api-key", crate::common::ADMIN_KEY)
@@ -453,4 +468,19 @@ fn while_postgresql_is_down_requests_get_503_with_retry_after_then_recover() {
         );
         thread::sleep(Duration::from_millis(200));
     }
+    // Every call charged once, the one in flight included; no hold left behind.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while open_holds(&pg, &url) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a settlement was lost in the outage"
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    let calls = gw.up.request_count() as f64;
+    assert!(
+        (used - calls * CALL_USD).abs() < 1e-9,
+        "${used} for {calls} calls"
+    );
 }
