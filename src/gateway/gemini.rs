@@ -214,6 +214,105 @@ impl StreamTranslator {
     }
 }
 
+/// An OpenAI embeddings request as Gemini's `batchEmbedContents`: one request per input
+/// text, `dimensions` as `outputDimensionality`.
+pub fn embed_request(
+    body: &Map<String, Value>,
+    model: &str,
+) -> Result<Map<String, Value>, GatewayError> {
+    let texts: Vec<&str> =
+        match body.get("input") {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => {
+                a.iter().filter_map(Value::as_str).collect()
+            }
+            Some(Value::Array(a)) if !a.is_empty() => return Err(GatewayError::invalid(
+                "`input`: Gemini embeds text only; send a string or a list of strings, not tokens",
+            )),
+            _ => {
+                return Err(GatewayError::invalid(
+                    "`input` must be a string or a non-empty list of strings",
+                ))
+            }
+        };
+    match body.get("encoding_format").and_then(Value::as_str) {
+        None | Some("float") => {}
+        Some(other) => {
+            return Err(GatewayError::invalid(format!(
+            "`encoding_format` `{other}`: Gemini answers floats only; leave it out or send `float`"
+        )))
+        }
+    }
+    let dimensions =
+        match body.get("dimensions") {
+            None | Some(Value::Null) => None,
+            Some(d) => Some(d.as_u64().filter(|d| *d > 0).ok_or_else(|| {
+                GatewayError::invalid("`dimensions` must be a whole number above 0")
+            })?),
+        };
+    let requests: Vec<Value> = texts
+        .iter()
+        .map(|t| {
+            let mut r = json!({
+                "model": format!("models/{model}"),
+                "content": {"parts": [{"text": t}]},
+            });
+            if let Some(d) = dimensions {
+                r["outputDimensionality"] = json!(d);
+            }
+            r
+        })
+        .collect();
+    let mut out = Map::new();
+    out.insert("requests".into(), Value::Array(requests));
+    Ok(out)
+}
+
+/// Gemini's `batchEmbedContents` answer in OpenAI's shape. Gemini reports no token
+/// counts: the usage is estimated from the texts sent (`request`), a token per 4 bytes
+/// (rounded up), as the gateway charges a stream cut short.
+pub fn embed_response(answer: &Value, request: &Value, model: &str) -> (Value, Option<Usage>) {
+    let data: Vec<Value> = answer
+        .get("embeddings")
+        .and_then(Value::as_array)
+        .map(|e| {
+            e.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    json!({
+                        "object": "embedding",
+                        "index": i,
+                        "embedding": v.get("values").cloned().unwrap_or_else(|| json!([])),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let tokens: u64 = request
+        .get("requests")
+        .and_then(Value::as_array)
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r.pointer("/content/parts/0/text").and_then(Value::as_str))
+                .map(|t| (t.len() as u64).div_ceil(4))
+                .sum()
+        })
+        .unwrap_or(0);
+    let usage = Usage {
+        prompt_tokens: tokens,
+        ..Usage::default()
+    };
+    (
+        json!({
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }),
+        Some(usage),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

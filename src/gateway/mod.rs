@@ -826,6 +826,10 @@ async fn call(
         (Protocol::Anthropic, false, Some(error)) => {
             (Bytes::from(anthropic::error(&error).to_string()), None)
         }
+        (Protocol::Gemini, true, Some(answer)) if prepared.embeddings => {
+            let (body, usage) = gemini::embed_response(&answer, &prepared.body, &target.model);
+            (Bytes::from(body.to_string()), usage)
+        }
         (Protocol::Gemini, true, Some(answer)) => {
             let (body, usage) = gemini::response(&answer, &target.model, created);
             (Bytes::from(body.to_string()), usage)

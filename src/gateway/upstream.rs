@@ -62,6 +62,8 @@ pub struct Prepared {
     pub stream: bool,
     /// Whether the caller asked for the usage chunk at the end of a stream.
     pub caller_wants_usage: bool,
+    /// An embeddings call (its answer is translated as one).
+    pub embeddings: bool,
     /// AWS SigV4: the call is signed over its exact body bytes just before it is sent.
     pub sign: Option<Signer>,
 }
@@ -205,23 +207,24 @@ pub fn prepare(
             format!("{}/messages", base.trim_end_matches('/'))
         }
         Protocol::Gemini => {
-            if endpoint == Endpoint::Embeddings {
-                return Err(GatewayError::not_implemented(format!(
-                    "the gateway cannot call Gemini embeddings yet (AI provider `@{}`)",
-                    target.slug
-                )));
-            }
             let base = base
                 .ok_or_else(|| GatewayError::internal("the registry gives Gemini no base URL"))?;
             key_headers(service, required_key(target)?, &mut headers)?;
-            body = gemini::request(&body)?;
             let model = &target.model;
-            if stream {
+            if endpoint == Endpoint::Embeddings {
+                body = gemini::embed_request(&body, model)?;
+                format!(
+                    "{}/models/{model}:batchEmbedContents",
+                    base.trim_end_matches('/')
+                )
+            } else if stream {
+                body = gemini::request(&body)?;
                 format!(
                     "{}/models/{model}:streamGenerateContent?alt=sse",
                     base.trim_end_matches('/')
                 )
             } else {
+                body = gemini::request(&body)?;
                 format!(
                     "{}/models/{model}:generateContent",
                     base.trim_end_matches('/')
@@ -286,6 +289,7 @@ pub fn prepare(
         body: Value::Object(body),
         stream,
         caller_wants_usage,
+        embeddings: endpoint == Endpoint::Embeddings,
         sign,
     })
 }

@@ -1228,6 +1228,48 @@ fn embeddings_reach_openai_and_azure() {
     gw.assert_clean_upstream();
 }
 
+#[test]
+fn embeddings_reach_gemini_translated() {
+    let gw = Gateway::start();
+    gw.connect("gemini", "google", "/v1beta", &[]);
+    let answer = gw.send(
+        gw.post("/embeddings"),
+        &json!({"model": "@gemini/gemini-embedding-001", "input": [PROMPT, "second text"], "dimensions": 4}),
+    );
+    let body = answer.ok();
+    assert_eq!(answer.header("x-portkey-provider"), Some("google"));
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(body["data"][1]["index"], 1);
+    assert_eq!(body["data"][0]["embedding"].as_array().unwrap().len(), 4);
+    let expected = (PROMPT.len() as u64).div_ceil(4) + 3;
+    assert_eq!(body["usage"]["prompt_tokens"], expected);
+    let sent = gw.up.last_request();
+    assert_eq!(
+        sent.path,
+        "/v1beta/models/gemini-embedding-001:batchEmbedContents"
+    );
+    let requests = &sent.json.as_ref().unwrap()["requests"];
+    assert_eq!(requests[0]["content"]["parts"][0]["text"], PROMPT);
+    assert_eq!(requests[1]["outputDimensionality"], 4);
+    // What Gemini cannot do is refused before anything is sent.
+    let before = gw.up.request_count();
+    for (input, needle) in [
+        (
+            json!({"model": "@gemini/gemini-embedding-001", "input": [1, 2, 3]}),
+            "text only",
+        ),
+        (
+            json!({"model": "@gemini/gemini-embedding-001", "input": PROMPT, "encoding_format": "base64"}),
+            "floats only",
+        ),
+    ] {
+        gw.send(gw.post("/embeddings"), &input)
+            .refused(400, "invalid_request_error", needle);
+    }
+    assert_eq!(gw.up.request_count(), before);
+}
+
 // 12. Logs ---------------------------------------------------------------------------------
 
 #[test]

@@ -1,5 +1,6 @@
 //! Google Gemini: `POST /v1beta/models/{model}:generateContent` and
-//! `:streamGenerateContent` (`?alt=sse`: SSE; otherwise a streamed JSON array).
+//! `:streamGenerateContent` (`?alt=sse`: SSE; otherwise a streamed JSON array), and
+//! `:batchEmbedContents`.
 
 use serde_json::{json, Value};
 
@@ -169,4 +170,50 @@ pub(crate) fn generate(ctx: &Ctx, model: &str, stream: bool) -> Reply {
         }
     }
     Reply::Stream(plan)
+}
+
+/// `batchEmbedContents`: one vector per request (8 values, or `outputDimensionality`),
+/// each request naming the model of the path; Gemini reports no token counts.
+pub(crate) fn embed(ctx: &Ctx, model: &str) -> Reply {
+    let Some(requests) = ctx
+        .json
+        .as_ref()
+        .and_then(|j| j.get("requests"))
+        .and_then(Value::as_array)
+        .filter(|r| !r.is_empty())
+    else {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "* BatchEmbedContentsRequest.requests: requests is not specified\n",
+        );
+    };
+    let mut embeddings = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        if r.get("model").and_then(Value::as_str) != Some(&format!("models/{model}")) {
+            return error(
+                400,
+                "INVALID_ARGUMENT",
+                &format!("* BatchEmbedContentsRequest.requests[{i}].model: model must match the request's model"),
+            );
+        }
+        let text = r
+            .pointer("/content/parts/0/text")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if text.is_empty() {
+            return error(
+                400,
+                "INVALID_ARGUMENT",
+                &format!("* BatchEmbedContentsRequest.requests[{i}].content: contents is not specified\n"),
+            );
+        }
+        let n = r
+            .get("outputDimensionality")
+            .and_then(Value::as_u64)
+            .unwrap_or(8);
+        let values: Vec<f64> = (0..n).map(|k| ((k + i as u64) % 7) as f64 / 10.0).collect();
+        embeddings.push(json!({"values": values}));
+    }
+    Reply::json(200, json!({"embeddings": embeddings}))
 }

@@ -635,6 +635,7 @@ pub(crate) enum Endpoint {
     Anthropic,
     Bedrock { model: String, stream: bool },
     Gemini { model: String, stream: bool },
+    GeminiEmbed { model: String },
 }
 
 impl Endpoint {
@@ -644,7 +645,7 @@ impl Endpoint {
             Endpoint::AzureChat(_) | Endpoint::AzureEmbeddings(_) => Service::Azure,
             Endpoint::Anthropic => Service::Anthropic,
             Endpoint::Bedrock { .. } => Service::Bedrock,
-            Endpoint::Gemini { .. } => Service::Gemini,
+            Endpoint::Gemini { .. } | Endpoint::GeminiEmbed { .. } => Service::Gemini,
         }
     }
 }
@@ -687,6 +688,7 @@ pub(crate) fn route(path: &str) -> Option<Endpoint> {
                     model,
                     stream: true,
                 }),
+                "batchEmbedContents" => Some(Endpoint::GeminiEmbed { model }),
                 _ => None,
             };
         }
@@ -737,9 +739,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 Some(Endpoint::AzureChat(d)) | Some(Endpoint::AzureEmbeddings(d)) => {
                     Some(d.clone())
                 }
-                Some(Endpoint::Bedrock { model, .. }) | Some(Endpoint::Gemini { model, .. }) => {
-                    Some(model.clone())
-                }
+                Some(Endpoint::Bedrock { model, .. })
+                | Some(Endpoint::Gemini { model, .. })
+                | Some(Endpoint::GeminiEmbed { model }) => Some(model.clone()),
                 _ => json
                     .as_ref()
                     .and_then(|j| j.get("model"))
@@ -802,7 +804,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 
     let model_name = match &endpoint {
         Endpoint::AzureChat(d) | Endpoint::AzureEmbeddings(d) => Some(d.clone()),
-        Endpoint::Bedrock { model, .. } | Endpoint::Gemini { model, .. } => Some(model.clone()),
+        Endpoint::Bedrock { model, .. }
+        | Endpoint::Gemini { model, .. }
+        | Endpoint::GeminiEmbed { model } => Some(model.clone()),
         _ => json
             .as_ref()
             .and_then(|j| j.get("model"))
@@ -844,6 +848,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Endpoint::Anthropic => anthropic::messages(&ctx),
         Endpoint::Bedrock { model, stream } => bedrock::converse(&ctx, &model, stream),
         Endpoint::Gemini { model, stream } => gemini::generate(&ctx, &model, stream),
+        Endpoint::GeminiEmbed { model } => gemini::embed(&ctx, &model),
     };
     match reply {
         Reply::Stream(plan) => stream(plan, &ctx.knobs),
