@@ -371,6 +371,19 @@ pub fn parse_http_url(s: &str) -> Result<String, String> {
 /// An expiry: an ISO-8601 timestamp, or a date (`2027-01-01`, midnight UTC); never in
 /// the past. Returned as an RFC 3339 timestamp in UTC.
 pub fn parse_expiry(s: &str) -> Result<String, String> {
+    let at = parse_instant(s)?;
+    let past = chrono::DateTime::parse_from_rfc3339(&at).is_ok_and(|t| t <= chrono::Utc::now());
+    if past {
+        return Err(format!(
+            "`{s}` is in the past; an expiry must be in the future"
+        ));
+    }
+    Ok(at)
+}
+
+/// A date (midnight UTC) or an RFC 3339 timestamp, as RFC 3339 in UTC to the second
+/// (`2027-01-01T00:00:00Z`): one spelling per instant.
+pub fn parse_instant(s: &str) -> Result<String, String> {
     use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
     let text = s.trim();
     let at: DateTime<Utc> = match DateTime::parse_from_rfc3339(text) {
@@ -385,11 +398,6 @@ pub fn parse_expiry(s: &str) -> Result<String, String> {
             .expect("midnight exists")
             .and_utc(),
     };
-    if at <= Utc::now() {
-        return Err(format!(
-            "`{s}` is in the past; an expiry must be in the future"
-        ));
-    }
     Ok(at.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 

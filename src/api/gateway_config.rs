@@ -736,6 +736,17 @@ fn check_targets(
             .iter()
             .filter_map(|t| t.get("name").and_then(Value::as_str))
             .collect();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                return Err(err(
+                    at.to_owned(),
+                    format!(
+                        "two targets are named `{name}`, so a condition could not tell them apart"
+                    ),
+                    "give each target of a conditional strategy its own `name`",
+                ));
+            }
+        }
         let strategy = parent.get("strategy").and_then(Value::as_object);
         let strategy_at = at.strip_suffix("targets").unwrap_or("").to_owned() + "strategy";
         let mut wanted: Vec<(String, &str)> = Vec::new();

@@ -48,7 +48,7 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
 
 /// Parses and checks the text of a file named `name` (for messages).
 pub fn parse(text: &str, name: &str) -> anyhow::Result<CatalogFile> {
-    let file: CatalogFile = if text.trim().is_empty() {
+    let mut file: CatalogFile = if text.trim().is_empty() {
         CatalogFile::default()
     } else {
         // A key given twice in one map (`metadata: {team: a, team: b}`) is refused, not
@@ -59,6 +59,16 @@ pub fn parse(text: &str, name: &str) -> anyhow::Result<CatalogFile> {
         serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
             .map_err(|e| yaml_error(e.inner(), &e.path().to_string(), text, name))?
     };
+    // One spelling per instant, as the server keeps it: a date is its midnight UTC.
+    for pr in &mut file.providers {
+        if let Some(at) = pr
+            .expires_at
+            .as_deref()
+            .and_then(|e| crate::types::parse_instant(e).ok())
+        {
+            pr.expires_at = Some(at);
+        }
+    }
     check(&file, text, name)?;
     Ok(file)
 }
@@ -152,7 +162,7 @@ impl Problem<'_> {
 /// `text`; else of `key` standing alone (an item of a list, `[a, b]` or `- a`).
 pub fn locate(text: &str, key: &str, value: &str) -> (usize, usize) {
     find_key(text, 0, key, value, 0)
-        .or_else(|| find_word(text, key))
+        .or_else(|| find_word(text, if value.is_empty() { key } else { value }))
         .unwrap_or((1, 1))
 }
 
@@ -162,12 +172,17 @@ fn find_word(text: &str, word: &str) -> Option<(usize, usize)> {
     if word.is_empty() {
         return None;
     }
-    let part = |c: char| c.is_alphanumeric() || "-_./:@".contains(c);
+    let part = |c: char| c.is_alphanumeric() || "-_./@".contains(c);
     for (n, line) in text.lines().enumerate() {
         for (at, _) in line.match_indices(word) {
             let before = line[..at].chars().next_back();
-            let after = line[at + word.len()..].chars().next();
-            if !before.is_some_and(part) && !after.is_some_and(part) {
+            let rest = &line[at + word.len()..];
+            // `:` continues a name (`ft:gpt-4o:acme`) unless it ends a key (`name: `).
+            let after = rest
+                .chars()
+                .next()
+                .filter(|c| *c != ':' || rest[1..].starts_with(|c: char| !c.is_whitespace()));
+            if !before.is_some_and(part) && !after.is_some_and(|c| part(c) || c == ':') {
                 return Some((n + 1, line[..at].chars().count() + 1));
             }
         }
@@ -505,6 +520,15 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
         if let Some(models) = &g.models {
             let mut seen = BTreeSet::new();
             for s in models.allow.iter().chain(&models.deny) {
+                if models.custom.iter().any(|c| c.slug == *s) {
+                    return Err(p.at(
+                        s,
+                        "",
+                        &format!("{at}.models"),
+                        &format!("`{s}` is a custom model (under `custom`): `allow` and `deny` list the service's own models"),
+                        "leave it out of `allow`/`deny`; a custom model is enabled unless it says `enabled: false`",
+                    ));
+                }
                 if !seen.insert(s.as_str()) {
                     return Err(p.at(
                         "allow",
@@ -535,19 +559,32 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
             // A typo in an allow-list would enable nothing and say nothing.
             let registry = crate::registry::Registry::builtin();
             let custom = |m: &str| models.custom.iter().any(|c| c.slug == m);
+            if let Some(m) = models.prices.keys().find(|m| custom(m)) {
+                return Err(p.at(
+                    m,
+                    "",
+                    &format!("{at}.models.prices"),
+                    &format!("`{m}` is a custom model: `prices` overrides the service's own models' prices"),
+                    &format!("give its price under `custom`: `- slug: {m}` with `prices: {{input: ..., output: ...}}`"),
+                ));
+            }
+            let bases = models.custom.iter().filter_map(|c| c.base.as_ref());
             let named = models
                 .allow
                 .iter()
                 .map(|m| ("allow", m))
-                .chain(models.prices.keys().map(|m| ("prices", m)));
+                .chain(models.deny.iter().map(|m| ("deny", m)))
+                .chain(models.prices.keys().map(|m| ("prices", m)))
+                .chain(bases.map(|m| ("custom", m)));
             for (list, m) in named {
                 if registry.models(&g.service).is_empty()
                     || custom(m)
                     || registry.find(&g.service, m).is_some()
+                    || registry.find(&g.service, &m.to_lowercase()).is_some()
                 {
                     continue;
                 }
-                let near = registry.suggest(&g.service, m, 3);
+                let near = registry.suggest(&g.service, &m.to_lowercase(), 3);
                 let fix = if near.is_empty() {
                     "declare a model the registry does not know under `custom`".to_owned()
                 } else {
@@ -631,13 +668,13 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
             ));
         }
         if let Some(e) = &pr.expires_at {
-            if chrono::DateTime::parse_from_rfc3339(e).is_err() {
+            if let Err(problem) = crate::types::parse_instant(e) {
                 return Err(p.at(
                     "expires_at",
                     e,
                     &format!("{at}.expires_at"),
-                    &format!("`{e}` is not a time"),
-                    "write an RFC 3339 time in quotes, e.g. \"2027-01-31T00:00:00Z\"",
+                    &problem,
+                    "write a date (2027-01-31) or a timestamp (2027-01-31T00:00:00Z)",
                 ));
             }
         }

@@ -17,6 +17,17 @@ pub struct Request<'a> {
     pub params: &'a Map<String, Value>,
 }
 
+/// The most a `$regex` may compile to: a pattern is checked, and compiled per request,
+/// in bounded time and memory.
+const REGEX_SIZE: usize = 64 * 1024;
+
+fn regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE)
+        .dfa_size_limit(REGEX_SIZE)
+        .build()
+}
+
 const COMPARISONS: &[&str] = &[
     "$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex",
 ];
@@ -53,6 +64,15 @@ pub fn check(query: &Map<String, Value>, at: &str) -> Result<(), (String, String
                         format!("a query names `metadata.<key>` or `params.<field>`, not `{field}`"),
                     ));
                 }
+                if let Some(o) = value.as_object() {
+                    let ops = o.keys().filter(|k| k.starts_with('$')).count();
+                    if o.is_empty() || (ops > 0 && ops < o.len()) {
+                        return Err((
+                            here,
+                            "must be a value to equal, or an object of comparisons only (`{\"$gt\": 2}`)".to_owned(),
+                        ));
+                    }
+                }
                 if let Some(ops) = comparisons(value) {
                     for (op, operand) in ops {
                         check_comparison(op, operand, &format!("{here}.{op}"))?;
@@ -79,7 +99,10 @@ fn check_comparison(op: &str, operand: &Value, at: &str) -> Result<(), (String, 
             COMPARISONS.join(", ")
         ),
         "$in" | "$nin" if !operand.is_array() => "must be a list of values".to_owned(),
-        "$regex" => match operand.as_str().map(regex::Regex::new) {
+        "$gt" | "$gte" | "$lt" | "$lte" if !(operand.is_number() || operand.is_string()) => {
+            "must be a number or a text".to_owned()
+        }
+        "$regex" => match operand.as_str().map(regex) {
             Some(Ok(_)) => return Ok(()),
             Some(Err(e)) => format!("is not a regular expression: {e}"),
             None => "must be a regular expression, as text".to_owned(),
@@ -107,7 +130,7 @@ pub fn matches(query: &Map<String, Value>, request: &Request<'_>) -> bool {
                 Some(ops) => ops
                     .iter()
                     .all(|(op, operand)| compare(op, actual.as_ref(), operand)),
-                None => actual.as_ref() == Some(value),
+                None => actual.as_ref().is_some_and(|a| equal(a, value)),
             }
         }
     })
@@ -131,24 +154,57 @@ fn field_value(field: &str, request: &Request<'_>) -> Option<Value> {
     Some(at.clone())
 }
 
-fn compare(op: &str, actual: Option<&Value>, operand: &Value) -> bool {
-    let order = || match (actual?, operand) {
-        (Value::Number(a), Value::Number(b)) => a.as_f64()?.partial_cmp(&b.as_f64()?),
-        (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+/// A value as a number, as Portkey's router reads one for an ordering (`parseFloat`):
+/// a number, or a text that is one (metadata values are text).
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
         _ => None,
-    };
+    }
+}
+
+/// Equality: numbers by value (`1` is `1.0`), a text that is a number equal to the
+/// number it spells (metadata values are text: `"3"` equals `3`), anything else exactly.
+fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(_), Value::Number(_))
+        | (Value::String(_), Value::Number(_))
+        | (Value::Number(_), Value::String(_)) => {
+            matches!((number(a), number(b)), (Some(x), Some(y)) if x == y)
+        }
+        _ => a == b,
+    }
+}
+
+fn compare(op: &str, actual: Option<&Value>, operand: &Value) -> bool {
     use std::cmp::Ordering::*;
+    // Numbers when both read as numbers, else texts in order.
+    let order = || match (number(actual?), number(operand)) {
+        (Some(a), Some(b)) => a.partial_cmp(&b),
+        _ => match (actual?, operand) {
+            (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+            _ => None,
+        },
+    };
+    let listed = || {
+        actual.is_some_and(|a| {
+            operand
+                .as_array()
+                .is_some_and(|l| l.iter().any(|v| equal(a, v)))
+        })
+    };
     match op {
-        "$eq" => actual == Some(operand),
-        "$ne" => actual != Some(operand),
+        "$eq" => actual.is_some_and(|a| equal(a, operand)),
+        "$ne" => !actual.is_some_and(|a| equal(a, operand)),
         "$gt" => order() == Some(Greater),
         "$gte" => matches!(order(), Some(Greater | Equal)),
         "$lt" => order() == Some(Less),
         "$lte" => matches!(order(), Some(Less | Equal)),
-        "$in" => actual.is_some_and(|a| operand.as_array().is_some_and(|l| l.contains(a))),
-        "$nin" => !actual.is_some_and(|a| operand.as_array().is_some_and(|l| l.contains(a))),
+        "$in" => listed(),
+        "$nin" => !listed(),
         "$regex" => match (actual, operand.as_str()) {
-            (Some(Value::String(a)), Some(p)) => regex::Regex::new(p).is_ok_and(|r| r.is_match(a)),
+            (Some(Value::String(a)), Some(p)) => regex(p).is_ok_and(|r| r.is_match(a)),
             _ => false,
         },
         _ => false,
@@ -180,7 +236,7 @@ mod tests {
     #[test]
     fn fields_operators_and_logic_match_as_portkey_reads_them() {
         let (m, p) = request(
-            &[("plan", "paid"), ("region", "eu-west")],
+            &[("plan", "paid"), ("region", "eu-west"), ("tier", "3")],
             json!({"model": "fastest", "temperature": 0.9, "user": {"tier": 3}}),
         );
         let r = Request {
@@ -213,8 +269,13 @@ mod tests {
                 json!({"metadata.plan": "paid", "params.model": "smartest"}),
                 false,
             ),
-            // Metadata values are text: a number never equals them.
+            // Metadata values are text; a number equals the text that spells it.
             (json!({"metadata.plan": 1}), false),
+            (json!({"metadata.tier": 3}), true),
+            (json!({"metadata.tier": {"$gt": 2}}), true),
+            (json!({"metadata.tier": {"$gt": "10"}}), false),
+            (json!({"params.temperature": {"$eq": 0.90}}), true),
+            (json!({"params.user.tier": {"$in": [3.0, 4]}}), true),
         ] {
             assert_eq!(matches(&q(query.clone()), &r), expected, "{query}");
         }
@@ -238,6 +299,16 @@ mod tests {
                 "not a regular expression",
             ),
             (json!({"$or": []}), "non-empty list"),
+            (json!({"metadata.plan": {}}), "object of comparisons only"),
+            (
+                json!({"metadata.plan": {"$eq": "a", "foo": 1}}),
+                "object of comparisons only",
+            ),
+            (json!({"params.t": {"$gt": [1]}}), "a number or a text"),
+            (
+                json!({"params.t": {"$regex": "\\w{2000}"}}),
+                "not a regular expression",
+            ),
         ] {
             let (at, e) =
                 check(&q(query.clone()), "config.strategy.conditions[0].query").unwrap_err();

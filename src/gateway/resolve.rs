@@ -278,7 +278,7 @@ fn provider_target(
                 StatusCode::UNAUTHORIZED,
                 "virtual_key_expired_error",
                 format!(
-                    "AI provider `@{}` expired at {}; an admin can extend it with `catalog providers update {} --workspace {workspace} --expires-at ...`",
+                    "AI provider `@{}` expired at {}; an admin can extend it with `catalog providers update {} --workspace {workspace} --expires DATE`",
                     p.slug,
                     p.expires_at.as_deref().unwrap_or("?"),
                     p.slug

@@ -452,6 +452,23 @@ fn bad_files_are_refused_with_file_line_and_column_before_anything_is_written() 
     let out = w.fails(&["apply", "-f", p(&f), "--yes"], 2, "inline secret");
     assert!(out.stderr.contains("inline.yaml:6:5"), "{out:?}");
     assert!(!w.everything_seen().contains("sk-inline-secret-123"));
+    // A custom model's price goes with it, and it is not allow-listed.
+    let custom = V1.replace(
+        "      allow: [gpt-4o]\n",
+        "      allow: [gpt-4o, mine]\n      custom: [{slug: mine}]\n",
+    );
+    let f = write(&w, "custom.yaml", &custom);
+    let out = w.fails(&["plan", "-f", p(&f)], 2, "`mine` is a custom model");
+    assert!(out.stderr.contains("custom.yaml:14:23"), "{out:?}");
+    let f = write(
+        &w,
+        "custom-price.yaml",
+        &custom.replace(
+            "allow: [gpt-4o, mine]",
+            "allow: [gpt-4o]\n      prices: {mine: {input: 1, output: 2}}",
+        ),
+    );
+    w.fails(&["plan", "-f", p(&f)], 2, "give its price under `custom`");
     // A typo in an allow-list or a price override, even inside `[...]`.
     let f = write(
         &w,
@@ -1033,5 +1050,23 @@ fn a_default_provider_s_own_limits_round_trip_and_leaving_it_out_makes_it_plain(
         ),
     );
     let out = w.fails(&["plan", "-f", p(&bad)], 2, "expires_at");
-    assert!(out.stderr.contains("RFC 3339"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not a date or timestamp"),
+        "{}",
+        out.stderr
+    );
+    // A date is its midnight UTC, as the server keeps it: no change to plan.
+    let dated = write(
+        &w,
+        "dated.yaml",
+        &text.replacen(
+            "expires_at: 2031-01-01T00:00:00Z",
+            "expires_at: 2031-01-01",
+            1,
+        ),
+    );
+    assert!(w
+        .ok(&["plan", "-f", p(&dated)])
+        .stdout
+        .contains("No changes"));
 }

@@ -909,6 +909,17 @@ fn conditional_routing_picks_the_target_by_metadata_and_params() {
     .to_string();
     gw.chat_with(&[("x-portkey-config", bad.as_str())], &body)
         .refused(400, "invalid_request_error", "`$like` is not a comparison");
+    let twins = json!({
+        "strategy": {"mode": "conditional", "conditions": [{"query": {"metadata.plan": "paid"}, "then": "premium"}], "default": "premium"},
+        "targets": [{"name": "premium", "provider": "@openai-alt"}, {"name": "premium", "provider": "@openai-prod"}]
+    })
+    .to_string();
+    gw.chat_with(&[("x-portkey-config", twins.as_str())], &body)
+        .refused(
+            400,
+            "invalid_request_error",
+            "two targets are named `premium`",
+        );
     assert_eq!(gw.up.request_count(), sent);
 }
 

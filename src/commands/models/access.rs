@@ -147,6 +147,20 @@ pub fn allow(ctx: &Ctx, args: AllowArgs) -> anyhow::Result<()> {
 
 pub fn deny(ctx: &Ctx, args: DenyArgs) -> anyhow::Result<()> {
     let integration = super::resolve_integration(ctx, args.integration.as_str())?;
+    // A typo would disable nothing and leave the model callable: a model the
+    // integration does not list must be one the registry knows.
+    let listed = ctx.client()?.models(&integration.slug)?;
+    let unlisted: Vec<String> = args
+        .models
+        .iter()
+        .filter(|m| !listed.models.iter().any(|l| l.slug.eq_ignore_ascii_case(m)))
+        .cloned()
+        .collect();
+    super::check_known_or(
+        &integration.ai_provider_id,
+        &unlisted,
+        "`catalog models list --integration INTEGRATION` lists its models",
+    )?;
     ctx.client()?.put_models(
         &integration.slug,
         &BulkUpdateModels {

@@ -79,6 +79,16 @@ pub fn resolve_integration(ctx: &Ctx, name: &str) -> anyhow::Result<Integration>
 
 /// Refuses model slugs the registry does not know for the service, suggesting the closest.
 pub fn check_known(service: &str, slugs: &[String]) -> anyhow::Result<()> {
+    check_known_or(
+        service,
+        slugs,
+        "pass --custom to enable a model the registry does not know",
+    )
+}
+
+/// [`check_known`], with `otherwise` saying what to do about a model the registry does
+/// not know.
+pub fn check_known_or(service: &str, slugs: &[String], otherwise: &str) -> anyhow::Result<()> {
     let registry = Registry::builtin();
     if registry.models(service).is_empty() {
         return Ok(());
@@ -86,15 +96,17 @@ pub fn check_known(service: &str, slugs: &[String]) -> anyhow::Result<()> {
     for slug in slugs {
         if registry.find(service, slug).is_none() {
             let near = registry.suggest(service, slug, 3);
-            let hint =
-                if near.is_empty() {
-                    "pass --custom to enable a model the registry does not know".to_owned()
-                } else {
-                    format!(
-                    "did you mean {}? pass --custom to enable a model the registry does not know",
-                    near.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            let hint = if near.is_empty() {
+                otherwise.to_owned()
+            } else {
+                format!(
+                    "did you mean {}? {otherwise}",
+                    near.iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
-                };
+            };
             return Err(fail(
                 ErrorKind::Usage,
                 format!("`{slug}` is not a known `{service}` model"),
