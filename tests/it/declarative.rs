@@ -1028,6 +1028,22 @@ fn a_default_provider_s_own_limits_round_trip_and_leaving_it_out_makes_it_plain(
         plan.stdout
     );
     assert!(!plan.stdout.contains("- provider"), "{}", plan.stdout);
+    // In JSON, the values are JSON values, not JSON inside text.
+    let json = w.json(&["plan", "-f", p(&b)]);
+    let change = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "provider")
+        .unwrap();
+    let limits = change["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "usage_limits")
+        .unwrap();
+    assert_eq!(limits["old"]["credit_limit"], 50.0, "{change}");
+    assert!(limits["new"].is_null(), "{change}");
     w.ok(&["apply", "-f", p(&b), "--yes"]);
     let provider = w.json(&["providers", "get", "openai-prod", "--workspace", "eng"]);
     assert!(provider["usage_limits"].is_null(), "{provider}");

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::commands::Ctx;
 use crate::declarative::diff::{self, Change, Counts, Plan};
@@ -26,20 +27,71 @@ pub struct PlanArgs {
     pub exit_code: bool,
 }
 
-/// The plan as `-o json` shows it.
+/// The plan as `-o json` shows it: field values as JSON values (a text shown as JSON in
+/// the readable plan is that value; a description such as a masked secret is text).
 #[derive(Debug, Serialize)]
 pub struct PlanView<'a> {
-    pub changes: &'a [Change],
+    pub changes: Vec<ChangeView<'a>>,
     pub counts: Counts,
     pub not_in_file: &'a [String],
     pub warnings: &'a [String],
     pub fingerprint: &'a str,
 }
 
+/// One change of [`PlanView`].
+#[derive(Debug, Serialize)]
+pub struct ChangeView<'a> {
+    #[serde(flatten)]
+    pub change: ChangeHead<'a>,
+    pub fields: Vec<FieldView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeHead<'a> {
+    pub action: &'a diff::Action,
+    pub kind: &'a str,
+    pub name: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FieldView<'a> {
+    pub field: &'a str,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
+/// A value as the plan shows it, as JSON: the value it spells, else the text itself.
+fn as_json(shown: &Option<String>) -> Option<Value> {
+    shown
+        .as_deref()
+        .map(|s| serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned())))
+}
+
+impl<'a> From<&'a Change> for ChangeView<'a> {
+    fn from(c: &'a Change) -> Self {
+        ChangeView {
+            change: ChangeHead {
+                action: &c.action,
+                kind: &c.kind,
+                name: &c.name,
+            },
+            fields: c
+                .fields
+                .iter()
+                .map(|f| FieldView {
+                    field: &f.field,
+                    old: as_json(&f.old),
+                    new: as_json(&f.new),
+                })
+                .collect(),
+        }
+    }
+}
+
 impl<'a> From<&'a Plan> for PlanView<'a> {
     fn from(p: &'a Plan) -> Self {
         PlanView {
-            changes: &p.changes,
+            changes: p.changes.iter().map(ChangeView::from).collect(),
             counts: p.counts(),
             not_in_file: &p.not_in_file,
             warnings: &p.warnings,
