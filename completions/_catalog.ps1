@@ -841,7 +841,6 @@ Register-ArgumentCompleter -Native -CommandName 'catalog' -ScriptBlock {
         }
         'catalog;models;price' {
             [CompletionResult]::new('--input-price', '--input-price', [CompletionResultType]::ParameterName, 'Input price, USD per 1M tokens')
-            [CompletionResult]::new('--input', '--input', [CompletionResultType]::ParameterName, 'Input price, USD per 1M tokens')
             [CompletionResult]::new('--output-price', '--output-price', [CompletionResultType]::ParameterName, 'Output price, USD per 1M tokens')
             [CompletionResult]::new('--cache-read-price', '--cache-read-price', [CompletionResultType]::ParameterName, 'Cached input price, USD per 1M tokens')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Profile to use (a stored server and key)')

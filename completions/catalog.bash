@@ -4810,17 +4810,13 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__models__subcmd__price)
-            opts="-o -y -q -v -h -V --input --input-price --output-price --cache-read-price --custom --reset --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --input-price --output-price --cache-read-price --custom --reset --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --input-price)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --input)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -787,7 +787,6 @@ set edit:completion:arg-completer[catalog] = {|@words|
         }
         &'catalog;models;price'= {
             cand --input-price 'Input price, USD per 1M tokens'
-            cand --input 'Input price, USD per 1M tokens'
             cand --output-price 'Output price, USD per 1M tokens'
             cand --cache-read-price 'Cached input price, USD per 1M tokens'
             cand --profile 'Profile to use (a stored server and key)'

@@ -675,7 +675,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'Print requests and raw error bodies on stderr'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
-complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l input-price -l input -d 'Input price, USD per 1M tokens' -r
+complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l input-price -d 'Input price, USD per 1M tokens' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l output-price -d 'Output price, USD per 1M tokens' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l cache-read-price -d 'Cached input price, USD per 1M tokens' -r
 complete -c catalog -n "__fish_catalog_using_subcommand models; and __fish_seen_subcommand_from price" -l profile -d 'Profile to use (a stored server and key)' -r

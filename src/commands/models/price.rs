@@ -13,7 +13,7 @@ pub struct PriceArgs {
     pub model: ModelRef,
 
     /// Input price, USD per 1M tokens
-    #[arg(long = "input-price", visible_alias = "input", value_name = "USD", value_parser = parse_price, allow_negative_numbers = true)]
+    #[arg(long = "input-price", value_name = "USD", value_parser = parse_price, allow_negative_numbers = true)]
     pub input_price: Option<f64>,
 
     /// Output price, USD per 1M tokens
