@@ -522,6 +522,126 @@ impl StreamTranslator {
     }
 }
 
+/// The embedding models Bedrock serves through `InvokeModel`, by their request shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbedFamily {
+    /// Amazon Titan: one text a call (`inputText`).
+    Titan,
+    /// Cohere Embed: a list of texts (`texts`).
+    Cohere,
+}
+
+impl EmbedFamily {
+    pub fn of(model: &str) -> Option<EmbedFamily> {
+        if model.contains("titan-embed") {
+            Some(EmbedFamily::Titan)
+        } else if model.contains("cohere.embed") {
+            Some(EmbedFamily::Cohere)
+        } else {
+            None
+        }
+    }
+}
+
+/// An OpenAI embeddings request as Bedrock's `InvokeModel` body for `family`.
+pub fn embed_request(
+    body: &Map<String, Value>,
+    family: EmbedFamily,
+) -> Result<Map<String, Value>, GatewayError> {
+    let texts: Vec<&str> = match body.get("input") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => {
+            a.iter().filter_map(Value::as_str).collect()
+        }
+        _ => {
+            return Err(GatewayError::invalid(
+                "`input` must be a string or a non-empty list of strings (Bedrock embeds text, not tokens)",
+            ))
+        }
+    };
+    match body.get("encoding_format").and_then(Value::as_str) {
+        None | Some("float") => {}
+        Some(other) => {
+            return Err(GatewayError::invalid(format!(
+                "`encoding_format` `{other}`: Bedrock answers floats here; leave it out or send `float`"
+            )))
+        }
+    }
+    let dimensions = body.get("dimensions").filter(|d| !d.is_null());
+    Ok(match family {
+        EmbedFamily::Titan => {
+            let [text] = texts[..] else {
+                return Err(GatewayError::invalid(
+                    "Amazon Titan embeds one text a call: send `input` as one string",
+                ));
+            };
+            let mut out = Map::new();
+            out.insert("inputText".into(), json!(text));
+            if let Some(d) = dimensions {
+                out.insert("dimensions".into(), d.clone());
+            }
+            out.insert("normalize".into(), json!(true));
+            out
+        }
+        EmbedFamily::Cohere => {
+            if dimensions.is_some() {
+                return Err(GatewayError::invalid(
+                    "`dimensions`: Cohere Embed on Bedrock answers its model's own size; leave it out",
+                ));
+            }
+            let mut out = Map::new();
+            out.insert("texts".into(), json!(texts));
+            out.insert("input_type".into(), json!("search_document"));
+            out
+        }
+    })
+}
+
+/// Bedrock's embeddings answer in OpenAI's shape. Titan reports its input tokens; for
+/// Cohere they are estimated from the texts sent, a token per 4 bytes (rounded up).
+pub fn embed_response(answer: &Value, request: &Value, model: &str) -> (Value, Option<Usage>) {
+    let vectors: Vec<Value> = match answer.get("embedding") {
+        Some(v) => vec![v.clone()],
+        None => answer
+            .get("embeddings")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let tokens = answer
+        .get("inputTextTokenCount")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| {
+            request
+                .get("texts")
+                .and_then(Value::as_array)
+                .map(|ts| {
+                    ts.iter()
+                        .filter_map(Value::as_str)
+                        .map(|t| (t.len() as u64).div_ceil(4))
+                        .sum()
+                })
+                .unwrap_or(0)
+        });
+    let data: Vec<Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": v}))
+        .collect();
+    (
+        json!({
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }),
+        Some(Usage {
+            prompt_tokens: tokens,
+            ..Usage::default()
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -837,6 +837,10 @@ async fn call(
         (Protocol::Gemini, false, Some(error)) => {
             (Bytes::from(gemini::error(&error).to_string()), None)
         }
+        (Protocol::Bedrock, true, Some(answer)) if prepared.embeddings => {
+            let (body, usage) = bedrock::embed_response(&answer, &prepared.body, &target.model);
+            (Bytes::from(body.to_string()), usage)
+        }
         (Protocol::Bedrock, true, Some(answer)) => {
             let (body, usage) = bedrock::response(&answer, &target.model, created);
             (Bytes::from(body.to_string()), usage)

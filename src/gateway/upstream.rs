@@ -232,12 +232,15 @@ pub fn prepare(
             }
         }
         Protocol::Bedrock => {
-            if endpoint == Endpoint::Embeddings {
-                return Err(GatewayError::not_implemented(format!(
-                    "the gateway cannot call Bedrock embeddings yet (AI provider `@{}`)",
-                    target.slug
-                )));
-            }
+            let family = match endpoint {
+                Endpoint::Embeddings => Some(bedrock::EmbedFamily::of(&target.model).ok_or_else(|| {
+                    GatewayError::not_implemented(format!(
+                        "the gateway calls Bedrock embeddings of Amazon Titan and Cohere Embed models; `{}` is neither (AI provider `@{}`)",
+                        target.model, target.slug
+                    ))
+                })?),
+                _ => None,
+            };
             let base = base.ok_or_else(|| {
                 GatewayError::governance(
                     "configuration_error",
@@ -251,16 +254,24 @@ pub fn prepare(
                     headers.insert(n, v);
                 }
             }
-            body = bedrock::request(&body)?;
+            let action = match family {
+                Some(family) => {
+                    body = bedrock::embed_request(&body, family)?;
+                    "invoke"
+                }
+                None => {
+                    body = bedrock::request(&body)?;
+                    if stream {
+                        "converse-stream"
+                    } else {
+                        "converse"
+                    }
+                }
+            };
             format!(
-                "{}/model/{}/{}",
+                "{}/model/{}/{action}",
                 base.trim_end_matches('/'),
                 sigv4::uri_encode(&target.model),
-                if stream {
-                    "converse-stream"
-                } else {
-                    "converse"
-                }
             )
         }
     };

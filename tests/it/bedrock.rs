@@ -205,3 +205,65 @@ fn bedrock_answers_json_and_streams_through_sigv4_signed_converse_calls() {
     assert!(seen.contains("gateway trace="), "{seen}");
     assert!(!seen.contains(AWS_SECRET), "the secret was shown:\n{seen}");
 }
+
+#[test]
+fn bedrock_embeddings_of_titan_and_cohere_are_signed_invoke_calls() {
+    let up = Upstream::start_blocking();
+    up.credentials(|c| {
+        c.aws_access_key_id = Some(AWS_ID.into());
+        c.aws_region = Some("us-east-1".into());
+    });
+    let (w, key) = bedrock_world(&up);
+    let titan = "amazon.titan-embed-text-v2:0";
+    let cohere = "cohere.embed-english-v3";
+    w.ok(&["models", "allow", "aws", titan, cohere]);
+    let embed = |body: Value| {
+        let url = format!("{}/embeddings", w.server.as_ref().unwrap().url);
+        let res = reqwest::blocking::Client::new()
+            .post(url)
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<Value>().unwrap())
+    };
+    let (status, body) = embed(
+        json!({"model": format!("@aws/{titan}"), "input": "four words of text", "dimensions": 4}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["embedding"].as_array().unwrap().len(), 4);
+    assert_eq!(body["usage"]["prompt_tokens"], 4, "Titan's own count");
+    let r = up.last_request();
+    assert_eq!(
+        r.path,
+        format!("/model/{}/invoke", "amazon.titan-embed-text-v2%3A0")
+    );
+    assert!(r
+        .header("authorization")
+        .unwrap()
+        .starts_with("AWS4-HMAC-SHA256 Credential="));
+    assert_eq!(r.json.as_ref().unwrap()["inputText"], "four words of text");
+
+    let (status, body) = embed(json!({"model": format!("@aws/{cohere}"), "input": ["one", "two"]}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(body["data"][1]["index"], 1);
+    assert_eq!(
+        up.last_request().json.as_ref().unwrap()["texts"],
+        json!(["one", "two"])
+    );
+
+    // What the model cannot take is refused before anything is sent.
+    let sent = up.request_count();
+    let (status, body) = embed(json!({"model": format!("@aws/{titan}"), "input": ["a", "b"]}));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("one text a call"),
+        "{body}"
+    );
+    assert_eq!(up.request_count(), sent);
+}

@@ -1,6 +1,6 @@
 //! Bedrock Converse: `POST /model/{modelId}/converse` and `/converse-stream`.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{eventstream, Ctx, Gen, Part, Plan, Reply};
 
@@ -282,4 +282,62 @@ pub(crate) fn converse(ctx: &Ctx, _model: &str, stream: bool) -> Reply {
         );
     }
     Reply::Stream(plan)
+}
+
+/// `InvokeModel` of an embedding model: Amazon Titan (`inputText`, one text, its token
+/// count reported) and Cohere Embed (`texts`, no count in the body).
+pub(crate) fn invoke(ctx: &Ctx, model: &str) -> Reply {
+    let Some(body) = ctx.json.as_ref().filter(|j| j.is_object()) else {
+        return error(
+            400,
+            "ValidationException",
+            "Malformed input request, please reformat your input and try again.",
+        );
+    };
+    let vector = |n: u64, seed: usize| -> Vec<f64> {
+        (0..n)
+            .map(|k| ((k as usize + seed) % 5) as f64 / 10.0)
+            .collect()
+    };
+    if model.contains("titan-embed") {
+        let Some(text) = body.get("inputText").and_then(Value::as_str) else {
+            return error(
+                400,
+                "ValidationException",
+                "Malformed input request: #: required key [inputText] not found, please reformat your input and try again.",
+            );
+        };
+        let n = body.get("dimensions").and_then(Value::as_u64).unwrap_or(8);
+        return Reply::json(
+            200,
+            json!({
+                "embedding": vector(n, 0),
+                "inputTextTokenCount": text.split_whitespace().count(),
+            }),
+        );
+    }
+    if model.contains("cohere.embed") {
+        let Some(texts) = body.get("texts").and_then(Value::as_array) else {
+            return error(
+                400,
+                "ValidationException",
+                "Malformed input request: #: required key [texts] not found, please reformat your input and try again.",
+            );
+        };
+        let embeddings: Vec<Vec<f64>> = (0..texts.len()).map(|i| vector(8, i)).collect();
+        return Reply::json(
+            200,
+            json!({
+                "id": "emb-fake-0001",
+                "response_type": "embeddings_floats",
+                "embeddings": embeddings,
+                "texts": texts,
+            }),
+        );
+    }
+    error(
+        400,
+        "ValidationException",
+        "The provided model identifier is invalid.",
+    )
 }

@@ -634,6 +634,7 @@ pub(crate) enum Endpoint {
     AzureEmbeddings(String),
     Anthropic,
     Bedrock { model: String, stream: bool },
+    BedrockInvoke { model: String },
     Gemini { model: String, stream: bool },
     GeminiEmbed { model: String },
 }
@@ -644,7 +645,7 @@ impl Endpoint {
             Endpoint::OpenAiChat | Endpoint::OpenAiEmbeddings => Service::OpenAi,
             Endpoint::AzureChat(_) | Endpoint::AzureEmbeddings(_) => Service::Azure,
             Endpoint::Anthropic => Service::Anthropic,
-            Endpoint::Bedrock { .. } => Service::Bedrock,
+            Endpoint::Bedrock { .. } | Endpoint::BedrockInvoke { .. } => Service::Bedrock,
             Endpoint::Gemini { .. } | Endpoint::GeminiEmbed { .. } => Service::Gemini,
         }
     }
@@ -672,6 +673,7 @@ pub(crate) fn route(path: &str) -> Option<Endpoint> {
                 model,
                 stream: true,
             }),
+            "invoke" => Some(Endpoint::BedrockInvoke { model }),
             _ => None,
         };
     }
@@ -740,6 +742,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                     Some(d.clone())
                 }
                 Some(Endpoint::Bedrock { model, .. })
+                | Some(Endpoint::BedrockInvoke { model })
                 | Some(Endpoint::Gemini { model, .. })
                 | Some(Endpoint::GeminiEmbed { model }) => Some(model.clone()),
                 _ => json
@@ -805,6 +808,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let model_name = match &endpoint {
         Endpoint::AzureChat(d) | Endpoint::AzureEmbeddings(d) => Some(d.clone()),
         Endpoint::Bedrock { model, .. }
+        | Endpoint::BedrockInvoke { model }
         | Endpoint::Gemini { model, .. }
         | Endpoint::GeminiEmbed { model } => Some(model.clone()),
         _ => json
@@ -847,6 +851,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         Endpoint::AzureEmbeddings(d) => azure::embeddings(&ctx, &d),
         Endpoint::Anthropic => anthropic::messages(&ctx),
         Endpoint::Bedrock { model, stream } => bedrock::converse(&ctx, &model, stream),
+        Endpoint::BedrockInvoke { model } => bedrock::invoke(&ctx, &model),
         Endpoint::Gemini { model, stream } => gemini::generate(&ctx, &model, stream),
         Endpoint::GeminiEmbed { model } => gemini::embed(&ctx, &model),
     };
