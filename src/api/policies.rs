@@ -170,6 +170,32 @@ pub struct CreateUsagePolicy {
     pub organisation_id: Option<String>,
 }
 
+/// What an update may not change: a different policy is a new one. Given, each is
+/// refused by name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FixedPolicyFields {
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<serde_json::Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<serde_json::Value>,
+    #[schemars(schema_with = "super::schema::unimplemented")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<serde_json::Value>,
+}
+
+impl FixedPolicyFields {
+    /// Each field by its wire name, and whether the request gave it.
+    pub fn given(&self) -> [(&'static str, bool); 3] {
+        [
+            ("group_by", self.group_by.is_some()),
+            ("type", self.kind.is_some()),
+            ("workspace_id", self.workspace_id.is_some()),
+        ]
+    }
+}
+
 /// `PUT /policies/usage-limits/{id}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UpdateUsagePolicy {
@@ -198,15 +224,8 @@ pub struct UpdateUsagePolicy {
     #[serde(default)]
     pub status: Option<String>,
     /// Fixed once created: refused (a different policy is a new one).
-    #[schemars(schema_with = "super::schema::unimplemented")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_by: Option<serde_json::Value>,
-    #[schemars(schema_with = "super::schema::unimplemented")]
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<serde_json::Value>,
-    #[schemars(schema_with = "super::schema::unimplemented")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workspace_id: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub fixed: FixedPolicyFields,
 }
 
 /// `POST /policies/rate-limits`.
@@ -248,15 +267,8 @@ pub struct UpdateRatePolicy {
     #[serde(default)]
     pub status: Option<String>,
     /// Fixed once created: refused (a different policy is a new one).
-    #[schemars(schema_with = "super::schema::unimplemented")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_by: Option<serde_json::Value>,
-    #[schemars(schema_with = "super::schema::unimplemented")]
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<serde_json::Value>,
-    #[schemars(schema_with = "super::schema::unimplemented")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workspace_id: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub fixed: FixedPolicyFields,
 }
 
 /// What creating a policy answers.

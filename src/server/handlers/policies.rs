@@ -371,11 +371,7 @@ pub async fn update_usage(
         &state,
         &principal,
         &mut policy,
-        [
-            ("group_by", body.group_by.is_some()),
-            ("type", body.kind.is_some()),
-            ("workspace_id", body.workspace_id.is_some()),
-        ],
+        body.fixed.given(),
         body.name,
         body.conditions,
     )?;
@@ -625,11 +621,7 @@ pub async fn update_rate(
         &state,
         &principal,
         &mut policy,
-        [
-            ("group_by", body.group_by.is_some()),
-            ("type", body.kind.is_some()),
-            ("workspace_id", body.workspace_id.is_some()),
-        ],
+        body.fixed.given(),
         body.name,
         body.conditions,
     )?;

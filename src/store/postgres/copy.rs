@@ -28,8 +28,7 @@ pub fn sqlite_to_postgres(from: &Path, to: &str) -> anyhow::Result<Copied> {
             Some("point --from at the catalog's SQLite file"),
         ));
     }
-    let source = SqliteStore::open(from)
-        .map_err(|e| anyhow::anyhow!("{}", format!("{e:#}").replace("`--db`", "`--from`")))?;
+    let source = SqliteStore::open_as(from, "--from")?;
     let known = source.transaction(TxKind::Read, |src| Ok(sqlite_tables(src)?))?;
     // Looked at before anything is created: a database holding anything else is left
     // exactly as it was.

@@ -45,6 +45,11 @@ impl SqliteStore {
     /// create the same catalog opens the winner's. A file that exists but is empty or not a
     /// catalog is refused, never initialised.
     pub fn open(path: &Path) -> anyhow::Result<SqlStore> {
+        Self::open_as(path, "--db")
+    }
+
+    /// [`SqliteStore::open`], its messages naming `flag` as where the path came from.
+    pub fn open_as(path: &Path, flag: &str) -> anyhow::Result<SqlStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the directory {}", dir.display()))?;
@@ -57,11 +62,11 @@ impl SqliteStore {
                 })
             }
             Ok(m) if m.is_dir() => anyhow::bail!(
-                "{} is a directory, not a catalog database; point `--db` at a file",
+                "{} is a directory, not a catalog database; point `{flag}` at a file",
                 path.display()
             ),
             Ok(m) if m.len() == 0 => anyhow::bail!(
-                "{} is an empty file, not a catalog database; remove it to start a new catalog there, or point `--db` at the catalog's file",
+                "{} is an empty file, not a catalog database; remove it to start a new catalog there, or point `{flag}` at the catalog's file",
                 path.display()
             ),
             Ok(_) => {}
@@ -73,9 +78,9 @@ impl SqliteStore {
         match probe.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)
         }) {
-            Err(e) => return Err(not_a_catalog(path, e)),
+            Err(e) => return Err(not_a_catalog(path, flag, e)),
             Ok(_) if !is_catalog(&probe) => anyhow::bail!(
-                "{} is not a catalog database; point `--db` at the catalog's file",
+                "{} is not a catalog database; point `{flag}` at the catalog's file",
                 path.display()
             ),
             Ok(_) => {}
@@ -288,7 +293,7 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
     restrict_permissions(path);
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(|e| not_a_catalog(path, e))?;
+        .map_err(|e| not_a_catalog(path, "--db", e))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // Pages are read through a shared memory map rather than copied in by `pread`: the
@@ -297,10 +302,10 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-fn not_a_catalog(path: &Path, e: rusqlite::Error) -> anyhow::Error {
+fn not_a_catalog(path: &Path, flag: &str, e: rusqlite::Error) -> anyhow::Error {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => anyhow::anyhow!(
-            "{} is not a catalog database (not even SQLite); point `--db` at the catalog's file",
+            "{} is not a catalog database (not even SQLite); point `{flag}` at the catalog's file",
             path.display()
         ),
         _ => anyhow::Error::new(e).context(format!(
