@@ -100,7 +100,7 @@ pub(crate) fn parse_database_url(text: &str) -> Result<String, String> {
     if text.starts_with("postgres://") || text.starts_with("postgresql://") {
         Ok(text.to_owned())
     } else {
-        Err("not a PostgreSQL URL; write postgres://USER@HOST[:PORT]/DB (for a SQLite file, use --db PATH)".to_owned())
+        Err("not a PostgreSQL URL; write postgres://USER@HOST[:PORT]/DB".to_owned())
     }
 }
 
