@@ -1518,6 +1518,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand schema" -s V -l version 
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l db -d 'Database file (default: the embedded catalog\'s database)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l database-url -d 'Run on PostgreSQL instead of a file (it takes precedence over --db): postgres://USER[:PASSWORD]@HOST[:PORT]/DB. Several replicas may share one database; the master key must then be given (CATALOG_MASTER_KEY or --master-key-file), the same on every replica' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l redis-url -d 'Keep the admission counters replicas share (budgets, rate and concurrency limits) in Redis, redis://[:PASSWORD@]HOST[:PORT][/DB]; needs --database-url. Without it, replicas on one PostgreSQL still admit exactly, taking turns on the database' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l master-key-file -d 'A file holding the base64 master key that seals provider secrets (instead of CATALOG_MASTER_KEY)' -r -F
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l header-timeout -d 'Time a client has to send a request\'s headers before its connection is closed' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l idle-timeout -d 'Close a connection with no request in flight and no traffic for this long' -r

@@ -18,6 +18,7 @@ pub const CATALOG_BOOTSTRAP_ADMIN_KEY: &str = "CATALOG_BOOTSTRAP_ADMIN_KEY";
 pub const CATALOG_LISTEN: &str = "CATALOG_LISTEN";
 pub const CATALOG_DB: &str = "CATALOG_DB";
 pub const CATALOG_DATABASE_URL: &str = "CATALOG_DATABASE_URL";
+pub const CATALOG_REDIS_URL: &str = "CATALOG_REDIS_URL";
 pub const CATALOG_MASTER_KEY_FILE: &str = "CATALOG_MASTER_KEY_FILE";
 pub const CATALOG_AUDIT_RETENTION: &str = "CATALOG_AUDIT_RETENTION";
 pub const CATALOG_HEADER_TIMEOUT: &str = "CATALOG_HEADER_TIMEOUT";
@@ -76,6 +77,10 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (
         CATALOG_DATABASE_URL,
         "`catalog serve`: the catalog on PostgreSQL, postgres://USER@HOST/DB, instead of a file (as --database-url)",
+    ),
+    (
+        CATALOG_REDIS_URL,
+        "`catalog serve` on PostgreSQL: Redis for the admission counters replicas share, redis://HOST:PORT (as --redis-url)",
     ),
     (
         CATALOG_MASTER_KEY_FILE,

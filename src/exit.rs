@@ -14,7 +14,7 @@ pub enum ErrorKind {
     NotFound,
     /// 5: conflict (already exists, or has dependents).
     Conflict,
-    /// 6: server unreachable or timed out.
+    /// 6: server unreachable or timed out, or what it stands on (a 503).
     Unavailable,
     /// 130: cancelled by the user.
     Cancelled,
@@ -58,7 +58,7 @@ Exit codes:
   3    authentication or permission
   4    not found
   5    conflict (already exists, or still in use)
-  6    server unreachable or timed out
+  6    server unreachable or timed out, or its database or Redis unreachable (503)
   10   `catalog plan --exit-code`: the plan has changes (not an error)
   130  cancelled";
 

@@ -128,6 +128,8 @@ impl Client {
             403 => (ErrorKind::Auth, Some("this API key may not do that; use an organisation admin key, or the resource may be gone")),
             404 => (ErrorKind::NotFound, None),
             409 => (ErrorKind::Conflict, None),
+            // The server runs but what it stands on (its database, Redis) does not.
+            503 => (ErrorKind::Unavailable, None),
             _ => (ErrorKind::Failed, None),
         };
         // The CLI built the request: name the flags the person typed, not API fields.

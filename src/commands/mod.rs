@@ -140,6 +140,7 @@ impl Ctx {
             Target::Embedded { db_path } => {
                 let state = AppState::open(&ServerConfig {
                     database: crate::server::Database::Sqlite(db_path.clone()),
+                    redis_url: None,
                     master_key_from: None,
                     master_key: self.settings.master_key.clone(),
                     master_key_previous: self.settings.master_key_previous.clone(),

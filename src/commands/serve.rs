@@ -42,6 +42,18 @@ pub struct ServeArgs {
     )]
     pub database_url: Option<String>,
 
+    /// Keep the admission counters replicas share (budgets, rate and concurrency
+    /// limits) in Redis, redis://[:PASSWORD@]HOST[:PORT][/DB]; needs --database-url. Without it, replicas on one PostgreSQL still admit exactly,
+    /// taking turns on the database
+    #[arg(
+        long,
+        env = env::CATALOG_REDIS_URL,
+        value_name = "URL",
+        value_parser = parse_redis_url,
+        hide_env_values = true
+    )]
+    pub redis_url: Option<String>,
+
     /// A file holding the base64 master key that seals provider secrets (instead of
     /// CATALOG_MASTER_KEY)
     #[arg(long, env = env::CATALOG_MASTER_KEY_FILE, value_name = "PATH")]
@@ -101,6 +113,16 @@ pub(crate) fn parse_database_url(text: &str) -> Result<String, String> {
         Ok(text.to_owned())
     } else {
         Err("not a PostgreSQL URL; write postgres://USER@HOST[:PORT]/DB".to_owned())
+    }
+}
+
+fn parse_redis_url(text: &str) -> Result<String, String> {
+    if text.starts_with("rediss://") {
+        Err("TLS to Redis (rediss://) is not supported; reach Redis over a private network or a TLS tunnel, as redis://HOST[:PORT]".to_owned())
+    } else if text.starts_with("redis://") {
+        Ok(text.to_owned())
+    } else {
+        Err("not a Redis URL; write redis://HOST[:PORT]".to_owned())
     }
 }
 
@@ -225,11 +247,29 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
             }
             Database::Postgres(url)
         }
+        None if args.redis_url.is_some() => {
+            return Err(crate::exit::fail(
+                crate::exit::ErrorKind::Usage,
+                "--redis-url shares admission counters between replicas of a catalog on PostgreSQL; a catalog file is one machine's",
+                Some("add --database-url postgres://USER@HOST/DB, or drop --redis-url"),
+            ));
+        }
         None => Database::Sqlite(args.db.unwrap_or_else(|| ctx.settings.paths.embedded_db())),
     };
+    let shown_redis = args
+        .redis_url
+        .as_deref()
+        .map(|u| {
+            format!(
+                ", admission counters in Redis at {}",
+                crate::store::postgres::redact(u)
+            )
+        })
+        .unwrap_or_default();
     let shown = database.to_string();
     let state = AppState::open(&ServerConfig {
         database,
+        redis_url: args.redis_url,
         master_key,
         master_key_from,
         master_key_previous: ctx.settings.master_key_previous.clone(),
@@ -285,7 +325,7 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     }
     runtime.block_on(server::serve(state, listener, timeouts, |addr| {
         printer.notice(format!(
-            "catalog serve: listening on http://{addr}/v1 (database {shown})"
+            "catalog serve: listening on http://{addr}/v1 (database {shown}{shown_redis})"
         ));
     }))?;
     printer.status("catalog serve: stopped");

@@ -34,6 +34,7 @@ use axum::Router;
 use crate::api::api_key::KeyKind;
 use crate::api::ErrorCode;
 use crate::store::postgres::PgStore;
+use crate::store::redis::RedisCounters;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use error::ApiError;
@@ -67,6 +68,8 @@ impl std::fmt::Display for Database {
 /// How a server is opened: the database and, for servers, an explicit master key.
 pub struct ServerConfig {
     pub database: Database,
+    /// Redis for the admission counters replicas share (with PostgreSQL).
+    pub redis_url: Option<String>,
     pub master_key: Option<String>,
     /// Where `master_key` came from, for messages (default: `CATALOG_MASTER_KEY`).
     pub master_key_from: Option<String>,
@@ -90,7 +93,16 @@ impl AppState {
     pub fn open(config: &ServerConfig) -> anyhow::Result<AppState> {
         let store: Arc<dyn Store> = match &config.database {
             Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
-            Database::Postgres(url) => Arc::new(PgStore::open(url)?),
+            Database::Postgres(url) => {
+                let store = PgStore::open(url)?;
+                match &config.redis_url {
+                    Some(redis) => {
+                        let counters = RedisCounters::connect(redis, store.organisation_id())?;
+                        Arc::new(store.with_shared_counters(counters)?)
+                    }
+                    None => Arc::new(store),
+                }
+            }
         };
         // Holds a crashed process left open are settled at their full amounts: a request
         // that may have run is never forgiven.

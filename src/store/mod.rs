@@ -7,6 +7,7 @@
 pub mod ledger;
 pub mod owner;
 pub mod postgres;
+pub mod redis;
 pub mod sql;
 pub mod sqlite;
 

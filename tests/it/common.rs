@@ -66,11 +66,19 @@ impl Server {
     }
 
     /// `catalog serve` on the file `db`; with `CATALOG_TEST_POSTGRES` set, on a new
-    /// PostgreSQL database instead (the contract suites run on both engines this way).
+    /// PostgreSQL database instead (the contract suites run on both engines this way),
+    /// and with `CATALOG_TEST_REDIS` set too, with its admission counters in Redis.
     pub fn start_with(home: &Path, db: &Path, extra_env: &[(&str, &str)]) -> Server {
         if std::env::var_os("CATALOG_TEST_POSTGRES").is_some() {
             if let Some(pg) = crate::servers::postgres() {
-                return Self::start_on_postgres(home, &pg.create_database(), extra_env);
+                let mut env = extra_env.to_vec();
+                let redis = std::env::var_os("CATALOG_TEST_REDIS")
+                    .and_then(|_| crate::servers::shared_redis())
+                    .map(crate::servers::Redis::url);
+                if let Some(url) = &redis {
+                    env.push(("CATALOG_REDIS_URL", url));
+                }
+                return Self::start_on_postgres(home, &pg.create_database(), &env);
             }
         }
         Self::start_on(home, &["--db", db.to_str().unwrap()], db, extra_env)

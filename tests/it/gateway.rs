@@ -254,8 +254,10 @@ impl Gateway {
 
     /// A governed catalog (as [`Gateway::governed`]) served by a replica on the
     /// PostgreSQL database at `url`.
-    pub(crate) fn governed_on_postgres(url: &str) -> Gateway {
-        let gw = Self::start_storage(Upstream::start_blocking(), true, &[], Some(url));
+    /// A governed gateway on the PostgreSQL database at `url`, with these variables
+    /// (`CATALOG_REDIS_URL`, ...).
+    pub(crate) fn governed_on_postgres(url: &str, env: &[(&str, &str)]) -> Gateway {
+        let gw = Self::start_storage(Upstream::start_blocking(), true, env, Some(url));
         gw.price_the_model();
         gw
     }

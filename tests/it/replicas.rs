@@ -1,8 +1,10 @@
 //! Several `catalog serve` replicas on one PostgreSQL database: one catalog, one set of
-//! counters. Budgets and rate limits stay exact however the calls are spread; an admin
-//! write through one replica reaches the gateway of another on its next request; a
-//! replica killed mid-load loses no settled charge and its holds are settled by the
-//! others. The PostgreSQL server is started by the tests (skipped outside CI without it).
+//! counters, kept in the database or shared in Redis. Budgets and rate limits stay exact
+//! however the calls are spread; an admin write through one replica reaches the gateway
+//! of another on its next request; a replica killed mid-load loses no settled charge and
+//! its holds are settled by the others; Redis stopped means 503s, and restarted, correct
+//! counters again. The PostgreSQL and Redis servers are started by the tests (skipped
+//! outside CI without them).
 
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -12,28 +14,108 @@ use serde_json::Value;
 
 use crate::common::Server;
 use crate::gateway::{priced_body as body, Gateway};
-use crate::servers::{self, Postgres};
+use crate::servers::{self, Postgres, Redis};
 
 /// What one call costs: 30 tokens at $1,000 per million.
 const CALL_USD: f64 = 0.03;
 
 /// A governed catalog on a fresh PostgreSQL database, served by `n` replicas: the
-/// gateway's own and `n - 1` more.
-fn replicas(n: usize) -> Option<(Gateway, Vec<Server>, &'static Postgres, String)> {
+/// gateway's own and `n - 1` more; with `redis`, their admission counters are there.
+fn replicas(
+    n: usize,
+    redis: Option<&Redis>,
+) -> Option<(Gateway, Vec<Server>, &'static Postgres, String)> {
     let pg = servers::postgres()?;
     let url = pg.create_database();
-    let gw = Gateway::governed_on_postgres(&url);
+    let redis_url = redis.map(Redis::url);
+    let mut env = Vec::new();
+    if let Some(r) = &redis_url {
+        env.push(("CATALOG_REDIS_URL", r.as_str()));
+    }
+    let gw = Gateway::governed_on_postgres(&url, &env);
     let host = gw.up.host_port();
+    env.push(("CATALOG_TRUSTED_CUSTOM_HOSTS", host.as_str()));
     let others = (1..n)
-        .map(|_| {
-            Server::start_on_postgres(
-                gw.w.home.path(),
-                &url,
-                &[("CATALOG_TRUSTED_CUSTOM_HOSTS", host.as_str())],
-            )
-        })
+        .map(|_| Server::start_on_postgres(gw.w.home.path(), &url, &env))
         .collect();
     Some((gw, others, pg, url))
+}
+
+/// A Redis of the test's own, and the replicas using it.
+fn replicas_on_redis(n: usize) -> Option<(Gateway, Vec<Server>, &'static Postgres, String, Redis)> {
+    let redis = servers::redis()?;
+    let (gw, others, pg, url) = replicas(n, Some(&redis))?;
+    Some((gw, others, pg, url, redis))
+}
+
+fn redis_conn(redis: &Redis) -> redis::Connection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+/// The keys of the seeding Redis uses now matching `kind` (`h` holds, `n` counters).
+fn seeded_keys(conn: &mut redis::Connection, kind: &str) -> Vec<String> {
+    let markers: Vec<String> = redis::cmd("KEYS")
+        .arg("{catalog:*}:seed")
+        .query(conn)
+        .unwrap();
+    assert_eq!(markers.len(), 1, "one catalog in this Redis: {markers:?}");
+    let seed: String = redis::cmd("HGET")
+        .arg(&markers[0])
+        .arg("gen")
+        .query(conn)
+        .unwrap();
+    let prefix = markers[0].trim_end_matches(":seed");
+    redis::cmd("KEYS")
+        .arg(format!("{prefix}:{seed}:{kind}:*"))
+        .query(conn)
+        .unwrap()
+}
+
+/// The holds open in Redis, once the replicas have settled (or recovered) them.
+fn redis_holds(redis: &Redis) -> usize {
+    let mut conn = redis_conn(redis);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let n = seeded_keys(&mut conn, "h").len();
+        if n == 0 || Instant::now() > deadline {
+            return n;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Redis counts what the catalog counts: every budget's usage is the settled usage in
+/// PostgreSQL, and nothing is held.
+fn assert_counters_agree(redis: &Redis, pg: &Postgres, url: &str) {
+    let mut conn = redis_conn(redis);
+    let settled = pg.psql(
+        url,
+        "SELECT scope || '|' || limit_key || '=' || used FROM counters WHERE limit_key = 'budget'",
+    );
+    let mut checked = 0;
+    for key in seeded_keys(&mut conn, "n") {
+        let counter = key.split_once(":n:").unwrap().1.to_owned();
+        let (used, held): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
+            .arg(&key)
+            .arg("used")
+            .arg("held")
+            .query(&mut conn)
+            .unwrap();
+        assert_eq!(held.unwrap_or(0), 0, "{counter} still holds");
+        if !counter.ends_with("|budget") {
+            continue;
+        }
+        let line = format!("{counter}={}", used.unwrap_or(0));
+        assert!(
+            settled.lines().any(|l| l.trim() == line),
+            "Redis has {line}; PostgreSQL has\n{settled}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no budget counter in Redis");
 }
 
 /// Every replica's base URL, the gateway's first.
@@ -106,41 +188,79 @@ fn open_holds(pg: &Postgres, url: &str) -> i64 {
 
 #[test]
 fn three_replicas_never_overspend_one_budget() {
-    let Some((gw, others, pg, url)) = replicas(3) else {
+    let Some((gw, others, pg, url)) = replicas(3, None) else {
         return;
     };
+    never_overspend(&gw, &others, pg, &url);
+}
+
+#[test]
+fn three_replicas_on_redis_never_overspend_one_budget() {
+    let Some((gw, others, pg, url, redis)) = replicas_on_redis(3) else {
+        return;
+    };
+    never_overspend(&gw, &others, pg, &url);
+    assert_eq!(redis_holds(&redis), 0, "a hold was left in Redis");
+    assert_counters_agree(&redis, pg, &url);
+}
+
+/// 300 calls spread over the replicas against one $1 budget.
+fn never_overspend(gw: &Gateway, others: &[Server], pg: &Postgres, url: &str) {
     gw.up.set(|k| k.latency = Duration::from_millis(20));
-    limit_provider(&gw, &["--budget", "1"]);
-    let answers = spread(&urls(&gw, &others), &gw.key, 300);
+    limit_provider(gw, &["--budget", "1"]);
+    let answers = spread(&urls(gw, others), &gw.key, 300);
     let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
     assert!(
         answers.iter().all(|(s, _)| *s == 200 || *s == 412),
         "only admissions and budget refusals: {:?}\n{}",
         answers.iter().find(|(s, _)| *s != 200 && *s != 412),
-        logs(&gw, &others)
+        logs(gw, others)
     );
     assert_eq!(
         gw.up.request_count(),
         admitted,
         "only admitted calls went upstream"
     );
-    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    let used = provider(gw)["usage"]["current_usage"].as_f64().unwrap();
     assert!(
         (used - admitted as f64 * CALL_USD).abs() < 1e-9,
         "{used} for {admitted} calls"
     );
     assert!(used <= 1.0, "overspent: ${used}");
     assert!(used > 0.9, "refused with ${used} of $1 spent");
-    assert_eq!(open_holds(pg, &url), 0);
+    assert_eq!(open_holds(pg, url), 0);
 }
 
 #[test]
 fn three_replicas_share_one_request_rate() {
-    let Some((gw, others, _pg, _url)) = replicas(3) else {
+    let Some((gw, others, _pg, _url)) = replicas(3, None) else {
         return;
     };
-    limit_provider(&gw, &["--rate-limit", "20/min"]);
-    let answers = spread(&urls(&gw, &others), &gw.key, 60);
+    share_one_rate(&gw, &others);
+}
+
+#[test]
+fn three_replicas_on_redis_share_one_request_rate_and_concurrency() {
+    let Some((gw, others, _pg, _url, _redis)) = replicas_on_redis(3) else {
+        return;
+    };
+    share_one_rate(&gw, &others);
+    // Requests in flight: at most 4 at once across the replicas.
+    limit_provider(&gw, &["--rate-limit", "none", "--concurrency", "4"]);
+    gw.up.set(|k| k.latency = Duration::from_millis(400));
+    let before = gw.up.request_count();
+    let answers = spread(&urls(&gw, &others), &gw.key, 12);
+    let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(admitted, 4, "{answers:?}");
+    assert_eq!(gw.up.request_count() - before, 4);
+    // Settled: the slots are free again.
+    assert_eq!(call(&others[0].url, &gw.key).0, 200);
+}
+
+/// 60 calls spread over the replicas against 20 requests a minute.
+fn share_one_rate(gw: &Gateway, others: &[Server]) {
+    limit_provider(gw, &["--rate-limit", "20/min"]);
+    let answers = spread(&urls(gw, others), &gw.key, 60);
     let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
     assert!(
         answers.iter().all(|(s, _)| *s == 200 || *s == 429),
@@ -153,7 +273,7 @@ fn three_replicas_share_one_request_rate() {
 
 #[test]
 fn an_admin_write_through_one_replica_reaches_the_gateway_of_another() {
-    let Some((gw, others, _pg, _url)) = replicas(2) else {
+    let Some((gw, others, _pg, _url)) = replicas(2, None) else {
         return;
     };
     let other = &others[0].url;
@@ -174,11 +294,30 @@ fn an_admin_write_through_one_replica_reaches_the_gateway_of_another() {
 
 #[test]
 fn a_replica_killed_mid_load_loses_no_charge_and_its_holds_are_settled() {
-    let Some((gw, mut others, pg, url)) = replicas(2) else {
+    let Some((gw, others, pg, url)) = replicas(2, None) else {
         return;
     };
+    killed_mid_load(&gw, others, pg, &url);
+}
+
+#[test]
+fn on_redis_a_replica_killed_mid_load_loses_no_charge_and_its_holds_are_settled() {
+    let Some((gw, others, pg, url, redis)) = replicas_on_redis(2) else {
+        return;
+    };
+    killed_mid_load(&gw, others, pg, &url);
+    assert_eq!(
+        redis_holds(&redis),
+        0,
+        "the dead replica's holds stay in Redis"
+    );
+    assert_counters_agree(&redis, pg, &url);
+}
+
+/// A replica killed (`kill -9`) with four calls in flight.
+fn killed_mid_load(gw: &Gateway, mut others: Vec<Server>, pg: &Postgres, url: &str) {
     gw.up.set(|k| k.latency = Duration::from_millis(500));
-    limit_provider(&gw, &["--budget", "100"]);
+    limit_provider(gw, &["--budget", "100"]);
     let victim = others.remove(0);
     for _ in 0..3 {
         assert_eq!(call(&victim.url, &gw.key).0, 200);
@@ -196,7 +335,7 @@ fn a_replica_killed_mid_load_loses_no_charge_and_its_holds_are_settled() {
         })
         .collect();
     gw.up.wait_for_requests(7, Duration::from_secs(10));
-    assert_eq!(open_holds(pg, &url), 4, "the calls in flight hold");
+    assert_eq!(open_holds(pg, url), 4, "the calls in flight hold");
     victim.kill9();
     for t in flying {
         let _ = t.join();
@@ -204,14 +343,14 @@ fn a_replica_killed_mid_load_loses_no_charge_and_its_holds_are_settled() {
     // The surviving replica sees the victim's heartbeat stop and settles its holds at
     // their full amounts: more than the calls cost, never less.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while open_holds(pg, &url) > 0 {
+    while open_holds(pg, url) > 0 {
         assert!(
             Instant::now() < deadline,
             "the dead replica's holds were never settled"
         );
         thread::sleep(Duration::from_millis(250));
     }
-    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    let used = provider(gw)["usage"]["current_usage"].as_f64().unwrap();
     assert!(
         used > 7.0 * CALL_USD && used < 3.0 * CALL_USD + 4.0 * 0.1,
         "${used}"
@@ -422,7 +561,7 @@ fn while_postgresql_is_down_requests_get_503_with_retry_after_then_recover() {
         return;
     };
     let url = pg.create_database();
-    let gw = Gateway::governed_on_postgres(&url);
+    let gw = Gateway::governed_on_postgres(&url, &[]);
     limit_provider(&gw, &["--budget", "100"]);
     let base = gw.w.server.as_ref().unwrap().url.clone();
     assert_eq!(call(&base, &gw.key).0, 200);
@@ -483,4 +622,145 @@ fn while_postgresql_is_down_requests_get_503_with_retry_after_then_recover() {
         (used - calls * CALL_USD).abs() < 1e-9,
         "${used} for {calls} calls"
     );
+}
+
+#[test]
+fn while_redis_is_down_calls_get_503_then_resume_with_correct_counters() {
+    let Some((gw, others, pg, url, mut redis)) = replicas_on_redis(2) else {
+        return;
+    };
+    limit_provider(&gw, &["--budget", "1"]);
+    let all = urls(&gw, &others);
+    for base in all.iter().cycle().take(10) {
+        assert_eq!(call(base, &gw.key).0, 200);
+    }
+    // A call in flight when Redis goes: charged once, when Redis is back.
+    gw.up.set(|k| k.latency = Duration::from_millis(1500));
+    let flying = {
+        let (base, key) = (all[0].clone(), gw.key.clone());
+        thread::spawn(move || call(&base, &key))
+    };
+    gw.up.wait_for_requests(11, Duration::from_secs(10));
+    redis.stop();
+    assert_eq!(flying.join().unwrap().0, 200);
+    gw.up.set(|k| k.latency = Duration::ZERO);
+    for base in &all {
+        let res = reqwest::blocking::Client::new()
+            .post(format!("{base}/chat/completions"))
+            .bearer_auth(&gw.key)
+            .json(&body())
+            .send()
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 503);
+        assert_eq!(res.headers()["retry-after"], "1");
+        let text = res.text().unwrap();
+        assert!(text.contains("Redis"), "{text}");
+    }
+    assert_eq!(gw.up.request_count(), 11, "a call went upstream unadmitted");
+    // Admin reads do not need Redis.
+    assert!(provider(&gw)["usage"]["current_usage"].as_f64().unwrap() > 0.0);
+    // An empty Redis comes back: it is seeded from the catalog, and the budget holds.
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while call(&all[1], &gw.key).0 != 200 {
+        assert!(Instant::now() < deadline, "the replicas never recovered");
+        thread::sleep(Duration::from_millis(200));
+    }
+    let answers = spread(&all, &gw.key, 60);
+    assert!(
+        answers.iter().all(|(s, _)| *s == 200 || *s == 412),
+        "{answers:?}"
+    );
+    let calls = gw.up.request_count();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while open_holds(pg, &url) > 0 {
+        assert!(Instant::now() < deadline, "a settlement was lost");
+        thread::sleep(Duration::from_millis(200));
+    }
+    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    assert!(
+        (used - calls as f64 * CALL_USD).abs() < 1e-9,
+        "${used} for {calls} calls: each charged once"
+    );
+    assert!(used <= 1.0, "overspent: ${used}");
+    assert!(used > 0.9, "refused with ${used} of $1 spent");
+    assert_eq!(redis_holds(&redis), 0);
+    assert_counters_agree(&redis, pg, &url);
+}
+
+#[test]
+fn on_redis_a_usage_reset_through_one_replica_reaches_the_gateway_of_another() {
+    let Some((gw, others, pg, url, redis)) = replicas_on_redis(2) else {
+        return;
+    };
+    limit_provider(&gw, &["--budget", "1"]);
+    let other = &others[0].url;
+    let mut admitted = 0;
+    while call(other, &gw.key).0 == 200 {
+        admitted += 1;
+        assert!(admitted < 40, "the budget never bit");
+    }
+    limit_provider(&gw, &["--reset-usage"]);
+    assert_eq!(call(other, &gw.key).0, 200, "the reset did not reach Redis");
+    assert_counters_agree(&redis, pg, &url);
+    // Redis down: a reset cannot reach it, so it is refused and nothing changes.
+    let mut redis = redis;
+    redis.stop();
+    let out = gw.w.run(&[
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--reset-usage",
+    ]);
+    assert_eq!(out.code, 6, "{out:?}");
+    assert!(out.stderr.contains("Redis"), "{out:?}");
+    assert!(provider(&gw)["usage"]["current_usage"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn redis_urls_are_checked_and_their_passwords_never_shown() {
+    let Some(pg) = servers::postgres() else {
+        return;
+    };
+    let url = pg.create_database();
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::common::BIN)
+            .env_clear()
+            .env("HOME", home.path())
+            .env("CATALOG_HOME", home.path().join("catalog"))
+            .env("CATALOG_NO_INPUT", "1")
+            .env("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["--redis-url", "redis://127.0.0.1:1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--database-url"), "{err}");
+    let (code, err) = run(&["--database-url", &url, "--redis-url", "http://x"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("redis://"), "{err}");
+    let (code, err) = run(&["--database-url", &url, "--redis-url", "rediss://x:6380"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("not supported"), "{err}");
+    let (code, err) = run(&[
+        "--database-url",
+        &url,
+        "--redis-url",
+        "redis://:hunter2@127.0.0.1:1",
+    ]);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("Redis") && err.contains("127.0.0.1:1"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
 }

@@ -66,6 +66,14 @@ pub fn redis() -> Option<Redis> {
     Redis::start()
 }
 
+static SHARED_REDIS: OnceLock<Option<Redis>> = OnceLock::new();
+
+/// The Redis shared by the whole test run, started on first use (each catalog keeps its
+/// own keys in it); `None` as for [`redis`]. It dies with the test process.
+pub fn shared_redis() -> Option<&'static Redis> {
+    SHARED_REDIS.get_or_init(Redis::start).as_ref()
+}
+
 static SHARED_POSTGRES: OnceLock<Result<Postgres, String>> = OnceLock::new();
 
 extern "C" fn stop_shared_postgres() {

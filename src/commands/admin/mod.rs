@@ -63,6 +63,7 @@ fn local_catalog(
     }
     let state = AppState::open(&ServerConfig {
         database: crate::server::Database::Sqlite(db_path.clone()),
+        redis_url: None,
         master_key_from: None,
         master_key: ctx.settings.master_key.clone(),
         master_key_previous: ctx.settings.master_key_previous.clone(),

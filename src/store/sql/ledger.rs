@@ -23,12 +23,12 @@ type Key = (String, String);
 
 /// A counter row (a budget's or a concurrency limit's) as admission reads it.
 #[derive(Debug, Clone, Default)]
-struct Counter {
-    used: i64,
-    held: i64,
-    window_started_at: Option<String>,
-    last_reset_at: Option<String>,
-    exhausted_window: Option<String>,
+pub(super) struct Counter {
+    pub(super) used: i64,
+    pub(super) held: i64,
+    pub(super) window_started_at: Option<String>,
+    pub(super) last_reset_at: Option<String>,
+    pub(super) exhausted_window: Option<String>,
 }
 
 /// `(?,?),(?,?),...`: `n` pairs of placeholders.
@@ -88,7 +88,7 @@ fn slots(conn: &dyn Sql, keys: &[Key], from: i64) -> StoreResult<HashMap<Key, Ve
 
 /// A budget's counter in its current window: a new one starts now; one whose reset came
 /// due starts over from zero (what it holds stays held).
-fn in_window(
+pub(super) fn in_window(
     mut c: Counter,
     limits: &crate::api::limits::UsageLimits,
     now: DateTime<Utc>,
@@ -114,7 +114,7 @@ fn in_window(
 }
 
 /// When a spent budget's window resets, as a wait from `now`.
-fn until_reset(
+pub(super) fn until_reset(
     c: &Counter,
     limits: &crate::api::limits::UsageLimits,
     now: DateTime<Utc>,
@@ -164,7 +164,7 @@ fn save_counters(conn: &dyn Sql, rows: &[(&Key, i64, &Counter)]) -> StoreResult<
 
 /// What a hold keeps of an entry for its settlement (or its recovery after a crash).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Held {
+pub(super) struct Held {
     scope: String,
     limit: String,
     unit: Unit,
@@ -178,10 +178,16 @@ struct Held {
     alert: Option<i64>,
     level: String,
     name: String,
+    /// The budget window the hold was admitted in, when the counters are kept elsewhere
+    /// (Redis): the settlement starts that window here if it is newer than this row's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    window: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reset: Option<String>,
 }
 
 impl Held {
-    fn of(e: &HoldEntry) -> Held {
+    pub(super) fn of(e: &HoldEntry) -> Held {
         let (gauge, ceiling, alert) = match &e.gauge {
             Gauge::Budget { ceiling, alert, .. } => ('b', *ceiling, *alert),
             Gauge::Rate { ceiling, .. } => ('r', *ceiling, None),
@@ -198,8 +204,50 @@ impl Held {
             alert,
             level: e.level.clone(),
             name: e.name.clone(),
+            window: None,
+            reset: None,
         }
     }
+
+    /// Records the budget window this entry was admitted in.
+    pub(super) fn in_window(mut self, window: Option<(String, Option<String>)>) -> Held {
+        if let Some((window, reset)) = window {
+            self.window = Some(window);
+            self.reset = reset;
+        }
+        self
+    }
+
+    pub(super) fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    pub(super) fn limit(&self) -> &str {
+        &self.limit
+    }
+
+    pub(super) fn gauge(&self) -> char {
+        self.gauge
+    }
+
+    pub(super) fn amount(&self) -> i64 {
+        self.amount
+    }
+
+    pub(super) fn slot(&self) -> Option<i64> {
+        self.slot
+    }
+}
+
+/// Where the live counters of admission are: in these tables, or shared in Redis with
+/// these tables keeping what settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Counting {
+    /// Holds count in `counters.held` and `rate_slots`; a settlement corrects them.
+    InDatabase,
+    /// Holds count in Redis; a settlement adds what was used (creating the counter and
+    /// starting the window the hold was admitted in, as Redis did).
+    Shared,
 }
 
 /// Records an alert of a budget's window, once (`kind`: `threshold` or `limit`).
@@ -386,14 +434,120 @@ pub(super) fn admit(
         }
     }
     let held: Vec<Held> = entries.iter().map(Held::of).collect();
+    record_hold(conn, owner, hold, &held, now, None)?;
+    Ok(Admission::Admitted)
+}
+
+/// Records an admitted hold, for its settlement or its recovery after a crash. With
+/// `seed`, only while the catalog still names that seeding of the shared counters (see
+/// [`super::shared`]); returns whether it was recorded.
+pub(super) fn record_hold(
+    conn: &dyn Sql,
+    owner: &str,
+    hold: &str,
+    held: &[Held],
+    now: DateTime<Utc>,
+    seed: Option<&str>,
+) -> StoreResult<bool> {
     let doc = serde_json::to_string(&held)
         .map_err(|e| StoreError::Internal(anyhow::anyhow!("cannot record a hold: {e}")))?;
-    exec(
+    let n = match seed {
+        None => exec(
+            conn,
+            "INSERT INTO holds(id, owner, created_at, entries) VALUES (?1, ?2, ?3, ?4)",
+            args![hold, owner, timestamp(now), doc],
+        )?,
+        Some(seed) => exec(
+            conn,
+            "INSERT INTO holds(id, owner, created_at, entries)
+             SELECT ?1, ?2, ?3, ?4 WHERE EXISTS
+                (SELECT 1 FROM meta WHERE key = ?5 AND value = ?6)",
+            args![
+                hold,
+                owner,
+                timestamp(now),
+                doc,
+                super::shared::SEED_META,
+                seed
+            ],
+        )?,
+    };
+    if n > 0 && seed.is_some() {
+        create_counters(conn, held.iter())?;
+    }
+    Ok(n > 0)
+}
+
+/// Creates the counters of `held` that do not exist yet (Redis admits without writing
+/// here; reports list the counters found here), in the window they were admitted in.
+fn create_counters<'h>(conn: &dyn Sql, held: impl Iterator<Item = &'h Held>) -> StoreResult<()> {
+    let held: Vec<&Held> = held.filter(|h| h.gauge != 'r').collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO counters(scope, limit_key, scale, used, held, window_started_at,
+                              last_reset_at)
+         VALUES {} ON CONFLICT(scope, limit_key) DO NOTHING",
+        vec!["(?,?,?,0,0,?,?)"; held.len()].join(",")
+    );
+    let scales: Vec<i64> = held.iter().map(|h| h.unit.scale()).collect();
+    let args: Vec<Arg<'_>> = held
+        .iter()
+        .zip(&scales)
+        .flat_map(|(h, scale)| {
+            [
+                h.scope.to_arg(),
+                h.limit.to_arg(),
+                scale.to_arg(),
+                h.window.to_arg(),
+                h.reset.to_arg(),
+            ]
+        })
+        .collect();
+    exec(conn, &sql, &args)?;
+    Ok(())
+}
+
+/// A budget Redis refused outright: its window here shows `exhausted` (starting that
+/// window if it is newer than the row's), and its limit alert is raised, once a window.
+pub(super) fn mark_exhausted(
+    conn: &dyn Sql,
+    entry: &HoldEntry,
+    window: &str,
+    reset: Option<&str>,
+    used: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let changed = exec(
         conn,
-        "INSERT INTO holds(id, owner, created_at, entries) VALUES (?1, ?2, ?3, ?4)",
-        args![hold, owner, timestamp(now), doc],
+        "INSERT INTO counters(scope, limit_key, scale, used, held, window_started_at,
+                              last_reset_at, exhausted_window)
+         VALUES (?1, ?2, ?3, 0, 0, ?4, ?5, ?4)
+         ON CONFLICT(scope, limit_key) DO UPDATE SET
+            used = CASE WHEN counters.window_started_at IS NULL
+                     OR counters.window_started_at < excluded.window_started_at
+                THEN 0 ELSE counters.used END,
+            last_reset_at = CASE WHEN counters.window_started_at IS NULL
+                     OR counters.window_started_at < excluded.window_started_at
+                THEN excluded.last_reset_at ELSE counters.last_reset_at END,
+            window_started_at = excluded.window_started_at,
+            exhausted_window = excluded.exhausted_window
+         WHERE counters.exhausted_window IS DISTINCT FROM excluded.exhausted_window
+           AND (counters.window_started_at IS NULL
+                OR counters.window_started_at <= excluded.window_started_at)",
+        args![
+            entry.scope.key(),
+            entry.limit,
+            entry.unit.scale(),
+            window,
+            reset
+        ],
     )?;
-    Ok(Admission::Admitted)
+    if changed == 0 {
+        return Ok(());
+    }
+    raise(conn, &Held::of(entry), "limit", used, window, now)
 }
 
 /// The hold's entries, taken out of the ledger; `None` when it is already settled.
@@ -414,7 +568,13 @@ fn take_hold(conn: &dyn Sql, hold: &str) -> StoreResult<Option<Vec<Held>>> {
 
 /// Replaces the held amounts with `actual` (one per entry); raises the alerts of budgets
 /// it carries across their threshold or limit.
-fn apply(conn: &dyn Sql, held: &[Held], actual: &[i64], now: DateTime<Utc>) -> StoreResult<()> {
+fn apply(
+    conn: &dyn Sql,
+    held: &[Held],
+    actual: &[i64],
+    now: DateTime<Utc>,
+    counting: Counting,
+) -> StoreResult<()> {
     let used = |i: usize, h: &Held| match h.gauge {
         'c' => 0,
         _ => actual.get(i).copied().unwrap_or(h.amount).max(0),
@@ -425,14 +585,30 @@ fn apply(conn: &dyn Sql, held: &[Held], actual: &[i64], now: DateTime<Utc>) -> S
         .filter(|(_, h)| h.gauge != 'r')
         .collect();
     if !counted.is_empty() {
+        if counting == Counting::Shared {
+            // Removed by an admin write since, perhaps.
+            create_counters(conn, counted.iter().map(|(_, h)| *h))?;
+        }
+        // A hold admitted in a window newer than the row's starts that window here.
+        let newer = "(s.win IS NOT NULL AND (counters.window_started_at IS NULL
+                      OR counters.window_started_at < s.win))";
         let sql = format!(
-            "WITH s(scope, limit_key, release, charge) AS (VALUES {})
+            "WITH s(scope, limit_key, release, charge, win, reset) AS (VALUES {values})
              UPDATE counters SET held = CASE WHEN counters.held > s.release
                     THEN counters.held - s.release ELSE 0 END,
-                used = counters.used + s.charge
+                used = CASE WHEN {newer} THEN s.charge ELSE counters.used + s.charge END,
+                window_started_at = CASE WHEN {newer} THEN s.win
+                    ELSE counters.window_started_at END,
+                last_reset_at = CASE WHEN {newer} THEN s.reset ELSE counters.last_reset_at END,
+                exhausted_window = CASE WHEN {newer} THEN NULL
+                    ELSE counters.exhausted_window END
              FROM s WHERE counters.scope = s.scope AND counters.limit_key = s.limit_key
              RETURNING counters.scope, counters.limit_key, counters.used, counters.window_started_at",
-            vec!["(?,?,CAST(? AS BIGINT),CAST(? AS BIGINT))"; counted.len()].join(",")
+            values = vec![
+                "(?,?,CAST(? AS BIGINT),CAST(? AS BIGINT),CAST(? AS TEXT),CAST(? AS TEXT))";
+                counted.len()
+            ]
+            .join(",")
         );
         let charges: Vec<i64> = counted.iter().map(|(i, h)| used(*i, h)).collect();
         let args: Vec<Arg<'_>> = counted
@@ -444,6 +620,8 @@ fn apply(conn: &dyn Sql, held: &[Held], actual: &[i64], now: DateTime<Utc>) -> S
                     h.limit.to_arg(),
                     h.amount.to_arg(),
                     c.to_arg(),
+                    h.window.to_arg(),
+                    h.reset.to_arg(),
                 ]
             })
             .collect();
@@ -475,15 +653,38 @@ fn apply(conn: &dyn Sql, held: &[Held], actual: &[i64], now: DateTime<Utc>) -> S
         }
     }
     for (i, h) in held.iter().enumerate() {
-        let delta = used(i, h) - h.amount;
-        if h.gauge == 'r' && delta != 0 {
-            exec(
-                conn,
-                "UPDATE rate_slots
-                 SET amount = CASE WHEN amount + ?4 > 0 THEN amount + ?4 ELSE 0 END
-                 WHERE scope = ?1 AND limit_key = ?2 AND slot = ?3",
-                args![h.scope, h.limit, h.slot.unwrap_or_default(), delta],
-            )?;
+        if h.gauge != 'r' {
+            continue;
+        }
+        let slot = h.slot.unwrap_or_default();
+        match counting {
+            Counting::InDatabase => {
+                let delta = used(i, h) - h.amount;
+                if delta != 0 {
+                    exec(
+                        conn,
+                        "UPDATE rate_slots
+                         SET amount = CASE WHEN amount + ?4 > 0 THEN amount + ?4 ELSE 0 END
+                         WHERE scope = ?1 AND limit_key = ?2 AND slot = ?3",
+                        args![h.scope, h.limit, slot, delta],
+                    )?;
+                }
+            }
+            Counting::Shared => {
+                // What settled, for counters Redis reseeds from; older slots go.
+                exec(
+                    conn,
+                    "INSERT INTO rate_slots(scope, limit_key, slot, amount) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(scope, limit_key, slot) DO UPDATE
+                     SET amount = rate_slots.amount + excluded.amount",
+                    args![h.scope, h.limit, slot, used(i, h)],
+                )?;
+                exec(
+                    conn,
+                    "DELETE FROM rate_slots WHERE scope = ?1 AND limit_key = ?2 AND slot < ?3",
+                    args![h.scope, h.limit, rate::first_counted(slot)],
+                )?;
+            }
         }
     }
     Ok(())
@@ -494,6 +695,7 @@ pub(super) fn settle(
     hold: &str,
     actual: &[i64],
     now: DateTime<Utc>,
+    counting: Counting,
 ) -> StoreResult<()> {
     if conn.lock_scopes(&[])? {
         // The hold's entries never change: read first, then take their counters.
@@ -512,7 +714,7 @@ pub(super) fn settle(
         lock(conn, held.into_iter().map(|h| h.scope).collect())?;
     }
     match take_hold(conn, hold)? {
-        Some(held) => apply(conn, &held, actual, now),
+        Some(held) => apply(conn, &held, actual, now, counting),
         None => Ok(()),
     }
 }
@@ -530,6 +732,7 @@ pub(super) fn recover(
     conn: &dyn Sql,
     alive: &dyn Fn(&str) -> bool,
     now: DateTime<Utc>,
+    counting: Counting,
 ) -> StoreResult<u64> {
     let holds: Vec<(String, String)> = rows(
         conn,
@@ -544,7 +747,7 @@ pub(super) fn recover(
         }
         if let Some(held) = take_hold(conn, &id)? {
             let full: Vec<i64> = held.iter().map(|h| h.amount).collect();
-            apply(conn, &held, &full, now)?;
+            apply(conn, &held, &full, now, counting)?;
             n += 1;
         }
     }

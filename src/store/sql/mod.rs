@@ -13,6 +13,7 @@ mod audit;
 mod ledger;
 mod policies;
 mod read;
+mod shared;
 mod store;
 mod write;
 

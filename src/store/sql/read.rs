@@ -5,6 +5,7 @@ use crate::api::api_key::ApiKey;
 use crate::api::configs::{Config, ConfigVersion};
 use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
+use crate::store::redis::RedisCounters;
 use crate::store::{
     AccessRecord, Alert, AlertOutbox, AlertQuery, ApiKeyQuery, ConfigQuery, CounterState,
     IntegrationQuery, IntegrationRecord, IntegrationScope, ModelRecord, ProviderRecord,
@@ -15,6 +16,10 @@ use crate::store::{
 /// A connection in a transaction (a read snapshot or a write transaction).
 pub(super) trait Db {
     fn db(&self) -> &dyn Sql;
+    /// Admission counters shared in Redis: what requests in flight hold is there.
+    fn shared(&self) -> Option<&RedisCounters> {
+        None
+    }
 }
 
 fn doc_of<T: serde::de::DeserializeOwned>(doc: Option<String>) -> StoreResult<Option<T>> {
@@ -551,10 +556,22 @@ impl<T: Db> StoreRead for T {
         }
         out.sort_by(|a, b| (&a.scope, &a.limit).cmp(&(&b.scope, &b.limit)));
         out.dedup_by(|a, b| a.scope == b.scope && a.limit == b.limit);
+        if let Some(redis) = self.shared() {
+            let names: Vec<String> = out
+                .iter()
+                .map(|c| super::shared::counter(&c.scope, &c.limit))
+                .collect();
+            for (c, held) in out.iter_mut().zip(redis.held(&names)?) {
+                c.held = held;
+            }
+        }
         Ok(out)
     }
 
     fn rate_usage(&mut self, scope: &UsageScope, limit: &str, from_slot: i64) -> StoreResult<i64> {
+        if let Some(redis) = self.shared() {
+            return redis.rate_total(&super::shared::counter(&scope.key(), limit), from_slot);
+        }
         Ok(one(
             self.db(),
             "SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM rate_slots

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::ledger::Counting;
 use super::write::SqlTx;
 use super::{alerts, audit, ledger, Pool, Sql, TxConn, TxKind};
+use crate::store::redis::RedisCounters;
 use crate::store::{
     owner, Admission, AlertEvent, AlertWebhook, DeliveryAttempt, DueDelivery, HoldEntry, Store,
     StoreRead, StoreResult, StoreTx,
@@ -15,6 +17,8 @@ use crate::store::{
 pub struct SqlStore {
     pool: Box<dyn Pool>,
     organisation_id: String,
+    /// Admission counters shared in Redis; without them the ledger's tables count.
+    shared: Option<RedisCounters>,
 }
 
 impl SqlStore {
@@ -22,6 +26,22 @@ impl SqlStore {
         SqlStore {
             pool,
             organisation_id,
+            shared: None,
+        }
+    }
+
+    /// Admits on counters shared in Redis (seeded from the catalog now, if they need it).
+    pub fn with_shared_counters(mut self, redis: RedisCounters) -> StoreResult<SqlStore> {
+        self.seed_shared(&redis)?;
+        redis.take_reconnected();
+        self.shared = Some(redis);
+        Ok(self)
+    }
+
+    fn counting(&self) -> Counting {
+        match self.shared {
+            Some(_) => Counting::Shared,
+            None => Counting::InDatabase,
         }
     }
 
@@ -45,12 +65,16 @@ impl SqlStore {
     }
 }
 
-/// A read snapshot.
-struct Snapshot<'a>(Box<dyn TxConn + 'a>);
+/// A read snapshot (with the shared counters, when there are).
+struct Snapshot<'a>(Box<dyn TxConn + 'a>, Option<&'a RedisCounters>);
 
 impl super::read::Db for Snapshot<'_> {
     fn db(&self) -> &dyn Sql {
         &*self.0
+    }
+
+    fn shared(&self) -> Option<&RedisCounters> {
+        self.1
     }
 }
 
@@ -60,11 +84,17 @@ impl Store for SqlStore {
     }
 
     fn read(&self) -> StoreResult<Box<dyn StoreRead + '_>> {
-        Ok(Box::new(Snapshot(self.pool.begin(TxKind::Read)?)))
+        Ok(Box::new(Snapshot(
+            self.pool.begin(TxKind::Read)?,
+            self.shared.as_ref(),
+        )))
     }
 
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>> {
-        Ok(Box::new(SqlTx::new(self.pool.begin(TxKind::Write)?)))
+        Ok(Box::new(SqlTx::new(
+            self.pool.begin(TxKind::Write)?,
+            self.shared.as_ref(),
+        )))
     }
 
     fn admit(
@@ -73,28 +103,40 @@ impl Store for SqlStore {
         entries: &[HoldEntry],
         now: DateTime<Utc>,
     ) -> StoreResult<Admission> {
+        if let Some(redis) = &self.shared {
+            return self.admit_shared(redis, hold, entries, now, false);
+        }
         self.transaction(TxKind::Ledger, |conn| {
             ledger::admit(conn, owner::this_process(), hold, entries, now)
         })
     }
 
     fn probe(&self, entries: &[HoldEntry], now: DateTime<Utc>) -> StoreResult<Admission> {
+        let probe = format!("probe-{}", uuid::Uuid::new_v4());
+        if let Some(redis) = &self.shared {
+            return self.admit_shared(redis, &probe, entries, now, true);
+        }
         // The very admission a request would get, in a transaction that is never
         // committed: dropping it rolls back the windows it rolled, the amounts it took,
         // the hold it recorded and any exhaustion it marked.
         let tx = self.pool.begin(TxKind::Ledger)?;
-        let probe = format!("probe-{}", uuid::Uuid::new_v4());
         ledger::admit(&*tx, owner::this_process(), &probe, entries, now)
     }
 
     fn settle(&self, hold: &str, actual: &[i64], now: DateTime<Utc>) -> StoreResult<()> {
+        if let Some(redis) = &self.shared {
+            return self.settle_shared(redis, hold, actual, now);
+        }
         self.transaction(TxKind::Ledger, |conn| {
-            ledger::settle(conn, hold, actual, now)
+            ledger::settle(conn, hold, actual, now, self.counting())
         })
     }
 
     fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64> {
-        self.ledger_tx(|conn| ledger::recover(conn, alive, Utc::now()))
+        if let Some(redis) = &self.shared {
+            return self.recover_shared(redis, alive);
+        }
+        self.ledger_tx(|conn| ledger::recover(conn, alive, Utc::now(), self.counting()))
     }
 
     fn heartbeat(&self, now: DateTime<Utc>) -> StoreResult<()> {

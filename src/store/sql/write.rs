@@ -9,6 +9,7 @@ use crate::api::usage::UsageState;
 use crate::api::workspace::Workspace;
 use crate::domain::audit::{self, AuditContext, Change};
 use crate::domain::policies::Policy;
+use crate::store::redis::{RedisCounters, UsageChange};
 use crate::store::{
     AccessRecord, ApiKeyRecord, IntegrationRecord, ModelRecord, ProviderRecord, SealedOwner,
     SealedValue, StoreError, StoreResult, StoreTx, Unit, UsageScope, VirtualKeyRecord,
@@ -18,6 +19,9 @@ pub struct SqlTx<'a> {
     conn: Box<dyn TxConn + 'a>,
     /// The request being audited and what the transaction has written for it so far.
     trail: Option<(AuditContext, Vec<Change>)>,
+    /// Admission counters shared in Redis, and the counters this transaction set: they
+    /// are set there too, before the commit (while writers still wait for this one).
+    shared: Option<(&'a RedisCounters, Vec<UsageChange>)>,
 }
 
 /// A stored object, by its key: what the audit trail reads before and after a write.
@@ -87,8 +91,12 @@ impl Row {
 type Stored = (String, Option<Vec<u8>>, Option<String>, Option<String>);
 
 impl<'a> SqlTx<'a> {
-    pub(super) fn new(conn: Box<dyn TxConn + 'a>) -> SqlTx<'a> {
-        SqlTx { conn, trail: None }
+    pub(super) fn new(conn: Box<dyn TxConn + 'a>, shared: Option<&'a RedisCounters>) -> SqlTx<'a> {
+        SqlTx {
+            conn,
+            trail: None,
+            shared: shared.map(|r| (r, Vec::new())),
+        }
     }
 
     fn stored(&self, row: &Row) -> StoreResult<Option<Stored>> {
@@ -532,6 +540,18 @@ impl StoreTx for SqlTx<'_> {
         limit: &str,
         state: Option<(&UsageState, Unit)>,
     ) -> StoreResult<()> {
+        if let Some((_, changes)) = &mut self.shared {
+            changes.push((
+                super::shared::counter(&scope.key(), limit),
+                state.map(|(s, unit)| {
+                    (
+                        unit.units(s.current_usage),
+                        s.window_started_at.clone(),
+                        s.last_reset_at.clone(),
+                    )
+                }),
+            ));
+        }
         self.tracked(Row::Counter(String::from(&scope.key()), String::from(limit)), |tx| {
             match state {
                 None => {
@@ -664,6 +684,9 @@ impl StoreTx for SqlTx<'_> {
             if let Some(record) = audit::record(&context, &changes, chrono::Utc::now()) {
                 super::audit::append(&*self.conn, &record)?;
             }
+        }
+        if let Some((redis, changes)) = &self.shared {
+            redis.set_usage(changes)?;
         }
         Ok(self.conn.commit()?)
     }
