@@ -13,6 +13,7 @@ use catalog::api::usage::UsageState;
 use catalog::api::virtual_key::VirtualKey;
 use catalog::api::workspace::Workspace;
 use catalog::store::postgres::PgStore;
+use catalog::store::redis::RedisCounters;
 use catalog::store::sqlite::SqliteStore;
 use catalog::store::{
     AccessRecord, Admission, AlertKind, AlertOutbox, AlertQuery, AlertWebhook, ConfigQuery,
@@ -21,7 +22,8 @@ use catalog::store::{
 };
 
 /// A fresh, empty store of each backend, with what keeps it alive: SQLite, and
-/// PostgreSQL when its server can be started (always under CI).
+/// PostgreSQL, without and with Redis, when their servers can be started (always under
+/// CI).
 fn backends() -> Vec<(Arc<dyn Store>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(&dir.path().join("catalog.db")).unwrap();
@@ -29,6 +31,13 @@ fn backends() -> Vec<(Arc<dyn Store>, tempfile::TempDir)> {
     if let Some(pg) = crate::servers::postgres() {
         let store = PgStore::open(&pg.create_database()).unwrap();
         out.push((Arc::new(store), tempfile::tempdir().unwrap()));
+        // PostgreSQL with the admission counters in Redis.
+        if let Some(redis) = crate::servers::shared_redis() {
+            let store = PgStore::open(&pg.create_database()).unwrap();
+            let counters = RedisCounters::connect(&redis.url(), store.organisation_id()).unwrap();
+            let store = store.with_shared_counters(counters).unwrap();
+            out.push((Arc::new(store), tempfile::tempdir().unwrap()));
+        }
     }
     out
 }
@@ -1304,4 +1313,64 @@ fn an_audited_transaction_records_its_writes_on_commit_and_nothing_on_rollback()
             Some(r)
         );
     }
+}
+
+#[test]
+fn postgres_migrates_from_empty_and_from_every_earlier_schema_once() {
+    let Some(pg) = crate::servers::postgres() else {
+        return;
+    };
+    let url = pg.create_database();
+    let versions = || {
+        pg.psql(
+            &url,
+            "SELECT string_agg(CAST(version AS TEXT), ',' ORDER BY version) FROM catalog_schema",
+        )
+        .trim()
+        .to_owned()
+    };
+    // An empty database, five replicas starting at once: one schema, one organisation.
+    let barrier = Arc::new(Barrier::new(5));
+    let organisations: Vec<String> = (0..5)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                PgStore::open(&url).unwrap().organisation_id().to_owned()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert!(
+        organisations.iter().all(|o| *o == organisations[0]),
+        "{organisations:?}"
+    );
+    assert_eq!(versions(), "1,2");
+    // A catalog at schema 1 gets schema 2 on its next start, and admits with it.
+    pg.psql(
+        &url,
+        "DELETE FROM catalog_schema WHERE version = 2; DROP FUNCTION catalog_lock_scopes(TEXT)",
+    );
+    assert_eq!(versions(), "1");
+    let store = PgStore::open(&url).unwrap();
+    assert_eq!(versions(), "1,2");
+    let scope = UsageScope::Provider("p1".into());
+    let now = chrono::Utc::now();
+    assert_eq!(
+        store
+            .admit(&hold_id(), &[budget_entry(&scope, 10.0, 1.0)], now)
+            .unwrap(),
+        Admission::Admitted
+    );
+    assert_eq!(store.organisation_id(), organisations[0]);
+    drop(store);
+    // A schema this build does not know is refused, and left as it is.
+    pg.psql(&url, "INSERT INTO catalog_schema(version) VALUES (3)");
+    let err = PgStore::open(&url)
+        .err()
+        .expect("a newer schema is refused");
+    assert!(format!("{err:#}").contains("newer catalog"), "{err:#}");
+    assert_eq!(versions(), "1,2,3");
 }
