@@ -21,7 +21,7 @@ pub struct CopyArgs {
     #[arg(long, value_name = "PATH")]
     pub from: PathBuf,
     /// The empty PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB
-    #[arg(long, value_name = "URL", value_parser = super::serve::parse_database_url)]
+    #[arg(long, value_name = "URL", value_parser = super::serve::DATABASE_URL)]
     pub to: String,
 }
 

@@ -37,7 +37,7 @@ pub struct ServeArgs {
         long,
         env = env::CATALOG_DATABASE_URL,
         value_name = "URL",
-        value_parser = parse_database_url,
+        value_parser = DATABASE_URL,
         hide_env_values = true
     )]
     pub database_url: Option<String>,
@@ -49,7 +49,7 @@ pub struct ServeArgs {
         long,
         env = env::CATALOG_REDIS_URL,
         value_name = "URL",
-        value_parser = parse_redis_url,
+        value_parser = REDIS_URL,
         hide_env_values = true
     )]
     pub redis_url: Option<String>,
@@ -108,21 +108,47 @@ pub struct ServeArgs {
     pub audit_retention: Option<Age>,
 }
 
-pub(crate) fn parse_database_url(text: &str) -> Result<String, String> {
-    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-        Ok(text.to_owned())
-    } else {
-        Err("not a PostgreSQL URL; write postgres://USER@HOST[:PORT]/DB".to_owned())
-    }
-}
+/// A URL that may carry a password: checked by its scheme, and named in errors with the
+/// password masked (clap's own error would repeat the value as typed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UrlParser(fn(&str) -> Option<&'static str>);
 
-fn parse_redis_url(text: &str) -> Result<String, String> {
+/// `postgres://` URLs (`--database-url`, `db copy --to`).
+pub(crate) const DATABASE_URL: UrlParser = UrlParser(|text| {
+    (!(text.starts_with("postgres://") || text.starts_with("postgresql://")))
+        .then_some("not a PostgreSQL URL; write postgres://USER@HOST[:PORT]/DB")
+});
+
+/// `redis://` URLs (`--redis-url`).
+const REDIS_URL: UrlParser = UrlParser(|text| {
     if text.starts_with("rediss://") {
-        Err("TLS to Redis (rediss://) is not supported; reach Redis over a private network or a TLS tunnel, as redis://HOST[:PORT]".to_owned())
-    } else if text.starts_with("redis://") {
-        Ok(text.to_owned())
+        Some("TLS to Redis (rediss://) is not supported; reach Redis over a private network or a TLS tunnel, as redis://HOST[:PORT]")
+    } else if !text.starts_with("redis://") {
+        Some("not a Redis URL; write redis://HOST[:PORT]")
     } else {
-        Err("not a Redis URL; write redis://HOST[:PORT]".to_owned())
+        None
+    }
+});
+
+impl clap::builder::TypedValueParser for UrlParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        match (self.0)(&text) {
+            None => Ok(text.into_owned()),
+            Some(problem) => {
+                // clap's own wording, naming the flag, about the redacted value.
+                let refuse = move |_: &str| -> Result<String, &'static str> { Err(problem) };
+                let shown = crate::store::postgres::redact(&text);
+                refuse.parse_ref(cmd, arg, std::ffi::OsStr::new(&shown))
+            }
+        }
     }
 }
 

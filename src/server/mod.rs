@@ -97,7 +97,7 @@ impl AppState {
                 let store = PgStore::open(url)?;
                 match &config.redis_url {
                     Some(redis) => {
-                        let counters = RedisCounters::connect(redis, store.organisation_id())?;
+                        let counters = RedisCounters::connect(redis, &store.redis_namespace()?)?;
                         Arc::new(store.with_shared_counters(counters)?)
                     }
                     None => Arc::new(store),

@@ -90,6 +90,8 @@ fn redis_holds(redis: &Redis) -> usize {
 /// Redis counts what the catalog counts: every budget's usage is the settled usage in
 /// PostgreSQL, and nothing is held.
 fn assert_counters_agree(redis: &Redis, pg: &Postgres, url: &str) {
+    // Settlements run just after the answers: wait for them.
+    assert_eq!(redis_holds(redis), 0, "holds left in Redis");
     let mut conn = redis_conn(redis);
     let settled = pg.psql(
         url,
@@ -624,16 +626,23 @@ fn while_postgresql_is_down_requests_get_503_with_retry_after_then_recover() {
     );
 }
 
+/// A $1 budget on the provider, $0.30 of it spent by ten calls spread over the replicas;
+/// their URLs.
+fn ten_calls_of_one_dollar(gw: &Gateway, others: &[Server]) -> Vec<String> {
+    limit_provider(gw, &["--budget", "1"]);
+    let all = urls(gw, others);
+    for base in all.iter().cycle().take(10) {
+        assert_eq!(call(base, &gw.key).0, 200);
+    }
+    all
+}
+
 #[test]
 fn while_redis_is_down_calls_get_503_then_resume_with_correct_counters() {
     let Some((gw, others, pg, url, mut redis)) = replicas_on_redis(2) else {
         return;
     };
-    limit_provider(&gw, &["--budget", "1"]);
-    let all = urls(&gw, &others);
-    for base in all.iter().cycle().take(10) {
-        assert_eq!(call(base, &gw.key).0, 200);
-    }
+    let all = ten_calls_of_one_dollar(&gw, &others);
     // A call in flight when Redis goes: charged once, when Redis is back.
     gw.up.set(|k| k.latency = Duration::from_millis(1500));
     let flying = {
@@ -717,6 +726,12 @@ fn on_redis_a_usage_reset_through_one_replica_reaches_the_gateway_of_another() {
     assert_eq!(out.code, 6, "{out:?}");
     assert!(out.stderr.contains("Redis"), "{out:?}");
     assert!(provider(&gw)["usage"]["current_usage"].as_f64().unwrap() > 0.0);
+    // A write that leaves the window alone does not need Redis.
+    limit_provider(
+        &gw,
+        &["--note", "still editable", "--rate-limit", "100/min"],
+    );
+    assert_eq!(provider(&gw)["note"], "still editable");
 }
 
 #[test]
@@ -748,9 +763,21 @@ fn redis_urls_are_checked_and_their_passwords_never_shown() {
     let (code, err) = run(&["--database-url", &url, "--redis-url", "http://x"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("redis://"), "{err}");
-    let (code, err) = run(&["--database-url", &url, "--redis-url", "rediss://x:6380"]);
+    let (code, err) = run(&[
+        "--database-url",
+        &url,
+        "--redis-url",
+        "rediss://:hunter2@x:6380",
+    ]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("not supported"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    let (code, err) = run(&["--database-url", "mysql://u:hunter2@h/x"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("postgres://") && !err.contains("hunter2"),
+        "{err}"
+    );
     let (code, err) = run(&[
         "--database-url",
         &url,
@@ -763,4 +790,84 @@ fn redis_urls_are_checked_and_their_passwords_never_shown() {
         "{err}"
     );
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn a_redis_restored_from_an_older_snapshot_is_seeded_again_before_it_admits() {
+    let Some((gw, others, pg, url, mut redis)) = replicas_on_redis(2) else {
+        return;
+    };
+    let all = ten_calls_of_one_dollar(&gw, &others);
+    redis.snapshot();
+    // Spent to the end of the budget after the snapshot.
+    let mut i = 0;
+    while call(&all[i % 2], &gw.key).0 == 200 {
+        i += 1;
+        assert!(i < 40, "the budget never bit");
+    }
+    let spent = gw.up.request_count();
+    // Redis comes back from the snapshot, counting $0.30: its run id changed, so every
+    // replica seeds it from the catalog before admitting anything.
+    redis.restart_from_snapshot();
+    let answers = spread(&all, &gw.key, 40);
+    assert!(
+        answers.iter().all(|(s, _)| *s == 412 || *s == 503),
+        "{answers:?}"
+    );
+    assert_eq!(
+        gw.up.request_count(),
+        spent,
+        "admitted on the snapshot's counters"
+    );
+    let used = provider(&gw)["usage"]["current_usage"].as_f64().unwrap();
+    assert!(used <= 1.0, "overspent: ${used}");
+    assert_counters_agree(&redis, pg, &url);
+}
+
+#[test]
+fn on_redis_settlements_redis_refuses_for_a_while_land_when_it_can() {
+    let Some((gw, _others, pg, url, redis)) = replicas_on_redis(1) else {
+        return;
+    };
+    limit_provider(&gw, &["--concurrency", "2", "--budget", "100"]);
+    let base = gw.w.server.as_ref().unwrap().url.clone();
+    gw.up.set(|k| k.latency = Duration::from_millis(1500));
+    let flying: Vec<_> = (0..2)
+        .map(|_| {
+            let (base, key) = (base.clone(), gw.key.clone());
+            thread::spawn(move || call(&base, &key))
+        })
+        .collect();
+    gw.up.wait_for_requests(2, Duration::from_secs(10));
+    // Out of memory under `noeviction`: Redis answers, but takes no write.
+    let mut conn = redis_conn(&redis);
+    let config = |conn: &mut redis::Connection, key: &str, value: &str| {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(key)
+            .arg(value)
+            .query::<()>(conn)
+            .unwrap()
+    };
+    config(&mut conn, "maxmemory-policy", "noeviction");
+    config(&mut conn, "maxmemory", "1");
+    for t in flying {
+        assert_eq!(t.join().unwrap().0, 200);
+    }
+    gw.up.set(|k| k.latency = Duration::ZERO);
+    // The two holds are not released yet: a call is refused for them (429), or for
+    // Redis (503); never admitted past the limit.
+    let (status, text) = call(&base, &gw.key);
+    assert!(status == 429 || status == 503, "{status} {text}");
+    config(&mut conn, "maxmemory", "0");
+    // The settlements were retried: both slots are free again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while redis_holds(&redis) > 0 || open_holds(pg, &url) > 0 {
+        assert!(Instant::now() < deadline, "a settlement was given up");
+        thread::sleep(Duration::from_millis(200));
+    }
+    gw.up.set(|k| k.latency = Duration::from_millis(500));
+    let answers = spread(&[base], &gw.key, 2);
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    assert_counters_agree(&redis, pg, &url);
 }

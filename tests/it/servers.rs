@@ -333,6 +333,22 @@ impl Redis {
 
     /// Stops the server if it runs, and starts an empty one on the same port.
     pub fn restart(&mut self) {
+        let _ = std::fs::remove_file(self.dir.path().join("dump.rdb"));
+        self.restart_from_snapshot();
+    }
+
+    /// Writes a snapshot of what the server holds now (`SAVE`).
+    pub fn snapshot(&self) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to Redis");
+        let mut reply = [0u8; 5];
+        stream.write_all(b"SAVE\r\n").unwrap();
+        stream.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"+OK\r\n");
+    }
+
+    /// Stops the server if it runs, and starts one on the same port from the last
+    /// snapshot (an older state than the one it stopped with).
+    pub fn restart_from_snapshot(&mut self) {
         self.stop();
         let started = Instant::now();
         loop {

@@ -34,7 +34,8 @@ fn backends() -> Vec<(Arc<dyn Store>, tempfile::TempDir)> {
         // PostgreSQL with the admission counters in Redis.
         if let Some(redis) = crate::servers::shared_redis() {
             let store = PgStore::open(&pg.create_database()).unwrap();
-            let counters = RedisCounters::connect(&redis.url(), store.organisation_id()).unwrap();
+            let counters =
+                RedisCounters::connect(&redis.url(), &store.redis_namespace().unwrap()).unwrap();
             let store = store.with_shared_counters(counters).unwrap();
             out.push((Arc::new(store), tempfile::tempdir().unwrap()));
         }
@@ -1373,4 +1374,62 @@ fn postgres_migrates_from_empty_and_from_every_earlier_schema_once() {
         .expect("a newer schema is refused");
     assert!(format!("{err:#}").contains("newer catalog"), "{err:#}");
     assert_eq!(versions(), "1,2,3");
+}
+
+#[test]
+fn counters_named_with_any_characters_hold_and_settle_exactly() {
+    for (store, _dir) in backends() {
+        // A policy's value key is the caller's metadata: tabs, newlines, `|`, quotes,
+        // braces and JSON-looking text included.
+        let policy = UsageScope::Policy {
+            policy_id: "pol1".into(),
+            value_key: "user_id=1\tz\n\"}]|b|budget{x}".into(),
+        };
+        let provider = UsageScope::Provider("p1".into());
+        let rate = HoldEntry {
+            scope: provider.clone(),
+            limit: "rate/requests/rpm".into(),
+            unit: Unit::Requests,
+            gauge: Gauge::Rate {
+                period_ms: 60_000,
+                slot_ms: 1_000,
+                ceiling: 100,
+            },
+            amount: 1,
+            level: "provider".into(),
+            name: "@p1".into(),
+            slot: None,
+            new_slot: false,
+        };
+        let now = chrono::Utc::now();
+        let id = hold_id();
+        let entries = [budget_entry(&policy, 10.0, 2.0), rate.clone()];
+        assert_eq!(
+            store.admit(&id, &entries, now).unwrap(),
+            Admission::Admitted
+        );
+        store
+            .settle(&id, &[Unit::NanoUsd.units(0.5), 1], now)
+            .unwrap();
+        let mut db = store.read().unwrap();
+        let used = db.usage(&policy, BUDGET).unwrap().unwrap().current_usage;
+        assert_eq!(used, 0.5, "the policy's counter");
+        let counters = db.counters(&[]).unwrap();
+        assert!(counters.iter().all(|c| c.held == 0), "{counters:?}");
+        drop(db);
+        // The rate limit counted one request, no more: 99 more fit, the 100th does not.
+        let more: Vec<HoldEntry> = vec![HoldEntry {
+            amount: 99,
+            ..rate.clone()
+        }];
+        assert_eq!(store.probe(&more, now).unwrap(), Admission::Admitted);
+        let over: Vec<HoldEntry> = vec![HoldEntry {
+            amount: 100,
+            ..rate.clone()
+        }];
+        assert!(matches!(
+            store.probe(&over, now).unwrap(),
+            Admission::Refused(_)
+        ));
+    }
 }

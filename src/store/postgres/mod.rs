@@ -256,7 +256,10 @@ pub fn redact(url: &str) -> String {
         None => (rest, None),
     };
     let rest = match rest.rsplit_once('@') {
-        Some((user, host)) => format!("{}@{host}", user.split(':').next().unwrap_or("")),
+        Some((user, host)) => match user.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{user}@{host}"),
+        },
         None => rest.to_owned(),
     };
     match query {
@@ -685,8 +688,9 @@ mod tests {
     fn urls_lose_their_passwords_wherever_they_are() {
         assert_eq!(
             redact("postgres://u:pw@h:5432/db"),
-            "postgres://u@h:5432/db"
+            "postgres://u:***@h:5432/db"
         );
+        assert_eq!(redact("redis://:pw@h:6379"), "redis://:***@h:6379");
         assert_eq!(
             redact("postgres://u@h/db?sslmode=require&password=pw"),
             "postgres://u@h/db?sslmode=require&password=***"

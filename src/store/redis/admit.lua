@@ -4,6 +4,7 @@
 --          catalog shares its hash tag, so one slot holds them all.
 -- ARGV[1]  the catalog's key prefix; ARGV[2] the hold's id; ARGV[3] its owner;
 -- ARGV[4]  "1" to decide without writing (a probe); ARGV[5] the number of entries;
+-- ARGV[6]  the time, in milliseconds (recorded with the hold);
 -- then seven values an entry: kind (b budget, r rate, c concurrency), counter,
 --   amount, ceiling, and
 --   b: the window start the caller believes stored ("" none), the window start it
@@ -13,7 +14,8 @@
 -- Amounts are written as given (decimal strings), never through Lua's numbers, so
 -- counters stay exact integers; comparisons are exact below 2^53 units.
 -- Keys: PREFIX:GEN:n:COUNTER (hash used, held, win, reset), PREFIX:GEN:r:COUNTER (hash
--- slot -> amount), PREFIX:GEN:h:HOLD (hash owner, entries), PREFIX:GEN:holds (set).
+-- slot -> amount), PREFIX:GEN:h:HOLD (hash owner, at, entries: a JSON array of
+-- [kind, key, amount, slot], amounts as strings), PREFIX:GEN:holds (set).
 --
 -- Answers {"noseed"}, {"window", i, stored start, stored reset},
 -- {"refused", i, held_out (0/1), headroom, used, slot, amount, ...} or {"ok", gen}.
@@ -22,10 +24,14 @@ if not gen then
   return {'noseed'}
 end
 local base = ARGV[1] .. ':' .. gen .. ':'
+if ARGV[4] ~= '1' and redis.call('EXISTS', base .. 'h:' .. ARGV[2]) == 1 then
+  -- Admitted already (the answer was lost with its connection, and it is asked again).
+  return {'ok', gen}
+end
 local n = tonumber(ARGV[5])
 local plan = {}
 for i = 1, n do
-  local o = 5 + (i - 1) * 7
+  local o = 6 + (i - 1) * 7
   local kind, counter = ARGV[o + 1], ARGV[o + 2]
   local amount, ceiling = tonumber(ARGV[o + 3]), tonumber(ARGV[o + 4])
   local a, b, c = ARGV[o + 5], ARGV[o + 6], ARGV[o + 7]
@@ -103,8 +109,9 @@ for i = 1, n do
     end
     redis.call('HINCRBY', key, 'held', amount)
   end
-  record[#record + 1] = kind .. '\t' .. key .. '\t' .. amount .. '\t' .. slot .. '\n'
+  record[#record + 1] = {kind, key, amount, slot}
 end
-redis.call('HSET', base .. 'h:' .. ARGV[2], 'owner', ARGV[3], 'entries', table.concat(record))
+redis.call('HSET', base .. 'h:' .. ARGV[2], 'owner', ARGV[3], 'at', ARGV[6],
+  'entries', cjson.encode(record))
 redis.call('SADD', base .. 'holds', ARGV[2])
 return {'ok', gen}

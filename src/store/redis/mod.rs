@@ -18,13 +18,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::{Commands, Connection, RedisError, Script, Value};
+use redis::{Commands, Connection, RedisError, RedisResult, Script, Value};
 
 use super::{StoreError, StoreResult, Unavailable};
 
 /// How long connecting, or waiting for an answer, may take before Redis counts as
 /// unreachable.
 const TIMEOUT: Duration = Duration::from_secs(2);
+/// The most idle connections kept.
+const IDLE: usize = 32;
+
+/// The id of the Redis run `conn` talks to (a new one each time Redis starts).
+fn run_id_of(conn: &mut Connection) -> RedisResult<String> {
+    let info: String = redis::cmd("INFO").arg("server").query(conn)?;
+    Ok(info
+        .lines()
+        .find_map(|l| l.strip_prefix("run_id:"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned())
+}
 
 /// One entry of a hold, as the admission script reads it (see `admit.lua`).
 #[derive(Debug, Clone)]
@@ -95,10 +108,10 @@ pub struct RedisCounters {
     /// `{catalog:ORG}`.
     prefix: String,
     idle: Mutex<Vec<Connection>>,
-    /// A connection was opened since the seeding was last checked.
-    reconnected: AtomicBool,
     /// The seeding this process last found the catalog naming.
     confirmed: Mutex<Option<Marker>>,
+    /// Redis must be seeded again, even if its seeding is the catalog's.
+    stale: AtomicBool,
     /// Budget windows as last seen: `SCOPE|LIMIT` → start, last reset.
     windows: Mutex<HashMap<String, (String, String)>>,
     /// Budgets whose exhaustion this process recorded: (`SCOPE|LIMIT`, window).
@@ -109,18 +122,24 @@ pub struct RedisCounters {
 }
 
 impl RedisCounters {
-    /// Connects to the Redis at `url` for the counters of organisation `organisation`.
-    pub fn connect(url: &str, organisation: &str) -> anyhow::Result<RedisCounters> {
+    /// Connects to the Redis at `url` for the counters of the catalog whose keys are
+    /// under `namespace` (see [`crate::store::sql::SqlStore::redis_namespace`]).
+    pub fn connect(url: &str, namespace: &str) -> anyhow::Result<RedisCounters> {
         let shown = super::postgres::redact(url);
-        let client = redis::Client::open(url)
-            .map_err(|e| anyhow::anyhow!("--redis-url {shown} is not a Redis URL: {e}"))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            crate::exit::fail(
+                crate::exit::ErrorKind::Usage,
+                format!("--redis-url {shown} is not a Redis URL: {e}"),
+                Some("write redis://[:PASSWORD@]HOST[:PORT][/DB]"),
+            )
+        })?;
         let counters = RedisCounters {
             client,
             shown,
-            prefix: format!("{{catalog:{organisation}}}"),
+            prefix: format!("{{catalog:{namespace}}}"),
             idle: Mutex::new(Vec::new()),
-            reconnected: AtomicBool::new(true),
             confirmed: Mutex::new(None),
+            stale: AtomicBool::new(false),
             windows: Mutex::new(HashMap::new()),
             exhausted: Mutex::new(HashSet::new()),
             admit: Script::new(include_str!("admit.lua")),
@@ -150,44 +169,114 @@ impl RedisCounters {
 
     /// Runs `f` on a connection: an idle one, else a new one. A connection that failed
     /// is dropped; one that cannot be had is [`Unavailable`].
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>) -> StoreResult<T> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut conn = match idle {
-            Some(c) => c,
-            None => {
-                let c = self
-                    .client
-                    .get_connection_with_timeout(TIMEOUT)
-                    .map_err(|e| self.error(e))?;
-                c.set_read_timeout(Some(TIMEOUT))
-                    .map_err(|e| self.error(e))?;
-                c.set_write_timeout(Some(TIMEOUT))
-                    .map_err(|e| self.error(e))?;
-                self.reconnected.store(true, Ordering::SeqCst);
-                c
-            }
-        };
-        match f(&mut conn) {
-            Ok(v) => {
-                self.idle
+    fn with<T>(&self, mut f: impl FnMut(&mut Connection) -> RedisResult<T>) -> StoreResult<T> {
+        Ok(self
+            .run(false, &mut f)?
+            .expect("an unchecked call always runs"))
+    }
+
+    /// [`Self::with`]; with `check`, a new connection first makes sure Redis is still the
+    /// run whose seeding this process confirmed (`None` when it is not: a restart,
+    /// perhaps from an older snapshot). An idle connection Redis dropped (it restarted) is
+    /// replaced once; the scripts run again are idempotent.
+    fn run<T>(
+        &self,
+        check: bool,
+        f: &mut dyn FnMut(&mut Connection) -> RedisResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let mut retried = false;
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let fresh = idle.is_none();
+            let mut conn = match idle {
+                Some(c) => c,
+                None => self.open()?,
+            };
+            if fresh && check {
+                let run_id = run_id_of(&mut conn).map_err(|e| self.error(e))?;
+                let confirmed = self
+                    .confirmed
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .push(conn);
-                Ok(v)
+                    .as_ref()
+                    .is_some_and(|m| m.run_id == run_id);
+                self.put_back(conn);
+                if !confirmed {
+                    self.recheck();
+                    return Ok(None);
+                }
+                continue;
             }
-            Err(e) => Err(self.error(e)),
+            match f(&mut conn) {
+                Ok(v) => {
+                    self.put_back(conn);
+                    return Ok(Some(v));
+                }
+                Err(e) if !fresh && !retried && (e.is_io_error() || e.is_connection_dropped()) => {
+                    // The other idle connections went with it.
+                    self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                    retried = true;
+                }
+                Err(e) => return Err(self.error(e)),
+            }
+        }
+    }
+
+    fn open(&self) -> StoreResult<Connection> {
+        let c = self
+            .client
+            .get_connection_with_timeout(TIMEOUT)
+            .map_err(|e| self.error(e))?;
+        c.set_read_timeout(Some(TIMEOUT))
+            .map_err(|e| self.error(e))?;
+        c.set_write_timeout(Some(TIMEOUT))
+            .map_err(|e| self.error(e))?;
+        Ok(c)
+    }
+
+    fn put_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE {
+            idle.push(conn);
         }
     }
 
     fn error(&self, e: RedisError) -> StoreError {
-        if e.is_io_error()
+        // Answers of a Redis that cannot serve for now (loading, out of memory under
+        // `noeviction`, a read-only replica after a failover, ...) count as it being
+        // unreachable: requests wait or get 503, and settlements are retried.
+        let transient = matches!(
+            e.code(),
+            Some(
+                "OOM"
+                    | "LOADING"
+                    | "MISCONF"
+                    | "READONLY"
+                    | "MASTERDOWN"
+                    | "BUSY"
+                    | "TRYAGAIN"
+                    | "CLUSTERDOWN"
+                    | "NOREPLICAS"
+            )
+        );
+        let unreachable = e.is_io_error()
             || e.is_timeout()
             || e.is_connection_dropped()
             || e.is_connection_refusal()
-            || e.is_unrecoverable_error()
-        {
+            || e.is_unrecoverable_error();
+        if e.kind() == redis::ErrorKind::AuthenticationFailed {
             StoreError::Internal(anyhow::Error::new(Unavailable(format!(
-                "Redis at {}, which keeps the admission counters, cannot be reached: {e}",
+                "Redis at {} refused the credentials of --redis-url: {e}",
+                self.shown
+            ))))
+        } else if transient || unreachable {
+            let what = if transient {
+                "cannot serve for now"
+            } else {
+                "cannot be reached"
+            };
+            StoreError::Internal(anyhow::Error::new(Unavailable(format!(
+                "Redis at {}, which keeps the admission counters, {what}: {e}",
                 self.shown
             ))))
         } else {
@@ -195,15 +284,30 @@ impl RedisCounters {
         }
     }
 
-    /// Whether a connection was opened since the last call: Redis may have restarted.
-    pub fn take_reconnected(&self) -> bool {
-        self.reconnected.swap(false, Ordering::SeqCst)
+    /// Whether this process has confirmed the seeding Redis uses (else the next
+    /// admission checks it against the catalog first).
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 
     /// Asks for the seeding to be checked against the catalog before the next admission.
     pub fn recheck(&self) {
         *self.confirmed.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        self.reconnected.store(true, Ordering::SeqCst);
+    }
+
+    /// Redis holds what the catalog does not: it is seeded again before the next
+    /// admission, whatever its seeding.
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::SeqCst);
+        self.recheck();
+    }
+
+    /// Whether Redis was marked stale (and no longer is).
+    pub fn take_stale(&self) -> bool {
+        self.stale.swap(false, Ordering::SeqCst)
     }
 
     /// Whether the catalog was last found naming seeding `marker`.
@@ -223,19 +327,8 @@ impl RedisCounters {
     /// The seeding Redis points at (if any) and the id of Redis' current run.
     pub fn marker(&self) -> StoreResult<(Option<Marker>, String)> {
         let key = self.marker_key();
-        let (fields, info): (HashMap<String, String>, String) = self.with(|c| {
-            redis::pipe()
-                .hgetall(&key)
-                .cmd("INFO")
-                .arg("server")
-                .query(c)
-        })?;
-        let run_id = info
-            .lines()
-            .find_map(|l| l.strip_prefix("run_id:"))
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
+        let (fields, run_id): (HashMap<String, String>, String) =
+            self.with(|c| Ok((c.hgetall(&key)?, run_id_of(c)?)))?;
         let marker = match (fields.get("gen"), fields.get("run_id")) {
             (Some(seed), Some(run)) => Some(Marker {
                 seed: seed.clone(),
@@ -247,8 +340,8 @@ impl RedisCounters {
     }
 
     /// Writes `state` under a new seeding and points the marker at it (for Redis' run
-    /// `run_id`); returns the seeding's name. The keys of `previous` are removed after.
-    pub fn seed(&self, state: &Seed, run_id: &str, previous: Option<&str>) -> StoreResult<String> {
+    /// `run_id`); returns the seeding's name.
+    pub fn seed(&self, state: &Seed, run_id: &str) -> StoreResult<String> {
         let seed = uuid::Uuid::new_v4().simple().to_string();
         let mut pipe = redis::pipe();
         for (counter, (used, held, window, reset)) in &state.counters {
@@ -272,19 +365,32 @@ impl RedisCounters {
             }
         }
         for (hold, owner, entries) in &state.holds {
-            let record: String = entries
+            // As admit.lua records them: [kind, key, amount, slot], amounts as text.
+            let record: Vec<[String; 4]> = entries
                 .iter()
                 .map(|(kind, counter, amount, slot)| {
-                    format!(
-                        "{kind}\t{}\t{amount}\t{}\n",
+                    [
+                        kind.to_string(),
                         self.key(&seed, *kind, counter),
-                        slot.map(|s| s.to_string()).unwrap_or_default()
-                    )
+                        amount.to_string(),
+                        slot.map(|s| s.to_string()).unwrap_or_default(),
+                    ]
                 })
                 .collect();
+            let record = serde_json::Value::from(
+                record
+                    .into_iter()
+                    .map(|e| serde_json::Value::from(e.to_vec()))
+                    .collect::<Vec<_>>(),
+            )
+            .to_string();
             pipe.hset_multiple(
                 self.key(&seed, 'h', hold),
-                &[("owner", owner.as_str()), ("entries", record.as_str())],
+                &[
+                    ("owner", owner.as_str()),
+                    ("at", "0"),
+                    ("entries", record.as_str()),
+                ],
             )
             .ignore();
             pipe.sadd(format!("{}:{seed}:holds", self.prefix), hold)
@@ -300,20 +406,25 @@ impl RedisCounters {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        if let Some(previous) = previous {
-            // Best effort: keys of an abandoned seeding are never read again.
-            let pattern = format!("{}:{previous}:*", self.prefix);
-            let _ = self.with(|c| {
-                let keys: Vec<String> = c
-                    .scan_match::<_, String>(&pattern)?
-                    .collect::<redis::RedisResult<_>>()?;
-                for chunk in keys.chunks(500) {
-                    redis::cmd("UNLINK").arg(chunk).query::<()>(c)?;
-                }
-                Ok(())
-            });
-        }
         Ok(seed)
+    }
+
+    /// Removes the keys of every seeding but `current` (abandoned ones, or one cut short),
+    /// best effort: they are never read again.
+    pub fn remove_other_seedings(&self, current: &str) {
+        let pattern = format!("{}:*", self.prefix);
+        let keep = [self.marker_key(), format!("{}:{current}:", self.prefix)];
+        let _ = self.with(|c| {
+            let keys: Vec<String> = c
+                .scan_match::<_, String>(&pattern)?
+                .filter_map(Result::ok)
+                .filter(|k| *k != keep[0] && !k.starts_with(&keep[1]))
+                .collect();
+            for chunk in keys.chunks(500) {
+                redis::cmd("UNLINK").arg(chunk).query::<()>(c)?;
+            }
+            Ok(())
+        });
     }
 
     /// Runs the admission script (`dry`: decide only).
@@ -330,7 +441,8 @@ impl RedisCounters {
             .arg(hold)
             .arg(owner)
             .arg(if dry { "1" } else { "0" })
-            .arg(entries.len());
+            .arg(entries.len())
+            .arg(chrono::Utc::now().timestamp_millis());
         for e in entries {
             call.arg(e.kind.to_string())
                 .arg(&e.counter)
@@ -340,7 +452,9 @@ impl RedisCounters {
                 .arg(&e.args[1])
                 .arg(&e.args[2]);
         }
-        let answer: Vec<Value> = self.with(|c| call.invoke(c))?;
+        let Some(answer) = self.run(true, &mut |c| call.invoke::<Vec<Value>>(c))? else {
+            return Ok(Outcome::NoSeed);
+        };
         parse_outcome(&answer).ok_or_else(|| {
             StoreError::Internal(anyhow::anyhow!(
                 "Redis at {}: an admission answer this build does not read: {answer:?}",
@@ -428,8 +542,9 @@ impl RedisCounters {
         self.with(|c| c.hget(self.marker_key(), "gen"))
     }
 
-    /// The open holds on the counters, with their owners.
-    pub fn holds(&self) -> StoreResult<Vec<(String, String)>> {
+    /// The open holds on the counters: id, owner, and when admitted (milliseconds since
+    /// the epoch; 0 for holds seeded from the catalog).
+    pub fn holds(&self) -> StoreResult<Vec<(String, String, i64)>> {
         let (marker, _) = self.marker()?;
         let Some(marker) = marker else {
             return Ok(Vec::new());
@@ -441,13 +556,16 @@ impl RedisCounters {
         }
         let mut pipe = redis::pipe();
         for id in &ids {
-            pipe.hget(self.key(&marker.seed, 'h', id), "owner");
+            pipe.cmd("HMGET")
+                .arg(self.key(&marker.seed, 'h', id))
+                .arg("owner")
+                .arg("at");
         }
-        let owners: Vec<Option<String>> = self.with(|c| pipe.query(c))?;
+        let found: Vec<(Option<String>, Option<i64>)> = self.with(|c| pipe.query(c))?;
         Ok(ids
             .into_iter()
-            .zip(owners)
-            .filter_map(|(id, owner)| Some((id, owner?)))
+            .zip(found)
+            .filter_map(|(id, (owner, at))| Some((id, owner?, at.unwrap_or(0))))
             .collect())
     }
 

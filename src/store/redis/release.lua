@@ -13,9 +13,8 @@ local entries = redis.call('HGET', hold, 'entries')
 if not entries then
   return 0
 end
-local i = 0
-for kind, key, amount, slot in string.gmatch(entries, '(%a)\t([^\t]*)\t(%d+)\t(%d*)\n') do
-  i = i + 1
+for i, entry in ipairs(cjson.decode(entries)) do
+  local kind, key, amount, slot = entry[1], entry[2], entry[3], entry[4]
   local used = ARGV[2 + i]
   if used == nil or used == 'full' then
     used = amount

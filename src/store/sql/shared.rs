@@ -30,6 +30,9 @@ pub(super) const SEED_META: &str = "redis_seed";
 /// seeded meanwhile) before the request is answered 503.
 const ATTEMPTS: usize = 6;
 
+/// How old a hold in Redis that the catalog does not know must be to count as stray.
+const STRAY_AFTER_MS: i64 = 60_000;
+
 /// A counter's name in Redis: `SCOPE|LIMIT`.
 pub(super) fn counter(scope: &str, limit: &str) -> String {
     format!("{scope}|{limit}")
@@ -43,10 +46,28 @@ impl SqlStore {
     /// Seeds Redis from the catalog unless it already holds the seeding the catalog
     /// names, written by Redis' current run.
     pub(super) fn seed_shared(&self, redis: &RedisCounters) -> StoreResult<()> {
+        let force = redis.take_stale();
+        let seeded = self.seed_unless_current(redis, force);
+        if seeded.is_err() && force {
+            redis.mark_stale();
+        }
+        if let Some(seed) = seeded? {
+            // Outside the lock: the keys of earlier seedings are never read again.
+            redis.remove_other_seedings(&seed);
+        }
+        Ok(())
+    }
+
+    /// Seeds Redis unless it is current (or `force`); returns the new seeding's name.
+    fn seed_unless_current(
+        &self,
+        redis: &RedisCounters,
+        force: bool,
+    ) -> StoreResult<Option<String>> {
         // Most checks follow a new connection to the same Redis: nothing to do.
         if let (Some(m), run_id) = redis.marker()? {
-            if m.run_id == run_id && redis.confirmed(&m) {
-                return Ok(());
+            if !force && m.run_id == run_id && redis.confirmed(&m) {
+                return Ok(None);
             }
         }
         self.transaction(TxKind::Write, |conn| {
@@ -57,22 +78,25 @@ impl SqlStore {
                 args![SEED_META],
                 |r| r.get(0),
             )?;
-            if let Some(m) = marker.clone() {
+            if let (false, Some(m)) = (force, marker.clone()) {
                 if m.run_id == run_id && named.as_deref() == Some(m.seed.as_str()) {
                     redis.confirm(m);
-                    return Ok(());
+                    return Ok(None);
                 }
             }
             let state = seed_of(conn)?;
-            let seed = redis.seed(&state, &run_id, marker.as_ref().map(|m| m.seed.as_str()))?;
+            let seed = redis.seed(&state, &run_id)?;
             exec(
                 conn,
                 "INSERT INTO meta(key, value) VALUES (?1, ?2)
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 args![SEED_META, seed],
             )?;
-            redis.confirm(Marker { seed, run_id });
-            Ok(())
+            redis.confirm(Marker {
+                seed: seed.clone(),
+                run_id,
+            });
+            Ok(Some(seed))
         })
     }
 
@@ -88,7 +112,7 @@ impl SqlStore {
         let owner = owner::this_process();
         let now_ms = now.timestamp_millis();
         for _ in 0..ATTEMPTS {
-            if redis.take_reconnected() {
+            if !redis.is_confirmed() {
                 self.seed_shared(redis)?;
             }
             let mut windows: Vec<Option<(String, Option<String>)>> = vec![None; entries.len()];
@@ -270,9 +294,35 @@ impl SqlStore {
         let n = self.transaction(TxKind::Write, |conn| {
             ledger::recover(conn, alive, Utc::now(), Counting::Shared)
         })?;
-        for (hold, owner) in redis.holds()? {
+        // A hold of a live replica that the catalog does not know after a minute had its
+        // settlement land here but not in Redis (which refused for longer than the
+        // settlement is retried): seeding again counts exactly what settled.
+        let stale = Utc::now().timestamp_millis() - STRAY_AFTER_MS;
+        let mut strays = Vec::new();
+        for (hold, owner, at) in redis.holds()? {
             if !alive(&owner) {
                 redis.release(&hold, None)?;
+            } else if at > 0 && at < stale {
+                strays.push(hold);
+            }
+        }
+        if !strays.is_empty() {
+            let known = self.transaction(TxKind::Read, |conn| {
+                let mut known = 0;
+                for hold in &strays {
+                    known += rows(
+                        conn,
+                        "SELECT 1 FROM holds WHERE id = ?1",
+                        args![hold],
+                        |_| Ok(()),
+                    )?
+                    .len();
+                }
+                Ok(known)
+            })?;
+            if known < strays.len() {
+                redis.mark_stale();
+                self.seed_shared(redis)?;
             }
         }
         Ok(n)

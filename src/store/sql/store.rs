@@ -14,6 +14,9 @@ use crate::store::{
     StoreRead, StoreResult, StoreTx,
 };
 
+/// The `meta` key of [`SqlStore::redis_namespace`].
+const NAMESPACE_META: &str = "redis_namespace";
+
 pub struct SqlStore {
     pool: Box<dyn Pool>,
     organisation_id: String,
@@ -30,10 +33,32 @@ impl SqlStore {
         }
     }
 
+    /// The name under which this catalog's counters live in Redis, made on first use: a
+    /// copy of a catalog (same organisation) pointed at the same Redis gets its own.
+    pub fn redis_namespace(&self) -> StoreResult<String> {
+        self.transaction(TxKind::Write, |conn| {
+            let found: Option<String> = super::one(
+                conn,
+                "SELECT value FROM meta WHERE key = ?1",
+                super::args![NAMESPACE_META],
+                |r| r.get(0),
+            )?;
+            if let Some(found) = found {
+                return Ok(found);
+            }
+            let made = uuid::Uuid::new_v4().simple().to_string();
+            super::exec(
+                conn,
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+                super::args![NAMESPACE_META, made],
+            )?;
+            Ok(made)
+        })
+    }
+
     /// Admits on counters shared in Redis (seeded from the catalog now, if they need it).
     pub fn with_shared_counters(mut self, redis: RedisCounters) -> StoreResult<SqlStore> {
         self.seed_shared(&redis)?;
-        redis.take_reconnected();
         self.shared = Some(redis);
         Ok(self)
     }

@@ -540,7 +540,23 @@ impl StoreTx for SqlTx<'_> {
         limit: &str,
         state: Option<(&UsageState, Unit)>,
     ) -> StoreResult<()> {
-        if let Some((_, changes)) = &mut self.shared {
+        // Redis follows a write that starts a window (a reset, a new budget) or removes a
+        // counter; one that keeps the window keeps what Redis counts in it.
+        let stored: Option<Option<String>> = match self.shared {
+            Some(_) => one(
+                &*self.conn,
+                "SELECT window_started_at FROM counters WHERE scope = ?1 AND limit_key = ?2",
+                args![scope.key(), limit],
+                |r| r.get(0),
+            )?,
+            None => None,
+        };
+        let moves = match (&stored, state) {
+            (None, None) => false,
+            (Some(window), Some((s, _))) => *window != s.window_started_at,
+            _ => true,
+        };
+        if let (true, Some((_, changes))) = (moves, &mut self.shared) {
             changes.push((
                 super::shared::counter(&scope.key(), limit),
                 state.map(|(s, unit)| {
@@ -688,6 +704,13 @@ impl StoreTx for SqlTx<'_> {
         if let Some((redis, changes)) = &self.shared {
             redis.set_usage(changes)?;
         }
-        Ok(self.conn.commit()?)
+        let committed = self.conn.commit();
+        if let (Err(_), Some((redis, changes))) = (&committed, &self.shared) {
+            if !changes.is_empty() {
+                // Redis has what the catalog does not: seed it again before admitting.
+                redis.mark_stale();
+            }
+        }
+        Ok(committed?)
     }
 }
