@@ -18,7 +18,7 @@ fn p(path: &std::path::Path) -> &str {
 }
 
 /// A catalog built with the imperative commands: every kind of object the file holds.
-fn build_imperatively(w: &World) {
+pub(crate) fn build_imperatively(w: &World) {
     w.ok(&[
         "workspaces",
         "create",

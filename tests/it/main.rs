@@ -17,6 +17,7 @@ mod declarative;
 mod durability;
 mod gateway;
 mod governance;
+mod hosted;
 mod interactive;
 mod keyring;
 mod limit_extensions;
