@@ -227,6 +227,23 @@ pub fn execute(
                 }
                 Op::DeleteWorkspace { workspace } => {
                     let ws = client.get_workspace(&id_of(&ids, workspace)?)?;
+                    // Keys may have been made since the plan (a saved one, or while the
+                    // prompt waited): the workspace is deleted only while it has none.
+                    let keys = client.list_api_keys(Some(&ws.id))?;
+                    if !keys.is_empty() {
+                        let names: Vec<String> = keys
+                            .iter()
+                            .map(crate::declarative::live::key_label)
+                            .collect();
+                        return Err(crate::exit::fail(
+                            crate::exit::ErrorKind::Conflict,
+                            format!(
+                                "workspace `{workspace}` now holds API keys ({}), which a catalog file never governs; it was not deleted",
+                                names.join(", ")
+                            ),
+                            Some("delete those keys first with `catalog api-keys delete ID`, then apply again; or keep the workspace in the file"),
+                        ));
+                    }
                     client.delete_workspace(&ws, true)?;
                 }
                 Op::CreateIntegration {

@@ -655,9 +655,9 @@ fn refuse_taking_api_keys(live: &Live, workspace: &str) -> anyhow::Result<()> {
     }
     Err(crate::exit::CliError::usage(format!(
         "`--prune` would delete workspace `{workspace}` and with it its API keys ({}), which a catalog file never governs",
-        keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+        keys.join(", ")
     ))
-    .with_hint("delete those keys first with `catalog api-keys delete`, or keep the workspace in the file")
+    .with_hint("delete those keys first with `catalog api-keys delete ID`, or keep the workspace in the file")
     .into())
 }
 

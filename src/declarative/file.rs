@@ -460,6 +460,15 @@ fn version_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Err
     }
 }
 
+/// Whether `name` can name an environment variable in a shell: `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 pub const INLINE_SECRET: &str =
     "an inline secret is refused: write `{env: VAR}` or `{file: PATH}` instead, and keep the value out of the file";
 
@@ -484,9 +493,10 @@ impl SecretRef {
         match (&f.env, &f.file) {
             (Some(_), Some(_)) => Err("a secret reference takes `env` or `file`, not both".into()),
             (None, None) => Err("a secret reference needs `env: VAR` or `file: PATH`".into()),
-            (Some(v), None) if v.trim().is_empty() => {
-                Err("`env` must name an environment variable".into())
-            }
+            (Some(v), None) if !is_variable_name(v) => Err(
+                "`env` must name an environment variable: letters, digits and `_`, not starting with a digit, such as OPENAI_KEY (the value given is not repeated: it may be a secret pasted in by mistake)"
+                    .into(),
+            ),
             _ => Ok(SecretRef {
                 env: f.env,
                 file: f.file,
@@ -495,6 +505,7 @@ impl SecretRef {
         }
     }
 
+    /// A reference to the environment variable `var`.
     pub fn env(var: impl Into<String>) -> SecretRef {
         SecretRef {
             env: Some(var.into()),

@@ -185,13 +185,19 @@ pub fn models_spec(allow_all: bool, records: &BTreeMap<String, IntegrationModel>
     spec
 }
 
+/// How refusals name an API key: `` `name` (id) ``, the id being what `catalog api-keys
+/// delete` takes.
+pub fn key_label(key: &crate::api::api_key::ApiKey) -> String {
+    format!("`{}` ({})", key.name, key.id)
+}
+
 /// Reads the live catalog.
 pub fn read(client: &Client) -> anyhow::Result<Live> {
     let api_keys = client.list_api_keys(None).ok().map(|keys| {
         let mut by_workspace: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for k in keys {
-            if let Some(ws) = k.workspace_id {
-                by_workspace.entry(ws).or_default().push(k.name);
+            if let Some(ws) = k.workspace_id.clone() {
+                by_workspace.entry(ws).or_default().push(key_label(&k));
             }
         }
         by_workspace

@@ -450,10 +450,14 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
         }
         // The service's own rules (required settings, allowed values, a key where one is
         // needed), as the server applies them: checked here, before anything is written.
+        let service = crate::services::find(&g.service);
         let settings: serde_json::Map<String, Value> = g
             .configuration
             .iter()
-            .map(|(k, v)| (k.clone(), placeholders(v)))
+            .map(|(k, v)| {
+                let kind = service.and_then(|s| s.field(k)).map(|f| f.kind);
+                (k.clone(), placeholders(v, kind))
+            })
             .collect();
         if let Err(e) =
             crate::domain::provider_config::validate(&g.service, &settings, g.key.is_some())
@@ -711,15 +715,20 @@ fn unknown_workspace(p: &Problem<'_>, key: &str, value: &str, field: &str) -> an
     )
 }
 
-/// A setting as the service's rules see it: a secret reference stands for its secret.
-fn placeholders(value: &Value) -> Value {
+/// A setting (of `kind`) as the service's rules see it: a secret reference stands for
+/// its secret, a JSON object where the setting holds one (a service account); what it
+/// reads is checked when it is read, at apply.
+fn placeholders(value: &Value, kind: Option<crate::services::Kind>) -> Value {
     if is_reference(value) {
-        return Value::String("secret-from-reference".to_owned());
+        return match kind {
+            Some(crate::services::Kind::SecretObject) => Value::Object(Default::default()),
+            _ => Value::String("secret-from-reference".to_owned()),
+        };
     }
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), placeholders(v)))
+                .map(|(k, v)| (k.clone(), placeholders(v, None)))
                 .collect(),
         ),
         other => other.clone(),

@@ -452,6 +452,19 @@ fn bad_files_are_refused_with_file_line_and_column_before_anything_is_written() 
     let out = w.fails(&["apply", "-f", p(&f), "--yes"], 2, "inline secret");
     assert!(out.stderr.contains("inline.yaml:6:5"), "{out:?}");
     assert!(!w.everything_seen().contains("sk-inline-secret-123"));
+    // A secret pasted where the variable's name goes is refused, and not repeated.
+    let f = write(
+        &w,
+        "pasted.yaml",
+        "integrations:\n  - slug: a\n    service: openai\n    key: {env: sk-pasted-secret-456}\n",
+    );
+    let out = w.fails(
+        &["plan", "-f", p(&f)],
+        2,
+        "must name an environment variable",
+    );
+    assert!(out.stderr.contains("pasted.yaml:4:5"), "{out:?}");
+    assert!(!w.everything_seen().contains("sk-pasted-secret-456"));
     // A custom model's price goes with it, and it is not allow-listed.
     let custom = V1.replace(
         "      allow: [gpt-4o]\n",
@@ -859,11 +872,44 @@ fn pruning_never_takes_api_keys_and_blank_text_is_left_out() {
         "--scope",
         "completions.write",
     ]);
-    let out = w.fails(&["plan", "-f", p(&f), "--prune"], 2, "its API keys (`k1`)");
-    assert!(out.stderr.contains("catalog api-keys delete"), "{out:?}");
+    let out = w.fails(&["plan", "-f", p(&f), "--prune"], 2, "its API keys (`k1` (");
+    assert!(out.stderr.contains("catalog api-keys delete ID"), "{out:?}");
     w.fails(&["apply", "-f", p(&f), "--prune", "--yes"], 2, "`k1`");
     assert_eq!(
         w.json(&["api-keys", "list", "--workspace", "scratch"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A saved plan made while a workspace had no key: a key made since stops the delete.
+    let k1 = w.json(&["api-keys", "list", "--workspace", "scratch"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.ok(&["api-keys", "delete", &k1, "--yes"]);
+    w.ok(&["workspaces", "create", "later"]);
+    let saved = w.home.path().join("prune.json");
+    w.ok(&["plan", "-f", p(&f), "--prune", "--out", p(&saved)]);
+    w.ok(&[
+        "api-keys",
+        "create",
+        "k2",
+        "--type",
+        "workspace",
+        "--workspace",
+        "later",
+        "--scope",
+        "completions.write",
+    ]);
+    let out = w.fails(
+        &["apply", p(&saved), "--yes"],
+        5,
+        "now holds API keys (`k2` (",
+    );
+    assert!(out.stderr.contains("was not deleted"), "{out:?}");
+    assert_eq!(
+        w.json(&["api-keys", "list", "--workspace", "later"])
             .as_array()
             .unwrap()
             .len(),
@@ -1085,4 +1131,46 @@ fn a_default_provider_s_own_limits_round_trip_and_leaving_it_out_makes_it_plain(
         .ok(&["plan", "-f", p(&dated)])
         .stdout
         .contains("No changes"));
+}
+
+#[test]
+fn a_service_account_setting_round_trips_as_a_reference() {
+    let w = World::new(Mode::Embedded);
+    let account = r#"{"type":"service_account","project_id":"p","private_key":"-----BEGIN PRIVATE KEY-----\nX\n-----END PRIVATE KEY-----\n","client_email":"a@p.iam.gserviceaccount.com"}"#;
+    let sa = write(&w, "sa.json", account);
+    w.ok(&[
+        "integrations",
+        "connect",
+        "vtx",
+        "--service",
+        "vertex-ai",
+        "--vertex-auth-type",
+        "serviceAccount",
+        "--vertex-region",
+        "us-central1",
+        "--vertex-service-account-file",
+        p(&sa),
+        "--no-input",
+    ]);
+    let a = w.home.path().join("a.yaml");
+    w.ok(&["export", "--out", p(&a)]);
+    let first = std::fs::read_to_string(&a).unwrap();
+    assert!(
+        first.contains("env: VTX_VERTEX_SERVICE_ACCOUNT_JSON"),
+        "{first}"
+    );
+    let mut empty = World::new(Mode::Embedded);
+    empty
+        .extra_env
+        .push(("VTX_VERTEX_SERVICE_ACCOUNT_JSON".into(), "not json".into()));
+    empty.fails(&["apply", "-f", p(&a), "--yes"], 2, "must be a JSON object");
+    empty.extra_env.pop();
+    empty
+        .extra_env
+        .push(("VTX_VERTEX_SERVICE_ACCOUNT_JSON".into(), account.into()));
+    empty.ok(&["apply", "-f", p(&a), "--yes"]);
+    let b = empty.home.path().join("b.yaml");
+    empty.ok(&["export", "--out", p(&b)]);
+    assert_eq!(first, std::fs::read_to_string(&b).unwrap());
+    assert!(!empty.everything_seen().contains("PRIVATE KEY"));
 }
