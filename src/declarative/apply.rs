@@ -105,6 +105,22 @@ fn resolve(
     Ok(out)
 }
 
+/// Reads every secret the plan would write, and drops them: a reference that cannot be
+/// read fails here, before anything is written (and in a dry run, as the apply would).
+pub fn check_secrets(plan: &Plan, env: &Env) -> anyhow::Result<()> {
+    for op in &plan.ops {
+        let (slug, secrets) = match op {
+            Op::CreateIntegration { body, secrets, .. } => {
+                (body.slug.clone().unwrap_or_default(), secrets)
+            }
+            Op::UpdateIntegration { slug, secrets, .. } => (slug.clone(), secrets),
+            _ => continue,
+        };
+        resolve(env, &plan.base_dir, &slug, secrets)?;
+    }
+    Ok(())
+}
+
 /// What an operation does, for progress and reports.
 pub fn describe(op: &Op) -> (String, String) {
     let (verb, object) = match op {

@@ -1221,12 +1221,19 @@ pub fn plan(
         })
     };
     let mut wanted: Vec<ProviderSpec> = file.providers.clone();
-    for l in &live.file.providers {
+    let defaults = live
+        .file
+        .providers
+        .iter()
+        .filter(|l| l.is_default())
+        .map(|l| (&l.workspace, &l.integration))
+        .chain(live.plain_defaults.iter().map(|(w, i)| (w, i)));
+    for (workspace, integration) in defaults {
         let listed = wanted
             .iter()
-            .any(|p| p.workspace == l.workspace && p.slug == l.slug);
-        if l.is_default() && !listed && provisioned(&l.workspace, &l.integration) {
-            wanted.push(ProviderSpec::plain_default(&l.workspace, &l.integration));
+            .any(|p| &p.workspace == workspace && &p.slug == integration);
+        if !listed && provisioned(workspace, integration) {
+            wanted.push(ProviderSpec::plain_default(workspace, integration));
         }
     }
     for pr in &wanted {
@@ -1281,11 +1288,28 @@ pub fn plan(
                         "give the provider a new slug (and remove the old one with `--prune`)",
                     ));
                 }
-                let fields = field_changes(
+                let mut fields = field_changes(
                     Some(&serde_json::to_value(l)?),
                     Some(&new),
                     &["slug", "workspace"],
                 );
+                // A default provider named after its integration follows a rename of it
+                // in the same plan (the next plan would otherwise find the old name).
+                let follows = pr.is_default() && pr.name.is_none() && l.name.is_none();
+                let live_name = live
+                    .integrations
+                    .get(&pr.integration)
+                    .map(|g| g.name.clone());
+                if let (true, Some(old)) = (follows, live_name) {
+                    let renamed = provider_name(pr);
+                    if old != renamed {
+                        fields.push(FieldChange {
+                            field: "name".into(),
+                            old: Some(show(&Value::String(old))),
+                            new: Some(show(&Value::String(renamed))),
+                        });
+                    }
+                }
                 if fields.is_empty() {
                     continue;
                 }

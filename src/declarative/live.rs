@@ -44,6 +44,9 @@ pub struct Live {
     /// The names of each workspace's API keys, by workspace id (`None`: the key in use
     /// may not list them). A file never governs API keys; pruning must not take them.
     pub api_keys: Option<BTreeMap<String, Vec<String>>>,
+    /// The default providers as provisioning made them (not in the file's view):
+    /// (workspace name, integration slug).
+    pub plain_defaults: Vec<(String, String)>,
 }
 
 /// How messages name a config: `Fallback chain (eng)`.
@@ -428,6 +431,7 @@ pub fn read(client: &Client) -> anyhow::Result<Live> {
                 expires_at: p.expires_at.filter(|e| !e.is_empty()),
             };
             if default && spec == ProviderSpec::plain_default(&spec.workspace, &spec.integration) {
+                live.plain_defaults.push((spec.workspace, spec.integration));
                 continue;
             }
             live.file.providers.push(spec);

@@ -29,7 +29,7 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     } else {
         std::fs::read_to_string(path).map_err(|e| {
             CliError::usage(format!("cannot read `{}`: {e}", path.display())).with_hint(
-                "pass the catalog file with `-f FILE`; `catalog export -o FILE` writes one",
+                "pass the catalog file with `-f FILE`; `catalog export --out FILE` writes one",
             )
         })?
     };

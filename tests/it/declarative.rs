@@ -465,6 +465,23 @@ fn bad_files_are_refused_with_file_line_and_column_before_anything_is_written() 
     );
     assert!(out.stderr.contains("pasted.yaml:4:5"), "{out:?}");
     assert!(!w.everything_seen().contains("sk-pasted-secret-456"));
+    // A secret that cannot be read fails a dry run as it would fail the apply, and the
+    // apply before it writes anything.
+    let f = write(&w, "unset.yaml", "workspaces:\n  - name: early\nintegrations:\n  - slug: a\n    service: openai\n    key: {env: NOPE_UNSET}\n");
+    w.fails(
+        &["apply", "-f", p(&f), "--dry-run"],
+        2,
+        "`NOPE_UNSET`, which is not set",
+    );
+    w.fails(
+        &["apply", "-f", p(&f), "--yes"],
+        2,
+        "`NOPE_UNSET`, which is not set",
+    );
+    assert!(
+        w.run(&["workspaces", "get", "early"]).code == 4,
+        "a workspace was written"
+    );
     // A custom model's price goes with it, and it is not allow-listed.
     let custom = V1.replace(
         "      allow: [gpt-4o]\n",
@@ -1173,4 +1190,34 @@ fn a_service_account_setting_round_trips_as_a_reference() {
     empty.ok(&["export", "--out", p(&b)]);
     assert_eq!(first, std::fs::read_to_string(&b).unwrap());
     assert!(!empty.everything_seen().contains("PRIVATE KEY"));
+}
+
+#[test]
+fn renaming_an_integration_renames_its_default_providers_in_the_same_apply() {
+    let w = World::new(Mode::Embedded);
+    let text = "\
+workspaces: [{name: eng}, {name: research}]
+integrations:
+  - slug: oa
+    name: OpenAI Main
+    service: openai
+    key: {env: PROVIDER_KEY}
+    workspaces: {eng: {}, research: {}}
+";
+    let f = write(&w, "ren.yaml", text);
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    let named = |ws: &str| w.json(&["providers", "get", "oa", "--workspace", ws])["name"].clone();
+    assert_eq!(named("eng"), "OpenAI Main");
+    for new in [
+        text.replace("    name: OpenAI Main\n", ""),
+        text.replace("OpenAI Main", "OpenAI Prod"),
+    ] {
+        let f = write(&w, "ren.yaml", &new);
+        let plan = w.ok(&["plan", "-f", p(&f)]);
+        assert!(plan.stdout.contains("~ provider eng/@oa"), "{plan:?}");
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        let again = w.run(&["plan", "-f", p(&f), "--exit-code"]);
+        assert_eq!(again.code, 0, "the second apply is not a no-op: {again:?}");
+    }
+    assert_eq!(named("research"), "OpenAI Prod");
 }

@@ -110,6 +110,9 @@ pub fn run(ctx: &Ctx, args: ApplyArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // A secret that cannot be read stops the apply before anything is written, and a
+    // dry run the same way.
+    crate::declarative::apply::check_secrets(&plan, &ctx.settings.env)?;
     if args.dry_run {
         if json {
             printer.data(&Report {
