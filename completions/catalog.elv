@@ -1798,7 +1798,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --output 'Output format'
             cand --color 'When to use colour'
             cand --prune 'Also delete what the live catalog has and the file does not mention'
-            cand --exit-code 'Exit 10 when the plan has changes (drift detection in CI); 0 when it has none'
+            cand --exit-code 'Exit 10 when the plan has changes or the live catalog holds objects the file does not mention (drift detection in CI); 0 when it matches the file'
             cand -y 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --yes 'Assume yes for confirmations (needed for destructive commands without a terminal)'
             cand --no-input 'Never prompt; a missing value is an error naming its flag'

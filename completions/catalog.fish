@@ -1475,7 +1475,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand plan" -l color -d 'When 
 always\t''
 never\t''"
 complete -c catalog -n "__fish_catalog_using_subcommand plan" -l prune -d 'Also delete what the live catalog has and the file does not mention'
-complete -c catalog -n "__fish_catalog_using_subcommand plan" -l exit-code -d 'Exit 10 when the plan has changes (drift detection in CI); 0 when it has none'
+complete -c catalog -n "__fish_catalog_using_subcommand plan" -l exit-code -d 'Exit 10 when the plan has changes or the live catalog holds objects the file does not mention (drift detection in CI); 0 when it matches the file'
 complete -c catalog -n "__fish_catalog_using_subcommand plan" -s y -l yes -d 'Assume yes for confirmations (needed for destructive commands without a terminal)'
 complete -c catalog -n "__fish_catalog_using_subcommand plan" -l no-input -d 'Never prompt; a missing value is an error naming its flag'
 complete -c catalog -n "__fish_catalog_using_subcommand plan" -s q -l quiet -d 'Silence status messages on stderr'

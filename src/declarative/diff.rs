@@ -250,8 +250,10 @@ impl Plan {
             ));
         }
         let c = self.counts();
-        if self.is_empty() {
+        if self.is_empty() && (self.not_in_file.is_empty() || self.prune) {
             out.push_str("No changes: the live catalog matches the file.\n");
+        } else if self.is_empty() {
+            out.push_str("No changes to what the file declares.\n");
         } else {
             out.push_str(&format!(
                 "Plan: {} to create, {} to change, {} to delete.\n",

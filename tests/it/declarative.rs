@@ -366,6 +366,25 @@ fn drift_from_an_imperative_command_shows_in_the_next_plan() {
             "{drift:?}"
         );
         assert!(drift.stderr.is_empty(), "{drift:?}");
+        // Access granted by hand is drift too, though the file leaves it alone.
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        w.ok(&[
+            "workspaces",
+            "provision",
+            "research",
+            "--integration",
+            "openai-prod",
+        ]);
+        let drift = w.run(&["plan", "-f", p(&f), "--exit-code"]);
+        assert_eq!(drift.code, 10, "{drift:?}");
+        assert!(
+            drift.stdout.contains("access openai-prod → research")
+                && drift
+                    .stdout
+                    .contains("No changes to what the file declares."),
+            "{drift:?}"
+        );
+        assert!(!drift.stdout.contains("matches the file"), "{drift:?}");
     });
 }
 

@@ -22,7 +22,8 @@ pub struct PlanArgs {
     /// Also delete what the live catalog has and the file does not mention
     #[arg(long)]
     pub prune: bool,
-    /// Exit 10 when the plan has changes (drift detection in CI); 0 when it has none
+    /// Exit 10 when the plan has changes or the live catalog holds objects the file does
+    /// not mention (drift detection in CI); 0 when it matches the file
     #[arg(long)]
     pub exit_code: bool,
 }
@@ -145,6 +146,13 @@ pub fn run(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
     }
     if args.exit_code && !plan.is_empty() {
         return Err(CliError::new(ErrorKind::Changes, "the plan has changes").into());
+    }
+    if args.exit_code && !plan.not_in_file.is_empty() && !plan.prune {
+        return Err(CliError::new(
+            ErrorKind::Changes,
+            "the live catalog holds objects the file does not mention",
+        )
+        .into());
     }
     Ok(())
 }
