@@ -430,11 +430,17 @@ fn secret_refs(g: &IntegrationSpec) -> Vec<(String, SecretRef)> {
     out
 }
 
-/// The secret writes for `targets` (header targets are written together).
-fn secret_writes(g: &IntegrationSpec, targets: &BTreeSet<String>) -> Vec<SecretWrite> {
+/// The secret writes for `targets` (header targets are written together; with
+/// `headers_removed`, the file's headers are written even if none changed, so that the
+/// ones it no longer has go).
+fn secret_writes(
+    g: &IntegrationSpec,
+    targets: &BTreeSet<String>,
+    headers_removed: bool,
+) -> Vec<SecretWrite> {
     let mut out = Vec::new();
     let mut headers = BTreeMap::new();
-    let mut any_header = false;
+    let mut any_header = headers_removed;
     for (t, r) in secret_refs(g) {
         if let Some(h) = t.strip_prefix("custom_headers.") {
             headers.insert(h.to_owned(), r);
@@ -863,10 +869,30 @@ pub fn plan(
                 }
             }
         }
+        // A secret setting or header the file no longer has is removed (headers are
+        // written whole; a setting is cleared). The key stays: an integration needs one.
+        let file_targets: BTreeSet<String> = secret_refs(g).into_iter().map(|(t, _)| t).collect();
+        let mut headers_removed = false;
+        let mut removed_settings = Vec::new();
+        for t in live_refs.keys() {
+            if t == "key" || file_targets.contains(t) {
+                continue;
+            }
+            secret_fields.push(FieldChange {
+                field: t.clone(),
+                old: Some("(secret)".to_owned()),
+                new: None,
+            });
+            if t.starts_with("custom_headers.") {
+                headers_removed = true;
+            } else {
+                removed_settings.push(t.clone());
+            }
+        }
         if live.secret_versions.is_none() {
             versions.clear();
         }
-        let secrets = secret_writes(g, &secret_targets);
+        let secrets = secret_writes(g, &secret_targets, headers_removed);
         match l {
             None => {
                 let mut fields = field_changes(None, Some(&new_view), &[]);
@@ -943,6 +969,11 @@ pub fn plan(
                         delta.insert(k.clone(), Value::Null);
                     }
                     body.configurations = Some(delta);
+                }
+                for t in removed_settings {
+                    body.configurations
+                        .get_or_insert_with(Default::default)
+                        .insert(t, Value::Null);
                 }
                 fields.extend(secret_fields);
                 if !fields.is_empty() {

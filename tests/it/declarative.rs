@@ -1240,3 +1240,49 @@ integrations:
     }
     assert_eq!(named("research"), "OpenAI Prod");
 }
+
+#[test]
+fn a_header_left_out_of_the_file_is_planned_and_removed() {
+    both(|w| {
+        let with = "\
+integrations:
+  - slug: oa
+    service: openai
+    key: {env: PROVIDER_KEY}
+    configuration:
+      custom_headers: {x-a: {env: PROVIDER_KEY}, x-b: {env: ROTATED_KEY}}
+";
+        let f = write(w, "h1.yaml", with);
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        let headers = |w: &World| {
+            let g = w.json(&["integrations", "get", "oa"]);
+            let mut names: Vec<String> = g["configurations"]["masked_custom_headers"]
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
+        assert_eq!(headers(w), ["x-a", "x-b"]);
+        // One header replaced by another: the plan shows both, and only the file's stay.
+        let f = write(
+            w,
+            "h2.yaml",
+            &with.replace("x-b: {env: ROTATED_KEY}", "x-c: {env: ROTATED_KEY}"),
+        );
+        let plan = w.ok(&["plan", "-f", p(&f)]);
+        assert!(
+            plan.stdout.contains("+ custom_headers.x-c")
+                && plan.stdout.contains("- custom_headers.x-b"),
+            "{plan:?}"
+        );
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        assert_eq!(headers(w), ["x-a", "x-c"]);
+        // Every header left out: drift until applied, then none.
+        let f = write(w, "h3.yaml", &with.replace("    configuration:\n      custom_headers: {x-a: {env: PROVIDER_KEY}, x-b: {env: ROTATED_KEY}}\n", ""));
+        assert_eq!(w.run(&["plan", "-f", p(&f), "--exit-code"]).code, 10);
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        assert!(headers(w).is_empty(), "{:?}", headers(w));
+        assert_eq!(w.run(&["plan", "-f", p(&f), "--exit-code"]).code, 0);
+    });
+}
