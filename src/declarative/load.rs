@@ -445,6 +445,9 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
                             "write the value itself",
                         ));
                     }
+                    if known.kind == services::Kind::Deployments {
+                        check_deployment_fields(&p, &field, value)?;
+                    }
                 }
             }
         }
@@ -713,6 +716,42 @@ fn unknown_workspace(p: &Problem<'_>, key: &str, value: &str, field: &str) -> an
         &format!("names workspace `{name}`, which the file does not declare"),
         "declare it under `workspaces` (workspaces are referred to by name)",
     )
+}
+
+/// The fields an Azure deployment takes.
+const DEPLOYMENT_FIELDS: [&str; 5] = [
+    "azure_deployment_name",
+    "azure_api_version",
+    "azure_model_slug",
+    "alias",
+    "is_default",
+];
+
+/// Refuses a field an Azure deployment does not take (a typo would be stored and do
+/// nothing), at its line, with the closest known name.
+fn check_deployment_fields(p: &Problem<'_>, field: &str, value: &Value) -> anyhow::Result<()> {
+    for (i, item) in value.as_array().into_iter().flatten().enumerate() {
+        for key in item.as_object().into_iter().flatten().map(|(k, _)| k) {
+            if DEPLOYMENT_FIELDS.contains(&key.as_str()) {
+                continue;
+            }
+            let fix = match crate::suggest::closest(key, DEPLOYMENT_FIELDS, 1).first() {
+                Some(s) => format!(
+                    "did you mean `{s}`? a deployment takes {}",
+                    DEPLOYMENT_FIELDS.join(", ")
+                ),
+                None => format!("a deployment takes {}", DEPLOYMENT_FIELDS.join(", ")),
+            };
+            return Err(p.at(
+                key,
+                "",
+                &format!("{field}[{i}].{key}"),
+                "an Azure deployment takes no such field",
+                &fix,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A setting (of `kind`) as the service's rules see it: a secret reference stands for
