@@ -217,7 +217,8 @@ impl Plan {
         self.ops.is_empty()
     }
 
-    /// The readable diff: one block per object, then the count line.
+    /// The readable diff: one block per object, then the count line (a changed map of
+    /// settings shown key by key).
     pub fn render(&self, paint: &dyn Fn(&str, &str) -> String) -> String {
         let mut out = String::new();
         for ch in &self.changes {
@@ -231,7 +232,7 @@ impl Plan {
                 colour,
             ));
             out.push('\n');
-            for f in &ch.fields {
+            for f in ch.fields.iter().flat_map(per_key) {
                 let line = match (&f.old, &f.new) {
                     (None, Some(n)) => format!("    + {}: {n}", f.field),
                     (Some(o), None) => format!("    - {}: {o}", f.field),
@@ -637,6 +638,26 @@ fn same_state(a: &ModelState, b: &ModelState) -> bool {
         && a.base == b.base
         && a.host == b.host
         && round(&a.prices) == round(&b.prices)
+}
+
+/// A change of one map into another (both JSON objects) as the changes of its keys
+/// (`configuration.azure_resource_name`); any other change as it is.
+fn per_key(f: &FieldChange) -> Vec<FieldChange> {
+    let object = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok())
+            .filter(Value::is_object)
+    };
+    match (object(&f.old), object(&f.new)) {
+        (Some(o), Some(n)) => field_changes(Some(&o), Some(&n), &[])
+            .into_iter()
+            .map(|c| FieldChange {
+                field: format!("{}.{}", f.field, c.field),
+                ..c
+            })
+            .collect(),
+        _ => vec![f.clone()],
+    }
 }
 
 /// Computes the plan that makes `live` match `file`.

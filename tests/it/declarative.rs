@@ -1290,3 +1290,29 @@ integrations:
         assert_eq!(w.run(&["plan", "-f", p(&f), "--exit-code"]).code, 0);
     });
 }
+
+#[test]
+fn a_changed_setting_is_shown_key_by_key() {
+    let w = World::new(Mode::Embedded);
+    let text = "\
+integrations:
+  - slug: az
+    service: azure-openai
+    key: {env: PROVIDER_KEY}
+    configuration:
+      azure_auth_mode: default
+      azure_resource_name: acme
+      azure_deployment_config:
+        - {azure_deployment_name: d1, azure_model_slug: gpt-4o, azure_api_version: 2024-10-21, is_default: true}
+";
+    let f = write(&w, "az.yaml", text);
+    w.ok(&["apply", "-f", p(&f), "--yes"]);
+    let f = write(&w, "az2.yaml", &text.replace("name: acme", "name: acme2"));
+    let plan = w.ok(&["plan", "-f", p(&f)]);
+    assert!(
+        plan.stdout
+            .contains("~ configuration.azure_resource_name: \"acme\" → \"acme2\""),
+        "{plan:?}"
+    );
+    assert!(!plan.stdout.contains("azure_auth_mode"), "{plan:?}");
+}
