@@ -299,7 +299,7 @@ fn field_changes(old: Option<&Value>, new: Option<&Value>, skip: &[&str]) -> Vec
             continue;
         }
         let (a, b) = (o.get(k), n.get(k));
-        if a != b {
+        if !same(a, b) {
             out.push(FieldChange {
                 field: k.clone(),
                 old: a.map(show),
@@ -638,6 +638,25 @@ fn same_state(a: &ModelState, b: &ModelState) -> bool {
         && a.base == b.base
         && a.host == b.host
         && round(&a.prices) == round(&b.prices)
+}
+
+/// Whether two values are the same, numbers within a part in 10¹² of each other (a
+/// decimal with more digits than a float keeps can come back from the server one unit in
+/// the last place off, and would otherwise show as a change forever).
+fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(Some(x), Some(y)))
+        }
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| same(Some(v), y.get(k)))
+        }
+        _ => a == b,
+    }
 }
 
 /// A change of one map into another (both JSON objects) as the changes of its keys
@@ -1030,6 +1049,10 @@ pub fn plan(
                 Some(&serde_json::to_value(a)?),
                 &[],
             );
+            if old.is_some() && fields.is_empty() {
+                // Different only in a number's last place.
+                continue;
+            }
             staged.push((
                 Change {
                     action: if old.is_some() {

@@ -1316,3 +1316,17 @@ integrations:
     );
     assert!(!plan.stdout.contains("azure_auth_mode"), "{plan:?}");
 }
+
+#[test]
+fn numbers_with_more_digits_than_a_float_keeps_converge() {
+    both(|w| {
+        let f = write(
+            w,
+            "hp.yaml",
+            "workspaces:\n  - name: eng\n    usage_limits: [{type: cost, credit_limit: 1000.123456789123456789}]\nintegrations:\n  - slug: oa\n    service: openai\n    key: {env: PROVIDER_KEY}\n    workspaces:\n      eng: {usage_limits: [{type: cost, credit_limit: 500.987654321987654321}]}\n",
+        );
+        w.ok(&["apply", "-f", p(&f), "--yes"]);
+        let plan = w.run(&["plan", "-f", p(&f), "--exit-code"]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+    });
+}
