@@ -142,6 +142,23 @@ impl Problem<'_> {
         self.at_pos(locate(self.text, key, value), field, message, fix)
     }
 
+    /// [`Self::at`] the last `key: value` of the text: where something declared twice is
+    /// declared again.
+    fn at_last(
+        &self,
+        key: &str,
+        value: &str,
+        field: &str,
+        message: &str,
+        fix: &str,
+    ) -> anyhow::Error {
+        let last = (0..)
+            .map_while(|skip| find_key(self.text, 0, key, value, skip))
+            .last()
+            .unwrap_or_else(|| locate(self.text, key, value));
+        self.at_pos(last, field, message, fix)
+    }
+
     fn at_pos(
         &self,
         (line, column): (usize, usize),
@@ -333,7 +350,7 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
             ));
         }
         if !workspaces.insert(w.name.as_str()) {
-            return Err(p.at(
+            return Err(p.at_last(
                 "name",
                 &w.name,
                 &field,
@@ -356,7 +373,7 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
     for (i, g) in file.integrations.iter().enumerate() {
         let at = format!("integrations[{i}]");
         if !slugs.insert(g.slug.as_str()) {
-            return Err(p.at(
+            return Err(p.at_last(
                 "slug",
                 &g.slug,
                 &format!("{at}.slug"),
@@ -663,7 +680,7 @@ fn check(file: &CatalogFile, text: &str, name: &str) -> anyhow::Result<()> {
             ));
         };
         if !providers.insert((pr.workspace.as_str(), pr.slug.as_str())) {
-            return Err(p.at(
+            return Err(p.at_last(
                 "slug",
                 &pr.slug,
                 &format!("{at}.slug"),

@@ -471,6 +471,17 @@ fn bad_files_are_refused_with_file_line_and_column_before_anything_is_written() 
     let out = w.fails(&["apply", "-f", p(&f), "--yes"], 2, "inline secret");
     assert!(out.stderr.contains("inline.yaml:6:5"), "{out:?}");
     assert!(!w.everything_seen().contains("sk-inline-secret-123"));
+    // Something declared twice is pointed at where it is declared again.
+    let f = write(
+        &w,
+        "twice.yaml",
+        "workspaces:\n  - name: eng\n  - name: eng\n",
+    );
+    w.fails(
+        &["plan", "-f", p(&f)],
+        2,
+        "twice.yaml:3:5: `workspaces[1].name`",
+    );
     // A typo in an Azure deployment is refused at its line, with the name it meant.
     let f = write(&w, "azure.yaml", "integrations:\n  - slug: az\n    service: azure-openai\n    key: {env: PROVIDER_KEY}\n    configuration:\n      azure_auth_mode: default\n      azure_resource_name: acme\n      azure_deployment_config:\n        - azure_deployment_name: gpt4o\n          azure_model_slug: gpt-4o\n          azure_api_version: 2024-10-21\n          is_defualt: true\n");
     let out = w.fails(&["plan", "-f", p(&f)], 2, "azure.yaml:12:11");
