@@ -37,7 +37,7 @@ pub fn read_secret(
         (Some(var), _) => env.named(var).map(str::to_owned).ok_or_else(|| {
             fail(
                 ErrorKind::Usage,
-                format!("`{field}` reads the environment variable `{var}`, which is not set"),
+                format!("`{field}` reads the environment variable `{var}`, which is not set (or is empty)"),
                 Some(&format!(
                     "export {var}=... before applying (secrets never go in the file)"
                 )),
