@@ -90,12 +90,14 @@ fn key_step(key: &ApiKey, workspace_id: &str) -> Step {
 }
 
 /// Runs the gateway's resolution for `model` in `workspace_id` and says where it stops.
+/// `Err` only when what the explanation stands on (the database, Redis) cannot be
+/// reached: that is no answer about the call.
 pub async fn explain(
     state: &AppState,
     workspace_id: &str,
     model: &str,
     key: Option<&ApiKey>,
-) -> Explanation {
+) -> Result<Explanation, GatewayError> {
     let mut steps = Steps::default();
     let explained = |steps: Vec<Step>, limits: Vec<Headroom>| Explanation {
         object: "check".to_owned(),
@@ -105,7 +107,7 @@ pub async fn explain(
         steps,
         limits,
     };
-    let done = |steps: Vec<Step>| explained(steps, Vec::new());
+    let done = |steps: Vec<Step>| Ok(explained(steps, Vec::new()));
     let mut leading = Vec::new();
     if let Some(k) = key {
         let step = key_step(k, workspace_id);
@@ -141,12 +143,13 @@ pub async fn explain(
         });
     let (target, (limits, refusal)) = match resolved {
         Ok(t) => t,
+        Err(e) if e.status == axum::http::StatusCode::SERVICE_UNAVAILABLE => return Err(e),
         Err(e) => return done(with_leading(steps.failed(&e))),
     };
     if let Some(refused) = refusal {
         let mut all = with_leading(steps.passed);
         all.push(refused);
-        return explained(all, limits);
+        return Ok(explained(all, limits));
     }
     steps.at("upstream");
     let prepared = upstream::prepare(&target, Endpoint::ChatCompletions, serde_json::Map::new());
@@ -158,9 +161,9 @@ pub async fn explain(
         Ok(p) => {
             let url = p.url.split('?').next().unwrap_or(&p.url).to_owned();
             steps.pass(format!("would call {} at {url}", target.service));
-            explained(with_leading(steps.passed), limits)
+            Ok(explained(with_leading(steps.passed), limits))
         }
-        Err(e) => explained(with_leading(steps.failed(&e)), limits),
+        Err(e) => Ok(explained(with_leading(steps.failed(&e)), limits)),
     }
 }
 
@@ -196,8 +199,18 @@ fn limits(
         return Ok((Vec::new(), None));
     }
     let now = chrono::Utc::now();
-    let usage = usage_report::of_levels(read, &levels, now)
-        .map_err(|e| GatewayError::internal(format!("cannot read the limits' usage: {e}")))?;
+    let usage = usage_report::of_levels(read, &levels, now).map_err(|e| match e {
+        crate::domain::DomainError::Internal(e)
+            if crate::exit::kind_of(&e) == crate::exit::ErrorKind::Unavailable =>
+        {
+            GatewayError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                format!("{e}; retry shortly"),
+            )
+        }
+        e => GatewayError::internal(format!("cannot read the limits' usage: {e}")),
+    })?;
     let admission = state.store.probe(&ask.entries, now)?;
     let headroom: Vec<Headroom> = ask
         .entries

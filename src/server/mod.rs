@@ -100,7 +100,19 @@ impl AppState {
                         let counters = RedisCounters::connect(redis, &store.redis_namespace()?)?;
                         Arc::new(store.with_shared_counters(counters)?)
                     }
-                    None => Arc::new(store),
+                    None => {
+                        let since = chrono::Utc::now()
+                            - chrono::Duration::from_std(crate::store::postgres::DEAD_AFTER)
+                                .unwrap_or_default();
+                        if let Err(why) = store.claim_database_counters(since)? {
+                            return Err(crate::exit::fail(
+                                crate::exit::ErrorKind::Usage,
+                                why,
+                                Some("start every replica with the same --redis-url (or CATALOG_REDIS_URL)"),
+                            ));
+                        }
+                        Arc::new(store)
+                    }
                 }
             }
         };

@@ -666,8 +666,12 @@ fn while_redis_is_down_calls_get_503_then_resume_with_correct_counters() {
         assert!(text.contains("Redis"), "{text}");
     }
     assert_eq!(gw.up.request_count(), 11, "a call went upstream unadmitted");
-    // Admin reads do not need Redis.
+    // Admin reads do not need Redis; a check, which reads what is held, says it is down.
     assert!(provider(&gw)["usage"]["current_usage"].as_f64().unwrap() > 0.0);
+    let check =
+        gw.w.run(&["check", "@openai-prod/gpt-4o-mini", "--workspace", "eng"]);
+    assert_eq!(check.code, 6, "{check:?}");
+    assert!(check.stderr.contains("Redis"), "{check:?}");
     // An empty Redis comes back: it is seeded from the catalog, and the budget holds.
     redis.restart();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -870,4 +874,48 @@ fn on_redis_settlements_redis_refuses_for_a_while_land_when_it_can() {
     let answers = spread(&[base], &gw.key, 2);
     assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
     assert_counters_agree(&redis, pg, &url);
+}
+
+#[test]
+fn replicas_with_and_without_redis_never_count_apart() {
+    let Some((gw, _others, _pg, url)) = replicas(1, None) else {
+        return;
+    };
+    let Some(redis) = servers::redis() else {
+        return;
+    };
+    limit_provider(&gw, &["--concurrency", "1"]);
+    let base = gw.w.server.as_ref().unwrap().url.clone();
+    assert_eq!(call(&base, &gw.key).0, 200);
+    // A replica with Redis joins: the one without stops admitting, naming why.
+    let redis_url = redis.url();
+    let host = gw.up.host_port();
+    let with = Server::start_on_postgres(
+        gw.w.home.path(),
+        &url,
+        &[
+            ("CATALOG_REDIS_URL", redis_url.as_str()),
+            ("CATALOG_TRUSTED_CUSTOM_HOSTS", host.as_str()),
+        ],
+    );
+    assert_eq!(call(&with.url, &gw.key).0, 200);
+    let (status, text) = call(&base, &gw.key);
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("--redis-url"), "{text}");
+    // And a replica without Redis is not let in beside it.
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::common::BIN)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("CATALOG_HOME", home.path().join("catalog"))
+        .env("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("keep its admission counters in Redis"),
+        "{err}"
+    );
 }

@@ -36,5 +36,12 @@ pub async fn get(
         ),
         None => None,
     };
-    Ok(Json(explain(&state, &ws.id, model, key.as_ref()).await))
+    match explain(&state, &ws.id, model, key.as_ref()).await {
+        Ok(explanation) => Ok(Json(explanation)),
+        Err(e) => Err(ApiError {
+            status: Some(e.status),
+            retry_after: Some(1),
+            ..ApiError::internal(e.message)
+        }),
+    }
 }

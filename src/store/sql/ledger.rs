@@ -318,6 +318,7 @@ pub(super) fn admit(
     now: DateTime<Utc>,
 ) -> StoreResult<Admission> {
     let key = |e: &HoldEntry| (e.scope.key(), e.limit.clone());
+    super::shared::refuse_if_shared(conn)?;
     lock(conn, entries.iter().map(|e| e.scope.key()).collect())?;
     let is_rate = |e: &HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
     let counter_keys: Vec<Key> = entries.iter().filter(|e| !is_rate(e)).map(key).collect();

@@ -42,7 +42,56 @@ fn given(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// Refuses to admit from the database's counters while the catalog's are in Redis (a
+/// replica started without `--redis-url` beside replicas with it would count apart).
+pub(super) fn refuse_if_shared(conn: &dyn Sql) -> StoreResult<()> {
+    let shared = one(
+        conn,
+        "SELECT 1 FROM meta WHERE key = ?1",
+        args![SEED_META],
+        |r| r.get::<i64>(0),
+    )?;
+    match shared {
+        None => Ok(()),
+        Some(_) => Err(StoreError::Internal(anyhow::Error::new(Unavailable(
+            "this catalog's admission counters are in Redis, where its other replicas keep them; this replica runs without --redis-url and admits nothing: restart it with the same --redis-url as the others".to_owned(),
+        )))),
+    }
+}
+
 impl SqlStore {
+    /// For a replica that keeps the admission counters in the database: `Err` naming the
+    /// problem while other replicas of the catalog (seen in the last `window`) keep them
+    /// in Redis; otherwise the counters come back to the database (the next replica with
+    /// `--redis-url` seeds Redis again).
+    pub fn claim_database_counters(&self, since: DateTime<Utc>) -> StoreResult<Result<(), String>> {
+        self.transaction(TxKind::Write, |conn| {
+            let shared = one(
+                conn,
+                "SELECT 1 FROM meta WHERE key = ?1",
+                args![SEED_META],
+                |r| r.get::<i64>(0),
+            )?;
+            if shared.is_none() {
+                return Ok(Ok(()));
+            }
+            let others = rows(
+                conn,
+                "SELECT owner FROM replicas WHERE seen_at >= ?1 AND owner <> ?2",
+                args![crate::api::usage::timestamp(since), owner::this_process()],
+                |r| r.get::<String>(0),
+            )?;
+            if !others.is_empty() {
+                return Ok(Err(format!(
+                    "{} other replica(s) of this catalog keep its admission counters in Redis; a replica without --redis-url would count apart from them",
+                    others.len()
+                )));
+            }
+            exec(conn, "DELETE FROM meta WHERE key = ?1", args![SEED_META])?;
+            Ok(Ok(()))
+        })
+    }
+
     /// Seeds Redis from the catalog unless it already holds the seeding the catalog
     /// names, written by Redis' current run.
     pub(super) fn seed_shared(&self, redis: &RedisCounters) -> StoreResult<()> {
