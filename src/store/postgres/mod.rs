@@ -94,7 +94,9 @@ impl PgStore {
             last_heartbeat: Mutex::new(None),
         };
         // Connect now: an unreachable server or a wrong URL is said at once.
-        let conn = pool.connect()?;
+        let conn = pool
+            .connect()
+            .with_context(|| format!("--database-url {}", redact(url)))?;
         pool.pool.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
         pool.put_back(conn);
         Ok(pool)
@@ -170,9 +172,9 @@ impl PgStore {
         let client = futures_executor::block_on(connecting)
             .context("the PostgreSQL driver stopped")?
             .map_err(|e| {
+                // Callers of the gateway may see this: it names no host.
                 anyhow::Error::new(super::Unavailable(format!(
-                    "the catalog's PostgreSQL database at {} cannot be reached: {}",
-                    redact(&self.url),
+                    "the catalog's PostgreSQL database cannot be reached: {}",
                     cause(&e)
                 )))
             })?;

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use anyhow::Context;
 use redis::{Commands, Connection, RedisError, RedisResult, Script, Value};
 
 use super::{StoreError, StoreResult, Unavailable};
@@ -146,13 +147,11 @@ impl RedisCounters {
             release: Script::new(include_str!("release.lua")),
             set_usage: Script::new(include_str!("set_usage.lua")),
         };
-        counters.with(|c| redis::cmd("PING").query::<String>(c))?;
+        counters
+            .with(|c| redis::cmd("PING").query::<String>(c))
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("--redis-url {}", counters.shown))?;
         Ok(counters)
-    }
-
-    /// The URL, password masked.
-    pub fn shown(&self) -> &str {
-        &self.shown
     }
 
     fn marker_key(&self) -> String {
@@ -266,8 +265,7 @@ impl RedisCounters {
             || e.is_unrecoverable_error();
         if e.kind() == redis::ErrorKind::AuthenticationFailed {
             StoreError::Internal(anyhow::Error::new(Unavailable(format!(
-                "Redis at {} refused the credentials of --redis-url: {e}",
-                self.shown
+                "Redis refused the credentials of --redis-url: {e}"
             ))))
         } else if transient || unreachable {
             let what = if transient {
@@ -275,12 +273,12 @@ impl RedisCounters {
             } else {
                 "cannot be reached"
             };
+            // Callers of the gateway see this: it names no host.
             StoreError::Internal(anyhow::Error::new(Unavailable(format!(
-                "Redis at {}, which keeps the admission counters, {what}: {e}",
-                self.shown
+                "Redis, which keeps the admission counters, {what}: {e}"
             ))))
         } else {
-            StoreError::Internal(anyhow::anyhow!("Redis at {}: {e}", self.shown))
+            StoreError::Internal(anyhow::anyhow!("Redis: {e}"))
         }
     }
 

@@ -311,9 +311,8 @@ impl SqlStore {
         }
         Err(StoreError::Internal(anyhow::Error::new(Unavailable(
             format!(
-            "the admission counters in Redis at {} kept changing while this request was admitted",
-            redis.shown()
-        ),
+                "the admission counters in Redis kept changing while this request was admitted"
+            ),
         ))))
     }
 
@@ -343,6 +342,9 @@ impl SqlStore {
         let n = self.transaction(TxKind::Write, |conn| {
             ledger::recover(conn, alive, Utc::now(), Counting::Shared)
         })?;
+        // A Redis that came back empty is seeded now, not at the next call: usage reports
+        // read it in the meantime.
+        self.seed_shared(redis)?;
         // A hold of a live replica that the catalog does not know after a minute had its
         // settlement land here but not in Redis (which refused for longer than the
         // settlement is retried): seeding again counts exactly what settled.
