@@ -310,9 +310,8 @@ impl SqlStore {
             }
         }
         Err(StoreError::Internal(anyhow::Error::new(Unavailable(
-            format!(
-                "the admission counters in Redis kept changing while this request was admitted"
-            ),
+            "the admission counters in Redis kept changing while this request was admitted"
+                .to_owned(),
         ))))
     }
 
