@@ -43,8 +43,9 @@ pub struct ServeArgs {
     pub database_url: Option<String>,
 
     /// Keep the admission counters replicas share (budgets, rate and concurrency
-    /// limits) in Redis, redis://[:PASSWORD@]HOST[:PORT][/DB]; needs --database-url. Without it, replicas on one PostgreSQL still admit exactly,
-    /// taking turns on the database
+    /// limits) in Redis, redis://[:PASSWORD@]HOST[:PORT][/DB]; needs --database-url, and
+    /// the same on every replica. Without it, replicas on one PostgreSQL still admit
+    /// exactly, taking turns on the database
     #[arg(
         long,
         env = env::CATALOG_REDIS_URL,
