@@ -27,6 +27,7 @@ pub const CATALOG_SHUTDOWN_TIMEOUT: &str = "CATALOG_SHUTDOWN_TIMEOUT";
 pub const CATALOG_TRUSTED_CUSTOM_HOSTS: &str = "CATALOG_TRUSTED_CUSTOM_HOSTS";
 pub const CATALOG_ALERT_WEBHOOKS: &str = "CATALOG_ALERT_WEBHOOKS";
 pub const CATALOG_ALERT_BACKOFF: &str = "CATALOG_ALERT_BACKOFF";
+pub const PGPASSWORD: &str = "PGPASSWORD";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const CI: &str = "CI";
 pub const COLUMNS: &str = "COLUMNS";
@@ -81,6 +82,10 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (
         CATALOG_REDIS_URL,
         "`catalog serve` on PostgreSQL: Redis for the admission counters replicas share, redis://HOST:PORT (as --redis-url)",
+    ),
+    (
+        PGPASSWORD,
+        "`catalog serve` and `catalog db copy` on PostgreSQL: the password when the URL gives none (as libpq reads it)",
     ),
     (
         CATALOG_MASTER_KEY_FILE,

@@ -782,6 +782,12 @@ fn redis_urls_are_checked_and_their_passwords_never_shown() {
         err.contains("postgres://") && !err.contains("hunter2"),
         "{err}"
     );
+    let (code, err) = run(&["--database-url", "postgres://u:hunter2@h:port/x"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("is not a PostgreSQL URL") && !err.contains("hunter2"),
+        "{err}"
+    );
     let (code, err) = run(&[
         "--database-url",
         &url,

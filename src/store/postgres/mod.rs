@@ -56,7 +56,8 @@ struct Conn {
 pub struct PgStore {
     /// Drives the connections; `None` only while the store is dropped.
     runtime: Option<tokio::runtime::Runtime>,
-    url: String,
+    /// What connections are made with: the URL, and `PGPASSWORD` where it gives none.
+    config: tokio_postgres::Config,
     /// Idle connections, and how many are open in all.
     pool: Mutex<(Vec<Conn>, usize)>,
     returned: Condvar,
@@ -85,9 +86,21 @@ impl PgStore {
             .enable_all()
             .build()
             .context("cannot start the PostgreSQL driver")?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            crate::exit::fail(
+                crate::exit::ErrorKind::Usage,
+                format!("{} is not a PostgreSQL URL: {}", redact(url), cause(&e)),
+                Some("write postgres://USER[:PASSWORD]@HOST[:PORT]/DB (a password may come from PGPASSWORD instead)"),
+            )
+        })?;
+        if config.get_password().is_none() {
+            if let Some(password) = std::env::var_os(crate::env_vars::PGPASSWORD) {
+                config.password(password.as_encoded_bytes());
+            }
+        }
         let pool = PgStore {
             runtime: Some(runtime),
-            url: url.to_owned(),
+            config,
             pool: Mutex::new((Vec::new(), 0)),
             returned: Condvar::new(),
             stopped: Mutex::new(HashSet::new()),
@@ -155,13 +168,13 @@ impl PgStore {
     }
 
     fn connect(&self) -> anyhow::Result<Conn> {
-        let url = self.url.clone();
+        let config = self.config.clone();
         let runtime = self
             .runtime
             .as_ref()
             .expect("the driver runs until the store is dropped");
         let connecting = runtime.spawn(async move {
-            let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+            let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(async move {
                 // Ends when the client is dropped or the server goes away; a client
                 // whose connection ended reports itself closed and is not reused.
@@ -172,6 +185,17 @@ impl PgStore {
         let client = futures_executor::block_on(connecting)
             .context("the PostgreSQL driver stopped")?
             .map_err(|e| {
+                let refused = e.code().is_some_and(|c| {
+                    *c == SqlState::INVALID_PASSWORD
+                        || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                }) || cause(&e).contains("password missing");
+                if refused {
+                    return crate::exit::fail(
+                        crate::exit::ErrorKind::Auth,
+                        format!("PostgreSQL refused to let this catalog in: {}", cause(&e)),
+                        Some("check the user and password of the URL (a password may come from PGPASSWORD instead)"),
+                    );
+                }
                 // Callers of the gateway may see this: it names no host.
                 anyhow::Error::new(super::Unavailable(format!(
                     "the catalog's PostgreSQL database cannot be reached: {}",
