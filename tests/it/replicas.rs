@@ -925,3 +925,56 @@ fn replicas_with_and_without_redis_never_count_apart() {
         "{err}"
     );
 }
+
+#[test]
+fn a_postgresql_password_comes_from_pgpassword_and_a_refusal_is_an_authentication_error() {
+    let Some(pg) = servers::postgres() else {
+        return;
+    };
+    let url = pg.create_database();
+    let role = servers::SECURED_ROLE;
+    pg.psql(
+        &url,
+        &format!(
+            "DO $$ BEGIN CREATE ROLE {role} LOGIN PASSWORD 'pw-secret-1';
+             EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        ),
+    );
+    let name = url.rsplit('/').next().unwrap();
+    pg.psql(&url, &format!("ALTER DATABASE {name} OWNER TO {role}"));
+    pg.psql(&url, &format!("ALTER SCHEMA public OWNER TO {role}"));
+    let secured = format!("postgres://{role}@127.0.0.1:{}/{name}", pg.port());
+    let home = tempfile::tempdir().unwrap();
+    let run = |password: Option<&str>| {
+        let mut cmd = std::process::Command::new(crate::common::BIN);
+        cmd.env_clear()
+            .env("HOME", home.path())
+            .env("CATALOG_HOME", home.path().join("catalog"))
+            .env("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                &secured,
+            ]);
+        if let Some(p) = password {
+            cmd.env("PGPASSWORD", p);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for password in [None, Some("wrong")] {
+        let (code, err) = run(password);
+        assert_eq!(code, Some(3), "{err}");
+        assert!(
+            err.contains("PGPASSWORD") && !err.contains("pw-secret-1"),
+            "{err}"
+        );
+    }
+    let server = Server::start_on_postgres(home.path(), &secured, &[("PGPASSWORD", "pw-secret-1")]);
+    assert!(!server.log().contains("pw-secret-1"));
+}

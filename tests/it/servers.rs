@@ -83,6 +83,9 @@ extern "C" fn stop_shared_postgres() {
     }
 }
 
+/// The role of the test PostgreSQL that must authenticate with a password.
+pub const SECURED_ROLE: &str = "secured";
+
 /// A PostgreSQL server on a free loopback port: user `catalog`, trust authentication,
 /// data in a temporary directory. Dropping it stops the server and removes the directory.
 pub struct Postgres {
@@ -120,6 +123,14 @@ impl Postgres {
             // locale, so that the tests behave the same everywhere.
             .args(["--locale=C", "--no-sync"]);
         run(&mut initdb);
+        // The role `secured` (made by the tests that need it) must give its password.
+        let hba = data.join("pg_hba.conf");
+        let trusted = std::fs::read_to_string(&hba).expect("read pg_hba.conf");
+        std::fs::write(
+            &hba,
+            format!("host all {SECURED_ROLE} 127.0.0.1/32 scram-sha-256\n{trusted}"),
+        )
+        .expect("write pg_hba.conf");
 
         for attempt in 1.. {
             let port = free_port();
