@@ -361,6 +361,38 @@ fn killed_mid_load(gw: &Gateway, mut others: Vec<Server>, pg: &Postgres, url: &s
     assert_eq!(call(&gw.w.server.as_ref().unwrap().url, &gw.key).0, 200);
 }
 
+/// `catalog serve --listen 127.0.0.1:0 ARGS` that is to refuse to start, in a clean
+/// environment of `home` and `env`: its exit code and stderr.
+fn refused_serve(
+    home: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String) {
+    let mut cmd = std::process::Command::new(crate::common::BIN);
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("CATALOG_HOME", home.join("catalog"))
+        .env("CATALOG_NO_INPUT", "1")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied());
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "catalog serve did not stop");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_server_on_postgres_refuses_to_start_without_the_master_key_or_with_another() {
     let Some(pg) = servers::postgres() else {
@@ -368,28 +400,7 @@ fn a_server_on_postgres_refuses_to_start_without_the_master_key_or_with_another(
     };
     let url = pg.create_database();
     let home = tempfile::tempdir().unwrap();
-    let run = |env: &[(&str, &str)]| {
-        let mut cmd = std::process::Command::new(crate::common::BIN);
-        cmd.env_clear()
-            .env("HOME", home.path())
-            .env("CATALOG_HOME", home.path().join("catalog"))
-            .env("CATALOG_NO_INPUT", "1")
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url]);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "catalog serve did not stop");
-            thread::sleep(Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |env: &[(&str, &str)]| refused_serve(home.path(), &["--database-url", &url], env);
     let (code, err) = run(&[]);
     assert_ne!(code, Some(0));
     assert!(
@@ -476,16 +487,12 @@ fn db_copy_moves_a_file_catalog_to_postgres_whole() {
     );
     // The copy's secrets open only with the key they were sealed with.
     let stranger = tempfile::tempdir().unwrap();
-    let refused = std::process::Command::new(crate::common::BIN)
-        .env_clear()
-        .env("HOME", stranger.path())
-        .env("CATALOG_HOME", stranger.path())
-        .env("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert_ne!(refused.status.code(), Some(0));
+    let (code, err) = refused_serve(
+        stranger.path(),
+        &["--database-url", &url],
+        &[("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)],
+    );
+    assert_ne!(code, Some(0));
     assert!(
         err.contains("is not the one this catalog's secrets are sealed with"),
         "{err}"
@@ -746,19 +753,10 @@ fn redis_urls_are_checked_and_their_passwords_never_shown() {
     let url = pg.create_database();
     let home = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(crate::common::BIN)
-            .env_clear()
-            .env("HOME", home.path())
-            .env("CATALOG_HOME", home.path().join("catalog"))
-            .env("CATALOG_NO_INPUT", "1")
-            .env("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
+        refused_serve(
+            home.path(),
+            args,
+            &[("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)],
         )
     };
     let (code, err) = run(&["--redis-url", "redis://127.0.0.1:1"]);
@@ -910,16 +908,12 @@ fn replicas_with_and_without_redis_never_count_apart() {
     assert!(text.contains("--redis-url"), "{text}");
     // And a replica without Redis is not let in beside it.
     let home = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(crate::common::BIN)
-        .env_clear()
-        .env("HOME", home.path())
-        .env("CATALOG_HOME", home.path().join("catalog"))
-        .env("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = refused_serve(
+        home.path(),
+        &["--database-url", &url],
+        &[("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)],
+    );
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("keep its admission counters in Redis"),
         "{err}"
@@ -946,26 +940,9 @@ fn a_postgresql_password_comes_from_pgpassword_and_a_refusal_is_an_authenticatio
     let secured = format!("postgres://{role}@127.0.0.1:{}/{name}", pg.port());
     let home = tempfile::tempdir().unwrap();
     let run = |password: Option<&str>| {
-        let mut cmd = std::process::Command::new(crate::common::BIN);
-        cmd.env_clear()
-            .env("HOME", home.path())
-            .env("CATALOG_HOME", home.path().join("catalog"))
-            .env("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                &secured,
-            ]);
-        if let Some(p) = password {
-            cmd.env("PGPASSWORD", p);
-        }
-        let out = cmd.output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let mut env = vec![("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)];
+        env.extend(password.map(|p| ("PGPASSWORD", p)));
+        refused_serve(home.path(), &["--database-url", &secured], &env)
     };
     for password in [None, Some("wrong")] {
         let (code, err) = run(password);

@@ -14,6 +14,16 @@ use crate::store::{
 };
 
 /// A connection in a transaction (a read snapshot or a write transaction).
+/// A setting of the catalog's `meta` table.
+pub(super) fn meta(conn: &dyn Sql, key: &str) -> StoreResult<Option<String>> {
+    one(
+        conn,
+        "SELECT value FROM meta WHERE key = ?1",
+        args![key],
+        |r| r.get(0),
+    )
+}
+
 pub(super) trait Db {
     fn db(&self) -> &dyn Sql;
     /// Admission counters shared in Redis: what requests in flight hold is there.
@@ -117,12 +127,7 @@ pub(super) fn sealed_by(dialect: Dialect) -> &'static str {
 
 impl<T: Db> StoreRead for T {
     fn meta(&mut self, key: &str) -> StoreResult<Option<String>> {
-        one(
-            self.db(),
-            "SELECT value FROM meta WHERE key = ?1",
-            args![key],
-            |r| r.get(0),
-        )
+        meta(self.db(), key)
     }
 
     fn sealed_counts(&mut self) -> StoreResult<Vec<(Option<String>, u64)>> {

@@ -16,7 +16,8 @@
 use chrono::{DateTime, Utc};
 
 use super::ledger::{self, Counter, Counting, Held};
-use super::{args, exec, one, rows, Sql, SqlStore, TxKind};
+use super::read::meta;
+use super::{args, exec, rows, Sql, SqlStore, TxKind};
 use crate::admission::rate;
 use crate::store::redis::{Entry, Marker, Outcome, RedisCounters, Seed};
 use crate::store::{
@@ -45,13 +46,7 @@ fn given(text: String) -> Option<String> {
 /// Refuses to admit from the database's counters while the catalog's are in Redis (a
 /// replica started without `--redis-url` beside replicas with it would count apart).
 pub(super) fn refuse_if_shared(conn: &dyn Sql) -> StoreResult<()> {
-    let shared = one(
-        conn,
-        "SELECT 1 FROM meta WHERE key = ?1",
-        args![SEED_META],
-        |r| r.get::<i64>(0),
-    )?;
-    match shared {
+    match meta(conn, SEED_META)? {
         None => Ok(()),
         Some(_) => Err(StoreError::Internal(anyhow::Error::new(Unavailable(
             "this catalog's admission counters are in Redis, where its other replicas keep them; this replica runs without --redis-url and admits nothing: restart it with the same --redis-url as the others".to_owned(),
@@ -66,13 +61,7 @@ impl SqlStore {
     /// `--redis-url` seeds Redis again).
     pub fn claim_database_counters(&self, since: DateTime<Utc>) -> StoreResult<Result<(), String>> {
         self.transaction(TxKind::Write, |conn| {
-            let shared = one(
-                conn,
-                "SELECT 1 FROM meta WHERE key = ?1",
-                args![SEED_META],
-                |r| r.get::<i64>(0),
-            )?;
-            if shared.is_none() {
+            if meta(conn, SEED_META)?.is_none() {
                 return Ok(Ok(()));
             }
             let others = rows(
@@ -121,12 +110,7 @@ impl SqlStore {
         }
         self.transaction(TxKind::Write, |conn| {
             let (marker, run_id) = redis.marker()?;
-            let named: Option<String> = one(
-                conn,
-                "SELECT value FROM meta WHERE key = ?1",
-                args![SEED_META],
-                |r| r.get(0),
-            )?;
+            let named = meta(conn, SEED_META)?;
             if let (false, Some(m)) = (force, marker.clone()) {
                 if m.run_id == run_id && named.as_deref() == Some(m.seed.as_str()) {
                     redis.confirm(m);

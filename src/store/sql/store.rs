@@ -37,13 +37,7 @@ impl SqlStore {
     /// copy of a catalog (same organisation) pointed at the same Redis gets its own.
     pub fn redis_namespace(&self) -> StoreResult<String> {
         self.transaction(TxKind::Write, |conn| {
-            let found: Option<String> = super::one(
-                conn,
-                "SELECT value FROM meta WHERE key = ?1",
-                super::args![NAMESPACE_META],
-                |r| r.get(0),
-            )?;
-            if let Some(found) = found {
+            if let Some(found) = super::read::meta(conn, NAMESPACE_META)? {
                 return Ok(found);
             }
             let made = uuid::Uuid::new_v4().simple().to_string();
