@@ -9,6 +9,13 @@ use crate::api::usage::UsageState;
 use crate::api::virtual_key::VirtualKey;
 use crate::store::{ProviderRecord, VirtualKeyRecord};
 
+/// When a stored `expires_at` passes (none: never, or not a time).
+pub fn expiry(expires_at: Option<&str>) -> Option<DateTime<Utc>> {
+    expires_at
+        .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
+        .map(|e| e.with_timezone(&Utc))
+}
+
 /// What a provider or key can do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -51,9 +58,7 @@ impl Status {
         usage: Option<&UsageState>,
         now: DateTime<Utc>,
     ) -> Status {
-        let expired = expires_at
-            .and_then(|e| DateTime::parse_from_rfc3339(e).ok())
-            .is_some_and(|e| e < now);
+        let expired = expiry(expires_at).is_some_and(|e| e < now);
         let exhausted = matches!((limits, usage), (Some(l), Some(u)) if u.exhausted || u.current_usage >= l.credit_limit);
         if revoked {
             Status::Disabled

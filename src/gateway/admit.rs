@@ -86,34 +86,63 @@ impl Settlements {
     }
 }
 
-/// The caller's own levels: its API key (none for the embedded CLI) and its workspace.
-pub fn caller_levels(workspace: Option<&Workspace>, key: Option<&ApiKey>) -> Vec<Level> {
-    let mut levels = Vec::new();
-    if let Some(k) = key {
-        levels.push(Level::of_api_key(k, masked(&k.id)));
-    }
-    if let Some(w) = workspace {
-        levels.push(Level::of_workspace(w));
-    }
-    levels
+/// What the caller's workspace brings to admission: its own limits, and the policies in
+/// its scope.
+pub struct Scope {
+    pub workspace: Option<Workspace>,
+    pub policies: Vec<policies::Policy>,
 }
 
-/// The levels the policies in the caller's scope add for a request to `target`.
-pub fn policy_levels(
-    read: &mut dyn crate::store::StoreRead,
-    workspace: Option<&Workspace>,
+impl Scope {
+    pub fn read(
+        read: &mut dyn crate::store::StoreRead,
+        workspace_id: &str,
+    ) -> Result<Scope, GatewayError> {
+        let workspace = read.workspace(workspace_id)?;
+        let policies = match &workspace {
+            Some(w) => read.policies_in_scope(&w.id)?,
+            None => Vec::new(),
+        };
+        Ok(Scope {
+            workspace,
+            policies,
+        })
+    }
+}
+
+/// Every level a request to `target` is held at, in the order admission checks them: the
+/// caller's API key (none for the embedded CLI) and workspace, the target's integration,
+/// access and provider, then the policies that apply to it.
+pub fn levels(
+    scope: &Scope,
     key: Option<&ApiKey>,
     target: &super::resolve::Target,
     metadata: &std::collections::BTreeMap<String, String>,
     config: Option<(String, String)>,
-) -> Result<Vec<Level>, GatewayError> {
-    let Some(ws) = workspace else {
-        return Ok(Vec::new());
-    };
-    let all = read.policies_in_scope(&ws.id)?;
-    if all.is_empty() {
-        return Ok(Vec::new());
+) -> Vec<Level> {
+    let mut levels = Vec::new();
+    if let Some(k) = key {
+        levels.push(Level::of_api_key(k, masked(&k.id)));
     }
+    if let Some(w) = &scope.workspace {
+        levels.push(Level::of_workspace(w));
+    }
+    levels.extend(target.levels.iter().cloned());
+    levels.extend(policy_levels(scope, key, target, metadata, config));
+    levels
+}
+
+/// The levels the policies in the caller's scope add for a request to `target`.
+fn policy_levels(
+    scope: &Scope,
+    key: Option<&ApiKey>,
+    target: &super::resolve::Target,
+    metadata: &std::collections::BTreeMap<String, String>,
+    config: Option<(String, String)>,
+) -> Vec<Level> {
+    let (Some(ws), false) = (&scope.workspace, scope.policies.is_empty()) else {
+        return Vec::new();
+    };
     let defaults =
         |d: Option<&crate::api::workspace::WorkspaceDefaults>| d.and_then(|d| d.metadata.clone());
     let subject = policies::Subject {
@@ -128,7 +157,7 @@ pub fn policy_levels(
             defaults(ws.defaults.as_ref()).as_ref(),
         ),
     };
-    Ok(policies::levels(&all, &subject, masked))
+    policies::levels(&scope.policies, &subject, masked)
 }
 
 /// What a request asks the ledger to hold.

@@ -179,18 +179,9 @@ fn limits(
     steps: &mut Steps,
 ) -> Result<(Vec<Headroom>, Option<Step>), GatewayError> {
     steps.at("limits");
-    let workspace = read.workspace(workspace_id)?;
-    let mut levels = admit::caller_levels(workspace.as_ref(), key);
-    levels.extend(target.levels.iter().cloned());
+    let scope = admit::Scope::read(read, workspace_id)?;
     // Policies as they apply to a request without metadata of its own.
-    levels.extend(admit::policy_levels(
-        read,
-        workspace.as_ref(),
-        key,
-        target,
-        &Default::default(),
-        None,
-    )?);
+    let levels = admit::levels(&scope, key, target, &Default::default(), None);
     let typical = demand::typical(target.max_output_tokens, target.max_input_tokens);
     let prices = Prices::of(target.pricing.as_ref());
     let ask = admit::ask(&levels, typical, prices, &target.model)?;

@@ -4,13 +4,17 @@
 //! opens the credentials in memory and calls the provider in its own wire protocol.
 //!
 //! Resolution and refusals follow Portkey's gateway, so its SDKs and OpenAI's work
-//! unchanged. The async workers never block: catalog reads run on the blocking pool,
-//! upstream calls are async and streams pass through as they arrive.
+//! unchanged. What a request resolves is kept while the catalog is unchanged
+//! ([`cache`]). The async workers never wait on a network or a lock held by another
+//! process: catalog reads and admission run on the blocking pool (a file catalog's
+//! version, a read of microseconds, is read in place), upstream calls are async and
+//! streams pass through as they arrive.
 
 pub mod admit;
 pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
+pub mod cache;
 pub mod chat;
 pub mod check;
 pub mod error;
@@ -23,6 +27,7 @@ pub mod sse;
 pub mod upstream;
 pub mod usage;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -79,6 +84,7 @@ pub struct Gateway {
     client: reqwest::Client,
     trusted: Vec<TrustedHost>,
     pub settlements: admit::Settlements,
+    resolutions: cache::Resolutions,
 }
 
 impl Gateway {
@@ -92,6 +98,7 @@ impl Gateway {
             client,
             trusted,
             settlements: admit::Settlements::default(),
+            resolutions: cache::Resolutions::default(),
         })
     }
 }
@@ -267,6 +274,60 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
+/// The catalog's version now: what the gateway keeps from older versions is forgotten.
+async fn sync(state: &AppState) -> Result<(), GatewayError> {
+    let version = if state.store.local() {
+        state.store.catalog_version()?
+    } else {
+        let s = state.clone();
+        blocking(move || Ok(s.store.catalog_version()?)).await?
+    };
+    state.gateway.resolutions.at(&version);
+    Ok(())
+}
+
+/// The catalog's version a read snapshot sees.
+fn version_of(read: &mut dyn crate::store::StoreRead) -> Result<String, GatewayError> {
+    Ok(read
+        .meta(crate::store::CATALOG_VERSION)?
+        .unwrap_or_default())
+}
+
+fn key_refused(e: IdentifyError) -> GatewayError {
+    match e {
+        IdentifyError::Refused(KeyRefusal::Expired) => {
+            GatewayError::unauthorized("01", KeyRefusal::Expired.message())
+        }
+        IdentifyError::Refused(r) => GatewayError::unauthorized("03", r.message()),
+        IdentifyError::Store(e) => e.into(),
+    }
+}
+
+/// The stored API key the request presents.
+async fn presented_key(state: &AppState, request: &Request) -> Result<Arc<ApiKey>, GatewayError> {
+    let presented = auth::presented_key(&request.headers)
+        .filter(|k| !k.is_empty())
+        .ok_or(IdentifyError::Refused(KeyRefusal::Missing))
+        .map_err(key_refused)?;
+    let hash = crate::crypto::hash_api_key(&presented);
+    if let Some(key) = state.gateway.resolutions.key(&hash) {
+        return Ok(key);
+    }
+    let s = state.clone();
+    blocking(move || {
+        let mut read = s.store.read()?;
+        let version = version_of(&mut *read)?;
+        let key = read
+            .api_key_by_hash(&hash)?
+            .ok_or(IdentifyError::Refused(KeyRefusal::Invalid))
+            .map_err(key_refused)?;
+        let key = Arc::new(key);
+        s.gateway.resolutions.keep_key(&version, hash, key.clone());
+        Ok(key)
+    })
+    .await
+}
+
 /// The workspace the caller calls for, and its API key (none for the embedded CLI).
 async fn caller_workspace(
     state: &AppState,
@@ -280,17 +341,8 @@ async fn caller_workspace(
             .map(|w| (w.to_owned(), None))
             .ok_or_else(|| GatewayError::invalid("name the workspace to call for"));
     }
-    let (s, h) = (state.clone(), request.headers.clone());
-    let principal = blocking(move || {
-        auth::identify(&s, &h).map_err(|e| match e {
-            IdentifyError::Refused(KeyRefusal::Expired) => {
-                GatewayError::unauthorized("01", KeyRefusal::Expired.message())
-            }
-            IdentifyError::Refused(r) => GatewayError::unauthorized("03", r.message()),
-            IdentifyError::Store(e) => e.into(),
-        })
-    })
-    .await?;
+    let key = presented_key(state, request).await?;
+    let principal = auth::judge(ApiKey::clone(&key)).map_err(key_refused)?;
     match principal {
         Principal::Workspace { key, workspace_id } => {
             if !key.scopes.iter().any(|s| s == SCOPE) {
@@ -437,6 +489,7 @@ async fn run(
     endpoint: Endpoint,
     log: &mut LogLine,
 ) -> Result<route::Routed, GatewayError> {
+    sync(state).await?;
     let (workspace, key) = caller_workspace(state, request).await?;
     log.base.workspace = workspace.clone();
     let body: Map<String, Value> = serde_json::from_slice(&request.body).map_err(|e| {
@@ -569,49 +622,30 @@ async fn attempt(
     timeout: Option<Duration>,
     base: LogBase,
 ) -> Result<Answer, GatewayError> {
-    let s = state.clone();
-    let named = leaf.named.clone();
     body.extend(leaf.params.override_params);
+    let (target, scope) = resolved(state, &caller.workspace, leaf.named.clone()).await?;
+    let levels = admit::levels(
+        &scope,
+        caller.key.as_ref(),
+        &target,
+        &caller.metadata,
+        caller.config.clone(),
+    );
+    let demand = admission::demand::of_request(
+        &body,
+        matches!(endpoint, Endpoint::ChatCompletions),
+        target.max_output_tokens,
+        target.max_input_tokens,
+    );
+    let prices = admission::price::Prices::of(target.pricing.as_ref());
+    let ask = admit::ask(&levels, demand, prices, &target.model)?;
     let hold_id = uuid::Uuid::new_v4().to_string();
-    let id = hold_id.clone();
-    let chat = matches!(endpoint, Endpoint::ChatCompletions);
-    let (target, body, ask, first) = blocking(move || {
-        let mut read = s.store.read()?;
-        let target = resolve::target(
-            &s,
-            &mut *read,
-            &caller.workspace,
-            &named,
-            &mut resolve::Steps::default(),
-        )?;
-        let workspace = read.workspace(&caller.workspace)?;
-        let mut levels = admit::caller_levels(workspace.as_ref(), caller.key.as_ref());
-        levels.extend(target.levels.iter().cloned());
-        levels.extend(admit::policy_levels(
-            &mut *read,
-            workspace.as_ref(),
-            caller.key.as_ref(),
-            &target,
-            &caller.metadata,
-            caller.config.clone(),
-        )?);
-        drop(read);
-        let demand = admission::demand::of_request(
-            &body,
-            chat,
-            target.max_output_tokens,
-            target.max_input_tokens,
-        );
-        let prices = admission::price::Prices::of(target.pricing.as_ref());
-        let ask = admit::ask(&levels, demand, prices, &target.model)?;
-        let first = if ask.entries.is_empty() {
-            Admission::Admitted
-        } else {
-            s.store.admit(&id, &ask.entries, chrono::Utc::now())?
-        };
-        Ok((target, body, ask, first))
-    })
-    .await?;
+    let first = if ask.entries.is_empty() {
+        Admission::Admitted
+    } else {
+        let (s, id, entries) = (state.clone(), hold_id.clone(), ask.entries.clone());
+        blocking(move || Ok(s.store.admit(&id, &entries, chrono::Utc::now())?)).await?
+    };
     if let Some(host) = &leaf.params.custom_host {
         // The caller's config must not send the provider's stored credentials elsewhere.
         let own = target
@@ -637,6 +671,37 @@ async fn attempt(
     let held = admit::hold(state, hold_id, ask, first).await?;
     let prepared = upstream::prepare(&target, endpoint, body)?;
     call(state, &target, prepared, timeout, base, held).await
+}
+
+/// `named` resolved for a caller of `workspace`, and the workspace's scope: as kept while
+/// the catalog is unchanged, else read now (and kept).
+async fn resolved(
+    state: &AppState,
+    workspace: &str,
+    named: resolve::Named,
+) -> Result<(Arc<Target>, Arc<admit::Scope>), GatewayError> {
+    let resolutions = &state.gateway.resolutions;
+    let kept = named.model.as_deref().and_then(|model| {
+        let target = resolutions.target(workspace, &named.slug, model, chrono::Utc::now())?;
+        Some((target, resolutions.scope(workspace)?))
+    });
+    if let Some(kept) = kept {
+        return Ok(kept);
+    }
+    let (s, ws) = (state.clone(), workspace.to_owned());
+    blocking(move || {
+        let mut read = s.store.read()?;
+        let version = version_of(&mut *read)?;
+        let target = resolve::target(&s, &mut *read, &ws, &named, &mut resolve::Steps::default())?;
+        let target = Arc::new(target);
+        let scope = Arc::new(admit::Scope::read(&mut *read, &ws)?);
+        let resolutions = &s.gateway.resolutions;
+        let model = target.model.clone();
+        resolutions.keep_target(&version, (&ws, &named.slug, &model), target.clone());
+        resolutions.keep_scope(&version, &ws, scope.clone());
+        Ok((target, scope))
+    })
+    .await
 }
 
 /// `x-portkey-request-timeout` in milliseconds.

@@ -176,6 +176,8 @@ pub struct Target {
     /// The limits of the integration, its access for the workspace and the provider (or
     /// virtual key).
     pub levels: Vec<Level>,
+    /// When the provider (or virtual key) expires: this resolution holds until then.
+    pub expires: Option<chrono::DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Target {
@@ -393,6 +395,7 @@ fn provider_target(
         Level::of_provider(p),
     ];
     Ok(Target {
+        expires: crate::domain::status::expiry(p.expires_at.as_deref()),
         slug: p.slug.clone(),
         service,
         integration: Some(integration.public.slug.clone()),
@@ -451,6 +454,7 @@ fn virtual_key_target(
     let spec = Registry::builtin().find(&service, &model);
     let levels = vec![Level::of_virtual_key(v)];
     Ok(Target {
+        expires: crate::domain::status::expiry(v.expires_at.as_deref()),
         slug: v.slug.clone(),
         integration: None,
         levels,

@@ -82,7 +82,8 @@ impl Principal {
     }
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<String> {
+/// The key a request presents: `x-portkey-api-key`, else `Authorization: Bearer`.
+pub fn presented_key(headers: &HeaderMap) -> Option<String> {
     if let Some(v) = headers
         .get("x-portkey-api-key")
         .and_then(|v| v.to_str().ok())
@@ -145,6 +146,11 @@ pub fn identify(state: &AppState, headers: &HeaderMap) -> Result<Principal, Iden
         .read()?
         .api_key_by_hash(&hash_api_key(&key))?
         .ok_or(IdentifyError::Refused(KeyRefusal::Invalid))?;
+    judge(record)
+}
+
+/// The caller a stored key makes, now: refused once it has expired.
+pub fn judge(record: ApiKey) -> Result<Principal, IdentifyError> {
     if let Some(expires) = record
         .expires_at
         .as_deref()

@@ -387,6 +387,10 @@ impl<'de> Deserialize<'de> for UsageScope {
 /// The budget counter of a scope (its usage in the current window).
 pub const BUDGET: &str = "budget";
 
+/// The `meta` setting every admin write changes (to a value never used before): a
+/// process that keeps what it read of the catalog compares it before using that again.
+pub const CATALOG_VERSION: &str = "catalog_version";
+
 /// Everything that can be read, in a read snapshot or inside a write transaction.
 pub trait StoreRead {
     fn meta(&mut self, key: &str) -> StoreResult<Option<String>>;
@@ -572,6 +576,16 @@ pub trait Store: Send + Sync {
     fn read(&self) -> StoreResult<Box<dyn StoreRead + '_>>;
     /// A write transaction; writers take turns, readers never wait for them.
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>>;
+    /// The catalog's version ([`CATALOG_VERSION`]): the same value means that no admin
+    /// write has landed since, in any process or replica.
+    fn catalog_version(&self) -> StoreResult<String> {
+        Ok(self.read()?.meta(CATALOG_VERSION)?.unwrap_or_default())
+    }
+    /// Whether reading the catalog stays on this machine (a file, no network), so a
+    /// short read may run where waiting is not allowed.
+    fn local(&self) -> bool {
+        false
+    }
 
     /// Holds every entry's amount at once, or nothing: the first entry (in the order
     /// given) that does not fit refuses the whole hold. An admitted hold is durable

@@ -353,4 +353,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
            PERFORM pg_advisory_xact_lock(hashtextextended(s, 0));
         END LOOP;
      END $$;"#,
+    // 3: the catalog's version, changed by every admin write (`store::CATALOG_VERSION`):
+    // the gateway keeps what it resolved while it is unchanged. Builds that do not
+    // change it refuse this schema.
+    r#"INSERT INTO meta(key, value) VALUES ('catalog_version', 'initial')
+        ON CONFLICT(key) DO NOTHING;"#,
 ];

@@ -338,6 +338,10 @@ pub enum TxKind {
 /// An engine's connections.
 pub trait Pool: Send + Sync {
     fn begin(&self, kind: TxKind) -> StoreResult<Box<dyn TxConn + '_>>;
+    /// Whether the database is a file of this machine.
+    fn local(&self) -> bool {
+        false
+    }
     /// Whether the owner of a hold or a claimed delivery (see [`crate::store::owner`])
     /// may still be running: by default, a process of this machine.
     fn alive(&self, owner: &str) -> bool {

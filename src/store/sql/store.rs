@@ -109,6 +109,10 @@ impl Store for SqlStore {
         )))
     }
 
+    fn local(&self) -> bool {
+        self.pool.local()
+    }
+
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>> {
         Ok(Box::new(SqlTx::new(
             self.pool.begin(TxKind::Write)?,

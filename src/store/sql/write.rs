@@ -704,6 +704,13 @@ impl StoreTx for SqlTx<'_> {
         if let Some((redis, changes)) = &self.shared {
             redis.set_usage(changes)?;
         }
+        self.exec(
+            "UPDATE meta SET value = ?2 WHERE key = ?1",
+            args![
+                crate::store::CATALOG_VERSION,
+                uuid::Uuid::new_v4().simple().to_string()
+            ],
+        )?;
         let committed = self.conn.commit();
         if let (Err(_), Some((redis, changes))) = (&committed, &self.shared) {
             if !changes.is_empty() {

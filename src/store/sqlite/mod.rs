@@ -105,6 +105,10 @@ impl SqliteStore {
 }
 
 impl Pool for SqliteStore {
+    fn local(&self) -> bool {
+        true
+    }
+
     fn begin(&self, kind: TxKind) -> StoreResult<Box<dyn TxConn + '_>> {
         match kind {
             TxKind::Read => {

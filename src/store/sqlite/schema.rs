@@ -297,6 +297,11 @@ const MIGRATIONS: &[&str] = &[
         WHEN substr(NEW.secrets, 1, 1) = x'02' AND NOT (lower(hex(substr(NEW.secrets, 2, 8)))
             IN (SELECT value FROM meta WHERE key IN ('master_key_check', 'master_key_previous_check')))
      BEGIN SELECT RAISE(ABORT, 'a secret sealed under a master key this catalog does not record'); END;",
+    // 13: the catalog's version, changed by every admin write (`store::CATALOG_VERSION`):
+    // the gateway keeps what it resolved while it is unchanged. Builds that do not
+    // change it refuse this schema.
+    "INSERT INTO meta(key, value) VALUES ('catalog_version', 'initial')
+        ON CONFLICT(key) DO NOTHING;",
 ];
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
