@@ -362,6 +362,7 @@ mod tests {
 
     fn bedrock(config: Value, key: Option<&str>) -> Target {
         Target {
+            expires: None,
             slug: "aws".into(),
             service: "bedrock".into(),
             integration: Some("aws".into()),

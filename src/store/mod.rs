@@ -578,9 +578,7 @@ pub trait Store: Send + Sync {
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>>;
     /// The catalog's version ([`CATALOG_VERSION`]): the same value means that no admin
     /// write has landed since, in any process or replica.
-    fn catalog_version(&self) -> StoreResult<String> {
-        Ok(self.read()?.meta(CATALOG_VERSION)?.unwrap_or_default())
-    }
+    fn catalog_version(&self) -> StoreResult<String>;
     /// Whether reading the catalog stays on this machine (a file, no network), so a
     /// short read may run where waiting is not allowed.
     fn local(&self) -> bool {

@@ -1348,15 +1348,17 @@ fn postgres_migrates_from_empty_and_from_every_earlier_schema_once() {
         organisations.iter().all(|o| *o == organisations[0]),
         "{organisations:?}"
     );
-    assert_eq!(versions(), "1,2");
-    // A catalog at schema 1 gets schema 2 on its next start, and admits with it.
+    assert_eq!(versions(), "1,2,3");
+    // A catalog at schema 1 gets schemas 2 and 3 on its next start, and admits with them.
     pg.psql(
         &url,
-        "DELETE FROM catalog_schema WHERE version = 2; DROP FUNCTION catalog_lock_scopes(TEXT)",
+        "DELETE FROM catalog_schema WHERE version >= 2; DROP FUNCTION catalog_lock_scopes(TEXT);
+         DELETE FROM meta WHERE key = 'catalog_version'",
     );
     assert_eq!(versions(), "1");
     let store = PgStore::open(&url).unwrap();
-    assert_eq!(versions(), "1,2");
+    assert_eq!(versions(), "1,2,3");
+    assert!(!store.catalog_version().unwrap().is_empty());
     let scope = UsageScope::Provider("p1".into());
     let now = chrono::Utc::now();
     assert_eq!(
@@ -1368,12 +1370,12 @@ fn postgres_migrates_from_empty_and_from_every_earlier_schema_once() {
     assert_eq!(store.organisation_id(), organisations[0]);
     drop(store);
     // A schema this build does not know is refused, and left as it is.
-    pg.psql(&url, "INSERT INTO catalog_schema(version) VALUES (3)");
+    pg.psql(&url, "INSERT INTO catalog_schema(version) VALUES (4)");
     let err = PgStore::open(&url)
         .err()
         .expect("a newer schema is refused");
     assert!(format!("{err:#}").contains("newer catalog"), "{err:#}");
-    assert_eq!(versions(), "1,2,3");
+    assert_eq!(versions(), "1,2,3,4");
 }
 
 #[test]

@@ -183,11 +183,14 @@ fn copy(src: &dyn Sql, dst: &dyn Sql) -> anyhow::Result<Copied> {
 }
 
 /// The rows of `table` a new catalog has before anything is put in it.
-fn not_bookkeeping(table: &str) -> &'static str {
+fn not_bookkeeping(table: &str) -> String {
     if table == "meta" {
-        "key <> 'organisation_id'"
+        format!(
+            "key NOT IN ('organisation_id', '{}')",
+            crate::store::CATALOG_VERSION
+        )
     } else {
-        "true"
+        "true".to_owned()
     }
 }
 

@@ -342,6 +342,11 @@ pub trait Pool: Send + Sync {
     fn local(&self) -> bool {
         false
     }
+    /// The catalog's version (see [`crate::store::Store::catalog_version`]).
+    fn catalog_version(&self) -> StoreResult<String> {
+        let tx = self.begin(TxKind::Read)?;
+        Ok(read::meta(&*tx, crate::store::CATALOG_VERSION)?.unwrap_or_default())
+    }
     /// Whether the owner of a hold or a claimed delivery (see [`crate::store::owner`])
     /// may still be running: by default, a process of this machine.
     fn alive(&self, owner: &str) -> bool {

@@ -113,6 +113,10 @@ impl Store for SqlStore {
         self.pool.local()
     }
 
+    fn catalog_version(&self) -> StoreResult<String> {
+        self.pool.catalog_version()
+    }
+
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>> {
         Ok(Box::new(SqlTx::new(
             self.pool.begin(TxKind::Write)?,

@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::sql::{
     Arg, DbError, DbResult, Dialect, Pool, Row, Sql, SqlStore, TxConn, TxKind, Value,
@@ -33,7 +33,44 @@ pub struct SqliteStore {
     /// admin write in this process (SQLite's lock still makes them atomic against it).
     ledger: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// Reads the catalog's version, on every gateway request: see [`Version`].
+    version: Mutex<Version>,
     path: PathBuf,
+}
+
+/// A connection that only reads the catalog's version, and the version it read last.
+/// SQLite's `data_version` changes whenever another connection (of any process) has
+/// committed, and this one never writes: while it is unchanged, so is the version, and
+/// asking costs no statement on the catalog's tables.
+struct Version {
+    conn: Connection,
+    seen: Option<(i64, String)>,
+}
+
+impl Version {
+    fn read(&mut self) -> StoreResult<String> {
+        let data_version: i64 = self
+            .conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(db_error)?;
+        if let Some((seen, version)) = &self.seen {
+            if *seen == data_version {
+                return Ok(version.clone());
+            }
+        }
+        let version: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .and_then(|mut s| {
+                s.query_row([crate::store::CATALOG_VERSION], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(db_error)?;
+        let version = version.unwrap_or_default();
+        self.seen = Some((data_version, version.clone()));
+        Ok(version)
+    }
 }
 
 impl SqliteStore {
@@ -94,10 +131,15 @@ impl SqliteStore {
         ledger.pragma_update(None, "synchronous", "NORMAL")?;
         // Every statement of a hold and a settlement stays prepared.
         ledger.set_prepared_statement_cache_capacity(64);
+        let version = Version {
+            conn: connect(path)?,
+            seen: None,
+        };
         let pool = SqliteStore {
             writer: Mutex::new(conn),
             ledger: Mutex::new(ledger),
             readers: Mutex::new(Vec::new()),
+            version: Mutex::new(version),
             path: path.to_path_buf(),
         };
         Ok(SqlStore::new(Box::new(pool), organisation_id))
@@ -107,6 +149,13 @@ impl SqliteStore {
 impl Pool for SqliteStore {
     fn local(&self) -> bool {
         true
+    }
+
+    fn catalog_version(&self) -> StoreResult<String> {
+        self.version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .read()
     }
 
     fn begin(&self, kind: TxKind) -> StoreResult<Box<dyn TxConn + '_>> {
