@@ -395,6 +395,63 @@ fn an_embedded_cli_reset_applies_to_the_servers_next_call() {
     gw.chat(&body()).ok();
 }
 
+/// What the gateway resolved and keeps (the provider, its access, the caller's key) is
+/// read again once another process has written to the catalog: a revocation and a key
+/// deletion by the embedded CLI apply to the server's next call.
+#[test]
+fn an_embedded_cli_revocation_applies_to_the_servers_next_call() {
+    let gw = Gateway::governed();
+    gw.chat(&body()).ok();
+    gw.chat(&body()).ok();
+    let embedded = |args: &[&str]| {
+        let db = gw.w.db();
+        let mut cmd = gw.w.command(args);
+        cmd.env_remove("CATALOG_BASE_URL")
+            .env_remove("CATALOG_API_KEY")
+            .env("CATALOG_HOME", db.parent().unwrap());
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    embedded(&[
+        "workspaces",
+        "revoke",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--yes",
+    ]);
+    gw.chat(&body())
+        .refused(412, "provider_disabled_error", "revoked");
+    embedded(&[
+        "workspaces",
+        "provision",
+        "eng",
+        "--integration",
+        "openai-prod",
+        "--yes",
+    ]);
+    gw.chat(&body()).ok();
+    let keys: serde_json::Value = serde_json::from_str(&embedded(&[
+        "api-keys",
+        "list",
+        "--workspace",
+        "eng",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    for key in keys.as_array().unwrap() {
+        embedded(&["api-keys", "delete", key["id"].as_str().unwrap(), "--yes"]);
+    }
+    gw.chat(&body())
+        .refused(401, "authentication_error", "invalid API key");
+}
+
 /// Revoking the access while calls are running: the calls after it are refused, and
 /// nothing stays held.
 #[test]
