@@ -5,10 +5,10 @@
 //!
 //! Resolution and refusals follow Portkey's gateway, so its SDKs and OpenAI's work
 //! unchanged. What a request resolves is kept while the catalog is unchanged
-//! ([`cache`]). The async workers never wait on a network or a lock held by another
-//! process: catalog reads and admission run on the blocking pool (a file catalog's
-//! version, a read of microseconds, is read in place), upstream calls are async and
-//! streams pass through as they arrive.
+//! ([`cache`]). The async workers never wait on a network or for a writer: catalog
+//! reads and admission run on the blocking pool (a file catalog's version, read in
+//! microseconds from a WAL snapshot that writers never hold up, is read in place),
+//! upstream calls are async and streams pass through as they arrive.
 
 pub mod admit;
 pub mod anthropic;
@@ -286,13 +286,6 @@ async fn sync(state: &AppState) -> Result<(), GatewayError> {
     Ok(())
 }
 
-/// The catalog's version a read snapshot sees.
-fn version_of(read: &mut dyn crate::store::StoreRead) -> Result<String, GatewayError> {
-    Ok(read
-        .meta(crate::store::CATALOG_VERSION)?
-        .unwrap_or_default())
-}
-
 fn key_refused(e: IdentifyError) -> GatewayError {
     match e {
         IdentifyError::Refused(KeyRefusal::Expired) => {
@@ -316,7 +309,7 @@ async fn presented_key(state: &AppState, request: &Request) -> Result<Arc<ApiKey
     let s = state.clone();
     blocking(move || {
         let mut read = s.store.read()?;
-        let version = version_of(&mut *read)?;
+        let version = read.catalog_version()?;
         let key = read
             .api_key_by_hash(&hash)?
             .ok_or(IdentifyError::Refused(KeyRefusal::Invalid))
@@ -691,7 +684,7 @@ async fn resolved(
     let (s, ws) = (state.clone(), workspace.to_owned());
     blocking(move || {
         let mut read = s.store.read()?;
-        let version = version_of(&mut *read)?;
+        let version = read.catalog_version()?;
         let target = resolve::target(&s, &mut *read, &ws, &named, &mut resolve::Steps::default())?;
         let target = Arc::new(target);
         let scope = Arc::new(admit::Scope::read(&mut *read, &ws)?);

@@ -394,6 +394,10 @@ pub const CATALOG_VERSION: &str = "catalog_version";
 /// Everything that can be read, in a read snapshot or inside a write transaction.
 pub trait StoreRead {
     fn meta(&mut self, key: &str) -> StoreResult<Option<String>>;
+    /// The catalog's version this snapshot sees (see [`Store::catalog_version`]).
+    fn catalog_version(&mut self) -> StoreResult<String> {
+        Ok(self.meta(CATALOG_VERSION)?.unwrap_or_default())
+    }
 
     /// How many sealed values (integrations, model headers, virtual keys) each master key
     /// sealed, by the key's fingerprint (its id in hex); values in the format that names
