@@ -128,21 +128,10 @@ pub fn levels(
         levels.push(Level::of_workspace(w));
     }
     levels.extend(target.levels.iter().cloned());
-    levels.extend(policy_levels(scope, key, target, metadata, config));
-    levels
-}
-
-/// The levels the policies in the caller's scope add for a request to `target`.
-fn policy_levels(
-    scope: &Scope,
-    key: Option<&ApiKey>,
-    target: &super::resolve::Target,
-    metadata: &std::collections::BTreeMap<String, String>,
-    config: Option<(String, String)>,
-) -> Vec<Level> {
     let (Some(ws), false) = (&scope.workspace, scope.policies.is_empty()) else {
-        return Vec::new();
+        return levels;
     };
+    // The policies that apply to this request, each a level of its own.
     let defaults =
         |d: Option<&crate::api::workspace::WorkspaceDefaults>| d.and_then(|d| d.metadata.clone());
     let subject = policies::Subject {
@@ -157,7 +146,8 @@ fn policy_levels(
             defaults(ws.defaults.as_ref()).as_ref(),
         ),
     };
-    policies::levels(&scope.policies, &subject, masked)
+    levels.extend(policies::levels(&scope.policies, &subject, masked));
+    levels
 }
 
 /// What a request asks the ledger to hold.

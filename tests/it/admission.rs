@@ -373,26 +373,35 @@ fn an_embedded_cli_reset_applies_to_the_servers_next_call() {
     limit_provider(&gw, &["--budget", "1"]);
     let (_, refusal) = until_refused(&gw, 200);
     refusal.refused(412, "virtual_key_exhaust_error", "left");
+    embedded(
+        &gw,
+        &[
+            "providers",
+            "update",
+            "openai-prod",
+            "--workspace",
+            "eng",
+            "--reset-usage",
+        ],
+    );
+    gw.chat(&body()).ok();
+}
+
+/// Runs the CLI on the embedded catalog: the server's database file, written by another
+/// process while the server runs. Returns its stdout.
+fn embedded(gw: &Gateway, args: &[&str]) -> String {
     let db = gw.w.db();
-    let mut embedded = gw.w.command(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--reset-usage",
-    ]);
-    embedded
-        .env_remove("CATALOG_BASE_URL")
+    let mut cmd = gw.w.command(args);
+    cmd.env_remove("CATALOG_BASE_URL")
         .env_remove("CATALOG_API_KEY")
         .env("CATALOG_HOME", db.parent().unwrap());
-    let out = embedded.output().unwrap();
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    gw.chat(&body()).ok();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// What the gateway resolved and keeps (the provider, its access, the caller's key) is
@@ -403,20 +412,7 @@ fn an_embedded_cli_revocation_applies_to_the_servers_next_call() {
     let gw = Gateway::governed();
     gw.chat(&body()).ok();
     gw.chat(&body()).ok();
-    let embedded = |args: &[&str]| {
-        let db = gw.w.db();
-        let mut cmd = gw.w.command(args);
-        cmd.env_remove("CATALOG_BASE_URL")
-            .env_remove("CATALOG_API_KEY")
-            .env("CATALOG_HOME", db.parent().unwrap());
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let embedded = |args: &[&str]| embedded(&gw, args);
     embedded(&[
         "workspaces",
         "revoke",
