@@ -347,6 +347,9 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.spawn(server::alerts::run(state.clone(), delivery));
     runtime.spawn(server::replicas::run(state.clone()));
+    if state.store.local() {
+        runtime.spawn(server::ledger::run(state.clone()));
+    }
     if let Some(Age(retention)) = args.audit_retention {
         runtime.spawn(server::audit::retain(state.clone(), retention));
     }

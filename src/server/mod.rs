@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod handlers;
 pub mod json;
+pub mod ledger;
 pub mod listen;
 pub mod openapi;
 pub mod replicas;

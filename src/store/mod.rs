@@ -614,6 +614,10 @@ pub trait Store: Send + Sync {
         actual: &[i64],
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()>;
+    /// Writes what admission keeps outside the ledger's tables (a journal) to them.
+    fn flush_ledger(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// Settles, at their full amounts, the holds of owners (see [`owner`]) for which
     /// `alive` says no (a crash left them open); returns how many.
     fn recover_holds(&self, alive: &dyn Fn(&str) -> bool) -> StoreResult<u64>;

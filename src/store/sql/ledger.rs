@@ -19,7 +19,7 @@ use crate::admission::rate;
 use crate::api::usage::{timestamp, UsageState};
 use crate::store::{Admission, Gauge, HoldEntry, Refusal, StoreError, StoreResult, Unit};
 
-type Key = (String, String);
+pub(super) type Key = (String, String);
 
 /// A counter row (a budget's or a concurrency limit's) as admission reads it.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +42,7 @@ fn key_args(keys: &[Key]) -> Vec<Arg<'_>> {
         .collect()
 }
 
-fn counters(conn: &dyn Sql, keys: &[Key]) -> StoreResult<HashMap<Key, Counter>> {
+pub(super) fn counters(conn: &dyn Sql, keys: &[Key]) -> StoreResult<HashMap<Key, Counter>> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
@@ -66,7 +66,7 @@ fn counters(conn: &dyn Sql, keys: &[Key]) -> StoreResult<HashMap<Key, Counter>> 
     Ok(found.into_iter().collect())
 }
 
-fn slots(conn: &dyn Sql, keys: &[Key], from: i64) -> StoreResult<HashMap<Key, Vec<(i64, i64)>>> {
+pub(super) fn slots(conn: &dyn Sql, keys: &[Key], from: i64) -> StoreResult<HashMap<Key, Vec<(i64, i64)>>> {
     let mut out: HashMap<Key, Vec<(i64, i64)>> = HashMap::new();
     if keys.is_empty() {
         return Ok(out);
@@ -129,7 +129,7 @@ pub(super) fn until_reset(
 }
 
 /// Writes counters back as they now stand.
-fn save_counters(conn: &dyn Sql, rows: &[(&Key, i64, &Counter)]) -> StoreResult<()> {
+pub(super) fn save_counters(conn: &dyn Sql, rows: &[(&Key, i64, &Counter)]) -> StoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -165,25 +165,25 @@ fn save_counters(conn: &dyn Sql, rows: &[(&Key, i64, &Counter)]) -> StoreResult<
 /// What a hold keeps of an entry for its settlement (or its recovery after a crash).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Held {
-    scope: String,
-    limit: String,
-    unit: Unit,
+    pub(super) scope: String,
+    pub(super) limit: String,
+    pub(super) unit: Unit,
     /// `b`udget, `r`ate or `c`oncurrency.
-    gauge: char,
-    amount: i64,
+    pub(super) gauge: char,
+    pub(super) amount: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    slot: Option<i64>,
-    ceiling: i64,
+    pub(super) slot: Option<i64>,
+    pub(super) ceiling: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    alert: Option<i64>,
-    level: String,
-    name: String,
+    pub(super) alert: Option<i64>,
+    pub(super) level: String,
+    pub(super) name: String,
     /// The budget window the hold was admitted in, when the counters are kept elsewhere
     /// (Redis): the settlement starts that window here if it is newer than this row's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    window: Option<String>,
+    pub(super) window: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    reset: Option<String>,
+    pub(super) reset: Option<String>,
 }
 
 impl Held {
@@ -251,7 +251,7 @@ pub(super) enum Counting {
 }
 
 /// Records an alert of a budget's window, once (`kind`: `threshold` or `limit`).
-fn raise(
+pub(super) fn raise(
     conn: &dyn Sql,
     h: &Held,
     kind: &str,
@@ -291,7 +291,7 @@ fn raise(
 
 /// A budget that refused a request: its window shows `exhausted`, and its limit alert
 /// is raised.
-fn exhaust(
+fn exhaust_counter(
     conn: &dyn Sql,
     entry: &HoldEntry,
     key: &Key,
@@ -310,36 +310,36 @@ fn exhaust(
     raise(conn, &Held::of(entry), "limit", c.used, &window, now)
 }
 
-pub(super) fn admit(
-    conn: &dyn Sql,
-    owner: &str,
-    hold: &str,
+/// What admission decided, before anything is written.
+pub(super) enum Decision {
+    /// Every entry fits: `entries` carry their rate slots; `after` is each budget's and
+    /// concurrency limit's counter with the hold taken.
+    Admitted {
+        entries: Vec<HoldEntry>,
+        after: Vec<(Key, i64, Counter)>,
+    },
+    /// The first entry that does not fit; `exhaust`: a budget that is spent, as its
+    /// counter now stands in its window (to be marked `exhausted`).
+    Refused {
+        refusal: Refusal,
+        exhaust: Option<(Key, Counter)>,
+    },
+}
+
+/// Decides a hold of `entries` at `now` on counters as they stand (`stored`: budgets and
+/// concurrency limits; `counted`: rate slots, `(slot, amount)`), in memory: the one rule
+/// of admission, whichever engine keeps the counters.
+pub(super) fn decide(
     entries: &[HoldEntry],
+    stored: &HashMap<Key, Counter>,
+    counted: &HashMap<Key, Vec<(i64, i64)>>,
     now: DateTime<Utc>,
-) -> StoreResult<Admission> {
-    let key = |e: &HoldEntry| (e.scope.key(), e.limit.clone());
-    super::shared::refuse_if_shared(conn)?;
-    lock(conn, entries.iter().map(|e| e.scope.key()).collect())?;
-    let is_rate = |e: &HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
-    let counter_keys: Vec<Key> = entries.iter().filter(|e| !is_rate(e)).map(key).collect();
-    let rate_keys: Vec<Key> = entries.iter().filter(|e| is_rate(e)).map(key).collect();
+) -> Decision {
     let now_ms = now.timestamp_millis();
-    let oldest = entries
-        .iter()
-        .filter_map(|e| match e.gauge {
-            Gauge::Rate { slot_ms, .. } => {
-                Some(rate::first_counted(rate::slot_of(now_ms, slot_ms)))
-            }
-            _ => None,
-        })
-        .min()
-        .unwrap_or(0);
-    let mut stored = counters(conn, &counter_keys)?;
-    let counted = slots(conn, &rate_keys, oldest)?;
     let mut entries = entries.to_vec();
     let mut after: Vec<(Key, i64, Counter)> = Vec::new();
     for (index, entry) in entries.iter_mut().enumerate() {
-        let k = key(entry);
+        let k = (entry.scope.key(), entry.limit.clone());
         let refusal = |held_out, retry_after, headroom: i64| Refusal {
             index,
             held_out,
@@ -350,17 +350,18 @@ pub(super) fn admit(
             Gauge::Budget {
                 limits, ceiling, ..
             } => {
-                let c = in_window(stored.remove(&k).unwrap_or_default(), limits, now);
+                let c = in_window(stored.get(&k).cloned().unwrap_or_default(), limits, now);
                 if c.used + c.held + entry.amount > *ceiling {
                     let r = refusal(
                         c.used + entry.amount <= *ceiling,
                         until_reset(&c, limits, now),
                         ceiling - c.used - c.held,
                     );
-                    if !r.held_out {
-                        exhaust(conn, entry, &k, c, now)?;
-                    }
-                    return Ok(Admission::Refused(r));
+                    let exhaust = (!r.held_out).then_some((k, c));
+                    return Decision::Refused {
+                        refusal: r,
+                        exhaust,
+                    };
                 }
                 let held = c.held + entry.amount;
                 after.push((k, entry.unit.scale(), Counter { held, ..c }));
@@ -383,21 +384,81 @@ pub(super) fn admit(
                 entry.new_slot = !mine.iter().any(|(s, _)| *s == current);
                 if total + entry.amount > *ceiling {
                     let wait = rate::retry_after(&mine, entry.amount, *ceiling, *slot_ms, now_ms);
-                    return Ok(Admission::Refused(refusal(false, wait, ceiling - total)));
+                    return Decision::Refused {
+                        refusal: refusal(false, wait, ceiling - total),
+                        exhaust: None,
+                    };
                 }
             }
             Gauge::Concurrency { ceiling } => {
-                let c = stored.remove(&k).unwrap_or_default();
+                let c = stored.get(&k).cloned().unwrap_or_default();
                 if c.held + entry.amount > *ceiling {
-                    return Ok(Admission::Refused(refusal(false, None, ceiling - c.held)));
+                    return Decision::Refused {
+                        refusal: refusal(false, None, ceiling - c.held),
+                        exhaust: None,
+                    };
                 }
                 let held = c.held + entry.amount;
                 after.push((k, entry.unit.scale(), Counter { held, ..c }));
             }
         }
     }
+    Decision::Admitted { entries, after }
+}
+
+/// The oldest rate slot any of `entries` counts at `now`.
+fn oldest_slot(entries: &[HoldEntry], now: DateTime<Utc>) -> i64 {
+    entries
+        .iter()
+        .filter_map(|e| match e.gauge {
+            Gauge::Rate { slot_ms, .. } => Some(rate::first_counted(rate::slot_of(
+                now.timestamp_millis(),
+                slot_ms,
+            ))),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(0)
+}
+
+/// The counters and rate slots `entries` are decided on, as the database has them.
+pub(super) fn load(
+    conn: &dyn Sql,
+    entries: &[HoldEntry],
+    from_slot: i64,
+) -> StoreResult<(HashMap<Key, Counter>, HashMap<Key, Vec<(i64, i64)>>)> {
+    let key = |e: &HoldEntry| (e.scope.key(), e.limit.clone());
+    let is_rate = |e: &&HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
+    let counter_keys: Vec<Key> = entries.iter().filter(|e| !is_rate(e)).map(key).collect();
+    let rate_keys: Vec<Key> = entries.iter().filter(is_rate).map(key).collect();
+    Ok((
+        counters(conn, &counter_keys)?,
+        slots(conn, &rate_keys, from_slot)?,
+    ))
+}
+
+pub(super) fn admit(
+    conn: &dyn Sql,
+    owner: &str,
+    hold: &str,
+    entries: &[HoldEntry],
+    now: DateTime<Utc>,
+) -> StoreResult<Admission> {
+    super::shared::refuse_if_shared(conn)?;
+    lock(conn, entries.iter().map(|e| e.scope.key()).collect())?;
+    let (stored, counted) = load(conn, entries, oldest_slot(entries, now))?;
+    let (entries, after) = match decide(entries, &stored, &counted, now) {
+        Decision::Refused { refusal, exhaust } => {
+            if let Some((k, c)) = exhaust {
+                exhaust_counter(conn, &entries[refusal.index], &k, c, now)?;
+            }
+            return Ok(Admission::Refused(refusal));
+        }
+        Decision::Admitted { entries, after } => (entries, after),
+    };
     let rows: Vec<(&Key, i64, &Counter)> = after.iter().map(|(k, s, c)| (k, *s, c)).collect();
     save_counters(conn, &rows)?;
+    let is_rate = |e: &HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
     let rates: Vec<&HoldEntry> = entries.iter().filter(|e| is_rate(e)).collect();
     if !rates.is_empty() {
         let sql = format!(
@@ -552,7 +613,7 @@ pub(super) fn mark_exhausted(
 }
 
 /// The hold's entries, taken out of the ledger; `None` when it is already settled.
-fn take_hold(conn: &dyn Sql, hold: &str) -> StoreResult<Option<Vec<Held>>> {
+pub(super) fn take_hold(conn: &dyn Sql, hold: &str) -> StoreResult<Option<Vec<Held>>> {
     let Some(doc) = one(
         conn,
         "DELETE FROM holds WHERE id = ?1 RETURNING entries",

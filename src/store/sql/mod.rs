@@ -10,6 +10,7 @@
 
 mod alerts;
 mod audit;
+mod journal;
 mod ledger;
 mod policies;
 mod read;
@@ -356,6 +357,23 @@ pub trait Pool: Send + Sync {
     fn heartbeat(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
         let _ = now;
         Ok(())
+    }
+    /// The catalog file, when admission may keep its journal beside it (see
+    /// [`journal`]): a file that only processes of this machine open.
+    fn journal_beside(&self) -> Option<&std::path::Path> {
+        None
+    }
+    /// A number that changes whenever a connection other than the ledger's has
+    /// committed (SQLite's `data_version` on the ledger's connection).
+    fn ledger_data_version(&self) -> StoreResult<i64> {
+        Err(internal(anyhow::anyhow!(
+            "this database keeps no admission journal"
+        )))
+    }
+    /// A [`TxKind::Ledger`] transaction if one can start without waiting; `None` while
+    /// another connection writes.
+    fn begin_ledger_if_free(&self) -> StoreResult<Option<Box<dyn TxConn + '_>>> {
+        self.begin(TxKind::Ledger).map(Some)
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::journal::Journal;
 use super::ledger::Counting;
 use super::write::SqlTx;
 use super::{alerts, audit, ledger, Pool, Sql, TxConn, TxKind};
@@ -22,6 +23,8 @@ pub struct SqlStore {
     organisation_id: String,
     /// Admission counters shared in Redis; without them the ledger's tables count.
     shared: Option<RedisCounters>,
+    /// Admission decided in memory, kept in a journal beside the catalog's file.
+    journal: Option<Journal>,
 }
 
 impl SqlStore {
@@ -30,6 +33,24 @@ impl SqlStore {
             pool,
             organisation_id,
             shared: None,
+            journal: None,
+        }
+    }
+
+    /// Admits in memory, with a journal beside the catalog's file (see [`super::journal`]),
+    /// when the engine keeps the catalog in a file of this machine.
+    pub fn with_journal(mut self) -> StoreResult<SqlStore> {
+        if let Some(path) = self.pool.journal_beside() {
+            self.journal = Some(Journal::open(path, &self.organisation_id, &*self.pool)?);
+        }
+        Ok(self)
+    }
+
+    /// Writes what the journal holds to the tables, unless that would wait.
+    fn flush_if_free(&self) -> StoreResult<()> {
+        match &self.journal {
+            Some(j) => j.flush_if_free(&*self.pool),
+            None => Ok(()),
         }
     }
 
@@ -52,6 +73,9 @@ impl SqlStore {
 
     /// Admits on counters shared in Redis (seeded from the catalog now, if they need it).
     pub fn with_shared_counters(mut self, redis: RedisCounters) -> StoreResult<SqlStore> {
+        if let Some(journal) = self.journal.take() {
+            journal.flush(&*self.pool)?;
+        }
         self.seed_shared(&redis)?;
         self.shared = Some(redis);
         Ok(self)
@@ -80,6 +104,7 @@ impl SqlStore {
     /// Runs `f` in one transaction that takes turns with every writer (alerts, recovery,
     /// pruning): all of it lands, or (on an error) none.
     fn ledger_tx<T>(&self, f: impl FnOnce(&dyn Sql) -> StoreResult<T>) -> StoreResult<T> {
+        self.flush_if_free()?;
         self.transaction(TxKind::Write, f)
     }
 }
@@ -103,6 +128,7 @@ impl Store for SqlStore {
     }
 
     fn read(&self) -> StoreResult<Box<dyn StoreRead + '_>> {
+        self.flush_if_free()?;
         Ok(Box::new(Snapshot(
             self.pool.begin(TxKind::Read)?,
             self.shared.as_ref(),
@@ -118,6 +144,7 @@ impl Store for SqlStore {
     }
 
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>> {
+        self.flush_if_free()?;
         Ok(Box::new(SqlTx::new(
             self.pool.begin(TxKind::Write)?,
             self.shared.as_ref(),
@@ -133,6 +160,9 @@ impl Store for SqlStore {
         if let Some(redis) = &self.shared {
             return self.admit_shared(redis, hold, entries, now, false);
         }
+        if let Some(journal) = &self.journal {
+            return journal.admit(&*self.pool, hold, entries, now, false);
+        }
         self.transaction(TxKind::Ledger, |conn| {
             ledger::admit(conn, owner::this_process(), hold, entries, now)
         })
@@ -142,6 +172,9 @@ impl Store for SqlStore {
         let probe = format!("probe-{}", uuid::Uuid::new_v4());
         if let Some(redis) = &self.shared {
             return self.admit_shared(redis, &probe, entries, now, true);
+        }
+        if let Some(journal) = &self.journal {
+            return journal.admit(&*self.pool, &probe, entries, now, true);
         }
         // The very admission a request would get, in a transaction that is never
         // committed: dropping it rolls back the windows it rolled, the amounts it took,
@@ -154,6 +187,9 @@ impl Store for SqlStore {
         if let Some(redis) = &self.shared {
             return self.settle_shared(redis, hold, actual, now);
         }
+        if let Some(journal) = &self.journal {
+            return journal.settle(&*self.pool, hold, actual, now);
+        }
         self.transaction(TxKind::Ledger, |conn| {
             ledger::settle(conn, hold, actual, now, self.counting())
         })
@@ -163,7 +199,15 @@ impl Store for SqlStore {
         if let Some(redis) = &self.shared {
             return self.recover_shared(redis, alive);
         }
+        self.flush_ledger()?;
         self.ledger_tx(|conn| ledger::recover(conn, alive, Utc::now(), self.counting()))
+    }
+
+    fn flush_ledger(&self) -> StoreResult<()> {
+        match &self.journal {
+            Some(j) => j.flush(&*self.pool),
+            None => Ok(()),
+        }
     }
 
     fn heartbeat(&self, now: DateTime<Utc>) -> StoreResult<()> {
@@ -215,5 +259,12 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreResult<i64> {
         self.ledger_tx(|conn| alerts::record(conn, alert_id, webhook, attempt, now))
+    }
+}
+
+impl Drop for SqlStore {
+    fn drop(&mut self) {
+        // What is left is written by the next process to open the catalog otherwise.
+        let _ = self.flush_if_free();
     }
 }

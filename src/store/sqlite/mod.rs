@@ -23,6 +23,9 @@ use super::sql::{
 };
 use super::{StoreError, StoreResult};
 
+/// How long a connection waits for another process's write before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Idle reader connections kept open for reuse.
 const IDLE_READERS: usize = 8;
 
@@ -142,13 +145,38 @@ impl SqliteStore {
             version: Mutex::new(version),
             path: path.to_path_buf(),
         };
-        Ok(SqlStore::new(Box::new(pool), organisation_id))
+        Ok(SqlStore::new(Box::new(pool), organisation_id).with_journal()?)
     }
 }
 
 impl Pool for SqliteStore {
     fn local(&self) -> bool {
         true
+    }
+
+    fn journal_beside(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
+    fn ledger_data_version(&self) -> StoreResult<i64> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(|e| db_error(e).into())
+    }
+
+    fn begin_ledger_if_free(&self) -> StoreResult<Option<Box<dyn TxConn + '_>>> {
+        let conn = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        conn.busy_timeout(Duration::ZERO).map_err(db_error)?;
+        let begun = conn.execute_batch("BEGIN IMMEDIATE");
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
+        match begun {
+            Ok(()) => Ok(Some(Box::new(Locked { conn, open: true }))),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(None),
+            Err(e) => Err(db_error(e).into()),
+        }
     }
 
     fn catalog_version(&self) -> StoreResult<String> {
@@ -344,7 +372,7 @@ fn connect(path: &Path) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("cannot open the catalog database {}", path.display()))?;
     restrict_permissions(path);
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(|e| not_a_catalog(path, "--db", e))?;
     conn.pragma_update(None, "synchronous", "FULL")?;

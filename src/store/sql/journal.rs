@@ -1,0 +1,820 @@
+//! The admission ledger of a catalog file, decided in memory and kept in a journal.
+//!
+//! - **Deciding.** Each process keeps the counters it admits on in memory: what the
+//!   ledger's tables hold, plus every record of the journal not written to them yet.
+//!   A hold or a settlement takes the journal's lock (`flock` on `<catalog>-ledger`,
+//!   which every process that opens the catalog takes in turn), reads what the others
+//!   appended since, decides by [`ledger::decide`] (the rule the tables use), and appends
+//!   one line.
+//! - **Durability.** A line is written before the hold or settlement returns: like a
+//!   commit with `synchronous=NORMAL`, it survives the process being killed (`kill -9`)
+//!   and is in the operating system's hands.
+//! - **Flushing.** [`Journal::flush`] writes the journal's records to the ledger's
+//!   tables in one transaction, which also records the journal's generation (so a
+//!   journal is never written twice), then starts a new journal. `catalog serve` flushes
+//!   every few milliseconds; reads and admin writes flush first, so they see every
+//!   settled request; a process flushes what it finds when it opens the catalog.
+//! - **Changes from elsewhere.** A commit to the file by any other connection (an admin
+//!   write resetting usage, another process's flush) makes the memory read the tables
+//!   again.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ledger::{self, Counter, Decision, Held, Key};
+use super::{args, exec, Pool, Sql, TxConn, TxKind};
+use crate::admission::rate;
+use crate::api::usage::timestamp;
+use crate::store::{owner, Admission, Gauge, HoldEntry, StoreError, StoreResult};
+
+/// The first line of a journal: its format, the catalog it belongs to, its generation.
+const MAGIC: &str = "catalog-ledger v1";
+/// The `meta` key naming the last journal generation written to the tables.
+const FLUSHED_META: &str = "ledger_journal_flushed";
+/// Records a process lets pile up before it flushes them itself.
+const MOST_RECORDS: usize = 4096;
+
+/// One line of the journal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Record {
+    /// An admitted hold, each budget entry with the window it was admitted in.
+    Hold {
+        id: String,
+        owner: String,
+        at: String,
+        entries: Vec<Held>,
+    },
+    /// A hold's settlement: what each entry used.
+    Settle {
+        id: String,
+        actual: Vec<i64>,
+        at: String,
+    },
+    /// A budget that refused a request: spent in `entry`'s window.
+    Exhaust { entry: Held, used: i64, at: String },
+}
+
+/// A budget crossing to raise an alert for, once the tables have it.
+struct Crossing {
+    held: Held,
+    kind: &'static str,
+    used: i64,
+    window: String,
+    at: DateTime<Utc>,
+}
+
+/// Counters and rate slots, for the keys one knows.
+#[derive(Default)]
+struct Counts {
+    counters: HashMap<Key, Counter>,
+    slots: HashMap<Key, BTreeMap<i64, i64>>,
+    /// The keys these counts follow (a key absent from `counters` has no counter yet).
+    known: HashSet<Key>,
+}
+
+fn key_of(h: &Held) -> Key {
+    (h.scope.clone(), h.limit.clone())
+}
+
+fn newer(window: &Option<String>, than: &Option<String>) -> bool {
+    match (window, than) {
+        (Some(w), Some(t)) => w > t,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+fn parse_time(at: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now())
+}
+
+impl Counts {
+    fn load(
+        conn: &dyn Sql,
+        counter_keys: &[Key],
+        rate_keys: &[Key],
+    ) -> StoreResult<Counts> {
+        let counters = ledger::counters(conn, counter_keys)?;
+        let slots = ledger::slots(conn, rate_keys, i64::MIN)?
+            .into_iter()
+            .map(|(k, s)| (k, s.into_iter().collect()))
+            .collect();
+        Ok(Counts {
+            counters,
+            slots,
+            known: counter_keys.iter().chain(rate_keys).cloned().collect(),
+        })
+    }
+
+    /// An admitted hold: its amounts are held, a budget's newer window starts.
+    fn hold(&mut self, held: &[Held]) {
+        for h in held {
+            let k = key_of(h);
+            if !self.known.contains(&k) {
+                continue;
+            }
+            if h.gauge == 'r' {
+                let slots = self.slots.entry(k).or_default();
+                let slot = h.slot.unwrap_or_default();
+                *slots.entry(slot).or_default() += h.amount;
+                let first = rate::first_counted(slot);
+                slots.retain(|s, _| *s >= first);
+                continue;
+            }
+            let c = self.counters.entry(k).or_default();
+            if h.gauge == 'b' && newer(&h.window, &c.window_started_at) {
+                c.used = 0;
+                c.window_started_at = h.window.clone();
+                c.last_reset_at = h.reset.clone();
+                c.exhausted_window = None;
+            }
+            c.held += h.amount;
+        }
+    }
+
+    /// A settlement, as [`ledger`] applies one to the tables: the hold is released and
+    /// what was used is charged; a budget carried across its threshold or limit is a
+    /// crossing.
+    fn settle(&mut self, held: &[Held], actual: &[i64], at: DateTime<Utc>) -> Vec<Crossing> {
+        let mut crossings = Vec::new();
+        for (i, h) in held.iter().enumerate() {
+            let charge = match h.gauge {
+                'c' => 0,
+                _ => actual.get(i).copied().unwrap_or(h.amount).max(0),
+            };
+            let k = key_of(h);
+            if h.gauge == 'r' {
+                let slot = h.slot.unwrap_or_default();
+                if let Some(v) = self.slots.get_mut(&k).and_then(|s| s.get_mut(&slot)) {
+                    *v = (*v + charge - h.amount).max(0);
+                }
+                continue;
+            }
+            let Some(c) = self.counters.get_mut(&k) else {
+                // Not followed here, or removed by an admin write since.
+                continue;
+            };
+            c.held = (c.held - h.amount).max(0);
+            if newer(&h.window, &c.window_started_at) {
+                c.used = charge;
+                c.window_started_at = h.window.clone();
+                c.last_reset_at = h.reset.clone();
+                c.exhausted_window = None;
+            } else {
+                c.used += charge;
+            }
+            if h.gauge != 'b' {
+                continue;
+            }
+            let (after, before) = (c.used, c.used - charge);
+            let window = c
+                .window_started_at
+                .clone()
+                .unwrap_or_else(|| timestamp(at));
+            let crossing = |kind| Crossing {
+                held: h.clone(),
+                kind,
+                used: after,
+                window: window.clone(),
+                at,
+            };
+            if h.alert.is_some_and(|a| before < a && a <= after) {
+                crossings.push(crossing("threshold"));
+            }
+            if before < h.ceiling && h.ceiling <= after {
+                c.exhausted_window = c.window_started_at.clone();
+                crossings.push(crossing("limit"));
+            }
+        }
+        crossings
+    }
+
+    /// A budget found spent by a refusal: its window shows `exhausted`, once.
+    fn exhaust(&mut self, entry: &Held, used: i64, at: DateTime<Utc>) -> Option<Crossing> {
+        let k = key_of(entry);
+        if !self.known.contains(&k) {
+            return None;
+        }
+        let c = self.counters.entry(k).or_default();
+        if newer(&entry.window, &c.window_started_at) {
+            c.used = 0;
+            c.window_started_at = entry.window.clone();
+            c.last_reset_at = entry.reset.clone();
+            c.exhausted_window = None;
+        }
+        let window = c.window_started_at.clone()?;
+        if c.exhausted_window.as_ref() == Some(&window) {
+            return None;
+        }
+        c.exhausted_window = Some(window.clone());
+        Some(Crossing {
+            held: entry.clone(),
+            kind: "limit",
+            used: used.max(c.used),
+            window,
+            at,
+        })
+    }
+}
+
+/// What the journal knows, in this process.
+struct State {
+    /// The generation of the journal read so far.
+    generation: String,
+    /// Bytes of the journal read (whole lines).
+    offset: u64,
+    /// Records of the journal, in order, not yet in the tables.
+    records: Vec<Record>,
+    /// Holds admitted and not settled, as far as this process knows them.
+    open: HashMap<String, Vec<Held>>,
+    /// Holds settled by a record not yet in the tables.
+    settled: HashSet<String>,
+    /// The counters this process has decided on: the tables plus `records`.
+    mirror: Counts,
+    /// The database's `data_version` the mirror was read at.
+    data_version: Option<i64>,
+}
+
+/// The journal of one catalog file.
+pub(crate) struct Journal {
+    file: File,
+    path: PathBuf,
+    organisation_id: String,
+    state: Mutex<State>,
+}
+
+/// The journal's lock, released when dropped.
+struct Locked<'a>(&'a File);
+
+impl<'a> Locked<'a> {
+    fn wait(file: &'a File) -> StoreResult<Locked<'a>> {
+        file.lock().map_err(io_error)?;
+        Ok(Locked(file))
+    }
+
+    fn try_take(file: &'a File) -> Option<Locked<'a>> {
+        file.try_lock().ok().map(|()| Locked(file))
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn io_error(e: std::io::Error) -> StoreError {
+    StoreError::Internal(anyhow::anyhow!("the admission journal: {e}"))
+}
+
+fn new_generation() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+impl Journal {
+    /// Opens (or starts) the journal beside the catalog file `db`, and writes whatever
+    /// an earlier process left in it to the tables.
+    pub(crate) fn open(db: &Path, organisation_id: &str, pool: &dyn Pool) -> StoreResult<Journal> {
+        let mut path = db.as_os_str().to_owned();
+        path.push("-ledger");
+        let path = PathBuf::from(path);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io_error)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        let journal = Journal {
+            file,
+            path,
+            organisation_id: organisation_id.to_owned(),
+            state: Mutex::new(State {
+                generation: String::new(),
+                offset: 0,
+                records: Vec::new(),
+                open: HashMap::new(),
+                settled: HashSet::new(),
+                mirror: Counts::default(),
+                data_version: None,
+            }),
+        };
+        journal.flush(pool)?;
+        Ok(journal)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// [`crate::store::Store::admit`] (or, `dry`, `probe`: nothing recorded).
+    pub(crate) fn admit(
+        &self,
+        pool: &dyn Pool,
+        hold: &str,
+        entries: &[HoldEntry],
+        now: DateTime<Utc>,
+        dry: bool,
+    ) -> StoreResult<Admission> {
+        let mut state = self.state();
+        let _lock = Locked::wait(&self.file)?;
+        self.sync(&mut state, pool)?;
+        self.follow(&mut state, pool, entries)?;
+        let (stored, counted) = state.mirror.decided_on(entries);
+        let admission = match ledger::decide(entries, &stored, &counted, now) {
+            Decision::Refused { refusal, exhaust } => {
+                if let (false, Some((_, c))) = (dry, exhaust) {
+                    let entry = Held::of(&entries[refusal.index])
+                        .in_window(c.window_started_at.clone().map(|w| (w, c.last_reset_at)));
+                    let spent = state
+                        .mirror
+                        .counters
+                        .get(&key_of(&entry))
+                        .is_some_and(|m| {
+                            m.exhausted_window.is_some()
+                                && m.exhausted_window == entry.window
+                        });
+                    if !spent {
+                        let record = Record::Exhaust {
+                            entry,
+                            used: c.used,
+                            at: timestamp(now),
+                        };
+                        self.append(&mut state, record)?;
+                    }
+                }
+                Admission::Refused(refusal)
+            }
+            Decision::Admitted { .. } if dry => Admission::Admitted,
+            Decision::Admitted { entries, after } => {
+                let held: Vec<Held> = entries
+                    .iter()
+                    .map(|e| {
+                        let window = match e.gauge {
+                            Gauge::Budget { .. } => {
+                                let k = (e.scope.key(), e.limit.clone());
+                                after.iter().find(|(a, _, _)| *a == k).and_then(|(_, _, c)| {
+                                    c.window_started_at
+                                        .clone()
+                                        .map(|w| (w, c.last_reset_at.clone()))
+                                })
+                            }
+                            _ => None,
+                        };
+                        Held::of(e).in_window(window)
+                    })
+                    .collect();
+                let record = Record::Hold {
+                    id: hold.to_owned(),
+                    owner: owner::this_process().to_owned(),
+                    at: timestamp(now),
+                    entries: held,
+                };
+                self.append(&mut state, record)?;
+                Admission::Admitted
+            }
+        };
+        if state.records.len() >= MOST_RECORDS {
+            self.write_out(&mut state, pool, true)?;
+        }
+        Ok(admission)
+    }
+
+    /// [`crate::store::Store::settle`].
+    pub(crate) fn settle(
+        &self,
+        pool: &dyn Pool,
+        hold: &str,
+        actual: &[i64],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut state = self.state();
+        let _lock = Locked::wait(&self.file)?;
+        self.sync(&mut state, pool)?;
+        if entries_of(&state, pool, hold)?.is_none() {
+            return Ok(());
+        }
+        let record = Record::Settle {
+            id: hold.to_owned(),
+            actual: actual.to_vec(),
+            at: timestamp(now),
+        };
+        self.append(&mut state, record)
+    }
+
+    /// Writes the journal to the tables, waiting for its lock and the database's.
+    pub(crate) fn flush(&self, pool: &dyn Pool) -> StoreResult<()> {
+        let mut state = self.state();
+        let _lock = Locked::wait(&self.file)?;
+        self.sync(&mut state, pool)?;
+        self.write_out(&mut state, pool, true)
+    }
+
+    /// [`Journal::flush`], unless another process or connection is writing: a read or
+    /// an admin write flushes first, and must not wait for itself.
+    pub(crate) fn flush_if_free(&self, pool: &dyn Pool) -> StoreResult<()> {
+        let mut state = self.state();
+        if state.records.is_empty() && self.file.metadata().map_err(io_error)?.len() <= state.offset
+        {
+            return Ok(());
+        }
+        let Some(_lock) = Locked::try_take(&self.file) else {
+            return Ok(());
+        };
+        self.sync(&mut state, pool)?;
+        self.write_out(&mut state, pool, false)
+    }
+
+    /// Brings `state` up to the journal and the database: a new journal (another
+    /// process flushed) or a commit by another connection drops what the mirror knows;
+    /// lines other processes appended are read.
+    fn sync(&self, state: &mut State, pool: &dyn Pool) -> StoreResult<()> {
+        let generation = match self.header()? {
+            Some(g) => g,
+            None => self.start_new(state)?,
+        };
+        if generation != state.generation {
+            state.generation = generation;
+            state.offset = self.header_len();
+            state.records.clear();
+            state.settled.clear();
+            state.mirror = Counts::default();
+        }
+        let data_version = pool.ledger_data_version()?;
+        if state.data_version != Some(data_version) {
+            state.mirror = Counts::default();
+            state.data_version = Some(data_version);
+            // A process that flushed this journal and died before starting a new one.
+            let tx = pool.begin(TxKind::Read)?;
+            let flushed = super::read::meta(&*tx, FLUSHED_META)?;
+            drop(tx);
+            if flushed.as_deref() == Some(state.generation.as_str()) {
+                self.start_new(state)?;
+            }
+        }
+        let len = self.file.metadata().map_err(io_error)?.len();
+        if len <= state.offset {
+            return Ok(());
+        }
+        let mut tail = vec![0; usize::try_from(len - state.offset).map_err(|e| io_error(std::io::Error::other(e)))?];
+        self.file
+            .read_exact_at(&mut tail, state.offset)
+            .map_err(io_error)?;
+        let Some(end) = tail.iter().rposition(|b| *b == b'\n') else {
+            return Ok(());
+        };
+        for line in tail[..end].split(|b| *b == b'\n') {
+            match serde_json::from_slice::<Record>(line) {
+                Ok(record) => take(state, pool, record)?,
+                // A line cut short by a crash: what it began was never acknowledged.
+                Err(_) => crate::server::log_line(&format!(
+                    "{} ledger: skipped an incomplete line of {}",
+                    timestamp(Utc::now()),
+                    self.path.display()
+                )),
+            }
+        }
+        state.offset += end as u64 + 1;
+        Ok(())
+    }
+
+    /// Makes the counters of `entries` known to the mirror: as the tables have them,
+    /// with the journal's records applied.
+    fn follow(&self, state: &mut State, pool: &dyn Pool, entries: &[HoldEntry]) -> StoreResult<()> {
+        let is_rate = |e: &&HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
+        let key = |e: &HoldEntry| (e.scope.key(), e.limit.clone());
+        let missing = |e: &&HoldEntry| !state.mirror.known.contains(&key(e));
+        let counter_keys: Vec<Key> = entries
+            .iter()
+            .filter(|e| !is_rate(e) && missing(e))
+            .map(key)
+            .collect();
+        let rate_keys: Vec<Key> = entries
+            .iter()
+            .filter(|e| is_rate(e) && missing(e))
+            .map(key)
+            .collect();
+        if counter_keys.is_empty() && rate_keys.is_empty() {
+            return Ok(());
+        }
+        let tx = pool.begin(TxKind::Read)?;
+        let mut fresh = Counts::load(&*tx, &counter_keys, &rate_keys)?;
+        let (steps, _) = steps(&state.records, &mut |id| stored_hold(&*tx, id))?;
+        fresh.replay(&steps);
+        let mirror = &mut state.mirror;
+        mirror.counters.extend(fresh.counters);
+        mirror.slots.extend(fresh.slots);
+        mirror.known.extend(fresh.known);
+        Ok(())
+    }
+
+    /// Appends `record` (after the lock is taken and `state` synced) and applies it.
+    fn append(&self, state: &mut State, record: Record) -> StoreResult<()> {
+        let mut line = serde_json::to_vec(&record)
+            .map_err(|e| StoreError::Internal(anyhow::anyhow!("cannot record a hold: {e}")))?;
+        line.push(b'\n');
+        let len = self.file.metadata().map_err(io_error)?.len();
+        if len > state.offset {
+            // The rest of a line cut short by a crash: ended here, it is skipped.
+            line.insert(0, b'\n');
+        }
+        (&self.file).write_all(&line).map_err(io_error)?;
+        state.offset = len + line.len() as u64;
+        apply(state, record);
+        Ok(())
+    }
+
+    /// Writes every record to the tables in one transaction, then starts a new journal.
+    fn write_out(&self, state: &mut State, pool: &dyn Pool, wait: bool) -> StoreResult<()> {
+        if state.records.is_empty() {
+            return Ok(());
+        }
+        let tx: Box<dyn TxConn + '_> = if wait {
+            pool.begin(TxKind::Ledger)?
+        } else {
+            match pool.begin_ledger_if_free()? {
+                Some(tx) => tx,
+                None => return Ok(()),
+            }
+        };
+        if super::read::meta(&*tx, FLUSHED_META)?.as_deref() != Some(state.generation.as_str()) {
+            write_records(&*tx, &state.records)?;
+            exec(
+                &*tx,
+                "INSERT INTO meta(key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                args![FLUSHED_META, state.generation],
+            )?;
+        }
+        tx.commit()?;
+        self.start_new(state)?;
+        // The tables changed under the mirror's keys: it reads them again when needed.
+        state.mirror = Counts::default();
+        state.data_version = Some(pool.ledger_data_version()?);
+        Ok(())
+    }
+
+    fn header_len(&self) -> u64 {
+        // `MAGIC ORGANISATION GENERATION\n`
+        (MAGIC.len() + 1 + self.organisation_id.len() + 1 + 32 + 1) as u64
+    }
+
+    /// The journal's generation, `None` when it has no header (new, or another
+    /// catalog's left beside this file).
+    fn header(&self) -> StoreResult<Option<String>> {
+        let len = self.header_len();
+        let mut head = vec![0; len as usize];
+        if self.file.metadata().map_err(io_error)?.len() < len
+            || self.file.read_exact_at(&mut head, 0).is_err()
+        {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&head);
+        let mut parts = text.trim_end_matches('\n').split(' ');
+        let magic = format!("{} {}", parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (Some(organisation), Some(generation)) = (parts.next(), parts.next()) else {
+            return Ok(None);
+        };
+        if magic != MAGIC || organisation != self.organisation_id || !text.ends_with('\n') {
+            return Ok(None);
+        }
+        Ok(Some(generation.to_owned()))
+    }
+
+    /// Empties the journal under a new generation (its lock taken).
+    fn start_new(&self, state: &mut State) -> StoreResult<String> {
+        let generation = new_generation();
+        self.file.set_len(0).map_err(io_error)?;
+        let header = format!("{MAGIC} {} {generation}\n", self.organisation_id);
+        (&self.file).write_all(header.as_bytes()).map_err(io_error)?;
+        state.generation = generation.clone();
+        state.offset = header.len() as u64;
+        state.records.clear();
+        state.settled.clear();
+        Ok(generation)
+    }
+}
+
+/// A record read from the journal or appended to it, applied to what the process knows.
+fn take(state: &mut State, pool: &dyn Pool, record: Record) -> StoreResult<()> {
+    if let Record::Settle { id, actual, at } = &record {
+        if !state.open.contains_key(id) && !state.settled.contains(id) {
+            // A hold this process has not seen: its entries are in the tables.
+            if let Some(held) = entries_of(state, pool, id)? {
+                state.mirror.settle(&held, actual, parse_time(at));
+                state.settled.insert(id.clone());
+                state.records.push(record);
+                return Ok(());
+            }
+        }
+    }
+    apply(state, record);
+    Ok(())
+}
+
+fn apply(state: &mut State, record: Record) {
+    match &record {
+        Record::Hold { id, entries, .. } => {
+            state.mirror.hold(entries);
+            state.open.insert(id.clone(), entries.clone());
+        }
+        Record::Settle { id, actual, at } => {
+            if let Some(held) = state.open.remove(id) {
+                state.mirror.settle(&held, actual, parse_time(at));
+            }
+            state.settled.insert(id.clone());
+        }
+        Record::Exhaust { entry, used, at } => {
+            state.mirror.exhaust(entry, *used, parse_time(at));
+        }
+    }
+    state.records.push(record);
+}
+
+/// The entries of open hold `id`: from the journal, else from the tables; `None` when
+/// it is settled (or was never admitted).
+fn entries_of(state: &State, pool: &dyn Pool, id: &str) -> StoreResult<Option<Vec<Held>>> {
+    if state.settled.contains(id) {
+        return Ok(None);
+    }
+    if let Some(held) = state.open.get(id) {
+        return Ok(Some(held.clone()));
+    }
+    let tx = pool.begin(TxKind::Read)?;
+    stored_hold(&*tx, id)
+}
+
+/// The entries of hold `id` as the tables have it.
+fn stored_hold(conn: &dyn Sql, id: &str) -> StoreResult<Option<Vec<Held>>> {
+    let doc: Option<String> = super::one(
+        conn,
+        "SELECT entries FROM holds WHERE id = ?1",
+        args![id],
+        |r| r.get(0),
+    )?;
+    doc.map(|d| {
+        serde_json::from_str(&d).map_err(|e| {
+            StoreError::Internal(anyhow::anyhow!("hold `{id}` is unreadable: {e}"))
+        })
+    })
+    .transpose()
+}
+
+impl Counts {
+    /// The counters and rate slots `entries` are decided on.
+    fn decided_on(
+        &self,
+        entries: &[HoldEntry],
+    ) -> (HashMap<Key, Counter>, HashMap<Key, Vec<(i64, i64)>>) {
+        let mut stored = HashMap::new();
+        let mut counted = HashMap::new();
+        for e in entries {
+            let k = (e.scope.key(), e.limit.clone());
+            match e.gauge {
+                Gauge::Rate { .. } => {
+                    if let Some(s) = self.slots.get(&k) {
+                        counted.insert(k, s.iter().map(|(a, b)| (*a, *b)).collect());
+                    }
+                }
+                _ => {
+                    if let Some(c) = self.counters.get(&k) {
+                        stored.insert(k, c.clone());
+                    }
+                }
+            }
+        }
+        (stored, counted)
+    }
+}
+
+/// One step of replaying records: a settlement carries its hold's entries.
+enum Step {
+    Hold(Vec<Held>),
+    Settle(Vec<Held>, Vec<i64>, DateTime<Utc>),
+    Exhaust(Held, i64, DateTime<Utc>),
+}
+
+/// An admitted hold that `records` leave open: `(id, owner, at, entries)`.
+type Open<'r> = (&'r str, &'r str, &'r str, &'r [Held]);
+
+/// `records` as steps, in order, each settlement with its hold's entries (from a hold
+/// record among them, else from `stored`: `None` for a hold already settled); and the
+/// holds they leave open, in order.
+fn steps<'r>(
+    records: &'r [Record],
+    stored: &mut dyn FnMut(&str) -> StoreResult<Option<Vec<Held>>>,
+) -> StoreResult<(Vec<Step>, Vec<Open<'r>>)> {
+    let mut opened: HashMap<&str, Open<'r>> = HashMap::new();
+    let mut order = Vec::new();
+    let mut out = Vec::new();
+    for record in records {
+        match record {
+            Record::Hold {
+                id,
+                owner,
+                at,
+                entries,
+            } => {
+                opened.insert(id, (id, owner, at, entries));
+                order.push(id.as_str());
+                out.push(Step::Hold(entries.clone()));
+            }
+            Record::Settle { id, actual, at } => {
+                let held = match opened.remove(id.as_str()) {
+                    Some((_, _, _, held)) => Some(held.to_vec()),
+                    None => stored(id)?,
+                };
+                if let Some(held) = held {
+                    out.push(Step::Settle(held, actual.clone(), parse_time(at)));
+                }
+            }
+            Record::Exhaust { entry, used, at } => {
+                out.push(Step::Exhaust(entry.clone(), *used, parse_time(at)));
+            }
+        }
+    }
+    let open = order.into_iter().filter_map(|id| opened.get(id).copied()).collect();
+    Ok((out, open))
+}
+
+impl Counts {
+    /// Applies `steps` in order; returns the crossings they make.
+    fn replay(&mut self, steps: &[Step]) -> Vec<Crossing> {
+        let mut crossings = Vec::new();
+        for step in steps {
+            match step {
+                Step::Hold(held) => self.hold(held),
+                Step::Settle(held, actual, at) => crossings.extend(self.settle(held, actual, *at)),
+                Step::Exhaust(entry, used, at) => crossings.extend(self.exhaust(entry, *used, *at)),
+            }
+        }
+        crossings
+    }
+}
+
+/// Writes `records` to the ledger's tables: counters and rate slots as the records leave
+/// them, holds still open as rows, crossings as alerts.
+fn write_records(conn: &dyn Sql, records: &[Record]) -> StoreResult<()> {
+    let (steps, open) = steps(records, &mut |id| ledger::take_hold(conn, id))?;
+    let mut scales: HashMap<Key, i64> = HashMap::new();
+    let mut counter_keys: Vec<Key> = Vec::new();
+    let mut rate_keys: Vec<Key> = Vec::new();
+    let mut note = |h: &Held| {
+        let k = key_of(h);
+        if scales.insert(k.clone(), h.unit.scale()).is_none() {
+            if h.gauge == 'r' {
+                rate_keys.push(k);
+            } else {
+                counter_keys.push(k);
+            }
+        }
+    };
+    for step in &steps {
+        match step {
+            Step::Hold(held) | Step::Settle(held, _, _) => held.iter().for_each(&mut note),
+            Step::Exhaust(entry, _, _) => note(entry),
+        }
+    }
+    let mut counts = Counts::load(conn, &counter_keys, &rate_keys)?;
+    let crossings = counts.replay(&steps);
+    let rows: Vec<(&Key, i64, &Counter)> = counter_keys
+        .iter()
+        .filter_map(|k| counts.counters.get(k).map(|c| (k, scales[k], c)))
+        .collect();
+    ledger::save_counters(conn, &rows)?;
+    for k in &rate_keys {
+        exec(
+            conn,
+            "DELETE FROM rate_slots WHERE scope = ?1 AND limit_key = ?2",
+            args![k.0, k.1],
+        )?;
+        for (slot, amount) in counts.slots.get(k).into_iter().flatten() {
+            exec(
+                conn,
+                "INSERT INTO rate_slots(scope, limit_key, slot, amount) VALUES (?1, ?2, ?3, ?4)",
+                args![k.0, k.1, slot, amount],
+            )?;
+        }
+    }
+    for (id, owner, at, held) in open {
+        ledger::record_hold(conn, owner, id, held, parse_time(at), None)?;
+    }
+    for c in crossings {
+        ledger::raise(conn, &c.held, c.kind, c.used, &c.window, c.at)?;
+    }
+    Ok(())
+}
