@@ -208,6 +208,9 @@ impl Held {
         }
         let amounts = admission::settlement(&self.entries, used.unwrap_or_default(), self.prices);
         let (state, id) = (self.state.clone(), std::mem::take(&mut self.id));
+        if settled_at_once(&state, &id, &amounts) {
+            return;
+        }
         state.gateway.settlements.started();
         drop(tokio::task::spawn_blocking(move || {
             settle(&state, &id, &amounts)
@@ -237,6 +240,9 @@ impl Drop for Held {
         }
         let amounts = admission::settlement(&self.entries, self.consumed(), self.prices);
         let (state, id) = (self.state.clone(), std::mem::take(&mut self.id));
+        if settled_at_once(&state, &id, &amounts) {
+            return;
+        }
         state.gateway.settlements.started();
         let run = move || settle(&state, &id, &amounts);
         match tokio::runtime::Handle::try_current() {
@@ -248,6 +254,30 @@ impl Drop for Held {
             }
         }
     }
+}
+
+/// Settles in place if the store can without waiting (see [`crate::store::Store::try_settle`]);
+/// `false` when it cannot, and nothing was done.
+fn settled_at_once(state: &AppState, id: &str, amounts: &[i64]) -> bool {
+    match state.store.try_settle(id, amounts, Utc::now()) {
+        None => false,
+        Some(Ok(())) => {
+            state.gateway.settlements.notify.notify_waiters();
+            true
+        }
+        Some(Err(e)) => {
+            log_unsettled(id, &e);
+            true
+        }
+    }
+}
+
+fn log_unsettled(id: &str, e: &crate::store::StoreError) {
+    // The hold stays and is settled in full when this process is gone: never forgiven.
+    crate::server::log_line(&format!(
+        "{} ledger: hold {id} could not be settled ({e}); it stays held",
+        crate::server::handlers::now()
+    ));
 }
 
 /// How long a settlement is tried again while the database cannot take it (a PostgreSQL
@@ -265,17 +295,29 @@ fn settle(state: &AppState, id: &str, amounts: &[i64]) {
                 wait = (wait * 2).min(Duration::from_secs(15));
             }
             Err(e) => {
-                // The hold stays and is settled in full when this process is gone:
-                // never forgiven.
-                crate::server::log_line(&format!(
-                    "{} ledger: hold {id} could not be settled ({e}); it stays held",
-                    crate::server::handlers::now()
-                ));
+                log_unsettled(id, &e);
                 break;
             }
         }
     }
     state.gateway.settlements.finished();
+}
+
+/// Asks the store to hold `entries` as hold `id`: in place when the store decides in
+/// memory, on the blocking pool otherwise.
+pub async fn admit(
+    state: &AppState,
+    id: &str,
+    entries: &[HoldEntry],
+) -> Result<Admission, GatewayError> {
+    if let Some(admission) = state.store.try_admit(id, entries, Utc::now()) {
+        return Ok(admission?);
+    }
+    let (s, id, entries) = (state.clone(), id.to_owned(), entries.to_vec());
+    tokio::task::spawn_blocking(move || s.store.admit(&id, &entries, Utc::now()))
+        .await
+        .map_err(|_| GatewayError::internal("admission stopped unexpectedly"))?
+        .map_err(GatewayError::from)
 }
 
 /// Holds `ask` (its first try, `first`, already made), waiting while requests in flight
@@ -308,12 +350,7 @@ pub async fn hold(
                 if tokio::time::timeout(poll, woken).await.is_err() {
                     poll = (poll * 2).min(HELD_POLL_MAX);
                 }
-                let (s, hold_id, entries) = (state.clone(), id.clone(), ask.entries.clone());
-                admission = tokio::task::spawn_blocking(move || {
-                    s.store.admit(&hold_id, &entries, Utc::now())
-                })
-                .await
-                .map_err(|_| GatewayError::internal("admission stopped unexpectedly"))??;
+                admission = admit(state, &id, &ask.entries).await?;
             }
             Admission::Refused(r) => return Err(refused(&ask.entries[r.index], &r)),
         }

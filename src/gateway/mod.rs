@@ -636,8 +636,7 @@ async fn attempt(
     let first = if ask.entries.is_empty() {
         Admission::Admitted
     } else {
-        let (s, id, entries) = (state.clone(), hold_id.clone(), ask.entries.clone());
-        blocking(move || Ok(s.store.admit(&id, &entries, chrono::Utc::now())?)).await?
+        admit::admit(state, &hold_id, &ask.entries).await?
     };
     if let Some(host) = &leaf.params.custom_host {
         // The caller's config must not send the provider's stored credentials elsewhere.

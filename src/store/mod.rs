@@ -614,6 +614,28 @@ pub trait Store: Send + Sync {
         actual: &[i64],
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()>;
+    /// [`Store::admit`] when it can be decided at once in this process's memory, without
+    /// waiting for a lock or a network (so where waiting is not allowed); `None`, and
+    /// nothing done, otherwise.
+    fn try_admit(
+        &self,
+        hold: &str,
+        entries: &[HoldEntry],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<StoreResult<Admission>> {
+        let _ = (hold, entries, now);
+        None
+    }
+    /// [`Store::settle`] as [`Store::try_admit`] admits.
+    fn try_settle(
+        &self,
+        hold: &str,
+        actual: &[i64],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<StoreResult<()>> {
+        let _ = (hold, actual, now);
+        None
+    }
     /// Writes what admission keeps outside the ledger's tables (a journal) to them.
     fn flush_ledger(&self) -> StoreResult<()> {
         Ok(())

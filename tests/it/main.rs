@@ -19,6 +19,7 @@ mod gateway;
 mod governance;
 mod hosted;
 mod interactive;
+mod journal;
 mod keyring;
 mod limit_extensions;
 mod master_key;

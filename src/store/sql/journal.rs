@@ -332,8 +332,59 @@ impl Journal {
     ) -> StoreResult<Admission> {
         let mut state = self.state();
         let _lock = Locked::wait(&self.file)?;
-        self.sync(&mut state, pool)?;
-        self.follow(&mut state, pool, entries)?;
+        let admission = self.admit_locked(&mut state, pool, hold, entries, now, dry)?;
+        if state.records.len() >= MOST_RECORDS {
+            self.write_out(&mut state, pool, true)?;
+        }
+        Ok(admission)
+    }
+
+    /// [`Journal::admit`] unless another thread or process has the journal: `None`, and
+    /// nothing done, then.
+    pub(crate) fn try_admit(
+        &self,
+        pool: &dyn Pool,
+        hold: &str,
+        entries: &[HoldEntry],
+        now: DateTime<Utc>,
+    ) -> Option<StoreResult<Admission>> {
+        let mut state = self.try_state()?;
+        let _lock = Locked::try_take(&self.file)?;
+        Some(self.admit_locked(&mut state, pool, hold, entries, now, false))
+    }
+
+    /// [`Journal::settle`] unless another thread or process has the journal.
+    pub(crate) fn try_settle(
+        &self,
+        pool: &dyn Pool,
+        hold: &str,
+        actual: &[i64],
+        now: DateTime<Utc>,
+    ) -> Option<StoreResult<()>> {
+        let mut state = self.try_state()?;
+        let _lock = Locked::try_take(&self.file)?;
+        Some(self.settle_locked(&mut state, pool, hold, actual, now))
+    }
+
+    fn try_state(&self) -> Option<std::sync::MutexGuard<'_, State>> {
+        match self.state.try_lock() {
+            Ok(state) => Some(state),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    fn admit_locked(
+        &self,
+        state: &mut State,
+        pool: &dyn Pool,
+        hold: &str,
+        entries: &[HoldEntry],
+        now: DateTime<Utc>,
+        dry: bool,
+    ) -> StoreResult<Admission> {
+        self.sync(state, pool)?;
+        self.follow(state, pool, entries)?;
         let (stored, counted) = state.mirror.decided_on(entries);
         let admission = match ledger::decide(entries, &stored, &counted, now) {
             Decision::Refused { refusal, exhaust } => {
@@ -354,7 +405,7 @@ impl Journal {
                             used: c.used,
                             at: timestamp(now),
                         };
-                        self.append(&mut state, record)?;
+                        self.append(state, record)?;
                     }
                 }
                 Admission::Refused(refusal)
@@ -384,13 +435,10 @@ impl Journal {
                     at: timestamp(now),
                     entries: held,
                 };
-                self.append(&mut state, record)?;
+                self.append(state, record)?;
                 Admission::Admitted
             }
         };
-        if state.records.len() >= MOST_RECORDS {
-            self.write_out(&mut state, pool, true)?;
-        }
         Ok(admission)
     }
 
@@ -404,8 +452,19 @@ impl Journal {
     ) -> StoreResult<()> {
         let mut state = self.state();
         let _lock = Locked::wait(&self.file)?;
-        self.sync(&mut state, pool)?;
-        if entries_of(&state, pool, hold)?.is_none() {
+        self.settle_locked(&mut state, pool, hold, actual, now)
+    }
+
+    fn settle_locked(
+        &self,
+        state: &mut State,
+        pool: &dyn Pool,
+        hold: &str,
+        actual: &[i64],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.sync(state, pool)?;
+        if entries_of(state, pool, hold)?.is_none() {
             return Ok(());
         }
         let record = Record::Settle {
@@ -413,7 +472,7 @@ impl Journal {
             actual: actual.to_vec(),
             at: timestamp(now),
         };
-        self.append(&mut state, record)
+        self.append(state, record)
     }
 
     /// Writes the journal to the tables, waiting for its lock and the database's.

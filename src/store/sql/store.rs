@@ -203,6 +203,23 @@ impl Store for SqlStore {
         self.ledger_tx(|conn| ledger::recover(conn, alive, Utc::now(), self.counting()))
     }
 
+    fn try_admit(
+        &self,
+        hold: &str,
+        entries: &[HoldEntry],
+        now: DateTime<Utc>,
+    ) -> Option<StoreResult<Admission>> {
+        self.journal
+            .as_ref()?
+            .try_admit(&*self.pool, hold, entries, now)
+    }
+
+    fn try_settle(&self, hold: &str, actual: &[i64], now: DateTime<Utc>) -> Option<StoreResult<()>> {
+        self.journal
+            .as_ref()?
+            .try_settle(&*self.pool, hold, actual, now)
+    }
+
     fn flush_ledger(&self) -> StoreResult<()> {
         match &self.journal {
             Some(j) => j.flush(&*self.pool),

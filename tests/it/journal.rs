@@ -1,0 +1,191 @@
+//! The admission journal of a catalog file (`catalog.db-ledger`): several processes
+//! (here, several opened stores: each has its own descriptor, lock and memory) admit
+//! exactly on one file; what a killed process left is written by the next one to open
+//! the file, never twice; a line cut short is skipped without losing the next one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use catalog::api::limits::UsageLimits;
+use catalog::store::sqlite::SqliteStore;
+use catalog::store::{Admission, Gauge, HoldEntry, Store, Unit, UsageScope, BUDGET};
+
+fn entry(limit_usd: f64, amount_usd: f64) -> HoldEntry {
+    let unit = Unit::NanoUsd;
+    HoldEntry {
+        scope: UsageScope::Provider("p1".into()),
+        limit: BUDGET.into(),
+        unit,
+        gauge: Gauge::Budget {
+            limits: UsageLimits::cost(limit_usd),
+            ceiling: unit.units(limit_usd),
+            alert: None,
+        },
+        amount: unit.units(amount_usd),
+        level: "provider".into(),
+        name: "@p1".into(),
+        slot: None,
+        new_slot: false,
+    }
+}
+
+fn id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn used(store: &dyn Store) -> f64 {
+    store
+        .read()
+        .unwrap()
+        .usage(&UsageScope::Provider("p1".into()), BUDGET)
+        .unwrap()
+        .map_or(0.0, |u| u.current_usage)
+}
+
+/// Open holds as the ledger's table has them, read around the store.
+fn hold_rows(db: &Path) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM holds", [], |r| r.get(0))
+        .unwrap()
+}
+
+fn journal_of(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-ledger");
+    PathBuf::from(p)
+}
+
+fn admit(store: &dyn Store, hold: &str, e: HoldEntry) -> Admission {
+    store.admit(hold, &[e], chrono::Utc::now()).unwrap()
+}
+
+#[test]
+fn stores_sharing_a_file_admit_exactly_and_see_each_others_charges() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let stores: Vec<Arc<dyn Store>> = (0..3)
+        .map(|_| Arc::new(SqliteStore::open(&db).unwrap()) as Arc<dyn Store>)
+        .collect();
+    // 3 stores × 4 threads race holds of $1 against $25: exactly 25 fit.
+    let barrier = Arc::new(Barrier::new(12));
+    let admitted: Vec<(usize, String)> = (0..12)
+        .map(|t| {
+            let (store, barrier) = (stores[t % 3].clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                (0..10)
+                    .filter_map(|_| {
+                        let hold = id();
+                        (admit(&*store, &hold, entry(25.0, 1.0)) == Admission::Admitted)
+                            .then_some((t % 3, hold))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(admitted.len(), 25, "$25 of $1 holds, across three stores");
+    // Each settles its own holds at $0.50; every store reads the same $12.50.
+    for (s, hold) in &admitted {
+        stores[*s]
+            .settle(hold, &[Unit::NanoUsd.units(0.5)], chrono::Utc::now())
+            .unwrap();
+    }
+    for store in &stores {
+        assert_eq!(used(&**store), 12.5);
+    }
+    assert_eq!(hold_rows(&db), 0);
+    // $12.50 left: 12 more holds of $1 fit, wherever they are asked.
+    let more = (0..15)
+        .filter(|i| admit(&*stores[i % 3], &id(), entry(25.0, 1.0)) == Admission::Admitted)
+        .count();
+    assert_eq!(more, 12);
+}
+
+#[test]
+fn what_a_killed_process_left_is_written_once_by_the_next_to_open_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let killed = SqliteStore::open(&db).unwrap();
+    let (settled, open) = (id(), id());
+    assert_eq!(
+        admit(&killed, &settled, entry(10.0, 2.0)),
+        Admission::Admitted
+    );
+    killed
+        .settle(&settled, &[Unit::NanoUsd.units(1.5)], chrono::Utc::now())
+        .unwrap();
+    assert_eq!(admit(&killed, &open, entry(10.0, 3.0)), Admission::Admitted);
+    // Killed: nothing it kept in memory is written (no flush, no drop).
+    std::mem::forget(killed);
+    let journal = std::fs::read(journal_of(&db)).unwrap();
+    assert!(!journal.is_empty());
+
+    let next = SqliteStore::open(&db).unwrap();
+    assert_eq!(used(&next), 1.5, "the settled charge survived");
+    assert_eq!(hold_rows(&db), 1, "the open hold is in the ledger");
+    // The same journal written back (its process died between the flush's commit and
+    // starting a new journal) is not counted again.
+    drop(next);
+    std::fs::write(journal_of(&db), &journal).unwrap();
+    let again = SqliteStore::open(&db).unwrap();
+    assert_eq!(used(&again), 1.5);
+    assert_eq!(hold_rows(&db), 1);
+    // The open hold's process is gone: it is charged in full, never forgiven.
+    assert_eq!(again.recover_holds(&|_| false).unwrap(), 1);
+    assert_eq!(used(&again), 4.5);
+    // Only $5.50 is left.
+    assert!(matches!(
+        admit(&again, &id(), entry(10.0, 6.0)),
+        Admission::Refused(_)
+    ));
+    assert_eq!(admit(&again, &id(), entry(10.0, 5.5)), Admission::Admitted);
+}
+
+#[test]
+fn a_line_cut_short_is_skipped_and_the_next_one_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(admit(&store, &id(), entry(10.0, 1.0)), Admission::Admitted);
+    // A process killed in the middle of a line.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(journal_of(&db))
+        .unwrap();
+    f.write_all(br#"{"op":"hold","id":"cut-"#).unwrap();
+    drop(f);
+    assert_eq!(admit(&store, &id(), entry(10.0, 2.0)), Admission::Admitted);
+    std::mem::forget(store);
+    let next = SqliteStore::open(&db).unwrap();
+    assert_eq!(hold_rows(&db), 2, "both holds, nothing of the cut line");
+    assert_eq!(next.recover_holds(&|_| false).unwrap(), 2);
+    assert_eq!(used(&next), 3.0);
+}
+
+#[test]
+fn a_journal_of_another_catalog_is_never_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let store = SqliteStore::open(&a).unwrap();
+    let hold = id();
+    assert_eq!(admit(&store, &hold, entry(10.0, 2.0)), Admission::Admitted);
+    store
+        .settle(&hold, &[Unit::NanoUsd.units(2.0)], chrono::Utc::now())
+        .unwrap();
+    let left = std::fs::read(journal_of(&a)).unwrap();
+    std::mem::forget(store);
+    // Another catalog, with `a`'s journal copied beside it.
+    drop(SqliteStore::open(&b).unwrap());
+    std::fs::write(journal_of(&b), &left).unwrap();
+    let other = SqliteStore::open(&b).unwrap();
+    assert_eq!(used(&other), 0.0);
+    assert_eq!(hold_rows(&b), 0);
+    // `a` still has its own.
+    assert_eq!(used(&SqliteStore::open(&a).unwrap()), 2.0);
+}
