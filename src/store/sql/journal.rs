@@ -23,7 +23,8 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -50,7 +51,7 @@ enum Record {
         id: String,
         owner: String,
         at: String,
-        entries: Vec<Held>,
+        entries: Arc<[Held]>,
     },
     /// A hold's settlement: what each entry used.
     Settle {
@@ -233,10 +234,12 @@ struct State {
     generation: String,
     /// Bytes of the journal read (whole lines).
     offset: u64,
+    /// The journal's length when last synced: past `offset`, a line cut short.
+    end: u64,
     /// Records of the journal, in order, not yet in the tables.
     records: Vec<Record>,
     /// Holds admitted and not settled, as far as this process knows them.
-    open: HashMap<String, Vec<Held>>,
+    open: HashMap<String, Arc<[Held]>>,
     /// Holds settled by a record not yet in the tables.
     settled: HashSet<String>,
     /// The counters this process has decided on: the tables plus `records`.
@@ -251,6 +254,36 @@ pub(crate) struct Journal {
     path: PathBuf,
     organisation_id: String,
     state: Mutex<State>,
+    /// Flushes writing (or about to): a hold that must not wait goes elsewhere.
+    writing: AtomicUsize,
+}
+
+/// How many times a hold that must not wait tries for the state before going elsewhere.
+const TRIES: usize = 500;
+
+/// The state held by a flush.
+struct Writing<'a> {
+    state: std::sync::MutexGuard<'a, State>,
+    flag: &'a AtomicUsize,
+}
+
+impl std::ops::Deref for Writing<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Writing<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.flag.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The journal's lock, released when dropped.
@@ -306,12 +339,14 @@ impl Journal {
             state: Mutex::new(State {
                 generation: String::new(),
                 offset: 0,
+                end: 0,
                 records: Vec::new(),
                 open: HashMap::new(),
                 settled: HashSet::new(),
                 mirror: Counts::default(),
                 data_version: None,
             }),
+            writing: AtomicUsize::new(0),
         };
         journal.flush(pool)?;
         Ok(journal)
@@ -366,11 +401,28 @@ impl Journal {
         Some(self.settle_locked(&mut state, pool, hold, actual, now))
     }
 
+    /// The state, unless a flush has it: other holds and settlements keep it for
+    /// microseconds, so they are waited for (a while).
     fn try_state(&self) -> Option<std::sync::MutexGuard<'_, State>> {
-        match self.state.try_lock() {
-            Ok(state) => Some(state),
-            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => None,
+        for _ in 0..TRIES {
+            if self.writing.load(Ordering::Acquire) > 0 {
+                return None;
+            }
+            match self.state.try_lock() {
+                Ok(state) => return Some(state),
+                Err(std::sync::TryLockError::Poisoned(e)) => return Some(e.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => std::thread::yield_now(),
+            }
+        }
+        None
+    }
+
+    /// The state for a flush, counted in [`Journal::writing`] until it is dropped.
+    fn state_to_write(&self) -> Writing<'_> {
+        self.writing.fetch_add(1, Ordering::AcqRel);
+        Writing {
+            state: self.state(),
+            flag: &self.writing,
         }
     }
 
@@ -433,7 +485,7 @@ impl Journal {
                     id: hold.to_owned(),
                     owner: owner::this_process().to_owned(),
                     at: timestamp(now),
-                    entries: held,
+                    entries: held.into(),
                 };
                 self.append(state, record)?;
                 Admission::Admitted
@@ -477,7 +529,7 @@ impl Journal {
 
     /// Writes the journal to the tables, waiting for its lock and the database's.
     pub(crate) fn flush(&self, pool: &dyn Pool) -> StoreResult<()> {
-        let mut state = self.state();
+        let mut state = self.state_to_write();
         let _lock = Locked::wait(&self.file)?;
         self.sync(&mut state, pool)?;
         self.write_out(&mut state, pool, true)
@@ -486,7 +538,7 @@ impl Journal {
     /// [`Journal::flush`], unless another process or connection is writing: a read or
     /// an admin write flushes first, and must not wait for itself.
     pub(crate) fn flush_if_free(&self, pool: &dyn Pool) -> StoreResult<()> {
-        let mut state = self.state();
+        let mut state = self.state_to_write();
         if state.records.is_empty() && self.file.metadata().map_err(io_error)?.len() <= state.offset
         {
             return Ok(());
@@ -526,6 +578,7 @@ impl Journal {
             }
         }
         let len = self.file.metadata().map_err(io_error)?.len();
+        state.end = len;
         if len <= state.offset {
             return Ok(());
         }
@@ -586,13 +639,14 @@ impl Journal {
         let mut line = serde_json::to_vec(&record)
             .map_err(|e| StoreError::Internal(anyhow::anyhow!("cannot record a hold: {e}")))?;
         line.push(b'\n');
-        let len = self.file.metadata().map_err(io_error)?.len();
+        let len = state.end;
         if len > state.offset {
             // The rest of a line cut short by a crash: ended here, it is skipped.
             line.insert(0, b'\n');
         }
         (&self.file).write_all(&line).map_err(io_error)?;
         state.offset = len + line.len() as u64;
+        state.end = state.offset;
         apply(state, record);
         Ok(())
     }
@@ -602,6 +656,7 @@ impl Journal {
         if state.records.is_empty() {
             return Ok(());
         }
+        let before = pool.ledger_data_version()?;
         let tx: Box<dyn TxConn + '_> = if wait {
             pool.begin(TxKind::Ledger)?
         } else {
@@ -621,9 +676,13 @@ impl Journal {
         }
         tx.commit()?;
         self.start_new(state)?;
-        // The tables changed under the mirror's keys: it reads them again when needed.
-        state.mirror = Counts::default();
-        state.data_version = Some(pool.ledger_data_version()?);
+        // The tables now hold what the mirror does, unless another connection committed
+        // meanwhile (this connection's own commits leave `data_version` as it was).
+        let after = pool.ledger_data_version()?;
+        if state.data_version != Some(before) || before != after {
+            state.mirror = Counts::default();
+            state.data_version = Some(after);
+        }
         Ok(())
     }
 
@@ -662,6 +721,7 @@ impl Journal {
         (&self.file).write_all(header.as_bytes()).map_err(io_error)?;
         state.generation = generation.clone();
         state.offset = header.len() as u64;
+        state.end = state.offset;
         state.records.clear();
         state.settled.clear();
         Ok(generation)
@@ -689,7 +749,7 @@ fn apply(state: &mut State, record: Record) {
     match &record {
         Record::Hold { id, entries, .. } => {
             state.mirror.hold(entries);
-            state.open.insert(id.clone(), entries.clone());
+            state.open.insert(id.clone(), Arc::clone(entries));
         }
         Record::Settle { id, actual, at } => {
             if let Some(held) = state.open.remove(id) {
@@ -706,19 +766,19 @@ fn apply(state: &mut State, record: Record) {
 
 /// The entries of open hold `id`: from the journal, else from the tables; `None` when
 /// it is settled (or was never admitted).
-fn entries_of(state: &State, pool: &dyn Pool, id: &str) -> StoreResult<Option<Vec<Held>>> {
+fn entries_of(state: &State, pool: &dyn Pool, id: &str) -> StoreResult<Option<Arc<[Held]>>> {
     if state.settled.contains(id) {
         return Ok(None);
     }
     if let Some(held) = state.open.get(id) {
-        return Ok(Some(held.clone()));
+        return Ok(Some(Arc::clone(held)));
     }
     let tx = pool.begin(TxKind::Read)?;
     stored_hold(&*tx, id)
 }
 
 /// The entries of hold `id` as the tables have it.
-fn stored_hold(conn: &dyn Sql, id: &str) -> StoreResult<Option<Vec<Held>>> {
+fn stored_hold(conn: &dyn Sql, id: &str) -> StoreResult<Option<Arc<[Held]>>> {
     let doc: Option<String> = super::one(
         conn,
         "SELECT entries FROM holds WHERE id = ?1",
@@ -726,7 +786,7 @@ fn stored_hold(conn: &dyn Sql, id: &str) -> StoreResult<Option<Vec<Held>>> {
         |r| r.get(0),
     )?;
     doc.map(|d| {
-        serde_json::from_str(&d).map_err(|e| {
+        serde_json::from_str::<Vec<Held>>(&d).map(Into::into).map_err(|e| {
             StoreError::Internal(anyhow::anyhow!("hold `{id}` is unreadable: {e}"))
         })
     })
@@ -762,20 +822,20 @@ impl Counts {
 
 /// One step of replaying records: a settlement carries its hold's entries.
 enum Step {
-    Hold(Vec<Held>),
-    Settle(Vec<Held>, Vec<i64>, DateTime<Utc>),
+    Hold(Arc<[Held]>),
+    Settle(Arc<[Held]>, Vec<i64>, DateTime<Utc>),
     Exhaust(Held, i64, DateTime<Utc>),
 }
 
 /// An admitted hold that `records` leave open: `(id, owner, at, entries)`.
-type Open<'r> = (&'r str, &'r str, &'r str, &'r [Held]);
+type Open<'r> = (&'r str, &'r str, &'r str, &'r Arc<[Held]>);
 
 /// `records` as steps, in order, each settlement with its hold's entries (from a hold
 /// record among them, else from `stored`: `None` for a hold already settled); and the
 /// holds they leave open, in order.
 fn steps<'r>(
     records: &'r [Record],
-    stored: &mut dyn FnMut(&str) -> StoreResult<Option<Vec<Held>>>,
+    stored: &mut dyn FnMut(&str) -> StoreResult<Option<Arc<[Held]>>>,
 ) -> StoreResult<(Vec<Step>, Vec<Open<'r>>)> {
     let mut opened: HashMap<&str, Open<'r>> = HashMap::new();
     let mut order = Vec::new();
@@ -790,11 +850,11 @@ fn steps<'r>(
             } => {
                 opened.insert(id, (id, owner, at, entries));
                 order.push(id.as_str());
-                out.push(Step::Hold(entries.clone()));
+                out.push(Step::Hold(Arc::clone(entries)));
             }
             Record::Settle { id, actual, at } => {
                 let held = match opened.remove(id.as_str()) {
-                    Some((_, _, _, held)) => Some(held.to_vec()),
+                    Some((_, _, _, held)) => Some(Arc::clone(held)),
                     None => stored(id)?,
                 };
                 if let Some(held) = held {
@@ -828,7 +888,9 @@ impl Counts {
 /// Writes `records` to the ledger's tables: counters and rate slots as the records leave
 /// them, holds still open as rows, crossings as alerts.
 fn write_records(conn: &dyn Sql, records: &[Record]) -> StoreResult<()> {
-    let (steps, open) = steps(records, &mut |id| ledger::take_hold(conn, id))?;
+    let (steps, open) = steps(records, &mut |id| {
+        Ok(ledger::take_hold(conn, id)?.map(Into::into))
+    })?;
     let mut scales: HashMap<Key, i64> = HashMap::new();
     let mut counter_keys: Vec<Key> = Vec::new();
     let mut rate_keys: Vec<Key> = Vec::new();
