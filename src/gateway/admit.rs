@@ -24,6 +24,10 @@ use crate::domain::policies;
 use crate::server::AppState;
 use crate::store::{Admission, Gauge, HoldEntry, Refusal};
 
+/// How many times a hold is tried in place (see [`crate::store::Store::try_admit`]) before
+/// it goes to the blocking pool.
+const IN_PLACE_TRIES: usize = 8;
+
 /// How long a request waits for requests in flight to settle before it is refused.
 const HELD_WAIT: Duration = Duration::from_secs(30);
 /// How soon a waiting request looks again when no settlement in this process woke it
@@ -211,10 +215,20 @@ impl Held {
         if settled_at_once(&state, &id, &amounts) {
             return;
         }
+        // A task of its own: the settlement lands even if the caller goes away.
         state.gateway.settlements.started();
-        drop(tokio::task::spawn_blocking(move || {
-            settle(&state, &id, &amounts)
-        }));
+        tokio::spawn(async move {
+            for _ in 0..IN_PLACE_TRIES {
+                tokio::time::sleep(Duration::from_micros(500)).await;
+                if settled_at_once(&state, &id, &amounts) {
+                    state.gateway.settlements.finished();
+                    return;
+                }
+            }
+            drop(tokio::task::spawn_blocking(move || {
+                settle(&state, &id, &amounts)
+            }));
+        });
     }
 
     /// What a request cut short consumed: what the upstream reported so far, else its
@@ -310,8 +324,12 @@ pub async fn admit(
     id: &str,
     entries: &[HoldEntry],
 ) -> Result<Admission, GatewayError> {
-    if let Some(admission) = state.store.try_admit(id, entries, Utc::now()) {
-        return Ok(admission?);
+    for _ in 0..IN_PLACE_TRIES {
+        if let Some(admission) = state.store.try_admit(id, entries, Utc::now()) {
+            return Ok(admission?);
+        }
+        // Busy writing to the database: a moment, without taking a thread.
+        tokio::time::sleep(Duration::from_micros(500)).await;
     }
     let (s, id, entries) = (state.clone(), id.to_owned(), entries.to_vec());
     tokio::task::spawn_blocking(move || s.store.admit(&id, &entries, Utc::now()))

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ledger::{self, Counter, Decision, Held, Key};
+use super::ledger::{self, Counted, Counter, Decision, Held, Key, Stored};
 use super::{args, exec, Pool, Sql, TxConn, TxKind};
 use crate::admission::rate;
 use crate::api::usage::timestamp;
@@ -100,11 +100,7 @@ fn parse_time(at: &str) -> DateTime<Utc> {
 }
 
 impl Counts {
-    fn load(
-        conn: &dyn Sql,
-        counter_keys: &[Key],
-        rate_keys: &[Key],
-    ) -> StoreResult<Counts> {
+    fn load(conn: &dyn Sql, counter_keys: &[Key], rate_keys: &[Key]) -> StoreResult<Counts> {
         let counters = ledger::counters(conn, counter_keys)?;
         let slots = ledger::slots(conn, rate_keys, i64::MIN)?
             .into_iter()
@@ -178,10 +174,7 @@ impl Counts {
                 continue;
             }
             let (after, before) = (c.used, c.used - charge);
-            let window = c
-                .window_started_at
-                .clone()
-                .unwrap_or_else(|| timestamp(at));
+            let window = c.window_started_at.clone().unwrap_or_else(|| timestamp(at));
             let crossing = |kind| Crossing {
                 held: h.clone(),
                 kind,
@@ -257,9 +250,6 @@ pub(crate) struct Journal {
     /// Flushes writing (or about to): a hold that must not wait goes elsewhere.
     writing: AtomicUsize,
 }
-
-/// How many times a hold that must not wait tries for the state before going elsewhere.
-const TRIES: usize = 500;
 
 /// The state held by a flush.
 struct Writing<'a> {
@@ -402,19 +392,12 @@ impl Journal {
     }
 
     /// The state, unless a flush has it: other holds and settlements keep it for
-    /// microseconds, so they are waited for (a while).
+    /// microseconds, so they are waited for.
     fn try_state(&self) -> Option<std::sync::MutexGuard<'_, State>> {
-        for _ in 0..TRIES {
-            if self.writing.load(Ordering::Acquire) > 0 {
-                return None;
-            }
-            match self.state.try_lock() {
-                Ok(state) => return Some(state),
-                Err(std::sync::TryLockError::Poisoned(e)) => return Some(e.into_inner()),
-                Err(std::sync::TryLockError::WouldBlock) => std::thread::yield_now(),
-            }
+        if self.writing.load(Ordering::Acquire) > 0 {
+            return None;
         }
-        None
+        Some(self.state())
     }
 
     /// The state for a flush, counted in [`Journal::writing`] until it is dropped.
@@ -443,14 +426,9 @@ impl Journal {
                 if let (false, Some((_, c))) = (dry, exhaust) {
                     let entry = Held::of(&entries[refusal.index])
                         .in_window(c.window_started_at.clone().map(|w| (w, c.last_reset_at)));
-                    let spent = state
-                        .mirror
-                        .counters
-                        .get(&key_of(&entry))
-                        .is_some_and(|m| {
-                            m.exhausted_window.is_some()
-                                && m.exhausted_window == entry.window
-                        });
+                    let spent = state.mirror.counters.get(&key_of(&entry)).is_some_and(|m| {
+                        m.exhausted_window.is_some() && m.exhausted_window == entry.window
+                    });
                     if !spent {
                         let record = Record::Exhaust {
                             entry,
@@ -470,11 +448,14 @@ impl Journal {
                         let window = match e.gauge {
                             Gauge::Budget { .. } => {
                                 let k = (e.scope.key(), e.limit.clone());
-                                after.iter().find(|(a, _, _)| *a == k).and_then(|(_, _, c)| {
-                                    c.window_started_at
-                                        .clone()
-                                        .map(|w| (w, c.last_reset_at.clone()))
-                                })
+                                after
+                                    .iter()
+                                    .find(|(a, _, _)| *a == k)
+                                    .and_then(|(_, _, c)| {
+                                        c.window_started_at
+                                            .clone()
+                                            .map(|w| (w, c.last_reset_at.clone()))
+                                    })
                             }
                             _ => None,
                         };
@@ -582,7 +563,11 @@ impl Journal {
         if len <= state.offset {
             return Ok(());
         }
-        let mut tail = vec![0; usize::try_from(len - state.offset).map_err(|e| io_error(std::io::Error::other(e)))?];
+        let mut tail = vec![
+            0;
+            usize::try_from(len - state.offset)
+                .map_err(|e| io_error(std::io::Error::other(e)))?
+        ];
         self.file
             .read_exact_at(&mut tail, state.offset)
             .map_err(io_error)?;
@@ -703,7 +688,11 @@ impl Journal {
         }
         let text = String::from_utf8_lossy(&head);
         let mut parts = text.trim_end_matches('\n').split(' ');
-        let magic = format!("{} {}", parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let magic = format!(
+            "{} {}",
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or("")
+        );
         let (Some(organisation), Some(generation)) = (parts.next(), parts.next()) else {
             return Ok(None);
         };
@@ -718,7 +707,9 @@ impl Journal {
         let generation = new_generation();
         self.file.set_len(0).map_err(io_error)?;
         let header = format!("{MAGIC} {} {generation}\n", self.organisation_id);
-        (&self.file).write_all(header.as_bytes()).map_err(io_error)?;
+        (&self.file)
+            .write_all(header.as_bytes())
+            .map_err(io_error)?;
         state.generation = generation.clone();
         state.offset = header.len() as u64;
         state.end = state.offset;
@@ -786,19 +777,16 @@ fn stored_hold(conn: &dyn Sql, id: &str) -> StoreResult<Option<Arc<[Held]>>> {
         |r| r.get(0),
     )?;
     doc.map(|d| {
-        serde_json::from_str::<Vec<Held>>(&d).map(Into::into).map_err(|e| {
-            StoreError::Internal(anyhow::anyhow!("hold `{id}` is unreadable: {e}"))
-        })
+        serde_json::from_str::<Vec<Held>>(&d)
+            .map(Into::into)
+            .map_err(|e| StoreError::Internal(anyhow::anyhow!("hold `{id}` is unreadable: {e}")))
     })
     .transpose()
 }
 
 impl Counts {
     /// The counters and rate slots `entries` are decided on.
-    fn decided_on(
-        &self,
-        entries: &[HoldEntry],
-    ) -> (HashMap<Key, Counter>, HashMap<Key, Vec<(i64, i64)>>) {
+    fn decided_on(&self, entries: &[HoldEntry]) -> (Stored, Counted) {
         let mut stored = HashMap::new();
         let mut counted = HashMap::new();
         for e in entries {
@@ -827,6 +815,9 @@ enum Step {
     Exhaust(Held, i64, DateTime<Utc>),
 }
 
+/// Looks up an open hold's entries where the tables keep them.
+type StoredHold<'a> = dyn FnMut(&str) -> StoreResult<Option<Arc<[Held]>>> + 'a;
+
 /// An admitted hold that `records` leave open: `(id, owner, at, entries)`.
 type Open<'r> = (&'r str, &'r str, &'r str, &'r Arc<[Held]>);
 
@@ -835,7 +826,7 @@ type Open<'r> = (&'r str, &'r str, &'r str, &'r Arc<[Held]>);
 /// holds they leave open, in order.
 fn steps<'r>(
     records: &'r [Record],
-    stored: &mut dyn FnMut(&str) -> StoreResult<Option<Arc<[Held]>>>,
+    stored: &mut StoredHold<'_>,
 ) -> StoreResult<(Vec<Step>, Vec<Open<'r>>)> {
     let mut opened: HashMap<&str, Open<'r>> = HashMap::new();
     let mut order = Vec::new();
@@ -866,7 +857,10 @@ fn steps<'r>(
             }
         }
     }
-    let open = order.into_iter().filter_map(|id| opened.get(id).copied()).collect();
+    let open = order
+        .into_iter()
+        .filter_map(|id| opened.get(id).copied())
+        .collect();
     Ok((out, open))
 }
 

@@ -20,6 +20,10 @@ use crate::api::usage::{timestamp, UsageState};
 use crate::store::{Admission, Gauge, HoldEntry, Refusal, StoreError, StoreResult, Unit};
 
 pub(super) type Key = (String, String);
+/// Budgets' and concurrency limits' counters, by key.
+pub(super) type Stored = HashMap<Key, Counter>;
+/// Rate limits' slots, `(slot, amount)`, by key.
+pub(super) type Counted = HashMap<Key, Vec<(i64, i64)>>;
 
 /// A counter row (a budget's or a concurrency limit's) as admission reads it.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +70,11 @@ pub(super) fn counters(conn: &dyn Sql, keys: &[Key]) -> StoreResult<HashMap<Key,
     Ok(found.into_iter().collect())
 }
 
-pub(super) fn slots(conn: &dyn Sql, keys: &[Key], from: i64) -> StoreResult<HashMap<Key, Vec<(i64, i64)>>> {
+pub(super) fn slots(
+    conn: &dyn Sql,
+    keys: &[Key],
+    from: i64,
+) -> StoreResult<HashMap<Key, Vec<(i64, i64)>>> {
     let mut out: HashMap<Key, Vec<(i64, i64)>> = HashMap::new();
     if keys.is_empty() {
         return Ok(out);
@@ -331,8 +339,8 @@ pub(super) enum Decision {
 /// of admission, whichever engine keeps the counters.
 pub(super) fn decide(
     entries: &[HoldEntry],
-    stored: &HashMap<Key, Counter>,
-    counted: &HashMap<Key, Vec<(i64, i64)>>,
+    stored: &Stored,
+    counted: &Counted,
     now: DateTime<Utc>,
 ) -> Decision {
     let now_ms = now.timestamp_millis();
@@ -426,7 +434,7 @@ pub(super) fn load(
     conn: &dyn Sql,
     entries: &[HoldEntry],
     from_slot: i64,
-) -> StoreResult<(HashMap<Key, Counter>, HashMap<Key, Vec<(i64, i64)>>)> {
+) -> StoreResult<(Stored, Counted)> {
     let key = |e: &HoldEntry| (e.scope.key(), e.limit.clone());
     let is_rate = |e: &&HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
     let counter_keys: Vec<Key> = entries.iter().filter(|e| !is_rate(e)).map(key).collect();

@@ -358,6 +358,11 @@ pub trait Pool: Send + Sync {
         let _ = now;
         Ok(())
     }
+    /// Copies what the write-ahead log holds into the database file, as far as readers
+    /// allow, without waiting for writers (SQLite's passive checkpoint).
+    fn checkpoint(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// The catalog file, when admission may keep its journal beside it (see
     /// [`journal`]): a file that only processes of this machine open.
     fn journal_beside(&self) -> Option<&std::path::Path> {

@@ -15,6 +15,9 @@ use crate::store::{
     StoreRead, StoreResult, StoreTx,
 };
 
+/// How often flushes of the journal checkpoint the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
 /// The `meta` key of [`SqlStore::redis_namespace`].
 const NAMESPACE_META: &str = "redis_namespace";
 
@@ -25,6 +28,8 @@ pub struct SqlStore {
     shared: Option<RedisCounters>,
     /// Admission decided in memory, kept in a journal beside the catalog's file.
     journal: Option<Journal>,
+    /// When the journal's flushes last checkpointed the database.
+    checkpointed: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl SqlStore {
@@ -34,6 +39,7 @@ impl SqlStore {
             organisation_id,
             shared: None,
             journal: None,
+            checkpointed: std::sync::Mutex::new(None),
         }
     }
 
@@ -214,17 +220,35 @@ impl Store for SqlStore {
             .try_admit(&*self.pool, hold, entries, now)
     }
 
-    fn try_settle(&self, hold: &str, actual: &[i64], now: DateTime<Utc>) -> Option<StoreResult<()>> {
+    fn try_settle(
+        &self,
+        hold: &str,
+        actual: &[i64],
+        now: DateTime<Utc>,
+    ) -> Option<StoreResult<()>> {
         self.journal
             .as_ref()?
             .try_settle(&*self.pool, hold, actual, now)
     }
 
     fn flush_ledger(&self) -> StoreResult<()> {
-        match &self.journal {
-            Some(j) => j.flush(&*self.pool),
-            None => Ok(()),
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        journal.flush(&*self.pool)?;
+        // The ledger's connection leaves checkpoints to this, outside the journal's lock.
+        let due = {
+            let mut last = self.checkpointed.lock().unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= CHECKPOINT_EVERY);
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        if due {
+            self.pool.checkpoint()?;
         }
+        Ok(())
     }
 
     fn heartbeat(&self, now: DateTime<Utc>) -> StoreResult<()> {

@@ -132,6 +132,9 @@ impl SqliteStore {
         let organisation_id = schema::organisation_id(&mut conn)?;
         let ledger = connect(path)?;
         ledger.pragma_update(None, "synchronous", "NORMAL")?;
+        // The journal's flushes never copy the log into the file (a checkpoint, with its
+        // `fsync`) while holds wait for them: see `Pool::checkpoint`.
+        ledger.pragma_update(None, "wal_autocheckpoint", 0)?;
         // Every statement of a hold and a settlement stays prepared.
         ledger.set_prepared_statement_cache_capacity(64);
         let version = Version {
@@ -152,6 +155,21 @@ impl SqliteStore {
 impl Pool for SqliteStore {
     fn local(&self) -> bool {
         true
+    }
+
+    fn checkpoint(&self) -> StoreResult<()> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => connect(&self.path).map_err(StoreError::Internal)?,
+        };
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(db_error)?;
+        let mut idle = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        Ok(())
     }
 
     fn journal_beside(&self) -> Option<&Path> {
