@@ -1,13 +1,11 @@
-//! The admission ledger on SQLite: holds and settlements are `BEGIN IMMEDIATE`
-//! transactions on a connection of their own, so they are atomic across every process
-//! that opens the catalog (a `catalog serve` and an embedded CLI alike).
+//! The admission ledger in the database's tables: [`decide`] is the one rule of
+//! admission (whichever engine keeps the counters); on PostgreSQL, holds and settlements
+//! are transactions of their own, and on a catalog file the journal ([`super::journal`])
+//! decides in memory and writes its records here in batches.
 //!
 //! A hold reads every counter it needs in two statements, decides in memory, and writes
 //! them back in two more (absolute values: nothing else writes inside the transaction),
-//! plus the hold's own row; a settlement is a delete and one or two updates. That
-//! connection commits with `synchronous=NORMAL`: in WAL mode a commit is in the operating
-//! system's hands when it returns, so it survives the process being killed (`kill -9`);
-//! only a power cut can take the last commits with it.
+//! plus the hold's own row; a settlement is a delete and one or two updates.
 
 use std::collections::HashMap;
 
