@@ -373,9 +373,7 @@ impl Journal {
         entries: &[HoldEntry],
         now: DateTime<Utc>,
     ) -> Option<StoreResult<Admission>> {
-        let mut state = self.try_state()?;
-        let _lock = Locked::try_take(&self.file)?;
-        Some(self.admit_locked(&mut state, pool, hold, entries, now, false))
+        self.in_place(|state| self.admit_locked(state, pool, hold, entries, now, false))
     }
 
     /// [`Journal::settle`] unless another thread or process has the journal.
@@ -386,18 +384,22 @@ impl Journal {
         actual: &[i64],
         now: DateTime<Utc>,
     ) -> Option<StoreResult<()>> {
-        let mut state = self.try_state()?;
-        let _lock = Locked::try_take(&self.file)?;
-        Some(self.settle_locked(&mut state, pool, hold, actual, now))
+        self.in_place(|state| self.settle_locked(state, pool, hold, actual, now))
     }
 
-    /// The state, unless a flush has it: other holds and settlements keep it for
-    /// microseconds, so they are waited for.
-    fn try_state(&self) -> Option<std::sync::MutexGuard<'_, State>> {
+    /// `step` with the state and the journal's lock, unless a flush has the state or
+    /// another process the lock (other holds and settlements keep the state for
+    /// microseconds, so they are waited for).
+    fn in_place<T>(
+        &self,
+        step: impl FnOnce(&mut State) -> StoreResult<T>,
+    ) -> Option<StoreResult<T>> {
         if self.writing.load(Ordering::Acquire) > 0 {
             return None;
         }
-        Some(self.state())
+        let mut state = self.state();
+        let _lock = Locked::try_take(&self.file)?;
+        Some(step(&mut state))
     }
 
     /// The state for a flush, counted in [`Journal::writing`] until it is dropped.
