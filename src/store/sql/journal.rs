@@ -537,6 +537,16 @@ impl Journal {
     /// process flushed) or a commit by another connection drops what the mirror knows;
     /// lines other processes appended are read.
     fn sync(&self, state: &mut State, pool: &dyn Pool) -> StoreResult<()> {
+        // Another process's flush commits to the database before it starts a new
+        // journal: while neither the journal's length nor the database changed since this
+        // process's last step, there is nothing to read.
+        let data_version = pool.ledger_data_version()?;
+        if !state.generation.is_empty()
+            && state.data_version == Some(data_version)
+            && self.file.metadata().map_err(io_error)?.len() == state.end
+        {
+            return Ok(());
+        }
         let generation = match self.header()? {
             Some(g) => g,
             None => self.start_new(state)?,
@@ -548,7 +558,6 @@ impl Journal {
             state.settled.clear();
             state.mirror = Counts::default();
         }
-        let data_version = pool.ledger_data_version()?;
         if state.data_version != Some(data_version) {
             state.mirror = Counts::default();
             state.data_version = Some(data_version);
