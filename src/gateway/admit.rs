@@ -24,9 +24,12 @@ use crate::domain::policies;
 use crate::server::AppState;
 use crate::store::{Admission, Gauge, HoldEntry, Refusal};
 
-/// How many times a hold is tried in place (see [`crate::store::Store::try_admit`]) before
-/// it goes to the blocking pool.
-const IN_PLACE_TRIES: usize = 8;
+/// How long a hold or settlement waits, without a thread, for the store to be free to
+/// decide it in place (see [`crate::store::Store::try_admit`]: a flush of its journal, or
+/// another process, has it) before it waits on the blocking pool.
+const IN_PLACE_WAIT: Duration = Duration::from_secs(5);
+/// How soon it tries again.
+const IN_PLACE_POLL: Duration = Duration::from_millis(1);
 
 /// How long a request waits for requests in flight to settle before it is refused.
 const HELD_WAIT: Duration = Duration::from_secs(30);
@@ -211,24 +214,7 @@ impl Held {
             return;
         }
         let amounts = admission::settlement(&self.entries, used.unwrap_or_default(), self.prices);
-        let (state, id) = (self.state.clone(), std::mem::take(&mut self.id));
-        if settled_at_once(&state, &id, &amounts) {
-            return;
-        }
-        // A task of its own: the settlement lands even if the caller goes away.
-        state.gateway.settlements.started();
-        tokio::spawn(async move {
-            for _ in 0..IN_PLACE_TRIES {
-                tokio::time::sleep(Duration::from_micros(500)).await;
-                if settled_at_once(&state, &id, &amounts) {
-                    state.gateway.settlements.finished();
-                    return;
-                }
-            }
-            drop(tokio::task::spawn_blocking(move || {
-                settle(&state, &id, &amounts)
-            }));
-        });
+        settle_soon(self.state.clone(), std::mem::take(&mut self.id), amounts);
     }
 
     /// What a request cut short consumed: what the upstream reported so far, else its
@@ -253,21 +239,35 @@ impl Drop for Held {
             return;
         }
         let amounts = admission::settlement(&self.entries, self.consumed(), self.prices);
-        let (state, id) = (self.state.clone(), std::mem::take(&mut self.id));
-        if settled_at_once(&state, &id, &amounts) {
-            return;
-        }
-        state.gateway.settlements.started();
-        let run = move || settle(&state, &id, &amounts);
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn_blocking(run);
-            }
-            Err(_) => {
-                std::thread::spawn(run);
-            }
-        }
+        settle_soon(self.state.clone(), std::mem::take(&mut self.id), amounts);
     }
+}
+
+/// Settles now if the store can in place; otherwise in a task of its own (so that it
+/// lands even if the caller goes away), in place as soon as it can, else on the blocking
+/// pool.
+fn settle_soon(state: AppState, id: String, amounts: Vec<i64>) {
+    if settled_at_once(&state, &id, &amounts) {
+        return;
+    }
+    state.gateway.settlements.started();
+    let Ok(handle) = tokio::runtime::Handle::try_current() else {
+        std::thread::spawn(move || settle(&state, &id, &amounts));
+        return;
+    };
+    handle.spawn(async move {
+        let started = Instant::now();
+        while state.store.admits_in_place() && started.elapsed() < IN_PLACE_WAIT {
+            tokio::time::sleep(IN_PLACE_POLL).await;
+            if settled_at_once(&state, &id, &amounts) {
+                state.gateway.settlements.finished();
+                return;
+            }
+        }
+        drop(tokio::task::spawn_blocking(move || {
+            settle(&state, &id, &amounts)
+        }));
+    });
 }
 
 /// Settles in place if the store can without waiting (see [`crate::store::Store::try_settle`]);
@@ -324,12 +324,12 @@ pub async fn admit(
     id: &str,
     entries: &[HoldEntry],
 ) -> Result<Admission, GatewayError> {
-    for _ in 0..IN_PLACE_TRIES {
+    let started = Instant::now();
+    while state.store.admits_in_place() && started.elapsed() < IN_PLACE_WAIT {
         if let Some(admission) = state.store.try_admit(id, entries, Utc::now()) {
             return Ok(admission?);
         }
-        // Busy writing to the database: a moment, without taking a thread.
-        tokio::time::sleep(Duration::from_micros(500)).await;
+        tokio::time::sleep(IN_PLACE_POLL).await;
     }
     let (s, id, entries) = (state.clone(), id.to_owned(), entries.to_vec());
     tokio::task::spawn_blocking(move || s.store.admit(&id, &entries, Utc::now()))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::AppState;
 
 /// How often the journal is written to the tables.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 pub async fn run(state: AppState) {
     let mut tick = tokio::time::interval(FLUSH_EVERY);

@@ -614,6 +614,11 @@ pub trait Store: Send + Sync {
         actual: &[i64],
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<()>;
+    /// Whether holds and settlements are decided in this process's memory, so that
+    /// [`Store::try_admit`] and [`Store::try_settle`] are worth trying.
+    fn admits_in_place(&self) -> bool {
+        false
+    }
     /// [`Store::admit`] when it can be decided at once in this process's memory, without
     /// waiting for a lock or a network (so where waiting is not allowed); `None`, and
     /// nothing done, otherwise.

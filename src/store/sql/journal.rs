@@ -12,7 +12,7 @@
 //! - **Flushing.** [`Journal::flush`] writes the journal's records to the ledger's
 //!   tables in one transaction, which also records the journal's generation (so a
 //!   journal is never written twice), then starts a new journal. `catalog serve` flushes
-//!   every 100 ms; reads and admin writes flush first, so they see every
+//!   every 50 ms; reads and admin writes flush first, so they see every
 //!   settled request; a process flushes what it finds when it opens the catalog.
 //! - **Changes from elsewhere.** A commit to the file by any other connection (an admin
 //!   write resetting usage, another process's flush) makes the memory read the tables

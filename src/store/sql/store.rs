@@ -209,6 +209,10 @@ impl Store for SqlStore {
         self.ledger_tx(|conn| ledger::recover(conn, alive, Utc::now(), self.counting()))
     }
 
+    fn admits_in_place(&self) -> bool {
+        self.journal.is_some()
+    }
+
     fn try_admit(
         &self,
         hold: &str,
