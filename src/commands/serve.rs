@@ -353,11 +353,17 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(Age(retention)) = args.audit_retention {
         runtime.spawn(server::audit::retain(state.clone(), retention));
     }
+    let state_for_exit = state.clone();
     runtime.block_on(server::serve(state, listener, timeouts, |addr| {
         printer.notice(format!(
             "catalog serve: listening on http://{addr}/v1 (database {shown}{shown_redis})"
         ));
     }))?;
+    // Settlements of the last answers land before the process goes.
+    runtime.block_on(state_for_exit.gateway.settlements.quiesce());
+    if let Err(e) = state_for_exit.store.flush_ledger() {
+        printer.warn(format!("catalog serve: the admission journal stays beside the database until the next start: {e}"));
+    }
     printer.status("catalog serve: stopped");
     Ok(())
 }

@@ -189,3 +189,45 @@ fn a_journal_of_another_catalog_is_never_applied() {
     // `a` still has its own.
     assert_eq!(used(&SqliteStore::open(&a).unwrap()), 2.0);
 }
+
+#[test]
+fn a_usage_reset_by_another_store_applies_to_the_next_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let (server, cli) = (
+        SqliteStore::open(&db).unwrap(),
+        SqliteStore::open(&db).unwrap(),
+    );
+    let spent = id();
+    assert_eq!(
+        admit(&server, &spent, entry(10.0, 6.0)),
+        Admission::Admitted
+    );
+    server
+        .settle(&spent, &[Unit::NanoUsd.units(6.0)], chrono::Utc::now())
+        .unwrap();
+    assert!(matches!(
+        admit(&server, &id(), entry(10.0, 5.0)),
+        Admission::Refused(_)
+    ));
+    // The other store resets the budget: a new window with nothing used.
+    let fresh = catalog::api::usage::UsageState {
+        current_usage: 0.0,
+        window_started_at: Some(catalog::api::usage::timestamp(chrono::Utc::now())),
+        ..Default::default()
+    };
+    let mut tx = cli.begin().unwrap();
+    tx.set_usage(
+        &UsageScope::Provider("p1".into()),
+        BUDGET,
+        Some((&fresh, Unit::NanoUsd)),
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    // The settlement made before the reset is not counted again after it.
+    assert_eq!(
+        admit(&server, &id(), entry(10.0, 10.0)),
+        Admission::Admitted
+    );
+    assert_eq!(used(&cli), 0.0);
+}

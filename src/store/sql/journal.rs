@@ -251,7 +251,10 @@ pub(crate) struct Journal {
     writing: AtomicUsize,
 }
 
-/// The state held by a flush.
+/// How many times a step in place tries for the state.
+const IN_PLACE_TRIES: usize = 64;
+
+/// The state held by a flush, or by a step that may wait for the journal's lock.
 struct Writing<'a> {
     state: std::sync::MutexGuard<'a, State>,
     flag: &'a AtomicUsize,
@@ -308,6 +311,8 @@ impl Journal {
     /// Opens (or starts) the journal beside the catalog file `db`, and writes whatever
     /// an earlier process left in it to the tables.
     pub(crate) fn open(db: &Path, organisation_id: &str, pool: &dyn Pool) -> StoreResult<Journal> {
+        // Every process finds the same journal, whatever path it opened the file by.
+        let db = std::fs::canonicalize(db).map_err(io_error)?;
         let mut path = db.as_os_str().to_owned();
         path.push("-ledger");
         let path = PathBuf::from(path);
@@ -355,7 +360,7 @@ impl Journal {
         now: DateTime<Utc>,
         dry: bool,
     ) -> StoreResult<Admission> {
-        let mut state = self.state();
+        let mut state = self.state_to_write();
         let _lock = Locked::wait(&self.file)?;
         let admission = self.admit_locked(&mut state, pool, hold, entries, now, dry)?;
         if state.records.len() >= MOST_RECORDS {
@@ -387,17 +392,26 @@ impl Journal {
         self.in_place(|state| self.settle_locked(state, pool, hold, actual, now))
     }
 
-    /// `step` with the state and the journal's lock, unless a flush has the state or
-    /// another process the lock (other holds and settlements keep the state for
-    /// microseconds, so they are waited for).
+    /// `step` with the state and the journal's lock, unless a flush or a step that may
+    /// wait has the state, or another process the lock (holds and settlements in place
+    /// keep the state for microseconds: they are tried for a little while).
     fn in_place<T>(
         &self,
         step: impl FnOnce(&mut State) -> StoreResult<T>,
     ) -> Option<StoreResult<T>> {
-        if self.writing.load(Ordering::Acquire) > 0 {
-            return None;
-        }
-        let mut state = self.state();
+        let mut state = (0..IN_PLACE_TRIES).find_map(|_| {
+            if self.writing.load(Ordering::Acquire) > 0 {
+                return Some(None);
+            }
+            match self.state.try_lock() {
+                Ok(state) => Some(Some(state)),
+                Err(std::sync::TryLockError::Poisoned(e)) => Some(Some(e.into_inner())),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    std::thread::yield_now();
+                    None
+                }
+            }
+        })??;
         let _lock = Locked::try_take(&self.file)?;
         Some(step(&mut state))
     }
@@ -485,7 +499,7 @@ impl Journal {
         actual: &[i64],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut state = self.state();
+        let mut state = self.state_to_write();
         let _lock = Locked::wait(&self.file)?;
         self.settle_locked(&mut state, pool, hold, actual, now)
     }
@@ -535,8 +549,17 @@ impl Journal {
 
     /// Brings `state` up to the journal and the database: a new journal (another
     /// process flushed) or a commit by another connection drops what the mirror knows;
-    /// lines other processes appended are read.
+    /// lines other processes appended are read. Cut short by an error, it leaves
+    /// nothing half-read: the next step reads the journal again from its start.
     fn sync(&self, state: &mut State, pool: &dyn Pool) -> StoreResult<()> {
+        let synced = self.read_on(state, pool);
+        if synced.is_err() {
+            forget(state);
+        }
+        synced
+    }
+
+    fn read_on(&self, state: &mut State, pool: &dyn Pool) -> StoreResult<()> {
         // Another process's flush commits to the database before it starts a new
         // journal: while neither the journal's length nor the database changed since this
         // process's last step, there is nothing to read.
@@ -671,10 +694,19 @@ impl Journal {
             )?;
         }
         tx.commit()?;
-        self.start_new(state)?;
+        // Written: whatever fails now, the next step must read the journal again.
+        let after = match self
+            .start_new(state)
+            .and_then(|_| pool.ledger_data_version())
+        {
+            Ok(after) => after,
+            Err(e) => {
+                forget(state);
+                return Err(e);
+            }
+        };
         // The tables now hold what the mirror does, unless another connection committed
         // meanwhile (this connection's own commits leave `data_version` as it was).
-        let after = pool.ledger_data_version()?;
         if state.data_version != Some(before) || before != after {
             state.mirror = Counts::default();
             state.data_version = Some(after);
@@ -728,6 +760,14 @@ impl Journal {
         state.settled.clear();
         Ok(generation)
     }
+}
+
+/// Drops what `state` knows of the journal and the database: the next step reads both
+/// again from the start.
+fn forget(state: &mut State) {
+    state.generation.clear();
+    state.data_version = None;
+    state.mirror = Counts::default();
 }
 
 /// A record read from the journal or appended to it, applied to what the process knows.

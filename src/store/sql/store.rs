@@ -150,7 +150,11 @@ impl Store for SqlStore {
     }
 
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>> {
-        self.flush_if_free()?;
+        // An admin write (a usage reset, a counter removed) lands after every settlement
+        // already acknowledged, never under one.
+        if let Some(journal) = &self.journal {
+            journal.flush(&*self.pool)?;
+        }
         Ok(Box::new(SqlTx::new(
             self.pool.begin(TxKind::Write)?,
             self.shared.as_ref(),
