@@ -694,6 +694,16 @@ impl Journal {
             )?;
         }
         tx.commit()?;
+        // Other processes' holds are in the tables now: their entries are read there
+        // when their settlements come, not kept here.
+        let mine = owner::this_process();
+        for record in &state.records {
+            if let Record::Hold { id, owner, .. } = record {
+                if owner != mine {
+                    state.open.remove(id);
+                }
+            }
+        }
         // Written: whatever fails now, the next step must read the journal again.
         let after = match self
             .start_new(state)
