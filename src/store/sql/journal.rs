@@ -535,7 +535,21 @@ impl Journal {
     /// [`Journal::flush`], unless another process or connection is writing: a read or
     /// an admin write flushes first, and must not wait for itself.
     pub(crate) fn flush_if_free(&self, pool: &dyn Pool) -> StoreResult<()> {
-        let mut state = self.state_to_write();
+        // Never waits for the state either: its holder may be waiting for this thread.
+        self.writing.fetch_add(1, Ordering::AcqRel);
+        let state = match self.state.try_lock() {
+            Ok(state) => Some(state),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+        let Some(state) = state else {
+            self.writing.fetch_sub(1, Ordering::AcqRel);
+            return Ok(());
+        };
+        let mut state = Writing {
+            state,
+            flag: &self.writing,
+        };
         if state.records.is_empty() && self.file.metadata().map_err(io_error)?.len() <= state.offset
         {
             return Ok(());

@@ -150,11 +150,7 @@ impl Store for SqlStore {
     }
 
     fn begin(&self) -> StoreResult<Box<dyn StoreTx + '_>> {
-        // An admin write (a usage reset, a counter removed) lands after every settlement
-        // already acknowledged, never under one.
-        if let Some(journal) = &self.journal {
-            journal.flush(&*self.pool)?;
-        }
+        self.flush_if_free()?;
         Ok(Box::new(SqlTx::new(
             self.pool.begin(TxKind::Write)?,
             self.shared.as_ref(),
