@@ -1862,6 +1862,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
             cand --header-timeout 'Time a client has to send a request''s headers before its connection is closed'
             cand --idle-timeout 'Close a connection with no request in flight and no traffic for this long'
             cand --shutdown-timeout 'On SIGINT/SIGTERM, how long in-flight requests may take to finish'
+            cand --workers 'Threads that answer requests [default: one fewer than the CPUs, at least one; the kernel''s network work and the catalog''s database writes keep the one left]'
             cand --trusted-custom-host 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable'
             cand --alert-webhook 'POST each budget alert as JSON to this http(s) URL, retrying until it answers 2xx; repeatable (the environment variable takes them comma-separated)'
             cand --alert-backoff 'Retries of a failed alert delivery: the first wait, doubling up to the second'

@@ -1523,6 +1523,7 @@ complete -c catalog -n "__fish_catalog_using_subcommand serve" -l master-key-fil
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l header-timeout -d 'Time a client has to send a request\'s headers before its connection is closed' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l idle-timeout -d 'Close a connection with no request in flight and no traffic for this long' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l shutdown-timeout -d 'On SIGINT/SIGTERM, how long in-flight requests may take to finish' -r
+complete -c catalog -n "__fish_catalog_using_subcommand serve" -l workers -d 'Threads that answer requests [default: one fewer than the CPUs, at least one; the kernel\'s network work and the catalog\'s database writes keep the one left]' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l trusted-custom-host -d 'A private, loopback or internal upstream host the gateway may call when a `custom_host` names it (a self-hosted model server); repeatable' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l alert-webhook -d 'POST each budget alert as JSON to this http(s) URL, retrying until it answers 2xx; repeatable (the environment variable takes them comma-separated)' -r
 complete -c catalog -n "__fish_catalog_using_subcommand serve" -l alert-backoff -d 'Retries of a failed alert delivery: the first wait, doubling up to the second' -r

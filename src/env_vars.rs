@@ -24,6 +24,7 @@ pub const CATALOG_AUDIT_RETENTION: &str = "CATALOG_AUDIT_RETENTION";
 pub const CATALOG_HEADER_TIMEOUT: &str = "CATALOG_HEADER_TIMEOUT";
 pub const CATALOG_IDLE_TIMEOUT: &str = "CATALOG_IDLE_TIMEOUT";
 pub const CATALOG_SHUTDOWN_TIMEOUT: &str = "CATALOG_SHUTDOWN_TIMEOUT";
+pub const CATALOG_WORKERS: &str = "CATALOG_WORKERS";
 pub const CATALOG_TRUSTED_CUSTOM_HOSTS: &str = "CATALOG_TRUSTED_CUSTOM_HOSTS";
 pub const CATALOG_ALERT_WEBHOOKS: &str = "CATALOG_ALERT_WEBHOOKS";
 pub const CATALOG_ALERT_BACKOFF: &str = "CATALOG_ALERT_BACKOFF";
@@ -102,6 +103,10 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (
         CATALOG_SHUTDOWN_TIMEOUT,
         "`catalog serve`: how long SIGTERM waits for in-flight requests (as --shutdown-timeout)",
+    ),
+    (
+        CATALOG_WORKERS,
+        "`catalog serve`: threads that answer requests (as --workers; default: one fewer than the CPUs, at least one)",
     ),
     (
         CATALOG_TRUSTED_CUSTOM_HOSTS,

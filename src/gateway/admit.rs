@@ -256,13 +256,14 @@ fn settle_soon(state: AppState, id: String, amounts: Vec<i64>) {
         return;
     };
     handle.spawn(async move {
-        let started = Instant::now();
-        while state.store.admits_in_place() && started.elapsed() < IN_PLACE_WAIT {
-            tokio::time::sleep(IN_PLACE_POLL).await;
-            if settled_at_once(&state, &id, &amounts) {
-                state.gateway.settlements.finished();
-                return;
-            }
+        if in_place(&state, || {
+            settled_at_once(&state, &id, &amounts).then_some(())
+        })
+        .await
+        .is_some()
+        {
+            state.gateway.settlements.finished();
+            return;
         }
         drop(tokio::task::spawn_blocking(move || {
             settle(&state, &id, &amounts)
@@ -317,6 +318,29 @@ fn settle(state: &AppState, id: &str, amounts: &[i64]) {
     state.gateway.settlements.finished();
 }
 
+/// Runs `step` in place as soon as the store lets it, for [`IN_PLACE_WAIT`] at most: again
+/// when this process lets go of the store (a flush ends), or after [`IN_PLACE_POLL`] (for
+/// another process); `None` when the store decides nothing in place, or the wait ran out.
+async fn in_place<T>(state: &AppState, mut step: impl FnMut() -> Option<T>) -> Option<T> {
+    let started = Instant::now();
+    while state.store.admits_in_place() && started.elapsed() < IN_PLACE_WAIT {
+        // Listening before the try: a flush that ends in between still wakes this.
+        let freed = state.store.in_place_freed();
+        tokio::pin!(freed);
+        if let Some(freed) = freed.as_mut().as_pin_mut() {
+            freed.enable();
+        }
+        if let Some(done) = step() {
+            return Some(done);
+        }
+        match freed.as_pin_mut() {
+            Some(freed) => drop(tokio::time::timeout(IN_PLACE_POLL, freed).await),
+            None => tokio::time::sleep(IN_PLACE_POLL).await,
+        }
+    }
+    None
+}
+
 /// Asks the store to hold `entries` as hold `id`: in place when the store decides in
 /// memory, on the blocking pool otherwise.
 pub async fn admit(
@@ -324,12 +348,10 @@ pub async fn admit(
     id: &str,
     entries: &[HoldEntry],
 ) -> Result<Admission, GatewayError> {
-    let started = Instant::now();
-    while state.store.admits_in_place() && started.elapsed() < IN_PLACE_WAIT {
-        if let Some(admission) = state.store.try_admit(id, entries, Utc::now()) {
-            return Ok(admission?);
-        }
-        tokio::time::sleep(IN_PLACE_POLL).await;
+    if let Some(admission) =
+        in_place(state, || state.store.try_admit(id, entries, Utc::now())).await
+    {
+        return Ok(admission?);
     }
     let (s, id, entries) = (state.clone(), id.to_owned(), entries.to_vec());
     tokio::task::spawn_blocking(move || s.store.admit(&id, &entries, Utc::now()))

@@ -874,6 +874,15 @@ async fn call(
     }
     .map_err(|e| unreachable(target, &e))?;
     let upstream_time = sent.elapsed();
+    if matches!(prepared.protocol, Protocol::OpenAi | Protocol::Azure) {
+        // The answer passes through as the upstream wrote it; only its usage is read.
+        let usage = if status.is_success() {
+            openai_usage(&bytes).ok_or_else(|| not_json(target))?
+        } else {
+            None
+        };
+        return Ok(whole(status, headers, bytes, usage, held, target, upstream_time).await);
+    }
     let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
     let (body, usage) = match (prepared.protocol, status.is_success(), parsed) {
         (Protocol::Anthropic, true, Some(message)) => {
@@ -906,18 +915,50 @@ async fn call(
             Bytes::from(bedrock::error(&error, aws_error_type.as_deref()).to_string()),
             None,
         ),
-        (_, true, Some(v)) => (bytes, v.get("usage").and_then(Usage::from_openai)),
-        (_, true, None) => {
-            return Err(GatewayError::upstream(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "the upstream of AI provider `@{}` answered with something that is not JSON",
-                    target.slug
-                ),
-            ))
-        }
-        (_, false, _) => (bytes, None),
+        (Protocol::OpenAi | Protocol::Azure, _, _) => unreachable!("answered above"),
+        (_, true, None) => return Err(not_json(target)),
+        (_, false, None) => (bytes, None),
     };
+    Ok(whole(status, headers, body, usage, held, target, upstream_time).await)
+}
+
+fn not_json(target: &Target) -> GatewayError {
+    GatewayError::upstream(
+        StatusCode::BAD_GATEWAY,
+        format!(
+            "the upstream of AI provider `@{}` answered with something that is not JSON",
+            target.slug
+        ),
+    )
+}
+
+/// The `usage` of an OpenAI answer: `None` when the body is not JSON, `Some(None)` when
+/// it is but reports no usage. The rest of the answer is checked, not kept.
+fn openai_usage(bytes: &[u8]) -> Option<Option<Usage>> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(default)]
+        usage: Option<Value>,
+    }
+    match serde_json::from_slice::<Answer>(bytes) {
+        Ok(a) => Some(a.usage.as_ref().and_then(Usage::from_openai)),
+        // JSON that is not an object carries no usage.
+        Err(_) => serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .ok()
+            .map(|_| None),
+    }
+}
+
+/// A complete answer: its hold settled with what it used.
+async fn whole(
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    usage: Option<Usage>,
+    held: admit::Held,
+    target: &Target,
+    upstream_time: Duration,
+) -> Answer {
     held.settle(usage.map(used)).await;
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
@@ -931,7 +972,7 @@ async fn call(
         upstream: Some(upstream_time),
         usage,
     };
-    Ok(Answer::Whole(response, meta))
+    Answer::Whole(response, meta)
 }
 
 /// What a call used, for settlement.

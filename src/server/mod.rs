@@ -222,27 +222,35 @@ async fn off_the_async_workers(request: Request, next: Next) -> Response {
     }
 }
 
-/// One line of the server's log on stderr.
+/// One line of the server's log on stderr, in one write: lines of concurrent requests
+/// never interleave, and a line costs one system call.
 pub fn log_line(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let mut whole = String::with_capacity(line.len() + 1);
+    whole.push_str(line);
+    whole.push('\n');
+    let _ = std::io::stderr().lock().write_all(whole.as_bytes());
 }
 
 /// A field of the log line as it is written: `-` when empty, whitespace and control
 /// characters escaped (`\u{a}`), so that a caller's model name or trace id can neither
 /// end the line and forge another nor add fields to it.
-pub fn log_field(s: &str) -> String {
+pub fn log_field(s: &str) -> std::borrow::Cow<'_, str> {
     if s.is_empty() {
-        return "-".to_owned();
+        return "-".into();
     }
-    s.chars()
-        .map(|c| {
-            if c.is_whitespace() || c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let unsafe_char = |c: char| c.is_whitespace() || c.is_control();
+    if !s.chars().any(unsafe_char) {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// On first start over an empty database, creates the organisation admin key

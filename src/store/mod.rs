@@ -619,6 +619,13 @@ pub trait Store: Send + Sync {
     fn admits_in_place(&self) -> bool {
         false
     }
+    /// Resolves when a step that [`Store::try_admit`] or [`Store::try_settle`] could not
+    /// take in place may be tried again because this process let go of what it waited
+    /// for; `None` when nothing in this process will say so (another process, or no
+    /// decisions in place).
+    fn in_place_freed(&self) -> Option<tokio::sync::futures::Notified<'_>> {
+        None
+    }
     /// [`Store::admit`] when it can be decided at once in this process's memory, without
     /// waiting for a lock or a network (so where waiting is not allowed); `None`, and
     /// nothing done, otherwise.

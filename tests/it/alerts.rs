@@ -494,7 +494,7 @@ fn a_webhook_not_listening_at_first_gets_each_alert_once_even_across_a_restart()
 }
 
 /// Runs `catalog serve` with `args` and `env`, which must fail at once; returns stderr.
-fn serve_refused(args: &[&str], env: &[(&str, &str)]) -> String {
+pub(crate) fn serve_refused(args: &[&str], env: &[(&str, &str)]) -> String {
     let w = crate::common::World::new(crate::common::Mode::Embedded);
     let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
     all.extend_from_slice(args);

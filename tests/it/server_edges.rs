@@ -36,6 +36,8 @@ fn stalled_and_idle_connections_are_closed() {
     let (_home, server) = served(&[
         ("CATALOG_HEADER_TIMEOUT", "1s"),
         ("CATALOG_IDLE_TIMEOUT", "2s"),
+        // More workers than the default: connections spread over several threads.
+        ("CATALOG_WORKERS", "3"),
     ]);
     let mut stalled: Vec<TcpStream> = (0..40)
         .map(|i| {
@@ -213,4 +215,14 @@ fn unknown_query_parameters_are_refused_naming_them() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = api.get("/usage?foo=1");
     assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn a_bad_worker_count_is_refused_naming_the_flag() {
+    for bad in ["0", "many", "-1"] {
+        let stderr = crate::alerts::serve_refused(&["--workers", bad], &[]);
+        assert!(stderr.contains("--workers"), "{stderr}");
+    }
+    let stderr = crate::alerts::serve_refused(&[], &[("CATALOG_WORKERS", "0")]);
+    assert!(stderr.contains("--workers"), "{stderr}");
 }

@@ -249,6 +249,8 @@ pub(crate) struct Journal {
     state: Mutex<State>,
     /// Flushes writing (or about to): a hold that must not wait goes elsewhere.
     writing: AtomicUsize,
+    /// Wakes the steps that found a flush writing, once it has let go of the state.
+    freed: tokio::sync::Notify,
 }
 
 /// How many times a step in place tries for the state.
@@ -256,26 +258,29 @@ const IN_PLACE_TRIES: usize = 64;
 
 /// The state held by a flush, or by a step that may wait for the journal's lock.
 struct Writing<'a> {
-    state: std::sync::MutexGuard<'a, State>,
-    flag: &'a AtomicUsize,
+    /// `None` only while dropped.
+    state: Option<std::sync::MutexGuard<'a, State>>,
+    journal: &'a Journal,
 }
 
 impl std::ops::Deref for Writing<'_> {
     type Target = State;
     fn deref(&self) -> &State {
-        &self.state
+        self.state.as_ref().expect("held until dropped")
     }
 }
 
 impl std::ops::DerefMut for Writing<'_> {
     fn deref_mut(&mut self) -> &mut State {
-        &mut self.state
+        self.state.as_mut().expect("held until dropped")
     }
 }
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
-        self.flag.fetch_sub(1, Ordering::AcqRel);
+        drop(self.state.take());
+        self.journal.writing.fetch_sub(1, Ordering::AcqRel);
+        self.journal.freed.notify_waiters();
     }
 }
 
@@ -342,6 +347,7 @@ impl Journal {
                 data_version: None,
             }),
             writing: AtomicUsize::new(0),
+            freed: tokio::sync::Notify::new(),
         };
         journal.flush(pool)?;
         Ok(journal)
@@ -416,12 +422,18 @@ impl Journal {
         Some(step(&mut state))
     }
 
+    /// Resolves (once enabled or polled) when a flush of this process lets go of the
+    /// journal: a step that could not run in place may try again.
+    pub(crate) fn freed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.freed.notified()
+    }
+
     /// The state for a flush, counted in [`Journal::writing`] until it is dropped.
     fn state_to_write(&self) -> Writing<'_> {
         self.writing.fetch_add(1, Ordering::AcqRel);
         Writing {
-            state: self.state(),
-            flag: &self.writing,
+            state: Some(self.state()),
+            journal: self,
         }
     }
 
@@ -544,11 +556,12 @@ impl Journal {
         };
         let Some(state) = state else {
             self.writing.fetch_sub(1, Ordering::AcqRel);
+            self.freed.notify_waiters();
             return Ok(());
         };
         let mut state = Writing {
-            state,
-            flag: &self.writing,
+            state: Some(state),
+            journal: self,
         };
         if state.records.is_empty() && self.file.metadata().map_err(io_error)?.len() <= state.offset
         {

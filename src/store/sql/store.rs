@@ -213,6 +213,10 @@ impl Store for SqlStore {
         self.journal.is_some()
     }
 
+    fn in_place_freed(&self) -> Option<tokio::sync::futures::Notified<'_>> {
+        self.journal.as_ref().map(|j| j.freed())
+    }
+
     fn try_admit(
         &self,
         hold: &str,

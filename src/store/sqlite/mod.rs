@@ -9,6 +9,7 @@
 //! serialises processes); reads run on a small pool of reader connections, each in its
 //! own snapshot, so that in WAL mode a read never waits for a writer.
 
+mod data_version;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use super::sql::{
     Arg, DbError, DbResult, Dialect, Pool, Row, Sql, SqlStore, TxConn, TxKind, Value,
 };
 use super::{StoreError, StoreResult};
+use data_version::DataVersion;
 
 /// How long a connection waits for another process's write before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,25 +40,25 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     /// Reads the catalog's version, on every gateway request: see [`Version`].
     version: Mutex<Version>,
+    /// The ledger connection's `data_version`, asked at every step of the admission
+    /// journal; locked after `ledger`.
+    ledger_data_version: Mutex<DataVersion>,
     path: PathBuf,
 }
 
 /// A connection that only reads the catalog's version, and the version it read last.
 /// SQLite's `data_version` changes whenever another connection (of any process) has
 /// committed, and this one never writes: while it is unchanged, so is the version, and
-/// asking costs no statement on the catalog's tables.
+/// asking costs no statement on the catalog's tables (see [`DataVersion`]).
 struct Version {
     conn: Connection,
+    data_version: DataVersion,
     seen: Option<(i64, String)>,
 }
 
 impl Version {
     fn read(&mut self) -> StoreResult<String> {
-        let data_version: i64 = self
-            .conn
-            .prepare_cached("PRAGMA data_version")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
-            .map_err(db_error)?;
+        let data_version = self.data_version.get(&self.conn).map_err(db_error)?;
         if let Some((seen, version)) = &self.seen {
             if *seen == data_version {
                 return Ok(version.clone());
@@ -139,6 +141,7 @@ impl SqliteStore {
         ledger.set_prepared_statement_cache_capacity(64);
         let version = Version {
             conn: connect(path)?,
+            data_version: DataVersion::new(path),
             seen: None,
         };
         let pool = SqliteStore {
@@ -146,6 +149,7 @@ impl SqliteStore {
             ledger: Mutex::new(ledger),
             readers: Mutex::new(Vec::new()),
             version: Mutex::new(version),
+            ledger_data_version: Mutex::new(DataVersion::new(path)),
             path: path.to_path_buf(),
         };
         Ok(SqlStore::new(Box::new(pool), organisation_id).with_journal()?)
@@ -177,11 +181,11 @@ impl Pool for SqliteStore {
     }
 
     fn ledger_data_version(&self) -> StoreResult<i64> {
-        self.ledger
+        let conn = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        self.ledger_data_version
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .prepare_cached("PRAGMA data_version")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .get(&conn)
             .map_err(|e| db_error(e).into())
     }
 
