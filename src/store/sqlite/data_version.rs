@@ -73,3 +73,48 @@ impl DataVersion {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wal(path: &Path) -> Connection {
+        let c = Connection::open(path).unwrap();
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+        c
+    }
+
+    #[test]
+    fn another_connections_commit_changes_it_and_nothing_else_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db");
+        let other = wal(&db);
+        other.execute_batch("CREATE TABLE t(x)").unwrap();
+        let mine = wal(&db);
+        let mut version = DataVersion::new(&db);
+        let first = version.get(&mine).unwrap();
+        assert!(version.seen.is_some(), "the WAL index header was not read");
+        assert_eq!(version.get(&mine).unwrap(), first);
+        for i in 0..3 {
+            other.execute("INSERT INTO t VALUES (?1)", [i]).unwrap();
+            let next = version.get(&mine).unwrap();
+            assert_ne!(next, first, "commit {i} by another connection went unseen");
+            assert_eq!(version.get(&mine).unwrap(), next);
+        }
+        // This connection's own commits leave it as it was, as SQLite's pragma does.
+        let before = version.get(&mine).unwrap();
+        mine.execute("INSERT INTO t VALUES (9)", []).unwrap();
+        assert_eq!(version.get(&mine).unwrap(), before);
+    }
+
+    #[test]
+    fn without_an_index_file_sqlite_is_asked_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db");
+        let conn = Connection::open(&db).unwrap(); // rollback journal: no `-shm`
+        conn.execute_batch("CREATE TABLE t(x)").unwrap();
+        let mut version = DataVersion::new(&db);
+        version.get(&conn).unwrap();
+        assert!(version.seen.is_none());
+    }
+}
