@@ -9,7 +9,7 @@
 //! is judged again on every request, and a refusal is never kept. Counters are not
 //! kept: admission reads them every time.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 

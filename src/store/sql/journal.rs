@@ -18,7 +18,9 @@
 //!   write resetting usage, another process's flush) makes the memory read the tables
 //!   again.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -341,8 +343,8 @@ impl Journal {
                 offset: 0,
                 end: 0,
                 records: Vec::new(),
-                open: HashMap::new(),
-                settled: HashSet::new(),
+                open: HashMap::default(),
+                settled: HashSet::default(),
                 mirror: Counts::default(),
                 data_version: None,
             }),
@@ -875,8 +877,8 @@ fn stored_hold(conn: &dyn Sql, id: &str) -> StoreResult<Option<Arc<[Held]>>> {
 impl Counts {
     /// The counters and rate slots `entries` are decided on.
     fn decided_on(&self, entries: &[HoldEntry]) -> (Stored, Counted) {
-        let mut stored = HashMap::new();
-        let mut counted = HashMap::new();
+        let mut stored = HashMap::default();
+        let mut counted = HashMap::default();
         for e in entries {
             let k = (e.scope.key(), e.limit.clone());
             match e.gauge {
@@ -916,7 +918,7 @@ fn steps<'r>(
     records: &'r [Record],
     stored: &mut StoredHold<'_>,
 ) -> StoreResult<(Vec<Step>, Vec<Open<'r>>)> {
-    let mut opened: HashMap<&str, Open<'r>> = HashMap::new();
+    let mut opened: HashMap<&str, Open<'r>> = HashMap::default();
     let mut order = Vec::new();
     let mut out = Vec::new();
     for record in records {
@@ -973,7 +975,7 @@ fn write_records(conn: &dyn Sql, records: &[Record]) -> StoreResult<()> {
     let (steps, open) = steps(records, &mut |id| {
         Ok(ledger::take_hold(conn, id)?.map(Into::into))
     })?;
-    let mut scales: HashMap<Key, i64> = HashMap::new();
+    let mut scales: HashMap<Key, i64> = HashMap::default();
     let mut counter_keys: Vec<Key> = Vec::new();
     let mut rate_keys: Vec<Key> = Vec::new();
     let mut note = |h: &Held| {

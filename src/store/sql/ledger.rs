@@ -7,7 +7,7 @@
 //! them back in two more (absolute values: nothing else writes inside the transaction),
 //! plus the hold's own row; a settlement is a delete and one or two updates.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,7 @@ fn key_args(keys: &[Key]) -> Vec<Arg<'_>> {
 
 pub(super) fn counters(conn: &dyn Sql, keys: &[Key]) -> StoreResult<HashMap<Key, Counter>> {
     if keys.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(HashMap::default());
     }
     let sql = format!(
         "SELECT scope, limit_key, used, held, window_started_at, last_reset_at, exhausted_window
@@ -73,7 +73,7 @@ pub(super) fn slots(
     keys: &[Key],
     from: i64,
 ) -> StoreResult<HashMap<Key, Vec<(i64, i64)>>> {
-    let mut out: HashMap<Key, Vec<(i64, i64)>> = HashMap::new();
+    let mut out: HashMap<Key, Vec<(i64, i64)>> = HashMap::default();
     if keys.is_empty() {
         return Ok(out);
     }
