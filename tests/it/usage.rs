@@ -604,3 +604,40 @@ fn watch_redraws_on_a_terminal() {
     }
     session.send_control('c').unwrap();
 }
+
+#[test]
+fn every_read_after_an_answer_counts_it() {
+    // Answers settle in the admission journal, which the server writes to the tables
+    // every 50 ms; a read a few milliseconds after an answer must count it all the same
+    // (whether or not a flush is under way when it comes).
+    let gw = Gateway::governed();
+    let api = Api::new(&gw.w);
+    gw.w.ok(&[
+        "providers",
+        "update",
+        "openai-prod",
+        "--workspace",
+        "eng",
+        "--budget",
+        "1",
+    ]);
+    let client = reqwest::blocking::Client::new();
+    let query = format!("?workspace_id={}", gw.ws);
+    for n in 1..=30 {
+        let status = client
+            .post(gw.url("/chat/completions"))
+            .bearer_auth(&gw.key)
+            .json(&body())
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "call {n}");
+        let items = report(&api, &query);
+        let budget = item(&items, "provider", "budget");
+        assert_eq!(
+            budget["used"].as_f64(),
+            Some(usd(n * CALL_NANO_USD)),
+            "after call {n}: {budget}"
+        );
+    }
+}
