@@ -242,7 +242,6 @@ pub fn plan(
             level: level.kind.as_str().to_owned(),
             name: level.name.clone(),
             slot: None,
-            new_slot: false,
         };
         for (i, b) in level.budgets.iter().enumerate() {
             let unit = Unit::of_budget(b.kind);

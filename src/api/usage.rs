@@ -32,7 +32,8 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn parse(t: &str) -> Option<DateTime<Utc>> {
+/// A time as [`timestamp`] writes it (any RFC 3339 time), in UTC.
+pub fn parse(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t)
         .ok()
         .map(|d| d.with_timezone(&Utc))

@@ -206,9 +206,9 @@ pub struct Held {
 
 impl Held {
     /// Settles with what the upstream reported (`None`: it reported nothing, so nothing
-    /// beyond the request itself is charged), on the blocking pool: the answer does not
-    /// wait for it, and reads wait for it ([`Settlements::quiesce`]).
-    pub async fn settle(mut self, used: Option<Used>) {
+    /// beyond the request itself is charged), after the answer is on its way: the answer
+    /// does not wait for it, and reads wait for it ([`Settlements::quiesce`]).
+    pub fn settle(mut self, used: Option<Used>) {
         self.done = true;
         if self.entries.is_empty() {
             return;
@@ -243,13 +243,11 @@ impl Drop for Held {
     }
 }
 
-/// Settles now if the store can in place; otherwise in a task of its own (so that it
-/// lands even if the caller goes away), in place as soon as it can, else on the blocking
-/// pool.
+/// Settles in a task of its own, which runs once the current one (the answer's) yields,
+/// so that it lands even if the caller goes away: in place as soon as the store lets it,
+/// else on the blocking pool. Counted in [`Settlements`] from now on, so a read that
+/// follows the answer waits for it.
 fn settle_soon(state: AppState, id: String, amounts: Vec<i64>) {
-    if settled_at_once(&state, &id, &amounts) {
-        return;
-    }
     state.gateway.settlements.started();
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         std::thread::spawn(move || settle(&state, &id, &amounts));

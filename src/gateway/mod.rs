@@ -822,7 +822,7 @@ async fn call(
         Ok(u) => u,
         Err(e) => {
             // Nothing reached a model that answered: only the request itself counts.
-            held.settle(None).await;
+            held.settle(None);
             return Err(unreachable(target, &e));
         }
     };
@@ -881,7 +881,15 @@ async fn call(
         } else {
             None
         };
-        return Ok(whole(status, headers, bytes, usage, held, target, upstream_time).await);
+        return Ok(whole(
+            status,
+            headers,
+            bytes,
+            usage,
+            held,
+            target,
+            upstream_time,
+        ));
     }
     let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
     let (body, usage) = match (prepared.protocol, status.is_success(), parsed) {
@@ -919,7 +927,15 @@ async fn call(
         (_, true, None) => return Err(not_json(target)),
         (_, false, None) => (bytes, None),
     };
-    Ok(whole(status, headers, body, usage, held, target, upstream_time).await)
+    Ok(whole(
+        status,
+        headers,
+        body,
+        usage,
+        held,
+        target,
+        upstream_time,
+    ))
 }
 
 fn not_json(target: &Target) -> GatewayError {
@@ -950,7 +966,7 @@ fn openai_usage(bytes: &[u8]) -> Option<Option<Usage>> {
 }
 
 /// A complete answer: its hold settled with what it used.
-async fn whole(
+fn whole(
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
@@ -959,7 +975,7 @@ async fn whole(
     target: &Target,
     upstream_time: Duration,
 ) -> Answer {
-    held.settle(usage.map(used)).await;
+    held.settle(usage.map(used));
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
@@ -1214,7 +1230,7 @@ fn stream_body(
                             "ok"
                         };
                         if let Some(h) = s.held.take() {
-                            h.settle(s.translate.usage().map(used)).await;
+                            h.settle(s.translate.usage().map(used));
                         }
                     }
                     if !out.is_empty() {
@@ -1236,7 +1252,7 @@ fn stream_body(
                         s.log.0.usage = s.translate.usage();
                         s.log.0.outcome = "ok";
                         if let Some(h) = s.held.take() {
-                            h.settle(s.translate.usage().map(used)).await;
+                            h.settle(s.translate.usage().map(used));
                         }
                         return Some((Ok(Bytes::from(end)), s));
                     }

@@ -91,9 +91,6 @@ pub struct HoldEntry {
     /// The rate slot the amount went to (set when held).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<i64>,
-    /// The hold opens its slot (the slot's first amount): older slots are cleared then.
-    #[serde(skip)]
-    pub new_slot: bool,
 }
 
 /// Why admission refused, at the first entry (in the order given) that did not fit.

@@ -27,7 +27,6 @@ fn entry(limit_usd: f64, amount_usd: f64) -> HoldEntry {
         level: "provider".into(),
         name: "@p1".into(),
         slot: None,
-        new_slot: false,
     }
 }
 

@@ -402,7 +402,6 @@ fn budget_entry(scope: &UsageScope, limit_usd: f64, amount_usd: f64) -> HoldEntr
         level: "provider".into(),
         name: "@p1".into(),
         slot: None,
-        new_slot: false,
     }
 }
 
@@ -806,7 +805,6 @@ fn rate_slots_and_concurrency_count_and_release() {
             level: "api_key".into(),
             name: "k1".into(),
             slot: None,
-            new_slot: false,
         };
         let flight = HoldEntry {
             limit: "concurrency".into(),
@@ -960,7 +958,6 @@ fn a_probe_answers_as_admission_would_and_changes_nothing() {
         level: "api_key".into(),
         name: "k1".into(),
         slot: None,
-        new_slot: false,
     };
     for _ in 0..2 {
         let id = hold_id();
@@ -1401,7 +1398,6 @@ fn counters_named_with_any_characters_hold_and_settle_exactly() {
             level: "provider".into(),
             name: "@p1".into(),
             slot: None,
-            new_slot: false,
         };
         let now = chrono::Utc::now();
         let id = hold_id();

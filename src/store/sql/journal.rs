@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ledger::{self, Counted, Counter, Decision, Held, Key, Stored};
+use super::ledger::{self, Counter, Decision, Held, Key};
 use super::{args, exec, Pool, Sql, TxConn, TxKind};
 use crate::admission::rate;
 use crate::api::usage::timestamp;
@@ -77,14 +77,29 @@ struct Crossing {
 /// Counters and rate slots, for the keys one knows.
 #[derive(Default)]
 struct Counts {
-    counters: HashMap<Key, Counter>,
-    slots: HashMap<Key, BTreeMap<i64, i64>>,
+    counters: hashbrown::HashMap<Key, Counter>,
+    slots: hashbrown::HashMap<Key, BTreeMap<i64, i64>>,
     /// The keys these counts follow (a key absent from `counters` has no counter yet).
-    known: HashSet<Key>,
+    known: hashbrown::HashSet<Key>,
 }
 
 fn key_of(h: &Held) -> Key {
     (h.scope.clone(), h.limit.clone())
+}
+
+/// A held entry's [`Key`], borrowed: finds a counter without making a key. It hashes as
+/// the `(String, String)` it stands for.
+#[derive(Hash)]
+struct KeyRef<'a>(&'a str, &'a str);
+
+impl hashbrown::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+fn key_ref(h: &Held) -> KeyRef<'_> {
+    KeyRef(&h.scope, &h.limit)
 }
 
 fn newer(window: &Option<String>, than: &Option<String>) -> bool {
@@ -109,7 +124,7 @@ impl Counts {
             .map(|(k, s)| (k, s.into_iter().collect()))
             .collect();
         Ok(Counts {
-            counters,
+            counters: counters.into_iter().collect(),
             slots,
             known: counter_keys.iter().chain(rate_keys).cloned().collect(),
         })
@@ -118,19 +133,22 @@ impl Counts {
     /// An admitted hold: its amounts are held, a budget's newer window starts.
     fn hold(&mut self, held: &[Held]) {
         for h in held {
-            let k = key_of(h);
+            let k = key_ref(h);
             if !self.known.contains(&k) {
                 continue;
             }
             if h.gauge == 'r' {
-                let slots = self.slots.entry(k).or_default();
+                if !self.slots.contains_key(&k) {
+                    self.slots.insert(key_of(h), BTreeMap::new());
+                }
+                let slots = self.slots.get_mut(&k).expect("inserted above");
                 let slot = h.slot.unwrap_or_default();
                 *slots.entry(slot).or_default() += h.amount;
                 let first = rate::first_counted(slot);
                 slots.retain(|s, _| *s >= first);
                 continue;
             }
-            let c = self.counters.entry(k).or_default();
+            let c = self.counter(h);
             if h.gauge == 'b' && newer(&h.window, &c.window_started_at) {
                 c.used = 0;
                 c.window_started_at = h.window.clone();
@@ -151,7 +169,7 @@ impl Counts {
                 'c' => 0,
                 _ => actual.get(i).copied().unwrap_or(h.amount).max(0),
             };
-            let k = key_of(h);
+            let k = key_ref(h);
             if h.gauge == 'r' {
                 let slot = h.slot.unwrap_or_default();
                 if let Some(v) = self.slots.get_mut(&k).and_then(|s| s.get_mut(&slot)) {
@@ -195,13 +213,20 @@ impl Counts {
         crossings
     }
 
+    /// The counter of `h`, made if it has none yet.
+    fn counter(&mut self, h: &Held) -> &mut Counter {
+        if !self.counters.contains_key(&key_ref(h)) {
+            self.counters.insert(key_of(h), Counter::default());
+        }
+        self.counters.get_mut(&key_ref(h)).expect("inserted above")
+    }
+
     /// A budget found spent by a refusal: its window shows `exhausted`, once.
     fn exhaust(&mut self, entry: &Held, used: i64, at: DateTime<Utc>) -> Option<Crossing> {
-        let k = key_of(entry);
-        if !self.known.contains(&k) {
+        if !self.known.contains(&key_ref(entry)) {
             return None;
         }
-        let c = self.counters.entry(k).or_default();
+        let c = self.counter(entry);
         if newer(&entry.window, &c.window_started_at) {
             c.used = 0;
             c.window_started_at = entry.window.clone();
@@ -449,19 +474,22 @@ impl Journal {
         dry: bool,
     ) -> StoreResult<Admission> {
         self.sync(state, pool)?;
-        self.follow(state, pool, entries)?;
-        let (stored, counted) = state.mirror.decided_on(entries);
-        let admission = match ledger::decide(entries, &stored, &counted, now) {
+        let keys: Vec<Key> = entries.iter().map(ledger::key_of_entry).collect();
+        self.follow(state, pool, entries, &keys)?;
+        let admission = match ledger::decide(entries, &keys, &state.mirror, now) {
             Decision::Refused { refusal, exhaust } => {
-                if let (false, Some((_, c))) = (dry, exhaust) {
-                    let entry = Held::of(&entries[refusal.index])
-                        .in_window(c.window_started_at.clone().map(|w| (w, c.last_reset_at)));
-                    let spent = state.mirror.counters.get(&key_of(&entry)).is_some_and(|m| {
-                        m.exhausted_window.is_some() && m.exhausted_window == entry.window
+                if let (false, Some(c)) = (dry, exhaust) {
+                    let i = refusal.index;
+                    let window = c.window_started_at.clone().map(|w| (w, c.last_reset_at));
+                    let spent = state.mirror.counters.get(&keys[i]).is_some_and(|m| {
+                        m.exhausted_window.is_some()
+                            && m.exhausted_window.as_deref()
+                                == window.as_ref().map(|(w, _)| w.as_str())
                     });
                     if !spent {
                         let record = Record::Exhaust {
-                            entry,
+                            entry: Held::keyed(&entries[i], keys[i].clone(), entries[i].slot)
+                                .in_window(window),
                             used: c.used,
                             at: timestamp(now),
                         };
@@ -471,25 +499,25 @@ impl Journal {
                 Admission::Refused(refusal)
             }
             Decision::Admitted { .. } if dry => Admission::Admitted,
-            Decision::Admitted { entries, after } => {
+            Decision::Admitted { slots, after } => {
                 let held: Vec<Held> = entries
                     .iter()
-                    .map(|e| {
+                    .zip(keys)
+                    .zip(slots)
+                    .enumerate()
+                    .map(|(i, ((e, k), slot))| {
                         let window = match e.gauge {
-                            Gauge::Budget { .. } => {
-                                let k = (e.scope.key(), e.limit.clone());
-                                after
-                                    .iter()
-                                    .find(|(a, _, _)| *a == k)
-                                    .and_then(|(_, _, c)| {
-                                        c.window_started_at
-                                            .clone()
-                                            .map(|w| (w, c.last_reset_at.clone()))
-                                    })
-                            }
+                            Gauge::Budget { .. } => after
+                                .iter()
+                                .find(|(j, _, _)| *j == i)
+                                .and_then(|(_, _, c)| {
+                                    c.window_started_at
+                                        .clone()
+                                        .map(|w| (w, c.last_reset_at.clone()))
+                                }),
                             _ => None,
                         };
-                        Held::of(e).in_window(window)
+                        Held::keyed(e, k, slot.map(|(s, _)| s).or(e.slot)).in_window(window)
                     })
                     .collect();
                 let record = Record::Hold {
@@ -654,20 +682,25 @@ impl Journal {
 
     /// Makes the counters of `entries` known to the mirror: as the tables have them,
     /// with the journal's records applied.
-    fn follow(&self, state: &mut State, pool: &dyn Pool, entries: &[HoldEntry]) -> StoreResult<()> {
-        let is_rate = |e: &&HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
-        let key = |e: &HoldEntry| (e.scope.key(), e.limit.clone());
-        let missing = |e: &&HoldEntry| !state.mirror.known.contains(&key(e));
-        let counter_keys: Vec<Key> = entries
-            .iter()
-            .filter(|e| !is_rate(e) && missing(e))
-            .map(key)
-            .collect();
-        let rate_keys: Vec<Key> = entries
-            .iter()
-            .filter(|e| is_rate(e) && missing(e))
-            .map(key)
-            .collect();
+    fn follow(
+        &self,
+        state: &mut State,
+        pool: &dyn Pool,
+        entries: &[HoldEntry],
+        keys: &[Key],
+    ) -> StoreResult<()> {
+        let missing = |rate: bool| -> Vec<Key> {
+            entries
+                .iter()
+                .zip(keys)
+                .filter(|(e, k)| {
+                    matches!(e.gauge, Gauge::Rate { .. }) == rate
+                        && !state.mirror.known.contains(*k)
+                })
+                .map(|(_, k)| k.clone())
+                .collect()
+        };
+        let (counter_keys, rate_keys) = (missing(false), missing(true));
         if counter_keys.is_empty() && rate_keys.is_empty() {
             return Ok(());
         }
@@ -874,27 +907,20 @@ fn stored_hold(conn: &dyn Sql, id: &str) -> StoreResult<Option<Arc<[Held]>>> {
     .transpose()
 }
 
-impl Counts {
-    /// The counters and rate slots `entries` are decided on.
-    fn decided_on(&self, entries: &[HoldEntry]) -> (Stored, Counted) {
-        let mut stored = HashMap::default();
-        let mut counted = HashMap::default();
-        for e in entries {
-            let k = (e.scope.key(), e.limit.clone());
-            match e.gauge {
-                Gauge::Rate { .. } => {
-                    if let Some(s) = self.slots.get(&k) {
-                        counted.insert(k, s.iter().map(|(a, b)| (*a, *b)).collect());
-                    }
-                }
-                _ => {
-                    if let Some(c) = self.counters.get(&k) {
-                        stored.insert(k, c.clone());
-                    }
-                }
-            }
-        }
-        (stored, counted)
+impl ledger::Standing for Counts {
+    fn counter(&self, key: &Key) -> Option<&Counter> {
+        self.counters.get(key)
+    }
+
+    fn slots(&self, key: &Key, first: i64) -> Vec<(i64, i64)> {
+        self.slots
+            .get(key)
+            .map(|s| {
+                s.range(first..)
+                    .map(|(slot, amount)| (*slot, *amount))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -975,17 +1001,18 @@ fn write_records(conn: &dyn Sql, records: &[Record]) -> StoreResult<()> {
     let (steps, open) = steps(records, &mut |id| {
         Ok(ledger::take_hold(conn, id)?.map(Into::into))
     })?;
-    let mut scales: HashMap<Key, i64> = HashMap::default();
+    let mut scales: hashbrown::HashMap<Key, i64> = hashbrown::HashMap::default();
     let mut counter_keys: Vec<Key> = Vec::new();
     let mut rate_keys: Vec<Key> = Vec::new();
     let mut note = |h: &Held| {
-        let k = key_of(h);
-        if scales.insert(k.clone(), h.unit.scale()).is_none() {
-            if h.gauge == 'r' {
-                rate_keys.push(k);
-            } else {
-                counter_keys.push(k);
-            }
+        if scales.contains_key(&key_ref(h)) {
+            return;
+        }
+        scales.insert(key_of(h), h.unit.scale());
+        if h.gauge == 'r' {
+            rate_keys.push(key_of(h));
+        } else {
+            counter_keys.push(key_of(h));
         }
     };
     for step in &steps {

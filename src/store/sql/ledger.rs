@@ -17,11 +17,45 @@ use crate::admission::rate;
 use crate::api::usage::{timestamp, UsageState};
 use crate::store::{Admission, Gauge, HoldEntry, Refusal, StoreError, StoreResult, Unit};
 
+/// A counter's key: its scope's key and the limit's.
 pub(super) type Key = (String, String);
-/// Budgets' and concurrency limits' counters, by key.
-pub(super) type Stored = HashMap<Key, Counter>;
-/// Rate limits' slots, `(slot, amount)`, by key.
-pub(super) type Counted = HashMap<Key, Vec<(i64, i64)>>;
+
+/// The key of `entry`'s counter.
+pub(super) fn key_of_entry(entry: &HoldEntry) -> Key {
+    (entry.scope.key(), entry.limit.clone())
+}
+
+/// The counters and rate slots a hold is decided on, as they stand.
+pub(super) trait Standing {
+    /// A budget's or concurrency limit's counter; `None` while it has none.
+    fn counter(&self, key: &Key) -> Option<&Counter>;
+    /// A rate limit's slots from `first` on, `(slot, amount)`.
+    fn slots(&self, key: &Key, first: i64) -> Vec<(i64, i64)>;
+}
+
+/// Counters and rate slots as the tables have them ([`load`]).
+pub(super) struct Loaded {
+    counters: HashMap<Key, Counter>,
+    slots: HashMap<Key, Vec<(i64, i64)>>,
+}
+
+impl Standing for Loaded {
+    fn counter(&self, key: &Key) -> Option<&Counter> {
+        self.counters.get(key)
+    }
+
+    fn slots(&self, key: &Key, first: i64) -> Vec<(i64, i64)> {
+        self.slots
+            .get(key)
+            .map(|s| {
+                s.iter()
+                    .copied()
+                    .filter(|(slot, _)| *slot >= first)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
 
 /// A counter row (a budget's or a concurrency limit's) as admission reads it.
 #[derive(Debug, Clone, Default)]
@@ -99,6 +133,16 @@ pub(super) fn in_window(
     limits: &crate::api::limits::UsageLimits,
     now: DateTime<Utc>,
 ) -> Counter {
+    // The common case, without formatting a time: a window that has not come due.
+    let started = c
+        .window_started_at
+        .as_deref()
+        .and_then(crate::api::usage::parse);
+    if let Some(start) = started {
+        if crate::api::usage::next_reset(limits, start, start).is_none_or(|due| due > now) {
+            return c;
+        }
+    }
     let mut state = UsageState {
         window_started_at: Some(
             c.window_started_at
@@ -194,18 +238,23 @@ pub(super) struct Held {
 
 impl Held {
     pub(super) fn of(e: &HoldEntry) -> Held {
+        Held::keyed(e, key_of_entry(e), e.slot)
+    }
+
+    /// [`Held::of`] with `e`'s counter key already made, and its rate slot.
+    pub(super) fn keyed(e: &HoldEntry, (scope, limit): Key, slot: Option<i64>) -> Held {
         let (gauge, ceiling, alert) = match &e.gauge {
             Gauge::Budget { ceiling, alert, .. } => ('b', *ceiling, *alert),
             Gauge::Rate { ceiling, .. } => ('r', *ceiling, None),
             Gauge::Concurrency { ceiling } => ('c', *ceiling, None),
         };
         Held {
-            scope: e.scope.key(),
-            limit: e.limit.clone(),
+            scope,
+            limit,
             unit: e.unit,
             gauge,
             amount: e.amount,
-            slot: e.slot,
+            slot,
             ceiling,
             alert,
             level: e.level.clone(),
@@ -318,76 +367,73 @@ fn exhaust_counter(
 
 /// What admission decided, before anything is written.
 pub(super) enum Decision {
-    /// Every entry fits: `entries` carry their rate slots; `after` is each budget's and
-    /// concurrency limit's counter with the hold taken.
+    /// Every entry fits.
     Admitted {
-        entries: Vec<HoldEntry>,
-        after: Vec<(Key, i64, Counter)>,
+        /// Each rate limit's slot, and whether the hold opens it (is its first amount:
+        /// older slots are cleared then); `None` for the other entries.
+        slots: Vec<Option<(i64, bool)>>,
+        /// Each budget's and concurrency limit's counter with the hold taken, by the
+        /// index of its entry, with its unit's scale.
+        after: Vec<(usize, i64, Counter)>,
     },
     /// The first entry that does not fit; `exhaust`: a budget that is spent, as its
     /// counter now stands in its window (to be marked `exhausted`).
     Refused {
         refusal: Refusal,
-        exhaust: Option<(Key, Counter)>,
+        exhaust: Option<Counter>,
     },
 }
 
-/// Decides a hold of `entries` at `now` on counters as they stand (`stored`: budgets and
-/// concurrency limits; `counted`: rate slots, `(slot, amount)`), in memory: the one rule
-/// of admission, whichever engine keeps the counters.
+/// Decides a hold of `entries` (whose counters' keys are `keys`) at `now` on counters as
+/// they stand, in memory: the one rule of admission, whichever engine keeps the counters.
 pub(super) fn decide(
     entries: &[HoldEntry],
-    stored: &Stored,
-    counted: &Counted,
+    keys: &[Key],
+    standing: &impl Standing,
     now: DateTime<Utc>,
 ) -> Decision {
     let now_ms = now.timestamp_millis();
-    let mut entries = entries.to_vec();
-    let mut after: Vec<(Key, i64, Counter)> = Vec::new();
-    for (index, entry) in entries.iter_mut().enumerate() {
-        let k = (entry.scope.key(), entry.limit.clone());
+    let mut slots = Vec::with_capacity(entries.len());
+    let mut after: Vec<(usize, i64, Counter)> = Vec::new();
+    for (index, (entry, k)) in entries.iter().zip(keys).enumerate() {
         let refusal = |held_out, retry_after, headroom: i64| Refusal {
             index,
             held_out,
             retry_after,
             headroom: headroom.max(0),
         };
+        let mut slot = None;
         match &entry.gauge {
             Gauge::Budget {
                 limits, ceiling, ..
             } => {
-                let c = in_window(stored.get(&k).cloned().unwrap_or_default(), limits, now);
+                let c = in_window(
+                    standing.counter(k).cloned().unwrap_or_default(),
+                    limits,
+                    now,
+                );
                 if c.used + c.held + entry.amount > *ceiling {
                     let r = refusal(
                         c.used + entry.amount <= *ceiling,
                         until_reset(&c, limits, now),
                         ceiling - c.used - c.held,
                     );
-                    let exhaust = (!r.held_out).then_some((k, c));
+                    let exhaust = (!r.held_out).then_some(c);
                     return Decision::Refused {
                         refusal: r,
                         exhaust,
                     };
                 }
                 let held = c.held + entry.amount;
-                after.push((k, entry.unit.scale(), Counter { held, ..c }));
+                after.push((index, entry.unit.scale(), Counter { held, ..c }));
             }
             Gauge::Rate {
                 slot_ms, ceiling, ..
             } => {
                 let current = rate::slot_of(now_ms, *slot_ms);
-                let mine: Vec<(i64, i64)> = counted
-                    .get(&k)
-                    .map(|s| {
-                        s.iter()
-                            .copied()
-                            .filter(|(slot, _)| *slot >= rate::first_counted(current))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let mine = standing.slots(k, rate::first_counted(current));
                 let total: i64 = mine.iter().map(|(_, a)| a).sum();
-                entry.slot = Some(current);
-                entry.new_slot = !mine.iter().any(|(s, _)| *s == current);
+                slot = Some((current, !mine.iter().any(|(s, _)| *s == current)));
                 if total + entry.amount > *ceiling {
                     let wait = rate::retry_after(&mine, entry.amount, *ceiling, *slot_ms, now_ms);
                     return Decision::Refused {
@@ -397,7 +443,7 @@ pub(super) fn decide(
                 }
             }
             Gauge::Concurrency { ceiling } => {
-                let c = stored.get(&k).cloned().unwrap_or_default();
+                let c = standing.counter(k).cloned().unwrap_or_default();
                 if c.held + entry.amount > *ceiling {
                     return Decision::Refused {
                         refusal: refusal(false, None, ceiling - c.held),
@@ -405,11 +451,12 @@ pub(super) fn decide(
                     };
                 }
                 let held = c.held + entry.amount;
-                after.push((k, entry.unit.scale(), Counter { held, ..c }));
+                after.push((index, entry.unit.scale(), Counter { held, ..c }));
             }
         }
+        slots.push(slot);
     }
-    Decision::Admitted { entries, after }
+    Decision::Admitted { slots, after }
 }
 
 /// The oldest rate slot any of `entries` counts at `now`.
@@ -427,20 +474,26 @@ fn oldest_slot(entries: &[HoldEntry], now: DateTime<Utc>) -> i64 {
         .unwrap_or(0)
 }
 
-/// The counters and rate slots `entries` are decided on, as the database has them.
+/// The counters and rate slots `entries` (whose keys are `keys`) are decided on, as the
+/// database has them.
 pub(super) fn load(
     conn: &dyn Sql,
     entries: &[HoldEntry],
+    keys: &[Key],
     from_slot: i64,
-) -> StoreResult<(Stored, Counted)> {
-    let key = |e: &HoldEntry| (e.scope.key(), e.limit.clone());
-    let is_rate = |e: &&HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
-    let counter_keys: Vec<Key> = entries.iter().filter(|e| !is_rate(e)).map(key).collect();
-    let rate_keys: Vec<Key> = entries.iter().filter(is_rate).map(key).collect();
-    Ok((
-        counters(conn, &counter_keys)?,
-        slots(conn, &rate_keys, from_slot)?,
-    ))
+) -> StoreResult<Loaded> {
+    let of = |rate: bool| -> Vec<Key> {
+        entries
+            .iter()
+            .zip(keys)
+            .filter(|(e, _)| matches!(e.gauge, Gauge::Rate { .. }) == rate)
+            .map(|(_, k)| k.clone())
+            .collect()
+    };
+    Ok(Loaded {
+        counters: counters(conn, &of(false))?,
+        slots: slots(conn, &of(true), from_slot)?,
+    })
 }
 
 pub(super) fn admit(
@@ -451,21 +504,29 @@ pub(super) fn admit(
     now: DateTime<Utc>,
 ) -> StoreResult<Admission> {
     super::shared::refuse_if_shared(conn)?;
-    lock(conn, entries.iter().map(|e| e.scope.key()).collect())?;
-    let (stored, counted) = load(conn, entries, oldest_slot(entries, now))?;
-    let (entries, after) = match decide(entries, &stored, &counted, now) {
+    let keys: Vec<Key> = entries.iter().map(key_of_entry).collect();
+    lock(conn, keys.iter().map(|(scope, _)| scope.clone()).collect())?;
+    let loaded = load(conn, entries, &keys, oldest_slot(entries, now))?;
+    let (slots, after) = match decide(entries, &keys, &loaded, now) {
         Decision::Refused { refusal, exhaust } => {
-            if let Some((k, c)) = exhaust {
-                exhaust_counter(conn, &entries[refusal.index], &k, c, now)?;
+            if let Some(c) = exhaust {
+                let i = refusal.index;
+                exhaust_counter(conn, &entries[i], &keys[i], c, now)?;
             }
             return Ok(Admission::Refused(refusal));
         }
-        Decision::Admitted { entries, after } => (entries, after),
+        Decision::Admitted { slots, after } => (slots, after),
     };
-    let rows: Vec<(&Key, i64, &Counter)> = after.iter().map(|(k, s, c)| (k, *s, c)).collect();
+    let rows: Vec<(&Key, i64, &Counter)> =
+        after.iter().map(|(i, s, c)| (&keys[*i], *s, c)).collect();
     save_counters(conn, &rows)?;
-    let is_rate = |e: &HoldEntry| matches!(e.gauge, Gauge::Rate { .. });
-    let rates: Vec<&HoldEntry> = entries.iter().filter(|e| is_rate(e)).collect();
+    // Each rate limit's `(key, amount, slot, opens the slot)`.
+    let rates: Vec<(&Key, i64, i64, bool)> = entries
+        .iter()
+        .zip(&keys)
+        .zip(&slots)
+        .filter_map(|((e, k), s)| s.map(|(slot, new)| (k, e.amount, slot, new)))
+        .collect();
     if !rates.is_empty() {
         let sql = format!(
             "INSERT INTO rate_slots(scope, limit_key, slot, amount) VALUES {}
@@ -473,35 +534,35 @@ pub(super) fn admit(
              SET amount = rate_slots.amount + excluded.amount",
             vec!["(?,?,?,?)"; rates.len()].join(",")
         );
-        let keys: Vec<(String, i64)> = rates
-            .iter()
-            .map(|e| (e.scope.key(), e.slot.unwrap_or_default()))
-            .collect();
         let args: Vec<Arg<'_>> = rates
             .iter()
-            .zip(&keys)
-            .flat_map(|(e, (scope, slot))| {
+            .flat_map(|((scope, limit), amount, slot, _)| {
                 [
                     scope.to_arg(),
-                    e.limit.to_arg(),
+                    limit.to_arg(),
                     slot.to_arg(),
-                    e.amount.to_arg(),
+                    amount.to_arg(),
                 ]
             })
             .collect();
         exec(conn, &sql, &args)?;
         // Slots no window counts any more go, once per slot.
-        for (e, (scope, slot)) in rates.iter().zip(&keys) {
-            if e.new_slot {
+        for ((scope, limit), _, slot, new) in &rates {
+            if *new {
                 exec(
                     conn,
                     "DELETE FROM rate_slots WHERE scope = ?1 AND limit_key = ?2 AND slot < ?3",
-                    args![scope, e.limit, rate::first_counted(*slot)],
+                    args![scope, limit, rate::first_counted(*slot)],
                 )?;
             }
         }
     }
-    let held: Vec<Held> = entries.iter().map(Held::of).collect();
+    let held: Vec<Held> = entries
+        .iter()
+        .zip(keys)
+        .zip(&slots)
+        .map(|((e, k), s)| Held::keyed(e, k, s.map(|(slot, _)| slot).or(e.slot)))
+        .collect();
     record_hold(conn, owner, hold, &held, now, None)?;
     Ok(Admission::Admitted)
 }
