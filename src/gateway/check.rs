@@ -154,7 +154,9 @@ pub async fn explain(
     steps.at("upstream");
     let prepared = upstream::prepare(&target, Endpoint::ChatCompletions, serde_json::Map::new());
     let checked = match (&prepared, &target.custom_host) {
-        (Ok(_), Some(host)) => hosts::check(host, &state.gateway.trusted, &target.slug).await,
+        (Ok(_), Some(host)) => {
+            hosts::check_resolving(host, &state.gateway.trusted, &target.slug).await
+        }
         _ => Ok(()),
     };
     match prepared.and_then(|p| checked.map(|()| p)) {

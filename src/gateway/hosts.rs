@@ -53,7 +53,12 @@ impl FromStr for TrustedHost {
 
 impl TrustedHost {
     fn matches(&self, host: &str, port: u16) -> bool {
-        self.host == host.to_ascii_lowercase() && self.port.is_none_or(|p| p == port)
+        self.names(host) && self.port.is_none_or(|p| p == port)
+    }
+
+    /// Whether this names `host`, on whichever port.
+    fn names(&self, host: &str) -> bool {
+        self.host.eq_ignore_ascii_case(host)
     }
 }
 
@@ -96,24 +101,32 @@ fn internal_name(host: &str) -> bool {
         || h == "metadata"
 }
 
-/// Checks the host of `url` (a `custom_host`) against the trust rules.
-pub async fn check(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<(), GatewayError> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| {
-        GatewayError::invalid(format!(
-            "the `custom_host` of AI provider `@{slug}` is not a URL ({e}); an admin can fix it with `catalog integrations update`"
-        ))
-    })?;
-    let host = parsed
-        .host_str()
-        .unwrap_or("")
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    if trusted.iter().any(|t| t.matches(&host, port)) {
-        return Ok(());
+/// The host and port of a `custom_host` URL.
+struct Address {
+    host: String,
+    port: u16,
+}
+
+impl Address {
+    fn of(url: &str, slug: &str) -> Result<Address, GatewayError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| {
+            GatewayError::invalid(format!(
+                "the `custom_host` of AI provider `@{slug}` is not a URL ({e}); an admin can fix it with `catalog integrations update`"
+            ))
+        })?;
+        Ok(Address {
+            host: parsed
+                .host_str()
+                .unwrap_or("")
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port: parsed.port_or_known_default().unwrap_or(80),
+        })
     }
-    let refuse = |why: &str| {
+
+    fn refused(&self, slug: &str, why: &str) -> GatewayError {
+        let Address { host, port } = self;
         GatewayError::new(
             axum::http::StatusCode::FORBIDDEN,
             "custom_host_not_allowed_error",
@@ -122,18 +135,66 @@ pub async fn check(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<(),
             ),
         )
         .exception()
-    };
+    }
+}
+
+const RESOLVES_PRIVATE: &str = "a host that resolves to a private address";
+
+/// Checks the host of `url` (a `custom_host`) against the trust rules, without resolving
+/// it: the gateway's connections resolve names through [`GuardedResolver`], which refuses
+/// a private address when the connection is made. `true`: a name trusted only on other
+/// ports, whose addresses must be checked here.
+fn check_unresolved(
+    url: &str,
+    trusted: &[TrustedHost],
+    slug: &str,
+) -> Result<(Address, bool), GatewayError> {
+    let address = Address::of(url, slug)?;
+    let (host, port) = (&address.host, address.port);
+    if trusted.iter().any(|t| t.matches(host, port)) {
+        return Ok((address, false));
+    }
     if let Ok(ip) = host.parse::<IpAddr>() {
         return if is_private(ip) {
-            Err(refuse("a private, loopback or link-local address"))
+            Err(address.refused(slug, "a private, loopback or link-local address"))
         } else {
-            Ok(())
+            Ok((address, false))
         };
     }
-    if internal_name(&host) {
-        return Err(refuse("an internal host name"));
+    if internal_name(host) {
+        return Err(address.refused(slug, "an internal host name"));
     }
-    let addresses = tokio::net::lookup_host((host.as_str(), port))
+    let elsewhere = trusted.iter().any(|t| t.names(host));
+    Ok((address, elsewhere))
+}
+
+/// Checks the host of `url` (a `custom_host`) against the trust rules before the gateway
+/// calls it.
+pub async fn check(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<(), GatewayError> {
+    match check_unresolved(url, trusted, slug)? {
+        (address, true) => check_addresses(&address, slug).await,
+        (_, false) => Ok(()),
+    }
+}
+
+/// [`check`], resolving a host name too: for explaining a call that is not made.
+pub async fn check_resolving(
+    url: &str,
+    trusted: &[TrustedHost],
+    slug: &str,
+) -> Result<(), GatewayError> {
+    let (address, _) = check_unresolved(url, trusted, slug)?;
+    let trusted_here = trusted
+        .iter()
+        .any(|t| t.matches(&address.host, address.port));
+    if trusted_here || address.host.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    check_addresses(&address, slug).await
+}
+
+async fn check_addresses(address: &Address, slug: &str) -> Result<(), GatewayError> {
+    let addresses = tokio::net::lookup_host((address.host.as_str(), address.port))
         .await
         .map_err(|e| {
             GatewayError::upstream(
@@ -143,10 +204,66 @@ pub async fn check(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<(),
         })?;
     for a in addresses {
         if is_private(a.ip()) {
-            return Err(refuse("a host that resolves to a private address"));
+            return Err(address.refused(slug, RESOLVES_PRIVATE));
         }
     }
     Ok(())
+}
+
+/// Resolves the names of `custom_host` upstreams as their connections are opened, and
+/// refuses a name with a private address unless the operator trusts that name: the
+/// addresses checked are the addresses called, so a name cannot resolve to a public
+/// address for a check and to a private one for the call.
+pub struct GuardedResolver {
+    trusted: Vec<TrustedHost>,
+}
+
+impl GuardedResolver {
+    pub fn new(trusted: Vec<TrustedHost>) -> GuardedResolver {
+        GuardedResolver { trusted }
+    }
+}
+
+/// A name [`GuardedResolver`] refused: it resolves to a private address.
+#[derive(Debug)]
+pub struct PrivateName(String);
+
+impl std::fmt::Display for PrivateName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` resolves to a private address", self.0)
+    }
+}
+
+impl std::error::Error for PrivateName {}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        // A name trusted on any port: `check` has refused the ports it is not trusted on.
+        let trusted = self.trusted.iter().any(|t| t.names(&host));
+        Box::pin(async move {
+            let addresses: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !trusted && addresses.iter().any(|a| is_private(a.ip())) {
+                return Err(Box::new(PrivateName(host)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The refusal of a call whose connection [`GuardedResolver`] refused, if `e` is one.
+pub fn refused_at_connect(e: &reqwest::Error, url: &str, slug: &str) -> Option<GatewayError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<PrivateName>() {
+            return Address::of(url, slug)
+                .ok()
+                .map(|a| a.refused(slug, RESOLVES_PRIVATE));
+        }
+        source = s.source();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -205,5 +322,40 @@ mod tests {
         assert!(check("http://metadata.google.internal/", &[], "p")
             .await
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_private_addresses_are_refused_when_connecting() {
+        use reqwest::dns::Resolve;
+        let name = || "localhost".parse::<reqwest::dns::Name>().unwrap();
+        let refused = GuardedResolver::new(Vec::new()).resolve(name()).await;
+        let e = refused.err().expect("localhost resolves to loopback");
+        assert!(e.is::<PrivateName>(), "{e}");
+        // Trusted on any port: `check` has refused the ports it is not trusted on.
+        let trusted = GuardedResolver::new(vec!["localhost:9000".parse().unwrap()]);
+        let addresses: Vec<_> = trusted.resolve(name()).await.unwrap().collect();
+        assert!(
+            addresses.iter().all(|a| is_private(a.ip())),
+            "{addresses:?}"
+        );
+        assert!(!addresses.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_name_is_resolved_by_the_check_only_when_trusted_on_another_port() {
+        // Untrusted public-looking names are left to the resolver: no lookup here.
+        assert!(check("http://no-such-host.invalid:8000/v1", &[], "p")
+            .await
+            .is_ok());
+        // Trusted on another port: resolved here, and its failure reported.
+        let other = vec!["no-such-host.invalid:9000".parse().unwrap()];
+        let e = check("http://no-such-host.invalid:8000/v1", &other, "p")
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("cannot resolve"), "{}", e.message);
+        let e = check_resolving("http://no-such-host.invalid:8000/v1", &[], "p")
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("cannot resolve"), "{}", e.message);
     }
 }

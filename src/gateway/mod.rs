@@ -78,10 +78,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an upstream may stay silent while answering.
 const READ_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The gateway's own state: one connection pool for every upstream, and the hosts the
-/// operator trusts.
+/// The gateway's own state: connection pools for the services' own hosts and for
+/// `custom_host` upstreams (whose names resolve through [`hosts::GuardedResolver`]), and
+/// the hosts the operator trusts.
 pub struct Gateway {
     client: reqwest::Client,
+    custom: reqwest::Client,
     trusted: Vec<TrustedHost>,
     pub settlements: admit::Settlements,
     resolutions: cache::Resolutions,
@@ -89,13 +91,16 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(trusted: Vec<TrustedHost>) -> anyhow::Result<Gateway> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(READ_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let guarded = std::sync::Arc::new(hosts::GuardedResolver::new(trusted.clone()));
         Ok(Gateway {
-            client,
+            client: builder().build()?,
+            custom: builder().dns_resolver(guarded).build()?,
             trusted,
             settlements: admit::Settlements::default(),
             resolutions: cache::Resolutions::default(),
@@ -805,9 +810,11 @@ async fn call(
             headers.insert(name, v);
         }
     }
-    let send = state
-        .gateway
-        .client
+    let client = match target.custom_host {
+        Some(_) => &state.gateway.custom,
+        None => &state.gateway.client,
+    };
+    let send = client
         .post(&prepared.url)
         .headers(headers)
         .body(body)
@@ -823,7 +830,11 @@ async fn call(
         Err(e) => {
             // Nothing reached a model that answered: only the request itself counts.
             held.settle(None);
-            return Err(unreachable(target, &e));
+            let refused = target
+                .custom_host
+                .as_deref()
+                .and_then(|host| hosts::refused_at_connect(&e, host, &target.slug));
+            return Err(refused.unwrap_or_else(|| unreachable(target, &e)));
         }
     };
     let status =

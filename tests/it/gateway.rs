@@ -1374,6 +1374,68 @@ fn an_untrusted_private_custom_host_is_refused() {
     assert_eq!(gw.up.request_count(), 0);
 }
 
+/// A name of this machine (its host name, as `/etc/hosts` usually has it) that resolves
+/// to private addresses only, with them.
+fn private_name() -> Option<(String, Vec<std::net::IpAddr>)> {
+    use std::net::ToSocketAddrs;
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim().to_owned();
+    let ips: Vec<_> = (name.as_str(), 80)
+        .to_socket_addrs()
+        .ok()?
+        .map(|a| a.ip())
+        .collect();
+    let private = !ips.is_empty()
+        && ips
+            .iter()
+            .all(|ip| catalog::gateway::hosts::is_private(*ip));
+    private.then_some((name, ips))
+}
+
+#[test]
+fn a_custom_host_name_is_checked_at_the_address_the_gateway_connects_to() {
+    let Some((name, ips)) = private_name() else {
+        eprintln!("this machine's host name does not resolve to a private address only");
+        return;
+    };
+    let call = |trusted: bool| {
+        let up = Upstream::start_blocking();
+        let custom = format!("{name}:{}", up.addr().port());
+        let trust = [("CATALOG_TRUSTED_CUSTOM_HOSTS", custom.as_str())];
+        let gw = Gateway::start_on(up, false, if trusted { &trust[..] } else { &[] });
+        let url = format!("http://{custom}/v1");
+        gw.w.ok(&[
+            "integrations",
+            "update",
+            "openai-prod",
+            "--custom-host",
+            &url,
+        ]);
+        (gw.chat(&chat_body("@openai-prod/gpt-4o-mini")), gw, custom)
+    };
+    // Not a private address by its looks: the name is refused as the connection resolves it.
+    let (answer, gw, custom) = call(false);
+    let body = answer.refused(
+        403,
+        "custom_host_not_allowed_error",
+        "resolves to a private address",
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("--trusted-custom-host {custom}")),
+        "{message}"
+    );
+    assert_eq!(gw.up.request_count(), 0);
+    // Trusted: called (the fake listens on 127.0.0.1 only).
+    let (answer, gw, _) = call(true);
+    if ips.contains(&std::net::IpAddr::from([127, 0, 0, 1])) {
+        answer.ok();
+        assert_eq!(gw.up.request_count(), 1);
+    } else {
+        assert_ne!(answer.status, 403, "{}", answer.text);
+    }
+}
+
 // 14. `catalog models test` and `catalog check` ----------------------------------------------
 
 fn models_test_and_check(w: &World, up: &Upstream) {

@@ -77,8 +77,7 @@ struct Crossing {
 /// Counters and rate slots, for the keys one knows.
 #[derive(Default)]
 struct Counts {
-    counters: hashbrown::HashMap<Key, Counter>,
-    slots: hashbrown::HashMap<Key, BTreeMap<i64, i64>>,
+    rows: ledger::Standing,
     /// The keys these counts follow (a key absent from `counters` has no counter yet).
     known: hashbrown::HashSet<Key>,
 }
@@ -118,14 +117,8 @@ fn parse_time(at: &str) -> DateTime<Utc> {
 
 impl Counts {
     fn load(conn: &dyn Sql, counter_keys: &[Key], rate_keys: &[Key]) -> StoreResult<Counts> {
-        let counters = ledger::counters(conn, counter_keys)?;
-        let slots = ledger::slots(conn, rate_keys, i64::MIN)?
-            .into_iter()
-            .map(|(k, s)| (k, s.into_iter().collect()))
-            .collect();
         Ok(Counts {
-            counters: counters.into_iter().collect(),
-            slots,
+            rows: ledger::Standing::read(conn, counter_keys, rate_keys, i64::MIN)?,
             known: counter_keys.iter().chain(rate_keys).cloned().collect(),
         })
     }
@@ -138,10 +131,10 @@ impl Counts {
                 continue;
             }
             if h.gauge == 'r' {
-                if !self.slots.contains_key(&k) {
-                    self.slots.insert(key_of(h), BTreeMap::new());
+                if !self.rows.slots.contains_key(&k) {
+                    self.rows.slots.insert(key_of(h), BTreeMap::new());
                 }
-                let slots = self.slots.get_mut(&k).expect("inserted above");
+                let slots = self.rows.slots.get_mut(&k).expect("inserted above");
                 let slot = h.slot.unwrap_or_default();
                 *slots.entry(slot).or_default() += h.amount;
                 let first = rate::first_counted(slot);
@@ -172,12 +165,12 @@ impl Counts {
             let k = key_ref(h);
             if h.gauge == 'r' {
                 let slot = h.slot.unwrap_or_default();
-                if let Some(v) = self.slots.get_mut(&k).and_then(|s| s.get_mut(&slot)) {
+                if let Some(v) = self.rows.slots.get_mut(&k).and_then(|s| s.get_mut(&slot)) {
                     *v = (*v + charge - h.amount).max(0);
                 }
                 continue;
             }
-            let Some(c) = self.counters.get_mut(&k) else {
+            let Some(c) = self.rows.counters.get_mut(&k) else {
                 // Not followed here, or removed by an admin write since.
                 continue;
             };
@@ -215,10 +208,13 @@ impl Counts {
 
     /// The counter of `h`, made if it has none yet.
     fn counter(&mut self, h: &Held) -> &mut Counter {
-        if !self.counters.contains_key(&key_ref(h)) {
-            self.counters.insert(key_of(h), Counter::default());
+        if !self.rows.counters.contains_key(&key_ref(h)) {
+            self.rows.counters.insert(key_of(h), Counter::default());
         }
-        self.counters.get_mut(&key_ref(h)).expect("inserted above")
+        self.rows
+            .counters
+            .get_mut(&key_ref(h))
+            .expect("inserted above")
     }
 
     /// A budget found spent by a refusal: its window shows `exhausted`, once.
@@ -476,12 +472,12 @@ impl Journal {
         self.sync(state, pool)?;
         let keys: Vec<Key> = entries.iter().map(ledger::key_of_entry).collect();
         self.follow(state, pool, entries, &keys)?;
-        let admission = match ledger::decide(entries, &keys, &state.mirror, now) {
+        let admission = match ledger::decide(entries, &keys, &state.mirror.rows, now) {
             Decision::Refused { refusal, exhaust } => {
                 if let (false, Some(c)) = (dry, exhaust) {
                     let i = refusal.index;
                     let window = c.window_started_at.clone().map(|w| (w, c.last_reset_at));
-                    let spent = state.mirror.counters.get(&keys[i]).is_some_and(|m| {
+                    let spent = state.mirror.rows.counters.get(&keys[i]).is_some_and(|m| {
                         m.exhausted_window.is_some()
                             && m.exhausted_window.as_deref()
                                 == window.as_ref().map(|(w, _)| w.as_str())
@@ -709,8 +705,8 @@ impl Journal {
         let (steps, _) = steps(&state.records, &mut |id| stored_hold(&*tx, id))?;
         fresh.replay(&steps);
         let mirror = &mut state.mirror;
-        mirror.counters.extend(fresh.counters);
-        mirror.slots.extend(fresh.slots);
+        mirror.rows.counters.extend(fresh.rows.counters);
+        mirror.rows.slots.extend(fresh.rows.slots);
         mirror.known.extend(fresh.known);
         Ok(())
     }
@@ -907,23 +903,6 @@ fn stored_hold(conn: &dyn Sql, id: &str) -> StoreResult<Option<Arc<[Held]>>> {
     .transpose()
 }
 
-impl ledger::Standing for Counts {
-    fn counter(&self, key: &Key) -> Option<&Counter> {
-        self.counters.get(key)
-    }
-
-    fn slots(&self, key: &Key, first: i64) -> Vec<(i64, i64)> {
-        self.slots
-            .get(key)
-            .map(|s| {
-                s.range(first..)
-                    .map(|(slot, amount)| (*slot, *amount))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
 /// One step of replaying records: a settlement carries its hold's entries.
 enum Step {
     Hold(Arc<[Held]>),
@@ -1025,7 +1004,7 @@ fn write_records(conn: &dyn Sql, records: &[Record]) -> StoreResult<()> {
     let crossings = counts.replay(&steps);
     let rows: Vec<(&Key, i64, &Counter)> = counter_keys
         .iter()
-        .filter_map(|k| counts.counters.get(k).map(|c| (k, scales[k], c)))
+        .filter_map(|k| counts.rows.counters.get(k).map(|c| (k, scales[k], c)))
         .collect();
     ledger::save_counters(conn, &rows)?;
     for k in &rate_keys {
@@ -1034,7 +1013,7 @@ fn write_records(conn: &dyn Sql, records: &[Record]) -> StoreResult<()> {
             "DELETE FROM rate_slots WHERE scope = ?1 AND limit_key = ?2",
             args![k.0, k.1],
         )?;
-        for (slot, amount) in counts.slots.get(k).into_iter().flatten() {
+        for (slot, amount) in counts.rows.slots.get(k).into_iter().flatten() {
             exec(
                 conn,
                 "INSERT INTO rate_slots(scope, limit_key, slot, amount) VALUES (?1, ?2, ?3, ?4)",

@@ -7,6 +7,8 @@
 //! them back in two more (absolute values: nothing else writes inside the transaction),
 //! plus the hold's own row; a settlement is a delete and one or two updates.
 
+use std::collections::BTreeMap;
+
 use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -25,32 +27,40 @@ pub(super) fn key_of_entry(entry: &HoldEntry) -> Key {
     (entry.scope.key(), entry.limit.clone())
 }
 
-/// The counters and rate slots a hold is decided on, as they stand.
-pub(super) trait Standing {
-    /// A budget's or concurrency limit's counter; `None` while it has none.
-    fn counter(&self, key: &Key) -> Option<&Counter>;
-    /// A rate limit's slots from `first` on, `(slot, amount)`.
-    fn slots(&self, key: &Key, first: i64) -> Vec<(i64, i64)>;
+/// Counters and rate slots by key, as a hold is decided on them: read from the tables
+/// ([`Standing::read`]), or kept in memory by the journal.
+#[derive(Default)]
+pub(super) struct Standing {
+    /// Budgets' and concurrency limits' counters.
+    pub(super) counters: hashbrown::HashMap<Key, Counter>,
+    /// Rate limits' slots: amount by slot.
+    pub(super) slots: hashbrown::HashMap<Key, BTreeMap<i64, i64>>,
 }
 
-/// Counters and rate slots as the tables have them ([`load`]).
-pub(super) struct Loaded {
-    counters: HashMap<Key, Counter>,
-    slots: HashMap<Key, Vec<(i64, i64)>>,
-}
-
-impl Standing for Loaded {
-    fn counter(&self, key: &Key) -> Option<&Counter> {
-        self.counters.get(key)
+impl Standing {
+    /// The counters of `counter_keys` and the slots of `rate_keys` from `from_slot` on.
+    pub(super) fn read(
+        conn: &dyn Sql,
+        counter_keys: &[Key],
+        rate_keys: &[Key],
+        from_slot: i64,
+    ) -> StoreResult<Standing> {
+        Ok(Standing {
+            counters: counters(conn, counter_keys)?.into_iter().collect(),
+            slots: slots(conn, rate_keys, from_slot)?
+                .into_iter()
+                .map(|(k, s)| (k, s.into_iter().collect()))
+                .collect(),
+        })
     }
 
-    fn slots(&self, key: &Key, first: i64) -> Vec<(i64, i64)> {
+    /// A rate limit's slots from `first` on, `(slot, amount)`.
+    fn slots_from(&self, key: &Key, first: i64) -> Vec<(i64, i64)> {
         self.slots
             .get(key)
             .map(|s| {
-                s.iter()
-                    .copied()
-                    .filter(|(slot, _)| *slot >= first)
+                s.range(first..)
+                    .map(|(slot, amount)| (*slot, *amount))
                     .collect()
             })
             .unwrap_or_default()
@@ -389,7 +399,7 @@ pub(super) enum Decision {
 pub(super) fn decide(
     entries: &[HoldEntry],
     keys: &[Key],
-    standing: &impl Standing,
+    standing: &Standing,
     now: DateTime<Utc>,
 ) -> Decision {
     let now_ms = now.timestamp_millis();
@@ -408,7 +418,7 @@ pub(super) fn decide(
                 limits, ceiling, ..
             } => {
                 let c = in_window(
-                    standing.counter(k).cloned().unwrap_or_default(),
+                    standing.counters.get(k).cloned().unwrap_or_default(),
                     limits,
                     now,
                 );
@@ -431,7 +441,7 @@ pub(super) fn decide(
                 slot_ms, ceiling, ..
             } => {
                 let current = rate::slot_of(now_ms, *slot_ms);
-                let mine = standing.slots(k, rate::first_counted(current));
+                let mine = standing.slots_from(k, rate::first_counted(current));
                 let total: i64 = mine.iter().map(|(_, a)| a).sum();
                 slot = Some((current, !mine.iter().any(|(s, _)| *s == current)));
                 if total + entry.amount > *ceiling {
@@ -443,7 +453,7 @@ pub(super) fn decide(
                 }
             }
             Gauge::Concurrency { ceiling } => {
-                let c = standing.counter(k).cloned().unwrap_or_default();
+                let c = standing.counters.get(k).cloned().unwrap_or_default();
                 if c.held + entry.amount > *ceiling {
                     return Decision::Refused {
                         refusal: refusal(false, None, ceiling - c.held),
@@ -481,7 +491,7 @@ pub(super) fn load(
     entries: &[HoldEntry],
     keys: &[Key],
     from_slot: i64,
-) -> StoreResult<Loaded> {
+) -> StoreResult<Standing> {
     let of = |rate: bool| -> Vec<Key> {
         entries
             .iter()
@@ -490,10 +500,7 @@ pub(super) fn load(
             .map(|(_, k)| k.clone())
             .collect()
     };
-    Ok(Loaded {
-        counters: counters(conn, &of(false))?,
-        slots: slots(conn, &of(true), from_slot)?,
-    })
+    Standing::read(conn, &of(false), &of(true), from_slot)
 }
 
 pub(super) fn admit(
@@ -506,8 +513,8 @@ pub(super) fn admit(
     super::shared::refuse_if_shared(conn)?;
     let keys: Vec<Key> = entries.iter().map(key_of_entry).collect();
     lock(conn, keys.iter().map(|(scope, _)| scope.clone()).collect())?;
-    let loaded = load(conn, entries, &keys, oldest_slot(entries, now))?;
-    let (slots, after) = match decide(entries, &keys, &loaded, now) {
+    let standing = load(conn, entries, &keys, oldest_slot(entries, now))?;
+    let (slots, after) = match decide(entries, &keys, &standing, now) {
         Decision::Refused { refusal, exhaust } => {
             if let Some(c) = exhaust {
                 let i = refusal.index;
