@@ -168,6 +168,13 @@ fn check_unresolved(
     Ok((address, elsewhere))
 }
 
+/// What the trust rules say of `url` (a `custom_host`) without resolving it: refused, or
+/// let through (`true`: a name trusted only on other ports, which [`check`] must resolve
+/// before each call).
+pub fn verdict(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<bool, GatewayError> {
+    check_unresolved(url, trusted, slug).map(|(_, resolve)| resolve)
+}
+
 /// Checks the host of `url` (a `custom_host`) against the trust rules before the gateway
 /// calls it.
 pub async fn check(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<(), GatewayError> {

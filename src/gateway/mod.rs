@@ -663,7 +663,13 @@ async fn attempt(
         }
     }
     if let Some(host) = &target.custom_host {
-        hosts::check(host, &state.gateway.trusted, &target.slug).await?;
+        let trusted = &state.gateway.trusted;
+        let verdict = target
+            .host_verdict
+            .get_or_init(|| hosts::verdict(host, trusted, &target.slug));
+        if verdict.clone()? {
+            hosts::check(host, trusted, &target.slug).await?;
+        }
     }
     let held = admit::hold(state, hold_id, ask, first).await?;
     let prepared = upstream::prepare(&target, endpoint, body)?;

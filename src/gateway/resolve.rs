@@ -178,6 +178,9 @@ pub struct Target {
     pub levels: Vec<Level>,
     /// When the provider (or virtual key) expires: this resolution holds until then.
     pub expires: Option<chrono::DateTime<Utc>>,
+    /// What the trust rules, which are fixed while the server runs, say of `custom_host`
+    /// (see [`super::hosts::verdict`]), once asked: kept with the resolution.
+    pub host_verdict: std::sync::OnceLock<Result<bool, super::error::GatewayError>>,
 }
 
 impl std::fmt::Debug for Target {
@@ -395,6 +398,7 @@ fn provider_target(
         Level::of_provider(p),
     ];
     Ok(Target {
+        host_verdict: Default::default(),
         expires: crate::domain::status::expiry(p.expires_at.as_deref()),
         slug: p.slug.clone(),
         service,
@@ -454,6 +458,7 @@ fn virtual_key_target(
     let spec = Registry::builtin().find(&service, &model);
     let levels = vec![Level::of_virtual_key(v)];
     Ok(Target {
+        host_verdict: Default::default(),
         expires: crate::domain::status::expiry(v.expires_at.as_deref()),
         slug: v.slug.clone(),
         integration: None,
