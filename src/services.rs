@@ -628,7 +628,10 @@ impl Service {
 }
 
 /// Replaces each `{a|b.c}` in `template` with the first present of the settings named.
+/// A setting that fills part of a URL (a resource name, a region) must be letters,
+/// digits and hyphens: anything else could move the call to another host.
 fn fill(template: &str, config: &Map<String, Value>) -> Option<String> {
+    let whole = template.starts_with('{') && template.find('}') == Some(template.len() - 1);
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -642,6 +645,10 @@ fn fill(template: &str, config: &Map<String, Value>) -> Option<String> {
                 .as_str()
                 .filter(|s| !s.trim().is_empty())
         })?;
+        let label = |c: char| c.is_ascii_alphanumeric() || c == '-';
+        if !whole && !value.chars().all(label) {
+            return None;
+        }
         out.push_str(value);
         rest = &rest[end + 1..];
     }
@@ -656,6 +663,33 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn settings_that_fill_a_host_name_cannot_move_the_call_elsewhere() {
+        let azure = find("azure-openai").unwrap();
+        let url = |name: &str| azure.upstream(&obj(json!({"azure_resource_name": name})));
+        assert_eq!(
+            url("my-resource").as_deref(),
+            Some("https://my-resource.openai.azure.com/openai")
+        );
+        for bad in [
+            "10.0.0.5:8000/x#",
+            "evil.example",
+            "a/b",
+            "a b",
+            "x@10.0.0.5",
+        ] {
+            assert_eq!(url(bad), None, "{bad}");
+        }
+        let bedrock = find("bedrock").unwrap();
+        let region = |r: &str| bedrock.upstream(&obj(json!({"aws_region": r})));
+        assert!(region("eu-west-3").is_some());
+        assert_eq!(region("127.0.0.1:9000/#"), None);
+        // A whole URL is a `custom_host`, checked where it is called.
+        let custom = find("custom").unwrap();
+        let host = custom.upstream(&obj(json!({"custom_host": "http://10.0.0.5:8000/v1"})));
+        assert_eq!(host.as_deref(), Some("http://10.0.0.5:8000/v1"));
     }
 
     #[test]

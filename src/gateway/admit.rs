@@ -76,6 +76,11 @@ impl Settlements {
         }
     }
 
+    /// Whether settlements of this process are under way.
+    fn in_flight(&self) -> bool {
+        self.pending.load(std::sync::atomic::Ordering::Acquire) > 0
+    }
+
     fn started(&self) {
         self.pending
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -214,6 +219,17 @@ impl Held {
             return;
         }
         let amounts = admission::settlement(&self.entries, used.unwrap_or_default(), self.prices);
+        settle_soon(self.state.clone(), std::mem::take(&mut self.id), amounts);
+    }
+
+    /// Lets go of the hold with nothing charged anywhere: the request was refused before
+    /// anything left the gateway.
+    pub fn release(mut self) {
+        self.done = true;
+        if self.entries.is_empty() {
+            return;
+        }
+        let amounts = vec![0; self.entries.len()];
         settle_soon(self.state.clone(), std::mem::take(&mut self.id), amounts);
     }
 
@@ -369,6 +385,7 @@ pub async fn hold(
     let started = Instant::now();
     let mut admission = first;
     let mut poll = HELD_POLL;
+    let mut quiesced = false;
     loop {
         match admission {
             Admission::Admitted => {
@@ -388,6 +405,13 @@ pub async fn hold(
                 if tokio::time::timeout(poll, woken).await.is_err() {
                     poll = (poll * 2).min(HELD_POLL_MAX);
                 }
+                admission = admit(state, &id, &ask.entries).await?;
+            }
+            // A settlement under way (the caller's previous answer, say) may give back
+            // part of a rate limit's hold: the request is decided again once it landed.
+            Admission::Refused(_) if !quiesced && state.gateway.settlements.in_flight() => {
+                quiesced = true;
+                state.gateway.settlements.quiesce().await;
                 admission = admit(state, &id, &ask.entries).await?;
             }
             Admission::Refused(r) => return Err(refused(&ask.entries[r.index], &r)),

@@ -56,9 +56,11 @@ impl TrustedHost {
         self.names(host) && self.port.is_none_or(|p| p == port)
     }
 
-    /// Whether this names `host`, on whichever port.
+    /// Whether this names `host`, on whichever port (a name's final dot aside).
     fn names(&self, host: &str) -> bool {
-        self.host.eq_ignore_ascii_case(host)
+        self.host
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(host.trim_end_matches('.'))
     }
 }
 
@@ -120,6 +122,7 @@ impl Address {
                 .unwrap_or("")
                 .trim_start_matches('[')
                 .trim_end_matches(']')
+                .trim_end_matches('.')
                 .to_owned(),
             port: parsed.port_or_known_default().unwrap_or(80),
         })
@@ -127,6 +130,12 @@ impl Address {
 
     fn refused(&self, slug: &str, why: &str) -> GatewayError {
         let Address { host, port } = self;
+        // As `--trusted-custom-host` reads it back: an IPv6 address in brackets.
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
         GatewayError::new(
             axum::http::StatusCode::FORBIDDEN,
             "custom_host_not_allowed_error",
@@ -169,22 +178,15 @@ fn check_unresolved(
 }
 
 /// What the trust rules say of `url` (a `custom_host`) without resolving it: refused, or
-/// let through (`true`: a name trusted only on other ports, which [`check`] must resolve
-/// before each call).
+/// let through (`true`: a name trusted only on other ports, which [`check_resolving`]
+/// must resolve before each call).
 pub fn verdict(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<bool, GatewayError> {
     check_unresolved(url, trusted, slug).map(|(_, resolve)| resolve)
 }
 
-/// Checks the host of `url` (a `custom_host`) against the trust rules before the gateway
-/// calls it.
-pub async fn check(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<(), GatewayError> {
-    match check_unresolved(url, trusted, slug)? {
-        (address, true) => check_addresses(&address, slug).await,
-        (_, false) => Ok(()),
-    }
-}
-
-/// [`check`], resolving a host name too: for explaining a call that is not made.
+/// Checks the host of `url` (a `custom_host`) against the trust rules, resolving a host
+/// name too: to explain a call that is not made, or before a call whose connection will
+/// not resolve the name itself (see [`verdict`] and [`proxied`]).
 pub async fn check_resolving(
     url: &str,
     trusted: &[TrustedHost],
@@ -243,14 +245,32 @@ impl std::fmt::Display for PrivateName {
 
 impl std::error::Error for PrivateName {}
 
+/// A name [`GuardedResolver`] could not resolve.
+#[derive(Debug)]
+pub struct Unresolved(String, std::io::Error);
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` does not resolve: {}", self.0, self.1)
+    }
+}
+
+impl std::error::Error for Unresolved {}
+
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
         // A name trusted on any port: `check` has refused the ports it is not trusted on.
         let trusted = self.trusted.iter().any(|t| t.names(&host));
         Box::pin(async move {
-            let addresses: Vec<std::net::SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let looked: std::io::Result<Vec<std::net::SocketAddr>> =
+                tokio::net::lookup_host((host.as_str(), 0))
+                    .await
+                    .map(Iterator::collect);
+            let addresses = match looked {
+                Ok(a) => a,
+                Err(e) => return Err(Box::new(Unresolved(host, e)) as _),
+            };
             if !trusted && addresses.iter().any(|a| is_private(a.ip())) {
                 return Err(Box::new(PrivateName(host)) as Box<dyn std::error::Error + Send + Sync>);
             }
@@ -259,18 +279,40 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
-/// The refusal of a call whose connection [`GuardedResolver`] refused, if `e` is one.
-pub fn refused_at_connect(e: &reqwest::Error, url: &str, slug: &str) -> Option<GatewayError> {
+/// The answer to a call whose connection [`GuardedResolver`] refused, if `e` is one:
+/// `Ok` a name with a private address (nothing was called), `Err` a name that does not
+/// resolve.
+pub fn refused_at_connect(
+    e: &reqwest::Error,
+    url: &str,
+    slug: &str,
+) -> Option<Result<GatewayError, GatewayError>> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
         if s.is::<PrivateName>() {
-            return Address::of(url, slug)
-                .ok()
-                .map(|a| a.refused(slug, RESOLVES_PRIVATE));
+            let address = Address::of(url, slug).ok()?;
+            return Some(Ok(address.refused(slug, RESOLVES_PRIVATE)));
+        }
+        if let Some(u) = s.downcast_ref::<Unresolved>() {
+            return Some(Err(GatewayError::upstream(
+                axum::http::StatusCode::BAD_GATEWAY,
+                format!("cannot resolve the `custom_host` of AI provider `@{slug}` ({u})"),
+            )));
         }
         source = s.source();
     }
     None
+}
+
+/// Whether the gateway's calls may go through a proxy (`HTTPS_PROXY` and the like, which
+/// the HTTP client follows): the proxy resolves names then, so the gateway resolves a
+/// `custom_host` name itself before each call.
+pub fn proxied() -> bool {
+    ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"].iter().any(|v| {
+        [v.to_string(), v.to_ascii_lowercase()]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|x| !x.is_empty()))
+    })
 }
 
 #[cfg(test)]
@@ -313,22 +355,33 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_is_refused_unless_trusted() {
-        let e = check("http://127.0.0.1:9000/v1", &[], "p")
-            .await
-            .unwrap_err();
+        let e = verdict("http://127.0.0.1:9000/v1", &[], "p").unwrap_err();
         assert!(
             e.message.contains("--trusted-custom-host 127.0.0.1:9000"),
             "{}",
             e.message
         );
         let trusted = vec!["127.0.0.1:9000".parse().unwrap()];
-        assert!(check("http://127.0.0.1:9000/v1", &trusted, "p")
-            .await
-            .is_ok());
-        assert!(check("http://localhost:9000/v1", &[], "p").await.is_err());
-        assert!(check("http://metadata.google.internal/", &[], "p")
-            .await
-            .is_err());
+        assert_eq!(
+            verdict("http://127.0.0.1:9000/v1", &trusted, "p").ok(),
+            Some(false)
+        );
+        assert!(verdict("http://localhost:9000/v1", &[], "p").is_err());
+        assert!(verdict("http://localhost.:9000/v1", &[], "p").is_err());
+        assert!(verdict("http://metadata.google.internal/", &[], "p").is_err());
+        // The fix it names is one `--trusted-custom-host` reads back.
+        let e = verdict("http://[::1]:8000/v1", &[], "p").unwrap_err();
+        assert!(
+            e.message.contains("--trusted-custom-host [::1]:8000`"),
+            "{}",
+            e.message
+        );
+        let trusted = vec!["[::1]:8000".parse().unwrap(), "vm:80".parse().unwrap()];
+        assert_eq!(
+            verdict("http://[::1]:8000/v1", &trusted, "p").ok(),
+            Some(false)
+        );
+        assert_eq!(verdict("http://VM./v1", &trusted, "p").ok(), Some(false));
     }
 
     #[tokio::test]
@@ -349,14 +402,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_name_is_resolved_by_the_check_only_when_trusted_on_another_port() {
+    async fn a_name_is_resolved_before_the_call_only_when_trusted_on_another_port() {
         // Untrusted public-looking names are left to the resolver: no lookup here.
-        assert!(check("http://no-such-host.invalid:8000/v1", &[], "p")
-            .await
-            .is_ok());
-        // Trusted on another port: resolved here, and its failure reported.
+        assert_eq!(
+            verdict("http://no-such-host.invalid:8000/v1", &[], "p").ok(),
+            Some(false)
+        );
+        // Trusted on another port: to be resolved before the call, and its failure reported.
         let other = vec!["no-such-host.invalid:9000".parse().unwrap()];
-        let e = check("http://no-such-host.invalid:8000/v1", &other, "p")
+        assert_eq!(
+            verdict("http://no-such-host.invalid:8000/v1", &other, "p").ok(),
+            Some(true)
+        );
+        let e = check_resolving("http://no-such-host.invalid:8000/v1", &other, "p")
             .await
             .unwrap_err();
         assert!(e.message.contains("cannot resolve"), "{}", e.message);

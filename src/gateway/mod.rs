@@ -85,6 +85,8 @@ pub struct Gateway {
     client: reqwest::Client,
     custom: reqwest::Client,
     trusted: Vec<TrustedHost>,
+    /// Calls may go through a proxy: `custom_host` names are resolved before each call.
+    proxied: bool,
     pub settlements: admit::Settlements,
     resolutions: cache::Resolutions,
 }
@@ -102,6 +104,7 @@ impl Gateway {
             client: builder().build()?,
             custom: builder().dns_resolver(guarded).build()?,
             trusted,
+            proxied: hosts::proxied(),
             settlements: admit::Settlements::default(),
             resolutions: cache::Resolutions::default(),
         })
@@ -667,8 +670,8 @@ async fn attempt(
         let verdict = target
             .host_verdict
             .get_or_init(|| hosts::verdict(host, trusted, &target.slug));
-        if verdict.clone()? {
-            hosts::check(host, trusted, &target.slug).await?;
+        if verdict.clone()? || state.gateway.proxied {
+            hosts::check_resolving(host, trusted, &target.slug).await?;
         }
     }
     let held = admit::hold(state, hold_id, ask, first).await?;
@@ -834,13 +837,26 @@ async fn call(
     let upstream = match upstream {
         Ok(u) => u,
         Err(e) => {
-            // Nothing reached a model that answered: only the request itself counts.
-            held.settle(None);
             let refused = target
                 .custom_host
                 .as_deref()
                 .and_then(|host| hosts::refused_at_connect(&e, host, &target.slug));
-            return Err(refused.unwrap_or_else(|| unreachable(target, &e)));
+            return Err(match refused {
+                // Refused before anything left the gateway: nothing counts.
+                Some(Ok(refusal)) => {
+                    held.release();
+                    refusal
+                }
+                // Nothing reached a model that answered: only the request itself counts.
+                Some(Err(unresolved)) => {
+                    held.settle(None);
+                    unresolved
+                }
+                None => {
+                    held.settle(None);
+                    unreachable(target, &e)
+                }
+            });
         }
     };
     let status =

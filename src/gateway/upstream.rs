@@ -178,7 +178,7 @@ pub fn prepare(
                 GatewayError::governance(
                     "configuration_error",
                     format!(
-                        "AI provider `@{}` has no `azure_resource_name`",
+                        "AI provider `@{}` has no `azure_resource_name`, or one that is not letters, digits and hyphens",
                         target.slug
                     ),
                 )
@@ -244,7 +244,10 @@ pub fn prepare(
             let base = base.ok_or_else(|| {
                 GatewayError::governance(
                     "configuration_error",
-                    format!("AI provider `@{}` has no `aws_region`", target.slug),
+                    format!(
+                        "AI provider `@{}` has no `aws_region`, or one that is not letters, digits and hyphens",
+                        target.slug
+                    ),
                 )
             })?;
             match bedrock_auth(target)? {

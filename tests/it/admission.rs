@@ -29,13 +29,6 @@ fn until_refused(gw: &Gateway, max: usize) -> (usize, crate::gateway::Answer) {
     panic!("{max} calls and no refusal");
 }
 
-/// Sets limits on the provider `openai-prod` of `eng` (`--budget 1`, `--rate-limit ...`).
-fn limit_provider(gw: &Gateway, flags: &[&str]) {
-    let mut args = vec!["providers", "update", "openai-prod", "--workspace", "eng"];
-    args.extend(flags);
-    gw.w.ok(&args);
-}
-
 /// Holds still open in the catalog's database.
 fn open_holds(db: &std::path::Path) -> i64 {
     rusqlite::Connection::open(db)
@@ -67,7 +60,7 @@ fn assert_budget_bites(gw: &Gateway, kind: &str, needle: &str) {
 #[test]
 fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
     let gw = Gateway::governed();
-    limit_provider(&gw, &["--budget", "1"]);
+    gw.limit_provider(&["--budget", "1"]);
     assert_budget_bites(
         &gw,
         "virtual_key_exhaust_error",
@@ -79,13 +72,13 @@ fn a_provider_budget_admits_up_to_its_limit_and_reports_exact_usage() {
     assert!((used - expected).abs() < 1e-12, "{used} vs {expected}: {p}");
     assert_eq!(p["status"], "exhausted", "{p}");
     // Resetting the usage lets calls through again, at once.
-    limit_provider(&gw, &["--reset-usage"]);
+    gw.limit_provider(&["--reset-usage"]);
     assert_eq!(provider(&gw)["status"], "active");
     gw.chat(&body()).ok();
     // Raising the budget mid-window takes effect on the next call too.
     let (_, refusal) = until_refused(&gw, 200);
     refusal.refused(412, "virtual_key_exhaust_error", "left");
-    limit_provider(&gw, &["--budget", "2"]);
+    gw.limit_provider(&["--budget", "2"]);
     gw.chat(&body()).ok();
 }
 
@@ -136,7 +129,7 @@ fn workspace_and_api_key_budgets_bite_at_their_level() {
 fn token_budgets_request_rates_and_token_rates() {
     let gw = Gateway::governed();
     // 300 tokens: calls of 30 tokens are admitted while a whole hold still fits.
-    limit_provider(&gw, &["--budget", "300", "--budget-type", "tokens"]);
+    gw.limit_provider(&["--budget", "300", "--budget-type", "tokens"]);
     let (admitted, refusal) = until_refused(&gw, 50);
     refusal.refused(412, "virtual_key_exhaust_error", "tokens");
     assert!(
@@ -163,13 +156,23 @@ fn token_budgets_request_rates_and_token_rates() {
 
     // 200 tokens a minute on the provider: each call holds its bound, then counts 30.
     let gw = Gateway::governed();
-    limit_provider(&gw, &["--rate-limit", "200tokens/min"]);
+    gw.limit_provider(&["--rate-limit", "200tokens/min"]);
     let (admitted, refusal) = until_refused(&gw, 20);
-    refusal.refused(429, "virtual_key_rate_limit_error", "tokens");
+    let body = refusal.refused(429, "virtual_key_rate_limit_error", "tokens");
     assert!(refusal.header("retry-after").is_some());
+    // Refused only when the calls before it (settled: 30 tokens each) and its own bound
+    // do not fit, never because an earlier call's bound was still held.
+    let message = body["error"]["message"].as_str().unwrap();
+    let bound: u64 = message
+        .split("up to ")
+        .nth(1)
+        .and_then(|m| m.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no bound in {message}"));
+    let used = admitted as u64 * CALL_TOKENS;
     assert!(
-        admitted as u64 * CALL_TOKENS <= 200 && admitted >= 2,
-        "{admitted}"
+        used <= 200 && used + bound > 200,
+        "{admitted} calls, bound {bound}: {message}"
     );
 }
 
@@ -177,7 +180,7 @@ fn token_budgets_request_rates_and_token_rates() {
 fn a_cost_budget_refuses_a_model_without_a_price() {
     let gw = Gateway::start();
     gw.w.ok(&["models", "add", "openai-prod", "house-model"]);
-    limit_provider(&gw, &["--budget", "5"]);
+    gw.limit_provider(&["--budget", "5"]);
     gw.chat(&chat_body("@openai-prod/house-model")).refused(
         412,
         "virtual_key_exhaust_error",
@@ -193,7 +196,7 @@ fn a_cost_budget_refuses_a_model_without_a_price() {
 fn two_hundred_concurrent_calls_never_overspend_a_budget() {
     let gw = Arc::new(Gateway::governed());
     gw.up.set(|k| k.latency = Duration::from_millis(20));
-    limit_provider(&gw, &["--budget", "1"]);
+    gw.limit_provider(&["--budget", "1"]);
     let answers: Vec<u16> = at_once(&gw, 200).iter().map(|(s, _)| *s).collect();
     let admitted = answers.iter().filter(|s| **s == 200).count();
     assert!(
@@ -249,7 +252,7 @@ fn max_overlap(gw: &Gateway) -> usize {
 fn concurrent_calls_never_pass_a_token_rate_limit() {
     let gw = Arc::new(Gateway::governed());
     gw.up.set(|k| k.latency = Duration::from_millis(20));
-    limit_provider(&gw, &["--rate-limit", "3000tokens/min"]);
+    gw.limit_provider(&["--rate-limit", "3000tokens/min"]);
     let answers: Vec<u16> = at_once(&gw, 100).iter().map(|(s, _)| *s).collect();
     let admitted = answers.iter().filter(|s| **s == 200).count();
     assert!(
@@ -263,7 +266,7 @@ fn concurrent_calls_never_pass_a_token_rate_limit() {
 #[test]
 fn a_stream_settles_with_the_usage_the_upstream_reports() {
     let gw = Gateway::governed();
-    limit_provider(&gw, &["--budget", "5"]);
+    gw.limit_provider(&["--budget", "5"]);
     // The caller did not ask for usage: the gateway asks upstream and keeps it.
     let mut b = body();
     b["stream"] = json!(true);
@@ -296,7 +299,7 @@ fn wait_for_usage(gw: &Gateway, before: f64) -> f64 {
 fn kill_9_loses_no_settled_charge_and_forgets_no_hold() {
     let mut gw = Gateway::governed();
     gw.up.set(|k| k.latency = Duration::from_millis(400));
-    limit_provider(&gw, &["--budget", "100"]);
+    gw.limit_provider(&["--budget", "100"]);
     // Settled calls first, then calls in flight when the server dies.
     for _ in 0..3 {
         gw.chat(&body()).ok();
@@ -348,7 +351,7 @@ fn an_integration_budget_counts_every_workspace() {
 fn a_concurrency_limit_caps_requests_in_flight() {
     let gw = Arc::new(Gateway::governed());
     gw.up.set(|k| k.latency = Duration::from_millis(200));
-    limit_provider(&gw, &["--concurrency", "3"]);
+    gw.limit_provider(&["--concurrency", "3"]);
     let answers = at_once(&gw, 20);
     let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
     for (status, text) in &answers {
@@ -370,7 +373,7 @@ fn a_concurrency_limit_caps_requests_in_flight() {
 #[test]
 fn an_embedded_cli_reset_applies_to_the_servers_next_call() {
     let gw = Gateway::governed();
-    limit_provider(&gw, &["--budget", "1"]);
+    gw.limit_provider(&["--budget", "1"]);
     let (_, refusal) = until_refused(&gw, 200);
     refusal.refused(412, "virtual_key_exhaust_error", "left");
     embedded(
@@ -503,7 +506,7 @@ fn a_caller_that_hangs_up_mid_stream_is_charged_what_was_consumed() {
         k.chunks = 30;
         k.chunk_delay = Duration::from_millis(200);
     });
-    limit_provider(&gw, &["--budget", "5"]);
+    gw.limit_provider(&["--budget", "5"]);
     let mut b = body();
     b["stream"] = json!(true);
     let mut res = gw.post("/chat/completions").json(&b).send().unwrap();
@@ -526,7 +529,7 @@ fn a_caller_that_hangs_up_mid_stream_is_charged_what_was_consumed() {
 #[test]
 fn retries_are_admitted_and_counted_per_attempt() {
     let gw = Gateway::governed();
-    limit_provider(&gw, &["--rate-limit", "3/min"]);
+    gw.limit_provider(&["--rate-limit", "3/min"]);
     gw.up.fail_next(500, None);
     let config = json!({"retry": {"attempts": 2}, "provider": "@openai-prod"});
     gw.chat_with(&[("x-portkey-config", &config.to_string())], &body())

@@ -238,6 +238,24 @@ impl Gateway {
         ]);
     }
 
+    /// Sets limits on the provider `openai-prod` of `eng` (`--budget 1`, `--rate-limit ...`).
+    pub(crate) fn limit_provider(&self, flags: &[&str]) {
+        let mut args = vec!["providers", "update", "openai-prod", "--workspace", "eng"];
+        args.extend(flags);
+        self.w.ok(&args);
+    }
+
+    /// Points the integration `openai-prod` at `url`.
+    pub(crate) fn set_custom_host(&self, url: &str) {
+        self.w.ok(&[
+            "integrations",
+            "update",
+            "openai-prod",
+            "--custom-host",
+            url,
+        ]);
+    }
+
     /// A served catalog that trusts the fake.
     pub(crate) fn start() -> Gateway {
         Self::start_with(true, &[])
@@ -1398,36 +1416,48 @@ fn a_custom_host_name_is_checked_at_the_address_the_gateway_connects_to() {
         eprintln!("this machine's host name does not resolve to a private address only");
         return;
     };
-    let call = |trusted: bool| {
-        let up = Upstream::start_blocking();
-        let custom = format!("{name}:{}", up.addr().port());
-        let trust = [("CATALOG_TRUSTED_CUSTOM_HOSTS", custom.as_str())];
-        let gw = Gateway::start_on(up, false, if trusted { &trust[..] } else { &[] });
-        let url = format!("http://{custom}/v1");
-        gw.w.ok(&[
-            "integrations",
-            "update",
-            "openai-prod",
-            "--custom-host",
-            &url,
-        ]);
-        (gw.chat(&chat_body("@openai-prod/gpt-4o-mini")), gw, custom)
-    };
-    // Not a private address by its looks: the name is refused as the connection resolves it.
-    let (answer, gw, custom) = call(false);
-    let body = answer.refused(
-        403,
-        "custom_host_not_allowed_error",
-        "resolves to a private address",
-    );
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains(&format!("--trusted-custom-host {custom}")),
-        "{message}"
-    );
+    // The fake's own address is trusted; the machine's name for it is not.
+    let gw = Gateway::start();
+    let port = gw.up.addr().port();
+    gw.limit_provider(&["--rate-limit", "1/min"]);
+    gw.set_custom_host(&format!("http://{name}:{port}/v1"));
+    for _ in 0..2 {
+        // Not private by its looks: refused as the connection resolves the name.
+        let answer = gw.chat(&chat_body("@openai-prod/gpt-4o-mini"));
+        let body = answer.refused(
+            403,
+            "custom_host_not_allowed_error",
+            "resolves to a private address",
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("--trusted-custom-host {name}:{port}")),
+            "{message}"
+        );
+    }
     assert_eq!(gw.up.request_count(), 0);
-    // Trusted: called (the fake listens on 127.0.0.1 only).
-    let (answer, gw, _) = call(true);
+    // Nothing left the gateway for the refusals: the rate limit of one request a minute
+    // still has room for one call, and only one.
+    gw.set_custom_host(&gw.up.base_url("/v1"));
+    gw.chat(&chat_body("@openai-prod/gpt-4o-mini")).ok();
+    gw.chat(&chat_body("@openai-prod/gpt-4o-mini")).refused(
+        429,
+        "virtual_key_rate_limit_error",
+        "rate limit",
+    );
+    // Trusted by name: called (the fake listens on 127.0.0.1 only).
+    let up = Upstream::start_blocking();
+    let custom = format!("{name}:{}", up.addr().port());
+    let gw = Gateway::start_on(up, false, &[("CATALOG_TRUSTED_CUSTOM_HOSTS", &custom)]);
+    // A name that does not resolve says so.
+    gw.set_custom_host("http://no-such-host.invalid/v1");
+    gw.chat(&chat_body("@openai-prod/gpt-4o-mini")).refused(
+        502,
+        "upstream_error",
+        "cannot resolve the `custom_host`",
+    );
+    gw.set_custom_host(&format!("http://{custom}/v1"));
+    let answer = gw.chat(&chat_body("@openai-prod/gpt-4o-mini"));
     if ips.contains(&std::net::IpAddr::from([127, 0, 0, 1])) {
         answer.ok();
         assert_eq!(gw.up.request_count(), 1);

@@ -175,12 +175,6 @@ fn provider(gw: &Gateway) -> Value {
     gw.w.json(&["providers", "get", "openai-prod", "--workspace", "eng"])
 }
 
-fn limit_provider(gw: &Gateway, flags: &[&str]) {
-    let mut args = vec!["providers", "update", "openai-prod", "--workspace", "eng"];
-    args.extend(flags);
-    gw.w.ok(&args);
-}
-
 fn open_holds(pg: &Postgres, url: &str) -> i64 {
     pg.psql(url, "SELECT count(*) FROM holds")
         .trim()
@@ -209,7 +203,7 @@ fn three_replicas_on_redis_never_overspend_one_budget() {
 /// 300 calls spread over the replicas against one $1 budget.
 fn never_overspend(gw: &Gateway, others: &[Server], pg: &Postgres, url: &str) {
     gw.up.set(|k| k.latency = Duration::from_millis(20));
-    limit_provider(gw, &["--budget", "1"]);
+    gw.limit_provider(&["--budget", "1"]);
     let answers = spread(&urls(gw, others), &gw.key, 300);
     let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
     assert!(
@@ -248,7 +242,7 @@ fn three_replicas_on_redis_share_one_request_rate_and_concurrency() {
     };
     share_one_rate(&gw, &others);
     // Requests in flight: at most 4 at once across the replicas.
-    limit_provider(&gw, &["--rate-limit", "none", "--concurrency", "4"]);
+    gw.limit_provider(&["--rate-limit", "none", "--concurrency", "4"]);
     gw.up.set(|k| k.latency = Duration::from_millis(400));
     let before = gw.up.request_count();
     let answers = spread(&urls(&gw, &others), &gw.key, 12);
@@ -261,7 +255,7 @@ fn three_replicas_on_redis_share_one_request_rate_and_concurrency() {
 
 /// 60 calls spread over the replicas against 20 requests a minute.
 fn share_one_rate(gw: &Gateway, others: &[Server]) {
-    limit_provider(gw, &["--rate-limit", "20/min"]);
+    gw.limit_provider(&["--rate-limit", "20/min"]);
     let answers = spread(&urls(gw, others), &gw.key, 60);
     let admitted = answers.iter().filter(|(s, _)| *s == 200).count();
     assert!(
@@ -319,7 +313,7 @@ fn on_redis_a_replica_killed_mid_load_loses_no_charge_and_its_holds_are_settled(
 /// A replica killed (`kill -9`) with four calls in flight.
 fn killed_mid_load(gw: &Gateway, mut others: Vec<Server>, pg: &Postgres, url: &str) {
     gw.up.set(|k| k.latency = Duration::from_millis(500));
-    limit_provider(gw, &["--budget", "100"]);
+    gw.limit_provider(&["--budget", "100"]);
     let victim = others.remove(0);
     for _ in 0..3 {
         assert_eq!(call(&victim.url, &gw.key).0, 200);
@@ -449,7 +443,7 @@ fn db_copy_moves_a_file_catalog_to_postgres_whole() {
         return;
     };
     let mut gw = Gateway::governed();
-    limit_provider(&gw, &["--budget", "5"]);
+    gw.limit_provider(&["--budget", "5"]);
     for _ in 0..3 {
         gw.chat(&body()).ok();
     }
@@ -571,7 +565,7 @@ fn while_postgresql_is_down_requests_get_503_with_retry_after_then_recover() {
     };
     let url = pg.create_database();
     let gw = Gateway::governed_on_postgres(&url, &[]);
-    limit_provider(&gw, &["--budget", "100"]);
+    gw.limit_provider(&["--budget", "100"]);
     let base = gw.w.server.as_ref().unwrap().url.clone();
     assert_eq!(call(&base, &gw.key).0, 200);
     // A call in flight when the database goes: its settlement waits for it to return.
@@ -636,7 +630,7 @@ fn while_postgresql_is_down_requests_get_503_with_retry_after_then_recover() {
 /// A $1 budget on the provider, $0.30 of it spent by ten calls spread over the replicas;
 /// their URLs.
 fn ten_calls_of_one_dollar(gw: &Gateway, others: &[Server]) -> Vec<String> {
-    limit_provider(gw, &["--budget", "1"]);
+    gw.limit_provider(&["--budget", "1"]);
     let all = urls(gw, others);
     for base in all.iter().cycle().take(10) {
         assert_eq!(call(base, &gw.key).0, 200);
@@ -713,14 +707,14 @@ fn on_redis_a_usage_reset_through_one_replica_reaches_the_gateway_of_another() {
     let Some((gw, others, pg, url, redis)) = replicas_on_redis(2) else {
         return;
     };
-    limit_provider(&gw, &["--budget", "1"]);
+    gw.limit_provider(&["--budget", "1"]);
     let other = &others[0].url;
     let mut admitted = 0;
     while call(other, &gw.key).0 == 200 {
         admitted += 1;
         assert!(admitted < 40, "the budget never bit");
     }
-    limit_provider(&gw, &["--reset-usage"]);
+    gw.limit_provider(&["--reset-usage"]);
     assert_eq!(call(other, &gw.key).0, 200, "the reset did not reach Redis");
     assert_counters_agree(&redis, pg, &url);
     // Redis down: a reset cannot reach it, so it is refused and nothing changes.
@@ -738,10 +732,7 @@ fn on_redis_a_usage_reset_through_one_replica_reaches_the_gateway_of_another() {
     assert!(out.stderr.contains("Redis"), "{out:?}");
     assert!(provider(&gw)["usage"]["current_usage"].as_f64().unwrap() > 0.0);
     // A write that leaves the window alone does not need Redis.
-    limit_provider(
-        &gw,
-        &["--note", "still editable", "--rate-limit", "100/min"],
-    );
+    gw.limit_provider(&["--note", "still editable", "--rate-limit", "100/min"]);
     assert_eq!(provider(&gw)["note"], "still editable");
 }
 
@@ -837,7 +828,7 @@ fn on_redis_settlements_redis_refuses_for_a_while_land_when_it_can() {
     let Some((gw, _others, pg, url, redis)) = replicas_on_redis(1) else {
         return;
     };
-    limit_provider(&gw, &["--concurrency", "2", "--budget", "100"]);
+    gw.limit_provider(&["--concurrency", "2", "--budget", "100"]);
     let base = gw.w.server.as_ref().unwrap().url.clone();
     gw.up.set(|k| k.latency = Duration::from_millis(1500));
     let flying: Vec<_> = (0..2)
@@ -888,7 +879,7 @@ fn replicas_with_and_without_redis_never_count_apart() {
     let Some(redis) = servers::redis() else {
         return;
     };
-    limit_provider(&gw, &["--concurrency", "1"]);
+    gw.limit_provider(&["--concurrency", "1"]);
     let base = gw.w.server.as_ref().unwrap().url.clone();
     assert_eq!(call(&base, &gw.key).0, 200);
     // A replica with Redis joins: the one without stops admitting, naming why.
