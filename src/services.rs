@@ -49,6 +49,9 @@ pub struct Field {
 pub enum Kind {
     /// A string.
     Text,
+    /// A string that becomes part of a host name (a resource name, a region): letters,
+    /// digits and hyphens ([`is_label`]).
+    Label,
     /// A string that is a credential: sealed, and read back as `masked_<field>`.
     Secret,
     /// `true`/`false` (also `"true"`/`"false"`).
@@ -282,7 +285,7 @@ pub static ALL: &[Service] = &[
         name: "Azure OpenAI",
         fields: &[
             Field::new("azure_auth_mode", Kind::Enum(AZURE_MODES), "Azure authentication mode"),
-            Field::new("azure_resource_name", Kind::Text, "Azure resource name"),
+            Field::new("azure_resource_name", Kind::Label, "Azure resource name"),
             Field::new("azure_deployment_config", Kind::Deployments, "deployments"),
             Field::new("azure_entra_tenant_id", Kind::Text, "Entra tenant id"),
             Field::new("azure_entra_client_id", Kind::Text, "Entra client id"),
@@ -342,7 +345,7 @@ pub static ALL: &[Service] = &[
         name: "Amazon Bedrock",
         fields: &[
             Field::new("aws_auth_type", Kind::Enum(AWS_MODES), "AWS authentication"),
-            Field::new("aws_region", Kind::Text, "AWS region").suggest("us-east-1"),
+            Field::new("aws_region", Kind::Label, "AWS region").suggest("us-east-1"),
             Field::new("aws_access_key_id", Kind::Secret, "AWS access key id"),
             Field::new("aws_secret_access_key", Kind::Secret, "AWS secret access key"),
             Field::new("aws_role_arn", Kind::Text, "IAM role ARN"),
@@ -627,9 +630,15 @@ impl Service {
     }
 }
 
+/// Whether `text` may be part of a host name: letters, digits and hyphens only. Anything
+/// else (`.`, `:`, `/`, `#`, `@`) could move a call to another host.
+pub fn is_label(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// Replaces each `{a|b.c}` in `template` with the first present of the settings named.
-/// A setting that fills part of a URL (a resource name, a region) must be letters,
-/// digits and hyphens: anything else could move the call to another host.
+/// A setting that fills part of a URL (a resource name, a region) must be
+/// [`is_label`], whatever was stored before that was checked.
 fn fill(template: &str, config: &Map<String, Value>) -> Option<String> {
     let whole = template.starts_with('{') && template.find('}') == Some(template.len() - 1);
     let mut out = String::new();
@@ -645,8 +654,7 @@ fn fill(template: &str, config: &Map<String, Value>) -> Option<String> {
                 .as_str()
                 .filter(|s| !s.trim().is_empty())
         })?;
-        let label = |c: char| c.is_ascii_alphanumeric() || c == '-';
-        if !whole && !value.chars().all(label) {
+        if !whole && !is_label(value) {
             return None;
         }
         out.push_str(value);

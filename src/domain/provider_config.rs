@@ -80,6 +80,12 @@ fn check_kind(name: &str, kind: Kind, value: &Value) -> Result<(), String> {
             .as_str()
             .map(|_| ())
             .ok_or_else(|| format!("{field} must be a string")),
+        Kind::Label => match value.as_str() {
+            Some(v) if crate::services::is_label(v) => Ok(()),
+            _ => Err(format!(
+                "{field} must be letters, digits and hyphens (it becomes part of the service's host name), such as `my-resource` or `us-east-1`"
+            )),
+        },
         Kind::Bool => flex_bool(value)
             .map(|_| ())
             .ok_or_else(|| format!("{field} must be a boolean")),
@@ -256,6 +262,30 @@ mod tests {
             json!({"aws_auth_type": "assumedRole", "aws_region": "us-east-1", "aws_role_arn": "arn:aws:iam::1:role/x"}),
         );
         assert!(validate("bedrock", &role, false).is_ok());
+    }
+
+    #[test]
+    fn host_name_parts_are_letters_digits_and_hyphens() {
+        let azure = |name: &str| {
+            obj(
+                json!({"azure_resource_name": name, "azure_auth_mode": "default",
+                "azure_deployment_config": [{"azure_deployment_name": "d",
+                    "azure_api_version": "2024-06-01", "azure_model_slug": "gpt-4o"}]}),
+            )
+        };
+        assert!(validate("azure-openai", &azure("my-resource"), true).is_ok());
+        for bad in ["10.0.0.5:8000/x#", "a.b", "x@y", ""] {
+            let e = validate("azure-openai", &azure(bad), true).unwrap_err();
+            assert!(
+                e.contains("`configurations.azure_resource_name`"),
+                "{bad}: {e}"
+            );
+        }
+        let e = validate("bedrock", &obj(json!({"aws_region": "us-east-1/"})), true).unwrap_err();
+        assert!(
+            e.contains("`configurations.aws_region` must be letters"),
+            "{e}"
+        );
     }
 
     #[test]

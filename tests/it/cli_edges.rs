@@ -291,3 +291,38 @@ fn a_workspace_named_by_its_name_is_found_by_the_exact_name_lookup() {
     };
     assert_eq!(lists, 1, "one list request, the exact-name one:\n{log}");
 }
+
+#[test]
+fn a_resource_name_or_region_that_is_no_host_name_part_is_refused_naming_its_flag() {
+    for mode in [Mode::Embedded, Mode::Served] {
+        let w = World::new(mode);
+        for (service, flag, bad) in [
+            (
+                "azure-openai",
+                "--azure-resource-name",
+                "evil.example:8000/#",
+            ),
+            ("bedrock", "--aws-region", "10.0.0.5/#"),
+        ] {
+            w.fails(
+                &[
+                    "integrations",
+                    "connect",
+                    "x",
+                    "--service",
+                    service,
+                    flag,
+                    bad,
+                    "--key-env",
+                    "PROVIDER_KEY",
+                    "--skip-models",
+                    "--yes",
+                ],
+                2,
+                &format!("`{flag}` must be letters, digits and hyphens"),
+            );
+        }
+        let listed = w.json(&["integrations", "list"]);
+        assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+    }
+}

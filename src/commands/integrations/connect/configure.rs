@@ -105,7 +105,7 @@ impl Asker<'_> {
             Kind::Enum(options) => {
                 self.choice_setting(config, name, label, &flag, options)?;
             }
-            Kind::Text => self.text_setting(config, name, label, &flag, suggested)?,
+            Kind::Text | Kind::Label => self.text_setting(config, name, label, &flag, suggested)?,
             Kind::Url if !config.contains_key(name) => {
                 let url = self.p.parsed(
                     label,
