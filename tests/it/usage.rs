@@ -612,15 +612,7 @@ fn every_read_after_an_answer_counts_it() {
     // (whether or not a flush is under way when it comes).
     let gw = Gateway::governed();
     let api = Api::new(&gw.w);
-    gw.w.ok(&[
-        "providers",
-        "update",
-        "openai-prod",
-        "--workspace",
-        "eng",
-        "--budget",
-        "1",
-    ]);
+    gw.limit_provider(&["--budget", "1"]);
     let client = reqwest::blocking::Client::new();
     let query = format!("?workspace_id={}", gw.ws);
     for n in 1..=30 {
