@@ -388,7 +388,7 @@ fn decode_headers(mut h: &[u8]) -> Result<Vec<(String, String)>, String> {
                 let len = u16::from_be_bytes([l[0], l[1]]) as usize;
                 String::from_utf8_lossy(take(&mut h, len)?).into_owned()
             }
-            9 => super::sigv4::hex(take(&mut h, 16)?),
+            9 => crate::crypto::hex(take(&mut h, 16)?),
             other => {
                 return Err(format!(
                     "sent an event-stream header of unknown value type {other}"

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
@@ -212,6 +212,14 @@ struct LogLine {
 }
 
 impl LogLine {
+    /// Writes the line once the answer is on its way: in a task of its own, which runs
+    /// after the connection's task has written the answer.
+    fn write_soon(self) {
+        if !self.base.silent {
+            tokio::spawn(async move { self.write() });
+        }
+    }
+
     fn write(&self) {
         if self.base.silent {
             return;
@@ -395,14 +403,14 @@ async fn handle(state: AppState, request: Request, endpoint: Endpoint) -> Respon
             } else {
                 "upstream_error"
             };
-            log.write();
+            log.write_soon();
             response
         }
         Ok(Answer::Stream(response)) => response,
         Err(e) => {
             log.status = e.status.as_u16();
             log.outcome = e.kind;
-            log.write();
+            log.write_soon();
             e.into_response()
         }
     };
@@ -756,24 +764,24 @@ fn unreachable(target: &Target, e: &reqwest::Error) -> GatewayError {
 }
 
 /// Upstream headers worth passing on to the caller.
-const PASSED_HEADERS: &[&str] = &[
-    "retry-after",
-    "retry-after-ms",
-    "x-request-id",
-    "openai-processing-ms",
-    "x-ratelimit-limit-requests",
-    "x-ratelimit-limit-tokens",
-    "x-ratelimit-remaining-requests",
-    "x-ratelimit-remaining-tokens",
-    "x-ratelimit-reset-requests",
-    "x-ratelimit-reset-tokens",
+static PASSED_HEADERS: [HeaderName; 10] = [
+    HeaderName::from_static("retry-after"),
+    HeaderName::from_static("retry-after-ms"),
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("openai-processing-ms"),
+    HeaderName::from_static("x-ratelimit-limit-requests"),
+    HeaderName::from_static("x-ratelimit-limit-tokens"),
+    HeaderName::from_static("x-ratelimit-remaining-requests"),
+    HeaderName::from_static("x-ratelimit-remaining-tokens"),
+    HeaderName::from_static("x-ratelimit-reset-requests"),
+    HeaderName::from_static("x-ratelimit-reset-tokens"),
 ];
 
 fn answer_headers(target: &Target, upstream: &reqwest::header::HeaderMap) -> HeaderMap {
     let mut h = HeaderMap::new();
-    for name in PASSED_HEADERS {
-        if let Some(v) = upstream.get(*name) {
-            h.insert(*name, v.clone());
+    for name in &PASSED_HEADERS {
+        if let Some(v) = upstream.get(name) {
+            h.insert(name.clone(), v.clone());
         }
     }
     if let Ok(v) = HeaderValue::from_str(&target.service) {
@@ -805,10 +813,18 @@ async fn call(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    let url = target.url(&prepared.url).map_err(|e| {
+        GatewayError::upstream(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "the upstream URL of AI provider `@{}` ({}) is not a URL ({e}); an admin sets where it is called with `catalog integrations update {} --custom-host URL`",
+                target.slug,
+                target.service,
+                target.integration.as_deref().unwrap_or(&target.slug)
+            ),
+        )
+    })?;
     if let Some(signer) = &prepared.sign {
-        let url = reqwest::Url::parse(&prepared.url).map_err(|e| {
-            GatewayError::internal(format!("the upstream URL cannot be signed: {e}"))
-        })?;
         for (name, value) in signer.sign("POST", &url, &body, &sigv4::amz_date_now()) {
             let mut v = HeaderValue::from_str(&value).map_err(|_| {
                 GatewayError::internal(format!(
@@ -823,11 +839,7 @@ async fn call(
         Some(_) => &state.gateway.custom,
         None => &state.gateway.client,
     };
-    let send = client
-        .post(&prepared.url)
-        .headers(headers)
-        .body(body)
-        .send();
+    let send = client.post(url).headers(headers).body(body).send();
     let upstream = match timeout {
         Some(t) => tokio::time::timeout(t, send)
             .await

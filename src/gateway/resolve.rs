@@ -181,6 +181,26 @@ pub struct Target {
     /// What the trust rules, which are fixed while the server runs, say of `custom_host`
     /// (see [`super::hosts::verdict`]), once asked: kept with the resolution.
     pub host_verdict: std::sync::OnceLock<Result<bool, super::error::GatewayError>>,
+    /// The upstream URLs called so far, parsed: they are fixed while the resolution is.
+    pub urls: std::sync::Mutex<Vec<(String, reqwest::Url)>>,
+}
+
+/// The most parsed URLs a resolution keeps (its endpoints, streamed or not).
+const MOST_URLS: usize = 8;
+
+impl Target {
+    /// `url` parsed, as kept with this resolution.
+    pub fn url(&self, url: &str) -> Result<reqwest::Url, String> {
+        let mut kept = self.urls.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, parsed)) = kept.iter().find(|(u, _)| u == url) {
+            return Ok(parsed.clone());
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+        if kept.len() < MOST_URLS {
+            kept.push((url.to_owned(), parsed.clone()));
+        }
+        Ok(parsed)
+    }
 }
 
 impl std::fmt::Debug for Target {
@@ -399,6 +419,7 @@ fn provider_target(
     ];
     Ok(Target {
         host_verdict: Default::default(),
+        urls: Default::default(),
         expires: crate::domain::status::expiry(p.expires_at.as_deref()),
         slug: p.slug.clone(),
         service,
@@ -459,6 +480,7 @@ fn virtual_key_target(
     let levels = vec![Level::of_virtual_key(v)];
     Ok(Target {
         host_verdict: Default::default(),
+        urls: Default::default(),
         expires: crate::domain::status::expiry(v.expires_at.as_deref()),
         slug: v.slug.clone(),
         integration: None,

@@ -366,6 +366,7 @@ mod tests {
     fn bedrock(config: Value, key: Option<&str>) -> Target {
         Target {
             host_verdict: Default::default(),
+            urls: Default::default(),
             expires: None,
             slug: "aws".into(),
             service: "bedrock".into(),

@@ -106,11 +106,10 @@ fn stores_sharing_a_file_admit_exactly_and_see_each_others_charges() {
     assert_eq!(more, 12);
 }
 
-#[test]
-fn what_a_killed_process_left_is_written_once_by_the_next_to_open_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("catalog.db");
-    let killed = SqliteStore::open(&db).unwrap();
+/// A process that held $2 and settled it at $1.50, held $3 more, and was killed: nothing
+/// it kept in memory is written (no flush, no drop).
+fn killed_after_two_holds(db: &Path) {
+    let killed = SqliteStore::open(db).unwrap();
     let (settled, open) = (id(), id());
     assert_eq!(
         admit(&killed, &settled, entry(10.0, 2.0)),
@@ -120,8 +119,14 @@ fn what_a_killed_process_left_is_written_once_by_the_next_to_open_the_file() {
         .settle(&settled, &[Unit::NanoUsd.units(1.5)], chrono::Utc::now())
         .unwrap();
     assert_eq!(admit(&killed, &open, entry(10.0, 3.0)), Admission::Admitted);
-    // Killed: nothing it kept in memory is written (no flush, no drop).
     std::mem::forget(killed);
+}
+
+#[test]
+fn what_a_killed_process_left_is_written_once_by_the_next_to_open_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    killed_after_two_holds(&db);
     let journal = std::fs::read(journal_of(&db)).unwrap();
     assert!(!journal.is_empty());
 
@@ -229,4 +234,99 @@ fn a_usage_reset_by_another_store_applies_to_the_next_hold() {
         Admission::Admitted
     );
     assert_eq!(used(&cli), 0.0);
+}
+
+/// The journal's lines of operation `op`, parsed.
+fn lines_of(db: &Path, op: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(journal_of(db))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["op"] == op)
+        .collect()
+}
+
+#[test]
+fn a_hold_names_its_entries_by_number_each_defined_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let (one, other) = (
+        SqliteStore::open(&db).unwrap(),
+        SqliteStore::open(&db).unwrap(),
+    );
+    for store in [&one, &other, &one] {
+        assert_eq!(admit(store, &id(), entry(10.0, 1.0)), Admission::Admitted);
+    }
+    // The limit changed: a new entry, for the holds after it.
+    assert_eq!(admit(&other, &id(), entry(20.0, 1.0)), Admission::Admitted);
+    let (entries, held) = (lines_of(&db, "entry"), lines_of(&db, "held"));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0]["n"], 0);
+    assert_eq!(entries[1]["n"], 1);
+    let named: Vec<u64> = held
+        .iter()
+        .map(|h| h["entries"][0][0].as_u64().unwrap())
+        .collect();
+    assert_eq!(named, [0, 0, 0, 1]);
+    // Either store reads the other's holds through the entries it defined.
+    assert!(matches!(
+        admit(&one, &id(), entry(20.0, 16.5)),
+        Admission::Refused(_)
+    ));
+    assert_eq!(admit(&one, &id(), entry(20.0, 16.0)), Admission::Admitted);
+}
+
+#[test]
+fn a_journal_an_earlier_version_left_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    killed_after_two_holds(&db);
+    // The same journal as the first format wrote it: each hold with its entries spelled
+    // out, no entry lines.
+    let text = std::fs::read_to_string(journal_of(&db)).unwrap();
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap()
+        .replace("catalog-ledger v2", "catalog-ledger v1");
+    let mut defined = Vec::new();
+    let mut v1 = vec![header];
+    for line in lines {
+        let mut l: serde_json::Value = serde_json::from_str(line).unwrap();
+        match l["op"].as_str().unwrap() {
+            "entry" => defined.push(l["entry"].clone()),
+            "held" => {
+                let entries: Vec<serde_json::Value> = l["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| {
+                        let mut full = defined[e[0].as_u64().unwrap() as usize].clone();
+                        full["amount"] = e[1].clone();
+                        if !e[2].is_null() {
+                            full["slot"] = e[2].clone();
+                        }
+                        full
+                    })
+                    .collect();
+                l["op"] = "hold".into();
+                l["entries"] = entries.into();
+                v1.push(l.to_string());
+            }
+            _ => v1.push(line.to_owned()),
+        }
+    }
+    assert_eq!(defined.len(), 1);
+    std::fs::write(journal_of(&db), v1.join("\n") + "\n").unwrap();
+
+    let next = SqliteStore::open(&db).unwrap();
+    assert_eq!(used(&next), 1.5, "the settled charge survived");
+    assert_eq!(hold_rows(&db), 1, "the open hold is in the ledger");
+    assert_eq!(next.recover_holds(&|_| false).unwrap(), 1);
+    assert_eq!(used(&next), 4.5);
+    // What is written now is the new format.
+    assert_eq!(admit(&next, &id(), entry(10.0, 1.0)), Admission::Admitted);
+    let now = std::fs::read_to_string(journal_of(&db)).unwrap();
+    assert!(now.starts_with("catalog-ledger v2 "), "{now}");
 }

@@ -38,7 +38,9 @@ use crate::api::usage::timestamp;
 use crate::store::{owner, Admission, Gauge, HoldEntry, StoreError, StoreResult};
 
 /// The first line of a journal: its format, the catalog it belongs to, its generation.
-const MAGIC: &str = "catalog-ledger v1";
+const MAGIC: &str = "catalog-ledger v2";
+/// The format before holds named their entries by number: still read.
+const MAGIC_V1: &str = "catalog-ledger v1";
 /// The `meta` key naming the last journal generation written to the tables.
 const FLUSHED_META: &str = "ledger_journal_flushed";
 /// Records a process lets pile up before it flushes them itself.
@@ -63,6 +65,109 @@ enum Record {
     },
     /// A budget that refused a request: spent in `entry`'s window.
     Exhaust { entry: Held, used: i64, at: String },
+}
+
+/// One line of the journal: a record, or what holds are written as.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Line {
+    /// An entry the holds after it name by number, the `n`th the journal defines.
+    Entry { n: u32, entry: Held },
+    /// An admitted hold naming its entries as `(number, amount, rate slot)`: read as the
+    /// [`Record::Hold`] it stands for.
+    Held {
+        id: String,
+        owner: String,
+        at: String,
+        entries: Vec<(u32, i64, Option<i64>)>,
+    },
+    #[serde(untagged)]
+    Record(Record),
+}
+
+/// The entries a journal defines, which its holds name by number: a hold's line names
+/// the counters, limits and windows it holds on without spelling them out each time.
+#[derive(Default)]
+struct Dictionary {
+    entries: Vec<Held>,
+    /// The number of each counter's newest entry.
+    newest: hashbrown::HashMap<Key, u32>,
+}
+
+impl Dictionary {
+    /// Entry `n`, read from the journal: `false` when it is not the next number.
+    fn define(&mut self, n: u32, entry: Held) -> bool {
+        if usize::try_from(n).ok() != Some(self.entries.len()) {
+            return false;
+        }
+        self.newest.insert(key_of(&entry), n);
+        self.entries.push(entry);
+        true
+    }
+
+    /// `h`'s number; an entry the journal does not have yet is defined, its line added
+    /// to `lines`.
+    fn number(&mut self, h: &Held, lines: &mut Vec<u8>) -> StoreResult<u32> {
+        if let Some(&n) = self.newest.get(&key_ref(h)) {
+            if self.entries[n as usize].same_entry(h) {
+                return Ok(n);
+            }
+        }
+        let n =
+            u32::try_from(self.entries.len()).map_err(|e| io_error(std::io::Error::other(e)))?;
+        let entry = h.holding(0, None);
+        write_line(
+            lines,
+            &Line::Entry {
+                n,
+                entry: entry.clone(),
+            },
+        )?;
+        self.define(n, entry);
+        Ok(n)
+    }
+
+    /// The entries a hold's line names; `None` when one is not defined.
+    fn hold(&self, named: &[(u32, i64, Option<i64>)]) -> Option<Arc<[Held]>> {
+        named
+            .iter()
+            .map(|(n, amount, slot)| Some(self.entries.get(*n as usize)?.holding(*amount, *slot)))
+            .collect()
+    }
+}
+
+/// `record` as the journal's lines, added to `lines`: a hold names its entries by
+/// number, defining those the journal does not have yet.
+fn encode(dictionary: &mut Dictionary, record: &Record, lines: &mut Vec<u8>) -> StoreResult<()> {
+    let Record::Hold {
+        id,
+        owner,
+        at,
+        entries,
+    } = record
+    else {
+        return write_line(lines, &Line::Record(record.clone()));
+    };
+    let named = entries
+        .iter()
+        .map(|h| Ok((dictionary.number(h, lines)?, h.amount, h.slot)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    write_line(
+        lines,
+        &Line::Held {
+            id: id.clone(),
+            owner: owner.clone(),
+            at: at.clone(),
+            entries: named,
+        },
+    )
+}
+
+fn write_line(lines: &mut Vec<u8>, line: &Line) -> StoreResult<()> {
+    serde_json::to_writer(&mut *lines, line)
+        .map_err(|e| StoreError::Internal(anyhow::anyhow!("cannot record a hold: {e}")))?;
+    lines.push(b'\n');
+    Ok(())
 }
 
 /// A budget crossing to raise an alert for, once the tables have it.
@@ -262,6 +367,8 @@ struct State {
     mirror: Counts,
     /// The database's `data_version` the mirror was read at.
     data_version: Option<i64>,
+    /// The entries the journal read so far defines.
+    dictionary: Dictionary,
 }
 
 /// The journal of one catalog file.
@@ -368,6 +475,7 @@ impl Journal {
                 settled: HashSet::default(),
                 mirror: Counts::default(),
                 data_version: None,
+                dictionary: Dictionary::default(),
             }),
             writing: AtomicUsize::new(0),
             freed: tokio::sync::Notify::new(),
@@ -633,6 +741,7 @@ impl Journal {
             state.records.clear();
             state.settled.clear();
             state.mirror = Counts::default();
+            state.dictionary = Dictionary::default();
         }
         if state.data_version != Some(data_version) {
             state.mirror = Counts::default();
@@ -662,14 +771,32 @@ impl Journal {
             return Ok(());
         };
         for line in tail[..end].split(|b| *b == b'\n') {
-            match serde_json::from_slice::<Record>(line) {
-                Ok(record) => take(state, pool, record)?,
+            match serde_json::from_slice::<Line>(line) {
+                Ok(Line::Entry { n, entry }) => {
+                    if !state.dictionary.define(n, entry) {
+                        self.skipped("an entry out of order");
+                    }
+                }
+                Ok(Line::Held {
+                    id,
+                    owner,
+                    at,
+                    entries,
+                }) => match state.dictionary.hold(&entries) {
+                    Some(entries) => {
+                        let hold = Record::Hold {
+                            id,
+                            owner,
+                            at,
+                            entries,
+                        };
+                        take(state, pool, hold)?;
+                    }
+                    None => self.skipped("a hold naming an entry it does not define"),
+                },
+                Ok(Line::Record(record)) => take(state, pool, record)?,
                 // A line cut short by a crash: what it began was never acknowledged.
-                Err(_) => crate::server::log_line(&format!(
-                    "{} ledger: skipped an incomplete line of {}",
-                    timestamp(Utc::now()),
-                    self.path.display()
-                )),
+                Err(_) => self.skipped("an incomplete line"),
             }
         }
         state.offset += end as u64 + 1;
@@ -711,18 +838,31 @@ impl Journal {
         Ok(())
     }
 
+    fn skipped(&self, what: &str) {
+        crate::server::log_line(&format!(
+            "{} ledger: skipped {what} of {}",
+            timestamp(Utc::now()),
+            self.path.display()
+        ));
+    }
+
     /// Appends `record` (after the lock is taken and `state` synced) and applies it.
     fn append(&self, state: &mut State, record: Record) -> StoreResult<()> {
-        let mut line = serde_json::to_vec(&record)
-            .map_err(|e| StoreError::Internal(anyhow::anyhow!("cannot record a hold: {e}")))?;
-        line.push(b'\n');
+        let mut lines = Vec::with_capacity(512);
         let len = state.end;
         if len > state.offset {
             // The rest of a line cut short by a crash: ended here, it is skipped.
-            line.insert(0, b'\n');
+            lines.push(b'\n');
         }
-        (&self.file).write_all(&line).map_err(io_error)?;
-        state.offset = len + line.len() as u64;
+        let written = encode(&mut state.dictionary, &record, &mut lines)
+            .and_then(|()| (&self.file).write_all(&lines).map_err(io_error));
+        if let Err(e) = written {
+            // What the journal holds is unknown now (the entries this line defined, say):
+            // the next step reads it again from its start.
+            forget(state);
+            return Err(e);
+        }
+        state.offset = len + lines.len() as u64;
         state.end = state.offset;
         apply(state, record);
         Ok(())
@@ -807,7 +947,10 @@ impl Journal {
         let (Some(organisation), Some(generation)) = (parts.next(), parts.next()) else {
             return Ok(None);
         };
-        if magic != MAGIC || organisation != self.organisation_id || !text.ends_with('\n') {
+        if (magic != MAGIC && magic != MAGIC_V1)
+            || organisation != self.organisation_id
+            || !text.ends_with('\n')
+        {
             return Ok(None);
         }
         Ok(Some(generation.to_owned()))
@@ -826,6 +969,7 @@ impl Journal {
         state.end = state.offset;
         state.records.clear();
         state.settled.clear();
+        state.dictionary = Dictionary::default();
         Ok(generation)
     }
 }

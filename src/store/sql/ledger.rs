@@ -283,6 +283,29 @@ impl Held {
         self
     }
 
+    /// Whether `self` and `other` are the same entry of a counter, whatever each holds.
+    pub(super) fn same_entry(&self, other: &Held) -> bool {
+        self.scope == other.scope
+            && self.limit == other.limit
+            && self.unit == other.unit
+            && self.gauge == other.gauge
+            && self.ceiling == other.ceiling
+            && self.alert == other.alert
+            && self.level == other.level
+            && self.name == other.name
+            && self.window == other.window
+            && self.reset == other.reset
+    }
+
+    /// This entry holding `amount` (in rate slot `slot`).
+    pub(super) fn holding(&self, amount: i64, slot: Option<i64>) -> Held {
+        Held {
+            amount,
+            slot,
+            ..self.clone()
+        }
+    }
+
     pub(super) fn scope(&self) -> &str {
         &self.scope
     }
