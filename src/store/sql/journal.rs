@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::ledger::{self, Counter, Decision, Held, Key};
+use super::ledger::{self, Counter, Decision, Entry, Held, Key, Window};
 use super::{args, exec, Pool, Sql, TxConn, TxKind};
 use crate::admission::rate;
 use crate::api::usage::timestamp;
@@ -72,7 +72,7 @@ enum Record {
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Line {
     /// An entry the holds after it name by number, the `n`th the journal defines.
-    Entry { n: u32, entry: Held },
+    Entry { n: u32, entry: Arc<Entry> },
     /// An admitted hold naming its entries as `(number, amount, rate slot)`: read as the
     /// [`Record::Hold`] it stands for.
     Held {
@@ -89,18 +89,19 @@ enum Line {
 /// the counters, limits and windows it holds on without spelling them out each time.
 #[derive(Default)]
 struct Dictionary {
-    entries: Vec<Held>,
+    entries: Vec<Arc<Entry>>,
     /// The number of each counter's newest entry.
     newest: hashbrown::HashMap<Key, u32>,
 }
 
 impl Dictionary {
     /// Entry `n`, read from the journal: `false` when it is not the next number.
-    fn define(&mut self, n: u32, entry: Held) -> bool {
+    fn define(&mut self, n: u32, entry: Arc<Entry>) -> bool {
         if usize::try_from(n).ok() != Some(self.entries.len()) {
             return false;
         }
-        self.newest.insert(key_of(&entry), n);
+        self.newest
+            .insert((entry.scope.clone(), entry.limit.clone()), n);
         self.entries.push(entry);
         true
     }
@@ -109,29 +110,44 @@ impl Dictionary {
     /// to `lines`.
     fn number(&mut self, h: &Held, lines: &mut Vec<u8>) -> StoreResult<u32> {
         if let Some(&n) = self.newest.get(&key_ref(h)) {
-            if self.entries[n as usize].same_entry(h) {
+            let defined = &self.entries[n as usize];
+            if Arc::ptr_eq(defined, &h.entry) || **defined == *h.entry {
                 return Ok(n);
             }
         }
         let n =
             u32::try_from(self.entries.len()).map_err(|e| io_error(std::io::Error::other(e)))?;
-        let entry = h.holding(0, None);
+        let entry = Arc::clone(&h.entry);
         write_line(
             lines,
             &Line::Entry {
                 n,
-                entry: entry.clone(),
+                entry: Arc::clone(&entry),
             },
         )?;
         self.define(n, entry);
         Ok(n)
     }
 
+    /// The entry the journal defines for `e` (whose counter is `key`) in `window`, if
+    /// it is the counter's newest.
+    fn entry_of(&self, e: &HoldEntry, key: &Key, window: Window<'_>) -> Option<Arc<Entry>> {
+        let n = *self.newest.get(&KeyRef(&key.0, &key.1))?;
+        let entry = &self.entries[n as usize];
+        entry.is(e, key, window).then(|| Arc::clone(entry))
+    }
+
     /// The entries a hold's line names; `None` when one is not defined.
     fn hold(&self, named: &[(u32, i64, Option<i64>)]) -> Option<Arc<[Held]>> {
         named
             .iter()
-            .map(|(n, amount, slot)| Some(self.entries.get(*n as usize)?.holding(*amount, *slot)))
+            .map(|(n, amount, slot)| {
+                Some(Held {
+                    entry: Arc::clone(self.entries.get(*n as usize)?),
+                    amount: *amount,
+                    slot: *slot,
+                })
+            })
             .collect()
     }
 }
@@ -584,11 +600,13 @@ impl Journal {
             Decision::Refused { refusal, exhaust } => {
                 if let (false, Some(c)) = (dry, exhaust) {
                     let i = refusal.index;
-                    let window = c.window_started_at.clone().map(|w| (w, c.last_reset_at));
+                    let window = c
+                        .window_started_at
+                        .as_deref()
+                        .map(|w| (w, c.last_reset_at.as_deref()));
                     let spent = state.mirror.rows.counters.get(&keys[i]).is_some_and(|m| {
                         m.exhausted_window.is_some()
-                            && m.exhausted_window.as_deref()
-                                == window.as_ref().map(|(w, _)| w.as_str())
+                            && m.exhausted_window.as_deref() == window.map(|(w, _)| w)
                     });
                     if !spent {
                         let record = Record::Exhaust {
@@ -616,12 +634,20 @@ impl Journal {
                                 .find(|(j, _, _)| *j == i)
                                 .and_then(|(_, _, c)| {
                                     c.window_started_at
-                                        .clone()
-                                        .map(|w| (w, c.last_reset_at.clone()))
+                                        .as_deref()
+                                        .map(|w| (w, c.last_reset_at.as_deref()))
                                 }),
                             _ => None,
                         };
-                        Held::keyed(e, k, slot.map(|(s, _)| s).or(e.slot)).in_window(window)
+                        let slot = slot.map(|(s, _)| s).or(e.slot);
+                        match state.dictionary.entry_of(e, &k, window) {
+                            Some(entry) => Held {
+                                entry,
+                                amount: e.amount,
+                                slot,
+                            },
+                            None => Held::keyed(e, k, slot).in_window(window),
+                        }
                     })
                     .collect();
                 let record = Record::Hold {

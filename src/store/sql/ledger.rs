@@ -8,6 +8,7 @@
 //! plus the hold's own row; a settlement is a delete and one or two updates.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use foldhash::HashMap;
 
@@ -222,17 +223,25 @@ pub(super) fn save_counters(conn: &dyn Sql, rows: &[(&Key, i64, &Counter)]) -> S
     Ok(())
 }
 
-/// What a hold keeps of an entry for its settlement (or its recovery after a crash).
+/// What a hold keeps of an entry for its settlement (or its recovery after a crash): the
+/// amount, and the entry it counts against, which every hold of that entry shares.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct Held {
+    #[serde(flatten)]
+    pub(super) entry: Arc<Entry>,
+    pub(super) amount: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) slot: Option<i64>,
+}
+
+/// The counter, limit and budget window that held amounts count against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct Entry {
     pub(super) scope: String,
     pub(super) limit: String,
     pub(super) unit: Unit,
     /// `b`udget, `r`ate or `c`oncurrency.
     pub(super) gauge: char,
-    pub(super) amount: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) slot: Option<i64>,
     pub(super) ceiling: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) alert: Option<i64>,
@@ -246,6 +255,43 @@ pub(super) struct Held {
     pub(super) reset: Option<String>,
 }
 
+impl std::ops::Deref for Held {
+    type Target = Entry;
+    fn deref(&self) -> &Entry {
+        &self.entry
+    }
+}
+
+/// A budget window as a hold records it: when it started, and the reset that started it.
+pub(super) type Window<'a> = Option<(&'a str, Option<&'a str>)>;
+
+/// `e`'s gauge as an entry keeps it: its letter, ceiling and alert threshold.
+fn gauge_of(e: &HoldEntry) -> (char, i64, Option<i64>) {
+    match &e.gauge {
+        Gauge::Budget { ceiling, alert, .. } => ('b', *ceiling, *alert),
+        Gauge::Rate { ceiling, .. } => ('r', *ceiling, None),
+        Gauge::Concurrency { ceiling } => ('c', *ceiling, None),
+    }
+}
+
+impl Entry {
+    /// Whether this is the entry of `e` (whose counter is `key`) in budget window `window`.
+    pub(super) fn is(&self, e: &HoldEntry, key: &Key, window: Window<'_>) -> bool {
+        let (gauge, ceiling, alert) = gauge_of(e);
+        let (start, reset) = window.map_or((None, None), |(w, r)| (Some(w), r));
+        self.scope == key.0
+            && self.limit == key.1
+            && self.unit == e.unit
+            && self.gauge == gauge
+            && self.ceiling == ceiling
+            && self.alert == alert
+            && self.level == e.level
+            && self.name == e.name
+            && self.window.as_deref() == start
+            && self.reset.as_deref() == reset
+    }
+}
+
 impl Held {
     pub(super) fn of(e: &HoldEntry) -> Held {
         Held::keyed(e, key_of_entry(e), e.slot)
@@ -253,57 +299,33 @@ impl Held {
 
     /// [`Held::of`] with `e`'s counter key already made, and its rate slot.
     pub(super) fn keyed(e: &HoldEntry, (scope, limit): Key, slot: Option<i64>) -> Held {
-        let (gauge, ceiling, alert) = match &e.gauge {
-            Gauge::Budget { ceiling, alert, .. } => ('b', *ceiling, *alert),
-            Gauge::Rate { ceiling, .. } => ('r', *ceiling, None),
-            Gauge::Concurrency { ceiling } => ('c', *ceiling, None),
-        };
+        let (gauge, ceiling, alert) = gauge_of(e);
         Held {
-            scope,
-            limit,
-            unit: e.unit,
-            gauge,
+            entry: Arc::new(Entry {
+                scope,
+                limit,
+                unit: e.unit,
+                gauge,
+                ceiling,
+                alert,
+                level: e.level.clone(),
+                name: e.name.clone(),
+                window: None,
+                reset: None,
+            }),
             amount: e.amount,
             slot,
-            ceiling,
-            alert,
-            level: e.level.clone(),
-            name: e.name.clone(),
-            window: None,
-            reset: None,
         }
     }
 
     /// Records the budget window this entry was admitted in.
-    pub(super) fn in_window(mut self, window: Option<(String, Option<String>)>) -> Held {
-        if let Some((window, reset)) = window {
-            self.window = Some(window);
-            self.reset = reset;
+    pub(super) fn in_window(mut self, window: Window<'_>) -> Held {
+        if let Some((start, reset)) = window {
+            let entry = Arc::make_mut(&mut self.entry);
+            entry.window = Some(start.to_owned());
+            entry.reset = reset.map(str::to_owned);
         }
         self
-    }
-
-    /// Whether `self` and `other` are the same entry of a counter, whatever each holds.
-    pub(super) fn same_entry(&self, other: &Held) -> bool {
-        self.scope == other.scope
-            && self.limit == other.limit
-            && self.unit == other.unit
-            && self.gauge == other.gauge
-            && self.ceiling == other.ceiling
-            && self.alert == other.alert
-            && self.level == other.level
-            && self.name == other.name
-            && self.window == other.window
-            && self.reset == other.reset
-    }
-
-    /// This entry holding `amount` (in rate slot `slot`).
-    pub(super) fn holding(&self, amount: i64, slot: Option<i64>) -> Held {
-        Held {
-            amount,
-            slot,
-            ..self.clone()
-        }
     }
 
     pub(super) fn scope(&self) -> &str {
@@ -870,7 +892,7 @@ pub(super) fn settle(
         let held: Vec<Held> = serde_json::from_str(&entries).map_err(|e| {
             StoreError::Internal(anyhow::anyhow!("hold `{hold}` is unreadable: {e}"))
         })?;
-        lock(conn, held.into_iter().map(|h| h.scope).collect())?;
+        lock(conn, held.iter().map(|h| h.scope.clone()).collect())?;
     }
     match take_hold(conn, hold)? {
         Some(held) => apply(conn, &held, actual, now, counting),

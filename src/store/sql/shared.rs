@@ -271,7 +271,8 @@ impl SqlStore {
                             if p.kind == 'r' {
                                 e.slot = p.args[0].parse().ok();
                             }
-                            Held::of(&e).in_window(w)
+                            Held::of(&e)
+                                .in_window(w.as_ref().map(|(w, r)| (w.as_str(), r.as_deref())))
                         })
                         .collect();
                     let recorded = self.transaction(TxKind::Ledger, |conn| {
