@@ -98,6 +98,8 @@ impl Gateway {
                 .connect_timeout(CONNECT_TIMEOUT)
                 .read_timeout(READ_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
+                // Every attempt is the gateway's to make, and to charge.
+                .retry(reqwest::retry::never())
         };
         let guarded = std::sync::Arc::new(hosts::GuardedResolver::new(trusted.clone()));
         Ok(Gateway {
