@@ -13,9 +13,14 @@ use catalog::store::sqlite::SqliteStore;
 use catalog::store::{Admission, Gauge, HoldEntry, Store, Unit, UsageScope, BUDGET};
 
 fn entry(limit_usd: f64, amount_usd: f64) -> HoldEntry {
+    entry_on("p1", limit_usd, amount_usd)
+}
+
+/// A hold of `amount_usd` on provider `p`'s budget of `limit_usd`.
+fn entry_on(p: &str, limit_usd: f64, amount_usd: f64) -> HoldEntry {
     let unit = Unit::NanoUsd;
     HoldEntry {
-        scope: UsageScope::Provider("p1".into()),
+        scope: UsageScope::Provider(p.into()),
         limit: BUDGET.into(),
         unit,
         gauge: Gauge::Budget {
@@ -25,7 +30,7 @@ fn entry(limit_usd: f64, amount_usd: f64) -> HoldEntry {
         },
         amount: unit.units(amount_usd),
         level: "provider".into(),
-        name: "@p1".into(),
+        name: format!("@{p}"),
         slot: None,
     }
 }
@@ -35,10 +40,14 @@ fn id() -> String {
 }
 
 fn used(store: &dyn Store) -> f64 {
+    used_on(store, "p1")
+}
+
+fn used_on(store: &dyn Store, p: &str) -> f64 {
     store
         .read()
         .unwrap()
-        .usage(&UsageScope::Provider("p1".into()), BUDGET)
+        .usage(&UsageScope::Provider(p.into()), BUDGET)
         .unwrap()
         .map_or(0.0, |u| u.current_usage)
 }
@@ -327,6 +336,61 @@ fn a_journal_an_earlier_version_left_is_read() {
     assert_eq!(used(&next), 4.5);
     // What is written now is the new format.
     assert_eq!(admit(&next, &id(), entry(10.0, 1.0)), Admission::Admitted);
+    let now = std::fs::read_to_string(journal_of(&db)).unwrap();
+    assert!(now.starts_with("catalog-ledger v2 "), "{now}");
+}
+
+#[test]
+fn a_line_cut_just_before_its_newline_is_skipped_by_every_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    let killed = SqliteStore::open(&db).unwrap();
+    assert_eq!(
+        admit(&killed, &id(), entry_on("p1", 10.0, 2.0)),
+        Admission::Admitted
+    );
+    std::mem::forget(killed);
+    // Killed after writing its entry line but its newline: what is left is JSON.
+    let text = std::fs::read_to_string(journal_of(&db)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].contains(r#""op":"entry""#), "{text}");
+    std::fs::write(journal_of(&db), lines[..2].join("\n")).unwrap();
+    // The next process defines its own entry 0 (p2): every process must read it so.
+    let next = SqliteStore::open(&db).unwrap();
+    let held = id();
+    assert_eq!(
+        admit(&next, &held, entry_on("p2", 10.0, 9.0)),
+        Admission::Admitted
+    );
+    let other = SqliteStore::open(&db).unwrap();
+    assert!(
+        matches!(
+            admit(&other, &id(), entry_on("p2", 10.0, 5.0)),
+            Admission::Refused(_)
+        ),
+        "$9 of $10 is held on p2"
+    );
+    std::mem::forget(next);
+    std::mem::forget(other);
+    let last = SqliteStore::open(&db).unwrap();
+    assert_eq!(last.recover_holds(&|_| false).unwrap(), 1);
+    assert_eq!(used_on(&last, "p1"), 0.0, "the cut hold was never admitted");
+    assert_eq!(used_on(&last, "p2"), 9.0);
+}
+
+#[test]
+fn a_journal_of_the_first_format_is_started_anew_in_this_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("catalog.db");
+    drop(SqliteStore::open(&db).unwrap());
+    let empty = std::fs::read_to_string(journal_of(&db)).unwrap();
+    std::fs::write(
+        journal_of(&db),
+        empty.replace("catalog-ledger v2", "catalog-ledger v1"),
+    )
+    .unwrap();
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(admit(&store, &id(), entry(10.0, 2.0)), Admission::Admitted);
     let now = std::fs::read_to_string(journal_of(&db)).unwrap();
     assert!(now.starts_with("catalog-ledger v2 "), "{now}");
 }

@@ -497,6 +497,7 @@ impl Journal {
             freed: tokio::sync::Notify::new(),
         };
         journal.flush(pool)?;
+        journal.upgrade(pool)?;
         Ok(journal)
     }
 
@@ -758,7 +759,7 @@ impl Journal {
             return Ok(());
         }
         let generation = match self.header()? {
-            Some(g) => g,
+            Some((g, _)) => g,
             None => self.start_new(state)?,
         };
         if generation != state.generation {
@@ -877,8 +878,10 @@ impl Journal {
         let mut lines = Vec::with_capacity(512);
         let len = state.end;
         if len > state.offset {
-            // The rest of a line cut short by a crash: ended here, it is skipped.
-            lines.push(b'\n');
+            // The rest of a line cut short by a crash: ended here with a character after
+            // which no line is JSON, it is skipped by every process, also when all that
+            // was cut was its newline.
+            lines.extend_from_slice(b"#\n");
         }
         let written = encode(&mut state.dictionary, &record, &mut lines)
             .and_then(|()| (&self.file).write_all(&lines).map_err(io_error));
@@ -953,9 +956,10 @@ impl Journal {
         (MAGIC.len() + 1 + self.organisation_id.len() + 1 + 32 + 1) as u64
     }
 
-    /// The journal's generation, `None` when it has no header (new, or another
-    /// catalog's left beside this file).
-    fn header(&self) -> StoreResult<Option<String>> {
+    /// The journal's generation and whether it is in this format (`false`: the first
+    /// format), `None` when it has no header (new, or another catalog's left beside
+    /// this file).
+    fn header(&self) -> StoreResult<Option<(String, bool)>> {
         let len = self.header_len();
         let mut head = vec![0; len as usize];
         if self.file.metadata().map_err(io_error)?.len() < len
@@ -979,7 +983,23 @@ impl Journal {
         {
             return Ok(None);
         }
-        Ok(Some(generation.to_owned()))
+        Ok(Some((generation.to_owned(), magic == MAGIC)))
+    }
+
+    /// Starts a journal of the first format anew in this one, once what it holds is in
+    /// the tables: no process appends lines of one format under the other's header.
+    fn upgrade(&self, pool: &dyn Pool) -> StoreResult<()> {
+        let mut state = self.state_to_write();
+        let _lock = Locked::wait(&self.file)?;
+        if !matches!(self.header()?, Some((_, false))) {
+            return Ok(());
+        }
+        self.sync(&mut state, pool)?;
+        self.write_out(&mut state, pool, true)?;
+        if matches!(self.header()?, Some((_, false))) {
+            self.start_new(&mut state)?;
+        }
+        Ok(())
     }
 
     /// Empties the journal under a new generation (its lock taken).
