@@ -387,6 +387,18 @@ struct State {
     dictionary: Dictionary,
 }
 
+impl State {
+    /// Reads journal generation `generation` from `offset` on, knowing none of its
+    /// records and entries yet.
+    fn read_from(&mut self, generation: String, offset: u64) {
+        self.generation = generation;
+        self.offset = offset;
+        self.records.clear();
+        self.settled.clear();
+        self.dictionary = Dictionary::default();
+    }
+}
+
 /// The journal of one catalog file.
 pub(crate) struct Journal {
     file: File,
@@ -763,12 +775,8 @@ impl Journal {
             None => self.start_new(state)?,
         };
         if generation != state.generation {
-            state.generation = generation;
-            state.offset = self.header_len();
-            state.records.clear();
-            state.settled.clear();
+            state.read_from(generation, self.header_len());
             state.mirror = Counts::default();
-            state.dictionary = Dictionary::default();
         }
         if state.data_version != Some(data_version) {
             state.mirror = Counts::default();
@@ -995,9 +1003,11 @@ impl Journal {
             return Ok(());
         }
         self.sync(&mut state, pool)?;
-        self.write_out(&mut state, pool, true)?;
-        if matches!(self.header()?, Some((_, false))) {
+        if state.records.is_empty() {
             self.start_new(&mut state)?;
+        } else {
+            // Starts a new journal once it has written this one.
+            self.write_out(&mut state, pool, true)?;
         }
         Ok(())
     }
@@ -1010,12 +1020,8 @@ impl Journal {
         (&self.file)
             .write_all(header.as_bytes())
             .map_err(io_error)?;
-        state.generation = generation.clone();
-        state.offset = header.len() as u64;
+        state.read_from(generation.clone(), header.len() as u64);
         state.end = state.offset;
-        state.records.clear();
-        state.settled.clear();
-        state.dictionary = Dictionary::default();
         Ok(generation)
     }
 }
