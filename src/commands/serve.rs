@@ -376,7 +376,7 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
 /// One worker fewer than the CPUs, at least one: on a loopback benchmark of this
 /// machine's two CPUs, one worker answered sooner and more often than two, which
 /// competed with the kernel's network work and the database writes for the CPUs.
-fn default_workers() -> usize {
+pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
