@@ -151,37 +151,34 @@ const RESOLVES_PRIVATE: &str = "a host that resolves to a private address";
 
 /// Checks the host of `url` (a `custom_host`) against the trust rules, without resolving
 /// it: the gateway's connections resolve names through [`GuardedResolver`], which refuses
-/// a private address when the connection is made. `true`: a name trusted only on other
-/// ports, whose addresses must be checked here.
+/// a private address when the connection is made.
 fn check_unresolved(
     url: &str,
     trusted: &[TrustedHost],
     slug: &str,
-) -> Result<(Address, bool), GatewayError> {
+) -> Result<Address, GatewayError> {
     let address = Address::of(url, slug)?;
     let (host, port) = (&address.host, address.port);
     if trusted.iter().any(|t| t.matches(host, port)) {
-        return Ok((address, false));
+        return Ok(address);
     }
     if let Ok(ip) = host.parse::<IpAddr>() {
         return if is_private(ip) {
             Err(address.refused(slug, "a private, loopback or link-local address"))
         } else {
-            Ok((address, false))
+            Ok(address)
         };
     }
     if internal_name(host) {
         return Err(address.refused(slug, "an internal host name"));
     }
-    let elsewhere = trusted.iter().any(|t| t.names(host));
-    Ok((address, elsewhere))
+    Ok(address)
 }
 
 /// What the trust rules say of `url` (a `custom_host`) without resolving it: refused, or
-/// let through (`true`: a name trusted only on other ports, which [`check_resolving`]
-/// must resolve before each call).
-pub fn verdict(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<bool, GatewayError> {
-    check_unresolved(url, trusted, slug).map(|(_, resolve)| resolve)
+/// let through to a connection whose resolver checks the addresses (see [`CustomClients`]).
+pub fn verdict(url: &str, trusted: &[TrustedHost], slug: &str) -> Result<(), GatewayError> {
+    check_unresolved(url, trusted, slug).map(drop)
 }
 
 /// Checks the host of `url` (a `custom_host`) against the trust rules, resolving a host
@@ -192,7 +189,7 @@ pub async fn check_resolving(
     trusted: &[TrustedHost],
     slug: &str,
 ) -> Result<(), GatewayError> {
-    let (address, _) = check_unresolved(url, trusted, slug)?;
+    let address = check_unresolved(url, trusted, slug)?;
     let trusted_here = trusted
         .iter()
         .any(|t| t.matches(&address.host, address.port));
@@ -220,16 +217,64 @@ async fn check_addresses(address: &Address, slug: &str) -> Result<(), GatewayErr
 }
 
 /// Resolves the names of `custom_host` upstreams as their connections are opened, and
-/// refuses a name with a private address unless the operator trusts that name: the
-/// addresses checked are the addresses called, so a name cannot resolve to a public
-/// address for a check and to a private one for the call.
+/// refuses a name with a private address unless it is one of `trusted`: the addresses
+/// checked are the addresses called, so a name cannot resolve to a public address for a
+/// check and to a private one for the call. A resolver is not told the port: each one
+/// serves connections to the ports its names are trusted on (see [`CustomClients`]).
 pub struct GuardedResolver {
     trusted: Vec<TrustedHost>,
 }
 
 impl GuardedResolver {
-    pub fn new(trusted: Vec<TrustedHost>) -> GuardedResolver {
+    fn new(trusted: Vec<TrustedHost>) -> GuardedResolver {
         GuardedResolver { trusted }
+    }
+}
+
+/// The connection pools for `custom_host` upstreams: one whose resolver trusts the names
+/// the operator trusts on every port, and one for each name trusted on one port only,
+/// used for that port alone. A name trusted on port 8000 is therefore checked like any
+/// other on port 9000, when the connection is made.
+pub struct CustomClients {
+    any_port: reqwest::Client,
+    one_port: Vec<(TrustedHost, reqwest::Client)>,
+}
+
+impl CustomClients {
+    /// `builder` makes each pool's client, to which the pool's resolver is added.
+    pub fn new(
+        trusted: &[TrustedHost],
+        builder: impl Fn() -> reqwest::ClientBuilder,
+    ) -> reqwest::Result<CustomClients> {
+        let guarded = |names: Vec<TrustedHost>| {
+            builder()
+                .dns_resolver(std::sync::Arc::new(GuardedResolver::new(names)))
+                .build()
+        };
+        let any_port = trusted
+            .iter()
+            .filter(|t| t.port.is_none())
+            .cloned()
+            .collect();
+        let one_port = trusted
+            .iter()
+            .filter(|t| t.port.is_some() && t.host.parse::<IpAddr>().is_err())
+            .map(|t| Ok((t.clone(), guarded(vec![t.clone()])?)))
+            .collect::<reqwest::Result<_>>()?;
+        Ok(CustomClients {
+            any_port: guarded(any_port)?,
+            one_port,
+        })
+    }
+
+    /// The pool that calls `url`.
+    pub fn for_url(&self, url: &reqwest::Url) -> &reqwest::Client {
+        let host = url.host_str().unwrap_or("");
+        let port = url.port_or_known_default().unwrap_or(80);
+        self.one_port
+            .iter()
+            .find(|(t, _)| t.matches(host, port))
+            .map_or(&self.any_port, |(_, client)| client)
     }
 }
 
@@ -260,7 +305,6 @@ impl std::error::Error for Unresolved {}
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
-        // A name trusted on any port: `check` has refused the ports it is not trusted on.
         let trusted = self.trusted.iter().any(|t| t.names(&host));
         Box::pin(async move {
             let looked: std::io::Result<Vec<std::net::SocketAddr>> =
@@ -362,10 +406,7 @@ mod tests {
             e.message
         );
         let trusted = vec!["127.0.0.1:9000".parse().unwrap()];
-        assert_eq!(
-            verdict("http://127.0.0.1:9000/v1", &trusted, "p").ok(),
-            Some(false)
-        );
+        assert!(verdict("http://127.0.0.1:9000/v1", &trusted, "p").is_ok());
         assert!(verdict("http://localhost:9000/v1", &[], "p").is_err());
         assert!(verdict("http://localhost.:9000/v1", &[], "p").is_err());
         assert!(verdict("http://metadata.google.internal/", &[], "p").is_err());
@@ -377,11 +418,8 @@ mod tests {
             e.message
         );
         let trusted = vec!["[::1]:8000".parse().unwrap(), "vm:80".parse().unwrap()];
-        assert_eq!(
-            verdict("http://[::1]:8000/v1", &trusted, "p").ok(),
-            Some(false)
-        );
-        assert_eq!(verdict("http://VM./v1", &trusted, "p").ok(), Some(false));
+        assert!(verdict("http://[::1]:8000/v1", &trusted, "p").is_ok());
+        assert!(verdict("http://VM./v1", &trusted, "p").is_ok());
     }
 
     #[tokio::test]
@@ -391,8 +429,7 @@ mod tests {
         let refused = GuardedResolver::new(Vec::new()).resolve(name()).await;
         let e = refused.err().expect("localhost resolves to loopback");
         assert!(e.is::<PrivateName>(), "{e}");
-        // Trusted on any port: `check` has refused the ports it is not trusted on.
-        let trusted = GuardedResolver::new(vec!["localhost:9000".parse().unwrap()]);
+        let trusted = GuardedResolver::new(vec!["localhost".parse().unwrap()]);
         let addresses: Vec<_> = trusted.resolve(name()).await.unwrap().collect();
         assert!(
             addresses.iter().all(|a| is_private(a.ip())),
@@ -401,19 +438,59 @@ mod tests {
         assert!(!addresses.is_empty());
     }
 
+    /// An HTTP server on a loopback port that answers every connection with 204.
+    fn answering() -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let _ = conn.read(&mut [0; 4096]);
+                let _ = conn.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        port
+    }
+
     #[tokio::test]
-    async fn a_name_is_resolved_before_the_call_only_when_trusted_on_another_port() {
-        // Untrusted public-looking names are left to the resolver: no lookup here.
-        assert_eq!(
-            verdict("http://no-such-host.invalid:8000/v1", &[], "p").ok(),
-            Some(false)
+    async fn a_name_trusted_on_one_port_is_refused_at_connect_on_any_other() {
+        let (trusted_port, other_port) = (answering(), answering());
+        let trusted: Vec<TrustedHost> = vec![format!("localhost:{trusted_port}").parse().unwrap()];
+        let clients = CustomClients::new(&trusted, reqwest::Client::builder).unwrap();
+        let call = |port: u16| {
+            let url = reqwest::Url::parse(&format!("http://localhost:{port}/v1")).unwrap();
+            let client = clients.for_url(&url).clone();
+            async move { client.get(url).send().await }
+        };
+        // On its port the name's loopback address is called.
+        assert_eq!(call(trusted_port).await.unwrap().status(), 204);
+        // On another port the connection itself refuses it, whatever a check before the
+        // call found when it resolved the name.
+        let e = call(other_port).await.unwrap_err();
+        let url = format!("http://localhost:{other_port}/v1");
+        let refusal = refused_at_connect(&e, &url, "p").expect("refused by the resolver");
+        let message = refusal
+            .expect("a private name, not an unresolved one")
+            .message;
+        assert!(
+            message.contains(&format!("--trusted-custom-host localhost:{other_port}")),
+            "{message}"
         );
-        // Trusted on another port: to be resolved before the call, and its failure reported.
+        // A name trusted on every port is called on any.
+        let everywhere =
+            CustomClients::new(&["localhost".parse().unwrap()], reqwest::Client::builder).unwrap();
+        let url = reqwest::Url::parse(&format!("http://localhost:{other_port}/v1")).unwrap();
+        let answer = everywhere.for_url(&url).get(url).send().await.unwrap();
+        assert_eq!(answer.status(), 204);
+    }
+
+    #[tokio::test]
+    async fn a_name_is_left_to_the_resolver_of_its_connection() {
+        // No lookup before the call, trusted on another port or not.
+        assert!(verdict("http://no-such-host.invalid:8000/v1", &[], "p").is_ok());
         let other = vec!["no-such-host.invalid:9000".parse().unwrap()];
-        assert_eq!(
-            verdict("http://no-such-host.invalid:8000/v1", &other, "p").ok(),
-            Some(true)
-        );
+        assert!(verdict("http://no-such-host.invalid:8000/v1", &other, "p").is_ok());
+        // Asked to explain (`catalog check`, or calls through a proxy), it resolves it.
         let e = check_resolving("http://no-such-host.invalid:8000/v1", &other, "p")
             .await
             .unwrap_err();

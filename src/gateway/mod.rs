@@ -83,7 +83,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(300);
 /// the hosts the operator trusts.
 pub struct Gateway {
     client: reqwest::Client,
-    custom: reqwest::Client,
+    custom: hosts::CustomClients,
     trusted: Vec<TrustedHost>,
     /// Calls may go through a proxy: `custom_host` names are resolved before each call.
     proxied: bool,
@@ -101,10 +101,9 @@ impl Gateway {
                 // Every attempt is the gateway's to make, and to charge.
                 .retry(reqwest::retry::never())
         };
-        let guarded = std::sync::Arc::new(hosts::GuardedResolver::new(trusted.clone()));
         Ok(Gateway {
             client: builder().build()?,
-            custom: builder().dns_resolver(guarded).build()?,
+            custom: hosts::CustomClients::new(&trusted, builder)?,
             trusted,
             proxied: hosts::proxied(),
             settlements: admit::Settlements::default(),
@@ -680,7 +679,8 @@ async fn attempt(
         let verdict = target
             .host_verdict
             .get_or_init(|| hosts::verdict(host, trusted, &target.slug));
-        if verdict.clone()? || state.gateway.proxied {
+        verdict.clone()?;
+        if state.gateway.proxied {
             hosts::check_resolving(host, trusted, &target.slug).await?;
         }
     }
@@ -838,7 +838,7 @@ async fn call(
         }
     }
     let client = match target.custom_host {
-        Some(_) => &state.gateway.custom,
+        Some(_) => state.gateway.custom.for_url(&url),
         None => &state.gateway.client,
     };
     let send = client.post(url).headers(headers).body(body).send();

@@ -180,7 +180,7 @@ pub struct Target {
     pub expires: Option<chrono::DateTime<Utc>>,
     /// What the trust rules, which are fixed while the server runs, say of `custom_host`
     /// (see [`super::hosts::verdict`]), once asked: kept with the resolution.
-    pub host_verdict: std::sync::OnceLock<Result<bool, super::error::GatewayError>>,
+    pub host_verdict: std::sync::OnceLock<Result<(), super::error::GatewayError>>,
     /// The upstream URLs called so far, parsed: they are fixed while the resolution is.
     pub urls: std::sync::Mutex<Vec<(String, reqwest::Url)>>,
 }
