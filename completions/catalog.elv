@@ -1856,7 +1856,7 @@ set edit:completion:arg-completer[catalog] = {|@words|
         &'catalog;serve'= {
             cand --listen 'Address to listen on (port 0 picks a free port)'
             cand --db 'Database file (default: the embedded catalog''s database)'
-            cand --database-url 'Run on PostgreSQL instead of a file (it takes precedence over --db): postgres://USER[:PASSWORD]@HOST[:PORT]/DB. Several replicas may share one database; the master key must then be given (CATALOG_MASTER_KEY or --master-key-file), the same on every replica'
+            cand --database-url 'Run on PostgreSQL instead of a file (it takes precedence over --db): postgres://USER[:PASSWORD]@HOST[:PORT]/DB, over TLS with ?sslmode=verify-full&sslrootcert=FILE (as libpq). Several replicas may share one database; the master key must then be given (CATALOG_MASTER_KEY or --master-key-file), the same on every replica'
             cand --redis-url 'Keep the admission counters replicas share (budgets, rate and concurrency limits) in Redis, redis://[:PASSWORD@]HOST[:PORT][/DB]; needs --database-url, and the same on every replica. Without it, replicas on one PostgreSQL still admit exactly, taking turns on the database'
             cand --master-key-file 'A file holding the base64 master key that seals provider secrets (instead of CATALOG_MASTER_KEY)'
             cand --header-timeout 'Time a client has to send a request''s headers before its connection is closed'

@@ -29,6 +29,8 @@ pub const CATALOG_TRUSTED_CUSTOM_HOSTS: &str = "CATALOG_TRUSTED_CUSTOM_HOSTS";
 pub const CATALOG_ALERT_WEBHOOKS: &str = "CATALOG_ALERT_WEBHOOKS";
 pub const CATALOG_ALERT_BACKOFF: &str = "CATALOG_ALERT_BACKOFF";
 pub const PGPASSWORD: &str = "PGPASSWORD";
+pub const PGSSLMODE: &str = "PGSSLMODE";
+pub const PGSSLROOTCERT: &str = "PGSSLROOTCERT";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const CI: &str = "CI";
 pub const COLUMNS: &str = "COLUMNS";
@@ -87,6 +89,14 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (
         PGPASSWORD,
         "`catalog serve` and `catalog db copy` on PostgreSQL: the password when the URL gives none (as libpq reads it)",
+    ),
+    (
+        PGSSLMODE,
+        "`catalog serve` and `catalog db copy` on PostgreSQL: TLS when the URL has no sslmode: disable, prefer (default), require, verify-ca, verify-full (as libpq reads it)",
+    ),
+    (
+        PGSSLROOTCERT,
+        "`catalog serve` and `catalog db copy` on PostgreSQL: the root certificates (PEM file, or `system`) when the URL has no sslrootcert (as libpq reads it)",
     ),
     (
         CATALOG_MASTER_KEY_FILE,

@@ -30,7 +30,8 @@ pub struct ServeArgs {
     pub db: Option<PathBuf>,
 
     /// Run on PostgreSQL instead of a file (it takes precedence over --db):
-    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB. Several replicas may share one database;
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB, over TLS with
+    /// ?sslmode=verify-full&sslrootcert=FILE (as libpq). Several replicas may share one database;
     /// the master key must then be given (CATALOG_MASTER_KEY or --master-key-file), the
     /// same on every replica
     #[arg(

@@ -946,3 +946,81 @@ fn a_postgresql_password_comes_from_pgpassword_and_a_refusal_is_an_authenticatio
     let server = Server::start_on_postgres(home.path(), &secured, &[("PGPASSWORD", "pw-secret-1")]);
     assert!(!server.log().contains("pw-secret-1"));
 }
+
+#[test]
+fn postgres_is_reached_over_tls_as_sslmode_asks() {
+    let Some((pg, root)) = Postgres::start_tls() else {
+        return;
+    };
+    let url = pg.create_database();
+    let root = root.display().to_string();
+    let on = |host: &str, query: &str| url.replacen("127.0.0.1", host, 1) + query;
+    let key = [("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)];
+    let home = tempfile::tempdir().unwrap();
+    let refused = |u: String| refused_serve(home.path(), &["--database-url", &u], &key);
+
+    // The server takes no connection without TLS: the refusal says how to ask for it.
+    let (code, err) = refused(on("127.0.0.1", "?sslmode=disable"));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("no encryption") && err.contains("sslmode=verify-full&sslrootcert="),
+        "{err}"
+    );
+    // A mode that checks the certificate needs root certificates to check it against.
+    let (code, err) = refused(on("localhost", "?sslmode=verify-full"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("add sslrootcert=/path/to/root.crt"), "{err}");
+    let (code, err) = refused(on("localhost", "?sslmode=verify-all"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`verify-all` is not one of"), "{err}");
+    // verify-full checks the host's name: the certificate names localhost, not 127.0.0.1.
+    let full = |host: &str| on(host, &format!("?sslmode=verify-full&sslrootcert={root}"));
+    let (code, err) = refused(full("127.0.0.1"));
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("certificate") && err.contains("check the URL's sslmode and sslrootcert"),
+        "{err}"
+    );
+    // Roots that did not sign it (the public ones) are refused in every checking mode.
+    let (_, err) = refused(on("localhost", "?sslmode=verify-ca&sslrootcert=system"));
+    assert!(err.contains("UnknownIssuer"), "{err}");
+
+    // Each of these reaches it: the full check on the certificate's name, the chain
+    // alone on another name, encryption without a check (require, and the default,
+    // prefer), and the environment's PGSSLMODE and PGSSLROOTCERT.
+    let ca = on(
+        "127.0.0.1",
+        &format!("?sslmode=verify-ca&sslrootcert={root}"),
+    );
+    let served = [
+        (full("localhost"), vec![]),
+        (ca, vec![]),
+        (on("127.0.0.1", "?sslmode=require"), vec![]),
+        (on("127.0.0.1", ""), vec![]),
+        (
+            on("localhost", ""),
+            vec![
+                ("PGSSLMODE", "verify-full"),
+                ("PGSSLROOTCERT", root.as_str()),
+            ],
+        ),
+    ];
+    for (u, env) in served {
+        let server = Server::start_on_postgres(home.path(), &u, &env);
+        let reply = reqwest::blocking::Client::new()
+            .get(format!("{}/admin/workspaces", server.url))
+            .header("x-portkey-api-key", crate::common::ADMIN_KEY)
+            .send()
+            .unwrap();
+        assert_eq!(reply.status(), 200, "{u}");
+        // The catalog's connections, open in its pool, are encrypted.
+        let connections = pg.psql(
+            &pg.url("postgres"),
+            "SELECT count(*) FILTER (WHERE ssl), count(*) FILTER (WHERE NOT ssl)
+             FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE datname = 'test_0'",
+        );
+        let (encrypted, plain) = connections.split_once('|').unwrap();
+        assert!(encrypted != "0" && plain == "0", "{u}: {connections}");
+        server.stop();
+    }
+}

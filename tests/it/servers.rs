@@ -105,8 +105,65 @@ impl Postgres {
         }
     }
 
+    /// A server of its own that takes TCP connections over TLS only, with a certificate
+    /// for `localhost` signed by the root certificate at the path returned (PEM).
+    pub fn start_tls() -> Option<(Postgres, PathBuf)> {
+        if find_on_path("openssl").is_none() {
+            return skip("openssl is not installed (it makes the test certificates)");
+        }
+        let mut root = PathBuf::new();
+        let launched = Postgres::launch_with(|dir, data| {
+            root = dir.join("root.pem");
+            let key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2";
+            let words = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+            let openssl = |args: Vec<String>| {
+                run(as_unprivileged(Command::new("openssl"), dir).args(args));
+            };
+            let mut req = words(&format!("req -x509 {key} -keyout root.key -out root.pem"));
+            req.extend(["-subj", "/CN=catalog test root"].map(str::to_owned));
+            req.extend(words(
+                "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign",
+            ));
+            openssl(req);
+            std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+            openssl(words(&format!(
+                "req {key} -keyout data/server.key -out server.csr -subj /CN=localhost"
+            )));
+            openssl(words(
+                "x509 -req -in server.csr -CA root.pem -CAkey root.key -CAcreateserial -days 2 -extfile san.ext -out data/server.crt",
+            ));
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            let conf = data.join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&conf).unwrap();
+            text.push_str("\nssl = on\n");
+            std::fs::write(&conf, text).unwrap();
+            // TCP without TLS is refused before any other line can let it in.
+            let hba = data.join("pg_hba.conf");
+            let lines = std::fs::read_to_string(&hba).unwrap();
+            std::fs::write(
+                &hba,
+                format!("hostnossl all all 127.0.0.1/32 reject\n{lines}"),
+            )
+            .unwrap();
+        });
+        match launched {
+            Ok(pg) => Some((pg, root)),
+            Err(why) => skip(&why),
+        }
+    }
+
     /// `Err` only when PostgreSQL is not installed; any other failure panics.
     fn launch() -> Result<Postgres, String> {
+        Postgres::launch_with(|_, _| {})
+    }
+
+    /// [`Postgres::launch`], `prepare` given the server's directory and its data directory
+    /// once `initdb` made it.
+    fn launch_with(prepare: impl FnOnce(&Path, &Path)) -> Result<Postgres, String> {
         let bin = postgres_bin_dir().ok_or_else(|| {
             "PostgreSQL is not installed (no `initdb` and `postgres` on PATH \
              or in /usr/lib/postgresql/*/bin)"
@@ -131,6 +188,7 @@ impl Postgres {
             format!("host all {SECURED_ROLE} 127.0.0.1/32 scram-sha-256\n{trusted}"),
         )
         .expect("write pg_hba.conf");
+        prepare(dir.path(), &data);
 
         for attempt in 1.. {
             let port = free_port();

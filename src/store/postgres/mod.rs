@@ -19,6 +19,7 @@
 
 pub mod copy;
 mod schema;
+mod tls;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -29,7 +30,7 @@ use anyhow::Context;
 use bytes::BytesMut;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 use super::sql::{
     Arg, DbError, DbResult, Dialect, Pool, Row, Sql, SqlStore, TxConn, TxKind, Value,
@@ -58,6 +59,8 @@ pub struct PgStore {
     runtime: Option<tokio::runtime::Runtime>,
     /// What connections are made with: the URL, and `PGPASSWORD` where it gives none.
     config: tokio_postgres::Config,
+    /// TLS as the URL's `sslmode` and `sslrootcert` ask (see [`tls`]).
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     /// Idle connections, and how many are open in all.
     pool: Mutex<(Vec<Conn>, usize)>,
     returned: Condvar,
@@ -86,13 +89,18 @@ impl PgStore {
             .enable_all()
             .build()
             .context("cannot start the PostgreSQL driver")?;
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let not_usable = |why: String| {
             crate::exit::fail(
                 crate::exit::ErrorKind::Usage,
-                format!("{} is not a PostgreSQL URL: {}", redact(url), cause(&e)),
-                Some("write postgres://USER[:PASSWORD]@HOST[:PORT]/DB (a password may come from PGPASSWORD instead)"),
+                format!("{} is not a PostgreSQL URL this catalog can use: {why}", redact(url)),
+                Some("write postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=FILE] (a password may come from PGPASSWORD instead)"),
             )
-        })?;
+        };
+        let (driver_url, tls) = tls::split(url).map_err(not_usable)?;
+        let mut config: tokio_postgres::Config =
+            driver_url.parse().map_err(|e| not_usable(cause(&e)))?;
+        config.ssl_mode(tls.ssl_mode());
+        let tls = tls.connector().map_err(not_usable)?;
         if config.get_password().is_none() {
             if let Some(password) = std::env::var_os(crate::env_vars::PGPASSWORD) {
                 config.password(password.as_encoded_bytes());
@@ -101,6 +109,7 @@ impl PgStore {
         let pool = PgStore {
             runtime: Some(runtime),
             config,
+            tls,
             pool: Mutex::new((Vec::new(), 0)),
             returned: Condvar::new(),
             stopped: Mutex::new(HashSet::new()),
@@ -168,13 +177,13 @@ impl PgStore {
     }
 
     fn connect(&self) -> anyhow::Result<Conn> {
-        let config = self.config.clone();
+        let (config, tls) = (self.config.clone(), self.tls.clone());
         let runtime = self
             .runtime
             .as_ref()
             .expect("the driver runs until the store is dropped");
         let connecting = runtime.spawn(async move {
-            let (client, connection) = config.connect(NoTls).await?;
+            let (client, connection) = config.connect(tls).await?;
             tokio::spawn(async move {
                 // Ends when the client is dropped or the server goes away; a client
                 // whose connection ended reports itself closed and is not reused.
@@ -190,16 +199,22 @@ impl PgStore {
                         || *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
                 }) || cause(&e).contains("password missing");
                 if refused {
+                    let why = cause(&e);
+                    let hint = match tls_hint(&why) {
+                        "" => "check the user and password of the URL (a password may come from PGPASSWORD instead)",
+                        tls => tls.trim_start_matches("; "),
+                    };
                     return crate::exit::fail(
                         crate::exit::ErrorKind::Auth,
-                        format!("PostgreSQL refused to let this catalog in: {}", cause(&e)),
-                        Some("check the user and password of the URL (a password may come from PGPASSWORD instead)"),
+                        format!("PostgreSQL refused to let this catalog in: {why}"),
+                        Some(hint),
                     );
                 }
                 // Callers of the gateway may see this: it names no host.
                 anyhow::Error::new(super::Unavailable(format!(
-                    "the catalog's PostgreSQL database cannot be reached: {}",
-                    cause(&e)
+                    "the catalog's PostgreSQL database cannot be reached: {}{}",
+                    cause(&e),
+                    tls_hint(&cause(&e))
                 )))
             })?;
         Ok(Conn {
@@ -661,6 +676,17 @@ impl ToSql for PgArg<'_> {
 }
 
 /// What went wrong, as PostgreSQL or the network said it ("db error" alone says nothing).
+/// What to change when a connection failed over TLS, or for the want of it.
+fn tls_hint(cause: &str) -> &'static str {
+    if cause.contains("no encryption") || cause.contains("SSL off") {
+        "; the server wants TLS: add sslmode=verify-full&sslrootcert=FILE (or sslmode=require) to the URL"
+    } else if cause.contains("certificate") || cause.contains("TLS") {
+        "; check the URL's sslmode and sslrootcert (the file of the root certificates that signed the server's)"
+    } else {
+        ""
+    }
+}
+
 fn cause(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => db.message().to_owned(),

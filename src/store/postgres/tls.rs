@@ -1,0 +1,308 @@
+//! TLS to PostgreSQL, asked for as libpq asks: `sslmode` and `sslrootcert` in the URL's
+//! query (else `PGSSLMODE` and `PGSSLROOTCERT`).
+//!
+//! | `sslmode` | encrypted | the server's certificate |
+//! |---|---|---|
+//! | `disable` | never | — |
+//! | `prefer` (default) | when the server offers it | checked against the root certificates when there are some, else not |
+//! | `require` | always | as `prefer` |
+//! | `verify-ca` | always | signed by a root certificate |
+//! | `verify-full` | always | signed by a root certificate, and naming the URL's host |
+//!
+//! The root certificates are `sslrootcert` (a PEM file, or `system` for the public roots),
+//! else `~/.postgresql/root.crt` when it exists. The driver knows neither the verifying
+//! modes nor root files: both are taken out of the URL before it reads it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::env_vars::{PGSSLMODE, PGSSLROOTCERT};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl Mode {
+    fn parse(text: &str) -> Result<Mode, String> {
+        Ok(match text {
+            "disable" => Mode::Disable,
+            "prefer" => Mode::Prefer,
+            "require" => Mode::Require,
+            "verify-ca" => Mode::VerifyCa,
+            "verify-full" => Mode::VerifyFull,
+            // libpq's `allow` tries without TLS first: the nearest is to prefer TLS.
+            "allow" => Mode::Prefer,
+            _ => {
+                return Err(format!(
+                    "sslmode `{text}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                ))
+            }
+        })
+    }
+}
+
+/// What a catalog's connections ask of TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    mode: Mode,
+    root: Option<String>,
+}
+
+/// `url` without `sslmode` and `sslrootcert`, and what they (or the environment) ask.
+pub fn split(url: &str) -> Result<(String, Tls), String> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, q),
+        None => (url, ""),
+    };
+    let (mut mode, mut root) = (None, None);
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decoded(value)?;
+        match key {
+            "sslmode" => mode = Some(value),
+            "sslrootcert" => root = Some(value),
+            "sslcert" | "sslkey" | "sslpassword" => {
+                return Err(format!(
+                    "`{key}`: client certificates are not supported; the catalog signs in with the URL's user and password"
+                ))
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let mode = mode.or_else(|| std::env::var(PGSSLMODE).ok().filter(|m| !m.is_empty()));
+    let root = root.or_else(|| std::env::var(PGSSLROOTCERT).ok().filter(|r| !r.is_empty()));
+    let mode = mode.as_deref().map_or(Ok(Mode::Prefer), Mode::parse)?;
+    let url = match kept.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", kept.join("&")),
+    };
+    Ok((url, Tls { mode, root }))
+}
+
+fn percent_decoded(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("`{text}` has a `%` not followed by two hex digits"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("`{text}` is not UTF-8 once decoded"))
+}
+
+impl Tls {
+    /// The driver's mode: whether TLS is asked for, and whether it may be done without.
+    pub fn ssl_mode(&self) -> SslMode {
+        match self.mode {
+            Mode::Disable => SslMode::Disable,
+            Mode::Prefer => SslMode::Prefer,
+            Mode::Require | Mode::VerifyCa | Mode::VerifyFull => SslMode::Require,
+        }
+    }
+
+    /// The connector for every connection: the root certificates are read once, here.
+    pub fn connector(&self) -> Result<MakeRustlsConnect, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = self.roots()?;
+        let verifier: Arc<dyn ServerCertVerifier> = match (self.mode, roots) {
+            (Mode::VerifyCa | Mode::VerifyFull, None) => {
+                return Err(format!(
+                    "sslmode={} checks the server's certificate against root certificates, and there are none: add sslrootcert=/path/to/root.crt to the URL (sslrootcert=system for the public roots), or put them in ~/.postgresql/root.crt",
+                    if self.mode == Mode::VerifyCa { "verify-ca" } else { "verify-full" }
+                ))
+            }
+            (_, None) => Arc::new(Partial {
+                provider: provider.clone(),
+                chain: None,
+            }),
+            (mode, Some(roots)) => {
+                let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| format!("the root certificates cannot be used: {e}"))?;
+                match mode {
+                    Mode::VerifyFull => webpki,
+                    _ => Arc::new(Partial {
+                        provider: provider.clone(),
+                        chain: Some(webpki),
+                    }),
+                }
+            }
+        };
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS cannot be set up: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Ok(MakeRustlsConnect::new(config))
+    }
+
+    /// The root certificates asked for, or found where libpq looks by default.
+    fn roots(&self) -> Result<Option<RootCertStore>, String> {
+        if self.mode == Mode::Disable {
+            return Ok(None);
+        }
+        if self.root.as_deref() == Some("system") {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            return Ok(Some(roots));
+        }
+        let path = match &self.root {
+            Some(p) => PathBuf::from(p),
+            None => match default_root() {
+                Some(p) if p.exists() => p,
+                _ => return Ok(None),
+            },
+        };
+        read_roots(&path).map(Some)
+    }
+}
+
+fn default_root() -> Option<PathBuf> {
+    Some(PathBuf::from(std::env::var_os("HOME")?).join(".postgresql/root.crt"))
+}
+
+fn read_roots(path: &Path) -> Result<RootCertStore, String> {
+    let shown = path.display();
+    let certificates = CertificateDer::pem_file_iter(path)
+        .and_then(|all| all.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("sslrootcert {shown} cannot be read as PEM certificates: {e}"))?;
+    if certificates.is_empty() {
+        return Err(format!("sslrootcert {shown} holds no PEM certificate"));
+    }
+    let mut roots = RootCertStore::empty();
+    for c in certificates {
+        roots.add(c).map_err(|e| {
+            format!("sslrootcert {shown} holds a certificate that cannot be a root: {e}")
+        })?;
+    }
+    Ok(roots)
+}
+
+/// A check short of `verify-full`: `require` and `prefer` without root certificates
+/// (`chain` none: encrypted, the certificate unchecked, libpq's meaning), `verify-ca`
+/// (the certificate signed by a root, whichever host it names). The handshake's
+/// signatures are checked either way.
+#[derive(Debug)]
+struct Partial {
+    provider: Arc<CryptoProvider>,
+    chain: Option<Arc<WebPkiServerVerifier>>,
+}
+
+impl ServerCertVerifier for Partial {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        // The chain is checked before the name: a name error means the chain is sound.
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tls_parameters_are_taken_out_of_the_url() {
+        let (url, tls) = split(
+            "postgres://u@h/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca.pem",
+        )
+        .unwrap();
+        assert_eq!(url, "postgres://u@h/db?application_name=x");
+        assert_eq!(
+            tls,
+            Tls {
+                mode: Mode::VerifyFull,
+                root: Some("/tmp/ca.pem".to_owned())
+            }
+        );
+        assert_eq!(tls.ssl_mode(), SslMode::Require);
+        let (url, tls) = split("postgres://u@h/db?sslmode=disable").unwrap();
+        assert_eq!(
+            (url.as_str(), tls.ssl_mode()),
+            ("postgres://u@h/db", SslMode::Disable)
+        );
+        let e = split("postgres://u@h/db?sslmode=verify").unwrap_err();
+        assert!(e.contains("verify-full"), "{e}");
+        let e = split("postgres://u@h/db?sslcert=/c.pem").unwrap_err();
+        assert!(e.contains("`sslcert`: client certificates"), "{e}");
+    }
+
+    #[test]
+    fn verifying_modes_need_root_certificates() {
+        let tls = Tls {
+            mode: Mode::VerifyCa,
+            root: Some("/no/such/root.crt".to_owned()),
+        };
+        let e = tls.connector().err().expect("no such file");
+        assert!(e.contains("sslrootcert /no/such/root.crt"), "{e}");
+        let tls = Tls {
+            mode: Mode::Require,
+            root: Some("system".to_owned()),
+        };
+        assert!(tls.connector().is_ok());
+    }
+}
