@@ -6080,7 +6080,7 @@ _catalog() {
             return 0
             ;;
         catalog__subcmd__serve)
-            opts="-o -y -q -v -h -V --listen --db --database-url --redis-url --master-key-file --header-timeout --idle-timeout --shutdown-timeout --workers --trusted-custom-host --alert-webhook --alert-backoff --audit-retention --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
+            opts="-o -y -q -v -h -V --listen --db --database-url --redis-url --redis-ca-file --master-key-file --header-timeout --idle-timeout --shutdown-timeout --workers --trusted-custom-host --alert-webhook --alert-backoff --audit-retention --profile --base-url --workspace --output --yes --no-input --quiet --verbose --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6099,6 +6099,10 @@ _catalog() {
                     return 0
                     ;;
                 --redis-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --redis-ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

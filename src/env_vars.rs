@@ -19,6 +19,7 @@ pub const CATALOG_LISTEN: &str = "CATALOG_LISTEN";
 pub const CATALOG_DB: &str = "CATALOG_DB";
 pub const CATALOG_DATABASE_URL: &str = "CATALOG_DATABASE_URL";
 pub const CATALOG_REDIS_URL: &str = "CATALOG_REDIS_URL";
+pub const CATALOG_REDIS_CA_FILE: &str = "CATALOG_REDIS_CA_FILE";
 pub const CATALOG_MASTER_KEY_FILE: &str = "CATALOG_MASTER_KEY_FILE";
 pub const CATALOG_AUDIT_RETENTION: &str = "CATALOG_AUDIT_RETENTION";
 pub const CATALOG_HEADER_TIMEOUT: &str = "CATALOG_HEADER_TIMEOUT";
@@ -84,7 +85,11 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     ),
     (
         CATALOG_REDIS_URL,
-        "`catalog serve` on PostgreSQL: Redis for the admission counters replicas share, redis://HOST:PORT (as --redis-url)",
+        "`catalog serve` on PostgreSQL: Redis for the admission counters replicas share, redis://HOST:PORT or rediss:// over TLS (as --redis-url)",
+    ),
+    (
+        CATALOG_REDIS_CA_FILE,
+        "`catalog serve`: the root certificates (PEM) that signed the certificate of a rediss:// Redis, when no public root did (as --redis-ca-file)",
     ),
     (
         PGPASSWORD,

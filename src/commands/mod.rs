@@ -141,6 +141,7 @@ impl Ctx {
                 let state = AppState::open(&ServerConfig {
                     database: crate::server::Database::Sqlite(db_path.clone()),
                     redis_url: None,
+                    redis_ca_file: None,
                     master_key_from: None,
                     master_key: self.settings.master_key.clone(),
                     master_key_previous: self.settings.master_key_previous.clone(),

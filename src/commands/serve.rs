@@ -44,9 +44,9 @@ pub struct ServeArgs {
     pub database_url: Option<String>,
 
     /// Keep the admission counters replicas share (budgets, rate and concurrency
-    /// limits) in Redis, redis://[:PASSWORD@]HOST[:PORT][/DB]; needs --database-url, and
-    /// the same on every replica. Without it, replicas on one PostgreSQL still admit
-    /// exactly, taking turns on the database
+    /// limits) in Redis, redis://[:PASSWORD@]HOST[:PORT][/DB] (rediss:// over TLS); needs
+    /// --database-url, and the same on every replica. Without it, replicas on one
+    /// PostgreSQL still admit exactly, taking turns on the database
     #[arg(
         long,
         env = env::CATALOG_REDIS_URL,
@@ -55,6 +55,11 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub redis_url: Option<String>,
+
+    /// The root certificates (a PEM file) that signed the certificate of a rediss://
+    /// Redis, when no public root did
+    #[arg(long, env = env::CATALOG_REDIS_CA_FILE, value_name = "FILE", requires = "redis_url")]
+    pub redis_ca_file: Option<PathBuf>,
 
     /// A file holding the base64 master key that seals provider secrets (instead of
     /// CATALOG_MASTER_KEY)
@@ -128,13 +133,8 @@ pub(crate) const DATABASE_URL: UrlParser = UrlParser(|text| {
 
 /// `redis://` URLs (`--redis-url`).
 const REDIS_URL: UrlParser = UrlParser(|text| {
-    if text.starts_with("rediss://") {
-        Some("TLS to Redis (rediss://) is not supported; reach Redis over a private network or a TLS tunnel, as redis://HOST[:PORT]")
-    } else if !text.starts_with("redis://") {
-        Some("not a Redis URL; write redis://HOST[:PORT]")
-    } else {
-        None
-    }
+    (!(text.starts_with("redis://") || text.starts_with("rediss://")))
+        .then_some("not a Redis URL; write redis://HOST[:PORT] (rediss:// over TLS)")
 });
 
 impl clap::builder::TypedValueParser for UrlParser {
@@ -303,6 +303,7 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::open(&ServerConfig {
         database,
         redis_url: args.redis_url,
+        redis_ca_file: args.redis_ca_file,
         master_key,
         master_key_from,
         master_key_previous: ctx.settings.master_key_previous.clone(),

@@ -71,6 +71,8 @@ pub struct ServerConfig {
     pub database: Database,
     /// Redis for the admission counters replicas share (with PostgreSQL).
     pub redis_url: Option<String>,
+    /// The root certificates of a `rediss://` Redis no public root signed (PEM).
+    pub redis_ca_file: Option<std::path::PathBuf>,
     pub master_key: Option<String>,
     /// Where `master_key` came from, for messages (default: `CATALOG_MASTER_KEY`).
     pub master_key_from: Option<String>,
@@ -98,7 +100,11 @@ impl AppState {
                 let store = PgStore::open(url)?;
                 match &config.redis_url {
                     Some(redis) => {
-                        let counters = RedisCounters::connect(redis, &store.redis_namespace()?)?;
+                        let counters = RedisCounters::connect(
+                            redis,
+                            config.redis_ca_file.as_deref(),
+                            &store.redis_namespace()?,
+                        )?;
                         Arc::new(store.with_shared_counters(counters)?)
                     }
                     None => {

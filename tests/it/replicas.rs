@@ -760,10 +760,10 @@ fn redis_urls_are_checked_and_their_passwords_never_shown() {
         "--database-url",
         &url,
         "--redis-url",
-        "rediss://:hunter2@x:6380",
+        "rediss://:hunter2@x.invalid:6380",
     ]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("not supported"), "{err}");
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("rediss://:***@x.invalid:6380"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
     let (code, err) = run(&["--database-url", "mysql://u:hunter2@h/x"]);
     assert_eq!(code, Some(2), "{err}");
@@ -1023,4 +1023,59 @@ fn postgres_is_reached_over_tls_as_sslmode_asks() {
         assert!(encrypted != "0" && plain == "0", "{u}: {connections}");
         server.stop();
     }
+}
+
+#[test]
+fn redis_is_reached_over_tls_with_the_roots_given() {
+    let Some(pg) = servers::postgres() else {
+        return;
+    };
+    let Some((redis, root)) = Redis::start_tls() else {
+        return;
+    };
+    let url = pg.create_database();
+    let home = tempfile::tempdir().unwrap();
+    let key = [("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)];
+    let root = root.display().to_string();
+    let refused = |args: &[&str]| {
+        let all = [&["--database-url", url.as_str()][..], args].concat();
+        refused_serve(home.path(), &all, &key)
+    };
+    // A certificate no public root signed: the refusal names the flag that fixes it.
+    let (code, err) = refused(&["--redis-url", &redis.tls_url("localhost")]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("with --redis-ca-file FILE"), "{err}");
+    // The certificate names localhost, not 127.0.0.1.
+    let tls_ip = redis.tls_url("127.0.0.1");
+    let (code, err) = refused(&["--redis-url", &tls_ip, "--redis-ca-file", &root]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("certificate"), "{err}");
+    // Roots are for TLS, and must be readable.
+    let (code, err) = refused(&["--redis-url", &redis.url(), "--redis-ca-file", &root]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is not rediss://"), "{err}");
+    let tls = redis.tls_url("localhost");
+    let (code, err) = refused(&["--redis-url", &tls, "--redis-ca-file", "/no/such/root.pem"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--redis-ca-file /no/such/root.pem cannot be read"),
+        "{err}"
+    );
+
+    let server = Server::start_on_postgres(
+        home.path(),
+        &url,
+        &[
+            ("CATALOG_REDIS_URL", &tls),
+            ("CATALOG_REDIS_CA_FILE", &root),
+        ],
+    );
+    // The catalog seeded its counters in Redis, through the TLS port.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", redis.port())).unwrap();
+    std::io::Write::write_all(&mut plain, b"DBSIZE\r\n").unwrap();
+    let mut reply = [0u8; 16];
+    let n = std::io::Read::read(&mut plain, &mut reply).unwrap();
+    let keys = String::from_utf8_lossy(&reply[..n]);
+    assert!(keys.starts_with(':') && keys.trim() != ":0", "{keys}");
+    server.stop();
 }

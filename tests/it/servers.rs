@@ -109,34 +109,11 @@ impl Postgres {
     /// for `localhost` signed by the root certificate at the path returned (PEM).
     pub fn start_tls() -> Option<(Postgres, PathBuf)> {
         if find_on_path("openssl").is_none() {
-            return skip("openssl is not installed (it makes the test certificates)");
+            return skip(NO_OPENSSL);
         }
         let mut root = PathBuf::new();
         let launched = Postgres::launch_with(|dir, data| {
-            root = dir.join("root.pem");
-            let key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2";
-            let words = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
-            let openssl = |args: Vec<String>| {
-                run(as_unprivileged(Command::new("openssl"), dir).args(args));
-            };
-            let mut req = words(&format!("req -x509 {key} -keyout root.key -out root.pem"));
-            req.extend(["-subj", "/CN=catalog test root"].map(str::to_owned));
-            req.extend(words(
-                "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign",
-            ));
-            openssl(req);
-            std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
-            openssl(words(&format!(
-                "req {key} -keyout data/server.key -out server.csr -subj /CN=localhost"
-            )));
-            openssl(words(
-                "x509 -req -in server.csr -CA root.pem -CAkey root.key -CAcreateserial -days 2 -extfile san.ext -out data/server.crt",
-            ));
-            std::fs::set_permissions(
-                data.join("server.key"),
-                std::fs::Permissions::from_mode(0o600),
-            )
-            .unwrap();
+            root = certificates(dir, "data/server.key", "data/server.crt");
             let conf = data.join("postgresql.conf");
             let mut text = std::fs::read_to_string(&conf).unwrap();
             text.push_str("\nssl = on\n");
@@ -357,24 +334,46 @@ impl Drop for Postgres {
 pub struct Redis {
     bin: PathBuf,
     port: u16,
+    /// A second port that takes TLS connections only ([`Redis::start_tls`]).
+    tls_port: Option<u16>,
     dir: TempDir,
     child: Option<Child>,
 }
 
 impl Redis {
     pub fn start() -> Option<Redis> {
+        Redis::start_with(false)
+    }
+
+    /// A server that also takes TLS connections, on [`Redis::tls_url`], with a certificate
+    /// for `localhost` signed by the root certificate at the path returned (PEM).
+    pub fn start_tls() -> Option<(Redis, PathBuf)> {
+        if find_on_path("openssl").is_none() {
+            return skip(NO_OPENSSL);
+        }
+        let redis = Redis::start_with(true)?;
+        let root = redis.dir.path().join("root.pem");
+        Some((redis, root))
+    }
+
+    fn start_with(tls: bool) -> Option<Redis> {
         let Some(bin) = find_on_path("redis-server") else {
             return skip("Redis is not installed (no `redis-server` on PATH)");
         };
         let dir = server_dir("catalog-redis-");
+        if tls {
+            certificates(dir.path(), "server.key", "server.crt");
+        }
         let mut redis = Redis {
             bin,
             port: 0,
+            tls_port: None,
             dir,
             child: None,
         };
         for attempt in 1.. {
             redis.port = free_port();
+            redis.tls_port = tls.then(free_port);
             match redis.launch() {
                 Ok(()) => return Some(redis),
                 Err(log) if attempt < 5 && log.contains("Address already in use") => continue,
@@ -390,6 +389,14 @@ impl Redis {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The URL of the TLS port, on `host`.
+    pub fn tls_url(&self, host: &str) -> String {
+        format!(
+            "rediss://{host}:{}",
+            self.tls_port.expect("a server with TLS")
+        )
     }
 
     /// Kills the server (SIGKILL, as a crash would): everything it held is lost.
@@ -442,6 +449,21 @@ impl Redis {
         let mut cmd = Command::new(&self.bin);
         cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(self.tls_port.iter().flat_map(|p| {
+                let (p, dir) = (p.to_string(), self.dir.path().display().to_string());
+                [
+                    "--tls-port".to_owned(),
+                    p,
+                    "--tls-cert-file".to_owned(),
+                    format!("{dir}/server.crt"),
+                    "--tls-key-file".to_owned(),
+                    format!("{dir}/server.key"),
+                    "--tls-ca-cert-file".to_owned(),
+                    format!("{dir}/root.pem"),
+                    "--tls-auth-clients".to_owned(),
+                    "no".to_owned(),
+                ]
+            }))
             .arg("--dir")
             .arg(self.dir.path())
             .current_dir(self.dir.path())
@@ -475,6 +497,36 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+const NO_OPENSSL: &str = "openssl is not installed (it makes the test certificates)";
+
+/// Makes, in `dir`, a root certificate (`root.pem`, whose path is returned) and a
+/// certificate for `localhost` it signed, at `key` and `crt` (relative to `dir`, the key
+/// readable by its owner only). Runs `openssl` as the server will run.
+fn certificates(dir: &Path, key: &str, crt: &str) -> PathBuf {
+    let new_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    let words = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    let openssl = |args: Vec<String>| {
+        run(as_unprivileged(Command::new("openssl"), dir).args(args));
+    };
+    let mut root = words(&format!(
+        "req -x509 {new_key} -days 2 -keyout root.key -out root.pem"
+    ));
+    root.extend(["-subj", "/CN=catalog test root"].map(str::to_owned));
+    root.extend(words(
+        "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign",
+    ));
+    openssl(root);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(words(&format!(
+        "req {new_key} -keyout {key} -out server.csr -subj /CN=localhost"
+    )));
+    openssl(words(&format!(
+        "x509 -req -in server.csr -CA root.pem -CAkey root.key -CAcreateserial -days 2 -extfile san.ext -out {crt}"
+    )));
+    std::fs::set_permissions(dir.join(key), std::fs::Permissions::from_mode(0o600)).unwrap();
+    dir.join("root.pem")
 }
 
 /// Whether a Redis answers PING on `port`.

@@ -35,7 +35,8 @@ fn backends() -> Vec<(Arc<dyn Store>, tempfile::TempDir)> {
         if let Some(redis) = crate::servers::shared_redis() {
             let store = PgStore::open(&pg.create_database()).unwrap();
             let counters =
-                RedisCounters::connect(&redis.url(), &store.redis_namespace().unwrap()).unwrap();
+                RedisCounters::connect(&redis.url(), None, &store.redis_namespace().unwrap())
+                    .unwrap();
             let store = store.with_shared_counters(counters).unwrap();
             out.push((Arc::new(store), tempfile::tempdir().unwrap()));
         }

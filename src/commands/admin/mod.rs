@@ -64,6 +64,7 @@ fn local_catalog(
     let state = AppState::open(&ServerConfig {
         database: crate::server::Database::Sqlite(db_path.clone()),
         redis_url: None,
+        redis_ca_file: None,
         master_key_from: None,
         master_key: ctx.settings.master_key.clone(),
         master_key_previous: ctx.settings.master_key_previous.clone(),

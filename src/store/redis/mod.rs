@@ -14,6 +14,7 @@
 //! [`crate::store::sql::SqlStore`] for how the two are kept in step.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -123,15 +124,45 @@ pub struct RedisCounters {
 }
 
 impl RedisCounters {
-    /// Connects to the Redis at `url` for the counters of the catalog whose keys are
-    /// under `namespace` (see [`crate::store::sql::SqlStore::redis_namespace`]).
-    pub fn connect(url: &str, namespace: &str) -> anyhow::Result<RedisCounters> {
+    /// Connects to the Redis at `url` (over TLS for `rediss://`, its certificate signed
+    /// by a public root or by one of `roots`, a PEM file) for the counters of the catalog
+    /// whose keys are under `namespace` (see
+    /// [`crate::store::sql::SqlStore::redis_namespace`]).
+    pub fn connect(
+        url: &str,
+        roots: Option<&Path>,
+        namespace: &str,
+    ) -> anyhow::Result<RedisCounters> {
         let shown = super::postgres::redact(url);
-        let client = redis::Client::open(url).map_err(|e| {
-            crate::exit::fail(
-                crate::exit::ErrorKind::Usage,
-                format!("--redis-url {shown} is not a Redis URL: {e}"),
-                Some("write redis://[:PASSWORD@]HOST[:PORT][/DB]"),
+        let usage = |what: String, hint: &str| {
+            crate::exit::fail(crate::exit::ErrorKind::Usage, what, Some(hint))
+        };
+        let opened = match roots {
+            None => redis::Client::open(url),
+            Some(_) if !url.starts_with("rediss://") => {
+                return Err(usage(
+                    format!("--redis-ca-file checks the certificate of a Redis reached over TLS, and --redis-url {shown} is not rediss://"),
+                    "write rediss://HOST[:PORT] for TLS, or drop --redis-ca-file",
+                ));
+            }
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    usage(
+                        format!("--redis-ca-file {} cannot be read: {e}", path.display()),
+                        "give the PEM file of the root certificates that signed the Redis server's",
+                    )
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url, certificates)
+            }
+        };
+        let client = opened.map_err(|e| {
+            usage(
+                format!("--redis-url {shown} is not a Redis URL this catalog can use: {e}"),
+                "write redis://[:PASSWORD@]HOST[:PORT][/DB] (rediss:// over TLS)",
             )
         })?;
         let counters = RedisCounters {
@@ -149,7 +180,14 @@ impl RedisCounters {
         };
         counters
             .with(|c| redis::cmd("PING").query::<String>(c))
-            .map_err(anyhow::Error::from)
+            .map_err(|e| {
+                let why = e.to_string();
+                let e = anyhow::Error::from(e);
+                match why.contains("certificate") {
+                    true => e.context("the Redis server's certificate is not signed by a root this catalog trusts: give the PEM file of its root certificates with --redis-ca-file FILE, or check the URL's host against the certificate"),
+                    false => e,
+                }
+            })
             .with_context(|| format!("--redis-url {}", counters.shown))?;
         Ok(counters)
     }
