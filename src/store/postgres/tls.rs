@@ -72,10 +72,9 @@ pub fn split(url: &str) -> Result<(String, Tls), String> {
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_decoded(value)?;
         match key {
-            "sslmode" => mode = Some(value),
-            "sslrootcert" => root = Some(value),
+            "sslmode" => mode = Some(decoded(key, value)?),
+            "sslrootcert" => root = Some(decoded(key, value)?),
             "sslcert" | "sslkey" | "sslpassword" => {
                 return Err(format!(
                     "`{key}`: client certificates are not supported; the catalog signs in with the URL's user and password"
@@ -94,24 +93,12 @@ pub fn split(url: &str) -> Result<(String, Tls), String> {
     Ok((url, Tls { mode, root }))
 }
 
-fn percent_decoded(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("`{text}` has a `%` not followed by two hex digits"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("`{text}` is not UTF-8 once decoded"))
+/// A value of the query, as written before its percent-encoding.
+fn decoded(key: &str, value: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .map(|v| v.into_owned())
+        .map_err(|_| format!("`{key}` is not UTF-8 once its %-escapes are decoded"))
 }
 
 impl Tls {
@@ -287,6 +274,9 @@ mod tests {
         );
         let e = split("postgres://u@h/db?sslmode=verify").unwrap_err();
         assert!(e.contains("verify-full"), "{e}");
+        // Other parameters pass as written: nothing of them is read here, or shown.
+        let (url, _) = split("postgres://u@h/db?password=a%zz&sslmode=require").unwrap();
+        assert_eq!(url, "postgres://u@h/db?password=a%zz");
         let e = split("postgres://u@h/db?sslcert=/c.pem").unwrap_err();
         assert!(e.contains("`sslcert`: client certificates"), "{e}");
     }
