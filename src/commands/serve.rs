@@ -58,7 +58,7 @@ pub struct ServeArgs {
 
     /// The root certificates (a PEM file) that signed the certificate of a rediss://
     /// Redis, when no public root did
-    #[arg(long, env = env::CATALOG_REDIS_CA_FILE, value_name = "FILE", requires = "redis_url")]
+    #[arg(long, env = env::CATALOG_REDIS_CA_FILE, value_name = "FILE")]
     pub redis_ca_file: Option<PathBuf>,
 
     /// A file holding the base64 master key that seals provider secrets (instead of
@@ -269,6 +269,13 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     listener.set_nonblocking(true)?;
     let (master_key, master_key_from) = master_key(ctx, args.master_key_file.as_deref())?.unzip();
+    if args.redis_ca_file.is_some() && args.redis_url.is_none() {
+        return Err(crate::exit::fail(
+            crate::exit::ErrorKind::Usage,
+            "--redis-ca-file (or CATALOG_REDIS_CA_FILE) checks the certificate of the Redis of --redis-url, and no --redis-url is given",
+            Some("add --redis-url rediss://HOST:PORT, or drop --redis-ca-file (unset CATALOG_REDIS_CA_FILE)"),
+        ));
+    }
     let database = match args.database_url {
         Some(url) => {
             if master_key.is_none() {

@@ -982,8 +982,34 @@ fn postgres_is_reached_over_tls_as_sslmode_asks() {
         "{err}"
     );
     // Roots that did not sign it (the public ones) are refused in every checking mode.
-    let (_, err) = refused(on("localhost", "?sslmode=verify-ca&sslrootcert=system"));
+    let (_, err) = refused(on("localhost", "?sslrootcert=system"));
     assert!(err.contains("UnknownIssuer"), "{err}");
+    // ...which sign certificates for anyone's hosts: with them, only the full check.
+    let (code, err) = refused(on("localhost", "?sslmode=verify-ca&sslrootcert=system"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("sslmode=verify-full only"), "{err}");
+    // The query is where the driver reads it, after a password holding a `?`; and the
+    // password is never shown.
+    let secret = url.replacen("catalog@", "catalog:pa?ssSECRET@", 1);
+    let (code, err) = refused(format!("{secret}?sslmode=disable"));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("no encryption") && !err.contains("SECRET"),
+        "{err}"
+    );
+    // A server that never answers is said, within the URL's connect_timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(4).collect();
+        thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let (code, err) = refused(format!(
+        "postgres://catalog@127.0.0.1:{silent_port}/x?sslmode=require&connect_timeout=1"
+    ));
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("did not answer within 1 s"), "{err}");
 
     // Each of these reaches it: the full check on the certificate's name, the chain
     // alone on another name, encryption without a check (require, and the default,
@@ -992,7 +1018,19 @@ fn postgres_is_reached_over_tls_as_sslmode_asks() {
         "127.0.0.1",
         &format!("?sslmode=verify-ca&sslrootcert={root}"),
     );
+    // Over the Unix socket (in the root's directory) there is no TLS, whatever the mode.
+    let dir = std::path::Path::new(&root)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let socket = format!(
+        "postgres://catalog@{}:{}/test_0?sslmode=verify-full",
+        dir.replace('/', "%2F"),
+        pg.port()
+    );
     let served = [
+        (socket, vec![]),
         (full("localhost"), vec![]),
         (ca, vec![]),
         (on("127.0.0.1", "?sslmode=require"), vec![]),
@@ -1013,14 +1051,19 @@ fn postgres_is_reached_over_tls_as_sslmode_asks() {
             .send()
             .unwrap();
         assert_eq!(reply.status(), 200, "{u}");
-        // The catalog's connections, open in its pool, are encrypted.
+        // The catalog's connections, open in its pool, are encrypted (over TCP).
         let connections = pg.psql(
             &pg.url("postgres"),
             "SELECT count(*) FILTER (WHERE ssl), count(*) FILTER (WHERE NOT ssl)
              FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE datname = 'test_0'",
         );
         let (encrypted, plain) = connections.split_once('|').unwrap();
-        assert!(encrypted != "0" && plain == "0", "{u}: {connections}");
+        let (encrypted, plain) = (encrypted != "0", plain != "0");
+        let over_socket = u.contains("%2F");
+        assert!(
+            encrypted != over_socket && plain == over_socket,
+            "{u}: {connections}"
+        );
         server.stop();
     }
 }
@@ -1055,6 +1098,26 @@ fn redis_is_reached_over_tls_with_the_roots_given() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("is not rediss://"), "{err}");
     let tls = redis.tls_url("localhost");
+    let garbage = home.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let (code, err) = refused(&[
+        "--redis-url",
+        &tls,
+        "--redis-ca-file",
+        &garbage.display().to_string(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("holds no PEM certificate"), "{err}");
+    let (code, err) = refused_serve(
+        home.path(),
+        &["--database-url", &url],
+        &[key[0], ("CATALOG_REDIS_CA_FILE", root.as_str())],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("CATALOG_REDIS_CA_FILE") && err.contains("no --redis-url"),
+        "{err}"
+    );
     let (code, err) = refused(&["--redis-url", &tls, "--redis-ca-file", "/no/such/root.pem"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(

@@ -41,6 +41,9 @@ use super::{owner, StoreError, StoreResult};
 const CONNECTIONS: usize = 16;
 /// How long a transaction waits for a connection before it fails.
 const CONNECTION_WAIT: Duration = Duration::from_secs(30);
+/// How long a new connection may take, TLS and sign-in included, unless the URL's
+/// `connect_timeout` says otherwise.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The advisory lock every write transaction takes.
 const WRITE_LOCK: i64 = 0x6361_7461_6c6f_6701;
 /// The advisory lock schema migrations take.
@@ -89,18 +92,32 @@ impl PgStore {
             .enable_all()
             .build()
             .context("cannot start the PostgreSQL driver")?;
-        let not_usable = |why: String| {
+        let refused = |what: &str, why: String| {
             crate::exit::fail(
                 crate::exit::ErrorKind::Usage,
-                format!("{} is not a PostgreSQL URL this catalog can use: {why}", redact(url)),
+                format!("{} {what}: {why}", redact(url)),
                 Some("write postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=FILE] (a password may come from PGPASSWORD instead)"),
             )
         };
+        let not_usable = |why| refused("is not a PostgreSQL URL this catalog can use", why);
         let (driver_url, tls) = tls::split(url).map_err(not_usable)?;
         let mut config: tokio_postgres::Config =
             driver_url.parse().map_err(|e| not_usable(cause(&e)))?;
+        // Over a Unix socket there is no TLS to ask for (libpq never does either).
+        let sockets_only = !config.get_hosts().is_empty()
+            && config
+                .get_hosts()
+                .iter()
+                .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)));
+        let tls = if sockets_only {
+            tls::Tls::disabled()
+        } else {
+            tls
+        };
         config.ssl_mode(tls.ssl_mode());
-        let tls = tls.connector().map_err(not_usable)?;
+        let tls = tls
+            .connector()
+            .map_err(|why| refused("asks for TLS this catalog cannot set up", why))?;
         if config.get_password().is_none() {
             if let Some(password) = std::env::var_os(crate::env_vars::PGPASSWORD) {
                 config.password(password.as_encoded_bytes());
@@ -182,14 +199,23 @@ impl PgStore {
             .runtime
             .as_ref()
             .expect("the driver runs until the store is dropped");
+        // The whole of it, TLS and sign-in included (the URL's `connect_timeout` bounds
+        // the TCP connection alone), so that a server that never answers is said.
+        let wait = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(CONNECT_TIMEOUT);
         let connecting = runtime.spawn(async move {
-            let (client, connection) = config.connect(tls).await?;
+            let Ok(connected) = tokio::time::timeout(wait, config.connect(tls)).await else {
+                return Ok(Err(wait));
+            };
+            let (client, connection) = connected?;
             tokio::spawn(async move {
                 // Ends when the client is dropped or the server goes away; a client
                 // whose connection ended reports itself closed and is not reused.
                 let _ = connection.await;
             });
-            Ok::<_, tokio_postgres::Error>(client)
+            Ok::<_, tokio_postgres::Error>(Ok(client))
         });
         let client = futures_executor::block_on(connecting)
             .context("the PostgreSQL driver stopped")?
@@ -215,6 +241,12 @@ impl PgStore {
                     "the catalog's PostgreSQL database cannot be reached: {}{}",
                     cause(&e),
                     tls_hint(&cause(&e))
+                )))
+            })?
+            .map_err(|wait: Duration| {
+                anyhow::Error::new(super::Unavailable(format!(
+                    "the catalog's PostgreSQL database did not answer within {} s (connection, TLS and sign-in)",
+                    wait.as_secs_f64()
                 )))
             })?;
         Ok(Conn {
@@ -287,35 +319,37 @@ impl Drop for PgStore {
     }
 }
 
-/// `url` without its password (`user:PASSWORD@` or `?password=`), for messages.
+/// `url` without its password (`user:PASSWORD@` or `?password=`), for messages. The
+/// credentials are taken to run to the last `@`, so that a password holding an
+/// unencoded `?`, `/` or `@` is never shown, whichever way a driver reads it.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "the configured URL".to_owned();
     };
-    let (rest, query) = match rest.split_once('?') {
-        Some((r, q)) => (r, Some(q)),
-        None => (rest, None),
+    let (credentials, rest) = match rest.rsplit_once('@') {
+        Some((c, r)) => (Some(c), r),
+        None => (None, rest),
     };
-    let rest = match rest.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{user}@{host}"),
+    let credentials = match credentials {
+        Some(c) => match c.split_once(':') {
+            Some((user, _)) => format!("{user}:***@"),
+            None => format!("{c}@"),
         },
-        None => rest.to_owned(),
+        None => String::new(),
     };
-    match query {
-        None => format!("{scheme}://{rest}"),
-        Some(q) => {
-            let q: Vec<String> = q
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => pair.to_owned(),
-                })
-                .collect();
-            format!("{scheme}://{rest}?{}", q.join("&"))
-        }
-    }
+    let Some((location, query)) = rest.split_once('?') else {
+        return format!("{scheme}://{credentials}{rest}");
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if tls::decoded(k).is_ok_and(|k| k.eq_ignore_ascii_case("password")) => {
+                format!("{k}=***")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{scheme}://{credentials}{location}?{}", query.join("&"))
 }
 
 impl Pool for PgStore {
@@ -678,7 +712,9 @@ impl ToSql for PgArg<'_> {
 /// What went wrong, as PostgreSQL or the network said it ("db error" alone says nothing).
 /// What to change when a connection failed over TLS, or for the want of it.
 fn tls_hint(cause: &str) -> &'static str {
-    if cause.contains("no encryption") || cause.contains("SSL off") {
+    if cause.contains("does not support TLS") {
+        "; the server does not offer TLS: turn ssl on in its configuration, or lower the URL's sslmode to prefer"
+    } else if cause.contains("no encryption") || cause.contains("SSL off") {
         "; the server wants TLS: add sslmode=verify-full&sslrootcert=FILE (or sslmode=require) to the URL"
     } else if cause.contains("certificate") || cause.contains("TLS") {
         "; check the URL's sslmode and sslrootcert (the file of the root certificates that signed the server's)"
@@ -748,6 +784,20 @@ mod tests {
             "postgres://u@h/db?sslmode=require&password=***"
         );
         assert_eq!(redact("postgres://h/db"), "postgres://h/db");
+        // However the password is written.
+        for url in [
+            "postgres://u:pa?ssSECRET@h/db?sslmode=require",
+            "postgres://u:pa/ss@SECRET@h/db",
+            "rediss://:pa?ssSECRET@h:6380",
+            "postgres://u@h/db?pass%77ord=SECRET",
+            "postgres://u@h/db?PASSWORD=SECRET%zz",
+        ] {
+            let shown = redact(url);
+            assert!(
+                !shown.contains("SECRET") && shown.contains("***"),
+                "{shown}"
+            );
+        }
         assert_eq!(redact("not a url pw"), "the configured URL");
     }
 

@@ -63,18 +63,25 @@ pub struct Tls {
 }
 
 /// `url` without `sslmode` and `sslrootcert`, and what they (or the environment) ask.
+/// The query is read where the driver reads it: after the credentials, which run to
+/// the first `@` and may hold an unencoded `?`.
 pub fn split(url: &str) -> Result<(String, Tls), String> {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, q),
-        None => (url, ""),
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let after_credentials = after_scheme + url[after_scheme..].find('@').map_or(0, |i| i + 1);
+    let (base, query) = match url[after_credentials..].find('?') {
+        Some(q) => url.split_at(after_credentials + q),
+        None => (url, "?"),
     };
+    let query = &query[1..];
     let (mut mode, mut root) = (None, None);
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
-            "sslmode" => mode = Some(decoded(key, value)?),
-            "sslrootcert" => root = Some(decoded(key, value)?),
+            "sslmode" => mode = Some(decoded(value).map_err(|e| format!("`sslmode` {e}"))?),
+            "sslrootcert" => {
+                root = Some(decoded(value).map_err(|e| format!("`sslrootcert` {e}"))?)
+            }
             "sslcert" | "sslkey" | "sslpassword" => {
                 return Err(format!(
                     "`{key}`: client certificates are not supported; the catalog signs in with the URL's user and password"
@@ -85,7 +92,19 @@ pub fn split(url: &str) -> Result<(String, Tls), String> {
     }
     let mode = mode.or_else(|| std::env::var(PGSSLMODE).ok().filter(|m| !m.is_empty()));
     let root = root.or_else(|| std::env::var(PGSSLROOTCERT).ok().filter(|r| !r.is_empty()));
-    let mode = mode.as_deref().map_or(Ok(Mode::Prefer), Mode::parse)?;
+    let root = root.filter(|r| !r.is_empty());
+    let system = root.as_deref() == Some("system");
+    // The public roots sign certificates for anyone's hosts: with them, only the full
+    // check says anything of the server (libpq's rule too).
+    let default = if system {
+        Mode::VerifyFull
+    } else {
+        Mode::Prefer
+    };
+    let mode = mode.as_deref().map_or(Ok(default), Mode::parse)?;
+    if system && mode != Mode::VerifyFull {
+        return Err("sslrootcert=system trusts the public roots, which sign certificates for anyone's hosts: it goes with sslmode=verify-full only (its default), which also checks that the certificate names the server's host".to_owned());
+    }
     let url = match kept.is_empty() {
         true => base.to_owned(),
         false => format!("{base}?{}", kept.join("&")),
@@ -93,15 +112,23 @@ pub fn split(url: &str) -> Result<(String, Tls), String> {
     Ok((url, Tls { mode, root }))
 }
 
-/// A value of the query, as written before its percent-encoding.
-fn decoded(key: &str, value: &str) -> Result<String, String> {
-    percent_encoding::percent_decode_str(value)
+/// A key or value of the query, as written before its percent-encoding.
+pub fn decoded(text: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(text)
         .decode_utf8()
         .map(|v| v.into_owned())
-        .map_err(|_| format!("`{key}` is not UTF-8 once its %-escapes are decoded"))
+        .map_err(|_| "is not UTF-8 once its %-escapes are decoded".to_owned())
 }
 
 impl Tls {
+    /// No TLS (connections over a Unix socket).
+    pub fn disabled() -> Tls {
+        Tls {
+            mode: Mode::Disable,
+            root: None,
+        }
+    }
+
     /// The driver's mode: whether TLS is asked for, and whether it may be done without.
     pub fn ssl_mode(&self) -> SslMode {
         match self.mode {
@@ -118,7 +145,7 @@ impl Tls {
         let verifier: Arc<dyn ServerCertVerifier> = match (self.mode, roots) {
             (Mode::VerifyCa | Mode::VerifyFull, None) => {
                 return Err(format!(
-                    "sslmode={} checks the server's certificate against root certificates, and there are none: add sslrootcert=/path/to/root.crt to the URL (sslrootcert=system for the public roots), or put them in ~/.postgresql/root.crt",
+                    "sslmode={} checks the server's certificate against root certificates, and there are none: add sslrootcert=/path/to/root.crt to the URL (or, with verify-full, sslrootcert=system for the public roots), or put them in ~/.postgresql/root.crt",
                     if self.mode == Mode::VerifyCa { "verify-ca" } else { "verify-full" }
                 ))
             }
@@ -277,6 +304,10 @@ mod tests {
         // Other parameters pass as written: nothing of them is read here, or shown.
         let (url, _) = split("postgres://u@h/db?password=a%zz&sslmode=require").unwrap();
         assert_eq!(url, "postgres://u@h/db?password=a%zz");
+        // A password may hold an unencoded `?`: the query starts after the credentials.
+        let (url, tls) = split("postgres://u:p?w@h/db?sslmode=require").unwrap();
+        assert_eq!(url, "postgres://u:p?w@h/db");
+        assert_eq!(tls.ssl_mode(), SslMode::Require);
         let e = split("postgres://u@h/db?sslcert=/c.pem").unwrap_err();
         assert!(e.contains("`sslcert`: client certificates"), "{e}");
     }
@@ -289,10 +320,10 @@ mod tests {
         };
         let e = tls.connector().err().expect("no such file");
         assert!(e.contains("sslrootcert /no/such/root.crt"), "{e}");
-        let tls = Tls {
-            mode: Mode::Require,
-            root: Some("system".to_owned()),
-        };
+        let (_, tls) = split("postgres://u@h/db?sslrootcert=system").unwrap();
+        assert_eq!(tls.mode, Mode::VerifyFull);
         assert!(tls.connector().is_ok());
+        let e = split("postgres://u@h/db?sslrootcert=system&sslmode=require").unwrap_err();
+        assert!(e.contains("sslmode=verify-full only"), "{e}");
     }
 }

@@ -125,7 +125,7 @@ pub struct RedisCounters {
 
 impl RedisCounters {
     /// Connects to the Redis at `url` (over TLS for `rediss://`, its certificate signed
-    /// by a public root or by one of `roots`, a PEM file) for the counters of the catalog
+    /// by a public root, or, given `roots` (a PEM file), by one of those) for the counters of the catalog
     /// whose keys are under `namespace` (see
     /// [`crate::store::sql::SqlStore::redis_namespace`]).
     pub fn connect(
@@ -146,12 +146,31 @@ impl RedisCounters {
                 ));
             }
             Some(path) => {
+                let shown = path.display();
+                let hint =
+                    "give the PEM file of the root certificates that signed the Redis server's";
                 let pem = std::fs::read(path).map_err(|e| {
-                    usage(
-                        format!("--redis-ca-file {} cannot be read: {e}", path.display()),
-                        "give the PEM file of the root certificates that signed the Redis server's",
-                    )
+                    usage(format!("--redis-ca-file {shown} cannot be read: {e}"), hint)
                 })?;
+                use rustls::pki_types::{pem::PemObject, CertificateDer};
+                let read: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
+                match read {
+                    Ok(certificates) if !certificates.is_empty() => {}
+                    Ok(_) => {
+                        return Err(usage(
+                            format!("--redis-ca-file {shown} holds no PEM certificate"),
+                            hint,
+                        ))
+                    }
+                    Err(e) => {
+                        return Err(usage(
+                            format!(
+                                "--redis-ca-file {shown} cannot be read as PEM certificates: {e}"
+                            ),
+                            hint,
+                        ))
+                    }
+                }
                 let certificates = redis::TlsCertificates {
                     client_tls: None,
                     root_cert: Some(pem),
@@ -182,9 +201,19 @@ impl RedisCounters {
             .with(|c| redis::cmd("PING").query::<String>(c))
             .map_err(|e| {
                 let why = e.to_string();
+                if why.contains("refused the credentials") {
+                    return crate::exit::fail(
+                        crate::exit::ErrorKind::Auth,
+                        why,
+                        Some("check the password of --redis-url (redis://[USER]:PASSWORD@HOST)"),
+                    );
+                }
                 let e = anyhow::Error::from(e);
                 match why.contains("certificate") {
-                    true => e.context("the Redis server's certificate is not signed by a root this catalog trusts: give the PEM file of its root certificates with --redis-ca-file FILE, or check the URL's host against the certificate"),
+                    true => e.context(match roots {
+                        None => "the Redis server's certificate was not accepted: if no public root signed it, give the PEM file of the roots that did with --redis-ca-file FILE; it must also name the URL's host and be in date",
+                        Some(_) => "the Redis server's certificate was not accepted: it must be signed by a root of --redis-ca-file, name the URL's host and be in date",
+                    }),
                     false => e,
                 }
             })
