@@ -463,6 +463,18 @@ fn db_copy_moves_a_file_catalog_to_postgres_whole() {
         5,
         "not empty",
     );
+    // An unreachable target is named by the flag that gave it.
+    let gone = format!("postgres://catalog@127.0.0.1:{}/x", servers::free_port());
+    let out = gw.w.fails(
+        &["db", "copy", "--from", db.to_str().unwrap(), "--to", &gone],
+        6,
+        "cannot be reached",
+    );
+    assert!(
+        out.stderr.contains(&format!("--to {gone}")),
+        "{}",
+        out.stderr
+    );
     let other = pg.create_database();
     pg.psql(
         &other,

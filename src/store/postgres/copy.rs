@@ -33,7 +33,7 @@ pub fn sqlite_to_postgres(from: &Path, to: &str) -> anyhow::Result<Copied> {
     // Looked at before anything is created: a database holding anything else is left
     // exactly as it was.
     let foreign: Vec<String> = {
-        let raw = PgStore::connect_only(to)?;
+        let raw = PgStore::connect_only(to, "--to")?;
         let tx = raw.begin(TxKind::Read)?;
         tables_of(&*tx)?
             .into_iter()
@@ -45,7 +45,7 @@ pub fn sqlite_to_postgres(from: &Path, to: &str) -> anyhow::Result<Copied> {
             "it has a table `{t}` the catalog does not"
         )));
     }
-    let target = PgStore::open(to)?;
+    let target = PgStore::open_as(to, "--to")?;
     run(&source, &target)
 }
 

@@ -77,7 +77,12 @@ impl PgStore {
     /// Connects to the catalog at `url`, creating its schema or bringing it up to date
     /// (once, however many replicas start together).
     pub fn open(url: &str) -> anyhow::Result<SqlStore> {
-        let pool = Self::connect_only(url)?;
+        Self::open_as(url, "--database-url")
+    }
+
+    /// [`PgStore::open`], its errors naming the URL as the `flag` that gave it.
+    pub fn open_as(url: &str, flag: &str) -> anyhow::Result<SqlStore> {
+        let pool = Self::connect_only(url, flag)?;
         let organisation_id = pool
             .migrate()
             .with_context(|| format!("cannot prepare the catalog at {}", redact(url)))?;
@@ -85,7 +90,7 @@ impl PgStore {
     }
 
     /// The connections to the database at `url`, its schema untouched.
-    pub(crate) fn connect_only(url: &str) -> anyhow::Result<PgStore> {
+    pub(crate) fn connect_only(url: &str, flag: &str) -> anyhow::Result<PgStore> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("catalog-postgres")
@@ -135,7 +140,7 @@ impl PgStore {
         // Connect now: an unreachable server or a wrong URL is said at once.
         let conn = pool
             .connect()
-            .with_context(|| format!("--database-url {}", redact(url)))?;
+            .with_context(|| format!("{flag} {}", redact(url)))?;
         pool.pool.lock().unwrap_or_else(|e| e.into_inner()).1 += 1;
         pool.put_back(conn);
         Ok(pool)
