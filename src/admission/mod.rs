@@ -196,7 +196,14 @@ pub fn rate_key(rate: &RateLimit) -> String {
         RateLimitType::Requests => "requests",
         RateLimitType::Tokens => "tokens",
     };
-    format!("rate/{kind}/{}", rate.unit.as_str())
+    // Joined by hand: every hold makes one per rate limit, and `format!` costs more.
+    let unit = rate.unit.as_str();
+    let mut key = String::with_capacity(6 + kind.len() + unit.len());
+    key.push_str("rate/");
+    key.push_str(kind);
+    key.push('/');
+    key.push_str(unit);
+    key
 }
 
 /// The rate limit a counter key names, at `value` (the inverse of [`rate_key`]).

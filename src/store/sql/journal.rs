@@ -258,8 +258,11 @@ impl Counts {
                 let slots = self.rows.slots.get_mut(&k).expect("inserted above");
                 let slot = h.slot.unwrap_or_default();
                 *slots.entry(slot).or_default() += h.amount;
+                // Slots no longer counted are the oldest: dropped from the front.
                 let first = rate::first_counted(slot);
-                slots.retain(|s, _| *s >= first);
+                while slots.first_key_value().is_some_and(|(s, _)| *s < first) {
+                    slots.pop_first();
+                }
                 continue;
             }
             let c = self.counter(h);

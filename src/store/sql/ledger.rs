@@ -486,10 +486,17 @@ pub(super) fn decide(
                 slot_ms, ceiling, ..
             } => {
                 let current = rate::slot_of(now_ms, *slot_ms);
-                let mine = standing.slots_from(k, rate::first_counted(current));
-                let total: i64 = mine.iter().map(|(_, a)| a).sum();
-                slot = Some((current, !mine.iter().any(|(s, _)| *s == current)));
+                let first = rate::first_counted(current);
+                let counted = standing.slots.get(k).map(|s| s.range(first..));
+                let (total, taken) = counted
+                    .into_iter()
+                    .flatten()
+                    .fold((0, false), |(total, taken), (s, amount)| {
+                        (total + amount, taken || *s == current)
+                    });
+                slot = Some((current, !taken));
                 if total + entry.amount > *ceiling {
+                    let mine = standing.slots_from(k, first);
                     let wait = rate::retry_after(&mine, entry.amount, *ceiling, *slot_ms, now_ms);
                     return Decision::Refused {
                         refusal: refusal(false, wait, ceiling - total),
