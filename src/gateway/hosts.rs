@@ -64,26 +64,62 @@ impl TrustedHost {
     }
 }
 
+/// IPv4 ranges that IANA's special-purpose registry (RFC 6890 and its updates) does not
+/// mark globally reachable, or that are not unicast: what no public upstream has.
 fn v4_private(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
+    let [a, b, c, _] = ip.octets();
+    ip.is_private() // 10/8, 172.16/12, 192.168/16
+        || ip.is_loopback() // 127/8
+        || ip.is_link_local() // 169.254/16
         || ip.is_broadcast()
-        || (a == 100 && (64..128).contains(&b))
-        || a == 0
+        || a == 0 // "this network"
+        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
+        || (a, b, c) == (192, 0, 0) // IETF protocol assignments
+        || (a, b, c) == (192, 0, 2) // documentation (TEST-NET-1)
+        || (a, b, c) == (192, 88, 99) // 6to4 relay anycast
+        || (a == 198 && (b == 18 || b == 19)) // benchmarking
+        || (a, b, c) == (198, 51, 100) // documentation (TEST-NET-2)
+        || (a, b, c) == (203, 0, 113) // documentation (TEST-NET-3)
+        || a >= 224 // multicast, and reserved
 }
 
+/// The IPv4 address an IPv6 address carries, where the network reaches it as that
+/// IPv4 address: mapped (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`), NAT64
+/// (`64:ff9b::a.b.c.d`) and 6to4 (`2002:aabb:ccdd::`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, ..] => Some(low()),
+        [0, 0, 0, 0, 0, 0, ..] if !ip.is_loopback() && !ip.is_unspecified() => Some(low()),
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => Some(low()),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new(
+            (hi >> 8) as u8,
+            hi as u8,
+            (lo >> 8) as u8,
+            lo as u8,
+        )),
+        _ => None,
+    }
+}
+
+/// IPv6 ranges not globally reachable (IANA's special-purpose registry), or not unicast;
+/// an address carrying an IPv4 address is judged by it.
 fn v6_private(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
+    if let Some(v4) = embedded_v4(ip) {
         return v4_private(v4);
     }
-    let first = ip.segments()[0];
+    let s = ip.segments();
     ip.is_loopback()
         || ip.is_unspecified()
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 (64:ff9b:1::/48)
+        || (s[0] == 0x100 && s[1..4] == [0, 0, 0]) // discard-only (100::/64)
+        || (s[0] == 0x2001 && s[1] < 0x200) // IETF protocol assignments, Teredo
+        || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation
+        || (s[0] & 0xfe00) == 0xfc00 // unique local
+        || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || (s[0] & 0xff00) == 0xff00 // multicast
 }
 
 /// Whether an address is one a public upstream never has.
@@ -234,7 +270,9 @@ impl GuardedResolver {
 /// The connection pools for `custom_host` upstreams: one whose resolver trusts the names
 /// the operator trusts on every port, and one for each name trusted on one port only,
 /// used for that port alone. A name trusted on port 8000 is therefore checked like any
-/// other on port 9000, when the connection is made.
+/// other on port 9000, when the connection is made. Every pool's resolver trusts the
+/// operator's proxies (see [`proxy_hosts`]): through a proxy, the upstream's own name is
+/// checked before each call instead ([`check_resolving`]).
 pub struct CustomClients {
     any_port: reqwest::Client,
     one_port: Vec<(TrustedHost, reqwest::Client)>,
@@ -244,9 +282,11 @@ impl CustomClients {
     /// `builder` makes each pool's client, to which the pool's resolver is added.
     pub fn new(
         trusted: &[TrustedHost],
+        proxies: &[TrustedHost],
         builder: impl Fn() -> reqwest::ClientBuilder,
     ) -> reqwest::Result<CustomClients> {
-        let guarded = |names: Vec<TrustedHost>| {
+        let guarded = |mut names: Vec<TrustedHost>| {
+            names.extend_from_slice(proxies);
             builder()
                 .dns_resolver(std::sync::Arc::new(GuardedResolver::new(names)))
                 .build()
@@ -348,15 +388,45 @@ pub fn refused_at_connect(
     None
 }
 
-/// Whether the gateway's calls may go through a proxy (`HTTPS_PROXY` and the like, which
-/// the HTTP client follows): the proxy resolves names then, so the gateway resolves a
-/// `custom_host` name itself before each call.
+/// The proxies the HTTP client follows: the values of `HTTP_PROXY`, `HTTPS_PROXY` and
+/// `ALL_PROXY` (either case) that are set.
+pub fn proxy_settings() -> Vec<String> {
+    ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
+        .iter()
+        .flat_map(|v| [v.to_string(), v.to_ascii_lowercase()])
+        .filter_map(|name| std::env::var(name).ok())
+        .filter(|value| !value.trim().is_empty())
+        .collect()
+}
+
+/// Whether the gateway's calls may go through a proxy: the proxy resolves names then, so
+/// the gateway resolves a `custom_host` name itself before each call.
 pub fn proxied() -> bool {
-    ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"].iter().any(|v| {
-        [v.to_string(), v.to_ascii_lowercase()]
-            .iter()
-            .any(|name| std::env::var_os(name).is_some_and(|x| !x.is_empty()))
-    })
+    !proxy_settings().is_empty()
+}
+
+/// The hosts of the proxies `settings` name (`http://user:pass@proxy:3128`, or
+/// `proxy:3128` as the HTTP client reads it too). The operator chose them, so a proxy on a
+/// private address is reached like any trusted host.
+pub fn proxy_hosts(settings: &[String]) -> Vec<TrustedHost> {
+    settings
+        .iter()
+        .filter_map(|s| {
+            let s = s.trim();
+            let url = reqwest::Url::parse(s)
+                .ok()
+                .filter(|u| u.has_host())
+                .or_else(|| reqwest::Url::parse(&format!("http://{s}")).ok())?;
+            let host = url
+                .host_str()?
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            Some(TrustedHost {
+                host: host.to_ascii_lowercase(),
+                port: None,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -389,10 +459,45 @@ mod tests {
             "fe80::1",
             "::ffff:10.0.0.1",
             "0.0.0.0",
+            // Reserved, documentation, benchmarking, multicast.
+            "192.0.0.8",
+            "192.0.2.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            // IPv6 forms that carry a private IPv4 address.
+            "::127.0.0.1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            // IPv6 ranges of their own.
+            "64:ff9b:1::1",
+            "100::1",
+            "2001::1",
+            "2001:db8::1",
+            "fec0::1",
+            "ff02::1",
+            "ff05::1:3",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["8.8.8.8", "2606:4700::1"] {
+        for ip in [
+            "8.8.8.8",
+            "2606:4700::1",
+            "198.20.0.1",
+            "223.255.255.255",
+            "192.0.3.1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2001:4860:4860::8888",
+        ] {
             assert!(!is_private(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -456,7 +561,7 @@ mod tests {
     async fn a_name_trusted_on_one_port_is_refused_at_connect_on_any_other() {
         let (trusted_port, other_port) = (answering(), answering());
         let trusted: Vec<TrustedHost> = vec![format!("localhost:{trusted_port}").parse().unwrap()];
-        let clients = CustomClients::new(&trusted, reqwest::Client::builder).unwrap();
+        let clients = CustomClients::new(&trusted, &[], reqwest::Client::builder).unwrap();
         let call = |port: u16| {
             let url = reqwest::Url::parse(&format!("http://localhost:{port}/v1")).unwrap();
             let client = clients.for_url(&url).clone();
@@ -477,11 +582,64 @@ mod tests {
             "{message}"
         );
         // A name trusted on every port is called on any.
-        let everywhere =
-            CustomClients::new(&["localhost".parse().unwrap()], reqwest::Client::builder).unwrap();
+        let everywhere = CustomClients::new(
+            &["localhost".parse().unwrap()],
+            &[],
+            reqwest::Client::builder,
+        )
+        .unwrap();
         let url = reqwest::Url::parse(&format!("http://localhost:{other_port}/v1")).unwrap();
         let answer = everywhere.for_url(&url).get(url).send().await.unwrap();
         assert_eq!(answer.status(), 204);
+    }
+
+    #[test]
+    fn a_proxy_setting_names_its_host() {
+        let settings = [
+            "http://user:secret@Proxy.Corp:3128",
+            "proxy2.corp:3128",
+            "socks5://10.0.0.1:1080",
+            "[::1]:3128",
+        ]
+        .map(str::to_owned);
+        let hosts: Vec<String> = proxy_hosts(&settings).into_iter().map(|t| t.host).collect();
+        assert_eq!(hosts, ["proxy.corp", "proxy2.corp", "10.0.0.1", "::1"]);
+    }
+
+    #[tokio::test]
+    async fn a_proxy_the_operator_set_is_reached_on_its_private_address() {
+        let (proxy_port, upstream_port) = (answering(), answering());
+        let proxy = format!("http://localhost:{proxy_port}");
+        let through = || reqwest::Client::builder().proxy(reqwest::Proxy::http(&proxy).unwrap());
+        // A name trusted on one port has a pool of its own: the proxy is reached from
+        // that pool too.
+        let trusted: Vec<TrustedHost> =
+            vec![format!("vllm.internal:{upstream_port}").parse().unwrap()];
+        let clients = CustomClients::new(
+            &trusted,
+            &proxy_hosts(std::slice::from_ref(&proxy)),
+            through,
+        )
+        .unwrap();
+        let upstreams = [
+            "http://api.example.com/v1".to_owned(),
+            format!("http://vllm.internal:{upstream_port}/v1"),
+        ];
+        for url in upstreams {
+            let url = reqwest::Url::parse(&url).unwrap();
+            let answer = clients.for_url(&url).get(url.clone()).send().await;
+            assert_eq!(answer.unwrap().status(), 204, "{url}");
+        }
+        // A proxy that is not the operator's is refused at its loopback address.
+        let unproxied = CustomClients::new(&trusted, &[], through).unwrap();
+        let url = "http://api.example.com/v1";
+        let e = unproxied
+            .for_url(&url.parse().unwrap())
+            .get(url)
+            .send()
+            .await;
+        let e = e.unwrap_err();
+        assert!(refused_at_connect(&e, url, "p").is_some(), "{e}");
     }
 
     #[tokio::test]

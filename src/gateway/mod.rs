@@ -103,7 +103,11 @@ impl Gateway {
         };
         Ok(Gateway {
             client: builder().build()?,
-            custom: hosts::CustomClients::new(&trusted, builder)?,
+            custom: hosts::CustomClients::new(
+                &trusted,
+                &hosts::proxy_hosts(&hosts::proxy_settings()),
+                builder,
+            )?,
             trusted,
             proxied: hosts::proxied(),
             settlements: admit::Settlements::default(),
