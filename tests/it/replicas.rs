@@ -1105,6 +1105,28 @@ fn redis_is_reached_over_tls_with_the_roots_given() {
     let (code, err) = refused(&["--redis-url", &tls_ip, "--redis-ca-file", &root]);
     assert_ne!(code, Some(0));
     assert!(err.contains("certificate"), "{err}");
+    // TLS on one side only: the message says which side to change.
+    let to_plain_port = format!("rediss://localhost:{}", redis.port());
+    let (code, err) = refused(&["--redis-url", &to_plain_port, "--redis-ca-file", &root]);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("if it is Redis's plain port, write redis://"),
+        "{err}"
+    );
+    let to_tls_port = redis
+        .tls_url("localhost")
+        .replacen("rediss://", "redis://", 1);
+    let (code, err) = refused(&["--redis-url", &to_tls_port]);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(
+        err.contains("if that port is Redis's tls-port, write rediss://"),
+        "{err}"
+    );
+    // Nothing listening has nothing to do with TLS.
+    let closed = format!("redis://127.0.0.1:{}", servers::free_port());
+    let (code, err) = refused(&["--redis-url", &closed]);
+    assert_eq!(code, Some(6), "{err}");
+    assert!(!err.contains("rediss://"), "{err}");
     // Roots are for TLS, and must be readable.
     let (code, err) = refused(&["--redis-url", &redis.url(), "--redis-ca-file", &root]);
     assert_eq!(code, Some(2), "{err}");

@@ -209,13 +209,23 @@ impl RedisCounters {
                     );
                 }
                 let e = anyhow::Error::from(e);
-                match why.contains("certificate") {
-                    true => e.context(match roots {
+                let tls = url.starts_with("rediss://");
+                if why.contains("certificate") {
+                    return e.context(match roots {
                         None => "the Redis server's certificate was not accepted: if no public root signed it, give the PEM file of the roots that did with --redis-ca-file FILE; it must also name the URL's host and be in date",
                         Some(_) => "the Redis server's certificate was not accepted: it must be signed by a root of --redis-ca-file, name the URL's host and be in date",
-                    }),
-                    false => e,
+                    });
                 }
+                // Something answered, but not as the URL's scheme expects: TLS on one side
+                // only stalls the handshake or resets the connection.
+                if why.contains("Connection refused") || why.contains("lookup") {
+                    return e;
+                }
+                e.context(if tls {
+                    "that port did not complete a TLS handshake: if it is Redis's plain port, write redis:// (rediss:// is for its tls-port)"
+                } else {
+                    "the connection failed: if that port is Redis's tls-port, write rediss://"
+                })
             })
             .with_context(|| format!("--redis-url {}", counters.shown))?;
         Ok(counters)
