@@ -141,7 +141,7 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     ),
     (NO_COLOR, "disable colour"),
     (CI, "when set, never prompt"),
-    (COLUMNS, "width tables fit in (default: the terminal's, else 80)"),
+    (COLUMNS, "width tables and errors on a terminal fit in (default: the terminal's, else 80)"),
     (
         CATALOG_COMPLETE,
         "set by the shell scripts of `catalog completion` to ask for completions",

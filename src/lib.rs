@@ -81,12 +81,94 @@ fn render_error(e: &anyhow::Error, json: bool) -> ErrorKind {
         let _ = writeln!(err, "{body}");
         return kind;
     }
-    let _ = writeln!(err, "error: {e}");
+    // On a terminal, lines wrap between words; piped, each stays whole for scripts.
+    let width = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(error_width);
+    let _ = writeln!(err, "{}", wrapped("error: ", &e.to_string(), width));
     for cause in e.chain().skip(1) {
-        let _ = writeln!(err, "  Caused by: {cause}");
+        let _ = writeln!(
+            err,
+            "{}",
+            wrapped("  Caused by: ", &cause.to_string(), width)
+        );
     }
     if let Some(h) = hint {
-        let _ = writeln!(err, "hint: {h}");
+        let _ = writeln!(err, "{}", wrapped("hint: ", &h, width));
     }
     kind
+}
+
+/// The width errors wrap at on a terminal: `COLUMNS`, else the terminal's, else 80.
+fn error_width() -> usize {
+    std::env::var(env_vars::COLUMNS)
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .or_else(|| {
+            console::Term::stderr()
+                .size_checked()
+                .map(|(_, cols)| usize::from(cols))
+        })
+        .filter(|w| *w >= 20)
+        .unwrap_or(80)
+}
+
+/// `prefix` and `text`, wrapped between words at `width` (none: one line), the lines
+/// after the first indented under the text. A word longer than a line (a URL, a path)
+/// stays whole.
+fn wrapped(prefix: &str, text: &str, width: Option<usize>) -> String {
+    let Some(width) = width else {
+        return format!("{prefix}{text}");
+    };
+    let indent = " ".repeat(prefix.chars().count());
+    let mut out = String::with_capacity(prefix.len() + text.len() + 16);
+    for (n, paragraph) in text.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let lead = if n == 0 { prefix } else { indent.as_str() };
+        out.push_str(lead);
+        let mut column = lead.chars().count();
+        let mut first = true;
+        for word in paragraph.split(' ').filter(|w| !w.is_empty()) {
+            let len = word.chars().count();
+            if !first && column + 1 + len > width {
+                out.push('\n');
+                out.push_str(&indent);
+                column = indent.len();
+            } else if !first {
+                out.push(' ');
+                column += 1;
+            }
+            out.push_str(word);
+            column += len;
+            first = false;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped;
+
+    #[test]
+    fn errors_wrap_between_words_under_their_text() {
+        let text = "the Redis server's certificate was not accepted: it must be signed by a root of --redis-ca-file";
+        let out = wrapped("  Caused by: ", text, Some(40));
+        for line in out.lines() {
+            assert!(line.chars().count() <= 40, "{line:?} in\n{out}");
+        }
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("  Caused by: the Redis"), "{out}");
+        assert!(
+            lines[1..].iter().all(|l| l.starts_with(&" ".repeat(13))),
+            "{out}"
+        );
+        let words: Vec<&str> = out.split_whitespace().skip(2).collect();
+        assert_eq!(words.join(" "), text);
+        // A word longer than the line is not cut.
+        let url = "postgres://catalog@db.internal.example.com:5432/catalog?sslmode=verify-full";
+        assert!(wrapped("error: ", url, Some(40)).contains(url));
+        // Without a width (piped), one line.
+        assert_eq!(wrapped("hint: ", text, None), format!("hint: {text}"));
+    }
 }

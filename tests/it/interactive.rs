@@ -265,3 +265,42 @@ fn without_a_terminal_missing_values_name_their_flags() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--service"), "{out:?}");
 }
+
+#[test]
+fn errors_wrap_at_the_terminal_width_and_stay_whole_when_piped() {
+    let home = tempfile::tempdir().unwrap();
+    let command = || {
+        let mut cmd = Command::new(crate::common::BIN);
+        cmd.env_clear()
+            .env("HOME", home.path())
+            .env("CATALOG_HOME", home.path().join("catalog"))
+            .env("CATALOG_NO_INPUT", "1")
+            .env("TERM", "xterm")
+            .env("COLUMNS", "60")
+            .args(["serve", "--redis-ca-file", "/no/such/root.pem"]);
+        cmd
+    };
+    let timeout = u64::try_from(PROMPT_TIMEOUT.as_millis()).unwrap();
+    let mut session = spawn_command(command(), Some(timeout)).unwrap();
+    let screen = session.exp_eof().unwrap();
+    let lines: Vec<&str> = screen.lines().map(|l| l.trim_end_matches('\r')).collect();
+    assert!(lines.len() > 2, "{screen}");
+    for line in &lines {
+        assert!(
+            line.chars().count() <= 60,
+            "{line:?} is wider than 60:\n{screen}"
+        );
+    }
+    assert!(lines[0].starts_with("error: --redis-ca-file"), "{screen}");
+    assert!(lines[1].starts_with("       "), "{screen}");
+    assert!(lines.iter().any(|l| l.starts_with("hint: ")), "{screen}");
+    // Piped, each part of the error is one line, for scripts.
+    let out = command().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let piped = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(piped.lines().count(), 2, "{piped}");
+    assert!(
+        piped.lines().next().unwrap().chars().count() > 60,
+        "{piped}"
+    );
+}
