@@ -1056,13 +1056,7 @@ fn postgres_is_reached_over_tls_as_sslmode_asks() {
         ),
     ];
     for (u, env) in served {
-        let server = Server::start_on_postgres(home.path(), &u, &env);
-        let reply = reqwest::blocking::Client::new()
-            .get(format!("{}/admin/workspaces", server.url))
-            .header("x-portkey-api-key", crate::common::ADMIN_KEY)
-            .send()
-            .unwrap();
-        assert_eq!(reply.status(), 200, "{u}");
+        let server = reached(home.path(), &u, &env);
         // The catalog's connections, open in its pool, are encrypted (over TCP).
         let connections = pg.psql(
             &pg.url("postgres"),
@@ -1077,6 +1071,47 @@ fn postgres_is_reached_over_tls_as_sslmode_asks() {
             "{u}: {connections}"
         );
         server.stop();
+    }
+}
+
+/// A `catalog serve` on the PostgreSQL at `url`, once it answers the Admin API.
+fn reached(home: &std::path::Path, url: &str, env: &[(&str, &str)]) -> Server {
+    let server = Server::start_on_postgres(home, url, env);
+    let reply = reqwest::blocking::Client::new()
+        .get(format!("{}/admin/workspaces", server.url))
+        .header("x-portkey-api-key", crate::common::ADMIN_KEY)
+        .send()
+        .unwrap();
+    assert_eq!(reply.status(), 200, "{url}");
+    server
+}
+
+#[test]
+fn postgres_with_the_self_signed_certificate_of_its_documentation_is_reached_as_libpq_would() {
+    // That certificate is its own root (a CA), and names localhost in its common name
+    // only: the Web PKI alone refuses both.
+    let Some((pg, root)) = Postgres::start_tls_self_signed() else {
+        return;
+    };
+    let url = pg.create_database().replacen("127.0.0.1", "localhost", 1);
+    let with = |query: String| format!("{url}?{query}");
+    let checked = |mode: &str| with(format!("sslmode={mode}&sslrootcert={}", root.display()));
+    let home = tempfile::tempdir().unwrap();
+    let refused = |u: String| {
+        let key = [("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY)];
+        refused_serve(home.path(), &["--database-url", &u], &key)
+    };
+    // verify-full still checks the name: the certificate names localhost, not 127.0.0.1.
+    let (code, err) = refused(checked("verify-full").replacen("localhost", "127.0.0.1", 1));
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("NotValidForName"), "{err}");
+    // Roots that do not hold it (the public ones) refuse it as before.
+    let (code, err) = refused(with("sslrootcert=system".to_owned()));
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("invalid peer certificate"), "{err}");
+    let by_address = checked("verify-ca").replacen("localhost", "127.0.0.1", 1);
+    for u in [checked("verify-full"), by_address, checked("require")] {
+        reached(home.path(), &u, &[]).stop();
     }
 }
 

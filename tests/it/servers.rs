@@ -108,12 +108,37 @@ impl Postgres {
     /// A server of its own that takes TCP connections over TLS only, with a certificate
     /// for `localhost` signed by the root certificate at the path returned (PEM).
     pub fn start_tls() -> Option<(Postgres, PathBuf)> {
+        Postgres::start_tls_with(|dir| certificates(dir, "data/server.key", "data/server.crt"))
+    }
+
+    /// [`Postgres::start_tls`] with the certificate PostgreSQL's documentation makes: one
+    /// that signs itself (a CA too), naming `localhost` in its common name only. The
+    /// root file given back is that certificate.
+    pub fn start_tls_self_signed() -> Option<(Postgres, PathBuf)> {
+        Postgres::start_tls_with(|dir| {
+            let mut openssl = as_unprivileged(Command::new("openssl"), dir);
+            openssl
+                .args(["req", "-new", "-x509", "-days", "2", "-nodes"])
+                .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+                .args(["-keyout", "data/server.key", "-out", "data/server.crt"])
+                .args(["-subj", "/CN=localhost"])
+                .args(["-addext", "basicConstraints=critical,CA:TRUE"]);
+            run(&mut openssl);
+            let key = dir.join("data/server.key");
+            std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            dir.join("data/server.crt")
+        })
+    }
+
+    /// A server that takes TCP connections over TLS only, its key and certificate made
+    /// by `certify` (given the server's directory; it answers the root file).
+    fn start_tls_with(certify: impl FnOnce(&Path) -> PathBuf) -> Option<(Postgres, PathBuf)> {
         if find_on_path("openssl").is_none() {
             return skip(NO_OPENSSL);
         }
         let mut root = PathBuf::new();
         let launched = Postgres::launch_with(|dir, data| {
-            root = certificates(dir, "data/server.key", "data/server.crt");
+            root = certify(dir);
             let conf = data.join("postgresql.conf");
             let mut text = std::fs::read_to_string(&conf).unwrap();
             text.push_str("\nssl = on\n");

@@ -17,6 +17,7 @@
 //! not seen for [`DEAD_AFTER`] are settled by the others. A replica that never wrote a
 //! heartbeat holds nothing: it writes one before it serves.
 
+mod certificate;
 pub mod copy;
 mod schema;
 mod tls;

@@ -11,7 +11,9 @@
 //!
 //! The root certificates are `sslrootcert` (a PEM file, or `system` for the public roots),
 //! else `~/.postgresql/root.crt` when it exists. The driver knows neither the verifying
-//! modes nor root files: both are taken out of the URL before it reads it.
+//! modes nor root files: both are taken out of the URL before it reads it. Beyond the Web
+//! PKI's rules, a certificate the root file holds as it is, and a host named in the common
+//! name only, are accepted as libpq accepts them (see [`super::certificate`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -142,30 +144,31 @@ impl Tls {
     pub fn connector(&self) -> Result<MakeRustlsConnect, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let roots = self.roots()?;
-        let verifier: Arc<dyn ServerCertVerifier> = match (self.mode, roots) {
+        let verifier = match (self.mode, roots) {
             (Mode::VerifyCa | Mode::VerifyFull, None) => {
                 return Err(format!(
                     "sslmode={} checks the server's certificate against root certificates, and there are none: add sslrootcert=/path/to/root.crt to the URL (or, with verify-full, sslrootcert=system for the public roots), or put them in ~/.postgresql/root.crt",
                     if self.mode == Mode::VerifyCa { "verify-ca" } else { "verify-full" }
                 ))
             }
-            (_, None) => Arc::new(Partial {
+            (_, None) => Verifier {
                 provider: provider.clone(),
                 chain: None,
-            }),
-            (mode, Some(roots)) => {
-                let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                    .build()
-                    .map_err(|e| format!("the root certificates cannot be used: {e}"))?;
-                match mode {
-                    Mode::VerifyFull => webpki,
-                    _ => Arc::new(Partial {
-                        provider: provider.clone(),
-                        chain: Some(webpki),
-                    }),
-                }
-            }
+                pinned: Vec::new(),
+                full: false,
+            },
+            (mode, Some((roots, pinned))) => Verifier {
+                provider: provider.clone(),
+                chain: Some(
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|e| format!("the root certificates cannot be used: {e}"))?,
+                ),
+                pinned,
+                full: mode == Mode::VerifyFull,
+            },
         };
+        let verifier = Arc::new(verifier);
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS cannot be set up: {e}"))?
@@ -175,15 +178,16 @@ impl Tls {
         Ok(MakeRustlsConnect::new(config))
     }
 
-    /// The root certificates asked for, or found where libpq looks by default.
-    fn roots(&self) -> Result<Option<RootCertStore>, String> {
+    /// The root certificates asked for, or found where libpq looks by default, and the
+    /// root file's certificates as they are (none for the public roots).
+    fn roots(&self) -> Result<Option<(RootCertStore, Vec<CertificateDer<'static>>)>, String> {
         if self.mode == Mode::Disable {
             return Ok(None);
         }
         if self.root.as_deref() == Some("system") {
             let mut roots = RootCertStore::empty();
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            return Ok(Some(roots));
+            return Ok(Some((roots, Vec::new())));
         }
         let path = match &self.root {
             Some(p) => PathBuf::from(p),
@@ -200,7 +204,7 @@ fn default_root() -> Option<PathBuf> {
     Some(PathBuf::from(std::env::var_os("HOME")?).join(".postgresql/root.crt"))
 }
 
-fn read_roots(path: &Path) -> Result<RootCertStore, String> {
+fn read_roots(path: &Path) -> Result<(RootCertStore, Vec<CertificateDer<'static>>), String> {
     let shown = path.display();
     let certificates = CertificateDer::pem_file_iter(path)
         .and_then(|all| all.collect::<Result<Vec<_>, _>>())
@@ -209,25 +213,32 @@ fn read_roots(path: &Path) -> Result<RootCertStore, String> {
         return Err(format!("sslrootcert {shown} holds no PEM certificate"));
     }
     let mut roots = RootCertStore::empty();
-    for c in certificates {
-        roots.add(c).map_err(|e| {
+    for c in &certificates {
+        roots.add(c.clone()).map_err(|e| {
             format!("sslrootcert {shown} holds a certificate that cannot be a root: {e}")
         })?;
     }
-    Ok(roots)
+    Ok((roots, certificates))
 }
 
-/// A check short of `verify-full`: `require` and `prefer` without root certificates
-/// (`chain` none: encrypted, the certificate unchecked, libpq's meaning), `verify-ca`
-/// (the certificate signed by a root, whichever host it names). The handshake's
-/// signatures are checked either way.
+/// The server certificate's check, as `sslmode` asks and libpq does it:
+/// - `chain` none (`require` and `prefer` without root certificates): encrypted, the
+///   certificate unchecked, libpq's meaning;
+/// - else signed by a root, and for `verify-full` (`full`) naming the URL's host, in its
+///   `subjectAltName` or, when that has no DNS name, its common name;
+/// - a certificate `pinned` holds as it is (the root file's) is trusted as it is, once in
+///   date and, for `verify-full`, naming the host (see [`super::certificate`]).
+///
+/// The handshake's signatures are checked either way.
 #[derive(Debug)]
-struct Partial {
+struct Verifier {
     provider: Arc<CryptoProvider>,
     chain: Option<Arc<WebPkiServerVerifier>>,
+    pinned: Vec<CertificateDer<'static>>,
+    full: bool,
 }
 
-impl ServerCertVerifier for Partial {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -236,6 +247,14 @@ impl ServerCertVerifier for Partial {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            super::certificate::check_pinned(end_entity, server_name, now, self.full)?;
+            return Ok(ServerCertVerified::assertion());
+        }
         let Some(chain) = &self.chain else {
             return Ok(ServerCertVerified::assertion());
         };
@@ -243,7 +262,11 @@ impl ServerCertVerifier for Partial {
         match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.full
+                || super::certificate::named_in_common_name(end_entity, server_name) =>
+            {
+                Ok(ServerCertVerified::assertion())
+            }
             other => other,
         }
     }
