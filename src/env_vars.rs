@@ -30,6 +30,7 @@ pub const CATALOG_TRUSTED_CUSTOM_HOSTS: &str = "CATALOG_TRUSTED_CUSTOM_HOSTS";
 pub const CATALOG_ALERT_WEBHOOKS: &str = "CATALOG_ALERT_WEBHOOKS";
 pub const CATALOG_ALERT_BACKOFF: &str = "CATALOG_ALERT_BACKOFF";
 pub const PGPASSWORD: &str = "PGPASSWORD";
+pub const PGPASSFILE: &str = "PGPASSFILE";
 pub const PGSSLMODE: &str = "PGSSLMODE";
 pub const PGSSLROOTCERT: &str = "PGSSLROOTCERT";
 pub const NO_COLOR: &str = "NO_COLOR";
@@ -94,6 +95,10 @@ pub const DOCUMENTED: &[(&str, &str)] = &[
     (
         PGPASSWORD,
         "`catalog serve` and `catalog db copy` on PostgreSQL: the password when the URL gives none (as libpq reads it)",
+    ),
+    (
+        PGPASSFILE,
+        "`catalog serve` and `catalog db copy` on PostgreSQL: the password file read when neither the URL nor PGPASSWORD gives a password (default ~/.pgpass, as libpq reads it)",
     ),
     (
         PGSSLMODE,

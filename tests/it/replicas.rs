@@ -957,6 +957,36 @@ fn a_postgresql_password_comes_from_pgpassword_and_a_refusal_is_an_authenticatio
     }
     let server = Server::start_on_postgres(home.path(), &secured, &[("PGPASSWORD", "pw-secret-1")]);
     assert!(!server.log().contains("pw-secret-1"));
+    server.stop();
+
+    // Else the password file, as libpq reads it: ~/.pgpass (or PGPASSFILE), the first
+    // line that matches, and only when others may not read it.
+    use std::os::unix::fs::PermissionsExt;
+    let pgpass = home.path().join(".pgpass");
+    let lines = format!(
+        "# host:port:database:user:password\n\
+         127.0.0.1:{}:{name}:someone-else:not-this\n\
+         127.0.0.1:*:{name}:{role}:pw-secret-1\n\
+         *:*:*:*:not-this-either\n",
+        pg.port()
+    );
+    std::fs::write(&pgpass, &lines).unwrap();
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, err) = run(None);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("chmod 600") && err.contains(".pgpass") && !err.contains("pw-secret-1"),
+        "{err}"
+    );
+    std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    Server::start_on_postgres(home.path(), &secured, &[]).stop();
+    // PGPASSWORD comes first, as with libpq.
+    let (code, err) = run(Some("wrong"));
+    assert_eq!(code, Some(3), "{err}");
+    let elsewhere = home.path().join("elsewhere.pgpass");
+    std::fs::rename(&pgpass, &elsewhere).unwrap();
+    let file = elsewhere.display().to_string();
+    Server::start_on_postgres(home.path(), &secured, &[("PGPASSFILE", file.as_str())]).stop();
 }
 
 #[test]

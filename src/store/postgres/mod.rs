@@ -19,6 +19,7 @@
 
 mod certificate;
 pub mod copy;
+mod pgpass;
 mod schema;
 mod tls;
 
@@ -102,7 +103,7 @@ impl PgStore {
             crate::exit::fail(
                 crate::exit::ErrorKind::Usage,
                 format!("{} {what}: {why}", redact(url)),
-                Some("write postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=FILE] (a password may come from PGPASSWORD instead)"),
+                Some("write postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=FILE] (a password may come from PGPASSWORD or ~/.pgpass instead)"),
             )
         };
         let not_usable = |why| refused("is not a PostgreSQL URL this catalog can use", why);
@@ -127,6 +128,8 @@ impl PgStore {
         if config.get_password().is_none() {
             if let Some(password) = std::env::var_os(crate::env_vars::PGPASSWORD) {
                 config.password(password.as_encoded_bytes());
+            } else if let Some(password) = from_password_file(&config) {
+                config.password(password);
             }
         }
         let pool = PgStore {
@@ -233,7 +236,7 @@ impl PgStore {
                 if refused {
                     let why = cause(&e);
                     let hint = match tls_hint(&why) {
-                        "" => "check the user and password of the URL (a password may come from PGPASSWORD instead)",
+                        "" => "check the user and password of the URL (a password may come from PGPASSWORD or ~/.pgpass instead)",
                         tls => tls.trim_start_matches("; "),
                     };
                     return crate::exit::fail(
@@ -323,6 +326,38 @@ impl Drop for PgStore {
             runtime.shutdown_background();
         }
     }
+}
+
+/// The password file's password for the connection `config` makes (to its first host),
+/// as libpq looks it up; a file that cannot be used is said on stderr.
+fn from_password_file(config: &tokio_postgres::Config) -> Option<String> {
+    use tokio_postgres::config::Host;
+    let path = pgpass::path()?;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        // libpq names a socket in the default directory `localhost`.
+        Some(Host::Unix(dir))
+            if ["/tmp", "/var/run/postgresql", "/run/postgresql"]
+                .iter()
+                .any(|d| dir == std::path::Path::new(d)) =>
+        {
+            "localhost".to_owned()
+        }
+        Some(Host::Unix(dir)) => dir.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let user = config.get_user().unwrap_or_default();
+    let wanted = pgpass::Wanted {
+        host: &host,
+        port: config.get_ports().first().copied().unwrap_or(5432),
+        database: config.get_dbname().unwrap_or(user),
+        user,
+    };
+    pgpass::lookup(&path, &wanted).unwrap_or_else(|warning| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "warning: {warning}");
+        None
+    })
 }
 
 /// `url` without its password (`user:PASSWORD@` or `?password=`), for messages. The

@@ -1,0 +1,128 @@
+//! The PostgreSQL password file, read as libpq reads it when neither the URL nor
+//! `PGPASSWORD` gives a password: `PGPASSFILE`, else `~/.pgpass`; lines of
+//! `host:port:database:user:password`, `*` matching anything in the first four fields,
+//! `\:` and `\\` standing for `:` and `\`, `#` starting a comment; the first line that
+//! matches wins. A file that others may read is ignored, with a warning, as libpq does.
+
+use std::path::{Path, PathBuf};
+
+/// The connection a password is looked up for. `host` is `localhost` for a Unix socket
+/// in the default directory (libpq's rule), else the socket's directory.
+pub struct Wanted<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub database: &'a str,
+    pub user: &'a str,
+}
+
+/// Where the password file is: `PGPASSFILE`, else `~/.pgpass`.
+pub fn path() -> Option<PathBuf> {
+    match std::env::var_os(crate::env_vars::PGPASSFILE) {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => Some(PathBuf::from(std::env::var_os("HOME")?).join(".pgpass")),
+    }
+}
+
+/// The password the file at `path` gives `wanted`; `Err` a warning when the file exists
+/// and cannot be used (others may read it, or it cannot be read).
+pub fn lookup(path: &Path, wanted: &Wanted<'_>) -> Result<Option<String>, String> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(None);
+    };
+    let shown = path.display();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(format!(
+                "the password file {shown} may be read by others, so it is not used; make it yours alone: chmod 600 {shown}"
+            ));
+        }
+    }
+    if !meta.is_file() {
+        return Err(format!(
+            "the password file {shown} is not a file, so it is not used"
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!("the password file {shown} cannot be read ({e}), so it is not used")
+    })?;
+    Ok(find(&text, wanted))
+}
+
+/// The password of the first line of `text` that matches `wanted`.
+fn find(text: &str, wanted: &Wanted<'_>) -> Option<String> {
+    let port = wanted.port.to_string();
+    let asked = [wanted.host, port.as_str(), wanted.database, wanted.user];
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(fields)
+        .find(|f| f[..4].iter().zip(asked).all(|(f, a)| f == "*" || f == a))
+        .map(|mut f| f.swap_remove(4))
+}
+
+/// A line's five fields, unescaped; `None` for a line with fewer. A password may hold an
+/// unescaped `:`: the fifth field runs to the end of the line.
+fn fields(line: &str) -> Option<Vec<String>> {
+    let mut out = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.last_mut()?.push(chars.next().unwrap_or('\\')),
+            ':' if out.len() < 5 => out.push(String::new()),
+            c => out.last_mut()?.push(c),
+        }
+    }
+    (out.len() == 5).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted() -> Wanted<'static> {
+        Wanted {
+            host: "db.example.com",
+            port: 5432,
+            database: "catalog",
+            user: "app",
+        }
+    }
+
+    #[test]
+    fn the_first_matching_line_gives_the_password() {
+        let text = "# a comment\n\
+                    other.host:5432:catalog:app:not-this\n\
+                    db.example.com:6432:*:app:not-this-port\n\
+                    db.example.com:*:*:app:pa\\:ss\\\\word\n\
+                    *:*:*:*:fallback\n";
+        assert_eq!(find(text, &wanted()).as_deref(), Some("pa:ss\\word"));
+        let other = Wanted {
+            user: "someone",
+            ..wanted()
+        };
+        assert_eq!(find(text, &other).as_deref(), Some("fallback"));
+        assert_eq!(find("db.example.com:5432:catalog:app\n", &wanted()), None);
+        assert_eq!(
+            find("*:*:*:*:with:colon", &wanted()).as_deref(),
+            Some("with:colon")
+        );
+    }
+
+    #[test]
+    fn a_file_others_may_read_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(&file, "*:*:*:*:secret-pw\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = lookup(&file, &wanted()).unwrap_err();
+        assert!(e.contains("chmod 600") && !e.contains("secret-pw"), "{e}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            lookup(&file, &wanted()).unwrap().as_deref(),
+            Some("secret-pw")
+        );
+        assert_eq!(lookup(&dir.path().join("none"), &wanted()), Ok(None));
+    }
+}
