@@ -97,28 +97,58 @@ fn render_error(e: &anyhow::Error, json: bool) -> ErrorKind {
     kind
 }
 
-/// The width errors wrap at on a terminal: `COLUMNS`, else the terminal's, else 80.
+/// The width errors wrap at on a terminal: `COLUMNS` (20 or more), else the terminal's,
+/// else 80.
 fn error_width() -> usize {
     std::env::var(env_vars::COLUMNS)
         .ok()
         .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|w| *w >= 20)
         .or_else(|| {
             console::Term::stderr()
                 .size_checked()
                 .map(|(_, cols)| usize::from(cols))
+                .filter(|w| *w >= 20)
         })
-        .filter(|w| *w >= 20)
         .unwrap_or(80)
+}
+
+/// The pieces a line may break between: words, and each `` `quoted` `` span whole (a
+/// command to copy), each with the spaces before it.
+fn pieces(line: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let (mut start, mut spaces, mut quoted) = (0, 0, false);
+    let bytes = line.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'`' => quoted = !quoted,
+            b' ' if !quoted => {
+                if start < i {
+                    out.push((spaces, &line[start..i]));
+                    spaces = 0;
+                }
+                spaces += 1;
+                start = i + 1;
+                continue;
+            }
+            _ => {}
+        }
+    }
+    if start < line.len() {
+        out.push((spaces, &line[start..]));
+    }
+    out
 }
 
 /// `prefix` and `text`, wrapped between words at `width` (none: one line), the lines
 /// after the first indented under the text. A word longer than a line (a URL, a path)
-/// stays whole.
+/// and a quoted command stay whole; spaces between words on a line stay as written.
 fn wrapped(prefix: &str, text: &str, width: Option<usize>) -> String {
     let Some(width) = width else {
         return format!("{prefix}{text}");
     };
-    let indent = " ".repeat(prefix.chars().count());
+    let cells = console::measure_text_width;
+    let indent = " ".repeat(cells(prefix));
     let mut out = String::with_capacity(prefix.len() + text.len() + 16);
     for (n, paragraph) in text.split('\n').enumerate() {
         if n > 0 {
@@ -126,17 +156,17 @@ fn wrapped(prefix: &str, text: &str, width: Option<usize>) -> String {
         }
         let lead = if n == 0 { prefix } else { indent.as_str() };
         out.push_str(lead);
-        let mut column = lead.chars().count();
+        let mut column = cells(lead);
         let mut first = true;
-        for word in paragraph.split(' ').filter(|w| !w.is_empty()) {
-            let len = word.chars().count();
-            if !first && column + 1 + len > width {
+        for (spaces, word) in pieces(paragraph) {
+            let len = cells(word);
+            if !first && column + spaces + len > width {
                 out.push('\n');
                 out.push_str(&indent);
                 column = indent.len();
-            } else if !first {
-                out.push(' ');
-                column += 1;
+            } else {
+                out.extend(std::iter::repeat_n(' ', spaces));
+                column += spaces;
             }
             out.push_str(word);
             column += len;
@@ -170,5 +200,19 @@ mod tests {
         assert!(wrapped("error: ", url, Some(40)).contains(url));
         // Without a width (piped), one line.
         assert_eq!(wrapped("hint: ", text, None), format!("hint: {text}"));
+        // Spaces a message holds stay; a quoted command is never cut.
+        let spaced = "workspace `a   b` not found";
+        assert_eq!(
+            wrapped("error: ", spaced, Some(80)),
+            format!("error: {spaced}")
+        );
+        let hint = "generate one with `openssl rand -base64 32` and give it";
+        let out = wrapped("hint: ", hint, Some(30));
+        assert!(out.contains("`openssl rand -base64 32`"), "{out}");
+        // Wide characters count as the cells they take.
+        let wide = "名前 名前 名前 名前 名前 名前 名前 名前 名前 名前";
+        for line in wrapped("error: ", wide, Some(20)).lines() {
+            assert!(console::measure_text_width(line) <= 20, "{line:?}");
+        }
     }
 }

@@ -80,6 +80,7 @@ fn v4_private(ip: Ipv4Addr) -> bool {
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
         || (a, b, c) == (198, 51, 100) // documentation (TEST-NET-2)
         || (a, b, c) == (203, 0, 113) // documentation (TEST-NET-3)
+        || ip == Ipv4Addr::new(168, 63, 129, 16) // Azure's platform endpoint (WireServer)
         || a >= 224 // multicast, and reserved
 }
 
@@ -116,6 +117,9 @@ fn v6_private(ip: Ipv6Addr) -> bool {
         || (s[0] == 0x100 && s[1..4] == [0, 0, 0]) // discard-only (100::/64)
         || (s[0] == 0x2001 && s[1] < 0x200) // IETF protocol assignments, Teredo
         || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation
+        || (s[0] & 0xfff0) == 0x3ff0 // documentation (3fff::/20)
+        || s[0] == 0x5f00 // segment routing (5f00::/16)
+        || s[0..4] == [0x100, 0, 0, 1] // dummy prefix (100:0:0:1::/64)
         || (s[0] & 0xfe00) == 0xfc00 // unique local
         || (s[0] & 0xffc0) == 0xfe80 // link-local
         || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
@@ -485,6 +489,10 @@ mod tests {
             "fec0::1",
             "ff02::1",
             "ff05::1:3",
+            "3fff::1",
+            "5f00::1",
+            "100:0:0:1::1",
+            "168.63.129.16",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }

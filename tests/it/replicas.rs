@@ -987,6 +987,19 @@ fn a_postgresql_password_comes_from_pgpassword_and_a_refusal_is_an_authenticatio
     std::fs::rename(&pgpass, &elsewhere).unwrap();
     let file = elsewhere.display().to_string();
     Server::start_on_postgres(home.path(), &secured, &[("PGPASSFILE", file.as_str())]).stop();
+    // With several hosts, the driver gives each the same password: the file's is used
+    // only when it gives each host the same one, so no host gets another's.
+    let port = pg.port();
+    let two = format!("postgres://{role}@127.0.0.1:{port},localhost:{port}/{name}");
+    let env = [
+        ("CATALOG_MASTER_KEY", crate::common::REPLICA_MASTER_KEY),
+        ("PGPASSFILE", file.as_str()),
+    ];
+    let (code, err) = refused_serve(home.path(), &["--database-url", &two], &env);
+    assert_eq!(code, Some(3), "{err}");
+    // An empty password is none: the file's is used.
+    let empty = secured.replacen(&format!("{role}@"), &format!("{role}:@"), 1);
+    Server::start_on_postgres(home.path(), &empty, &[("PGPASSFILE", file.as_str())]).stop();
 }
 
 #[test]
@@ -1023,6 +1036,12 @@ fn postgres_is_reached_over_tls_as_sslmode_asks() {
         err.contains("certificate") && err.contains("check the URL's sslmode and sslrootcert"),
         "{err}"
     );
+    // The server's own certificate is no root: it does not sign itself.
+    let leaf = std::path::Path::new(&root).with_file_name("data/server.crt");
+    let leaf = format!("?sslmode=verify-ca&sslrootcert={}", leaf.display());
+    let (code, err) = refused(on("localhost", &leaf));
+    assert_eq!(code, Some(6), "{err}");
+    assert!(err.contains("certificate"), "{err}");
     // Roots that did not sign it (the public ones) are refused in every checking mode.
     let (_, err) = refused(on("localhost", "?sslrootcert=system"));
     assert!(err.contains("UnknownIssuer"), "{err}");

@@ -17,8 +17,14 @@ fn parsed<'a>(der: &'a CertificateDer<'_>) -> Result<X509Certificate<'a>, rustls
         .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))
 }
 
-/// A certificate the root file holds as it is: it must be in date and, for `verify-full`
-/// (`full`), name the server.
+/// Whether `der` signs itself (its issuer is its subject): only such a certificate in the
+/// root file is a root, and may be the server's own (OpenSSL's rule, which libpq keeps).
+pub fn self_signed(der: &CertificateDer<'_>) -> bool {
+    parsed(der).is_ok_and(|c| c.issuer().as_raw() == c.subject().as_raw())
+}
+
+/// A self-signed certificate the root file holds as it is: it must be in date and, for
+/// `verify-full` (`full`), name the server.
 pub fn check_pinned(
     der: &CertificateDer<'_>,
     server: &ServerName<'_>,
@@ -49,10 +55,11 @@ pub fn check_pinned(
     Ok(())
 }
 
-/// Whether a certificate with no DNS name in its subjectAltName names `server` in its
-/// common name (libpq's fallback; the Web PKI reads subjectAltName only).
+/// Whether a certificate names `server` in its common name, having no subjectAltName of
+/// the server's kind (a DNS name for a host name, an address for an address): libpq's
+/// fallback, where the Web PKI reads subjectAltName only.
 pub fn named_in_common_name(der: &CertificateDer<'_>, server: &ServerName<'_>) -> bool {
-    parsed(der).is_ok_and(|c| dns_names(&c).is_empty() && names(&c, server))
+    parsed(der).is_ok_and(|c| names(&c, server))
 }
 
 fn dns_names<'a>(certificate: &X509Certificate<'a>) -> Vec<&'a str> {
@@ -65,6 +72,15 @@ fn dns_names<'a>(certificate: &X509Certificate<'a>) -> Vec<&'a str> {
         .collect()
 }
 
+/// The first common name of the subject, the one libpq reads.
+fn common_name<'a>(certificate: &'a X509Certificate<'_>) -> Option<&'a str> {
+    certificate
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+}
+
 fn alternative_names<'a>(certificate: &X509Certificate<'a>) -> Vec<GeneralName<'a>> {
     match certificate.subject_alternative_name() {
         Ok(Some(san)) => san.value.general_names.clone(),
@@ -72,17 +88,11 @@ fn alternative_names<'a>(certificate: &X509Certificate<'a>) -> Vec<GeneralName<'
     }
 }
 
-/// Whether `certificate` names `server`: an address among its subjectAltName addresses,
-/// a host among its DNS names, or, with no DNS name there, in its common name.
+/// Whether `certificate` names `server`: among its subjectAltName entries of the server's
+/// kind (addresses for an address, DNS names for a host name), or, with none of that
+/// kind, in its (first) common name.
 fn names(certificate: &X509Certificate<'_>, server: &ServerName<'_>) -> bool {
     let alternatives = alternative_names(certificate);
-    let common_names = || {
-        certificate
-            .subject()
-            .iter_common_name()
-            .filter_map(|cn| cn.as_str().ok())
-            .collect::<Vec<_>>()
-    };
     match server {
         ServerName::IpAddress(ip) => {
             let ip = IpAddr::from(*ip);
@@ -90,20 +100,25 @@ fn names(certificate: &X509Certificate<'_>, server: &ServerName<'_>) -> bool {
                 IpAddr::V4(v4) => v4.octets().to_vec(),
                 IpAddr::V6(v6) => v6.octets().to_vec(),
             };
-            let listed = alternatives
+            let addresses: Vec<&[u8]> = alternatives
                 .iter()
-                .any(|n| matches!(n, GeneralName::IPAddress(a) if *a == octets.as_slice()));
-            listed
-                || (alternatives.is_empty()
-                    && common_names()
-                        .iter()
-                        .any(|cn| cn.parse::<IpAddr>() == Ok(ip)))
+                .filter_map(|n| match n {
+                    GeneralName::IPAddress(a) => Some(*a),
+                    _ => None,
+                })
+                .collect();
+            match addresses.is_empty() {
+                false => addresses.contains(&octets.as_slice()),
+                true => common_name(certificate).is_some_and(|cn| cn.parse::<IpAddr>() == Ok(ip)),
+            }
         }
         ServerName::DnsName(host) => {
             let host = host.as_ref();
             let dns = dns_names(certificate);
-            let patterns = if dns.is_empty() { common_names() } else { dns };
-            patterns.iter().any(|p| host_matches(p, host))
+            match dns.is_empty() {
+                false => dns.iter().any(|p| host_matches(p, host)),
+                true => common_name(certificate).is_some_and(|cn| host_matches(cn, host)),
+            }
         }
         _ => false,
     }

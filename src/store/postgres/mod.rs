@@ -125,11 +125,17 @@ impl PgStore {
         let tls = tls
             .connector()
             .map_err(|why| refused("asks for TLS this catalog cannot set up", why))?;
-        if config.get_password().is_none() {
-            if let Some(password) = std::env::var_os(crate::env_vars::PGPASSWORD) {
-                config.password(password.as_encoded_bytes());
-            } else if let Some(password) = from_password_file(&config) {
-                config.password(password);
+        // An empty password is none, as libpq reads it.
+        if config.get_password().is_none_or(<[u8]>::is_empty) {
+            match std::env::var_os(crate::env_vars::PGPASSWORD).filter(|p| !p.is_empty()) {
+                Some(password) => {
+                    config.password(password.as_encoded_bytes());
+                }
+                None => {
+                    if let Some(password) = from_password_file(&config) {
+                        config.password(password);
+                    }
+                }
             }
         }
         let pool = PgStore {
@@ -328,36 +334,61 @@ impl Drop for PgStore {
     }
 }
 
-/// The password file's password for the connection `config` makes (to its first host),
-/// as libpq looks it up; a file that cannot be used is said on stderr.
+/// The password file's password for the connection `config` makes, as libpq looks it
+/// up; a file that cannot be used is said on stderr. The driver gives every host of a
+/// URL one password, so with several hosts the file's is used only when it gives each
+/// host the same one: a password meant for one host is never sent to another.
 fn from_password_file(config: &tokio_postgres::Config) -> Option<String> {
     use tokio_postgres::config::Host;
     let path = pgpass::path()?;
-    let host = match config.get_hosts().first() {
-        Some(Host::Tcp(h)) => h.clone(),
-        // libpq names a socket in the default directory `localhost`.
-        Some(Host::Unix(dir))
-            if ["/tmp", "/var/run/postgresql", "/run/postgresql"]
-                .iter()
-                .any(|d| dir == std::path::Path::new(d)) =>
-        {
-            "localhost".to_owned()
+    // The driver signs in as the user running it when the URL names none.
+    let os_user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok();
+    let user = config.get_user().or(os_user.as_deref())?;
+    let database = config.get_dbname().unwrap_or(user);
+    let hosts: Vec<String> = match config.get_hosts() {
+        [] => vec!["localhost".to_owned()],
+        hosts => hosts
+            .iter()
+            .map(|h| match h {
+                Host::Tcp(h) => h.clone(),
+                // libpq names a socket in the default directory `localhost`.
+                Host::Unix(dir)
+                    if ["/var/run/postgresql", "/run/postgresql", "/tmp"]
+                        .iter()
+                        .any(|d| dir == std::path::Path::new(d)) =>
+                {
+                    "localhost".to_owned()
+                }
+                Host::Unix(dir) => dir.display().to_string(),
+            })
+            .collect(),
+    };
+    let ports = config.get_ports();
+    let mut found = None;
+    for (i, host) in hosts.iter().enumerate() {
+        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        let wanted = pgpass::Wanted {
+            host,
+            port,
+            database,
+            user,
+        };
+        let password = match pgpass::lookup(&path, &wanted) {
+            Ok(password) => password?,
+            Err(warning) => {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "warning: {warning}");
+                return None;
+            }
+        };
+        if found.as_ref().is_some_and(|f| *f != password) {
+            return None;
         }
-        Some(Host::Unix(dir)) => dir.display().to_string(),
-        None => "localhost".to_owned(),
-    };
-    let user = config.get_user().unwrap_or_default();
-    let wanted = pgpass::Wanted {
-        host: &host,
-        port: config.get_ports().first().copied().unwrap_or(5432),
-        database: config.get_dbname().unwrap_or(user),
-        user,
-    };
-    pgpass::lookup(&path, &wanted).unwrap_or_else(|warning| {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "warning: {warning}");
-        None
-    })
+        found = Some(password);
+    }
+    found
 }
 
 /// `url` without its password (`user:PASSWORD@` or `?password=`), for messages. The

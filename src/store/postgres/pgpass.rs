@@ -30,6 +30,11 @@ pub fn lookup(path: &Path, wanted: &Wanted<'_>) -> Result<Option<String>, String
         return Ok(None);
     };
     let shown = path.display();
+    if !meta.is_file() {
+        return Err(format!(
+            "the password file {shown} is not a plain file, so it is not used"
+        ));
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -38,11 +43,6 @@ pub fn lookup(path: &Path, wanted: &Wanted<'_>) -> Result<Option<String>, String
                 "the password file {shown} may be read by others, so it is not used; make it yours alone: chmod 600 {shown}"
             ));
         }
-    }
-    if !meta.is_file() {
-        return Err(format!(
-            "the password file {shown} is not a file, so it is not used"
-        ));
     }
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!("the password file {shown} cannot be read ({e}), so it is not used")
@@ -55,25 +55,53 @@ fn find(text: &str, wanted: &Wanted<'_>) -> Option<String> {
     let port = wanted.port.to_string();
     let asked = [wanted.host, port.as_str(), wanted.database, wanted.user];
     text.lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(fields)
-        .find(|f| f[..4].iter().zip(asked).all(|(f, a)| f == "*" || f == a))
-        .map(|mut f| f.swap_remove(4))
+        .map(|l| l.trim_end_matches('\r'))
+        // A comment starts in the first column (libpq's rule).
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (fields, password) = fields(line)?;
+            fields
+                .iter()
+                .zip(asked)
+                .all(|(f, a)| matches!(f, Field::Any) || matches!(f, Field::Is(v) if v == a))
+                .then_some(password)
+        })
 }
 
-/// A line's five fields, unescaped; `None` for a line with fewer. A password may hold an
-/// unescaped `:`: the fifth field runs to the end of the line.
-fn fields(line: &str) -> Option<Vec<String>> {
-    let mut out = vec![String::new()];
+/// One of a line's first four fields: `*` (written bare) matches anything.
+enum Field {
+    Any,
+    Is(String),
+}
+
+/// A line's first four fields and its password, unescaped (`\:` is `:`, `\\` is `\`,
+/// `\*` a literal `*`); `None` for a line with fewer than five fields. The password ends
+/// at the next unescaped `:`, as libpq reads it.
+fn fields(line: &str) -> Option<([Field; 4], String)> {
+    let mut parts: Vec<(String, bool)> = vec![(String::new(), false)];
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => out.last_mut()?.push(chars.next().unwrap_or('\\')),
-            ':' if out.len() < 5 => out.push(String::new()),
-            c => out.last_mut()?.push(c),
+            ':' if parts.len() == 5 => break,
+            ':' => parts.push((String::new(), false)),
+            '\\' => {
+                let (text, escaped) = parts.last_mut()?;
+                text.push(chars.next().unwrap_or('\\'));
+                *escaped = true;
+            }
+            c => parts.last_mut()?.0.push(c),
         }
     }
-    (out.len() == 5).then_some(out)
+    if parts.len() < 5 {
+        return None;
+    }
+    let password = parts.pop()?.0;
+    let field = |(text, escaped): (String, bool)| match (text.as_str(), escaped) {
+        ("*", false) => Field::Any,
+        _ => Field::Is(text),
+    };
+    let mut it = parts.into_iter().map(field);
+    Some(([it.next()?, it.next()?, it.next()?, it.next()?], password))
 }
 
 #[cfg(test)]
@@ -103,10 +131,15 @@ mod tests {
         };
         assert_eq!(find(text, &other).as_deref(), Some("fallback"));
         assert_eq!(find("db.example.com:5432:catalog:app\n", &wanted()), None);
+        // The password ends at an unescaped `:`; `\\*` is a literal `*`; a comment
+        // starts in the first column only; CRLF endings are read.
         assert_eq!(
-            find("*:*:*:*:with:colon", &wanted()).as_deref(),
-            Some("with:colon")
+            find("*:*:*:*:pw:trailing", &wanted()).as_deref(),
+            Some("pw")
         );
+        assert_eq!(find("\\*:*:*:*:not-this", &wanted()), None);
+        assert_eq!(find(" #:*:*:*:pw\r\n", &wanted()), None);
+        assert_eq!(find("*:*:*:*:pw\r\n", &wanted()).as_deref(), Some("pw"));
     }
 
     #[test]

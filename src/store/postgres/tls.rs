@@ -226,8 +226,9 @@ fn read_roots(path: &Path) -> Result<(RootCertStore, Vec<CertificateDer<'static>
 ///   certificate unchecked, libpq's meaning;
 /// - else signed by a root, and for `verify-full` (`full`) naming the URL's host, in its
 ///   `subjectAltName` or, when that has no DNS name, its common name;
-/// - a certificate `pinned` holds as it is (the root file's) is trusted as it is, once in
-///   date and, for `verify-full`, naming the host (see [`super::certificate`]).
+/// - a self-signed certificate `pinned` holds as it is (the root file's) is trusted as
+///   it is, once in date and, for `verify-full`, naming the host (see
+///   [`super::certificate`]).
 ///
 /// The handshake's signatures are checked either way.
 #[derive(Debug)]
@@ -247,11 +248,11 @@ impl ServerCertVerifier for Verifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self
+        let pinned = self
             .pinned
             .iter()
-            .any(|p| p.as_ref() == end_entity.as_ref())
-        {
+            .any(|p| p.as_ref() == end_entity.as_ref());
+        if pinned && super::certificate::self_signed(end_entity) {
             super::certificate::check_pinned(end_entity, server_name, now, self.full)?;
             return Ok(ServerCertVerified::assertion());
         }

@@ -216,16 +216,20 @@ impl RedisCounters {
                         Some(_) => "the Redis server's certificate was not accepted: it must be signed by a root of --redis-ca-file, name the URL's host and be in date",
                     });
                 }
-                // Something answered, but not as the URL's scheme expects: TLS on one side
-                // only stalls the handshake or resets the connection.
-                if why.contains("Connection refused") || why.contains("lookup") {
-                    return e;
+                // Something answered, but not as the URL's scheme expects: TLS to a plain
+                // port stalls the handshake (the read times out); plain to a TLS port has
+                // the connection reset. Any other failure says nothing of TLS.
+                let stalled = why.contains("os error 11") || why.contains("InvalidContentType");
+                let reset = why.contains("os error 104") || why.contains("os error 32");
+                match (tls, stalled, reset) {
+                    (true, true, _) => e.context(
+                        "that port did not complete a TLS handshake: if it is Redis's plain port, write redis:// (rediss:// is for its tls-port)",
+                    ),
+                    (false, _, true) => e.context(
+                        "the connection was reset: if that port is Redis's tls-port, write rediss://",
+                    ),
+                    _ => e,
                 }
-                e.context(if tls {
-                    "that port did not complete a TLS handshake: if it is Redis's plain port, write redis:// (rediss:// is for its tls-port)"
-                } else {
-                    "the connection failed: if that port is Redis's tls-port, write rediss://"
-                })
             })
             .with_context(|| format!("--redis-url {}", counters.shown))?;
         Ok(counters)
