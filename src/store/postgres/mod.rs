@@ -103,7 +103,7 @@ impl PgStore {
             crate::exit::fail(
                 crate::exit::ErrorKind::Usage,
                 format!("{} {what}: {why}", redact(url)),
-                Some("write postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=FILE] (a password may come from PGPASSWORD or ~/.pgpass instead)"),
+                Some("write postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=FILE] (a password may come from PGPASSWORD, or from the password file: ~/.pgpass, or PGPASSFILE)"),
             )
         };
         let not_usable = |why| refused("is not a PostgreSQL URL this catalog can use", why);
@@ -242,7 +242,7 @@ impl PgStore {
                 if refused {
                     let why = cause(&e);
                     let hint = match tls_hint(&why) {
-                        "" => "check the user and password of the URL (a password may come from PGPASSWORD or ~/.pgpass instead)",
+                        "" => "check the user and password of the URL (a password may come from PGPASSWORD, or from the password file: ~/.pgpass, or PGPASSFILE)",
                         tls => tls.trim_start_matches("; "),
                     };
                     return crate::exit::fail(
