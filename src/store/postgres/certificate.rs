@@ -1,8 +1,8 @@
 //! A server certificate read as libpq reads it where the Web PKI's rules stop short: a
 //! certificate the root file holds as it is (the self-signed server certificate
-//! PostgreSQL's documentation makes, which is also a CA) is trusted as it is; and a
-//! certificate that names its host in its common name only, with no DNS name in its
-//! subjectAltName, names that host.
+//! PostgreSQL's documentation makes, which is also a CA) is trusted as it is, if it signs
+//! itself; and a certificate with no subjectAltName entry of the host's kind names the
+//! host its (first) common name names.
 
 use std::net::IpAddr;
 
@@ -62,16 +62,6 @@ pub fn named_in_common_name(der: &CertificateDer<'_>, server: &ServerName<'_>) -
     parsed(der).is_ok_and(|c| names(&c, server))
 }
 
-fn dns_names<'a>(certificate: &X509Certificate<'a>) -> Vec<&'a str> {
-    alternative_names(certificate)
-        .into_iter()
-        .filter_map(|n| match n {
-            GeneralName::DNSName(d) => Some(d),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The first common name of the subject, the one libpq reads.
 fn common_name<'a>(certificate: &'a X509Certificate<'_>) -> Option<&'a str> {
     certificate
@@ -114,7 +104,13 @@ fn names(certificate: &X509Certificate<'_>, server: &ServerName<'_>) -> bool {
         }
         ServerName::DnsName(host) => {
             let host = host.as_ref();
-            let dns = dns_names(certificate);
+            let dns: Vec<&str> = alternatives
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::DNSName(d) => Some(*d),
+                    _ => None,
+                })
+                .collect();
             match dns.is_empty() {
                 false => dns.iter().any(|p| host_matches(p, host)),
                 true => common_name(certificate).is_some_and(|cn| host_matches(cn, host)),

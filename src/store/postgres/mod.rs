@@ -334,61 +334,14 @@ impl Drop for PgStore {
     }
 }
 
-/// The password file's password for the connection `config` makes, as libpq looks it
-/// up; a file that cannot be used is said on stderr. The driver gives every host of a
-/// URL one password, so with several hosts the file's is used only when it gives each
-/// host the same one: a password meant for one host is never sent to another.
+/// The password file's password for `config` (see [`pgpass::password_for`]); a file
+/// that cannot be used is said on stderr.
 fn from_password_file(config: &tokio_postgres::Config) -> Option<String> {
-    use tokio_postgres::config::Host;
-    let path = pgpass::path()?;
-    // The driver signs in as the user running it when the URL names none.
-    let os_user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok();
-    let user = config.get_user().or(os_user.as_deref())?;
-    let database = config.get_dbname().unwrap_or(user);
-    let hosts: Vec<String> = match config.get_hosts() {
-        [] => vec!["localhost".to_owned()],
-        hosts => hosts
-            .iter()
-            .map(|h| match h {
-                Host::Tcp(h) => h.clone(),
-                // libpq names a socket in the default directory `localhost`.
-                Host::Unix(dir)
-                    if ["/var/run/postgresql", "/run/postgresql", "/tmp"]
-                        .iter()
-                        .any(|d| dir == std::path::Path::new(d)) =>
-                {
-                    "localhost".to_owned()
-                }
-                Host::Unix(dir) => dir.display().to_string(),
-            })
-            .collect(),
-    };
-    let ports = config.get_ports();
-    let mut found = None;
-    for (i, host) in hosts.iter().enumerate() {
-        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-        let wanted = pgpass::Wanted {
-            host,
-            port,
-            database,
-            user,
-        };
-        let password = match pgpass::lookup(&path, &wanted) {
-            Ok(password) => password?,
-            Err(warning) => {
-                use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "warning: {warning}");
-                return None;
-            }
-        };
-        if found.as_ref().is_some_and(|f| *f != password) {
-            return None;
-        }
-        found = Some(password);
-    }
-    found
+    pgpass::password_for(config).unwrap_or_else(|warning| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "warning: {warning}");
+        None
+    })
 }
 
 /// `url` without its password (`user:PASSWORD@` or `?password=`), for messages. The

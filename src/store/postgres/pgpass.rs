@@ -8,24 +8,79 @@ use std::path::{Path, PathBuf};
 
 /// The connection a password is looked up for. `host` is `localhost` for a Unix socket
 /// in the default directory (libpq's rule), else the socket's directory.
-pub struct Wanted<'a> {
-    pub host: &'a str,
-    pub port: u16,
-    pub database: &'a str,
-    pub user: &'a str,
+struct Wanted<'a> {
+    host: &'a str,
+    port: u16,
+    database: &'a str,
+    user: &'a str,
 }
 
 /// Where the password file is: `PGPASSFILE`, else `~/.pgpass`.
-pub fn path() -> Option<PathBuf> {
+fn path() -> Option<PathBuf> {
     match std::env::var_os(crate::env_vars::PGPASSFILE) {
         Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
         _ => Some(PathBuf::from(std::env::var_os("HOME")?).join(".pgpass")),
     }
 }
 
-/// The password the file at `path` gives `wanted`; `Err` a warning when the file exists
-/// and cannot be used (others may read it, or it cannot be read).
-pub fn lookup(path: &Path, wanted: &Wanted<'_>) -> Result<Option<String>, String> {
+/// The password file's password for the connection `config` makes; `Err` a warning when
+/// the file exists and cannot be used. The driver gives every host of a URL one
+/// password, so with several hosts the file's is used only when it gives each host the
+/// same one: a password meant for one host is never sent to another.
+pub fn password_for(config: &tokio_postgres::Config) -> Result<Option<String>, String> {
+    use tokio_postgres::config::Host;
+    // The driver signs in as the user running it when the URL names none.
+    let os_user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok();
+    let Some(user) = config.get_user().or(os_user.as_deref()) else {
+        return Ok(None);
+    };
+    let Some(text) = path().map(|p| read(&p)).transpose()?.flatten() else {
+        return Ok(None);
+    };
+    let database = config.get_dbname().unwrap_or(user);
+    let hosts: Vec<String> = match config.get_hosts() {
+        [] => vec!["localhost".to_owned()],
+        hosts => hosts
+            .iter()
+            .map(|h| match h {
+                Host::Tcp(h) => h.clone(),
+                // libpq names a socket in the default directory `localhost`.
+                Host::Unix(dir)
+                    if ["/var/run/postgresql", "/run/postgresql", "/tmp"]
+                        .iter()
+                        .any(|d| dir == Path::new(d)) =>
+                {
+                    "localhost".to_owned()
+                }
+                Host::Unix(dir) => dir.display().to_string(),
+            })
+            .collect(),
+    };
+    let ports = config.get_ports();
+    let mut found = None;
+    for (i, host) in hosts.iter().enumerate() {
+        let wanted = Wanted {
+            host,
+            port: ports.get(i).or(ports.first()).copied().unwrap_or(5432),
+            database,
+            user,
+        };
+        let Some(password) = find(&text, &wanted) else {
+            return Ok(None);
+        };
+        if found.as_ref().is_some_and(|f| *f != password) {
+            return Ok(None);
+        }
+        found = Some(password);
+    }
+    Ok(found)
+}
+
+/// The text of the password file at `path` (`None` when there is none); `Err` a warning
+/// when it exists and cannot be used (others may read it, or it cannot be read).
+fn read(path: &Path) -> Result<Option<String>, String> {
     let Ok(meta) = std::fs::metadata(path) else {
         return Ok(None);
     };
@@ -44,10 +99,9 @@ pub fn lookup(path: &Path, wanted: &Wanted<'_>) -> Result<Option<String>, String
             ));
         }
     }
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!("the password file {shown} cannot be read ({e}), so it is not used")
-    })?;
-    Ok(find(&text, wanted))
+    std::fs::read_to_string(path)
+        .map(Some)
+        .map_err(|e| format!("the password file {shown} cannot be read ({e}), so it is not used"))
 }
 
 /// The password of the first line of `text` that matches `wanted`.
@@ -149,13 +203,11 @@ mod tests {
         let file = dir.path().join("pgpass");
         std::fs::write(&file, "*:*:*:*:secret-pw\n").unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = lookup(&file, &wanted()).unwrap_err();
+        let e = read(&file).unwrap_err();
         assert!(e.contains("chmod 600") && !e.contains("secret-pw"), "{e}");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(
-            lookup(&file, &wanted()).unwrap().as_deref(),
-            Some("secret-pw")
-        );
-        assert_eq!(lookup(&dir.path().join("none"), &wanted()), Ok(None));
+        let text = read(&file).unwrap().unwrap();
+        assert_eq!(find(&text, &wanted()).as_deref(), Some("secret-pw"));
+        assert_eq!(read(&dir.path().join("none")), Ok(None));
     }
 }

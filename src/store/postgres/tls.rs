@@ -225,7 +225,7 @@ fn read_roots(path: &Path) -> Result<(RootCertStore, Vec<CertificateDer<'static>
 /// - `chain` none (`require` and `prefer` without root certificates): encrypted, the
 ///   certificate unchecked, libpq's meaning;
 /// - else signed by a root, and for `verify-full` (`full`) naming the URL's host, in its
-///   `subjectAltName` or, when that has no DNS name, its common name;
+///   `subjectAltName` or, when that has no entry of the host's kind, its common name;
 /// - a self-signed certificate `pinned` holds as it is (the root file's) is trusted as
 ///   it is, once in date and, for `verify-full`, naming the host (see
 ///   [`super::certificate`]).
